@@ -1,0 +1,201 @@
+//! The command line: flags (validated by clap) → one of the commands, each a
+//! thin call into the library. Returns the exit status; prints errors.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::error::Error;
+use crate::plan::{Plan, PlanOptions};
+use crate::record::tick::{self, Tick};
+use crate::report::{diagnostic, plan_graph, plan_json, plan_text};
+use crate::taskfile::{Dialect, Document, ReadOptions, by_last_segments};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "run-batch",
+    version,
+    about = "Run a Markdown plan of tasks with coding agents, ticking each box as its task is done",
+    long_about = "Run a Markdown plan of tasks with coding agents, ticking each box as its task is done.\n\n\
+Tasks are GFM checkboxes (`- [ ] …`); headings group them into waves that run one after another.\n\
+`<!-- key: value -->` comments give hints (parallel, id, after, agent, timeout, retries, gate).\n\
+spec-kit (`T001 [P]`) and Kiro (`1.2`, `(P)`) task files are understood as they are.",
+    after_help = "Docs: README.md and docs/format.md in the run-batch repository.",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Show the plan: waves, sections, tasks, ids, limits and dependencies
+    Plan(PlanArgs),
+    /// Mark tasks done (or not done, with --undo) in the task file
+    Tick(TickArgs),
+}
+
+/// How to read the task file; shared by every command.
+#[derive(Args, Debug, Clone)]
+pub struct ReadArgs {
+    /// The task file (Markdown)
+    pub file: PathBuf,
+    /// Read the file in this dialect instead of detecting it
+    #[arg(long, value_enum)]
+    pub dialect: Option<Dialect>,
+    /// Plan Kiro's optional `- [ ]*` tasks instead of skipping them
+    #[arg(long)]
+    pub include_optional: bool,
+}
+
+impl ReadArgs {
+    fn read_options(&self) -> ReadOptions {
+        ReadOptions {
+            dialect: self.dialect,
+        }
+    }
+
+    fn plan_options(&self) -> PlanOptions {
+        PlanOptions {
+            include_optional: self.include_optional,
+        }
+    }
+
+    /// Reads and plans the file, printing warnings to stderr.
+    pub fn plan(&self) -> Result<Plan, Error> {
+        let doc = Document::read(&self.file, self.read_options())?;
+        let plan = Plan::build(doc, self.plan_options())?;
+        for w in &plan.doc.warnings {
+            eprint!("{}", diagnostic::render_warning(w));
+        }
+        Ok(plan)
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub read: ReadArgs,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Format {
+    /// A readable tree of waves, sections and tasks
+    Text,
+    /// One JSON object (schema: docs/plan-json.md)
+    Json,
+    /// A Mermaid flowchart
+    Mermaid,
+    /// A Graphviz digraph
+    Dot,
+}
+
+#[derive(Args, Debug)]
+pub struct TickArgs {
+    #[command(flatten)]
+    pub read: ReadArgs,
+    /// Ids of the tasks to tick (see `run-batch plan`)
+    #[arg(required = true, value_name = "ID")]
+    pub ids: Vec<String>,
+    /// Clear the boxes instead of ticking them
+    #[arg(long)]
+    pub undo: bool,
+}
+
+/// Runs the command line and returns the process exit status.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Plan(args)) => plan(&args),
+        Some(Command::Tick(args)) => tick(&args),
+        None => {
+            let _ = Cli::parse_from(["run-batch", "--help"]);
+            Ok(2)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprint!("{}", diagnostic::render_error(&e));
+            e.code()
+        }
+    }
+}
+
+fn plan(args: &PlanArgs) -> Result<i32, Error> {
+    let plan = args.read.plan()?;
+    let out = match args.format {
+        Format::Text => plan_text::render(&plan),
+        Format::Json => plan_json::render(&plan),
+        Format::Mermaid => plan_graph::render(&plan, plan_graph::Flavor::Mermaid),
+        Format::Dot => plan_graph::render(&plan, plan_graph::Flavor::Dot),
+    };
+    print_stdout(&out);
+    Ok(0)
+}
+
+fn tick(args: &TickArgs) -> Result<i32, Error> {
+    // Check every id first so a typo changes nothing.
+    let doc = Document::read(&args.read.file, args.read.read_options())?;
+    let mut ticks = Vec::new();
+    for id in &args.ids {
+        let full = if doc.tasks.iter().any(|t| &t.id == id) {
+            id.clone()
+        } else {
+            match by_last_segments(doc.tasks.iter().map(|t| t.id.as_str()), id) {
+                Ok(Some(full)) => full,
+                Ok(None) | Err(_) => return Err(tick::not_found(&doc, id)),
+            }
+        };
+        ticks.push(Tick {
+            id: full,
+            text: None,
+        });
+    }
+    let outcome = tick::apply(&args.read.file, &ticks, args.undo, args.read.read_options())?;
+    let verb = if args.undo { "cleared" } else { "ticked" };
+    let mut out = String::new();
+    for id in &outcome.changed {
+        out.push_str(&format!("{verb} {id}\n"));
+    }
+    for id in &outcome.parents {
+        out.push_str(&format!(
+            "{verb} {id} (its subtasks are {})\n",
+            if args.undo {
+                "not all done"
+            } else {
+                "all done"
+            }
+        ));
+    }
+    for id in &outcome.unchanged {
+        out.push_str(&format!(
+            "{id} was already {}\n",
+            if args.undo { "not done" } else { "done" }
+        ));
+    }
+    print_stdout(&out);
+    if outcome.missing.is_empty() {
+        Ok(0)
+    } else {
+        // The file changed between our check and the write.
+        Err(tick::not_found(&doc, &outcome.missing[0]))
+    }
+}
+
+/// Writes to stdout; a closed pipe (`| head`) ends the program quietly.
+pub fn print_stdout(s: &str) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to stdout: {e}");
+        std::process::exit(2);
+    }
+}

@@ -1,0 +1,281 @@
+//! The one error type: every way run-batch can refuse, with messages for people.
+//!
+//! Variants hold facts; `Display` words them (lowercase, names in backticks, no
+//! trailing period) and `code`/`help` carry policy. Rendering with the source
+//! line and a caret lives in `report::diagnostic`.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::taskfile::Span;
+
+/// Where in a task file something is, with the line's text for the caret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    pub path: PathBuf,
+    pub span: Span,
+    pub line_text: String,
+}
+
+/// A problem in a task file found while reading or planning it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PlanError {
+    AmbiguousDependency {
+        task: String,
+        id: String,
+        candidates: Vec<String>,
+    },
+    BadHintValue {
+        key: String,
+        value: String,
+        expected: &'static str,
+    },
+    Cycle {
+        path: Vec<String>,
+    },
+    DependsOnLaterWave {
+        task: String,
+        task_wave: usize,
+        dependency: String,
+        dependency_wave: usize,
+    },
+    DuplicateId {
+        id: String,
+        first_line: usize,
+    },
+    EmptyHint {
+        key: String,
+    },
+    HintOutOfPlace,
+    HintNotHere {
+        key: String,
+        place: &'static str,
+    },
+    UnknownDependency {
+        task: String,
+        id: String,
+        suggestion: Option<String>,
+    },
+    UnknownHintKey {
+        key: String,
+        suggestion: Option<String>,
+    },
+}
+
+impl PlanError {
+    pub fn help(&self) -> Option<String> {
+        match self {
+            PlanError::AmbiguousDependency { candidates, .. } => Some(format!(
+                "write the full id: {}",
+                candidates.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+            )),
+            PlanError::BadHintValue { .. } | PlanError::EmptyHint { .. } => None,
+            PlanError::Cycle { .. } => {
+                Some("remove one of these `after` dependencies to break the cycle".into())
+            }
+            PlanError::DependsOnLaterWave { .. } => Some(
+                "waves run in order; move the task to a later section or drop the dependency"
+                    .into(),
+            ),
+            PlanError::DuplicateId { .. } => Some("give each task its own `id`".into()),
+            PlanError::HintOutOfPlace => Some(
+                "put section hints between the heading and its first task, and task hints on the task's line or in its body"
+                    .into(),
+            ),
+            PlanError::HintNotHere { .. } => None,
+            PlanError::UnknownDependency { suggestion, .. }
+            | PlanError::UnknownHintKey { suggestion, .. } => {
+                suggestion.as_ref().map(|s| format!("did you mean `{s}`?"))
+            }
+        }
+    }
+}
+
+impl fmt::Display for PlanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlanError::AmbiguousDependency {
+                task,
+                id,
+                candidates,
+            } => write!(
+                f,
+                "task `{task}` depends on `{id}`, which could be any of {} ids",
+                candidates.len()
+            ),
+            PlanError::BadHintValue {
+                key,
+                value,
+                expected,
+            } => write!(f, "bad `{key}` value `{value}`: expected {expected}"),
+            PlanError::Cycle { path } => {
+                write!(f, "circular dependency `{}`", path.join(" -> "))
+            }
+            PlanError::DependsOnLaterWave {
+                task,
+                task_wave,
+                dependency,
+                dependency_wave,
+            } => write!(
+                f,
+                "task `{task}` in wave {task_wave} waits for `{dependency}`, which runs in later wave {dependency_wave}"
+            ),
+            PlanError::DuplicateId { id, first_line } => {
+                write!(f, "duplicate id `{id}`: line {first_line} already uses it")
+            }
+            PlanError::EmptyHint { key } => write!(f, "hint `{key}` has no value"),
+            PlanError::HintOutOfPlace => write!(
+                f,
+                "this hint applies to nothing: it comes after the section's first task and is not inside a task"
+            ),
+            PlanError::HintNotHere { key, place } => {
+                write!(f, "hint `{key}` cannot be used {place}")
+            }
+            PlanError::UnknownDependency { task, id, .. } => {
+                write!(f, "task `{task}` depends on unknown id `{id}`")
+            }
+            PlanError::UnknownHintKey { key, .. } => write!(f, "unknown hint `{key}`"),
+        }
+    }
+}
+
+/// A located plan problem.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub at: Location,
+    pub error: PlanError,
+}
+
+#[derive(Debug)]
+pub enum Error {
+    /// One or more problems in the task file; nothing was run or written.
+    Invalid {
+        diagnostics: Vec<Diagnostic>,
+        warnings: Vec<crate::taskfile::Warning>,
+    },
+    IsDirectory {
+        path: PathBuf,
+    },
+    NotUtf8 {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        byte: usize,
+    },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The file kept changing under us while we tried to write it.
+    TaskFileBusy {
+        path: PathBuf,
+    },
+    TaskNotFound {
+        path: PathBuf,
+        id: String,
+        suggestion: Option<String>,
+    },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// The process exit status for this error.
+    pub fn code(&self) -> i32 {
+        2
+    }
+
+    pub fn help(&self) -> Option<String> {
+        match self {
+            Error::TaskNotFound { suggestion, .. } => suggestion
+                .as_ref()
+                .map(|s| format!("did you mean `{s}`? `run-batch plan` lists every id")),
+            Error::NotUtf8 { .. } => {
+                Some("task files must be UTF-8; convert it with `iconv -t UTF-8`".into())
+            }
+            Error::TaskFileBusy { .. } => Some(
+                "the file changed on every attempt; try again when it is not being saved".into(),
+            ),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Invalid { diagnostics, .. } => {
+                let n = diagnostics.len();
+                write!(
+                    f,
+                    "{n} problem{} in the task file",
+                    if n == 1 { "" } else { "s" }
+                )
+            }
+            Error::IsDirectory { path } => {
+                write!(f, "`{}` is a directory, not a task file", path.display())
+            }
+            Error::NotUtf8 {
+                path,
+                line,
+                column,
+                byte,
+            } => write!(
+                f,
+                "{}:{line}:{column}: not valid UTF-8 (byte {byte})",
+                path.display()
+            ),
+            Error::Read { path, source } => {
+                write!(f, "cannot read `{}`: {source}", path.display())
+            }
+            Error::TaskFileBusy { path } => {
+                write!(f, "`{}` changed while it was being written", path.display())
+            }
+            Error::TaskNotFound { path, id, .. } => {
+                write!(f, "no task with id `{id}` in `{}`", path.display())
+            }
+            Error::Write { path, source } => {
+                write!(f, "cannot write `{}`: {source}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Read { source, .. } | Error::Write { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// The closest of `candidates` to `word`, if it is close enough to be a typo.
+pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let lower = word.to_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (strsim::levenshtein(&lower, &c.to_lowercase()), c))
+        .filter(|&(d, c)| d <= 2 && 2 * d < word.chars().count().max(c.chars().count()))
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, c)| c.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::suggest;
+
+    #[test]
+    fn suggests_close_words_only() {
+        assert_eq!(
+            suggest("paralel", ["parallel", "after"]),
+            Some("parallel".into())
+        );
+        assert_eq!(suggest("ater", ["parallel", "after"]), Some("after".into()));
+        assert_eq!(suggest("Parallel", ["parallel"]), Some("parallel".into()));
+        assert_eq!(suggest("if", ["id"]), None);
+        assert_eq!(suggest("zzzzz", ["after"]), None);
+    }
+}

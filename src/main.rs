@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(run_batch::cli::main());
+}

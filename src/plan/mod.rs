@@ -1,0 +1,537 @@
+//! Plan: a valid `Document` → tasks with waves, dependency edges and the
+//! concurrency limits of their groups.
+//!
+//! Edges come from four places: `after` hints, dialect dependencies ("depends
+//! on T005", `_Depends: 1.2_`), in-order groups (`parallel: false`, and the
+//! dialects' unmarked tasks) and wave order. Wave order is kept implicit (a
+//! wave starts when the previous one is done) so a large file does not grow a
+//! quadratic edge list. Never touches processes or the file.
+
+mod graph;
+mod waves;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+pub use waves::Wave;
+
+use crate::error::{Error, PlanError, suggest};
+use crate::taskfile::{Document, Hints, Parallel, Span, Spanned};
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PlanOptions {
+    /// Run Kiro's optional `[ ]*` tasks instead of skipping them.
+    pub include_optional: bool,
+}
+
+/// What a dependency points at: a task, or every task of a section.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Target {
+    Task(usize),
+    Section(usize),
+}
+
+/// Settings that cascade from the file to sections, parent tasks and tasks.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    pub agent: Option<String>,
+    pub gate: Option<Vec<String>>,
+    pub retries: Option<u32>,
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PlannedTask {
+    pub wave: usize,
+    /// What this task waits for directly (its own hints, dialect
+    /// dependencies and in-order predecessors), sorted, without duplicates.
+    pub after: Vec<Target>,
+    /// Limited groups this task counts against (only for tasks that run).
+    pub groups: Vec<usize>,
+    /// An optional task left out of this run.
+    pub skipped: bool,
+    pub settings: Settings,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupOwner {
+    File,
+    Section(usize),
+    Task(usize),
+}
+
+/// A section, parent task or the file whose `parallel` hint limits how many
+/// of its tasks run at once.
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub owner: GroupOwner,
+    pub limit: usize,
+    /// `parallel: false`: one at a time, in document order.
+    pub in_order: bool,
+}
+
+#[derive(Debug)]
+pub struct Plan {
+    pub doc: Document,
+    pub tasks: Vec<PlannedTask>,
+    pub waves: Vec<Wave>,
+    pub groups: Vec<Group>,
+    pub options: PlanOptions,
+}
+
+impl Plan {
+    pub fn build(doc: Document, options: PlanOptions) -> Result<Plan, Error> {
+        let mut doc = doc;
+        let (waves, task_wave) = waves::waves(&doc);
+        let mut planner = Planner {
+            tasks: task_wave
+                .iter()
+                .enumerate()
+                .map(|(i, &wave)| PlannedTask {
+                    wave,
+                    after: Vec::new(),
+                    groups: Vec::new(),
+                    skipped: doc.tasks[i].optional && !options.include_optional,
+                    settings: Settings::default(),
+                })
+                .collect(),
+            ids: HashMap::new(),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            groups: Vec::new(),
+        };
+        planner.index_ids(&doc);
+        planner.hint_edges(&doc);
+        planner.dialect_edges(&doc);
+        planner.order_edges(&doc, &waves);
+        planner.groups_and_settings(&doc);
+        for t in &mut planner.tasks {
+            t.after.sort();
+            t.after.dedup();
+        }
+        planner.check_waves(&doc);
+        if planner.errors.is_empty() {
+            planner.check_cycles(&doc);
+        }
+        for (span, e) in planner.errors {
+            doc.error(span, e);
+        }
+        for (span, w) in planner.warnings {
+            doc.warn(span, w);
+        }
+        let doc = doc.into_valid()?;
+        Ok(Plan {
+            doc,
+            tasks: planner.tasks,
+            waves,
+            groups: planner.groups,
+            options,
+        })
+    }
+
+    pub fn is_leaf(&self, t: usize) -> bool {
+        self.doc.tasks[t].children.is_empty()
+    }
+
+    /// A task counts as done when it, or a task it sits inside, is ticked.
+    pub fn is_done(&self, t: usize) -> bool {
+        let mut cur = Some(t);
+        while let Some(i) = cur {
+            if self.doc.tasks[i].checked {
+                return true;
+            }
+            cur = self.doc.tasks[i].parent;
+        }
+        false
+    }
+
+    pub fn target_id(&self, target: Target) -> &str {
+        match target {
+            Target::Task(t) => &self.doc.tasks[t].id,
+            Target::Section(s) => &self.doc.sections[s].id,
+        }
+    }
+
+    /// Every dependency a task must wait for: its own, its parent tasks' and
+    /// its sections'. A parent's `after` holds for each of its children.
+    pub fn effective_after(&self, t: usize) -> Vec<Target> {
+        let mut out = Vec::new();
+        let mut cur = Some(t);
+        while let Some(i) = cur {
+            out.extend_from_slice(&self.tasks[i].after);
+            cur = self.doc.tasks[i].parent;
+        }
+        let mut s = Some(self.doc.tasks[t].section);
+        while let Some(i) = s {
+            out.extend(self.section_after(i));
+            s = self.doc.sections[i].parent;
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    fn section_after(&self, s: usize) -> impl Iterator<Item = Target> + '_ {
+        self.doc.sections[s]
+            .hints
+            .after
+            .iter()
+            .filter_map(|a| self.resolve(&a.value))
+    }
+
+    pub fn resolve(&self, id: &str) -> Option<Target> {
+        if let Some(t) = self.doc.tasks.iter().position(|t| t.id == id) {
+            return Some(Target::Task(t));
+        }
+        self.doc
+            .sections
+            .iter()
+            .position(|s| s.id == id)
+            .map(Target::Section)
+    }
+
+    /// Tasks that run: leaves, not skipped.
+    pub fn runnable(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.tasks.len()).filter(|&t| self.is_leaf(t) && !self.tasks[t].skipped)
+    }
+}
+
+struct Planner {
+    tasks: Vec<PlannedTask>,
+    ids: HashMap<String, Target>,
+    errors: Vec<(Span, PlanError)>,
+    warnings: Vec<(Span, String)>,
+    groups: Vec<Group>,
+}
+
+impl Planner {
+    fn index_ids(&mut self, doc: &Document) {
+        for (i, s) in doc.sections.iter().enumerate().skip(1) {
+            self.ids.insert(s.id.clone(), Target::Section(i));
+        }
+        for (i, t) in doc.tasks.iter().enumerate() {
+            self.ids.insert(t.id.clone(), Target::Task(i));
+        }
+    }
+
+    fn lookup(&mut self, doc: &Document, who: &str, dep: &Spanned<String>) -> Option<Target> {
+        if let Some(&t) = self.ids.get(&dep.value) {
+            return Some(t);
+        }
+        match crate::taskfile::by_last_segments(self.ids.keys().map(String::as_str), &dep.value) {
+            Ok(Some(full)) => return self.ids.get(&full).copied(),
+            Ok(None) => {}
+            Err(candidates) => {
+                self.errors.push((
+                    dep.span,
+                    PlanError::AmbiguousDependency {
+                        task: who.to_owned(),
+                        id: dep.value.clone(),
+                        candidates,
+                    },
+                ));
+                return None;
+            }
+        }
+        let suggestion = suggest(&dep.value, self.ids.keys().map(String::as_str))
+            .or_else(|| closest_by_prefix(&dep.value, doc));
+        self.errors.push((
+            dep.span,
+            PlanError::UnknownDependency {
+                task: who.to_owned(),
+                id: dep.value.clone(),
+                suggestion,
+            },
+        ));
+        None
+    }
+
+    fn hint_edges(&mut self, doc: &Document) {
+        for (i, t) in doc.tasks.iter().enumerate() {
+            for dep in &t.hints.after {
+                if let Some(target) = self.lookup(doc, &t.id, dep) {
+                    self.tasks[i].after.push(target);
+                }
+            }
+        }
+        for s in &doc.sections {
+            let who = if s.id.is_empty() { "the file" } else { &s.id };
+            if s.level == 0 && !s.hints.after.is_empty() {
+                self.errors.push((
+                    s.hints.after[0].span,
+                    PlanError::HintNotHere {
+                        key: "after".into(),
+                        place: "before the first heading; put it on a section or a task",
+                    },
+                ));
+                continue;
+            }
+            for dep in &s.hints.after {
+                self.lookup(doc, who, dep);
+            }
+        }
+    }
+
+    fn dialect_edges(&mut self, doc: &Document) {
+        for (i, t) in doc.tasks.iter().enumerate() {
+            for dep in &t.depends {
+                match self.ids.get(&dep.value) {
+                    Some(&target) => self.tasks[i].after.push(target),
+                    None => self.warnings.push((
+                        dep.span,
+                        format!(
+                            "task `{}` says it depends on `{}`, which no task is; ignored",
+                            t.id, dep.value
+                        ),
+                    )),
+                }
+            }
+        }
+    }
+
+    /// In-order groups: `parallel: false` sections and parents, and under the
+    /// spec-kit and Kiro dialects every wave and parent without an explicit
+    /// `parallel` hint (there `[P]`/`(P)` tasks next to each other may overlap).
+    fn order_edges(&mut self, doc: &Document, waves: &[Wave]) {
+        let explicit_above = |mut s: usize| loop {
+            if doc.sections[s].hints.parallel.is_some() {
+                return true;
+            }
+            match doc.sections[s].parent {
+                Some(p) => s = p,
+                None => return false,
+            }
+        };
+        for (s, section) in doc.sections.iter().enumerate() {
+            if matches!(
+                section.hints.parallel,
+                Some(Spanned {
+                    value: Parallel::Sequential,
+                    ..
+                })
+            ) {
+                let units: Vec<usize> = (0..doc.tasks.len())
+                    .filter(|&t| {
+                        doc.tasks[t].parent.is_none() && doc.section_within(doc.tasks[t].section, s)
+                    })
+                    .collect();
+                self.chain(doc, &units, false);
+            }
+        }
+        for (p, task) in doc.tasks.iter().enumerate() {
+            if task.children.is_empty() {
+                continue;
+            }
+            match task.hints.parallel.as_ref().map(|p| p.value) {
+                Some(Parallel::Sequential) => self.chain(doc, &task.children, false),
+                None if doc.dialect.in_order() && !explicit_above(task.section) => {
+                    self.chain(doc, &doc.tasks[p].children.clone(), true)
+                }
+                _ => {}
+            }
+        }
+        if doc.dialect.in_order() {
+            for wave in waves {
+                if explicit_above(wave.section) {
+                    continue;
+                }
+                let units: Vec<usize> = wave
+                    .tasks
+                    .iter()
+                    .copied()
+                    .filter(|&t| doc.tasks[t].parent.is_none())
+                    .collect();
+                self.chain(doc, &units, true);
+            }
+        }
+    }
+
+    /// Each unit waits for the step before it; with `marks`, adjacent
+    /// parallel-marked units form one step.
+    fn chain(&mut self, doc: &Document, units: &[usize], marks: bool) {
+        let mut prev: Vec<usize> = Vec::new();
+        let mut cur: Vec<usize> = Vec::new();
+        let mut cur_parallel = false;
+        for &u in units {
+            let p = marks && doc.tasks[u].parallel_mark;
+            if !(cur.is_empty() || p && cur_parallel) {
+                prev = std::mem::take(&mut cur);
+            }
+            for &q in &prev {
+                self.tasks[u].after.push(Target::Task(q));
+            }
+            cur.push(u);
+            cur_parallel = p;
+        }
+    }
+
+    fn groups_and_settings(&mut self, doc: &Document) {
+        let mut section_group = vec![None; doc.sections.len()];
+        for (s, section) in doc.sections.iter().enumerate() {
+            if let Some(g) = group_for(
+                &section.hints,
+                if s == 0 {
+                    GroupOwner::File
+                } else {
+                    GroupOwner::Section(s)
+                },
+            ) {
+                section_group[s] = Some(self.groups.len());
+                self.groups.push(g);
+            }
+        }
+        let mut task_group = vec![None; doc.tasks.len()];
+        for (t, task) in doc.tasks.iter().enumerate() {
+            if let Some(g) = group_for(&task.hints, GroupOwner::Task(t)) {
+                task_group[t] = Some(self.groups.len());
+                self.groups.push(g);
+            }
+        }
+        for t in 0..doc.tasks.len() {
+            let mut settings = Settings::default();
+            let mut groups = Vec::new();
+            let mut apply = |h: &Hints, g: Option<usize>| {
+                settings.agent = settings
+                    .agent
+                    .take()
+                    .or_else(|| h.agent.as_ref().map(|a| a.value.clone()));
+                settings.gate = settings
+                    .gate
+                    .take()
+                    .or_else(|| h.gate.as_ref().map(|a| a.value.clone()));
+                settings.retries = settings.retries.or(h.retries.as_ref().map(|a| a.value));
+                settings.timeout = settings.timeout.or(h.timeout.as_ref().map(|a| a.value));
+                groups.extend(g);
+            };
+            let mut cur = Some(t);
+            while let Some(i) = cur {
+                apply(&doc.tasks[i].hints, task_group[i]);
+                cur = doc.tasks[i].parent;
+            }
+            let mut s = Some(doc.tasks[t].section);
+            while let Some(i) = s {
+                apply(&doc.sections[i].hints, section_group[i]);
+                s = doc.sections[i].parent;
+            }
+            self.tasks[t].settings = settings;
+            if doc.tasks[t].children.is_empty() {
+                self.tasks[t].groups = groups;
+            }
+        }
+    }
+
+    /// Dependencies may only point at the same or earlier waves.
+    fn check_waves(&mut self, doc: &Document) {
+        let mut section_max_wave = vec![None::<usize>; doc.sections.len()];
+        for (t, task) in doc.tasks.iter().enumerate() {
+            let mut s = Some(task.section);
+            while let Some(i) = s {
+                let w = section_max_wave[i].get_or_insert(0);
+                *w = (*w).max(self.tasks[t].wave);
+                s = doc.sections[i].parent;
+            }
+        }
+        for t in 0..doc.tasks.len() {
+            for &target in &self.tasks[t].after {
+                let (dep_wave, dep_id) = match target {
+                    Target::Task(d) => (Some(self.tasks[d].wave), &doc.tasks[d].id),
+                    Target::Section(s) => (section_max_wave[s], &doc.sections[s].id),
+                };
+                if let Some(w) = dep_wave
+                    && w > self.tasks[t].wave
+                {
+                    let span = doc.tasks[t]
+                        .hints
+                        .after
+                        .first()
+                        .map_or(doc.tasks[t].checkbox, |a| a.span);
+                    self.errors.push((
+                        span,
+                        PlanError::DependsOnLaterWave {
+                            task: doc.tasks[t].id.clone(),
+                            task_wave: self.tasks[t].wave + 1,
+                            dependency: dep_id.clone(),
+                            dependency_wave: w + 1,
+                        },
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Nodes: tasks, then sections. A task waits for its targets (and a
+    /// child for its parent's); a parent and a section wait for what they hold.
+    fn check_cycles(&mut self, doc: &Document) {
+        let n = doc.tasks.len();
+        let node = |t: Target| match t {
+            Target::Task(i) => i,
+            Target::Section(s) => n + s,
+        };
+        let mut edges: Vec<Vec<usize>> = vec![Vec::new(); n + doc.sections.len()];
+        for (t, out) in edges.iter_mut().enumerate().take(n) {
+            out.extend(self.tasks[t].after.iter().map(|&a| node(a)));
+            out.extend(doc.tasks[t].children.iter().copied());
+            if let Some(p) = doc.tasks[t].parent {
+                out.extend(self.tasks[p].after.iter().map(|&a| node(a)));
+            }
+        }
+        for (s, section) in doc.sections.iter().enumerate() {
+            edges[n + s].extend(section.tasks.iter().copied());
+            edges[n + s].extend(section.children.iter().map(|&c| n + c));
+            for dep in &section.hints.after {
+                if let Some(&target) = self.ids.get(&dep.value) {
+                    // A section's `after` holds for every task in it.
+                    for (t, task) in doc.tasks.iter().enumerate() {
+                        if doc.section_within(task.section, s) {
+                            edges[t].push(node(target));
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(cycle) = graph::find_cycle(&edges) {
+            let name = |i: usize| {
+                if i < n {
+                    doc.tasks[i].id.clone()
+                } else {
+                    doc.sections[i - n].id.clone()
+                }
+            };
+            let span = if cycle[0] < n {
+                doc.tasks[cycle[0]].checkbox
+            } else {
+                doc.sections[cycle[0] - n].span
+            };
+            self.errors.push((
+                span,
+                PlanError::Cycle {
+                    path: cycle.iter().map(|&i| name(i)).collect(),
+                },
+            ));
+        }
+    }
+}
+
+fn group_for(hints: &Hints, owner: GroupOwner) -> Option<Group> {
+    let (limit, in_order) = match hints.parallel.as_ref()?.value {
+        Parallel::Unlimited => return None,
+        Parallel::Sequential => (1, true),
+        Parallel::AtMost(n) => (n, false),
+    };
+    Some(Group {
+        owner,
+        limit,
+        in_order,
+    })
+}
+
+/// For an unknown id, a task id that starts with it (people type the start
+/// of a long slug).
+fn closest_by_prefix(id: &str, doc: &Document) -> Option<String> {
+    doc.tasks
+        .iter()
+        .map(|t| &t.id)
+        .find(|t| t.starts_with(id) || t.ends_with(id))
+        .cloned()
+}

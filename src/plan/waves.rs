@@ -1,0 +1,87 @@
+//! The wave rule: descend while every task lies in one single child section,
+//! then the node's own tasks are a wave and each child section is a wave.
+
+use crate::taskfile::Document;
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Wave {
+    /// The section this wave is; for the node's own tasks, the node itself.
+    pub section: usize,
+    /// True for the wave of tasks that sit directly under the node, before
+    /// its first subsection.
+    pub own_tasks: bool,
+    /// Every task of the wave (parents and children), in document order.
+    pub tasks: Vec<usize>,
+    /// Subsections of the wave that hold tasks: its modules.
+    pub modules: Vec<usize>,
+}
+
+/// The waves, and each task's wave.
+pub fn waves(doc: &Document) -> (Vec<Wave>, Vec<usize>) {
+    let n = doc.sections.len();
+    let mut direct = vec![0usize; n];
+    for t in &doc.tasks {
+        direct[t.section] += 1;
+    }
+    // Sections follow their parents in index order, so one backward pass sums subtrees.
+    let mut within = direct.clone();
+    for s in (1..n).rev() {
+        let p = doc.sections[s].parent.unwrap_or(0);
+        within[p] += within[s];
+    }
+    let with_tasks = |s: usize| -> Vec<usize> {
+        doc.sections[s]
+            .children
+            .iter()
+            .copied()
+            .filter(|&c| within[c] > 0)
+            .collect()
+    };
+    let mut node = 0;
+    loop {
+        let children = with_tasks(node);
+        if direct[node] == 0 && children.len() == 1 {
+            node = children[0];
+        } else {
+            break;
+        }
+    }
+    let mut result = Vec::new();
+    if direct[node] > 0 {
+        result.push(Wave {
+            section: node,
+            own_tasks: true,
+            tasks: Vec::new(),
+            modules: Vec::new(),
+        });
+    }
+    for c in with_tasks(node) {
+        result.push(Wave {
+            section: c,
+            own_tasks: false,
+            tasks: Vec::new(),
+            modules: with_tasks(c),
+        });
+    }
+    // Map every section to its wave: the node's own wave for the node, else
+    // the wave of the child section it sits under.
+    let mut wave_of_section = vec![usize::MAX; n];
+    for (w, wave) in result.iter().enumerate() {
+        wave_of_section[wave.section] = w;
+    }
+    for s in 1..n {
+        if wave_of_section[s] == usize::MAX {
+            let p = doc.sections[s].parent.unwrap_or(0);
+            if p != node {
+                wave_of_section[s] = wave_of_section[p];
+            }
+        }
+    }
+    let mut task_wave = vec![0; doc.tasks.len()];
+    for (i, t) in doc.tasks.iter().enumerate() {
+        let w = wave_of_section[t.section];
+        task_wave[i] = w;
+        result[w].tasks.push(i);
+    }
+    (result, task_wave)
+}

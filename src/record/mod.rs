@@ -1,0 +1,5 @@
+//! Recording outcomes: ticks in the task file (and, for runs, the journal and
+//! event log). Ticking is reporting, not execution: it never starts anything.
+
+pub mod atomic;
+pub mod tick;

@@ -1,0 +1,186 @@
+//! The plan as a picture: Mermaid flowchart or Graphviz DOT. Waves and their
+//! sections are nested boxes; arrows go from what must finish first.
+
+use std::fmt::Write;
+
+use crate::plan::{Plan, Target};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    Mermaid,
+    Dot,
+}
+
+pub fn render(plan: &Plan, flavor: Flavor) -> String {
+    let doc = &plan.doc;
+    let mut out = String::new();
+    match flavor {
+        Flavor::Mermaid => out.push_str("flowchart TD\n"),
+        Flavor::Dot => {
+            out.push_str("digraph plan {\n  rankdir=TB;\n  compound=true;\n  node [shape=box];\n")
+        }
+    }
+    for (w, wave) in plan.waves.iter().enumerate() {
+        let title = doc.section_path(wave.section).join(" › ");
+        let label = if title.is_empty() {
+            format!("wave {}", w + 1)
+        } else {
+            format!("wave {}: {title}", w + 1)
+        };
+        open_box(&mut out, flavor, &wave_id(plan, w), &label, 1);
+        section_box(&mut out, plan, flavor, wave.section, &wave.tasks, 2);
+        close_box(&mut out, flavor, 1);
+    }
+    for w in 1..plan.waves.len() {
+        match flavor {
+            Flavor::Mermaid => {
+                let _ = writeln!(out, "  {} ==> {}", wave_id(plan, w - 1), wave_id(plan, w));
+            }
+            Flavor::Dot => {
+                let (a, b) = (first_node(plan, w - 1), first_node(plan, w));
+                let (ta, tb) = (wave_id(plan, w - 1), wave_id(plan, w));
+                let _ = writeln!(
+                    out,
+                    "  {a} -> {b} [ltail=cluster_{ta}, lhead=cluster_{tb}, style=bold];"
+                );
+            }
+        }
+    }
+    for (t, task) in doc.tasks.iter().enumerate() {
+        for &c in &task.children {
+            match flavor {
+                Flavor::Mermaid => {
+                    let _ = writeln!(out, "  t{t} -.- t{c}");
+                }
+                Flavor::Dot => {
+                    let _ = writeln!(out, "  t{t} -> t{c} [style=dotted, arrowhead=none];");
+                }
+            }
+        }
+        for &dep in &plan.tasks[t].after {
+            let from = match dep {
+                Target::Task(d) => format!("t{d}"),
+                Target::Section(s) => format!("s{s}"),
+            };
+            match flavor {
+                Flavor::Mermaid => {
+                    let _ = writeln!(out, "  {from} --> t{t}");
+                }
+                Flavor::Dot => {
+                    let _ = writeln!(out, "  {from} -> t{t};");
+                }
+            }
+        }
+    }
+    if flavor == Flavor::Dot {
+        out.push_str("}\n");
+    }
+    out
+}
+
+/// A wave that is a section is drawn as that section's box, so arrows from a
+/// section id land on it.
+fn wave_id(plan: &Plan, w: usize) -> String {
+    let wave = &plan.waves[w];
+    if wave.own_tasks {
+        format!("w{w}")
+    } else {
+        format!("s{}", wave.section)
+    }
+}
+
+fn first_node(plan: &Plan, wave: usize) -> String {
+    format!("t{}", plan.waves[wave].tasks[0])
+}
+
+fn section_box(
+    out: &mut String,
+    plan: &Plan,
+    flavor: Flavor,
+    section: usize,
+    tasks: &[usize],
+    depth: usize,
+) {
+    let doc = &plan.doc;
+    let pad = "  ".repeat(depth);
+    if flavor == Flavor::Dot {
+        // An anchor so arrows can start at a whole section.
+        let _ = writeln!(out, "{pad}s{section} [shape=point, style=invis];");
+    }
+    for &t in tasks.iter().filter(|&&t| doc.tasks[t].section == section) {
+        let task = &doc.tasks[t];
+        let state = if plan.is_done(t) { "✓ " } else { "" };
+        let label = format!("{state}{}: {}", task.id, short(&task.text));
+        match flavor {
+            Flavor::Mermaid => {
+                let _ = writeln!(out, "{pad}t{t}[\"{}\"]", mermaid_escape(&label));
+            }
+            Flavor::Dot => {
+                let _ = writeln!(out, "{pad}t{t} [label=\"{}\"];", dot_escape(&label));
+            }
+        }
+    }
+    for &child in &doc.sections[section].children {
+        if !tasks
+            .iter()
+            .any(|&t| doc.section_within(doc.tasks[t].section, child))
+        {
+            continue;
+        }
+        open_box(
+            out,
+            flavor,
+            &format!("s{child}"),
+            &doc.sections[child].title,
+            depth,
+        );
+        section_box(out, plan, flavor, child, tasks, depth + 1);
+        close_box(out, flavor, depth);
+    }
+}
+
+fn open_box(out: &mut String, flavor: Flavor, id: &str, label: &str, depth: usize) {
+    let pad = "  ".repeat(depth);
+    match flavor {
+        Flavor::Mermaid => {
+            let _ = writeln!(out, "{pad}subgraph {id}[\"{}\"]", mermaid_escape(label));
+        }
+        Flavor::Dot => {
+            let _ = writeln!(
+                out,
+                "{pad}subgraph cluster_{id} {{\n{pad}  label=\"{}\";",
+                dot_escape(label)
+            );
+        }
+    }
+}
+
+fn close_box(out: &mut String, flavor: Flavor, depth: usize) {
+    let pad = "  ".repeat(depth);
+    match flavor {
+        Flavor::Mermaid => {
+            let _ = writeln!(out, "{pad}end");
+        }
+        Flavor::Dot => {
+            let _ = writeln!(out, "{pad}}}");
+        }
+    }
+}
+
+fn short(text: &str) -> String {
+    let mut s: String = text.chars().take(48).collect();
+    if text.chars().count() > 48 {
+        s.push('…');
+    }
+    s
+}
+
+fn mermaid_escape(s: &str) -> String {
+    s.replace('"', "#quot;")
+        .replace('<', "#lt;")
+        .replace('>', "#gt;")
+}
+
+fn dot_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}

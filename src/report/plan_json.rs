@@ -1,0 +1,160 @@
+//! The plan as one JSON object; the schema is documented in docs/plan-json.md.
+
+use serde::Serialize;
+
+use crate::plan::{GroupOwner, Plan};
+use crate::taskfile::IdSource;
+
+#[derive(Serialize)]
+struct PlanJson<'a> {
+    schema: u32,
+    file: String,
+    dialect: &'static str,
+    include_optional: bool,
+    waves: Vec<WaveJson<'a>>,
+    tasks: Vec<TaskJson<'a>>,
+    groups: Vec<GroupJson>,
+    warnings: Vec<WarningJson<'a>>,
+    ignored: &'a [crate::taskfile::Ignored],
+}
+
+#[derive(Serialize)]
+struct WaveJson<'a> {
+    index: usize,
+    section: Vec<String>,
+    section_id: Option<&'a str>,
+    modules: Vec<&'a str>,
+    tasks: Vec<&'a str>,
+}
+
+#[derive(Serialize)]
+struct TaskJson<'a> {
+    id: &'a str,
+    id_source: IdSource,
+    line: usize,
+    column: usize,
+    checked: bool,
+    done: bool,
+    optional: bool,
+    skipped: bool,
+    text: &'a str,
+    body: &'a str,
+    section: Vec<String>,
+    section_id: Option<&'a str>,
+    wave: usize,
+    after: Vec<&'a str>,
+    parent: Option<&'a str>,
+    children: Vec<&'a str>,
+    parallel_mark: bool,
+    agent: Option<&'a str>,
+    timeout_secs: Option<f64>,
+    retries: Option<u32>,
+    gate: Option<&'a [String]>,
+}
+
+#[derive(Serialize)]
+struct GroupJson {
+    owner: String,
+    kind: &'static str,
+    limit: usize,
+    in_order: bool,
+}
+
+#[derive(Serialize)]
+struct WarningJson<'a> {
+    line: usize,
+    column: usize,
+    message: &'a str,
+}
+
+pub fn render(plan: &Plan) -> String {
+    let doc = &plan.doc;
+    let section_id = |s: usize| (s != 0).then(|| doc.sections[s].id.as_str());
+    let json = PlanJson {
+        schema: 1,
+        file: doc.source.display_path(),
+        dialect: doc.dialect.name(),
+        include_optional: plan.options.include_optional,
+        waves: plan
+            .waves
+            .iter()
+            .enumerate()
+            .map(|(i, w)| WaveJson {
+                index: i,
+                section: doc.section_path(w.section),
+                section_id: section_id(w.section),
+                modules: w
+                    .modules
+                    .iter()
+                    .map(|&m| doc.sections[m].id.as_str())
+                    .collect(),
+                tasks: w.tasks.iter().map(|&t| doc.tasks[t].id.as_str()).collect(),
+            })
+            .collect(),
+        tasks: doc
+            .tasks
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let p = &plan.tasks[i];
+                TaskJson {
+                    id: &t.id,
+                    id_source: t.id_source,
+                    line: t.checkbox.line,
+                    column: t.checkbox.column,
+                    checked: t.checked,
+                    done: plan.is_done(i),
+                    optional: t.optional,
+                    skipped: p.skipped,
+                    text: &t.text,
+                    body: &t.body,
+                    section: doc.section_path(t.section),
+                    section_id: section_id(t.section),
+                    wave: p.wave,
+                    after: p.after.iter().map(|&a| plan.target_id(a)).collect(),
+                    parent: t.parent.map(|q| doc.tasks[q].id.as_str()),
+                    children: t
+                        .children
+                        .iter()
+                        .map(|&c| doc.tasks[c].id.as_str())
+                        .collect(),
+                    parallel_mark: t.parallel_mark,
+                    agent: p.settings.agent.as_deref(),
+                    timeout_secs: p.settings.timeout.map(|d| d.as_secs_f64()),
+                    retries: p.settings.retries,
+                    gate: p.settings.gate.as_deref(),
+                }
+            })
+            .collect(),
+        groups: plan
+            .groups
+            .iter()
+            .map(|g| {
+                let (kind, owner) = match g.owner {
+                    GroupOwner::File => ("file", String::new()),
+                    GroupOwner::Section(s) => ("section", doc.sections[s].id.clone()),
+                    GroupOwner::Task(t) => ("task", doc.tasks[t].id.clone()),
+                };
+                GroupJson {
+                    owner,
+                    kind,
+                    limit: g.limit,
+                    in_order: g.in_order,
+                }
+            })
+            .collect(),
+        warnings: doc
+            .warnings
+            .iter()
+            .map(|w| WarningJson {
+                line: w.at.span.line,
+                column: w.at.span.column,
+                message: &w.message,
+            })
+            .collect(),
+        ignored: &doc.ignored,
+    };
+    let mut s = serde_json::to_string_pretty(&json).expect("plan serialises");
+    s.push('\n');
+    s
+}

@@ -1,0 +1,231 @@
+//! The plan as a readable tree: waves, sections, tasks with state, ids,
+//! limits and dependencies, then warnings and ignored items.
+
+use std::fmt::Write;
+
+use crate::plan::{GroupOwner, Plan};
+use crate::taskfile::Document;
+
+const TEXT_WIDTH: usize = 72;
+
+pub fn render(plan: &Plan) -> String {
+    let doc = &plan.doc;
+    let mut out = String::new();
+    let total = doc.tasks.len();
+    let runnable: Vec<usize> = plan.runnable().collect();
+    let done = runnable.iter().filter(|&&t| plan.is_done(t)).count();
+    let _ = writeln!(
+        out,
+        "{}: {} task{} to run ({done} done, {} to do) in {} wave{} · dialect {}",
+        doc.source.display_path(),
+        runnable.len(),
+        plural(runnable.len()),
+        runnable.len() - done,
+        plan.waves.len(),
+        plural(plan.waves.len()),
+        doc.dialect.name(),
+    );
+    if total != runnable.len() {
+        let parents = doc.tasks.iter().filter(|t| !t.children.is_empty()).count();
+        let skipped = plan.tasks.iter().filter(|t| t.skipped).count();
+        let mut extra = Vec::new();
+        if parents > 0 {
+            extra.push(format!(
+                "{parents} parent{} ticked by their subtasks",
+                plural(parents)
+            ));
+        }
+        if skipped > 0 {
+            extra.push(format!(
+                "{skipped} optional skipped (use --include-optional)"
+            ));
+        }
+        if !extra.is_empty() {
+            let _ = writeln!(out, "  plus {}", extra.join(", "));
+        }
+    }
+    if let Some(limit) = limit_of(plan, &GroupOwner::File) {
+        let _ = writeln!(out, "  file: {limit}");
+    }
+    for (w, wave) in plan.waves.iter().enumerate() {
+        let title = doc.section_path(wave.section).join(" › ");
+        let _ = write!(out, "\nwave {}", w + 1);
+        if !title.is_empty() {
+            let _ = write!(out, " · {title}");
+        }
+        if wave.own_tasks && wave.section == 0 {
+            let _ = write!(out, " · before the first heading");
+        }
+        if let Some(limit) =
+            limit_of(plan, &GroupOwner::Section(wave.section)).filter(|_| wave.section != 0)
+        {
+            let _ = write!(out, "  ({limit})");
+        }
+        out.push('\n');
+        let mut current = wave.section;
+        for &t in &wave.tasks {
+            let task = &doc.tasks[t];
+            if task.section != current {
+                current = task.section;
+                let rel = relative_path(doc, wave.section, current);
+                let _ = write!(out, "  § {rel}  [{}]", doc.sections[current].id);
+                if let Some(limit) = limit_of(plan, &GroupOwner::Section(current)) {
+                    let _ = write!(out, "  ({limit})");
+                }
+                out.push('\n');
+            }
+            task_line(&mut out, plan, t);
+        }
+    }
+    if !doc.warnings.is_empty() {
+        let _ = writeln!(out, "\nwarnings:");
+        for w in &doc.warnings {
+            let _ = writeln!(
+                out,
+                "  line {}:{}: {}",
+                w.at.span.line, w.at.span.column, w.message
+            );
+        }
+    }
+    if !doc.ignored.is_empty() {
+        let _ = writeln!(out, "\nignored:");
+        for i in &doc.ignored {
+            let _ = writeln!(
+                out,
+                "  line {}: {} ({})",
+                i.line,
+                shorten(&i.text),
+                i.reason
+            );
+        }
+    }
+    out
+}
+
+fn task_line(out: &mut String, plan: &Plan, t: usize) {
+    let doc = &plan.doc;
+    let task = &doc.tasks[t];
+    let depth = {
+        let mut d = 0;
+        let mut p = task.parent;
+        while let Some(i) = p {
+            d += 1;
+            p = doc.tasks[i].parent;
+        }
+        d
+    };
+    let mark = if task.checked {
+        "[x]"
+    } else if plan.is_done(t) {
+        "[~]"
+    } else {
+        "[ ]"
+    };
+    // Dialect ids are the start of the text; say them once.
+    let text = task
+        .text
+        .strip_prefix(task.id.as_str())
+        .map_or(task.text.as_str(), |rest| {
+            rest.trim_start_matches('.').trim_start()
+        });
+    let _ = write!(
+        out,
+        "  {}{mark} {}  {}",
+        "  ".repeat(depth),
+        task.id,
+        shorten(text)
+    );
+    let mut notes = Vec::new();
+    if task.optional {
+        notes.push(if plan.tasks[t].skipped {
+            "optional, skipped".to_owned()
+        } else {
+            "optional".to_owned()
+        });
+    }
+    if !task.children.is_empty() {
+        notes.push("parent".to_owned());
+    }
+    if let Some(limit) = limit_of(plan, &GroupOwner::Task(t)) {
+        notes.push(format!("subtasks {limit}"));
+    }
+    if !plan.tasks[t].after.is_empty() {
+        let ids: Vec<&str> = plan.tasks[t]
+            .after
+            .iter()
+            .map(|&a| plan.target_id(a))
+            .collect();
+        notes.push(format!("after {}", ids.join(", ")));
+    }
+    let s = &plan.tasks[t].settings;
+    if let Some(a) = &s.agent {
+        notes.push(format!("agent {a}"));
+    }
+    if let Some(d) = s.timeout {
+        notes.push(format!("timeout {}", humanize(d)));
+    }
+    if let Some(r) = s.retries {
+        notes.push(format!("retries {r}"));
+    }
+    if let Some(g) = &s.gate {
+        notes.push(format!("gate `{}`", shell_words::join(g)));
+    }
+    if !notes.is_empty() {
+        let _ = write!(out, "  ({})", notes.join("; "));
+    }
+    let _ = writeln!(out, "  :{}", task.checkbox.line);
+}
+
+fn limit_of(plan: &Plan, owner: &GroupOwner) -> Option<String> {
+    plan.groups
+        .iter()
+        .find(|g| match (&g.owner, owner) {
+            (GroupOwner::File, GroupOwner::File) => true,
+            (GroupOwner::Section(a), GroupOwner::Section(b)) => a == b,
+            (GroupOwner::Task(a), GroupOwner::Task(b)) => a == b,
+            _ => false,
+        })
+        .map(|g| {
+            if g.in_order {
+                "one at a time, in order".to_owned()
+            } else {
+                format!("at most {} at once", g.limit)
+            }
+        })
+}
+
+fn relative_path(doc: &Document, from: usize, to: usize) -> String {
+    let full = doc.section_path(to);
+    let skip = doc.section_path(from).len();
+    full[skip.min(full.len())..].join(" › ")
+}
+
+pub fn humanize(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    if !ms.is_multiple_of(1000) {
+        return format!("{ms}ms");
+    }
+    let s = d.as_secs();
+    match (s / 3600, (s % 3600) / 60, s % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, 0) => format!("{m}m"),
+        (0, m, s) => format!("{m}m{s}s"),
+        (h, 0, 0) => format!("{h}h"),
+        (h, m, 0) => format!("{h}h{m}m"),
+        (h, m, s) => format!("{h}h{m}m{s}s"),
+    }
+}
+
+fn shorten(text: &str) -> String {
+    if text.chars().count() <= TEXT_WIDTH {
+        text.to_owned()
+    } else {
+        let mut s: String = text.chars().take(TEXT_WIDTH - 1).collect();
+        s.push('…');
+        s
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

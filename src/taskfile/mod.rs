@@ -1,0 +1,465 @@
+//! Task files: bytes → `Document` (sections, tasks, hints, ids) with byte spans.
+//!
+//! `Document::parse` never fails on Markdown: every input gives a document.
+//! Problems a person must fix are collected in `errors`, softer ones in
+//! `warnings`; the planner refuses to plan while `errors` is not empty, and the
+//! ticker only needs the ids.
+
+mod dialect;
+mod hints;
+mod identity;
+mod scan;
+mod source;
+
+use std::path::Path;
+
+pub use dialect::Dialect;
+pub use hints::{Hints, Parallel, Spanned, parse_duration};
+pub use identity::IdSource;
+pub use source::{Source, Span};
+
+use crate::error::{Diagnostic, Error, Location, PlanError};
+
+/// How to read a task file: which dialect, and whether Kiro's optional tasks count.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReadOptions {
+    /// `None` detects the dialect from the tasks.
+    pub dialect: Option<Dialect>,
+}
+
+#[derive(Debug)]
+pub struct Section {
+    pub id: String,
+    pub id_source: IdSource,
+    pub title: String,
+    /// 0 for the document itself.
+    pub level: u8,
+    pub span: Span,
+    pub parent: Option<usize>,
+    pub children: Vec<usize>,
+    /// Tasks directly in this section that are not inside another task.
+    pub tasks: Vec<usize>,
+    pub hints: Hints,
+}
+
+#[derive(Debug)]
+pub struct Task {
+    pub id: String,
+    pub id_source: IdSource,
+    /// The checkbox `[ ]`: its span starts at the `[`.
+    pub checkbox: Span,
+    pub checked: bool,
+    pub optional: bool,
+    /// The rest of the checkbox's line, as written, without hint comments.
+    pub text: String,
+    /// Everything else in the list item, dedented, with LF line endings.
+    pub body: String,
+    /// The list item's byte range in `Source::text`.
+    pub item: std::ops::Range<usize>,
+    pub section: usize,
+    pub parent: Option<usize>,
+    pub children: Vec<usize>,
+    pub hints: Hints,
+    /// The dialect's `[P]` / `(P)` marker.
+    pub parallel_mark: bool,
+    /// Dependencies written in the dialect's prose, with their spans.
+    pub depends: Vec<Spanned<String>>,
+}
+
+impl Task {
+    /// The byte that says whether the task is done, as an offset in the file.
+    pub fn state_offset(&self, source: &Source) -> usize {
+        source.file_offset(self.checkbox.offset + 1)
+    }
+}
+
+/// A task item that is not planned: inside a block quote.
+#[derive(Debug, serde::Serialize)]
+pub struct Ignored {
+    pub line: usize,
+    pub text: String,
+    pub reason: &'static str,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Warning {
+    pub at: Location,
+    pub message: String,
+}
+
+#[derive(Debug)]
+pub struct Document {
+    pub source: Source,
+    pub dialect: Dialect,
+    /// `sections[0]` is the document; the rest follow their headings in order.
+    pub sections: Vec<Section>,
+    pub tasks: Vec<Task>,
+    pub ignored: Vec<Ignored>,
+    pub errors: Vec<Diagnostic>,
+    pub warnings: Vec<Warning>,
+}
+
+impl Document {
+    pub fn read(path: &Path, options: ReadOptions) -> Result<Document, Error> {
+        Ok(Document::parse(Source::read(path)?, options))
+    }
+
+    pub fn parse(source: Source, options: ReadOptions) -> Document {
+        let scan = scan::scan(&source);
+        let text_of = |item: &scan::RawItem| first_line_text(&source, item.text_start);
+        let dialect = options.dialect.unwrap_or_else(|| {
+            let texts: Vec<_> = scan
+                .items
+                .iter()
+                .filter(|i| !i.in_quote)
+                .map(|i| (text_of(i), i.optional))
+                .collect();
+            dialect::detect(texts.iter().map(|(t, o)| (t.as_str(), *o)))
+        });
+        let mut doc = Document {
+            dialect,
+            sections: Vec::new(),
+            tasks: Vec::new(),
+            ignored: Vec::new(),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            source,
+        };
+        doc.build_sections(&scan.headings);
+        doc.build_tasks(&scan.items);
+        doc.attach_comments(scan.comments);
+        identity::assign(&mut doc);
+        doc
+    }
+
+    /// Diagnostics become an error; a document without errors passes through.
+    pub fn into_valid(self) -> Result<Document, Error> {
+        if self.errors.is_empty() {
+            Ok(self)
+        } else {
+            Err(Error::Invalid {
+                diagnostics: self.errors,
+                warnings: self.warnings,
+            })
+        }
+    }
+
+    pub fn location(&self, span: Span) -> Location {
+        Location {
+            path: self.source.path.clone(),
+            span,
+            line_text: self.source.line_text(span.line).to_owned(),
+        }
+    }
+
+    pub fn error(&mut self, span: Span, error: PlanError) {
+        let at = self.location(span);
+        self.errors.push(Diagnostic { at, error });
+    }
+
+    pub fn warn(&mut self, span: Span, message: String) {
+        let at = self.location(span);
+        self.warnings.push(Warning { at, message });
+    }
+
+    /// Titles of the headings from the top down to `section`.
+    pub fn section_path(&self, section: usize) -> Vec<String> {
+        let mut path = Vec::new();
+        let mut s = Some(section);
+        while let Some(i) = s {
+            if i != 0 {
+                path.push(self.sections[i].title.clone());
+            }
+            s = self.sections[i].parent;
+        }
+        path.reverse();
+        path
+    }
+
+    /// Whether `task` is `ancestor` or lies inside it.
+    pub fn task_within(&self, task: usize, ancestor: usize) -> bool {
+        let mut t = Some(task);
+        while let Some(i) = t {
+            if i == ancestor {
+                return true;
+            }
+            t = self.tasks[i].parent;
+        }
+        false
+    }
+
+    /// Whether `section` is `ancestor` or one of its subsections.
+    pub fn section_within(&self, section: usize, ancestor: usize) -> bool {
+        let mut s = Some(section);
+        while let Some(i) = s {
+            if i == ancestor {
+                return true;
+            }
+            s = self.sections[i].parent;
+        }
+        false
+    }
+
+    fn build_sections(&mut self, headings: &[scan::RawHeading]) {
+        self.sections.push(Section {
+            id: String::new(),
+            id_source: IdSource::Slug,
+            title: String::new(),
+            level: 0,
+            span: self.source.span(0, 0),
+            parent: None,
+            children: Vec::new(),
+            tasks: Vec::new(),
+            hints: Hints::default(),
+        });
+        let mut stack = vec![0usize];
+        for h in headings {
+            while self.sections[*stack.last().unwrap()].level >= h.level {
+                stack.pop();
+            }
+            let parent = *stack.last().unwrap();
+            let index = self.sections.len();
+            self.sections[parent].children.push(index);
+            self.sections.push(Section {
+                id: String::new(),
+                id_source: IdSource::Slug,
+                title: h.title.clone(),
+                level: h.level,
+                span: self.source.span(h.start, 0),
+                parent: Some(parent),
+                children: Vec::new(),
+                tasks: Vec::new(),
+                hints: Hints::default(),
+            });
+            stack.push(index);
+        }
+    }
+
+    /// The section a byte offset lies in: the last heading that starts before it.
+    fn section_at(&self, offset: usize) -> usize {
+        self.sections[1..].partition_point(|s| s.span.offset <= offset)
+    }
+
+    fn build_tasks(&mut self, items: &[scan::RawItem]) {
+        let keep_optional = self.dialect == Dialect::Kiro;
+        let mut stack: Vec<usize> = Vec::new();
+        for item in items {
+            if item.in_quote {
+                self.ignored.push(Ignored {
+                    line: self.source.span(item.bracket, 0).line,
+                    text: first_line_text(&self.source, item.text_start),
+                    reason: "in a block quote",
+                });
+                continue;
+            }
+            if item.optional && !keep_optional {
+                continue;
+            }
+            while stack
+                .last()
+                .is_some_and(|&t| self.tasks[t].item.end <= item.start)
+            {
+                stack.pop();
+            }
+            let index = self.tasks.len();
+            let parent = stack.last().copied();
+            let text = first_line_text(&self.source, item.text_start);
+            let body = body_text(&self.source, item);
+            let section = self.section_at(item.start);
+            let marks = dialect::marks(self.dialect, &text, &body);
+            let depends = marks
+                .depends
+                .iter()
+                .map(|(id, _)| Spanned {
+                    value: id.clone(),
+                    span: self.source.span(item.text_start, text.len()),
+                })
+                .collect();
+            self.tasks.push(Task {
+                id: marks.id.unwrap_or_default(),
+                id_source: IdSource::Dialect,
+                checkbox: self.source.span(item.bracket, 3),
+                checked: item.checked,
+                optional: item.optional,
+                text,
+                body,
+                item: item.start..item.end,
+                section,
+                parent,
+                children: Vec::new(),
+                hints: Hints::default(),
+                parallel_mark: marks.parallel,
+                depends,
+            });
+            match parent {
+                Some(p) => self.tasks[p].children.push(index),
+                None => self.sections[section].tasks.push(index),
+            }
+            stack.push(index);
+        }
+        if self.dialect == Dialect::Kiro {
+            self.adopt_by_number();
+        }
+    }
+
+    /// Kiro writes `1.1` under `1.` without always indenting it. A task whose
+    /// number extends an earlier sibling's number becomes that sibling's child.
+    fn adopt_by_number(&mut self) {
+        let mut by_id: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        for i in 0..self.tasks.len() {
+            let id = self.tasks[i].id.clone();
+            if let Some((prefix, _)) = id.rsplit_once('.')
+                && let Some(&p) = by_id.get(prefix)
+                && p != i
+                && self.tasks[p].parent == self.tasks[i].parent
+                && self.tasks[p].section == self.tasks[i].section
+            {
+                let old = self.tasks[i].parent;
+                let siblings = match old {
+                    Some(o) => &mut self.tasks[o].children,
+                    None => &mut self.sections[self.tasks[i].section].tasks,
+                };
+                siblings.retain(|&s| s != i);
+                self.tasks[i].parent = Some(p);
+                self.tasks[p].children.push(i);
+            }
+            if !id.is_empty() {
+                by_id.entry(id).or_insert(i);
+            }
+        }
+    }
+
+    fn attach_comments(&mut self, comments: Vec<hints::Comment>) {
+        for c in comments {
+            for (span, e) in c.errors {
+                self.error(span, e);
+            }
+            for (span, w) in c.warnings {
+                self.warn(span, w);
+            }
+            if c.hints.is_empty() {
+                continue;
+            }
+            let span = self.source.span(c.offset, 4);
+            if let Some(t) = self.task_at(c.offset) {
+                self.tasks[t].hints.merge(c.hints);
+                continue;
+            }
+            let section = self.section_at(c.offset);
+            let first_task = self.sections[section]
+                .tasks
+                .first()
+                .map(|&t| self.tasks[t].item.start);
+            if section != 0 && first_task.is_some_and(|start| start < c.offset) {
+                self.error(span, PlanError::HintOutOfPlace);
+                continue;
+            }
+            if let (0, Some(id)) = (section, &c.hints.id) {
+                self.error(
+                    id.span,
+                    PlanError::HintNotHere {
+                        key: "id".into(),
+                        place: "before the first heading (the file has no id)",
+                    },
+                );
+                continue;
+            }
+            self.sections[section].hints.merge(c.hints);
+        }
+        for t in 0..self.tasks.len() {
+            if self.tasks[t].children.is_empty()
+                && let Some(p) = &self.tasks[t].hints.parallel
+            {
+                let span = p.span;
+                self.error(
+                    span,
+                    PlanError::HintNotHere {
+                        key: "parallel".into(),
+                        place: "on a task without subtasks; put it on a section or a parent task",
+                    },
+                );
+            }
+        }
+    }
+
+    /// The innermost task whose item contains `offset`.
+    fn task_at(&self, offset: usize) -> Option<usize> {
+        let mut t = self
+            .tasks
+            .partition_point(|t| t.item.start <= offset)
+            .checked_sub(1);
+        while let Some(i) = t {
+            if self.tasks[i].item.contains(&offset) {
+                return Some(i);
+            }
+            t = self.tasks[i].parent;
+        }
+        None
+    }
+}
+
+/// Resolves a short reference to the one id that ends with `/reference`
+/// (slug ids are long; their last segments are what people type). `Err`
+/// lists the candidates when several ids end that way.
+pub fn by_last_segments<'a>(
+    ids: impl Iterator<Item = &'a str>,
+    reference: &str,
+) -> Result<Option<String>, Vec<String>> {
+    let suffix = format!("/{reference}");
+    let mut found: Vec<String> = ids
+        .filter(|id| id.ends_with(&suffix))
+        .map(str::to_owned)
+        .collect();
+    match found.len() {
+        0 => Ok(None),
+        1 => Ok(found.pop()),
+        _ => {
+            found.sort();
+            Err(found)
+        }
+    }
+}
+
+/// The rest of the checkbox's line, trimmed, with `<!-- -->` comments removed.
+fn first_line_text(source: &Source, start: usize) -> String {
+    let line = &source.text[start..source.line_end(start)];
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(open) = rest.find("<!--") {
+        out.push_str(&rest[..open]);
+        match rest[open..].find("-->") {
+            Some(close) => rest = &rest[open + close + 3..],
+            None => {
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The item's lines after the first, dedented by the item's content indent.
+fn body_text(source: &Source, item: &scan::RawItem) -> String {
+    let text = &source.text;
+    let first_end = source.line_end(item.text_start);
+    let start = text[first_end..item.end]
+        .find('\n')
+        .map_or(item.end, |i| first_end + i + 1);
+    if start >= item.end {
+        return String::new();
+    }
+    let line_start = text[..item.bracket].rfind('\n').map_or(0, |i| i + 1);
+    let indent = text[line_start..item.bracket].chars().count();
+    let mut body = String::new();
+    for line in text[start..item.end].lines() {
+        let strip = line
+            .char_indices()
+            .take_while(|&(i, c)| i < indent && (c == ' ' || c == '\t'))
+            .count();
+        body.push_str(line[strip..].trim_end_matches('\r'));
+        body.push('\n');
+    }
+    let trimmed = body.trim_end();
+    let lead = trimmed.len() - trimmed.trim_start_matches(['\n', '\r']).len();
+    trimmed[lead..].to_owned()
+}

@@ -1,0 +1,181 @@
+//! The task file as bytes: decoding, BOM, line endings and offset → line:column.
+//!
+//! Takes the raw bytes of a file, hands on a `Source` whose `text` is what the
+//! Markdown parser sees. Every span elsewhere is an offset into `text`; the BOM
+//! length turns it back into an offset into the file. Never writes anything.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+
+/// Byte offset and length in `Source::text`, with the 1-based line and column
+/// (in characters) of its start, so errors and edits share one description.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Span {
+    pub offset: usize,
+    pub len: usize,
+    pub line: usize,
+    pub column: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub path: PathBuf,
+    /// The file's bytes after the BOM, known to be UTF-8.
+    pub text: String,
+    /// 3 when the file starts with a UTF-8 byte order mark, else 0.
+    pub bom: usize,
+    line_starts: Vec<usize>,
+}
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+impl Source {
+    /// Reads a task file, with an error for people when it is missing, a
+    /// directory, unreadable or not UTF-8.
+    pub fn read(path: &Path) -> Result<Source, Error> {
+        let meta = std::fs::metadata(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        if meta.is_dir() {
+            return Err(Error::IsDirectory {
+                path: path.to_owned(),
+            });
+        }
+        let bytes = std::fs::read(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Source::from_bytes(path, bytes)
+    }
+
+    pub fn from_bytes(path: &Path, mut bytes: Vec<u8>) -> Result<Source, Error> {
+        let bom = if bytes.starts_with(BOM) { BOM.len() } else { 0 };
+        let body = bytes.split_off(bom);
+        let text = String::from_utf8(body).map_err(|e| {
+            let valid = e.utf8_error().valid_up_to();
+            let bytes = e.as_bytes();
+            let line = 1 + bytes[..valid].iter().filter(|&&b| b == b'\n').count();
+            let line_start = bytes[..valid]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1);
+            let column = 1 + String::from_utf8_lossy(&bytes[line_start..valid])
+                .chars()
+                .count();
+            Error::NotUtf8 {
+                path: path.to_owned(),
+                line,
+                column,
+                byte: bom + valid,
+            }
+        })?;
+        Ok(Source::new(path.to_owned(), text, bom))
+    }
+
+    pub fn new(path: PathBuf, text: String, bom: usize) -> Source {
+        let mut line_starts = vec![0];
+        line_starts.extend(memchr_lines(text.as_bytes()));
+        Source {
+            path,
+            text,
+            bom,
+            line_starts,
+        }
+    }
+
+    /// The span of `len` bytes at `offset`, with its line and column.
+    pub fn span(&self, offset: usize, len: usize) -> Span {
+        let line_index = self.line_starts.partition_point(|&s| s <= offset) - 1;
+        let start = self.line_starts[line_index];
+        let column = 1 + self.text[start..offset.min(self.text.len())]
+            .chars()
+            .count();
+        Span {
+            offset,
+            len,
+            line: line_index + 1,
+            column,
+        }
+    }
+
+    /// The text of 1-based `line` without its line ending.
+    pub fn line_text(&self, line: usize) -> &str {
+        let start = self.line_starts[line - 1];
+        let end = self
+            .line_starts
+            .get(line)
+            .copied()
+            .unwrap_or(self.text.len());
+        self.text[start..end].trim_end_matches(['\n', '\r'])
+    }
+
+    /// Offset of the end of the line containing `offset`, before its line ending.
+    pub fn line_end(&self, offset: usize) -> usize {
+        let rest = &self.text.as_bytes()[offset..];
+        let n = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+        let mut end = offset + n;
+        if end > offset && self.text.as_bytes()[end - 1] == b'\r' {
+            end -= 1;
+        }
+        end
+    }
+
+    /// Where the task file's own bytes are, for edits: offset in the file.
+    pub fn file_offset(&self, offset: usize) -> usize {
+        self.bom + offset
+    }
+
+    pub fn display_path(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+fn memchr_lines(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    bytes
+        .iter()
+        .enumerate()
+        .filter(|&(_, &b)| b == b'\n')
+        .map(|(i, _)| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_count_characters_not_bytes() {
+        let s = Source::new("t.md".into(), "é\n- [ ] ñx\n".into(), 0);
+        let off = s.text.find('x').unwrap();
+        let span = s.span(off, 1);
+        assert_eq!((span.line, span.column), (2, 8));
+    }
+
+    #[test]
+    fn invalid_utf8_is_located() {
+        let err = Source::from_bytes(Path::new("t.md"), b"ok\nab\xFFc".to_vec()).unwrap_err();
+        match err {
+            Error::NotUtf8 {
+                line, column, byte, ..
+            } => assert_eq!((line, column, byte), (2, 3, 5)),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bom_is_kept_out_of_text() {
+        let s = Source::from_bytes(Path::new("t.md"), b"\xEF\xBB\xBF- [ ] a".to_vec()).unwrap();
+        assert_eq!(s.bom, 3);
+        assert_eq!(s.text, "- [ ] a");
+        assert_eq!(s.file_offset(3), 6);
+    }
+
+    #[test]
+    fn line_end_stops_before_crlf() {
+        let s = Source::new("t.md".into(), "ab\r\ncd".into(), 0);
+        assert_eq!(s.line_end(0), 2);
+        assert_eq!(s.line_end(4), 6);
+        assert_eq!(s.line_text(1), "ab");
+    }
+}
