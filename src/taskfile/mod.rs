@@ -306,6 +306,7 @@ impl Document {
     /// number extends an earlier sibling's number becomes that sibling's child.
     fn adopt_by_number(&mut self) {
         let mut by_id: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        let mut adopted = vec![false; self.tasks.len()];
         for i in 0..self.tasks.len() {
             let id = self.tasks[i].id.clone();
             if let Some((prefix, _)) = id.rsplit_once('.')
@@ -314,17 +315,24 @@ impl Document {
                 && self.tasks[p].parent == self.tasks[i].parent
                 && self.tasks[p].section == self.tasks[i].section
             {
-                let old = self.tasks[i].parent;
-                let siblings = match old {
-                    Some(o) => &mut self.tasks[o].children,
-                    None => &mut self.sections[self.tasks[i].section].tasks,
-                };
-                siblings.retain(|&s| s != i);
+                adopted[i] = true;
                 self.tasks[i].parent = Some(p);
                 self.tasks[p].children.push(i);
             }
             if !id.is_empty() {
                 by_id.entry(id).or_insert(i);
+            }
+        }
+        // One pass to drop adopted tasks from their old sibling lists, so a
+        // long flat list stays linear.
+        if adopted.iter().any(|&a| a) {
+            for s in &mut self.sections {
+                s.tasks.retain(|&t| !adopted[t]);
+            }
+            for t in 0..self.tasks.len() {
+                let mut children = std::mem::take(&mut self.tasks[t].children);
+                children.retain(|&c| self.tasks[c].parent == Some(t));
+                self.tasks[t].children = children;
             }
         }
     }
