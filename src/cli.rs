@@ -31,6 +31,11 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Run the plan: one agent per task, ticking each box as its task is done
+    /// (also `run-batch FILE`)
+    Run(RunArgs),
+    /// Done and remaining tasks, the last run's outcome and each failed task
+    Status(StatusArgs),
     /// Show the plan: waves, sections, tasks, ids, limits and dependencies
     Plan(PlanArgs),
     /// Mark tasks done (or not done, with --undo) in the task file
@@ -75,6 +80,59 @@ impl ReadArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub read: ReadArgs,
+    /// Agent for tasks without an `agent` hint: `claude`, `shell`, or a
+    /// command (split like a shell would, never run through one)
+    #[arg(long, value_name = "NAME|COMMAND")]
+    pub agent: Option<String>,
+    /// Most agents running at once [default: the number of CPUs]
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
+    /// After a failure, still run later work that does not depend on it
+    #[arg(long, conflicts_with = "fail_fast")]
+    pub keep_going: bool,
+    /// At the first failure, stop every running agent and start nothing new
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Time limit for each attempt, e.g. `90s`, `20m` (the `timeout` hint wins)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub timeout: Option<std::time::Duration>,
+    /// How long an agent may take to exit after SIGTERM before SIGKILL
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg, default_value = "10s")]
+    pub grace: std::time::Duration,
+    /// Extra attempts after a failure (the `retries` hint wins)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub retries: u32,
+    /// Print what would run, in order, and the first task's prompt; run nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print events as JSON lines on stdout (schema: docs/events.md)
+    #[arg(long)]
+    pub json: bool,
+    /// Folder the agents run in [default: the task file's folder]
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+    /// Prompt template (minijinja) to use instead of the built-in one
+    #[arg(long, value_name = "FILE")]
+    pub template: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub read: ReadArgs,
+    /// Print one JSON object instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
+    crate::taskfile::parse_duration(s).ok_or_else(|| format!("`{s}` is not a duration; write e.g. `90s`, `20m` or `1h30m`"))
+}
+
+#[derive(Args, Debug)]
 pub struct PlanArgs {
     #[command(flatten)]
     pub read: ReadArgs,
@@ -109,8 +167,21 @@ pub struct TickArgs {
 
 /// Runs the command line and returns the process exit status.
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|a| a == "__guard") {
+        let grace = argv.get(2).and_then(|g| g.to_str()?.parse().ok()).unwrap_or(10_000);
+        return crate::run::process::guard_main(grace);
+    }
+    // `run-batch FILE [FLAGS]` is `run-batch run FILE [FLAGS]`.
+    if let Some(first) = argv.get(1).and_then(|a| a.to_str())
+        && !matches!(first, "plan" | "tick" | "run" | "status" | "help" | "-h" | "--help" | "-V" | "--version")
+    {
+        argv.insert(1, "run".into());
+    }
+    let cli = Cli::parse_from(argv);
     let result = match cli.command {
+        Some(Command::Run(args)) => run(args),
+        Some(Command::Status(args)) => status(&args),
         Some(Command::Plan(args)) => plan(&args),
         Some(Command::Tick(args)) => tick(&args),
         None => {
@@ -125,6 +196,54 @@ pub fn main() -> i32 {
             e.code()
         }
     }
+}
+
+fn run(args: RunArgs) -> Result<i32, Error> {
+    let jobs = args
+        .jobs
+        .map(|j| j as usize)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let options = crate::run::RunOptions {
+        read: args.read.read_options(),
+        plan: args.read.plan_options(),
+        file: args.read.file,
+        agent: args.agent,
+        jobs,
+        keep_going: args.keep_going,
+        fail_fast: args.fail_fast,
+        timeout: args.timeout,
+        grace: args.grace,
+        retries: args.retries,
+        dry_run: args.dry_run,
+        json: args.json,
+        workdir: args.workdir,
+        template: args.template,
+    };
+    for w in &crate::taskfile::Document::read(&options.file, options.read)
+        .map(|d| d.warnings)
+        .unwrap_or_default()
+    {
+        eprint!("{}", diagnostic::render_warning(w));
+    }
+    crate::run::run(options)
+}
+
+fn status(args: &StatusArgs) -> Result<i32, Error> {
+    let plan = args.read.plan()?;
+    let state = crate::record::state::StateDir::for_taskfile(&args.read.file);
+    let mut journal = crate::record::journal::Journal::load(&state.journal());
+    // A run in progress (or one that crashed) is not folded yet: read its
+    // events without writing anything.
+    journal.recover(crate::run::process::pid_alive);
+    let s = crate::report::summary::status(&plan, &journal);
+    if args.json {
+        let mut out = serde_json::to_string_pretty(&s).expect("status serialises");
+        out.push('\n');
+        print_stdout(&out);
+    } else {
+        print_stdout(&crate::report::summary::status_text(&s));
+    }
+    Ok(0)
 }
 
 fn plan(args: &PlanArgs) -> Result<i32, Error> {

@@ -148,6 +148,10 @@ pub struct Diagnostic {
 
 #[derive(Debug)]
 pub enum Error {
+    /// An agent cannot run: unknown, not installed, or nothing to run.
+    Agent {
+        message: String,
+    },
     /// One or more problems in the task file; nothing was run or written.
     Invalid {
         diagnostics: Vec<Diagnostic>,
@@ -162,10 +166,17 @@ pub enum Error {
         column: usize,
         byte: usize,
     },
+    /// Another run holds the task file.
+    Locked {
+        path: PathBuf,
+        pid: Option<i32>,
+    },
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// Something run-batch needs for a run could not be set up.
+    Setup(String),
     /// The file kept changing under us while we tried to write it.
     TaskFileBusy {
         path: PathBuf,
@@ -192,6 +203,9 @@ impl Error {
             Error::TaskNotFound { suggestion, .. } => suggestion
                 .as_ref()
                 .map(|s| format!("did you mean `{s}`? `run-batch plan` lists every id")),
+            Error::Locked { .. } => {
+                Some("wait for that run to finish, or stop it with Ctrl-C; one run per task file".into())
+            }
             Error::NotUtf8 { .. } => {
                 Some("task files must be UTF-8; convert it with `iconv -t UTF-8`".into())
             }
@@ -214,6 +228,12 @@ impl fmt::Display for Error {
                     if n == 1 { "" } else { "s" }
                 )
             }
+            Error::Agent { message } => write!(f, "{message}"),
+            Error::Locked { path, pid } => match pid {
+                Some(pid) => write!(f, "`{}` is already being run by run-batch (pid {pid})", path.display()),
+                None => write!(f, "`{}` is already being run by another run-batch", path.display()),
+            },
+            Error::Setup(message) => write!(f, "{message}"),
             Error::IsDirectory { path } => {
                 write!(f, "`{}` is a directory, not a task file", path.display())
             }

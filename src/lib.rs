@@ -10,6 +10,7 @@ pub mod error;
 pub mod plan;
 pub mod record;
 pub mod report;
+pub mod run;
 pub mod taskfile;
 
 pub use error::Error;

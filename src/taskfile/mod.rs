@@ -307,6 +307,7 @@ impl Document {
     fn adopt_by_number(&mut self) {
         let mut by_id: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         let mut adopted = vec![false; self.tasks.len()];
+        #[allow(clippy::needless_range_loop)] // tasks are mutated by index in the body
         for i in 0..self.tasks.len() {
             let id = self.tasks[i].id.clone();
             if let Some((prefix, _)) = id.rsplit_once('.')

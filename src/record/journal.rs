@@ -1,0 +1,117 @@
+//! The journal: every task's status, attempts and last error across runs,
+//! and the list of runs with their outcome. Runs append to their own
+//! `events.jsonl` as they go; the journal is the fold of those events, written
+//! when a run ends. A run that never ended (run-batch was killed) is folded by
+//! the next one, which reports it as crashed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::record::atomic;
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Journal {
+    pub runs: Vec<RunRecord>,
+    pub tasks: BTreeMap<String, TaskRecord>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub id: String,
+    pub pid: i32,
+    pub started: String,
+    #[serde(default)]
+    pub finished: Option<String>,
+    /// `running`, `succeeded`, `failed`, `interrupted` or `crashed`.
+    pub outcome: String,
+    pub events: PathBuf,
+    #[serde(default)]
+    pub folded: bool,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct TaskRecord {
+    /// `succeeded`, `failed`, `timed_out` or `interrupted`: the last attempt's outcome.
+    pub status: String,
+    pub attempts: u32,
+    pub last_run: String,
+    #[serde(default)]
+    pub last_error: Option<String>,
+    #[serde(default)]
+    pub last_log: Option<PathBuf>,
+    #[serde(default)]
+    pub duration_secs: f64,
+    #[serde(default)]
+    pub session_id: Option<String>,
+    #[serde(default)]
+    pub cost_usd: f64,
+}
+
+impl Journal {
+    pub fn load(path: &Path) -> Journal {
+        std::fs::read(path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), Error> {
+        let bytes = serde_json::to_vec_pretty(self).expect("journal serialises");
+        if !path.exists() {
+            std::fs::write(path, b"{}").map_err(|source| Error::Write {
+                path: path.to_owned(),
+                source,
+            })?;
+        }
+        atomic::replace(path, &bytes, || Ok(true)).map_err(|source| Error::Write {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(())
+    }
+
+    /// Applies one run's events to the task records.
+    pub fn fold_events(&mut self, run: &str, events: &Path) {
+        let Ok(text) = std::fs::read_to_string(events) else { return };
+        for line in text.lines() {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+            if v.get("event").and_then(|e| e.as_str()) != Some("task_finished") {
+                continue;
+            }
+            let Some(task) = v.get("task").and_then(|t| t.as_str()) else { continue };
+            let rec = self.tasks.entry(task.to_owned()).or_default();
+            rec.status = v.get("outcome").and_then(|o| o.as_str()).unwrap_or("failed").to_owned();
+            rec.attempts += 1;
+            rec.last_run = run.to_owned();
+            rec.last_error = v.get("reason").and_then(|r| r.as_str()).map(str::to_owned);
+            rec.last_log = v.get("log").and_then(|l| l.as_str()).map(PathBuf::from);
+            rec.duration_secs = v.get("duration_secs").and_then(|d| d.as_f64()).unwrap_or(0.0);
+            if let Some(s) = v.get("session_id").and_then(|s| s.as_str()) {
+                rec.session_id = Some(s.to_owned());
+            }
+            rec.cost_usd += v.get("cost_usd").and_then(|c| c.as_f64()).unwrap_or(0.0);
+        }
+    }
+
+    /// Folds runs that ended without folding (crashed ones); returns the
+    /// crashed runs' ids and pids.
+    pub fn recover(&mut self, alive: impl Fn(i32) -> bool) -> Vec<(String, i32)> {
+        let mut crashed = Vec::new();
+        for i in 0..self.runs.len() {
+            let run = self.runs[i].clone();
+            if run.folded || (run.outcome == "running" && alive(run.pid)) {
+                continue;
+            }
+            if run.outcome == "running" {
+                self.runs[i].outcome = "crashed".into();
+                crashed.push((run.id.clone(), run.pid));
+            }
+            self.fold_events(&run.id, &run.events);
+            self.runs[i].folded = true;
+        }
+        crashed
+    }
+}

@@ -1,0 +1,95 @@
+//! The state folder beside a task file: `.run-batch/<file name>/` holding the
+//! lock, the journal and one folder per run (events and logs).
+
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+
+pub struct StateDir {
+    pub dir: PathBuf,
+}
+
+impl StateDir {
+    pub fn for_taskfile(taskfile: &Path) -> StateDir {
+        let folder = taskfile.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let name = taskfile.file_name().map_or_else(|| "tasks".into(), |n| n.to_string_lossy().into_owned());
+        StateDir {
+            dir: folder.join(".run-batch").join(name),
+        }
+    }
+
+    /// Creates the folder (and a `.gitignore` so state never lands in git).
+    pub fn create(&self) -> Result<(), Error> {
+        let io = |source| Error::Write {
+            path: self.dir.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&self.dir).map_err(io)?;
+        let ignore = self.dir.parent().unwrap().join(".gitignore");
+        if !ignore.exists() {
+            std::fs::write(&ignore, "# run-batch state: logs, events, journal\n*\n").map_err(io)?;
+        }
+        Ok(())
+    }
+
+    pub fn journal(&self) -> PathBuf {
+        self.dir.join("journal.json")
+    }
+
+    pub fn runs(&self) -> PathBuf {
+        self.dir.join("runs")
+    }
+
+    pub fn lock_path(&self) -> PathBuf {
+        self.dir.join("lock")
+    }
+
+    /// Takes the one-run-per-file lock. The kernel drops an flock when its
+    /// holder dies, so a lock left by a crashed run is simply taken over.
+    pub fn lock(&self, taskfile: &Path) -> Result<Lock, Error> {
+        let path = self.lock_path();
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|source| Error::Write { path: path.clone(), source })?;
+        // SAFETY: flock on an open descriptor we own.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let holder = std::fs::read_to_string(&path).ok().and_then(|s| s.trim().parse::<i32>().ok());
+            return Err(Error::Locked {
+                path: taskfile.to_owned(),
+                pid: holder,
+            });
+        }
+        file.set_len(0).ok();
+        let _ = writeln!(file, "{}", std::process::id());
+        Ok(Lock { _file: file })
+    }
+}
+
+/// Held for the whole run; released when dropped or when the process dies.
+pub struct Lock {
+    _file: File,
+}
+
+/// `plan/build/link` → `plan__build__link`, safe as one file name.
+pub fn file_stem_for(id: &str) -> String {
+    let mut s: String = id
+        .replace('/', "__")
+        .chars()
+        .map(|c| if c.is_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+        .collect();
+    if s.len() > 120 {
+        let mut cut = 120;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
+}

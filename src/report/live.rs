@@ -1,0 +1,276 @@
+//! What a person watching the run sees. On a terminal: a live view (one line
+//! per running task with its elapsed time and latest progress, an overall
+//! bar). Off a terminal: one plain line per event. With `--json`: the events
+//! themselves, one JSON object per line on stdout. Consumes events; decides
+//! nothing.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::record::events::{Event, TaskOutcome};
+use crate::report::plan_text::humanize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Live,
+    Plain,
+    Json,
+}
+
+impl Mode {
+    pub fn pick(json: bool) -> Mode {
+        if json {
+            Mode::Json
+        } else if std::io::stderr().is_terminal() {
+            Mode::Live
+        } else {
+            Mode::Plain
+        }
+    }
+}
+
+pub struct Reporter {
+    mode: Mode,
+    multi: Option<MultiProgress>,
+    overall: Option<ProgressBar>,
+    bars: HashMap<String, ProgressBar>,
+    total: usize,
+    done: usize,
+    failed: usize,
+}
+
+const TAIL_LINES: usize = 20;
+
+impl Reporter {
+    pub fn new(mode: Mode) -> Reporter {
+        Reporter {
+            mode,
+            multi: None,
+            overall: None,
+            bars: HashMap::new(),
+            total: 0,
+            done: 0,
+            failed: 0,
+        }
+    }
+
+    /// Reports one event; `json` is its line for `--json`.
+    pub fn event(&mut self, event: &Event, json: &str) {
+        match self.mode {
+            Mode::Json => {
+                let mut out = std::io::stdout().lock();
+                if out.write_all(json.as_bytes()).is_err() {
+                    // Nobody is reading; keep running, stop writing.
+                    self.mode = Mode::Plain;
+                }
+            }
+            Mode::Plain => self.plain(event),
+            Mode::Live => self.live(event),
+        }
+    }
+
+    /// A message for the person, outside the event stream (warnings, notes).
+    pub fn note(&self, text: &str) {
+        match &self.multi {
+            Some(m) => {
+                let _ = m.println(text.trim_end());
+            }
+            None => eprintln!("{}", text.trim_end()),
+        }
+    }
+
+    /// Shows the end of a failed task's log between rules.
+    pub fn failure_tail(&self, task: &str, log: &Path) {
+        if self.mode == Mode::Json {
+            return;
+        }
+        let tail = tail_lines(log, TAIL_LINES);
+        let rule = "─".repeat(60);
+        let mut text = format!("── {task}: last lines of {} {rule}\n", log.display());
+        text.truncate(text.char_indices().nth(62).map_or(text.len(), |(i, _)| i));
+        text.push('\n');
+        for line in tail {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text.push_str(&"─".repeat(62));
+        self.note(&text);
+    }
+
+    pub fn finish(&mut self) {
+        for (_, bar) in self.bars.drain() {
+            bar.finish_and_clear();
+        }
+        if let Some(o) = self.overall.take() {
+            o.finish_and_clear();
+        }
+        if let Some(m) = self.multi.take() {
+            let _ = m.clear();
+        }
+    }
+
+    fn plain(&mut self, event: &Event) {
+        if let Some(line) = plain_line(event) {
+            eprintln!("{line}");
+        }
+    }
+
+    fn live(&mut self, event: &Event) {
+        if self.multi.is_none() {
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
+            let overall = multi.add(ProgressBar::new(0));
+            overall.set_style(
+                ProgressStyle::with_template("{bar:30.green/dim} {pos}/{len} done {msg}").unwrap().progress_chars("━━─"),
+            );
+            overall.enable_steady_tick(Duration::from_millis(200));
+            self.overall = Some(overall);
+            self.multi = Some(multi);
+        }
+        let multi = self.multi.clone().unwrap();
+        match event {
+            Event::RunStarted { to_run, .. } => {
+                self.total = *to_run;
+                if let Some(o) = &self.overall {
+                    o.set_length(*to_run as u64);
+                }
+                if let Some(line) = plain_line(event) {
+                    let _ = multi.println(line);
+                }
+            }
+            Event::TaskStarted { task, attempt, .. } => {
+                let bar = multi.insert_from_back(1, ProgressBar::new_spinner());
+                bar.set_style(ProgressStyle::with_template("  {spinner:.cyan} {prefix:.bold} {elapsed:>4} {wide_msg:.dim}").unwrap());
+                let prefix = if *attempt > 1 { format!("{task} (attempt {attempt})") } else { task.clone() };
+                bar.set_prefix(prefix);
+                bar.enable_steady_tick(Duration::from_millis(120));
+                if let Some(old) = self.bars.insert(task.clone(), bar) {
+                    old.finish_and_clear();
+                }
+            }
+            Event::TaskProgress { task, line } => {
+                if let Some(bar) = self.bars.get(task) {
+                    bar.set_message(line.clone());
+                }
+            }
+            Event::TaskActivity { task, activity } => {
+                if let Some(bar) = self.bars.get(task) {
+                    bar.set_message(activity.clone());
+                }
+            }
+            Event::TaskFinished { task, outcome, .. } => {
+                if let Some(bar) = self.bars.remove(task) {
+                    bar.finish_and_clear();
+                }
+                match outcome {
+                    TaskOutcome::Succeeded => self.done += 1,
+                    _ => self.failed += 1,
+                }
+                if let Some(o) = &self.overall {
+                    o.set_position(self.done as u64);
+                    o.set_message(if self.failed > 0 { format!("· {} failed", self.failed) } else { String::new() });
+                }
+                if let Some(line) = plain_line(event) {
+                    let _ = multi.println(line);
+                }
+            }
+            _ => {
+                if let Some(line) = plain_line(event) {
+                    let _ = multi.println(line);
+                }
+            }
+        }
+    }
+}
+
+/// The one-line form of an event, for logs and non-terminals.
+pub fn plain_line(event: &Event) -> Option<String> {
+    Some(match event {
+        Event::RunStarted { file, tasks, to_run, jobs, .. } => {
+            format!("run-batch: {to_run} of {tasks} tasks to run from {file} (-j {jobs})")
+        }
+        Event::PreviousRunCrashed { previous_run, pid } => {
+            format!("note: the previous run {previous_run} (pid {pid}) ended without finishing; it crashed or was killed")
+        }
+        Event::TaskStarted { task, attempt, .. } => {
+            if *attempt > 1 {
+                format!("start    {task} (attempt {attempt})")
+            } else {
+                format!("start    {task}")
+            }
+        }
+        Event::TaskProgress { task, line } => format!("progress {task}: {line}"),
+        Event::TaskActivity { task, activity } => format!("activity {task}: {activity}"),
+        Event::TaskFinished {
+            task,
+            outcome,
+            reason,
+            duration_secs,
+            log,
+            ..
+        } => {
+            let took = humanize_secs(*duration_secs);
+            match outcome {
+                TaskOutcome::Succeeded => format!("done     {task} ({took})"),
+                TaskOutcome::Failed => format!(
+                    "FAILED   {task} ({}; {took}) log: {}",
+                    reason.as_deref().unwrap_or("failed"),
+                    log.display()
+                ),
+                TaskOutcome::TimedOut => format!(
+                    "TIMEOUT  {task} ({}) log: {}",
+                    reason.as_deref().unwrap_or("timed out"),
+                    log.display()
+                ),
+                TaskOutcome::Interrupted => format!("stopped  {task} ({took})"),
+            }
+        }
+        Event::TaskRetrying { task, next_attempt, delay_secs } => {
+            format!("retry    {task} in {} (attempt {next_attempt})", humanize_secs(*delay_secs))
+        }
+        Event::TaskBlocked { task, by } => format!("blocked  {task} (waits for failed `{by}`)"),
+        Event::Ticked { tasks, parents } => {
+            let mut all = tasks.clone();
+            all.extend(parents.iter().cloned());
+            format!("ticked   {}", all.join(", "))
+        }
+        Event::TickFailed { tasks, reason } => format!("warning: could not tick {}: {reason}", tasks.join(", ")),
+        Event::PlanReloaded { tasks } => format!("reloaded the task file: {tasks} tasks"),
+        Event::PlanReloadFailed { reason } => {
+            format!("warning: the task file changed but does not plan ({reason}); keeping the previous plan")
+        }
+        Event::Cancelling { reason } => format!("stopping: {reason}"),
+        Event::RunFinished { .. } => return None,
+    })
+}
+
+pub fn humanize_secs(secs: f64) -> String {
+    if secs < 10.0 {
+        format!("{secs:.1}s")
+    } else {
+        humanize(Duration::from_secs(secs.round() as u64))
+    }
+}
+
+/// The last `n` lines of a file, reading only its end.
+pub fn tail_lines(path: &Path, n: usize) -> Vec<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return vec!["(no log)".into()];
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let start = len.saturating_sub(16 * 1024);
+    let _ = f.seek(SeekFrom::Start(start));
+    let mut buf = Vec::new();
+    let _ = f.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf);
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    if start > 0 && !lines.is_empty() {
+        lines.remove(0);
+    }
+    let skip = lines.len().saturating_sub(n);
+    lines.split_off(skip)
+}

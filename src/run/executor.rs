@@ -1,0 +1,187 @@
+//! Starting one attempt: the prompt file, the log, the environment, the
+//! command in its own process group, and (for stream-json agents) a thread
+//! that copies stdout to the log while reading its events. Output goes to
+//! disk as it comes; nothing holds a whole output in memory. Never decides
+//! and never prints: it reports to the run loop through `Input`.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc::Sender;
+
+use crate::plan::Plan;
+use crate::record::state::file_stem_for;
+use crate::run::Input;
+use crate::run::agent::{self, AgentSpec, Judge, Preset};
+use crate::run::process::{self, own_group};
+use crate::run::prompt::Prompter;
+
+pub struct Launch<'a> {
+    pub plan: &'a Plan,
+    pub task: usize,
+    pub attempt: u32,
+    pub spec: &'a AgentSpec,
+    pub prompter: &'a Prompter,
+    pub last_error: Option<&'a str>,
+    pub run_dir: &'a Path,
+    pub run_id: &'a str,
+    pub state_dir: &'a Path,
+    pub taskfile: &'a Path,
+    pub workdir: &'a Path,
+}
+
+/// Where one attempt's files are.
+#[derive(Clone, Debug)]
+pub struct Attempt {
+    pub pid: u32,
+    pub log: PathBuf,
+    pub progress: PathBuf,
+    pub prompt: PathBuf,
+}
+
+/// Longest stdout line parsed as an event; longer ones are logged, not parsed.
+const MAX_EVENT_LINE: usize = 8 << 20;
+
+pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attempt> {
+    let task = &l.plan.doc.tasks[l.task];
+    let stem = format!("{}.{}", file_stem_for(&task.id), l.attempt);
+    let log = l.run_dir.join(format!("{stem}.log"));
+    let progress = l.run_dir.join(format!("{stem}.progress"));
+    let prompt_path = l.run_dir.join(format!("{stem}.prompt.md"));
+    let prompt = l
+        .prompter
+        .render(l.plan, l.task, l.attempt, l.last_error)
+        .map_err(std::io::Error::other)?;
+    std::fs::write(&prompt_path, &prompt)?;
+    let log_file = OpenOptions::new().create(true).append(true).open(&log)?;
+
+    let mut argv = l.spec.argv();
+    if l.spec.preset == Preset::Shell {
+        let script = agent::shell_script(&task.body).unwrap_or_default();
+        let script_path = l.run_dir.join(format!("{stem}.sh"));
+        std::fs::write(&script_path, script)?;
+        argv.push(script_path.display().to_string());
+    }
+    let program = l.spec.resolve().map_err(std::io::Error::other)?;
+    let mut cmd = Command::new(program);
+    cmd.arg0(&argv[0]).args(&argv[1..]);
+    for var in l.spec.env_remove() {
+        cmd.env_remove(var);
+    }
+    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    cmd.env("RUN_BATCH_TASK_ID", &task.id)
+        .env("RUN_BATCH_TASK_TEXT", &task.text)
+        .env("RUN_BATCH_TASKFILE", abs(l.taskfile))
+        .env("RUN_BATCH_PROMPT_FILE", abs(&prompt_path))
+        .env("RUN_BATCH_PROGRESS_FILE", abs(&progress))
+        .env("RUN_BATCH_ATTEMPT", l.attempt.to_string())
+        .env("RUN_BATCH_RUN_ID", l.run_id)
+        .env("RUN_BATCH_STATE_DIR", abs(l.state_dir))
+        .current_dir(l.workdir)
+        // The prompt arrives on stdin and then stdin ends: a file does both
+        // without a writer thread.
+        .stdin(File::open(&prompt_path)?)
+        .stderr(log_file.try_clone()?);
+    let judge = l.spec.judge();
+    if judge == Judge::StreamJson {
+        cmd.stdout(Stdio::piped());
+    } else {
+        cmd.stdout(log_file.try_clone()?);
+    }
+    own_group(&mut cmd);
+    let mut child = cmd.spawn()?;
+    let pid = child.id();
+    if judge == Judge::StreamJson {
+        let stdout = child.stdout.take().expect("stdout was piped");
+        let tx = tx.clone();
+        std::thread::Builder::new()
+            .name("stream".into())
+            .stack_size(256 * 1024)
+            .spawn(move || read_stream(stdout, log_file, slot, &tx))?;
+    }
+    let exit_tx = tx.clone();
+    process::wait_in_background(child, move |exit| {
+        let _ = exit_tx.send(Input::Exited { slot, exit });
+    });
+    Ok(Attempt {
+        pid,
+        log,
+        progress,
+        prompt: prompt_path,
+    })
+}
+
+/// Copies the agent's stdout to its log line by line and reads each line as
+/// a stream-json event. Memory stays bounded by the longest line parsed.
+fn read_stream(stdout: std::process::ChildStdout, mut log: File, slot: u64, tx: &Sender<Input>) {
+    let mut reader = BufReader::with_capacity(64 * 1024, stdout);
+    let mut summary = agent::StreamSummary::default();
+    let mut line = Vec::new();
+    let mut oversized = false;
+    loop {
+        let buf = match reader.fill_buf() {
+            Ok([]) => break,
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        let (chunk, ends_line) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (&buf[..=i], true),
+            None => (buf, false),
+        };
+        let _ = log.write_all(chunk);
+        if !oversized {
+            if line.len() + chunk.len() > MAX_EVENT_LINE {
+                oversized = true;
+                line.clear();
+                line.shrink_to(64 * 1024);
+            } else {
+                line.extend_from_slice(chunk);
+            }
+        }
+        let n = chunk.len();
+        reader.consume(n);
+        if ends_line {
+            if !oversized
+                && let Some(activity) = summary.line(&line)
+            {
+                let _ = tx.send(Input::Activity { slot, activity });
+            }
+            line.clear();
+            oversized = false;
+        }
+    }
+    if !line.is_empty() && !oversized {
+        summary.line(&line);
+    }
+    let _ = tx.send(Input::StreamDone {
+        slot,
+        summary: Box::new(summary),
+    });
+}
+
+/// Runs a task's gate (its `gate` hint) after the agent succeeded, appending
+/// its output to the attempt's log.
+pub fn spawn_gate(gate: &[String], workdir: &Path, log: &Path, slot: u64, tx: &Sender<Input>) -> std::io::Result<u32> {
+    let mut log_file = OpenOptions::new().create(true).append(true).open(log)?;
+    writeln!(log_file, "\n── run-batch: gate `{}` ──", shell_words::join(gate))?;
+    let program = process::find_program(&gate[0])
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, format!("`{}` is not on PATH", gate[0])))?;
+    let mut cmd = Command::new(program);
+    cmd.args(&gate[1..])
+        .current_dir(workdir)
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone()?)
+        .stderr(log_file);
+    own_group(&mut cmd);
+    let child = cmd.spawn()?;
+    let pid = child.id();
+    let tx = tx.clone();
+    process::wait_in_background(child, move |exit| {
+        let _ = tx.send(Input::Exited { slot, exit });
+    });
+    Ok(pid)
+}
+
+use std::os::unix::process::CommandExt as _;

@@ -1,0 +1,998 @@
+//! Running a plan: the loop that hears events (agent exits, output, signals,
+//! timers), asks the scheduler what may start, starts it, and records what
+//! happened. The scheduler decides (`scheduler`), this module does, and the
+//! reporter and the task file are told (`report::live`, `record::tick`).
+
+pub mod agent;
+pub mod executor;
+pub mod process;
+pub mod prompt;
+pub mod scheduler;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::error::Error;
+use crate::plan::{Plan, PlanOptions};
+use crate::record::events::{self, Event, EventLog, TaskOutcome};
+use crate::record::journal::{Journal, RunRecord};
+use crate::record::state::{Lock, StateDir};
+use crate::record::tick::{self, Tick};
+use crate::report::live::{Mode, Reporter};
+use crate::taskfile::{Document, ReadOptions};
+
+use agent::AgentSpec;
+use executor::{Attempt, Launch};
+use process::{Exit, Group, Guard, Termination};
+use prompt::Prompter;
+use scheduler::{Limits, Prepared, Status};
+
+/// Everything `run-batch run` was asked to do.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub file: PathBuf,
+    pub read: ReadOptions,
+    pub plan: PlanOptions,
+    /// `--agent`: for tasks whose file gives no `agent` hint.
+    pub agent: Option<String>,
+    pub jobs: usize,
+    pub keep_going: bool,
+    pub fail_fast: bool,
+    pub timeout: Option<Duration>,
+    pub grace: Duration,
+    pub retries: u32,
+    pub dry_run: bool,
+    pub json: bool,
+    pub workdir: Option<PathBuf>,
+    pub template: Option<PathBuf>,
+}
+
+/// How the run ended, as an exit status.
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_FAILED: i32 = 1;
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// What the loop hears.
+pub enum Input {
+    Exited { slot: u64, exit: Exit },
+    StreamDone { slot: u64, summary: Box<agent::StreamSummary> },
+    Activity { slot: u64, activity: String },
+    Signal(i32),
+}
+
+/// Why the run stops starting work; a stronger reason replaces a weaker one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Cancel {
+    FailFast,
+    Signal,
+    SecondSignal,
+}
+
+pub fn run(options: RunOptions) -> Result<i32, Error> {
+    let plan = plan_file(&options.file, &options)?;
+    let prompter = Prompter::new(options.template.as_deref()).map_err(Error::Setup)?;
+    let agents = resolve_agents(&plan, &options)?;
+    if options.dry_run {
+        return dry_run(&plan, &agents, &prompter, &options);
+    }
+    let state = StateDir::for_taskfile(&options.file);
+    state.create()?;
+    let lock = state.lock(&options.file)?;
+    Runner::new(plan, agents, prompter, options, state, lock)?.run()
+}
+
+fn plan_file(path: &Path, options: &RunOptions) -> Result<Plan, Error> {
+    let doc = Document::read(path, options.read)?;
+    Plan::build(doc, options.plan)
+}
+
+/// Every task's agent, checked before anything starts: known presets,
+/// commands that split, programs on PATH, and `sh` blocks for the shell agent.
+fn resolve_agents(plan: &Plan, options: &RunOptions) -> Result<Vec<Option<AgentSpec>>, Error> {
+    let mut specs: HashMap<String, AgentSpec> = HashMap::new();
+    let mut out = vec![None; plan.doc.tasks.len()];
+    let mut problems = Vec::new();
+    for t in plan.runnable() {
+        if plan.is_done(t) {
+            continue;
+        }
+        let name = plan.tasks[t]
+            .settings
+            .agent
+            .clone()
+            .or_else(|| options.agent.clone())
+            .unwrap_or_else(|| agent::DEFAULT_AGENT.to_owned());
+        if !specs.contains_key(&name) {
+            let spec = AgentSpec::parse(&name).map_err(|e| Error::Agent { message: e })?;
+            if let Err(e) = spec.resolve() {
+                problems.push(e);
+            }
+            specs.insert(name.clone(), spec);
+        }
+        let spec = specs[&name].clone();
+        if spec.preset == agent::Preset::Shell && agent::shell_script(&plan.doc.tasks[t].body).is_none() {
+            let task = &plan.doc.tasks[t];
+            problems.push(format!(
+                "task `{}` (line {}) has no ```sh block for the `shell` agent to run",
+                task.id, task.checkbox.line
+            ));
+        }
+        out[t] = Some(spec);
+    }
+    problems.dedup();
+    if !problems.is_empty() {
+        return Err(Error::Agent {
+            message: problems.join("\n"),
+        });
+    }
+    Ok(out)
+}
+
+fn dry_run(plan: &Plan, agents: &[Option<AgentSpec>], prompter: &Prompter, options: &RunOptions) -> Result<i32, Error> {
+    let prep = Prepared::new(plan);
+    let mut status = vec![Status::Waiting; plan.doc.tasks.len()];
+    let unlimited = Limits {
+        jobs: usize::MAX,
+        keep_going: false,
+    };
+    let mut order = Vec::new();
+    loop {
+        let d = scheduler::decide(plan, &prep, &status, &unlimited, Instant::now());
+        if d.start.is_empty() {
+            break;
+        }
+        for &t in &d.start {
+            status[t] = Status::Succeeded;
+            order.push(t);
+        }
+    }
+    let mut out = String::new();
+    out.push_str(&format!(
+        "would run {} task{} from {} (-j {}):\n",
+        order.len(),
+        if order.len() == 1 { "" } else { "s" },
+        options.file.display(),
+        options.jobs
+    ));
+    for (i, &t) in order.iter().enumerate() {
+        let agent = agents[t].as_ref().map_or("?", |a| a.name.as_str());
+        let after: Vec<&str> = prep.deps[t].iter().map(|&d| plan.doc.tasks[d].id.as_str()).collect();
+        out.push_str(&format!(
+            "{:>4}. wave {} · {} · agent {}{}\n",
+            i + 1,
+            plan.tasks[t].wave + 1,
+            plan.doc.tasks[t].id,
+            agent,
+            if after.is_empty() { String::new() } else { format!(" · after {}", after.join(", ")) }
+        ));
+    }
+    if let Some(&first) = order.first() {
+        let prompt = prompter.render(plan, first, 1, None).map_err(Error::Setup)?;
+        out.push_str(&format!("\nprompt for `{}`:\n{}\n", plan.doc.tasks[first].id, "─".repeat(60)));
+        out.push_str(&prompt);
+        out.push_str(&"─".repeat(60));
+        out.push('\n');
+    }
+    crate::cli::print_stdout(&out);
+    Ok(EXIT_OK)
+}
+
+/// One running attempt.
+struct Slot {
+    task_id: String,
+    task_text: String,
+    attempt: u32,
+    attempt_info: Attempt,
+    group: Group,
+    started: Instant,
+    deadline: Option<Instant>,
+    exited: Option<Exit>,
+    stream: Option<Box<agent::StreamSummary>>,
+    needs_stream: bool,
+    in_gate: bool,
+    agent_exit: Option<Exit>,
+    termination: Option<Termination>,
+    timed_out: bool,
+    cancelled: bool,
+    progress_seen: u64,
+}
+
+struct Runner {
+    plan: Plan,
+    prep: Prepared,
+    agents: Vec<Option<AgentSpec>>,
+    status: Vec<Status>,
+    attempts: Vec<u32>,
+    last_error: Vec<Option<String>>,
+    prompter: Prompter,
+    options: RunOptions,
+    state: StateDir,
+    _lock: Lock,
+    run_id: String,
+    run_dir: PathBuf,
+    events: EventLog,
+    journal: Journal,
+    reporter: Reporter,
+    tx: mpsc::Sender<Input>,
+    rx: mpsc::Receiver<Input>,
+    guard: Option<Guard>,
+    slots: HashMap<u64, Slot>,
+    next_slot: u64,
+    lingering: Vec<Termination>,
+    cancel: Option<Cancel>,
+    pending_ticks: Vec<Tick>,
+    first_pending: Option<Instant>,
+    last_flush: Instant,
+    file_stamp: Option<FileStamp>,
+    to_run_at_start: usize,
+    started_at: Instant,
+    failed_any: bool,
+    workdir: PathBuf,
+}
+
+/// What we last knew of the task file on disk, to re-read it only when it
+/// changed (our own ticks included).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FileStamp {
+    len: u64,
+    modified: Option<SystemTime>,
+    inode: u64,
+}
+
+fn stamp(path: &Path) -> Option<FileStamp> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    Some(FileStamp {
+        len: m.len(),
+        modified: m.modified().ok(),
+        inode: m.ino(),
+    })
+}
+
+const RETRY_DELAY: Duration = Duration::from_secs(1);
+const PROGRESS_POLL: Duration = Duration::from_millis(250);
+
+impl Runner {
+    fn new(
+        plan: Plan,
+        agents: Vec<Option<AgentSpec>>,
+        prompter: Prompter,
+        options: RunOptions,
+        state: StateDir,
+        lock: Lock,
+    ) -> Result<Runner, Error> {
+        let run_id = new_run_id();
+        let run_dir = state.runs().join(&run_id);
+        std::fs::create_dir_all(&run_dir).map_err(|source| Error::Write {
+            path: run_dir.clone(),
+            source,
+        })?;
+        let events = EventLog::create(run_dir.join("events.jsonl")).map_err(|source| Error::Write {
+            path: run_dir.join("events.jsonl"),
+            source,
+        })?;
+        let (tx, rx) = mpsc::channel();
+        let signal_tx = tx.clone();
+        let mut signals = signal_hook::iterator::Signals::new([libc::SIGINT, libc::SIGTERM, libc::SIGHUP])
+            .map_err(|e| Error::Setup(format!("cannot install signal handlers: {e}")))?;
+        std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                for sig in signals.forever() {
+                    if signal_tx.send(Input::Signal(sig)).is_err() {
+                        return;
+                    }
+                }
+            })
+            .expect("spawn the signal thread");
+        let guard = Guard::start(options.grace).map_err(|e| Error::Setup(format!("cannot start the process guard: {e}")))?;
+        let n = plan.doc.tasks.len();
+        let prep = Prepared::new(&plan);
+        let workdir = match &options.workdir {
+            Some(w) => w.clone(),
+            None => options
+                .file
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+        };
+        let journal = Journal::load(&state.journal());
+        let file_stamp = stamp(&options.file);
+        let reporter = Reporter::new(Mode::pick(options.json));
+        Ok(Runner {
+            prep,
+            agents,
+            status: vec![Status::Waiting; n],
+            attempts: vec![0; n],
+            last_error: vec![None; n],
+            prompter,
+            state,
+            _lock: lock,
+            run_id,
+            run_dir,
+            events,
+            journal,
+            reporter,
+            tx,
+            rx,
+            guard: Some(guard),
+            slots: HashMap::new(),
+            next_slot: 0,
+            lingering: Vec::new(),
+            cancel: None,
+            pending_ticks: Vec::new(),
+            first_pending: None,
+            last_flush: Instant::now(),
+            file_stamp,
+            to_run_at_start: 0,
+            started_at: Instant::now(),
+            failed_any: false,
+            workdir,
+            plan,
+            options,
+        })
+    }
+
+    fn emit(&mut self, event: Event) {
+        let line = events::line(&self.run_id, &event);
+        self.events.write(&line);
+        self.reporter.event(&event, &line);
+    }
+
+    fn run(mut self) -> Result<i32, Error> {
+        // A run that never finished (killed, crashed) is folded and reported.
+        let crashed = self.journal.recover(process::pid_alive);
+        for (previous_run, pid) in crashed {
+            self.emit(Event::PreviousRunCrashed { previous_run, pid });
+        }
+        self.journal.runs.push(RunRecord {
+            id: self.run_id.clone(),
+            pid: std::process::id() as i32,
+            started: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+            finished: None,
+            outcome: "running".into(),
+            events: self.events.path.clone(),
+            folded: false,
+        });
+        self.journal.save(&self.state.journal())?;
+        let to_run = self
+            .prep
+            .runnable
+            .iter()
+            .filter(|&&t| !scheduler::is_done(&self.plan, &self.status, t))
+            .count();
+        self.to_run_at_start = to_run;
+        self.emit(Event::RunStarted {
+            file: self.options.file.display().to_string(),
+            pid: std::process::id(),
+            tasks: self.prep.runnable.len(),
+            to_run,
+            jobs: self.options.jobs,
+        });
+        loop {
+            let finished = self.schedule();
+            if finished && self.slots.is_empty() {
+                break;
+            }
+            let wait = self.next_wakeup();
+            match self.rx.recv_timeout(wait) {
+                Ok(input) => {
+                    self.handle(input);
+                    // Take everything that is already waiting before deciding
+                    // again: bursts of exits become one tick write.
+                    while let Ok(input) = self.rx.try_recv() {
+                        self.handle(input);
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            self.on_timers();
+        }
+        self.flush_ticks(true);
+        self.finish_lingering();
+        if let Some(g) = self.guard.take() {
+            g.dismiss();
+        }
+        Ok(self.finish())
+    }
+
+    /// Starts what may start; true when nothing is left to run or wait for.
+    fn schedule(&mut self) -> bool {
+        self.reload_if_changed();
+        if self.cancel.is_some() {
+            return true;
+        }
+        let limits = Limits {
+            jobs: self.options.jobs,
+            keep_going: self.options.keep_going,
+        };
+        let d = scheduler::decide(&self.plan, &self.prep, &self.status, &limits, Instant::now());
+        for (t, by) in d.blocked {
+            self.status[t] = Status::Blocked;
+            let task = self.plan.doc.tasks[t].id.clone();
+            let by = self.plan.doc.tasks[by].id.clone();
+            self.emit(Event::TaskBlocked { task, by });
+        }
+        for t in d.start {
+            self.start(t);
+        }
+        d.finished
+    }
+
+    fn start(&mut self, t: usize) {
+        self.attempts[t] += 1;
+        let attempt = self.attempts[t];
+        let spec = self.agents[t].clone().unwrap_or_else(|| {
+            AgentSpec::parse(self.options.agent.as_deref().unwrap_or(agent::DEFAULT_AGENT)).expect("checked before the run")
+        });
+        let task = &self.plan.doc.tasks[t];
+        let (task_id, task_text) = (task.id.clone(), task.text.clone());
+        let launch = Launch {
+            plan: &self.plan,
+            task: t,
+            attempt,
+            spec: &spec,
+            prompter: &self.prompter,
+            last_error: self.last_error[t].as_deref(),
+            run_dir: &self.run_dir,
+            run_id: &self.run_id,
+            state_dir: &self.state.dir,
+            taskfile: &self.options.file,
+            workdir: &self.workdir,
+        };
+        let slot_id = self.next_slot;
+        self.next_slot += 1;
+        match executor::spawn(&launch, slot_id, &self.tx) {
+            Ok(info) => {
+                let group = Group(info.pid as i32);
+                if let Some(g) = self.guard.as_mut() {
+                    g.watch(group);
+                }
+                self.status[t] = Status::Running;
+                let now = Instant::now();
+                let timeout = self.plan.tasks[t].settings.timeout.or(self.options.timeout);
+                self.emit(Event::TaskStarted {
+                    task: task_id.clone(),
+                    attempt,
+                    agent: spec.name.clone(),
+                    pid: info.pid,
+                    log: info.log.clone(),
+                });
+                self.slots.insert(
+                    slot_id,
+                    Slot {
+                        task_id,
+                        task_text,
+                        attempt,
+                        needs_stream: spec.judge() == agent::Judge::StreamJson,
+                        attempt_info: info,
+                        group,
+                        started: now,
+                        deadline: timeout.map(|d| now + d),
+                        exited: None,
+                        stream: None,
+                        in_gate: false,
+                        agent_exit: None,
+                        termination: None,
+                        timed_out: false,
+                        cancelled: false,
+                        progress_seen: 0,
+                    },
+                );
+            }
+            Err(e) => {
+                let log = self.run_dir.join(format!("{}.{attempt}.log", crate::record::state::file_stem_for(&task_id)));
+                let reason = format!("could not start the agent: {e}");
+                self.status[t] = Status::Failed;
+                self.failed_any = true;
+                self.last_error[t] = Some(reason.clone());
+                self.emit(Event::TaskFinished {
+                    task: task_id,
+                    attempt,
+                    outcome: TaskOutcome::Failed,
+                    exit: None,
+                    reason: Some(reason),
+                    duration_secs: 0.0,
+                    log,
+                    session_id: None,
+                    cost_usd: None,
+                });
+            }
+        }
+    }
+
+    fn handle(&mut self, input: Input) {
+        match input {
+            Input::Exited { slot, exit } => {
+                if let Some(s) = self.slots.get_mut(&slot) {
+                    s.exited = Some(exit);
+                }
+                self.maybe_complete(slot);
+            }
+            Input::StreamDone { slot, summary } => {
+                if let Some(s) = self.slots.get_mut(&slot) {
+                    s.stream = Some(summary);
+                }
+                self.maybe_complete(slot);
+            }
+            Input::Activity { slot, activity } => {
+                if let Some(s) = self.slots.get(&slot) {
+                    let task = s.task_id.clone();
+                    self.emit(Event::TaskActivity { task, activity });
+                }
+            }
+            Input::Signal(sig) => self.on_signal(sig),
+        }
+    }
+
+    fn on_signal(&mut self, sig: i32) {
+        let reason = if self.cancel >= Some(Cancel::Signal) { Cancel::SecondSignal } else { Cancel::Signal };
+        self.cancel = self.cancel.max(Some(reason));
+        let name = process::signal_name(sig);
+        match reason {
+            Cancel::SecondSignal => {
+                self.emit(Event::Cancelling {
+                    reason: format!("second {name}: killing every agent now"),
+                });
+                for s in self.slots.values_mut() {
+                    s.group.signal(libc::SIGKILL);
+                    s.cancelled = true;
+                }
+            }
+            _ => {
+                self.emit(Event::Cancelling {
+                    reason: format!(
+                        "{name} received: no new tasks; sent {name} to {} running agent{}, SIGKILL after {} (press Ctrl-C again to kill now)",
+                        self.slots.len(),
+                        if self.slots.len() == 1 { "" } else { "s" },
+                        crate::report::plan_text::humanize(self.options.grace)
+                    ),
+                });
+                let grace = self.options.grace;
+                for s in self.slots.values_mut() {
+                    s.cancelled = true;
+                    if s.termination.is_none() {
+                        s.termination = Some(Termination::begin(s.group, sig, grace));
+                    }
+                }
+            }
+        }
+    }
+
+    fn cancel_fail_fast(&mut self, task: &str) {
+        if self.cancel.is_some() {
+            return;
+        }
+        self.cancel = Some(Cancel::FailFast);
+        self.emit(Event::Cancelling {
+            reason: format!("--fail-fast: `{task}` failed; stopping the other agents"),
+        });
+        let grace = self.options.grace;
+        for s in self.slots.values_mut() {
+            s.cancelled = true;
+            if s.termination.is_none() {
+                s.termination = Some(Termination::begin(s.group, libc::SIGTERM, grace));
+            }
+        }
+    }
+
+    /// An attempt is complete when its process has exited and (for
+    /// stream-json agents) its output has been read to the end.
+    fn maybe_complete(&mut self, slot_id: u64) {
+        let Some(slot) = self.slots.get(&slot_id) else { return };
+        let Some(exit) = slot.exited else { return };
+        if slot.needs_stream && !slot.in_gate && slot.stream.is_none() {
+            // The agent is gone but something it started still holds its
+            // output open; end the group so the stream closes.
+            if slot.termination.is_none() && slot.group.alive() {
+                let grace = self.options.grace;
+                let s = self.slots.get_mut(&slot_id).unwrap();
+                s.termination = Some(Termination::begin(s.group, libc::SIGTERM, grace));
+            }
+            return;
+        }
+        let mut slot = self.slots.remove(&slot_id).unwrap();
+        // Whatever the agent left running in its group ends with it.
+        if slot.group.alive() {
+            self.lingering.push(slot.termination.take().unwrap_or_else(|| Termination::begin(slot.group, libc::SIGTERM, self.options.grace)));
+        } else if let Some(g) = self.guard.as_mut() {
+            g.forget(slot.group);
+        }
+        let Some(t) = self.task_index(&slot.task_id, &slot.task_text) else {
+            return;
+        };
+        let verdict = self.verdict(&slot, exit);
+        if verdict.is_ok()
+            && !slot.in_gate
+            && !slot.cancelled
+            && !slot.timed_out
+            && let Some(gate) = self.plan.tasks[t].settings.gate.clone()
+        {
+            {
+                match executor::spawn_gate(&gate, &self.workdir, &slot.attempt_info.log, slot_id, &self.tx) {
+                    Ok(pid) => {
+                        slot.agent_exit = Some(exit);
+                        slot.in_gate = true;
+                        slot.exited = None;
+                        slot.group = Group(pid as i32);
+                        slot.termination = None;
+                        if let Some(g) = self.guard.as_mut() {
+                            g.watch(slot.group);
+                        }
+                        self.slots.insert(slot_id, slot);
+                        return;
+                    }
+                    Err(e) => {
+                        return self.conclude(t, slot, Err(format!("could not run the gate `{}`: {e}", shell_words::join(&gate))));
+                    }
+                }
+            }
+        }
+        self.conclude(t, slot, verdict);
+    }
+
+    fn verdict(&self, slot: &Slot, exit: Exit) -> Result<(), String> {
+        if slot.in_gate {
+            let gate = self.plan_gate(&slot.task_id).unwrap_or_default();
+            return if exit.success() { Ok(()) } else { Err(format!("gate `{gate}` failed ({exit})")) };
+        }
+        if let Some(stream) = &slot.stream {
+            return match (&stream.result, exit.success()) {
+                (Some(r), true) if !r.is_error => Ok(()),
+                (Some(r), false) if !r.is_error => Err(format!("the agent reported success but ended with {exit}")),
+                (Some(r), _) => Err(if r.message.is_empty() {
+                    format!("the agent reported an error ({}; {exit})", r.subtype)
+                } else {
+                    format!("the agent reported an error: {}", first_line(&r.message))
+                }),
+                (None, _) => Err(format!("the agent ended without a final result event ({exit})")),
+            };
+        }
+        if exit.success() { Ok(()) } else { Err(exit.to_string()) }
+    }
+
+    fn plan_gate(&self, id: &str) -> Option<String> {
+        let t = self.plan.doc.tasks.iter().position(|t| t.id == id)?;
+        self.plan.tasks[t].settings.gate.as_ref().map(shell_words::join)
+    }
+
+    /// Records the end of an attempt: tick, retry or fail.
+    fn conclude(&mut self, t: usize, slot: Slot, verdict: Result<(), String>) {
+        let duration = slot.started.elapsed();
+        let timeout = self.plan.tasks[t].settings.timeout.or(self.options.timeout);
+        let (outcome, reason) = if slot.cancelled {
+            (TaskOutcome::Interrupted, Some("interrupted".to_owned()))
+        } else if slot.timed_out {
+            let killed = slot.termination.as_ref().is_some_and(|k| k.killed);
+            let mut r = format!("timed out after {}", crate::report::plan_text::humanize(timeout.unwrap_or_default()));
+            if killed {
+                r.push_str(&format!(
+                    " and was killed after a {} grace period",
+                    crate::report::plan_text::humanize(self.options.grace)
+                ));
+            }
+            (TaskOutcome::TimedOut, Some(r))
+        } else {
+            match &verdict {
+                Ok(()) => (TaskOutcome::Succeeded, None),
+                Err(e) => (TaskOutcome::Failed, Some(e.clone())),
+            }
+        };
+        let stream = slot.stream.as_deref();
+        self.emit(Event::TaskFinished {
+            task: slot.task_id.clone(),
+            attempt: slot.attempt,
+            outcome: outcome.clone(),
+            exit: slot.agent_exit.or(slot.exited),
+            reason: reason.clone(),
+            duration_secs: duration.as_secs_f64(),
+            log: slot.attempt_info.log.clone(),
+            session_id: stream.and_then(|s| s.session_id.clone()),
+            cost_usd: stream.and_then(|s| s.cost_usd),
+        });
+        match outcome {
+            TaskOutcome::Succeeded => {
+                self.status[t] = Status::Succeeded;
+                self.pending_ticks.push(Tick {
+                    id: slot.task_id.clone(),
+                    text: Some(slot.task_text.clone()),
+                });
+                self.first_pending.get_or_insert_with(Instant::now);
+                self.flush_ticks(false);
+            }
+            TaskOutcome::Interrupted => {
+                self.status[t] = Status::Waiting;
+            }
+            TaskOutcome::Failed | TaskOutcome::TimedOut => {
+                self.last_error[t] = reason;
+                let retries = self.plan.tasks[t].settings.retries.unwrap_or(self.options.retries);
+                if self.cancel.is_none() && slot.attempt <= retries {
+                    let delay = RETRY_DELAY * slot.attempt;
+                    self.status[t] = Status::RetryAt(Instant::now() + delay);
+                    self.emit(Event::TaskRetrying {
+                        task: slot.task_id.clone(),
+                        next_attempt: slot.attempt + 1,
+                        delay_secs: delay.as_secs_f64(),
+                    });
+                } else {
+                    self.status[t] = Status::Failed;
+                    self.failed_any = true;
+                    self.reporter.failure_tail(&slot.task_id, &slot.attempt_info.log);
+                    if self.options.fail_fast {
+                        self.cancel_fail_fast(&slot.task_id);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The task's index in the current plan (the plan may have been reloaded
+    /// since the attempt started).
+    fn task_index(&self, id: &str, text: &str) -> Option<usize> {
+        let tasks = &self.plan.doc.tasks;
+        tasks.iter().position(|t| t.id == id).or_else(|| {
+            let mut same = tasks.iter().enumerate().filter(|(_, t)| t.text == text);
+            match (same.next(), same.next()) {
+                (Some((i, _)), None) => Some(i),
+                _ => None,
+            }
+        })
+    }
+
+    /// Writes pending ticks now if they are due: at once for a small file,
+    /// batched for large files under a stream of fast tasks (so a 10,000-task
+    /// run does not rewrite a 1 MB file 10,000 times).
+    fn flush_ticks(&mut self, force: bool) {
+        if self.pending_ticks.is_empty() {
+            return;
+        }
+        let size = self.file_stamp.map_or(0, |s| s.len);
+        let max_delay = Duration::from_millis(250 + (size * 4000 / (1 << 20)).min(4750));
+        let batch = (self.to_run_at_start / 8).max(1);
+        let due = force
+            || self.pending_ticks.len() >= batch
+            || self.first_pending.is_some_and(|f| f.elapsed() >= max_delay)
+            || (self.last_flush.elapsed() >= max_delay && self.slots.is_empty());
+        if !due {
+            return;
+        }
+        let ticks = std::mem::take(&mut self.pending_ticks);
+        self.first_pending = None;
+        self.last_flush = Instant::now();
+        match tick::apply(&self.options.file, &ticks, false, self.options.read) {
+            Ok(outcome) => {
+                self.file_stamp = stamp(&self.options.file);
+                // Our write is the file's new state: mark it in the plan so a
+                // later reload sees no difference from what we expect.
+                for id in outcome.changed.iter().chain(&outcome.parents).chain(&outcome.unchanged) {
+                    if let Some(t) = self.plan.doc.tasks.iter().position(|t| &t.id == id) {
+                        self.plan.doc.tasks[t].checked = true;
+                    }
+                }
+                if !outcome.changed.is_empty() || !outcome.parents.is_empty() {
+                    self.emit(Event::Ticked {
+                        tasks: outcome.changed,
+                        parents: outcome.parents,
+                    });
+                }
+                if !outcome.missing.is_empty() {
+                    self.emit(Event::TickFailed {
+                        tasks: outcome.missing,
+                        reason: "no such task in the file any more (deleted or edited beyond recognition)".into(),
+                    });
+                }
+            }
+            Err(e) => {
+                let tasks = ticks.iter().map(|t| t.id.clone()).collect();
+                self.emit(Event::TickFailed {
+                    tasks,
+                    reason: e.to_string(),
+                });
+            }
+        }
+    }
+
+    /// Re-reads the task file when it changed on disk: ticks and edits made
+    /// by hand during the run are honoured.
+    fn reload_if_changed(&mut self) {
+        let now = stamp(&self.options.file);
+        if now == self.file_stamp {
+            return;
+        }
+        self.file_stamp = now;
+        let plan = match plan_file(&self.options.file, &self.options) {
+            Ok(p) => p,
+            Err(e) => {
+                let reason = match &e {
+                    Error::Invalid { diagnostics, .. } => diagnostics
+                        .first()
+                        .map(|d| format!("line {}: {}", d.at.span.line, d.error))
+                        .unwrap_or_else(|| e.to_string()),
+                    _ => e.to_string(),
+                };
+                self.emit(Event::PlanReloadFailed { reason });
+                return;
+            }
+        };
+        let agents = match resolve_agents(&plan, &self.options) {
+            Ok(a) => a,
+            Err(e) => {
+                self.emit(Event::PlanReloadFailed { reason: e.to_string() });
+                return;
+            }
+        };
+        let n = plan.doc.tasks.len();
+        let mut status = vec![Status::Waiting; n];
+        let mut attempts = vec![0; n];
+        let mut last_error = vec![None; n];
+        let old: HashMap<&str, usize> = self.plan.doc.tasks.iter().enumerate().map(|(i, t)| (t.id.as_str(), i)).collect();
+        let pending: std::collections::HashSet<&str> = self.pending_ticks.iter().map(|t| t.id.as_str()).collect();
+        for (i, task) in plan.doc.tasks.iter().enumerate() {
+            if let Some(&o) = old.get(task.id.as_str()) {
+                status[i] = self.status[o];
+                attempts[i] = self.attempts[o];
+                last_error[i] = self.last_error[o].clone();
+                // Unticked by hand after it succeeded: the person wants it again.
+                if status[i] == Status::Succeeded && !plan.is_done(i) && !pending.contains(task.id.as_str()) {
+                    status[i] = Status::Waiting;
+                }
+            }
+        }
+        self.prep = Prepared::new(&plan);
+        self.plan = plan;
+        self.agents = agents;
+        self.status = status;
+        self.attempts = attempts;
+        self.last_error = last_error;
+        let tasks = self.prep.runnable.len();
+        self.emit(Event::PlanReloaded { tasks });
+    }
+
+    fn next_wakeup(&self) -> Duration {
+        let now = Instant::now();
+        let mut next = now + Duration::from_secs(1);
+        if !self.slots.is_empty() {
+            next = next.min(now + PROGRESS_POLL);
+        }
+        for s in self.slots.values() {
+            if let Some(d) = s.deadline
+                && s.termination.is_none()
+            {
+                next = next.min(d);
+            }
+            if let Some(k) = &s.termination {
+                next = next.min(k.deadline);
+            }
+        }
+        for k in &self.lingering {
+            next = next.min(k.deadline);
+        }
+        if let Some(f) = self.first_pending {
+            next = next.min(f + Duration::from_millis(250));
+        }
+        for s in &self.status {
+            if let Status::RetryAt(at) = s {
+                next = next.min(*at);
+            }
+        }
+        next.saturating_duration_since(now).max(Duration::from_millis(5))
+    }
+
+    fn on_timers(&mut self) {
+        let now = Instant::now();
+        let grace = self.options.grace;
+        for s in self.slots.values_mut() {
+            if let Some(d) = s.deadline
+                && now >= d
+                && s.termination.is_none()
+            {
+                s.timed_out = true;
+                s.termination = Some(Termination::begin(s.group, libc::SIGTERM, grace));
+            }
+            if let Some(k) = s.termination.as_mut() {
+                k.poll(now);
+            }
+        }
+        let mut still = Vec::new();
+        for mut k in std::mem::take(&mut self.lingering) {
+            k.poll(now);
+            if k.group.alive() {
+                still.push(k);
+            } else if let Some(g) = self.guard.as_mut() {
+                g.forget(k.group);
+            }
+        }
+        self.lingering = still;
+        self.poll_progress();
+        self.flush_ticks(false);
+    }
+
+    /// New lines in each running task's progress file.
+    fn poll_progress(&mut self) {
+        let mut updates = Vec::new();
+        for s in self.slots.values_mut() {
+            let path = &s.attempt_info.progress;
+            let Ok(meta) = std::fs::metadata(path) else { continue };
+            if meta.len() <= s.progress_seen {
+                continue;
+            }
+            let lines = crate::report::live::tail_lines(path, 1);
+            s.progress_seen = meta.len();
+            if let Some(line) = lines.last().filter(|l| !l.trim().is_empty()) {
+                updates.push((s.task_id.clone(), line.trim().to_owned()));
+            }
+        }
+        for (task, line) in updates {
+            self.emit(Event::TaskProgress { task, line });
+        }
+    }
+
+    fn finish_lingering(&mut self) {
+        while !self.lingering.is_empty() {
+            std::thread::sleep(Duration::from_millis(20));
+            self.on_timers();
+        }
+    }
+
+    fn finish(mut self) -> i32 {
+        let runnable: Vec<usize> = self.prep.runnable.iter().copied().collect();
+        let done = runnable.iter().filter(|&&t| scheduler::is_done(&self.plan, &self.status, t)).count();
+        let failed = runnable
+            .iter()
+            .filter(|&&t| matches!(self.status[t], Status::Failed | Status::Blocked))
+            .count();
+        let remaining = runnable.len() - done;
+        let interrupted = matches!(self.cancel, Some(Cancel::Signal | Cancel::SecondSignal));
+        let outcome = if interrupted {
+            "interrupted"
+        } else if self.failed_any || remaining > 0 {
+            "failed"
+        } else {
+            "succeeded"
+        };
+        self.emit(Event::RunFinished {
+            outcome: outcome.into(),
+            done,
+            failed,
+            remaining,
+            duration_secs: self.started_at.elapsed().as_secs_f64(),
+        });
+        self.reporter.finish();
+        if let Some(r) = self.journal.runs.last_mut() {
+            r.finished = Some(humantime::format_rfc3339_seconds(SystemTime::now()).to_string());
+            r.outcome = outcome.into();
+        }
+        self.journal.fold_events(&self.run_id, &self.events.path);
+        if let Some(r) = self.journal.runs.last_mut() {
+            r.folded = true;
+        }
+        if let Err(e) = self.journal.save(&self.state.journal()) {
+            self.reporter.note(&format!("warning: {e}"));
+        }
+        if !self.options.json {
+            let summary = crate::report::summary::render(&self.plan, &self.journal, &self.run_id, &self.run_dir, done, remaining);
+            eprint!("{summary}");
+        }
+        if interrupted {
+            EXIT_INTERRUPTED
+        } else if outcome == "failed" {
+            EXIT_FAILED
+        } else {
+            EXIT_OK
+        }
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim()
+}
+
+/// `20261121T193000Z-1234`: sortable, unique per process.
+fn new_run_id() -> String {
+    let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let compact: String = now.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    format!("{compact}-{}", std::process::id())
+}
