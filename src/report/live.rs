@@ -89,15 +89,12 @@ impl Reporter {
             return;
         }
         let tail = tail_lines(log, TAIL_LINES);
-        let rule = "─".repeat(60);
-        let mut text = format!("── {task}: last lines of {} {rule}\n", log.display());
-        text.truncate(text.char_indices().nth(62).map_or(text.len(), |(i, _)| i));
-        text.push('\n');
+        let mut text = format!("── {task}: end of its log {}\n", "─".repeat(40));
         for line in tail {
             text.push_str(&line);
             text.push('\n');
         }
-        text.push_str(&"─".repeat(62));
+        text.push_str(&format!("── {} {}", log.display(), "─".repeat(8)));
         self.note(&text);
     }
 

@@ -666,7 +666,8 @@ impl Runner {
         let (outcome, reason) = if slot.cancelled {
             (TaskOutcome::Interrupted, Some("interrupted".to_owned()))
         } else if slot.timed_out {
-            let killed = slot.termination.as_ref().is_some_and(|k| k.killed);
+            let killed = slot.termination.as_ref().is_some_and(|k| k.killed)
+                || slot.exited == Some(Exit::Signal(libc::SIGKILL));
             let mut r = format!("timed out after {}", crate::report::plan_text::humanize(timeout.unwrap_or_default()));
             if killed {
                 r.push_str(&format!(
