@@ -602,6 +602,18 @@ impl Runner {
             g.forget(slot.group);
         }
         let Some(t) = self.task_index(&slot.task_id, &slot.task_text) else {
+            // The task left the file while it ran: record the attempt, tick nothing.
+            self.emit(Event::TaskFinished {
+                task: slot.task_id.clone(),
+                attempt: slot.attempt,
+                outcome: TaskOutcome::Interrupted,
+                exit: Some(exit),
+                reason: Some("the task was removed from the file while it ran".into()),
+                duration_secs: slot.started.elapsed().as_secs_f64(),
+                log: slot.attempt_info.log.clone(),
+                session_id: None,
+                cost_usd: None,
+            });
             return;
         };
         let verdict = self.verdict(&slot, exit);
@@ -763,9 +775,15 @@ impl Runner {
         let ticks = std::mem::take(&mut self.pending_ticks);
         self.first_pending = None;
         self.last_flush = Instant::now();
+        // A person may have saved the file since we last read it. The tick
+        // keeps their edit; leaving our stamp stale makes the next decision
+        // re-read the file and honour it.
+        let edited_meanwhile = stamp(&self.options.file) != self.file_stamp;
         match tick::apply(&self.options.file, &ticks, false, self.options.read) {
             Ok(outcome) => {
-                self.file_stamp = stamp(&self.options.file);
+                if !edited_meanwhile {
+                    self.file_stamp = stamp(&self.options.file);
+                }
                 // Our write is the file's new state: mark it in the plan so a
                 // later reload sees no difference from what we expect.
                 for id in outcome.changed.iter().chain(&outcome.parents).chain(&outcome.unchanged) {
