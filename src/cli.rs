@@ -129,7 +129,8 @@ pub struct StatusArgs {
 }
 
 fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
-    crate::taskfile::parse_duration(s).ok_or_else(|| format!("`{s}` is not a duration; write e.g. `90s`, `20m` or `1h30m`"))
+    crate::taskfile::parse_duration(s)
+        .ok_or_else(|| format!("`{s}` is not a duration; write e.g. `90s`, `20m` or `1h30m`"))
 }
 
 #[derive(Args, Debug)]
@@ -169,12 +170,18 @@ pub struct TickArgs {
 pub fn main() -> i32 {
     let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if argv.get(1).is_some_and(|a| a == "__guard") {
-        let grace = argv.get(2).and_then(|g| g.to_str()?.parse().ok()).unwrap_or(10_000);
+        let grace = argv
+            .get(2)
+            .and_then(|g| g.to_str()?.parse().ok())
+            .unwrap_or(10_000);
         return crate::run::process::guard_main(grace);
     }
     // `run-batch FILE [FLAGS]` is `run-batch run FILE [FLAGS]`.
     if let Some(first) = argv.get(1).and_then(|a| a.to_str())
-        && !matches!(first, "plan" | "tick" | "run" | "status" | "help" | "-h" | "--help" | "-V" | "--version")
+        && !matches!(
+            first,
+            "plan" | "tick" | "run" | "status" | "help" | "-h" | "--help" | "-V" | "--version"
+        )
     {
         argv.insert(1, "run".into());
     }

@@ -203,9 +203,9 @@ impl Error {
             Error::TaskNotFound { suggestion, .. } => suggestion
                 .as_ref()
                 .map(|s| format!("did you mean `{s}`? `run-batch plan` lists every id")),
-            Error::Locked { .. } => {
-                Some("wait for that run to finish, or stop it with Ctrl-C; one run per task file".into())
-            }
+            Error::Locked { .. } => Some(
+                "wait for that run to finish, or stop it with Ctrl-C; one run per task file".into(),
+            ),
             Error::NotUtf8 { .. } => {
                 Some("task files must be UTF-8; convert it with `iconv -t UTF-8`".into())
             }
@@ -230,8 +230,16 @@ impl fmt::Display for Error {
             }
             Error::Agent { message } => write!(f, "{message}"),
             Error::Locked { path, pid } => match pid {
-                Some(pid) => write!(f, "`{}` is already being run by run-batch (pid {pid})", path.display()),
-                None => write!(f, "`{}` is already being run by another run-batch", path.display()),
+                Some(pid) => write!(
+                    f,
+                    "`{}` is already being run by run-batch (pid {pid})",
+                    path.display()
+                ),
+                None => write!(
+                    f,
+                    "`{}` is already being run by another run-batch",
+                    path.display()
+                ),
             },
             Error::Setup(message) => write!(f, "{message}"),
             Error::IsDirectory { path } => {

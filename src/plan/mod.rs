@@ -97,6 +97,8 @@ impl Plan {
                 })
                 .collect(),
             ids: HashMap::new(),
+            after_spans: HashMap::new(),
+            section_after: vec![Vec::new(); doc.sections.len()],
             errors: Vec::new(),
             warnings: Vec::new(),
             groups: Vec::new(),
@@ -180,15 +182,25 @@ impl Plan {
             .filter_map(|a| self.resolve(&a.value))
     }
 
+    /// The task or section an `after` reference names: its full id, or the
+    /// last segments of one (as the planner accepted them).
     pub fn resolve(&self, id: &str) -> Option<Target> {
-        if let Some(t) = self.doc.tasks.iter().position(|t| t.id == id) {
-            return Some(Target::Task(t));
-        }
-        self.doc
-            .sections
-            .iter()
-            .position(|s| s.id == id)
-            .map(Target::Section)
+        let exact = |id: &str| {
+            if let Some(t) = self.doc.tasks.iter().position(|t| t.id == id) {
+                return Some(Target::Task(t));
+            }
+            self.doc
+                .sections
+                .iter()
+                .position(|s| s.id == id)
+                .map(Target::Section)
+        };
+        exact(id).or_else(|| {
+            let ids = (self.doc.tasks.iter().map(|t| t.id.as_str()))
+                .chain(self.doc.sections.iter().map(|s| s.id.as_str()));
+            let full = crate::taskfile::by_last_segments(ids, id).ok()??;
+            exact(&full)
+        })
     }
 
     /// Tasks that run: leaves, not skipped.
@@ -200,6 +212,10 @@ impl Plan {
 struct Planner {
     tasks: Vec<PlannedTask>,
     ids: HashMap<String, Target>,
+    /// Where each task's dependency was written, to point at it in errors.
+    after_spans: HashMap<(usize, Target), Span>,
+    /// Each section's resolved `after` targets, with where they were written.
+    section_after: Vec<Vec<(Target, Span)>>,
     errors: Vec<(Span, PlanError)>,
     warnings: Vec<(Span, String)>,
     groups: Vec<Group>,
@@ -252,10 +268,11 @@ impl Planner {
             for dep in &t.hints.after {
                 if let Some(target) = self.lookup(doc, &t.id, dep) {
                     self.tasks[i].after.push(target);
+                    self.after_spans.entry((i, target)).or_insert(dep.span);
                 }
             }
         }
-        for s in &doc.sections {
+        for (i, s) in doc.sections.iter().enumerate() {
             let who = if s.id.is_empty() { "the file" } else { &s.id };
             if s.level == 0 && !s.hints.after.is_empty() {
                 self.errors.push((
@@ -268,7 +285,9 @@ impl Planner {
                 continue;
             }
             for dep in &s.hints.after {
-                self.lookup(doc, who, dep);
+                if let Some(target) = self.lookup(doc, who, dep) {
+                    self.section_after[i].push((target, dep.span));
+                }
             }
         }
     }
@@ -277,7 +296,10 @@ impl Planner {
         for (i, t) in doc.tasks.iter().enumerate() {
             for dep in &t.depends {
                 match self.ids.get(&dep.value) {
-                    Some(&target) => self.tasks[i].after.push(target),
+                    Some(&target) => {
+                        self.tasks[i].after.push(target);
+                        self.after_spans.entry((i, target)).or_insert(dep.span);
+                    }
                     None => self.warnings.push((
                         dep.span,
                         format!(
@@ -432,21 +454,20 @@ impl Planner {
                 s = doc.sections[i].parent;
             }
         }
+        let wave_of = |target: Target| match target {
+            Target::Task(d) => (Some(self.tasks[d].wave), &doc.tasks[d].id),
+            Target::Section(s) => (section_max_wave[s], &doc.sections[s].id),
+        };
+        let mut errors = Vec::new();
         for t in 0..doc.tasks.len() {
             for &target in &self.tasks[t].after {
-                let (dep_wave, dep_id) = match target {
-                    Target::Task(d) => (Some(self.tasks[d].wave), &doc.tasks[d].id),
-                    Target::Section(s) => (section_max_wave[s], &doc.sections[s].id),
-                };
+                let (dep_wave, dep_id) = wave_of(target);
                 if let Some(w) = dep_wave
                     && w > self.tasks[t].wave
                 {
-                    let span = doc.tasks[t]
-                        .hints
-                        .after
-                        .first()
-                        .map_or(doc.tasks[t].checkbox, |a| a.span);
-                    self.errors.push((
+                    let span = (self.after_spans.get(&(t, target)).copied())
+                        .unwrap_or(doc.tasks[t].checkbox);
+                    errors.push((
                         span,
                         PlanError::DependsOnLaterWave {
                             task: doc.tasks[t].id.clone(),
@@ -458,6 +479,30 @@ impl Planner {
                 }
             }
         }
+        // A section's `after` holds for every task in it: the first task
+        // that would wait for a later wave is named.
+        for (s, deps) in self.section_after.iter().enumerate() {
+            for &(target, span) in deps {
+                let (Some(w), dep_id) = wave_of(target) else {
+                    continue;
+                };
+                let early = (0..doc.tasks.len()).find(|&t| {
+                    doc.section_within(doc.tasks[t].section, s) && self.tasks[t].wave < w
+                });
+                if let Some(t) = early {
+                    errors.push((
+                        span,
+                        PlanError::DependsOnLaterWave {
+                            task: doc.tasks[t].id.clone(),
+                            task_wave: self.tasks[t].wave + 1,
+                            dependency: dep_id.clone(),
+                            dependency_wave: w + 1,
+                        },
+                    ));
+                }
+            }
+        }
+        self.errors.extend(errors);
     }
 
     /// Nodes: tasks, then sections. A task waits for its targets (and a
@@ -472,20 +517,21 @@ impl Planner {
         for (t, out) in edges.iter_mut().enumerate().take(n) {
             out.extend(self.tasks[t].after.iter().map(|&a| node(a)));
             out.extend(doc.tasks[t].children.iter().copied());
-            if let Some(p) = doc.tasks[t].parent {
-                out.extend(self.tasks[p].after.iter().map(|&a| node(a)));
+            // Every enclosing task's `after` holds for this task too.
+            let mut p = doc.tasks[t].parent;
+            while let Some(i) = p {
+                out.extend(self.tasks[i].after.iter().map(|&a| node(a)));
+                p = doc.tasks[i].parent;
             }
         }
         for (s, section) in doc.sections.iter().enumerate() {
             edges[n + s].extend(section.tasks.iter().copied());
             edges[n + s].extend(section.children.iter().map(|&c| n + c));
-            for dep in &section.hints.after {
-                if let Some(&target) = self.ids.get(&dep.value) {
-                    // A section's `after` holds for every task in it.
-                    for (t, task) in doc.tasks.iter().enumerate() {
-                        if doc.section_within(task.section, s) {
-                            edges[t].push(node(target));
-                        }
+            for &(target, _) in &self.section_after[s] {
+                // A section's `after` holds for every task in it.
+                for (t, task) in doc.tasks.iter().enumerate() {
+                    if doc.section_within(task.section, s) {
+                        edges[t].push(node(target));
                     }
                 }
             }
@@ -526,12 +572,17 @@ fn group_for(hints: &Hints, owner: GroupOwner) -> Option<Group> {
     })
 }
 
-/// For an unknown id, a task id that starts with it (people type the start
-/// of a long slug).
+/// For an unknown id, a task id that starts with it, or whose last segments
+/// do (people type the start of a long slug). Not any id that merely ends
+/// with the same letters.
 fn closest_by_prefix(id: &str, doc: &Document) -> Option<String> {
     doc.tasks
         .iter()
         .map(|t| &t.id)
-        .find(|t| t.starts_with(id) || t.ends_with(id))
+        .find(|t| {
+            std::iter::once(t.as_str())
+                .chain(t.match_indices('/').map(|(i, _)| &t[i + 1..]))
+                .any(|rest| rest.starts_with(id))
+        })
         .cloned()
 }

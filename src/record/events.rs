@@ -125,7 +125,10 @@ pub struct EventLog {
 
 impl EventLog {
     pub fn create(path: PathBuf) -> std::io::Result<EventLog> {
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)?;
         Ok(EventLog { file, path })
     }
 

@@ -75,20 +75,33 @@ impl Journal {
 
     /// Applies one run's events to the task records.
     pub fn fold_events(&mut self, run: &str, events: &Path) {
-        let Ok(text) = std::fs::read_to_string(events) else { return };
+        let Ok(text) = std::fs::read_to_string(events) else {
+            return;
+        };
         for line in text.lines() {
-            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
             if v.get("event").and_then(|e| e.as_str()) != Some("task_finished") {
                 continue;
             }
-            let Some(task) = v.get("task").and_then(|t| t.as_str()) else { continue };
+            let Some(task) = v.get("task").and_then(|t| t.as_str()) else {
+                continue;
+            };
             let rec = self.tasks.entry(task.to_owned()).or_default();
-            rec.status = v.get("outcome").and_then(|o| o.as_str()).unwrap_or("failed").to_owned();
+            rec.status = v
+                .get("outcome")
+                .and_then(|o| o.as_str())
+                .unwrap_or("failed")
+                .to_owned();
             rec.attempts += 1;
             rec.last_run = run.to_owned();
             rec.last_error = v.get("reason").and_then(|r| r.as_str()).map(str::to_owned);
             rec.last_log = v.get("log").and_then(|l| l.as_str()).map(PathBuf::from);
-            rec.duration_secs = v.get("duration_secs").and_then(|d| d.as_f64()).unwrap_or(0.0);
+            rec.duration_secs = v
+                .get("duration_secs")
+                .and_then(|d| d.as_f64())
+                .unwrap_or(0.0);
             if let Some(s) = v.get("session_id").and_then(|s| s.as_str()) {
                 rec.session_id = Some(s.to_owned());
             }

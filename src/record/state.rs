@@ -14,8 +14,13 @@ pub struct StateDir {
 
 impl StateDir {
     pub fn for_taskfile(taskfile: &Path) -> StateDir {
-        let folder = taskfile.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let name = taskfile.file_name().map_or_else(|| "tasks".into(), |n| n.to_string_lossy().into_owned());
+        let folder = taskfile
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = taskfile
+            .file_name()
+            .map_or_else(|| "tasks".into(), |n| n.to_string_lossy().into_owned());
         StateDir {
             dir: folder.join(".run-batch").join(name),
         }
@@ -57,10 +62,15 @@ impl StateDir {
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(|source| Error::Write { path: path.clone(), source })?;
+            .map_err(|source| Error::Write {
+                path: path.clone(),
+                source,
+            })?;
         // SAFETY: flock on an open descriptor we own.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            let holder = std::fs::read_to_string(&path).ok().and_then(|s| s.trim().parse::<i32>().ok());
+            let holder = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|s| s.trim().parse::<i32>().ok());
             return Err(Error::Locked {
                 path: taskfile.to_owned(),
                 pid: holder,
@@ -82,7 +92,13 @@ pub fn file_stem_for(id: &str) -> String {
     let mut s: String = id
         .replace('/', "__")
         .chars()
-        .map(|c| if c.is_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if s.len() > 120 {
         let mut cut = 120;

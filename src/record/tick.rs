@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use crate::error::{Error, suggest};
+use crate::error::{Error, PlanError, suggest};
 use crate::record::atomic;
 use crate::taskfile::{Document, ReadOptions, Source};
 
@@ -51,6 +51,21 @@ pub fn apply(
         bytes.extend_from_slice(source.text.as_bytes());
         let original = bytes.clone();
         let doc = Document::parse(source, options);
+        // Two tasks written with the same `id`: ticking "the" task would
+        // pick one of them at random, so refuse, with the plan's error.
+        let duplicated: Vec<_> = (doc.errors.iter())
+            .filter(|d| {
+                matches!(&d.error, PlanError::DuplicateId { id, .. }
+                    if ticks.iter().any(|t| &t.id == id))
+            })
+            .cloned()
+            .collect();
+        if !duplicated.is_empty() {
+            return Err(Error::Invalid {
+                diagnostics: duplicated,
+                warnings: Vec::new(),
+            });
+        }
         let outcome = edit(&doc, &mut bytes, ticks, undo);
         if bytes == original {
             return Ok(outcome);
@@ -111,6 +126,12 @@ pub fn edit(doc: &Document, bytes: &mut [u8], ticks: &[Tick], undo: bool) -> Out
         if flip {
             set(bytes, &mut state, p);
             outcome.parents.push(task.id.clone());
+        }
+        // Go on up while this parent is in the requested state, even if it
+        // already was: with undo, any ticked ancestor would still count the
+        // cleared task as done; when ticking, a ticked parent may complete
+        // its own parent.
+        if state[p] != undo {
             parents.extend(task.parent);
         }
     }
@@ -136,10 +157,16 @@ pub fn not_found(doc: &Document, id: &str) -> Error {
     Error::TaskNotFound {
         path: doc.source.path.clone(),
         id: id.to_owned(),
+        // Else an id whose start, or the start of whose last segments, it
+        // is (people type the start of a long slug).
         suggestion: suggest(id, doc.tasks.iter().map(|t| t.id.as_str())).or_else(|| {
             doc.tasks
                 .iter()
-                .find(|t| t.id.contains(id))
+                .find(|t| {
+                    std::iter::once(t.id.as_str())
+                        .chain(t.id.match_indices('/').map(|(i, _)| &t.id[i + 1..]))
+                        .any(|rest| rest.starts_with(id))
+                })
                 .map(|t| t.id.clone())
         }),
     }

@@ -60,11 +60,16 @@ fn located(out: &mut String, level: &str, at: &Location, message: &str, help: Op
     );
     let _ = writeln!(out, "{pad} |");
     let _ = writeln!(out, "{} | {}", at.span.line, at.line_text);
+    // The span's length is in bytes; the caret is one `^` per character.
+    let mut bytes = 0;
     let width = at
         .line_text
         .chars()
         .skip(at.span.column - 1)
-        .take(at.span.len.max(1))
+        .take_while(|c| {
+            bytes += c.len_utf8();
+            bytes <= at.span.len
+        })
         .count()
         .max(1);
     let lead: String = at

@@ -121,7 +121,9 @@ impl Reporter {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
             let overall = multi.add(ProgressBar::new(0));
             overall.set_style(
-                ProgressStyle::with_template("{bar:30.green/dim} {pos}/{len} done {msg}").unwrap().progress_chars("━━─"),
+                ProgressStyle::with_template("{bar:30.green/dim} {pos}/{len} done {msg}")
+                    .unwrap()
+                    .progress_chars("━━─"),
             );
             overall.enable_steady_tick(Duration::from_millis(200));
             self.overall = Some(overall);
@@ -140,8 +142,17 @@ impl Reporter {
             }
             Event::TaskStarted { task, attempt, .. } => {
                 let bar = multi.insert_from_back(1, ProgressBar::new_spinner());
-                bar.set_style(ProgressStyle::with_template("  {spinner:.cyan} {prefix:.bold} {elapsed:>4} {wide_msg:.dim}").unwrap());
-                let prefix = if *attempt > 1 { format!("{task} (attempt {attempt})") } else { task.clone() };
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "  {spinner:.cyan} {prefix:.bold} {elapsed:>4} {wide_msg:.dim}",
+                    )
+                    .unwrap(),
+                );
+                let prefix = if *attempt > 1 {
+                    format!("{task} (attempt {attempt})")
+                } else {
+                    task.clone()
+                };
                 bar.set_prefix(prefix);
                 bar.enable_steady_tick(Duration::from_millis(120));
                 if let Some(old) = self.bars.insert(task.clone(), bar) {
@@ -168,7 +179,11 @@ impl Reporter {
                 }
                 if let Some(o) = &self.overall {
                     o.set_position(self.done as u64);
-                    o.set_message(if self.failed > 0 { format!("· {} failed", self.failed) } else { String::new() });
+                    o.set_message(if self.failed > 0 {
+                        format!("· {} failed", self.failed)
+                    } else {
+                        String::new()
+                    });
                 }
                 if let Some(line) = plain_line(event) {
                     let _ = multi.println(line);
@@ -186,11 +201,19 @@ impl Reporter {
 /// The one-line form of an event, for logs and non-terminals.
 pub fn plain_line(event: &Event) -> Option<String> {
     Some(match event {
-        Event::RunStarted { file, tasks, to_run, jobs, .. } => {
+        Event::RunStarted {
+            file,
+            tasks,
+            to_run,
+            jobs,
+            ..
+        } => {
             format!("run-batch: {to_run} of {tasks} tasks to run from {file} (-j {jobs})")
         }
         Event::PreviousRunCrashed { previous_run, pid } => {
-            format!("note: the previous run {previous_run} (pid {pid}) ended without finishing; it crashed or was killed")
+            format!(
+                "note: the previous run {previous_run} (pid {pid}) ended without finishing; it crashed or was killed"
+            )
         }
         Event::TaskStarted { task, attempt, .. } => {
             if *attempt > 1 {
@@ -225,8 +248,15 @@ pub fn plain_line(event: &Event) -> Option<String> {
                 TaskOutcome::Interrupted => format!("stopped  {task} ({took})"),
             }
         }
-        Event::TaskRetrying { task, next_attempt, delay_secs } => {
-            format!("retry    {task} in {} (attempt {next_attempt})", humanize_secs(*delay_secs))
+        Event::TaskRetrying {
+            task,
+            next_attempt,
+            delay_secs,
+        } => {
+            format!(
+                "retry    {task} in {} (attempt {next_attempt})",
+                humanize_secs(*delay_secs)
+            )
         }
         Event::TaskBlocked { task, by } => format!("blocked  {task} (waits for failed `{by}`)"),
         Event::Ticked { tasks, parents } => {
@@ -234,10 +264,14 @@ pub fn plain_line(event: &Event) -> Option<String> {
             all.extend(parents.iter().cloned());
             format!("ticked   {}", all.join(", "))
         }
-        Event::TickFailed { tasks, reason } => format!("warning: could not tick {}: {reason}", tasks.join(", ")),
+        Event::TickFailed { tasks, reason } => {
+            format!("warning: could not tick {}: {reason}", tasks.join(", "))
+        }
         Event::PlanReloaded { tasks } => format!("reloaded the task file: {tasks} tasks"),
         Event::PlanReloadFailed { reason } => {
-            format!("warning: the task file changed but does not plan ({reason}); keeping the previous plan")
+            format!(
+                "warning: the task file changed but does not plan ({reason}); keeping the previous plan"
+            )
         }
         Event::Cancelling { reason } => format!("stopping: {reason}"),
         Event::RunFinished { .. } => return None,

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use crate::plan::{GroupOwner, Plan};
-use crate::taskfile::Document;
+use crate::taskfile::{Document, IdSource};
 
 const TEXT_WIDTH: usize = 72;
 
@@ -121,10 +121,11 @@ fn task_line(out: &mut String, plan: &Plan, t: usize) {
     } else {
         "[ ]"
     };
-    // Dialect ids are the start of the text; say them once.
-    let text = task
-        .text
-        .strip_prefix(task.id.as_str())
+    // Dialect ids are the start of the text; say them once. (A hint or slug
+    // id that happens to start the text is not repeated text.)
+    let text = (task.id_source == IdSource::Dialect)
+        .then(|| task.text.strip_prefix(task.id.as_str()))
+        .flatten()
         .map_or(task.text.as_str(), |rest| {
             rest.trim_start_matches('.').trim_start()
         });

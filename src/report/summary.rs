@@ -13,13 +13,32 @@ use crate::report::live::humanize_secs;
 /// Rows shown before the table is cut short (failures are always shown).
 const MAX_ROWS: usize = 40;
 
-pub fn render(plan: &Plan, journal: &Journal, run_id: &str, run_dir: &Path, done: usize, remaining: usize) -> String {
+pub fn render(
+    plan: &Plan,
+    journal: &Journal,
+    run_id: &str,
+    run_dir: &Path,
+    done: usize,
+    remaining: usize,
+) -> String {
     let mut out = String::new();
-    let rows: Vec<(&String, &crate::record::journal::TaskRecord)> =
-        journal.tasks.iter().filter(|(_, r)| r.last_run == run_id).collect();
+    let rows: Vec<(&String, &crate::record::journal::TaskRecord)> = journal
+        .tasks
+        .iter()
+        .filter(|(_, r)| r.last_run == run_id)
+        .collect();
     if !rows.is_empty() {
-        let width = rows.iter().map(|(id, _)| id.chars().count()).max().unwrap_or(4).clamp(4, 48);
-        let _ = writeln!(out, "\n{:<width$}  {:<11}  {:>8}  {:>8}", "task", "status", "attempts", "time");
+        let width = rows
+            .iter()
+            .map(|(id, _)| id.chars().count())
+            .max()
+            .unwrap_or(4)
+            .clamp(4, 48);
+        let _ = writeln!(
+            out,
+            "\n{:<width$}  {:<11}  {:>8}  {:>8}",
+            "task", "status", "attempts", "time"
+        );
         let mut shown = 0;
         let mut hidden = 0;
         // Tasks in plan order, failures always shown.
@@ -46,7 +65,11 @@ pub fn render(plan: &Plan, journal: &Journal, run_id: &str, run_dir: &Path, done
         }
     }
     let total = done + remaining;
-    let _ = writeln!(out, "\n{done} of {total} tasks done, {remaining} remaining · logs: {}", run_dir.display());
+    let _ = writeln!(
+        out,
+        "\n{done} of {total} tasks done, {remaining} remaining · logs: {}",
+        run_dir.display()
+    );
     out
 }
 
@@ -112,10 +135,18 @@ pub fn status(plan: &Plan, journal: &Journal) -> StatusJson {
 
 pub fn status_text(s: &StatusJson) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{}: {} of {} tasks done, {} remaining", s.file, s.done, s.tasks, s.remaining);
+    let _ = writeln!(
+        out,
+        "{}: {} of {} tasks done, {} remaining",
+        s.file, s.done, s.tasks, s.remaining
+    );
     match &s.last_run {
         Some(r) => {
-            let _ = writeln!(out, "last run: {} {} (started {})", r.id, r.outcome, r.started);
+            let _ = writeln!(
+                out,
+                "last run: {} {} (started {})",
+                r.id, r.outcome, r.started
+            );
         }
         None => {
             let _ = writeln!(out, "last run: none yet");

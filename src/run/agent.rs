@@ -44,7 +44,8 @@ impl AgentSpec {
             "claude" => Preset::Claude,
             "shell" => Preset::Shell,
             other => {
-                let words = shell_words::split(other).map_err(|e| format!("cannot split `{other}` into words: {e}"))?;
+                let words = shell_words::split(other)
+                    .map_err(|e| format!("cannot split `{other}` into words: {e}"))?;
                 if words.is_empty() {
                     return Err("the agent command is empty".into());
                 }
@@ -67,10 +68,18 @@ impl AgentSpec {
     /// The program and arguments, before task-specific parts.
     pub fn argv(&self) -> Vec<String> {
         match &self.preset {
-            Preset::Claude => ["claude", "-p", "--output-format", "stream-json", "--verbose"]
+            Preset::Claude => [
+                "claude",
+                "-p",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+            ]
+            .map(String::from)
+            .to_vec(),
+            Preset::Shell => ["bash", "--noprofile", "--norc", "-euo", "pipefail"]
                 .map(String::from)
                 .to_vec(),
-            Preset::Shell => ["bash", "--noprofile", "--norc", "-euo", "pipefail"].map(String::from).to_vec(),
             Preset::Command(words) => words.clone(),
         }
     }
@@ -159,22 +168,35 @@ impl StreamSummary {
         match v.get("type").and_then(|t| t.as_str()) {
             Some("result") => {
                 let is_error = v.get("is_error").and_then(|b| b.as_bool()).unwrap_or(true);
-                let subtype = v.get("subtype").and_then(|s| s.as_str()).unwrap_or("").to_owned();
+                let subtype = v
+                    .get("subtype")
+                    .and_then(|s| s.as_str())
+                    .unwrap_or("")
+                    .to_owned();
                 let message = v
                     .get("result")
                     .and_then(|r| r.as_str())
                     .map(str::to_owned)
                     .or_else(|| {
                         v.get("errors").and_then(|e| e.as_array()).map(|a| {
-                            a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join("; ")
+                            a.iter()
+                                .filter_map(|x| x.as_str())
+                                .collect::<Vec<_>>()
+                                .join("; ")
                         })
                     })
                     .unwrap_or_default();
-                self.cost_usd = v.get("total_cost_usd").and_then(|c| c.as_f64()).or(self.cost_usd);
+                self.cost_usd = v
+                    .get("total_cost_usd")
+                    .and_then(|c| c.as_f64())
+                    .or(self.cost_usd);
                 // A resume miss reports a new, unrelated session id; only a
                 // run that got going (an init) names the session to keep.
                 if self.session_id.is_none() && !is_error {
-                    self.session_id = v.get("session_id").and_then(|s| s.as_str()).map(str::to_owned);
+                    self.session_id = v
+                        .get("session_id")
+                        .and_then(|s| s.as_str())
+                        .map(str::to_owned);
                 }
                 self.result = Some(StreamResult {
                     is_error,
@@ -193,7 +215,9 @@ impl StreamSummary {
                             let input = block.get("input");
                             let arg = ["file_path", "path", "command", "pattern", "url"]
                                 .iter()
-                                .find_map(|k| input.and_then(|i| i.get(*k)).and_then(|x| x.as_str()));
+                                .find_map(|k| {
+                                    input.and_then(|i| i.get(*k)).and_then(|x| x.as_str())
+                                });
                             activity = Some(match arg {
                                 Some(a) => format!("{name} {}", first_line(a)),
                                 None => name.to_owned(),
@@ -218,7 +242,10 @@ impl StreamSummary {
 }
 
 fn first_line(s: &str) -> &str {
-    s.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim()
+    s.lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
 }
 
 #[cfg(test)]
@@ -227,7 +254,10 @@ mod tests {
 
     #[test]
     fn presets_and_commands() {
-        assert_eq!(AgentSpec::parse("claude").unwrap().judge(), Judge::StreamJson);
+        assert_eq!(
+            AgentSpec::parse("claude").unwrap().judge(),
+            Judge::StreamJson
+        );
         assert_eq!(AgentSpec::parse("shell").unwrap().argv()[0], "bash");
         let c = AgentSpec::parse("my-agent --flag 'two words'").unwrap();
         assert_eq!(c.argv(), ["my-agent", "--flag", "two words"]);
@@ -237,7 +267,8 @@ mod tests {
 
     #[test]
     fn shell_blocks_in_order() {
-        let body = "intro\n```sh\necho one\n```\n```python\nprint(2)\n```\n```bash\necho three\n```";
+        let body =
+            "intro\n```sh\necho one\n```\n```python\nprint(2)\n```\n```bash\necho three\n```";
         assert_eq!(shell_script(body).unwrap(), "echo one\necho three\n");
         assert_eq!(shell_script("no code"), None);
     }
@@ -251,9 +282,15 @@ mod tests {
         }
         let r = s.result.as_ref().unwrap();
         assert!(!r.is_error);
-        assert_eq!(s.session_id.as_deref(), Some("6f1c2a3e-8d4b-4f7a-9c2e-1b5d7e9a0c13"));
+        assert_eq!(
+            s.session_id.as_deref(),
+            Some("6f1c2a3e-8d4b-4f7a-9c2e-1b5d7e9a0c13")
+        );
         assert!(s.cost_usd.unwrap() > 0.0);
-        assert_eq!(s.activity.as_deref(), Some("The README contains a single heading: \"demo\"."));
+        assert_eq!(
+            s.activity.as_deref(),
+            Some("The README contains a single heading: \"demo\".")
+        );
 
         let mut e = StreamSummary::default();
         for line in include_str!("../../fixtures/claude/stream_api_error_401.jsonl").lines() {

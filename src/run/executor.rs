@@ -143,9 +143,7 @@ fn read_stream(stdout: std::process::ChildStdout, mut log: File, slot: u64, tx: 
         let n = chunk.len();
         reader.consume(n);
         if ends_line {
-            if !oversized
-                && let Some(activity) = summary.line(&line)
-            {
+            if !oversized && let Some(activity) = summary.line(&line) {
                 let _ = tx.send(Input::Activity { slot, activity });
             }
             line.clear();
@@ -163,11 +161,25 @@ fn read_stream(stdout: std::process::ChildStdout, mut log: File, slot: u64, tx: 
 
 /// Runs a task's gate (its `gate` hint) after the agent succeeded, appending
 /// its output to the attempt's log.
-pub fn spawn_gate(gate: &[String], workdir: &Path, log: &Path, slot: u64, tx: &Sender<Input>) -> std::io::Result<u32> {
+pub fn spawn_gate(
+    gate: &[String],
+    workdir: &Path,
+    log: &Path,
+    slot: u64,
+    tx: &Sender<Input>,
+) -> std::io::Result<u32> {
     let mut log_file = OpenOptions::new().create(true).append(true).open(log)?;
-    writeln!(log_file, "\n── run-batch: gate `{}` ──", shell_words::join(gate))?;
-    let program = process::find_program(&gate[0])
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, format!("`{}` is not on PATH", gate[0])))?;
+    writeln!(
+        log_file,
+        "\n── run-batch: gate `{}` ──",
+        shell_words::join(gate)
+    )?;
+    let program = process::find_program(&gate[0]).ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("`{}` is not on PATH", gate[0]),
+        )
+    })?;
     let mut cmd = Command::new(program);
     cmd.args(&gate[1..])
         .current_dir(workdir)

@@ -56,9 +56,18 @@ pub const EXIT_INTERRUPTED: i32 = 130;
 
 /// What the loop hears.
 pub enum Input {
-    Exited { slot: u64, exit: Exit },
-    StreamDone { slot: u64, summary: Box<agent::StreamSummary> },
-    Activity { slot: u64, activity: String },
+    Exited {
+        slot: u64,
+        exit: Exit,
+    },
+    StreamDone {
+        slot: u64,
+        summary: Box<agent::StreamSummary>,
+    },
+    Activity {
+        slot: u64,
+        activity: String,
+    },
     Signal(i32),
 }
 
@@ -112,7 +121,9 @@ fn resolve_agents(plan: &Plan, options: &RunOptions) -> Result<Vec<Option<AgentS
             specs.insert(name.clone(), spec);
         }
         let spec = specs[&name].clone();
-        if spec.preset == agent::Preset::Shell && agent::shell_script(&plan.doc.tasks[t].body).is_none() {
+        if spec.preset == agent::Preset::Shell
+            && agent::shell_script(&plan.doc.tasks[t].body).is_none()
+        {
             let task = &plan.doc.tasks[t];
             problems.push(format!(
                 "task `{}` (line {}) has no ```sh block for the `shell` agent to run",
@@ -130,7 +141,12 @@ fn resolve_agents(plan: &Plan, options: &RunOptions) -> Result<Vec<Option<AgentS
     Ok(out)
 }
 
-fn dry_run(plan: &Plan, agents: &[Option<AgentSpec>], prompter: &Prompter, options: &RunOptions) -> Result<i32, Error> {
+fn dry_run(
+    plan: &Plan,
+    agents: &[Option<AgentSpec>],
+    prompter: &Prompter,
+    options: &RunOptions,
+) -> Result<i32, Error> {
     let prep = Prepared::new(plan);
     let mut status = vec![Status::Waiting; plan.doc.tasks.len()];
     let unlimited = Limits {
@@ -158,19 +174,32 @@ fn dry_run(plan: &Plan, agents: &[Option<AgentSpec>], prompter: &Prompter, optio
     ));
     for (i, &t) in order.iter().enumerate() {
         let agent = agents[t].as_ref().map_or("?", |a| a.name.as_str());
-        let after: Vec<&str> = prep.deps[t].iter().map(|&d| plan.doc.tasks[d].id.as_str()).collect();
+        let after: Vec<&str> = prep.deps[t]
+            .iter()
+            .map(|&d| plan.doc.tasks[d].id.as_str())
+            .collect();
         out.push_str(&format!(
             "{:>4}. wave {} · {} · agent {}{}\n",
             i + 1,
             plan.tasks[t].wave + 1,
             plan.doc.tasks[t].id,
             agent,
-            if after.is_empty() { String::new() } else { format!(" · after {}", after.join(", ")) }
+            if after.is_empty() {
+                String::new()
+            } else {
+                format!(" · after {}", after.join(", "))
+            }
         ));
     }
     if let Some(&first) = order.first() {
-        let prompt = prompter.render(plan, first, 1, None).map_err(Error::Setup)?;
-        out.push_str(&format!("\nprompt for `{}`:\n{}\n", plan.doc.tasks[first].id, "─".repeat(60)));
+        let prompt = prompter
+            .render(plan, first, 1, None)
+            .map_err(Error::Setup)?;
+        out.push_str(&format!(
+            "\nprompt for `{}`:\n{}\n",
+            plan.doc.tasks[first].id,
+            "─".repeat(60)
+        ));
         out.push_str(&prompt);
         out.push_str(&"─".repeat(60));
         out.push('\n');
@@ -269,14 +298,16 @@ impl Runner {
             path: run_dir.clone(),
             source,
         })?;
-        let events = EventLog::create(run_dir.join("events.jsonl")).map_err(|source| Error::Write {
-            path: run_dir.join("events.jsonl"),
-            source,
-        })?;
+        let events =
+            EventLog::create(run_dir.join("events.jsonl")).map_err(|source| Error::Write {
+                path: run_dir.join("events.jsonl"),
+                source,
+            })?;
         let (tx, rx) = mpsc::channel();
         let signal_tx = tx.clone();
-        let mut signals = signal_hook::iterator::Signals::new([libc::SIGINT, libc::SIGTERM, libc::SIGHUP])
-            .map_err(|e| Error::Setup(format!("cannot install signal handlers: {e}")))?;
+        let mut signals =
+            signal_hook::iterator::Signals::new([libc::SIGINT, libc::SIGTERM, libc::SIGHUP])
+                .map_err(|e| Error::Setup(format!("cannot install signal handlers: {e}")))?;
         std::thread::Builder::new()
             .name("signals".into())
             .spawn(move || {
@@ -287,7 +318,8 @@ impl Runner {
                 }
             })
             .expect("spawn the signal thread");
-        let guard = Guard::start(options.grace).map_err(|e| Error::Setup(format!("cannot start the process guard: {e}")))?;
+        let guard = Guard::start(options.grace)
+            .map_err(|e| Error::Setup(format!("cannot start the process guard: {e}")))?;
         let n = plan.doc.tasks.len();
         let prep = Prepared::new(&plan);
         let workdir = match &options.workdir {
@@ -409,7 +441,13 @@ impl Runner {
             jobs: self.options.jobs,
             keep_going: self.options.keep_going,
         };
-        let d = scheduler::decide(&self.plan, &self.prep, &self.status, &limits, Instant::now());
+        let d = scheduler::decide(
+            &self.plan,
+            &self.prep,
+            &self.status,
+            &limits,
+            Instant::now(),
+        );
         for (t, by) in d.blocked {
             self.status[t] = Status::Blocked;
             let task = self.plan.doc.tasks[t].id.clone();
@@ -426,7 +464,13 @@ impl Runner {
         self.attempts[t] += 1;
         let attempt = self.attempts[t];
         let spec = self.agents[t].clone().unwrap_or_else(|| {
-            AgentSpec::parse(self.options.agent.as_deref().unwrap_or(agent::DEFAULT_AGENT)).expect("checked before the run")
+            AgentSpec::parse(
+                self.options
+                    .agent
+                    .as_deref()
+                    .unwrap_or(agent::DEFAULT_AGENT),
+            )
+            .expect("checked before the run")
         });
         let task = &self.plan.doc.tasks[t];
         let (task_id, task_text) = (task.id.clone(), task.text.clone());
@@ -484,7 +528,10 @@ impl Runner {
                 );
             }
             Err(e) => {
-                let log = self.run_dir.join(format!("{}.{attempt}.log", crate::record::state::file_stem_for(&task_id)));
+                let log = self.run_dir.join(format!(
+                    "{}.{attempt}.log",
+                    crate::record::state::file_stem_for(&task_id)
+                ));
                 let reason = format!("could not start the agent: {e}");
                 self.status[t] = Status::Failed;
                 self.failed_any = true;
@@ -529,7 +576,11 @@ impl Runner {
     }
 
     fn on_signal(&mut self, sig: i32) {
-        let reason = if self.cancel >= Some(Cancel::Signal) { Cancel::SecondSignal } else { Cancel::Signal };
+        let reason = if self.cancel >= Some(Cancel::Signal) {
+            Cancel::SecondSignal
+        } else {
+            Cancel::Signal
+        };
         self.cancel = self.cancel.max(Some(reason));
         let name = process::signal_name(sig);
         match reason {
@@ -582,7 +633,9 @@ impl Runner {
     /// An attempt is complete when its process has exited and (for
     /// stream-json agents) its output has been read to the end.
     fn maybe_complete(&mut self, slot_id: u64) {
-        let Some(slot) = self.slots.get(&slot_id) else { return };
+        let Some(slot) = self.slots.get(&slot_id) else {
+            return;
+        };
         let Some(exit) = slot.exited else { return };
         if slot.needs_stream && !slot.in_gate && slot.stream.is_none() {
             // The agent is gone but something it started still holds its
@@ -597,7 +650,10 @@ impl Runner {
         let mut slot = self.slots.remove(&slot_id).unwrap();
         // Whatever the agent left running in its group ends with it.
         if slot.group.alive() {
-            self.lingering.push(slot.termination.take().unwrap_or_else(|| Termination::begin(slot.group, libc::SIGTERM, self.options.grace)));
+            self.lingering
+                .push(slot.termination.take().unwrap_or_else(|| {
+                    Termination::begin(slot.group, libc::SIGTERM, self.options.grace)
+                }));
         } else if let Some(g) = self.guard.as_mut() {
             g.forget(slot.group);
         }
@@ -624,7 +680,13 @@ impl Runner {
             && let Some(gate) = self.plan.tasks[t].settings.gate.clone()
         {
             {
-                match executor::spawn_gate(&gate, &self.workdir, &slot.attempt_info.log, slot_id, &self.tx) {
+                match executor::spawn_gate(
+                    &gate,
+                    &self.workdir,
+                    &slot.attempt_info.log,
+                    slot_id,
+                    &self.tx,
+                ) {
                     Ok(pid) => {
                         slot.agent_exit = Some(exit);
                         slot.in_gate = true;
@@ -638,7 +700,14 @@ impl Runner {
                         return;
                     }
                     Err(e) => {
-                        return self.conclude(t, slot, Err(format!("could not run the gate `{}`: {e}", shell_words::join(&gate))));
+                        return self.conclude(
+                            t,
+                            slot,
+                            Err(format!(
+                                "could not run the gate `{}`: {e}",
+                                shell_words::join(&gate)
+                            )),
+                        );
                     }
                 }
             }
@@ -649,26 +718,42 @@ impl Runner {
     fn verdict(&self, slot: &Slot, exit: Exit) -> Result<(), String> {
         if slot.in_gate {
             let gate = self.plan_gate(&slot.task_id).unwrap_or_default();
-            return if exit.success() { Ok(()) } else { Err(format!("gate `{gate}` failed ({exit})")) };
+            return if exit.success() {
+                Ok(())
+            } else {
+                Err(format!("gate `{gate}` failed ({exit})"))
+            };
         }
         if let Some(stream) = &slot.stream {
             return match (&stream.result, exit.success()) {
                 (Some(r), true) if !r.is_error => Ok(()),
-                (Some(r), false) if !r.is_error => Err(format!("the agent reported success but ended with {exit}")),
+                (Some(r), false) if !r.is_error => {
+                    Err(format!("the agent reported success but ended with {exit}"))
+                }
                 (Some(r), _) => Err(if r.message.is_empty() {
                     format!("the agent reported an error ({}; {exit})", r.subtype)
                 } else {
                     format!("the agent reported an error: {}", first_line(&r.message))
                 }),
-                (None, _) => Err(format!("the agent ended without a final result event ({exit})")),
+                (None, _) => Err(format!(
+                    "the agent ended without a final result event ({exit})"
+                )),
             };
         }
-        if exit.success() { Ok(()) } else { Err(exit.to_string()) }
+        if exit.success() {
+            Ok(())
+        } else {
+            Err(exit.to_string())
+        }
     }
 
     fn plan_gate(&self, id: &str) -> Option<String> {
         let t = self.plan.doc.tasks.iter().position(|t| t.id == id)?;
-        self.plan.tasks[t].settings.gate.as_ref().map(shell_words::join)
+        self.plan.tasks[t]
+            .settings
+            .gate
+            .as_ref()
+            .map(shell_words::join)
     }
 
     /// Records the end of an attempt: tick, retry or fail.
@@ -680,7 +765,10 @@ impl Runner {
         } else if slot.timed_out {
             let killed = slot.termination.as_ref().is_some_and(|k| k.killed)
                 || slot.exited == Some(Exit::Signal(libc::SIGKILL));
-            let mut r = format!("timed out after {}", crate::report::plan_text::humanize(timeout.unwrap_or_default()));
+            let mut r = format!(
+                "timed out after {}",
+                crate::report::plan_text::humanize(timeout.unwrap_or_default())
+            );
             if killed {
                 r.push_str(&format!(
                     " and was killed after a {} grace period",
@@ -721,7 +809,10 @@ impl Runner {
             }
             TaskOutcome::Failed | TaskOutcome::TimedOut => {
                 self.last_error[t] = reason;
-                let retries = self.plan.tasks[t].settings.retries.unwrap_or(self.options.retries);
+                let retries = self.plan.tasks[t]
+                    .settings
+                    .retries
+                    .unwrap_or(self.options.retries);
                 if self.cancel.is_none() && slot.attempt <= retries {
                     let delay = RETRY_DELAY * slot.attempt;
                     self.status[t] = Status::RetryAt(Instant::now() + delay);
@@ -733,7 +824,8 @@ impl Runner {
                 } else {
                     self.status[t] = Status::Failed;
                     self.failed_any = true;
-                    self.reporter.failure_tail(&slot.task_id, &slot.attempt_info.log);
+                    self.reporter
+                        .failure_tail(&slot.task_id, &slot.attempt_info.log);
                     if self.options.fail_fast {
                         self.cancel_fail_fast(&slot.task_id);
                     }
@@ -786,7 +878,12 @@ impl Runner {
                 }
                 // Our write is the file's new state: mark it in the plan so a
                 // later reload sees no difference from what we expect.
-                for id in outcome.changed.iter().chain(&outcome.parents).chain(&outcome.unchanged) {
+                for id in outcome
+                    .changed
+                    .iter()
+                    .chain(&outcome.parents)
+                    .chain(&outcome.unchanged)
+                {
                     if let Some(t) = self.plan.doc.tasks.iter().position(|t| &t.id == id) {
                         self.plan.doc.tasks[t].checked = true;
                     }
@@ -839,7 +936,9 @@ impl Runner {
         let agents = match resolve_agents(&plan, &self.options) {
             Ok(a) => a,
             Err(e) => {
-                self.emit(Event::PlanReloadFailed { reason: e.to_string() });
+                self.emit(Event::PlanReloadFailed {
+                    reason: e.to_string(),
+                });
                 return;
             }
         };
@@ -847,15 +946,26 @@ impl Runner {
         let mut status = vec![Status::Waiting; n];
         let mut attempts = vec![0; n];
         let mut last_error = vec![None; n];
-        let old: HashMap<&str, usize> = self.plan.doc.tasks.iter().enumerate().map(|(i, t)| (t.id.as_str(), i)).collect();
-        let pending: std::collections::HashSet<&str> = self.pending_ticks.iter().map(|t| t.id.as_str()).collect();
+        let old: HashMap<&str, usize> = self
+            .plan
+            .doc
+            .tasks
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.id.as_str(), i))
+            .collect();
+        let pending: std::collections::HashSet<&str> =
+            self.pending_ticks.iter().map(|t| t.id.as_str()).collect();
         for (i, task) in plan.doc.tasks.iter().enumerate() {
             if let Some(&o) = old.get(task.id.as_str()) {
                 status[i] = self.status[o];
                 attempts[i] = self.attempts[o];
                 last_error[i] = self.last_error[o].clone();
                 // Unticked by hand after it succeeded: the person wants it again.
-                if status[i] == Status::Succeeded && !plan.is_done(i) && !pending.contains(task.id.as_str()) {
+                if status[i] == Status::Succeeded
+                    && !plan.is_done(i)
+                    && !pending.contains(task.id.as_str())
+                {
                     status[i] = Status::Waiting;
                 }
             }
@@ -897,7 +1007,8 @@ impl Runner {
                 next = next.min(*at);
             }
         }
-        next.saturating_duration_since(now).max(Duration::from_millis(5))
+        next.saturating_duration_since(now)
+            .max(Duration::from_millis(5))
     }
 
     fn on_timers(&mut self) {
@@ -934,7 +1045,9 @@ impl Runner {
         let mut updates = Vec::new();
         for s in self.slots.values_mut() {
             let path = &s.attempt_info.progress;
-            let Ok(meta) = std::fs::metadata(path) else { continue };
+            let Ok(meta) = std::fs::metadata(path) else {
+                continue;
+            };
             if meta.len() <= s.progress_seen {
                 continue;
             }
@@ -958,7 +1071,10 @@ impl Runner {
 
     fn finish(mut self) -> i32 {
         let runnable: Vec<usize> = self.prep.runnable.iter().copied().collect();
-        let done = runnable.iter().filter(|&&t| scheduler::is_done(&self.plan, &self.status, t)).count();
+        let done = runnable
+            .iter()
+            .filter(|&&t| scheduler::is_done(&self.plan, &self.status, t))
+            .count();
         let failed = runnable
             .iter()
             .filter(|&&t| matches!(self.status[t], Status::Failed | Status::Blocked))
@@ -992,7 +1108,14 @@ impl Runner {
             self.reporter.note(&format!("warning: {e}"));
         }
         if !self.options.json {
-            let summary = crate::report::summary::render(&self.plan, &self.journal, &self.run_id, &self.run_dir, done, remaining);
+            let summary = crate::report::summary::render(
+                &self.plan,
+                &self.journal,
+                &self.run_id,
+                &self.run_dir,
+                done,
+                remaining,
+            );
             eprint!("{summary}");
         }
         if interrupted {
@@ -1006,7 +1129,10 @@ impl Runner {
 }
 
 fn first_line(s: &str) -> &str {
-    s.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim()
+    s.lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
 }
 
 /// `20261121T193000Z-1234`: sortable, unique per process.

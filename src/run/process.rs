@@ -188,7 +188,9 @@ pub fn guard_main(grace_ms: u64) -> i32 {
             return 0;
         }
         let (op, pid) = line.split_at(1.min(line.len()));
-        let Ok(pid) = pid.parse::<i32>() else { continue };
+        let Ok(pid) = pid.parse::<i32>() else {
+            continue;
+        };
         match op {
             "+" => {
                 groups.insert(pid);
@@ -217,7 +219,9 @@ pub fn guard_main(grace_ms: u64) -> i32 {
 /// Whether a process with this pid exists (for stale locks and crashed runs).
 pub fn pid_alive(pid: i32) -> bool {
     // SAFETY: kill with signal 0 only checks for existence.
-    pid > 0 && (unsafe { libc::kill(pid, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
+    pid > 0
+        && (unsafe { libc::kill(pid, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
 }
 
 /// Resolves a program name the way `execvp` would, for a clear error before
@@ -232,5 +236,7 @@ pub fn find_program(program: &str) -> Option<std::path::PathBuf> {
         return executable(&p).then_some(p);
     }
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(program)).find(|p| executable(p))
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| executable(p))
 }

@@ -19,16 +19,24 @@ impl Prompter {
     /// anything runs.
     pub fn new(template: Option<&Path>) -> Result<Prompter, String> {
         let source = match template {
-            Some(path) => std::fs::read_to_string(path).map_err(|e| format!("cannot read template `{}`: {e}", path.display()))?,
+            Some(path) => std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read template `{}`: {e}", path.display()))?,
             None => DEFAULT_TEMPLATE.to_owned(),
         };
         let mut env = Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-        env.add_template_owned("prompt", source).map_err(|e| format!("prompt template: {e}"))?;
+        env.add_template_owned("prompt", source)
+            .map_err(|e| format!("prompt template: {e}"))?;
         Ok(Prompter { env })
     }
 
-    pub fn render(&self, plan: &Plan, t: usize, attempt: u32, last_error: Option<&str>) -> Result<String, String> {
+    pub fn render(
+        &self,
+        plan: &Plan,
+        t: usize,
+        attempt: u32,
+        last_error: Option<&str>,
+    ) -> Result<String, String> {
         let doc = &plan.doc;
         let task = &doc.tasks[t];
         let mut parents = Vec::new();
@@ -38,7 +46,10 @@ impl Prompter {
             p = doc.tasks[i].parent;
         }
         parents.reverse();
-        let file = doc.source.path.file_name().map_or_else(|| doc.source.display_path(), |n| n.to_string_lossy().into_owned());
+        let file = doc.source.path.file_name().map_or_else(
+            || doc.source.display_path(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         let gate = plan.tasks[t].settings.gate.as_ref().map(shell_words::join);
         let ctx = context! {
             file => file,
@@ -50,7 +61,9 @@ impl Prompter {
             last_error => last_error,
         };
         let tmpl = self.env.get_template("prompt").map_err(|e| e.to_string())?;
-        let mut out = tmpl.render(ctx).map_err(|e| format!("prompt template: {e}"))?;
+        let mut out = tmpl
+            .render(ctx)
+            .map_err(|e| format!("prompt template: {e}"))?;
         out.push('\n');
         Ok(out)
     }

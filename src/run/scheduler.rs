@@ -87,7 +87,13 @@ pub fn is_done(plan: &Plan, status: &[Status], t: usize) -> bool {
     status[t] == Status::Succeeded || plan.is_done(t) || plan.tasks[t].skipped
 }
 
-pub fn decide(plan: &Plan, prep: &Prepared, status: &[Status], limits: &Limits, now: Instant) -> Decision {
+pub fn decide(
+    plan: &Plan,
+    prep: &Prepared,
+    status: &[Status],
+    limits: &Limits,
+    now: Instant,
+) -> Decision {
     let mut d = Decision::default();
     let bad = |t: usize| matches!(status[t], Status::Failed | Status::Blocked);
     // The first wave with work left holds back every later one. With
@@ -98,7 +104,11 @@ pub fn decide(plan: &Plan, prep: &Prepared, status: &[Status], limits: &Limits, 
         .filter(|&&t| !(is_done(plan, status, t) || limits.keep_going && bad(t)))
         .map(|&t| plan.tasks[t].wave)
         .min();
-    let mut running = prep.runnable.iter().filter(|&&t| status[t] == Status::Running).count();
+    let mut running = prep
+        .runnable
+        .iter()
+        .filter(|&&t| status[t] == Status::Running)
+        .count();
     let mut in_group = vec![0usize; prep.limits.len()];
     for &t in &prep.runnable {
         if status[t] == Status::Running {
@@ -124,7 +134,10 @@ pub fn decide(plan: &Plan, prep: &Prepared, status: &[Status], limits: &Limits, 
         if open_wave.is_some_and(|w| plan.tasks[t].wave > w) {
             continue;
         }
-        if let Some(&failed) = prep.deps[t].iter().find(|&&dep| bad(dep) || blocked_now.contains(&dep)) {
+        if let Some(&failed) = prep.deps[t]
+            .iter()
+            .find(|&&dep| bad(dep) || blocked_now.contains(&dep))
+        {
             d.blocked.push((t, failed));
             blocked_now.push(t);
             continue;
@@ -135,7 +148,11 @@ pub fn decide(plan: &Plan, prep: &Prepared, status: &[Status], limits: &Limits, 
         if running >= limits.jobs {
             continue;
         }
-        if plan.tasks[t].groups.iter().any(|&g| in_group[g] >= prep.limits[g]) {
+        if plan.tasks[t]
+            .groups
+            .iter()
+            .any(|&g| in_group[g] >= prep.limits[g])
+        {
             continue;
         }
         running += 1;
@@ -155,7 +172,10 @@ mod tests {
     use crate::taskfile::{Document, ReadOptions, Source};
 
     fn plan(text: &str) -> Plan {
-        let doc = Document::parse(Source::new("t.md".into(), text.into(), 0), ReadOptions::default());
+        let doc = Document::parse(
+            Source::new("t.md".into(), text.into(), 0),
+            ReadOptions::default(),
+        );
         Plan::build(doc, PlanOptions::default()).unwrap()
     }
 
@@ -163,7 +183,10 @@ mod tests {
         ts.iter().map(|&t| p.doc.tasks[t].id.clone()).collect()
     }
 
-    const JOBS: Limits = Limits { jobs: 8, keep_going: false };
+    const JOBS: Limits = Limits {
+        jobs: 8,
+        keep_going: false,
+    };
 
     #[test]
     fn waves_run_in_order() {
@@ -174,9 +197,16 @@ mod tests {
         assert_eq!(ids(&p, &d.start), ["a/a1", "a/a2"]);
         s[0] = Status::Succeeded;
         s[1] = Status::Running;
-        assert!(decide(&p, &prep, &s, &JOBS, Instant::now()).start.is_empty());
+        assert!(
+            decide(&p, &prep, &s, &JOBS, Instant::now())
+                .start
+                .is_empty()
+        );
         s[1] = Status::Succeeded;
-        assert_eq!(ids(&p, &decide(&p, &prep, &s, &JOBS, Instant::now()).start), ["b/b1"]);
+        assert_eq!(
+            ids(&p, &decide(&p, &prep, &s, &JOBS, Instant::now()).start),
+            ["b/b1"]
+        );
     }
 
     #[test]
@@ -185,7 +215,10 @@ mod tests {
         let prep = Prepared::new(&p);
         let s = vec![Status::Waiting; 3];
         assert_eq!(decide(&p, &prep, &s, &JOBS, Instant::now()).start.len(), 2);
-        let one = Limits { jobs: 1, keep_going: false };
+        let one = Limits {
+            jobs: 1,
+            keep_going: false,
+        };
         assert_eq!(decide(&p, &prep, &s, &one, Instant::now()).start.len(), 1);
     }
 
@@ -194,14 +227,21 @@ mod tests {
         let p = plan("# A\n<!-- parallel: false -->\n- [ ] a\n- [ ] b\n");
         let prep = Prepared::new(&p);
         let mut s = vec![Status::Waiting; 2];
-        assert_eq!(ids(&p, &decide(&p, &prep, &s, &JOBS, Instant::now()).start), ["a/a"]);
+        assert_eq!(
+            ids(&p, &decide(&p, &prep, &s, &JOBS, Instant::now()).start),
+            ["a/a"]
+        );
         s[0] = Status::Succeeded;
-        assert_eq!(ids(&p, &decide(&p, &prep, &s, &JOBS, Instant::now()).start), ["a/b"]);
+        assert_eq!(
+            ids(&p, &decide(&p, &prep, &s, &JOBS, Instant::now()).start),
+            ["a/b"]
+        );
     }
 
     #[test]
     fn failures_block_dependents_and_later_waves() {
-        let p = plan("# A\n- [ ] a <!-- id: a -->\n- [ ] b <!-- after: a -->\n- [ ] c\n# B\n- [ ] d\n");
+        let p =
+            plan("# A\n- [ ] a <!-- id: a -->\n- [ ] b <!-- after: a -->\n- [ ] c\n# B\n- [ ] d\n");
         let prep = Prepared::new(&p);
         let mut s = vec![Status::Waiting; 4];
         s[0] = Status::Failed;
@@ -211,8 +251,14 @@ mod tests {
         assert_eq!(d.blocked, [(1, 0)]);
         s[1] = Status::Blocked;
         assert!(decide(&p, &prep, &s, &JOBS, Instant::now()).finished);
-        let keep = Limits { jobs: 8, keep_going: true };
-        assert_eq!(ids(&p, &decide(&p, &prep, &s, &keep, Instant::now()).start), ["b/d"]);
+        let keep = Limits {
+            jobs: 8,
+            keep_going: true,
+        };
+        assert_eq!(
+            ids(&p, &decide(&p, &prep, &s, &keep, Instant::now()).start),
+            ["b/d"]
+        );
     }
 
     #[test]
@@ -220,6 +266,9 @@ mod tests {
         let p = plan("- [x] done\n- [ ] todo\n");
         let prep = Prepared::new(&p);
         let s = vec![Status::Waiting; 2];
-        assert_eq!(ids(&p, &decide(&p, &prep, &s, &JOBS, Instant::now()).start), ["todo"]);
+        assert_eq!(
+            ids(&p, &decide(&p, &prep, &s, &JOBS, Instant::now()).start),
+            ["todo"]
+        );
     }
 }

@@ -163,8 +163,9 @@ fn parse_comment(source: &Source, offset: usize, body_start: usize, body_end: us
         let value_span = source.span(p.value_offset, p.value.len());
         match parse_value(p.key, p.value, value_span) {
             Ok(h) => comment.hints.merge(h),
+            // An unknown key or a missing value is the key's fault.
             Err(e) => comment.errors.push((
-                if p.value.is_empty() {
+                if p.value.is_empty() || matches!(e, PlanError::UnknownHintKey { .. }) {
                     key_span
                 } else {
                     value_span

@@ -304,6 +304,7 @@ impl Document {
 
     /// Kiro writes `1.1` under `1.` without always indenting it. A task whose
     /// number extends an earlier sibling's number becomes that sibling's child.
+    #[allow(clippy::needless_range_loop)] // `i` indexes `self.tasks` mutably too
     fn adopt_by_number(&mut self) {
         let mut by_id: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         let mut adopted = vec![false; self.tasks.len()];

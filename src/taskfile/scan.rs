@@ -5,7 +5,7 @@
 //! CommonMark+GFM parser says, plus Kiro's `[ ]*` (recorded, kept or dropped by
 //! the dialect).
 
-use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
 use crate::taskfile::Source;
 use crate::taskfile::hints::{self, Comment};
@@ -51,6 +51,8 @@ struct OpenItem {
     end: usize,
     /// Index into `items` once we know the item is a task.
     task: Option<usize>,
+    /// No event has been seen inside the item yet: the next one is its first block.
+    first: bool,
 }
 
 pub fn scan(source: &Source) -> Scan {
@@ -59,31 +61,67 @@ pub fn scan(source: &Source) -> Scan {
     let mut open: Vec<OpenItem> = Vec::new();
     let mut quote_depth = 0usize;
     let mut heading: Option<RawHeading> = None;
-    for (event, range) in Parser::new_ext(text, options()).into_offset_iter() {
+    // Inside any heading, also one in a list item (which is no section).
+    let mut in_heading = false;
+    // YAML front matter with a blank line after its opening `---` (spec-kit's
+    // tasks template) is no metadata block to pulldown-cmark: it sees a rule
+    // and a setext heading. That heading is front matter, not a section.
+    let mut front_matter_end = 0;
+    let parser = Parser::new_ext(text, options()).into_offset_iter();
+    for (n, (event, range)) in parser.enumerate() {
+        if n == 1
+            && let Event::Start(Tag::Heading {
+                level: HeadingLevel::H2,
+                ..
+            }) = event
+            && text.lines().next().map(str::trim_end) == Some("---")
+            && text[range.clone()].lines().last().map(str::trim) == Some("---")
+        {
+            front_matter_end = range.end;
+        }
+        if let Some(item) = open.last_mut().filter(|i| i.first) {
+            item.first = false;
+            // pulldown-cmark reports a task marker only right after the list
+            // marker and with whitespace after it. GFM also takes one at the
+            // start of an item's first paragraph after a blank first line,
+            // and one that ends the file (`- [ ]` without a final newline).
+            // Kiro's `[ ]*` never is one; we record it the same way.
+            // (`[x]` is a link when a `[x]: url` definition exists; as the
+            // first thing in an item it is a checkbox all the same.)
+            let first_text = matches!(
+                event,
+                Event::Start(Tag::Paragraph | Tag::Link { .. }) | Event::Text(_)
+            );
+            if let Some((checked, optional, after)) =
+                first_text.then(|| marker_at(text, range.start)).flatten()
+            {
+                out.items.push(RawItem {
+                    start: item.start,
+                    end: item.end,
+                    bracket: range.start,
+                    checked,
+                    optional,
+                    text_start: skip_blanks(text, after),
+                    in_quote: quote_depth > 0,
+                });
+                item.task = Some(out.items.len() - 1);
+            }
+        }
         match event {
             Event::Start(Tag::Item) => {
-                let task =
-                    optional_marker(text, range.start).map(|(bracket, checked, text_start)| {
-                        out.items.push(RawItem {
-                            start: range.start,
-                            end: range.end,
-                            bracket,
-                            checked,
-                            optional: true,
-                            text_start,
-                            in_quote: quote_depth > 0,
-                        });
-                        out.items.len() - 1
-                    });
                 open.push(OpenItem {
                     start: range.start,
                     end: range.end,
-                    task,
+                    task: None,
+                    first: true,
                 });
             }
             Event::End(TagEnd::Item) => {
                 open.pop();
             }
+            // A marker pulldown-cmark reports inside a heading belongs to a
+            // setext heading (`- [ ] a` over `  ---`): GFM wants a paragraph.
+            Event::TaskListMarker(_) if in_heading => {}
             Event::TaskListMarker(checked) => {
                 let Some(item) = open.last_mut() else {
                     continue;
@@ -111,14 +149,18 @@ pub fn scan(source: &Source) -> Scan {
             }
             Event::Start(Tag::BlockQuote(_)) => quote_depth += 1,
             Event::End(TagEnd::BlockQuote(_)) => quote_depth -= 1,
-            Event::Start(Tag::Heading { level, .. }) if quote_depth == 0 && open.is_empty() => {
-                heading = Some(RawHeading {
-                    start: range.start,
-                    level: level as u8,
-                    title: String::new(),
-                });
+            Event::Start(Tag::Heading { level, .. }) => {
+                in_heading = true;
+                if quote_depth == 0 && open.is_empty() && range.start >= front_matter_end {
+                    heading = Some(RawHeading {
+                        start: range.start,
+                        level: level as u8,
+                        title: String::new(),
+                    });
+                }
             }
             Event::End(TagEnd::Heading(_)) => {
+                in_heading = false;
                 if let Some(mut h) = heading.take() {
                     h.title = h.title.split_whitespace().collect::<Vec<_>>().join(" ");
                     out.headings.push(h);
@@ -134,7 +176,9 @@ pub fn scan(source: &Source) -> Scan {
                     h.title.push(' ');
                 }
             }
-            Event::Start(Tag::HtmlBlock) | Event::InlineHtml(_) if quote_depth == 0 => {
+            Event::Start(Tag::HtmlBlock) | Event::InlineHtml(_)
+                if quote_depth == 0 && range.start >= front_matter_end =>
+            {
                 out.comments
                     .extend(hints::comments_in(source, range.start, range.end));
             }
@@ -152,36 +196,28 @@ fn skip_blanks(text: &str, mut i: usize) -> usize {
     i
 }
 
-/// Kiro's optional task `- [ ]* text`: the bracket offset, its state and
-/// where the text starts. GFM does not call it a task (no space after `]`).
-fn optional_marker(text: &str, item_start: usize) -> Option<(usize, bool, usize)> {
+/// A checkbox at `at`, the start of an item's first paragraph: `[ ]`,
+/// `[x]` or `[X]` (any blank but a line break inside), then whitespace or the
+/// end of the text; or Kiro's `[ ]*` / `[x]*`, which GFM does not call a task.
+/// Its state, whether it is optional, and where the text after it starts.
+fn marker_at(text: &str, at: usize) -> Option<(bool, bool, usize)> {
     let b = text.as_bytes();
-    let mut i = skip_blanks(text, item_start);
-    match b.get(i)? {
-        b'-' | b'*' | b'+' => i += 1,
-        b'0'..=b'9' => {
-            while b.get(i)?.is_ascii_digit() {
-                i += 1;
-            }
-            if !matches!(b.get(i)?, b'.' | b')') {
-                return None;
-            }
-            i += 1;
-        }
-        _ => return None,
-    }
-    let after_marker = skip_blanks(text, i);
-    if after_marker == i {
+    // Blanks separate it from the list marker or indent it; anything else
+    // before it (a `\` escape, say) means the paragraph started earlier.
+    let after_blank = at > 0 && matches!(b[at - 1], b' ' | b'\t');
+    if !after_blank || b.get(at) != Some(&b'[') || b.get(at + 2) != Some(&b']') {
         return None;
     }
-    let i = after_marker;
-    let checked = match (b.get(i)?, b.get(i + 1)?, b.get(i + 2)?, b.get(i + 3)?) {
-        (b'[', b' ', b']', b'*') => false,
-        (b'[', b'x' | b'X', b']', b'*') => true,
+    let checked = match b.get(at + 1)? {
+        b' ' | b'\t' | 0x0b | 0x0c => false,
+        b'x' | b'X' => true,
         _ => return None,
     };
-    match b.get(i + 4) {
-        None | Some(b' ' | b'\t' | b'\r' | b'\n') => Some((i, checked, skip_blanks(text, i + 4))),
+    let optional = b.get(at + 3) == Some(&b'*');
+    let after = at + 3 + usize::from(optional);
+    match b.get(after) {
+        None => Some((checked, optional, after)),
+        Some(&c) if c == b' ' || (0x09..=0x0d).contains(&c) => Some((checked, optional, after)),
         _ => None,
     }
 }

@@ -1,0 +1,781 @@
+//! Benchmark (not a timed test): parse + plan of a generated 100,000-task
+//! Markdown file, against `cmark-gfm -e tasklist` on the same file in the same
+//! run.
+//!
+//! Takes nothing but the built binary; generates the task file in a temporary
+//! folder, times whole processes (wall clock, CPU, peak RSS) and the library's
+//! phases in process, and prints a table. Never fails on speed: a slow result
+//! is a number to read, not an assertion.
+//!
+//! Run with `cargo bench --bench parse`. Environment:
+//! - `RUN_BATCH_BENCH_TASKS` (default 100000): tasks in the generated file
+//! - `RUN_BATCH_BENCH_RUNS` (default 9): timed runs per measurement, after one warm-up
+//! - `RUN_BATCH_BENCH_OUT`: also copy the generated file there (for profiling)
+//!
+//! Without `--bench` (e.g. `cargo test --all-targets`) it runs a small smoke
+//! version so the file keeps compiling and working without taking long.
+//!
+//! Processes are started through this same binary in a small helper mode
+//! (`--spawn-helper PROGRAM ARGS…`): peak RSS from `wait4` includes the peak
+//! of the process that forked the child, and the helper is small where the
+//! benchmark itself holds the generated file and plans.
+
+use std::ffi::{OsStr, OsString};
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use run_batch::plan::{Plan, PlanOptions};
+use run_batch::report::{plan_json, plan_text};
+use run_batch::taskfile::{Document, ReadOptions, Source};
+
+const PHASES: usize = 50;
+const SUBSECTIONS: usize = 8;
+
+fn main() {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "--spawn-helper") {
+        spawn_helper(&args[2..]);
+        return;
+    }
+    let full = args.iter().any(|a| a == "--bench");
+    let tasks = env_usize("RUN_BATCH_BENCH_TASKS").unwrap_or(if full { 100_000 } else { 2_000 });
+    let runs = env_usize("RUN_BATCH_BENCH_RUNS")
+        .unwrap_or(if full { 9 } else { 1 })
+        .max(1);
+    if !full {
+        println!(
+            "parse bench: smoke run ({tasks} tasks, {runs} run); use `cargo bench --bench parse` for numbers"
+        );
+    }
+
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let path = dir.path().join("tasks.md");
+    let generated = generate(tasks);
+    std::fs::write(&path, &generated.text).expect("write the task file");
+    if let Ok(out) = std::env::var("RUN_BATCH_BENCH_OUT") {
+        std::fs::write(&out, &generated.text).expect("copy the task file");
+        println!("generated file copied to {out}");
+    }
+    let bytes = generated.text.len();
+
+    // In process first: it also checks the generated file plans as intended.
+    let in_process = measure_in_process(&path, &generated, runs);
+
+    let bin = Path::new(env!("CARGO_BIN_EXE_run-batch"));
+    let file = path.as_os_str();
+    let json = measure_process(
+        bin,
+        &[OsStr::new("plan"), file, OsStr::new("--format"), OsStr::new("json")],
+        runs,
+    );
+    let text = measure_process(
+        bin,
+        &[OsStr::new("plan"), file, OsStr::new("--format"), OsStr::new("text")],
+        runs,
+    );
+    let cmark = which("cmark-gfm").map(|cmark| {
+        measure_process(
+            &cmark,
+            &[OsStr::new("-e"), OsStr::new("tasklist"), file],
+            runs,
+        )
+    });
+
+    // The report.
+    let mb = bytes as f64 / 1e6;
+    let mut out = String::new();
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "file: {mb:.1} MB ({bytes} bytes), {} lines, {} tasks ({} parents, {} checked), {} ignored look-alikes, {} headings",
+        generated.text.lines().count(),
+        generated.tasks,
+        in_process.parents,
+        in_process.checked,
+        in_process.ignored,
+        generated.headings,
+    );
+    let _ = writeln!(
+        out,
+        "plan: {} waves, {} groups, {} tasks with dependencies ({} `after` hints, {} of them short ids), {} warnings",
+        in_process.waves,
+        in_process.groups,
+        in_process.with_after,
+        generated.after_hints,
+        generated.short_after,
+        in_process.warnings
+    );
+    let _ = writeln!(
+        out,
+        "runs: {runs} timed after 1 warm-up; wall clock unless marked CPU (user+sys)"
+    );
+    let cmark_wall = cmark.as_ref().map(|c| (min(&c.wall), median(&c.wall)));
+    let ratio = |m: &Measured| match cmark_wall {
+        Some((cmin, cmed)) => format!(
+            "{:.2}x / {:.2}x",
+            min(&m.wall).as_secs_f64() / cmin.as_secs_f64(),
+            median(&m.wall).as_secs_f64() / cmed.as_secs_f64()
+        ),
+        None => "n/a".into(),
+    };
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{:<44} {:>10} {:>10} {:>10} {:>7} {:>9} {:>15}",
+        "whole process (stdout to /dev/null)",
+        "min",
+        "median",
+        "CPU med.",
+        "MB/s",
+        "peak RSS",
+        "vs cmark min/med"
+    );
+    let mut row = |name: &str, m: &Measured| {
+        let _ = writeln!(
+            out,
+            "{:<44} {:>10} {:>10} {:>10} {:>7.0} {:>9} {:>15}",
+            name,
+            ms(min(&m.wall)),
+            ms(median(&m.wall)),
+            ms(median(&m.cpu)),
+            mb / median(&m.wall).as_secs_f64(),
+            format!("{:.0} MB", m.max_rss_kib as f64 / 1024.0),
+            ratio(m)
+        );
+    };
+    row("run-batch plan FILE --format json", &json);
+    row("run-batch plan FILE --format text", &text);
+    if let Some(c) = &cmark {
+        row("cmark-gfm -e tasklist FILE", c);
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{:<44} {:>10} {:>10} {:>10} {:>7} {:>9} {:>15}",
+        "in process (library; bytes already read)", "min", "median", "", "MB/s", "", "vs cmark min/med"
+    );
+    for (name, times) in &in_process.phases {
+        let r = match cmark_wall {
+            Some((cmin, cmed)) => format!(
+                "{:.2}x / {:.2}x",
+                min(times).as_secs_f64() / cmin.as_secs_f64(),
+                median(times).as_secs_f64() / cmed.as_secs_f64()
+            ),
+            None => "n/a".into(),
+        };
+        let _ = writeln!(
+            out,
+            "{:<44} {:>10} {:>10} {:>10} {:>7.0} {:>9} {:>15}",
+            name,
+            ms(min(times)),
+            ms(median(times)),
+            "",
+            mb / median(times).as_secs_f64(),
+            "",
+            r
+        );
+    }
+    print!("{out}");
+    match cmark_wall {
+        None => {
+            println!();
+            println!("{}", "!".repeat(79));
+            println!("!! cmark-gfm was not found on PATH: no comparison was made.");
+            println!("!! Install it (Debian: `apt-get install -y cmark-gfm`) and run this again.");
+            println!("{}", "!".repeat(79));
+        }
+        Some((_, cmed)) => {
+            println!();
+            for (name, m) in [
+                ("run-batch plan --format json", &json),
+                ("run-batch plan --format text", &text),
+            ] {
+                let r = median(&m.wall).as_secs_f64() / cmed.as_secs_f64();
+                let verdict = if r <= 1.0 { "no slower than" } else { "SLOWER than" };
+                println!("{name}: {verdict} cmark-gfm (median {r:.2}x)");
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Measuring
+
+struct Measured {
+    wall: Vec<Duration>,
+    cpu: Vec<Duration>,
+    max_rss_kib: i64,
+}
+
+fn min(times: &[Duration]) -> Duration {
+    times.iter().copied().min().unwrap_or_default()
+}
+
+fn median(times: &[Duration]) -> Duration {
+    let mut t = times.to_vec();
+    t.sort();
+    match t.len() {
+        0 => Duration::ZERO,
+        n if n % 2 == 1 => t[n / 2],
+        n => (t[n / 2 - 1] + t[n / 2]) / 2,
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+/// Runs `program args` `runs` times after one warm-up, each through the
+/// helper, and collects its wall time, CPU time and largest peak RSS.
+fn measure_process(program: &Path, args: &[&OsStr], runs: usize) -> Measured {
+    let mut m = Measured {
+        wall: Vec::new(),
+        cpu: Vec::new(),
+        max_rss_kib: 0,
+    };
+    let me = std::env::current_exe().expect("the benchmark's own path");
+    for i in 0..=runs {
+        let out = Command::new(&me)
+            .arg("--spawn-helper")
+            .arg(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("start the helper");
+        let report = String::from_utf8_lossy(&out.stdout);
+        let fields: Vec<&str> = report.split_whitespace().collect();
+        if !out.status.success() || fields.len() != 4 || fields[0] != "0" {
+            // Run it again with stderr visible so the failure can be read.
+            let again = Command::new(program).args(args).output().unwrap();
+            panic!(
+                "{} {:?} failed ({report:?}):\n{}",
+                program.display(),
+                args,
+                String::from_utf8_lossy(&again.stderr)
+            );
+        }
+        let num = |s: &str| s.parse::<u64>().expect("a helper number");
+        if i > 0 {
+            m.wall.push(Duration::from_nanos(num(fields[1])));
+            m.cpu.push(Duration::from_nanos(num(fields[2])));
+            m.max_rss_kib = m.max_rss_kib.max(num(fields[3]) as i64);
+        }
+    }
+    m
+}
+
+/// The helper: runs the program once with stdout and stderr to /dev/null and
+/// prints `STATUS WALL_NS CPU_NS MAXRSS_KIB`.
+fn spawn_helper(args: &[OsString]) {
+    let start = Instant::now();
+    let child = Command::new(&args[0])
+        .args(&args[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {:?}: {e}", args[0]));
+    let pid = child.id() as libc::pid_t;
+    let mut status: libc::c_int = 0;
+    // SAFETY: an all-zero rusage is a valid value; wait4 fills it in. We reap
+    // the child ourselves (std's `Child` does not wait on drop).
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let wall = start.elapsed();
+    assert_eq!(r, pid, "wait4: {}", std::io::Error::last_os_error());
+    drop(child);
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        128 + libc::WTERMSIG(status)
+    };
+    let tv = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000;
+    // Linux reports ru_maxrss in KiB.
+    println!(
+        "{code} {} {} {}",
+        wall.as_nanos(),
+        tv(usage.ru_utime) + tv(usage.ru_stime),
+        usage.ru_maxrss
+    );
+}
+
+struct InProcess {
+    phases: Vec<(&'static str, Vec<Duration>)>,
+    parents: usize,
+    checked: usize,
+    ignored: usize,
+    waves: usize,
+    groups: usize,
+    with_after: usize,
+    warnings: usize,
+}
+
+/// The library alone: the file's bytes are read once, then each run decodes,
+/// parses, plans and renders, timing each phase.
+fn measure_in_process(path: &Path, generated: &Generated, runs: usize) -> InProcess {
+    let bytes = std::fs::read(path).unwrap();
+    let names = [
+        "Source::from_bytes (UTF-8, line index)",
+        "Document::parse",
+        "Plan::build",
+        "Document::parse + Plan::build",
+        "plan_json::render",
+        "plan_text::render",
+        "pulldown-cmark events only (parser floor)",
+    ];
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); names.len()];
+    let mut summary = None;
+    for i in 0..=runs {
+        let copy = bytes.clone();
+        let t0 = Instant::now();
+        let source = Source::from_bytes(path, copy).expect("UTF-8");
+        let t1 = Instant::now();
+        let doc = Document::parse(source, ReadOptions::default());
+        let t2 = Instant::now();
+        let plan = match Plan::build(doc, PlanOptions::default()) {
+            Ok(plan) => plan,
+            Err(e) => panic!(
+                "the generated file does not plan:\n{}",
+                run_batch::report::diagnostic::render_error(&e)
+            ),
+        };
+        let t3 = Instant::now();
+        let json = plan_json::render(&plan);
+        let t4 = Instant::now();
+        let text = plan_text::render(&plan);
+        let t5 = Instant::now();
+        let events = pulldown_cmark::Parser::new_ext(
+            &plan.doc.source.text,
+            pulldown_cmark::Options::ENABLE_TASKLISTS
+                | pulldown_cmark::Options::ENABLE_TABLES
+                | pulldown_cmark::Options::ENABLE_STRIKETHROUGH
+                | pulldown_cmark::Options::ENABLE_YAML_STYLE_METADATA_BLOCKS,
+        )
+        .into_offset_iter()
+        .count();
+        let t6 = Instant::now();
+        std::hint::black_box((&json, &text, events));
+        if i > 0 {
+            for (k, d) in [t1 - t0, t2 - t1, t3 - t2, t3 - t1, t4 - t3, t5 - t4, t6 - t5]
+                .into_iter()
+                .enumerate()
+            {
+                times[k].push(d);
+            }
+        }
+        if summary.is_none() {
+            let doc = &plan.doc;
+            assert_eq!(
+                doc.tasks.len(),
+                generated.tasks,
+                "the generator and the parser disagree on the number of tasks"
+            );
+            assert_eq!(doc.ignored.len(), generated.quoted, "quoted look-alikes");
+            assert_eq!(doc.sections.len() - 1, generated.headings, "headings");
+            summary = Some(InProcess {
+                phases: Vec::new(),
+                parents: doc.tasks.iter().filter(|t| !t.children.is_empty()).count(),
+                checked: doc.tasks.iter().filter(|t| t.checked).count(),
+                ignored: doc.ignored.len(),
+                waves: plan.waves.len(),
+                groups: plan.groups.len(),
+                with_after: plan.tasks.iter().filter(|t| !t.after.is_empty()).count(),
+                warnings: doc.warnings.len(),
+            });
+        }
+    }
+    let mut summary = summary.unwrap();
+    summary.phases = names
+        .into_iter()
+        .zip(times)
+        .collect();
+    summary
+}
+
+fn which(name: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
+}
+
+fn env_usize(name: &str) -> Option<usize> {
+    std::env::var(name).ok()?.trim().parse().ok()
+}
+
+// ---------------------------------------------------------------------------
+// The task file
+
+struct Generated {
+    text: String,
+    /// Task items the parser should find (outside code, quotes, tables).
+    tasks: usize,
+    /// `- [ ]` items inside block quotes (reported as ignored).
+    quoted: usize,
+    headings: usize,
+    /// `after` hints on tasks and sections, and how many use short ids.
+    after_hints: usize,
+    short_after: usize,
+}
+
+/// splitmix64: deterministic variety without a crate.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<'a>(&mut self, words: &[&'a str]) -> &'a str {
+        words[self.below(words.len())]
+    }
+    fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+}
+
+const VERBS: &[&str] = &[
+    "Add", "Implement", "Refactor", "Remove", "Rename", "Document", "Test", "Migrate", "Wire up",
+    "Split", "Cache", "Validate", "Log", "Benchmark", "Harden", "Expose", "Deprecate", "Inline",
+    "Extract", "Retry", "Stream", "Batch", "Paginate", "Index",
+];
+const COMPONENTS: &[&str] = &[
+    "billing", "auth", "search", "storage", "scheduler", "gateway", "ingest", "export", "metrics",
+    "audit log", "notifier", "session", "upload", "webhook", "config", "CLI", "admin UI", "queue",
+    "cache layer", "importer", "reporting", "tenant", "invoice", "checkout", "catalog", "profile",
+    "feature flag", "rate limiter", "mailer", "sync worker",
+];
+const OBJECTS: &[&str] = &[
+    "request validation", "error mapping", "retry policy", "schema migration", "pagination",
+    "timeout handling", "the public API", "unit tests", "integration tests", "metrics", "logging",
+    "the config loader", "the DB index", "the HTTP handler", "the job runner", "input parsing",
+    "serialisation", "backpressure", "idempotency keys", "the read path", "the write path",
+    "access checks", "the fixtures", "docs and examples", "the cleanup job", "the health check",
+    "the feature flag", "dead code", "the event schema", "permissions", "the data model",
+    "caching headers", "the CSV export", "the dashboard", "alerts", "the rollout plan",
+    "load shedding", "the backfill", "the client SDK", "the changelog",
+];
+const PHASE_NAMES: &[&str] = &[
+    "Foundations", "Storage", "Accounts", "Search", "Billing", "Notifications", "Reporting",
+    "Hardening", "Rollout", "Cleanup",
+];
+const SUB_NAMES: &[&str] = &[
+    "Data model", "API", "Workers", "Frontend", "Tests", "Observability", "Docs", "Migration",
+];
+const PROSE: &[&str] = &[
+    "Keep the change small and behind the existing interface.",
+    "The current code lives next to the handler; move it rather than copy it.",
+    "See the design note in the wiki for the edge cases we agreed on.",
+    "Make sure the old behaviour stays available until the rollout is done.",
+    "Measure before and after; attach the numbers to the pull request.",
+    "Coordinate with the on-call engineer before merging this one.",
+    "Touches the shared schema, so run the full migration suite.",
+    "There is a flaky test around this; fix it instead of retrying it.",
+];
+
+/// `identity::slug` as documented: lowercase letters and digits, other runs
+/// become one `-`, at most 40 characters.
+fn slug(text: &str) -> String {
+    let mut out = String::new();
+    let mut dash = false;
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            if dash && !out.is_empty() {
+                out.push('-');
+            }
+            dash = false;
+            out.extend(c.to_lowercase());
+        } else {
+            dash = true;
+        }
+        if out.chars().count() >= 40 {
+            break;
+        }
+    }
+    out
+}
+
+struct Gen {
+    rng: Rng,
+    out: String,
+    tasks: usize,
+    quoted: usize,
+    headings: usize,
+    after_hints: usize,
+    short_after: usize,
+    /// Explicit ids of this phase's earlier top-level units, for `after`.
+    phase_ids: Vec<String>,
+    previous_phase_ids: Vec<String>,
+    /// Slugs of this subsection's tasks: (slug, times seen, top-level unit).
+    sub_slugs: Vec<(String, usize, usize)>,
+    /// The current top-level unit, counted from 1.
+    unit: usize,
+    sub_slug: String,
+    checked_percent: usize,
+}
+
+impl Gen {
+    fn text(&mut self) -> String {
+        let verb = self.rng.pick(VERBS);
+        let comp = self.rng.pick(COMPONENTS);
+        let obj = self.rng.pick(OBJECTS);
+        match self.rng.below(10) {
+            0 => format!("{verb} {comp} {obj} in `src/{}/mod.rs`", comp.replace(' ', "_")),
+            1 => format!("{verb} **{comp}** {obj}"),
+            _ if self.rng.below(30) == 0 => "Run the formatter and fix lint warnings".to_owned(),
+            _ => format!("{verb} {comp} {obj}"),
+        }
+    }
+
+    /// One task line (and body and children). `depth` 0 is a top-level unit.
+    fn task(&mut self, indent: &str, marker: &str, depth: usize, budget: &mut usize) {
+        *budget = budget.saturating_sub(1);
+        self.tasks += 1;
+        let n = self.tasks;
+        let text = self.text();
+        // Enough budget left that every child is written (a `parallel` hint
+        // on a task without subtasks is an error).
+        let room = if depth == 0 { 25 } else { 5 };
+        let children = if depth < 2
+            && *budget > room
+            && self.rng.chance(if depth == 0 { 22 } else { 10 })
+        {
+            2 + self.rng.below(3)
+        } else {
+            0
+        };
+        let checked = self.rng.chance(self.checked_percent);
+        let mut line = format!(
+            "{indent}{marker} [{}] {text}",
+            if checked { if n % 7 == 0 { 'X' } else { 'x' } } else { ' ' }
+        );
+        // Hints on the task's line.
+        let mut hints: Vec<String> = Vec::new();
+        let mut own_id = None;
+        if n % 20 == 0 {
+            let id = format!("t{n}");
+            hints.push(format!("id: {id}"));
+            own_id = Some(id);
+        }
+        if n % 40 == 7 && !self.phase_ids.is_empty() {
+            let i = self.rng.below(self.phase_ids.len());
+            hints.push(format!("after: {}", self.phase_ids[i]));
+            self.after_hints += 1;
+        } else if n % 500 == 11 && !self.previous_phase_ids.is_empty() {
+            let i = self.rng.below(self.previous_phase_ids.len());
+            hints.push(format!("after: {}", self.previous_phase_ids[i]));
+            self.after_hints += 1;
+        } else if n % 200 == 13 {
+            // A short reference to an earlier task's slug id: its last two segments.
+            let unit = self.unit;
+            let unique: Vec<&String> = self
+                .sub_slugs
+                .iter()
+                .filter(|(_, seen, u)| *seen == 1 && *u < unit)
+                .map(|(s, _, _)| s)
+                .collect();
+            if !unique.is_empty() {
+                let s = unique[self.rng.below(unique.len())].clone();
+                hints.push(format!("after: {}/{s}", self.sub_slug));
+                self.after_hints += 1;
+                self.short_after += 1;
+            }
+        }
+        if children > 0 && self.rng.chance(25) {
+            hints.push(if self.rng.chance(50) {
+                "parallel: 2".to_owned()
+            } else {
+                "parallel: false".to_owned()
+            });
+        }
+        if !hints.is_empty() {
+            let _ = write!(line, " <!-- {} -->", hints.join("; "));
+        }
+        self.out.push_str(&line);
+        self.out.push('\n');
+        // Slug ids: the first task with a slug keeps it, twins get `-2`, ….
+        if own_id.is_none() {
+            let s = slug(&text);
+            match self.sub_slugs.iter_mut().find(|(x, _, _)| *x == s) {
+                Some((_, seen, _)) => *seen += 1,
+                None => self.sub_slugs.push((s, 1, self.unit)),
+            }
+        }
+
+        // The body, at the item's content indent.
+        let body_indent = format!("{indent}{}", " ".repeat(marker.len() + 1));
+        if self.rng.chance(60) {
+            let lines = 1 + self.rng.below(3);
+            for _ in 0..lines {
+                let p = self.rng.pick(PROSE);
+                let _ = writeln!(self.out, "{body_indent}{p}");
+            }
+        }
+        if n % 30 == 0 {
+            let _ = writeln!(self.out, "{body_indent}<!-- timeout: 20m -->");
+        }
+        if n % 70 == 0 {
+            let _ = writeln!(self.out, "{body_indent}<!-- agent: shell; retries: 2 -->");
+        }
+        if n % 90 == 0 {
+            let comp = self.rng.pick(COMPONENTS).replace(' ', "-");
+            let _ = writeln!(self.out, "{body_indent}<!-- gate: cargo test -p {comp} -->");
+        }
+        if n % 25 == 0 {
+            let comp = self.rng.pick(COMPONENTS).replace(' ', "_");
+            let _ = writeln!(
+                self.out,
+                "{body_indent}```sh\n{body_indent}cargo test -p {comp} -- --nocapture\n{body_indent}# - [ ] not a task: inside a code block\n{body_indent}```"
+            );
+        }
+        if n % 45 == 0 {
+            let _ = writeln!(
+                self.out,
+                "{body_indent}- note: ask the {} owners first\n{body_indent}- note: keep the old endpoint",
+                self.rng.pick(COMPONENTS)
+            );
+        }
+        for _ in 0..children {
+            if *budget == 0 {
+                break;
+            }
+            self.task(&body_indent, "-", depth + 1, budget);
+        }
+        // Only tasks of earlier top-level units are referenced by `after`
+        // (never an ancestor, which would be a cycle).
+        if depth == 0 {
+            self.phase_ids.extend(own_id);
+        }
+    }
+}
+
+fn generate(total: usize) -> Generated {
+    let mut g = Gen {
+        rng: Rng(0x5EED_CAFE),
+        out: String::with_capacity(total * 150),
+        tasks: 0,
+        quoted: 0,
+        headings: 0,
+        after_hints: 0,
+        short_after: 0,
+        phase_ids: Vec::new(),
+        previous_phase_ids: Vec::new(),
+        sub_slugs: Vec::new(),
+        unit: 0,
+        sub_slug: String::new(),
+        checked_percent: 0,
+    };
+    g.out.push_str("---\ntitle: Platform rewrite\nowner: infra\n---\n\n");
+    g.out.push_str("<!-- timeout: 45m; retries: 1 -->\n\n");
+    g.out.push_str("# Platform rewrite\n\nThe whole migration, phase by phase. Each phase is a wave.\n\n");
+    g.headings += 1;
+    let per_sub = total.div_ceil(PHASES * SUBSECTIONS).max(1);
+    for p in 1..=PHASES {
+        if g.tasks >= total {
+            break;
+        }
+        g.previous_phase_ids = std::mem::take(&mut g.phase_ids);
+        g.checked_percent = match p {
+            p if p <= PHASES * 3 / 10 => 90,
+            p if p <= PHASES * 4 / 10 => 40,
+            _ => 2,
+        };
+        let name = PHASE_NAMES[(p - 1) % PHASE_NAMES.len()];
+        let title = format!("Phase {p}: {name}");
+        if p % 10 == 0 {
+            let _ = writeln!(g.out, "{title}\n{}\n", "-".repeat(title.len()));
+        } else {
+            let _ = writeln!(g.out, "## {title}\n");
+        }
+        g.headings += 1;
+        if p % 3 == 0 {
+            g.out.push_str("<!-- parallel: 16 -->\n\n");
+        }
+        if p % 5 == 0 && p > 1 {
+            let prev = slug(&format!(
+                "Phase {}: {}",
+                p - 1,
+                PHASE_NAMES[(p - 2) % PHASE_NAMES.len()]
+            ));
+            let _ = writeln!(g.out, "<!-- after: {prev} -->\n");
+            g.after_hints += 1;
+            g.short_after += 1;
+        }
+        if p == 17 {
+            g.out.push_str("<!-- paralel: 3 -->\n\n");
+        }
+        let _ = writeln!(
+            g.out,
+            "Goal of this phase: {} for {}. {}\n",
+            g.rng.pick(OBJECTS),
+            g.rng.pick(COMPONENTS),
+            g.rng.pick(PROSE)
+        );
+        for s in 1..=SUBSECTIONS {
+            if g.tasks >= total {
+                break;
+            }
+            let sub = SUB_NAMES[(s - 1) % SUB_NAMES.len()];
+            let heading = format!("{p}.{s} {sub}");
+            g.sub_slug = slug(&heading);
+            g.sub_slugs.clear();
+            let _ = writeln!(g.out, "### {heading}\n");
+            g.headings += 1;
+            if s == 2 {
+                g.out.push_str("<!-- parallel: 4 -->\n");
+            }
+            if s == 5 && p % 4 == 0 {
+                g.out.push_str("<!-- parallel: false -->\n");
+            }
+            let _ = writeln!(g.out, "{}\n", g.rng.pick(PROSE));
+            if s == 3 {
+                g.out.push_str("| Component | Owner | Status |\n|---|---|---|\n| - [ ] billing | payments | open |\n| search | core | done |\n\n");
+            }
+            if s == 4 {
+                g.out.push_str("```markdown\n- [ ] an example task inside a fence\n- [x] not a task either\n```\n\n");
+            }
+            if s == 6 {
+                g.out.push_str("<!-- TODO: split this section when it grows -->\n\n");
+            }
+            if s == 7 && p % 5 == 0 {
+                g.out.push_str("> - [ ] Consider moving this to the next quarter\n\n");
+                g.quoted += 1;
+            }
+            let marker = match (p + s) % 9 {
+                0 => "*",
+                4 => "1.",
+                _ => "-",
+            };
+            let mut budget = per_sub.min(total - g.tasks);
+            while budget > 0 {
+                g.unit += 1;
+                g.task("", marker, 0, &mut budget);
+                if g.rng.chance(15) {
+                    g.out.push('\n');
+                }
+            }
+            g.out.push('\n');
+            if s == 8 {
+                g.out.push_str("Notes: <!-- a prose comment, not a hint --> and [ ] brackets in prose.\n\n");
+            }
+        }
+    }
+    Generated {
+        text: g.out,
+        tasks: g.tasks,
+        quoted: g.quoted,
+        headings: g.headings,
+        after_hints: g.after_hints,
+        short_after: g.short_after,
+    }
+}
