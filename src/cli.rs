@@ -275,7 +275,14 @@ fn tick(args: &TickArgs) -> Result<i32, Error> {
         } else {
             match by_last_segments(doc.tasks.iter().map(|t| t.id.as_str()), id) {
                 Ok(Some(full)) => full,
-                Ok(None) | Err(_) => return Err(tick::not_found(&doc, id)),
+                Ok(None) => return Err(tick::not_found(&doc, id)),
+                Err(candidates) => {
+                    return Err(Error::AmbiguousTask {
+                        path: args.read.file.clone(),
+                        id: id.clone(),
+                        candidates,
+                    });
+                }
             }
         };
         ticks.push(Tick {

@@ -148,6 +148,12 @@ pub struct Diagnostic {
 
 #[derive(Debug)]
 pub enum Error {
+    /// A short id that ends several ids.
+    AmbiguousTask {
+        path: PathBuf,
+        id: String,
+        candidates: Vec<String>,
+    },
     /// An agent cannot run: unknown, not installed, or nothing to run.
     Agent {
         message: String,
@@ -203,6 +209,10 @@ impl Error {
             Error::TaskNotFound { suggestion, .. } => suggestion
                 .as_ref()
                 .map(|s| format!("did you mean `{s}`? `run-batch plan` lists every id")),
+            Error::AmbiguousTask { candidates, .. } => Some(format!(
+                "write the full id: {}",
+                candidates.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+            )),
             Error::Locked { .. } => Some(
                 "wait for that run to finish, or stop it with Ctrl-C; one run per task file".into(),
             ),
@@ -229,6 +239,12 @@ impl fmt::Display for Error {
                 )
             }
             Error::Agent { message } => write!(f, "{message}"),
+            Error::AmbiguousTask { path, id, candidates } => write!(
+                f,
+                "`{id}` could be any of {} tasks in `{}`",
+                candidates.len(),
+                path.display()
+            ),
             Error::Locked { path, pid } => match pid {
                 Some(pid) => write!(
                     f,

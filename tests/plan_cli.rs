@@ -1986,3 +1986,12 @@ fn columns_and_carets_count_characters_not_bytes() {
         ",
     );
 }
+
+#[test]
+fn an_empty_task_is_planned_with_a_warning() {
+    Test::new()
+        .file("task.md", "- [ ] real work\n- [ ]\n")
+        .args(["plan", "task.md"])
+        .stderr_contains("this task is empty")
+        .success();
+}

@@ -609,3 +609,25 @@ fn a_ticked_parent_can_complete_its_own_parent() {
         )
         .success();
 }
+
+#[test]
+fn a_read_only_task_file_is_refused_and_left_alone() {
+    Test::new()
+        .file("task.md", "- [ ] a\n")
+        .chmod("task.md", 0o444)
+        .args(["tick", "task.md", "a"])
+        .stderr_contains("read-only")
+        .unchanged("task.md")
+        .status(2);
+}
+
+#[test]
+fn an_ambiguous_short_id_lists_the_candidates() {
+    Test::new()
+        .file("task.md", "# A\n- [ ] tests\n# B\n- [ ] tests\n")
+        .args(["tick", "task.md", "tests"])
+        .stderr_contains("`tests` could be any of 2 tasks")
+        .stderr_contains("`a/tests`, `b/tests`")
+        .unchanged("task.md")
+        .status(2);
+}

@@ -21,6 +21,13 @@ pub fn replace(
     let real = resolve(path)?;
     let dir = real.parent().unwrap_or(Path::new("."));
     let meta = std::fs::metadata(&real)?;
+    // A rename would replace even a read-only file; honour the owner's intent.
+    if meta.permissions().readonly() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            "the file is read-only (make it writable to let run-batch tick it)",
+        ));
+    }
     let name = real
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

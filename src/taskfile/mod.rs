@@ -266,6 +266,10 @@ impl Document {
             let text = first_line_text(&self.source, item.text_start);
             let body = body_text(&self.source, item);
             let section = self.section_at(item.start);
+            if text.is_empty() && body.is_empty() {
+                let span = self.source.span(item.bracket, 3);
+                self.warn(span, "this task is empty: it has no text and no body for an agent to work from".into());
+            }
             let marks = dialect::marks(self.dialect, &text, &body);
             let depends = marks
                 .depends
