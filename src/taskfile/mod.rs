@@ -268,7 +268,11 @@ impl Document {
             let section = self.section_at(item.start);
             if text.is_empty() && body.is_empty() {
                 let span = self.source.span(item.bracket, 3);
-                self.warn(span, "this task is empty: it has no text and no body for an agent to work from".into());
+                self.warn(
+                    span,
+                    "this task is empty: it has no text and no body for an agent to work from"
+                        .into(),
+                );
             }
             let marks = dialect::marks(self.dialect, &text, &body);
             let depends = marks
@@ -455,25 +459,71 @@ fn first_line_text(source: &Source, start: usize) -> String {
 /// The item's lines after the first, dedented by the item's content indent.
 fn body_text(source: &Source, item: &scan::RawItem) -> String {
     let text = &source.text;
-    let first_end = source.line_end(item.text_start);
-    let start = text[first_end..item.end]
-        .find('\n')
-        .map_or(item.end, |i| first_end + i + 1);
+    // The checkbox line can end exactly at the item's end (no final newline).
+    let first_end = source.line_end(item.text_start).min(item.end);
+    let rest = &text[first_end..item.end];
+    let start = match rest.as_bytes().first() {
+        Some(b'\r') if rest.as_bytes().get(1) == Some(&b'\n') => first_end + 2,
+        Some(b'\r' | b'\n') => first_end + 1,
+        _ => item.end,
+    };
     if start >= item.end {
         return String::new();
     }
-    let line_start = text[..item.bracket].rfind('\n').map_or(0, |i| i + 1);
+    let line_start = text[..item.bracket]
+        .rfind(['\n', '\r'])
+        .map_or(0, |i| i + 1);
     let indent = text[line_start..item.bracket].chars().count();
     let mut body = String::new();
-    for line in text[start..item.end].lines() {
+    // LF, CRLF and a lone CR all end a line, as they do for the parser.
+    let mut after_cr = false;
+    for line in text[start..item.end].split_inclusive(['\n', '\r']) {
+        // The LF of a CRLF, split off by the CR before it.
+        let lf_of_crlf = after_cr && line == "\n";
+        after_cr = line.ends_with('\r');
+        if lf_of_crlf {
+            continue;
+        }
+        let line = line.trim_end_matches(['\n', '\r']);
         let strip = line
             .char_indices()
             .take_while(|&(i, c)| i < indent && (c == ' ' || c == '\t'))
             .count();
-        body.push_str(line[strip..].trim_end_matches('\r'));
+        body.push_str(&line[strip..]);
         body.push('\n');
     }
     let trimmed = body.trim_end();
     let lead = trimmed.len() - trimmed.trim_start_matches(['\n', '\r']).len();
     trimmed[lead..].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bodies(text: &str) -> Vec<String> {
+        let doc = Document::parse(
+            Source::new("t.md".into(), text.into(), 0),
+            ReadOptions::default(),
+        );
+        doc.tasks.iter().map(|t| t.body.clone()).collect()
+    }
+
+    #[test]
+    fn bodies_are_dedented_with_any_line_ending() {
+        let want = "line one\n\n```sh\necho hi\n```";
+        assert_eq!(
+            bodies("- [ ] t\n  line one\n\n  ```sh\n  echo hi\n  ```\n"),
+            [want]
+        );
+        assert_eq!(
+            bodies("- [ ] t\r\n  line one\r\n\r\n  ```sh\r\n  echo hi\r\n  ```\r\n"),
+            [want]
+        );
+        assert_eq!(
+            bodies("- [ ] t\r  line one\r\r  ```sh\r  echo hi\r  ```\r"),
+            [want]
+        );
+        assert_eq!(bodies("- [ ] no body"), [""]);
+    }
 }

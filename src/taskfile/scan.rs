@@ -39,11 +39,35 @@ pub struct Scan {
     pub comments: Vec<Comment>,
 }
 
+/// No metadata blocks: pulldown-cmark takes any `---` line followed by a
+/// non-blank line and, later, another `---` for one, anywhere in the file (a
+/// rule above a heading and the next rule swallow a whole section). Front
+/// matter is only at the top; `front_matter_len` finds it.
 pub fn options() -> Options {
-    Options::ENABLE_TASKLISTS
-        | Options::ENABLE_TABLES
-        | Options::ENABLE_STRIKETHROUGH
-        | Options::ENABLE_YAML_STYLE_METADATA_BLOCKS
+    Options::ENABLE_TASKLISTS | Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH
+}
+
+/// How long YAML front matter at the top of the text is (0 when there is
+/// none), by pulldown-cmark's rule: a `---` line, a first line that is
+/// neither blank nor the end, and a closing `---` or `...` line.
+fn front_matter_len(text: &str) -> usize {
+    let mut lines = text.split_inclusive('\n');
+    let mut len = match lines.next() {
+        Some(first) if first.trim_end() == "---" && first.ends_with('\n') => first.len(),
+        _ => return 0,
+    };
+    for (n, line) in lines.enumerate() {
+        len += line.len();
+        let bare = line.trim_end_matches(['\r', '\n']).trim_end_matches(' ');
+        let closing = bare == "---" || bare == "...";
+        if n == 0 && (closing || line.trim().is_empty()) {
+            return 0;
+        }
+        if closing {
+            return len;
+        }
+    }
+    0
 }
 
 struct OpenItem {
@@ -64,12 +88,15 @@ pub fn scan(source: &Source) -> Scan {
     // Inside any heading, also one in a list item (which is no section).
     let mut in_heading = false;
     // YAML front matter with a blank line after its opening `---` (spec-kit's
-    // tasks template) is no metadata block to pulldown-cmark: it sees a rule
-    // and a setext heading. That heading is front matter, not a section.
+    // tasks template) is none by pulldown-cmark's rule: it sees a rule and a
+    // setext heading. That heading is front matter, not a section.
     let mut front_matter_end = 0;
-    let parser = Parser::new_ext(text, options()).into_offset_iter();
+    let top = front_matter_len(text);
+    let parser = Parser::new_ext(&text[top..], options()).into_offset_iter();
     for (n, (event, range)) in parser.enumerate() {
+        let range = range.start + top..range.end + top;
         if n == 1
+            && top == 0
             && let Event::Start(Tag::Heading {
                 level: HeadingLevel::H2,
                 ..
@@ -291,6 +318,17 @@ mod tests {
                 .collect::<Vec<_>>(),
             [(1, "Title"), (2, "Two code")]
         );
+    }
+
+    #[test]
+    fn rules_below_the_top_are_no_front_matter() {
+        let text = "# P\n- [ ] a\n\n---\n## Two\n- [ ] b\n\n---\n";
+        let s = Source::new("t.md".into(), text.into(), 0);
+        let sc = scan(&s);
+        assert_eq!(sc.items.len(), 2);
+        assert_eq!(sc.headings.len(), 2);
+        assert_eq!(items("---\nt: x\n...\n- [ ] a\n").len(), 1);
+        assert_eq!(items("---\n- [ ] in front matter\n---\n").len(), 0);
     }
 
     #[test]

@@ -111,15 +111,14 @@ impl Source {
         self.text[start..end].trim_end_matches(['\n', '\r'])
     }
 
-    /// Offset of the end of the line containing `offset`, before its line ending.
+    /// Offset of the end of the line containing `offset`, before its line
+    /// ending (LF, CRLF, or a CR alone, as CommonMark has it).
     pub fn line_end(&self, offset: usize) -> usize {
         let rest = &self.text.as_bytes()[offset..];
-        let n = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
-        let mut end = offset + n;
-        if end > offset && self.text.as_bytes()[end - 1] == b'\r' {
-            end -= 1;
-        }
-        end
+        offset
+            + (rest.iter())
+                .position(|&b| b == b'\n' || b == b'\r')
+                .unwrap_or(rest.len())
     }
 
     /// Where the task file's own bytes are, for edits: offset in the file.
@@ -132,11 +131,14 @@ impl Source {
     }
 }
 
+/// Where lines start after the first: after each LF, and after each CR not
+/// followed by an LF (a line ending too, for CommonMark and so for the
+/// Markdown parser, whose line numbers ours must match).
 fn memchr_lines(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
     bytes
         .iter()
         .enumerate()
-        .filter(|&(_, &b)| b == b'\n')
+        .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')))
         .map(|(i, _)| i + 1)
 }
 
@@ -169,6 +171,16 @@ mod tests {
         assert_eq!(s.bom, 3);
         assert_eq!(s.text, "- [ ] a");
         assert_eq!(s.file_offset(3), 6);
+    }
+
+    #[test]
+    fn a_lone_cr_ends_a_line() {
+        let s = Source::new("t.md".into(), "- [ ] a\r- [ ] b\r\nc".into(), 0);
+        assert_eq!(s.line_end(0), 7);
+        assert_eq!(s.line_text(2), "- [ ] b");
+        let b = s.text.find('b').unwrap();
+        assert_eq!((s.span(b, 1).line, s.span(b, 1).column), (2, 7));
+        assert_eq!(s.span(s.text.len() - 1, 1).line, 3);
     }
 
     #[test]
