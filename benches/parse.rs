@@ -63,20 +63,40 @@ fn main() {
     // In process first: it also checks the generated file plans as intended.
     let in_process = measure_in_process(&path, &generated, runs);
 
+    // A copy of this binary runs the helper: a concurrent `cargo bench` or
+    // `cargo test --all-targets` may replace the original while we measure.
+    let helper = dir.path().join("parse-bench-helper");
+    let helper = match std::env::current_exe().and_then(|me| std::fs::copy(me, &helper)) {
+        Ok(_) => helper,
+        Err(_) => std::env::current_exe().expect("the benchmark's own path"),
+    };
     let bin = Path::new(env!("CARGO_BIN_EXE_run-batch"));
     let file = path.as_os_str();
     let json = measure_process(
+        &helper,
         bin,
-        &[OsStr::new("plan"), file, OsStr::new("--format"), OsStr::new("json")],
+        &[
+            OsStr::new("plan"),
+            file,
+            OsStr::new("--format"),
+            OsStr::new("json"),
+        ],
         runs,
     );
     let text = measure_process(
+        &helper,
         bin,
-        &[OsStr::new("plan"), file, OsStr::new("--format"), OsStr::new("text")],
+        &[
+            OsStr::new("plan"),
+            file,
+            OsStr::new("--format"),
+            OsStr::new("text"),
+        ],
         runs,
     );
     let cmark = which("cmark-gfm").map(|cmark| {
         measure_process(
+            &helper,
             &cmark,
             &[OsStr::new("-e"), OsStr::new("tasklist"), file],
             runs,
@@ -154,7 +174,13 @@ fn main() {
     let _ = writeln!(
         out,
         "{:<44} {:>10} {:>10} {:>10} {:>7} {:>9} {:>15}",
-        "in process (library; bytes already read)", "min", "median", "", "MB/s", "", "vs cmark min/med"
+        "in process (library; bytes already read)",
+        "min",
+        "median",
+        "",
+        "MB/s",
+        "",
+        "vs cmark min/med"
     );
     for (name, times) in &in_process.phases {
         let r = match cmark_wall {
@@ -193,7 +219,11 @@ fn main() {
                 ("run-batch plan --format text", &text),
             ] {
                 let r = median(&m.wall).as_secs_f64() / cmed.as_secs_f64();
-                let verdict = if r <= 1.0 { "no slower than" } else { "SLOWER than" };
+                let verdict = if r <= 1.0 {
+                    "no slower than"
+                } else {
+                    "SLOWER than"
+                };
                 println!("{name}: {verdict} cmark-gfm (median {r:.2}x)");
             }
         }
@@ -229,15 +259,14 @@ fn ms(d: Duration) -> String {
 
 /// Runs `program args` `runs` times after one warm-up, each through the
 /// helper, and collects its wall time, CPU time and largest peak RSS.
-fn measure_process(program: &Path, args: &[&OsStr], runs: usize) -> Measured {
+fn measure_process(helper: &Path, program: &Path, args: &[&OsStr], runs: usize) -> Measured {
     let mut m = Measured {
         wall: Vec::new(),
         cpu: Vec::new(),
         max_rss_kib: 0,
     };
-    let me = std::env::current_exe().expect("the benchmark's own path");
     for i in 0..=runs {
-        let out = Command::new(&me)
+        let out = Command::new(helper)
             .arg("--spawn-helper")
             .arg(program)
             .args(args)
@@ -359,9 +388,17 @@ fn measure_in_process(path: &Path, generated: &Generated, runs: usize) -> InProc
         let t6 = Instant::now();
         std::hint::black_box((&json, &text, events));
         if i > 0 {
-            for (k, d) in [t1 - t0, t2 - t1, t3 - t2, t3 - t1, t4 - t3, t5 - t4, t6 - t5]
-                .into_iter()
-                .enumerate()
+            for (k, d) in [
+                t1 - t0,
+                t2 - t1,
+                t3 - t2,
+                t3 - t1,
+                t4 - t3,
+                t5 - t4,
+                t6 - t5,
+            ]
+            .into_iter()
+            .enumerate()
             {
                 times[k].push(d);
             }
@@ -388,10 +425,7 @@ fn measure_in_process(path: &Path, generated: &Generated, runs: usize) -> InProc
         }
     }
     let mut summary = summary.unwrap();
-    summary.phases = names
-        .into_iter()
-        .zip(times)
-        .collect();
+    summary.phases = names.into_iter().zip(times).collect();
     summary
 }
 
@@ -445,32 +479,126 @@ impl Rng {
 }
 
 const VERBS: &[&str] = &[
-    "Add", "Implement", "Refactor", "Remove", "Rename", "Document", "Test", "Migrate", "Wire up",
-    "Split", "Cache", "Validate", "Log", "Benchmark", "Harden", "Expose", "Deprecate", "Inline",
-    "Extract", "Retry", "Stream", "Batch", "Paginate", "Index",
+    "Add",
+    "Implement",
+    "Refactor",
+    "Remove",
+    "Rename",
+    "Document",
+    "Test",
+    "Migrate",
+    "Wire up",
+    "Split",
+    "Cache",
+    "Validate",
+    "Log",
+    "Benchmark",
+    "Harden",
+    "Expose",
+    "Deprecate",
+    "Inline",
+    "Extract",
+    "Retry",
+    "Stream",
+    "Batch",
+    "Paginate",
+    "Index",
 ];
 const COMPONENTS: &[&str] = &[
-    "billing", "auth", "search", "storage", "scheduler", "gateway", "ingest", "export", "metrics",
-    "audit log", "notifier", "session", "upload", "webhook", "config", "CLI", "admin UI", "queue",
-    "cache layer", "importer", "reporting", "tenant", "invoice", "checkout", "catalog", "profile",
-    "feature flag", "rate limiter", "mailer", "sync worker",
+    "billing",
+    "auth",
+    "search",
+    "storage",
+    "scheduler",
+    "gateway",
+    "ingest",
+    "export",
+    "metrics",
+    "audit log",
+    "notifier",
+    "session",
+    "upload",
+    "webhook",
+    "config",
+    "CLI",
+    "admin UI",
+    "queue",
+    "cache layer",
+    "importer",
+    "reporting",
+    "tenant",
+    "invoice",
+    "checkout",
+    "catalog",
+    "profile",
+    "feature flag",
+    "rate limiter",
+    "mailer",
+    "sync worker",
 ];
 const OBJECTS: &[&str] = &[
-    "request validation", "error mapping", "retry policy", "schema migration", "pagination",
-    "timeout handling", "the public API", "unit tests", "integration tests", "metrics", "logging",
-    "the config loader", "the DB index", "the HTTP handler", "the job runner", "input parsing",
-    "serialisation", "backpressure", "idempotency keys", "the read path", "the write path",
-    "access checks", "the fixtures", "docs and examples", "the cleanup job", "the health check",
-    "the feature flag", "dead code", "the event schema", "permissions", "the data model",
-    "caching headers", "the CSV export", "the dashboard", "alerts", "the rollout plan",
-    "load shedding", "the backfill", "the client SDK", "the changelog",
+    "request validation",
+    "error mapping",
+    "retry policy",
+    "schema migration",
+    "pagination",
+    "timeout handling",
+    "the public API",
+    "unit tests",
+    "integration tests",
+    "metrics",
+    "logging",
+    "the config loader",
+    "the DB index",
+    "the HTTP handler",
+    "the job runner",
+    "input parsing",
+    "serialisation",
+    "backpressure",
+    "idempotency keys",
+    "the read path",
+    "the write path",
+    "access checks",
+    "the fixtures",
+    "docs and examples",
+    "the cleanup job",
+    "the health check",
+    "the feature flag",
+    "dead code",
+    "the event schema",
+    "permissions",
+    "the data model",
+    "caching headers",
+    "the CSV export",
+    "the dashboard",
+    "alerts",
+    "the rollout plan",
+    "load shedding",
+    "the backfill",
+    "the client SDK",
+    "the changelog",
 ];
 const PHASE_NAMES: &[&str] = &[
-    "Foundations", "Storage", "Accounts", "Search", "Billing", "Notifications", "Reporting",
-    "Hardening", "Rollout", "Cleanup",
+    "Foundations",
+    "Storage",
+    "Accounts",
+    "Search",
+    "Billing",
+    "Notifications",
+    "Reporting",
+    "Hardening",
+    "Rollout",
+    "Cleanup",
 ];
 const SUB_NAMES: &[&str] = &[
-    "Data model", "API", "Workers", "Frontend", "Tests", "Observability", "Docs", "Migration",
+    "Data model",
+    "API",
+    "Workers",
+    "Frontend",
+    "Tests",
+    "Observability",
+    "Docs",
+    "Migration",
 ];
 const PROSE: &[&str] = &[
     "Keep the change small and behind the existing interface.",
@@ -530,7 +658,10 @@ impl Gen {
         let comp = self.rng.pick(COMPONENTS);
         let obj = self.rng.pick(OBJECTS);
         match self.rng.below(10) {
-            0 => format!("{verb} {comp} {obj} in `src/{}/mod.rs`", comp.replace(' ', "_")),
+            0 => format!(
+                "{verb} {comp} {obj} in `src/{}/mod.rs`",
+                comp.replace(' ', "_")
+            ),
             1 => format!("{verb} **{comp}** {obj}"),
             _ if self.rng.below(30) == 0 => "Run the formatter and fix lint warnings".to_owned(),
             _ => format!("{verb} {comp} {obj}"),
@@ -546,23 +677,25 @@ impl Gen {
         // Enough budget left that every child is written (a `parallel` hint
         // on a task without subtasks is an error).
         let room = if depth == 0 { 25 } else { 5 };
-        let children = if depth < 2
-            && *budget > room
-            && self.rng.chance(if depth == 0 { 22 } else { 10 })
-        {
-            2 + self.rng.below(3)
-        } else {
-            0
-        };
+        let children =
+            if depth < 2 && *budget > room && self.rng.chance(if depth == 0 { 22 } else { 10 }) {
+                2 + self.rng.below(3)
+            } else {
+                0
+            };
         let checked = self.rng.chance(self.checked_percent);
         let mut line = format!(
             "{indent}{marker} [{}] {text}",
-            if checked { if n % 7 == 0 { 'X' } else { 'x' } } else { ' ' }
+            if checked {
+                if n.is_multiple_of(7) { 'X' } else { 'x' }
+            } else {
+                ' '
+            }
         );
         // Hints on the task's line.
         let mut hints: Vec<String> = Vec::new();
         let mut own_id = None;
-        if n % 20 == 0 {
+        if n.is_multiple_of(20) {
             let id = format!("t{n}");
             hints.push(format!("id: {id}"));
             own_id = Some(id);
@@ -621,24 +754,24 @@ impl Gen {
                 let _ = writeln!(self.out, "{body_indent}{p}");
             }
         }
-        if n % 30 == 0 {
+        if n.is_multiple_of(30) {
             let _ = writeln!(self.out, "{body_indent}<!-- timeout: 20m -->");
         }
-        if n % 70 == 0 {
+        if n.is_multiple_of(70) {
             let _ = writeln!(self.out, "{body_indent}<!-- agent: shell; retries: 2 -->");
         }
-        if n % 90 == 0 {
+        if n.is_multiple_of(90) {
             let comp = self.rng.pick(COMPONENTS).replace(' ', "-");
             let _ = writeln!(self.out, "{body_indent}<!-- gate: cargo test -p {comp} -->");
         }
-        if n % 25 == 0 {
+        if n.is_multiple_of(25) {
             let comp = self.rng.pick(COMPONENTS).replace(' ', "_");
             let _ = writeln!(
                 self.out,
                 "{body_indent}```sh\n{body_indent}cargo test -p {comp} -- --nocapture\n{body_indent}# - [ ] not a task: inside a code block\n{body_indent}```"
             );
         }
-        if n % 45 == 0 {
+        if n.is_multiple_of(45) {
             let _ = writeln!(
                 self.out,
                 "{body_indent}- note: ask the {} owners first\n{body_indent}- note: keep the old endpoint",
@@ -675,9 +808,12 @@ fn generate(total: usize) -> Generated {
         sub_slug: String::new(),
         checked_percent: 0,
     };
-    g.out.push_str("---\ntitle: Platform rewrite\nowner: infra\n---\n\n");
+    g.out
+        .push_str("---\ntitle: Platform rewrite\nowner: infra\n---\n\n");
     g.out.push_str("<!-- timeout: 45m; retries: 1 -->\n\n");
-    g.out.push_str("# Platform rewrite\n\nThe whole migration, phase by phase. Each phase is a wave.\n\n");
+    g.out.push_str(
+        "# Platform rewrite\n\nThe whole migration, phase by phase. Each phase is a wave.\n\n",
+    );
     g.headings += 1;
     let per_sub = total.div_ceil(PHASES * SUBSECTIONS).max(1);
     for p in 1..=PHASES {
@@ -745,10 +881,12 @@ fn generate(total: usize) -> Generated {
                 g.out.push_str("```markdown\n- [ ] an example task inside a fence\n- [x] not a task either\n```\n\n");
             }
             if s == 6 {
-                g.out.push_str("<!-- TODO: split this section when it grows -->\n\n");
+                g.out
+                    .push_str("<!-- TODO: split this section when it grows -->\n\n");
             }
             if s == 7 && p % 5 == 0 {
-                g.out.push_str("> - [ ] Consider moving this to the next quarter\n\n");
+                g.out
+                    .push_str("> - [ ] Consider moving this to the next quarter\n\n");
                 g.quoted += 1;
             }
             let marker = match (p + s) % 9 {
@@ -766,7 +904,9 @@ fn generate(total: usize) -> Generated {
             }
             g.out.push('\n');
             if s == 8 {
-                g.out.push_str("Notes: <!-- a prose comment, not a hint --> and [ ] brackets in prose.\n\n");
+                g.out.push_str(
+                    "Notes: <!-- a prose comment, not a hint --> and [ ] brackets in prose.\n\n",
+                );
             }
         }
     }

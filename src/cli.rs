@@ -242,6 +242,7 @@ fn status(args: &StatusArgs) -> Result<i32, Error> {
     // A run in progress (or one that crashed) is not folded yet: read its
     // events without writing anything.
     journal.recover(crate::run::process::pid_alive);
+    journal.include_live(crate::run::process::pid_alive);
     let s = crate::report::summary::status(&plan, &journal);
     if args.json {
         let mut out = serde_json::to_string_pretty(&s).expect("status serialises");
@@ -257,7 +258,15 @@ fn plan(args: &PlanArgs) -> Result<i32, Error> {
     let plan = args.read.plan()?;
     let out = match args.format {
         Format::Text => plan_text::render(&plan),
-        Format::Json => plan_json::render(&plan),
+        Format::Json => {
+            let stdout = std::io::stdout().lock();
+            if let Err(e) =
+                plan_json::write(&plan, std::io::BufWriter::with_capacity(1 << 16, stdout))
+            {
+                stdout_failed(e);
+            }
+            return Ok(0);
+        }
         Format::Mermaid => plan_graph::render(&plan, plan_graph::Flavor::Mermaid),
         Format::Dot => plan_graph::render(&plan, plan_graph::Flavor::Dot),
     };
@@ -325,10 +334,14 @@ fn tick(args: &TickArgs) -> Result<i32, Error> {
 pub fn print_stdout(s: &str) {
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
-        eprintln!("error: cannot write to stdout: {e}");
-        std::process::exit(2);
+        stdout_failed(e);
     }
+}
+
+fn stdout_failed(e: std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("error: cannot write to stdout: {e}");
+    std::process::exit(2);
 }

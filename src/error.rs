@@ -211,7 +211,11 @@ impl Error {
                 .map(|s| format!("did you mean `{s}`? `run-batch plan` lists every id")),
             Error::AmbiguousTask { candidates, .. } => Some(format!(
                 "write the full id: {}",
-                candidates.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+                candidates
+                    .iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
             Error::Locked { .. } => Some(
                 "wait for that run to finish, or stop it with Ctrl-C; one run per task file".into(),
@@ -239,7 +243,11 @@ impl fmt::Display for Error {
                 )
             }
             Error::Agent { message } => write!(f, "{message}"),
-            Error::AmbiguousTask { path, id, candidates } => write!(
+            Error::AmbiguousTask {
+                path,
+                id,
+                candidates,
+            } => write!(
                 f,
                 "`{id}` could be any of {} tasks in `{}`",
                 candidates.len(),

@@ -75,6 +75,8 @@ pub struct Group {
 pub struct Plan {
     pub doc: Document,
     pub tasks: Vec<PlannedTask>,
+    /// Each section's `after` hints, resolved.
+    pub section_after: Vec<Vec<Target>>,
     pub waves: Vec<Wave>,
     pub groups: Vec<Group>,
     pub options: PlanOptions,
@@ -97,6 +99,7 @@ impl Plan {
                 })
                 .collect(),
             ids: HashMap::new(),
+            by_last: HashMap::new(),
             after_spans: HashMap::new(),
             section_after: vec![Vec::new(); doc.sections.len()],
             errors: Vec::new(),
@@ -123,9 +126,15 @@ impl Plan {
             doc.warn(span, w);
         }
         let doc = doc.into_valid()?;
+        let section_after = planner
+            .section_after
+            .iter()
+            .map(|deps| deps.iter().map(|&(t, _)| t).collect())
+            .collect();
         Ok(Plan {
             doc,
             tasks: planner.tasks,
+            section_after,
             waves,
             groups: planner.groups,
             options,
@@ -175,32 +184,7 @@ impl Plan {
     }
 
     fn section_after(&self, s: usize) -> impl Iterator<Item = Target> + '_ {
-        self.doc.sections[s]
-            .hints
-            .after
-            .iter()
-            .filter_map(|a| self.resolve(&a.value))
-    }
-
-    /// The task or section an `after` reference names: its full id, or the
-    /// last segments of one (as the planner accepted them).
-    pub fn resolve(&self, id: &str) -> Option<Target> {
-        let exact = |id: &str| {
-            if let Some(t) = self.doc.tasks.iter().position(|t| t.id == id) {
-                return Some(Target::Task(t));
-            }
-            self.doc
-                .sections
-                .iter()
-                .position(|s| s.id == id)
-                .map(Target::Section)
-        };
-        exact(id).or_else(|| {
-            let ids = (self.doc.tasks.iter().map(|t| t.id.as_str()))
-                .chain(self.doc.sections.iter().map(|s| s.id.as_str()));
-            let full = crate::taskfile::by_last_segments(ids, id).ok()??;
-            exact(&full)
-        })
+        self.section_after[s].iter().copied()
     }
 
     /// Tasks that run: leaves, not skipped.
@@ -212,6 +196,8 @@ impl Plan {
 struct Planner {
     tasks: Vec<PlannedTask>,
     ids: HashMap<String, Target>,
+    /// Ids by their last `/` segment, for short references.
+    by_last: HashMap<String, Vec<String>>,
     /// Where each task's dependency was written, to point at it in errors.
     after_spans: HashMap<(usize, Target), Span>,
     /// Each section's resolved `after` targets, with where they were written.
@@ -229,13 +215,23 @@ impl Planner {
         for (i, t) in doc.tasks.iter().enumerate() {
             self.ids.insert(t.id.clone(), Target::Task(i));
         }
+        for id in self.ids.keys() {
+            if let Some((_, last)) = id.rsplit_once('/') {
+                self.by_last
+                    .entry(last.to_owned())
+                    .or_default()
+                    .push(id.clone());
+            }
+        }
     }
 
     fn lookup(&mut self, doc: &Document, who: &str, dep: &Spanned<String>) -> Option<Target> {
         if let Some(&t) = self.ids.get(&dep.value) {
             return Some(t);
         }
-        match crate::taskfile::by_last_segments(self.ids.keys().map(String::as_str), &dep.value) {
+        let last = dep.value.rsplit('/').next().unwrap_or("");
+        let candidates = self.by_last.get(last).map(Vec::as_slice).unwrap_or(&[]);
+        match crate::taskfile::by_last_segments(candidates.iter().map(String::as_str), &dep.value) {
             Ok(Some(full)) => return self.ids.get(&full).copied(),
             Ok(None) => {}
             Err(candidates) => {

@@ -109,6 +109,18 @@ impl Journal {
         }
     }
 
+    /// Adds the events of a run still in progress, for a look at it (never
+    /// saved: the run folds its own events when it ends).
+    pub fn include_live(&mut self, alive: impl Fn(i32) -> bool) {
+        let live: Vec<RunRecord> = (self.runs.iter())
+            .filter(|r| !r.folded && r.outcome == "running" && alive(r.pid))
+            .cloned()
+            .collect();
+        for run in live {
+            self.fold_events(&run.id, &run.events);
+        }
+    }
+
     /// Folds runs that ended without folding (crashed ones); returns the
     /// crashed runs' ids and pids.
     pub fn recover(&mut self, alive: impl Fn(i32) -> bool) -> Vec<(String, i32)> {

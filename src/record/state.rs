@@ -13,12 +13,15 @@ pub struct StateDir {
 }
 
 impl StateDir {
+    /// The state folder beside the real file: a symlink to a task file shares
+    /// its state (and its lock) with the file itself.
     pub fn for_taskfile(taskfile: &Path) -> StateDir {
-        let folder = taskfile
+        let real = std::fs::canonicalize(taskfile).unwrap_or_else(|_| taskfile.to_path_buf());
+        let folder = real
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        let name = taskfile
+        let name = real
             .file_name()
             .map_or_else(|| "tasks".into(), |n| n.to_string_lossy().into_owned());
         StateDir {

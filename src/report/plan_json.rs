@@ -39,7 +39,7 @@ struct TaskJson<'a> {
     skipped: bool,
     text: &'a str,
     body: &'a str,
-    section: Vec<String>,
+    section: &'a [String],
     section_id: Option<&'a str>,
     wave: usize,
     after: Vec<&'a str>,
@@ -67,8 +67,13 @@ struct WarningJson<'a> {
     message: &'a str,
 }
 
-pub fn render(plan: &Plan) -> String {
+/// Writes the plan as pretty JSON to `out`, streaming: a plan of 100,000
+/// tasks is never held as one string.
+pub fn write(plan: &Plan, out: impl std::io::Write) -> std::io::Result<()> {
     let doc = &plan.doc;
+    let paths: Vec<Vec<String>> = (0..doc.sections.len())
+        .map(|s| doc.section_path(s))
+        .collect();
     let section_id = |s: usize| (s != 0).then(|| doc.sections[s].id.as_str());
     let json = PlanJson {
         schema: 1,
@@ -108,7 +113,7 @@ pub fn render(plan: &Plan) -> String {
                     skipped: p.skipped,
                     text: &t.text,
                     body: &t.body,
-                    section: doc.section_path(t.section),
+                    section: &paths[t.section],
                     section_id: section_id(t.section),
                     wave: p.wave,
                     after: p.after.iter().map(|&a| plan.target_id(a)).collect(),
@@ -154,7 +159,15 @@ pub fn render(plan: &Plan) -> String {
             .collect(),
         ignored: &doc.ignored,
     };
-    let mut s = serde_json::to_string_pretty(&json).expect("plan serialises");
-    s.push('\n');
-    s
+    let mut out = out;
+    serde_json::to_writer_pretty(&mut out, &json)?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
+/// The plan as one JSON string (for tests and small plans).
+pub fn render(plan: &Plan) -> String {
+    let mut buf = Vec::new();
+    write(plan, &mut buf).expect("writing to memory cannot fail");
+    String::from_utf8(buf).expect("JSON is UTF-8")
 }

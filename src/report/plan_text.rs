@@ -178,14 +178,17 @@ fn task_line(out: &mut String, plan: &Plan, t: usize) {
 }
 
 fn limit_of(plan: &Plan, owner: &GroupOwner) -> Option<String> {
+    // Groups come file, sections in order, then tasks in order.
+    let key = |o: &GroupOwner| match o {
+        GroupOwner::File => (0, 0),
+        GroupOwner::Section(s) => (1, *s),
+        GroupOwner::Task(t) => (2, *t),
+    };
+    let want = key(owner);
+    let i = plan.groups.partition_point(|g| key(&g.owner) < want);
     plan.groups
-        .iter()
-        .find(|g| match (&g.owner, owner) {
-            (GroupOwner::File, GroupOwner::File) => true,
-            (GroupOwner::Section(a), GroupOwner::Section(b)) => a == b,
-            (GroupOwner::Task(a), GroupOwner::Task(b)) => a == b,
-            _ => false,
-        })
+        .get(i)
+        .filter(|g| key(&g.owner) == want)
         .map(|g| {
             if g.in_order {
                 "one at a time, in order".to_owned()

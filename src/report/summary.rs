@@ -13,9 +13,12 @@ use crate::report::live::humanize_secs;
 /// Rows shown before the table is cut short (failures are always shown).
 const MAX_ROWS: usize = 40;
 
+/// The table of the tasks this run touched; `attempts` counts this run's
+/// attempts per task id (the journal's count spans every run).
 pub fn render(
     plan: &Plan,
     journal: &Journal,
+    attempts: &std::collections::HashMap<&str, u32>,
     run_id: &str,
     run_dir: &Path,
     done: usize,
@@ -56,7 +59,7 @@ pub fn render(
                 "{:<width$}  {:<11}  {:>8}  {:>8}",
                 id,
                 r.status.replace('_', " "),
-                r.attempts,
+                attempts.get(id.as_str()).copied().unwrap_or(r.attempts),
                 humanize_secs(r.duration_secs)
             );
         }

@@ -22,6 +22,8 @@ pub struct AgentSpec {
     /// As the user wrote it, for messages.
     pub name: String,
     pub preset: Preset,
+    /// The program, found before the run (see `resolve`).
+    pub program: Option<PathBuf>,
 }
 
 /// How success is decided.
@@ -55,6 +57,7 @@ impl AgentSpec {
         Ok(AgentSpec {
             name: s.trim().to_owned(),
             preset,
+            program: None,
         })
     }
 
@@ -84,13 +87,15 @@ impl AgentSpec {
         }
     }
 
-    /// The program resolved on PATH, or a message for people.
-    pub fn resolve(&self) -> Result<PathBuf, String> {
+    /// Finds the program on PATH (or, for a path, relative to `base`) and
+    /// remembers it; an error is a message for people.
+    pub fn resolve(&mut self, base: &std::path::Path) -> Result<(), String> {
         let argv = self.argv();
-        find_program(&argv[0]).ok_or_else(|| match self.preset {
+        self.program = Some(find_program(&argv[0], base).ok_or_else(|| match self.preset {
             Preset::Claude => "agent `claude` needs the Claude Code CLI, and `claude` is not on PATH; install it with `npm install -g @anthropic-ai/claude-code`, or pick another agent with `--agent`".to_owned(),
             _ => format!("agent `{}`: program `{}` is not on PATH", self.name, argv[0]),
-        })
+        })?);
+        Ok(())
     }
 
     pub fn env_remove(&self) -> &'static [&'static str] {

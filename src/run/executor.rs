@@ -63,7 +63,11 @@ pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attem
         std::fs::write(&script_path, script)?;
         argv.push(script_path.display().to_string());
     }
-    let program = l.spec.resolve().map_err(std::io::Error::other)?;
+    let program = l
+        .spec
+        .program
+        .clone()
+        .ok_or_else(|| std::io::Error::other("the agent was not resolved before the run"))?;
     let mut cmd = Command::new(program);
     cmd.arg0(&argv[0]).args(&argv[1..]);
     for var in l.spec.env_remove() {
@@ -174,7 +178,8 @@ pub fn spawn_gate(
         "\n── run-batch: gate `{}` ──",
         shell_words::join(gate)
     )?;
-    let program = process::find_program(&gate[0]).ok_or_else(|| {
+    // A gate is a command run in the agents' folder, so a relative path is too.
+    let program = process::find_program(&gate[0], workdir).ok_or_else(|| {
         std::io::Error::new(
             std::io::ErrorKind::NotFound,
             format!("`{}` is not on PATH", gate[0]),

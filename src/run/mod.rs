@@ -86,10 +86,25 @@ pub fn run(options: RunOptions) -> Result<i32, Error> {
     if options.dry_run {
         return dry_run(&plan, &agents, &prompter, &options);
     }
+    if let Some(w) = &options.workdir
+        && !w.is_dir()
+    {
+        return Err(Error::Setup(format!(
+            "--workdir `{}` is not a folder",
+            w.display()
+        )));
+    }
     let state = StateDir::for_taskfile(&options.file);
     state.create()?;
     let lock = state.lock(&options.file)?;
     Runner::new(plan, agents, prompter, options, state, lock)?.run()
+}
+
+/// The folder a task file is in (`.` for a bare file name).
+fn taskfile_folder(file: &Path) -> PathBuf {
+    file.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
 fn plan_file(path: &Path, options: &RunOptions) -> Result<Plan, Error> {
@@ -107,20 +122,27 @@ fn resolve_agents(plan: &Plan, options: &RunOptions) -> Result<Vec<Option<AgentS
         if plan.is_done(t) {
             continue;
         }
-        let name = plan.tasks[t]
-            .settings
-            .agent
-            .clone()
-            .or_else(|| options.agent.clone())
-            .unwrap_or_else(|| agent::DEFAULT_AGENT.to_owned());
-        if !specs.contains_key(&name) {
-            let spec = AgentSpec::parse(&name).map_err(|e| Error::Agent { message: e })?;
-            if let Err(e) = spec.resolve() {
+        // A path in the file is relative to the file; one on the command
+        // line, to where the command was typed.
+        let (name, base) = match &plan.tasks[t].settings.agent {
+            Some(hint) => (hint.clone(), taskfile_folder(&options.file)),
+            None => (
+                options
+                    .agent
+                    .clone()
+                    .unwrap_or_else(|| agent::DEFAULT_AGENT.to_owned()),
+                PathBuf::from("."),
+            ),
+        };
+        let key = format!("{}\0{name}", base.display());
+        if !specs.contains_key(&key) {
+            let mut spec = AgentSpec::parse(&name).map_err(|e| Error::Agent { message: e })?;
+            if let Err(e) = spec.resolve(&base) {
                 problems.push(e);
             }
-            specs.insert(name.clone(), spec);
+            specs.insert(key.clone(), spec);
         }
-        let spec = specs[&name].clone();
+        let spec = specs[&key].clone();
         if spec.preset == agent::Preset::Shell
             && agent::shell_script(&plan.doc.tasks[t].body).is_none()
         {
@@ -255,6 +277,8 @@ struct Runner {
     first_pending: Option<Instant>,
     last_flush: Instant,
     file_stamp: Option<FileStamp>,
+    /// The file as our last tick left it: re-read quietly (see `flush_ticks`).
+    own_write: Option<FileStamp>,
     to_run_at_start: usize,
     started_at: Instant,
     failed_any: bool,
@@ -293,7 +317,13 @@ impl Runner {
         lock: Lock,
     ) -> Result<Runner, Error> {
         let run_id = new_run_id();
-        let run_dir = state.runs().join(&run_id);
+        // Absolute, so logs and scripts are found from any working directory
+        // and the journal's paths hold from any folder.
+        let run_dir =
+            std::path::absolute(state.runs().join(&run_id)).map_err(|source| Error::Write {
+                path: state.runs(),
+                source,
+            })?;
         std::fs::create_dir_all(&run_dir).map_err(|source| Error::Write {
             path: run_dir.clone(),
             source,
@@ -322,14 +352,10 @@ impl Runner {
             .map_err(|e| Error::Setup(format!("cannot start the process guard: {e}")))?;
         let n = plan.doc.tasks.len();
         let prep = Prepared::new(&plan);
-        let workdir = match &options.workdir {
-            Some(w) => w.clone(),
-            None => options
-                .file
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
-        };
+        let workdir = options
+            .workdir
+            .clone()
+            .unwrap_or_else(|| taskfile_folder(&options.file));
         let journal = Journal::load(&state.journal());
         let file_stamp = stamp(&options.file);
         let reporter = Reporter::new(Mode::pick(options.json));
@@ -358,6 +384,7 @@ impl Runner {
             first_pending: None,
             last_flush: Instant::now(),
             file_stamp,
+            own_write: None,
             to_run_at_start: 0,
             started_at: Instant::now(),
             failed_any: false,
@@ -455,6 +482,10 @@ impl Runner {
             self.emit(Event::TaskBlocked { task, by });
         }
         for t in d.start {
+            // A failure to start can cancel the run (`--fail-fast`).
+            if self.cancel.is_some() {
+                break;
+            }
             self.start(t);
         }
         d.finished
@@ -533,20 +564,20 @@ impl Runner {
                     crate::record::state::file_stem_for(&task_id)
                 ));
                 let reason = format!("could not start the agent: {e}");
-                self.status[t] = Status::Failed;
-                self.failed_any = true;
-                self.last_error[t] = Some(reason.clone());
+                // Say it in the log too, where a person looks first.
+                let _ = std::fs::write(&log, format!("run-batch: {reason}\n"));
                 self.emit(Event::TaskFinished {
-                    task: task_id,
+                    task: task_id.clone(),
                     attempt,
                     outcome: TaskOutcome::Failed,
                     exit: None,
-                    reason: Some(reason),
+                    reason: Some(reason.clone()),
                     duration_secs: 0.0,
-                    log,
+                    log: log.clone(),
                     session_id: None,
                     cost_usd: None,
                 });
+                self.attempt_failed(t, &task_id, attempt, Some(reason), &log);
             }
         }
     }
@@ -592,6 +623,9 @@ impl Runner {
                     s.group.signal(libc::SIGKILL);
                     s.cancelled = true;
                 }
+                for k in &self.lingering {
+                    k.group.signal(libc::SIGKILL);
+                }
             }
             _ => {
                 self.emit(Event::Cancelling {
@@ -608,6 +642,9 @@ impl Runner {
                     if s.termination.is_none() {
                         s.termination = Some(Termination::begin(s.group, sig, grace));
                     }
+                }
+                for k in &self.lingering {
+                    k.group.signal(sig);
                 }
             }
         }
@@ -808,28 +845,46 @@ impl Runner {
                 self.status[t] = Status::Waiting;
             }
             TaskOutcome::Failed | TaskOutcome::TimedOut => {
-                self.last_error[t] = reason;
-                let retries = self.plan.tasks[t]
-                    .settings
-                    .retries
-                    .unwrap_or(self.options.retries);
-                if self.cancel.is_none() && slot.attempt <= retries {
-                    let delay = RETRY_DELAY * slot.attempt;
-                    self.status[t] = Status::RetryAt(Instant::now() + delay);
-                    self.emit(Event::TaskRetrying {
-                        task: slot.task_id.clone(),
-                        next_attempt: slot.attempt + 1,
-                        delay_secs: delay.as_secs_f64(),
-                    });
-                } else {
-                    self.status[t] = Status::Failed;
-                    self.failed_any = true;
-                    self.reporter
-                        .failure_tail(&slot.task_id, &slot.attempt_info.log);
-                    if self.options.fail_fast {
-                        self.cancel_fail_fast(&slot.task_id);
-                    }
-                }
+                self.attempt_failed(
+                    t,
+                    &slot.task_id,
+                    slot.attempt,
+                    reason,
+                    &slot.attempt_info.log,
+                );
+            }
+        }
+    }
+
+    /// After a failed attempt: retry if retries remain, else the task fails
+    /// (and with `--fail-fast`, the run stops).
+    fn attempt_failed(
+        &mut self,
+        t: usize,
+        task_id: &str,
+        attempt: u32,
+        reason: Option<String>,
+        log: &Path,
+    ) {
+        self.last_error[t] = reason;
+        let retries = self.plan.tasks[t]
+            .settings
+            .retries
+            .unwrap_or(self.options.retries);
+        if self.cancel.is_none() && attempt <= retries {
+            let delay = RETRY_DELAY * attempt;
+            self.status[t] = Status::RetryAt(Instant::now() + delay);
+            self.emit(Event::TaskRetrying {
+                task: task_id.to_owned(),
+                next_attempt: attempt + 1,
+                delay_secs: delay.as_secs_f64(),
+            });
+        } else {
+            self.status[t] = Status::Failed;
+            self.failed_any = true;
+            self.reporter.failure_tail(task_id, log);
+            if self.options.fail_fast {
+                self.cancel_fail_fast(task_id);
             }
         }
     }
@@ -867,15 +922,13 @@ impl Runner {
         let ticks = std::mem::take(&mut self.pending_ticks);
         self.first_pending = None;
         self.last_flush = Instant::now();
-        // A person may have saved the file since we last read it. The tick
-        // keeps their edit; leaving our stamp stale makes the next decision
-        // re-read the file and honour it.
-        let edited_meanwhile = stamp(&self.options.file) != self.file_stamp;
+        // The stamp is left as it was: the next decision re-reads the file.
+        // A person may have saved it while the tick was written (the tick
+        // keeps their edit), and only a fresh read honours that edit. Ticks
+        // are coalesced, so the extra reads are few.
         match tick::apply(&self.options.file, &ticks, false, self.options.read) {
             Ok(outcome) => {
-                if !edited_meanwhile {
-                    self.file_stamp = stamp(&self.options.file);
-                }
+                self.own_write = stamp(&self.options.file);
                 // Our write is the file's new state: mark it in the plan so a
                 // later reload sees no difference from what we expect.
                 for id in outcome
@@ -919,6 +972,7 @@ impl Runner {
             return;
         }
         self.file_stamp = now;
+        let ours = now == self.own_write;
         let plan = match plan_file(&self.options.file, &self.options) {
             Ok(p) => p,
             Err(e) => {
@@ -976,8 +1030,10 @@ impl Runner {
         self.status = status;
         self.attempts = attempts;
         self.last_error = last_error;
-        let tasks = self.prep.runnable.len();
-        self.emit(Event::PlanReloaded { tasks });
+        if !ours {
+            let tasks = self.prep.runnable.len();
+            self.emit(Event::PlanReloaded { tasks });
+        }
     }
 
     fn next_wakeup(&self) -> Duration {
@@ -1062,9 +1118,16 @@ impl Runner {
         }
     }
 
+    /// Waits for what finished agents left running, still listening for
+    /// Ctrl-C, which ends them at once.
     fn finish_lingering(&mut self) {
         while !self.lingering.is_empty() {
-            std::thread::sleep(Duration::from_millis(20));
+            if let Ok(Input::Signal(sig)) = self.rx.recv_timeout(Duration::from_millis(20)) {
+                self.on_signal(sig);
+                for k in &self.lingering {
+                    k.group.signal(libc::SIGKILL);
+                }
+            }
             self.on_timers();
         }
     }
@@ -1108,9 +1171,13 @@ impl Runner {
             self.reporter.note(&format!("warning: {e}"));
         }
         if !self.options.json {
+            let attempts: HashMap<&str, u32> = (self.plan.doc.tasks.iter().zip(&self.attempts))
+                .map(|(t, &n)| (t.id.as_str(), n))
+                .collect();
             let summary = crate::report::summary::render(
                 &self.plan,
                 &self.journal,
+                &attempts,
                 &self.run_id,
                 &self.run_dir,
                 done,

@@ -23,10 +23,43 @@ impl Group {
         unsafe { libc::kill(-self.0, sig) == 0 }
     }
 
-    /// Whether any process is still in the group.
+    /// Whether any process is still running in the group. kill(2) also
+    /// finds zombies, which an init that never reaps keeps forever, so a
+    /// group of zombies alone counts as gone.
     pub fn alive(self) -> bool {
-        self.signal(0)
+        self.signal(0) && has_running_member(self.0)
     }
+}
+
+/// Whether /proc shows a process of group `pgid` that is not a zombie (true
+/// when /proc cannot be read: better to wait than to leave something behind).
+fn has_running_member(pgid: i32) -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return true;
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid pgrp …`; comm may hold spaces and parens.
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next().unwrap_or("");
+        let pgrp = fields.nth(1).and_then(|p| p.parse::<i32>().ok());
+        if pgrp == Some(pgid) && state != "Z" && state != "X" {
+            return true;
+        }
+    }
+    false
 }
 
 /// Puts the command's process in a new process group of its own.
@@ -226,13 +259,15 @@ pub fn pid_alive(pid: i32) -> bool {
 
 /// Resolves a program name the way `execvp` would, for a clear error before
 /// anything starts.
-pub fn find_program(program: &str) -> Option<std::path::PathBuf> {
+/// A name with a `/` is a path, taken relative to `base` when relative; the
+/// result is absolute, so it works from any working directory.
+pub fn find_program(program: &str, base: &std::path::Path) -> Option<std::path::PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     let executable = |p: &std::path::Path| {
         std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
     };
     if program.contains('/') {
-        let p = std::path::PathBuf::from(program);
+        let p = std::path::absolute(base.join(program)).ok()?;
         return executable(&p).then_some(p);
     }
     let path = std::env::var_os("PATH")?;

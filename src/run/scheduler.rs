@@ -20,49 +20,87 @@ pub enum Status {
 }
 
 /// Per-plan facts the scheduler needs on every decision, computed once per
-/// (re)plan: which leaves run, and each one's dependencies as leaves.
+/// (re)plan: which leaves run, and what each one waits for.
 pub struct Prepared {
     pub runnable: BTreeSet<usize>,
-    /// For each task, the runnable leaves it waits for (empty for others).
+    /// For each task, the targets it waits for, as indices into `targets`.
     pub deps: Vec<Vec<usize>>,
+    /// Every distinct dependency target, as the runnable leaves it holds.
+    pub targets: Vec<Vec<usize>>,
     /// For each group, its limit.
     pub limits: Vec<usize>,
 }
 
 impl Prepared {
     pub fn new(plan: &Plan) -> Prepared {
+        let doc = &plan.doc;
         let runnable: BTreeSet<usize> = plan.runnable().collect();
-        let n = plan.doc.tasks.len();
-        let mut deps = vec![Vec::new(); n];
-        for &t in &runnable {
-            let mut leaves = Vec::new();
-            for target in plan.effective_after(t) {
-                expand(plan, target, &runnable, &mut leaves);
+        // The runnable leaves of every section, gathered in one pass.
+        let mut section_leaves = vec![Vec::new(); doc.sections.len()];
+        for &l in &runnable {
+            let mut s = Some(doc.tasks[l].section);
+            while let Some(i) = s {
+                section_leaves[i].push(l);
+                s = doc.sections[i].parent;
             }
-            leaves.sort_unstable();
-            leaves.dedup();
-            leaves.retain(|&l| l != t);
-            deps[t] = leaves;
+        }
+        let mut index: std::collections::HashMap<Target, usize> = std::collections::HashMap::new();
+        let mut targets: Vec<Vec<usize>> = Vec::new();
+        let mut deps = vec![Vec::new(); doc.tasks.len()];
+        for &t in &runnable {
+            let mut mine = Vec::new();
+            for target in plan.effective_after(t) {
+                let k = *index.entry(target).or_insert_with(|| {
+                    targets.push(match target {
+                        Target::Task(p) => leaves_of(plan, p, &runnable),
+                        Target::Section(s) => section_leaves[s].clone(),
+                    });
+                    targets.len() - 1
+                });
+                // A task never waits for itself (a section's `after` can name
+                // a section that holds it only through a cycle, which the
+                // planner rejects).
+                if targets[k] != [t] {
+                    mine.push(k);
+                }
+            }
+            mine.sort_unstable();
+            mine.dedup();
+            deps[t] = mine;
         }
         Prepared {
             runnable,
             deps,
+            targets,
             limits: plan.groups.iter().map(|g| g.limit).collect(),
         }
     }
+
+    /// Ids of the leaves `t` waits for (for `--dry-run` and messages).
+    pub fn dep_leaves(&self, t: usize) -> Vec<usize> {
+        let mut v: Vec<usize> = self.deps[t]
+            .iter()
+            .flat_map(|&k| self.targets[k].iter().copied())
+            .filter(|&l| l != t)
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
 }
 
-fn expand(plan: &Plan, target: Target, runnable: &BTreeSet<usize>, out: &mut Vec<usize>) {
-    let doc = &plan.doc;
-    match target {
-        Target::Task(t) => out.extend(runnable.iter().copied().filter(|&l| doc.task_within(l, t))),
-        Target::Section(s) => out.extend(
-            runnable
-                .iter()
-                .copied()
-                .filter(|&l| doc.section_within(doc.tasks[l].section, s)),
-        ),
+/// The runnable leaves at or under task `t`.
+fn leaves_of(plan: &Plan, t: usize, runnable: &BTreeSet<usize>) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut stack = vec![t];
+    while let Some(i) = stack.pop() {
+        if runnable.contains(&i) {
+            out.push(i);
+        }
+        stack.extend(plan.doc.tasks[i].children.iter().rev());
     }
+    out.sort_unstable();
+    out
 }
 
 pub struct Limits {
@@ -118,7 +156,29 @@ pub fn decide(
         }
     }
     let mut waiting_later = false;
-    let mut blocked_now: Vec<usize> = Vec::new();
+    // What each dependency target is, worked out at most once per decision.
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        Done,
+        Pending,
+        /// Holds a failed or blocked task.
+        Bad(usize),
+    }
+    let mut state: Vec<Option<State>> = vec![None; prep.targets.len()];
+    let mut target_state = |k: usize, status: &[Status]| -> State {
+        *state[k].get_or_insert_with(|| {
+            let mut st = State::Done;
+            for &l in &prep.targets[k] {
+                if bad(l) {
+                    return State::Bad(l);
+                }
+                if !is_done(plan, status, l) {
+                    st = State::Pending;
+                }
+            }
+            st
+        })
+    };
     for &t in &prep.runnable {
         let ready_state = match status[t] {
             Status::Waiting => true,
@@ -134,15 +194,23 @@ pub fn decide(
         if open_wave.is_some_and(|w| plan.tasks[t].wave > w) {
             continue;
         }
-        if let Some(&failed) = prep.deps[t]
-            .iter()
-            .find(|&&dep| bad(dep) || blocked_now.contains(&dep))
-        {
-            d.blocked.push((t, failed));
-            blocked_now.push(t);
+        let mut pending = false;
+        let mut failed_dep = None;
+        for &k in &prep.deps[t] {
+            match target_state(k, status) {
+                State::Done => {}
+                State::Pending => pending = true,
+                State::Bad(l) => {
+                    failed_dep = Some(l);
+                    break;
+                }
+            }
+        }
+        if let Some(l) = failed_dep {
+            d.blocked.push((t, l));
             continue;
         }
-        if !prep.deps[t].iter().all(|&dep| is_done(plan, status, dep)) {
+        if pending {
             continue;
         }
         if running >= limits.jobs {

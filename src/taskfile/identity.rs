@@ -121,17 +121,27 @@ fn unique(base: &str, taken: &mut HashMap<String, usize>, line: usize) -> String
 pub fn slug(text: &str, empty: &str) -> String {
     let mut out = String::new();
     let mut dash = false;
+    let mut count = 0;
     for c in text.chars() {
         if c.is_alphanumeric() {
             if dash && !out.is_empty() {
                 out.push('-');
+                count += 1;
             }
             dash = false;
-            out.extend(c.to_lowercase());
+            if c.is_ascii() {
+                out.push(c.to_ascii_lowercase());
+                count += 1;
+            } else {
+                for l in c.to_lowercase() {
+                    out.push(l);
+                    count += 1;
+                }
+            }
         } else {
             dash = true;
         }
-        if out.chars().count() >= SLUG_PART_MAX {
+        if count >= SLUG_PART_MAX {
             break;
         }
     }

@@ -106,15 +106,14 @@ impl Document {
 
     pub fn parse(source: Source, options: ReadOptions) -> Document {
         let scan = scan::scan(&source);
-        let text_of = |item: &scan::RawItem| first_line_text(&source, item.text_start);
+        let texts: Vec<String> = (scan.items.iter())
+            .map(|i| first_line_text(&source, i.text_start))
+            .collect();
         let dialect = options.dialect.unwrap_or_else(|| {
-            let texts: Vec<_> = scan
-                .items
-                .iter()
-                .filter(|i| !i.in_quote)
-                .map(|i| (text_of(i), i.optional))
-                .collect();
-            dialect::detect(texts.iter().map(|(t, o)| (t.as_str(), *o)))
+            let candidates = (scan.items.iter().zip(&texts))
+                .filter(|(i, _)| !i.in_quote)
+                .map(|(i, t)| (t.as_str(), i.optional));
+            dialect::detect(candidates)
         });
         let mut doc = Document {
             dialect,
@@ -126,7 +125,7 @@ impl Document {
             source,
         };
         doc.build_sections(&scan.headings);
-        doc.build_tasks(&scan.items);
+        doc.build_tasks(&scan.items, texts);
         doc.attach_comments(scan.comments);
         identity::assign(&mut doc);
         doc
@@ -240,14 +239,15 @@ impl Document {
         self.sections[1..].partition_point(|s| s.span.offset <= offset)
     }
 
-    fn build_tasks(&mut self, items: &[scan::RawItem]) {
+    fn build_tasks(&mut self, items: &[scan::RawItem], texts: Vec<String>) {
+        self.tasks.reserve(items.len());
         let keep_optional = self.dialect == Dialect::Kiro;
         let mut stack: Vec<usize> = Vec::new();
-        for item in items {
+        for (n, (item, text)) in items.iter().zip(texts).enumerate() {
             if item.in_quote {
                 self.ignored.push(Ignored {
                     line: self.source.span(item.bracket, 0).line,
-                    text: first_line_text(&self.source, item.text_start),
+                    text,
                     reason: "in a block quote",
                 });
                 continue;
@@ -263,7 +263,6 @@ impl Document {
             }
             let index = self.tasks.len();
             let parent = stack.last().copied();
-            let text = first_line_text(&self.source, item.text_start);
             let body = body_text(&self.source, item);
             let section = self.section_at(item.start);
             if text.is_empty() && body.is_empty() {
@@ -274,7 +273,19 @@ impl Document {
                         .into(),
                 );
             }
-            let marks = dialect::marks(self.dialect, &text, &body);
+            // The dialect reads the task's own lines, not its subtasks': a
+            // subtask's `_Depends:` is the subtask's.
+            let first_child = items.get(n + 1).filter(|next| next.start < item.end);
+            let marks = match first_child {
+                Some(child) if self.dialect == Dialect::Kiro => {
+                    let own = scan::RawItem {
+                        end: child.start,
+                        ..item.clone()
+                    };
+                    dialect::marks(self.dialect, &text, &body_text(&self.source, &own))
+                }
+                _ => dialect::marks(self.dialect, &text, &body),
+            };
             let depends = marks
                 .depends
                 .iter()
@@ -438,18 +449,33 @@ pub fn by_last_segments<'a>(
     }
 }
 
-/// The rest of the checkbox's line, trimmed, with `<!-- -->` comments removed.
+/// The rest of the checkbox's line, trimmed, with `<!-- -->` comments removed
+/// (but not inside code spans, where they are text).
 fn first_line_text(source: &Source, start: usize) -> String {
     let line = &source.text[start..source.line_end(start)];
     let mut out = String::with_capacity(line.len());
     let mut rest = line;
-    while let Some(open) = rest.find("<!--") {
-        out.push_str(&rest[..open]);
-        match rest[open..].find("-->") {
-            Some(close) => rest = &rest[open + close + 3..],
-            None => {
-                rest = "";
+    loop {
+        let comment = rest.find("<!--");
+        let tick = rest.find('`');
+        match (comment, tick) {
+            (Some(c), t) if t.is_none_or(|t| c < t) => {
+                out.push_str(&rest[..c]);
+                rest = rest[c..]
+                    .find("-->")
+                    .map_or("", |close| &rest[c + close + 3..]);
             }
+            (_, Some(t)) => {
+                // A code span: a run of backticks up to the same run again.
+                let run = rest[t..].len() - rest[t..].trim_start_matches('`').len();
+                let fence = &rest[t..t + run];
+                let end = rest[t + run..]
+                    .find(fence)
+                    .map_or(rest.len(), |e| t + run + e + run);
+                out.push_str(&rest[..end]);
+                rest = &rest[end..];
+            }
+            _ => break,
         }
     }
     out.push_str(rest);
@@ -507,6 +533,35 @@ mod tests {
             ReadOptions::default(),
         );
         doc.tasks.iter().map(|t| t.body.clone()).collect()
+    }
+
+    #[test]
+    fn comments_in_code_spans_stay_in_the_text() {
+        let doc = Document::parse(
+            Source::new(
+                "t.md".into(),
+                "- [ ] x `<!-- id: nope -->` y <!-- id: real -->\n".into(),
+                0,
+            ),
+            ReadOptions::default(),
+        );
+        assert_eq!(doc.tasks[0].text, "x `<!-- id: nope -->` y");
+        assert_eq!(doc.tasks[0].id, "real");
+    }
+
+    #[test]
+    fn a_kiro_subtask_depends_for_itself() {
+        let text = "- [ ] 1. Models\n  - [ ] 1.1 Create models\n  - [ ] 1.2 Wire the API\n    - _Depends: 1.1_\n";
+        let doc = Document::parse(
+            Source::new("t.md".into(), text.into(), 0),
+            ReadOptions::default(),
+        );
+        let deps: Vec<Vec<&str>> = doc
+            .tasks
+            .iter()
+            .map(|t| t.depends.iter().map(|d| d.value.as_str()).collect())
+            .collect();
+        assert_eq!(deps, [vec![], vec![], vec!["1.1"]]);
     }
 
     #[test]

@@ -355,13 +355,16 @@ pub fn wait_until(timeout: Duration, what: &str, mut done: impl FnMut() -> bool)
 
 /// run-batch started in a test folder without waiting for it, with the same
 /// environment the builder gives (no `RUN_BATCH*` from outside, `NO_COLOR`,
-/// the folder's `bin` first on `PATH`, `FAKE_LOG` and `FAKE_PIDS`). Killed
-/// with SIGKILL if dropped while running.
+/// the folder's `bin` first on `PATH`, `FAKE_LOG` and `FAKE_PIDS`). If it
+/// is dropped while running, or outlives `wait`'s timeout, it is killed with
+/// SIGKILL and so are its agents (rather than leaving them to the guard's
+/// grace period, which a test may have set long).
 pub struct Background {
     child: Option<Child>,
     stdout: Option<JoinHandle<Vec<u8>>>,
     stderr: Option<JoinHandle<Vec<u8>>>,
     args: Vec<String>,
+    dir: PathBuf,
 }
 
 /// How a background run ended.
@@ -409,6 +412,7 @@ impl Background {
             stderr: Some(read(child.stderr.take().unwrap())),
             child: Some(child),
             args: args.iter().map(|a| a.to_string()).collect(),
+            dir: dir.to_owned(),
         }
     }
 
@@ -429,7 +433,7 @@ impl Background {
     }
 
     /// Kills run-batch with SIGKILL and reaps it; its agents are left to the guard.
-    pub fn kill(mut self) -> Finished {
+    pub fn kill(self) -> Finished {
         self.signal(libc::SIGKILL);
         self.wait(Duration::from_secs(10))
     }
@@ -445,6 +449,7 @@ impl Background {
             if start.elapsed() > timeout {
                 let _ = child.kill();
                 let _ = child.wait();
+                kill_agents(&self.dir);
                 let (stdout, stderr) = self.output();
                 panic!(
                     "`run-batch {}` did not finish within {timeout:?}; killed\n---- stdout ----\n{stdout}\n---- stderr ----\n{stderr}",
@@ -477,6 +482,32 @@ impl Drop for Background {
         if let Some(child) = self.child.as_mut() {
             let _ = child.kill();
             let _ = child.wait();
+            kill_agents(&self.dir);
+        }
+    }
+}
+
+/// SIGKILL to every process started for the test folder `dir` (they all
+/// inherit its `FAKE_LOG` from run-batch: agents, their children, the guard):
+/// clean-up after a test gave up. Found by environment, so a recycled pid is
+/// never hit.
+pub fn kill_agents(dir: &Path) {
+    let mark = format!("FAKE_LOG={}", dir.join(FAKE_LOG).display()).into_bytes();
+    let me = std::process::id() as i32;
+    for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        if pid != me && environ.split(|&b| b == 0).any(|var| var == mark.as_slice()) {
+            // SAFETY: kill(2) on one process; no memory effects.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
         }
     }
 }
