@@ -611,26 +611,10 @@ const PROSE: &[&str] = &[
     "There is a flaky test around this; fix it instead of retrying it.",
 ];
 
-/// `identity::slug` as documented: lowercase letters and digits, other runs
-/// become one `-`, at most 40 characters.
+/// Slugs as run-batch makes them, so short `after` ids in the generated
+/// file resolve.
 fn slug(text: &str) -> String {
-    let mut out = String::new();
-    let mut dash = false;
-    for c in text.chars() {
-        if c.is_alphanumeric() {
-            if dash && !out.is_empty() {
-                out.push('-');
-            }
-            dash = false;
-            out.extend(c.to_lowercase());
-        } else {
-            dash = true;
-        }
-        if out.chars().count() >= 40 {
-            break;
-        }
-    }
-    out
+    run_batch::taskfile::slug(text, "")
 }
 
 struct Gen {

@@ -82,8 +82,9 @@ pub fn detect<'a>(tasks: impl Iterator<Item = (&'a str, bool)>) -> Dialect {
     }
 }
 
-/// Reads a task's marks in `dialect`. `body_offset` is added to offsets of
-/// matches in the body so callers can point at them.
+/// Reads a task's marks in `dialect` from its text and its own body (not its
+/// subtasks'). Offsets of matches in the body count from the start of the
+/// text, as if body followed text.
 pub fn marks(dialect: Dialect, text: &str, body: &str) -> Marks {
     let mut m = Marks::default();
     match dialect {

@@ -15,12 +15,13 @@ use std::path::Path;
 
 pub use dialect::Dialect;
 pub use hints::{Hints, Parallel, Spanned, parse_duration};
-pub use identity::IdSource;
+pub use identity::{IdSource, slug};
 pub use source::{Source, Span};
 
 use crate::error::{Diagnostic, Error, Location, PlanError};
 
-/// How to read a task file: which dialect, and whether Kiro's optional tasks count.
+/// How to read a task file: which dialect (Kiro's optional tasks are kept
+/// by the Kiro dialect; whether they run is a planning option).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ReadOptions {
     /// `None` detects the dialect from the tasks.
@@ -50,7 +51,8 @@ pub struct Task {
     pub checkbox: Span,
     pub checked: bool,
     pub optional: bool,
-    /// The rest of the checkbox's line, as written, without hint comments.
+    /// The rest of the checkbox's line without `<!-- -->` comments, runs of
+    /// white space collapsed to one space.
     pub text: String,
     /// Everything else in the list item, dedented, with LF line endings.
     pub body: String,
