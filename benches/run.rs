@@ -6,8 +6,11 @@
 //! 1. Throughput: 5,000 `- [ ] task N` under one heading, `--agent true -j 2`,
 //!    against `seq 5000 | xargs -P 2 -n 1 true` and
 //!    `seq 5000 | parallel -j 2 true`; wall time over RUNS runs (min, median),
-//!    each run on a fresh copy of the file in a fresh folder. Goal: within
-//!    1.5× of xargs, far ahead of GNU parallel.
+//!    each run on a fresh copy of the file in a fresh folder, the contenders
+//!    interleaved. Goal: within 1.5× of xargs, far ahead of GNU parallel.
+//!    run-batch creates two files per task (prompt, log) where xargs creates
+//!    none, so it also runs on tmpfs (/dev/shm) when the temporary folder is
+//!    not, and the cost of creating one file there is measured and printed.
 //! 2. Task-file writes: 10,000 tasks padded with body text to ~1 MB,
 //!    `--agent true -j 2 --json`. Every tick is an atomic replace (temporary
 //!    file, rename over the task file), so every write of the task file is one
@@ -26,12 +29,17 @@
 //!    agents, which are all far smaller than run-batch) and `VmHWM` of the
 //!    run-batch process itself, polled from /proc every 10 ms. Goal: ≤ 30 MB.
 //!
+//! Beside each number: the CPU time other processes used meanwhile (from
+//! /proc/stat, minus the measured process tree's own), as a share of all
+//! CPUs: on a shared machine a number is only as good as that share is small.
+//! Temporary folders are deleted only at the end (see `FOLDERS`).
+//!
 //! Run with `cargo bench --bench run`. Environment:
 //! - `RUN_BATCH_BENCH_RUNS` (default 3): timed runs per throughput measurement
 //! - `RUN_BATCH_BENCH_WAIT` (default 300): seconds to wait for a quiet machine
 //!   (no rustc, no other cargo, < 25% CPU busy) before each section; 0 = don't
 //! - `RUN_BATCH_BENCH_DIR`: where to make the temporary folders (default: the
-//!   system's; the file system matters for the fsyncs of each tick)
+//!   system's; the file system matters: file creation, fsyncs of each tick)
 //! - `RUN_BATCH_BENCH_ONLY`: `throughput`, `writes` or `memory` to run one section
 //!
 //! Without `--bench` (e.g. `cargo test --all-targets`) it runs a small smoke
@@ -83,7 +91,9 @@ fn main() {
             memory_bytes: 10_000_000,
         }
     } else {
-        println!("run bench: smoke run (small sizes, 1 run); use `cargo bench --bench run` for numbers");
+        println!(
+            "run bench: smoke run (small sizes, 1 run); use `cargo bench --bench run` for numbers"
+        );
         Sizes {
             full,
             runs: 1,
@@ -95,6 +105,7 @@ fn main() {
             memory_bytes: 200_000,
         }
     };
+    let _cleanup = Cleanup;
     let only = std::env::var("RUN_BATCH_BENCH_ONLY").ok();
     let wants = |name: &str| only.as_deref().is_none_or(|o| o == name);
 
@@ -120,6 +131,15 @@ fn main() {
         table.extend(memory(&sizes, &machine));
     }
     print_table(&table);
+}
+
+/// Deletes the temporary folders when `main` ends, panicking or not.
+struct Cleanup;
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        FOLDERS.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -157,8 +177,19 @@ fn throughput(sizes: &Sizes, machine: &str) -> Vec<Row> {
         println!("!!! Install it with `apt-get install parallel` to compare against it.");
         println!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
     }
-    let rb_cmd = format!("run-batch tasks.md --agent true -j 2   (stdout, stderr → /dev/null; {n} tasks)");
-    println!("  {rb_cmd}");
+    // run-batch creates two files per task (prompt, log) beside the task
+    // file: where that is matters. A second run-batch on tmpfs shows how much.
+    let tmpfs = Path::new("/dev/shm");
+    let also_tmpfs = fs_type(&bench_root()) != "tmpfs" && fs_type(tmpfs) == "tmpfs";
+    println!(
+        "  run-batch tasks.md --agent true -j 2   (in a fresh folder in {}; stdout, stderr → /dev/null)",
+        bench_root().display()
+    );
+    if also_tmpfs {
+        println!(
+            "  run-batch tasks.md --agent true -j 2   (the same, in a fresh folder in /dev/shm, tmpfs)"
+        );
+    }
     println!("  sh -c '{xargs_cmd}'");
     if parallel.is_some() {
         println!("  sh -c '{parallel_cmd}'");
@@ -166,96 +197,181 @@ fn throughput(sizes: &Sizes, machine: &str) -> Vec<Row> {
 
     // A small warm-up of each so binaries and libraries are in the page cache.
     {
-        let dir = tempdir();
-        let path = dir.path().join("tasks.md");
+        let dir = tempdir_in(&bench_root());
+        let path = dir.join("tasks.md");
         std::fs::write(&path, "# Tasks\n\n- [ ] a\n- [ ] b\n").unwrap();
-        run_checked(&helper(RUN_BATCH, &["tasks.md", "--agent", "true", "-j", "2"]).dir(dir.path()));
+        run_checked(&helper(RUN_BATCH, &["tasks.md", "--agent", "true", "-j", "2"]).dir(&dir));
         run_checked(&helper(&sh, &["-c", "seq 10 | xargs -P 2 -n 1 true"]));
         if parallel.is_some() {
             run_checked(&helper(&sh, &["-c", "seq 10 | parallel -j 2 true"]));
         }
     }
 
+    // What creating one file costs here: run-batch creates two per task.
+    for root in std::iter::once(bench_root()).chain(also_tmpfs.then(|| tmpfs.to_owned())) {
+        let dir = tempdir_in(&root);
+        let probes = if sizes.full { 2000 } else { 200 };
+        let per_file = create_probe(&dir, probes);
+        println!(
+            "  creating a file in {} ({}): {:.0} µs ({probes} empty files, timed){}",
+            root.display(),
+            fs_type(&root),
+            per_file.as_secs_f64() * 1e6,
+            if per_file > Duration::from_micros(50) {
+                " — SLOW: many files were deleted here lately; run-batch's times include it"
+            } else {
+                ""
+            }
+        );
+    }
+    let run_batch = |root: &Path,
+                     label: &str,
+                     run: usize,
+                     samples: &mut Samples,
+                     writes: &mut Vec<usize>| {
+        let dir = tempdir_in(root);
+        let path = dir.join("tasks.md");
+        std::fs::write(&path, &text).unwrap();
+        let renames = RenameCounter::start(&dir, "tasks.md");
+        let r =
+            run_checked(&helper(RUN_BATCH, &["tasks.md", "--agent", "true", "-j", "2"]).dir(&dir));
+        let seen = renames.stop();
+        let ticked = std::fs::read_to_string(&path)
+            .unwrap()
+            .matches("- [x] ")
+            .count();
+        assert_eq!(ticked, n, "run-batch ticked {ticked} of {n} tasks");
+        let p = phases(&dir, &r);
+        println!(
+            "  run {run}: {label} {} (cpu {}, own cpu {}, {} task-file writes; others used {:.0}% of the CPUs)",
+            secs(r.wall),
+            secs(r.cpu),
+            secs(r.self_cpu),
+            seen.renames,
+            r.others * 100.0
+        );
+        println!(
+            "         {label} phases: start-up {} · tasks {} · finish (journal, summary) {}",
+            secs(p.startup),
+            secs(p.tasks),
+            secs(p.finish)
+        );
+        samples.push(&r);
+        samples.phases.push(p);
+        writes.push(seen.renames);
+    };
     let mut rb = Samples::default();
+    let mut rb_tmpfs = Samples::default();
     let mut xargs = Samples::default();
     let mut gnu = Samples::default();
     let mut rb_writes = Vec::new();
+    let mut tmpfs_writes = Vec::new();
     // Interleaved, so a burst of load elsewhere hits every contender alike.
     for run in 1..=sizes.runs {
-        let dir = tempdir();
-        let path = dir.path().join("tasks.md");
-        std::fs::write(&path, &text).unwrap();
-        let renames = RenameCounter::start(dir.path(), "tasks.md");
-        let r = run_checked(&helper(RUN_BATCH, &["tasks.md", "--agent", "true", "-j", "2"]).dir(dir.path()));
-        let writes = renames.stop();
-        let ticked = std::fs::read_to_string(&path).unwrap().matches("- [x] ").count();
-        assert_eq!(ticked, n, "run-batch ticked {ticked} of {n} tasks");
+        run_batch(
+            &bench_root(),
+            "run-batch        ",
+            run,
+            &mut rb,
+            &mut rb_writes,
+        );
+        if also_tmpfs {
+            run_batch(
+                tmpfs,
+                "run-batch (tmpfs)",
+                run,
+                &mut rb_tmpfs,
+                &mut tmpfs_writes,
+            );
+        }
+        let r = run_checked(&helper(&sh, &["-c", &xargs_cmd]));
         println!(
-            "  run {run}: run-batch {} (cpu {}, {} task-file writes)",
+            "  run {run}: xargs             {} (cpu {}; others used {:.0}% of the CPUs)",
             secs(r.wall),
             secs(r.cpu),
-            writes.renames
+            r.others * 100.0
         );
-        rb.push(&r);
-        rb_writes.push(writes.renames);
-        drop(dir);
-
-        let r = run_checked(&helper(&sh, &["-c", &xargs_cmd]));
-        println!("  run {run}: xargs     {} (cpu {})", secs(r.wall), secs(r.cpu));
         xargs.push(&r);
-
         if parallel.is_some() {
             let r = run_checked(&helper(&sh, &["-c", &parallel_cmd]));
-            println!("  run {run}: parallel  {} (cpu {})", secs(r.wall), secs(r.cpu));
+            println!(
+                "  run {run}: parallel          {} (cpu {}; others used {:.0}% of the CPUs)",
+                secs(r.wall),
+                secs(r.cpu),
+                r.others * 100.0
+            );
             gnu.push(&r);
         }
     }
 
-    let per_task = |s: &Samples| format!("{:.0} µs/task", median(&s.wall).as_secs_f64() * 1e6 / n as f64);
-    let vs_xargs = median(&rb.wall).as_secs_f64() / median(&xargs.wall).as_secs_f64();
-    let mut rows = vec![
-        Row {
-            what: format!("1. run-batch, {n} × `true`, -j 2"),
+    let per_task = |s: &Samples| {
+        format!(
+            "{:.0} µs/task",
+            median(&s.wall).as_secs_f64() * 1e6 / n as f64
+        )
+    };
+    let line = |s: &Samples| {
+        format!(
+            "min {} · median {} · {} · cpu {} · others ≤ {:.0}% CPU",
+            secs(min(&s.wall)),
+            secs(median(&s.wall)),
+            per_task(s),
+            secs(median(&s.cpu)),
+            s.others.iter().copied().fold(0.0, f64::max) * 100.0
+        )
+    };
+    let ratio =
+        |a: &Samples, b: &Samples| median(&a.wall).as_secs_f64() / median(&b.wall).as_secs_f64();
+    let vs_xargs = ratio(&rb, &xargs);
+    let own = |s: &Samples| {
+        let pick = |f: fn(&Phases) -> Duration| median(&s.phases.iter().map(f).collect::<Vec<_>>());
+        format!(
+            "own cpu {} ({:.0} µs/task) · phases (median): start-up {}, tasks {}, finish {}",
+            secs(median(&s.self_cpu)),
+            median(&s.self_cpu).as_secs_f64() * 1e6 / n as f64,
+            secs(pick(|p| p.startup)),
+            secs(pick(|p| p.tasks)),
+            secs(pick(|p| p.finish))
+        )
+    };
+    let mut rows = vec![Row {
+        what: format!("1. run-batch, {n} × `true`, -j 2"),
+        number: format!(
+            "{} · {vs_xargs:.2}× xargs · {} · task-file writes {rb_writes:?}",
+            line(&rb),
+            own(&rb)
+        ),
+        goal: "≤ 1.5× xargs".into(),
+        met: Some(vs_xargs <= 1.5),
+        machine: machine.to_owned(),
+    }];
+    if also_tmpfs {
+        rows.push(Row {
+            what: "   run-batch, the same on tmpfs".into(),
             number: format!(
-                "min {} · median {} · {} · cpu {} · {:.2}× xargs · writes {:?}",
-                secs(min(&rb.wall)),
-                secs(median(&rb.wall)),
-                per_task(&rb),
-                secs(median(&rb.cpu)),
-                vs_xargs,
-                rb_writes
-            ),
-            goal: "≤ 1.5× xargs".into(),
-            met: Some(vs_xargs <= 1.5),
-            machine: machine.to_owned(),
-        },
-        Row {
-            what: format!("   xargs -P 2 -n 1 true ({n})"),
-            number: format!(
-                "min {} · median {} · {} · cpu {}",
-                secs(min(&xargs.wall)),
-                secs(median(&xargs.wall)),
-                per_task(&xargs),
-                secs(median(&xargs.cpu))
+                "{} · {:.2}× xargs · {} · task-file writes {tmpfs_writes:?}",
+                line(&rb_tmpfs),
+                ratio(&rb_tmpfs, &xargs),
+                own(&rb_tmpfs)
             ),
             goal: String::new(),
             met: None,
             machine: String::new(),
-        },
-    ];
+        });
+    }
+    rows.push(Row {
+        what: format!("   xargs -P 2 -n 1 true ({n})"),
+        number: line(&xargs),
+        goal: String::new(),
+        met: None,
+        machine: String::new(),
+    });
     if parallel.is_some() {
-        let vs_parallel = median(&gnu.wall).as_secs_f64() / median(&rb.wall).as_secs_f64();
+        let vs_parallel = ratio(&gnu, &rb);
         rows.push(Row {
             what: format!("   parallel -j 2 true ({n})"),
-            number: format!(
-                "min {} · median {} · {} · cpu {} · run-batch {:.1}× faster",
-                secs(min(&gnu.wall)),
-                secs(median(&gnu.wall)),
-                per_task(&gnu),
-                secs(median(&gnu.cpu)),
-                vs_parallel
-            ),
-            goal: "run-batch far ahead".into(),
+            number: format!("{} · run-batch {vs_parallel:.1}× faster", line(&gnu)),
+            goal: "run-batch far ahead (≥ 2×)".into(),
             met: Some(vs_parallel >= 2.0),
             machine: String::new(),
         });
@@ -280,14 +396,17 @@ fn writes(sizes: &Sizes, machine: &str) -> Vec<Row> {
         bytes(size)
     );
     let dir = tempdir();
-    let path = dir.path().join("tasks.md");
+    let path = dir.join("tasks.md");
     std::fs::write(&path, &text).unwrap();
-    let events_path = dir.path().join("stdout.jsonl");
-    let renames = RenameCounter::start(dir.path(), "tasks.md");
+    let events_path = dir.join("stdout.jsonl");
+    let renames = RenameCounter::start(&dir, "tasks.md");
     let r = run_checked(
-        &helper(RUN_BATCH, &["tasks.md", "--agent", "true", "-j", "2", "--json"])
-            .dir(dir.path())
-            .stdout(&events_path),
+        &helper(
+            RUN_BATCH,
+            &["tasks.md", "--agent", "true", "-j", "2", "--json"],
+        )
+        .dir(&dir)
+        .stdout(&events_path),
     );
     let seen = renames.stop();
     let after = std::fs::read_to_string(&path).unwrap();
@@ -301,22 +420,35 @@ fn writes(sizes: &Sizes, machine: &str) -> Vec<Row> {
     for line in events.lines() {
         let v: serde_json::Value = serde_json::from_str(line).expect("an event line");
         if v["event"] == "ticked" {
-            per_write.push(v["tasks"].as_array().map_or(0, Vec::len) + v["parents"].as_array().map_or(0, Vec::len));
+            per_write.push(
+                v["tasks"].as_array().map_or(0, Vec::len)
+                    + v["parents"].as_array().map_or(0, Vec::len),
+            );
         }
     }
     let total = seen.renames as u64 * size;
-    let state = dir_size(&dir.path().join(".run-batch"));
+    let state = dir_size(&dir.join(".run-batch"));
     println!("  run-batch tasks.md --agent true -j 2 --json   (in a fresh folder)");
     println!(
-        "  wall {} · cpu {} · renames onto tasks.md: {} (inotify{}) · `ticked` events: {}",
+        "  wall {} · cpu {} (own {}; others used {:.0}% of the CPUs) · renames onto tasks.md: {} (inotify{}) · `ticked` events: {}",
         secs(r.wall),
         secs(r.cpu),
+        secs(r.self_cpu),
+        r.others * 100.0,
         seen.renames,
-        if seen.overflowed { ", QUEUE OVERFLOWED: a lower bound" } else { "" },
+        if seen.overflowed {
+            ", QUEUE OVERFLOWED: a lower bound"
+        } else {
+            ""
+        },
         per_write.len()
     );
     println!("  tasks per write: {per_write:?}");
-    let at: Vec<String> = seen.at.iter().map(|t| format!("{:.2}", t.as_secs_f64())).collect();
+    let at: Vec<String> = seen
+        .at
+        .iter()
+        .map(|t| format!("{:.2}", t.as_secs_f64()))
+        .collect();
     println!("  writes at (s after the watch started): {}", at.join(" "));
     println!(
         "  bytes written to tasks.md: {} × {} = {} ({:.1}× the file); state folder afterwards: {}",
@@ -345,7 +477,10 @@ fn writes(sizes: &Sizes, machine: &str) -> Vec<Row> {
 fn memory(sizes: &Sizes, machine: &str) -> Vec<Row> {
     let agents = sizes.memory_agents;
     let each = sizes.memory_bytes;
-    println!("\n== 3. peak memory: {agents} agents at -j {agents}, each printing {} ==", bytes(each as u64));
+    println!(
+        "\n== 3. peak memory: {agents} agents at -j {agents}, each printing {} ==",
+        bytes(each as u64)
+    );
     let mut tasks = String::from("# Tasks\n\n");
     for i in 1..=agents {
         writeln!(tasks, "- [ ] task {i}").unwrap();
@@ -357,69 +492,94 @@ fn memory(sizes: &Sizes, machine: &str) -> Vec<Row> {
     // Judged by exit code: the agent's stdout is the log file.
     {
         let dir = tempdir();
-        std::fs::write(dir.path().join("tasks.md"), &tasks).unwrap();
+        std::fs::write(dir.join("tasks.md"), &tasks).unwrap();
         let agent = format!("head -c {each} /dev/zero");
         println!("  run-batch tasks.md --agent '{agent}' -j {jobs}");
         let r = run_checked(
             &helper(RUN_BATCH, &["tasks.md", "--agent", &agent, "-j", &jobs])
-                .dir(dir.path())
+                .dir(&dir)
                 .poll_hwm(),
         );
-        let logs = check_logs(dir.path(), agents, each as u64);
+        let logs = check_logs(&dir, agents, each as u64);
         println!(
-            "  wall {} · cpu {} · ru_maxrss {} · run-batch VmHWM {} · logs {}",
+            "  wall {} · cpu {} (own {}; others used {:.0}% of the CPUs) · ru_maxrss {} · run-batch VmHWM {} · logs {}",
             secs(r.wall),
             secs(r.cpu),
+            secs(r.self_cpu),
+            r.others * 100.0,
             bytes(r.maxrss),
             bytes(r.hwm),
             bytes(logs)
         );
         rows.push(Row {
-            what: format!("3a. peak RSS, {agents} × {} to stdout, exit-code agent", bytes(each as u64)),
-            number: format!("ru_maxrss {} · VmHWM {} · wall {}", bytes(r.maxrss), bytes(r.hwm), secs(r.wall)),
+            what: format!(
+                "3a. peak RSS, {agents} × {} to stdout, exit-code agent",
+                bytes(each as u64)
+            ),
+            number: format!(
+                "ru_maxrss {} · VmHWM {} · wall {}",
+                bytes(r.maxrss),
+                bytes(r.hwm),
+                secs(r.wall)
+            ),
             goal: "≤ 30 MB".into(),
             met: Some(r.maxrss.max(r.hwm) <= goal),
             machine: machine.to_owned(),
         });
     }
 
-    // The claude preset: stream-json read line by line by run-batch.
-    {
+    // The claude preset: stream-json read line by line by run-batch. First
+    // with assistant text lines (each one is an activity for the live view),
+    // then, as a control, tool results of the same size (parsed, no activity).
+    for (label, kind) in [
+        (
+            "3b. peak RSS, {agents} × {each} stream-json, claude preset",
+            Lines::AssistantText,
+        ),
+        (
+            "3c.   the same with tool-result lines (control: no activity)",
+            Lines::ToolResult,
+        ),
+    ] {
         let dir = tempdir();
-        std::fs::write(dir.path().join("tasks.md"), &tasks).unwrap();
-        let bin = dir.path().join("bin");
+        std::fs::write(dir.join("tasks.md"), &tasks).unwrap();
+        let bin = dir.join("bin");
         std::fs::create_dir(&bin).unwrap();
-        let (script, lines) = fake_claude(each);
+        let (script, lines) = fake_claude(each, kind);
         let claude = bin.join("claude");
         std::fs::write(&claude, script).unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&claude, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let path = std::env::join_paths(
-            std::iter::once(bin.clone()).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
-        )
+        let path = std::env::join_paths(std::iter::once(bin.clone()).chain(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        )))
         .unwrap();
         println!(
-            "  PATH=<fake claude>:$PATH run-batch tasks.md --agent claude -j {jobs}   (fake claude: {lines} stream-json lines + a result)"
+            "  PATH=<fake claude>:$PATH run-batch tasks.md --agent claude -j {jobs}   (fake claude: {lines} {kind:?} lines of 100 bytes + a result)"
         );
         let r = run_checked(
             &helper(RUN_BATCH, &["tasks.md", "--agent", "claude", "-j", &jobs])
-                .dir(dir.path())
+                .dir(&dir)
                 .env("PATH", &path)
                 .poll_hwm(),
         );
-        let logs = check_logs(dir.path(), agents, each as u64);
-        let events = run_dir_events(dir.path());
+        let logs = check_logs(&dir, agents, each as u64);
+        let events = run_dir_events(&dir);
         println!(
-            "  wall {} · cpu {} · ru_maxrss {} · run-batch VmHWM {} · logs {} · events.jsonl {}",
+            "  wall {} · cpu {} (own {}; others used {:.0}% of the CPUs) · ru_maxrss {} · run-batch VmHWM {} · logs {} · events.jsonl {}",
             secs(r.wall),
             secs(r.cpu),
+            secs(r.self_cpu),
+            r.others * 100.0,
             bytes(r.maxrss),
             bytes(r.hwm),
             bytes(logs),
             bytes(events)
         );
         rows.push(Row {
-            what: format!("3b. peak RSS, {agents} × {} stream-json, claude preset", bytes(each as u64)),
+            what: label
+                .replace("{agents}", &agents.to_string())
+                .replace("{each}", &bytes(each as u64)),
             number: format!(
                 "ru_maxrss {} · VmHWM {} · wall {} · events.jsonl {}",
                 bytes(r.maxrss),
@@ -427,12 +587,66 @@ fn memory(sizes: &Sizes, machine: &str) -> Vec<Row> {
                 secs(r.wall),
                 bytes(events)
             ),
-            goal: "≤ 30 MB".into(),
-            met: Some(r.maxrss.max(r.hwm) <= goal),
-            machine: machine.to_owned(),
+            goal: if kind == Lines::AssistantText {
+                "≤ 30 MB".into()
+            } else {
+                String::new()
+            },
+            met: (kind == Lines::AssistantText).then_some(r.maxrss.max(r.hwm) <= goal),
+            machine: if kind == Lines::AssistantText {
+                machine.to_owned()
+            } else {
+                String::new()
+            },
         });
     }
     rows
+}
+
+/// Where a run-batch run's wall time went, from its `events.jsonl`: before
+/// `run_started` (reading, planning, state folder), until `run_finished` (the
+/// tasks), and after it (folding the journal, the summary).
+#[derive(Clone, Copy, Default)]
+struct Phases {
+    startup: Duration,
+    tasks: Duration,
+    finish: Duration,
+}
+
+fn phases(dir: &Path, r: &Ran) -> Phases {
+    let mut found = Phases::default();
+    walk(&dir.join(".run-batch"), &mut |p, _| {
+        if p.file_name().is_none_or(|n| n != "events.jsonl") {
+            return;
+        }
+        let text = std::fs::read_to_string(p).unwrap_or_default();
+        let at = |event: &str| {
+            text.lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .find(|v| v["event"] == event)
+                .and_then(|v| humantime::parse_rfc3339(v["ts"].as_str()?).ok())
+        };
+        let since = |a: std::time::SystemTime, b: std::time::SystemTime| {
+            b.duration_since(a).unwrap_or_default()
+        };
+        if let (Some(started), Some(finished)) = (at("run_started"), at("run_finished")) {
+            found = Phases {
+                startup: since(r.started, started),
+                tasks: since(started, finished),
+                finish: since(finished, r.ended),
+            };
+        }
+    });
+    found
+}
+
+/// Creates `n` empty files in `dir`; the time each took on average.
+fn create_probe(dir: &Path, n: usize) -> Duration {
+    let start = Instant::now();
+    for i in 0..n {
+        std::fs::File::create(dir.join(format!("probe-{i}"))).expect("create a probe file");
+    }
+    start.elapsed() / n as u32
 }
 
 /// `n` tasks under one heading, each padded with an indented body line so the
@@ -455,11 +669,29 @@ fn padded_file(n: usize, target: usize) -> String {
     text
 }
 
-/// A fake `claude` that prints about `total` bytes of assistant text events,
-/// then a successful result. Returns the script and its number of lines.
-fn fake_claude(total: usize) -> (String, usize) {
-    let prefix = r#"{"type":"assistant","message":{"content":[{"type":"text","text":""#;
-    let suffix = r#""}]}}"#;
+/// What the fake `claude` prints before its result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lines {
+    /// `assistant` events with a text block: each is an activity.
+    AssistantText,
+    /// `user` events with a tool result: parsed, but no activity.
+    ToolResult,
+}
+
+/// A fake `claude` that reads its prompt, prints about `total` bytes of
+/// 100-byte stream-json lines, then a successful result. Returns the script
+/// and its number of lines.
+fn fake_claude(total: usize, kind: Lines) -> (String, usize) {
+    let (prefix, suffix) = match kind {
+        Lines::AssistantText => (
+            r#"{"type":"assistant","message":{"content":[{"type":"text","text":""#,
+            r#""}]}}"#,
+        ),
+        Lines::ToolResult => (
+            r#"{"type":"user","message":{"content":[{"type":"tool_result","content":""#,
+            r#""}]}}"#,
+        ),
+    };
     let line_len = 100;
     let text_len = line_len - 1 - prefix.len() - suffix.len();
     let line = format!("{prefix}{}{suffix}", "x".repeat(text_len));
@@ -483,7 +715,10 @@ fn check_logs(dir: &Path, agents: usize, each: u64) -> u64 {
     });
     assert_eq!(logs.len(), agents, "one log per agent");
     for &len in &logs {
-        assert!(len >= each, "a log of {len} bytes, expected at least {each}");
+        assert!(
+            len >= each,
+            "a log of {len} bytes, expected at least {each}"
+        );
     }
     logs.iter().sum()
 }
@@ -505,7 +740,9 @@ fn dir_size(dir: &Path) -> u64 {
 }
 
 fn walk(dir: &Path, f: &mut dyn FnMut(&Path, u64)) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let Ok(meta) = e.metadata() else { continue };
         if meta.is_dir() {
@@ -570,24 +807,36 @@ struct Ran {
     maxrss: u64,
     /// The process's own `VmHWM`, polled, in bytes (0 when not polled).
     hwm: u64,
+    /// CPU time that other processes used meanwhile, as a share of all CPUs.
+    others: f64,
+    /// The process's own CPU time, without its children's.
+    self_cpu: Duration,
+    started: std::time::SystemTime,
+    ended: std::time::SystemTime,
 }
 
 #[derive(Default)]
 struct Samples {
     wall: Vec<Duration>,
     cpu: Vec<Duration>,
+    others: Vec<f64>,
+    self_cpu: Vec<Duration>,
+    phases: Vec<Phases>,
 }
 
 impl Samples {
     fn push(&mut self, r: &Ran) {
         self.wall.push(r.wall);
         self.cpu.push(r.cpu);
+        self.others.push(r.others);
+        self.self_cpu.push(r.self_cpu);
     }
 }
 
 /// Runs it through the helper; panics with its stderr when it fails.
 fn run_checked(s: &Spawn) -> Ran {
     let me = std::env::current_exe().expect("the benchmark's own path");
+    let before = cpu_jiffies();
     let mut cmd = Command::new(&me);
     cmd.arg("--spawn-helper").arg(&s.program).args(&s.args);
     if let Some(d) = &s.dir {
@@ -596,17 +845,22 @@ fn run_checked(s: &Spawn) -> Ran {
     for (k, v) in &s.env {
         cmd.env(k, v);
     }
-    cmd.env_remove("RUN_BATCH_BENCH_STDOUT").env_remove("RUN_BATCH_BENCH_POLL");
+    cmd.env_remove("RUN_BATCH_BENCH_STDOUT")
+        .env_remove("RUN_BATCH_BENCH_POLL");
     if let Some(o) = &s.stdout {
         cmd.env("RUN_BATCH_BENCH_STDOUT", o);
     }
     if s.poll_hwm {
         cmd.env("RUN_BATCH_BENCH_POLL", "1");
     }
-    let out = cmd.stdin(Stdio::null()).stderr(Stdio::inherit()).output().expect("start the helper");
+    let out = cmd
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("start the helper");
     let report = String::from_utf8_lossy(&out.stdout);
     let fields: Vec<&str> = report.split_whitespace().collect();
-    if !out.status.success() || fields.len() != 5 || fields[0] != "0" {
+    if !out.status.success() || fields.len() != 8 || fields[0] != "0" {
         let mut again = Command::new(&s.program);
         again.args(&s.args);
         if let Some(d) = &s.dir {
@@ -624,17 +878,30 @@ fn run_checked(s: &Spawn) -> Ran {
         );
     }
     let num = |s: &str| s.parse::<u64>().expect("a helper number");
+    let after = cpu_jiffies();
+    let wall = Duration::from_nanos(num(fields[1]));
+    let cpu = Duration::from_nanos(num(fields[2]));
+    // SAFETY: sysconf has no memory effects.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let busy = (after.0 - after.1).saturating_sub(before.0 - before.1) as f64 / hz;
+    let unix = |s: &str| std::time::UNIX_EPOCH + Duration::from_nanos(num(s));
     Ran {
-        wall: Duration::from_nanos(num(fields[1])),
-        cpu: Duration::from_nanos(num(fields[2])),
+        wall,
+        cpu,
         maxrss: num(fields[3]) * 1024,
         hwm: num(fields[4]) * 1024,
+        self_cpu: Duration::from_nanos(num(fields[5])),
+        started: unix(fields[6]),
+        ended: unix(fields[7]),
+        others: ((busy - cpu.as_secs_f64()) / (wall.as_secs_f64() * nproc() as f64))
+            .clamp(0.0, 1.0),
     }
 }
 
 /// The helper: runs the program once (stdin and stderr /dev/null, stdout
-/// /dev/null or `RUN_BATCH_BENCH_STDOUT`) and prints
-/// `STATUS WALL_NS CPU_NS MAXRSS_KIB HWM_KIB`. With `RUN_BATCH_BENCH_POLL`, it
+/// /dev/null or `RUN_BATCH_BENCH_STDOUT`) and prints `STATUS WALL_NS CPU_NS
+/// MAXRSS_KIB HWM_KIB SELF_CPU_NS START_UNIX_NS END_UNIX_NS` (CPU_NS: the
+/// process and its children; SELF_CPU_NS: the process alone). With `RUN_BATCH_BENCH_POLL`, it
 /// polls the child's `VmHWM` every 10 ms until it ends.
 fn spawn_helper(args: &[OsString]) {
     let stdout = match std::env::var_os("RUN_BATCH_BENCH_STDOUT") {
@@ -643,6 +910,7 @@ fn spawn_helper(args: &[OsString]) {
     };
     let poll = std::env::var_os("RUN_BATCH_BENCH_POLL").is_some();
     let start = Instant::now();
+    let started_at = std::time::SystemTime::now();
     let child = Command::new(&args[0])
         .args(&args[1..])
         .env_remove("RUN_BATCH_BENCH_STDOUT")
@@ -659,12 +927,17 @@ fn spawn_helper(args: &[OsString]) {
     // the child ourselves (std's `Child` does not wait on drop).
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let mut hwm_kib = 0u64;
-    let r = loop {
-        let flags = if poll { libc::WNOHANG } else { 0 };
-        // SAFETY: as above; `pid` is our own unreaped child.
-        let r = unsafe { libc::wait4(pid, &mut status, flags, &mut usage) };
-        if r != 0 {
-            break r;
+    // Wait for the end without reaping (WNOWAIT): the zombie's /proc/PID/stat
+    // still holds its own CPU time, apart from its children's.
+    loop {
+        let flags = libc::WEXITED | libc::WNOWAIT | if poll { libc::WNOHANG } else { 0 };
+        // SAFETY: an all-zero siginfo is valid; waitid fills it in for our own child.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let r = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags) };
+        assert_eq!(r, 0, "waitid: {}", std::io::Error::last_os_error());
+        // SAFETY: reading the pid field of a siginfo waitid wrote (or left zero).
+        if unsafe { info.si_pid() } != 0 {
+            break;
         }
         if let Ok(s) = std::fs::read_to_string(&status_path)
             && let Some(kib) = s
@@ -675,8 +948,21 @@ fn spawn_helper(args: &[OsString]) {
             hwm_kib = hwm_kib.max(kib);
         }
         std::thread::sleep(Duration::from_millis(10));
-    };
+    }
     let wall = start.elapsed();
+    let ended_at = std::time::SystemTime::now();
+    // utime and stime: fields 14 and 15, the 12th and 13th after the `(comm)`.
+    let self_ticks: u64 = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1.split_whitespace().collect::<Vec<_>>();
+            Some(rest.get(11)?.parse::<u64>().ok()? + rest.get(12)?.parse::<u64>().ok()?)
+        })
+        .unwrap_or(0);
+    // SAFETY: sysconf has no memory effects.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    // SAFETY: as above; `pid` is our own child, exited and not yet reaped.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     assert_eq!(r, pid, "wait4: {}", std::io::Error::last_os_error());
     drop(child);
     let code = if libc::WIFEXITED(status) {
@@ -686,11 +972,19 @@ fn spawn_helper(args: &[OsString]) {
     };
     let tv = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000;
     // Linux reports ru_maxrss in KiB.
+    let unix = |t: std::time::SystemTime| {
+        t.duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos()
+    };
     println!(
-        "{code} {} {} {} {hwm_kib}",
+        "{code} {} {} {} {hwm_kib} {} {} {}",
         wall.as_nanos(),
         tv(usage.ru_utime) + tv(usage.ru_stime),
-        usage.ru_maxrss
+        usage.ru_maxrss,
+        self_ticks * 1_000_000_000 / hz,
+        unix(started_at),
+        unix(ended_at)
     );
 }
 
@@ -715,11 +1009,19 @@ impl RenameCounter {
     fn start(dir: &Path, name: &str) -> RenameCounter {
         // SAFETY: plain system calls on a descriptor we own.
         let fd = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
-        assert!(fd >= 0, "inotify_init1: {}", std::io::Error::last_os_error());
+        assert!(
+            fd >= 0,
+            "inotify_init1: {}",
+            std::io::Error::last_os_error()
+        );
         let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).unwrap();
         // SAFETY: as above, with a valid C string.
         let wd = unsafe { libc::inotify_add_watch(fd, c.as_ptr(), libc::IN_MOVED_TO) };
-        assert!(wd >= 0, "inotify_add_watch: {}", std::io::Error::last_os_error());
+        assert!(
+            wd >= 0,
+            "inotify_add_watch: {}",
+            std::io::Error::last_os_error()
+        );
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let name = name.as_bytes().to_vec();
@@ -742,7 +1044,9 @@ impl RenameCounter {
                     }
                     let mut at = 0;
                     while at + 16 <= n as usize {
-                        let word = |i: usize| u32::from_ne_bytes(buf[at + i..at + i + 4].try_into().unwrap());
+                        let word = |i: usize| {
+                            u32::from_ne_bytes(buf[at + i..at + i + 4].try_into().unwrap())
+                        };
                         let (mask, len) = (word(4), word(12) as usize);
                         let raw = &buf[at + 16..at + 16 + len];
                         let event_name = &raw[..raw.iter().position(|&b| b == 0).unwrap_or(len)];
@@ -801,6 +1105,11 @@ fn fs_type(path: &Path) -> String {
         return "?".into();
     }
     match s.f_type {
+        // ext4 without a journal (no jbd2 anywhere) skips recently deleted
+        // inodes one by one when it creates a file.
+        0xEF53 if std::fs::read_dir("/proc/fs/jbd2").is_ok_and(|mut d| d.next().is_none()) => {
+            "ext4, no journal".into()
+        }
         0xEF53 => "ext4".into(),
         0x0102_1994 => "tmpfs".into(),
         0x9123_683E => "btrfs".into(),
@@ -811,23 +1120,25 @@ fn fs_type(path: &Path) -> String {
 }
 
 /// The share of all CPUs busy over `over` (from /proc/stat).
+/// All CPUs' time and idle time so far, in jiffies (from /proc/stat).
+fn cpu_jiffies() -> (u64, u64) {
+    let s = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let nums: Vec<u64> = s
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let idle = nums.get(3).copied().unwrap_or(0) + nums.get(4).copied().unwrap_or(0);
+    (nums.iter().take(8).sum(), idle)
+}
+
 fn cpu_busy(over: Duration) -> f64 {
-    fn sample() -> (u64, u64) {
-        let s = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-        let nums: Vec<u64> = s
-            .lines()
-            .next()
-            .unwrap_or("")
-            .split_whitespace()
-            .skip(1)
-            .filter_map(|x| x.parse().ok())
-            .collect();
-        let idle = nums.get(3).copied().unwrap_or(0) + nums.get(4).copied().unwrap_or(0);
-        (nums.iter().take(8).sum(), idle)
-    }
-    let (t0, i0) = sample();
+    let (t0, i0) = cpu_jiffies();
     std::thread::sleep(over);
-    let (t1, i1) = sample();
+    let (t1, i1) = cpu_jiffies();
     let total = t1.saturating_sub(t0).max(1);
     1.0 - i1.saturating_sub(i0) as f64 / total as f64
 }
@@ -839,7 +1150,11 @@ fn others_busy() -> Vec<String> {
     let mut pid = std::process::id();
     while let Some(ppid) = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
-        .and_then(|s| s.rsplit(')').next().and_then(|r| r.split_whitespace().nth(1)?.parse::<u32>().ok()))
+        .and_then(|s| {
+            s.rsplit(')')
+                .next()
+                .and_then(|r| r.split_whitespace().nth(1)?.parse::<u32>().ok())
+        })
         .filter(|&p| p > 1)
     {
         ancestors.push(ppid);
@@ -870,15 +1185,27 @@ fn settle(sizes: &Sizes) -> String {
     let mut announced = false;
     loop {
         let others = others_busy();
-        let busy = cpu_busy(if sizes.full { Duration::from_secs(1) } else { Duration::from_millis(100) });
+        let busy = cpu_busy(if sizes.full {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_millis(100)
+        });
         let quiet = others.is_empty() && busy < 0.25;
         if quiet || started.elapsed() >= sizes.wait {
             let state = format!(
                 "load {} · {:.0}% CPU busy · {}{}",
                 loadavg(),
                 busy * 100.0,
-                if others.is_empty() { "no builds running".to_owned() } else { format!("BUSY: {}", others.join(" ")) },
-                if announced { format!(" (waited {:.0}s)", started.elapsed().as_secs_f64()) } else { String::new() }
+                if others.is_empty() {
+                    "no builds running".to_owned()
+                } else {
+                    format!("BUSY: {}", others.join(" "))
+                },
+                if announced {
+                    format!(" (waited {:.0}s)", started.elapsed().as_secs_f64())
+                } else {
+                    String::new()
+                }
             );
             if !quiet && sizes.full {
                 println!("\n!!! the machine is not quiet; measuring anyway: {state}");
@@ -891,7 +1218,11 @@ fn settle(sizes: &Sizes) -> String {
                 "\nwaiting up to {}s for a quiet machine ({:.0}% CPU busy; {})",
                 sizes.wait.as_secs(),
                 busy * 100.0,
-                if others.is_empty() { "no builds".to_owned() } else { others.join(" ") }
+                if others.is_empty() {
+                    "no builds".to_owned()
+                } else {
+                    others.join(" ")
+                }
             );
             announced = true;
         }
@@ -906,11 +1237,23 @@ fn bench_root() -> PathBuf {
     std::env::var_os("RUN_BATCH_BENCH_DIR").map_or_else(std::env::temp_dir, PathBuf::from)
 }
 
-fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
+/// Every temporary folder, deleted only when the benchmark ends: deleting
+/// thousands of files just before a measurement slows its file creation (ext4
+/// without a journal skips inodes deleted in the last minutes one by one).
+static FOLDERS: std::sync::Mutex<Vec<tempfile::TempDir>> = std::sync::Mutex::new(Vec::new());
+
+fn tempdir() -> PathBuf {
+    tempdir_in(&bench_root())
+}
+
+fn tempdir_in(root: &Path) -> PathBuf {
+    let dir = tempfile::Builder::new()
         .prefix("run-batch-bench.")
-        .tempdir_in(bench_root())
-        .expect("a temporary folder")
+        .tempdir_in(root)
+        .expect("a temporary folder");
+    let path = dir.path().to_owned();
+    FOLDERS.lock().unwrap().push(dir);
+    path
 }
 
 fn min(times: &[Duration]) -> Duration {
@@ -952,8 +1295,16 @@ fn env_usize(name: &str) -> Option<usize> {
 }
 
 fn print_table(rows: &[Row]) {
-    println!("\n== results (nproc {}, load average now {}) ==", nproc(), loadavg());
-    let w = rows.iter().map(|r| r.what.chars().count()).max().unwrap_or(0);
+    println!(
+        "\n== results (nproc {}, load average now {}) ==",
+        nproc(),
+        loadavg()
+    );
+    let w = rows
+        .iter()
+        .map(|r| r.what.chars().count())
+        .max()
+        .unwrap_or(0);
     for r in rows {
         let verdict = match r.met {
             Some(true) => format!("goal {}: met", r.goal),

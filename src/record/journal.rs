@@ -75,11 +75,18 @@ impl Journal {
 
     /// Applies one run's events to the task records.
     pub fn fold_events(&mut self, run: &str, events: &Path) {
-        let Ok(text) = std::fs::read_to_string(events) else {
+        use std::io::BufRead;
+        let Ok(file) = std::fs::File::open(events) else {
             return;
         };
-        for line in text.lines() {
-            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+        // Streamed, and only `task_finished` lines are parsed: an events file
+        // can be large, and most of it is progress.
+        for line in std::io::BufReader::new(file).lines() {
+            let Ok(line) = line else { break };
+            if !line.contains("\"task_finished\"") {
+                continue;
+            }
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
                 continue;
             };
             if v.get("event").and_then(|e| e.as_str()) != Some("task_finished") {

@@ -45,9 +45,11 @@ pub fn render(
         let mut shown = 0;
         let mut hidden = 0;
         // Tasks in plan order, failures always shown.
-        let order: Vec<&str> = plan.doc.tasks.iter().map(|t| t.id.as_str()).collect();
+        let order: std::collections::HashMap<&str, usize> = (plan.doc.tasks.iter().enumerate())
+            .map(|(i, t)| (t.id.as_str(), i))
+            .collect();
         let mut sorted = rows.clone();
-        sorted.sort_by_key(|(id, _)| order.iter().position(|o| o == id).unwrap_or(usize::MAX));
+        sorted.sort_by_key(|(id, _)| order.get(id.as_str()).copied().unwrap_or(usize::MAX));
         for (id, r) in sorted {
             if r.status == "succeeded" && shown >= MAX_ROWS {
                 hidden += 1;

@@ -5,10 +5,11 @@
 //! and never prints: it reports to the run loop through `Input`.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc::Sender;
+use std::time::{Duration, Instant};
 
 use crate::plan::Plan;
 use crate::record::state::file_stem_for;
@@ -119,39 +120,46 @@ pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attem
 /// Copies the agent's stdout to its log line by line and reads each line as
 /// a stream-json event. Memory stays bounded by the longest line parsed.
 fn read_stream(stdout: std::process::ChildStdout, mut log: File, slot: u64, tx: &Sender<Input>) {
-    let mut reader = BufReader::with_capacity(64 * 1024, stdout);
+    use std::io::Read;
+    let mut stdout = stdout;
+    let mut buf = vec![0u8; 64 * 1024];
     let mut summary = agent::StreamSummary::default();
     let mut line = Vec::new();
     let mut oversized = false;
+    // An agent can print thousands of events a second; the person watching
+    // needs the latest few. At most one activity per interval leaves here, so
+    // the loop (and events.jsonl) never falls behind an agent.
+    let mut last_sent: Option<Instant> = None;
+    let mut unsent: Option<String> = None;
     loop {
-        let buf = match reader.fill_buf() {
-            Ok([]) => break,
-            Ok(b) => b,
+        let n = match stdout.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => break,
         };
-        let (chunk, ends_line) = match buf.iter().position(|&b| b == b'\n') {
-            Some(i) => (&buf[..=i], true),
-            None => (buf, false),
-        };
-        let _ = log.write_all(chunk);
-        if !oversized {
-            if line.len() + chunk.len() > MAX_EVENT_LINE {
-                oversized = true;
+        let _ = log.write_all(&buf[..n]);
+        for piece in buf[..n].split_inclusive(|&b| b == b'\n') {
+            if !oversized {
+                if line.len() + piece.len() > MAX_EVENT_LINE {
+                    oversized = true;
+                    line = Vec::new();
+                } else {
+                    line.extend_from_slice(piece);
+                }
+            }
+            if piece.ends_with(b"\n") {
+                if !oversized && let Some(activity) = summary.line(&line) {
+                    unsent = Some(activity);
+                }
                 line.clear();
-                line.shrink_to(64 * 1024);
-            } else {
-                line.extend_from_slice(chunk);
+                oversized = false;
             }
         }
-        let n = chunk.len();
-        reader.consume(n);
-        if ends_line {
-            if !oversized && let Some(activity) = summary.line(&line) {
-                let _ = tx.send(Input::Activity { slot, activity });
-            }
-            line.clear();
-            oversized = false;
+        if unsent.is_some() && last_sent.is_none_or(|t| t.elapsed() >= ACTIVITY_INTERVAL) {
+            let activity = unsent.take().unwrap();
+            let _ = tx.send(Input::Activity { slot, activity });
+            last_sent = Some(Instant::now());
         }
     }
     if !line.is_empty() && !oversized {
@@ -162,6 +170,9 @@ fn read_stream(stdout: std::process::ChildStdout, mut log: File, slot: u64, tx: 
         summary: Box::new(summary),
     });
 }
+
+/// How often a stream-json agent's latest activity is reported.
+const ACTIVITY_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Runs a task's gate (its `gate` hint) after the agent succeeded, appending
 /// its output to the attempt's log.

@@ -277,6 +277,13 @@ struct Runner {
     first_pending: Option<Instant>,
     last_flush: Instant,
     file_stamp: Option<FileStamp>,
+    /// Task ids to their index in `plan`, rebuilt with the plan.
+    index: HashMap<String, usize>,
+    /// Something happened since the last decision (an exit, a signal, a
+    /// reload, a retry coming due): only then is it worth deciding again.
+    dirty: bool,
+    /// The last decision's verdict on whether the run is over.
+    finished: bool,
     /// The file as our last tick left it: re-read quietly (see `flush_ticks`).
     own_write: Option<FileStamp>,
     to_run_at_start: usize,
@@ -385,6 +392,9 @@ impl Runner {
             last_flush: Instant::now(),
             file_stamp,
             own_write: None,
+            index: id_index(&plan),
+            dirty: true,
+            finished: false,
             to_run_at_start: 0,
             started_at: Instant::now(),
             failed_any: false,
@@ -464,6 +474,17 @@ impl Runner {
         if self.cancel.is_some() {
             return true;
         }
+        let now = Instant::now();
+        if self
+            .status
+            .iter()
+            .any(|s| matches!(s, Status::RetryAt(at) if *at <= now))
+        {
+            self.dirty = true;
+        }
+        if !std::mem::take(&mut self.dirty) {
+            return self.finished;
+        }
         let limits = Limits {
             jobs: self.options.jobs,
             keep_going: self.options.keep_going,
@@ -475,12 +496,15 @@ impl Runner {
             &limits,
             Instant::now(),
         );
+        // Newly blocked tasks may block others: look again next turn.
+        self.dirty |= !d.blocked.is_empty();
         for (t, by) in d.blocked {
             self.status[t] = Status::Blocked;
             let task = self.plan.doc.tasks[t].id.clone();
             let by = self.plan.doc.tasks[by].id.clone();
             self.emit(Event::TaskBlocked { task, by });
         }
+        self.finished = d.finished;
         for t in d.start {
             // A failure to start can cancel the run (`--fail-fast`).
             if self.cancel.is_some() {
@@ -583,6 +607,7 @@ impl Runner {
     }
 
     fn handle(&mut self, input: Input) {
+        self.dirty = true;
         match input {
             Input::Exited { slot, exit } => {
                 if let Some(s) = self.slots.get_mut(&slot) {
@@ -785,7 +810,7 @@ impl Runner {
     }
 
     fn plan_gate(&self, id: &str) -> Option<String> {
-        let t = self.plan.doc.tasks.iter().position(|t| t.id == id)?;
+        let t = *self.index.get(id)?;
         self.plan.tasks[t]
             .settings
             .gate
@@ -893,7 +918,7 @@ impl Runner {
     /// since the attempt started).
     fn task_index(&self, id: &str, text: &str) -> Option<usize> {
         let tasks = &self.plan.doc.tasks;
-        tasks.iter().position(|t| t.id == id).or_else(|| {
+        self.index.get(id).copied().or_else(|| {
             let mut same = tasks.iter().enumerate().filter(|(_, t)| t.text == text);
             match (same.next(), same.next()) {
                 (Some((i, _)), None) => Some(i),
@@ -937,7 +962,7 @@ impl Runner {
                     .chain(&outcome.parents)
                     .chain(&outcome.unchanged)
                 {
-                    if let Some(t) = self.plan.doc.tasks.iter().position(|t| &t.id == id) {
+                    if let Some(&t) = self.index.get(id) {
                         self.plan.doc.tasks[t].checked = true;
                     }
                 }
@@ -1025,6 +1050,8 @@ impl Runner {
             }
         }
         self.prep = Prepared::new(&plan);
+        self.index = id_index(&plan);
+        self.dirty = true;
         self.plan = plan;
         self.agents = agents;
         self.status = status;
@@ -1193,6 +1220,12 @@ impl Runner {
             EXIT_OK
         }
     }
+}
+
+fn id_index(plan: &Plan) -> HashMap<String, usize> {
+    (plan.doc.tasks.iter().enumerate())
+        .map(|(i, t)| (t.id.clone(), i))
+        .collect()
 }
 
 fn first_line(s: &str) -> &str {

@@ -180,6 +180,11 @@ pub fn decide(
         })
     };
     for &t in &prep.runnable {
+        // With every slot taken nothing more can start; anything blocked is
+        // found on a later look.
+        if running >= limits.jobs {
+            break;
+        }
         let ready_state = match status[t] {
             Status::Waiting => true,
             Status::RetryAt(at) => {
