@@ -256,8 +256,7 @@ fn status(args: &StatusArgs) -> Result<i32, Error> {
 
 fn plan(args: &PlanArgs) -> Result<i32, Error> {
     let plan = args.read.plan()?;
-    let out = match args.format {
-        Format::Text => plan_text::render(&plan),
+    match args.format {
         Format::Json => {
             let stdout = std::io::stdout().lock();
             if let Err(e) =
@@ -265,12 +264,14 @@ fn plan(args: &PlanArgs) -> Result<i32, Error> {
             {
                 stdout_failed(e);
             }
-            return Ok(0);
         }
-        Format::Mermaid => plan_graph::render(&plan, plan_graph::Flavor::Mermaid),
-        Format::Dot => plan_graph::render(&plan, plan_graph::Flavor::Dot),
-    };
-    print_stdout(&out);
+        Format::Text => print_stdout(&plan_text::render(&plan)),
+        Format::Mermaid => print_stdout(&plan_graph::render(&plan, plan_graph::Flavor::Mermaid)),
+        Format::Dot => print_stdout(&plan_graph::render(&plan, plan_graph::Flavor::Dot)),
+    }
+    // The process ends here: freeing a large plan string by string would
+    // only cost time (a sixth of a 100,000-task `plan`).
+    std::mem::forget(plan);
     Ok(0)
 }
 

@@ -329,10 +329,9 @@ impl Planner {
                     ..
                 })
             ) {
-                let units: Vec<usize> = (0..doc.tasks.len())
-                    .filter(|&t| {
-                        doc.tasks[t].parent.is_none() && doc.section_within(doc.tasks[t].section, s)
-                    })
+                let units: Vec<usize> = doc
+                    .section_tasks(s)
+                    .filter(|&t| doc.tasks[t].parent.is_none())
                     .collect();
                 self.chain(doc, &units, false);
             }
@@ -482,9 +481,7 @@ impl Planner {
                 let (Some(w), dep_id) = wave_of(target) else {
                     continue;
                 };
-                let early = (0..doc.tasks.len()).find(|&t| {
-                    doc.section_within(doc.tasks[t].section, s) && self.tasks[t].wave < w
-                });
+                let early = doc.section_tasks(s).find(|&t| self.tasks[t].wave < w);
                 if let Some(t) = early {
                     errors.push((
                         span,
@@ -525,10 +522,8 @@ impl Planner {
             edges[n + s].extend(section.children.iter().map(|&c| n + c));
             for &(target, _) in &self.section_after[s] {
                 // A section's `after` holds for every task in it.
-                for (t, task) in doc.tasks.iter().enumerate() {
-                    if doc.section_within(task.section, s) {
-                        edges[t].push(node(target));
-                    }
+                for t in doc.section_tasks(s) {
+                    edges[t].push(node(target));
                 }
             }
         }

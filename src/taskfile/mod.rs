@@ -189,6 +189,20 @@ impl Document {
         false
     }
 
+    /// The tasks in `section` and its subsections, as a range of task
+    /// indices: a section's subtree is one stretch of the document, from its
+    /// heading to the next heading of the same or a higher level.
+    pub fn section_tasks(&self, section: usize) -> std::ops::Range<usize> {
+        let s = &self.sections[section];
+        let start = if section == 0 { 0 } else { s.span.offset };
+        let end = (self.sections[section + 1..].iter())
+            .find(|next| next.level <= s.level)
+            .map_or(self.source.text.len(), |next| next.span.offset);
+        let first = self.tasks.partition_point(|t| t.item.start < start);
+        let last = self.tasks.partition_point(|t| t.item.start < end);
+        first..last
+    }
+
     /// Whether `section` is `ancestor` or one of its subsections.
     pub fn section_within(&self, section: usize, ancestor: usize) -> bool {
         let mut s = Some(section);
@@ -582,5 +596,29 @@ mod tests {
             [want]
         );
         assert_eq!(bodies("- [ ] no body"), [""]);
+    }
+}
+
+#[cfg(test)]
+mod section_tests {
+    use super::*;
+
+    #[test]
+    fn a_sections_tasks_are_one_range() {
+        let text = "- [ ] root\n# A\n- [ ] a1\n## A.1\n- [ ] a11\n# B\n- [ ] b1\n";
+        let doc = Document::parse(
+            Source::new("t.md".into(), text.into(), 0),
+            ReadOptions::default(),
+        );
+        for s in 0..doc.sections.len() {
+            let want: Vec<usize> = (0..doc.tasks.len())
+                .filter(|&t| doc.section_within(doc.tasks[t].section, s))
+                .collect();
+            assert_eq!(
+                doc.section_tasks(s).collect::<Vec<_>>(),
+                want,
+                "section {s}"
+            );
+        }
     }
 }
