@@ -30,6 +30,10 @@ use run_batch::plan::{Plan, PlanOptions};
 use run_batch::report::{plan_json, plan_text};
 use run_batch::taskfile::{Document, ReadOptions, Source};
 
+mod support;
+
+use support::{env_usize, median, min, which};
+
 const PHASES: usize = 50;
 const SUBSECTIONS: usize = 8;
 
@@ -239,20 +243,6 @@ struct Measured {
     max_rss_kib: i64,
 }
 
-fn min(times: &[Duration]) -> Duration {
-    times.iter().copied().min().unwrap_or_default()
-}
-
-fn median(times: &[Duration]) -> Duration {
-    let mut t = times.to_vec();
-    t.sort();
-    match t.len() {
-        0 => Duration::ZERO,
-        n if n % 2 == 1 => t[n / 2],
-        n => (t[n / 2 - 1] + t[n / 2]) / 2,
-    }
-}
-
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
 }
@@ -427,18 +417,6 @@ fn measure_in_process(path: &Path, generated: &Generated, runs: usize) -> InProc
     let mut summary = summary.unwrap();
     summary.phases = names.into_iter().zip(times).collect();
     summary
-}
-
-fn which(name: &str) -> Option<std::path::PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|d| Path::new(d).join(name))
-        .find(|p| p.is_file())
-}
-
-fn env_usize(name: &str) -> Option<usize> {
-    std::env::var(name).ok()?.trim().parse().ok()
 }
 
 // ---------------------------------------------------------------------------

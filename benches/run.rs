@@ -58,6 +58,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+mod support;
+
+use support::{env_usize, median, min, which};
+
 const RUN_BATCH: &str = env!("CARGO_BIN_EXE_run-batch");
 
 /// Sizes of one benchmark session: the full one or the smoke one.
@@ -1256,20 +1260,6 @@ fn tempdir_in(root: &Path) -> PathBuf {
     path
 }
 
-fn min(times: &[Duration]) -> Duration {
-    times.iter().copied().min().unwrap_or_default()
-}
-
-fn median(times: &[Duration]) -> Duration {
-    let mut t = times.to_vec();
-    t.sort();
-    match t.len() {
-        0 => Duration::ZERO,
-        n if n % 2 == 1 => t[n / 2],
-        n => (t[n / 2 - 1] + t[n / 2]) / 2,
-    }
-}
-
 fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
@@ -1282,16 +1272,6 @@ fn bytes(b: u64) -> String {
     } else {
         format!("{b} B")
     }
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
-fn env_usize(name: &str) -> Option<usize> {
-    std::env::var(name).ok()?.trim().parse().ok()
 }
 
 fn print_table(rows: &[Row]) {
