@@ -453,6 +453,12 @@ impl Planner {
             Target::Task(d) => (Some(self.tasks[d].wave), &doc.tasks[d].id),
             Target::Section(s) => (section_max_wave[s], &doc.sections[s].id),
         };
+        let later = |t: usize, dep_id: &String, w: usize| PlanError::DependsOnLaterWave {
+            task: doc.tasks[t].id.clone(),
+            task_wave: self.tasks[t].wave + 1,
+            dependency: dep_id.clone(),
+            dependency_wave: w + 1,
+        };
         let mut errors = Vec::new();
         for t in 0..doc.tasks.len() {
             for &target in &self.tasks[t].after {
@@ -462,15 +468,7 @@ impl Planner {
                 {
                     let span = (self.after_spans.get(&(t, target)).copied())
                         .unwrap_or(doc.tasks[t].checkbox);
-                    errors.push((
-                        span,
-                        PlanError::DependsOnLaterWave {
-                            task: doc.tasks[t].id.clone(),
-                            task_wave: self.tasks[t].wave + 1,
-                            dependency: dep_id.clone(),
-                            dependency_wave: w + 1,
-                        },
-                    ));
+                    errors.push((span, later(t, dep_id, w)));
                 }
             }
         }
@@ -481,17 +479,8 @@ impl Planner {
                 let (Some(w), dep_id) = wave_of(target) else {
                     continue;
                 };
-                let early = doc.section_tasks(s).find(|&t| self.tasks[t].wave < w);
-                if let Some(t) = early {
-                    errors.push((
-                        span,
-                        PlanError::DependsOnLaterWave {
-                            task: doc.tasks[t].id.clone(),
-                            task_wave: self.tasks[t].wave + 1,
-                            dependency: dep_id.clone(),
-                            dependency_wave: w + 1,
-                        },
-                    ));
+                if let Some(t) = doc.section_tasks(s).find(|&t| self.tasks[t].wave < w) {
+                    errors.push((span, later(t, dep_id, w)));
                 }
             }
         }
