@@ -206,6 +206,8 @@ pub fn main() -> i32 {
 }
 
 fn run(args: RunArgs) -> Result<i32, Error> {
+    // Planned (and its warnings printed) before anything else is set up.
+    let plan = args.read.plan()?;
     let jobs = args
         .jobs
         .map(|j| j as usize)
@@ -226,13 +228,7 @@ fn run(args: RunArgs) -> Result<i32, Error> {
         workdir: args.workdir,
         template: args.template,
     };
-    for w in &crate::taskfile::Document::read(&options.file, options.read)
-        .map(|d| d.warnings)
-        .unwrap_or_default()
-    {
-        eprint!("{}", diagnostic::render_warning(w));
-    }
-    crate::run::run(options)
+    crate::run::run(plan, options)
 }
 
 fn status(args: &StatusArgs) -> Result<i32, Error> {

@@ -247,7 +247,7 @@ impl Planner {
             }
         }
         let suggestion = suggest(&dep.value, self.ids.keys().map(String::as_str))
-            .or_else(|| closest_by_prefix(&dep.value, doc));
+            .or_else(|| doc.id_starting_with(&dep.value));
         self.errors.push((
             dep.span,
             PlanError::UnknownDependency {
@@ -550,19 +550,4 @@ fn group_for(hints: &Hints, owner: GroupOwner) -> Option<Group> {
         limit,
         in_order,
     })
-}
-
-/// For an unknown id, a task id that starts with it, or whose last segments
-/// do (people type the start of a long slug). Not any id that merely ends
-/// with the same letters.
-fn closest_by_prefix(id: &str, doc: &Document) -> Option<String> {
-    doc.tasks
-        .iter()
-        .map(|t| &t.id)
-        .find(|t| {
-            std::iter::once(t.as_str())
-                .chain(t.match_indices('/').map(|(i, _)| &t[i + 1..]))
-                .any(|rest| rest.starts_with(id))
-        })
-        .cloned()
 }

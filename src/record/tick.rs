@@ -139,17 +139,10 @@ pub fn edit(doc: &Document, bytes: &mut [u8], ticks: &[Tick], undo: bool) -> Out
 }
 
 fn find(doc: &Document, tick: &Tick) -> Option<usize> {
-    if let Some(t) = doc.tasks.iter().position(|t| t.id == tick.id) {
-        return Some(t);
-    }
-    // A slug id changes with its text; a task is still recognised if exactly
-    // one task has the very text it was planned with.
-    let text = tick.text.as_deref()?;
-    let mut same = doc.tasks.iter().enumerate().filter(|(_, t)| t.text == text);
-    match (same.next(), same.next()) {
-        (Some((t, _)), None) => Some(t),
-        _ => None,
-    }
+    doc.tasks
+        .iter()
+        .position(|t| t.id == tick.id)
+        .or_else(|| doc.task_with_text(tick.text.as_deref()?))
 }
 
 /// For a command-line tick of an unknown id: the error, with the nearest id.
@@ -159,15 +152,7 @@ pub fn not_found(doc: &Document, id: &str) -> Error {
         id: id.to_owned(),
         // Else an id whose start, or the start of whose last segments, it
         // is (people type the start of a long slug).
-        suggestion: suggest(id, doc.tasks.iter().map(|t| t.id.as_str())).or_else(|| {
-            doc.tasks
-                .iter()
-                .find(|t| {
-                    std::iter::once(t.id.as_str())
-                        .chain(t.id.match_indices('/').map(|(i, _)| &t.id[i + 1..]))
-                        .any(|rest| rest.starts_with(id))
-                })
-                .map(|t| t.id.clone())
-        }),
+        suggestion: suggest(id, doc.tasks.iter().map(|t| t.id.as_str()))
+            .or_else(|| doc.id_starting_with(id)),
     }
 }

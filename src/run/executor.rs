@@ -44,12 +44,18 @@ pub struct Attempt {
 /// Longest stdout line parsed as an event; longer ones are logged, not parsed.
 const MAX_EVENT_LINE: usize = 8 << 20;
 
+/// `<run dir>/<task id as a file name>.<attempt>.<ext>`: where an attempt's
+/// log, prompt, progress and script live.
+pub fn attempt_file(run_dir: &Path, task_id: &str, attempt: u32, ext: &str) -> PathBuf {
+    run_dir.join(format!("{}.{attempt}.{ext}", file_stem_for(task_id)))
+}
+
 pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attempt> {
     let task = &l.plan.doc.tasks[l.task];
-    let stem = format!("{}.{}", file_stem_for(&task.id), l.attempt);
-    let log = l.run_dir.join(format!("{stem}.log"));
-    let progress = l.run_dir.join(format!("{stem}.progress"));
-    let prompt_path = l.run_dir.join(format!("{stem}.prompt.md"));
+    let file = |ext| attempt_file(l.run_dir, &task.id, l.attempt, ext);
+    let log = file("log");
+    let progress = file("progress");
+    let prompt_path = file("prompt.md");
     let prompt = l
         .prompter
         .render(l.plan, l.task, l.attempt, l.last_error)
@@ -60,7 +66,7 @@ pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attem
     let mut argv = l.spec.argv();
     if l.spec.preset == Preset::Shell {
         let script = agent::shell_script(&task.body).unwrap_or_default();
-        let script_path = l.run_dir.join(format!("{stem}.sh"));
+        let script_path = file("sh");
         std::fs::write(&script_path, script)?;
         argv.push(script_path.display().to_string());
     }

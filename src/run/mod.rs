@@ -79,8 +79,8 @@ enum Cancel {
     SecondSignal,
 }
 
-pub fn run(options: RunOptions) -> Result<i32, Error> {
-    let plan = plan_file(&options.file, &options)?;
+/// Runs `plan`, the plan of `options.file` (re-read from there as it changes).
+pub fn run(plan: Plan, options: RunOptions) -> Result<i32, Error> {
     let prompter = Prompter::new(options.template.as_deref()).map_err(Error::Setup)?;
     let agents = resolve_agents(&plan, &options)?;
     if options.dry_run {
@@ -583,10 +583,7 @@ impl Runner {
                 );
             }
             Err(e) => {
-                let log = self.run_dir.join(format!(
-                    "{}.{attempt}.log",
-                    crate::record::state::file_stem_for(&task_id)
-                ));
+                let log = executor::attempt_file(&self.run_dir, &task_id, attempt, "log");
                 let reason = format!("could not start the agent: {e}");
                 // Say it in the log too, where a person looks first.
                 let _ = std::fs::write(&log, format!("run-batch: {reason}\n"));
@@ -734,7 +731,7 @@ impl Runner {
             });
             return;
         };
-        let verdict = self.verdict(&slot, exit);
+        let verdict = self.verdict(t, &slot, exit);
         if verdict.is_ok()
             && !slot.in_gate
             && !slot.cancelled
@@ -777,9 +774,10 @@ impl Runner {
         self.conclude(t, slot, verdict);
     }
 
-    fn verdict(&self, slot: &Slot, exit: Exit) -> Result<(), String> {
+    fn verdict(&self, t: usize, slot: &Slot, exit: Exit) -> Result<(), String> {
         if slot.in_gate {
-            let gate = self.plan_gate(&slot.task_id).unwrap_or_default();
+            let gate = (self.plan.tasks[t].settings.gate.as_ref())
+                .map_or_else(String::new, shell_words::join);
             return if exit.success() {
                 Ok(())
             } else {
@@ -807,15 +805,6 @@ impl Runner {
         } else {
             Err(exit.to_string())
         }
-    }
-
-    fn plan_gate(&self, id: &str) -> Option<String> {
-        let t = *self.index.get(id)?;
-        self.plan.tasks[t]
-            .settings
-            .gate
-            .as_ref()
-            .map(shell_words::join)
     }
 
     /// Records the end of an attempt: tick, retry or fail.
@@ -917,14 +906,10 @@ impl Runner {
     /// The task's index in the current plan (the plan may have been reloaded
     /// since the attempt started).
     fn task_index(&self, id: &str, text: &str) -> Option<usize> {
-        let tasks = &self.plan.doc.tasks;
-        self.index.get(id).copied().or_else(|| {
-            let mut same = tasks.iter().enumerate().filter(|(_, t)| t.text == text);
-            match (same.next(), same.next()) {
-                (Some((i, _)), None) => Some(i),
-                _ => None,
-            }
-        })
+        self.index
+            .get(id)
+            .copied()
+            .or_else(|| self.plan.doc.task_with_text(text))
     }
 
     /// Writes pending ticks now if they are due: at once for a small file,
@@ -954,18 +939,6 @@ impl Runner {
         match tick::apply(&self.options.file, &ticks, false, self.options.read) {
             Ok(outcome) => {
                 self.own_write = stamp(&self.options.file);
-                // Our write is the file's new state: mark it in the plan so a
-                // later reload sees no difference from what we expect.
-                for id in outcome
-                    .changed
-                    .iter()
-                    .chain(&outcome.parents)
-                    .chain(&outcome.unchanged)
-                {
-                    if let Some(&t) = self.index.get(id) {
-                        self.plan.doc.tasks[t].checked = true;
-                    }
-                }
                 if !outcome.changed.is_empty() || !outcome.parents.is_empty() {
                     self.emit(Event::Ticked {
                         tasks: outcome.changed,
@@ -1025,18 +998,10 @@ impl Runner {
         let mut status = vec![Status::Waiting; n];
         let mut attempts = vec![0; n];
         let mut last_error = vec![None; n];
-        let old: HashMap<&str, usize> = self
-            .plan
-            .doc
-            .tasks
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.id.as_str(), i))
-            .collect();
         let pending: std::collections::HashSet<&str> =
             self.pending_ticks.iter().map(|t| t.id.as_str()).collect();
         for (i, task) in plan.doc.tasks.iter().enumerate() {
-            if let Some(&o) = old.get(task.id.as_str()) {
+            if let Some(&o) = self.index.get(&task.id) {
                 status[i] = self.status[o];
                 attempts[i] = self.attempts[o];
                 last_error[i] = self.last_error[o].clone();

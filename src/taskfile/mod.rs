@@ -177,6 +177,35 @@ impl Document {
         path
     }
 
+    /// A task id that starts with `id`, or whose last segments do (people
+    /// type the start of a long slug); not one that merely ends the same.
+    pub fn id_starting_with(&self, id: &str) -> Option<String> {
+        self.tasks
+            .iter()
+            .map(|t| &t.id)
+            .find(|t| {
+                std::iter::once(t.as_str())
+                    .chain(t.match_indices('/').map(|(i, _)| &t[i + 1..]))
+                    .any(|rest| rest.starts_with(id))
+            })
+            .cloned()
+    }
+
+    /// The one task whose text is exactly `text`: a task whose id was derived
+    /// from its text is still recognised after that id changed. None when no
+    /// task, or several, have that text (never a guess).
+    pub fn task_with_text(&self, text: &str) -> Option<usize> {
+        let mut same = self
+            .tasks
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.text == text);
+        match (same.next(), same.next()) {
+            (Some((t, _)), None) => Some(t),
+            _ => None,
+        }
+    }
+
     /// Whether `task` is `ancestor` or lies inside it.
     pub fn task_within(&self, task: usize, ancestor: usize) -> bool {
         let mut t = Some(task);
