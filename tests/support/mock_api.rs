@@ -467,7 +467,45 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// What one model request gets: whether it asked to stream, the model it
+/// named, and its scripted step.
+struct Turn {
+    stream: bool,
+    model: String,
+    kind: StepKind,
+    usage: Usage,
+}
+
 impl Shared {
+    /// Takes the next scripted step for a model request, records it and
+    /// waits out its delay; None when the server shut down meanwhile.
+    fn take_turn(
+        &self,
+        req: &http::RawRequest,
+        default_model: &str,
+        find_cwd: fn(&Value) -> Option<String>,
+    ) -> Option<Turn> {
+        let body = req.json().unwrap_or_else(|| json!({}));
+        let stream = body.get("stream").and_then(Value::as_bool) == Some(true);
+        let model = (body.get("model").and_then(Value::as_str))
+            .unwrap_or(default_model)
+            .to_string();
+        let (step, desc) = lock(&self.script).take();
+        let step = step.resolve(find_cwd(&body).as_deref());
+        let mode = if stream { "sse" } else { "json" };
+        self.record(req, format!("{desc} ({mode})"));
+        if !step.delay.is_zero() && !self.sleep(step.delay) {
+            return None;
+        }
+        let Step { kind, usage, .. } = step;
+        Some(Turn {
+            stream,
+            model,
+            kind,
+            usage,
+        })
+    }
+
     fn is_shut_down(&self) -> bool {
         *lock(&self.shutdown)
     }
