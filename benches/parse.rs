@@ -32,7 +32,7 @@ use run_batch::taskfile::{Document, ReadOptions, Source};
 
 mod support;
 
-use support::{env_usize, median, min, which};
+use support::{env_usize, exit_code, median, min, timeval_ns, which};
 
 const PHASES: usize = 50;
 const SUBSECTIONS: usize = 8;
@@ -306,12 +306,8 @@ fn spawn_helper(args: &[OsString]) {
     let wall = start.elapsed();
     assert_eq!(r, pid, "wait4: {}", std::io::Error::last_os_error());
     drop(child);
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        128 + libc::WTERMSIG(status)
-    };
-    let tv = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000;
+    let code = exit_code(status);
+    let tv = timeval_ns;
     // Linux reports ru_maxrss in KiB.
     println!(
         "{code} {} {} {}",

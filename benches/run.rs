@@ -60,7 +60,7 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use support::{env_usize, median, min, which};
+use support::{env_usize, exit_code, median, min, timeval_ns, which};
 
 const RUN_BATCH: &str = env!("CARGO_BIN_EXE_run-batch");
 
@@ -969,12 +969,8 @@ fn spawn_helper(args: &[OsString]) {
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     assert_eq!(r, pid, "wait4: {}", std::io::Error::last_os_error());
     drop(child);
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        128 + libc::WTERMSIG(status)
-    };
-    let tv = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000;
+    let code = exit_code(status);
+    let tv = timeval_ns;
     // Linux reports ru_maxrss in KiB.
     let unix = |t: std::time::SystemTime| {
         t.duration_since(std::time::UNIX_EPOCH)
