@@ -275,17 +275,16 @@ pub fn is_gone(pid: i32) -> bool {
     !matches!(stat(pid), Some((state, _)) if state != 'Z' && state != 'X')
 }
 
+/// Every pid in /proc.
+fn proc_pids() -> impl Iterator<Item = i32> {
+    (std::fs::read_dir("/proc").expect("read /proc").flatten())
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+}
+
 /// Live (not zombie) processes whose process group is `pgid`.
 pub fn live_in_group(pgid: i32) -> Vec<i32> {
     let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<i32>().ok())
-        else {
-            continue;
-        };
+    for pid in proc_pids() {
         if let Some((state, pgrp)) = stat(pid)
             && pgrp == pgid
             && state != 'Z'
@@ -494,15 +493,8 @@ impl Drop for Background {
 pub fn kill_agents(dir: &Path) {
     let mark = format!("FAKE_LOG={}", dir.join(FAKE_LOG).display()).into_bytes();
     let me = std::process::id() as i32;
-    for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+    for pid in proc_pids() {
+        let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
             continue;
         };
         if pid != me && environ.split(|&b| b == 0).any(|var| var == mark.as_slice()) {
