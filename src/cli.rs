@@ -83,10 +83,29 @@ impl ReadArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub read: ReadArgs,
-    /// Agent for tasks without an `agent` hint: `claude`, `shell`, or a
-    /// command (split like a shell would, never run through one)
+    /// Agent for tasks without an `agent` hint: `claude`, `codex`, `gemini`,
+    /// `shell`, an agent named in run-batch.toml, or a command (split like a
+    /// shell would, never run through one)
     #[arg(long, value_name = "NAME|COMMAND")]
     pub agent: Option<String>,
+    /// Add ARG to every agent's command line (repeatable; after the preset's
+    /// own arguments and the config file's `args`)
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    pub agent_arg: Vec<String>,
+    /// Config file with per-agent settings and prices [default: run-batch.toml
+    /// in the task file's folder or the nearest parent folder that has one]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Start no new task once the run has spent this many US dollars
+    /// (running tasks finish)
+    #[arg(long, value_name = "USD", value_parser = parse_usd)]
+    pub max_cost: Option<f64>,
+    /// Cap each attempt's spend, for agents that can (claude --max-budget-usd)
+    #[arg(long, value_name = "USD", value_parser = parse_usd)]
+    pub max_cost_per_task: Option<f64>,
+    /// Start interrupted tasks afresh instead of continuing their agent's session
+    #[arg(long)]
+    pub fresh: bool,
     /// Most agents running at once [default: the number of CPUs]
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub jobs: Option<u32>,
@@ -126,6 +145,18 @@ pub struct StatusArgs {
     /// Print one JSON object instead of text
     #[arg(long)]
     pub json: bool,
+}
+
+fn parse_usd(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim_start_matches('$')
+        .parse()
+        .map_err(|_| format!("`{s}` is not an amount of US dollars; write e.g. `5` or `0.50`"))?;
+    if v.is_finite() && v > 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("`{s}`: the amount must be more than 0"))
+    }
 }
 
 fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
@@ -212,6 +243,14 @@ fn run(args: RunArgs) -> Result<i32, Error> {
         .jobs
         .map(|j| j as usize)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let config_path = args
+        .config
+        .clone()
+        .or_else(|| crate::config::Config::find(&args.read.file));
+    let config = match &config_path {
+        Some(path) => crate::config::Config::load(path)?,
+        None => crate::config::Config::default(),
+    };
     let options = crate::run::RunOptions {
         read: args.read.read_options(),
         plan: args.read.plan_options(),
@@ -227,6 +266,11 @@ fn run(args: RunArgs) -> Result<i32, Error> {
         json: args.json,
         workdir: args.workdir,
         template: args.template,
+        config,
+        agent_args: args.agent_arg,
+        max_cost: args.max_cost,
+        max_cost_per_task: args.max_cost_per_task,
+        fresh: args.fresh,
     };
     crate::run::run(plan, options)
 }

@@ -158,6 +158,14 @@ pub enum Error {
     Agent {
         message: String,
     },
+    /// A problem in the config file (`run-batch.toml`).
+    Config {
+        path: PathBuf,
+        /// 1-based; 0 when the problem has no single place.
+        line: usize,
+        column: usize,
+        message: String,
+    },
     /// One or more problems in the task file; nothing was run or written.
     Invalid {
         diagnostics: Vec<Diagnostic>,
@@ -243,6 +251,18 @@ impl fmt::Display for Error {
                 )
             }
             Error::Agent { message } => write!(f, "{message}"),
+            Error::Config {
+                path,
+                line,
+                column,
+                message,
+            } => {
+                if *line > 0 {
+                    write!(f, "{}:{line}:{column}: {message}", path.display())
+                } else {
+                    write!(f, "{}: {message}", path.display())
+                }
+            }
             Error::AmbiguousTask {
                 path,
                 id,

@@ -6,6 +6,7 @@
 //! (ticks, journal) → `report` (what people see).
 
 pub mod cli;
+pub mod config;
 pub mod error;
 pub mod plan;
 pub mod record;

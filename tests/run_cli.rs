@@ -459,6 +459,14 @@ fn the_claude_preset_needs_claude_on_path() {
         .stderr_contains("agent `claude` needs the Claude Code CLI")
         .unchanged("t.md")
         .status(2);
+    Test::new()
+        .file("t.md", "# Plan\n- [ ] a <!-- agent: gemini -->\n- [ ] b\n")
+        .env("PATH", "/nonexistent")
+        .args(["t.md", "--agent", "codex -m o3"])
+        .stderr_contains("agent `codex -m o3` needs the Codex CLI, and `codex` is not on PATH; install it with `npm install -g @openai/codex`")
+        .stderr_contains("agent `gemini` needs the Gemini CLI")
+        .unchanged("t.md")
+        .status(2);
 }
 
 // ---- retries and gates -----------------------------------------------------------

@@ -4,9 +4,53 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::run::process::Exit;
+use crate::run::stream::{Baseline, Usage};
+
+/// Money and tokens spent: by an attempt, a task, a section, a run.
+/// `input_tokens` is uncached input; cache reads and writes are separate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Spend {
+    /// Absent when nothing that was spent had a known price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    #[serde(default)]
+    pub input_tokens: u64,
+    #[serde(default)]
+    pub output_tokens: u64,
+    #[serde(default)]
+    pub cache_read_tokens: u64,
+    #[serde(default)]
+    pub cache_write_tokens: u64,
+}
+
+impl Spend {
+    pub fn new(usage: Usage, cost_usd: Option<f64>) -> Spend {
+        Spend {
+            cost_usd,
+            input_tokens: usage.input,
+            output_tokens: usage.output,
+            cache_read_tokens: usage.cache_read,
+            cache_write_tokens: usage.cache_write,
+        }
+    }
+
+    pub fn add(&mut self, other: &Spend) {
+        if let Some(c) = other.cost_usd {
+            *self.cost_usd.get_or_insert(0.0) += c;
+        }
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.cache_read_tokens += other.cache_read_tokens;
+        self.cache_write_tokens += other.cache_write_tokens;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Spend::default()
+    }
+}
 
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -37,6 +81,23 @@ pub enum Event {
         agent: String,
         pid: u32,
         log: PathBuf,
+        /// The session this attempt continues.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        resume: Option<String>,
+    },
+    /// The agent named its session (written as soon as it does, so a crash
+    /// of run-batch still leaves it for the next run to resume).
+    TaskSession {
+        task: String,
+        attempt: u32,
+        agent: String,
+        session_id: String,
+    },
+    /// The agent would not continue the session; the task starts afresh.
+    TaskResumeRefused {
+        task: String,
+        session_id: String,
+        reason: String,
     },
     TaskProgress {
         task: String,
@@ -56,10 +117,18 @@ pub enum Event {
         reason: Option<String>,
         duration_secs: f64,
         log: PathBuf,
+        agent: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         session_id: Option<String>,
+        /// What this attempt spent, for agents that say.
+        #[serde(flatten, skip_serializing_if = "Option::is_none")]
+        spend: Option<Spend>,
+        /// The next attempt may continue `session_id`.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        resumable: bool,
+        /// The session's cumulative totals as its agent last reported them.
         #[serde(skip_serializing_if = "Option::is_none")]
-        cost_usd: Option<f64>,
+        session_total: Option<Baseline>,
     },
     TaskRetrying {
         task: String,
@@ -93,6 +162,12 @@ pub enum Event {
         failed: usize,
         remaining: usize,
         duration_secs: f64,
+        /// What this run spent.
+        #[serde(flatten)]
+        spend: Spend,
+        /// Why the run stopped early: `max_cost`, `fail_fast` or `interrupted`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        stopped: Option<&'static str>,
     },
 }
 

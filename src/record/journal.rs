@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::record::atomic;
+use crate::record::events::Spend;
+use crate::run::stream::Baseline;
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Journal {
@@ -44,10 +46,30 @@ pub struct TaskRecord {
     pub last_log: Option<PathBuf>,
     #[serde(default)]
     pub duration_secs: f64,
+    /// The newest session the task's agent reported.
     #[serde(default)]
     pub session_id: Option<String>,
+    /// The agent (as named in the plan) that made `session_id`.
+    #[serde(default)]
+    pub session_agent: Option<String>,
+    /// The last attempt was interrupted (Ctrl-C, crash, timeout) after its
+    /// session started: the next attempt continues it.
+    #[serde(default)]
+    pub resumable: bool,
+    /// The session's cumulative totals as last reported (for resumes).
+    #[serde(default)]
+    pub session_total: Option<Baseline>,
+    /// Everything spent on the task, across attempts and runs.
     #[serde(default)]
     pub cost_usd: f64,
+    #[serde(default)]
+    pub input_tokens: u64,
+    #[serde(default)]
+    pub output_tokens: u64,
+    #[serde(default)]
+    pub cache_read_tokens: u64,
+    #[serde(default)]
+    pub cache_write_tokens: u64,
 }
 
 impl Journal {
@@ -79,40 +101,68 @@ impl Journal {
         let Ok(file) = std::fs::File::open(events) else {
             return;
         };
-        // Streamed, and only `task_finished` lines are parsed: an events file
-        // can be large, and most of it is progress.
+        // Streamed, and only task lines are parsed: an events file can be
+        // large, and most of it is progress.
         for line in std::io::BufReader::new(file).lines() {
             let Ok(line) = line else { break };
-            if !line.contains("\"task_finished\"") {
+            if !line.contains("\"task_finished\"") && !line.contains("\"task_session\"") {
                 continue;
             }
             let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
                 continue;
             };
-            if v.get("event").and_then(|e| e.as_str()) != Some("task_finished") {
-                continue;
-            }
             let Some(task) = v.get("task").and_then(|t| t.as_str()) else {
                 continue;
             };
-            let rec = self.tasks.entry(task.to_owned()).or_default();
-            rec.status = v
-                .get("outcome")
-                .and_then(|o| o.as_str())
-                .unwrap_or("failed")
-                .to_owned();
-            rec.attempts += 1;
-            rec.last_run = run.to_owned();
-            rec.last_error = v.get("reason").and_then(|r| r.as_str()).map(str::to_owned);
-            rec.last_log = v.get("log").and_then(|l| l.as_str()).map(PathBuf::from);
-            rec.duration_secs = v
-                .get("duration_secs")
-                .and_then(|d| d.as_f64())
-                .unwrap_or(0.0);
-            if let Some(s) = v.get("session_id").and_then(|s| s.as_str()) {
-                rec.session_id = Some(s.to_owned());
+            let str_at = |k: &str| v.get(k).and_then(|s| s.as_str()).map(str::to_owned);
+            match v.get("event").and_then(|e| e.as_str()) {
+                Some("task_session") => {
+                    let rec = self.tasks.entry(task.to_owned()).or_default();
+                    if let Some(id) = str_at("session_id") {
+                        if rec.session_id.as_ref() != Some(&id) {
+                            rec.session_total = None;
+                        }
+                        rec.session_id = Some(id);
+                        rec.session_agent = str_at("agent");
+                        // Until the attempt says how it ended (a crash never does).
+                        rec.resumable = true;
+                    }
+                }
+                Some("task_finished") => {
+                    let rec = self.tasks.entry(task.to_owned()).or_default();
+                    rec.status = str_at("outcome").unwrap_or_else(|| "failed".into());
+                    rec.attempts += 1;
+                    rec.last_run = run.to_owned();
+                    rec.last_error = str_at("reason");
+                    rec.last_log = str_at("log").map(PathBuf::from);
+                    rec.duration_secs = v
+                        .get("duration_secs")
+                        .and_then(|d| d.as_f64())
+                        .unwrap_or(0.0);
+                    if let Some(id) = str_at("session_id") {
+                        if rec.session_id.as_ref() != Some(&id) {
+                            rec.session_total = None;
+                        }
+                        rec.session_id = Some(id);
+                        rec.session_agent = str_at("agent");
+                    }
+                    if let Some(total) = v
+                        .get("session_total")
+                        .and_then(|t| serde_json::from_value::<Baseline>(t.clone()).ok())
+                    {
+                        rec.session_total = Some(total);
+                    }
+                    rec.resumable = v.get("resumable").and_then(|r| r.as_bool()) == Some(true);
+                    if let Ok(spend) = serde_json::from_value::<Spend>(v.clone()) {
+                        rec.cost_usd += spend.cost_usd.unwrap_or(0.0);
+                        rec.input_tokens += spend.input_tokens;
+                        rec.output_tokens += spend.output_tokens;
+                        rec.cache_read_tokens += spend.cache_read_tokens;
+                        rec.cache_write_tokens += spend.cache_write_tokens;
+                    }
+                }
+                _ => {}
             }
-            rec.cost_usd += v.get("cost_usd").and_then(|c| c.as_f64()).unwrap_or(0.0);
         }
     }
 

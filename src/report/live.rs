@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::record::events::{Event, TaskOutcome};
+use crate::record::events::{Event, Spend, TaskOutcome};
 use crate::report::plan_text::humanize;
+use crate::report::summary::{count, usd};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -41,6 +42,8 @@ pub struct Reporter {
     total: usize,
     done: usize,
     failed: usize,
+    /// What finished attempts have spent so far in this run.
+    spent: Spend,
 }
 
 const TAIL_LINES: usize = 20;
@@ -55,6 +58,7 @@ impl Reporter {
             total: 0,
             done: 0,
             failed: 0,
+            spent: Spend::default(),
         }
     }
 
@@ -169,7 +173,12 @@ impl Reporter {
                     bar.set_message(activity.clone());
                 }
             }
-            Event::TaskFinished { task, outcome, .. } => {
+            Event::TaskFinished {
+                task,
+                outcome,
+                spend,
+                ..
+            } => {
                 if let Some(bar) = self.bars.remove(task) {
                     bar.finish_and_clear();
                 }
@@ -177,13 +186,24 @@ impl Reporter {
                     TaskOutcome::Succeeded => self.done += 1,
                     _ => self.failed += 1,
                 }
+                if let Some(s) = spend {
+                    self.spent.add(s);
+                }
                 if let Some(o) = &self.overall {
                     o.set_position(self.done as u64);
-                    o.set_message(if self.failed > 0 {
-                        format!("· {} failed", self.failed)
-                    } else {
-                        String::new()
-                    });
+                    let mut msg = String::new();
+                    if self.failed > 0 {
+                        msg.push_str(&format!("· {} failed ", self.failed));
+                    }
+                    if !self.spent.is_empty() {
+                        msg.push_str(&format!(
+                            "· {} · {} tokens in / {} out",
+                            usd(self.spent.cost_usd),
+                            count(self.spent.input_tokens),
+                            count(self.spent.output_tokens)
+                        ));
+                    }
+                    o.set_message(msg);
                 }
                 if let Some(line) = plain_line(event) {
                     let _ = multi.println(line);
@@ -215,13 +235,29 @@ pub fn plain_line(event: &Event) -> Option<String> {
                 "note: the previous run {previous_run} (pid {pid}) ended without finishing; it crashed or was killed"
             )
         }
-        Event::TaskStarted { task, attempt, .. } => {
+        Event::TaskStarted {
+            task,
+            attempt,
+            resume,
+            ..
+        } => {
+            let mut line = format!("start    {task}");
             if *attempt > 1 {
-                format!("start    {task} (attempt {attempt})")
-            } else {
-                format!("start    {task}")
+                line.push_str(&format!(" (attempt {attempt})"));
             }
+            if let Some(id) = resume {
+                line.push_str(&format!(" resuming session {id}"));
+            }
+            line
         }
+        Event::TaskSession { .. } => return None,
+        Event::TaskResumeRefused {
+            task,
+            session_id,
+            reason,
+        } => format!(
+            "note: {task}: the agent would not continue session {session_id} ({reason}); starting afresh"
+        ),
         Event::TaskProgress { task, line } => format!("progress {task}: {line}"),
         Event::TaskActivity { task, activity } => format!("activity {task}: {activity}"),
         Event::TaskFinished {
@@ -230,9 +266,18 @@ pub fn plain_line(event: &Event) -> Option<String> {
             reason,
             duration_secs,
             log,
+            spend,
             ..
         } => {
-            let took = humanize_secs(*duration_secs);
+            let mut took = humanize_secs(*duration_secs);
+            if let Some(s) = spend {
+                took.push_str(&format!(
+                    ", {}, {} tokens in / {} out",
+                    usd(s.cost_usd),
+                    count(s.input_tokens),
+                    count(s.output_tokens)
+                ));
+            }
             match outcome {
                 TaskOutcome::Succeeded => format!("done     {task} ({took})"),
                 TaskOutcome::Failed => format!(

@@ -1,5 +1,6 @@
 //! The end-of-run table and `run-batch status`: what is done, what is left,
-//! how the last run ended, and each failed task with its reason and log.
+//! how the last run ended, each failed task with its reason and log, and
+//! what the agents spent (per task, section, wave and in all).
 
 use std::fmt::Write;
 use std::path::Path;
@@ -7,24 +8,39 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::plan::Plan;
-use crate::record::journal::Journal;
+use crate::record::events::Spend;
+use crate::record::journal::{Journal, TaskRecord};
 use crate::report::live::humanize_secs;
 
 /// Rows shown before the table is cut short (failures are always shown).
 const MAX_ROWS: usize = 40;
 
-/// The table of the tasks this run touched; `attempts` counts this run's
-/// attempts per task id (the journal's count spans every run).
-pub fn render(
-    plan: &Plan,
-    journal: &Journal,
-    attempts: &std::collections::HashMap<&str, u32>,
-    run_id: &str,
-    run_dir: &Path,
-    done: usize,
-    remaining: usize,
-) -> String {
+/// What the end-of-run table shows besides the journal.
+pub struct RunTotals<'a> {
+    /// This run's attempts per task id (the journal's count spans every run).
+    pub attempts: &'a std::collections::HashMap<&'a str, u32>,
+    /// What each task spent in this run.
+    pub spent: &'a std::collections::HashMap<String, Spend>,
+    pub run_spend: &'a Spend,
+    pub run_id: &'a str,
+    pub run_dir: &'a Path,
+    pub done: usize,
+    pub remaining: usize,
+}
+
+/// The table of the tasks this run touched.
+pub fn render(plan: &Plan, journal: &Journal, totals: &RunTotals) -> String {
+    let RunTotals {
+        attempts,
+        spent,
+        run_spend,
+        run_id,
+        run_dir,
+        done,
+        remaining,
+    } = *totals;
     let mut out = String::new();
+    let costs = !run_spend.is_empty();
     let rows: Vec<(&String, &crate::record::journal::TaskRecord)> = journal
         .tasks
         .iter()
@@ -37,11 +53,15 @@ pub fn render(
             .max()
             .unwrap_or(4)
             .clamp(4, 48);
-        let _ = writeln!(
+        let _ = write!(
             out,
             "\n{:<width$}  {:<11}  {:>8}  {:>8}",
             "task", "status", "attempts", "time"
         );
+        if costs {
+            let _ = write!(out, "  {:>9}  {:>15}", "cost", "tokens in/out");
+        }
+        out.push('\n');
         let mut shown = 0;
         let mut hidden = 0;
         // Tasks in plan order, failures always shown.
@@ -56,7 +76,7 @@ pub fn render(
                 continue;
             }
             shown += 1;
-            let _ = writeln!(
+            let _ = write!(
                 out,
                 "{:<width$}  {:<11}  {:>8}  {:>8}",
                 id,
@@ -64,10 +84,27 @@ pub fn render(
                 attempts.get(id.as_str()).copied().unwrap_or(r.attempts),
                 humanize_secs(r.duration_secs)
             );
+            if costs {
+                let s = spent.get(id.as_str()).copied().unwrap_or_default();
+                let _ = write!(out, "  {:>9}  {:>15}", usd(s.cost_usd), tokens(&s));
+            }
+            out.push('\n');
         }
         if hidden > 0 {
             let _ = writeln!(out, "… and {hidden} more succeeded");
         }
+    }
+    if costs {
+        out.push_str(&subtotals(plan, spent));
+        let _ = writeln!(
+            out,
+            "spent {} · {} tokens in / {} out (+ {} cache read, {} cache write)",
+            usd(run_spend.cost_usd),
+            count(run_spend.input_tokens),
+            count(run_spend.output_tokens),
+            count(run_spend.cache_read_tokens),
+            count(run_spend.cache_write_tokens),
+        );
     }
     let total = done + remaining;
     let _ = writeln!(
@@ -78,6 +115,64 @@ pub fn render(
     out
 }
 
+/// Spend per wave and per section, for the end-of-run table (only when
+/// there is more than one of either).
+fn subtotals(plan: &Plan, spent: &std::collections::HashMap<String, Spend>) -> String {
+    let mut by_wave: std::collections::BTreeMap<usize, Spend> = Default::default();
+    let mut by_section: std::collections::BTreeMap<usize, Spend> = Default::default();
+    for (t, task) in plan.doc.tasks.iter().enumerate() {
+        if let Some(s) = spent.get(&task.id) {
+            by_wave.entry(plan.tasks[t].wave).or_default().add(s);
+            by_section.entry(task.section).or_default().add(s);
+        }
+    }
+    let mut out = String::new();
+    if by_wave.len() > 1 {
+        for (w, s) in &by_wave {
+            let _ = writeln!(out, "wave {}: {} · {}", w + 1, usd(s.cost_usd), tokens(s));
+        }
+    }
+    if by_section.len() > 1 {
+        for (sec, s) in &by_section {
+            let title = plan.doc.section_path(*sec).join(" › ");
+            let title = if title.is_empty() {
+                "(top of the file)".to_owned()
+            } else {
+                title
+            };
+            let _ = writeln!(out, "{title}: {} · {}", usd(s.cost_usd), tokens(s));
+        }
+    }
+    if !out.is_empty() {
+        out.insert(0, '\n');
+    }
+    out
+}
+
+/// `$0.0123`, or `-` when unknown.
+pub fn usd(cost: Option<f64>) -> String {
+    match cost {
+        Some(c) if c >= 100.0 => format!("${c:.0}"),
+        Some(c) if c >= 1.0 => format!("${c:.2}"),
+        Some(c) => format!("${c:.4}"),
+        None => "-".to_owned(),
+    }
+}
+
+/// `12.3k/1.2k`: input (uncached) and output tokens.
+fn tokens(s: &Spend) -> String {
+    format!("{}/{}", count(s.input_tokens), count(s.output_tokens))
+}
+
+/// `950`, `12.3k`, `4.5M`.
+pub fn count(n: u64) -> String {
+    match n {
+        0..1_000 => n.to_string(),
+        1_000..1_000_000 => format!("{:.1}k", n as f64 / 1e3),
+        _ => format!("{:.1}M", n as f64 / 1e6),
+    }
+}
+
 #[derive(Serialize)]
 pub struct StatusJson {
     pub file: String,
@@ -86,6 +181,47 @@ pub struct StatusJson {
     pub remaining: usize,
     pub last_run: Option<LastRun>,
     pub failed: Vec<FailedTask>,
+    /// Spent on this file's tasks, across every run.
+    pub cost_usd: f64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub cache_write_tokens: u64,
+    /// Every task that has run at least once, in plan order.
+    pub by_task: Vec<TaskStatus>,
+}
+
+#[derive(Serialize)]
+pub struct TaskStatus {
+    pub id: String,
+    /// The last attempt's outcome.
+    pub status: String,
+    /// Whether the box is ticked.
+    pub done: bool,
+    pub attempts: u32,
+    pub cost_usd: f64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub cache_write_tokens: u64,
+    pub session_id: Option<String>,
+}
+
+impl TaskStatus {
+    fn new(id: &str, done: bool, r: &TaskRecord) -> TaskStatus {
+        TaskStatus {
+            id: id.to_owned(),
+            status: r.status.clone(),
+            done,
+            attempts: r.attempts,
+            cost_usd: r.cost_usd,
+            input_tokens: r.input_tokens,
+            output_tokens: r.output_tokens,
+            cache_read_tokens: r.cache_read_tokens,
+            cache_write_tokens: r.cache_write_tokens,
+            session_id: r.session_id.clone(),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -123,7 +259,20 @@ pub fn status(plan: &Plan, journal: &Journal) -> StatusJson {
             })
         })
         .collect();
+    let by_task: Vec<TaskStatus> = runnable
+        .iter()
+        .filter_map(|&t| {
+            let id = &plan.doc.tasks[t].id;
+            Some(TaskStatus::new(id, plan.is_done(t), journal.tasks.get(id)?))
+        })
+        .collect();
     StatusJson {
+        cost_usd: by_task.iter().map(|t| t.cost_usd).sum(),
+        input_tokens: by_task.iter().map(|t| t.input_tokens).sum(),
+        output_tokens: by_task.iter().map(|t| t.output_tokens).sum(),
+        cache_read_tokens: by_task.iter().map(|t| t.cache_read_tokens).sum(),
+        cache_write_tokens: by_task.iter().map(|t| t.cache_write_tokens).sum(),
+        by_task,
         file: plan.doc.source.display_path(),
         tasks: runnable.len(),
         done,
@@ -156,6 +305,17 @@ pub fn status_text(s: &StatusJson) -> String {
         None => {
             let _ = writeln!(out, "last run: none yet");
         }
+    }
+    if s.input_tokens + s.output_tokens > 0 || s.cost_usd > 0.0 {
+        let _ = writeln!(
+            out,
+            "spent: {} · {} tokens in / {} out (+ {} cache read, {} cache write), all runs",
+            usd(Some(s.cost_usd)),
+            count(s.input_tokens),
+            count(s.output_tokens),
+            count(s.cache_read_tokens),
+            count(s.cache_write_tokens),
+        );
     }
     for f in &s.failed {
         let _ = writeln!(

@@ -1,38 +1,61 @@
 //! Agents: what `--agent` / the `agent` hint names, the command line it
-//! becomes, and how its outcome is judged.
+//! becomes (with the config file's settings, `--agent-arg`s and a session to
+//! resume), and which stream format it prints. Never spawns anything:
+//! `executor` does.
 //!
-//! Presets: `claude` (Claude Code headless, stream-json, judged by its final
-//! `result` event) and `shell` (the task's `sh` blocks, bash strict mode).
-//! Anything else is a command split like a shell splits words and run without
-//! one. Never spawns anything: `executor` does.
+//! Presets: `claude`, `codex` and `gemini` (headless, JSON event streams,
+//! judged by their final event) and `shell` (the task's `sh` blocks). A name
+//! defined under `[agents.NAME]` in `run-batch.toml` is a custom agent.
+//! Anything else is a command split like a shell splits words and run
+//! without one. A preset name followed by words (`codex -m o3`) is the preset
+//! with those words added to its command line.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
+use crate::config::{AgentConfig, Config, OutputKind};
 use crate::run::process::find_program;
+use crate::run::stream::Format;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Preset {
     Claude,
+    Codex,
+    Gemini,
     Shell,
+    /// A custom command: its words.
     Command(Vec<String>),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+impl Preset {
+    fn named(name: &str) -> Option<Preset> {
+        Some(match name {
+            "claude" => Preset::Claude,
+            "codex" => Preset::Codex,
+            "gemini" => Preset::Gemini,
+            "shell" => Preset::Shell,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
 pub struct AgentSpec {
     /// As the user wrote it, for messages.
     pub name: String,
     pub preset: Preset,
+    /// What it prints: `None` for anything (judged by exit status).
+    pub output: Option<Format>,
+    /// Words after a preset's name in the agent spec.
+    pub extra: Vec<String>,
+    /// From `[agents.<preset or name>]` in the config file.
+    pub settings: AgentConfig,
+    /// `--agent-arg`s, appended last.
+    pub cli_args: Vec<String>,
+    /// `--max-cost-per-task`, for CLIs that can cap a run's spend.
+    pub max_cost_per_task: Option<f64>,
     /// The program, found before the run (see `resolve`).
     pub program: Option<PathBuf>,
-}
-
-/// How success is decided.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Judge {
-    /// Exit status 0.
-    ExitCode,
-    /// Exit status 0 and a final `result` event with `is_error: false`.
-    StreamJson,
 }
 
 pub const DEFAULT_AGENT: &str = "claude";
@@ -40,70 +63,307 @@ pub const DEFAULT_AGENT: &str = "claude";
 /// Variables that make a nested Claude Code refuse to start.
 const NESTED_CLAUDE_VARS: &[&str] = &["CLAUDECODE", "CLAUDE_CODE_ENTRYPOINT"];
 
+/// Permission modes used when the config file names none: edit files in the
+/// working folder, nothing riskier.
+const DEFAULT_CLAUDE_MODE: &str = "acceptEdits";
+const DEFAULT_CODEX_SANDBOX: &str = "workspace-write";
+const DEFAULT_GEMINI_MODE: &str = "auto_edit";
+
+/// The longest prompt passed as an argument (Linux caps one argument at
+/// 128 KiB); Gemini takes its prompt that way.
+const MAX_PROMPT_ARG: usize = 120 * 1024;
+
+/// What the agent-independent parts of the run add to one invocation.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Invocation<'a> {
+    /// A session to continue.
+    pub resume: Option<&'a str>,
+    /// The shell agent's script.
+    pub script: Option<&'a Path>,
+    /// The rendered prompt, for agents that take it as an argument.
+    pub prompt: Option<&'a str>,
+}
+
+/// Where an agent reads its prompt from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PromptVia {
+    /// stdin is the prompt file, then end of file.
+    Stdin,
+    /// The prompt is an argument; stdin is empty.
+    Argument,
+}
+
 impl AgentSpec {
-    pub fn parse(s: &str) -> Result<AgentSpec, String> {
-        let preset = match s.trim() {
-            "claude" => Preset::Claude,
-            "shell" => Preset::Shell,
-            other => {
-                let words = shell_words::split(other)
-                    .map_err(|e| format!("cannot split `{other}` into words: {e}"))?;
-                if words.is_empty() {
-                    return Err("the agent command is empty".into());
-                }
-                Preset::Command(words)
+    /// Parses an agent name or command with the config file's settings and
+    /// the command line's `--agent-arg`s.
+    pub fn parse(
+        s: &str,
+        config: &Config,
+        cli_args: &[String],
+        max_cost_per_task: Option<f64>,
+    ) -> Result<AgentSpec, String> {
+        let name = s.trim();
+        let words = shell_words::split(name)
+            .map_err(|e| format!("cannot split `{name}` into words: {e}"))?;
+        let Some(first) = words.first() else {
+            return Err("the agent command is empty".into());
+        };
+        let settings = config.agent(first).cloned();
+        let (preset, extra, settings) = if let Some(preset) = Preset::named(first) {
+            (preset, words[1..].to_vec(), settings.unwrap_or_default())
+        } else if let Some(custom) = settings.filter(|c| c.command.is_some()) {
+            let command = custom.command.as_deref().unwrap_or_default();
+            let mut cwords = shell_words::split(command)
+                .map_err(|e| format!("agent `{first}`: cannot split its command: {e}"))?;
+            if cwords.is_empty() {
+                return Err(format!("agent `{first}`: its command is empty"));
+            }
+            cwords.extend(words[1..].iter().cloned());
+            (Preset::Command(cwords), Vec::new(), custom)
+        } else {
+            (
+                Preset::Command(words.clone()),
+                Vec::new(),
+                AgentConfig::default(),
+            )
+        };
+        let output = match preset {
+            Preset::Claude => Some(Format::Claude),
+            Preset::Codex => Some(Format::Codex),
+            Preset::Gemini => Some(Format::Gemini),
+            Preset::Shell => None,
+            Preset::Command(_) => {
+                (settings.output == OutputKind::StreamJson).then_some(Format::Claude)
             }
         };
+        let cli_args = if preset == Preset::Shell {
+            Vec::new()
+        } else {
+            cli_args.to_vec()
+        };
         Ok(AgentSpec {
-            name: s.trim().to_owned(),
+            name: name.to_owned(),
             preset,
+            output,
+            extra,
+            settings,
+            cli_args,
+            max_cost_per_task,
             program: None,
         })
     }
 
-    pub fn judge(&self) -> Judge {
-        match self.preset {
-            Preset::Claude => Judge::StreamJson,
-            _ => Judge::ExitCode,
+    /// The program's name or path, as looked up on PATH.
+    fn program_word(&self) -> &str {
+        match &self.preset {
+            Preset::Claude => "claude",
+            Preset::Codex => "codex",
+            Preset::Gemini => "gemini",
+            Preset::Shell => "bash",
+            Preset::Command(words) => &words[0],
         }
     }
 
-    /// The program and arguments, before task-specific parts.
-    pub fn argv(&self) -> Vec<String> {
-        match &self.preset {
-            Preset::Claude => [
-                "claude",
-                "-p",
-                "--output-format",
-                "stream-json",
-                "--verbose",
-            ]
-            .map(String::from)
-            .to_vec(),
-            Preset::Shell => ["bash", "--noprofile", "--norc", "-euo", "pipefail"]
-                .map(String::from)
-                .to_vec(),
-            Preset::Command(words) => words.clone(),
+    /// Whether this agent can continue an earlier session.
+    pub fn can_resume(&self) -> bool {
+        matches!(self.preset, Preset::Claude | Preset::Codex | Preset::Gemini)
+    }
+
+    pub fn prompt_via(&self) -> PromptVia {
+        match self.preset {
+            Preset::Gemini => PromptVia::Argument,
+            _ => PromptVia::Stdin,
         }
+    }
+
+    /// The model the command line asks for, if it says (for prices).
+    pub fn model(&self) -> Option<String> {
+        let words: Vec<&String> = self
+            .extra
+            .iter()
+            .chain(&self.settings.args)
+            .chain(&self.cli_args)
+            .collect();
+        let mut found = self.settings.model.clone();
+        for (i, w) in words.iter().enumerate() {
+            if let Some(v) = w.strip_prefix("--model=") {
+                found = Some(v.to_owned());
+            } else if (*w == "-m" || *w == "--model")
+                && let Some(v) = words.get(i + 1)
+            {
+                found = Some((*v).clone());
+            } else if i > 0
+                && words[i - 1] == "-c"
+                && let Some(v) = w.strip_prefix("model=")
+            {
+                found = Some(v.trim_matches('"').to_owned());
+            }
+        }
+        found
+    }
+
+    /// The whole command line, program first.
+    pub fn argv(&self, inv: &Invocation) -> Result<Vec<String>, String> {
+        let s = &self.settings;
+        let mut argv: Vec<String> = Vec::new();
+        match &self.preset {
+            Preset::Claude => {
+                push(
+                    &mut argv,
+                    &[
+                        "claude",
+                        "-p",
+                        "--output-format",
+                        "stream-json",
+                        "--verbose",
+                    ],
+                );
+                if let Some(m) = &s.model {
+                    push(&mut argv, &["--model", m]);
+                }
+                push(&mut argv, &["--permission-mode", self.permission_mode()]);
+                if !s.allowed_tools.is_empty() {
+                    argv.push("--allowedTools".into());
+                    argv.extend(s.allowed_tools.iter().cloned());
+                }
+                if let Some(usd) = self.max_cost_per_task {
+                    argv.push("--max-budget-usd".into());
+                    argv.push(format!("{usd}"));
+                }
+                if let Some(id) = inv.resume {
+                    // `=`: the flag's value is optional, so a bare id that
+                    // starts with `-` would read as another flag.
+                    argv.push(format!("--resume={id}"));
+                }
+                self.push_user_args(&mut argv);
+            }
+            Preset::Codex => {
+                push(
+                    &mut argv,
+                    &["codex", "exec", "--json", "--skip-git-repo-check"],
+                );
+                if let Some(m) = &s.model {
+                    push(&mut argv, &["-m", m]);
+                }
+                push(&mut argv, &["--sandbox", self.permission_mode()]);
+                self.push_user_args(&mut argv);
+                // Options go before `resume`: every Codex version takes them there.
+                if let Some(id) = inv.resume {
+                    argv.push("resume".into());
+                    argv.push(id.to_owned());
+                }
+                // `-`: the prompt is read from stdin.
+                argv.push("-".into());
+            }
+            Preset::Gemini => {
+                push(&mut argv, &["gemini", "--output-format", "stream-json"]);
+                if let Some(m) = &s.model {
+                    push(&mut argv, &["-m", m]);
+                }
+                push(&mut argv, &["--approval-mode", self.permission_mode()]);
+                if !s.allowed_tools.is_empty() {
+                    argv.push("--allowed-tools".into());
+                    argv.extend(s.allowed_tools.iter().cloned());
+                }
+                if let Some(id) = inv.resume {
+                    push(&mut argv, &["--resume", id]);
+                }
+                self.push_user_args(&mut argv);
+                let prompt = inv.prompt.unwrap_or_default();
+                if prompt.len() > MAX_PROMPT_ARG {
+                    return Err(format!(
+                        "the prompt is {} KiB, more than gemini takes as its `-p` argument ({} KiB); shorten the task's text or use --template",
+                        prompt.len() / 1024,
+                        MAX_PROMPT_ARG / 1024
+                    ));
+                }
+                argv.push("-p".into());
+                argv.push(prompt.to_owned());
+            }
+            Preset::Shell => {
+                push(
+                    &mut argv,
+                    &["bash", "--noprofile", "--norc", "-euo", "pipefail"],
+                );
+                if let Some(script) = inv.script {
+                    argv.push(script.display().to_string());
+                }
+            }
+            Preset::Command(words) => {
+                argv.extend(words.iter().cloned());
+                self.push_user_args(&mut argv);
+            }
+        }
+        Ok(argv)
+    }
+
+    /// Config `args`, then words from the agent spec, then `--agent-arg`s.
+    fn push_user_args(&self, argv: &mut Vec<String>) {
+        argv.extend(self.settings.args.iter().cloned());
+        argv.extend(self.extra.iter().cloned());
+        argv.extend(self.cli_args.iter().cloned());
+    }
+
+    fn permission_mode(&self) -> &str {
+        let default = match self.preset {
+            Preset::Codex => DEFAULT_CODEX_SANDBOX,
+            Preset::Gemini => DEFAULT_GEMINI_MODE,
+            _ => DEFAULT_CLAUDE_MODE,
+        };
+        self.settings.permission_mode.as_deref().unwrap_or(default)
     }
 
     /// Finds the program on PATH (or, for a path, relative to `base`) and
     /// remembers it; an error is a message for people.
-    pub fn resolve(&mut self, base: &std::path::Path) -> Result<(), String> {
-        let argv = self.argv();
-        self.program = Some(find_program(&argv[0], base).ok_or_else(|| match self.preset {
-            Preset::Claude => "agent `claude` needs the Claude Code CLI, and `claude` is not on PATH; install it with `npm install -g @anthropic-ai/claude-code`, or pick another agent with `--agent`".to_owned(),
-            _ => format!("agent `{}`: program `{}` is not on PATH", self.name, argv[0]),
+    pub fn resolve(&mut self, base: &Path) -> Result<(), String> {
+        let word = self.program_word().to_owned();
+        let install = match self.preset {
+            Preset::Claude => Some(("Claude Code CLI", "@anthropic-ai/claude-code")),
+            Preset::Codex => Some(("Codex CLI", "@openai/codex")),
+            Preset::Gemini => Some(("Gemini CLI", "@google/gemini-cli")),
+            _ => None,
+        };
+        self.program = Some(find_program(&word, base).ok_or_else(|| match install {
+            Some((cli, package)) => format!(
+                "agent `{}` needs the {cli}, and `{word}` is not on PATH; install it with `npm install -g {package}`, or pick another agent with `--agent`",
+                self.name
+            ),
+            None => format!("agent `{}`: program `{word}` is not on PATH", self.name),
         })?);
         Ok(())
     }
 
+    /// Variables to drop from the agent's environment.
     pub fn env_remove(&self) -> &'static [&'static str] {
         match self.preset {
             Preset::Claude => NESTED_CLAUDE_VARS,
             _ => &[],
         }
     }
+
+    /// Variables to add: the config's `env`, and what a preset needs.
+    pub fn env_add(&self) -> BTreeMap<String, String> {
+        let mut env = self.settings.env.clone();
+        // Claude refuses bypassPermissions as root unless told it is sandboxed;
+        // a person who chose that mode for run-batch said as much.
+        if self.preset == Preset::Claude
+            && self.permission_mode() == "bypassPermissions"
+            && is_root()
+            && std::env::var_os("IS_SANDBOX").is_none()
+        {
+            env.insert("IS_SANDBOX".into(), "1".into());
+        }
+        env
+    }
+}
+
+fn push(argv: &mut Vec<String>, words: &[&str]) {
+    argv.extend(words.iter().map(|w| (*w).to_owned()));
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and touches no memory.
+    unsafe { libc::geteuid() == 0 }
 }
 
 /// The `sh`, `bash` and `shell` fenced blocks of a task's body, joined in order.
@@ -134,140 +394,122 @@ pub fn shell_script(body: &str) -> Option<String> {
     found.then_some(script)
 }
 
-/// What a stream-json agent said, read line by line as it streams.
-#[derive(Clone, Debug, Default, serde::Serialize)]
-pub struct StreamSummary {
-    pub session_id: Option<String>,
-    /// The final `result` event: was it an error, and its text or errors.
-    pub result: Option<StreamResult>,
-    pub cost_usd: Option<f64>,
-    /// Latest thing the agent did (a tool call or text), for the live view.
-    pub activity: Option<String>,
-    /// Lines that were not JSON, or not understood; logged, never fatal.
-    pub skipped_lines: u64,
-}
-
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct StreamResult {
-    pub is_error: bool,
-    pub subtype: String,
-    pub message: String,
-}
-
-impl StreamSummary {
-    /// Reads one line of Claude-style stream-json; returns a new activity, if any.
-    pub fn line(&mut self, line: &[u8]) -> Option<String> {
-        let line = line.trim_ascii();
-        if line.is_empty() {
-            return None;
-        }
-        let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) else {
-            self.skipped_lines += 1;
-            return None;
-        };
-        if let Some(id) = v.get("session_id").and_then(|s| s.as_str())
-            && v.get("type").and_then(|t| t.as_str()) != Some("result")
-        {
-            self.session_id = Some(id.to_owned());
-        }
-        match v.get("type").and_then(|t| t.as_str()) {
-            Some("result") => {
-                let is_error = v.get("is_error").and_then(|b| b.as_bool()).unwrap_or(true);
-                let subtype = v
-                    .get("subtype")
-                    .and_then(|s| s.as_str())
-                    .unwrap_or("")
-                    .to_owned();
-                let message = v
-                    .get("result")
-                    .and_then(|r| r.as_str())
-                    .map(str::to_owned)
-                    .or_else(|| {
-                        v.get("errors").and_then(|e| e.as_array()).map(|a| {
-                            a.iter()
-                                .filter_map(|x| x.as_str())
-                                .collect::<Vec<_>>()
-                                .join("; ")
-                        })
-                    })
-                    .unwrap_or_default();
-                self.cost_usd = v
-                    .get("total_cost_usd")
-                    .and_then(|c| c.as_f64())
-                    .or(self.cost_usd);
-                // A resume miss reports a new, unrelated session id; only a
-                // run that got going (an init) names the session to keep.
-                if self.session_id.is_none() && !is_error {
-                    self.session_id = v
-                        .get("session_id")
-                        .and_then(|s| s.as_str())
-                        .map(str::to_owned);
-                }
-                self.result = Some(StreamResult {
-                    is_error,
-                    subtype,
-                    message,
-                });
-                None
-            }
-            Some("assistant") => {
-                let content = v.pointer("/message/content")?.as_array()?;
-                let mut activity = None;
-                for block in content {
-                    match block.get("type").and_then(|t| t.as_str()) {
-                        Some("tool_use") => {
-                            let name = block.get("name").and_then(|n| n.as_str()).unwrap_or("tool");
-                            let input = block.get("input");
-                            let arg = ["file_path", "path", "command", "pattern", "url"]
-                                .iter()
-                                .find_map(|k| {
-                                    input.and_then(|i| i.get(*k)).and_then(|x| x.as_str())
-                                });
-                            activity = Some(match arg {
-                                Some(a) => format!("{name} {}", first_line(a)),
-                                None => name.to_owned(),
-                            });
-                        }
-                        Some("text") => {
-                            if let Some(t) = block.get("text").and_then(|t| t.as_str()) {
-                                activity = Some(first_line(t).to_owned());
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                if activity.is_some() {
-                    self.activity.clone_from(&activity);
-                }
-                activity
-            }
-            _ => None,
-        }
-    }
-}
-
-fn first_line(s: &str) -> &str {
-    s.lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .trim()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn spec(s: &str) -> AgentSpec {
+        AgentSpec::parse(s, &Config::default(), &[], None).unwrap()
+    }
+
     #[test]
     fn presets_and_commands() {
+        assert_eq!(spec("claude").output, Some(Format::Claude));
+        assert_eq!(spec("codex").output, Some(Format::Codex));
+        assert_eq!(spec("shell").output, None);
+        let c = spec("my-agent --flag 'two words'");
         assert_eq!(
-            AgentSpec::parse("claude").unwrap().judge(),
-            Judge::StreamJson
+            c.argv(&Invocation::default()).unwrap(),
+            ["my-agent", "--flag", "two words"]
         );
-        assert_eq!(AgentSpec::parse("shell").unwrap().argv()[0], "bash");
-        let c = AgentSpec::parse("my-agent --flag 'two words'").unwrap();
-        assert_eq!(c.argv(), ["my-agent", "--flag", "two words"]);
-        assert!(AgentSpec::parse("bad 'quote").is_err());
-        assert!(AgentSpec::parse("  ").is_err());
+        assert_eq!(c.output, None);
+        let p = |s: &str| AgentSpec::parse(s, &Config::default(), &[], None);
+        assert!(p("bad 'quote").is_err());
+        assert!(p("  ").is_err());
+    }
+
+    #[test]
+    fn claude_command_line_with_settings_resume_and_args() {
+        let mut config = Config::default();
+        config.agents.insert(
+            "claude".into(),
+            AgentConfig {
+                model: Some("opus".into()),
+                permission_mode: Some("bypassPermissions".into()),
+                allowed_tools: vec!["Read".into(), "Bash(git *)".into()],
+                args: vec!["--max-turns".into(), "9".into()],
+                ..AgentConfig::default()
+            },
+        );
+        let s = AgentSpec::parse("claude --debug", &config, &["--x".into()], Some(0.5)).unwrap();
+        let inv = Invocation {
+            resume: Some("-abc"),
+            ..Invocation::default()
+        };
+        assert_eq!(
+            s.argv(&inv).unwrap().join(" "),
+            "claude -p --output-format stream-json --verbose --model opus \
+             --permission-mode bypassPermissions --allowedTools Read Bash(git *) \
+             --max-budget-usd 0.5 --resume=-abc --max-turns 9 --debug --x"
+        );
+        assert_eq!(s.model().as_deref(), Some("opus"));
+    }
+
+    #[test]
+    fn codex_puts_options_before_resume_and_reads_stdin() {
+        let s = AgentSpec::parse("codex -m o3", &Config::default(), &[], None).unwrap();
+        assert_eq!(
+            s.argv(&Invocation::default()).unwrap().join(" "),
+            "codex exec --json --skip-git-repo-check --sandbox workspace-write -m o3 -"
+        );
+        let inv = Invocation {
+            resume: Some("T1"),
+            ..Invocation::default()
+        };
+        assert_eq!(
+            s.argv(&inv).unwrap().join(" "),
+            "codex exec --json --skip-git-repo-check --sandbox workspace-write -m o3 resume T1 -"
+        );
+        assert_eq!(s.model().as_deref(), Some("o3"));
+        let c = AgentSpec::parse(
+            "codex",
+            &Config::default(),
+            &["-c".into(), "model=\"x\"".into()],
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.model().as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn gemini_takes_its_prompt_as_an_argument() {
+        let s = spec("gemini");
+        let inv = Invocation {
+            prompt: Some("do it"),
+            resume: Some("s1"),
+            ..Invocation::default()
+        };
+        assert_eq!(s.prompt_via(), PromptVia::Argument);
+        assert_eq!(
+            s.argv(&inv).unwrap().join(" "),
+            "gemini --output-format stream-json --approval-mode auto_edit --resume s1 -p do it"
+        );
+        let huge = "x".repeat(MAX_PROMPT_ARG + 1);
+        let inv = Invocation {
+            prompt: Some(&huge),
+            ..Invocation::default()
+        };
+        assert!(s.argv(&inv).unwrap_err().contains("KiB"));
+    }
+
+    #[test]
+    fn custom_agents_from_the_config() {
+        let mut config = Config::default();
+        config.agents.insert(
+            "mine".into(),
+            AgentConfig {
+                command: Some("./bin/agent --fast".into()),
+                output: OutputKind::StreamJson,
+                ..AgentConfig::default()
+            },
+        );
+        let s = AgentSpec::parse("mine --more", &config, &["--x".into()], None).unwrap();
+        assert_eq!(s.output, Some(Format::Claude));
+        assert_eq!(
+            s.argv(&Invocation::default()).unwrap(),
+            ["./bin/agent", "--fast", "--more", "--x"]
+        );
+        assert!(!s.can_resume());
     }
 
     #[test]
@@ -276,40 +518,5 @@ mod tests {
             "intro\n```sh\necho one\n```\n```python\nprint(2)\n```\n```bash\necho three\n```";
         assert_eq!(shell_script(body).unwrap(), "echo one\necho three\n");
         assert_eq!(shell_script("no code"), None);
-    }
-
-    #[test]
-    fn claude_success_and_error_results() {
-        let sample = include_str!("../../fixtures/claude/stream_success.jsonl");
-        let mut s = StreamSummary::default();
-        for line in sample.lines() {
-            s.line(line.as_bytes());
-        }
-        let r = s.result.as_ref().unwrap();
-        assert!(!r.is_error);
-        assert_eq!(
-            s.session_id.as_deref(),
-            Some("6f1c2a3e-8d4b-4f7a-9c2e-1b5d7e9a0c13")
-        );
-        assert!(s.cost_usd.unwrap() > 0.0);
-        assert_eq!(
-            s.activity.as_deref(),
-            Some("The README contains a single heading: \"demo\".")
-        );
-
-        let mut e = StreamSummary::default();
-        for line in include_str!("../../fixtures/claude/stream_api_error_401.jsonl").lines() {
-            e.line(line.as_bytes());
-        }
-        assert!(e.result.unwrap().is_error);
-    }
-
-    #[test]
-    fn junk_lines_are_skipped() {
-        let mut s = StreamSummary::default();
-        s.line(b"not json");
-        s.line(b"{\"type\":\"mystery\"}");
-        assert_eq!(s.skipped_lines, 1);
-        assert!(s.result.is_none());
     }
 }

@@ -14,9 +14,11 @@ use std::time::{Duration, Instant};
 use crate::plan::Plan;
 use crate::record::state::file_stem_for;
 use crate::run::Input;
-use crate::run::agent::{self, AgentSpec, Judge, Preset};
+use crate::run::agent::{self, AgentSpec, Invocation, Preset, PromptVia};
 use crate::run::process::{self, own_group};
 use crate::run::prompt::Prompter;
+use crate::run::resume::{Previous, Resume};
+use crate::run::stream::StreamSummary;
 
 pub struct Launch<'a> {
     pub plan: &'a Plan,
@@ -25,6 +27,10 @@ pub struct Launch<'a> {
     pub spec: &'a AgentSpec,
     pub prompter: &'a Prompter,
     pub last_error: Option<&'a str>,
+    /// A session to continue instead of starting afresh.
+    pub resume: Option<&'a Resume>,
+    /// The attempt before, when its session could not be continued.
+    pub previous: Option<&'a Previous>,
     pub run_dir: &'a Path,
     pub run_id: &'a str,
     pub state_dir: &'a Path,
@@ -56,30 +62,45 @@ pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attem
     let log = file("log");
     let progress = file("progress");
     let prompt_path = file("prompt.md");
-    let prompt = l
-        .prompter
-        .render(l.plan, l.task, l.attempt, l.last_error)
-        .map_err(std::io::Error::other)?;
+    let prompt = match l.resume {
+        Some(r) => l.prompter.render_resume(l.plan, l.task, r),
+        None => l
+            .prompter
+            .render(l.plan, l.task, l.attempt, l.last_error, l.previous),
+    }
+    .map_err(std::io::Error::other)?;
     std::fs::write(&prompt_path, &prompt)?;
-    let log_file = OpenOptions::new().create(true).append(true).open(&log)?;
+    let mut log_file = OpenOptions::new().create(true).append(true).open(&log)?;
 
-    let mut argv = l.spec.argv();
+    let script_path = file("sh");
     if l.spec.preset == Preset::Shell {
         let script = agent::shell_script(&task.body).unwrap_or_default();
-        let script_path = file("sh");
         std::fs::write(&script_path, script)?;
-        argv.push(script_path.display().to_string());
     }
+    let invocation = Invocation {
+        resume: l.resume.map(|r| r.session_id.as_str()),
+        script: (l.spec.preset == Preset::Shell).then_some(script_path.as_path()),
+        prompt: Some(&prompt),
+    };
+    let argv = l.spec.argv(&invocation).map_err(std::io::Error::other)?;
     let program = l
         .spec
         .program
         .clone()
         .ok_or_else(|| std::io::Error::other("the agent was not resolved before the run"))?;
+    // The command line heads the log: what ran is the first question when
+    // something goes wrong. A prompt passed as an argument is not repeated.
+    let shown: Vec<&str> = argv
+        .iter()
+        .map(|a| if a == &prompt { "<prompt>" } else { a.as_str() })
+        .collect();
+    writeln!(log_file, "run-batch: {}", shell_words::join(shown))?;
     let mut cmd = Command::new(program);
     cmd.arg0(&argv[0]).args(&argv[1..]);
     for var in l.spec.env_remove() {
         cmd.env_remove(var);
     }
+    cmd.envs(l.spec.env_add());
     let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     cmd.env("RUN_BATCH_TASK_ID", &task.id)
         .env("RUN_BATCH_TASK_TEXT", &task.text)
@@ -90,12 +111,15 @@ pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attem
         .env("RUN_BATCH_RUN_ID", l.run_id)
         .env("RUN_BATCH_STATE_DIR", abs(l.state_dir))
         .current_dir(l.workdir)
+        .stderr(log_file.try_clone()?);
+    match l.spec.prompt_via() {
         // The prompt arrives on stdin and then stdin ends: a file does both
         // without a writer thread.
-        .stdin(File::open(&prompt_path)?)
-        .stderr(log_file.try_clone()?);
-    let judge = l.spec.judge();
-    if judge == Judge::StreamJson {
+        PromptVia::Stdin => cmd.stdin(File::open(&prompt_path)?),
+        // An open stdin would make some CLIs wait for more.
+        PromptVia::Argument => cmd.stdin(Stdio::null()),
+    };
+    if l.spec.output.is_some() {
         cmd.stdout(Stdio::piped());
     } else {
         cmd.stdout(log_file.try_clone()?);
@@ -103,13 +127,14 @@ pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attem
     own_group(&mut cmd);
     let mut child = cmd.spawn()?;
     let pid = child.id();
-    if judge == Judge::StreamJson {
+    if let Some(format) = l.spec.output {
         let stdout = child.stdout.take().expect("stdout was piped");
         let tx = tx.clone();
+        let summary = StreamSummary::new(format, l.resume.map(|r| r.baseline));
         std::thread::Builder::new()
             .name("stream".into())
             .stack_size(256 * 1024)
-            .spawn(move || read_stream(stdout, log_file, slot, &tx))?;
+            .spawn(move || read_stream(stdout, log_file, summary, slot, &tx))?;
     }
     let exit_tx = tx.clone();
     process::wait_in_background(child, move |exit| {
@@ -124,12 +149,17 @@ pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attem
 }
 
 /// Copies the agent's stdout to its log line by line and reads each line as
-/// a stream-json event. Memory stays bounded by the longest line parsed.
-fn read_stream(stdout: std::process::ChildStdout, mut log: File, slot: u64, tx: &Sender<Input>) {
+/// an event. Memory stays bounded by the longest line parsed.
+fn read_stream(
+    stdout: std::process::ChildStdout,
+    mut log: File,
+    mut summary: StreamSummary,
+    slot: u64,
+    tx: &Sender<Input>,
+) {
     use std::io::Read;
     let mut stdout = stdout;
     let mut buf = vec![0u8; 64 * 1024];
-    let mut summary = agent::StreamSummary::default();
     let mut line = Vec::new();
     let mut oversized = false;
     // An agent can print thousands of events a second; the person watching
@@ -137,6 +167,7 @@ fn read_stream(stdout: std::process::ChildStdout, mut log: File, slot: u64, tx: 
     // the loop (and events.jsonl) never falls behind an agent.
     let mut last_sent: Option<Instant> = None;
     let mut unsent: Option<String> = None;
+    let mut session_sent: Option<String> = None;
     loop {
         let n = match stdout.read(&mut buf) {
             Ok(0) => break,
@@ -160,6 +191,17 @@ fn read_stream(stdout: std::process::ChildStdout, mut log: File, slot: u64, tx: 
                 }
                 line.clear();
                 oversized = false;
+            }
+        }
+        // The session is told at once: if run-batch dies now, the next run
+        // can still continue it.
+        if summary.session_started && summary.session_id != session_sent {
+            session_sent.clone_from(&summary.session_id);
+            if let Some(id) = &session_sent {
+                let _ = tx.send(Input::Session {
+                    slot,
+                    session_id: id.clone(),
+                });
             }
         }
         if unsent.is_some() && last_sent.is_none_or(|t| t.elapsed() >= ACTIVITY_INTERVAL) {

@@ -5,18 +5,22 @@
 
 pub mod agent;
 pub mod executor;
+pub mod price;
 pub mod process;
 pub mod prompt;
+pub mod resume;
 pub mod scheduler;
+pub mod stream;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::config::Config;
 use crate::error::Error;
 use crate::plan::{Plan, PlanOptions};
-use crate::record::events::{self, Event, EventLog, TaskOutcome};
+use crate::record::events::{self, Event, EventLog, Spend, TaskOutcome};
 use crate::record::journal::{Journal, RunRecord};
 use crate::record::state::{Lock, StateDir};
 use crate::record::tick::{self, Tick};
@@ -25,8 +29,10 @@ use crate::taskfile::{Document, ReadOptions};
 
 use agent::AgentSpec;
 use executor::{Attempt, Launch};
+use price::PriceTable;
 use process::{Exit, Group, Guard, Termination};
 use prompt::Prompter;
+use resume::{Previous, Resume};
 use scheduler::{Limits, Prepared, Status};
 
 /// Everything `run-batch run` was asked to do.
@@ -47,6 +53,16 @@ pub struct RunOptions {
     pub json: bool,
     pub workdir: Option<PathBuf>,
     pub template: Option<PathBuf>,
+    /// `run-batch.toml` (or an empty config).
+    pub config: Config,
+    /// `--agent-arg`s, appended to every agent's command line.
+    pub agent_args: Vec<String>,
+    /// `--max-cost`: start nothing new once the run has spent this much.
+    pub max_cost: Option<f64>,
+    /// `--max-cost-per-task`: passed to CLIs that can cap a run's spend.
+    pub max_cost_per_task: Option<f64>,
+    /// `--fresh`: never continue an interrupted session.
+    pub fresh: bool,
 }
 
 /// How the run ended, as an exit status.
@@ -62,7 +78,12 @@ pub enum Input {
     },
     StreamDone {
         slot: u64,
-        summary: Box<agent::StreamSummary>,
+        summary: Box<stream::StreamSummary>,
+    },
+    /// The agent named its session.
+    Session {
+        slot: u64,
+        session_id: String,
     },
     Activity {
         slot: u64,
@@ -74,6 +95,8 @@ pub enum Input {
 /// Why the run stops starting work; a stronger reason replaces a weaker one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Cancel {
+    /// `--max-cost` reached: start nothing new, let running tasks finish.
+    Budget,
     FailFast,
     Signal,
     SecondSignal,
@@ -112,6 +135,20 @@ fn plan_file(path: &Path, options: &RunOptions) -> Result<Plan, Error> {
     Plan::build(doc, options.plan)
 }
 
+fn default_agent(options: &RunOptions) -> String {
+    (options.agent.clone()).unwrap_or_else(|| agent::DEFAULT_AGENT.to_owned())
+}
+
+fn parse_agent(name: &str, options: &RunOptions) -> Result<AgentSpec, Error> {
+    AgentSpec::parse(
+        name,
+        &options.config,
+        &options.agent_args,
+        options.max_cost_per_task,
+    )
+    .map_err(|message| Error::Agent { message })
+}
+
 /// Every task's agent, checked before anything starts: known presets,
 /// commands that split, programs on PATH, and `sh` blocks for the shell agent.
 fn resolve_agents(plan: &Plan, options: &RunOptions) -> Result<Vec<Option<AgentSpec>>, Error> {
@@ -126,17 +163,11 @@ fn resolve_agents(plan: &Plan, options: &RunOptions) -> Result<Vec<Option<AgentS
         // line, to where the command was typed.
         let (name, base) = match &plan.tasks[t].settings.agent {
             Some(hint) => (hint.clone(), taskfile_folder(&options.file)),
-            None => (
-                options
-                    .agent
-                    .clone()
-                    .unwrap_or_else(|| agent::DEFAULT_AGENT.to_owned()),
-                PathBuf::from("."),
-            ),
+            None => (default_agent(options), PathBuf::from(".")),
         };
         let key = format!("{}\0{name}", base.display());
         if !specs.contains_key(&key) {
-            let mut spec = AgentSpec::parse(&name).map_err(|e| Error::Agent { message: e })?;
+            let mut spec = parse_agent(&name, options)?;
             if let Err(e) = spec.resolve(&base) {
                 problems.push(e);
             }
@@ -215,7 +246,7 @@ fn dry_run(
     }
     if let Some(&first) = order.first() {
         let prompt = prompter
-            .render(plan, first, 1, None)
+            .render(plan, first, 1, None, None)
             .map_err(Error::Setup)?;
         out.push_str(&format!(
             "\nprompt for `{}`:\n{}\n",
@@ -235,12 +266,15 @@ struct Slot {
     task_id: String,
     task_text: String,
     attempt: u32,
+    agent: AgentSpec,
+    /// The session this attempt continues.
+    resumed: Option<Resume>,
     attempt_info: Attempt,
     group: Group,
     started: Instant,
     deadline: Option<Instant>,
     exited: Option<Exit>,
-    stream: Option<Box<agent::StreamSummary>>,
+    stream: Option<Box<stream::StreamSummary>>,
     needs_stream: bool,
     in_gate: bool,
     agent_exit: Option<Exit>,
@@ -257,6 +291,18 @@ struct Runner {
     status: Vec<Status>,
     attempts: Vec<u32>,
     last_error: Vec<Option<String>>,
+    /// The session each task's next attempt continues.
+    resume: Vec<Option<Resume>>,
+    /// For a fresh start after a refused resume: the attempt before.
+    previous: Vec<Option<Previous>>,
+    /// Attempts that do not count against retries (refused resumes).
+    free_attempts: Vec<u32>,
+    /// What each task spent in this run, and the run in all.
+    spent: HashMap<String, Spend>,
+    run_spend: Spend,
+    prices: PriceTable,
+    /// Models already warned about having no price.
+    unpriced: std::collections::HashSet<String>,
     prompter: Prompter,
     options: RunOptions,
     state: StateDir,
@@ -366,12 +412,33 @@ impl Runner {
         let journal = Journal::load(&state.journal());
         let file_stamp = stamp(&options.file);
         let reporter = Reporter::new(Mode::pick(options.json));
+        let resume = if options.fresh {
+            vec![None; n]
+        } else {
+            (0..n)
+                .map(|t| {
+                    let spec = agents[t].as_ref()?;
+                    let record = journal.tasks.get(&plan.doc.tasks[t].id)?;
+                    spec.can_resume()
+                        .then(|| resume::from_journal(record, &spec.name))
+                        .flatten()
+                })
+                .collect()
+        };
+        let prices = PriceTable::new(&options.config.prices);
         Ok(Runner {
             prep,
             agents,
             status: vec![Status::Waiting; n],
             attempts: vec![0; n],
             last_error: vec![None; n],
+            resume,
+            previous: vec![None; n],
+            free_attempts: vec![0; n],
+            spent: HashMap::new(),
+            run_spend: Spend::default(),
+            prices,
+            unpriced: Default::default(),
             prompter,
             state,
             _lock: lock,
@@ -519,17 +586,16 @@ impl Runner {
         self.attempts[t] += 1;
         let attempt = self.attempts[t];
         let spec = self.agents[t].clone().unwrap_or_else(|| {
-            AgentSpec::parse(
-                self.options
-                    .agent
-                    .as_deref()
-                    .unwrap_or(agent::DEFAULT_AGENT),
-            )
-            .expect("checked before the run")
+            parse_agent(&default_agent(&self.options), &self.options)
+                .expect("checked before the run")
         });
         let task = &self.plan.doc.tasks[t];
         let (task_id, task_text) = (task.id.clone(), task.text.clone());
+        let resumed = (self.resume[t].clone())
+            .filter(|r| !self.options.fresh && spec.can_resume() && r.agent == spec.name);
         let launch = Launch {
+            resume: resumed.as_ref(),
+            previous: self.previous[t].as_ref(),
             plan: &self.plan,
             task: t,
             attempt,
@@ -553,12 +619,14 @@ impl Runner {
                 self.status[t] = Status::Running;
                 let now = Instant::now();
                 let timeout = self.plan.tasks[t].settings.timeout.or(self.options.timeout);
+                self.previous[t] = None;
                 self.emit(Event::TaskStarted {
                     task: task_id.clone(),
                     attempt,
                     agent: spec.name.clone(),
                     pid: info.pid,
                     log: info.log.clone(),
+                    resume: resumed.as_ref().map(|r| r.session_id.clone()),
                 });
                 self.slots.insert(
                     slot_id,
@@ -566,7 +634,9 @@ impl Runner {
                         task_id,
                         task_text,
                         attempt,
-                        needs_stream: spec.judge() == agent::Judge::StreamJson,
+                        needs_stream: spec.output.is_some(),
+                        agent: spec.clone(),
+                        resumed,
                         attempt_info: info,
                         group,
                         started: now,
@@ -595,8 +665,11 @@ impl Runner {
                     reason: Some(reason.clone()),
                     duration_secs: 0.0,
                     log: log.clone(),
+                    agent: spec.name.clone(),
                     session_id: None,
-                    cost_usd: None,
+                    spend: None,
+                    resumable: false,
+                    session_total: None,
                 });
                 self.attempt_failed(t, &task_id, attempt, Some(reason), &log);
             }
@@ -622,6 +695,17 @@ impl Runner {
                 if let Some(s) = self.slots.get(&slot) {
                     let task = s.task_id.clone();
                     self.emit(Event::TaskActivity { task, activity });
+                }
+            }
+            Input::Session { slot, session_id } => {
+                if let Some(s) = self.slots.get(&slot) {
+                    let event = Event::TaskSession {
+                        task: s.task_id.clone(),
+                        attempt: s.attempt,
+                        agent: s.agent.name.clone(),
+                        session_id,
+                    };
+                    self.emit(event);
                 }
             }
             Input::Signal(sig) => self.on_signal(sig),
@@ -673,7 +757,7 @@ impl Runner {
     }
 
     fn cancel_fail_fast(&mut self, task: &str) {
-        if self.cancel.is_some() {
+        if self.cancel >= Some(Cancel::FailFast) {
             return;
         }
         self.cancel = Some(Cancel::FailFast);
@@ -687,6 +771,71 @@ impl Runner {
                 s.termination = Some(Termination::begin(s.group, libc::SIGTERM, grace));
             }
         }
+    }
+
+    /// What an attempt cost: as the agent reported it, else its tokens at
+    /// the price of its model (from the config file or the built-in table).
+    fn cost_of(&mut self, spec: &AgentSpec, s: &stream::StreamSummary) -> Option<f64> {
+        if let Some(cost) = s.cost_usd {
+            return Some(cost);
+        }
+        if s.usage.is_zero() {
+            return None;
+        }
+        if let Some(price) = spec.settings.price {
+            return Some(price.cost(&s.usage));
+        }
+        if !s.models.is_empty() && s.format != stream::Format::Claude {
+            let mut total = 0.0;
+            for (model, usage) in &s.models {
+                total += self.price_of(spec, model)?.cost(usage);
+            }
+            return Some(total);
+        }
+        let Some(model) = spec.model().or_else(|| s.model.clone()) else {
+            if self.unpriced.insert(format!("\0{}", spec.name)) {
+                self.reporter.note(&format!(
+                    "warning: agent `{}` reported tokens but not its model, so its cost is unknown; set `model` or `price` under [agents.{}] in run-batch.toml (see docs/config.md)",
+                    spec.name,
+                    spec.name.split_whitespace().next().unwrap_or("")
+                ));
+            }
+            return None;
+        };
+        Some(self.price_of(spec, &model)?.cost(&s.usage))
+    }
+
+    fn price_of(&mut self, spec: &AgentSpec, model: &str) -> Option<price::Price> {
+        let found = self.prices.lookup(model);
+        if found.is_none() && self.unpriced.insert(model.to_owned()) {
+            self.reporter.note(&format!(
+                "warning: no price for model `{model}` (agent `{}`), so its cost is not counted; add [prices.\"{model}\"] to run-batch.toml (see docs/config.md)",
+                spec.name
+            ));
+        }
+        found
+    }
+
+    /// `--max-cost`: once reached, nothing new starts.
+    fn check_budget(&mut self) {
+        let (Some(max), Some(spent)) = (self.options.max_cost, self.run_spend.cost_usd) else {
+            return;
+        };
+        if spent < max || self.cancel.is_some() {
+            return;
+        }
+        self.cancel = Some(Cancel::Budget);
+        let running = self.slots.len();
+        self.emit(Event::Cancelling {
+            reason: format!(
+                "--max-cost ${max:.2} reached (spent ${spent:.4}): starting nothing new{}",
+                match running {
+                    0 => String::new(),
+                    1 => "; the running task may finish".to_owned(),
+                    n => format!("; the {n} running tasks may finish"),
+                }
+            ),
+        });
     }
 
     /// An attempt is complete when its process has exited and (for
@@ -726,8 +875,11 @@ impl Runner {
                 reason: Some("the task was removed from the file while it ran".into()),
                 duration_secs: slot.started.elapsed().as_secs_f64(),
                 log: slot.attempt_info.log.clone(),
+                agent: slot.agent.name.clone(),
                 session_id: None,
-                cost_usd: None,
+                spend: None,
+                resumable: false,
+                session_total: None,
             });
             return;
         };
@@ -795,9 +947,13 @@ impl Runner {
                 } else {
                     format!("the agent reported an error: {}", first_line(&r.message))
                 }),
-                (None, _) => Err(format!(
-                    "the agent ended without a final result event ({exit})"
-                )),
+                (None, _) => Err(match &stream.last_error {
+                    Some(e) => format!(
+                        "the agent ended without a final result event ({exit}): {}",
+                        first_line(e)
+                    ),
+                    None => format!("the agent ended without a final result event ({exit})"),
+                }),
             };
         }
         if exit.success() {
@@ -834,6 +990,30 @@ impl Runner {
             }
         };
         let stream = slot.stream.as_deref();
+        let spend = stream.map(|s| Spend::new(s.usage, self.cost_of(&slot.agent, s)));
+        let session_id = stream.and_then(|s| s.session_id.clone());
+        let ran_on = !slot.in_gate && matches!(outcome, TaskOutcome::Failed);
+        // Continued next time: stopped from outside, or the agent died
+        // without its final event, after its session began.
+        let resumable = slot.agent.can_resume()
+            && session_id.is_some()
+            && (matches!(outcome, TaskOutcome::Interrupted | TaskOutcome::TimedOut)
+                || (ran_on && stream.is_some_and(|s| s.result.is_none())));
+        let refused =
+            slot.resumed.is_some() && ran_on && stream.is_some_and(|s| !s.session_started);
+        let session_total = stream.and_then(|s| {
+            let before = (slot.resumed.as_ref())
+                .filter(|r| Some(&r.session_id) == s.session_id.as_ref())
+                .map(|r| r.baseline);
+            (s.session_usage.is_some() || s.session_cost_usd.is_some() || before.is_some()).then(
+                || stream::Baseline {
+                    usage: (s.session_usage)
+                        .or(before.map(|b| b.usage))
+                        .unwrap_or_default(),
+                    cost_usd: s.session_cost_usd.or(before.and_then(|b| b.cost_usd)),
+                },
+            )
+        });
         self.emit(Event::TaskFinished {
             task: slot.task_id.clone(),
             attempt: slot.attempt,
@@ -842,9 +1022,54 @@ impl Runner {
             reason: reason.clone(),
             duration_secs: duration.as_secs_f64(),
             log: slot.attempt_info.log.clone(),
-            session_id: stream.and_then(|s| s.session_id.clone()),
-            cost_usd: stream.and_then(|s| s.cost_usd),
+            agent: slot.agent.name.clone(),
+            session_id: session_id.clone(),
+            spend,
+            resumable,
+            session_total,
         });
+        if let Some(spend) = &spend {
+            self.spent
+                .entry(slot.task_id.clone())
+                .or_default()
+                .add(spend);
+            self.run_spend.add(spend);
+            self.check_budget();
+        }
+        self.resume[t] = match (resumable, session_id) {
+            (true, Some(session_id)) => Some(Resume {
+                session_id,
+                agent: slot.agent.name.clone(),
+                baseline: session_total.unwrap_or_default(),
+                reason: reason.clone().unwrap_or_default(),
+                progress: resume::read_progress(&slot.attempt_info.progress),
+                log: Some(slot.attempt_info.log.clone()),
+            }),
+            _ => None,
+        };
+        if refused && self.cancel.is_none() {
+            // The CLI would not continue the session: start afresh at once,
+            // telling the new attempt what the interrupted one had done.
+            let earlier = slot.resumed.as_ref().expect("refused a resume");
+            let why = first_line(reason.as_deref().unwrap_or("refused")).to_owned();
+            self.emit(Event::TaskResumeRefused {
+                task: slot.task_id.clone(),
+                session_id: earlier.session_id.clone(),
+                reason: why,
+            });
+            self.previous[t] = Some(match &earlier.log {
+                Some(log) => {
+                    resume::previous(&earlier.reason, log, &log.with_extension("progress"))
+                }
+                None => Previous {
+                    reason: earlier.reason.clone(),
+                    ..Previous::default()
+                },
+            });
+            self.free_attempts[t] += 1;
+            self.status[t] = Status::RetryAt(Instant::now());
+            return;
+        }
         match outcome {
             TaskOutcome::Succeeded => {
                 self.status[t] = Status::Succeeded;
@@ -885,7 +1110,7 @@ impl Runner {
             .settings
             .retries
             .unwrap_or(self.options.retries);
-        if self.cancel.is_none() && attempt <= retries {
+        if self.cancel.is_none() && attempt - self.free_attempts[t] <= retries {
             let delay = RETRY_DELAY * attempt;
             self.status[t] = Status::RetryAt(Instant::now() + delay);
             self.emit(Event::TaskRetrying {
@@ -998,6 +1223,9 @@ impl Runner {
         let mut status = vec![Status::Waiting; n];
         let mut attempts = vec![0; n];
         let mut last_error = vec![None; n];
+        let mut resume = vec![None; n];
+        let mut previous = vec![None; n];
+        let mut free_attempts = vec![0; n];
         let pending: std::collections::HashSet<&str> =
             self.pending_ticks.iter().map(|t| t.id.as_str()).collect();
         for (i, task) in plan.doc.tasks.iter().enumerate() {
@@ -1005,6 +1233,9 @@ impl Runner {
                 status[i] = self.status[o];
                 attempts[i] = self.attempts[o];
                 last_error[i] = self.last_error[o].clone();
+                resume[i] = self.resume[o].take();
+                previous[i] = self.previous[o].take();
+                free_attempts[i] = self.free_attempts[o];
                 // Unticked by hand after it succeeded: the person wants it again.
                 if status[i] == Status::Succeeded
                     && !plan.is_done(i)
@@ -1022,6 +1253,9 @@ impl Runner {
         self.status = status;
         self.attempts = attempts;
         self.last_error = last_error;
+        self.resume = resume;
+        self.previous = previous;
+        self.free_attempts = free_attempts;
         if !ours {
             let tasks = self.prep.runnable.len();
             self.emit(Event::PlanReloaded { tasks });
@@ -1143,12 +1377,19 @@ impl Runner {
         } else {
             "succeeded"
         };
+        let stopped = self.cancel.map(|c| match c {
+            Cancel::Budget => "max_cost",
+            Cancel::FailFast => "fail_fast",
+            Cancel::Signal | Cancel::SecondSignal => "interrupted",
+        });
         self.emit(Event::RunFinished {
             outcome: outcome.into(),
             done,
             failed,
             remaining,
             duration_secs: self.started_at.elapsed().as_secs_f64(),
+            spend: self.run_spend,
+            stopped,
         });
         self.reporter.finish();
         if let Some(r) = self.journal.runs.last_mut() {
@@ -1169,11 +1410,15 @@ impl Runner {
             let summary = crate::report::summary::render(
                 &self.plan,
                 &self.journal,
-                &attempts,
-                &self.run_id,
-                &self.run_dir,
-                done,
-                remaining,
+                &crate::report::summary::RunTotals {
+                    attempts: &attempts,
+                    spent: &self.spent,
+                    run_spend: &self.run_spend,
+                    run_id: &self.run_id,
+                    run_dir: &self.run_dir,
+                    done,
+                    remaining,
+                },
             );
             eprint!("{summary}");
         }

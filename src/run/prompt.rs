@@ -7,8 +7,11 @@ use std::path::Path;
 use minijinja::{Environment, context};
 
 use crate::plan::Plan;
+use crate::run::resume::{Previous, Resume};
 
 pub const DEFAULT_TEMPLATE: &str = include_str!("../../templates/prompt.md");
+/// What a resumed session is told: short, since it has the whole transcript.
+pub const RESUME_TEMPLATE: &str = include_str!("../../templates/resume.md");
 
 pub struct Prompter {
     env: Environment<'static>,
@@ -27,6 +30,8 @@ impl Prompter {
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         env.add_template_owned("prompt", source)
             .map_err(|e| format!("prompt template: {e}"))?;
+        env.add_template("resume", RESUME_TEMPLATE)
+            .map_err(|e| format!("resume template: {e}"))?;
         Ok(Prompter { env })
     }
 
@@ -36,6 +41,7 @@ impl Prompter {
         t: usize,
         attempt: u32,
         last_error: Option<&str>,
+        previous: Option<&Previous>,
     ) -> Result<String, String> {
         let doc = &plan.doc;
         let task = &doc.tasks[t];
@@ -46,10 +52,7 @@ impl Prompter {
             p = doc.tasks[i].parent;
         }
         parents.reverse();
-        let file = doc.source.path.file_name().map_or_else(
-            || doc.source.display_path(),
-            |n| n.to_string_lossy().into_owned(),
-        );
+        let file = file_name(plan);
         let gate = plan.tasks[t].settings.gate.as_ref().map(shell_words::join);
         let ctx = context! {
             file => file,
@@ -59,12 +62,53 @@ impl Prompter {
             gate => gate,
             attempt => attempt,
             last_error => last_error,
+            previous => previous.map(|p| context! {
+                reason => p.reason.clone(),
+                log_tail => p.log_tail.clone(),
+                progress => p.progress.clone(),
+            }),
         };
-        let tmpl = self.env.get_template("prompt").map_err(|e| e.to_string())?;
-        let mut out = tmpl
-            .render(ctx)
-            .map_err(|e| format!("prompt template: {e}"))?;
-        out.push('\n');
-        Ok(out)
+        render(&self.env, "prompt", ctx)
     }
+
+    /// The prompt that continues an interrupted session.
+    pub fn render_resume(&self, plan: &Plan, t: usize, resume: &Resume) -> Result<String, String> {
+        let doc = &plan.doc;
+        let task = &doc.tasks[t];
+        let mut open_subtasks = Vec::new();
+        let mut stack: Vec<usize> = task.children.iter().rev().copied().collect();
+        while let Some(i) = stack.pop() {
+            if !plan.is_done(i) {
+                open_subtasks.push(doc.tasks[i].text.clone());
+            }
+            stack.extend(doc.tasks[i].children.iter().rev());
+        }
+        let gate = plan.tasks[t].settings.gate.as_ref().map(shell_words::join);
+        let ctx = context! {
+            file => file_name(plan),
+            task => context! { id => task.id.clone(), text => task.text.clone() },
+            open_subtasks => open_subtasks,
+            progress => resume.progress.clone(),
+            reason => resume.reason.clone(),
+            gate => gate,
+        };
+        render(&self.env, "resume", ctx)
+    }
+}
+
+fn file_name(plan: &Plan) -> String {
+    let doc = &plan.doc;
+    doc.source.path.file_name().map_or_else(
+        || doc.source.display_path(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+fn render(env: &Environment, name: &str, ctx: minijinja::Value) -> Result<String, String> {
+    let tmpl = env.get_template(name).map_err(|e| e.to_string())?;
+    let mut out = tmpl
+        .render(ctx)
+        .map_err(|e| format!("{name} template: {e}"))?;
+    out.push('\n');
+    Ok(out)
 }
