@@ -217,6 +217,11 @@ fn dry_run(
             order.push(t);
         }
     }
+    let journal = if options.fresh {
+        Journal::default()
+    } else {
+        Journal::load(&StateDir::for_taskfile(&options.file).journal())
+    };
     let mut out = String::new();
     out.push_str(&format!(
         "would run {} task{} from {} (-j {}):\n",
@@ -231,8 +236,11 @@ fn dry_run(
             .iter()
             .map(|&d| plan.doc.tasks[d].id.as_str())
             .collect();
+        let resumes = (agents[t].as_ref())
+            .filter(|a| a.can_resume())
+            .and_then(|a| resume::from_journal(journal.tasks.get(&plan.doc.tasks[t].id)?, &a.name));
         out.push_str(&format!(
-            "{:>4}. wave {} · {} · agent {}{}\n",
+            "{:>4}. wave {} · {} · agent {}{}{}\n",
             i + 1,
             plan.tasks[t].wave + 1,
             plan.doc.tasks[t].id,
@@ -241,13 +249,34 @@ fn dry_run(
                 String::new()
             } else {
                 format!(" · after {}", after.join(", "))
-            }
+            },
+            resumes.map_or_else(String::new, |r| format!(
+                " · resumes session {}",
+                r.session_id
+            ))
         ));
     }
     if let Some(&first) = order.first() {
         let prompt = prompter
             .render(plan, first, 1, None, None)
             .map_err(Error::Setup)?;
+        if let Some(spec) = &agents[first] {
+            let argv = spec
+                .argv(&agent::Invocation {
+                    prompt: Some(&prompt),
+                    script: Some(Path::new("<its sh blocks>")),
+                    ..Default::default()
+                })
+                .map_err(|message| Error::Agent { message })?;
+            let shown: Vec<&str> = (argv.iter())
+                .map(|a| if *a == prompt { "<prompt>" } else { a })
+                .collect();
+            out.push_str(&format!(
+                "\ncommand for `{}`: {}\n",
+                plan.doc.tasks[first].id,
+                shell_words::join(shown)
+            ));
+        }
         out.push_str(&format!(
             "\nprompt for `{}`:\n{}\n",
             plan.doc.tasks[first].id,
@@ -493,6 +522,25 @@ impl Runner {
             folded: false,
         });
         self.journal.save(&self.state.journal())?;
+        if self.options.max_cost.is_some() {
+            let mut silent: Vec<&str> = (self.agents.iter().flatten())
+                .filter(|a| a.output.is_none())
+                .map(|a| a.name.as_str())
+                .collect();
+            silent.sort_unstable();
+            silent.dedup();
+            if !silent.is_empty() {
+                self.reporter.note(&format!(
+                    "note: --max-cost counts only what agents report; {} report{} no cost",
+                    silent
+                        .iter()
+                        .map(|a| format!("`{a}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if silent.len() == 1 { "s" } else { "" }
+                ));
+            }
+        }
         let to_run = self
             .prep
             .runnable
