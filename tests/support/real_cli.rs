@@ -148,6 +148,11 @@ impl Sandbox {
         sandbox
     }
 
+    /// The sandbox's top folder, which holds HOME and the work dir.
+    pub fn root(&self) -> &Path {
+        self.home.parent().expect("HOME is inside the sandbox")
+    }
+
     fn base_env(&self) -> Vec<(String, OsString)> {
         vec![
             // The parent's PATH: `node_modules/.bin/codex` is a node script.
@@ -299,7 +304,12 @@ impl std::fmt::Display for Run {
 /// Run `cmd` with stdin closed (an open stdin makes claude wait 3 s and codex
 /// wait for EOF) in its own process group, killing the group after `timeout`
 /// (`node_modules/.bin/codex` is a node wrapper around the native binary).
-pub fn run(mut cmd: Command, timeout: Duration) -> Run {
+pub fn run(cmd: Command, timeout: Duration) -> Run {
+    spawn(cmd).wait(timeout)
+}
+
+/// Start `cmd` as [`run`] does, for tests that act while it runs (signals).
+pub fn spawn(mut cmd: Command) -> Running {
     let command = format!("{cmd:?}");
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -318,30 +328,82 @@ pub fn run(mut cmd: Command, timeout: Duration) -> Run {
     };
     let stdout = pump(Box::new(child.stdout.take().expect("stdout")));
     let stderr = pump(Box::new(child.stderr.take().expect("stderr")));
-    let mut timed_out = false;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for CLI") {
-            break status;
-        }
-        if start.elapsed() > timeout {
-            timed_out = true;
-            let pgid = i32::try_from(child.id()).expect("pid fits i32");
-            // SAFETY: kill(2) with a negative pid signals the process group
-            // we created for this child; it touches no memory.
-            unsafe {
-                libc::kill(-pgid, libc::SIGKILL);
-            }
-            break child.wait().expect("wait for killed CLI");
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
-    let elapsed = start.elapsed();
-    Run {
+    Running {
+        child,
         command,
-        elapsed,
-        status,
-        stderr: stderr.join().expect("stderr reader"),
-        stdout: stdout.join().expect("stdout reader"),
-        timed_out,
+        start,
+        stderr,
+        stdout,
+    }
+}
+
+/// A process started by [`spawn`], its output being read.
+pub struct Running {
+    child: std::process::Child,
+    command: String,
+    start: Instant,
+    stderr: thread::JoinHandle<String>,
+    stdout: thread::JoinHandle<String>,
+}
+
+impl Running {
+    pub fn pid(&self) -> i32 {
+        i32::try_from(self.child.id()).expect("pid fits i32")
+    }
+
+    /// Sends `signal` to the process (not its group), as long as it has not
+    /// been waited for.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on the pid of a child we have not reaped yet.
+        unsafe {
+            libc::kill(self.pid(), signal);
+        }
+    }
+
+    /// Whether it has exited (without reaping it).
+    pub fn has_exited(&self) -> bool {
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: waitid(2) with WNOWAIT only peeks at our own child's state.
+        let rc = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                self.child.id(),
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            )
+        };
+        // SAFETY: si_pid is set (non-zero) only when the child has exited.
+        rc == 0 && unsafe { info.si_pid() } != 0
+    }
+
+    /// Waits for it to exit, killing its process group once `timeout` has
+    /// passed since it started.
+    pub fn wait(mut self, timeout: Duration) -> Run {
+        let mut timed_out = false;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait for CLI") {
+                break status;
+            }
+            if self.start.elapsed() > timeout {
+                timed_out = true;
+                let pgid = self.pid();
+                // SAFETY: kill(2) with a negative pid signals the process group
+                // we created for this child; it touches no memory.
+                unsafe {
+                    libc::kill(-pgid, libc::SIGKILL);
+                }
+                break self.child.wait().expect("wait for killed CLI");
+            }
+            thread::sleep(Duration::from_millis(10));
+        };
+        let elapsed = self.start.elapsed();
+        Run {
+            command: self.command,
+            elapsed,
+            status,
+            stderr: self.stderr.join().expect("stderr reader"),
+            stdout: self.stdout.join().expect("stdout reader"),
+            timed_out,
+        }
     }
 }
