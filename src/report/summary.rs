@@ -126,25 +126,45 @@ fn subtotals(plan: &Plan, spent: &std::collections::HashMap<String, Spend>) -> S
             by_section.entry(task.section).or_default().add(s);
         }
     }
-    let mut out = String::new();
+    let mut rows: Vec<(String, &Spend)> = Vec::new();
     if by_wave.len() > 1 {
-        for (w, s) in &by_wave {
-            let _ = writeln!(out, "wave {}: {} · {}", w + 1, usd(s.cost_usd), tokens(s));
-        }
+        rows.extend(by_wave.iter().map(|(w, s)| (format!("wave {}", w + 1), s)));
     }
     if by_section.len() > 1 {
-        for (sec, s) in &by_section {
+        rows.extend(by_section.iter().map(|(sec, s)| {
             let title = plan.doc.section_path(*sec).join(" › ");
-            let title = if title.is_empty() {
-                "(top of the file)".to_owned()
-            } else {
-                title
-            };
-            let _ = writeln!(out, "{title}: {} · {}", usd(s.cost_usd), tokens(s));
-        }
+            (
+                if title.is_empty() {
+                    "(no section)".to_owned()
+                } else {
+                    title
+                },
+                s,
+            )
+        }));
     }
-    if !out.is_empty() {
-        out.insert(0, '\n');
+    let mut out = String::new();
+    if rows.is_empty() {
+        return out;
+    }
+    let width = (rows
+        .iter()
+        .map(|(l, _)| l.chars().count())
+        .max()
+        .unwrap_or(4))
+    .clamp(4, 48);
+    let _ = writeln!(
+        out,
+        "\n{:<width$}  {:>9}  {:>15}",
+        "spent by", "cost", "tokens in/out"
+    );
+    for (label, s) in rows {
+        let _ = writeln!(
+            out,
+            "{label:<width$}  {:>9}  {:>15}",
+            usd(s.cost_usd),
+            tokens(s)
+        );
     }
     out
 }
