@@ -1411,6 +1411,34 @@ fn a_template_shapes_the_prompt_and_a_broken_one_stops_the_run_before_it_starts(
         .unchanged("t.md")
         .status(2);
     assert!(!out.path().join(FAKE_LOG).exists());
+
+    // A template that compiles but cannot render for one task fails that
+    // task (no agent starts), and the run still ends.
+    let out = Test::new()
+        .fake_agent()
+        .file(
+            "tpl.md",
+            "{% if task.id == 'b' %}{{ nope }}{% endif %}do {{ task.text }}",
+        )
+        .file(
+            "t.md",
+            "# Plan\n- [ ] one <!-- id: a -->\n- [ ] two <!-- id: b -->\n",
+        )
+        .args([
+            "t.md",
+            "--agent",
+            "fake-agent",
+            "--template",
+            "tpl.md",
+            "-j",
+            "1",
+        ])
+        .stderr_contains("could not start the agent: prompt template:")
+        .status(1);
+    assert_eq!(
+        out.read("t.md"),
+        "# Plan\n- [x] one <!-- id: a -->\n- [ ] two <!-- id: b -->\n"
+    );
 }
 
 // ---- where records are read from ---------------------------------------------------------

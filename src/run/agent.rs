@@ -353,6 +353,12 @@ impl AgentSpec {
         {
             env.insert("IS_SANDBOX".into(), "1".into());
         }
+        // Headless Gemini refuses a folder it has not been told to trust;
+        // run-batch runs agents in the folder the person chose.
+        if self.preset == Preset::Gemini && std::env::var_os("GEMINI_CLI_TRUST_WORKSPACE").is_none()
+        {
+            env.insert("GEMINI_CLI_TRUST_WORKSPACE".into(), "true".into());
+        }
         env
     }
 }

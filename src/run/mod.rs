@@ -230,15 +230,18 @@ fn dry_run(
         options.file.display(),
         options.jobs
     ));
+    let resumes_of = |t: usize| {
+        (agents[t].as_ref())
+            .filter(|a| a.can_resume())
+            .and_then(|a| resume::from_journal(journal.tasks.get(&plan.doc.tasks[t].id)?, &a.name))
+    };
     for (i, &t) in order.iter().enumerate() {
         let agent = agents[t].as_ref().map_or("?", |a| a.name.as_str());
         let after: Vec<&str> = prep.deps[t]
             .iter()
             .map(|&d| plan.doc.tasks[d].id.as_str())
             .collect();
-        let resumes = (agents[t].as_ref())
-            .filter(|a| a.can_resume())
-            .and_then(|a| resume::from_journal(journal.tasks.get(&plan.doc.tasks[t].id)?, &a.name));
+        let resumes = resumes_of(t);
         out.push_str(&format!(
             "{:>4}. wave {} · {} · agent {}{}{}\n",
             i + 1,
@@ -257,12 +260,16 @@ fn dry_run(
         ));
     }
     if let Some(&first) = order.first() {
-        let prompt = prompter
-            .render(plan, first, 1, None, None)
-            .map_err(Error::Setup)?;
+        let resumed = resumes_of(first);
+        let prompt = match &resumed {
+            Some(r) => prompter.render_resume(plan, first, r),
+            None => prompter.render(plan, first, 1, None, None),
+        }
+        .map_err(Error::Setup)?;
         if let Some(spec) = &agents[first] {
             let argv = spec
                 .argv(&agent::Invocation {
+                    resume: resumed.as_ref().map(|r| r.session_id.as_str()),
                     prompt: Some(&prompt),
                     script: Some(Path::new("<its sh blocks>")),
                     ..Default::default()
@@ -639,8 +646,9 @@ impl Runner {
         });
         let task = &self.plan.doc.tasks[t];
         let (task_id, task_text) = (task.id.clone(), task.text.clone());
-        let resumed = (self.resume[t].clone())
-            .filter(|r| !self.options.fresh && spec.can_resume() && r.agent == spec.name);
+        let resumed = (self.resume[t].clone()).filter(|r| {
+            !self.options.fresh && spec.can_resume() && resume::same_cli(&r.agent, &spec.name)
+        });
         let launch = Launch {
             resume: resumed.as_ref(),
             previous: self.previous[t].as_ref(),
@@ -701,6 +709,8 @@ impl Runner {
                 );
             }
             Err(e) => {
+                // No exit will come to wake the loop: decide again by itself.
+                self.dirty = true;
                 let log = executor::attempt_file(&self.run_dir, &task_id, attempt, "log");
                 let reason = format!("could not start the agent: {e}");
                 // Say it in the log too, where a person looks first.
@@ -1049,7 +1059,7 @@ impl Runner {
                 || (ran_on && stream.is_some_and(|s| s.result.is_none())));
         let refused =
             slot.resumed.is_some() && ran_on && stream.is_some_and(|s| !s.session_started);
-        let session_total = stream.and_then(|s| {
+        let session_total = stream.filter(|_| !refused).and_then(|s| {
             let before = (slot.resumed.as_ref())
                 .filter(|r| Some(&r.session_id) == s.session_id.as_ref())
                 .map(|r| r.baseline);

@@ -47,7 +47,7 @@ const MAX_LINE: usize = 300;
 /// The session the journal says a task's next attempt may continue.
 pub fn from_journal(record: &TaskRecord, agent: &str) -> Option<Resume> {
     let id = record.session_id.as_ref()?;
-    if !record.resumable || record.session_agent.as_deref() != Some(agent) {
+    if !record.resumable || !same_cli(record.session_agent.as_deref()?, agent) {
         return None;
     }
     Some(Resume {
@@ -66,6 +66,12 @@ pub fn from_journal(record: &TaskRecord, agent: &str) -> Option<Resume> {
             .unwrap_or_default(),
         log: record.last_log.clone(),
     })
+}
+
+/// Whether a session made by agent `a` means something to agent `b`: the
+/// same CLI (`codex` and `codex -m o3` share sessions).
+pub fn same_cli(a: &str, b: &str) -> bool {
+    a.split_whitespace().next() == b.split_whitespace().next()
 }
 
 /// The progress lines of the attempt whose log is `log`.
@@ -119,6 +125,7 @@ mod tests {
         assert_eq!(got.session_id, "s1");
         assert_eq!(got.reason, "it ran out of time");
         assert_eq!(from_journal(&r, "codex"), None);
+        assert!(from_journal(&r, "claude --model opus").is_some());
         r.resumable = false;
         assert_eq!(from_journal(&r, "claude"), None);
     }
