@@ -272,7 +272,6 @@ fn dry_run(
                     resume: resumed.as_ref().map(|r| r.session_id.as_str()),
                     prompt: Some(&prompt),
                     script: Some(Path::new("<its sh blocks>")),
-                    ..Default::default()
                 })
                 .map_err(|message| Error::Agent { message })?;
             let shown: Vec<&str> = (argv.iter())
