@@ -445,7 +445,7 @@ fn a_missing_agent_program_exits_2_before_anything_starts() {
     Test::new()
         .file("t.md", "# Plan\n- [ ] a\n")
         .args(["t.md", "--agent", "./not-here.sh"])
-        .stderr_contains("program `./not-here.sh` is not on PATH")
+        .stderr_contains("`./not-here.sh` is not an executable file")
         .unchanged("t.md")
         .status(2);
 }
@@ -1199,6 +1199,8 @@ fn dry_run_prints_the_order_and_the_first_prompt_and_runs_nothing() {
                1. wave 1 · api · agent fake-agent
                2. wave 1 · lint · agent shell
                3. wave 2 · docs · agent fake-agent · after api
+
+            command for `api`: fake-agent
 
             prompt for `api`:
             ",

@@ -118,6 +118,17 @@ impl AgentSpec {
             if cwords.is_empty() {
                 return Err(format!("agent `{first}`: its command is empty"));
             }
+            // A relative path in the config file is relative to that file.
+            if cwords[0].contains('/')
+                && Path::new(&cwords[0]).is_relative()
+                && let Some(dir) = config.path.as_deref().and_then(Path::parent)
+            {
+                let path = dir.join(&cwords[0]);
+                cwords[0] = std::path::absolute(&path)
+                    .unwrap_or(path)
+                    .display()
+                    .to_string();
+            }
             cwords.extend(words[1..].iter().cloned());
             (Preset::Command(cwords), Vec::new(), custom)
         } else {
@@ -327,6 +338,16 @@ impl AgentSpec {
             Some((cli, package)) => format!(
                 "agent `{}` needs the {cli}, and `{word}` is not on PATH; install it with `npm install -g {package}`, or pick another agent with `--agent`",
                 self.name
+            ),
+            None if word.contains('/') => format!(
+                "agent `{}`: `{}` is not an executable file",
+                self.name,
+                if base == Path::new(".") {
+                    PathBuf::from(&word)
+                } else {
+                    base.join(&word)
+                }
+                .display()
             ),
             None => format!("agent `{}`: program `{word}` is not on PATH", self.name),
         })?);

@@ -220,7 +220,10 @@ fn dry_run(
     let journal = if options.fresh {
         Journal::default()
     } else {
-        Journal::load(&StateDir::for_taskfile(&options.file).journal())
+        let mut j = Journal::load(&StateDir::for_taskfile(&options.file).journal());
+        // Read only: folding a crashed run is saved by the next real run.
+        j.recover(process::pid_alive);
+        j
     };
     let mut out = String::new();
     out.push_str(&format!(
@@ -338,6 +341,8 @@ struct Runner {
     prices: PriceTable,
     /// Models already warned about having no price.
     unpriced: std::collections::HashSet<String>,
+    /// Earlier runs that never finished: their id and pid.
+    crashed: Vec<(String, i32)>,
     prompter: Prompter,
     options: RunOptions,
     state: StateDir,
@@ -444,7 +449,10 @@ impl Runner {
             .workdir
             .clone()
             .unwrap_or_else(|| taskfile_folder(&options.file));
-        let journal = Journal::load(&state.journal());
+        let mut journal = Journal::load(&state.journal());
+        // A run that never finished (killed, crashed) is folded first: the
+        // sessions it named are resumed now.
+        let crashed = journal.recover(process::pid_alive);
         let file_stamp = stamp(&options.file);
         let reporter = Reporter::new(Mode::pick(options.json));
         let resume = if options.fresh {
@@ -474,6 +482,7 @@ impl Runner {
             run_spend: Spend::default(),
             prices,
             unpriced: Default::default(),
+            crashed,
             prompter,
             state,
             _lock: lock,
@@ -514,8 +523,7 @@ impl Runner {
 
     fn run(mut self) -> Result<i32, Error> {
         // A run that never finished (killed, crashed) is folded and reported.
-        let crashed = self.journal.recover(process::pid_alive);
-        for (previous_run, pid) in crashed {
+        for (previous_run, pid) in std::mem::take(&mut self.crashed) {
             self.emit(Event::PreviousRunCrashed { previous_run, pid });
         }
         self.journal.runs.push(RunRecord {
@@ -873,12 +881,21 @@ impl Runner {
         found
     }
 
-    /// `--max-cost`: once reached, nothing new starts.
-    fn check_budget(&mut self) {
+    /// `--max-cost`: once reached, nothing new starts. `again`: the task
+    /// that just ended may run again (a retry or a resume).
+    fn check_budget(&mut self, again: bool) {
         let (Some(max), Some(spent)) = (self.options.max_cost, self.run_spend.cost_usd) else {
             return;
         };
         if spent < max || self.cancel.is_some() {
+            return;
+        }
+        let waiting = (self.prep.runnable.iter()).any(|&t| {
+            matches!(self.status[t], Status::Waiting | Status::RetryAt(_))
+                && !scheduler::is_done(&self.plan, &self.status, t)
+        });
+        if !waiting && !again {
+            // Reached by the last of the work: nothing is stopped.
             return;
         }
         self.cancel = Some(Cancel::Budget);
@@ -1091,7 +1108,7 @@ impl Runner {
                 .or_default()
                 .add(spend);
             self.run_spend.add(spend);
-            self.check_budget();
+            self.check_budget(!matches!(outcome, TaskOutcome::Succeeded));
         }
         self.resume[t] = match (resumable, session_id) {
             (true, Some(session_id)) => Some(Resume {
