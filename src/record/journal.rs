@@ -60,16 +60,8 @@ pub struct TaskRecord {
     #[serde(default)]
     pub session_total: Option<Baseline>,
     /// Everything spent on the task, across attempts and runs.
-    #[serde(default)]
-    pub cost_usd: f64,
-    #[serde(default)]
-    pub input_tokens: u64,
-    #[serde(default)]
-    pub output_tokens: u64,
-    #[serde(default)]
-    pub cache_read_tokens: u64,
-    #[serde(default)]
-    pub cache_write_tokens: u64,
+    #[serde(flatten)]
+    pub spent: Spend,
 }
 
 impl Journal {
@@ -154,11 +146,7 @@ impl Journal {
                     }
                     rec.resumable = v.get("resumable").and_then(|r| r.as_bool()) == Some(true);
                     if let Ok(spend) = serde_json::from_value::<Spend>(v.clone()) {
-                        rec.cost_usd += spend.cost_usd.unwrap_or(0.0);
-                        rec.input_tokens += spend.input_tokens;
-                        rec.output_tokens += spend.output_tokens;
-                        rec.cache_read_tokens += spend.cache_read_tokens;
-                        rec.cache_write_tokens += spend.cache_write_tokens;
+                        rec.spent.add(&spend);
                     }
                 }
                 _ => {}

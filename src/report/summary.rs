@@ -202,11 +202,8 @@ pub struct StatusJson {
     pub last_run: Option<LastRun>,
     pub failed: Vec<FailedTask>,
     /// Spent on this file's tasks, across every run.
-    pub cost_usd: f64,
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    pub cache_read_tokens: u64,
-    pub cache_write_tokens: u64,
+    #[serde(flatten)]
+    pub spent: Totals,
     /// Every task that has run at least once, in plan order.
     pub by_task: Vec<TaskStatus>,
 }
@@ -219,12 +216,30 @@ pub struct TaskStatus {
     /// Whether the box is ticked.
     pub done: bool,
     pub attempts: u32,
+    #[serde(flatten)]
+    pub spent: Totals,
+    pub session_id: Option<String>,
+}
+
+/// Spend as `status --json` shows it: every field a number (an unknown
+/// cost counts as 0).
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Totals {
     pub cost_usd: f64,
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub cache_read_tokens: u64,
     pub cache_write_tokens: u64,
-    pub session_id: Option<String>,
+}
+
+impl Totals {
+    fn add(&mut self, s: &Spend) {
+        self.cost_usd += s.cost_usd.unwrap_or(0.0);
+        self.input_tokens += s.input_tokens;
+        self.output_tokens += s.output_tokens;
+        self.cache_read_tokens += s.cache_read_tokens;
+        self.cache_write_tokens += s.cache_write_tokens;
+    }
 }
 
 impl TaskStatus {
@@ -234,11 +249,11 @@ impl TaskStatus {
             status: r.status.clone(),
             done,
             attempts: r.attempts,
-            cost_usd: r.cost_usd,
-            input_tokens: r.input_tokens,
-            output_tokens: r.output_tokens,
-            cache_read_tokens: r.cache_read_tokens,
-            cache_write_tokens: r.cache_write_tokens,
+            spent: {
+                let mut t = Totals::default();
+                t.add(&r.spent);
+                t
+            },
             session_id: r.session_id.clone(),
         }
     }
@@ -279,19 +294,18 @@ pub fn status(plan: &Plan, journal: &Journal) -> StatusJson {
             })
         })
         .collect();
+    let mut spent = Totals::default();
     let by_task: Vec<TaskStatus> = runnable
         .iter()
         .filter_map(|&t| {
             let id = &plan.doc.tasks[t].id;
-            Some(TaskStatus::new(id, plan.is_done(t), journal.tasks.get(id)?))
+            let r = journal.tasks.get(id)?;
+            spent.add(&r.spent);
+            Some(TaskStatus::new(id, plan.is_done(t), r))
         })
         .collect();
     StatusJson {
-        cost_usd: by_task.iter().map(|t| t.cost_usd).sum(),
-        input_tokens: by_task.iter().map(|t| t.input_tokens).sum(),
-        output_tokens: by_task.iter().map(|t| t.output_tokens).sum(),
-        cache_read_tokens: by_task.iter().map(|t| t.cache_read_tokens).sum(),
-        cache_write_tokens: by_task.iter().map(|t| t.cache_write_tokens).sum(),
+        spent,
         by_task,
         file: plan.doc.source.display_path(),
         tasks: runnable.len(),
@@ -326,15 +340,16 @@ pub fn status_text(s: &StatusJson) -> String {
             let _ = writeln!(out, "last run: none yet");
         }
     }
-    if s.input_tokens + s.output_tokens > 0 || s.cost_usd > 0.0 {
+    let t = &s.spent;
+    if t.input_tokens + t.output_tokens > 0 || t.cost_usd > 0.0 {
         let _ = writeln!(
             out,
             "spent: {} · {} tokens in / {} out (+ {} cache read, {} cache write), all runs",
-            usd(Some(s.cost_usd)),
-            count(s.input_tokens),
-            count(s.output_tokens),
-            count(s.cache_read_tokens),
-            count(s.cache_write_tokens),
+            usd(Some(t.cost_usd)),
+            count(t.input_tokens),
+            count(t.output_tokens),
+            count(t.cache_read_tokens),
+            count(t.cache_write_tokens),
         );
     }
     for f in &s.failed {
