@@ -54,14 +54,44 @@ struct Call {
 }
 
 impl Call {
-    fn has_arg(&self, arg: &str) -> bool {
-        self.argv.iter().any(|a| a == arg)
-    }
-
     fn resumes(&self) -> bool {
         self.argv
             .iter()
             .any(|a| a.starts_with("--resume") || a == "resume")
+    }
+
+    /// Panics, showing the whole argv, unless `args` stand together in it.
+    fn assert_args(&self, args: &[&str]) {
+        assert!(
+            argv_of(self).windows(args.len()).any(|w| w == args),
+            "{args:?} not in {:?}",
+            self.argv
+        );
+    }
+
+    /// Panics, showing the whole argv, if the call resumes a session.
+    fn assert_fresh(&self) {
+        assert!(!self.resumes(), "a fresh start, yet {:?}", self.argv);
+    }
+
+    /// Panics, showing the whole prompt, unless it holds each of `needles`.
+    fn assert_prompt_has(&self, needles: &[&str]) {
+        for needle in needles {
+            assert!(
+                self.stdin.contains(needle),
+                "{needle:?} not in the prompt:\n{}",
+                self.stdin
+            );
+        }
+    }
+
+    /// Panics, showing the whole prompt, if it holds `needle`.
+    fn assert_prompt_lacks(&self, needle: &str) {
+        assert!(
+            !self.stdin.contains(needle),
+            "{needle:?} in the prompt:\n{}",
+            self.stdin
+        );
     }
 }
 
@@ -91,6 +121,13 @@ fn calls(dir: &Path) -> Vec<Call> {
             }
         })
         .collect()
+}
+
+/// Every call of the fake agents in `dir`, which must number `n`.
+fn expect_calls(dir: &Path, n: usize) -> Vec<Call> {
+    let calls = calls(dir);
+    assert_eq!(calls.len(), n, "{calls:#?}");
+    calls
 }
 
 fn argv_of(call: &Call) -> Vec<&str> {
@@ -197,15 +234,8 @@ fn config_option_wins_over_the_file_found_next_to_the_task_file() {
         .args(["t.md", "--config", "other.toml"])
         .file_is("t.md", "- [x] a <!-- id: a -->\n")
         .success();
-    let calls = calls(out.path());
-    assert_eq!(calls.len(), 1);
-    assert!(
-        argv_of(&calls[0])
-            .windows(2)
-            .any(|w| w == ["--model", "from-other"]),
-        "{:?}",
-        calls[0].argv
-    );
+    let calls = expect_calls(out.path(), 1);
+    calls[0].assert_args(&["--model", "from-other"]);
 }
 
 #[test]
@@ -230,15 +260,8 @@ fn the_config_in_a_parent_folder_is_found_even_from_inside_the_task_folder() {
         .args(["t.md"])
         .file_is("project/plans/t.md", "- [x] a <!-- id: a -->\n")
         .success();
-    let calls = calls(out.path());
-    assert_eq!(calls.len(), 1);
-    assert!(
-        argv_of(&calls[0])
-            .windows(2)
-            .any(|w| w == ["--model", "from-top"]),
-        "{:?}",
-        calls[0].argv
-    );
+    let calls = expect_calls(out.path(), 1);
+    calls[0].assert_args(&["--model", "from-top"]);
 }
 
 #[test]
@@ -253,13 +276,7 @@ fn the_nearest_config_wins() {
         .args(["project/plans/t.md"])
         .success();
     let calls = calls(out.path());
-    assert!(
-        argv_of(&calls[0])
-            .windows(2)
-            .any(|w| w == ["--model", "from-project"]),
-        "{:?}",
-        calls[0].argv
-    );
+    calls[0].assert_args(&["--model", "from-project"]);
 }
 
 // ---- command lines -------------------------------------------------------------------
@@ -273,8 +290,7 @@ fn claude_gets_headless_stream_json_and_accept_edits_by_default() {
         .args(["t.md"])
         .file_is("t.md", "- [x] Say hello <!-- id: hello -->\n")
         .success();
-    let calls = calls(out.path());
-    assert_eq!(calls.len(), 1);
+    let calls = expect_calls(out.path(), 1);
     let call = &calls[0];
     assert_eq!(
         argv_of(call),
@@ -288,12 +304,7 @@ fn claude_gets_headless_stream_json_and_accept_edits_by_default() {
         ]
     );
     // The prompt arrives on stdin.
-    assert!(call.stdin.contains("Say hello"), "{}", call.stdin);
-    assert!(
-        call.stdin.contains("Do not edit checkboxes"),
-        "{}",
-        call.stdin
-    );
+    call.assert_prompt_has(&["Say hello", "Do not edit checkboxes"]);
     // A nested Claude Code refuses to start with these set.
     assert_eq!(call.env.get("CLAUDECODE"), None);
     assert_eq!(call.env.get("CLAUDE_CODE_ENTRYPOINT"), None);
@@ -382,8 +393,7 @@ fn codex_gets_exec_json_a_workspace_sandbox_and_the_prompt_on_stdin() {
         .args(["t.md", "--agent", "codex", "--max-cost-per-task", "0.5"])
         .file_is("t.md", "- [x] Say hello <!-- id: hello -->\n")
         .success();
-    let calls = calls(out.path());
-    assert_eq!(calls.len(), 1);
+    let calls = expect_calls(out.path(), 1);
     let call = &calls[0];
     // Codex has no budget flag: --max-cost-per-task is not passed.
     assert_eq!(
@@ -397,7 +407,7 @@ fn codex_gets_exec_json_a_workspace_sandbox_and_the_prompt_on_stdin() {
             "-"
         ]
     );
-    assert!(call.stdin.contains("Say hello"), "{}", call.stdin);
+    call.assert_prompt_has(&["Say hello"]);
     // Only Claude's environment is cleaned.
     assert_eq!(call.env.get("CLAUDECODE").map(String::as_str), Some("1"));
 }
@@ -895,20 +905,14 @@ fn a_timed_out_claude_session_is_resumed_by_the_retry() {
         .stderr_contains("start    a (attempt 2) resuming session S1")
         .file_is("t.md", "- [x] Write the notes hang-once <!-- id: a -->\n")
         .success();
-    let calls = calls(out.path());
-    assert_eq!(calls.len(), 2);
-    assert!(!calls[0].resumes(), "{:?}", calls[0].argv);
-    assert!(calls[1].has_arg("--resume=S1"), "{:?}", calls[1].argv);
-    let prompt = &calls[1].stdin;
-    assert!(
-        prompt.contains("You were stopped before you finished (timed out after 1s)"),
-        "{prompt}"
-    );
-    assert!(prompt.contains("Write the notes"), "{prompt}");
-    assert!(
-        prompt.contains("Your last progress notes were:\n- step one of a done"),
-        "{prompt}"
-    );
+    let calls = expect_calls(out.path(), 2);
+    calls[0].assert_fresh();
+    calls[1].assert_args(&["--resume=S1"]);
+    calls[1].assert_prompt_has(&[
+        "You were stopped before you finished (timed out after 1s)",
+        "Write the notes",
+        "Your last progress notes were:\n- step one of a done",
+    ]);
     let events = &runs(out.path())[0];
     let started = named(events, "task_started");
     assert!(started[0].get("resume").is_none(), "{}", started[0]);
@@ -944,8 +948,7 @@ fn a_timed_out_codex_thread_is_resumed_by_the_retry() {
         ])
         .file_is("t.md", "- [x] a hang-once session=T1 <!-- id: a -->\n")
         .success();
-    let calls = calls(out.path());
-    assert_eq!(calls.len(), 2);
+    let calls = expect_calls(out.path(), 2);
     assert_eq!(
         argv_of(&calls[1]),
         [
@@ -960,13 +963,7 @@ fn a_timed_out_codex_thread_is_resumed_by_the_retry() {
             "-"
         ]
     );
-    assert!(
-        calls[1]
-            .stdin
-            .contains("You were stopped before you finished"),
-        "{}",
-        calls[1].stdin
-    );
+    calls[1].assert_prompt_has(&["You were stopped before you finished"]);
 }
 
 /// Starts `run-batch t.md` in the background, waits until the agent has
@@ -1007,19 +1004,13 @@ fn an_interrupted_session_is_resumed_by_the_next_run() {
         .stderr_contains("start    a resuming session S1")
         .file_is("t.md", "- [x] Write the notes hang-once <!-- id: a -->\n")
         .success();
-    let calls = calls(out.path());
-    assert_eq!(calls.len(), 2);
-    assert!(calls[1].has_arg("--resume=S1"), "{:?}", calls[1].argv);
-    let prompt = &calls[1].stdin;
-    assert!(
-        prompt.contains("You were stopped before you finished (the run was interrupted)"),
-        "{prompt}"
-    );
-    assert!(prompt.contains("Write the notes"), "{prompt}");
-    assert!(
-        prompt.contains("Your last progress notes were:\n- step one of a done"),
-        "{prompt}"
-    );
+    let calls = expect_calls(out.path(), 2);
+    calls[1].assert_args(&["--resume=S1"]);
+    calls[1].assert_prompt_has(&[
+        "You were stopped before you finished (the run was interrupted)",
+        "Write the notes",
+        "Your last progress notes were:\n- step one of a done",
+    ]);
     let second = &runs(&dir)[1];
     assert_eq!(only(second, "task_started")["resume"], "S1");
 }
@@ -1031,15 +1022,10 @@ fn fresh_starts_an_interrupted_task_over() {
     interrupt_after_session(&dir);
 
     let out = t.args(["t.md", "--fresh"]).success();
-    let calls = calls(out.path());
-    assert_eq!(calls.len(), 2);
-    assert!(!calls[1].resumes(), "{:?}", calls[1].argv);
-    assert!(
-        !calls[1].stdin.contains("You were stopped"),
-        "{}",
-        calls[1].stdin
-    );
-    assert!(calls[1].stdin.contains("# Your task"), "{}", calls[1].stdin);
+    let calls = expect_calls(out.path(), 2);
+    calls[1].assert_fresh();
+    calls[1].assert_prompt_lacks("You were stopped");
+    calls[1].assert_prompt_has(&["# Your task"]);
     let second = &runs(&dir)[1];
     assert!(only(second, "task_started").get("resume").is_none());
 }
@@ -1064,23 +1050,17 @@ fn a_refused_resume_starts_afresh_with_a_summary_without_using_a_retry() {
         )
         .success();
     let dir = out.path();
-    let calls = calls(dir);
-    assert_eq!(calls.len(), 3, "{calls:#?}");
-    assert!(calls[1].has_arg("--resume=S1"), "{:?}", calls[1].argv);
-    assert!(!calls[2].resumes(), "{:?}", calls[2].argv);
-    let prompt = &calls[2].stdin;
-    assert!(prompt.contains("could not\nbe continued"), "{prompt}");
-    assert!(
-        prompt.contains("The previous attempt stopped (it ran out of time)"),
-        "{prompt}"
-    );
-    // The end of the interrupted attempt's log (its stderr and its events).
-    assert!(prompt.contains("fake: halfway through a"), "{prompt}");
-    assert!(
-        prompt.contains("Its last progress notes:\n- step one of a done"),
-        "{prompt}"
-    );
-    assert!(prompt.contains("The end of its log:"), "{prompt}");
+    let calls = expect_calls(dir, 3);
+    calls[1].assert_args(&["--resume=S1"]);
+    calls[2].assert_fresh();
+    calls[2].assert_prompt_has(&[
+        "could not\nbe continued",
+        "The previous attempt stopped (it ran out of time)",
+        // The end of the interrupted attempt's log (its stderr and its events).
+        "fake: halfway through a",
+        "Its last progress notes:\n- step one of a done",
+        "The end of its log:",
+    ]);
 
     let second = &runs(dir)[1];
     let refused = only(second, "task_resume_refused");
@@ -1122,17 +1102,10 @@ fn a_refused_resume_in_the_same_run_also_starts_afresh() {
         .file("t.md", "- [ ] a hang-once refuse-resume <!-- id: a -->\n")
         .args(["t.md", "--timeout", "1s", "--grace", "1s", "--retries", "1"])
         .success();
-    let calls = calls(out.path());
-    assert_eq!(calls.len(), 3, "{calls:#?}");
-    assert!(calls[1].has_arg("--resume=S1"));
-    assert!(!calls[2].resumes());
-    assert!(
-        calls[2]
-            .stdin
-            .contains("The previous attempt stopped (timed out after 1s)"),
-        "{}",
-        calls[2].stdin
-    );
+    let calls = expect_calls(out.path(), 3);
+    calls[1].assert_args(&["--resume=S1"]);
+    calls[2].assert_fresh();
+    calls[2].assert_prompt_has(&["The previous attempt stopped (timed out after 1s)"]);
     let events = &runs(out.path())[0];
     only(events, "task_resume_refused");
 }
@@ -1157,10 +1130,9 @@ fn a_failed_fresh_start_after_a_refused_resume_uses_the_retries() {
         .stderr_contains("quota exceeded for this key")
         .failure();
     // The id is unchanged, so the journal's session still applies.
-    let calls = calls(out.path());
-    assert_eq!(calls.len(), 3, "{calls:#?}");
+    let calls = expect_calls(out.path(), 3);
     assert!(calls[1].resumes());
-    assert!(!calls[2].resumes());
+    calls[2].assert_fresh();
 }
 
 #[test]
@@ -1183,20 +1155,10 @@ fn a_session_named_before_run_batch_was_killed_is_resumed_by_the_next_run() {
         .stderr_contains("ended without finishing; it crashed or was killed")
         .file_is("t.md", "- [x] Write the notes hang-once <!-- id: a -->\n")
         .success();
-    let calls = calls(out.path());
-    assert_eq!(calls.len(), 2);
-    assert!(
-        calls[1].has_arg("--resume=S1"),
-        "the next run resumes: {:?}",
-        calls[1].argv
-    );
-    assert!(
-        calls[1]
-            .stdin
-            .contains("You were stopped before you finished"),
-        "{}",
-        calls[1].stdin
-    );
+    let calls = expect_calls(out.path(), 2);
+    // The next run resumes.
+    calls[1].assert_args(&["--resume=S1"]);
+    calls[1].assert_prompt_has(&["You were stopped before you finished"]);
     assert!(
         dry.stdout.contains("resumes session S1"),
         "the dry run says so:\n{}",
@@ -1223,8 +1185,7 @@ fn a_session_is_continued_by_the_same_cli_whatever_its_words() {
     let out = fakes(out.then())
         .args(["t.md", "--agent", "codex -m o3"])
         .success();
-    let calls = calls(out.path());
-    assert_eq!(calls.len(), 2);
+    let calls = expect_calls(out.path(), 2);
     assert!(
         argv_of(&calls[1]).ends_with(&["-m", "o3", "resume", "S1", "-"]),
         "{:?}",
@@ -1243,14 +1204,9 @@ fn a_session_is_not_continued_by_another_cli() {
     let out = fakes(out.then())
         .args(["t.md", "--agent", "codex"])
         .success();
-    let calls = calls(out.path());
-    assert_eq!(calls.len(), 2);
-    assert!(!calls[1].resumes(), "{:?}", calls[1].argv);
-    assert!(
-        !calls[1].stdin.contains("You were stopped"),
-        "{}",
-        calls[1].stdin
-    );
+    let calls = expect_calls(out.path(), 2);
+    calls[1].assert_fresh();
+    calls[1].assert_prompt_lacks("You were stopped");
 }
 
 #[test]
@@ -1269,10 +1225,9 @@ fn a_refused_codex_resume_starts_afresh() {
             "1",
         ])
         .success();
-    let calls = calls(out.path());
-    assert_eq!(calls.len(), 3, "{calls:#?}");
+    let calls = expect_calls(out.path(), 3);
     assert!(argv_of(&calls[1]).ends_with(&["resume", "S1", "-"]));
-    assert!(!calls[2].resumes(), "{:?}", calls[2].argv);
+    calls[2].assert_fresh();
     let events = &runs(out.path())[0];
     assert_eq!(
         only(events, "task_resume_refused")["reason"],
@@ -1286,16 +1241,10 @@ fn an_error_result_is_not_resumed_on_retry() {
         .file("t.md", "- [ ] a error-once <!-- id: a -->\n")
         .args(["t.md", "--retries", "1"])
         .success();
-    let calls = calls(out.path());
-    assert_eq!(calls.len(), 2);
-    assert!(!calls[1].resumes(), "{:?}", calls[1].argv);
-    assert!(
-        calls[1].stdin.contains(
-            "This is attempt 2; an earlier attempt did not succeed (the agent reported an error: quota exceeded for this key)"
-        ),
-        "{}",
-        calls[1].stdin
-    );
+    let calls = expect_calls(out.path(), 2);
+    calls[1].assert_fresh();
+    calls[1].assert_prompt_has(&["This is attempt 2; an earlier attempt did not succeed \
+         (the agent reported an error: quota exceeded for this key)"]);
     let events = &runs(out.path())[0];
     let finished = named(events, "task_finished");
     assert!(finished[0].get("resumable").is_none(), "{}", finished[0]);
@@ -1312,9 +1261,8 @@ fn a_failed_gate_is_not_resumed_on_retry() {
         .stderr_contains("gate `test -e calls/2` failed (exit status 1)")
         .file_is("t.md", "- [x] a <!-- id: a; gate: test -e calls/2 -->\n")
         .success();
-    let calls = calls(out.path());
-    assert_eq!(calls.len(), 2);
-    assert!(!calls[1].resumes(), "{:?}", calls[1].argv);
+    let calls = expect_calls(out.path(), 2);
+    calls[1].assert_fresh();
     let finished = named(&runs(out.path())[0], "task_finished")[0].clone();
     assert_eq!(finished["session_id"], "S1");
     assert!(finished.get("resumable").is_none(), "{finished}");
@@ -1341,9 +1289,8 @@ fn an_agent_that_died_without_its_result_is_resumed_on_retry() {
         .file("t.md", "- [ ] a crash-once <!-- id: a -->\n")
         .args(["t.md", "--retries", "1"])
         .success();
-    let calls = calls(out.path());
-    assert_eq!(calls.len(), 2);
-    assert!(calls[1].has_arg("--resume=S1"), "{:?}", calls[1].argv);
+    let calls = expect_calls(out.path(), 2);
+    calls[1].assert_args(&["--resume=S1"]);
 }
 
 // ---- custom agents ------------------------------------------------------------------------
@@ -1405,9 +1352,8 @@ fn a_custom_stream_json_agent_is_not_resumed() {
             "1",
         ])
         .success();
-    let calls = calls(out.path());
-    assert_eq!(calls.len(), 2);
-    assert!(!calls[1].resumes(), "{:?}", calls[1].argv);
+    let calls = expect_calls(out.path(), 2);
+    calls[1].assert_fresh();
     let finished = named(&runs(out.path())[0], "task_finished")[0].clone();
     assert!(finished.get("resumable").is_none(), "{finished}");
 }

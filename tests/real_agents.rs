@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use mock_api::{MockServer, Request, Step, ToolCall, Usage};
-use real_cli::{Cli, Run, Running, Sandbox, require};
+use mock_api::{MockServer, Request, Step, ToolCall, Usage, strings_of};
+use real_cli::{Cli, Run, Running, Sandbox, f64_at, json_lines, read, require, u64_at};
 
 /// The binary under test.
 const BIN: &str = env!("CARGO_BIN_EXE_run-batch");
@@ -313,6 +313,14 @@ impl Batch {
             .unwrap_or_else(|| panic!("no `{ty}` line in the log of {task}.{attempt}\n{self}"))
     }
 
+    /// Claude's `system/init` line in an attempt log.
+    fn log_init(&self, task: &str, attempt: u32) -> Value {
+        self.log_events(task, attempt)
+            .into_iter()
+            .find(|e| e["type"] == "system" && e["subtype"] == "init")
+            .unwrap_or_else(|| panic!("no init line in the log of {task}.{attempt}\n{self}"))
+    }
+
     fn stderr_lines_starting(&self, prefix: &str) -> Vec<&str> {
         self.run
             .stderr
@@ -320,13 +328,6 @@ impl Batch {
             .filter(|l| l.starts_with(prefix))
             .collect()
     }
-}
-
-fn json_lines(text: &str) -> Vec<Value> {
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(Value::is_object)
-        .collect()
 }
 
 /// events.jsonl and every attempt log of a run folder (the end of long logs).
@@ -363,24 +364,8 @@ fn describe_run_dir(dir: Option<&Path>) -> String {
     out
 }
 
-fn u64_at(v: &Value, pointer: &str) -> u64 {
-    v.pointer(pointer)
-        .and_then(Value::as_u64)
-        .unwrap_or_else(|| panic!("no integer at {pointer} in {v}"))
-}
-
-fn f64_at(v: &Value, pointer: &str) -> f64 {
-    v.pointer(pointer)
-        .and_then(Value::as_f64)
-        .unwrap_or_else(|| panic!("no number at {pointer} in {v}"))
-}
-
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9_f64.max(b.abs() * 1e-9)
-}
-
-fn read(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path).ok()
 }
 
 /// The entry of `status --json`'s `by_task` for `id`.
@@ -389,41 +374,6 @@ fn by_task<'a>(status: &'a Value, id: &str) -> &'a Value {
         .as_array()
         .and_then(|tasks| tasks.iter().find(|t| t["id"] == id))
         .unwrap_or_else(|| panic!("no `by_task` entry for {id} in status --json:\n{status:#}"))
-}
-
-/// The `type` of every content block (Anthropic `messages`) or input item
-/// (OpenAI `input`) of a request, in order.
-fn block_types(req: &Request) -> Vec<String> {
-    let mut types = Vec::new();
-    for item in req.items() {
-        match item.get("content") {
-            Some(Value::Array(blocks)) if item.get("type").is_none_or(|t| t == "message") => {
-                for b in blocks {
-                    types.push(b["type"].as_str().unwrap_or("?").to_string());
-                }
-            }
-            _ => types.push(item["type"].as_str().unwrap_or("?").to_string()),
-        }
-    }
-    types
-}
-
-/// Every string in a JSON value, joined by newlines.
-fn strings_of(v: &Value) -> String {
-    fn walk(v: &Value, out: &mut String) {
-        match v {
-            Value::String(s) => {
-                out.push_str(s);
-                out.push('\n');
-            }
-            Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
-            Value::Object(map) => map.values().for_each(|i| walk(i, out)),
-            _ => {}
-        }
-    }
-    let mut out = String::new();
-    walk(v, &mut out);
-    out
 }
 
 /// The text of each user message of a request (Anthropic `messages` with
@@ -510,20 +460,70 @@ fn live_group_members(pgid: i64) -> Vec<String> {
     found
 }
 
-/// Whether the Claude attempt log shows its `system/init` line.
-fn has_init(log: &str) -> bool {
-    json_lines(log)
-        .iter()
-        .any(|e| e["type"] == "system" && e["subtype"] == "init")
-}
-
 /// Whether an attempt log shows the agent's session id (Claude's init line,
 /// Codex's `thread.started`).
 fn session_began(log: &str) -> bool {
-    has_init(log)
-        || json_lines(log)
-            .iter()
-            .any(|e| e["type"] == "thread.started")
+    json_lines(log)
+        .iter()
+        .any(|e| (e["type"] == "system" && e["subtype"] == "init") || e["type"] == "thread.started")
+}
+
+/// Starts `run-batch … -j 1` in the background, waits for the mock's
+/// `requests`th model request and for the session id in the attempt log,
+/// then stops the run with SIGINT (Ctrl-C), which must make it exit 130.
+fn interrupt_after_session(fx: &Fixture, requests: usize) -> Batch {
+    let started = fx.start(&["-j", "1"]);
+    let started = fx.wait_for(started, &format!("model request {requests}"), |fx| {
+        fx.mock.model_requests().len() >= requests
+    });
+    let started = fx.wait_for(started, "the session id in the attempt log", |fx| {
+        session_began(&started_log(fx))
+    });
+    started.signal(libc::SIGINT);
+    let first = started.finish(fx, BATCH_TIMEOUT);
+    assert_eq!(first.code(), Some(130), "{first}");
+    first
+}
+
+/// Checks the model request that continued a session (`resumed`): it
+/// carries the earlier transcript (blocks of each of `tool_types`, the text
+/// `earlier` and the task's prompt as sent in `first`), and its last user
+/// message is the resume prompt. Returns the original prompt and that last
+/// user message.
+fn assert_resumed_request(
+    first: &Request,
+    resumed: &Request,
+    tool_types: [&str; 2],
+    earlier: &str,
+    b: &Batch,
+) -> (String, String) {
+    let original = user_texts(first)
+        .into_iter()
+        .find(|t| t.contains("Write part1.txt and part2.txt"))
+        .unwrap_or_else(|| panic!("no prompt in the first request\n{b}"));
+    let types = resumed.block_types();
+    for t in tool_types {
+        assert!(
+            types.contains(&t.to_string()),
+            "{t} missing from {types:?}\n{b}"
+        );
+    }
+    let text = resumed.all_text();
+    assert!(
+        text.contains(&original),
+        "the original prompt is not in the resumed request\n{b}"
+    );
+    assert!(
+        text.contains(earlier),
+        "{earlier:?} is not in the resumed request\n{b}"
+    );
+    let resume_text = resume_template_text();
+    let newest = user_texts(resumed).pop().expect("a user message");
+    assert!(
+        newest.contains(&resume_text),
+        "the last user message is not the resume prompt (expected it to contain {resume_text:?}): {newest:?}\n{b}"
+    );
+    (original, newest)
 }
 
 // ----------------------------------------------------- success and tokens
@@ -551,7 +551,7 @@ fn claude_task_writes_a_file_and_is_ticked() {
 
     assert_eq!(b.code(), Some(0), "{b}");
     assert_eq!(
-        read(&fx.sb.work.join("hello.txt")).as_deref(),
+        fx.sb.work_file("hello.txt").as_deref(),
         Some("hello from mock\n"),
         "{b}"
     );
@@ -623,7 +623,7 @@ fn codex_task_writes_a_file_and_is_ticked_with_priced_tokens() {
 
     assert_eq!(b.code(), Some(0), "{b}");
     assert_eq!(
-        read(&fx.sb.work.join("hello.txt")).as_deref(),
+        fx.sb.work_file("hello.txt").as_deref(),
         Some("hello from codex\n"),
         "{b}"
     );
@@ -685,32 +685,21 @@ fn claude_interrupted_task_resumes_its_session() {
     let task = "write-part1-txt-and-part2-txt";
 
     // First run: the Write runs, then the model stalls; Ctrl-C.
-    let started = fx.start(&["-j", "1"]);
-    let started = fx.wait_for(started, "claude's second model request", |fx| {
-        fx.mock.model_requests().len() >= 2
-    });
-    let started = fx.wait_for(started, "the init line in the attempt log", |fx| {
-        has_init(&started_log(fx))
-    });
-    started.signal(libc::SIGINT);
-    let first = started.finish(&fx, BATCH_TIMEOUT);
-    assert_eq!(first.code(), Some(130), "{first}");
+    let first = interrupt_after_session(&fx, 2);
     assert_eq!(
         fx.read_taskfile(),
         "- [ ] Write part1.txt and part2.txt\n",
         "{first}"
     );
     assert_eq!(
-        read(&fx.sb.work.join("part1.txt")).as_deref(),
+        fx.sb.work_file("part1.txt").as_deref(),
         Some("one\n"),
         "{first}"
     );
-    let init = first
-        .log_events(task, 1)
-        .into_iter()
-        .find(|e| e["type"] == "system" && e["subtype"] == "init")
-        .unwrap_or_else(|| panic!("no init line\n{first}"));
-    let session = init["session_id"].as_str().expect("session_id").to_string();
+    let session = first.log_init(task, 1)["session_id"]
+        .as_str()
+        .expect("session_id")
+        .to_string();
     let interrupted = first.attempt_event("task_finished", task, 1);
     assert_eq!(interrupted["outcome"], "interrupted", "{first}");
     assert_eq!(interrupted["session_id"], session.as_str(), "{first}");
@@ -735,30 +724,12 @@ fn claude_interrupted_task_resumes_its_session() {
     // prompt.
     let requests = fx.mock.model_requests();
     assert_eq!(requests.len(), 3, "{second}");
-    let original = user_texts(&requests[0])
-        .into_iter()
-        .find(|t| t.contains("Write part1.txt and part2.txt"))
-        .unwrap_or_else(|| panic!("no prompt in the first request\n{second}"));
-    let last = &requests[2];
-    let types = block_types(last);
-    for t in ["tool_use", "tool_result"] {
-        assert!(
-            types.contains(&t.to_string()),
-            "{t} missing from {types:?}\n{second}"
-        );
-    }
-    let text = last.all_text();
-    assert!(
-        text.contains(&original),
-        "the original prompt is not in the resumed request\n{second}"
-    );
-    assert!(text.contains("Writing part 1."), "{second}");
-    let resume_text = resume_template_text();
-    let users = user_texts(last);
-    let newest = users.last().expect("a user message");
-    assert!(
-        newest.contains(&resume_text),
-        "the last user message is not the resume prompt (expected it to contain {resume_text:?}): {newest:?}\n{second}"
+    let (original, newest) = assert_resumed_request(
+        &requests[0],
+        &requests[2],
+        ["tool_use", "tool_result"],
+        "Writing part 1.",
+        &second,
     );
     assert!(
         !newest.contains(&original),
@@ -872,7 +843,7 @@ fn codex_timed_out_task_is_resumed_by_its_retry() {
         "{b}"
     );
     assert_eq!(
-        read(&fx.sb.work.join("part1.txt")).as_deref(),
+        fx.sb.work_file("part1.txt").as_deref(),
         Some("one\n"),
         "{b}"
     );
@@ -896,30 +867,12 @@ fn codex_timed_out_task_is_resumed_by_its_retry() {
 
     let requests = fx.mock.model_requests();
     assert_eq!(requests.len(), 3, "{b}");
-    let last = &requests[2];
-    let types = block_types(last);
-    for t in ["function_call", "function_call_output"] {
-        assert!(
-            types.contains(&t.to_string()),
-            "{t} missing from {types:?}\n{b}"
-        );
-    }
-    let text = last.all_text();
-    assert!(text.contains("printf 'one"), "{b}");
-    let original = user_texts(&requests[0])
-        .into_iter()
-        .find(|t| t.contains("Write part1.txt and part2.txt"))
-        .unwrap_or_else(|| panic!("no prompt in the first request\n{b}"));
-    assert!(
-        text.contains(&original),
-        "the original prompt is not in the resumed request\n{b}"
-    );
-    let resume_text = resume_template_text();
-    let users = user_texts(last);
-    let newest = users.last().expect("a user message");
-    assert!(
-        newest.contains(&resume_text),
-        "the last user message is not the resume prompt (expected it to contain {resume_text:?}): {newest:?}\n{b}"
+    assert_resumed_request(
+        &requests[0],
+        &requests[2],
+        ["function_call", "function_call_output"],
+        "printf 'one",
+        &b,
     );
 
     // Codex reports the thread's running total over both attempts; the
@@ -944,22 +897,11 @@ fn fresh_disables_resume() {
         return;
     };
     fx.write_taskfile("- [ ] Say hello\n");
-    let started = fx.start(&["-j", "1"]);
-    let started = fx.wait_for(started, "claude's model request", |fx| {
-        !fx.mock.model_requests().is_empty()
-    });
-    let started = fx.wait_for(started, "the init line in the attempt log", |fx| {
-        has_init(&started_log(fx))
-    });
-    started.signal(libc::SIGINT);
-    let first = started.finish(&fx, BATCH_TIMEOUT);
-    assert_eq!(first.code(), Some(130), "{first}");
+    let first = interrupt_after_session(&fx, 1);
     assert_eq!(fx.read_taskfile(), "- [ ] Say hello\n", "{first}");
-    let session = first
-        .log_events("say-hello", 1)
-        .into_iter()
-        .find(|e| e["type"] == "system" && e["subtype"] == "init")
-        .and_then(|e| e["session_id"].as_str().map(String::from))
+    let session = first.log_init("say-hello", 1)["session_id"]
+        .as_str()
+        .map(String::from)
         .unwrap_or_else(|| panic!("no session id in the init line\n{first}"));
 
     fx.mock.push_steps([Step::text("Hello.")]);
@@ -1001,16 +943,7 @@ fn refused_resume_starts_fresh(cli: Cli) {
     }
     fx.write_taskfile("- [ ] Write part1.txt and part2.txt\n");
     let task = "write-part1-txt-and-part2-txt";
-    let started = fx.start(&["-j", "1"]);
-    let started = fx.wait_for(started, "the second model request", |fx| {
-        fx.mock.model_requests().len() >= 2
-    });
-    let started = fx.wait_for(started, "the session id in the attempt log", |fx| {
-        session_began(&started_log(fx))
-    });
-    started.signal(libc::SIGINT);
-    let first = started.finish(&fx, BATCH_TIMEOUT);
-    assert_eq!(first.code(), Some(130), "{first}");
+    let first = interrupt_after_session(&fx, 2);
     let session = first.attempt_event("task_finished", task, 1)["session_id"]
         .as_str()
         .unwrap_or_else(|| panic!("no session id\n{first}"))
@@ -1052,7 +985,7 @@ fn refused_resume_starts_fresh(cli: Cli) {
 
     // A new conversation whose prompt tells what the interrupted attempt did.
     let last = fx.mock.model_requests().pop().expect("a request");
-    let types = block_types(&last);
+    let types = last.block_types();
     for t in ["tool_use", "function_call"] {
         assert!(!types.contains(&t.to_string()), "{types:?}\n{second}");
     }
@@ -1209,17 +1142,16 @@ fn claude_bypass_permissions_runs_as_root_without_is_sandbox() {
 
     assert_eq!(b.code(), Some(0), "{b}");
     assert_eq!(
-        read(&fx.sb.work.join("bash.txt")).as_deref(),
+        fx.sb.work_file("bash.txt").as_deref(),
         Some("from bash\n"),
         "{b}"
     );
     assert_eq!(fx.read_taskfile(), "- [x] Run a command\n", "{b}");
-    let init = b
-        .log_events("run-a-command", 1)
-        .into_iter()
-        .find(|e| e["type"] == "system" && e["subtype"] == "init")
-        .unwrap_or_else(|| panic!("no init line\n{b}"));
-    assert_eq!(init["permissionMode"], "bypassPermissions", "{b}");
+    assert_eq!(
+        b.log_init("run-a-command", 1)["permissionMode"],
+        "bypassPermissions",
+        "{b}"
+    );
 }
 
 // ---------------------------------------------------------------- cost

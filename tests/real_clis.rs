@@ -21,45 +21,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use mock_api::{DEFAULT_TEXT, MockServer, Request, Step, ToolCall, Usage, add_file_patch};
-use real_cli::{Cli, Run, Sandbox, require};
+use mock_api::{DEFAULT_TEXT, MockServer, Step, ToolCall, Usage, add_file_patch};
+use real_cli::{Cli, Run, Sandbox, f64_at, require, u64_at};
 
 /// The run and the mock's request log, for assertion messages.
 fn context(run: &Run, mock: &MockServer) -> String {
     format!("{run}mock requests:\n{}", mock.describe_requests())
-}
-
-fn u64_at(v: &Value, pointer: &str) -> u64 {
-    v.pointer(pointer)
-        .and_then(Value::as_u64)
-        .unwrap_or_else(|| panic!("no integer at {pointer} in {v}"))
-}
-
-fn f64_at(v: &Value, pointer: &str) -> f64 {
-    v.pointer(pointer)
-        .and_then(Value::as_f64)
-        .unwrap_or_else(|| panic!("no number at {pointer} in {v}"))
-}
-
-/// The `type` of every content block (Anthropic `messages`) or input item
-/// (OpenAI `input`) of a request, in order.
-fn block_types(req: &Request) -> Vec<String> {
-    let mut types = Vec::new();
-    for item in req.items() {
-        match item.get("content") {
-            Some(Value::Array(blocks)) if item.get("type").is_none_or(|t| t == "message") => {
-                for b in blocks {
-                    types.push(b["type"].as_str().unwrap_or("?").to_string());
-                }
-            }
-            _ => types.push(item["type"].as_str().unwrap_or("?").to_string()),
-        }
-    }
-    types
-}
-
-fn read(path: &std::path::Path) -> Option<String> {
-    std::fs::read_to_string(path).ok()
 }
 
 // ---------------------------------------------------------------- claude
@@ -84,7 +51,7 @@ fn claude_writes_a_file_with_the_write_tool() {
 
     assert_eq!(run.code(), Some(0), "{ctx}");
     assert_eq!(
-        read(&sb.work.join("hello.txt")).as_deref(),
+        sb.work_file("hello.txt").as_deref(),
         Some("hello from mock\n"),
         "{ctx}"
     );
@@ -141,11 +108,11 @@ fn claude_writes_a_file_with_the_write_tool() {
     assert_eq!(turns[0].header("x-api-key"), Some("test"));
     assert_eq!(turns[0].json()["stream"], true);
     assert!(
-        !block_types(&turns[0]).contains(&"tool_result".to_string()),
+        !turns[0].block_types().contains(&"tool_result".to_string()),
         "{ctx}"
     );
     assert!(
-        block_types(&turns[1]).contains(&"tool_result".to_string()),
+        turns[1].block_types().contains(&"tool_result".to_string()),
         "{ctx}"
     );
 }
@@ -265,7 +232,7 @@ fn claude_resume_resends_the_transcript() {
     let turns = mock.model_requests();
     assert_eq!(turns.len(), 3, "{ctx}");
     let last = &turns[2];
-    let types = block_types(last);
+    let types = last.block_types();
     for t in ["tool_use", "tool_result"] {
         assert!(
             types.contains(&t.to_string()),
@@ -332,7 +299,7 @@ fn codex_writes_a_file_with_the_shell_tool() {
 
     assert_eq!(run.code(), Some(0), "{ctx}");
     assert_eq!(
-        read(&sb.work.join("hello.txt")).as_deref(),
+        sb.work_file("hello.txt").as_deref(),
         Some("hello from codex\n"),
         "{ctx}"
     );
@@ -384,7 +351,7 @@ fn codex_writes_a_file_with_the_shell_tool() {
     assert_eq!(turns.len(), 2, "{ctx}");
     assert_eq!(turns[0].header("authorization"), Some("Bearer test"));
     assert_eq!(turns[0].json()["stream"], true);
-    let types = block_types(&turns[1]);
+    let types = turns[1].block_types();
     assert!(
         types.contains(&"function_call_output".to_string()),
         "{types:?}\n{ctx}"
@@ -405,7 +372,7 @@ fn codex_writes_a_file_with_apply_patch() {
 
     assert_eq!(run.code(), Some(0), "{ctx}");
     assert_eq!(
-        read(&sb.work.join("patched.txt")).as_deref(),
+        sb.work_file("patched.txt").as_deref(),
         Some("one\ntwo\n"),
         "{ctx}"
     );
@@ -420,7 +387,7 @@ fn codex_writes_a_file_with_apply_patch() {
     let result = run.last("item.completed");
     assert_eq!(result["item"]["text"], DEFAULT_TEXT, "{ctx}");
     run.last("turn.completed");
-    let types = block_types(&mock.model_requests()[1]);
+    let types = mock.model_requests()[1].block_types();
     assert!(
         types.contains(&"custom_tool_call_output".to_string()),
         "{types:?}\n{ctx}"
@@ -482,7 +449,7 @@ fn codex_resume_resends_the_history() {
         "{ctx}"
     );
     let last = mock.model_requests().pop().expect("a request");
-    let types = block_types(&last);
+    let types = last.block_types();
     for t in ["function_call", "function_call_output"] {
         assert!(
             types.contains(&t.to_string()),

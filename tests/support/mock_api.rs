@@ -403,12 +403,32 @@ impl Request {
 
     /// Every string in the body joined by newlines, for `contains` checks.
     pub fn all_text(&self) -> String {
-        let mut out = String::new();
-        if let Some(body) = &self.body {
-            collect_strings(body, &mut out);
-        }
-        out
+        self.body.as_ref().map(strings_of).unwrap_or_default()
     }
+
+    /// The `type` of every content block (Anthropic `messages`) or input
+    /// item (OpenAI `input`), in order.
+    pub fn block_types(&self) -> Vec<String> {
+        let mut types = Vec::new();
+        for item in self.items() {
+            match item.get("content") {
+                Some(Value::Array(blocks)) if item.get("type").is_none_or(|t| t == "message") => {
+                    for b in blocks {
+                        types.push(b["type"].as_str().unwrap_or("?").to_string());
+                    }
+                }
+                _ => types.push(item["type"].as_str().unwrap_or("?").to_string()),
+            }
+        }
+        types
+    }
+}
+
+/// Every string in a JSON value, each followed by a newline.
+pub fn strings_of(value: &Value) -> String {
+    let mut out = String::new();
+    collect_strings(value, &mut out);
+    out
 }
 
 fn collect_strings(value: &Value, out: &mut String) {

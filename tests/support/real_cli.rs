@@ -148,6 +148,11 @@ impl Sandbox {
         sandbox
     }
 
+    /// The text of the file `name` in the work dir, if it can be read.
+    pub fn work_file(&self, name: &str) -> Option<String> {
+        read(&self.work.join(name))
+    }
+
     /// The sandbox's top folder, which holds HOME and the work dir.
     pub fn root(&self) -> &Path {
         self.home.parent().expect("HOME is inside the sandbox")
@@ -258,11 +263,7 @@ impl Run {
 
     /// Every stdout line that parses as a JSON object.
     pub fn events(&self) -> Vec<Value> {
-        self.stdout
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(Value::is_object)
-            .collect()
+        json_lines(&self.stdout)
     }
 
     /// Events whose `type` is `ty`.
@@ -406,4 +407,31 @@ impl Running {
             timed_out,
         }
     }
+}
+
+/// The integer at JSON `pointer` in `v`; panics, showing `v`, if none.
+pub fn u64_at(v: &Value, pointer: &str) -> u64 {
+    v.pointer(pointer)
+        .and_then(Value::as_u64)
+        .unwrap_or_else(|| panic!("no integer at {pointer} in {v}"))
+}
+
+/// The number at JSON `pointer` in `v`; panics, showing `v`, if none.
+pub fn f64_at(v: &Value, pointer: &str) -> f64 {
+    v.pointer(pointer)
+        .and_then(Value::as_f64)
+        .unwrap_or_else(|| panic!("no number at {pointer} in {v}"))
+}
+
+/// The file's text, or `None` if it cannot be read.
+pub fn read(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path).ok()
+}
+
+/// Every line of `text` that parses as a JSON object.
+pub fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(Value::is_object)
+        .collect()
 }
