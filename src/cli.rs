@@ -282,7 +282,7 @@ fn status(args: &StatusArgs) -> Result<i32, Error> {
     // A run in progress (or one that crashed) is not folded yet: read its
     // events without writing anything.
     journal.recover(crate::run::process::pid_alive);
-    journal.include_live(crate::run::process::pid_alive);
+    journal.include_live();
     let s = crate::report::summary::status(&plan, &journal);
     if args.json {
         let mut out = serde_json::to_string_pretty(&s).expect("status serialises");

@@ -107,81 +107,74 @@ impl Journal {
                 continue;
             };
             let str_at = |k: &str| v.get(k).and_then(|s| s.as_str()).map(str::to_owned);
-            match v.get("event").and_then(|e| e.as_str()) {
-                Some("task_session") => {
-                    let rec = self.tasks.entry(task.to_owned()).or_default();
-                    if let Some(id) = str_at("session_id") {
-                        if rec.session_id.as_ref() != Some(&id) {
-                            rec.session_total = None;
-                        }
-                        rec.session_id = Some(id);
-                        rec.session_agent = str_at("agent");
-                        // Until the attempt says how it ended (a crash never does).
-                        rec.resumable = true;
-                    }
+            let finished = match v.get("event").and_then(|e| e.as_str()) {
+                Some("task_session") => false,
+                Some("task_finished") => true,
+                _ => continue,
+            };
+            let rec = self.tasks.entry(task.to_owned()).or_default();
+            if let Some(id) = str_at("session_id") {
+                if rec.session_id.as_ref() != Some(&id) {
+                    rec.session_total = None;
                 }
-                Some("task_finished") => {
-                    let rec = self.tasks.entry(task.to_owned()).or_default();
-                    rec.status = str_at("outcome").unwrap_or_else(|| "failed".into());
-                    rec.attempts += 1;
-                    rec.last_run = run.to_owned();
-                    rec.last_error = str_at("reason");
-                    rec.last_log = str_at("log").map(PathBuf::from);
-                    rec.duration_secs = v
-                        .get("duration_secs")
-                        .and_then(|d| d.as_f64())
-                        .unwrap_or(0.0);
-                    if let Some(id) = str_at("session_id") {
-                        if rec.session_id.as_ref() != Some(&id) {
-                            rec.session_total = None;
-                        }
-                        rec.session_id = Some(id);
-                        rec.session_agent = str_at("agent");
-                    }
-                    if let Some(total) = v
-                        .get("session_total")
-                        .and_then(|t| serde_json::from_value::<Baseline>(t.clone()).ok())
-                    {
-                        rec.session_total = Some(total);
-                    }
-                    rec.resumable = v.get("resumable").and_then(|r| r.as_bool()) == Some(true);
-                    if let Ok(spend) = serde_json::from_value::<Spend>(v.clone()) {
-                        rec.spent.add(&spend);
-                    }
-                }
-                _ => {}
+                rec.session_id = Some(id);
+                rec.session_agent = str_at("agent");
+                // Until the attempt says how it ended (a crash never does).
+                rec.resumable = true;
+            }
+            if !finished {
+                continue;
+            }
+            rec.status = str_at("outcome").unwrap_or_else(|| "failed".into());
+            rec.attempts += 1;
+            rec.last_run = run.to_owned();
+            rec.last_error = str_at("reason");
+            rec.last_log = str_at("log").map(PathBuf::from);
+            rec.duration_secs = v
+                .get("duration_secs")
+                .and_then(|d| d.as_f64())
+                .unwrap_or(0.0);
+            if let Some(total) = v
+                .get("session_total")
+                .and_then(|t| Baseline::deserialize(t).ok())
+            {
+                rec.session_total = Some(total);
+            }
+            rec.resumable = v.get("resumable").and_then(|r| r.as_bool()) == Some(true);
+            if let Ok(spend) = Spend::deserialize(&v) {
+                rec.spent.add(&spend);
             }
         }
     }
 
-    /// Adds the events of a run still in progress, for a look at it (never
-    /// saved: the run folds its own events when it ends).
-    pub fn include_live(&mut self, alive: impl Fn(i32) -> bool) {
-        let live: Vec<RunRecord> = (self.runs.iter())
-            .filter(|r| !r.folded && r.outcome == "running" && alive(r.pid))
-            .cloned()
-            .collect();
-        for run in live {
+    /// After `recover`, the runs not folded are the ones still in progress:
+    /// adds their events, for a look at them (never saved: a run folds its
+    /// own events when it ends).
+    pub fn include_live(&mut self) {
+        let runs = std::mem::take(&mut self.runs);
+        for run in runs.iter().filter(|r| !r.folded) {
             self.fold_events(&run.id, &run.events);
         }
+        self.runs = runs;
     }
 
     /// Folds runs that ended without folding (crashed ones); returns the
     /// crashed runs' ids and pids.
     pub fn recover(&mut self, alive: impl Fn(i32) -> bool) -> Vec<(String, i32)> {
         let mut crashed = Vec::new();
-        for i in 0..self.runs.len() {
-            let run = self.runs[i].clone();
-            if run.folded || (run.outcome == "running" && alive(run.pid)) {
-                continue;
-            }
+        let mut runs = std::mem::take(&mut self.runs);
+        for run in runs.iter_mut().filter(|r| !r.folded) {
             if run.outcome == "running" {
-                self.runs[i].outcome = "crashed".into();
+                if alive(run.pid) {
+                    continue;
+                }
+                run.outcome = "crashed".into();
                 crashed.push((run.id.clone(), run.pid));
             }
             self.fold_events(&run.id, &run.events);
-            self.runs[i].folded = true;
+            run.folded = true;
         }
+        self.runs = runs;
         crashed
     }
 }
