@@ -41,7 +41,7 @@ pub fn render(plan: &Plan, journal: &Journal, totals: &RunTotals) -> String {
     } = *totals;
     let mut out = String::new();
     let costs = !run_spend.is_empty();
-    let rows: Vec<(&String, &crate::record::journal::TaskRecord)> = journal
+    let mut rows: Vec<(&String, &TaskRecord)> = journal
         .tasks
         .iter()
         .filter(|(_, r)| r.last_run == run_id)
@@ -68,9 +68,8 @@ pub fn render(plan: &Plan, journal: &Journal, totals: &RunTotals) -> String {
         let order: std::collections::HashMap<&str, usize> = (plan.doc.tasks.iter().enumerate())
             .map(|(i, t)| (t.id.as_str(), i))
             .collect();
-        let mut sorted = rows.clone();
-        sorted.sort_by_key(|(id, _)| order.get(id.as_str()).copied().unwrap_or(usize::MAX));
-        for (id, r) in sorted {
+        rows.sort_by_key(|(id, _)| order.get(id.as_str()).copied().unwrap_or(usize::MAX));
+        for (id, r) in rows {
             if r.status == "succeeded" && shown >= MAX_ROWS {
                 hidden += 1;
                 continue;
@@ -223,7 +222,7 @@ pub struct TaskStatus {
 
 /// Spend as `status --json` shows it: every field a number (an unknown
 /// cost counts as 0).
-#[derive(Clone, Copy, Debug, Default, Serialize)]
+#[derive(Clone, Copy, Debug, Serialize)]
 pub struct Totals {
     pub cost_usd: f64,
     pub input_tokens: u64,
@@ -232,13 +231,15 @@ pub struct Totals {
     pub cache_write_tokens: u64,
 }
 
-impl Totals {
-    fn add(&mut self, s: &Spend) {
-        self.cost_usd += s.cost_usd.unwrap_or(0.0);
-        self.input_tokens += s.input_tokens;
-        self.output_tokens += s.output_tokens;
-        self.cache_read_tokens += s.cache_read_tokens;
-        self.cache_write_tokens += s.cache_write_tokens;
+impl From<&Spend> for Totals {
+    fn from(s: &Spend) -> Totals {
+        Totals {
+            cost_usd: s.cost_usd.unwrap_or(0.0),
+            input_tokens: s.input_tokens,
+            output_tokens: s.output_tokens,
+            cache_read_tokens: s.cache_read_tokens,
+            cache_write_tokens: s.cache_write_tokens,
+        }
     }
 }
 
@@ -249,11 +250,7 @@ impl TaskStatus {
             status: r.status.clone(),
             done,
             attempts: r.attempts,
-            spent: {
-                let mut t = Totals::default();
-                t.add(&r.spent);
-                t
-            },
+            spent: Totals::from(&r.spent),
             session_id: r.session_id.clone(),
         }
     }
@@ -277,40 +274,37 @@ pub struct FailedTask {
 }
 
 pub fn status(plan: &Plan, journal: &Journal) -> StatusJson {
-    let runnable: Vec<usize> = plan.runnable().collect();
-    let done = runnable.iter().filter(|&&t| plan.is_done(t)).count();
-    let failed = runnable
-        .iter()
-        .filter(|&&t| !plan.is_done(t))
-        .filter_map(|&t| {
-            let id = &plan.doc.tasks[t].id;
-            let r = journal.tasks.get(id)?;
-            (r.status != "succeeded").then(|| FailedTask {
+    let (mut tasks, mut done) = (0, 0);
+    let mut failed = Vec::new();
+    let mut spent = Spend::default();
+    let mut by_task = Vec::new();
+    for t in plan.runnable() {
+        let is_done = plan.is_done(t);
+        tasks += 1;
+        done += usize::from(is_done);
+        let id = &plan.doc.tasks[t].id;
+        let Some(r) = journal.tasks.get(id) else {
+            continue;
+        };
+        if !is_done && r.status != "succeeded" {
+            failed.push(FailedTask {
                 id: id.clone(),
                 status: r.status.clone(),
                 attempts: r.attempts,
                 reason: r.last_error.clone(),
                 log: r.last_log.as_ref().map(|p| p.display().to_string()),
-            })
-        })
-        .collect();
-    let mut spent = Totals::default();
-    let by_task: Vec<TaskStatus> = runnable
-        .iter()
-        .filter_map(|&t| {
-            let id = &plan.doc.tasks[t].id;
-            let r = journal.tasks.get(id)?;
-            spent.add(&r.spent);
-            Some(TaskStatus::new(id, plan.is_done(t), r))
-        })
-        .collect();
+            });
+        }
+        spent.add(&r.spent);
+        by_task.push(TaskStatus::new(id, is_done, r));
+    }
     StatusJson {
-        spent,
+        spent: Totals::from(&spent),
         by_task,
         file: plan.doc.source.display_path(),
-        tasks: runnable.len(),
+        tasks,
         done,
-        remaining: runnable.len() - done,
+        remaining: tasks - done,
         last_run: journal.runs.last().map(|r| LastRun {
             id: r.id.clone(),
             outcome: r.outcome.clone(),
