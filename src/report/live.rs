@@ -219,7 +219,7 @@ impl Reporter {
 }
 
 /// The one-line form of an event, for logs and non-terminals.
-pub fn plain_line(event: &Event) -> Option<String> {
+fn plain_line(event: &Event) -> Option<String> {
     Some(match event {
         Event::RunStarted {
             file,
@@ -343,10 +343,12 @@ pub fn tail_lines(path: &Path, n: usize) -> Vec<String> {
     let mut buf = Vec::new();
     let _ = f.read_to_end(&mut buf);
     let text = String::from_utf8_lossy(&buf);
-    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
-    if start > 0 && !lines.is_empty() {
-        lines.remove(0);
+    let mut lines = text.lines();
+    if start > 0 {
+        // Cut by the seek: not a whole line.
+        lines.next();
     }
-    let skip = lines.len().saturating_sub(n);
-    lines.split_off(skip)
+    let mut tail: Vec<String> = lines.rev().take(n).map(str::to_owned).collect();
+    tail.reverse();
+    tail
 }
