@@ -372,7 +372,6 @@ impl Document {
     fn adopt_by_number(&mut self) {
         let mut by_id: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         let mut adopted = vec![false; self.tasks.len()];
-        #[allow(clippy::needless_range_loop)] // tasks are mutated by index in the body
         for i in 0..self.tasks.len() {
             let id = self.tasks[i].id.clone();
             if let Some((prefix, _)) = id.rsplit_once('.')
@@ -572,34 +571,28 @@ fn body_text(source: &Source, item: &scan::RawItem) -> String {
 mod tests {
     use super::*;
 
-    fn bodies(text: &str) -> Vec<String> {
-        let doc = Document::parse(
+    fn parse(text: &str) -> Document {
+        Document::parse(
             Source::new("t.md".into(), text.into(), 0),
             ReadOptions::default(),
-        );
-        doc.tasks.iter().map(|t| t.body.clone()).collect()
+        )
+    }
+
+    fn bodies(text: &str) -> Vec<String> {
+        parse(text).tasks.iter().map(|t| t.body.clone()).collect()
     }
 
     #[test]
     fn comments_in_code_spans_stay_in_the_text() {
-        let doc = Document::parse(
-            Source::new(
-                "t.md".into(),
-                "- [ ] x `<!-- id: nope -->` y <!-- id: real -->\n".into(),
-                0,
-            ),
-            ReadOptions::default(),
-        );
+        let doc = parse("- [ ] x `<!-- id: nope -->` y <!-- id: real -->\n");
         assert_eq!(doc.tasks[0].text, "x `<!-- id: nope -->` y");
         assert_eq!(doc.tasks[0].id, "real");
     }
 
     #[test]
     fn a_kiro_subtask_depends_for_itself() {
-        let text = "- [ ] 1. Models\n  - [ ] 1.1 Create models\n  - [ ] 1.2 Wire the API\n    - _Depends: 1.1_\n";
-        let doc = Document::parse(
-            Source::new("t.md".into(), text.into(), 0),
-            ReadOptions::default(),
+        let doc = parse(
+            "- [ ] 1. Models\n  - [ ] 1.1 Create models\n  - [ ] 1.2 Wire the API\n    - _Depends: 1.1_\n",
         );
         let deps: Vec<Vec<&str>> = doc
             .tasks
@@ -626,19 +619,10 @@ mod tests {
         );
         assert_eq!(bodies("- [ ] no body"), [""]);
     }
-}
-
-#[cfg(test)]
-mod section_tests {
-    use super::*;
 
     #[test]
     fn a_sections_tasks_are_one_range() {
-        let text = "- [ ] root\n# A\n- [ ] a1\n## A.1\n- [ ] a11\n# B\n- [ ] b1\n";
-        let doc = Document::parse(
-            Source::new("t.md".into(), text.into(), 0),
-            ReadOptions::default(),
-        );
+        let doc = parse("- [ ] root\n# A\n- [ ] a1\n## A.1\n- [ ] a11\n# B\n- [ ] b1\n");
         for s in 0..doc.sections.len() {
             let want: Vec<usize> = (0..doc.tasks.len())
                 .filter(|&t| doc.section_within(doc.tasks[t].section, s))
