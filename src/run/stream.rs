@@ -28,8 +28,7 @@ const MAIN_ARGS: [&str; 9] = [
 ];
 
 /// Which dialect of JSON lines an agent prints.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     /// Claude Code `--output-format stream-json --verbose` (and any agent
     /// that prints the same events).
@@ -51,14 +50,6 @@ pub struct Usage {
 }
 
 impl Usage {
-    pub fn add(&mut self, other: Usage) {
-        // Saturating: the numbers come from agents and may be absurd.
-        self.input = self.input.saturating_add(other.input);
-        self.output = self.output.saturating_add(other.output);
-        self.cache_read = self.cache_read.saturating_add(other.cache_read);
-        self.cache_write = self.cache_write.saturating_add(other.cache_write);
-    }
-
     pub fn saturating_sub(self, other: Usage) -> Usage {
         Usage {
             input: self.input.saturating_sub(other.input),
@@ -83,7 +74,7 @@ pub struct Baseline {
 }
 
 /// The final event's verdict.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct StreamResult {
     pub is_error: bool,
     /// Claude's `subtype`, Codex's `turn.completed`/`turn.failed`, Gemini's `status`.
@@ -93,7 +84,7 @@ pub struct StreamResult {
 }
 
 /// What an agent's stream said so far.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct StreamSummary {
     pub format: Format,
     /// The newest session id the agent reported (Claude `session_id` of
@@ -131,17 +122,13 @@ pub struct StreamSummary {
     pub skipped_lines: u64,
     /// JSON lines of a type not understood.
     pub unknown_events: u64,
-    #[serde(skip)]
     baseline: Baseline,
     /// Codex item ids whose tool call was counted (newest last).
-    #[serde(skip)]
     seen_items: VecDeque<String>,
     /// Gemini's assistant text of the current message, delta chunks joined.
-    #[serde(skip)]
     text: String,
     /// The last complete assistant text (Codex `agent_message`, Gemini's
     /// message before a non-message event): a success result's message.
-    #[serde(skip)]
     last_text: String,
 }
 
@@ -190,21 +177,6 @@ impl StreamSummary {
         }
         activity
     }
-
-    /// Success or failure from the final event; `None` when none came.
-    pub fn verdict(&self) -> Option<Result<(), String>> {
-        self.result.as_ref().map(|r| {
-            if r.is_error {
-                Err(if r.message.is_empty() {
-                    format!("the agent reported an error ({})", r.subtype)
-                } else {
-                    r.message.clone()
-                })
-            } else {
-                Ok(())
-            }
-        })
-    }
 }
 
 /// Per-format readers. Each returns the line's activity, if any, and counts
@@ -213,19 +185,15 @@ impl StreamSummary {
     fn claude(&mut self, v: &Map<String, Value>) -> Option<String> {
         let kind = str_at(v, "type");
         // A result's id is unrelated on a resume miss; see `claude_result`.
-        if kind != Some("result")
-            && let Some(id) = str_at(v, "session_id")
-        {
-            self.session_id = Some(id.to_owned());
+        if kind != Some("result") {
+            set_str(&mut self.session_id, str_at(v, "session_id"));
         }
         match kind {
             Some("system") => {
                 match str_at(v, "subtype") {
                     Some("init") => {
                         self.session_started = true;
-                        if let Some(model) = str_at(v, "model") {
-                            self.model = Some(model.to_owned());
-                        }
+                        set_str(&mut self.model, str_at(v, "model"));
                     }
                     // Says why a run that gets killed while retrying hung.
                     Some("api_retry") => self.last_error = Some(api_retry_message(v)),
@@ -295,10 +263,8 @@ impl StreamSummary {
                 })
                 .unwrap_or_default(),
         };
-        if self.session_started
-            && let Some(id) = str_at(v, "session_id")
-        {
-            self.session_id = Some(id.to_owned());
+        if self.session_started {
+            set_str(&mut self.session_id, str_at(v, "session_id"));
         }
         // Per invocation, even on resume, unlike the cost.
         if let Some(u) = v.get("usage").and_then(Value::as_object) {
@@ -311,8 +277,8 @@ impl StreamSummary {
             .and_then(Value::as_object)
             .filter(|m| !m.is_empty());
         let since_cost = since.and_then(|m| {
-            let costs: Vec<f64> = m.values().filter_map(|e| cost(e.get("costUSD"))).collect();
-            (!costs.is_empty()).then(|| costs.iter().sum())
+            let mut costs = m.values().filter_map(|e| cost(e.get("costUSD"))).peekable();
+            costs.peek().is_some().then(|| costs.sum())
         });
         // `total_cost_usd` counts the whole resumed session.
         let attempt_cost = since_cost.or_else(|| {
@@ -351,9 +317,7 @@ impl StreamSummary {
         match kind {
             "thread.started" => {
                 self.session_started = true;
-                if let Some(id) = str_at(v, "thread_id") {
-                    self.session_id = Some(id.to_owned());
-                }
+                set_str(&mut self.session_id, str_at(v, "thread_id"));
                 None
             }
             "turn.started" | "item.plan.delta" | "request_user_input" => None,
@@ -390,9 +354,7 @@ impl StreamSummary {
             }
             // Retries ("Reconnecting... 1/5") come this way too: not terminal.
             "error" => {
-                if let Some(m) = str_at(v, "message") {
-                    self.last_error = Some(m.to_owned());
-                }
+                set_str(&mut self.last_error, str_at(v, "message"));
                 None
             }
             _ => {
@@ -408,10 +370,7 @@ impl StreamSummary {
         let id = str_at(item, "id");
         match kind {
             Some("command_execution") => {
-                let command = item.get("command").map(command_text).unwrap_or_default();
-                self.codex_tool(event, id, || {
-                    tool_line("Bash", first_line(unwrap_shell(&command)))
-                })
+                self.codex_tool(event, id, || command_line(item.get("command")))
             }
             Some("file_change") => {
                 let changes = item.get("changes").and_then(Value::as_array);
@@ -422,16 +381,7 @@ impl StreamSummary {
                 let more = changes.map_or(0, |c| c.len().saturating_sub(1));
                 self.codex_tool(event, id, || edit_line(first, more))
             }
-            Some("mcp_tool_call") => {
-                let name = match (str_at(item, "server"), str_at(item, "tool")) {
-                    (Some(s), Some(t)) => format!("{s}.{t}"),
-                    (None, Some(t)) => t.to_owned(),
-                    _ => "mcp".to_owned(),
-                };
-                self.codex_tool(event, id, || {
-                    tool_activity(Some(&name), item.get("arguments"))
-                })
-            }
+            Some("mcp_tool_call") => self.codex_tool(event, id, || mcp_line(item)),
             Some("web_search") => {
                 let query = str_at(item, "query").and_then(first_line);
                 self.codex_tool(event, id, || tool_line("Search", query))
@@ -444,9 +394,7 @@ impl StreamSummary {
             Some("reasoning" | "todo_list" | "collab_tool_call") => None,
             // Non-fatal notices ("model metadata not found", reroutes).
             Some("error") => {
-                if let Some(m) = str_at(item, "message") {
-                    self.last_error = Some(m.to_owned());
-                }
+                set_str(&mut self.last_error, str_at(item, "message"));
                 None
             }
             _ => {
@@ -507,12 +455,8 @@ impl StreamSummary {
         match str_at(msg, "type") {
             Some("session_configured") => {
                 self.session_started = true;
-                if let Some(id) = str_at(msg, "session_id") {
-                    self.session_id = Some(id.to_owned());
-                }
-                if let Some(model) = str_at(msg, "model") {
-                    self.model = Some(model.to_owned());
-                }
+                set_str(&mut self.session_id, str_at(msg, "session_id"));
+                set_str(&mut self.model, str_at(msg, "model"));
                 None
             }
             Some("task_started") => {
@@ -547,15 +491,12 @@ impl StreamSummary {
                 None
             }
             Some("error" | "stream_error") => {
-                if let Some(m) = str_at(msg, "message") {
-                    self.last_error = Some(m.to_owned());
-                }
+                set_str(&mut self.last_error, str_at(msg, "message"));
                 None
             }
             Some("exec_command_begin") => {
                 self.tool_calls += 1;
-                let command = msg.get("command").map(command_text).unwrap_or_default();
-                tool_line("Bash", first_line(unwrap_shell(&command)))
+                command_line(msg.get("command"))
             }
             Some("patch_apply_begin") => {
                 self.tool_calls += 1;
@@ -567,13 +508,7 @@ impl StreamSummary {
             }
             Some("mcp_tool_call_begin") => {
                 self.tool_calls += 1;
-                let inv = msg.get("invocation").and_then(Value::as_object)?;
-                let name = match (str_at(inv, "server"), str_at(inv, "tool")) {
-                    (Some(s), Some(t)) => format!("{s}.{t}"),
-                    (None, Some(t)) => t.to_owned(),
-                    _ => "mcp".to_owned(),
-                };
-                tool_activity(Some(&name), inv.get("arguments"))
+                mcp_line(msg.get("invocation").and_then(Value::as_object)?)
             }
             Some(
                 "agent_message_delta"
@@ -605,12 +540,8 @@ impl StreamSummary {
         match kind {
             Some("init") => {
                 self.session_started = true;
-                if let Some(id) = str_at(v, "session_id") {
-                    self.session_id = Some(id.to_owned());
-                }
-                if let Some(model) = str_at(v, "model") {
-                    self.model = Some(model.to_owned());
-                }
+                set_str(&mut self.session_id, str_at(v, "session_id"));
+                set_str(&mut self.model, str_at(v, "model"));
                 None
             }
             Some("message") => self.gemini_message(v),
@@ -629,9 +560,7 @@ impl StreamSummary {
             // Warnings and soft errors (loop detected, turn limit): the
             // result decides.
             Some("error") => {
-                if let Some(m) = str_at(v, "message") {
-                    self.last_error = Some(m.to_owned());
-                }
+                set_str(&mut self.last_error, str_at(v, "message"));
                 None
             }
             Some("result") => {
@@ -750,6 +679,16 @@ fn str_at<'a>(v: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
 }
 
+/// Keeps `value`, if there is one, in `field`; allocates only when it
+/// changed (Claude repeats its session id on every line).
+fn set_str(field: &mut Option<String>, value: Option<&str>) {
+    if let Some(value) = value
+        && field.as_deref() != Some(value)
+    {
+        *field = Some(value.to_owned());
+    }
+}
+
 /// A token count: a non-negative integer, or a float (saturating).
 fn num(v: Option<&Value>) -> Option<u64> {
     let v = v?;
@@ -788,17 +727,29 @@ fn api_retry_message(v: &Map<String, Value>) -> String {
     s
 }
 
-/// A command as a string; Codex's older events give it as argv.
-fn command_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Array(a) => a
+/// `Bash <command>` for a Codex command: a string, or argv in older events.
+fn command_line(v: Option<&Value>) -> Option<String> {
+    let command = match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(a)) => a
             .iter()
             .filter_map(Value::as_str)
             .collect::<Vec<_>>()
             .join(" "),
         _ => String::new(),
-    }
+    };
+    tool_line("Bash", first_line(unwrap_shell(&command)))
+}
+
+/// `<server>.<tool> <main argument>` for a Codex MCP call (an item, or a
+/// legacy `invocation`).
+fn mcp_line(call: &Map<String, Value>) -> Option<String> {
+    let name = match (str_at(call, "server"), str_at(call, "tool")) {
+        (Some(s), Some(t)) => format!("{s}.{t}"),
+        (None, Some(t)) => t.to_owned(),
+        _ => "mcp".to_owned(),
+    };
+    tool_activity(Some(&name), call.get("arguments"))
 }
 
 /// `bash -lc 'cargo test'` → `cargo test`: Codex wraps every command in a
@@ -897,6 +848,23 @@ fn push_bounded(buf: &mut String, s: &str, max: usize) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    impl StreamSummary {
+        /// Success or failure from the final event; `None` when none came.
+        fn verdict(&self) -> Option<Result<(), String>> {
+            self.result.as_ref().map(|r| {
+                if r.is_error {
+                    Err(if r.message.is_empty() {
+                        format!("the agent reported an error ({})", r.subtype)
+                    } else {
+                        r.message.clone()
+                    })
+                } else {
+                    Ok(())
+                }
+            })
+        }
+    }
 
     /// Feeds every line; returns the activities in order.
     fn feed(s: &mut StreamSummary, text: &str) -> Vec<String> {
