@@ -47,13 +47,13 @@ pub struct AgentSpec {
     /// What it prints: `None` for anything (judged by exit status).
     pub output: Option<Format>,
     /// Words after a preset's name in the agent spec.
-    pub extra: Vec<String>,
+    extra: Vec<String>,
     /// From `[agents.<preset or name>]` in the config file.
     pub settings: AgentConfig,
     /// `--agent-arg`s, appended last.
-    pub cli_args: Vec<String>,
+    cli_args: Vec<String>,
     /// `--max-cost-per-task`, for CLIs that can cap a run's spend.
-    pub max_cost_per_task: Option<f64>,
+    max_cost_per_task: Option<f64>,
     /// The program, found before the run (see `resolve`).
     pub program: Option<PathBuf>,
 }
@@ -215,7 +215,6 @@ impl AgentSpec {
 
     /// The whole command line, program first.
     pub fn argv(&self, inv: &Invocation) -> Result<Vec<String>, String> {
-        let s = &self.settings;
         let mut argv: Vec<String> = Vec::new();
         match &self.preset {
             Preset::Claude => {
@@ -229,14 +228,12 @@ impl AgentSpec {
                         "--verbose",
                     ],
                 );
-                if let Some(m) = &s.model {
-                    push(&mut argv, &["--model", m]);
-                }
-                push(&mut argv, &["--permission-mode", self.permission_mode()]);
-                if !s.allowed_tools.is_empty() {
-                    argv.push("--allowedTools".into());
-                    argv.extend(s.allowed_tools.iter().cloned());
-                }
+                self.push_settings(
+                    &mut argv,
+                    "--model",
+                    "--permission-mode",
+                    Some("--allowedTools"),
+                );
                 if let Some(usd) = self.max_cost_per_task {
                     argv.push("--max-budget-usd".into());
                     argv.push(format!("{usd}"));
@@ -253,10 +250,7 @@ impl AgentSpec {
                     &mut argv,
                     &["codex", "exec", "--json", "--skip-git-repo-check"],
                 );
-                if let Some(m) = &s.model {
-                    push(&mut argv, &["-m", m]);
-                }
-                push(&mut argv, &["--sandbox", self.permission_mode()]);
+                self.push_settings(&mut argv, "-m", "--sandbox", None);
                 self.push_user_args(&mut argv);
                 // Options go before `resume`: every Codex version takes them there.
                 if let Some(id) = inv.resume {
@@ -268,14 +262,7 @@ impl AgentSpec {
             }
             Preset::Gemini => {
                 push(&mut argv, &["gemini", "--output-format", "stream-json"]);
-                if let Some(m) = &s.model {
-                    push(&mut argv, &["-m", m]);
-                }
-                push(&mut argv, &["--approval-mode", self.permission_mode()]);
-                if !s.allowed_tools.is_empty() {
-                    argv.push("--allowed-tools".into());
-                    argv.extend(s.allowed_tools.iter().cloned());
-                }
+                self.push_settings(&mut argv, "-m", "--approval-mode", Some("--allowed-tools"));
                 if let Some(id) = inv.resume {
                     push(&mut argv, &["--resume", id]);
                 }
@@ -308,6 +295,22 @@ impl AgentSpec {
         Ok(argv)
     }
 
+    /// The config's model, permission mode and allowed tools, under this
+    /// CLI's flags (`tools: None`: it has no allowed-tools flag).
+    fn push_settings(&self, argv: &mut Vec<String>, model: &str, mode: &str, tools: Option<&str>) {
+        let s = &self.settings;
+        if let Some(m) = &s.model {
+            push(argv, &[model, m]);
+        }
+        push(argv, &[mode, self.permission_mode()]);
+        if let Some(flag) = tools
+            && !s.allowed_tools.is_empty()
+        {
+            argv.push(flag.into());
+            argv.extend(s.allowed_tools.iter().cloned());
+        }
+    }
+
     /// Config `args`, then words from the agent spec, then `--agent-arg`s.
     fn push_user_args(&self, argv: &mut Vec<String>) {
         argv.extend(self.settings.args.iter().cloned());
@@ -327,14 +330,14 @@ impl AgentSpec {
     /// Finds the program on PATH (or, for a path, relative to `base`) and
     /// remembers it; an error is a message for people.
     pub fn resolve(&mut self, base: &Path) -> Result<(), String> {
-        let word = self.program_word().to_owned();
+        let word = self.program_word();
         let install = match self.preset {
             Preset::Claude => Some(("Claude Code CLI", "@anthropic-ai/claude-code")),
             Preset::Codex => Some(("Codex CLI", "@openai/codex")),
             Preset::Gemini => Some(("Gemini CLI", "@google/gemini-cli")),
             _ => None,
         };
-        self.program = Some(find_program(&word, base).ok_or_else(|| match install {
+        self.program = Some(find_program(word, base).ok_or_else(|| match install {
             Some((cli, package)) => format!(
                 "agent `{}` needs the {cli}, and `{word}` is not on PATH; install it with `npm install -g {package}`, or pick another agent with `--agent`",
                 self.name
@@ -343,9 +346,9 @@ impl AgentSpec {
                 "agent `{}`: `{}` is not an executable file",
                 self.name,
                 if base == Path::new(".") {
-                    PathBuf::from(&word)
+                    PathBuf::from(word)
                 } else {
-                    base.join(&word)
+                    base.join(word)
                 }
                 .display()
             ),
@@ -398,15 +401,11 @@ pub fn shell_script(body: &str) -> Option<String> {
     use pulldown_cmark::{CodeBlockKind, Event, Parser, Tag, TagEnd};
     let mut script = String::new();
     let mut inside = false;
-    let mut found = false;
     for event in Parser::new(body) {
         match event {
             Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info))) => {
                 let lang = info.split_whitespace().next().unwrap_or("");
                 inside = matches!(lang, "sh" | "bash" | "shell");
-                if inside {
-                    found = true;
-                }
             }
             Event::Text(t) if inside => script.push_str(&t),
             Event::End(TagEnd::CodeBlock) => {
@@ -418,7 +417,8 @@ pub fn shell_script(body: &str) -> Option<String> {
             _ => {}
         }
     }
-    found.then_some(script)
+    // Every shell block ends with a newline, so an empty script had none.
+    (!script.is_empty()).then_some(script)
 }
 
 #[cfg(test)]
