@@ -287,6 +287,17 @@ fn agent_config(
     raw: RawAgent,
 ) -> Result<AgentConfig, Problem> {
     let table = format!("`[agents.{name}]`");
+    let preset_only = [
+        ("model", raw.model.as_ref().map(Spanned::span)),
+        (
+            "permission-mode",
+            raw.permission_mode.as_ref().map(Spanned::span),
+        ),
+        (
+            "allowed-tools",
+            raw.allowed_tools.as_ref().map(Spanned::span),
+        ),
+    ];
     match name {
         "claude" | "codex" | "gemini" => {
             if let Some(command) = &raw.command {
@@ -310,19 +321,14 @@ fn agent_config(
             let others = [
                 ("command", raw.command.as_ref().map(Spanned::span)),
                 ("output", raw.output.as_ref().map(Spanned::span)),
-                ("model", raw.model.as_ref().map(Spanned::span)),
-                (
-                    "permission-mode",
-                    raw.permission_mode.as_ref().map(Spanned::span),
-                ),
-                (
-                    "allowed-tools",
-                    raw.allowed_tools.as_ref().map(Spanned::span),
-                ),
+            ]
+            .into_iter()
+            .chain(preset_only)
+            .chain([
                 ("args", raw.args.as_ref().map(Spanned::span)),
                 ("price", raw.price.as_ref().map(Spanned::span)),
-            ];
-            if let Some((key, Some(span))) = others.into_iter().find(|(_, s)| s.is_some()) {
+            ]);
+            if let Some((key, span)) = first_set(others) {
                 return Err(Problem::at(
                     span,
                     format!(
@@ -336,18 +342,7 @@ fn agent_config(
             let typo = suggest(name, PRESETS)
                 .map(|s| format!(" (or did you mean the `{s}` preset?)"))
                 .unwrap_or_default();
-            let preset_only = [
-                ("model", raw.model.as_ref().map(Spanned::span)),
-                (
-                    "permission-mode",
-                    raw.permission_mode.as_ref().map(Spanned::span),
-                ),
-                (
-                    "allowed-tools",
-                    raw.allowed_tools.as_ref().map(Spanned::span),
-                ),
-            ];
-            if let Some((key, Some(span))) = preset_only.into_iter().find(|(_, s)| s.is_some()) {
+            if let Some((key, span)) = first_set(preset_only) {
                 return Err(Problem::at(
                     span,
                     format!(
@@ -466,6 +461,13 @@ fn agent_config(
         env,
         price,
     })
+}
+
+/// The first key that is set, with its span.
+fn first_set(
+    keys: impl IntoIterator<Item = (&'static str, Option<Range<usize>>)>,
+) -> Option<(&'static str, Range<usize>)> {
+    keys.into_iter().find_map(|(key, span)| Some((key, span?)))
 }
 
 /// The command must split into words the way run-batch will split it.

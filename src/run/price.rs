@@ -3,21 +3,16 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
-
 use crate::run::stream::Usage;
 
 /// USD per million tokens.
-#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Price {
     pub input: f64,
     pub output: f64,
     /// Defaults to `input` when not given.
-    #[serde(default)]
     pub cache_read: Option<f64>,
     /// Defaults to `input` when not given.
-    #[serde(default)]
     pub cache_write: Option<f64>,
 }
 
@@ -63,7 +58,7 @@ const BUILT_IN: &[(&str, f64, f64, f64, Option<f64>)] = &[
 
 #[derive(Clone, Debug, Default)]
 pub struct PriceTable {
-    pub entries: BTreeMap<String, Price>,
+    entries: BTreeMap<String, Price>,
 }
 
 impl PriceTable {
