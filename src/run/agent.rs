@@ -189,12 +189,7 @@ impl AgentSpec {
 
     /// The model the command line asks for, if it says (for prices).
     pub fn model(&self) -> Option<String> {
-        let words: Vec<&String> = self
-            .extra
-            .iter()
-            .chain(&self.settings.args)
-            .chain(&self.cli_args)
-            .collect();
+        let words: Vec<&String> = self.user_args().collect();
         let mut found = self.settings.model.clone();
         for (i, w) in words.iter().enumerate() {
             if let Some(v) = w.strip_prefix("--model=") {
@@ -313,9 +308,14 @@ impl AgentSpec {
 
     /// Config `args`, then words from the agent spec, then `--agent-arg`s.
     fn push_user_args(&self, argv: &mut Vec<String>) {
-        argv.extend(self.settings.args.iter().cloned());
-        argv.extend(self.extra.iter().cloned());
-        argv.extend(self.cli_args.iter().cloned());
+        argv.extend(self.user_args().cloned());
+    }
+
+    /// The words a person added, in command-line order (a later flag wins).
+    fn user_args(&self) -> impl Iterator<Item = &String> {
+        (self.settings.args.iter())
+            .chain(&self.extra)
+            .chain(&self.cli_args)
     }
 
     fn permission_mode(&self) -> &str {
@@ -496,6 +496,22 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.model().as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn the_model_priced_is_the_last_one_on_the_command_line() {
+        let mut config = Config::default();
+        config.agents.insert(
+            "codex".into(),
+            AgentConfig {
+                args: vec!["-m".into(), "from-config".into()],
+                ..AgentConfig::default()
+            },
+        );
+        let s = AgentSpec::parse("codex -m from-spec", &config, &[], None).unwrap();
+        let argv = s.argv(&Invocation::default()).unwrap().join(" ");
+        assert!(argv.ends_with("-m from-config -m from-spec -"), "{argv}");
+        assert_eq!(s.model().as_deref(), Some("from-spec"));
     }
 
     #[test]
