@@ -41,10 +41,12 @@ impl Spend {
         if let Some(c) = other.cost_usd {
             *self.cost_usd.get_or_insert(0.0) += c;
         }
-        self.input_tokens += other.input_tokens;
-        self.output_tokens += other.output_tokens;
-        self.cache_read_tokens += other.cache_read_tokens;
-        self.cache_write_tokens += other.cache_write_tokens;
+        // Saturating: an agent may report absurd counts; never overflow.
+        self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
+        self.cache_read_tokens = (self.cache_read_tokens).saturating_add(other.cache_read_tokens);
+        self.cache_write_tokens =
+            (self.cache_write_tokens).saturating_add(other.cache_write_tokens);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -209,5 +211,38 @@ impl EventLog {
 
     pub fn write(&mut self, line: &str) {
         let _ = self.file.write_all(line.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spend_adds_up_without_overflowing() {
+        let mut a = Spend::new(
+            Usage {
+                input: u64::MAX,
+                output: 1,
+                cache_read: 2,
+                cache_write: 3,
+            },
+            None,
+        );
+        a.add(&Spend::new(
+            Usage {
+                input: 5,
+                output: 1,
+                cache_read: 2,
+                cache_write: 3,
+            },
+            Some(0.5),
+        ));
+        assert_eq!(a.input_tokens, u64::MAX);
+        assert_eq!(
+            (a.output_tokens, a.cache_read_tokens, a.cache_write_tokens),
+            (2, 4, 6)
+        );
+        assert_eq!(a.cost_usd, Some(0.5));
     }
 }
