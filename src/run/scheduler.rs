@@ -142,14 +142,11 @@ pub fn decide(
         .filter(|&&t| !(is_done(plan, status, t) || limits.keep_going && bad(t)))
         .map(|&t| plan.tasks[t].wave)
         .min();
-    let mut running = prep
-        .runnable
-        .iter()
-        .filter(|&&t| status[t] == Status::Running)
-        .count();
+    let mut running = 0;
     let mut in_group = vec![0usize; prep.limits.len()];
     for &t in &prep.runnable {
         if status[t] == Status::Running {
+            running += 1;
             for &g in &plan.tasks[t].groups {
                 in_group[g] += 1;
             }
@@ -165,7 +162,7 @@ pub fn decide(
         Bad(usize),
     }
     let mut state: Vec<Option<State>> = vec![None; prep.targets.len()];
-    let mut target_state = |k: usize, status: &[Status]| -> State {
+    let mut target_state = |k: usize| -> State {
         *state[k].get_or_insert_with(|| {
             let mut st = State::Done;
             for &l in &prep.targets[k] {
@@ -202,7 +199,7 @@ pub fn decide(
         let mut pending = false;
         let mut failed_dep = None;
         for &k in &prep.deps[t] {
-            match target_state(k, status) {
+            match target_state(k) {
                 State::Done => {}
                 State::Pending => pending = true,
                 State::Bad(l) => {
@@ -216,9 +213,6 @@ pub fn decide(
             continue;
         }
         if pending {
-            continue;
-        }
-        if running >= limits.jobs {
             continue;
         }
         if plan.tasks[t]
