@@ -144,14 +144,12 @@ impl Termination {
         }
     }
 
-    /// Escalates to SIGKILL once the grace period is over; true when it did.
-    pub fn poll(&mut self, now: Instant) -> bool {
+    /// Escalates to SIGKILL once the grace period is over.
+    pub fn poll(&mut self, now: Instant) {
         if !self.killed && now >= self.deadline && self.group.alive() {
             self.group.signal(libc::SIGKILL);
             self.killed = true;
-            return true;
         }
-        false
     }
 }
 
