@@ -5,7 +5,8 @@
 //! and never prints: it reports to the run loop through `Input`.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc::Sender;
@@ -44,7 +45,6 @@ pub struct Attempt {
     pub pid: u32,
     pub log: PathBuf,
     pub progress: PathBuf,
-    pub prompt: PathBuf,
 }
 
 /// Longest stdout line parsed as an event; longer ones are logged, not parsed.
@@ -140,25 +140,18 @@ pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attem
     process::wait_in_background(child, move |exit| {
         let _ = exit_tx.send(Input::Exited { slot, exit });
     });
-    Ok(Attempt {
-        pid,
-        log,
-        progress,
-        prompt: prompt_path,
-    })
+    Ok(Attempt { pid, log, progress })
 }
 
 /// Copies the agent's stdout to its log line by line and reads each line as
 /// an event. Memory stays bounded by the longest line parsed.
 fn read_stream(
-    stdout: std::process::ChildStdout,
+    mut stdout: std::process::ChildStdout,
     mut log: File,
     mut summary: StreamSummary,
     slot: u64,
     tx: &Sender<Input>,
 ) {
-    use std::io::Read;
-    let mut stdout = stdout;
     let mut buf = vec![0u8; 64 * 1024];
     let mut line = Vec::new();
     let mut oversized = false;
@@ -259,5 +252,3 @@ pub fn spawn_gate(
     });
     Ok(pid)
 }
-
-use std::os::unix::process::CommandExt as _;
