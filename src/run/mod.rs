@@ -155,6 +155,7 @@ fn resolve_agents(plan: &Plan, options: &RunOptions) -> Result<Vec<Option<AgentS
     let mut specs: HashMap<String, AgentSpec> = HashMap::new();
     let mut out = vec![None; plan.doc.tasks.len()];
     let mut problems = Vec::new();
+    let folder = taskfile_folder(&options.file);
     for t in plan.runnable() {
         if plan.is_done(t) {
             continue;
@@ -162,7 +163,7 @@ fn resolve_agents(plan: &Plan, options: &RunOptions) -> Result<Vec<Option<AgentS
         // A path in the file is relative to the file; one on the command
         // line, to where the command was typed.
         let (name, base) = match &plan.tasks[t].settings.agent {
-            Some(hint) => (hint.clone(), taskfile_folder(&options.file)),
+            Some(hint) => (hint.clone(), folder.clone()),
             None => (default_agent(options), PathBuf::from(".")),
         };
         let key = format!("{}\0{name}", base.display());
@@ -233,16 +234,11 @@ fn dry_run(
         options.file.display(),
         options.jobs
     ));
-    let resumes_of = |t: usize| {
-        (agents[t].as_ref())
-            .filter(|a| a.can_resume())
-            .and_then(|a| resume::from_journal(journal.tasks.get(&plan.doc.tasks[t].id)?, &a.name))
-    };
+    let resumes_of = |t: usize| journal_resume(&journal, plan, agents, t);
     for (i, &t) in order.iter().enumerate() {
         let agent = agents[t].as_ref().map_or("?", |a| a.name.as_str());
-        let after: Vec<&str> = prep.deps[t]
-            .iter()
-            .map(|&d| plan.doc.tasks[d].id.as_str())
+        let after: Vec<&str> = (prep.dep_leaves(t).into_iter())
+            .map(|d| plan.doc.tasks[d].id.as_str())
             .collect();
         let resumes = resumes_of(t);
         out.push_str(&format!(
@@ -299,6 +295,17 @@ fn dry_run(
     Ok(EXIT_OK)
 }
 
+/// The session the journal says task `t`'s next attempt continues.
+fn journal_resume(
+    journal: &Journal,
+    plan: &Plan,
+    agents: &[Option<AgentSpec>],
+    t: usize,
+) -> Option<Resume> {
+    let spec = agents[t].as_ref().filter(|a| a.can_resume())?;
+    resume::from_journal(journal.tasks.get(&plan.doc.tasks[t].id)?, &spec.name)
+}
+
 /// One running attempt.
 struct Slot {
     task_id: String,
@@ -313,8 +320,7 @@ struct Slot {
     deadline: Option<Instant>,
     exited: Option<Exit>,
     stream: Option<Box<stream::StreamSummary>>,
-    needs_stream: bool,
-    in_gate: bool,
+    /// How the agent exited, once its gate runs in this slot.
     agent_exit: Option<Exit>,
     termination: Option<Termination>,
     timed_out: bool,
@@ -322,19 +328,34 @@ struct Slot {
     progress_seen: u64,
 }
 
+impl Slot {
+    /// Whether the slot now runs the task's gate (the agent has exited).
+    fn in_gate(&self) -> bool {
+        self.agent_exit.is_some()
+    }
+}
+
+/// What the run knows of one task beyond its status, carried over by id
+/// when the plan is reloaded.
+#[derive(Default)]
+struct TaskRun {
+    attempts: u32,
+    last_error: Option<String>,
+    /// The session the next attempt continues.
+    resume: Option<Resume>,
+    /// For a fresh start after a refused resume: the attempt before.
+    previous: Option<Previous>,
+    /// Attempts that do not count against retries (refused resumes).
+    free_attempts: u32,
+}
+
 struct Runner {
     plan: Plan,
     prep: Prepared,
     agents: Vec<Option<AgentSpec>>,
+    /// Apart from `tasks`: the scheduler reads it as a slice.
     status: Vec<Status>,
-    attempts: Vec<u32>,
-    last_error: Vec<Option<String>>,
-    /// The session each task's next attempt continues.
-    resume: Vec<Option<Resume>>,
-    /// For a fresh start after a refused resume: the attempt before.
-    previous: Vec<Option<Previous>>,
-    /// Attempts that do not count against retries (refused resumes).
-    free_attempts: Vec<u32>,
+    tasks: Vec<TaskRun>,
     /// What each task spent in this run, and the run in all.
     spent: HashMap<String, Spend>,
     run_spend: Spend,
@@ -455,29 +476,20 @@ impl Runner {
         let crashed = journal.recover(process::pid_alive);
         let file_stamp = stamp(&options.file);
         let reporter = Reporter::new(Mode::pick(options.json));
-        let resume = if options.fresh {
-            vec![None; n]
-        } else {
-            (0..n)
-                .map(|t| {
-                    let spec = agents[t].as_ref()?;
-                    let record = journal.tasks.get(&plan.doc.tasks[t].id)?;
-                    spec.can_resume()
-                        .then(|| resume::from_journal(record, &spec.name))
-                        .flatten()
-                })
-                .collect()
-        };
+        let tasks = (0..n)
+            .map(|t| TaskRun {
+                resume: (!options.fresh)
+                    .then(|| journal_resume(&journal, &plan, &agents, t))
+                    .flatten(),
+                ..TaskRun::default()
+            })
+            .collect();
         let prices = PriceTable::new(&options.config.prices);
         Ok(Runner {
             prep,
             agents,
             status: vec![Status::Waiting; n],
-            attempts: vec![0; n],
-            last_error: vec![None; n],
-            resume,
-            previous: vec![None; n],
-            free_attempts: vec![0; n],
+            tasks,
             spent: HashMap::new(),
             run_spend: Spend::default(),
             prices,
@@ -645,26 +657,29 @@ impl Runner {
     }
 
     fn start(&mut self, t: usize) {
-        self.attempts[t] += 1;
-        let attempt = self.attempts[t];
+        self.tasks[t].attempts += 1;
+        let attempt = self.tasks[t].attempts;
         let spec = self.agents[t].clone().unwrap_or_else(|| {
             parse_agent(&default_agent(&self.options), &self.options)
                 .expect("checked before the run")
         });
         let task = &self.plan.doc.tasks[t];
         let (task_id, task_text) = (task.id.clone(), task.text.clone());
-        let resumed = (self.resume[t].clone()).filter(|r| {
-            !self.options.fresh && spec.can_resume() && resume::same_cli(&r.agent, &spec.name)
-        });
+        let run = &self.tasks[t];
+        let resumed = (run.resume.as_ref())
+            .filter(|r| {
+                !self.options.fresh && spec.can_resume() && resume::same_cli(&r.agent, &spec.name)
+            })
+            .cloned();
         let launch = Launch {
             resume: resumed.as_ref(),
-            previous: self.previous[t].as_ref(),
+            previous: run.previous.as_ref(),
             plan: &self.plan,
             task: t,
             attempt,
             spec: &spec,
             prompter: &self.prompter,
-            last_error: self.last_error[t].as_deref(),
+            last_error: run.last_error.as_deref(),
             run_dir: &self.run_dir,
             run_id: &self.run_id,
             state_dir: &self.state.dir,
@@ -682,7 +697,7 @@ impl Runner {
                 self.status[t] = Status::Running;
                 let now = Instant::now();
                 let timeout = self.plan.tasks[t].settings.timeout.or(self.options.timeout);
-                self.previous[t] = None;
+                self.tasks[t].previous = None;
                 self.emit(Event::TaskStarted {
                     task: task_id.clone(),
                     attempt,
@@ -697,8 +712,7 @@ impl Runner {
                         task_id,
                         task_text,
                         attempt,
-                        needs_stream: spec.output.is_some(),
-                        agent: spec.clone(),
+                        agent: spec,
                         resumed,
                         attempt_info: info,
                         group,
@@ -706,7 +720,6 @@ impl Runner {
                         deadline: timeout.map(|d| now + d),
                         exited: None,
                         stream: None,
-                        in_gate: false,
                         agent_exit: None,
                         termination: None,
                         timed_out: false,
@@ -716,8 +729,6 @@ impl Runner {
                 );
             }
             Err(e) => {
-                // No exit will come to wake the loop: decide again by itself.
-                self.dirty = true;
                 let log = executor::attempt_file(&self.run_dir, &task_id, attempt, "log");
                 let reason = format!("could not start the agent: {e}");
                 // Say it in the log too, where a person looks first.
@@ -919,7 +930,7 @@ impl Runner {
             return;
         };
         let Some(exit) = slot.exited else { return };
-        if slot.needs_stream && !slot.in_gate && slot.stream.is_none() {
+        if slot.agent.output.is_some() && !slot.in_gate() && slot.stream.is_none() {
             // The agent is gone but something it started still holds its
             // output open; end the group so the stream closes.
             if slot.termination.is_none() && slot.group.alive() {
@@ -957,43 +968,36 @@ impl Runner {
             });
             return;
         };
-        let verdict = self.verdict(t, &slot, exit);
+        let mut verdict = self.verdict(t, &slot, exit);
         if verdict.is_ok()
-            && !slot.in_gate
+            && !slot.in_gate()
             && !slot.cancelled
             && !slot.timed_out
             && let Some(gate) = self.plan.tasks[t].settings.gate.clone()
         {
-            {
-                match executor::spawn_gate(
-                    &gate,
-                    &self.workdir,
-                    &slot.attempt_info.log,
-                    slot_id,
-                    &self.tx,
-                ) {
-                    Ok(pid) => {
-                        slot.agent_exit = Some(exit);
-                        slot.in_gate = true;
-                        slot.exited = None;
-                        slot.group = Group(pid as i32);
-                        slot.termination = None;
-                        if let Some(g) = self.guard.as_mut() {
-                            g.watch(slot.group);
-                        }
-                        self.slots.insert(slot_id, slot);
-                        return;
+            match executor::spawn_gate(
+                &gate,
+                &self.workdir,
+                &slot.attempt_info.log,
+                slot_id,
+                &self.tx,
+            ) {
+                Ok(pid) => {
+                    slot.agent_exit = Some(exit);
+                    slot.exited = None;
+                    slot.group = Group(pid as i32);
+                    slot.termination = None;
+                    if let Some(g) = self.guard.as_mut() {
+                        g.watch(slot.group);
                     }
-                    Err(e) => {
-                        return self.conclude(
-                            t,
-                            slot,
-                            Err(format!(
-                                "could not run the gate `{}`: {e}",
-                                shell_words::join(&gate)
-                            )),
-                        );
-                    }
+                    self.slots.insert(slot_id, slot);
+                    return;
+                }
+                Err(e) => {
+                    verdict = Err(format!(
+                        "could not run the gate `{}`: {e}",
+                        shell_words::join(&gate)
+                    ));
                 }
             }
         }
@@ -1001,7 +1005,7 @@ impl Runner {
     }
 
     fn verdict(&self, t: usize, slot: &Slot, exit: Exit) -> Result<(), String> {
-        if slot.in_gate {
+        if slot.in_gate() {
             let gate = (self.plan.tasks[t].settings.gate.as_ref())
                 .map_or_else(String::new, shell_words::join);
             return if exit.success() {
@@ -1040,12 +1044,13 @@ impl Runner {
     /// Records the end of an attempt: tick, retry or fail.
     fn conclude(&mut self, t: usize, slot: Slot, verdict: Result<(), String>) {
         let duration = slot.started.elapsed();
-        let timeout = self.plan.tasks[t].settings.timeout.or(self.options.timeout);
         let (outcome, reason) = if slot.cancelled {
             (TaskOutcome::Interrupted, Some("interrupted".to_owned()))
         } else if slot.timed_out {
             let killed = slot.termination.as_ref().is_some_and(|k| k.killed)
                 || slot.exited == Some(Exit::Signal(libc::SIGKILL));
+            // The deadline was set at the start from the timeout then in force.
+            let timeout = slot.deadline.map(|d| d - slot.started);
             let mut r = format!(
                 "timed out after {}",
                 crate::report::plan_text::humanize(timeout.unwrap_or_default())
@@ -1066,7 +1071,7 @@ impl Runner {
         let stream = slot.stream.as_deref();
         let spend = stream.map(|s| Spend::new(s.usage, self.cost_of(&slot.agent, s)));
         let session_id = stream.and_then(|s| s.session_id.clone());
-        let ran_on = !slot.in_gate && matches!(outcome, TaskOutcome::Failed);
+        let ran_on = !slot.in_gate() && matches!(outcome, TaskOutcome::Failed);
         // Continued next time: stopped from outside, or the agent died
         // without its final event, after its session began.
         let resumable = slot.agent.can_resume()
@@ -1110,7 +1115,7 @@ impl Runner {
             self.run_spend.add(spend);
             self.check_budget(!matches!(outcome, TaskOutcome::Succeeded));
         }
-        self.resume[t] = match (resumable, session_id) {
+        self.tasks[t].resume = match (resumable, session_id) {
             (true, Some(session_id)) => Some(Resume {
                 session_id,
                 agent: slot.agent.name.clone(),
@@ -1131,16 +1136,14 @@ impl Runner {
                 session_id: earlier.session_id.clone(),
                 reason: why,
             });
-            self.previous[t] = Some(match &earlier.log {
-                Some(log) => {
-                    resume::previous(&earlier.reason, log, &log.with_extension("progress"))
-                }
+            self.tasks[t].previous = Some(match &earlier.log {
+                Some(log) => resume::previous(&earlier.reason, log),
                 None => Previous {
                     reason: earlier.reason.clone(),
                     ..Previous::default()
                 },
             });
-            self.free_attempts[t] += 1;
+            self.tasks[t].free_attempts += 1;
             self.status[t] = Status::RetryAt(Instant::now());
             return;
         }
@@ -1179,12 +1182,15 @@ impl Runner {
         reason: Option<String>,
         log: &Path,
     ) {
-        self.last_error[t] = reason;
+        // No input may follow (an attempt that never started): the next
+        // turn decides again by itself.
+        self.dirty = true;
+        self.tasks[t].last_error = reason;
         let retries = self.plan.tasks[t]
             .settings
             .retries
             .unwrap_or(self.options.retries);
-        if self.cancel.is_none() && attempt - self.free_attempts[t] <= retries {
+        if self.cancel.is_none() && attempt - self.tasks[t].free_attempts <= retries {
             let delay = RETRY_DELAY * attempt;
             self.status[t] = Status::RetryAt(Instant::now() + delay);
             self.emit(Event::TaskRetrying {
@@ -1295,21 +1301,13 @@ impl Runner {
         };
         let n = plan.doc.tasks.len();
         let mut status = vec![Status::Waiting; n];
-        let mut attempts = vec![0; n];
-        let mut last_error = vec![None; n];
-        let mut resume = vec![None; n];
-        let mut previous = vec![None; n];
-        let mut free_attempts = vec![0; n];
+        let mut tasks: Vec<TaskRun> = (0..n).map(|_| TaskRun::default()).collect();
         let pending: std::collections::HashSet<&str> =
             self.pending_ticks.iter().map(|t| t.id.as_str()).collect();
         for (i, task) in plan.doc.tasks.iter().enumerate() {
             if let Some(&o) = self.index.get(&task.id) {
                 status[i] = self.status[o];
-                attempts[i] = self.attempts[o];
-                last_error[i] = self.last_error[o].clone();
-                resume[i] = self.resume[o].take();
-                previous[i] = self.previous[o].take();
-                free_attempts[i] = self.free_attempts[o];
+                tasks[i] = std::mem::take(&mut self.tasks[o]);
                 // Unticked by hand after it succeeded: the person wants it again.
                 if status[i] == Status::Succeeded
                     && !plan.is_done(i)
@@ -1325,11 +1323,7 @@ impl Runner {
         self.plan = plan;
         self.agents = agents;
         self.status = status;
-        self.attempts = attempts;
-        self.last_error = last_error;
-        self.resume = resume;
-        self.previous = previous;
-        self.free_attempts = free_attempts;
+        self.tasks = tasks;
         if !ours {
             let tasks = self.prep.runnable.len();
             self.emit(Event::PlanReloaded { tasks });
@@ -1382,16 +1376,15 @@ impl Runner {
                 k.poll(now);
             }
         }
-        let mut still = Vec::new();
-        for mut k in std::mem::take(&mut self.lingering) {
+        let guard = &mut self.guard;
+        self.lingering.retain_mut(|k| {
             k.poll(now);
-            if k.group.alive() {
-                still.push(k);
-            } else if let Some(g) = self.guard.as_mut() {
+            let alive = k.group.alive();
+            if !alive && let Some(g) = guard.as_mut() {
                 g.forget(k.group);
             }
-        }
-        self.lingering = still;
+            alive
+        });
         self.poll_progress();
         self.flush_ticks(false);
     }
@@ -1433,13 +1426,11 @@ impl Runner {
     }
 
     fn finish(mut self) -> i32 {
-        let runnable: Vec<usize> = self.prep.runnable.iter().copied().collect();
-        let done = runnable
-            .iter()
+        let runnable = &self.prep.runnable;
+        let done = (runnable.iter())
             .filter(|&&t| scheduler::is_done(&self.plan, &self.status, t))
             .count();
-        let failed = runnable
-            .iter()
+        let failed = (runnable.iter())
             .filter(|&&t| matches!(self.status[t], Status::Failed | Status::Blocked))
             .count();
         let remaining = runnable.len() - done;
@@ -1478,8 +1469,8 @@ impl Runner {
             self.reporter.note(&format!("warning: {e}"));
         }
         if !self.options.json {
-            let attempts: HashMap<&str, u32> = (self.plan.doc.tasks.iter().zip(&self.attempts))
-                .map(|(t, &n)| (t.id.as_str(), n))
+            let attempts: HashMap<&str, u32> = (self.plan.doc.tasks.iter().zip(&self.tasks))
+                .map(|(t, run)| (t.id.as_str(), run.attempts))
                 .collect();
             let summary = crate::report::summary::render(
                 &self.plan,

@@ -75,7 +75,7 @@ pub fn same_cli(a: &str, b: &str) -> bool {
 }
 
 /// The progress lines of the attempt whose log is `log`.
-pub fn progress_of_log(log: &Path) -> Vec<String> {
+fn progress_of_log(log: &Path) -> Vec<String> {
     read_progress(&log.with_extension("progress"))
 }
 
@@ -87,13 +87,14 @@ pub fn read_progress(path: &Path) -> Vec<String> {
         .collect()
 }
 
-/// A summary of an attempt for the fresh start that replaces it.
-pub fn previous(reason: &str, log: &Path, progress: &Path) -> Previous {
+/// A summary of the attempt whose log is `log`, for the fresh start that
+/// replaces it.
+pub fn previous(reason: &str, log: &Path) -> Previous {
     let tail = crate::report::live::tail_lines(log, LOG_TAIL_LINES);
     Previous {
         reason: reason.to_owned(),
         log_tail: tail.iter().map(|l| clip(l)).collect::<Vec<_>>().join("\n"),
-        progress: read_progress(progress),
+        progress: progress_of_log(log),
     }
 }
 
