@@ -247,7 +247,7 @@ impl fmt::Display for Error {
                 write!(
                     f,
                     "{n} problem{} in the task file",
-                    if n == 1 { "" } else { "s" }
+                    crate::report::plural(n)
                 )
             }
             Error::Agent { message } => write!(f, "{message}"),

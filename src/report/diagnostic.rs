@@ -28,7 +28,7 @@ pub fn render_error(e: &Error) -> String {
             let _ = writeln!(
                 out,
                 "error: {n} problem{} in the task file; nothing was run",
-                if n == 1 { "" } else { "s" }
+                crate::report::plural(n)
             );
         }
         _ => {

@@ -6,3 +6,8 @@ pub mod plan_graph;
 pub mod plan_json;
 pub mod plan_text;
 pub mod summary;
+
+/// `s` for any count but one: `3 tasks`, `1 task`.
+pub fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

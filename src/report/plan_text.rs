@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use crate::plan::{GroupOwner, Plan};
+use crate::report::plural;
 use crate::taskfile::{Document, IdSource};
 
 const TEXT_WIDTH: usize = 72;
@@ -228,8 +229,4 @@ fn shorten(text: &str) -> String {
         s.push('…');
         s
     }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }

@@ -353,7 +353,7 @@ pub fn status_text(s: &StatusJson) -> String {
             f.status.replace('_', " "),
             f.id,
             f.attempts,
-            if f.attempts == 1 { "" } else { "s" },
+            crate::report::plural(f.attempts as usize),
             f.reason.as_deref().unwrap_or("no reason recorded")
         );
         if let Some(log) = &f.log {

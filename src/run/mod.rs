@@ -25,6 +25,7 @@ use crate::record::journal::{Journal, RunRecord};
 use crate::record::state::{Lock, StateDir};
 use crate::record::tick::{self, Tick};
 use crate::report::live::{Mode, Reporter};
+use crate::report::plural;
 use crate::taskfile::{Document, ReadOptions};
 
 use agent::AgentSpec;
@@ -230,7 +231,7 @@ fn dry_run(
     out.push_str(&format!(
         "would run {} task{} from {} (-j {}):\n",
         order.len(),
-        if order.len() == 1 { "" } else { "s" },
+        plural(order.len()),
         options.file.display(),
         options.jobs
     ));
@@ -814,7 +815,7 @@ impl Runner {
                     reason: format!(
                         "{name} received: no new tasks; sent {name} to {} running agent{}, SIGKILL after {} (press Ctrl-C again to kill now)",
                         self.slots.len(),
-                        if self.slots.len() == 1 { "" } else { "s" },
+                        plural(self.slots.len()),
                         crate::report::plan_text::humanize(self.options.grace)
                     ),
                 });
@@ -1504,10 +1505,7 @@ fn id_index(plan: &Plan) -> HashMap<String, usize> {
 }
 
 fn first_line(s: &str) -> &str {
-    s.lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .trim()
+    stream::first_line(s).unwrap_or("")
 }
 
 /// `20261121T193000Z-1234`: sortable, unique per process.

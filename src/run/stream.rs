@@ -806,7 +806,8 @@ fn edit_line(first: Option<&str>, more: usize) -> Option<String> {
 }
 
 /// The first line with something on it, trimmed.
-fn first_line(s: &str) -> Option<&str> {
+/// The first line that is not blank, trimmed.
+pub(crate) fn first_line(s: &str) -> Option<&str> {
     s.lines().map(str::trim).find(|l| !l.is_empty())
 }
 
