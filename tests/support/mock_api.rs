@@ -152,19 +152,12 @@ impl ToolCall {
 
     /// Codex's freeform `apply_patch` tool. Codex only offers it for models
     /// whose metadata it knows (e.g. `gpt-5.5`); for an unknown model such as
-    /// `mock-model` the call fails with "unsupported call: apply_patch". Use
-    /// [`ToolCall::codex_apply_patch_via_exec`] there.
+    /// `mock-model` the call fails with "unsupported call: apply_patch".
     pub fn codex_apply_patch(patch: impl Into<String>) -> ToolCall {
         ToolCall {
             input: ToolInput::Freeform(patch.into()),
             name: "apply_patch".into(),
         }
-    }
-
-    /// `apply_patch` as a heredoc through `exec_command`; Codex intercepts it
-    /// and reports a `file_change` item. Works with any model name.
-    pub fn codex_apply_patch_via_exec(patch: &str) -> ToolCall {
-        ToolCall::codex_exec(format!("apply_patch <<'EOF'\n{patch}EOF\n"))
     }
 }
 
@@ -362,7 +355,6 @@ pub struct Request {
     pub method: String,
     /// The request target, query included (`/v1/messages?beta=true`).
     pub path: String,
-    pub raw_body: Vec<u8>,
     /// What the mock answered, e.g. `step 0: tool Write`, `count_tokens`.
     pub reply: String,
 }
@@ -488,12 +480,58 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// What one model request gets: whether it asked to stream, the model it
-/// named, and its scripted step.
+/// named, and its scripted step as a [`Reply`].
 struct Turn {
     stream: bool,
     model: String,
-    kind: StepKind,
+    reply: Reply,
     usage: Usage,
+}
+
+/// A scripted step as both APIs answer it.
+enum Reply {
+    /// The API's JSON error: the step's message (None: the API's default)
+    /// and a `retry-after` header in `headers` when the step set one.
+    Error {
+        headers: Vec<(&'static str, String)>,
+        message: Option<String>,
+        status: u16,
+    },
+    /// The first event(s), then the connection is closed, or with `stall`
+    /// held open until the server shuts down (see [`Shared::cut_json`] for a
+    /// request that does not stream).
+    Cut { stall: bool },
+    /// Text, tool calls, or both.
+    Answer {
+        calls: Vec<ToolCall>,
+        text: Option<String>,
+    },
+}
+
+impl From<StepKind> for Reply {
+    fn from(kind: StepKind) -> Reply {
+        match kind {
+            StepKind::Error {
+                message,
+                retry_after,
+                status,
+            } => Reply::Error {
+                headers: retry_after
+                    .map(|secs| ("retry-after", secs.to_string()))
+                    .into_iter()
+                    .collect(),
+                message,
+                status,
+            },
+            StepKind::Disconnect => Reply::Cut { stall: false },
+            StepKind::Stall => Reply::Cut { stall: true },
+            StepKind::Text(text) => Reply::Answer {
+                calls: Vec::new(),
+                text: Some(text),
+            },
+            StepKind::Tools { calls, text } => Reply::Answer { calls, text },
+        }
+    }
 }
 
 impl Shared {
@@ -521,9 +559,25 @@ impl Shared {
         Some(Turn {
             stream,
             model,
-            kind,
+            reply: kind.into(),
             usage,
         })
+    }
+
+    /// A cut step on a request that does not stream: a stall sends the
+    /// headers and half of `partial`, then holds the connection until
+    /// shutdown; a disconnect sends nothing. Either way the connection closes.
+    fn cut_json(
+        &self,
+        out: &mut TcpStream,
+        stall: bool,
+        partial: &Value,
+    ) -> std::io::Result<http::Next> {
+        if stall {
+            http::write_json_partial(out, partial)?;
+            self.wait_for_shutdown();
+        }
+        Ok(http::Next::Close)
     }
 
     fn is_shut_down(&self) -> bool {
@@ -570,7 +624,6 @@ impl Shared {
             headers: req.headers.clone(),
             method: req.method.clone(),
             path: req.path.clone(),
-            raw_body: req.body.clone(),
             reply: reply.into(),
         });
     }
@@ -621,10 +674,6 @@ impl MockServer {
             addr,
             shared,
         }
-    }
-
-    pub fn api(&self) -> Api {
-        self.shared.api
     }
 
     /// `http://127.0.0.1:PORT`, no trailing slash.

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::anthropic::split_in;
 use super::http::{self, Next, RawRequest, Sse};
-use super::{Shared, StepKind, ToolInput, Turn, Usage};
+use super::{Reply, Shared, ToolInput, Turn, Usage};
 
 pub fn handle(shared: &Shared, req: &RawRequest, out: &mut TcpStream) -> io::Result<Next> {
     if let Some(done) = super::common_route(shared, req, out) {
@@ -64,8 +64,7 @@ fn error_body(status: u16, message: &str) -> Value {
 
 /// The cwd Codex reports in its `<environment_context>` (the last one wins).
 pub fn find_cwd(body: &Value) -> Option<String> {
-    let mut text = String::new();
-    super::collect_strings(body, &mut text);
+    let text = super::strings_of(body);
     let start = text.rfind("<cwd>")? + "<cwd>".len();
     let len = text[start..].find("</cwd>")?;
     Some(text[start..start + len].trim().to_string())
@@ -85,7 +84,7 @@ fn responses(shared: &Shared, req: &RawRequest, out: &mut TcpStream) -> io::Resu
     let Some(Turn {
         stream,
         model,
-        kind,
+        reply,
         usage,
     }) = shared.take_turn(req, "mock-model", find_cwd)
     else {
@@ -98,37 +97,26 @@ fn responses(shared: &Shared, req: &RawRequest, out: &mut TcpStream) -> io::Resu
         "id": shared.next_id("resp"), "object": "response", "created_at": created_at,
         "status": "in_progress", "model": model, "output": [], "usage": null,
     });
-    let (text, calls) = match kind {
-        StepKind::Error {
+    let (text, calls) = match reply {
+        Reply::Error {
+            headers,
             message,
-            retry_after,
             status,
         } => {
             let message = message.unwrap_or_else(|| default_message(status));
-            let mut headers = Vec::new();
-            if let Some(secs) = retry_after {
-                headers.push(("retry-after", secs.to_string()));
-            }
             return http::write_json(out, status, &headers, &error_body(status, &message), false);
         }
-        StepKind::Disconnect | StepKind::Stall if !stream => {
-            if matches!(kind, StepKind::Stall) {
-                http::write_json_partial(out, &response)?;
-                shared.wait_for_shutdown();
-            }
-            return Ok(Next::Close);
-        }
-        StepKind::Disconnect | StepKind::Stall => {
+        Reply::Cut { stall } if !stream => return shared.cut_json(out, stall, &response),
+        Reply::Cut { stall } => {
             let mut events = Events::start(out)?;
             events.send("response.created", json!({"response": response}))?;
-            if matches!(kind, StepKind::Stall) {
+            if stall {
                 events.send("response.in_progress", json!({"response": response}))?;
                 shared.wait_for_shutdown();
             }
             return Ok(Next::Close);
         }
-        StepKind::Text(text) => (Some(text), Vec::new()),
-        StepKind::Tools { calls, text } => (text, calls),
+        Reply::Answer { calls, text } => (text, calls),
     };
 
     let mut items = Vec::new();
@@ -196,40 +184,29 @@ fn responses(shared: &Shared, req: &RawRequest, out: &mut TcpStream) -> io::Resu
                     json!({"output_index": oi, "item_id": id, "content_index": 0, "part": item["content"][0]}),
                 )?;
             }
-            Some("function_call") => {
+            kind => {
+                // A tool call: its arguments (function_call) or input
+                // (custom_tool_call) go in one delta, then in a done event.
+                let (field, event) = if kind == Some("function_call") {
+                    ("arguments", "response.function_call_arguments")
+                } else {
+                    ("input", "response.custom_tool_call_input")
+                };
                 let mut started = item.clone();
                 started["status"] = json!("in_progress");
-                started["arguments"] = json!("");
+                started[field] = json!("");
                 events.send(
                     "response.output_item.added",
                     json!({"output_index": oi, "item": started}),
                 )?;
-                let args = &item["arguments"];
+                let value = &item[field];
                 events.send(
-                    "response.function_call_arguments.delta",
-                    json!({"output_index": oi, "item_id": id, "delta": args}),
+                    &format!("{event}.delta"),
+                    json!({"output_index": oi, "item_id": id, "delta": value}),
                 )?;
                 events.send(
-                    "response.function_call_arguments.done",
-                    json!({"output_index": oi, "item_id": id, "arguments": args}),
-                )?;
-            }
-            _ => {
-                let mut started = item.clone();
-                started["status"] = json!("in_progress");
-                started["input"] = json!("");
-                events.send(
-                    "response.output_item.added",
-                    json!({"output_index": oi, "item": started}),
-                )?;
-                let input = &item["input"];
-                events.send(
-                    "response.custom_tool_call_input.delta",
-                    json!({"output_index": oi, "item_id": id, "delta": input}),
-                )?;
-                events.send(
-                    "response.custom_tool_call_input.done",
-                    json!({"output_index": oi, "item_id": id, "input": input}),
+                    &format!("{event}.done"),
+                    json!({"output_index": oi, "item_id": id, field: value}),
                 )?;
             }
         }
