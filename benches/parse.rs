@@ -32,18 +32,15 @@ use run_batch::taskfile::{Document, ReadOptions, Source};
 
 mod support;
 
-use support::{env_usize, exit_code, median, min, timeval_ns, which};
+use support::{cpu_ns, env_usize, full_run, median, min, reap, which};
 
 const PHASES: usize = 50;
 const SUBSECTIONS: usize = 8;
 
 fn main() {
-    let args: Vec<OsString> = std::env::args_os().collect();
-    if args.get(1).is_some_and(|a| a == "--spawn-helper") {
-        spawn_helper(&args[2..]);
+    let Some(full) = full_run(spawn_helper) else {
         return;
-    }
-    let full = args.iter().any(|a| a == "--bench");
+    };
     let tasks = env_usize("RUN_BATCH_BENCH_TASKS").unwrap_or(if full { 100_000 } else { 2_000 });
     let runs = env_usize("RUN_BATCH_BENCH_RUNS")
         .unwrap_or(if full { 9 } else { 1 })
@@ -76,28 +73,17 @@ fn main() {
     };
     let bin = Path::new(env!("CARGO_BIN_EXE_run-batch"));
     let file = path.as_os_str();
-    let json = measure_process(
-        &helper,
-        bin,
-        &[
+    let plan = |format: &str| {
+        let args = [
             OsStr::new("plan"),
             file,
             OsStr::new("--format"),
-            OsStr::new("json"),
-        ],
-        runs,
-    );
-    let text = measure_process(
-        &helper,
-        bin,
-        &[
-            OsStr::new("plan"),
-            file,
-            OsStr::new("--format"),
-            OsStr::new("text"),
-        ],
-        runs,
-    );
+            OsStr::new(format),
+        ];
+        measure_process(&helper, bin, &args, runs)
+    };
+    let json = plan("json");
+    let text = plan("text");
     let cmark = which("cmark-gfm").map(|cmark| {
         measure_process(
             &helper,
@@ -297,22 +283,14 @@ fn spawn_helper(args: &[OsString]) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {:?}: {e}", args[0]));
-    let pid = child.id() as libc::pid_t;
-    let mut status: libc::c_int = 0;
-    // SAFETY: an all-zero rusage is a valid value; wait4 fills it in. We reap
-    // the child ourselves (std's `Child` does not wait on drop).
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let (code, usage) = reap(child.id() as libc::pid_t);
     let wall = start.elapsed();
-    assert_eq!(r, pid, "wait4: {}", std::io::Error::last_os_error());
     drop(child);
-    let code = exit_code(status);
-    let tv = timeval_ns;
     // Linux reports ru_maxrss in KiB.
     println!(
         "{code} {} {} {}",
         wall.as_nanos(),
-        tv(usage.ru_utime) + tv(usage.ru_stime),
+        cpu_ns(&usage),
         usage.ru_maxrss
     );
 }

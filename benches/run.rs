@@ -60,7 +60,7 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use support::{env_usize, exit_code, median, min, timeval_ns, which};
+use support::{cpu_ns, env_usize, full_run, median, min, reap, which};
 
 const RUN_BATCH: &str = env!("CARGO_BIN_EXE_run-batch");
 
@@ -77,12 +77,9 @@ struct Sizes {
 }
 
 fn main() {
-    let args: Vec<OsString> = std::env::args_os().collect();
-    if args.get(1).is_some_and(|a| a == "--spawn-helper") {
-        spawn_helper(&args[2..]);
+    let Some(full) = full_run(spawn_helper) else {
         return;
-    }
-    let full = args.iter().any(|a| a == "--bench");
+    };
     let sizes = if full {
         Sizes {
             full,
@@ -505,16 +502,7 @@ fn memory(sizes: &Sizes, machine: &str) -> Vec<Row> {
                 .poll_hwm(),
         );
         let logs = check_logs(&dir, agents, each as u64);
-        println!(
-            "  wall {} · cpu {} (own {}; others used {:.0}% of the CPUs) · ru_maxrss {} · run-batch VmHWM {} · logs {}",
-            secs(r.wall),
-            secs(r.cpu),
-            secs(r.self_cpu),
-            r.others * 100.0,
-            bytes(r.maxrss),
-            bytes(r.hwm),
-            bytes(logs)
-        );
+        println!("{}", memory_line(&r, logs));
         rows.push(Row {
             what: format!(
                 "3a. peak RSS, {agents} × {} to stdout, exit-code agent",
@@ -569,17 +557,7 @@ fn memory(sizes: &Sizes, machine: &str) -> Vec<Row> {
         );
         let logs = check_logs(&dir, agents, each as u64);
         let events = run_dir_events(&dir);
-        println!(
-            "  wall {} · cpu {} (own {}; others used {:.0}% of the CPUs) · ru_maxrss {} · run-batch VmHWM {} · logs {} · events.jsonl {}",
-            secs(r.wall),
-            secs(r.cpu),
-            secs(r.self_cpu),
-            r.others * 100.0,
-            bytes(r.maxrss),
-            bytes(r.hwm),
-            bytes(logs),
-            bytes(events)
-        );
+        println!("{} · events.jsonl {}", memory_line(&r, logs), bytes(events));
         rows.push(Row {
             what: label
                 .replace("{agents}", &agents.to_string())
@@ -615,6 +593,20 @@ struct Phases {
     startup: Duration,
     tasks: Duration,
     finish: Duration,
+}
+
+/// The numbers of one peak-memory run, as printed under its command line.
+fn memory_line(r: &Ran, logs: u64) -> String {
+    format!(
+        "  wall {} · cpu {} (own {}; others used {:.0}% of the CPUs) · ru_maxrss {} · run-batch VmHWM {} · logs {}",
+        secs(r.wall),
+        secs(r.cpu),
+        secs(r.self_cpu),
+        r.others * 100.0,
+        bytes(r.maxrss),
+        bytes(r.hwm),
+        bytes(logs)
+    )
 }
 
 fn phases(dir: &Path, r: &Ran) -> Phases {
@@ -926,10 +918,6 @@ fn spawn_helper(args: &[OsString]) {
         .unwrap_or_else(|e| panic!("cannot run {:?}: {e}", args[0]));
     let pid = child.id() as libc::pid_t;
     let status_path = format!("/proc/{pid}/status");
-    let mut status: libc::c_int = 0;
-    // SAFETY: an all-zero rusage is a valid value; wait4 fills it in. We reap
-    // the child ourselves (std's `Child` does not wait on drop).
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let mut hwm_kib = 0u64;
     // Wait for the end without reaping (WNOWAIT): the zombie's /proc/PID/stat
     // still holds its own CPU time, apart from its children's.
@@ -965,12 +953,9 @@ fn spawn_helper(args: &[OsString]) {
         .unwrap_or(0);
     // SAFETY: sysconf has no memory effects.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-    // SAFETY: as above; `pid` is our own child, exited and not yet reaped.
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid, "wait4: {}", std::io::Error::last_os_error());
+    // `pid` is our own child, exited and not yet reaped.
+    let (code, usage) = reap(pid);
     drop(child);
-    let code = exit_code(status);
-    let tv = timeval_ns;
     // Linux reports ru_maxrss in KiB.
     let unix = |t: std::time::SystemTime| {
         t.duration_since(std::time::UNIX_EPOCH)
@@ -980,7 +965,7 @@ fn spawn_helper(args: &[OsString]) {
     println!(
         "{code} {} {} {} {hwm_kib} {} {} {}",
         wall.as_nanos(),
-        tv(usage.ru_utime) + tv(usage.ru_stime),
+        cpu_ns(&usage),
         usage.ru_maxrss,
         self_ticks * 1_000_000_000 / hz,
         unix(started_at),
