@@ -22,10 +22,6 @@ use serde_json::Value;
 
 const STREAM_AGENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/agents/stream-agent");
 
-/// Long enough for anything on a loaded machine; the behaviour under test
-/// takes well under a second or two.
-const PATIENCE: Duration = Duration::from_secs(30);
-
 // ---- set-up and records -------------------------------------------------------
 
 /// `bin/` first on PATH and calls recorded in the test folder (for a test
@@ -156,13 +152,6 @@ fn only<'a>(events: &'a [Value], name: &str) -> &'a Value {
     let found = named(events, name);
     assert_eq!(found.len(), 1, "one `{name}` event in {events:#?}");
     found[0]
-}
-
-/// `run-batch status t.md --json` in `dir`.
-fn status_json(dir: &Path) -> Value {
-    let status = Background::start(dir, &["status", "t.md", "--json"]).wait(PATIENCE);
-    status.assert_code(0);
-    serde_json::from_str(&status.stdout).expect("status --json prints JSON")
 }
 
 /// The first line of the log of a task's attempt in the newest run.
@@ -458,7 +447,7 @@ fn claude_exiting_0_without_a_result_event_fails() {
         .stderr_contains("FAILED   a (the agent ended without a final result event (exit status 0)")
         .unchanged("t.md")
         .failure();
-    let status = status_json(out.path());
+    let status = status_json(out.path(), "t.md");
     assert_eq!(status["failed"][0]["id"], "a");
     assert_eq!(
         status["failed"][0]["reason"],
@@ -474,7 +463,7 @@ fn claude_error_result_fails_with_its_message_even_on_exit_0() {
         .stderr_contains("FAILED   a (the agent reported an error: quota exceeded for this key;")
         .unchanged("t.md")
         .failure();
-    let status = status_json(out.path());
+    let status = status_json(out.path(), "t.md");
     assert_eq!(status["failed"][0]["status"], "failed");
     assert_eq!(
         status["failed"][0]["reason"],
@@ -505,7 +494,7 @@ fn codex_turn_failed_fails_with_its_message() {
         )
         .unchanged("t.md")
         .failure();
-    let status = status_json(out.path());
+    let status = status_json(out.path(), "t.md");
     assert_eq!(
         status["failed"][0]["reason"],
         "the agent reported an error: Selected model is at capacity. Please try a different model."
@@ -583,7 +572,7 @@ fn claude_cost_and_tokens_reach_events_status_and_the_table_and_add_up_across_ru
     assert_close(&fin["cost_usd"], 0.75);
     assert_eq!(fin["input_tokens"], 300);
 
-    let status = status_json(&dir);
+    let status = status_json(&dir, "t.md");
     assert_close(&status["cost_usd"], 0.75);
     assert_eq!(status["input_tokens"], 300);
     assert_eq!(status["output_tokens"], 40);
@@ -607,7 +596,7 @@ fn claude_cost_and_tokens_reach_events_status_and_the_table_and_add_up_across_ru
         "the table shows this run's spend:\n{}",
         out.stderr
     );
-    let status = status_json(&dir);
+    let status = status_json(&dir, "t.md");
     assert_close(&status["cost_usd"], 1.0);
     assert_eq!(status["input_tokens"], 400);
     assert_eq!(status["cache_write_tokens"], 21);
@@ -643,7 +632,7 @@ fn codex_cost_is_its_tokens_at_the_configured_price() {
     assert_eq!(finished["cache_write_tokens"], 0);
     // (600 × 2 + 400 × 0.5 + 50 × 10) / 1e6
     assert_close(&finished["cost_usd"], 0.0019);
-    assert_close(&status_json(out.path())["cost_usd"], 0.0019);
+    assert_close(&status_json(out.path(), "t.md")["cost_usd"], 0.0019);
 }
 
 #[test]
@@ -693,7 +682,7 @@ fn codex_without_model_or_price_counts_tokens_and_warns_once_that_cost_is_unknow
     let fin = only(events, "run_finished");
     assert!(fin.get("cost_usd").is_none(), "{fin}");
     assert_eq!(fin["input_tokens"], 1200);
-    let status = status_json(out.path());
+    let status = status_json(out.path(), "t.md");
     assert_eq!(status["cost_usd"], 0.0);
     assert_eq!(status["input_tokens"], 1200);
     assert_eq!(status["output_tokens"], 100);

@@ -6,6 +6,7 @@
 mod common;
 
 use common::Test;
+use common::agents::{events, named};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/claude");
 
@@ -102,15 +103,9 @@ fn max_turns_is_a_failure_with_its_reason() {
 #[test]
 fn status_json_records_the_session_and_cost() {
     let out = fake_claude("stream_success.jsonl", 0).success();
-    let events = out
-        .entries(".run-batch/task.md/runs")
-        .into_iter()
-        .map(|run| out.read(format!(".run-batch/task.md/runs/{run}/events.jsonl")))
-        .collect::<String>();
-    let finished = events
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .find(|e| e["event"] == "task_finished")
+    let events = events(out.path(), "task.md");
+    let finished = *named(&events, "task_finished")
+        .first()
         .expect("a task_finished event");
     assert_eq!(
         finished["session_id"],

@@ -15,10 +15,6 @@ use std::time::{Duration, Instant};
 use common::Test;
 use common::agents::*;
 
-/// Long enough for anything on a loaded machine; the behaviour under test
-/// takes well under a second.
-const PATIENCE: Duration = Duration::from_secs(30);
-
 fn log_has(dir: &Path, line_start: &str) -> bool {
     std::fs::read_to_string(dir.join(FAKE_LOG))
         .unwrap_or_default()
@@ -33,12 +29,6 @@ fn wait_for_agents(dir: &Path, ids: &[&str], children: usize) {
         ids.iter().all(|id| log_has(dir, &format!("start {id} ")))
             && read_pids(&dir.join(FAKE_PIDS)).len() >= children
     });
-}
-
-fn status_json(dir: &Path, taskfile: &str) -> serde_json::Value {
-    let status = Background::start(dir, &["status", taskfile, "--json"]).wait(PATIENCE);
-    status.assert_code(0);
-    serde_json::from_str(&status.stdout).expect("status --json prints JSON")
 }
 
 // ---- Ctrl-C and SIGTERM ----------------------------------------------------------

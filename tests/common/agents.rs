@@ -14,14 +14,19 @@
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::{BIN, Test};
+use super::{Test, run_batch};
 
 /// The fake agent (see its header for the words a task's text may use).
 pub const FAKE_AGENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/agents/fake-agent");
+
+/// How long a test waits for a run-batch in the background or an agent:
+/// long enough for anything on a loaded machine; the behaviour under test
+/// takes well under a second or two.
+pub const PATIENCE: Duration = Duration::from_secs(30);
 
 /// Where the fake agent logs (`start ID NS` / `end ID NS`), in the test folder.
 pub const FAKE_LOG: &str = "fake.log";
@@ -233,6 +238,13 @@ pub fn events_in(path: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// `run-batch status TASKFILE --json` in `dir`, which must succeed.
+pub fn status_json(dir: &Path, taskfile: &str) -> serde_json::Value {
+    let status = Background::start(dir, &["status", taskfile, "--json"]).wait(PATIENCE);
+    status.assert_code(0);
+    serde_json::from_str(&status.stdout).expect("status --json prints JSON")
+}
+
 /// The events named `name`.
 pub fn named<'a>(events: &'a [serde_json::Value], name: &str) -> Vec<&'a serde_json::Value> {
     events.iter().filter(|e| e["event"] == name).collect()
@@ -377,25 +389,11 @@ pub struct Finished {
 
 impl Background {
     pub fn start(dir: &Path, args: &[&str]) -> Background {
-        let mut command = Command::new(BIN);
+        let mut command = run_batch(args, dir, &[dir.join("bin")]);
         command
-            .args(args)
-            .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("RUN_BATCH") {
-                command.env_remove(&key);
-            }
-        }
-        let mut path = vec![dir.join("bin")];
-        path.extend(std::env::split_paths(
-            &std::env::var_os("PATH").unwrap_or_default(),
-        ));
-        command
-            .env("NO_COLOR", "1")
-            .env("PATH", std::env::join_paths(path).expect("join PATH"))
+            .stderr(Stdio::piped())
             .env("FAKE_LOG", dir.join(FAKE_LOG))
             .env("FAKE_PIDS", dir.join(FAKE_PIDS));
         let mut child = command.spawn().expect("start run-batch");
@@ -423,12 +421,6 @@ impl Background {
     pub fn signal(&self, sig: i32) {
         // SAFETY: kill(2) on our own unreaped child.
         unsafe { libc::kill(self.pid(), sig) };
-    }
-
-    /// Whether run-batch has exited (without reaping it).
-    pub fn exited(&self) -> bool {
-        let pid = self.pid();
-        stat(pid).is_none_or(|(s, _)| s == 'Z')
     }
 
     /// Kills run-batch with SIGKILL and reaps it; its agents are left to the guard.

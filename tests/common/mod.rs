@@ -44,7 +44,6 @@ pub struct Test {
     expect_stdout: Option<String>,
     files: Vec<(PathBuf, Vec<u8>)>,
     path_prefix: Vec<PathBuf>,
-    signal_after: Option<(i32, Duration)>,
     stderr_contains: Vec<String>,
     stderr_lacks: Vec<String>,
     stdin: Vec<u8>,
@@ -79,7 +78,6 @@ impl Test {
             expect_stdout: None,
             files: Vec::new(),
             path_prefix: Vec::new(),
-            signal_after: None,
             stderr_contains: Vec::new(),
             stderr_lacks: Vec::new(),
             stdin: Vec::new(),
@@ -207,12 +205,6 @@ impl Test {
     /// Kills the run (and fails the test) if it takes longer than this.
     pub fn timeout(mut self, timeout: Duration) -> Test {
         self.timeout = timeout;
-        self
-    }
-
-    /// Sends `signal` (e.g. `libc::SIGINT`) to the binary after `delay`.
-    pub fn signal_after(mut self, signal: i32, delay: Duration) -> Test {
-        self.signal_after = Some((signal, delay));
         self
     }
 
@@ -364,27 +356,15 @@ impl Test {
     }
 
     fn run(&self) -> RawOutput {
-        let mut command = Command::new(BIN);
+        let mut command = run_batch(
+            &self.args,
+            &self.tempdir.path().join(&self.current_dir),
+            &self.path_prefix,
+        );
         command
-            .args(&self.args)
-            .current_dir(self.tempdir.path().join(&self.current_dir))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        // Nothing from the developer's own run-batch settings leaks in.
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("RUN_BATCH") {
-                command.env_remove(&key);
-            }
-        }
-        command.env("NO_COLOR", "1");
-        if !self.path_prefix.is_empty() {
-            let mut dirs = self.path_prefix.clone();
-            dirs.extend(std::env::split_paths(
-                &std::env::var_os("PATH").unwrap_or_default(),
-            ));
-            command.env("PATH", std::env::join_paths(dirs).expect("join PATH"));
-        }
         for (key, value) in &self.env {
             match value {
                 Some(v) => command.env(key, v),
@@ -414,18 +394,9 @@ impl Test {
             buf
         });
         let start = Instant::now();
-        let mut signalled = false;
         let status = loop {
             if let Some(status) = child.try_wait().expect("wait for run-batch") {
                 break status;
-            }
-            if let Some((signal, delay)) = self.signal_after
-                && !signalled
-                && start.elapsed() >= delay
-            {
-                // SAFETY: kill(2) on the pid of a child we have not reaped.
-                unsafe { libc::kill(child.id() as libc::pid_t, signal) };
-                signalled = true;
             }
             if start.elapsed() > self.timeout {
                 // SAFETY: kill(2) on the process group of a child we started.
@@ -452,6 +423,27 @@ impl Test {
                 .unwrap_or_else(|e| panic!("stderr is not UTF-8: {e}")),
         }
     }
+}
+
+/// `run-batch ARGS` in `dir`, with `NO_COLOR=1`, `path_prefix` (if any)
+/// before `PATH`, and nothing from the developer's own run-batch settings.
+fn run_batch(args: &[impl AsRef<OsStr>], dir: &Path, path_prefix: &[PathBuf]) -> Command {
+    let mut command = Command::new(BIN);
+    command.args(args).current_dir(dir);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("RUN_BATCH") {
+            command.env_remove(&key);
+        }
+    }
+    command.env("NO_COLOR", "1");
+    if !path_prefix.is_empty() {
+        let mut dirs = path_prefix.to_vec();
+        dirs.extend(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        ));
+        command.env("PATH", std::env::join_paths(dirs).expect("join PATH"));
+    }
+    command
 }
 
 struct RawOutput {
