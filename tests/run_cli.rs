@@ -1388,6 +1388,19 @@ fn a_parent_is_ticked_when_its_subtasks_are_done_and_never_runs_itself() {
 }
 
 #[test]
+fn dry_run_names_each_tasks_own_dependencies() {
+    Test::new()
+        .fake_agent()
+        .file(
+            "t.md",
+            "# Plan\n- [ ] x <!-- id: x -->\n- [ ] y <!-- id: y -->\n- [ ] z <!-- id: z; after: y -->\n",
+        )
+        .args(["t.md", "--agent", "fake-agent", "--dry-run"])
+        .stdout_contains("wave 1 · z · agent fake-agent · after y\n")
+        .success();
+}
+
+#[test]
 fn a_template_shapes_the_prompt_and_a_broken_one_stops_the_run_before_it_starts() {
     let out = Test::new()
         .fake_agent()
