@@ -284,6 +284,16 @@ fn scratch_copy(path: &Path) -> (tempfile::TempDir, PathBuf) {
     (dir, copy)
 }
 
+/// Moves the file's modification time a second back.
+fn age(path: &Path) {
+    let then = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(then))
+        .unwrap();
+}
+
 /// The state offsets of `t` and the tasks it sits inside.
 fn with_ancestors(doc: &Document, t: usize) -> Vec<usize> {
     let mut out = Vec::new();
@@ -358,6 +368,9 @@ fn tick_everything(path: &Path) -> Result<usize, String> {
                 text: None,
             })
             .collect();
+        // A file changed a moment ago may be in the middle of a save, and a
+        // tick waits for it to be still; these ticks come back to back.
+        age(&copy);
         let outcome = tick::apply(&copy, &ticks, false, ReadOptions::default())
             .map_err(|e| format!("tick {:?}: {e}", step[0].0))?;
         let after = std::fs::read(&copy).unwrap();
@@ -400,6 +413,7 @@ fn tick_everything(path: &Path) -> Result<usize, String> {
         let t = doc.tasks.iter().position(|t| &t.id == id).unwrap();
         let mut want = with_ancestors(&doc, t);
         want.sort();
+        age(&copy);
         let outcome = tick::apply(&copy, &tick_one(id), true, ReadOptions::default())
             .map_err(|e| format!("undo `{id}`: {e}"))?;
         let undone = std::fs::read(&copy).unwrap();

@@ -4,5 +4,7 @@
 pub mod atomic;
 pub mod events;
 pub mod journal;
+pub mod keeper;
+pub mod lease;
 pub mod state;
 pub mod tick;
