@@ -51,6 +51,12 @@ impl StateDir {
         self.dir.join("runs")
     }
 
+    /// Ids `run-batch tick --undo` asked a running run to run again, one a
+    /// line (appended; the run reads what is new).
+    pub fn undo_requests(&self) -> PathBuf {
+        self.dir.join("undo-requests")
+    }
+
     pub fn lock_path(&self) -> PathBuf {
         self.dir.join("lock")
     }
@@ -82,6 +88,34 @@ impl StateDir {
         file.set_len(0).ok();
         let _ = writeln!(file, "{}", std::process::id());
         Ok(Lock { _file: file })
+    }
+}
+
+impl StateDir {
+    /// Whether a run holds the lock right now.
+    pub fn run_in_progress(&self) -> bool {
+        let Ok(file) = std::fs::File::open(self.lock_path()) else {
+            return false;
+        };
+        // SAFETY: flock on a descriptor we own; released when it closes.
+        unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) != 0 }
+    }
+
+    /// Tells a running run that the person wants these tasks run again
+    /// (`run-batch tick --undo` during a run): without this, a run ticks a
+    /// box it owes again when a save of an older copy clears it.
+    pub fn request_again(&self, ids: &[String]) -> std::io::Result<()> {
+        let mut text = String::new();
+        for id in ids {
+            text.push_str(id);
+            text.push('\n');
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.undo_requests())?;
+        // One write: a reader never sees half a line (it reads whole lines).
+        f.write_all(text.as_bytes())
     }
 }
 
