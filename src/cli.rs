@@ -136,6 +136,10 @@ pub struct RunArgs {
     /// Prompt template (minijinja) to use instead of the built-in one
     #[arg(long, value_name = "FILE")]
     pub template: Option<PathBuf>,
+    /// Count an attempt as done only if the agent ends its final message
+    /// with a line `RUN-BATCH: DONE` (docs/agents.md)
+    #[arg(long)]
+    pub require_done: bool,
 }
 
 #[derive(Args, Debug)]
@@ -237,8 +241,16 @@ pub fn main() -> i32 {
 }
 
 fn run(args: RunArgs) -> Result<i32, Error> {
-    // Planned (and its warnings printed) before anything else is set up.
-    let plan = args.read.plan()?;
+    // Read once no save is in progress, and planned (its warnings printed)
+    // before anything else is set up.
+    let (plan, keeper) = crate::run::open(
+        &args.read.file,
+        args.read.read_options(),
+        args.read.plan_options(),
+    )?;
+    for w in &plan.doc.warnings {
+        eprint!("{}", diagnostic::render_warning(w));
+    }
     let jobs = args
         .jobs
         .map(|j| j as usize)
@@ -271,8 +283,9 @@ fn run(args: RunArgs) -> Result<i32, Error> {
         max_cost: args.max_cost,
         max_cost_per_task: args.max_cost_per_task,
         fresh: args.fresh,
+        require_done: args.require_done,
     };
-    crate::run::run(plan, options)
+    crate::run::run(plan, keeper, options)
 }
 
 fn status(args: &StatusArgs) -> Result<i32, Error> {
@@ -339,6 +352,18 @@ fn tick(args: &TickArgs) -> Result<i32, Error> {
             id: full,
             text: None,
         });
+    }
+    if args.undo {
+        // A run in progress would tick them again as boxes it owes: tell it
+        // the person wants them run again.
+        let state = crate::record::state::StateDir::for_taskfile(&args.read.file);
+        if state.run_in_progress() {
+            let ids: Vec<String> = ticks.iter().map(|t| t.id.clone()).collect();
+            state.request_again(&ids).map_err(|source| Error::Write {
+                path: state.undo_requests(),
+                source,
+            })?;
+        }
     }
     let outcome = tick::apply(&args.read.file, &ticks, args.undo, args.read.read_options())?;
     let verb = if args.undo { "cleared" } else { "ticked" };

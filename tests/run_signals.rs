@@ -12,8 +12,8 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::Test;
 use common::agents::*;
+use common::{Test, run_batch_in};
 
 fn log_has(dir: &Path, line_start: &str) -> bool {
     std::fs::read_to_string(dir.join(FAKE_LOG))
@@ -366,21 +366,25 @@ fn hand_edits_during_a_run_are_honoured_and_kept() {
     drop(t);
 }
 
+const THREE_WAVES: &str = "
+    # Plan
+
+    ## One
+    - [ ] a <!-- id: a -->
+
+    ## Two
+    - [ ] b wait=go <!-- id: b -->
+
+    ## Three
+    - [ ] c <!-- id: c -->
+    ";
+
 #[test]
-fn a_task_unticked_by_hand_during_a_run_runs_again() {
-    let before = "
-        # Plan
-
-        ## One
-        - [ ] a <!-- id: a -->
-
-        ## Two
-        - [ ] b wait=go <!-- id: b -->
-
-        ## Three
-        - [ ] c <!-- id: c -->
-        ";
-    let t = Test::new().hold_agent().file("t.md", before);
+fn a_box_cleared_by_a_save_of_an_older_copy_is_ticked_again() {
+    // An editor that loaded the file before `a` was ticked saves its old
+    // buffer: `a` succeeded in this run, so its box is ticked again, with a
+    // note, and `a` does not run twice.
+    let t = Test::new().hold_agent().file("t.md", THREE_WAVES);
     let dir = t.path().to_owned();
     let run = Background::start(&dir, &["t.md", "--agent", "hold-agent"]);
     wait_until(PATIENCE, "`b` is running", || {
@@ -389,10 +393,43 @@ fn a_task_unticked_by_hand_during_a_run_runs_again() {
     let text = std::fs::read_to_string(dir.join("t.md")).unwrap();
     assert!(text.contains("- [x] a"), "{text}");
     save(&dir.join("t.md"), &text.replace("- [x] a", "- [ ] a"));
+    wait_until(PATIENCE, "`a` is ticked again", || {
+        std::fs::read_to_string(dir.join("t.md"))
+            .unwrap()
+            .contains("- [x] a")
+    });
+    std::fs::write(dir.join("go"), "").unwrap();
+    let end = run.wait(PATIENCE);
+    end.assert_code(0);
+    assert!(
+        end.stderr.contains(
+            "note: a: its box was cleared by a save of an older copy of the file; ticking it again"
+        ),
+        "{}",
+        end.stderr
+    );
+    assert_eq!(FakeLog::read(&dir).count("a"), 1);
+    assert!(
+        !std::fs::read_to_string(dir.join("t.md"))
+            .unwrap()
+            .contains("[ ]")
+    );
+    drop(t);
+}
+
+#[test]
+fn tick_undo_during_a_run_runs_the_task_again() {
+    let t = Test::new().hold_agent().file("t.md", THREE_WAVES);
+    let dir = t.path().to_owned();
+    let run = Background::start(&dir, &["t.md", "--agent", "hold-agent"]);
+    wait_until(PATIENCE, "`b` is running", || {
+        dir.join("go.waiting").exists()
+    });
+    let undo = run_batch_in(&dir, &["tick", "t.md", "a", "--undo"]);
+    assert_eq!(undo.status.code(), Some(0), "{undo:?}");
     std::fs::write(dir.join("go"), "").unwrap();
     run.wait(PATIENCE).assert_code(0);
-    let log = FakeLog::read(&dir);
-    assert_eq!(log.count("a"), 2);
+    assert_eq!(FakeLog::read(&dir).count("a"), 2);
     assert!(
         !std::fs::read_to_string(dir.join("t.md"))
             .unwrap()

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::record::events::{Event, Spend, TaskOutcome};
+use crate::record::events::{BoxTaken, Event, Spend, TaskOutcome};
 use crate::report::plan_text::humanize;
 use crate::report::summary::{count, usd};
 
@@ -290,7 +290,15 @@ fn plain_line(event: &Event) -> Option<String> {
                     reason.as_deref().unwrap_or("timed out"),
                     log.display()
                 ),
-                TaskOutcome::Interrupted => format!("stopped  {task} ({took})"),
+                TaskOutcome::Interrupted => match reason.as_deref() {
+                    Some(r) if r != "interrupted" => format!("stopped  {task} ({r}; {took})"),
+                    _ => format!("stopped  {task} ({took})"),
+                },
+                TaskOutcome::Blocked => format!(
+                    "BLOCKED  {task} ({}) log: {}",
+                    reason.as_deref().unwrap_or("the agent said it is blocked"),
+                    log.display()
+                ),
             }
         }
         Event::TaskRetrying {
@@ -304,10 +312,51 @@ fn plain_line(event: &Event) -> Option<String> {
             )
         }
         Event::TaskBlocked { task, by } => format!("blocked  {task} (waits for failed `{by}`)"),
-        Event::Ticked { tasks, parents } => {
+        Event::Ticked {
+            tasks,
+            parents,
+            cleared,
+        } => {
             let mut all = tasks.clone();
             all.extend(parents.iter().cloned());
-            format!("ticked   {}", all.join(", "))
+            let mut line = String::new();
+            if !all.is_empty() {
+                line = format!("ticked   {}", all.join(", "));
+            }
+            if !cleared.is_empty() {
+                if !line.is_empty() {
+                    line.push('\n');
+                }
+                line.push_str(&format!(
+                    "cleared  {} (ticked by an agent that did not succeed)",
+                    cleared.join(", ")
+                ));
+            }
+            line
+        }
+        Event::BoxEdited {
+            task,
+            ticked,
+            taken,
+            running,
+        } => {
+            let what = if *ticked { "ticked" } else { "cleared" };
+            let during = if running.is_empty() {
+                String::new()
+            } else {
+                format!(" (while {} ran)", running.join(", "))
+            };
+            match taken {
+                BoxTaken::Honoured => {
+                    format!("edited   {task}: {what} in the file{during}; honoured")
+                }
+                BoxTaken::Owned => format!(
+                    "note: {task}: its box was {what} while its agent runs; the box stays run-batch's until the attempt ends"
+                ),
+                BoxTaken::TickedAgain => format!(
+                    "note: {task}: its box was cleared by a save of an older copy of the file; ticking it again (to run it again, use `run-batch tick --undo` during the run, or clear it after)"
+                ),
+            }
         }
         Event::TickFailed { tasks, reason } => {
             format!("warning: could not tick {}: {reason}", tasks.join(", "))

@@ -425,6 +425,12 @@ impl Test {
     }
 }
 
+/// Runs `run-batch ARGS` in `dir` to the end (for a second command beside a
+/// run in the background).
+pub fn run_batch_in(dir: &Path, args: &[&str]) -> std::process::Output {
+    run_batch(args, dir, &[]).output().expect("run run-batch")
+}
+
 /// `run-batch ARGS` in `dir`, with `NO_COLOR=1`, `path_prefix` (if any)
 /// before `PATH`, and nothing from the developer's own run-batch settings.
 fn run_batch(args: &[impl AsRef<OsStr>], dir: &Path, path_prefix: &[PathBuf]) -> Command {
