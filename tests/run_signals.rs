@@ -308,13 +308,6 @@ fn a_second_run_through_a_symlink_is_refused_too() {
 
 // ---- hand edits during a run --------------------------------------------------------
 
-/// Replaces a file the way editors save: a new file renamed over the old one.
-fn save(path: &Path, text: &str) {
-    let tmp = path.with_extension("md.editor-tmp");
-    std::fs::write(&tmp, text).unwrap();
-    std::fs::rename(&tmp, path).unwrap();
-}
-
 #[test]
 fn hand_edits_during_a_run_are_honoured_and_kept() {
     let before = "

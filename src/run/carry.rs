@@ -11,6 +11,13 @@ use std::collections::HashMap;
 
 use crate::taskfile::{Document, IdSource};
 
+/// How alike two texts must be (Sørensen–Dice over letter pairs) to be
+/// taken for one task reworded when lines were also added or removed.
+const SIMILAR: f64 = 0.5;
+/// Pairs of texts compared in one gap at most (a rewrite of a whole file
+/// must not cost the square of its size).
+const MAX_COMPARED: usize = 4096;
+
 /// A task the run knows.
 pub struct Known<'a> {
     pub id: &'a str,
@@ -94,6 +101,30 @@ pub fn carry(known: &[Known], new: &Document) -> Vec<Option<usize>> {
             if gap_new.len() == gap_old.len() {
                 for (&n, &k) in gap_new.iter().zip(gap_old.iter()) {
                     pair(n, k, of_new, taken);
+                }
+            } else if gap_new.len() * gap_old.len() <= MAX_COMPARED {
+                // Lines were added or removed as well: pair only texts that
+                // are clearly one sentence reworded, each the other's one
+                // best match (look-alikes are never guessed between).
+                let sim =
+                    |n: usize, k: usize| strsim::sorensen_dice(&new.tasks[n].text, known[k].text);
+                let best_of = |scores: Vec<(usize, f64)>| {
+                    let top = scores.iter().map(|s| s.1).fold(f64::MIN, f64::max);
+                    let mut at = scores.iter().filter(|s| s.1 == top && top >= SIMILAR);
+                    match (at.next(), at.next()) {
+                        (Some(&(i, _)), None) => Some(i),
+                        _ => None,
+                    }
+                };
+                for &n in &gap_new {
+                    let Some(k) = best_of(gap_old.iter().map(|&k| (k, sim(n, k))).collect()) else {
+                        continue;
+                    };
+                    if best_of(gap_new.iter().map(|&m| (m, sim(m, k))).collect()) == Some(n)
+                        && !taken[k]
+                    {
+                        pair(n, k, of_new, taken);
+                    }
                 }
             }
         }
@@ -205,6 +236,17 @@ mod tests {
                 "- [ ] fix\n- [ ] fix\n- [ ] mid\n- [ ] fix\n"
             ),
             ["new", "new", "mid", "fix"]
+        );
+    }
+
+    #[test]
+    fn a_rewording_beside_a_deletion_pairs_the_alike_text() {
+        assert_eq!(
+            carried(
+                "- [ ] write the parser\n- [ ] delete me\n- [ ] three\n",
+                "- [ ] write the new parser\n- [ ] three\n"
+            ),
+            ["write the parser", "three"]
         );
     }
 

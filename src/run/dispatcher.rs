@@ -120,6 +120,9 @@ pub struct Task {
     /// Its attempt failed while its box was ticked (by the agent): the box
     /// must be cleared.
     pub owe_clear: bool,
+    /// When its last attempt ended: an edit of its box saved before then
+    /// was made while the box was the run's.
+    pub ended_at: Option<Instant>,
 }
 
 /// An attempt that is running (or stopping).
@@ -179,6 +182,7 @@ impl Dispatcher {
                 running: None,
                 succeeded_here: false,
                 owe_clear: false,
+                ended_at: None,
             });
         }
         d.rebuild_schedule();
@@ -374,6 +378,7 @@ impl Dispatcher {
         };
         let k = live.key;
         self.tasks[k].running = None;
+        self.tasks[k].ended_at = Some(now);
         let place = self.tasks[k].place;
         let Some(t) = place else {
             // The task left the file while it ran: its state is kept, in
@@ -516,14 +521,16 @@ impl Dispatcher {
         }
     }
 
-    /// The file was edited and planned again: carry every task's state over
-    /// to the new plan. Running tasks whose line is gone are stopped;
-    /// succeeded tasks whose box was cleared are ticked again unless the
-    /// person asked for the task again (`undo`, by id).
+    /// The file was edited (saved at `edited_at`) and planned again: carry
+    /// every task's state over to the new plan. Running tasks whose line is
+    /// gone are stopped; succeeded tasks whose box was cleared are ticked
+    /// again unless the person asked for the task again (`undo`, by id); a
+    /// box changed while its task's agent ran is the run's to set.
     pub fn on_reload(
         &mut self,
         plan: Plan,
         undo: &std::collections::HashSet<String>,
+        edited_at: Instant,
     ) -> Vec<Action> {
         let mut out = Vec::new();
         let known: Vec<Known> = (self.tasks.iter())
@@ -534,12 +541,13 @@ impl Dispatcher {
             })
             .collect();
         let carried = carry::carry(&known, &plan.doc);
-        let running_now: Vec<String> = (self.live.values())
-            .filter_map(|l| {
-                self.tasks[l.key]
-                    .place
-                    .map(|_| self.tasks[l.key].id.clone())
-            })
+        // Whose agent was at work when the edit was saved: running now, or
+        // ended since.
+        let was_running =
+            |t: &Task| t.running.is_some() || t.ended_at.is_some_and(|e| e >= edited_at);
+        let running_then: Vec<String> = (self.tasks.iter())
+            .filter(|t| t.place.is_some() && was_running(t))
+            .map(|t| t.id.clone())
             .collect();
         let old_checked: Vec<Option<bool>> = (self.tasks.iter())
             .map(|t| t.place.map(|p| self.plan.doc.tasks[p].checked))
@@ -563,6 +571,7 @@ impl Dispatcher {
                         running: None,
                         succeeded_here: false,
                         owe_clear: false,
+                        ended_at: None,
                     });
                     self.tasks.len() - 1
                 }
@@ -572,11 +581,22 @@ impl Dispatcher {
             task.place = Some(i);
             task.id.clone_from(&new.id);
             task.text.clone_from(&new.text);
-            let mut taken = if task.running.is_some() {
+            let owned = was_running(task);
+            let mut taken = if owned {
                 BoxTaken::Owned
             } else {
                 BoxTaken::Honoured
             };
+            // Ticked by its own agent, whose attempt has ended without
+            // success since: the box is cleared.
+            if owned
+                && new.checked
+                && task.running.is_none()
+                && !task.succeeded_here
+                && old_checked.get(k).copied().flatten() == Some(false)
+            {
+                task.owe_clear = true;
+            }
             if task.succeeded_here && !new.checked && task.running.is_none() {
                 if undo.contains(&new.id) {
                     // Asked for again (`run-batch tick --undo`): run it again.
@@ -594,7 +614,7 @@ impl Dispatcher {
                     task: new.id.clone(),
                     ticked: new.checked,
                     taken,
-                    running: running_now.clone(),
+                    running: running_then.clone(),
                 })));
             }
             if task.owe_clear {
@@ -685,3 +705,6 @@ impl Dispatcher {
 pub fn backoff(n: u32) -> Duration {
     Duration::from_secs(1u64 << n.saturating_sub(1).min(6)).min(Duration::from_secs(60))
 }
+
+#[cfg(test)]
+mod tests;

@@ -804,7 +804,14 @@ impl Engine {
             }
         };
         self.read_undo_requests();
-        let actions = self.d.on_reload(plan, &self.undo);
+        // When the edit was saved, on the run's clock.
+        let age = SystemTime::now()
+            .duration_since(
+                std::time::UNIX_EPOCH + Duration::from_nanos(stamp.mtime_ns.max(0) as u64),
+            )
+            .unwrap_or_default();
+        let edited_at = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
+        let actions = self.d.on_reload(plan, &self.undo, edited_at);
         self.keeper.adopt(bytes, stamp);
         self.agents = agents;
         self.perform(actions);

@@ -22,6 +22,15 @@ use super::{Test, run_batch};
 
 /// The fake agent (see its header for the words a task's text may use).
 pub const FAKE_AGENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/agents/fake-agent");
+/// The fake Claude Code / Codex CLI (its header says what it does).
+pub const STREAM_AGENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/agents/stream-agent");
+
+/// Replaces a file the way editors save: a new file renamed over the old one.
+pub fn save(path: &Path, text: &str) {
+    let tmp = path.with_extension("md.editor-tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
 
 /// How long a test waits for a run-batch in the background or an agent:
 /// long enough for anything on a loaded machine; the behaviour under test
