@@ -100,7 +100,8 @@ pub enum Input {
 /// Runs `plan`, read from `bytes` of `options.file` by `keeper` (which
 /// follows the file as people edit it).
 pub fn run(plan: Plan, keeper: Keeper, options: RunOptions) -> Result<i32, Error> {
-    let prompter = Prompter::new(options.template.as_deref()).map_err(Error::Setup)?;
+    let mut prompter = Prompter::new(options.template.as_deref()).map_err(Error::Setup)?;
+    prompter.require_done = options.require_done;
     let agents = resolve_agents(&plan, &options)?;
     if options.dry_run {
         let out = dry_run::render(&plan, &agents, &prompter, &options)?;
