@@ -66,7 +66,7 @@ impl Keeper {
         let real = lease::resolve(path)?;
         let start = Instant::now();
         loop {
-            match lease::read_settled(&real)? {
+            match lease::read_settled(&real, None)? {
                 Access::Ready(s) => {
                     let keeper = Keeper {
                         path: path.to_owned(),
@@ -104,7 +104,7 @@ impl Keeper {
         if Some(now) == self.stamp || Some(now) == self.rejected {
             return Poll::Same;
         }
-        match lease::read_settled(&self.real) {
+        match lease::read_settled(&self.real, self.stamp) {
             Err(e) => Poll::Gone(e),
             Ok(Access::Busy(_)) => Poll::Settling,
             Ok(Access::Ready(s)) if s.bytes == self.known => {
@@ -138,7 +138,7 @@ impl Keeper {
         let readers_allowed = self
             .busy_since
             .is_some_and(|t| t.elapsed() >= tick::READERS_ALLOWED_AFTER);
-        let mut writer = match lease::Writer::open(&self.real, readers_allowed) {
+        let mut writer = match lease::Writer::open(&self.real, readers_allowed, self.stamp) {
             Err(e) => return Written::Failed(e),
             Ok(Access::Busy(_)) => {
                 self.busy_since.get_or_insert_with(Instant::now);

@@ -100,12 +100,14 @@ pub fn resolve(path: &Path) -> std::io::Result<PathBuf> {
 }
 
 /// Reads the whole file once no save is in progress.
-pub fn read_settled(path: &Path) -> std::io::Result<Access<Settled>> {
+/// `ours`: the stamp our own last write left; a file that still shows it
+/// was changed by nobody else, however recently.
+pub fn read_settled(path: &Path, ours: Option<Stamp>) -> std::io::Result<Access<Settled>> {
     let mut held = match open(path, false)? {
         Access::Ready(f) => Held::new(f, path)?,
         Access::Busy(b) => return Ok(Access::Busy(b)),
     };
-    if let Some(busy) = held.lease(libc::F_RDLCK)? {
+    if let Some(busy) = held.lease(libc::F_RDLCK, ours)? {
         return Ok(Access::Busy(busy));
     }
     let bytes = held.read_all()?;
@@ -126,13 +128,17 @@ impl Writer {
     /// that others only read (a pager, `tail -f`) is written too: a read
     /// lease first proves that nobody is writing it, and the byte follows
     /// within microseconds, unleased (the window docs/ticks.md describes).
-    pub fn open(path: &Path, readers_allowed: bool) -> std::io::Result<Access<Writer>> {
+    pub fn open(
+        path: &Path,
+        readers_allowed: bool,
+        ours: Option<Stamp>,
+    ) -> std::io::Result<Access<Writer>> {
         if readers_allowed {
             let mut reader = match open(path, false)? {
                 Access::Ready(f) => Held::new(f, path)?,
                 Access::Busy(b) => return Ok(Access::Busy(b)),
             };
-            if let Some(busy) = reader.lease(libc::F_RDLCK)? {
+            if let Some(busy) = reader.lease(libc::F_RDLCK, ours)? {
                 return Ok(Access::Busy(busy));
             }
             drop(reader);
@@ -147,7 +153,7 @@ impl Writer {
             Access::Ready(f) => Held::new(f, path)?,
             Access::Busy(b) => return Ok(Access::Busy(b)),
         };
-        if let Some(busy) = held.lease(libc::F_WRLCK)? {
+        if let Some(busy) = held.lease(libc::F_WRLCK, ours)? {
             return Ok(Access::Busy(busy));
         }
         Ok(Access::Ready(Writer { held }))
@@ -222,12 +228,13 @@ impl Held {
 
     /// Takes a lease of `kind`, or says why not now. Falls back to an
     /// unleased access when the file system or our rights allow no lease.
-    fn lease(&mut self, kind: libc::c_int) -> std::io::Result<Option<Busy>> {
+    fn lease(&mut self, kind: libc::c_int, ours: Option<Stamp>) -> std::io::Result<Option<Busy>> {
         let r = set_lease(self.file.as_raw_fd(), kind);
         let stamp = self.stamp()?;
+        let still = |settle: Duration| Some(stamp) == ours || stamp.age() >= settle;
         if r.is_ok() {
             self.leased = true;
-            if stamp.age() < SETTLE {
+            if !still(SETTLE) {
                 self.unlease();
                 return Ok(Some(Busy::JustChanged));
             }
@@ -237,7 +244,7 @@ impl Held {
             Some(libc::EAGAIN) | Some(libc::EBUSY) => Ok(Some(Busy::OpenElsewhere)),
             // No lease here (EINVAL: the file system; EACCES: not our file
             // and no CAP_LEASE; ENOLCK): rely on stillness alone.
-            _ if stamp.age() < UNLEASED_SETTLE => Ok(Some(Busy::JustChanged)),
+            _ if !still(UNLEASED_SETTLE) => Ok(Some(Busy::JustChanged)),
             _ => Ok(None),
         }
     }
@@ -314,15 +321,15 @@ mod tests {
         let p = settled_file(dir.path(), "- [ ] a\n");
         let other = File::options().append(true).open(&p).unwrap();
         assert!(matches!(
-            read_settled(&p).unwrap(),
+            read_settled(&p, None).unwrap(),
             Access::Busy(Busy::OpenElsewhere)
         ));
         assert!(matches!(
-            Writer::open(&p, false).unwrap(),
+            Writer::open(&p, false, None).unwrap(),
             Access::Busy(Busy::OpenElsewhere)
         ));
         drop(other);
-        assert!(matches!(read_settled(&p).unwrap(), Access::Ready(_)));
+        assert!(matches!(read_settled(&p, None).unwrap(), Access::Ready(_)));
     }
 
     #[test]
@@ -331,7 +338,7 @@ mod tests {
         let p = dir.path().join("t.md");
         std::fs::write(&p, "- [ ] a\n").unwrap();
         assert!(matches!(
-            Writer::open(&p, false).unwrap(),
+            Writer::open(&p, false, None).unwrap(),
             Access::Busy(Busy::JustChanged)
         ));
     }
@@ -340,7 +347,7 @@ mod tests {
     fn a_byte_is_written_only_where_expected_and_never_past_the_end() {
         let dir = tempfile::tempdir().unwrap();
         let p = settled_file(dir.path(), "- [ ] a\n");
-        let Access::Ready(mut w) = Writer::open(&p, false).unwrap() else {
+        let Access::Ready(mut w) = Writer::open(&p, false, None).unwrap() else {
             panic!("busy")
         };
         assert!(w.set_byte(3, b" ", b'x').unwrap());
@@ -354,7 +361,7 @@ mod tests {
     fn a_rename_over_the_file_is_noticed() {
         let dir = tempfile::tempdir().unwrap();
         let p = settled_file(dir.path(), "- [ ] a\n");
-        let Access::Ready(mut w) = Writer::open(&p, false).unwrap() else {
+        let Access::Ready(mut w) = Writer::open(&p, false, None).unwrap() else {
             panic!("busy")
         };
         let other = dir.path().join("new.md");
@@ -369,7 +376,7 @@ mod tests {
     fn an_opener_waits_while_the_lease_is_held() {
         let dir = tempfile::tempdir().unwrap();
         let p = settled_file(dir.path(), "- [ ] a\n");
-        let Access::Ready(w) = Writer::open(&p, false).unwrap() else {
+        let Access::Ready(w) = Writer::open(&p, false, None).unwrap() else {
             panic!("busy")
         };
         let p2 = p.clone();

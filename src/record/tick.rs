@@ -73,7 +73,7 @@ pub fn apply(
         // Someone keeps the file open (a pager?): after a while, write as
         // long as nobody is writing it.
         let readers_allowed = start.elapsed() >= READERS_ALLOWED_AFTER;
-        let mut writer = match lease::Writer::open(&real, readers_allowed).map_err(io)? {
+        let mut writer = match lease::Writer::open(&real, readers_allowed, None).map_err(io)? {
             lease::Access::Ready(w) => w,
             lease::Access::Busy(_) if std::time::Instant::now() < deadline => {
                 std::thread::sleep(std::time::Duration::from_millis(20));

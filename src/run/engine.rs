@@ -96,6 +96,8 @@ pub(super) struct Engine {
     to_run_at_start: usize,
     /// Coalescing of box writes.
     first_owed: Option<Instant>,
+    /// When boxes were last written.
+    last_write: Option<Instant>,
     /// When to try a write the file refused again.
     write_again_at: Option<Instant>,
     /// The last write error shown, to show each once.
@@ -217,6 +219,7 @@ impl Engine {
             started_at: Instant::now(),
             to_run_at_start: 0,
             first_owed: None,
+            last_write: None,
             write_again_at: None,
             write_error: None,
             file_gone: false,
@@ -856,15 +859,15 @@ impl Engine {
         let max_delay = Duration::from_millis(250 + (size * 4000 / (1 << 20)).min(4750));
         let batch = (self.to_run_at_start / 8).max(1);
         let due = force
-            || size < 64 * 1024
             || wants.len() >= batch
             || now - first >= max_delay
-            || self.slots.is_empty();
+            || (self.slots.is_empty() && self.last_write.is_none_or(|w| now - w >= max_delay));
         if !due {
             return;
         }
         match self.keeper.write(&mut self.d.plan_mut().doc, &wants) {
             Written::Done { changed, parents } => {
+                self.last_write = Some(now);
                 // Boxes the person's version of the file does not have yet
                 // are tried again in a while, not on every turn.
                 self.write_again_at =
