@@ -11,6 +11,7 @@ pub mod prompt;
 pub mod resume;
 pub mod scheduler;
 pub mod stream;
+pub mod workspace;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -470,7 +471,7 @@ impl Runner {
         let workdir = options
             .workdir
             .clone()
-            .unwrap_or_else(|| taskfile_folder(&options.file));
+            .unwrap_or_else(|| workspace::default_workdir(&options.file));
         let mut journal = Journal::load(&state.journal());
         // A run that never finished (killed, crashed) is folded first: the
         // sessions it named are resumed now.
@@ -995,10 +996,7 @@ impl Runner {
                     return;
                 }
                 Err(e) => {
-                    verdict = Err(format!(
-                        "could not run the gate `{}`: {e}",
-                        shell_words::join(&gate)
-                    ));
+                    verdict = Err(format!("could not run the gate {}: {e}", gate.label()));
                 }
             }
         }
@@ -1008,11 +1006,11 @@ impl Runner {
     fn verdict(&self, t: usize, slot: &Slot, exit: Exit) -> Result<(), String> {
         if slot.in_gate() {
             let gate = (self.plan.tasks[t].settings.gate.as_ref())
-                .map_or_else(String::new, shell_words::join);
+                .map_or_else(String::new, crate::taskfile::Gate::label);
             return if exit.success() {
                 Ok(())
             } else {
-                Err(format!("gate `{gate}` failed ({exit})"))
+                Err(format!("gate {gate} failed ({exit})"))
             };
         }
         if let Some(stream) = &slot.stream {
