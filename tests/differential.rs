@@ -22,14 +22,21 @@ use comrak::{Arena, Options, parse_document};
 use proptest::prelude::*;
 use run_batch::taskfile::{Document, ReadOptions, Source};
 
+#[path = "support/skip.rs"]
+mod skip;
+
+/// The corpus files, or none after a loud SKIPPED note when the corpus is
+/// not beside the repository (a failure when `CI` is set).
 fn corpus_files() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/files");
-    assert!(
-        dir.is_dir(),
-        "the task-file corpus is missing: expected it in {} \
-         (the repository is checked out with `../shared` beside it)",
-        dir.display()
-    );
+    if !dir.is_dir() {
+        skip::skip_or_fail(&format!(
+            "the task-file corpus is not at {} (from `../shared` checked out \
+             beside the repository)",
+            dir.display()
+        ));
+        return Vec::new();
+    }
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -291,9 +298,13 @@ fn compare(text: &str) -> Result<Vec<Difference>, String> {
 
 #[test]
 fn corpus_tasks_agree_with_comrak() {
+    let files = corpus_files();
+    if files.is_empty() {
+        return; // skipped
+    }
     let mut failures = Vec::new();
     let mut compared = 0;
-    for path in corpus_files() {
+    for path in files {
         let source = Source::read(&path).unwrap();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         match compare(&source.text) {
@@ -325,8 +336,11 @@ fn corpus_sections_agree_with_comrak_headings() {
 
 #[test]
 fn kiro_optional_items_are_the_only_extra_tasks_in_kiro_files() {
-    let path = corpus_files()
-        .into_iter()
+    let files = corpus_files();
+    if files.is_empty() {
+        return; // skipped
+    }
+    let path = (files.into_iter())
         .find(|p| p.to_string_lossy().contains("v1.6-merge-import-export"))
         .expect("the SpaceWeirdos Kiro file is in the corpus");
     let doc = Document::read(&path, ReadOptions::default()).unwrap();

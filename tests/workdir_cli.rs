@@ -74,14 +74,15 @@ fn a_speckit_file_in_a_git_repository_runs_its_agents_at_the_root() {
 fn a_kiro_file_in_a_git_worktree_runs_at_the_worktree_root() {
     // A worktree's `.git` is a file naming the repository.
     let test = git(Test::new(), "repo", &["init", "-q"]);
-    let test = git(test, "repo", &["commit", "-q", "--allow-empty", "-m", "start"]);
+    let test = git(
+        test,
+        "repo",
+        &["commit", "-q", "--allow-empty", "-m", "start"],
+    );
     let test = git(test, "repo", &["worktree", "add", "-q", "../wt"]);
     assert!(test.path().join("wt/.git").is_file());
     let out = agent(test)
-        .file(
-            "wt/.kiro/specs/search/tasks.md",
-            "- [ ] 1. Add the index\n",
-        )
+        .file("wt/.kiro/specs/search/tasks.md", "- [ ] 1. Add the index\n")
         .args(["wt/.kiro/specs/search/tasks.md", "--agent", "pwd-agent"])
         .success();
     assert_eq!(out.read("dumps/1").trim(), real(&out.path().join("wt")));
