@@ -354,6 +354,29 @@ fn kiro_optional_items_are_the_only_extra_tasks_in_kiro_files() {
     }
 }
 
+/// The project's own fixtures (`fixtures/taskfiles/`), which need no corpus:
+/// the same tasks and headings as comrak, but for the documented differences.
+#[test]
+fn fixtures_agree_with_comrak() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/taskfiles");
+    for (name, known) in [
+        ("kiro-tasks.md", &[][..]),
+        ("nested-crlf-bom.md", &[Difference::EmptyCheckbox][..]),
+        ("speckit-tasks.md", &[][..]),
+    ] {
+        let source = Source::read(&dir.join(name)).unwrap();
+        let mut explained = compare(&source.text).unwrap_or_else(|e| panic!("{name}:\n{e}"));
+        explained.dedup();
+        assert_eq!(explained, known, "{name}");
+        let doc = Document::parse(source, ReadOptions::default());
+        assert_eq!(
+            run_batch_found(&doc).headings,
+            comrak_found(&doc.source.text).headings,
+            "{name}"
+        );
+    }
+}
+
 /// Tricky inputs, each with the differences it is known to show (none for
 /// most: both parsers agree).
 const SYNTHETIC: &[(&str, &[Difference])] = &[
