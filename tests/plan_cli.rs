@@ -2423,3 +2423,27 @@ fn a_task_with_only_a_comment_after_its_box_is_empty_with_a_warning() {
         .stdout_contains("\nwarnings:\n  line 2:3: this task is empty")
         .success();
 }
+
+#[test]
+fn the_example_in_plan_json_md_is_what_plan_prints() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/plan-json.md")).unwrap();
+    let between = |open: &str, close: &str| {
+        let start = doc.find(open).unwrap() + open.len();
+        doc[start..start + doc[start..].find(close).unwrap()].to_owned()
+    };
+    let task = between("````markdown\n", "````\n");
+    let mut want: Value = serde_json::from_str(&between("```json\n", "```\n")).unwrap();
+    let out = Test::new()
+        .bytes("tasks.md", &task)
+        .args(["plan", "tasks.md", "--format", "json"])
+        .stderr("")
+        .success();
+    // The example ran in `/home/me/search`.
+    want["workdir"] = std::fs::canonicalize(out.path())
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .into();
+    assert_eq!(out.json(), want);
+}
