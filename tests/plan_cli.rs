@@ -698,7 +698,7 @@ fn a_nul_byte_in_a_tasks_text_is_an_error() {
             error: the text of task `p/fix-the-bug` contains a NUL byte
              --> task.md:2:15
               |
-            2 | - [ ] fix the \0 bug
+            2 | - [ ] fix the ␀ bug
               |               ^
               = help: delete it: agents and gates get their text in arguments and environment variables, which cannot hold a NUL byte
             error: 1 problem in the task file; nothing was run
@@ -2446,4 +2446,41 @@ fn the_example_in_plan_json_md_is_what_plan_prints() {
         .unwrap()
         .into();
     assert_eq!(out.json(), want);
+}
+
+#[test]
+fn these_mistakes_stop_a_run_before_any_agent_starts() {
+    for (task, error) in [
+        ("# P\n<!-- paralel: false -->\n- [ ] a\n", "task.md:2:6"),
+        ("# P\n<!-- parallel=false -->\n- [ ] a\n", "task.md:2:6"),
+        (
+            "# P\n- [ ] a <!-- gate: test -f a; test -f b -->\n",
+            "task.md:2:31",
+        ),
+        (
+            "# P\n- [ ] a <!-- gate: make -->\n  ```gate\n  make check\n  ```\n",
+            "task.md:3:3",
+        ),
+        ("# P\n- [ ] a\n  ```gate\n  ```\n", "task.md:3:3"),
+        ("# P\n- [ ] fix the \0 bug\n", "task.md:2:15"),
+        (
+            "# P\n- [ ] a <!-- agent: claude --model 'x -->\n",
+            "task.md:2:21",
+        ),
+    ] {
+        let out = Test::new()
+            .fake_agent()
+            .bytes("task.md", task)
+            .args(["task.md", "--agent", "fake-agent"])
+            .stdout("")
+            .stderr_contains(&format!(" --> {error}\n"))
+            .stderr_contains("error: 1 problem in the task file; nothing was run\n")
+            .unchanged("task.md")
+            .status(2);
+        assert!(
+            !out.path().join("fake.log").exists(),
+            "{task:?}: an agent ran"
+        );
+        assert!(!out.path().join(".run-batch").exists(), "{task:?}");
+    }
 }
