@@ -121,3 +121,22 @@ fn workdir_wins_over_the_git_root() {
     assert_eq!(out.read("dumps/T001").trim(), elsewhere);
     assert_eq!(out.read("elsewhere/gate-pwd").trim(), elsewhere);
 }
+
+#[test]
+fn the_bundled_example_runs_in_a_clone_of_the_repository() {
+    // As the README's first command does: from the root of a git clone, so
+    // the `sh` blocks run at that root.
+    let example = include_str!("../examples/runbook.md").replace("- [x]", "- [ ]");
+    let test = git(Test::new(), "clone", &["init", "-q"]);
+    let out = test
+        .file("clone/examples/runbook.md", &example)
+        .current_dir("clone")
+        .args(["examples/runbook.md"])
+        .file_is(
+            "clone/examples/runbook.md",
+            &example.replace("- [ ]", "- [x]"),
+        )
+        .success();
+    let report = out.read("clone/.run-batch/example/report.txt");
+    assert!(report.contains("checkboxes: 4"), "{report}");
+}
