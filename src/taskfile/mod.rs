@@ -427,9 +427,10 @@ impl Document {
             if c.hints.is_empty() {
                 continue;
             }
-            let block = c.hints.gate.as_ref().filter(|g| g.value.block);
-            let span = block.map_or_else(|| self.source.span(c.offset, 4), |g| g.span);
-            let block = block.is_some();
+            // A ```gate block is pointed at by its fence, a comment by `<!--`.
+            let gate_block = c.hints.gate.as_ref().filter(|g| g.value.block);
+            let block = gate_block.is_some();
+            let span = gate_block.map_or_else(|| self.source.span(c.offset, 4), |g| g.span);
             let (hints, place) = if let Some(t) = self.task_at(c.offset) {
                 (&mut self.tasks[t].hints, "for this task")
             } else {

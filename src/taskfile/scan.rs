@@ -382,6 +382,42 @@ mod tests {
     }
 
     #[test]
+    fn a_box_with_nothing_after_it_is_marked_empty() {
+        let s = Source::new(
+            "t.md".into(),
+            "- [ ]\n- [x]  \n- [ ] a\n-\n  [ ]\n".into(),
+            0,
+        );
+        let empty: Vec<_> = scan(&s).items.iter().map(|i| i.empty).collect();
+        assert_eq!(empty, [true, true, false, true]);
+    }
+
+    #[test]
+    fn lone_crs_become_lfs_in_place() {
+        let text = "<!--\rid: a\r-->\r- [ ] a\r\n";
+        let lf = lone_cr_as_lf(text);
+        assert_eq!(lf, "<!--\nid: a\n-->\n- [ ] a\r\n");
+        assert_eq!(lf.len(), text.len());
+        let s = Source::new("t.md".into(), text.into(), 0);
+        let sc = scan(&s);
+        assert_eq!(sc.items.len(), 1);
+        assert_eq!(sc.comments[0].hints.id.as_ref().unwrap().value, "a");
+    }
+
+    #[test]
+    fn gate_blocks_are_comments_with_a_gate() {
+        let text = "# P\n```gate\nmake\n```\n- [ ] a\n  ~~~gate x\n  a; b\n  ~~~\n> ```gate\n> no\n> ```\n";
+        let s = Source::new("t.md".into(), text.into(), 0);
+        let gates: Vec<_> = (scan(&s).comments.iter())
+            .map(|c| {
+                let g = c.hints.gate.as_ref().unwrap();
+                (g.value.command.clone(), g.span.line, g.span.column)
+            })
+            .collect();
+        assert_eq!(gates, [("make".into(), 2, 1), ("a; b".into(), 6, 3)]);
+    }
+
+    #[test]
     fn front_matter_is_not_a_heading() {
         let s = Source::new("t.md".into(), "---\ntitle: x\n---\n# Real\n".into(), 0);
         assert_eq!(scan(&s).headings.len(), 1);
