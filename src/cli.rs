@@ -130,7 +130,8 @@ pub struct RunArgs {
     /// Print events as JSON lines on stdout (schema: docs/events.md)
     #[arg(long)]
     pub json: bool,
-    /// Folder the agents run in [default: the task file's folder]
+    /// Folder the agents and gates run in [default: the root of the git work
+    /// tree holding the task file, else the task file's folder]
     #[arg(long, value_name = "DIR")]
     pub workdir: Option<PathBuf>,
     /// Prompt template (minijinja) to use instead of the built-in one
@@ -309,16 +310,16 @@ fn status(args: &StatusArgs) -> Result<i32, Error> {
 
 fn plan(args: &PlanArgs) -> Result<i32, Error> {
     let plan = args.read.plan()?;
+    let workdir = crate::run::workspace::default_workdir(&args.read.file);
     match args.format {
         Format::Json => {
             let stdout = std::io::stdout().lock();
-            if let Err(e) =
-                plan_json::write(&plan, std::io::BufWriter::with_capacity(1 << 16, stdout))
-            {
+            let out = std::io::BufWriter::with_capacity(1 << 16, stdout);
+            if let Err(e) = plan_json::write(&plan, &workdir, out) {
                 stdout_failed(e);
             }
         }
-        Format::Text => print_stdout(&plan_text::render(&plan)),
+        Format::Text => print_stdout(&plan_text::render(&plan, &workdir)),
         Format::Mermaid => print_stdout(&plan_graph::render(&plan, plan_graph::Flavor::Mermaid)),
         Format::Dot => print_stdout(&plan_graph::render(&plan, plan_graph::Flavor::Dot)),
     }

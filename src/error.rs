@@ -43,13 +43,43 @@ pub enum PlanError {
         id: String,
         first_line: usize,
     },
+    EmptyGateBlock,
     EmptyHint {
         key: String,
     },
-    HintOutOfPlace,
+    /// A hint comment or ```` ```gate ```` block after a section's first task
+    /// and outside every task.
+    HintOutOfPlace {
+        block: bool,
+    },
     HintNotHere {
         key: String,
         place: &'static str,
+    },
+    /// `key=value` where `key: value` was meant.
+    HintWithEquals {
+        written: String,
+        fix: String,
+    },
+    /// A comment without hint keys whose key is a near miss of one.
+    NotAHintKey {
+        key: String,
+        suggestion: String,
+    },
+    /// A NUL byte where it would have to reach an agent or a gate.
+    NulByte {
+        what: String,
+    },
+    /// Text in a comment that also holds hints.
+    ProseInHints {
+        text: String,
+        /// It follows a `gate` pair: likely a gate cut at a `;`.
+        after_gate: bool,
+    },
+    /// A second gate for one task, section or file.
+    SecondGate {
+        place: &'static str,
+        first_line: usize,
     },
     UnknownDependency {
         task: String,
@@ -78,11 +108,36 @@ impl PlanError {
                     .into(),
             ),
             PlanError::DuplicateId { .. } => Some("give each task its own `id`".into()),
-            PlanError::HintOutOfPlace => Some(
+            PlanError::EmptyGateBlock => {
+                Some("write the command the gate runs, or delete the block".into())
+            }
+            PlanError::HintOutOfPlace { block: false } => Some(
                 "put section hints between the heading and its first task, and task hints on the task's line or in its body"
                     .into(),
             ),
+            PlanError::HintOutOfPlace { block: true } => Some(
+                "indent the block under a task to make it the task's gate, or move it between the heading and the section's first task"
+                    .into(),
+            ),
             PlanError::HintNotHere { .. } => None,
+            PlanError::HintWithEquals { fix, .. } => Some(format!("write `{fix}`")),
+            PlanError::NotAHintKey { suggestion, .. } => Some(format!(
+                "did you mean `{suggestion}`? (hint keys are lowercase; if this comment is not a hint, reword it)"
+            )),
+            PlanError::NulByte { .. } => Some(
+                "delete it: agents and gates get their text in arguments and environment variables, which cannot hold a NUL byte"
+                    .into(),
+            ),
+            PlanError::ProseInHints {
+                after_gate: true, ..
+            } => Some("write a gate that needs `;` or several lines as a ```gate block".into()),
+            PlanError::ProseInHints {
+                after_gate: false, ..
+            } => Some("keep hints in a comment of their own".into()),
+            PlanError::SecondGate { .. } => Some(
+                "a task, section or file has one gate: put all its commands in one ```gate block"
+                    .into(),
+            ),
             PlanError::UnknownDependency { suggestion, .. }
             | PlanError::UnknownHintKey { suggestion, .. } => {
                 suggestion.as_ref().map(|s| format!("did you mean `{s}`?"))
@@ -123,13 +178,41 @@ impl fmt::Display for PlanError {
             PlanError::DuplicateId { id, first_line } => {
                 write!(f, "duplicate id `{id}`: line {first_line} already uses it")
             }
+            PlanError::EmptyGateBlock => write!(f, "this ```gate block is empty"),
             PlanError::EmptyHint { key } => write!(f, "hint `{key}` has no value"),
-            PlanError::HintOutOfPlace => write!(
+            PlanError::HintOutOfPlace { block } => write!(
                 f,
-                "this hint applies to nothing: it comes after the section's first task and is not inside a task"
+                "this {} applies to nothing: it comes after the section's first task and is not inside a task",
+                if *block { "```gate block" } else { "hint" }
             ),
             PlanError::HintNotHere { key, place } => {
                 write!(f, "hint `{key}` cannot be used {place}")
+            }
+            PlanError::HintWithEquals { written, .. } => write!(
+                f,
+                "`{written}` is not a hint: a hint is written `key: value`, with a colon"
+            ),
+            PlanError::NotAHintKey { key, .. } => write!(
+                f,
+                "`{key}` is not a hint key, so this comment would be ignored"
+            ),
+            PlanError::NulByte { what } => write!(f, "{what} contains a NUL byte"),
+            PlanError::ProseInHints {
+                text,
+                after_gate: true,
+            } => write!(
+                f,
+                "`{text}` is not part of the `gate` hint: `;` and line breaks end a hint"
+            ),
+            PlanError::ProseInHints {
+                text,
+                after_gate: false,
+            } => write!(
+                f,
+                "`{text}` is not a hint, in a comment with hints (a hint is `key: value`)"
+            ),
+            PlanError::SecondGate { place, first_line } => {
+                write!(f, "second gate {place}: line {first_line} already has one")
             }
             PlanError::UnknownDependency { task, id, .. } => {
                 write!(f, "task `{task}` depends on unknown id `{id}`")

@@ -165,7 +165,7 @@ impl Engine {
         let workdir = options
             .workdir
             .clone()
-            .unwrap_or_else(|| super::taskfile_folder(&options.file));
+            .unwrap_or_else(|| super::workspace::default_workdir(&options.file));
         let mut journal = Journal::load(&state.journal());
         // A run that never finished (killed, crashed) is folded first: the
         // sessions it named are resumed now.
@@ -426,7 +426,11 @@ impl Engine {
                         resumed,
                         info,
                         group,
-                        started: Instant::now(),
+                        // The clock the dispatcher's deadline runs on.
+                        started: self
+                            .d
+                            .live(attempt)
+                            .map_or_else(Instant::now, |l| l.started),
                         exited: None,
                         stream: None,
                         agent_exit: None,
@@ -540,7 +544,7 @@ impl Engine {
             if exit.success() {
                 Verdict::Ok
             } else {
-                Verdict::Failed(format!("gate `{gate}` failed ({exit})"))
+                Verdict::Failed(format!("gate {gate} failed ({exit})"))
             }
         } else {
             verdict::judge(
@@ -569,10 +573,8 @@ impl Engine {
                     return;
                 }
                 Err(e) => {
-                    let verdict = Verdict::Failed(format!(
-                        "could not run the gate `{}`: {e}",
-                        shell_words::join(&gate)
-                    ));
+                    let verdict =
+                        Verdict::Failed(format!("could not run the gate {}: {e}", gate.label()));
                     return self.conclude(attempt, slot, verdict);
                 }
             }
@@ -583,7 +585,7 @@ impl Engine {
     fn gate_of(&self, place: Option<usize>) -> String {
         place
             .and_then(|t| self.d.plan().tasks[t].settings.gate.as_ref())
-            .map_or_else(String::new, shell_words::join)
+            .map_or_else(String::new, crate::taskfile::Gate::label)
     }
 
     /// Records the end of an attempt and tells the dispatcher.

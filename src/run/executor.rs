@@ -215,30 +215,24 @@ fn read_stream(
 /// How often a stream-json agent's latest activity is reported.
 const ACTIVITY_INTERVAL: Duration = Duration::from_millis(250);
 
-/// Runs a task's gate (its `gate` hint) after the agent succeeded, appending
-/// its output to the attempt's log.
+/// Runs a task's gate (its `gate` hint or ```` ```gate ```` block) after the
+/// agent succeeded, appending its output to the attempt's log. The command
+/// is the plan author's shell code: `sh -c`, never split into words.
 pub fn spawn_gate(
-    gate: &[String],
+    gate: &crate::taskfile::Gate,
     workdir: &Path,
     log: &Path,
     slot: u64,
     tx: &Sender<Input>,
 ) -> std::io::Result<u32> {
     let mut log_file = OpenOptions::new().create(true).append(true).open(log)?;
-    writeln!(
-        log_file,
-        "\n── run-batch: gate `{}` ──",
-        shell_words::join(gate)
-    )?;
-    // A gate is a command run in the agents' folder, so a relative path is too.
-    let program = process::find_program(&gate[0], workdir).ok_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::NotFound,
-            format!("`{}` is not on PATH", gate[0]),
-        )
-    })?;
-    let mut cmd = Command::new(program);
-    cmd.args(&gate[1..])
+    writeln!(log_file, "\n── run-batch: gate {} ──", gate.label())?;
+    if gate.command.contains('\n') {
+        writeln!(log_file, "{}\n──", gate.command)?;
+    }
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(&gate.command)
         .current_dir(workdir)
         .stdin(Stdio::null())
         .stdout(log_file.try_clone()?)

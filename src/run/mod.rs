@@ -20,6 +20,7 @@ pub mod resume;
 pub mod scheduler;
 pub mod stream;
 pub mod verdict;
+pub mod workspace;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

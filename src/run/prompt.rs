@@ -58,7 +58,7 @@ impl Prompter {
         }
         parents.reverse();
         let file = file_name(plan);
-        let gate = plan.tasks[t].settings.gate.as_ref().map(shell_words::join);
+        let gate = (plan.tasks[t].settings.gate.as_ref()).map(|g| g.command.clone());
         let ctx = context! {
             file => file,
             task => context! { id => task.id.clone(), text => task.text.clone(), body => task.body.clone() },
@@ -89,7 +89,7 @@ impl Prompter {
             }
             stack.extend(doc.tasks[i].children.iter().rev());
         }
-        let gate = plan.tasks[t].settings.gate.as_ref().map(shell_words::join);
+        let gate = (plan.tasks[t].settings.gate.as_ref()).map(|g| g.command.clone());
         let ctx = context! {
             file => file_name(plan),
             task => context! { id => task.id.clone(), text => task.text.clone() },
