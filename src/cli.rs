@@ -40,6 +40,9 @@ pub enum Command {
     Plan(PlanArgs),
     /// Mark tasks done (or not done, with --undo) in the task file
     Tick(TickArgs),
+    /// Remove old run folders (events and logs) from the task file's state
+    /// folder, `.run-batch/<file>/`
+    Clean(CleanArgs),
 }
 
 /// How to read the task file; shared by every command.
@@ -202,6 +205,19 @@ pub struct TickArgs {
     pub undo: bool,
 }
 
+#[derive(Args, Debug)]
+pub struct CleanArgs {
+    /// The task file whose state to clean
+    pub file: PathBuf,
+    /// Keep the newest N runs' folders (and any a resumable session needs)
+    #[arg(long, value_name = "N", default_value_t = 1, conflicts_with = "all")]
+    pub keep: usize,
+    /// Remove the whole state folder: every run, and the journal of tasks'
+    /// history and agent sessions (the task file itself is never touched)
+    #[arg(long)]
+    pub all: bool,
+}
+
 /// Runs the command line and returns the process exit status.
 pub fn main() -> i32 {
     let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
@@ -216,7 +232,16 @@ pub fn main() -> i32 {
     if let Some(first) = argv.get(1).and_then(|a| a.to_str())
         && !matches!(
             first,
-            "plan" | "tick" | "run" | "status" | "help" | "-h" | "--help" | "-V" | "--version"
+            "plan"
+                | "tick"
+                | "run"
+                | "status"
+                | "clean"
+                | "help"
+                | "-h"
+                | "--help"
+                | "-V"
+                | "--version"
         )
     {
         argv.insert(1, "run".into());
@@ -227,6 +252,7 @@ pub fn main() -> i32 {
         Some(Command::Status(args)) => status(&args),
         Some(Command::Plan(args)) => plan(&args),
         Some(Command::Tick(args)) => tick(&args),
+        Some(Command::Clean(args)) => clean(&args),
         None => {
             let _ = Cli::parse_from(["run-batch", "--help"]);
             Ok(2)
@@ -395,6 +421,53 @@ fn tick(args: &TickArgs) -> Result<i32, Error> {
         // The file changed between our check and the write.
         Err(tick::not_found(&doc, &outcome.missing[0]))
     }
+}
+
+fn clean(args: &CleanArgs) -> Result<i32, Error> {
+    use crate::record::state::StateDir;
+    let state = StateDir::for_taskfile(&args.file);
+    if !state.dir.is_dir() {
+        print_stdout(&format!(
+            "nothing to clean: `{}` has no state folder\n",
+            args.file.display()
+        ));
+        return Ok(0);
+    }
+    // Holding the lock keeps a run from starting while we remove things.
+    let _lock = state.lock(&args.file)?;
+    let io = |source| Error::Write {
+        path: state.dir.clone(),
+        source,
+    };
+    if args.all {
+        let pruned = state.prune_runs(0, &Default::default()).map_err(io)?;
+        for f in [state.journal(), state.undo_requests()] {
+            match std::fs::remove_file(&f) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+                _ => {}
+            }
+        }
+        print_stdout(&format!(
+            "removed {} run folder{} ({}) and the journal from {}\n",
+            pruned.runs,
+            crate::report::plural(pruned.runs),
+            crate::report::summary::bytes(pruned.bytes),
+            state.dir.display()
+        ));
+        return Ok(0);
+    }
+    let journal = crate::record::journal::Journal::load(&state.journal());
+    let pruned = state
+        .prune_runs(args.keep, &journal.needed_runs())
+        .map_err(io)?;
+    print_stdout(&format!(
+        "removed {} run folder{} ({}) from {}\n",
+        pruned.runs,
+        crate::report::plural(pruned.runs),
+        crate::report::summary::bytes(pruned.bytes),
+        state.runs().display()
+    ));
+    Ok(0)
 }
 
 /// Writes to stdout; a closed pipe (`| head`) ends the program quietly.

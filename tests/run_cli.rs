@@ -13,8 +13,8 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::Test;
 use common::agents::*;
+use common::{Test, run_batch_in};
 
 /// The test folder's path, resolved, as the agents see it.
 fn real(path: &Path) -> String {
@@ -1508,4 +1508,51 @@ fn a_missing_workdir_is_an_error_before_anything_starts() {
         .unchanged("t.md")
         .status(2);
     assert!(!out.path().join(".run-batch").exists());
+}
+
+// ---- the state folder ----------------------------------------------------------------
+
+#[test]
+fn old_run_folders_are_removed_beyond_the_configured_number() {
+    let t = Test::new()
+        .fake_agent()
+        .file("run-batch.toml", "[runs]\nkeep = 2\n")
+        .file("t.md", "- [ ] a\n");
+    let dir = t.path().to_owned();
+    for _ in 0..4 {
+        std::fs::write(dir.join("t.md"), "- [ ] a\n").unwrap();
+        let out = run_batch_in(&dir, &["t.md", "--agent", "bin/fake-agent"]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+    }
+    assert_eq!(run_dirs(&dir, "t.md").len(), 2);
+    drop(t);
+}
+
+#[test]
+fn clean_removes_old_runs_and_all_removes_the_state() {
+    let t = Test::new().fake_agent().file("t.md", "- [ ] a\n");
+    let dir = t.path().to_owned();
+    for _ in 0..3 {
+        std::fs::write(dir.join("t.md"), "- [ ] a\n").unwrap();
+        run_batch_in(&dir, &["t.md", "--agent", "bin/fake-agent"]);
+    }
+    assert_eq!(run_dirs(&dir, "t.md").len(), 3);
+    let out = run_batch_in(&dir, &["clean", "t.md"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with("removed 2 run folders (") && stdout.ends_with("runs\n"),
+        "{stdout}"
+    );
+    assert_eq!(run_dirs(&dir, "t.md").len(), 1);
+    let out = run_batch_in(&dir, &["clean", "t.md", "--all"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("removed 1 run folder ("),
+        "{out:?}"
+    );
+    assert!(!state_dir(&dir, "t.md").join("journal.json").exists());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("t.md")).unwrap(),
+        "- [x] a\n"
+    );
+    drop(t);
 }

@@ -147,6 +147,15 @@ impl Journal {
         }
     }
 
+    /// Run folders that hold what a task's next attempt needs: the log of an
+    /// interrupted attempt whose session will be continued.
+    pub fn needed_runs(&self) -> std::collections::HashSet<PathBuf> {
+        (self.tasks.values())
+            .filter(|t| t.resumable)
+            .filter_map(|t| t.last_log.as_deref()?.parent().map(Path::to_path_buf))
+            .collect()
+    }
+
     /// After `recover`, the runs not folded are the ones still in progress:
     /// adds their events, for a look at them (never saved: a run folds its
     /// own events when it ends).

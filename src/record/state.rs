@@ -119,6 +119,63 @@ impl StateDir {
     }
 }
 
+/// Run folders kept by default: enough to look back a few days of runs,
+/// few enough that a busy plan's state folder stays small.
+pub const KEEP_RUNS: usize = 20;
+
+/// What `prune_runs` removed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub runs: usize,
+    pub bytes: u64,
+}
+
+impl StateDir {
+    /// Removes run folders (events and logs) but the newest `keep` and those
+    /// in `protect` (a resumable session's log lives there). Run ids sort by
+    /// time.
+    pub fn prune_runs(
+        &self,
+        keep: usize,
+        protect: &std::collections::HashSet<PathBuf>,
+    ) -> std::io::Result<Pruned> {
+        let mut runs: Vec<PathBuf> = match std::fs::read_dir(self.runs()) {
+            Ok(dir) => dir
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.path())
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Pruned::default()),
+            Err(e) => return Err(e),
+        };
+        runs.sort();
+        let old = runs.len().saturating_sub(keep);
+        let mut pruned = Pruned::default();
+        for run in &runs[..old] {
+            if protect.contains(run) {
+                continue;
+            }
+            pruned.bytes += size_of_tree(run);
+            std::fs::remove_dir_all(run)?;
+            pruned.runs += 1;
+        }
+        Ok(pruned)
+    }
+}
+
+/// Bytes used by the files under `path`.
+fn size_of_tree(path: &Path) -> u64 {
+    let Ok(dir) = std::fs::read_dir(path) else {
+        return std::fs::metadata(path).map_or(0, |m| m.len());
+    };
+    dir.flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => size_of_tree(&e.path()),
+            _ => e.metadata().map_or(0, |m| m.len()),
+        })
+        .sum()
+}
+
 /// Held for the whole run; released when dropped or when the process dies.
 pub struct Lock {
     _file: File,

@@ -1073,6 +1073,13 @@ impl Engine {
         if let Err(e) = self.journal.save(&self.state.journal()) {
             self.reporter.note(&format!("warning: {e}"));
         }
+        let keep = (self.options.config.keep_runs).unwrap_or(crate::record::state::KEEP_RUNS);
+        if let Err(e) = self.state.prune_runs(keep, &self.journal.needed_runs()) {
+            self.reporter.note(&format!(
+                "warning: could not remove old run folders in `{}`: {e}",
+                self.state.runs().display()
+            ));
+        }
         if !self.options.json {
             let plan = self.d.plan();
             let attempts: HashMap<&str, u32> = (0..plan.doc.tasks.len())
