@@ -691,10 +691,8 @@ impl Runner {
         self.next_slot += 1;
         match executor::spawn(&launch, slot_id, &self.tx) {
             Ok(info) => {
+                // The agent told the guard its group itself (process::own_group).
                 let group = Group(info.pid as i32);
-                if let Some(g) = self.guard.as_mut() {
-                    g.watch(group);
-                }
                 self.status[t] = Status::Running;
                 let now = Instant::now();
                 let timeout = self.plan.tasks[t].settings.timeout.or(self.options.timeout);
@@ -811,19 +809,25 @@ impl Runner {
                 }
             }
             _ => {
+                let grace = self.options.grace;
+                let humanize = crate::report::plan_text::humanize;
+                let term = if sig != libc::SIGTERM && process::TERM_AFTER < grace {
+                    format!("SIGTERM after {}, ", humanize(process::TERM_AFTER))
+                } else {
+                    String::new()
+                };
                 self.emit(Event::Cancelling {
                     reason: format!(
-                        "{name} received: no new tasks; sent {name} to {} running agent{}, SIGKILL after {} (press Ctrl-C again to kill now)",
+                        "{name} received: no new tasks; sent {name} to {} running agent{}, {term}SIGKILL after {} (press Ctrl-C again to kill now)",
                         self.slots.len(),
                         plural(self.slots.len()),
-                        crate::report::plan_text::humanize(self.options.grace)
+                        humanize(grace)
                     ),
                 });
-                let grace = self.options.grace;
                 for s in self.slots.values_mut() {
                     s.cancelled = true;
                     if s.termination.is_none() {
-                        s.termination = Some(Termination::begin(s.group, sig, grace));
+                        s.termination = Some(Termination::begin(s.group, &s.task_id, sig, grace));
                     }
                 }
                 for k in &self.lingering {
@@ -845,7 +849,12 @@ impl Runner {
         for s in self.slots.values_mut() {
             s.cancelled = true;
             if s.termination.is_none() {
-                s.termination = Some(Termination::begin(s.group, libc::SIGTERM, grace));
+                s.termination = Some(Termination::begin(
+                    s.group,
+                    &s.task_id,
+                    libc::SIGTERM,
+                    grace,
+                ));
             }
         }
     }
@@ -937,7 +946,12 @@ impl Runner {
             if slot.termination.is_none() && slot.group.alive() {
                 let grace = self.options.grace;
                 let s = self.slots.get_mut(&slot_id).unwrap();
-                s.termination = Some(Termination::begin(s.group, libc::SIGTERM, grace));
+                s.termination = Some(Termination::begin(
+                    s.group,
+                    &s.task_id,
+                    libc::SIGTERM,
+                    grace,
+                ));
             }
             return;
         }
@@ -946,7 +960,7 @@ impl Runner {
         if slot.group.alive() {
             self.lingering
                 .push(slot.termination.take().unwrap_or_else(|| {
-                    Termination::begin(slot.group, libc::SIGTERM, self.options.grace)
+                    Termination::begin(slot.group, &slot.task_id, libc::SIGTERM, self.options.grace)
                 }));
         } else if let Some(g) = self.guard.as_mut() {
             g.forget(slot.group);
@@ -988,9 +1002,6 @@ impl Runner {
                     slot.exited = None;
                     slot.group = Group(pid as i32);
                     slot.termination = None;
-                    if let Some(g) = self.guard.as_mut() {
-                        g.watch(slot.group);
-                    }
                     self.slots.insert(slot_id, slot);
                     return;
                 }
@@ -1344,11 +1355,11 @@ impl Runner {
                 next = next.min(d);
             }
             if let Some(k) = &s.termination {
-                next = next.min(k.deadline);
+                next = next.min(k.next_poll());
             }
         }
         for k in &self.lingering {
-            next = next.min(k.deadline);
+            next = next.min(k.next_poll());
         }
         if let Some(f) = self.first_pending {
             next = next.min(f + Duration::from_millis(250));
@@ -1365,27 +1376,42 @@ impl Runner {
     fn on_timers(&mut self) {
         let now = Instant::now();
         let grace = self.options.grace;
+        let mut waiting = Vec::new();
         for s in self.slots.values_mut() {
             if let Some(d) = s.deadline
                 && now >= d
                 && s.termination.is_none()
             {
                 s.timed_out = true;
-                s.termination = Some(Termination::begin(s.group, libc::SIGTERM, grace));
+                s.termination = Some(Termination::begin(
+                    s.group,
+                    &s.task_id,
+                    libc::SIGTERM,
+                    grace,
+                ));
             }
-            if let Some(k) = s.termination.as_mut() {
-                k.poll(now);
+            if let Some(k) = s.termination.as_mut()
+                && k.poll(now)
+            {
+                waiting.push(k.clone());
             }
         }
         let guard = &mut self.guard;
         self.lingering.retain_mut(|k| {
-            k.poll(now);
+            if k.poll(now) {
+                waiting.push(k.clone());
+            }
             let alive = k.group.alive();
             if !alive && let Some(g) = guard.as_mut() {
                 g.forget(k.group);
             }
             alive
         });
+        // Processes that outlived the first signal: say whose they are and
+        // when SIGKILL comes, rather than wait in silence.
+        for line in crate::report::live::waiting_lines(&waiting, now) {
+            self.reporter.note(&line);
+        }
         self.poll_progress();
         self.flush_ticks(false);
     }
