@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::error::Error;
 use crate::plan::{Plan, PlanOptions};
 use crate::record::tick::{self, Tick};
+use crate::report::live::to_stderr;
 use crate::report::{diagnostic, plan_graph, plan_json, plan_text};
 use crate::taskfile::{Dialect, Document, ReadOptions, by_last_segments};
 
@@ -73,7 +74,7 @@ impl ReadArgs {
         let doc = Document::read(&self.file, self.read_options())?;
         let plan = Plan::build(doc, self.plan_options())?;
         for w in &plan.doc.warnings {
-            eprint!("{}", diagnostic::render_warning(w));
+            to_stderr(&diagnostic::render_warning(w));
         }
         Ok(plan)
     }
@@ -230,7 +231,7 @@ pub fn main() -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprint!("{}", diagnostic::render_error(&e));
+            to_stderr(&diagnostic::render_error(&e));
             e.code()
         }
     }
@@ -371,7 +372,9 @@ fn tick(args: &TickArgs) -> Result<i32, Error> {
     }
 }
 
-/// Writes to stdout; a closed pipe (`| head`) ends the program quietly.
+/// Writes to stdout for a one-shot command (`plan`, `status`, `tick`, a dry
+/// run); a closed pipe (`| head`) ends the program quietly. `run` never
+/// calls it: its output must not end it (see `report::live`).
 pub fn print_stdout(s: &str) {
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
@@ -383,6 +386,6 @@ fn stdout_failed(e: std::io::Error) -> ! {
     if e.kind() == std::io::ErrorKind::BrokenPipe {
         std::process::exit(0);
     }
-    eprintln!("error: cannot write to stdout: {e}");
+    to_stderr(&format!("error: cannot write to stdout: {e}\n"));
     std::process::exit(2);
 }

@@ -1509,3 +1509,53 @@ fn a_missing_workdir_is_an_error_before_anything_starts() {
         .status(2);
     assert!(!out.path().join(".run-batch").exists());
 }
+
+// ---- output nobody reads ----------------------------------------------------------
+
+/// `run-batch t.md | head`, `--json | head` or a pager quit early: the run
+/// goes on, ticks, records itself as finished and exits as it would have.
+fn run_with_closed_pipes(extra: &[&str], plan: &str, code: i32, ticked: &str) {
+    let t = Test::new().fake_agent().file("t.md", plan);
+    let dir = t.path().to_owned();
+    let mut args = vec!["t.md", "--agent", "fake-agent", "-j", "1"];
+    args.extend(extra);
+    let status = run_with_output_closed(&dir, &args);
+    assert_eq!(status.code(), Some(code), "{args:?}: {status:?}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("t.md")).unwrap(),
+        common::unindent(ticked)
+    );
+    let status = status_json(&dir, "t.md");
+    let outcome = if code == 0 { "succeeded" } else { "failed" };
+    assert_eq!(status["last_run"]["outcome"], outcome, "{status:#}");
+    drop(t);
+}
+
+const QUIET_PLAN: &str = "
+    # Plan
+    - [ ] a print=100 <!-- id: a -->
+    - [ ] b progress=half <!-- id: b -->
+    - [ ] c <!-- id: c -->
+    ";
+
+#[test]
+fn a_closed_stdout_and_stderr_stop_the_output_not_the_run() {
+    let done = QUIET_PLAN.replace("- [ ]", "- [x]");
+    run_with_closed_pipes(&[], QUIET_PLAN, 0, &done);
+    run_with_closed_pipes(&["--json"], QUIET_PLAN, 0, &done);
+}
+
+#[test]
+fn a_run_with_closed_output_still_exits_1_when_a_task_fails() {
+    let plan = "
+        # Plan
+        - [ ] a <!-- id: a -->
+        - [ ] f fail <!-- id: f -->
+        ";
+    let after = "
+        # Plan
+        - [x] a <!-- id: a -->
+        - [ ] f fail <!-- id: f -->
+        ";
+    run_with_closed_pipes(&[], plan, 1, after);
+}

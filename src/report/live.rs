@@ -84,7 +84,7 @@ impl Reporter {
             Some(m) => {
                 let _ = m.println(text.trim_end());
             }
-            None => eprintln!("{}", text.trim_end()),
+            None => to_stderr(&format!("{}\n", text.trim_end())),
         }
     }
 
@@ -117,7 +117,7 @@ impl Reporter {
 
     fn plain(&mut self, event: &Event) {
         if let Some(line) = plain_line(event) {
-            eprintln!("{line}");
+            to_stderr(&format!("{line}\n"));
         }
     }
 
@@ -217,6 +217,13 @@ impl Reporter {
             }
         }
     }
+}
+
+/// Writes to stderr. A closed stderr (`2>&1 | head` that has seen enough, a
+/// pager quit) stops the output, never the run: the error is dropped, and
+/// the run goes on to tick, record and exit as it would have.
+pub fn to_stderr(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// The one-line form of an event, for logs and non-terminals.

@@ -1512,7 +1512,7 @@ impl Runner {
                     remaining,
                 },
             );
-            eprint!("{summary}");
+            crate::report::live::to_stderr(&summary);
         }
         if interrupted {
             EXIT_INTERRUPTED
