@@ -238,6 +238,9 @@ pub fn main() -> i32 {
 }
 
 fn run(args: RunArgs) -> Result<i32, Error> {
+    // A file the run could not tick is refused before it is even read (a
+    // FIFO would block the read).
+    crate::record::writable::check(&args.read.file)?;
     // Planned (and its warnings printed) before anything else is set up.
     let plan = args.read.plan()?;
     let jobs = args
@@ -317,7 +320,8 @@ fn plan(args: &PlanArgs) -> Result<i32, Error> {
 }
 
 fn tick(args: &TickArgs) -> Result<i32, Error> {
-    // Check every id first so a typo changes nothing.
+    // Check the file and every id first so a typo changes nothing.
+    crate::record::writable::check(&args.read.file)?;
     let doc = Document::read(&args.read.file, args.read.read_options())?;
     let mut ticks = Vec::new();
     for id in &args.ids {

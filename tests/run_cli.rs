@@ -1559,3 +1559,163 @@ fn a_run_with_closed_output_still_exits_1_when_a_task_fails() {
         ";
     run_with_closed_pipes(&[], plan, 1, after);
 }
+
+// ---- task files run-batch cannot write ---------------------------------------------
+
+const REFUSED_PLAN: &str = "# Plan\n- [ ] a <!-- id: a -->\n";
+
+fn mkfifo(path: &Path) {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: mkfifo(3) reads a NUL-terminated path that outlives the call.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0, "mkfifo");
+}
+
+/// `run` and `tick` on `file` are refused with exit status 2 and `error`
+/// (then `help`) before any agent starts or anything is written beside it.
+fn refused(t: Test, file: &str, error: &str, help: &str) {
+    let expected = format!("error: {error}\n  = help: {help}\n");
+    let out = t
+        .args([file, "--agent", "fake-agent"])
+        .timeout(Duration::from_secs(10))
+        .stderr(&expected)
+        .stdout("")
+        .status(2);
+    assert_eq!(FakeLog::read(out.path()).runs, [], "no agent ran");
+    assert!(!out.path().join(".run-batch").exists(), "no state folder");
+    out.then()
+        .args(["tick", file, "a"])
+        .timeout(Duration::from_secs(10))
+        .stderr(&expected)
+        .stdout("")
+        .status(2);
+}
+
+const NOT_A_FILE_HELP: &str =
+    "save the plan as a regular file and use that; `run-batch plan` can read a pipe";
+
+#[test]
+fn a_fifo_as_the_task_file_is_refused_without_being_opened() {
+    let t = Test::new().fake_agent();
+    mkfifo(&t.path().join("t.md"));
+    // Opening a FIFO with no writer blocks: a refusal that comes back at all
+    // never opened it.
+    refused(
+        t,
+        "t.md",
+        "`t.md` is a named pipe (FIFO), not a regular file: run-batch needs a file it can write to tick boxes",
+        NOT_A_FILE_HELP,
+    );
+}
+
+#[test]
+fn a_device_as_the_task_file_is_refused() {
+    for device in ["/dev/null", "/dev/zero"] {
+        refused(
+            Test::new().fake_agent(),
+            device,
+            &format!(
+                "`{device}` is a character device, not a regular file: run-batch needs a file it can write to tick boxes"
+            ),
+            NOT_A_FILE_HELP,
+        );
+    }
+    assert!(!Path::new("/dev/.run-batch").exists());
+}
+
+#[test]
+fn a_folder_as_the_task_file_is_refused() {
+    let t = Test::new().fake_agent().dir("plans");
+    let expected = "error: `plans` is a directory, not a task file\n";
+    let out = t
+        .args(["plans", "--agent", "fake-agent"])
+        .stderr(expected)
+        .status(2);
+    assert!(!out.path().join(".run-batch").exists());
+    out.then()
+        .args(["tick", "plans", "a"])
+        .stderr(expected)
+        .status(2);
+}
+
+#[test]
+fn a_read_only_task_file_is_refused_before_any_agent_starts() {
+    let t = Test::new()
+        .fake_agent()
+        .file("t.md", REFUSED_PLAN)
+        .chmod("t.md", 0o444);
+    refused(
+        t,
+        "t.md",
+        "`t.md` is read-only: run-batch needs to write it to tick boxes",
+        "make it writable (`chmod u+w t.md`); `run-batch plan` shows the plan without writing it",
+    );
+}
+
+#[test]
+fn a_task_file_in_a_read_only_folder_is_refused_before_any_agent_starts() {
+    use std::os::unix::fs::chown;
+    let t = Test::new().fake_agent().file("ro/t.md", REFUSED_PLAN);
+    let folder = t.path().canonicalize().unwrap().join("ro");
+    // Root writes anywhere: the test runs run-batch as a user the mode bits
+    // bind, owning the file (so the file itself is writable) and the folder.
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    const NOBODY: u32 = 65534;
+    let as_user = |t: Test| if root { t.uid(NOBODY) } else { t };
+    let t = if root {
+        chown(&folder, Some(NOBODY), Some(NOBODY)).unwrap();
+        chown(folder.join("t.md"), Some(NOBODY), Some(NOBODY)).unwrap();
+        t.chmod(".", 0o755)
+    } else {
+        t
+    };
+    let expected = format!(
+        "error: cannot create files in `{}`, the folder of `ro/t.md` (Permission denied (os error 13)): run-batch writes ticks through a temporary file there, and a run keeps its records there (`.run-batch/`)\n  = help: make the folder writable, or copy the task file to a folder you can write\n",
+        folder.display()
+    );
+    let out = as_user(t.chmod("ro", 0o555))
+        .args(["ro/t.md", "--agent", "fake-agent"])
+        .stderr(&expected)
+        .unchanged("ro/t.md")
+        .status(2);
+    assert_eq!(out.entries("ro"), ["t.md"], "nothing made in the folder");
+    assert_eq!(FakeLog::read(out.path()).runs, [], "no agent ran");
+    let out = as_user(out.then())
+        .args(["tick", "ro/t.md", "a"])
+        .stderr(&expected)
+        .status(2);
+    assert_eq!(out.read("ro/t.md"), REFUSED_PLAN);
+    // Let the temporary folder be removed.
+    let ro = out.path().join("ro");
+    std::fs::set_permissions(&ro, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn plan_reads_a_fifo_or_a_pipe() {
+    let t = Test::new().file("t.md", REFUSED_PLAN);
+    let fifo = t.path().join("fifo.md");
+    mkfifo(&fifo);
+    let writer = std::thread::spawn(move || std::fs::write(fifo, REFUSED_PLAN).unwrap());
+    let out = t
+        .args(["plan", "fifo.md"])
+        .timeout(Duration::from_secs(10))
+        .stdout_contains("[ ] a  a  :2")
+        .success();
+    writer.join().unwrap();
+    out.then()
+        .args(["plan", "/dev/stdin"])
+        .stdin(REFUSED_PLAN)
+        .stdout_contains("[ ] a  a  :2")
+        .success();
+}
+
+#[test]
+fn plan_reads_no_more_than_64_mib() {
+    Test::new()
+        .args(["plan", "/dev/zero"])
+        .timeout(Duration::from_secs(20))
+        .stderr(
+            "error: `/dev/zero` is larger than 64 MiB, the most run-batch reads from a task file\n  = help: check that this is the task file you meant\n",
+        )
+        .status(2);
+}

@@ -6,3 +6,4 @@ pub mod events;
 pub mod journal;
 pub mod state;
 pub mod tick;
+pub mod writable;
