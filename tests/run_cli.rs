@@ -1719,3 +1719,53 @@ fn plan_reads_no_more_than_64_mib() {
         )
         .status(2);
 }
+
+// ---- one task, one set of files -----------------------------------------------------
+
+#[test]
+fn tasks_whose_ids_would_share_file_names_each_run_their_own_script() {
+    let long = "a heading long enough that four of them pass the file name limit";
+    let cjk = "第一阶段：构建所有的后端服务和数据库迁移以及相关的配置文件";
+    let task = |text: &str, id: &str, word: &str| {
+        format!("- [ ] {text}{id}\n\n  ```sh\n  echo {word}\n  echo {word} > {word}.txt\n  ```\n\n")
+    };
+    let plan = format!(
+        "# {long} one\n## {long} two\n### {long} three\n#### {long} four\n\n{}{}# {cjk}\n## {cjk}\n\n{}{}# A\n\n{}# Other\n\n{}",
+        task("first", "", "first"),
+        task("second", "", "second"),
+        task("第一个任务", "", "cjk1"),
+        task("第二个任务", "", "cjk2"),
+        task("b", "", "slash"),
+        task("x", " <!-- id: a__b -->", "underscores"),
+    );
+    let out = Test::new()
+        .file("t.md", &plan)
+        .args(["t.md", "--agent", "shell", "-j", "8"])
+        .file_is("t.md", &plan.replace("- [ ]", "- [x]"))
+        .success();
+    let words = ["first", "second", "cjk1", "cjk2", "slash", "underscores"];
+    for word in words {
+        assert_eq!(out.read(format!("{word}.txt")), format!("{word}\n"));
+    }
+    // Each task's log holds its own script's output, and only that.
+    let events = events(out.path(), "t.md");
+    let logs: Vec<String> = named(&events, "task_finished")
+        .iter()
+        .map(|e| e["log"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(logs.len(), 6);
+    for log in &logs {
+        let text = std::fs::read_to_string(log).unwrap();
+        let echoed: Vec<&str> = words
+            .iter()
+            .copied()
+            .filter(|w| text.lines().any(|l| l == *w))
+            .collect();
+        assert_eq!(echoed.len(), 1, "{log}:\n{text}");
+        let script = std::fs::read_to_string(log.replace(".1.log", ".1.sh")).unwrap();
+        assert!(
+            script.contains(&format!("echo {}\n", echoed[0])),
+            "{script}"
+        );
+    }
+}
