@@ -224,7 +224,9 @@ pub fn main() -> i32 {
         Some(Command::Plan(args)) => plan(&args),
         Some(Command::Tick(args)) => tick(&args),
         None => {
-            let _ = Cli::parse_from(["run-batch", "--help"]);
+            // Nothing asked: the help, on stderr, and a usage error's status.
+            let mut command = <Cli as clap::CommandFactory>::command();
+            to_stderr(&command.render_help().to_string());
             Ok(2)
         }
     };
@@ -282,7 +284,14 @@ fn run(args: RunArgs) -> Result<i32, Error> {
 fn status(args: &StatusArgs) -> Result<i32, Error> {
     let plan = args.read.plan()?;
     let state = crate::record::state::StateDir::for_taskfile(&args.read.file);
-    let mut journal = crate::record::journal::Journal::load(&state.journal());
+    let path = state.journal();
+    let mut journal = crate::record::journal::Journal::read(&path).unwrap_or_else(|why| {
+        to_stderr(&format!(
+            "warning: `{}` cannot be read ({why}); showing no records of earlier runs (the next run keeps it aside and starts a new journal)\n",
+            path.display()
+        ));
+        Default::default()
+    });
     // A run in progress (or one that crashed) is not folded yet: read its
     // events without writing anything.
     journal.recover(crate::run::process::pid_alive);

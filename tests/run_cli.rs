@@ -1769,3 +1769,119 @@ fn tasks_whose_ids_would_share_file_names_each_run_their_own_script() {
         );
     }
 }
+
+// ---- bad input caught before anything starts ------------------------------------------
+
+#[test]
+fn an_agent_script_whose_interpreter_is_missing_is_an_error_naming_both() {
+    for (first_line, what) in [
+        (
+            "#!/usr/bin/nonexistent",
+            "`/usr/bin/nonexistent` does not exist",
+        ),
+        (
+            "#!/usr/bin/env nosuchprog --flag",
+            "`nosuchprog` is not on PATH",
+        ),
+    ] {
+        let t = Test::new()
+            .fake_agent()
+            .executable("my-agent", &format!("{first_line}\necho hello\n"))
+            .file("t.md", REFUSED_PLAN);
+        let script = t.path().join("my-agent");
+        t.args(["t.md", "--agent", "./my-agent"])
+            .stderr(&format!(
+                "error: agent `./my-agent`: the script `{}` starts with `{first_line}`, and {what}; install it or fix the script's first line\n",
+                script.display()
+            ))
+            .unchanged("t.md")
+            .status(2);
+    }
+}
+
+#[test]
+fn a_task_text_too_big_for_the_environment_reaches_the_agent_by_its_prompt_only() {
+    // Linux caps one environment string at 128 KiB: set, the variable made
+    // every spawn fail with E2BIG.
+    let text = format!("{} END-OF-TEXT", "word ".repeat(30_000));
+    let plan = format!("# Plan\n- [ ] {text} <!-- id: big -->\n");
+    let out = Test::new()
+        .executable(
+            "bin/show-agent",
+            r#"
+            echo "text: ${RUN_BATCH_TASK_TEXT-unset}" > seen
+            grep -c END-OF-TEXT >> seen
+            "#,
+        )
+        .path_prefix("bin")
+        // Never inherited from a run-batch that runs this one.
+        .env("RUN_BATCH_TASK_TEXT", "from outside")
+        .file("t.md", &plan)
+        .args(["t.md", "--agent", "show-agent"])
+        .file_is("t.md", &plan.replace("- [ ]", "- [x]"))
+        .success();
+    assert_eq!(out.read("seen"), "text: unset\n1\n");
+}
+
+#[test]
+fn an_unreadable_journal_is_kept_aside_with_a_warning() {
+    let t = Test::new()
+        .fake_agent()
+        .file("t.md", REFUSED_PLAN)
+        .file(".run-batch/t.md/journal.json", "{ not json");
+    let journal = t.path().join(".run-batch/t.md/journal.json");
+    let out = t
+        .args(["status", "t.md"])
+        .stderr_contains(&format!(
+            "warning: `{}` cannot be read (key must be a string at line 1 column 3); showing no records of earlier runs (the next run keeps it aside and starts a new journal)\n",
+            journal.display()
+        ))
+        .success();
+    let out = out
+        .then()
+        .path_prefix("bin")
+        .args(["t.md", "--agent", "fake-agent"])
+        .stderr_contains(&format!(
+            "warning: `{}` cannot be read (key must be a string at line 1 column 3); kept it as `journal.json.corrupt-",
+            journal.display()
+        ))
+        .stderr_contains("` and started a new journal\n")
+        .file_is("t.md", "# Plan\n- [x] a <!-- id: a -->\n")
+        .success();
+    let entries = out.entries(".run-batch/t.md");
+    let aside: Vec<&String> = entries
+        .iter()
+        .filter(|e| e.starts_with("journal.json.corrupt-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "{entries:?}");
+    assert_eq!(
+        out.read(format!(".run-batch/t.md/{}", aside[0])),
+        "{ not json"
+    );
+    let status = status_json(out.path(), "t.md");
+    assert_eq!(status["last_run"]["outcome"], "succeeded");
+}
+
+#[test]
+fn a_journal_that_is_not_a_file_is_kept_aside_too() {
+    let out = Test::new()
+        .fake_agent()
+        .file("t.md", REFUSED_PLAN)
+        .dir(".run-batch/t.md/journal.json")
+        .args(["t.md", "--agent", "fake-agent"])
+        .stderr_contains(
+            "cannot be read (Is a directory (os error 21)); kept it as `journal.json.corrupt-",
+        )
+        .success();
+    let status = status_json(out.path(), "t.md");
+    assert_eq!(status["last_run"]["outcome"], "succeeded");
+}
+
+#[test]
+fn no_arguments_print_the_usage_on_stderr_and_exit_2() {
+    Test::new()
+        .stdout("")
+        .stderr_contains("Usage: run-batch")
+        .stderr_contains("Commands:\n  run ")
+        .status(2);
+}

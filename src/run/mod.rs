@@ -471,12 +471,15 @@ impl Runner {
             .workdir
             .clone()
             .unwrap_or_else(|| taskfile_folder(&options.file));
-        let mut journal = Journal::load(&state.journal());
+        let (mut journal, set_aside) = Journal::open(&state.journal())?;
         // A run that never finished (killed, crashed) is folded first: the
         // sessions it named are resumed now.
         let crashed = journal.recover(process::pid_alive);
         let file_stamp = stamp(&options.file);
         let reporter = Reporter::new(Mode::pick(options.json));
+        if let Some(warning) = set_aside {
+            reporter.note(&warning);
+        }
         let tasks = (0..n)
             .map(|t| TaskRun {
                 resume: (!options.fresh)
