@@ -387,11 +387,12 @@ fn fail_fast_stops_running_agents_and_starts_nothing_new() {
 
 #[test]
 fn fail_fast_also_stops_when_an_agent_cannot_be_started() {
-    // An agent that passes the check before the run (it is an executable file)
-    // but cannot be started (its interpreter does not exist).
+    // An agent that passes the check before the run (it is an executable file;
+    // a relative interpreter is found from the agent's folder, so it is not
+    // checked) but cannot be started (that interpreter does not exist).
     Test::new()
         .fake_agent()
-        .executable("bin/broken-agent", "#!/nonexistent/interpreter\n")
+        .executable("bin/broken-agent", "#!nonexistent/interpreter\n")
         .file(
             "t.md",
             "# Plan\n- [ ] bad <!-- id: bad; agent: broken-agent -->\n- [ ] h hang <!-- id: h -->\n",
