@@ -119,7 +119,8 @@ pub struct RunArgs {
     /// Time limit for each attempt, e.g. `90s`, `20m` (the `timeout` hint wins)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
     pub timeout: Option<std::time::Duration>,
-    /// How long an agent may take to exit after SIGTERM before SIGKILL
+    /// How long an agent may take to exit after SIGTERM (or a forwarded
+    /// Ctrl-C, which SIGTERM follows after 2s) before SIGKILL
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg, default_value = "10s")]
     pub grace: std::time::Duration,
     /// Extra attempts after a failure (the `retries` hint wins)

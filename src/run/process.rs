@@ -1,7 +1,8 @@
-//! Unix process control: agents in their own process groups, one function to
-//! terminate a group (SIGTERM → grace → SIGKILL), a reaper thread that turns
-//! child exits into events, and the guard that kills every agent group if
-//! run-batch itself dies.
+//! Unix process control: agents in their own process groups, one type to
+//! terminate a group (first signal → SIGTERM → grace → SIGKILL), a reaper
+//! thread that turns child exits into events, and the guard that kills every
+//! agent group if run-batch itself dies (each agent tells it its group
+//! before its program runs).
 //!
 //! Why process groups: an agent runs shells, test runners and servers; a
 //! signal to the agent alone would orphan them. Each agent leads its own
