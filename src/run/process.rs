@@ -89,7 +89,8 @@ static GUARD_FD: AtomicI32 = AtomicI32::new(-1);
 
 /// Runs in the child between fork and exec: writes `+<pid>\n` to the guard's
 /// pipe. std has already called setpgid (the group exists) and reset SIGPIPE
-/// to its default (std's `do_exec` does both before the `pre_exec` hooks).
+/// to its default (std's `do_exec` does both before the `pre_exec` hooks;
+/// checked in its source, library/std/src/sys/process/unix/unix.rs).
 /// The child holds its inherited copy of the pipe's write end until exec
 /// closes it (CLOEXEC), so the guard cannot read end-of-file, even if
 /// run-batch is killed at this very moment, before it has read this line:
@@ -122,11 +123,11 @@ fn announce(fd: i32) {
     // SIGPIPE is ignored around the write. A write of at most PIPE_BUF
     // bytes to a pipe is atomic: lines from several children never mix.
     unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        let before = libc::signal(libc::SIGPIPE, libc::SIG_IGN);
         while libc::write(fd, buf.as_ptr().cast(), len) < 0
-            && *libc::__errno_location() == libc::EINTR
+            && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
         {}
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::signal(libc::SIGPIPE, before);
     }
 }
 
