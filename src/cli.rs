@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::error::Error;
 use crate::plan::{Plan, PlanOptions};
 use crate::record::tick::{self, Tick};
+use crate::report::live::to_stderr;
 use crate::report::{diagnostic, plan_graph, plan_json, plan_text};
 use crate::taskfile::{Dialect, Document, ReadOptions, by_last_segments};
 
@@ -76,7 +77,7 @@ impl ReadArgs {
         let doc = Document::read(&self.file, self.read_options())?;
         let plan = Plan::build(doc, self.plan_options())?;
         for w in &plan.doc.warnings {
-            eprint!("{}", diagnostic::render_warning(w));
+            to_stderr(&diagnostic::render_warning(w));
         }
         Ok(plan)
     }
@@ -121,7 +122,8 @@ pub struct RunArgs {
     /// Time limit for each attempt, e.g. `90s`, `20m` (the `timeout` hint wins)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
     pub timeout: Option<std::time::Duration>,
-    /// How long an agent may take to exit after SIGTERM before SIGKILL
+    /// How long an agent may take to exit after SIGTERM (or a forwarded
+    /// Ctrl-C, which SIGTERM follows after 2s) before SIGKILL
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg, default_value = "10s")]
     pub grace: std::time::Duration,
     /// Extra attempts after a failure (the `retries` hint wins)
@@ -254,20 +256,25 @@ pub fn main() -> i32 {
         Some(Command::Tick(args)) => tick(&args),
         Some(Command::Clean(args)) => clean(&args),
         None => {
-            let _ = Cli::parse_from(["run-batch", "--help"]);
+            // Nothing asked: the help, on stderr, and a usage error's status.
+            let mut command = <Cli as clap::CommandFactory>::command();
+            to_stderr(&command.render_help().to_string());
             Ok(2)
         }
     };
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprint!("{}", diagnostic::render_error(&e));
+            to_stderr(&diagnostic::render_error(&e));
             e.code()
         }
     }
 }
 
 fn run(args: RunArgs) -> Result<i32, Error> {
+    // A file the run could not tick is refused before it is even read (a
+    // FIFO would block the read).
+    crate::record::writable::check(&args.read.file, true)?;
     // Read once no save is in progress, and planned (its warnings printed)
     // before anything else is set up.
     let (plan, keeper) = crate::run::open(
@@ -276,7 +283,7 @@ fn run(args: RunArgs) -> Result<i32, Error> {
         args.read.plan_options(),
     )?;
     for w in &plan.doc.warnings {
-        eprint!("{}", diagnostic::render_warning(w));
+        to_stderr(&diagnostic::render_warning(w));
     }
     let jobs = args
         .jobs
@@ -318,7 +325,14 @@ fn run(args: RunArgs) -> Result<i32, Error> {
 fn status(args: &StatusArgs) -> Result<i32, Error> {
     let plan = args.read.plan()?;
     let state = crate::record::state::StateDir::for_taskfile(&args.read.file);
-    let mut journal = crate::record::journal::Journal::load(&state.journal());
+    let path = state.journal();
+    let mut journal = crate::record::journal::Journal::read(&path).unwrap_or_else(|why| {
+        to_stderr(&format!(
+            "warning: `{}` cannot be read ({why}); showing no records of earlier runs (the next run keeps it aside and starts a new journal)\n",
+            path.display()
+        ));
+        Default::default()
+    });
     // A run in progress (or one that crashed) is not folded yet: read its
     // events without writing anything.
     journal.recover(crate::run::process::pid_alive);
@@ -356,7 +370,8 @@ fn plan(args: &PlanArgs) -> Result<i32, Error> {
 }
 
 fn tick(args: &TickArgs) -> Result<i32, Error> {
-    // Check every id first so a typo changes nothing.
+    // Check the file and every id first so a typo changes nothing.
+    crate::record::writable::check(&args.read.file, false)?;
     let doc = Document::read(&args.read.file, args.read.read_options())?;
     let mut ticks = Vec::new();
     for id in &args.ids {
@@ -470,7 +485,9 @@ fn clean(args: &CleanArgs) -> Result<i32, Error> {
     Ok(0)
 }
 
-/// Writes to stdout; a closed pipe (`| head`) ends the program quietly.
+/// Writes to stdout for a one-shot command (`plan`, `status`, `tick`, a dry
+/// run); a closed pipe (`| head`) ends the program quietly. `run` never
+/// calls it: its output must not end it (see `report::live`).
 pub fn print_stdout(s: &str) {
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
@@ -482,6 +499,6 @@ fn stdout_failed(e: std::io::Error) -> ! {
     if e.kind() == std::io::ErrorKind::BrokenPipe {
         std::process::exit(0);
     }
-    eprintln!("error: cannot write to stdout: {e}");
+    to_stderr(&format!("error: cannot write to stdout: {e}\n"));
     std::process::exit(2);
 }

@@ -287,6 +287,30 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// `run` or `tick` cannot write the task file; checked before anything starts.
+    NotWritable {
+        path: PathBuf,
+        problem: NotWritable,
+    },
+    /// More bytes than run-batch reads from a task file.
+    TooBig {
+        path: PathBuf,
+        limit: u64,
+    },
+}
+
+/// Why a task file cannot be written.
+#[derive(Debug)]
+pub enum NotWritable {
+    /// No write permission: the mode bits (`None`), or the system's answer.
+    ReadOnly { reason: Option<String> },
+    /// A FIFO, a device, a socket: what it is.
+    NotAFile(&'static str),
+    /// No file can be created in its folder.
+    Folder {
+        folder: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl Error {
@@ -317,6 +341,21 @@ impl Error {
             Error::TaskFileBusy { .. } => Some(
                 "the file changed on every attempt; try again when it is not being saved".into(),
             ),
+            Error::NotWritable { path, problem } => Some(match problem {
+                NotWritable::ReadOnly { .. } => format!(
+                    "make it writable (`chmod u+w {}`); `run-batch plan` shows the plan without writing it",
+                    path.display()
+                ),
+                NotWritable::NotAFile(_) => {
+                    "save the plan as a regular file and use that; `run-batch plan` can read a pipe"
+                        .into()
+                }
+                NotWritable::Folder { .. } => {
+                    "make the folder writable, or copy the task file to a folder you can write"
+                        .into()
+                }
+            }),
+            Error::TooBig { .. } => Some("check that this is the task file you meant".into()),
             _ => None,
         }
     }
@@ -394,6 +433,34 @@ impl fmt::Display for Error {
             Error::Write { path, source } => {
                 write!(f, "cannot write `{}`: {source}", path.display())
             }
+            Error::NotWritable { path, problem } => {
+                let path = path.display();
+                match problem {
+                    NotWritable::ReadOnly { reason: None } => write!(
+                        f,
+                        "`{path}` is read-only: run-batch needs to write it to tick boxes"
+                    ),
+                    NotWritable::ReadOnly { reason: Some(why) } => write!(
+                        f,
+                        "cannot write `{path}` ({why}): run-batch needs to write it to tick boxes"
+                    ),
+                    NotWritable::NotAFile(what) => write!(
+                        f,
+                        "`{path}` is {what}, not a regular file: run-batch needs a file it can write to tick boxes"
+                    ),
+                    NotWritable::Folder { folder, source } => write!(
+                        f,
+                        "cannot create files in `{}` ({source}): a run keeps its records (events, logs, the journal) in `.run-batch/` beside `{path}`",
+                        folder.display()
+                    ),
+                }
+            }
+            Error::TooBig { path, limit } => write!(
+                f,
+                "`{}` is larger than {} MiB, the most run-batch reads from a task file",
+                path.display(),
+                limit >> 20
+            ),
         }
     }
 }

@@ -8,3 +8,4 @@ pub mod keeper;
 pub mod lease;
 pub mod state;
 pub mod tick;
+pub mod writable;

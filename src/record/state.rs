@@ -181,11 +181,32 @@ pub struct Lock {
     _file: File,
 }
 
-/// `plan/build/link` → `plan__build__link`, safe as one file name.
+/// The longest file stem for a task's files: with `.<attempt>.prompt.md`
+/// after it, well under the 255 bytes a file name may have.
+const MAX_STEM: usize = 120;
+
+/// A task id as one file name, unique per id: `plan/build/link` →
+/// `plan__build__link`. An id that this cannot spell both readably and
+/// reversibly (other characters, `__` or `_` beside a `/`, too long) keeps
+/// a readable prefix and gets `~` and a stable hash of the whole id:
+/// `a__b` → `a__b~…`, so it never shares its files with `a/b`, and two long
+/// ids that differ only at the end get two names.
 pub fn file_stem_for(id: &str) -> String {
-    let mut s: String = id
-        .replace('/', "__")
-        .chars()
+    let plain = id.len() <= MAX_STEM
+        && !id.is_empty()
+        && (id.bytes())
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'/'))
+        && !id.contains("__")
+        && !id.contains("_/")
+        && !id.contains("/_");
+    // Decoding is `replace("__", "/")`: every `_` of such an id stands
+    // alone, and each `/` becomes a pair.
+    let readable = id.replace('/', "__");
+    if plain {
+        return readable;
+    }
+    let suffix = format!("~{:016x}", fnv1a(id.as_bytes()));
+    let mut prefix: String = (readable.chars())
         .map(|c| {
             if c.is_alphanumeric() || matches!(c, '.' | '-' | '_') {
                 c
@@ -194,12 +215,61 @@ pub fn file_stem_for(id: &str) -> String {
             }
         })
         .collect();
-    if s.len() > 120 {
-        let mut cut = 120;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
+    let mut cut = prefix.len().min(MAX_STEM - suffix.len());
+    while !prefix.is_char_boundary(cut) {
+        cut -= 1;
     }
-    s
+    prefix.truncate(cut);
+    prefix + &suffix
+}
+
+/// 64-bit FNV-1a: stable across runs, builds and platforms (std's hasher
+/// is not promised to be), and plenty for the ids of one run.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_ids_stay_readable() {
+        assert_eq!(file_stem_for("plan/build/link"), "plan__build__link");
+        assert_eq!(file_stem_for("T001"), "T001");
+        assert_eq!(file_stem_for("1.2"), "1.2");
+        assert_eq!(file_stem_for("snake_case/x"), "snake_case__x");
+    }
+
+    #[test]
+    fn ids_that_would_share_a_name_do_not() {
+        let ids = [
+            "a/b", "a__b", "a_/b", "a/_b", "a//b", "a b", "a_b", "a?b", "é", "e", "",
+        ];
+        let stems: std::collections::HashSet<String> =
+            ids.iter().map(|id| file_stem_for(id)).collect();
+        assert_eq!(stems.len(), ids.len(), "{stems:?}");
+        assert!(file_stem_for("a__b").starts_with("a__b~"));
+    }
+
+    #[test]
+    fn long_ids_keep_a_prefix_and_differ_by_their_hash() {
+        let long = "section-with-a-long-name/".repeat(8);
+        let (a, b) = (format!("{long}first"), format!("{long}second"));
+        let (sa, sb) = (file_stem_for(&a), file_stem_for(&b));
+        assert_ne!(sa, sb);
+        assert!(sa.len() <= MAX_STEM && sb.len() <= MAX_STEM);
+        assert!(sa.starts_with("section-with-a-long-name__section"));
+        let cjk = "第一阶段".repeat(20);
+        let s = file_stem_for(&cjk);
+        assert!(s.len() <= MAX_STEM && s.starts_with("第一阶段"), "{s}");
+        // Stable: the same id gives the same name in every run.
+        assert_eq!(file_stem_for("a__b"), file_stem_for("a__b"));
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
 }

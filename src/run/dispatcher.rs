@@ -456,8 +456,9 @@ impl Dispatcher {
     }
 
     /// Ctrl-C, SIGTERM or SIGHUP: the first stops new starts and passes the
-    /// signal on; the second kills every agent.
-    pub fn on_signal(&mut self, sig: i32, name: &str, grace: &str) -> Vec<Action> {
+    /// signal on (`then`: what follows, for the message); the second kills
+    /// every agent.
+    pub fn on_signal(&mut self, sig: i32, name: &str, then: &str) -> Vec<Action> {
         let mut out = Vec::new();
         if self.cancel >= Some(Cancel::Signal) {
             self.cancel = Some(Cancel::SecondSignal);
@@ -473,7 +474,7 @@ impl Dispatcher {
         self.cancel_with(
             Cancel::Signal,
             format!(
-                "{name} received: no new tasks; sent {name} to {running} running agent{}, SIGKILL after {grace} (press Ctrl-C again to kill now)",
+                "{name} received: no new tasks; sent {name} to {running} running agent{}, {then} (press Ctrl-C again to kill now)",
                 crate::report::plural(running)
             ),
             sig,

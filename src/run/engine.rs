@@ -166,7 +166,7 @@ impl Engine {
             .workdir
             .clone()
             .unwrap_or_else(|| super::workspace::default_workdir(&options.file));
-        let mut journal = Journal::load(&state.journal());
+        let (mut journal, set_aside) = Journal::open(&state.journal())?;
         // A run that never finished (killed, crashed) is folded first: the
         // sessions it named are resumed now.
         let crashed = journal.recover(process::pid_alive);
@@ -193,6 +193,9 @@ impl Engine {
         };
         let budget = Budget::new(&options.config.prices, options.max_cost);
         let reporter = Reporter::new(Mode::pick(options.json));
+        if let Some(warning) = set_aside {
+            reporter.note(&warning);
+        }
         let undo_read = std::fs::metadata(state.undo_requests()).map_or(0, |m| m.len());
         Ok(Engine {
             // Keys start as plan indices.
@@ -340,7 +343,8 @@ impl Engine {
                     if let Some(s) = self.slots.get_mut(&attempt) {
                         s.stop = Some(s.stop.map_or(why, |old| stronger(old, why)));
                         if s.termination.is_none() {
-                            s.termination = Some(Termination::begin(s.group, signal, grace));
+                            s.termination =
+                                Some(Termination::begin(s.group, &s.task_id, signal, grace));
                         } else if signal != libc::SIGTERM {
                             s.group.signal(signal);
                         }
@@ -403,10 +407,8 @@ impl Engine {
             .or(self.options.timeout);
         match executor::spawn(&launch, attempt, &self.tx) {
             Ok(info) => {
+                // The agent told the guard its group itself (process::own_group).
                 let group = Group(info.pid as i32);
-                if let Some(g) = self.guard.as_mut() {
-                    g.watch(group);
-                }
                 history.previous = None;
                 self.emit(Event::TaskStarted {
                     task: task_id.clone(),
@@ -498,8 +500,14 @@ impl Engine {
             }
             Input::Signal(sig) => {
                 let name = process::signal_name(sig);
-                let grace = humanize(self.options.grace);
-                let actions = self.d.on_signal(sig, &name, &grace);
+                let grace = self.options.grace;
+                let term = if sig != libc::SIGTERM && process::TERM_AFTER < grace {
+                    format!("SIGTERM after {}, ", humanize(process::TERM_AFTER))
+                } else {
+                    String::new()
+                };
+                let then = format!("{term}SIGKILL after {}", humanize(grace));
+                let actions = self.d.on_signal(sig, &name, &then);
                 self.perform(actions);
             }
         }
@@ -520,7 +528,12 @@ impl Engine {
             if slot.termination.is_none() && slot.group.alive() {
                 let grace = self.options.grace;
                 let s = self.slots.get_mut(&attempt).unwrap();
-                s.termination = Some(Termination::begin(s.group, libc::SIGTERM, grace));
+                s.termination = Some(Termination::begin(
+                    s.group,
+                    &s.task_id,
+                    libc::SIGTERM,
+                    grace,
+                ));
             }
             return;
         }
@@ -533,7 +546,7 @@ impl Engine {
         if slot.group.alive() {
             self.lingering
                 .push(slot.termination.take().unwrap_or_else(|| {
-                    Termination::begin(slot.group, libc::SIGTERM, self.options.grace)
+                    Termination::begin(slot.group, &slot.task_id, libc::SIGTERM, self.options.grace)
                 }));
         } else if let Some(g) = self.guard.as_mut() {
             g.forget(slot.group);
@@ -566,9 +579,6 @@ impl Engine {
                     slot.exited = None;
                     slot.group = Group(pid as i32);
                     slot.termination = None;
-                    if let Some(g) = self.guard.as_mut() {
-                        g.watch(slot.group);
-                    }
                     self.slots.insert(attempt, slot);
                     return;
                 }
@@ -933,11 +943,11 @@ impl Engine {
         }
         for s in self.slots.values() {
             if let Some(k) = &s.termination {
-                next = next.min(k.deadline);
+                next = next.min(k.next_poll());
             }
         }
         for k in &self.lingering {
-            next = next.min(k.deadline);
+            next = next.min(k.next_poll());
         }
         if let Some(at) = self.d.next_due() {
             next = next.min(at);
@@ -954,9 +964,12 @@ impl Engine {
 
     fn on_timers(&mut self) {
         let now = Instant::now();
+        let mut waiting = Vec::new();
         for s in self.slots.values_mut() {
-            if let Some(k) = s.termination.as_mut() {
-                k.poll(now);
+            if let Some(k) = s.termination.as_mut()
+                && k.poll(now)
+            {
+                waiting.push(k.clone());
             }
         }
         // Attempts of removed tasks end when their group is gone.
@@ -969,13 +982,20 @@ impl Engine {
         }
         let guard = &mut self.guard;
         self.lingering.retain_mut(|k| {
-            k.poll(now);
+            if k.poll(now) {
+                waiting.push(k.clone());
+            }
             let alive = k.group.alive();
             if !alive && let Some(g) = guard.as_mut() {
                 g.forget(k.group);
             }
             alive
         });
+        // Processes that outlived the first signal: say whose they are and
+        // when SIGKILL comes, rather than wait in silence.
+        for line in crate::report::live::waiting_lines(&waiting, now) {
+            self.reporter.note(&line);
+        }
         self.poll_progress();
     }
 
@@ -1006,7 +1026,9 @@ impl Engine {
     fn finish_lingering(&mut self) {
         while !self.lingering.is_empty() {
             if let Ok(Input::Signal(sig)) = self.rx.recv_timeout(Duration::from_millis(20)) {
-                let actions = self.d.on_signal(sig, &process::signal_name(sig), "0s");
+                let actions = self
+                    .d
+                    .on_signal(sig, &process::signal_name(sig), "SIGKILL now");
                 self.perform(actions);
                 for k in &self.lingering {
                     k.group.signal(libc::SIGKILL);
@@ -1101,7 +1123,7 @@ impl Engine {
                     remaining,
                 },
             );
-            eprint!("{summary}");
+            crate::report::live::to_stderr(&summary);
         }
         if interrupted {
             EXIT_INTERRUPTED

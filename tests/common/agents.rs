@@ -477,6 +477,39 @@ impl Background {
     }
 }
 
+/// Runs run-batch to its end in `dir` (environment as for [`Background`])
+/// with stdout and stderr pipes whose read ends are closed before it writes
+/// anything, as `| head` that has had enough or a pager that was quit: every
+/// write it makes fails with EPIPE. Returns its exit status.
+pub fn run_with_output_closed(dir: &Path, args: &[&str]) -> ExitStatus {
+    let mut command = run_batch(args, dir, &[dir.join("bin")]);
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env("FAKE_LOG", dir.join(FAKE_LOG))
+        .env("FAKE_PIDS", dir.join(FAKE_PIDS));
+    let mut child = command.spawn().expect("start run-batch");
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for run-batch") {
+            return status;
+        }
+        if start.elapsed() > PATIENCE {
+            let _ = child.kill();
+            let _ = child.wait();
+            kill_agents(dir);
+            panic!(
+                "`run-batch {}` did not finish within {PATIENCE:?}; killed",
+                args.join(" ")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 impl Drop for Background {
     fn drop(&mut self) {
         if let Some(child) = self.child.as_mut() {

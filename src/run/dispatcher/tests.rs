@@ -215,11 +215,11 @@ fn timeouts_stop_the_attempt() {
 fn the_first_signal_stops_everything_and_the_second_kills() {
     let mut r = Run::new("- [ ] a\n- [ ] b\n- [ ] c\n", limits(2));
     assert_eq!(r.start(), ["a", "b"]);
-    let actions = r.d.on_signal(libc::SIGINT, "SIGINT", "10s");
+    let actions = r.d.on_signal(libc::SIGINT, "SIGINT", "SIGKILL after 10s");
     r.take(actions);
     assert_eq!(r.events[1..], ["stop a Cancelled", "stop b Cancelled"]);
     assert!(r.start().is_empty(), "nothing starts after a Ctrl-C");
-    let actions = r.d.on_signal(libc::SIGINT, "SIGINT", "10s");
+    let actions = r.d.on_signal(libc::SIGINT, "SIGINT", "SIGKILL after 10s");
     r.take(actions);
     assert_eq!(r.events[4..], ["kill a", "kill b"]);
     r.end("a", Class::Interrupted);
