@@ -228,7 +228,8 @@ pub fn main() -> i32 {
             .get(2)
             .and_then(|g| g.to_str()?.parse().ok())
             .unwrap_or(10_000);
-        return crate::run::process::guard_main(grace);
+        let token = argv.get(3).and_then(|t| t.to_str()).unwrap_or("");
+        return crate::run::process::guard_main(grace, token);
     }
     // `run-batch FILE [FLAGS]` is `run-batch run FILE [FLAGS]`.
     if let Some(first) = argv.get(1).and_then(|a| a.to_str())
