@@ -726,6 +726,7 @@ const DUMP_AGENT: &str = r#"
     d="$DUMP_DIR/$RUN_BATCH_TASK_ID"
     mkdir -p "$d"
     cat > "$d/stdin"
+    cat "$RUN_BATCH_PROMPT_FILE" > "$d/prompt-file"
     pwd -P > "$d/pwd"
     env | grep '^RUN_BATCH_' | sort > "$d/env"
     for a in "$@"; do printf '%s\n' "$a"; done > "$d/args"
@@ -780,17 +781,19 @@ fn the_agent_gets_the_prompt_on_stdin_and_the_run_batch_variables() {
         real(Path::new(&var("RUN_BATCH_STATE_DIR"))),
         real(&dir.join(".run-batch/t.md"))
     );
-    assert_eq!(
-        real(Path::new(&var("RUN_BATCH_PROMPT_FILE"))),
-        real(&run.join("api.1.prompt.md"))
-    );
+    // The prompt file is the attempt's, in the run's folder (removed after a
+    // success that printed nothing).
+    let prompt = Path::new(&var("RUN_BATCH_PROMPT_FILE")).to_owned();
+    assert_eq!(prompt.file_name().unwrap(), "api.1.prompt.md");
+    assert_eq!(real(prompt.parent().unwrap()), real(&run));
     // The progress file is the attempt's, in the run's folder (it need not exist yet).
     let progress = Path::new(&var("RUN_BATCH_PROGRESS_FILE")).to_owned();
     assert_eq!(progress.file_name().unwrap(), "api.1.progress");
     assert_eq!(real(progress.parent().unwrap()), real(&run));
     // stdin is the prompt, whole.
     let stdin = out.read("dumps/api/stdin");
-    assert_eq!(stdin, out.read(run.join("api.1.prompt.md")));
+    assert_eq!(stdin, out.read("dumps/api/prompt-file"));
+    assert!(!run.join("api.1.prompt.md").exists() && !run.join("api.1.log").exists());
     assert!(stdin.contains("Build the API\n\nKeep it small."), "{stdin}");
     assert!(stdin.contains("`t.md`"), "{stdin}");
     assert_eq!(out.read("dumps/api/pwd").trim(), real(dir));

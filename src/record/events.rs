@@ -99,6 +99,8 @@ pub enum Event {
         agent: String,
         pid: u32,
         log: PathBuf,
+        /// The command line, as the log's first line shows it.
+        command: String,
         /// The session this attempt continues.
         #[serde(skip_serializing_if = "Option::is_none")]
         resume: Option<String>,

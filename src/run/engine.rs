@@ -64,6 +64,9 @@ pub(super) struct Engine {
     /// Earlier runs that never finished: their id and pid.
     crashed: Vec<(String, i32)>,
     workdir: PathBuf,
+    /// The task file and state folder as absolute paths, for agents.
+    taskfile_abs: PathBuf,
+    state_abs: PathBuf,
     started_at: Instant,
     to_run_at_start: usize,
     /// Coalescing of box writes.
@@ -169,6 +172,7 @@ impl Engine {
             reporter.note(&warning);
         }
         let undo_read = std::fs::metadata(state.undo_requests()).map_or(0, |m| m.len());
+        let state_abs = std::path::absolute(&state.dir).unwrap_or_else(|_| state.dir.clone());
         Ok(Engine {
             // Keys start as plan indices.
             d: Dispatcher::new(plan, limits),
@@ -191,6 +195,9 @@ impl Engine {
             lingering: Vec::new(),
             crashed,
             workdir,
+            taskfile_abs: std::path::absolute(&options.file)
+                .unwrap_or_else(|_| options.file.clone()),
+            state_abs,
             started_at: Instant::now(),
             to_run_at_start: 0,
             first_owed: None,

@@ -74,8 +74,8 @@ impl Engine {
             last_error: history.last_error.as_deref(),
             run_dir: &self.run_dir,
             run_id: &self.run_id,
-            state_dir: &self.state.dir,
-            taskfile: &self.options.file,
+            state_dir: &self.state_abs,
+            taskfile: &self.taskfile_abs,
             workdir: &self.workdir,
         };
         let timeout = self.d.plan().tasks[t]
@@ -95,6 +95,7 @@ impl Engine {
                     agent: spec.name.clone(),
                     pid: info.pid,
                     log: info.log.clone(),
+                    command: info.command.clone(),
                     resume: resumed.as_ref().map(|r| r.session_id.clone()),
                 });
                 self.slots.insert(
@@ -315,6 +316,9 @@ impl Engine {
         });
         if let Some(spend) = &spend {
             self.budget.add(&slot.task_id, spend);
+        }
+        if class == Class::Succeeded {
+            slot.info.tidy_after_success();
         }
         let history = self.history.entry(slot.key).or_default();
         history.resume = match (resumable, session_id) {
