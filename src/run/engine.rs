@@ -81,6 +81,8 @@ pub(super) struct Engine {
     file_gone: bool,
     /// The last reload error shown (per version of the file).
     reload_error: Option<Stamp>,
+    /// How provider failures read (built in, and `[limits]` in the config).
+    limit_patterns: crate::run::limits::Patterns,
     /// `run-batch tick --undo` requests read so far.
     undo: HashSet<String>,
     undo_read: u64,
@@ -165,7 +167,14 @@ impl Engine {
             fail_fast: options.fail_fast,
             retries: options.retries,
             timeout: options.timeout,
+            max_wait: options.max_wait,
+            transient_retries: (options.config.transient_retries)
+                .unwrap_or(crate::run::dispatcher::TRANSIENT_RETRIES),
+            seed: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64),
         };
+        let providers = super::providers_of(&agents);
         let budget = Budget::new(&options.config.prices, options.max_cost);
         let reporter = Reporter::new(Mode::pick(options.json));
         if let Some(warning) = set_aside {
@@ -175,7 +184,7 @@ impl Engine {
         let state_abs = std::path::absolute(&state.dir).unwrap_or_else(|_| state.dir.clone());
         Ok(Engine {
             // Keys start as plan indices.
-            d: Dispatcher::new(plan, limits),
+            d: Dispatcher::new(plan, limits, providers, Instant::now()),
             agents,
             history,
             keeper,
@@ -207,6 +216,7 @@ impl Engine {
             file_gone: false,
             reload_error: None,
             undo: HashSet::new(),
+            limit_patterns: crate::run::limits::Patterns::new(&options.config.limit_patterns),
             undo_read,
             options,
         })

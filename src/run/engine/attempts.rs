@@ -5,6 +5,7 @@
 //! ends; hands on events and the attempt's class.
 
 use super::*;
+use crate::run::limits::Signal;
 
 /// One attempt's processes and what they said.
 pub(super) struct Slot {
@@ -38,6 +39,8 @@ pub(super) struct History {
     pub(super) resume: Option<Resume>,
     /// For a fresh start after a refused resume: the attempt before.
     pub(super) previous: Option<Previous>,
+    /// An attempt of it failed in this run (a later success is flaky).
+    pub(super) failed_before: bool,
 }
 
 impl Engine {
@@ -132,6 +135,8 @@ impl Engine {
                     task: task_id.clone(),
                     attempt: number,
                     outcome: TaskOutcome::Failed,
+                    class: Class::Failed.name(),
+                    flaky: false,
                     exit: None,
                     reason: Some(reason.clone()),
                     duration_secs: 0.0,
@@ -235,12 +240,26 @@ impl Engine {
             .map_or_else(String::new, crate::taskfile::Gate::label)
     }
 
+    /// What a failed agent's own error texts say about its provider: its
+    /// final error, the stream's last error, the end of its log.
+    fn provider_signal(&self, slot: &Slot) -> Option<Signal> {
+        let stream = slot.stream.as_deref();
+        let result = stream
+            .and_then(|s| s.result.as_ref())
+            .filter(|r| r.is_error)
+            .map_or("", |r| r.message.as_str());
+        let last = stream.and_then(|s| s.last_error.as_deref()).unwrap_or("");
+        let tail = crate::report::live::tail_lines(&slot.info.log, 30).join("\n");
+        self.limit_patterns
+            .classify(&[result, last, &tail], SystemTime::now())
+    }
+
     /// Records the end of an attempt and tells the dispatcher.
     pub(super) fn conclude(&mut self, attempt: AttemptId, slot: Slot, verdict: Verdict) {
         let duration = slot.started.elapsed();
         let killed = slot.termination.as_ref().is_some_and(|k| k.killed)
             || slot.exited == Some(Exit::Signal(libc::SIGKILL));
-        let (class, outcome, reason) = match (slot.stop, &verdict) {
+        let (mut class, outcome, reason) = match (slot.stop, &verdict) {
             (Some(Stop::Cancelled), _) => (
                 Class::Interrupted,
                 TaskOutcome::Interrupted,
@@ -269,6 +288,18 @@ impl Engine {
             (None, Verdict::Blocked(r)) => (Class::Blocked, TaskOutcome::Blocked, Some(r.clone())),
         };
         let stream = slot.stream.as_deref();
+        // The agent failed: was it the provider rather than the task?
+        let ran_on = slot.agent_exit.is_none() && class == Class::Failed && slot.stop.is_none();
+        if ran_on && let Some(signal) = self.provider_signal(&slot) {
+            class = match signal {
+                Signal::Limited { reset, window } => Class::Limited { reset, window },
+                Signal::Throttled => Class::Throttled,
+                // The API kept failing: after a few, the task's failure.
+                Signal::Transient if self.d.transients_spent(attempt) => Class::Failed,
+                Signal::Transient => Class::Transient,
+                Signal::Auth => Class::Auth,
+            };
+        }
         let mut spend = None;
         if let Some(s) = stream {
             let (sp, warnings) = self.budget.spend_of(&slot.agent, s);
@@ -278,12 +309,17 @@ impl Engine {
             spend = Some(sp);
         }
         let session_id = stream.and_then(|s| s.session_id.clone());
-        let ran_on = slot.agent_exit.is_none() && class == Class::Failed && slot.stop.is_none();
-        // Continued next time: stopped from outside, or the agent died
-        // without its final event, after its session began.
+        // Continued next time: stopped from outside, held back by its
+        // provider, or the agent died without its final event, after its
+        // session began.
+        let held = matches!(
+            class,
+            Class::Limited { .. } | Class::Throttled | Class::Transient | Class::Auth
+        );
         let resumable = slot.agent.can_resume()
             && session_id.is_some()
             && (matches!(outcome, TaskOutcome::Interrupted | TaskOutcome::TimedOut)
+                || held
                 || (ran_on && stream.is_some_and(|s| s.result.is_none())));
         let refused =
             slot.resumed.is_some() && ran_on && stream.is_some_and(|s| !s.session_started);
@@ -300,10 +336,17 @@ impl Engine {
                 },
             )
         });
+        let history = self.history.entry(slot.key).or_default();
+        let flaky = class == Class::Succeeded && history.failed_before;
+        if class == Class::Failed {
+            history.failed_before = true;
+        }
         self.emit(Event::TaskFinished {
             task: slot.task_id.clone(),
             attempt: slot.number,
             outcome: outcome.clone(),
+            class: class.name(),
+            flaky,
             exit: slot.agent_exit.or(slot.exited),
             reason: reason.clone(),
             duration_secs: duration.as_secs_f64(),
@@ -332,7 +375,6 @@ impl Engine {
             }),
             _ => None,
         };
-        let mut class = class;
         if refused && self.d.cancel().is_none() {
             // The CLI would not continue the session: start afresh at once,
             // telling the new attempt what the interrupted one had done.
@@ -374,6 +416,8 @@ impl Engine {
         log: &Path,
     ) {
         let failed = matches!(class, Class::Failed | Class::Blocked);
+        // An auth failure stops its provider for the run: show why.
+        let auth = class == Class::Auth;
         self.history
             .entry(key)
             .or_default()
@@ -397,12 +441,11 @@ impl Engine {
             .d
             .on_end(attempt, class, reason.as_deref(), Instant::now());
         self.perform(actions);
-        if failed
-            && self
-                .d
-                .task(key)
-                .place
-                .is_some_and(|t| self.d.schedule_state(t) == crate::run::scheduler::State::Failed)
+        if auth
+            || failed
+                && self.d.task(key).place.is_some_and(|t| {
+                    self.d.schedule_state(t) == crate::run::scheduler::State::Failed
+                })
         {
             self.reporter.failure_tail(task_id, log);
         }

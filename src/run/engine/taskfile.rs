@@ -64,7 +64,8 @@ impl Engine {
             )
             .unwrap_or_default();
         let edited_at = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
-        let actions = self.d.on_reload(plan, &self.undo, edited_at);
+        let providers = crate::run::providers_of(&agents);
+        let actions = self.d.on_reload(plan, &self.undo, edited_at, providers);
         self.keeper.adopt(bytes, stamp);
         self.agents = agents;
         self.perform(actions);
