@@ -34,7 +34,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the plan: one agent per task, ticking each box as its task is done
     /// (also `run-batch FILE`)
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Done and remaining tasks, the last run's outcome and each failed task
     Status(StatusArgs),
     /// Show the plan: waves, sections, tasks, ids, limits and dependencies
@@ -151,6 +151,11 @@ pub struct RunArgs {
     /// to carry on) [default: no limit]
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
     pub max_wait: Option<std::time::Duration>,
+    /// Stop an attempt as stalled when it shows no sign of life (output,
+    /// a stream event, a progress line) for this long, e.g. `10m`; it is
+    /// retried, continuing its agent's session where it can
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub idle_timeout: Option<std::time::Duration>,
 }
 
 #[derive(Args, Debug)]
@@ -256,7 +261,7 @@ pub fn main() -> i32 {
     }
     let cli = Cli::parse_from(argv);
     let result = match cli.command {
-        Some(Command::Run(args)) => run(args),
+        Some(Command::Run(args)) => run(*args),
         Some(Command::Status(args)) => status(&args),
         Some(Command::Plan(args)) => plan(&args),
         Some(Command::Tick(args)) => tick(&args),
@@ -325,6 +330,7 @@ fn run(args: RunArgs) -> Result<i32, Error> {
         fresh: args.fresh,
         require_done: args.require_done,
         max_wait: args.max_wait,
+        idle_timeout: args.idle_timeout,
     };
     crate::run::run(plan, keeper, options)
 }

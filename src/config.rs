@@ -32,6 +32,8 @@ pub struct Config {
     /// `[limits] transient-retries`: transient API failures retried before
     /// one counts as the task's failure (None: the default).
     pub transient_retries: Option<u32>,
+    /// `[limits] margin`: waited past a usage limit's reset time.
+    pub reset_margin: Option<std::time::Duration>,
 }
 
 /// What a custom agent prints on stdout.
@@ -123,7 +125,7 @@ struct RawConfig {
 #[serde(
     deny_unknown_fields,
     rename_all = "kebab-case",
-    expecting = "a table of patterns (`limit`, `throttled`, `transient`, `auth`) and `transient-retries`"
+    expecting = "a table of patterns (`limit`, `throttled`, `transient`, `auth`), `transient-retries` and `margin`"
 )]
 struct RawLimits {
     limit: Option<Vec<Spanned<String>>>,
@@ -131,6 +133,7 @@ struct RawLimits {
     transient: Option<Vec<Spanned<String>>>,
     auth: Option<Vec<Spanned<String>>>,
     transient_retries: Option<Spanned<i64>>,
+    margin: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -309,6 +312,17 @@ fn parse(text: &str) -> Result<Config, Problem> {
                 }
                 config.limit_patterns.push((kind, text));
             }
+        }
+        if let Some(m) = limits.margin {
+            let span = m.span();
+            let text = m.into_inner();
+            config.reset_margin =
+                Some(crate::taskfile::parse_duration(&text).ok_or_else(|| {
+                    Problem::at(
+                        span,
+                        format!("`margin` must be a duration such as `60s` or `2m`, not `{text}`"),
+                    )
+                })?);
         }
         if let Some(n) = limits.transient_retries {
             let span = n.span();

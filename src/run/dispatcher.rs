@@ -50,6 +50,8 @@ impl Cancel {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stop {
     Timeout,
+    /// No output, event or progress line for the idle timeout.
+    Idle,
     Cancelled,
     /// Its task left the file.
     Removed,
@@ -133,6 +135,8 @@ pub struct Limits {
     /// Transient API failures retried (without using the task's retries)
     /// before one counts as the task's failure.
     pub transient_retries: u32,
+    /// Waited past a usage limit's reset time before a task probes.
+    pub reset_margin: Duration,
 }
 
 /// What the engine must do.
@@ -284,8 +288,9 @@ impl Dispatcher {
             let i = match self.providers.iter().position(|p| p.name == name) {
                 Some(i) => i,
                 None => {
+                    let (jobs, margin) = (self.limits.jobs, self.limits.reset_margin);
                     self.providers
-                        .push(Provider::new(&name, pace, self.limits.jobs));
+                        .push(Provider::new(&name, pace, jobs, margin));
                     self.providers.len() - 1
                 }
             };
@@ -658,6 +663,22 @@ impl Dispatcher {
                 self.waiting_since = None;
             }
             _ => {}
+        }
+    }
+
+    /// The engine saw no sign of life from an attempt for its idle timeout:
+    /// it is stopped like a timeout.
+    pub fn on_idle(&mut self, attempt: AttemptId) -> Vec<Action> {
+        match self.live.get_mut(&attempt) {
+            Some(live) if live.stopping.is_none() => {
+                live.stopping = Some(Stop::Idle);
+                vec![Action::Stop {
+                    attempt,
+                    why: Stop::Idle,
+                    signal: libc::SIGTERM,
+                }]
+            }
+            _ => Vec::new(),
         }
     }
 

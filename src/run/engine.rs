@@ -170,6 +170,8 @@ impl Engine {
             max_wait: options.max_wait,
             transient_retries: (options.config.transient_retries)
                 .unwrap_or(crate::run::dispatcher::TRANSIENT_RETRIES),
+            reset_margin: (options.config.reset_margin)
+                .unwrap_or(crate::run::providers::RESET_MARGIN),
             seed: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(1, |d| d.as_nanos() as u64),
@@ -478,6 +480,9 @@ impl Engine {
             self.reporter.note(&line);
         }
         self.poll_progress();
+        if self.options.idle_timeout.is_some() {
+            self.stop_idle(now);
+        }
     }
 
     /// New lines in each running task's progress file.

@@ -73,6 +73,8 @@ pub struct RunOptions {
     pub require_done: bool,
     /// `--max-wait`: the most the run waits for usage limits in all.
     pub max_wait: Option<Duration>,
+    /// `--idle-timeout`: an attempt silent this long is stopped as stalled.
+    pub idle_timeout: Option<Duration>,
 }
 
 /// How the run ended, as an exit status.

@@ -35,8 +35,8 @@ impl Pace {
     };
 }
 
-/// Waited past the reset time before the probe: the provider's clock and
-/// ours differ, and a window reopens gradually.
+/// Waited past the reset time before the probe, by default: the provider's
+/// clock and ours differ, and a window reopens gradually.
 pub const RESET_MARGIN: Duration = Duration::from_secs(60);
 /// With no reset time given, waits grow from 1 to 30 minutes.
 const UNKNOWN_RESET_FIRST: Duration = Duration::from_secs(60);
@@ -83,11 +83,14 @@ pub struct Provider {
     unknown_waits: u32,
     /// Time spent waiting, for `--max-wait` and the summary.
     waited: Duration,
+    /// Waited past a reset time before the probe.
+    margin: Duration,
 }
 
 impl Provider {
-    pub fn new(name: &str, pace: Pace, jobs: usize) -> Provider {
+    pub fn new(name: &str, pace: Pace, jobs: usize, margin: Duration) -> Provider {
         Provider {
+            margin,
             name: name.to_owned(),
             tokens: pace.burst,
             pace,
@@ -161,7 +164,7 @@ impl Provider {
             return None;
         }
         let wait = match reset.and_then(|r| r.duration_since(wall).ok()) {
-            Some(d) => (d + RESET_MARGIN).min(LONGEST_WAIT),
+            Some(d) => (d + self.margin).min(LONGEST_WAIT),
             None => {
                 self.unknown_waits += 1;
                 (UNKNOWN_RESET_FIRST * 2u32.pow(self.unknown_waits.min(5) - 1))
@@ -277,7 +280,7 @@ mod tests {
     #[test]
     fn the_ramp_lets_a_burst_start_then_one_per_interval() {
         let t0 = Instant::now();
-        let mut p = Provider::new("claude", Pace::CLI, 8);
+        let mut p = Provider::new("claude", Pace::CLI, 8, RESET_MARGIN);
         assert_eq!(p.limit(0, t0), 2);
         p.started(t0);
         p.started(t0);
@@ -286,7 +289,7 @@ mod tests {
         assert_eq!(p.limit(2, t0), 2);
         p.tick(t0 + Duration::from_secs(1));
         assert_eq!(p.limit(2, t0), 3);
-        let commands = Provider::new("true", Pace::NONE, 8);
+        let commands = Provider::new("true", Pace::NONE, 8, RESET_MARGIN);
         assert_eq!(commands.limit(0, t0), 8);
     }
 
@@ -294,7 +297,7 @@ mod tests {
     fn a_limit_closes_the_gate_until_the_reset_then_one_task_probes() {
         let t0 = Instant::now();
         let wall = SystemTime::now();
-        let mut p = Provider::new("claude", Pace::NONE, 4);
+        let mut p = Provider::new("claude", Pace::NONE, 4, RESET_MARGIN);
         let event = p.limited(
             Some(wall + Duration::from_secs(600)),
             Some("five_hour".into()),
@@ -322,7 +325,7 @@ mod tests {
     fn unknown_resets_wait_longer_each_time() {
         let t0 = Instant::now();
         let wall = SystemTime::now();
-        let mut p = Provider::new("codex", Pace::NONE, 4);
+        let mut p = Provider::new("codex", Pace::NONE, 4, RESET_MARGIN);
         p.limited(None, None, t0, wall);
         assert_eq!(p.next_due(), Some(t0 + Duration::from_secs(60)));
         p.tick(t0 + Duration::from_secs(60));
@@ -334,7 +337,7 @@ mod tests {
     #[test]
     fn throttling_halves_concurrency_and_successes_grow_it_back() {
         let t0 = Instant::now();
-        let mut p = Provider::new("claude", Pace::NONE, 8);
+        let mut p = Provider::new("claude", Pace::NONE, 8, RESET_MARGIN);
         p.throttled(6, t0, 0.5);
         assert_eq!(p.limit(6, t0), 3, "held at what runs, at most the cap");
         p.tick(t0 + Duration::from_secs(3));
@@ -345,7 +348,7 @@ mod tests {
 
     #[test]
     fn an_auth_failure_stops_the_provider() {
-        let mut p = Provider::new("claude", Pace::NONE, 4);
+        let mut p = Provider::new("claude", Pace::NONE, 4, RESET_MARGIN);
         assert!(p.stopped("Invalid API key").is_some());
         assert!(p.stopped("again").is_none());
         assert_eq!(p.limit(0, Instant::now()), 0);

@@ -26,6 +26,7 @@ fn limits(jobs: usize) -> Limits {
         max_wait: None,
         seed: 7,
         transient_retries: 2,
+        reset_margin: crate::run::providers::RESET_MARGIN,
     }
 }
 

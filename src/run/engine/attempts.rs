@@ -24,6 +24,10 @@ pub(super) struct Slot {
     /// How the agent exited, once its gate runs in this slot.
     pub(super) agent_exit: Option<Exit>,
     pub(super) termination: Option<Termination>,
+    /// The last sign of life: output, a stream event or a progress line
+    /// (for the idle timeout), and how much had come by then.
+    pub(super) alive_at: Instant,
+    pub(super) alive_mark: u64,
     /// Why the dispatcher stopped it.
     pub(super) stop: Option<Stop>,
     /// The timeout in force when it started.
@@ -34,7 +38,8 @@ pub(super) struct Slot {
 /// What the run remembers of a task's attempts, for the next one.
 #[derive(Default)]
 pub(super) struct History {
-    pub(super) last_error: Option<String>,
+    /// Why the last attempt failed, with the end of its log.
+    pub(super) last_failure: Option<Previous>,
     /// The session the next attempt continues.
     pub(super) resume: Option<Resume>,
     /// For a fresh start after a refused resume: the attempt before.
@@ -74,7 +79,7 @@ impl Engine {
             attempt: number,
             spec: &spec,
             prompter: &self.prompter,
-            last_error: history.last_error.as_deref(),
+            last_failure: history.last_failure.as_ref(),
             run_dir: &self.run_dir,
             run_id: &self.run_id,
             state_dir: &self.state_abs,
@@ -120,6 +125,8 @@ impl Engine {
                         stream: None,
                         agent_exit: None,
                         termination: None,
+                        alive_at: Instant::now(),
+                        alive_mark: 0,
                         stop: None,
                         timeout,
                         progress_seen: 0,
@@ -254,6 +261,38 @@ impl Engine {
             .classify(&[result, last, &tail], SystemTime::now())
     }
 
+    /// The idle timeout of a task's attempts, if any.
+    pub(super) fn idle_timeout(&self, key: Key) -> Option<Duration> {
+        self.options
+            .idle_timeout
+            .filter(|_| self.d.task(key).place.is_some())
+    }
+
+    /// Stops attempts that showed no sign of life for their idle timeout:
+    /// nothing new in their log or stream, no progress line.
+    pub(super) fn stop_idle(&mut self, now: Instant) {
+        let mut idle = Vec::new();
+        for (&attempt, s) in self.slots.iter_mut() {
+            if s.agent_exit.is_some() || s.termination.is_some() {
+                continue;
+            }
+            let log = std::fs::metadata(&s.info.log).map_or(0, |m| m.len());
+            let streamed = s.info.streamed.load(std::sync::atomic::Ordering::Relaxed);
+            let mark = log + streamed + s.progress_seen;
+            if mark != s.alive_mark {
+                s.alive_mark = mark;
+                s.alive_at = now;
+            }
+            idle.push((attempt, s.key, now - s.alive_at));
+        }
+        for (attempt, key, quiet) in idle {
+            if self.idle_timeout(key).is_some_and(|limit| quiet >= limit) {
+                let actions = self.d.on_idle(attempt);
+                self.perform(actions);
+            }
+        }
+    }
+
     /// Records the end of an attempt and tells the dispatcher.
     pub(super) fn conclude(&mut self, attempt: AttemptId, slot: Slot, verdict: Verdict) {
         let duration = slot.started.elapsed();
@@ -270,6 +309,14 @@ impl Engine {
                 TaskOutcome::Interrupted,
                 Some("the task was removed from the file while it ran".to_owned()),
             ),
+            (Some(Stop::Idle), _) => {
+                let idle = self.idle_timeout(slot.key).unwrap_or_default();
+                let r = format!(
+                    "stalled: no output, event or progress line for {} (idle timeout)",
+                    humanize(idle)
+                );
+                (Class::Failed, TaskOutcome::TimedOut, Some(r))
+            }
             (Some(Stop::Timeout), _) => {
                 let mut r = format!(
                     "timed out after {}",
@@ -418,11 +465,11 @@ impl Engine {
         let failed = matches!(class, Class::Failed | Class::Blocked);
         // An auth failure stops its provider for the run: show why.
         let auth = class == Class::Auth;
-        self.history
-            .entry(key)
-            .or_default()
-            .last_error
-            .clone_from(&reason);
+        let history = self.history.entry(key).or_default();
+        history.last_failure = match (&class, &reason) {
+            (Class::Succeeded | Class::Interrupted, _) | (_, None) => None,
+            (_, Some(r)) => Some(resume::previous(r, log)),
+        };
         // Spent before it ends: a reached budget leaves no retry.
         if let Some((max, spent)) = self.budget.reached() {
             let again = class != Class::Succeeded;
