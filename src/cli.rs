@@ -156,6 +156,19 @@ pub struct RunArgs {
     /// retried, continuing its agent's session where it can
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
     pub idle_timeout: Option<std::time::Duration>,
+    /// Where tasks run: `none` (all in the same folder), or `worktree` (each
+    /// task in a git worktree of its own, merged back onto your branch
+    /// before its box is ticked; docs/isolation.md)
+    #[arg(long, value_enum, value_name = "MODE", default_value = "none")]
+    pub isolate: Isolate,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Isolate {
+    /// Every agent works in the same folder
+    None,
+    /// Each task in its own git worktree and branch, merged back in order
+    Worktree,
 }
 
 #[derive(Args, Debug)]
@@ -331,6 +344,7 @@ fn run(args: RunArgs) -> Result<i32, Error> {
         require_done: args.require_done,
         max_wait: args.max_wait,
         idle_timeout: args.idle_timeout,
+        isolate: args.isolate == Isolate::Worktree,
     };
     crate::run::run(plan, keeper, options)
 }

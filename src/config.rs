@@ -34,6 +34,8 @@ pub struct Config {
     pub transient_retries: Option<u32>,
     /// `[limits] margin`: waited past a usage limit's reset time.
     pub reset_margin: Option<std::time::Duration>,
+    /// `[isolation] setup`: a command run in each new task worktree.
+    pub worktree_setup: Option<String>,
 }
 
 /// What a custom agent prints on stdout.
@@ -119,6 +121,17 @@ struct RawConfig {
     prices: BTreeMap<Spanned<String>, Spanned<RawPrice>>,
     runs: Option<RawRuns>,
     limits: Option<RawLimits>,
+    isolation: Option<RawIsolation>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "kebab-case",
+    expecting = "a table of settings for task worktrees (`setup`)"
+)]
+struct RawIsolation {
+    setup: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -291,6 +304,9 @@ fn parse(text: &str) -> Result<Config, Problem> {
             ));
         }
         config.keep_runs = Some(n as usize);
+    }
+    if let Some(isolation) = raw.isolation {
+        config.worktree_setup = isolation.setup.filter(|s| !s.trim().is_empty());
     }
     if let Some(limits) = raw.limits {
         use crate::run::limits::Kind;
@@ -733,7 +749,7 @@ cache-read = 0.125
         );
         assert_eq!(
             error("timeout = 5\n"),
-            "run-batch.toml:1:1: unknown key `timeout`; expected one of `agents`, `prices`, `runs`, `limits`"
+            "run-batch.toml:1:1: unknown key `timeout`; expected one of `agents`, `prices`, `runs`, `limits`, `isolation`"
         );
     }
 

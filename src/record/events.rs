@@ -158,6 +158,31 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         session_total: Option<Baseline>,
     },
+    /// A task's worktree is ready (`--isolate worktree`).
+    WorktreeReady {
+        task: String,
+        dir: PathBuf,
+        branch: String,
+        /// An earlier attempt's, with its partial work.
+        reused: bool,
+    },
+    /// An attempt's verdict and gate passed in its worktree: its work is
+    /// about to land. A crash from here on leaves it for the next run.
+    TaskVerified {
+        task: String,
+        attempt: u32,
+        branch: String,
+    },
+    /// A task's work landed on the user's branch (before its box is ticked).
+    TaskLanded {
+        task: String,
+        branch: String,
+        /// The merge commit; absent when the task changed nothing.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        commit: Option<String>,
+        /// Files it changed, relative to the repository.
+        files: Vec<String>,
+    },
     TaskRetrying {
         task: String,
         next_attempt: u32,

@@ -411,6 +411,30 @@ fn plain_line(event: &Event) -> Option<String> {
             "{provider}: throttled; at most {concurrency} at once, next start in {}",
             humanize_secs(*pause_secs)
         ),
+        Event::WorktreeReady {
+            task, dir, reused, ..
+        } => {
+            if *reused {
+                format!("worktree {task}: continuing in {}", dir.display())
+            } else {
+                format!("worktree {task}: {}", dir.display())
+            }
+        }
+        Event::TaskVerified { .. } => return None,
+        Event::TaskLanded {
+            task,
+            commit,
+            files,
+            ..
+        } => match commit {
+            Some(c) => format!(
+                "merged   {task} ({} file{}, {})",
+                files.len(),
+                crate::report::plural(files.len()),
+                &c[..c.len().min(10)]
+            ),
+            None => format!("merged   {task} (no changes)"),
+        },
         Event::ProviderStopped { provider, reason } => {
             format!("{provider}: stopped ({reason}); none of its tasks start again in this run")
         }

@@ -86,6 +86,9 @@ pub enum Class {
     /// Auth or billing (an invalid key, credit too low): its provider starts
     /// nothing more in this run.
     Auth,
+    /// Its worktree could not be made or set up: the task fails without
+    /// using a retry (another attempt would meet the same).
+    Setup,
 }
 
 impl Class {
@@ -101,6 +104,7 @@ impl Class {
             Class::Throttled => "throttled",
             Class::Limited { .. } => "limit_exhausted",
             Class::Auth => "auth",
+            Class::Setup => "setup_failed",
         }
     }
 }
@@ -589,7 +593,7 @@ impl Dispatcher {
                 self.tasks[k].transients += 1;
                 true
             }
-            Class::Failed | Class::Blocked => false,
+            Class::Failed | Class::Blocked | Class::Setup => false,
         };
         if matches!(
             class,

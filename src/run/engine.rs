@@ -36,6 +36,7 @@ use crate::run::{
 
 mod attempts;
 mod finish;
+mod isolation;
 mod taskfile;
 
 use attempts::{History, Slot, stronger};
@@ -66,6 +67,14 @@ pub(super) struct Engine {
     workdir: PathBuf,
     /// The task file and state folder as absolute paths, for agents.
     taskfile_abs: PathBuf,
+    /// The task file with symlinks resolved (its place in a worktree).
+    taskfile_real: PathBuf,
+    /// `--isolate worktree`: the repository, each task's worktree, attempts
+    /// waiting for theirs, and work waiting to land.
+    repo: Option<crate::run::worktree::Repo>,
+    worktrees: HashMap<Key, crate::run::worktree::Worktree>,
+    pending: HashMap<AttemptId, isolation::Pending>,
+    landings: isolation::Landings,
     state_abs: PathBuf,
     started_at: Instant,
     to_run_at_start: usize,
@@ -184,6 +193,28 @@ impl Engine {
         }
         let undo_read = std::fs::metadata(state.undo_requests()).map_or(0, |m| m.len());
         let state_abs = std::path::absolute(&state.dir).unwrap_or_else(|_| state.dir.clone());
+        // Inside a worktree the working folder is found by its place in
+        // the repository: a real path.
+        let workdir = if options.isolate {
+            std::fs::canonicalize(&workdir).unwrap_or(workdir)
+        } else {
+            workdir
+        };
+        let repo = if options.isolate {
+            let repo = crate::run::worktree::Repo::open(&options.file, &state.dir)
+                .map_err(Error::Setup)?;
+            let inside = std::fs::canonicalize(&workdir).is_ok_and(|w| w.starts_with(&repo.root));
+            if !inside {
+                return Err(Error::Setup(format!(
+                    "--workdir `{}` is outside the repository `{}`, so it has no place in a task's worktree; drop `--isolate worktree` or pick a folder inside",
+                    workdir.display(),
+                    repo.root.display()
+                )));
+            }
+            Some(repo)
+        } else {
+            None
+        };
         Ok(Engine {
             // Keys start as plan indices.
             d: Dispatcher::new(plan, limits, providers, Instant::now()),
@@ -208,6 +239,12 @@ impl Engine {
             workdir,
             taskfile_abs: std::path::absolute(&options.file)
                 .unwrap_or_else(|_| options.file.clone()),
+            taskfile_real: std::fs::canonicalize(&options.file)
+                .unwrap_or_else(|_| options.file.clone()),
+            repo,
+            worktrees: HashMap::new(),
+            pending: HashMap::new(),
+            landings: isolation::Landings::default(),
             state_abs,
             started_at: Instant::now(),
             to_run_at_start: 0,
@@ -403,6 +440,8 @@ impl Engine {
                     self.emit(event);
                 }
             }
+            Input::Prepared { slot, result } => self.prepared(slot, *result),
+            Input::Landed { slot, result } => self.landed(slot, *result),
             Input::Signal(sig) => {
                 let name = process::signal_name(sig);
                 let grace = self.options.grace;
@@ -437,6 +476,9 @@ impl Engine {
         }
         if let Some(f) = self.first_owed {
             next = next.min(f + Duration::from_millis(250));
+        }
+        if let Some(at) = self.landings.retry_at {
+            next = next.min(at);
         }
         if let Some(at) = self.write_again_at {
             next = next.min(at);
@@ -480,6 +522,7 @@ impl Engine {
             self.reporter.note(&line);
         }
         self.poll_progress();
+        self.retry_landings(now);
         if self.options.idle_timeout.is_some() {
             self.stop_idle(now);
         }

@@ -13,6 +13,8 @@ pub mod dispatcher;
 pub mod dry_run;
 mod engine;
 pub mod executor;
+pub mod git;
+pub mod land;
 pub mod limits;
 pub mod price;
 pub mod process;
@@ -23,6 +25,7 @@ pub mod scheduler;
 pub mod stream;
 pub mod verdict;
 pub mod workspace;
+pub mod worktree;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -75,6 +78,8 @@ pub struct RunOptions {
     pub max_wait: Option<Duration>,
     /// `--idle-timeout`: an attempt silent this long is stopped as stalled.
     pub idle_timeout: Option<Duration>,
+    /// `--isolate worktree`: each task runs in a git worktree of its own.
+    pub isolate: bool,
 }
 
 /// How the run ended, as an exit status.
@@ -105,6 +110,16 @@ pub enum Input {
         activity: String,
     },
     Signal(i32),
+    /// A task's worktree is ready, or could not be made.
+    Prepared {
+        slot: u64,
+        result: Box<Result<worktree::Worktree, String>>,
+    },
+    /// A verified attempt's work landed, or did not.
+    Landed {
+        slot: u64,
+        result: Box<Result<land::Landed, String>>,
+    },
 }
 
 /// Runs `plan`, read from `bytes` of `options.file` by `keeper` (which

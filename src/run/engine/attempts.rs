@@ -33,6 +33,8 @@ pub(super) struct Slot {
     /// The timeout in force when it started.
     pub(super) timeout: Option<Duration>,
     pub(super) progress_seen: u64,
+    /// Its work has landed (`--isolate worktree`): it is concluded as is.
+    pub(super) landed: bool,
 }
 
 /// What the run remembers of a task's attempts, for the next one.
@@ -59,6 +61,11 @@ impl Engine {
             self.perform(actions);
             return;
         }
+        if self.repo.is_some() && !self.worktrees.contains_key(&key) {
+            self.prepare(attempt, key, number);
+            return;
+        }
+        let (workdir, taskfile) = self.attempt_paths(key);
         let spec = self.agents[t].clone().unwrap_or_else(|| {
             crate::run::parse_agent(&crate::run::default_agent(&self.options), &self.options)
                 .expect("checked before the run")
@@ -83,8 +90,8 @@ impl Engine {
             run_dir: &self.run_dir,
             run_id: &self.run_id,
             state_dir: &self.state_abs,
-            taskfile: &self.taskfile_abs,
-            workdir: &self.workdir,
+            taskfile: &taskfile,
+            workdir: &workdir,
         };
         let timeout = self.d.plan().tasks[t]
             .settings
@@ -130,6 +137,7 @@ impl Engine {
                         stop: None,
                         timeout,
                         progress_seen: 0,
+                        landed: false,
                     },
                 );
             }
@@ -219,7 +227,8 @@ impl Engine {
             && let Some(t) = place
             && let Some(gate) = self.d.plan().tasks[t].settings.gate.clone()
         {
-            match executor::spawn_gate(&gate, &self.workdir, &slot.info.log, attempt, &self.tx) {
+            let (workdir, _) = self.attempt_paths(slot.key);
+            match executor::spawn_gate(&gate, &workdir, &slot.info.log, attempt, &self.tx) {
                 Ok(pid) => {
                     slot.agent_exit = Some(exit);
                     slot.exited = None;
@@ -295,6 +304,12 @@ impl Engine {
 
     /// Records the end of an attempt and tells the dispatcher.
     pub(super) fn conclude(&mut self, attempt: AttemptId, slot: Slot, verdict: Verdict) {
+        // Verified in its worktree: its work lands first, then it counts.
+        if verdict == Verdict::Ok && slot.stop.is_none() && !slot.landed && self.isolated(slot.key)
+        {
+            self.hold_for_landing(attempt, slot);
+            return;
+        }
         let duration = slot.started.elapsed();
         let killed = slot.termination.as_ref().is_some_and(|k| k.killed)
             || slot.exited == Some(Exit::Signal(libc::SIGKILL));

@@ -1,0 +1,111 @@
+//! `--isolate worktree` with real git: each task in a worktree of its own,
+//! its work merged onto the user's branch before its box is ticked.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::Test;
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@t")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@t")
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A repository with `files` committed on `main`.
+fn repo(t: Test, files: &[(&str, &str)]) -> Test {
+    let mut t = t;
+    for (path, text) in files {
+        t = t.file(path, text);
+    }
+    let dir = t.path().to_owned();
+    git(&dir, &["init", "-q", "-b", "main"]);
+    git(&dir, &["add", "."]);
+    git(&dir, &["commit", "-q", "-m", "start"]);
+    t
+}
+
+const TWO_TASKS: &str = "# Plan\n- [ ] write a <!-- id: a; agent: shell -->\n  ```sh\n  echo from-a > a.txt\n  ```\n- [ ] write b <!-- id: b; agent: shell -->\n  ```sh\n  echo from-b > b.txt\n  ```\n";
+
+#[test]
+fn tasks_run_in_worktrees_and_their_work_lands_on_the_branch_before_the_tick() {
+    let t = repo(Test::new(), &[("tasks.md", TWO_TASKS), ("README", "hi\n")]);
+    let out = t
+        .args(["tasks.md", "--isolate", "worktree", "-j", "2"])
+        .stderr_contains("merged   a (1 file, ")
+        .stderr_contains("merged   b (1 file, ")
+        .success();
+    let dir = out.path();
+    assert_eq!(out.read("a.txt"), "from-a\n");
+    assert_eq!(out.read("b.txt"), "from-b\n");
+    assert_eq!(out.read("tasks.md"), TWO_TASKS.replace("- [ ]", "- [x]"));
+    // Each task's work came in by a merge commit with its trailers.
+    let log = git(dir, &["log", "--format=%s%n%b", "main"]);
+    assert!(log.contains("Merge task a: write a"), "{log}");
+    assert!(log.contains("Task-Id: b"), "{log}");
+    // Nothing is left: no run-batch branch, no worktree but the main one.
+    assert_eq!(git(dir, &["branch", "--list", "run-batch/*"]), "");
+    assert_eq!(
+        git(dir, &["worktree", "list"]).lines().count(),
+        2,
+        "main and the landing one"
+    );
+    // The user's tree has only the ticks uncommitted.
+    let status = git(dir, &["status", "--porcelain"]);
+    assert_eq!(status, " M tasks.md\n", "{status}");
+}
+
+#[test]
+fn an_agents_edit_of_its_copy_of_the_plan_is_discarded() {
+    let plan = "- [ ] a <!-- id: a; agent: shell -->\n  ```sh\n  echo done > out.txt\n  echo 'Added by the agent.' >> \"$RUN_BATCH_TASKFILE\"\n  sed -i 's/- \\[ \\]/- [x]/' \"$RUN_BATCH_TASKFILE\"\n  ```\n";
+    let t = repo(Test::new(), &[("t.md", plan)]);
+    let out = t.args(["t.md", "--isolate", "worktree"]).success();
+    assert_eq!(out.read("out.txt"), "done\n");
+    assert_eq!(out.read("t.md"), plan.replacen("- [ ]", "- [x]", 1));
+    let committed = git(out.path(), &["show", "main:t.md"]);
+    assert_eq!(committed, plan, "the plan in git is as it was");
+}
+
+#[test]
+fn a_merge_conflict_fails_the_attempt_and_the_retry_starts_on_the_new_tip() {
+    // `a` and `b` both write `same.txt` from the same base: whichever lands
+    // second conflicts, is retried on the new tip, and then lands.
+    let plan = "- [ ] a <!-- id: a; agent: shell; retries: 1 -->\n  ```sh\n  echo a > same.txt\n  sleep 0.3\n  ```\n- [ ] b <!-- id: b; agent: shell; retries: 1 -->\n  ```sh\n  echo b > same.txt\n  sleep 0.3\n  ```\n";
+    let t = repo(Test::new(), &[("t.md", plan), ("same.txt", "base\n")]);
+    let out = t
+        .args(["t.md", "--isolate", "worktree", "-j", "2"])
+        .stderr_contains(
+            "its changes conflict with work that landed since it started, in `same.txt`",
+        )
+        .success();
+    assert_eq!(out.read("t.md"), plan.replace("- [ ]", "- [x]"));
+    let same = out.read("same.txt");
+    assert!(same == "a\n" || same == "b\n", "{same}");
+    // The conflicting branch is kept for a look.
+    let kept = git(out.path(), &["branch", "--list", "run-batch/*"]);
+    assert!(kept.contains("-conflict-1"), "{kept}");
+}
+
+#[test]
+fn isolation_outside_git_is_an_error_before_anything_runs() {
+    Test::new()
+        .file("t.md", TWO_TASKS)
+        .args(["t.md", "--isolate", "worktree"])
+        .stderr_contains("is not in a git repository; `--isolate worktree` needs one")
+        .unchanged("t.md")
+        .status(2);
+}
