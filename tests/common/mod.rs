@@ -600,3 +600,5 @@ mod tests {
     }
 }
 pub mod agents;
+pub mod checks;
+pub mod editors;
