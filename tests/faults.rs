@@ -156,7 +156,8 @@ fn run_with(dir: &Path, person: &Person, rng: &mut Rng) -> EditedRun {
             end.status.code()
         ));
     }
-    if end.stderr.contains(" 0 of 0 tasks") || end.stdout.contains(" 0 of 0 tasks") {
+    let summary = |l: &str| l.trim_start().starts_with("0 of 0 tasks");
+    if end.stderr.lines().any(summary) || end.stdout.lines().any(summary) {
         findings
             .other
             .push("the run ended early: `0 of 0 tasks`".into());
@@ -282,7 +283,7 @@ fn a_run_with_nobody_editing_keeps_every_promise() {
 }
 
 #[test]
-#[ignore = "fails until the Trust rewrite lands: in-place saves are cut by ticks (seen: the file shrank from 20,166 to 8,192 bytes, 98 of 106 edits lost, exit 0)"]
+#[ignore = "fails until the Trust rewrite lands: in-place saves are cut and lost (seen: 51 of 73 edits lost; the file cut from 14,011 to 1,198 bytes; `0 of 0 tasks done` with exit 0; succeeded tasks unticked and started again)"]
 fn saves_in_place_in_chunks_during_a_run_lose_no_edit() {
     edited_run(
         "saves_in_place_in_chunks_during_a_run_lose_no_edit",
@@ -296,7 +297,7 @@ fn saves_in_place_in_chunks_during_a_run_lose_no_edit() {
 }
 
 #[test]
-#[ignore = "fails until the Trust rewrite lands: FILL"]
+#[ignore = "fails until the Trust rewrite lands: a reload catches a half-written save and the run drops the rest of the plan (seen: `13 of 14 tasks done` with 279 tasks never run; exit 0 where 1 was due; up to 24 succeeded tasks unticked)"]
 fn saves_in_steps_write_close_append_during_a_run_lose_no_edit() {
     edited_run(
         "saves_in_steps_write_close_append_during_a_run_lose_no_edit",
@@ -310,7 +311,7 @@ fn saves_in_steps_write_close_append_during_a_run_lose_no_edit() {
 }
 
 #[test]
-#[ignore = "fails until the Trust rewrite lands: FILL"]
+#[ignore = "fails until the Trust rewrite lands: 1-4 of 800-1,500 rename saves lost per run (0.1-0.4%); each reverted tick starts its task again (150-200 tasks started twice); runs did not end within 60-120 s"]
 fn saves_by_rename_during_a_run_lose_no_edit() {
     edited_run(
         "saves_by_rename_during_a_run_lose_no_edit",
@@ -324,7 +325,7 @@ fn saves_by_rename_during_a_run_lose_no_edit() {
 }
 
 #[test]
-#[ignore = "fails until the Trust rewrite lands: FILL"]
+#[ignore = "fails until the Trust rewrite lands: a tick reverted by a stale save is not written again: the task runs again (26 succeeded tasks unticked, 26 started twice); with in-place saves up to 80 of 141 edits lost"]
 fn stale_buffer_saves_keep_the_edit_and_the_reverted_ticks_are_ticked_again() {
     edited_run(
         "stale_buffer_saves_keep_the_edit_and_the_reverted_ticks_are_ticked_again",
@@ -338,7 +339,7 @@ fn stale_buffer_saves_keep_the_edit_and_the_reverted_ticks_are_ticked_again() {
 }
 
 #[test]
-#[ignore = "fails until the Trust rewrite lands: FILL"]
+#[ignore = "fails until the Trust rewrite lands: a reload of the empty file ends the run (`0 of 0 tasks done`, exit 0, 54 of 61 boxes unticked); 11 agents at once with -j 8; tasks started twice"]
 fn a_file_left_empty_during_a_save_neither_ends_nor_restarts_the_run() {
     let test = "a_file_left_empty_during_a_save_neither_ends_nor_restarts_the_run";
     let seed = seed(test);
@@ -481,7 +482,7 @@ fn kill_cycles(rng: &mut Rng, tasks: usize, cycles: usize) -> KillCycles {
 }
 
 #[test]
-#[ignore = "fails until the Trust rewrite lands: FILL"]
+#[ignore = "fails until the Trust rewrite lands: an agent being spawned escapes the guard (seen: 4 of 15 kills left an agent running 2 s later; the soak: 13 of 60)"]
 fn kill_9_at_random_moments_leaves_no_process_behind() {
     let seed = seed("kill_9_at_random_moments_leaves_no_process_behind");
     let k = kill_cycles(&mut seed.rng(), 300, 15);
@@ -507,7 +508,6 @@ fn kill_9_at_random_moments_leaves_no_process_behind() {
 }
 
 #[test]
-#[ignore = "fails until the Trust rewrite lands: FILL"]
 fn kill_9_at_random_moments_leaves_the_file_intact_and_every_tick_earned() {
     let seed = seed("kill_9_at_random_moments_leaves_the_file_intact_and_every_tick_earned");
     let k = kill_cycles(&mut seed.rng(), 300, 15);
@@ -564,6 +564,11 @@ fn the_checks_see_an_unearned_tick_and_an_unticked_success() {
     assert_eq!(unticked, ["a"]);
     assert_eq!(true_exit_status(after, &attempts), 1);
     assert_eq!(true_exit_status(b"- [x] a <!-- id: a -->\n", &attempts), 0);
+    // A line cut inside its id comment is not a task called `t17`.
+    assert_eq!(
+        boxes(b"- [x] task 170 <!-- id: t17\n- [x] w <!-- id: w; agent: x -->\n"),
+        [("w".to_owned(), true)].into()
+    );
 }
 
 #[test]
@@ -589,7 +594,7 @@ fn the_editor_adds_one_marker_per_save_and_writes_what_it_says() {
 
 /// `RUN_BATCH_SOAK=1`: thousands of edits over several runs and 50+ kill
 /// cycles, then a table of figures (see `benches/soak.sh`). Sizes:
-/// `SOAK_RUNS` (default 12), `SOAK_TASKS` (500), `SOAK_KILLS` (60).
+/// `SOAK_RUNS` (default 30), `SOAK_TASKS` (500), `SOAK_KILLS` (60).
 #[test]
 fn soak() {
     if std::env::var_os("RUN_BATCH_SOAK").is_none() {
@@ -603,7 +608,7 @@ fn soak() {
             .unwrap_or(default)
     };
     let (runs, tasks, kills) = (
-        number("SOAK_RUNS", 12),
+        number("SOAK_RUNS", 30),
         number("SOAK_TASKS", 500),
         number("SOAK_KILLS", 60),
     );
@@ -624,15 +629,17 @@ fn soak() {
         let run = run_with(t.path(), &person, &mut rng);
         f.add_run(&run);
         eprintln!(
-            "soak: run {}: {} saves ({} stale), {} lost, exit {:?}, {} problems",
+            "soak: run {}: {} saves ({} stale), exit {:?}; found: {}",
             i + 1,
             run.saves,
             run.stale_saves,
-            run.lost,
             run.exit,
-            run.findings.problems().len()
+            run.findings.counts()
         );
-        for p in run.findings.problems().iter().take(5) {
+        for p in (run.findings.problems().iter())
+            .filter(|p| !p.starts_with("edit lost") && !p.starts_with("started again"))
+            .take(3)
+        {
             eprintln!("    {p}");
         }
     }
@@ -648,7 +655,7 @@ fn soak() {
         if !run.findings.problems().is_empty() {
             f.empty_runs_wrong += 1;
         }
-        eprintln!("soak: file left empty: {:?}", run.findings.problems());
+        eprintln!("soak: file left empty: found: {}", run.findings.counts());
     }
     // Kills in series of 15 (each series ends with a rerun).
     let mut left = kills;

@@ -13,8 +13,9 @@ use super::agents::{FakeLog, events_in};
 
 // ---- the task file -----------------------------------------------------------------
 
-/// Every task of a generated plan (a line `- [ ] … <!-- id: ID … -->`) and
-/// whether its box is ticked. Lines cut before their id are not tasks.
+/// Every task of a generated plan (a line `- [ ] … <!-- id: ID -->` or
+/// `<!-- id: ID; … -->`) and whether its box is ticked. A line cut before the
+/// end of its id is no task.
 pub fn boxes(text: &[u8]) -> BTreeMap<String, bool> {
     let mut out = BTreeMap::new();
     for line in text.split(|&b| b == b'\n') {
@@ -29,11 +30,13 @@ pub fn boxes(text: &[u8]) -> BTreeMap<String, bool> {
         let Some(at) = line.find("<!-- id: ") else {
             continue;
         };
-        let id: String = line[at + 9..]
-            .chars()
+        let rest = &line[at + 9..];
+        let id: String = (rest.chars())
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
             .collect();
-        if !id.is_empty() {
+        // A line cut inside its comment (`<!-- id: t17` of `t170`) is no task.
+        let closed = rest[id.len()..].starts_with(" -->") || rest[id.len()..].starts_with(';');
+        if !id.is_empty() && closed {
             out.insert(id, ticked);
         }
     }

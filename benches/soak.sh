@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The long fault-injection soak (not run in CI): thousands of editor saves in
+# every style over several runs of hundreds of tasks, a file left empty
+# mid-run, and 60 SIGKILLs of run-batch in series of 15 (each series ends with
+# a rerun). Prints a table of figures: edits made / lost, runs / false exit
+# statuses, boxes ticked without a success, kill cycles / orphans / escapes.
+#
+# It runs the `soak` test of tests/faults.rs against the release binary
+# (`cargo test --release` makes CARGO_BIN_EXE_run-batch target/release/run-batch).
+#
+#   benches/soak.sh                       # defaults: 30 runs of 500 tasks, 60 kills
+#   SOAK_RUNS=4 SOAK_KILLS=15 benches/soak.sh
+#   FAULTS_SEED=123 benches/soak.sh       # replay a seed
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export RUN_BATCH_SOAK=1
+exec cargo test --release --locked --test faults soak -- --exact --nocapture
