@@ -1,7 +1,7 @@
 //! The promise, as checks a fault-injection test runs after every run: no
 //! edit lost, no byte changed but checkbox state bytes, every tick earned by
-//! a success (and every success ticked), no task run twice at once, never
-//! more than `-j` agents, no process left behind, a true exit status. Each
+//! a success (and every success ticked), no task run twice (at once or at
+//! all), never more than `-j` agents, no process left behind, a true exit status. Each
 //! check returns what it found wrong (empty: the promise held), so a test can
 //! assert and the soak can count.
 
@@ -196,9 +196,8 @@ pub fn true_exit_status(after: &[u8], attempts: &Attempts) -> i32 {
 
 // ---- agents ---------------------------------------------------------------------
 
-/// Agents of the same task that ran at the same time, and (when more than
-/// `jobs` agents ran at once) how many did.
-pub fn overlaps(log: &FakeLog, jobs: usize) -> Vec<String> {
+/// Tasks with two agents running at the same time.
+pub fn twice_at_once(log: &FakeLog) -> Vec<String> {
     let mut out = Vec::new();
     for (i, a) in log.runs.iter().enumerate() {
         for b in &log.runs[i + 1..] {
@@ -207,11 +206,17 @@ pub fn overlaps(log: &FakeLog, jobs: usize) -> Vec<String> {
             }
         }
     }
+    out
+}
+
+/// More than `jobs` agents at once, if that happened.
+pub fn over_jobs(log: &FakeLog, jobs: usize) -> Vec<String> {
     let most = log.max_concurrency();
     if most > jobs {
-        out.push(format!("{most} agents ran at once with -j {jobs}"));
+        vec![format!("{most} agents ran at once with -j {jobs}")]
+    } else {
+        Vec::new()
     }
-    out
 }
 
 /// Tasks whose agent started more than once.
@@ -357,7 +362,8 @@ pub struct Findings {
     pub foreign_bytes: Vec<String>,
     pub unearned_ticks: Vec<String>,
     pub unticked_successes: Vec<String>,
-    pub overlaps: Vec<String>,
+    pub twice_at_once: Vec<String>,
+    pub over_jobs: Vec<String>,
     pub started_twice: Vec<String>,
     pub left_behind: Vec<String>,
     pub false_exit: Vec<String>,
@@ -366,13 +372,14 @@ pub struct Findings {
 
 impl Findings {
     /// The checks, labelled, with what each found.
-    fn groups(&self) -> [(&'static str, &Vec<String>); 9] {
+    fn groups(&self) -> [(&'static str, &Vec<String>); 10] {
         [
             ("edit lost", &self.lost_edits),
             ("not a checkbox byte", &self.foreign_bytes),
             ("ticked without a success", &self.unearned_ticks),
             ("succeeded but not ticked", &self.unticked_successes),
-            ("agents at once", &self.overlaps),
+            ("same task twice at once", &self.twice_at_once),
+            ("over -j", &self.over_jobs),
             ("started again", &self.started_twice),
             ("left behind", &self.left_behind),
             ("exit status", &self.false_exit),
