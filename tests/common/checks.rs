@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::agents::{FakeLog, events_in};
+use super::agents::{FakeLog, Interval, events_in};
 
 // ---- the task file -----------------------------------------------------------------
 
@@ -196,11 +196,16 @@ pub fn true_exit_status(after: &[u8], attempts: &Attempts) -> i32 {
 
 // ---- agents ---------------------------------------------------------------------
 
+// An agent that was killed logged no end, so when it died is unknown: the
+// two checks below look only at agents that ran to their end (and never
+// blame a killed one), and `cut_short` reports the killed ones.
+
 /// Tasks with two agents running at the same time.
 pub fn twice_at_once(log: &FakeLog) -> Vec<String> {
+    let ended: Vec<&Interval> = log.runs.iter().filter(|r| r.end.is_some()).collect();
     let mut out = Vec::new();
-    for (i, a) in log.runs.iter().enumerate() {
-        for b in &log.runs[i + 1..] {
+    for (i, a) in ended.iter().enumerate() {
+        for b in &ended[i + 1..] {
             if a.id == b.id && a.overlaps(b) {
                 out.push(format!("two agents of `{}` ran at once", a.id));
             }
@@ -211,12 +216,28 @@ pub fn twice_at_once(log: &FakeLog) -> Vec<String> {
 
 /// More than `jobs` agents at once, if that happened.
 pub fn over_jobs(log: &FakeLog, jobs: usize) -> Vec<String> {
-    let most = log.max_concurrency();
+    let ended = FakeLog {
+        runs: log
+            .runs
+            .iter()
+            .filter(|r| r.end.is_some())
+            .cloned()
+            .collect(),
+    };
+    let most = ended.max_concurrency();
     if most > jobs {
         vec![format!("{most} agents ran at once with -j {jobs}")]
     } else {
         Vec::new()
     }
+}
+
+/// Agents that never reached their end: something killed them.
+pub fn cut_short(log: &FakeLog) -> Vec<String> {
+    (log.runs.iter())
+        .filter(|r| r.end.is_none())
+        .map(|r| format!("an agent of `{}` was killed before its end", r.id))
+        .collect()
 }
 
 /// Tasks whose agent started more than once.
@@ -364,6 +385,7 @@ pub struct Findings {
     pub unticked_successes: Vec<String>,
     pub twice_at_once: Vec<String>,
     pub over_jobs: Vec<String>,
+    pub cut_short: Vec<String>,
     pub started_twice: Vec<String>,
     pub left_behind: Vec<String>,
     pub false_exit: Vec<String>,
@@ -372,7 +394,7 @@ pub struct Findings {
 
 impl Findings {
     /// The checks, labelled, with what each found.
-    fn groups(&self) -> [(&'static str, &Vec<String>); 10] {
+    fn groups(&self) -> [(&'static str, &Vec<String>); 11] {
         [
             ("edit lost", &self.lost_edits),
             ("not a checkbox byte", &self.foreign_bytes),
@@ -380,6 +402,7 @@ impl Findings {
             ("succeeded but not ticked", &self.unticked_successes),
             ("same task twice at once", &self.twice_at_once),
             ("over -j", &self.over_jobs),
+            ("agent killed", &self.cut_short),
             ("started again", &self.started_twice),
             ("left behind", &self.left_behind),
             ("exit status", &self.false_exit),
