@@ -108,7 +108,7 @@ impl Drop for Seed {
     fn drop(&mut self) {
         if std::thread::panicking() {
             eprintln!(
-                "\n{} failed with seed {}; replay it with FAULTS_SEED={} cargo test --test faults {}\n",
+                "\n{} failed with seed {}; replay its choices with\n  FAULTS_SEED={} cargo test --test faults {} -- --include-ignored\n",
                 self.test, self.seed, self.seed, self.test
             );
         }
