@@ -336,9 +336,9 @@ fn measure_in_process(path: &Path, generated: &Generated, runs: usize) -> InProc
             ),
         };
         let t3 = Instant::now();
-        let json = plan_json::render(&plan);
+        let json = plan_json::render(&plan, std::path::Path::new("."));
         let t4 = Instant::now();
-        let text = plan_text::render(&plan);
+        let text = plan_text::render(&plan, std::path::Path::new("."));
         let t5 = Instant::now();
         let events = pulldown_cmark::Parser::new_ext(
             &plan.doc.source.text,

@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::error::Error;
 use crate::plan::{Plan, PlanOptions};
 use crate::record::tick::{self, Tick};
+use crate::report::live::to_stderr;
 use crate::report::{diagnostic, plan_graph, plan_json, plan_text};
 use crate::taskfile::{Dialect, Document, ReadOptions, by_last_segments};
 
@@ -40,6 +41,9 @@ pub enum Command {
     Plan(PlanArgs),
     /// Mark tasks done (or not done, with --undo) in the task file
     Tick(TickArgs),
+    /// Remove old run folders (events and logs) from the task file's state
+    /// folder, `.run-batch/<file>/`
+    Clean(CleanArgs),
 }
 
 /// How to read the task file; shared by every command.
@@ -73,7 +77,7 @@ impl ReadArgs {
         let doc = Document::read(&self.file, self.read_options())?;
         let plan = Plan::build(doc, self.plan_options())?;
         for w in &plan.doc.warnings {
-            eprint!("{}", diagnostic::render_warning(w));
+            to_stderr(&diagnostic::render_warning(w));
         }
         Ok(plan)
     }
@@ -118,7 +122,8 @@ pub struct RunArgs {
     /// Time limit for each attempt, e.g. `90s`, `20m` (the `timeout` hint wins)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
     pub timeout: Option<std::time::Duration>,
-    /// How long an agent may take to exit after SIGTERM before SIGKILL
+    /// How long an agent may take to exit after SIGTERM (or a forwarded
+    /// Ctrl-C, which SIGTERM follows after 2s) before SIGKILL
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg, default_value = "10s")]
     pub grace: std::time::Duration,
     /// Extra attempts after a failure (the `retries` hint wins)
@@ -130,12 +135,17 @@ pub struct RunArgs {
     /// Print events as JSON lines on stdout (schema: docs/events.md)
     #[arg(long)]
     pub json: bool,
-    /// Folder the agents run in [default: the task file's folder]
+    /// Folder the agents and gates run in [default: the root of the git work
+    /// tree holding the task file, else the task file's folder]
     #[arg(long, value_name = "DIR")]
     pub workdir: Option<PathBuf>,
     /// Prompt template (minijinja) to use instead of the built-in one
     #[arg(long, value_name = "FILE")]
     pub template: Option<PathBuf>,
+    /// Count an attempt as done only if the agent ends its final message
+    /// with a line `RUN-BATCH: DONE` (docs/agents.md)
+    #[arg(long)]
+    pub require_done: bool,
 }
 
 #[derive(Args, Debug)]
@@ -197,6 +207,19 @@ pub struct TickArgs {
     pub undo: bool,
 }
 
+#[derive(Args, Debug)]
+pub struct CleanArgs {
+    /// The task file whose state to clean
+    pub file: PathBuf,
+    /// Keep the newest N runs' folders (and any a resumable session needs)
+    #[arg(long, value_name = "N", default_value_t = 1, conflicts_with = "all")]
+    pub keep: usize,
+    /// Remove the whole state folder: every run, and the journal of tasks'
+    /// history and agent sessions (the task file itself is never touched)
+    #[arg(long)]
+    pub all: bool,
+}
+
 /// Runs the command line and returns the process exit status.
 pub fn main() -> i32 {
     let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
@@ -211,7 +234,16 @@ pub fn main() -> i32 {
     if let Some(first) = argv.get(1).and_then(|a| a.to_str())
         && !matches!(
             first,
-            "plan" | "tick" | "run" | "status" | "help" | "-h" | "--help" | "-V" | "--version"
+            "plan"
+                | "tick"
+                | "run"
+                | "status"
+                | "clean"
+                | "help"
+                | "-h"
+                | "--help"
+                | "-V"
+                | "--version"
         )
     {
         argv.insert(1, "run".into());
@@ -222,23 +254,37 @@ pub fn main() -> i32 {
         Some(Command::Status(args)) => status(&args),
         Some(Command::Plan(args)) => plan(&args),
         Some(Command::Tick(args)) => tick(&args),
+        Some(Command::Clean(args)) => clean(&args),
         None => {
-            let _ = Cli::parse_from(["run-batch", "--help"]);
+            // Nothing asked: the help, on stderr, and a usage error's status.
+            let mut command = <Cli as clap::CommandFactory>::command();
+            to_stderr(&command.render_help().to_string());
             Ok(2)
         }
     };
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprint!("{}", diagnostic::render_error(&e));
+            to_stderr(&diagnostic::render_error(&e));
             e.code()
         }
     }
 }
 
 fn run(args: RunArgs) -> Result<i32, Error> {
-    // Planned (and its warnings printed) before anything else is set up.
-    let plan = args.read.plan()?;
+    // A file the run could not tick is refused before it is even read (a
+    // FIFO would block the read).
+    crate::record::writable::check(&args.read.file, true)?;
+    // Read once no save is in progress, and planned (its warnings printed)
+    // before anything else is set up.
+    let (plan, keeper) = crate::run::open(
+        &args.read.file,
+        args.read.read_options(),
+        args.read.plan_options(),
+    )?;
+    for w in &plan.doc.warnings {
+        to_stderr(&diagnostic::render_warning(w));
+    }
     let jobs = args
         .jobs
         .map(|j| j as usize)
@@ -271,14 +317,22 @@ fn run(args: RunArgs) -> Result<i32, Error> {
         max_cost: args.max_cost,
         max_cost_per_task: args.max_cost_per_task,
         fresh: args.fresh,
+        require_done: args.require_done,
     };
-    crate::run::run(plan, options)
+    crate::run::run(plan, keeper, options)
 }
 
 fn status(args: &StatusArgs) -> Result<i32, Error> {
     let plan = args.read.plan()?;
     let state = crate::record::state::StateDir::for_taskfile(&args.read.file);
-    let mut journal = crate::record::journal::Journal::load(&state.journal());
+    let path = state.journal();
+    let mut journal = crate::record::journal::Journal::read(&path).unwrap_or_else(|why| {
+        to_stderr(&format!(
+            "warning: `{}` cannot be read ({why}); showing no records of earlier runs (the next run keeps it aside and starts a new journal)\n",
+            path.display()
+        ));
+        Default::default()
+    });
     // A run in progress (or one that crashed) is not folded yet: read its
     // events without writing anything.
     journal.recover(crate::run::process::pid_alive);
@@ -296,16 +350,16 @@ fn status(args: &StatusArgs) -> Result<i32, Error> {
 
 fn plan(args: &PlanArgs) -> Result<i32, Error> {
     let plan = args.read.plan()?;
+    let workdir = crate::run::workspace::default_workdir(&args.read.file);
     match args.format {
         Format::Json => {
             let stdout = std::io::stdout().lock();
-            if let Err(e) =
-                plan_json::write(&plan, std::io::BufWriter::with_capacity(1 << 16, stdout))
-            {
+            let out = std::io::BufWriter::with_capacity(1 << 16, stdout);
+            if let Err(e) = plan_json::write(&plan, &workdir, out) {
                 stdout_failed(e);
             }
         }
-        Format::Text => print_stdout(&plan_text::render(&plan)),
+        Format::Text => print_stdout(&plan_text::render(&plan, &workdir)),
         Format::Mermaid => print_stdout(&plan_graph::render(&plan, plan_graph::Flavor::Mermaid)),
         Format::Dot => print_stdout(&plan_graph::render(&plan, plan_graph::Flavor::Dot)),
     }
@@ -316,7 +370,8 @@ fn plan(args: &PlanArgs) -> Result<i32, Error> {
 }
 
 fn tick(args: &TickArgs) -> Result<i32, Error> {
-    // Check every id first so a typo changes nothing.
+    // Check the file and every id first so a typo changes nothing.
+    crate::record::writable::check(&args.read.file, false)?;
     let doc = Document::read(&args.read.file, args.read.read_options())?;
     let mut ticks = Vec::new();
     for id in &args.ids {
@@ -339,6 +394,18 @@ fn tick(args: &TickArgs) -> Result<i32, Error> {
             id: full,
             text: None,
         });
+    }
+    if args.undo {
+        // A run in progress would tick them again as boxes it owes: tell it
+        // the person wants them run again.
+        let state = crate::record::state::StateDir::for_taskfile(&args.read.file);
+        if state.run_in_progress() {
+            let ids: Vec<String> = ticks.iter().map(|t| t.id.clone()).collect();
+            state.request_again(&ids).map_err(|source| Error::Write {
+                path: state.undo_requests(),
+                source,
+            })?;
+        }
     }
     let outcome = tick::apply(&args.read.file, &ticks, args.undo, args.read.read_options())?;
     let verb = if args.undo { "cleared" } else { "ticked" };
@@ -371,7 +438,56 @@ fn tick(args: &TickArgs) -> Result<i32, Error> {
     }
 }
 
-/// Writes to stdout; a closed pipe (`| head`) ends the program quietly.
+fn clean(args: &CleanArgs) -> Result<i32, Error> {
+    use crate::record::state::StateDir;
+    let state = StateDir::for_taskfile(&args.file);
+    if !state.dir.is_dir() {
+        print_stdout(&format!(
+            "nothing to clean: `{}` has no state folder\n",
+            args.file.display()
+        ));
+        return Ok(0);
+    }
+    // Holding the lock keeps a run from starting while we remove things.
+    let _lock = state.lock(&args.file)?;
+    let io = |source| Error::Write {
+        path: state.dir.clone(),
+        source,
+    };
+    if args.all {
+        let pruned = state.prune_runs(0, &Default::default()).map_err(io)?;
+        for f in [state.journal(), state.undo_requests()] {
+            match std::fs::remove_file(&f) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+                _ => {}
+            }
+        }
+        print_stdout(&format!(
+            "removed {} run folder{} ({}) and the journal from {}\n",
+            pruned.runs,
+            crate::report::plural(pruned.runs),
+            crate::report::summary::bytes(pruned.bytes),
+            state.dir.display()
+        ));
+        return Ok(0);
+    }
+    let journal = crate::record::journal::Journal::load(&state.journal());
+    let pruned = state
+        .prune_runs(args.keep, &journal.needed_runs())
+        .map_err(io)?;
+    print_stdout(&format!(
+        "removed {} run folder{} ({}) from {}\n",
+        pruned.runs,
+        crate::report::plural(pruned.runs),
+        crate::report::summary::bytes(pruned.bytes),
+        state.runs().display()
+    ));
+    Ok(0)
+}
+
+/// Writes to stdout for a one-shot command (`plan`, `status`, `tick`, a dry
+/// run); a closed pipe (`| head`) ends the program quietly. `run` never
+/// calls it: its output must not end it (see `report::live`).
 pub fn print_stdout(s: &str) {
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
@@ -383,6 +499,6 @@ fn stdout_failed(e: std::io::Error) -> ! {
     if e.kind() == std::io::ErrorKind::BrokenPipe {
         std::process::exit(0);
     }
-    eprintln!("error: cannot write to stdout: {e}");
+    to_stderr(&format!("error: cannot write to stdout: {e}\n"));
     std::process::exit(2);
 }

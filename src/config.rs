@@ -24,6 +24,8 @@ pub struct Config {
     pub path: Option<PathBuf>,
     pub agents: BTreeMap<String, AgentConfig>,
     pub prices: BTreeMap<String, Price>,
+    /// `[runs] keep`: run folders kept per task file (None: the default).
+    pub keep_runs: Option<usize>,
 }
 
 /// What a custom agent prints on stdout.
@@ -107,6 +109,17 @@ struct RawConfig {
     agents: BTreeMap<Spanned<String>, Spanned<RawAgent>>,
     #[serde(default)]
     prices: BTreeMap<Spanned<String>, Spanned<RawPrice>>,
+    runs: Option<RawRuns>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "kebab-case",
+    expecting = "a table of settings for the run folders (`keep`)"
+)]
+struct RawRuns {
+    keep: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -243,6 +256,17 @@ fn parse(text: &str) -> Result<Config, Problem> {
         let context = format!("`[prices.\"{model}\"]`");
         let price = price_config(&context, price)?;
         config.prices.insert(model, price);
+    }
+    if let Some(keep) = raw.runs.and_then(|r| r.keep) {
+        let span = keep.span();
+        let n = keep.into_inner();
+        if n < 1 {
+            return Err(Problem::at(
+                span,
+                format!("`keep` must be 1 or more (run folders to keep), not {n}"),
+            ));
+        }
+        config.keep_runs = Some(n as usize);
     }
     Ok(config)
 }
@@ -642,7 +666,7 @@ cache-read = 0.125
         );
         assert_eq!(
             error("timeout = 5\n"),
-            "run-batch.toml:1:1: unknown key `timeout`; expected `agents` or `prices`"
+            "run-batch.toml:1:1: unknown key `timeout`; expected one of `agents`, `prices`, `runs`"
         );
     }
 

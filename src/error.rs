@@ -43,13 +43,43 @@ pub enum PlanError {
         id: String,
         first_line: usize,
     },
+    EmptyGateBlock,
     EmptyHint {
         key: String,
     },
-    HintOutOfPlace,
+    /// A hint comment or ```` ```gate ```` block after a section's first task
+    /// and outside every task.
+    HintOutOfPlace {
+        block: bool,
+    },
     HintNotHere {
         key: String,
         place: &'static str,
+    },
+    /// `key=value` where `key: value` was meant.
+    HintWithEquals {
+        written: String,
+        fix: String,
+    },
+    /// A comment without hint keys whose key is a near miss of one.
+    NotAHintKey {
+        key: String,
+        suggestion: String,
+    },
+    /// A NUL byte where it would have to reach an agent or a gate.
+    NulByte {
+        what: String,
+    },
+    /// Text in a comment that also holds hints.
+    ProseInHints {
+        text: String,
+        /// It follows a `gate` pair: likely a gate cut at a `;`.
+        after_gate: bool,
+    },
+    /// A second gate for one task, section or file.
+    SecondGate {
+        place: &'static str,
+        first_line: usize,
     },
     UnknownDependency {
         task: String,
@@ -78,11 +108,36 @@ impl PlanError {
                     .into(),
             ),
             PlanError::DuplicateId { .. } => Some("give each task its own `id`".into()),
-            PlanError::HintOutOfPlace => Some(
+            PlanError::EmptyGateBlock => {
+                Some("write the command the gate runs, or delete the block".into())
+            }
+            PlanError::HintOutOfPlace { block: false } => Some(
                 "put section hints between the heading and its first task, and task hints on the task's line or in its body"
                     .into(),
             ),
+            PlanError::HintOutOfPlace { block: true } => Some(
+                "indent the block under a task to make it the task's gate, or move it between the heading and the section's first task"
+                    .into(),
+            ),
             PlanError::HintNotHere { .. } => None,
+            PlanError::HintWithEquals { fix, .. } => Some(format!("write `{fix}`")),
+            PlanError::NotAHintKey { suggestion, .. } => Some(format!(
+                "did you mean `{suggestion}`? (hint keys are lowercase; if this comment is not a hint, reword it)"
+            )),
+            PlanError::NulByte { .. } => Some(
+                "delete it: agents and gates get their text in arguments and environment variables, which cannot hold a NUL byte"
+                    .into(),
+            ),
+            PlanError::ProseInHints {
+                after_gate: true, ..
+            } => Some("write a gate that needs `;` or several lines as a ```gate block".into()),
+            PlanError::ProseInHints {
+                after_gate: false, ..
+            } => Some("keep hints in a comment of their own".into()),
+            PlanError::SecondGate { .. } => Some(
+                "a task, section or file has one gate: put all its commands in one ```gate block"
+                    .into(),
+            ),
             PlanError::UnknownDependency { suggestion, .. }
             | PlanError::UnknownHintKey { suggestion, .. } => {
                 suggestion.as_ref().map(|s| format!("did you mean `{s}`?"))
@@ -123,13 +178,41 @@ impl fmt::Display for PlanError {
             PlanError::DuplicateId { id, first_line } => {
                 write!(f, "duplicate id `{id}`: line {first_line} already uses it")
             }
+            PlanError::EmptyGateBlock => write!(f, "this ```gate block is empty"),
             PlanError::EmptyHint { key } => write!(f, "hint `{key}` has no value"),
-            PlanError::HintOutOfPlace => write!(
+            PlanError::HintOutOfPlace { block } => write!(
                 f,
-                "this hint applies to nothing: it comes after the section's first task and is not inside a task"
+                "this {} applies to nothing: it comes after the section's first task and is not inside a task",
+                if *block { "```gate block" } else { "hint" }
             ),
             PlanError::HintNotHere { key, place } => {
                 write!(f, "hint `{key}` cannot be used {place}")
+            }
+            PlanError::HintWithEquals { written, .. } => write!(
+                f,
+                "`{written}` is not a hint: a hint is written `key: value`, with a colon"
+            ),
+            PlanError::NotAHintKey { key, .. } => write!(
+                f,
+                "`{key}` is not a hint key, so this comment would be ignored"
+            ),
+            PlanError::NulByte { what } => write!(f, "{what} contains a NUL byte"),
+            PlanError::ProseInHints {
+                text,
+                after_gate: true,
+            } => write!(
+                f,
+                "`{text}` is not part of the `gate` hint: `;` and line breaks end a hint"
+            ),
+            PlanError::ProseInHints {
+                text,
+                after_gate: false,
+            } => write!(
+                f,
+                "`{text}` is not a hint, in a comment with hints (a hint is `key: value`)"
+            ),
+            PlanError::SecondGate { place, first_line } => {
+                write!(f, "second gate {place}: line {first_line} already has one")
             }
             PlanError::UnknownDependency { task, id, .. } => {
                 write!(f, "task `{task}` depends on unknown id `{id}`")
@@ -204,6 +287,30 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// `run` or `tick` cannot write the task file; checked before anything starts.
+    NotWritable {
+        path: PathBuf,
+        problem: NotWritable,
+    },
+    /// More bytes than run-batch reads from a task file.
+    TooBig {
+        path: PathBuf,
+        limit: u64,
+    },
+}
+
+/// Why a task file cannot be written.
+#[derive(Debug)]
+pub enum NotWritable {
+    /// No write permission: the mode bits (`None`), or the system's answer.
+    ReadOnly { reason: Option<String> },
+    /// A FIFO, a device, a socket: what it is.
+    NotAFile(&'static str),
+    /// No file can be created in its folder.
+    Folder {
+        folder: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl Error {
@@ -234,6 +341,21 @@ impl Error {
             Error::TaskFileBusy { .. } => Some(
                 "the file changed on every attempt; try again when it is not being saved".into(),
             ),
+            Error::NotWritable { path, problem } => Some(match problem {
+                NotWritable::ReadOnly { .. } => format!(
+                    "make it writable (`chmod u+w {}`); `run-batch plan` shows the plan without writing it",
+                    path.display()
+                ),
+                NotWritable::NotAFile(_) => {
+                    "save the plan as a regular file and use that; `run-batch plan` can read a pipe"
+                        .into()
+                }
+                NotWritable::Folder { .. } => {
+                    "make the folder writable, or copy the task file to a folder you can write"
+                        .into()
+                }
+            }),
+            Error::TooBig { .. } => Some("check that this is the task file you meant".into()),
             _ => None,
         }
     }
@@ -311,6 +433,34 @@ impl fmt::Display for Error {
             Error::Write { path, source } => {
                 write!(f, "cannot write `{}`: {source}", path.display())
             }
+            Error::NotWritable { path, problem } => {
+                let path = path.display();
+                match problem {
+                    NotWritable::ReadOnly { reason: None } => write!(
+                        f,
+                        "`{path}` is read-only: run-batch needs to write it to tick boxes"
+                    ),
+                    NotWritable::ReadOnly { reason: Some(why) } => write!(
+                        f,
+                        "cannot write `{path}` ({why}): run-batch needs to write it to tick boxes"
+                    ),
+                    NotWritable::NotAFile(what) => write!(
+                        f,
+                        "`{path}` is {what}, not a regular file: run-batch needs a file it can write to tick boxes"
+                    ),
+                    NotWritable::Folder { folder, source } => write!(
+                        f,
+                        "cannot create files in `{}` ({source}): a run keeps its records (events, logs, the journal) in `.run-batch/` beside `{path}`",
+                        folder.display()
+                    ),
+                }
+            }
+            Error::TooBig { path, limit } => write!(
+                f,
+                "`{}` is larger than {} MiB, the most run-batch reads from a task file",
+                path.display(),
+                limit >> 20
+            ),
         }
     }
 }

@@ -20,8 +20,6 @@ use common::Test;
 use common::agents::*;
 use serde_json::Value;
 
-const STREAM_AGENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/agents/stream-agent");
-
 // ---- set-up and records -------------------------------------------------------
 
 /// `bin/` first on PATH and calls recorded in the test folder (for a test

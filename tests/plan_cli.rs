@@ -4,6 +4,7 @@
 mod common;
 
 use common::Test;
+use common::agents::RunTest;
 use serde_json::{Value, json};
 
 /// Plans `task` (written to `task.md`) as JSON and returns the output.
@@ -59,6 +60,7 @@ fn text_plan_lists_waves_tasks_ids_limits_dependencies_and_settings() {
         .stdout(
             "
             task.md: 3 tasks to run (1 done, 2 to do) in 2 waves · dialect native
+              agents run in . (the task file's folder)
 
             wave 1 · Ship search › Backend  (at most 2 at once)
               [ ] api  Add the endpoint  (agent claude)  :7
@@ -107,6 +109,7 @@ fn text_plan_shows_parents_and_subtasks_indented() {
             "
             task.md: 2 tasks to run (1 done, 1 to do) in 1 wave · dialect native
               plus 1 parent ticked by their subtasks
+              agents run in . (the task file's folder)
 
             wave 1 · P
               [ ] p/parent  Parent  (parent; subtasks at most 2 at once)  :2
@@ -396,7 +399,7 @@ fn agent_timeout_retries_and_gate_appear_in_the_json() {
     let out = plan_json(
         "
         # P
-        - [ ] a <!-- agent: codex --model o3; timeout: 1h30m; retries: 2; gate: cargo test -- --exact 'a b' -->
+        - [ ] a <!-- agent: codex --model o3; timeout: 1h30m; retries: 2; gate: test -f out && grep -q 'a b' out | cat -->
         - [ ] b
         ",
     );
@@ -404,7 +407,8 @@ fn agent_timeout_retries_and_gate_appear_in_the_json() {
     assert_eq!(a["agent"], "codex --model o3");
     assert_eq!(a["timeout_secs"], 5400.0);
     assert_eq!(a["retries"], 2);
-    assert_eq!(a["gate"], json!(["cargo", "test", "--", "--exact", "a b"]));
+    // The gate is the command as written, for `sh -c`.
+    assert_eq!(a["gate"], "test -f out && grep -q 'a b' out | cat");
     let b = out.task("p/b");
     for field in ["agent", "timeout_secs", "retries", "gate"] {
         assert_eq!(b[field], Value::Null, "{field}");
@@ -470,7 +474,303 @@ fn settings_cascade_and_the_nearest_scope_wins() {
         settings("p/b/other"),
         (json!("claude"), json!(1), json!(600.0))
     );
-    assert_eq!(out.task("p/b/other")["gate"], json!(["make", "check"]));
+    assert_eq!(out.task("p/b/other")["gate"], "make check");
+}
+
+// ---- gates ---------------------------------------------------------------
+
+#[test]
+fn gate_blocks_and_hints_cascade_like_the_other_hints() {
+    let out = plan_json(
+        "
+        A gate for the whole file:
+
+        ```gate
+        set -e
+        make lint
+        ```
+
+        # P
+        ## A
+        The section's preamble has its own:
+
+        ```gate extra words are fine
+        test -f a.txt; grep -q ok a.txt
+        ```
+
+        - [ ] Parent
+          ```gate
+          cargo test -p parent
+          ```
+          - [ ] Child one
+          - [ ] Child two <!-- gate: test -d out && ls out | grep -q . -->
+        - [ ] Plain
+        ## B
+        - [ ] Other
+        - [ ] Shell task <!-- agent: shell -->
+          ```sh
+          echo building
+          ```
+          ```gate
+          test -f built
+          ```
+        ",
+    );
+    assert_eq!(
+        out.task_field("gate"),
+        [
+            json!("cargo test -p parent"),
+            json!("cargo test -p parent"),
+            json!("test -d out && ls out | grep -q ."),
+            json!("test -f a.txt; grep -q ok a.txt"),
+            json!("set -e\nmake lint"),
+            json!("test -f built"),
+        ]
+    );
+    // The block stays in the body the agent reads.
+    assert_eq!(
+        out.task("p/b/shell-task")["body"],
+        "```sh\necho building\n```\n```gate\ntest -f built\n```"
+    );
+}
+
+#[test]
+fn the_text_plan_shows_each_gate() {
+    Test::new()
+        .file(
+            "task.md",
+            "
+            # P
+            - [ ] a <!-- gate: test -f out.txt && grep -q ok out.txt -->
+            - [ ] b
+              ```gate
+              set -e
+              make check
+              ```
+            ",
+        )
+        .args(["plan", "task.md"])
+        .stdout(
+            "
+            task.md: 2 tasks to run (0 done, 2 to do) in 1 wave · dialect native
+              agents run in . (the task file's folder)
+
+            wave 1 · P
+              [ ] p/a  a  (gate `test -f out.txt && grep -q ok out.txt`)  :2
+              [ ] p/b  b  (gate `set -e …` from line 4)  :3
+            ",
+        )
+        .stderr("")
+        .success();
+}
+
+#[test]
+fn a_second_gate_on_one_scope_is_an_error_at_the_second() {
+    plan_error(
+        "
+        # P
+        - [ ] a <!-- gate: make -->
+          ```gate
+          make check
+          ```
+        ",
+        "
+        error: second gate for this task: line 2 already has one
+         --> task.md:3:3
+          |
+        3 |   ```gate
+          |   ^^^^^^^
+          = help: a task, section or file has one gate: put all its commands in one ```gate block
+        error: 1 problem in the task file; nothing was run
+        ",
+    );
+    plan_error(
+        "
+        # P
+        ```gate
+        make
+        ```
+        ```gate
+        make check
+        ```
+        - [ ] a
+        ",
+        "
+        error: second gate for this section: line 2 already has one
+         --> task.md:5:1
+          |
+        5 | ```gate
+          | ^^^^^^^
+          = help: a task, section or file has one gate: put all its commands in one ```gate block
+        error: 1 problem in the task file; nothing was run
+        ",
+    );
+    plan_error(
+        "
+        <!-- gate: make -->
+        <!-- gate: make check -->
+        # P
+        - [ ] a
+        ",
+        "
+        error: second gate for the file: line 1 already has one
+         --> task.md:2:12
+          |
+        2 | <!-- gate: make check -->
+          |            ^^^^^^^^^^
+          = help: a task, section or file has one gate: put all its commands in one ```gate block
+        error: 1 problem in the task file; nothing was run
+        ",
+    );
+}
+
+#[test]
+fn a_gate_block_after_a_sections_first_task_is_an_error() {
+    plan_error(
+        "
+        # P
+        - [ ] a
+
+        ```gate
+        make
+        ```
+        ",
+        "
+        error: this ```gate block applies to nothing: it comes after the section's first task and is not inside a task
+         --> task.md:4:1
+          |
+        4 | ```gate
+          | ^^^^^^^
+          = help: indent the block under a task to make it the task's gate, or move it between the heading and the section's first task
+        error: 1 problem in the task file; nothing was run
+        ",
+    );
+}
+
+#[test]
+fn an_empty_gate_block_is_an_error() {
+    plan_error(
+        "# P\n- [ ] a\n  ```gate\n  ```\n",
+        "
+        error: this ```gate block is empty
+         --> task.md:3:3
+          |
+        3 |   ```gate
+          |   ^^^^^^^
+          = help: write the command the gate runs, or delete the block
+        error: 1 problem in the task file; nothing was run
+        ",
+    );
+}
+
+#[test]
+fn only_fenced_gate_blocks_outside_block_quotes_are_gates() {
+    let out = plan_json(
+        "
+        # P
+        - [ ] a
+          ```sh
+          gate
+          ```
+              indented code, not a fence
+          > ```gate
+          > make
+          > ```
+        - [ ] b
+          ```gates
+          make
+          ```
+        ",
+    );
+    assert_eq!(out.task_field("gate"), [Value::Null, Value::Null]);
+}
+
+// ---- tasks that could never start ------------------------------------------
+
+#[test]
+fn a_nul_byte_in_a_tasks_text_is_an_error() {
+    Test::new()
+        .bytes("task.md", "# P\n- [ ] fix the \0 bug\n")
+        .args(["plan", "task.md"])
+        .stdout("")
+        .stderr(
+            "
+            error: the text of task `p/fix-the-bug` contains a NUL byte
+             --> task.md:2:15
+              |
+            2 | - [ ] fix the ␀ bug
+              |               ^
+              = help: delete it: agents and gates get their text in arguments and environment variables, which cannot hold a NUL byte
+            error: 1 problem in the task file; nothing was run
+            ",
+        )
+        .status(2);
+}
+
+#[test]
+fn an_agent_hint_with_an_unbalanced_quote_is_an_error() {
+    plan_error(
+        "
+        # P
+        - [ ] a <!-- agent: claude --model 'x -->
+        ",
+        "
+        error: bad `agent` value `claude --model 'x`: expected an agent name or a command line with balanced quotes
+         --> task.md:2:21
+          |
+        2 | - [ ] a <!-- agent: claude --model 'x -->
+          |                     ^^^^^^^^^^^^^^^^^
+        error: 1 problem in the task file; nothing was run
+        ",
+    );
+}
+
+// ---- where agents run --------------------------------------------------------
+
+/// Runs `git init` in `dir` of the test's folder (a real repository).
+fn git_init(test: Test, dir: &str) -> Test {
+    let test = test.dir(dir);
+    let status = std::process::Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(test.path().join(dir))
+        .status()
+        .expect("run git init");
+    assert!(status.success(), "git init failed");
+    test
+}
+
+#[test]
+fn the_plan_says_where_agents_run_at_the_root_of_the_git_work_tree() {
+    let speckit = |args: &[&str]| {
+        git_init(Test::new(), "repo")
+            .file(
+                "repo/specs/001-x/tasks.md",
+                "# Tasks\n- [ ] T001 Create src/app.py\n",
+            )
+            .current_dir("repo")
+            .args(args)
+            .stderr("")
+    };
+    speckit(&["plan", "specs/001-x/tasks.md"])
+        .stdout_contains("\n  agents run in . (the root of the git work tree holding the file)\n")
+        .success();
+    // The JSON gives the folder in full.
+    let out = speckit(&["plan", "specs/001-x/tasks.md", "--format", "json"]).success();
+    let root = std::fs::canonicalize(out.path().join("repo")).unwrap();
+    assert_eq!(out.json()["workdir"], root.to_str().unwrap());
+}
+
+#[test]
+fn the_plan_says_agents_run_in_the_task_files_folder_outside_git() {
+    Test::new()
+        .file(
+            "specs/001-x/tasks.md",
+            "# Tasks\n- [ ] T001 Create src/app.py\n",
+        )
+        .args(["plan", "specs/001-x/tasks.md"])
+        .stdout_contains("\n  agents run in specs/001-x (the task file's folder)\n")
+        .stderr("")
+        .success();
 }
 
 // ---- hint scope ---------------------------------------------------------
@@ -627,80 +927,149 @@ fn comments_in_code_blocks_and_block_quotes_are_not_hints() {
     assert_eq!(out.task("p/a")["retries"], Value::Null);
 }
 
-// ---- near misses --------------------------------------------------------
+// ---- comments that look like hints ---------------------------------------
 
 #[test]
-fn a_near_miss_hint_key_is_a_warning_with_a_suggestion() {
+fn a_near_miss_hint_key_is_an_error_and_nothing_runs() {
+    let task = "
+        # P
+        <!-- paralel: false -->
+        - [ ] a touch=ran
+        ";
+    let stderr = "
+        error: `paralel` is not a hint key, so this comment would be ignored
+         --> task.md:2:6
+          |
+        2 | <!-- paralel: false -->
+          |      ^^^^^^^
+          = help: did you mean `parallel`? (hint keys are lowercase; if this comment is not a hint, reword it)
+        error: 1 problem in the task file; nothing was run
+        ";
+    plan_error(task, stderr);
+    // `run` refuses before any agent starts and writes nothing.
     let out = Test::new()
-        .file(
-            "task.md",
-            "
-            # P
-            <!-- paralel: false -->
-            - [ ] a
-            ",
-        )
-        .args(["plan", "task.md", "--format", "json"])
-        .stderr(
-            "
-            warning: `paralel` is not a hint, so this comment is ignored; did you mean `parallel`?
-             --> task.md:2:6
-              |
-            2 | <!-- paralel: false -->
-              |      ^^^^^^^
-            ",
-        )
-        .success();
-    assert_eq!(
-        out.json()["warnings"],
-        json!([{
-            "line": 2,
-            "column": 6,
-            "message": "`paralel` is not a hint, so this comment is ignored; did you mean `parallel`?"
-        }])
-    );
-    // The comment is ignored: no limit.
-    assert_eq!(out.json()["groups"], json!([]));
+        .fake_agent()
+        .file("task.md", task)
+        .args(["task.md", "--agent", "fake-agent"])
+        .stdout("")
+        .stderr(stderr)
+        .unchanged("task.md")
+        .status(2);
+    assert!(!out.path().join("ran").exists());
+    assert!(!out.path().join(".run-batch").exists());
 }
 
 #[test]
-fn the_text_plan_repeats_warnings_at_the_end() {
-    Test::new()
-        .file("task.md", "# P\n<!-- timout: 5m -->\n- [ ] a\n")
-        .args(["plan", "task.md"])
-        .stdout_contains(
-            "\nwarnings:\n  line 2:6: `timout` is not a hint, so this comment is ignored; did you mean `timeout`?\n",
-        )
-        .stderr_contains("did you mean `timeout`?")
-        .success();
+fn near_misses_in_case_spelling_or_number_are_errors() {
+    for (comment, key, want) in [
+        ("<!-- Parallel: 3 -->", "Parallel", "parallel"),
+        ("<!-- retry: 2 -->", "retry", "retries"),
+        ("<!-- timout: 5m -->", "timout", "timeout"),
+        ("<!-- gates: make test -->", "gates", "gate"),
+        ("<!-- Agent: codex -->", "Agent", "agent"),
+        ("<!-- depends: a\nafer: b -->", "afer", "after"),
+    ] {
+        Test::new()
+            .file("task.md", &format!("# P\n{comment}\n- [ ] a\n"))
+            .args(["plan", "task.md"])
+            .stdout("")
+            .stderr_contains(&format!(
+                "error: `{key}` is not a hint key, so this comment would be ignored\n"
+            ))
+            .stderr_contains(&format!("= help: did you mean `{want}`?"))
+            .status(2);
+    }
+}
+
+#[test]
+fn an_equals_sign_instead_of_a_colon_is_an_error() {
+    plan_error(
+        "
+        # P
+        <!-- parallel=false -->
+        - [ ] a
+        - [ ] b <!-- id: b; retries = 2 -->
+        ",
+        "
+        error: `parallel=false` is not a hint: a hint is written `key: value`, with a colon
+         --> task.md:2:6
+          |
+        2 | <!-- parallel=false -->
+          |      ^^^^^^^^^^^^^^
+          = help: write `parallel: false`
+        error: `retries = 2` is not a hint: a hint is written `key: value`, with a colon
+         --> task.md:4:21
+          |
+        4 | - [ ] b <!-- id: b; retries = 2 -->
+          |                     ^^^^^^^^^^^
+          = help: write `retries: 2`
+        error: 2 problems in the task file; nothing was run
+        ",
+    );
+}
+
+#[test]
+fn a_gate_cut_at_a_semicolon_is_an_error_that_points_to_gate_blocks() {
+    plan_error(
+        "
+        # P
+        - [ ] a <!-- gate: test -f a; test -f b -->
+        ",
+        "
+        error: `test -f b` is not part of the `gate` hint: `;` and line breaks end a hint
+         --> task.md:2:31
+          |
+        2 | - [ ] a <!-- gate: test -f a; test -f b -->
+          |                               ^^^^^^^^^
+          = help: write a gate that needs `;` or several lines as a ```gate block
+        error: 1 problem in the task file; nothing was run
+        ",
+    );
+}
+
+#[test]
+fn a_comment_mixing_a_hint_with_prose_is_an_error() {
+    plan_error(
+        "# P\n- [ ] a <!-- retries: 2\nask Sam first -->\n",
+        "
+        error: `ask Sam first` is not a hint, in a comment with hints (a hint is `key: value`)
+         --> task.md:3:1
+          |
+        3 | ask Sam first -->
+          | ^^^^^^^^^^^^^
+          = help: keep hints in a comment of their own
+        error: 1 problem in the task file; nothing was run
+        ",
+    );
 }
 
 #[test]
 fn ordinary_comments_are_not_hints_and_not_warned_about() {
-    Test::new()
+    let out = Test::new()
         .file(
             "task.md",
             "
+            <!-- markdownlint-disable MD013 -->
             # P
             <!-- TODO: split this section -->
+            <!-- ANCHOR:phase-1 -->
             <!-- prettier-ignore -->
+            <!--
+              WHAT: the roadmap
+              WHY: keeps us focused
+              Date: 2025-01-02
+              Status: draft
+            -->
+            <!-- a = b, x=1 -->
             - [ ] a <!-- see the wiki -->
+            <!-- /ANCHOR:phase-1 -->
             ",
         )
-        .args(["plan", "task.md"])
-        .stderr("")
-        .stdout_lacks("warnings:")
-        .success();
-}
-
-#[test]
-fn a_comment_mixing_a_hint_with_prose_is_ignored_with_a_warning() {
-    let out = Test::new()
-        .file("task.md", "# P\n- [ ] a <!-- retries: 2\nask Sam first -->\n")
         .args(["plan", "task.md", "--format", "json"])
-        .stderr_contains("warning: comment mixes the hint `retries` with other text, so it is ignored; keep hints in a comment of their own\n")
+        .stderr("")
         .success();
-    assert_eq!(out.task("p/a")["retries"], Value::Null);
+    assert_eq!(out.json()["warnings"], json!([]));
+    assert_eq!(out.json()["groups"], json!([]));
 }
 
 #[test]
@@ -720,6 +1089,24 @@ fn an_unknown_key_beside_real_hints_is_an_error_with_a_suggestion() {
         error: 1 problem in the task file; nothing was run
         ",
     );
+}
+
+#[test]
+fn multi_line_hints_split_at_a_lone_cr_too() {
+    // Old Mac line endings: a CR alone ends each line.
+    let out = Test::new()
+        .bytes(
+            "task.md",
+            "# P\r<!--\ragent: shell\rretries: 2\r-->\r- [ ] a\r- [ ] b\r  <!--\r  timeout: 5m\r  -->\r",
+        )
+        .args(["plan", "task.md", "--format", "json"])
+        .stderr("")
+        .success();
+    assert_eq!(out.task_field("id"), [json!("p/a"), json!("p/b")]);
+    assert_eq!(out.task_field("agent"), [json!("shell"), json!("shell")]);
+    assert_eq!(out.task_field("retries"), [json!(2), json!(2)]);
+    assert_eq!(out.task_field("timeout_secs"), [Value::Null, json!(300.0)]);
+    assert_eq!(out.task("p/b")["line"], 7);
 }
 
 // ---- dialects -----------------------------------------------------------
@@ -1083,6 +1470,7 @@ fn subsections_of_a_wave_are_its_modules() {
         .stdout(
             "
             task.md: 3 tasks to run (0 done, 3 to do) in 2 waves · dialect native
+              agents run in . (the task file's folder)
 
             wave 1 · Project › Build
               § API  [project/build/api]
@@ -1105,6 +1493,7 @@ fn tasks_before_the_first_heading_form_the_first_wave() {
         .stdout(
             "
             task.md: 2 tasks to run (0 done, 2 to do) in 2 waves · dialect native
+              agents run in . (the task file's folder)
 
             wave 1 · before the first heading
               [ ] prepare  prepare  :1
@@ -1286,11 +1675,14 @@ fn json_describes_every_task() {
                 "agent": null, "timeout_secs": null, "retries": null, "gate": null,
             })
         };
+    // Outside git, agents run in the task file's folder.
+    let workdir = std::fs::canonicalize(out.path()).unwrap();
     assert_eq!(
         out.json(),
         json!({
-            "schema": 1,
+            "schema": 2,
             "file": "task.md",
+            "workdir": workdir.to_str().unwrap(),
             "dialect": "native",
             "include_optional": false,
             "waves": [{
@@ -1571,7 +1963,7 @@ fn gate_quotes_must_balance() {
         - [ ] a <!-- gate: sh -c 'cargo test -->
         ",
         "
-        error: bad `gate` value `sh -c 'cargo test`: expected a command line with balanced quotes
+        error: bad `gate` value `sh -c 'cargo test`: expected a shell command with balanced quotes
          --> task.md:2:20
           |
         2 | - [ ] a <!-- gate: sh -c 'cargo test -->
@@ -1988,10 +2380,107 @@ fn columns_and_carets_count_characters_not_bytes() {
 }
 
 #[test]
-fn an_empty_task_is_planned_with_a_warning() {
+fn a_checkbox_with_nothing_after_it_is_not_a_task() {
+    let text =
+        "# P\n- [ ] real work\n- [ ]\n- [x]  \n- [ ]\n  Some words on the next line.\n-\n  [ ]\n";
     Test::new()
-        .file("task.md", "- [ ] real work\n- [ ]\n")
+        .file("task.md", text)
         .args(["plan", "task.md"])
-        .stderr_contains("this task is empty")
+        .stdout(
+            "
+            task.md: 1 task to run (0 done, 1 to do) in 1 wave · dialect native
+              agents run in . (the task file's folder)
+
+            wave 1 · P
+              [ ] p/real-work  real work  :2
+
+            ignored:
+              line 3: (nothing after the checkbox)
+              line 4: (nothing after the checkbox)
+              line 5: (nothing after the checkbox)
+              line 8: (nothing after the checkbox)
+            ",
+        )
+        .stderr("")
         .success();
+    // Nor can it be ticked.
+    Test::new()
+        .file("task.md", "# P\n- [ ]\n")
+        .args(["tick", "task.md", "p/task"])
+        .stderr_contains("error: no task with id `p/task`")
+        .unchanged("task.md")
+        .status(2);
+}
+
+#[test]
+fn a_task_with_only_a_comment_after_its_box_is_empty_with_a_warning() {
+    Test::new()
+        .file("task.md", "- [ ] real work\n- [ ] <!-- id: later -->\n")
+        .args(["plan", "task.md"])
+        .stderr_contains(
+            "warning: this task is empty: it has no text and no body for an agent to work from",
+        )
+        .stdout_contains("\nwarnings:\n  line 2:3: this task is empty")
+        .success();
+}
+
+#[test]
+fn the_example_in_plan_json_md_is_what_plan_prints() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/plan-json.md")).unwrap();
+    let between = |open: &str, close: &str| {
+        let start = doc.find(open).unwrap() + open.len();
+        doc[start..start + doc[start..].find(close).unwrap()].to_owned()
+    };
+    let task = between("````markdown\n", "````\n");
+    let mut want: Value = serde_json::from_str(&between("```json\n", "```\n")).unwrap();
+    let out = Test::new()
+        .bytes("tasks.md", &task)
+        .args(["plan", "tasks.md", "--format", "json"])
+        .stderr("")
+        .success();
+    // The example ran in `/home/me/search`.
+    want["workdir"] = std::fs::canonicalize(out.path())
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .into();
+    assert_eq!(out.json(), want);
+}
+
+#[test]
+fn these_mistakes_stop_a_run_before_any_agent_starts() {
+    for (task, error) in [
+        ("# P\n<!-- paralel: false -->\n- [ ] a\n", "task.md:2:6"),
+        ("# P\n<!-- parallel=false -->\n- [ ] a\n", "task.md:2:6"),
+        (
+            "# P\n- [ ] a <!-- gate: test -f a; test -f b -->\n",
+            "task.md:2:31",
+        ),
+        (
+            "# P\n- [ ] a <!-- gate: make -->\n  ```gate\n  make check\n  ```\n",
+            "task.md:3:3",
+        ),
+        ("# P\n- [ ] a\n  ```gate\n  ```\n", "task.md:3:3"),
+        ("# P\n- [ ] fix the \0 bug\n", "task.md:2:15"),
+        (
+            "# P\n- [ ] a <!-- agent: claude --model 'x -->\n",
+            "task.md:2:21",
+        ),
+    ] {
+        let out = Test::new()
+            .fake_agent()
+            .bytes("task.md", task)
+            .args(["task.md", "--agent", "fake-agent"])
+            .stdout("")
+            .stderr_contains(&format!(" --> {error}\n"))
+            .stderr_contains("error: 1 problem in the task file; nothing was run\n")
+            .unchanged("task.md")
+            .status(2);
+        assert!(
+            !out.path().join("fake.log").exists(),
+            "{task:?}: an agent ran"
+        );
+        assert!(!out.path().join(".run-batch").exists(), "{task:?}");
+    }
 }

@@ -97,6 +97,11 @@ fn hint_comment() -> impl Strategy<Value = String> {
         Just("<!-- retries: 2; agent: shell -->".to_owned()),
         Just("<!-- gate: cargo test -->".to_owned()),
         Just("<!-- parallell: 2 -->".to_owned()),
+        Just("<!-- parallel=false -->".to_owned()),
+        Just("<!-- gate: test -f a; test -f b -->".to_owned()),
+        Just("<!-- gate: test -f a && grep -q 'x y' a -->".to_owned()),
+        Just("<!-- agent: claude --model 'x -->".to_owned()),
+        Just("<!--\rretries: 1\ragent: shell\r-->".to_owned()),
         Just("<!-- timeout: soon -->".to_owned()),
         Just("<!-- id: -->".to_owned()),
         Just("<!-- a plain remark -->".to_owned()),
@@ -142,7 +147,7 @@ fn fragment() -> impl Strategy<Value = String> {
     let code_body = || prop::collection::vec(task_line(), 0..3).prop_map(|l| l.join("\n"));
     prop_oneof![
         24 => task_line(),
-        // An empty task, as templates end: `- [ ]` with nothing after it.
+        // A box with nothing after it, as templates end: no task.
         2 => (indent(), list_marker(), prop_oneof![Just(' '), Just('x')])
             .prop_map(|(i, m, s)| format!("{i}{m} [{s}]")),
         // A parent with subtasks, some done: ticking the last open one
@@ -167,6 +172,8 @@ fn fragment() -> impl Strategy<Value = String> {
         1 => (words(), code_body())
             .prop_map(|(w, b)| format!("```{w}\n{b}\n```")),
         1 => code_body().prop_map(|b| format!("~~~\n{b}\n~~~")),
+        // A gate block, under a task or on its own.
+        1 => (indent(), words()).prop_map(|(i, w)| format!("{i}```gate\n{i}{w}\n{i}```")),
         1 => task_line().prop_map(|l| format!("    {l}")),
         2 => hint_comment(),
         1 => code_body().prop_map(|b| format!("<!--\n{b}\n-->")),
@@ -189,9 +196,8 @@ fn fragment() -> impl Strategy<Value = String> {
 enum Eol {
     Lf,
     CrLf,
-    /// A carriage return alone: a line ending to CommonMark too, though
-    /// pulldown-cmark does not end every block there (an HTML block, say),
-    /// so it only has to parse and tick consistently, not like LF.
+    /// A carriage return alone: a line ending to CommonMark too, read
+    /// exactly like LF.
     Cr,
 }
 
@@ -428,6 +434,7 @@ proptest! {
         let want = view(&parse(&lf.bytes()));
         for variant in [
             Doc { eol: Eol::CrLf, ..lf.clone() },
+            Doc { eol: Eol::Cr, ..lf.clone() },
             Doc { bom: true, ..lf.clone() },
             Doc { final_newline: false, ..lf.clone() },
             Doc { eol: Eol::CrLf, final_newline: false, bom: true, ..lf.clone() },

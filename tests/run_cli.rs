@@ -13,8 +13,8 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::Test;
 use common::agents::*;
+use common::{Test, run_batch_in};
 
 /// The test folder's path, resolved, as the agents see it.
 fn real(path: &Path) -> String {
@@ -387,11 +387,12 @@ fn fail_fast_stops_running_agents_and_starts_nothing_new() {
 
 #[test]
 fn fail_fast_also_stops_when_an_agent_cannot_be_started() {
-    // An agent that passes the check before the run (it is an executable file)
-    // but cannot be started (its interpreter does not exist).
+    // An agent that passes the check before the run (it is an executable file;
+    // a relative interpreter is found from the agent's folder, so it is not
+    // checked) but cannot be started (that interpreter does not exist).
     Test::new()
         .fake_agent()
-        .executable("bin/broken-agent", "#!/nonexistent/interpreter\n")
+        .executable("bin/broken-agent", "#!nonexistent/interpreter\n")
         .file(
             "t.md",
             "# Plan\n- [ ] bad <!-- id: bad; agent: broken-agent -->\n- [ ] h hang <!-- id: h -->\n",
@@ -1508,4 +1509,427 @@ fn a_missing_workdir_is_an_error_before_anything_starts() {
         .unchanged("t.md")
         .status(2);
     assert!(!out.path().join(".run-batch").exists());
+}
+
+// ---- output nobody reads ----------------------------------------------------------
+
+/// `run-batch t.md | head`, `--json | head` or a pager quit early: the run
+/// goes on, ticks, records itself as finished and exits as it would have.
+fn run_with_closed_pipes(extra: &[&str], plan: &str, code: i32, ticked: &str) {
+    let t = Test::new().fake_agent().file("t.md", plan);
+    let dir = t.path().to_owned();
+    let mut args = vec!["t.md", "--agent", "fake-agent", "-j", "1"];
+    args.extend(extra);
+    let status = run_with_output_closed(&dir, &args);
+    assert_eq!(status.code(), Some(code), "{args:?}: {status:?}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("t.md")).unwrap(),
+        common::unindent(ticked)
+    );
+    let status = status_json(&dir, "t.md");
+    let outcome = if code == 0 { "succeeded" } else { "failed" };
+    assert_eq!(status["last_run"]["outcome"], outcome, "{status:#}");
+    drop(t);
+}
+
+const QUIET_PLAN: &str = "
+    # Plan
+    - [ ] a print=100 <!-- id: a -->
+    - [ ] b progress=half <!-- id: b -->
+    - [ ] c <!-- id: c -->
+    ";
+
+#[test]
+fn a_closed_stdout_and_stderr_stop_the_output_not_the_run() {
+    let done = QUIET_PLAN.replace("- [ ]", "- [x]");
+    run_with_closed_pipes(&[], QUIET_PLAN, 0, &done);
+    run_with_closed_pipes(&["--json"], QUIET_PLAN, 0, &done);
+}
+
+#[test]
+fn a_run_with_closed_output_still_exits_1_when_a_task_fails() {
+    let plan = "
+        # Plan
+        - [ ] a <!-- id: a -->
+        - [ ] f fail <!-- id: f -->
+        ";
+    let after = "
+        # Plan
+        - [x] a <!-- id: a -->
+        - [ ] f fail <!-- id: f -->
+        ";
+    run_with_closed_pipes(&[], plan, 1, after);
+}
+
+// ---- task files run-batch cannot write ---------------------------------------------
+
+const REFUSED_PLAN: &str = "# Plan\n- [ ] a <!-- id: a -->\n";
+
+fn mkfifo(path: &Path) {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: mkfifo(3) reads a NUL-terminated path that outlives the call.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0, "mkfifo");
+}
+
+/// `run` and `tick` on `file` are refused with exit status 2 and `error`
+/// (then `help`) before any agent starts or anything is written beside it.
+fn refused(t: Test, file: &str, error: &str, help: &str) {
+    let expected = format!("error: {error}\n  = help: {help}\n");
+    let out = t
+        .args([file, "--agent", "fake-agent"])
+        .timeout(Duration::from_secs(10))
+        .stderr(&expected)
+        .stdout("")
+        .status(2);
+    assert_eq!(FakeLog::read(out.path()).runs, [], "no agent ran");
+    assert!(!out.path().join(".run-batch").exists(), "no state folder");
+    out.then()
+        .args(["tick", file, "a"])
+        .timeout(Duration::from_secs(10))
+        .stderr(&expected)
+        .stdout("")
+        .status(2);
+}
+
+const NOT_A_FILE_HELP: &str =
+    "save the plan as a regular file and use that; `run-batch plan` can read a pipe";
+
+#[test]
+fn a_fifo_as_the_task_file_is_refused_without_being_opened() {
+    let t = Test::new().fake_agent();
+    mkfifo(&t.path().join("t.md"));
+    // Opening a FIFO with no writer blocks: a refusal that comes back at all
+    // never opened it.
+    refused(
+        t,
+        "t.md",
+        "`t.md` is a named pipe (FIFO), not a regular file: run-batch needs a file it can write to tick boxes",
+        NOT_A_FILE_HELP,
+    );
+}
+
+#[test]
+fn a_device_as_the_task_file_is_refused() {
+    for device in ["/dev/null", "/dev/zero"] {
+        refused(
+            Test::new().fake_agent(),
+            device,
+            &format!(
+                "`{device}` is a character device, not a regular file: run-batch needs a file it can write to tick boxes"
+            ),
+            NOT_A_FILE_HELP,
+        );
+    }
+    assert!(!Path::new("/dev/.run-batch").exists());
+}
+
+#[test]
+fn a_folder_as_the_task_file_is_refused() {
+    let t = Test::new().fake_agent().dir("plans");
+    let expected = "error: `plans` is a directory, not a task file\n";
+    let out = t
+        .args(["plans", "--agent", "fake-agent"])
+        .stderr(expected)
+        .status(2);
+    assert!(!out.path().join(".run-batch").exists());
+    out.then()
+        .args(["tick", "plans", "a"])
+        .stderr(expected)
+        .status(2);
+}
+
+#[test]
+fn a_read_only_task_file_is_refused_before_any_agent_starts() {
+    let t = Test::new()
+        .fake_agent()
+        .file("t.md", REFUSED_PLAN)
+        .chmod("t.md", 0o444);
+    refused(
+        t,
+        "t.md",
+        "`t.md` is read-only: run-batch needs to write it to tick boxes",
+        "make it writable (`chmod u+w t.md`); `run-batch plan` shows the plan without writing it",
+    );
+}
+
+#[test]
+fn a_task_file_in_a_read_only_folder_is_refused_before_any_agent_starts() {
+    use std::os::unix::fs::chown;
+    let t = Test::new().fake_agent().file("ro/t.md", REFUSED_PLAN);
+    let folder = t.path().canonicalize().unwrap().join("ro");
+    // Root writes anywhere: the test runs run-batch as a user the mode bits
+    // bind, owning the file (so the file itself is writable) and the folder.
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    const NOBODY: u32 = 65534;
+    let as_user = |t: Test| if root { t.uid(NOBODY) } else { t };
+    let t = if root {
+        chown(&folder, Some(NOBODY), Some(NOBODY)).unwrap();
+        chown(folder.join("t.md"), Some(NOBODY), Some(NOBODY)).unwrap();
+        t.chmod(".", 0o755)
+    } else {
+        t
+    };
+    let expected = format!(
+        "error: cannot create files in `{}` (Permission denied (os error 13)): a run keeps its records (events, logs, the journal) in `.run-batch/` beside `ro/t.md`\n  = help: make the folder writable, or copy the task file to a folder you can write\n",
+        folder.display()
+    );
+    let out = as_user(t.chmod("ro", 0o555))
+        .args(["ro/t.md", "--agent", "fake-agent"])
+        .stderr(&expected)
+        .unchanged("ro/t.md")
+        .status(2);
+    assert_eq!(out.entries("ro"), ["t.md"], "nothing made in the folder");
+    assert_eq!(FakeLog::read(out.path()).runs, [], "no agent ran");
+    // A tick is written in place: a read-only folder does not stop it, and
+    // nothing is made there.
+    let out = as_user(out.then()).args(["tick", "ro/t.md", "a"]).success();
+    assert_eq!(out.read("ro/t.md"), REFUSED_PLAN.replacen("[ ]", "[x]", 1));
+    assert_eq!(out.entries("ro"), ["t.md"]);
+    // Let the temporary folder be removed.
+    let ro = out.path().join("ro");
+    std::fs::set_permissions(&ro, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn plan_reads_a_fifo_or_a_pipe() {
+    let t = Test::new().file("t.md", REFUSED_PLAN);
+    let fifo = t.path().join("fifo.md");
+    mkfifo(&fifo);
+    let writer = std::thread::spawn(move || std::fs::write(fifo, REFUSED_PLAN).unwrap());
+    let out = t
+        .args(["plan", "fifo.md"])
+        .timeout(Duration::from_secs(10))
+        .stdout_contains("[ ] a  a  :2")
+        .success();
+    writer.join().unwrap();
+    out.then()
+        .args(["plan", "/dev/stdin"])
+        .stdin(REFUSED_PLAN)
+        .stdout_contains("[ ] a  a  :2")
+        .success();
+}
+
+#[test]
+fn plan_reads_no_more_than_64_mib() {
+    Test::new()
+        .args(["plan", "/dev/zero"])
+        .timeout(Duration::from_secs(20))
+        .stderr(
+            "error: `/dev/zero` is larger than 64 MiB, the most run-batch reads from a task file\n  = help: check that this is the task file you meant\n",
+        )
+        .status(2);
+}
+
+// ---- one task, one set of files -----------------------------------------------------
+
+#[test]
+fn tasks_whose_ids_would_share_file_names_each_run_their_own_script() {
+    let long = "a heading long enough that four of them pass the file name limit";
+    let cjk = "第一阶段：构建所有的后端服务和数据库迁移以及相关的配置文件";
+    let task = |text: &str, id: &str, word: &str| {
+        format!("- [ ] {text}{id}\n\n  ```sh\n  echo {word}\n  echo {word} > {word}.txt\n  ```\n\n")
+    };
+    let plan = format!(
+        "# {long} one\n## {long} two\n### {long} three\n#### {long} four\n\n{}{}# {cjk}\n## {cjk}\n\n{}{}# A\n\n{}# Other\n\n{}",
+        task("first", "", "first"),
+        task("second", "", "second"),
+        task("第一个任务", "", "cjk1"),
+        task("第二个任务", "", "cjk2"),
+        task("b", "", "slash"),
+        task("x", " <!-- id: a__b -->", "underscores"),
+    );
+    let out = Test::new()
+        .file("t.md", &plan)
+        .args(["t.md", "--agent", "shell", "-j", "8"])
+        .file_is("t.md", &plan.replace("- [ ]", "- [x]"))
+        .success();
+    let words = ["first", "second", "cjk1", "cjk2", "slash", "underscores"];
+    for word in words {
+        assert_eq!(out.read(format!("{word}.txt")), format!("{word}\n"));
+    }
+    // Each task's log holds its own script's output, and only that.
+    let events = events(out.path(), "t.md");
+    let logs: Vec<String> = named(&events, "task_finished")
+        .iter()
+        .map(|e| e["log"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(logs.len(), 6);
+    for log in &logs {
+        let text = std::fs::read_to_string(log).unwrap();
+        let echoed: Vec<&str> = words
+            .iter()
+            .copied()
+            .filter(|w| text.lines().any(|l| l == *w))
+            .collect();
+        assert_eq!(echoed.len(), 1, "{log}:\n{text}");
+        let script = std::fs::read_to_string(log.replace(".1.log", ".1.sh")).unwrap();
+        assert!(
+            script.contains(&format!("echo {}\n", echoed[0])),
+            "{script}"
+        );
+    }
+}
+
+// ---- bad input caught before anything starts ------------------------------------------
+
+#[test]
+fn an_agent_script_whose_interpreter_is_missing_is_an_error_naming_both() {
+    for (first_line, what) in [
+        (
+            "#!/usr/bin/nonexistent",
+            "`/usr/bin/nonexistent` does not exist",
+        ),
+        (
+            "#!/usr/bin/env nosuchprog --flag",
+            "`nosuchprog` is not on PATH",
+        ),
+    ] {
+        let t = Test::new()
+            .fake_agent()
+            .executable("my-agent", &format!("{first_line}\necho hello\n"))
+            .file("t.md", REFUSED_PLAN);
+        let script = t.path().join("my-agent");
+        t.args(["t.md", "--agent", "./my-agent"])
+            .stderr(&format!(
+                "error: agent `./my-agent`: the script `{}` starts with `{first_line}`, and {what}; install it or fix the script's first line\n",
+                script.display()
+            ))
+            .unchanged("t.md")
+            .status(2);
+    }
+}
+
+#[test]
+fn a_task_text_too_big_for_the_environment_reaches_the_agent_by_its_prompt_only() {
+    // Linux caps one environment string at 128 KiB: set, the variable made
+    // every spawn fail with E2BIG.
+    let text = format!("{} END-OF-TEXT", "word ".repeat(30_000));
+    let plan = format!("# Plan\n- [ ] {text} <!-- id: big -->\n");
+    let out = Test::new()
+        .executable(
+            "bin/show-agent",
+            r#"
+            echo "text: ${RUN_BATCH_TASK_TEXT-unset}" > seen
+            grep -c END-OF-TEXT >> seen
+            "#,
+        )
+        .path_prefix("bin")
+        // Never inherited from a run-batch that runs this one.
+        .env("RUN_BATCH_TASK_TEXT", "from outside")
+        .file("t.md", &plan)
+        .args(["t.md", "--agent", "show-agent"])
+        .file_is("t.md", &plan.replace("- [ ]", "- [x]"))
+        .success();
+    assert_eq!(out.read("seen"), "text: unset\n1\n");
+}
+
+#[test]
+fn an_unreadable_journal_is_kept_aside_with_a_warning() {
+    let t = Test::new()
+        .fake_agent()
+        .file("t.md", REFUSED_PLAN)
+        .file(".run-batch/t.md/journal.json", "{ not json");
+    let journal = t.path().join(".run-batch/t.md/journal.json");
+    let out = t
+        .args(["status", "t.md"])
+        .stderr_contains(&format!(
+            "warning: `{}` cannot be read (key must be a string at line 1 column 3); showing no records of earlier runs (the next run keeps it aside and starts a new journal)\n",
+            journal.display()
+        ))
+        .success();
+    let out = out
+        .then()
+        .path_prefix("bin")
+        .args(["t.md", "--agent", "fake-agent"])
+        .stderr_contains(&format!(
+            "warning: `{}` cannot be read (key must be a string at line 1 column 3); kept it as `journal.json.corrupt-",
+            journal.display()
+        ))
+        .stderr_contains("` and started a new journal\n")
+        .file_is("t.md", "# Plan\n- [x] a <!-- id: a -->\n")
+        .success();
+    let entries = out.entries(".run-batch/t.md");
+    let aside: Vec<&String> = entries
+        .iter()
+        .filter(|e| e.starts_with("journal.json.corrupt-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "{entries:?}");
+    assert_eq!(
+        out.read(format!(".run-batch/t.md/{}", aside[0])),
+        "{ not json"
+    );
+    let status = status_json(out.path(), "t.md");
+    assert_eq!(status["last_run"]["outcome"], "succeeded");
+}
+
+#[test]
+fn a_journal_that_is_not_a_file_is_kept_aside_too() {
+    let out = Test::new()
+        .fake_agent()
+        .file("t.md", REFUSED_PLAN)
+        .dir(".run-batch/t.md/journal.json")
+        .args(["t.md", "--agent", "fake-agent"])
+        .stderr_contains(
+            "cannot be read (Is a directory (os error 21)); kept it as `journal.json.corrupt-",
+        )
+        .success();
+    let status = status_json(out.path(), "t.md");
+    assert_eq!(status["last_run"]["outcome"], "succeeded");
+}
+
+#[test]
+fn no_arguments_print_the_usage_on_stderr_and_exit_2() {
+    Test::new()
+        .stdout("")
+        .stderr_contains("Usage: run-batch")
+        .stderr_contains("Commands:\n  run ")
+        .status(2);
+}
+
+// ---- the state folder ----------------------------------------------------------------
+
+#[test]
+fn old_run_folders_are_removed_beyond_the_configured_number() {
+    let t = Test::new()
+        .fake_agent()
+        .file("run-batch.toml", "[runs]\nkeep = 2\n")
+        .file("t.md", "- [ ] a\n");
+    let dir = t.path().to_owned();
+    for _ in 0..4 {
+        std::fs::write(dir.join("t.md"), "- [ ] a\n").unwrap();
+        let out = run_batch_in(&dir, &["t.md", "--agent", "bin/fake-agent"]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+    }
+    assert_eq!(run_dirs(&dir, "t.md").len(), 2);
+    drop(t);
+}
+
+#[test]
+fn clean_removes_old_runs_and_all_removes_the_state() {
+    let t = Test::new().fake_agent().file("t.md", "- [ ] a\n");
+    let dir = t.path().to_owned();
+    for _ in 0..3 {
+        std::fs::write(dir.join("t.md"), "- [ ] a\n").unwrap();
+        run_batch_in(&dir, &["t.md", "--agent", "bin/fake-agent"]);
+    }
+    assert_eq!(run_dirs(&dir, "t.md").len(), 3);
+    let out = run_batch_in(&dir, &["clean", "t.md"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with("removed 2 run folders (") && stdout.ends_with("runs\n"),
+        "{stdout}"
+    );
+    assert_eq!(run_dirs(&dir, "t.md").len(), 1);
+    let out = run_batch_in(&dir, &["clean", "t.md", "--all"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("removed 1 run folder ("),
+        "{out:?}"
+    );
+    assert!(!state_dir(&dir, "t.md").join("journal.json").exists());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("t.md")).unwrap(),
+        "- [x] a\n"
+    );
+    drop(t);
 }

@@ -12,8 +12,8 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::Test;
 use common::agents::*;
+use common::{Test, run_batch_in};
 
 fn log_has(dir: &Path, line_start: &str) -> bool {
     std::fs::read_to_string(dir.join(FAKE_LOG))
@@ -308,13 +308,6 @@ fn a_second_run_through_a_symlink_is_refused_too() {
 
 // ---- hand edits during a run --------------------------------------------------------
 
-/// Replaces a file the way editors save: a new file renamed over the old one.
-fn save(path: &Path, text: &str) {
-    let tmp = path.with_extension("md.editor-tmp");
-    std::fs::write(&tmp, text).unwrap();
-    std::fs::rename(&tmp, path).unwrap();
-}
-
 #[test]
 fn hand_edits_during_a_run_are_honoured_and_kept() {
     let before = "
@@ -366,21 +359,25 @@ fn hand_edits_during_a_run_are_honoured_and_kept() {
     drop(t);
 }
 
+const THREE_WAVES: &str = "
+    # Plan
+
+    ## One
+    - [ ] a <!-- id: a -->
+
+    ## Two
+    - [ ] b wait=go <!-- id: b -->
+
+    ## Three
+    - [ ] c <!-- id: c -->
+    ";
+
 #[test]
-fn a_task_unticked_by_hand_during_a_run_runs_again() {
-    let before = "
-        # Plan
-
-        ## One
-        - [ ] a <!-- id: a -->
-
-        ## Two
-        - [ ] b wait=go <!-- id: b -->
-
-        ## Three
-        - [ ] c <!-- id: c -->
-        ";
-    let t = Test::new().hold_agent().file("t.md", before);
+fn a_box_cleared_by_a_save_of_an_older_copy_is_ticked_again() {
+    // An editor that loaded the file before `a` was ticked saves its old
+    // buffer: `a` succeeded in this run, so its box is ticked again, with a
+    // note, and `a` does not run twice.
+    let t = Test::new().hold_agent().file("t.md", THREE_WAVES);
     let dir = t.path().to_owned();
     let run = Background::start(&dir, &["t.md", "--agent", "hold-agent"]);
     wait_until(PATIENCE, "`b` is running", || {
@@ -389,10 +386,43 @@ fn a_task_unticked_by_hand_during_a_run_runs_again() {
     let text = std::fs::read_to_string(dir.join("t.md")).unwrap();
     assert!(text.contains("- [x] a"), "{text}");
     save(&dir.join("t.md"), &text.replace("- [x] a", "- [ ] a"));
+    wait_until(PATIENCE, "`a` is ticked again", || {
+        std::fs::read_to_string(dir.join("t.md"))
+            .unwrap()
+            .contains("- [x] a")
+    });
+    std::fs::write(dir.join("go"), "").unwrap();
+    let end = run.wait(PATIENCE);
+    end.assert_code(0);
+    assert!(
+        end.stderr.contains(
+            "note: a: its box was cleared by a save of an older copy of the file; ticking it again"
+        ),
+        "{}",
+        end.stderr
+    );
+    assert_eq!(FakeLog::read(&dir).count("a"), 1);
+    assert!(
+        !std::fs::read_to_string(dir.join("t.md"))
+            .unwrap()
+            .contains("[ ]")
+    );
+    drop(t);
+}
+
+#[test]
+fn tick_undo_during_a_run_runs_the_task_again() {
+    let t = Test::new().hold_agent().file("t.md", THREE_WAVES);
+    let dir = t.path().to_owned();
+    let run = Background::start(&dir, &["t.md", "--agent", "hold-agent"]);
+    wait_until(PATIENCE, "`b` is running", || {
+        dir.join("go.waiting").exists()
+    });
+    let undo = run_batch_in(&dir, &["tick", "t.md", "a", "--undo"]);
+    assert_eq!(undo.status.code(), Some(0), "{undo:?}");
     std::fs::write(dir.join("go"), "").unwrap();
     run.wait(PATIENCE).assert_code(0);
-    let log = FakeLog::read(&dir);
-    assert_eq!(log.count("a"), 2);
+    assert_eq!(FakeLog::read(&dir).count("a"), 2);
     assert!(
         !std::fs::read_to_string(dir.join("t.md"))
             .unwrap()
@@ -556,5 +586,184 @@ fn a_hand_edit_saved_while_a_tick_is_written_is_honoured() {
         0,
         "`c` was ticked by hand during the run:\n{}",
         out.stderr
+    );
+}
+
+// ---- run-batch killed while it starts agents ------------------------------------
+
+/// A small xorshift generator: random kill moments without a dependency; the
+/// seed is printed so a failing run can be repeated.
+struct Xorshift(u64);
+
+impl Xorshift {
+    fn seeded() -> Xorshift {
+        let seed = std::env::var("KILL_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+                    | 1
+            });
+        eprintln!("KILL_SEED={seed}");
+        Xorshift(seed)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// Live processes whose environment holds `mark` (`KEY=value`), but not us.
+fn marked_processes(mark: &str) -> Vec<(i32, String)> {
+    let mark = mark.as_bytes();
+    let me = std::process::id() as i32;
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if pid == me || is_gone(pid) {
+            continue;
+        }
+        let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+            continue;
+        };
+        if environ.split(|&b| b == 0).any(|var| var == mark) {
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            out.push((pid, String::from_utf8_lossy(&cmd).replace('\0', " ")));
+        }
+    }
+    out
+}
+
+#[test]
+fn sigkill_while_agents_are_being_started_leaves_no_agent_behind() {
+    const TRIALS: usize = 30;
+    let tasks: String = (1..=40).map(|n| format!("- [ ] task {n}\n")).collect();
+    let t = Test::new().file("t.md", &format!("# Plan\n{tasks}"));
+    let dir = t.path().to_owned();
+    // Every process of the run (run-batch, its guard, its agents) inherits it.
+    let mark = format!("FAKE_LOG={}", dir.join(FAKE_LOG).display());
+    let mut rng = Xorshift::seeded();
+    let mut orphaned = Vec::new();
+    for trial in 0..TRIALS {
+        let run = Background::start(
+            &dir,
+            &["t.md", "--agent", "sleep 30", "-j", "8", "--grace", "1s"],
+        );
+        std::thread::sleep(Duration::from_millis(rng.below(300)));
+        run.kill();
+        // The guard sends SIGTERM, which ends `sleep` at once; give it time
+        // to notice and act on a loaded machine.
+        let start = Instant::now();
+        let left = loop {
+            let left = marked_processes(&mark);
+            if left.is_empty() || start.elapsed() > Duration::from_secs(5) {
+                break left;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        if !left.is_empty() {
+            orphaned.push((trial, left));
+            kill_agents(&dir);
+        }
+        let _ = std::fs::remove_dir_all(dir.join(".run-batch"));
+    }
+    eprintln!(
+        "{TRIALS} kills while starting agents, {} left processes behind",
+        orphaned.len()
+    );
+    assert!(orphaned.is_empty(), "left behind: {orphaned:#?}");
+}
+
+// ---- Ctrl-C and shell background jobs ---------------------------------------------
+
+#[test]
+fn ctrl_c_ends_a_shell_agents_background_jobs_after_a_short_pause_not_the_grace() {
+    // A non-interactive shell starts `sleep &` with SIGINT ignored: only the
+    // SIGTERM that follows the forwarded Ctrl-C ends it. With a 10-minute
+    // grace period, the run ends within the test's patience only if it came.
+    let plan = "
+        # Plan
+        - [ ] a <!-- id: a -->
+
+          ```sh
+          sleep 100000 &
+          echo $! >> \"$FAKE_PIDS\"
+          wait
+          ```
+        ";
+    let t = Test::new().file("t.md", plan);
+    let dir = t.path().to_owned();
+    let run = Background::start(&dir, &["t.md", "--agent", "shell", "--grace", "10m"]);
+    // Running `sleep` itself: its SIGINT is ignored by then (the shell
+    // ignores it in the forked child before the exec).
+    wait_until(PATIENCE, "the background job is running", || {
+        read_pids(&dir.join(FAKE_PIDS)).first().is_some_and(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c == "sleep\n")
+        })
+    });
+    run.signal(libc::SIGINT);
+    let end = run.wait(PATIENCE);
+    end.assert_code(130);
+    for expected in [
+        "stopping: SIGINT received: no new tasks; sent SIGINT to 1 running agent, SIGTERM after 2s, SIGKILL after 10m (press Ctrl-C again to kill now)\n",
+        "waiting for the processes of `a`: still running 2s after SIGINT, sent SIGTERM; SIGKILL in 9m5",
+        "stopped  a",
+    ] {
+        assert!(
+            end.stderr.contains(expected),
+            "{expected:?} in:\n{}",
+            end.stderr
+        );
+    }
+    assert_all_gone(
+        &read_pids(&dir.join(FAKE_PIDS)),
+        &agent_pids(&events(&dir, "t.md")),
+        Duration::from_secs(1),
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("t.md")).unwrap(),
+        common::unindent(plan)
+    );
+    drop(t);
+}
+
+#[test]
+fn a_run_waiting_for_an_agents_leftovers_says_whose_they_are() {
+    // The agent exits at once, leaving a child that ignores SIGTERM: the run
+    // waits out the grace period for it, and says so.
+    let t = Test::new()
+        .fake_agent()
+        .executable(
+            "bin/leave-child",
+            r#"
+            ( trap '' TERM; : > child-ready; exec sleep 100000 ) &
+            echo $! >> "$FAKE_PIDS"
+            while [ ! -e child-ready ]; do sleep 0.01; done
+            "#,
+        )
+        .file("t.md", "# Plan\n- [ ] a <!-- id: a -->\n");
+    let out = t
+        .args(["t.md", "--agent", "leave-child", "--grace", "4s"])
+        .stderr_contains(
+            "waiting for the processes of `a`: still running 2s after SIGTERM; SIGKILL in 2s\n",
+        )
+        .file_is("t.md", "# Plan\n- [x] a <!-- id: a -->\n")
+        .success();
+    assert_all_gone(
+        &read_pids(&out.path().join(FAKE_PIDS)),
+        &agent_pids(&events(out.path(), "t.md")),
+        Duration::from_secs(1),
     );
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 pub use waves::Wave;
 
 use crate::error::{Error, PlanError, suggest};
-use crate::taskfile::{Document, Hints, Parallel, Span, Spanned};
+use crate::taskfile::{Document, Gate, Hints, Parallel, Span, Spanned};
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PlanOptions {
@@ -35,7 +35,8 @@ pub enum Target {
 #[derive(Clone, Debug, Default)]
 pub struct Settings {
     pub agent: Option<String>,
-    pub gate: Option<Vec<String>>,
+    /// Written as a `gate` hint or a ```` ```gate ```` block; run with `sh -c`.
+    pub gate: Option<Gate>,
     pub retries: Option<u32>,
     pub timeout: Option<Duration>,
 }

@@ -59,8 +59,24 @@ impl Spend {
 pub enum TaskOutcome {
     Succeeded,
     Failed,
+    /// The agent said it could not finish (`RUN-BATCH: BLOCKED`).
+    Blocked,
     TimedOut,
     Interrupted,
+}
+
+/// What the run made of a box changed by someone else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BoxTaken {
+    /// A hand edit: the task counts as done (or not) from now on.
+    Honoured,
+    /// The task's own agent is running: the box is the run's until the
+    /// attempt ends, and then says what the attempt's verdict says.
+    Owned,
+    /// The task succeeded in this run and a save of an older copy of the
+    /// file cleared its box: it is ticked again.
+    TickedAgain,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -144,6 +160,10 @@ pub enum Event {
     Ticked {
         tasks: Vec<String>,
         parents: Vec<String>,
+        /// Boxes cleared in the same write: ticked by an agent whose
+        /// attempt then did not succeed.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        cleared: Vec<String>,
     },
     TickFailed {
         tasks: Vec<String>,
@@ -151,6 +171,14 @@ pub enum Event {
     },
     PlanReloaded {
         tasks: usize,
+    },
+    /// A box changed in the file during the run, not by run-batch.
+    BoxEdited {
+        task: String,
+        ticked: bool,
+        taken: BoxTaken,
+        /// Tasks whose agents were running when the change was seen.
+        running: Vec<String>,
     },
     PlanReloadFailed {
         reason: String,

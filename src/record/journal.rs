@@ -14,6 +14,21 @@ use crate::record::atomic;
 use crate::record::events::Spend;
 use crate::run::stream::Baseline;
 
+/// `journal.json.corrupt-20261121T193000Z` beside `path` (`-2`, `-3`, … when
+/// taken).
+fn aside_name(path: &Path) -> PathBuf {
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let stamp: String = now.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let mut aside = path.with_file_name(format!("{name}.corrupt-{stamp}"));
+    let mut n = 1;
+    while aside.symlink_metadata().is_ok() {
+        n += 1;
+        aside = path.with_file_name(format!("{name}.corrupt-{stamp}-{n}"));
+    }
+    aside
+}
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Journal {
     pub runs: Vec<RunRecord>,
@@ -65,11 +80,43 @@ pub struct TaskRecord {
 }
 
 impl Journal {
+    /// Reads the journal (none yet: an empty one), or says why it cannot.
+    pub fn read(path: &Path) -> Result<Journal, String> {
+        match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| e.to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Journal::default()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// The journal for a look at it: an unreadable one counts as empty.
     pub fn load(path: &Path) -> Journal {
-        std::fs::read(path)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default()
+        Journal::read(path).unwrap_or_default()
+    }
+
+    /// The journal for a run, which writes it when it ends: one that cannot
+    /// be read is never replaced, but moved aside to
+    /// `journal.json.corrupt-<time>`, with a warning saying so.
+    pub fn open(path: &Path) -> Result<(Journal, Option<String>), Error> {
+        let why = match Journal::read(path) {
+            Ok(journal) => return Ok((journal, None)),
+            Err(why) => why,
+        };
+        let aside = aside_name(path);
+        std::fs::rename(path, &aside).map_err(|e| {
+            Error::Setup(format!(
+                "`{}` cannot be read ({why}) and cannot be moved aside ({e}); move it away by hand to start a new journal",
+                path.display()
+            ))
+        })?;
+        Ok((
+            Journal::default(),
+            Some(format!(
+                "warning: `{}` cannot be read ({why}); kept it as `{}` and started a new journal",
+                path.display(),
+                aside.file_name().unwrap_or_default().to_string_lossy()
+            )),
+        ))
     }
 
     pub fn save(&self, path: &Path) -> Result<(), Error> {
@@ -145,6 +192,15 @@ impl Journal {
                 rec.spent.add(&spend);
             }
         }
+    }
+
+    /// Run folders that hold what a task's next attempt needs: the log of an
+    /// interrupted attempt whose session will be continued.
+    pub fn needed_runs(&self) -> std::collections::HashSet<PathBuf> {
+        (self.tasks.values())
+            .filter(|t| t.resumable)
+            .filter_map(|t| t.last_log.as_deref()?.parent().map(Path::to_path_buf))
+            .collect()
     }
 
     /// After `recover`, the runs not folded are the ones still in progress:

@@ -4,5 +4,8 @@
 pub mod atomic;
 pub mod events;
 pub mod journal;
+pub mod keeper;
+pub mod lease;
 pub mod state;
 pub mod tick;
+pub mod writable;

@@ -1,16 +1,17 @@
 //! Ticking: mark tasks done (or not done) in the task file on disk.
 //!
-//! Each call re-reads and re-parses the file, finds every task by its id
-//! (never by a remembered line), changes the one state byte inside its `[ ]`,
-//! ticks parents whose required children are now all done, and writes once,
-//! atomically. If the file changes between our read and our rename (a person
-//! saving in an editor), we start over from their version, so their edit is
-//! kept and our tick lands on top of it.
+//! Takes a document (or, for `run-batch tick`, the file itself) and the
+//! tasks to set; hands on the state bytes to change: each task's one byte
+//! inside `[ ]`, and its parents' when their required children are now all
+//! done (or, undoing, no longer are). Tasks are found by id, never by a
+//! remembered line. Writes only through `record::lease`, one byte at a time
+//! in place: a person's save in progress is waited for, and a save that lands
+//! meanwhile is never overwritten.
 
 use std::path::Path;
 
 use crate::error::{Error, PlanError, suggest};
-use crate::record::atomic;
+use crate::record::lease;
 use crate::taskfile::{Document, ReadOptions, Source};
 
 /// A request to set one task's box.
@@ -35,22 +36,57 @@ pub struct Outcome {
     pub missing: Vec<String>,
 }
 
-const ATTEMPTS: usize = 20;
+/// How long `run-batch tick` waits for a save in progress to finish.
+const PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a reader that keeps the file open (a pager, `tail -f`) holds
+/// a tick back before it is written beside the reader.
+pub const READERS_ALLOWED_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Sets the boxes of `ticks` to done (or, with `undo`, not done) in `path`.
+/// One state byte to set: an offset in the file and the byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub offset: usize,
+    pub byte: u8,
+}
+
+/// Sets the boxes of `ticks` to done (or, with `undo`, not done) in `path`:
+/// each box's one state byte, written in place under a lease (see
+/// `record::lease`), so nothing else in the file can change.
 pub fn apply(
     path: &Path,
     ticks: &[Tick],
     undo: bool,
     options: ReadOptions,
 ) -> Result<Outcome, Error> {
-    for _ in 0..ATTEMPTS {
-        let source = Source::read(path)?;
-        let mut bytes = Vec::with_capacity(source.bom + source.text.len());
-        bytes.extend_from_slice(&b"\xEF\xBB\xBF"[..source.bom]);
-        bytes.extend_from_slice(source.text.as_bytes());
-        let original = bytes.clone();
-        let doc = Document::parse(source, options);
+    let io = |source| Error::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let real = lease::resolve(path).map_err(|source| Error::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    writable(&real).map_err(io)?;
+    let start = std::time::Instant::now();
+    let deadline = start + PATIENCE;
+    loop {
+        // Someone keeps the file open (a pager?): after a while, write as
+        // long as nobody is writing it.
+        let readers_allowed = start.elapsed() >= READERS_ALLOWED_AFTER;
+        let mut writer = match lease::Writer::open(&real, readers_allowed, None).map_err(io)? {
+            lease::Access::Ready(w) => w,
+            lease::Access::Busy(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                continue;
+            }
+            lease::Access::Busy(_) => {
+                return Err(Error::TaskFileBusy {
+                    path: path.to_owned(),
+                });
+            }
+        };
+        let bytes = writer.read_all().map_err(io)?;
+        let doc = Document::parse(Source::from_bytes(path, bytes)?, options);
         // Two tasks written with the same `id`: ticking "the" task would
         // pick one of them at random, so refuse, with the plan's error.
         let duplicated: Vec<_> = (doc.errors.iter())
@@ -66,53 +102,103 @@ pub fn apply(
                 warnings: Vec::new(),
             });
         }
-        let outcome = edit(&doc, &mut bytes, ticks, undo);
-        if bytes == original {
-            return Ok(outcome);
+        let (changes, outcome) = changes(&doc, ticks, undo);
+        for c in &changes {
+            // Read under the lease a moment ago: the byte is still a box's.
+            writer
+                .set_byte(c.offset as u64, b" xX", c.byte)
+                .map_err(io)?;
         }
-        let written = atomic::replace(path, &bytes, || Ok(std::fs::read(path)? == original))
-            .map_err(|source| Error::Write {
-                path: path.to_owned(),
-                source,
-            })?;
-        if written {
+        // Replaced by a rename meanwhile: our bytes went to the old file;
+        // do it again on the new one.
+        if writer.finish().map_err(io)?.is_some() {
             return Ok(outcome);
         }
     }
-    Err(Error::TaskFileBusy {
-        path: path.to_owned(),
-    })
+}
+
+/// Refuses a file the owner made read-only: as root, a write would succeed
+/// anyway, against the owner's intent.
+pub fn writable(real: &Path) -> std::io::Result<()> {
+    let meta = std::fs::metadata(real)?;
+    if meta.permissions().readonly() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            "the file is read-only (make it writable to let run-batch tick it)",
+        ));
+    }
+    Ok(())
 }
 
 /// Applies the ticks to `bytes` (the file's bytes that `doc` was parsed from).
 pub fn edit(doc: &Document, bytes: &mut [u8], ticks: &[Tick], undo: bool) -> Outcome {
+    let (changes, outcome) = changes(doc, ticks, undo);
+    for c in changes {
+        bytes[c.offset] = c.byte;
+    }
+    outcome
+}
+
+/// The state bytes that make `ticks` true in the file `doc` was parsed
+/// from: the tasks' own boxes and their parents'.
+pub fn changes(doc: &Document, ticks: &[Tick], undo: bool) -> (Vec<Change>, Outcome) {
+    let found: Vec<Option<usize>> = ticks.iter().map(|t| find(doc, t)).collect();
     let mut outcome = Outcome::default();
+    for (tick, t) in ticks.iter().zip(&found) {
+        if t.is_none() {
+            outcome.missing.push(tick.id.clone());
+        }
+    }
+    let (changes, by_index) = changes_of(doc, found.iter().flatten().copied(), undo);
+    for (tick, t) in ticks.iter().zip(&found) {
+        let Some(t) = *t else { continue };
+        if by_index.changed.contains(&t) {
+            outcome.changed.push(doc.tasks[t].id.clone());
+        } else {
+            outcome.unchanged.push(tick.id.clone());
+        }
+    }
+    outcome.parents = (by_index.parents.iter())
+        .map(|&p| doc.tasks[p].id.clone())
+        .collect();
+    (changes, outcome)
+}
+
+/// What `changes_of` did, by task index.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Changed {
+    pub changed: Vec<usize>,
+    pub parents: Vec<usize>,
+}
+
+/// The state bytes that set tasks `tasks` (indices into `doc.tasks`) to
+/// done (or with `undo`, not done), with the parents that follow them.
+pub fn changes_of(
+    doc: &Document,
+    tasks: impl IntoIterator<Item = usize>,
+    undo: bool,
+) -> (Vec<Change>, Changed) {
     let want = if undo { b' ' } else { b'x' };
     let mut state: Vec<bool> = doc.tasks.iter().map(|t| t.checked).collect();
-    let set = |bytes: &mut [u8], state: &mut [bool], t: usize| {
-        let at = doc.tasks[t].state_offset(&doc.source);
-        debug_assert_eq!(bytes[at - 1], b'[');
-        bytes[at] = want;
+    let mut changes = Vec::new();
+    let mut done = Changed::default();
+    let mut set = |state: &mut [bool], t: usize| {
+        changes.push(Change {
+            offset: doc.tasks[t].state_offset(&doc.source),
+            byte: want,
+        });
         state[t] = !undo;
     };
-    let mut touched = Vec::new();
-    for tick in ticks {
-        let Some(t) = find(doc, tick) else {
-            outcome.missing.push(tick.id.clone());
-            continue;
-        };
+    for t in tasks {
         if state[t] != undo {
-            outcome.unchanged.push(tick.id.clone());
             continue;
         }
-        set(bytes, &mut state, t);
-        outcome.changed.push(doc.tasks[t].id.clone());
-        touched.push(t);
+        set(&mut state, t);
+        done.changed.push(t);
     }
     // Parents follow their children: ticked when every required child is
     // done, cleared when a child is cleared (or that child would never run).
-    let mut parents: Vec<usize> = touched
-        .iter()
+    let mut parents: Vec<usize> = (done.changed.iter())
         .filter_map(|&t| doc.tasks[t].parent)
         .collect();
     while let Some(p) = parents.pop() {
@@ -124,8 +210,8 @@ pub fn edit(doc: &Document, bytes: &mut [u8], ticks: &[Tick], undo: bool) -> Out
             !state[p] && required.clone().count() > 0 && required.into_iter().all(|&c| state[c])
         };
         if flip {
-            set(bytes, &mut state, p);
-            outcome.parents.push(task.id.clone());
+            set(&mut state, p);
+            done.parents.push(p);
         }
         // Go on up while this parent is in the requested state, even if it
         // already was: with undo, any ticked ancestor would still count the
@@ -135,7 +221,7 @@ pub fn edit(doc: &Document, bytes: &mut [u8], ticks: &[Tick], undo: bool) -> Out
             parents.extend(task.parent);
         }
     }
-    outcome
+    (changes, done)
 }
 
 fn find(doc: &Document, tick: &Tick) -> Option<usize> {

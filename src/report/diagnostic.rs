@@ -59,7 +59,13 @@ fn located(out: &mut String, level: &str, at: &Location, message: &str, help: Op
         at.span.column
     );
     let _ = writeln!(out, "{pad} |");
-    let _ = writeln!(out, "{} | {}", at.span.line, at.line_text);
+    // A NUL byte shows as `␀`: one character for one, so the caret holds.
+    let _ = writeln!(
+        out,
+        "{} | {}",
+        at.span.line,
+        at.line_text.replace('\0', "␀")
+    );
     // The span's length is in bytes; the caret is one `^` per character.
     let mut bytes = 0;
     let width = at

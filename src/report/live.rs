@@ -7,13 +7,14 @@
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::record::events::{Event, Spend, TaskOutcome};
+use crate::record::events::{BoxTaken, Event, Spend, TaskOutcome};
 use crate::report::plan_text::humanize;
 use crate::report::summary::{count, usd};
+use crate::run::process::{TERM_AFTER, Termination, signal_name};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -83,7 +84,7 @@ impl Reporter {
             Some(m) => {
                 let _ = m.println(text.trim_end());
             }
-            None => eprintln!("{}", text.trim_end()),
+            None => to_stderr(&format!("{}\n", text.trim_end())),
         }
     }
 
@@ -116,7 +117,7 @@ impl Reporter {
 
     fn plain(&mut self, event: &Event) {
         if let Some(line) = plain_line(event) {
-            eprintln!("{line}");
+            to_stderr(&format!("{line}\n"));
         }
     }
 
@@ -218,6 +219,13 @@ impl Reporter {
     }
 }
 
+/// Writes to stderr. A closed stderr (`2>&1 | head` that has seen enough, a
+/// pager quit) stops the output, never the run: the error is dropped, and
+/// the run goes on to tick, record and exit as it would have.
+pub fn to_stderr(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
 /// The one-line form of an event, for logs and non-terminals.
 fn plain_line(event: &Event) -> Option<String> {
     Some(match event {
@@ -290,7 +298,15 @@ fn plain_line(event: &Event) -> Option<String> {
                     reason.as_deref().unwrap_or("timed out"),
                     log.display()
                 ),
-                TaskOutcome::Interrupted => format!("stopped  {task} ({took})"),
+                TaskOutcome::Interrupted => match reason.as_deref() {
+                    Some(r) if r != "interrupted" => format!("stopped  {task} ({r}; {took})"),
+                    _ => format!("stopped  {task} ({took})"),
+                },
+                TaskOutcome::Blocked => format!(
+                    "BLOCKED  {task} ({}) log: {}",
+                    reason.as_deref().unwrap_or("the agent said it is blocked"),
+                    log.display()
+                ),
             }
         }
         Event::TaskRetrying {
@@ -304,10 +320,51 @@ fn plain_line(event: &Event) -> Option<String> {
             )
         }
         Event::TaskBlocked { task, by } => format!("blocked  {task} (waits for failed `{by}`)"),
-        Event::Ticked { tasks, parents } => {
+        Event::Ticked {
+            tasks,
+            parents,
+            cleared,
+        } => {
             let mut all = tasks.clone();
             all.extend(parents.iter().cloned());
-            format!("ticked   {}", all.join(", "))
+            let mut line = String::new();
+            if !all.is_empty() {
+                line = format!("ticked   {}", all.join(", "));
+            }
+            if !cleared.is_empty() {
+                if !line.is_empty() {
+                    line.push('\n');
+                }
+                line.push_str(&format!(
+                    "cleared  {} (ticked by an agent that did not succeed)",
+                    cleared.join(", ")
+                ));
+            }
+            line
+        }
+        Event::BoxEdited {
+            task,
+            ticked,
+            taken,
+            running,
+        } => {
+            let what = if *ticked { "ticked" } else { "cleared" };
+            let during = if running.is_empty() {
+                String::new()
+            } else {
+                format!(" (while {} ran)", running.join(", "))
+            };
+            match taken {
+                BoxTaken::Honoured => {
+                    format!("edited   {task}: {what} in the file{during}; honoured")
+                }
+                BoxTaken::Owned => format!(
+                    "note: {task}: its box was {what} while its agent runs; the box stays run-batch's until the attempt ends"
+                ),
+                BoxTaken::TickedAgain => format!(
+                    "note: {task}: its box was cleared by a save of an older copy of the file; ticking it again (to run it again, use `run-batch tick --undo` during the run, or clear it after)"
+                ),
+            }
         }
         Event::TickFailed { tasks, reason } => {
             format!("warning: could not tick {}: {reason}", tasks.join(", "))
@@ -321,6 +378,38 @@ fn plain_line(event: &Event) -> Option<String> {
         Event::Cancelling { reason } => format!("stopping: {reason}"),
         Event::RunFinished { .. } => return None,
     })
+}
+
+/// What the run says when process groups outlive the first signal it sent
+/// them (see `process::Termination::poll`): one line per first signal,
+/// naming the tasks and when SIGKILL comes.
+pub fn waiting_lines(waiting: &[Termination], now: Instant) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut firsts: Vec<i32> = waiting.iter().map(|k| k.first).collect();
+    firsts.sort_unstable();
+    firsts.dedup();
+    for first in firsts {
+        let of: Vec<&Termination> = waiting.iter().filter(|k| k.first == first).collect();
+        let mut tasks: Vec<String> = of.iter().map(|k| format!("`{}`", k.task)).collect();
+        tasks.dedup();
+        let kill_at = of.iter().map(|k| k.deadline).max().unwrap_or(now);
+        let kill_in = Duration::from_secs(
+            kill_at.saturating_duration_since(now).as_secs_f64().round() as u64,
+        );
+        lines.push(format!(
+            "waiting for the processes of {}: still running {} after {}{}; SIGKILL in {}",
+            tasks.join(", "),
+            humanize(TERM_AFTER),
+            signal_name(first),
+            if first == libc::SIGTERM {
+                ""
+            } else {
+                ", sent SIGTERM"
+            },
+            humanize(kill_in)
+        ));
+    }
+    lines
 }
 
 pub fn humanize_secs(secs: f64) -> String {

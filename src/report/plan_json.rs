@@ -1,5 +1,7 @@
 //! The plan as one JSON object; the schema is documented in docs/plan-json.md.
 
+use std::path::Path;
+
 use serde::Serialize;
 
 use crate::plan::{GroupOwner, Plan};
@@ -9,6 +11,7 @@ use crate::taskfile::IdSource;
 struct PlanJson<'a> {
     schema: u32,
     file: String,
+    workdir: String,
     dialect: &'static str,
     include_optional: bool,
     waves: Vec<WaveJson<'a>>,
@@ -49,7 +52,7 @@ struct TaskJson<'a> {
     agent: Option<&'a str>,
     timeout_secs: Option<f64>,
     retries: Option<u32>,
-    gate: Option<&'a [String]>,
+    gate: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -67,17 +70,23 @@ struct WarningJson<'a> {
     message: &'a str,
 }
 
+/// The version of this JSON: it changes when a field is removed, renamed or
+/// changes its type or meaning (2: `gate` is the command as one string).
+pub const SCHEMA: u32 = 2;
+
 /// Writes the plan as pretty JSON to `out`, streaming: a plan of 100,000
-/// tasks is never held as one string.
-pub fn write(plan: &Plan, out: impl std::io::Write) -> std::io::Result<()> {
+/// tasks is never held as one string. `workdir` is where agents run by
+/// default (`run::workspace::default_workdir`).
+pub fn write(plan: &Plan, workdir: &Path, out: impl std::io::Write) -> std::io::Result<()> {
     let doc = &plan.doc;
     let paths: Vec<Vec<String>> = (0..doc.sections.len())
         .map(|s| doc.section_path(s))
         .collect();
     let section_id = |s: usize| (s != 0).then(|| doc.sections[s].id.as_str());
     let json = PlanJson {
-        schema: 1,
+        schema: SCHEMA,
         file: doc.source.display_path(),
+        workdir: workdir.display().to_string(),
         dialect: doc.dialect.name(),
         include_optional: plan.options.include_optional,
         waves: plan
@@ -127,7 +136,7 @@ pub fn write(plan: &Plan, out: impl std::io::Write) -> std::io::Result<()> {
                     agent: p.settings.agent.as_deref(),
                     timeout_secs: p.settings.timeout.map(|d| d.as_secs_f64()),
                     retries: p.settings.retries,
-                    gate: p.settings.gate.as_deref(),
+                    gate: p.settings.gate.as_ref().map(|g| g.command.as_str()),
                 }
             })
             .collect(),
@@ -166,8 +175,8 @@ pub fn write(plan: &Plan, out: impl std::io::Write) -> std::io::Result<()> {
 }
 
 /// The plan as one JSON string (for tests and small plans).
-pub fn render(plan: &Plan) -> String {
+pub fn render(plan: &Plan, workdir: &Path) -> String {
     let mut buf = Vec::new();
-    write(plan, &mut buf).expect("writing to memory cannot fail");
+    write(plan, workdir, &mut buf).expect("writing to memory cannot fail");
     String::from_utf8(buf).expect("JSON is UTF-8")
 }

@@ -1,7 +1,8 @@
-//! The plan as a readable tree: waves, sections, tasks with state, ids,
-//! limits and dependencies, then warnings and ignored items.
+//! The plan as a readable tree: where agents run, waves, sections, tasks
+//! with state, ids, limits and dependencies, then warnings and ignored items.
 
 use std::fmt::Write;
+use std::path::Path;
 
 use crate::plan::{GroupOwner, Plan};
 use crate::report::plural;
@@ -9,7 +10,9 @@ use crate::taskfile::{Document, IdSource};
 
 const TEXT_WIDTH: usize = 72;
 
-pub fn render(plan: &Plan) -> String {
+/// `workdir` is where agents and gates run unless `run --workdir` says
+/// otherwise (`run::workspace::default_workdir`).
+pub fn render(plan: &Plan, workdir: &Path) -> String {
     let doc = &plan.doc;
     let mut out = String::new();
     let total = doc.tasks.len();
@@ -48,6 +51,7 @@ pub fn render(plan: &Plan) -> String {
     if let Some(limit) = limit_of(plan, &GroupOwner::File) {
         let _ = writeln!(out, "  file: {limit}");
     }
+    let _ = writeln!(out, "  agents run in {}", describe_workdir(workdir));
     for (w, wave) in plan.waves.iter().enumerate() {
         let title = doc.section_path(wave.section).join(" › ");
         let _ = write!(out, "\nwave {}", w + 1);
@@ -91,13 +95,9 @@ pub fn render(plan: &Plan) -> String {
     if !doc.ignored.is_empty() {
         let _ = writeln!(out, "\nignored:");
         for i in &doc.ignored {
-            let _ = writeln!(
-                out,
-                "  line {}: {} ({})",
-                i.line,
-                shorten(&i.text),
-                i.reason
-            );
+            let text = shorten(&i.text);
+            let gap = if text.is_empty() { "" } else { " " };
+            let _ = writeln!(out, "  line {}:{gap}{text} ({})", i.line, i.reason);
         }
     }
     out
@@ -170,12 +170,37 @@ fn task_line(out: &mut String, plan: &Plan, t: usize) {
         notes.push(format!("retries {r}"));
     }
     if let Some(g) = &s.gate {
-        notes.push(format!("gate `{}`", shell_words::join(g)));
+        notes.push(format!("gate {}", g.label()));
     }
     if !notes.is_empty() {
         let _ = write!(out, "  ({})", notes.join("; "));
     }
     let _ = writeln!(out, "  :{}", task.checkbox.line);
+}
+
+/// The folder relative to the current one when inside it (`.` for itself),
+/// else as it is, and why agents run there.
+fn describe_workdir(workdir: &Path) -> String {
+    let shown = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| std::fs::canonicalize(cwd).ok())
+        .and_then(|cwd| workdir.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .map_or_else(
+            || workdir.display().to_string(),
+            |rel| {
+                if rel.as_os_str().is_empty() {
+                    ".".to_owned()
+                } else {
+                    rel.display().to_string()
+                }
+            },
+        );
+    let why = if workdir.join(".git").exists() {
+        "the root of the git work tree holding the file"
+    } else {
+        "the task file's folder"
+    };
+    format!("{shown} ({why})")
 }
 
 fn limit_of(plan: &Plan, owner: &GroupOwner) -> Option<String> {

@@ -178,6 +178,16 @@ pub fn usd(cost: Option<f64>) -> String {
     }
 }
 
+/// `512 B`, `3.4 KB`, `1.2 MB`, `5.0 GB`.
+pub fn bytes(n: u64) -> String {
+    match n {
+        0..1_000 => format!("{n} B"),
+        1_000..1_000_000 => format!("{:.1} KB", n as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", n as f64 / 1e6),
+        _ => format!("{:.1} GB", n as f64 / 1e9),
+    }
+}
+
 /// `12.3k/1.2k`: input (uncached) and output tokens.
 fn tokens(s: &Spend) -> String {
     format!("{}/{}", count(s.input_tokens), count(s.output_tokens))

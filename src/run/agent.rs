@@ -354,6 +354,9 @@ impl AgentSpec {
             ),
             None => format!("agent `{}`: program `{word}` is not on PATH", self.name),
         })?);
+        if let Some(program) = &self.program {
+            check_interpreter(&self.name, program)?;
+        }
         Ok(())
     }
 
@@ -385,6 +388,71 @@ impl AgentSpec {
         }
         env
     }
+}
+
+/// A script's `#!` line, checked as the kernel will run it, so that a
+/// missing interpreter is an error naming it before anything starts instead
+/// of a bare "No such file or directory" for every task: the interpreter
+/// must be an executable file, and a program named through `env` must be
+/// on PATH.
+fn check_interpreter(name: &str, script: &Path) -> Result<(), String> {
+    use std::io::Read as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    // Linux reads at most this much of a `#!` line.
+    let mut head = Vec::new();
+    if let Ok(f) = std::fs::File::open(script) {
+        let _ = f.take(256).read_to_end(&mut head);
+    }
+    let Some(rest) = head.strip_prefix(b"#!") else {
+        return Ok(());
+    };
+    let line = String::from_utf8_lossy(rest.split(|&b| b == b'\n').next().unwrap_or(rest));
+    let line = line.trim_end_matches('\r');
+    let mut words = line.split([' ', '\t']).filter(|w| !w.is_empty());
+    let fail = |what: String| {
+        Err(format!(
+            "agent `{name}`: the script `{}` starts with `#!{}`, and {what}; install it or fix the script's first line",
+            script.display(),
+            line.trim()
+        ))
+    };
+    let Some(interpreter) = words.next() else {
+        return fail("names no interpreter".into());
+    };
+    // A relative interpreter is found from the agent's folder: left to the run.
+    if !interpreter.starts_with('/') {
+        return Ok(());
+    }
+    match std::fs::metadata(interpreter) {
+        Err(_) => return fail(format!("`{interpreter}` does not exist")),
+        Ok(m) if !m.is_file() || m.permissions().mode() & 0o111 == 0 => {
+            return fail(format!("`{interpreter}` is not an executable file"));
+        }
+        Ok(_) => {}
+    }
+    if Path::new(interpreter)
+        .file_name()
+        .is_some_and(|n| n == "env")
+    {
+        // `env [-S] [-i] [-u NAME] [NAME=value]… program`
+        let mut takes_value = false;
+        let program = words.find(|w| {
+            if std::mem::take(&mut takes_value) {
+                return false;
+            }
+            if matches!(*w, "-u" | "--unset" | "-C" | "--chdir") {
+                takes_value = true;
+                return false;
+            }
+            !w.starts_with('-') && !w.contains('=')
+        });
+        if let Some(program) = program
+            && find_program(program, Path::new(".")).is_none()
+        {
+            return fail(format!("`{program}` is not on PATH"));
+        }
+    }
+    Ok(())
 }
 
 fn push(argv: &mut Vec<String>, words: &[&str]) {

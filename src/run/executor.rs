@@ -47,6 +47,10 @@ pub struct Attempt {
     pub progress: PathBuf,
 }
 
+/// Longest task text passed in `RUN_BATCH_TASK_TEXT`: 128 KiB (Linux's
+/// limit on one environment string, MAX_ARG_STRLEN) less the name.
+pub const MAX_ENV_TEXT: usize = 128 * 1024 - "RUN_BATCH_TASK_TEXT=".len() - 1;
+
 /// Longest stdout line parsed as an event; longer ones are logged, not parsed.
 const MAX_EVENT_LINE: usize = 8 << 20;
 
@@ -102,8 +106,15 @@ pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attem
     }
     cmd.envs(l.spec.env_add());
     let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    // Linux caps one `NAME=value` string at 128 KiB: a longer text would
+    // make the spawn fail (E2BIG). The agent has it in its prompt anyway;
+    // the variable is left unset (never inherited from outside).
+    if task.text.len() <= MAX_ENV_TEXT {
+        cmd.env("RUN_BATCH_TASK_TEXT", &task.text);
+    } else {
+        cmd.env_remove("RUN_BATCH_TASK_TEXT");
+    }
     cmd.env("RUN_BATCH_TASK_ID", &task.id)
-        .env("RUN_BATCH_TASK_TEXT", &task.text)
         .env("RUN_BATCH_TASKFILE", abs(l.taskfile))
         .env("RUN_BATCH_PROMPT_FILE", abs(&prompt_path))
         .env("RUN_BATCH_PROGRESS_FILE", abs(&progress))
@@ -215,30 +226,24 @@ fn read_stream(
 /// How often a stream-json agent's latest activity is reported.
 const ACTIVITY_INTERVAL: Duration = Duration::from_millis(250);
 
-/// Runs a task's gate (its `gate` hint) after the agent succeeded, appending
-/// its output to the attempt's log.
+/// Runs a task's gate (its `gate` hint or ```` ```gate ```` block) after the
+/// agent succeeded, appending its output to the attempt's log. The command
+/// is the plan author's shell code: `sh -c`, never split into words.
 pub fn spawn_gate(
-    gate: &[String],
+    gate: &crate::taskfile::Gate,
     workdir: &Path,
     log: &Path,
     slot: u64,
     tx: &Sender<Input>,
 ) -> std::io::Result<u32> {
     let mut log_file = OpenOptions::new().create(true).append(true).open(log)?;
-    writeln!(
-        log_file,
-        "\n── run-batch: gate `{}` ──",
-        shell_words::join(gate)
-    )?;
-    // A gate is a command run in the agents' folder, so a relative path is too.
-    let program = process::find_program(&gate[0], workdir).ok_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::NotFound,
-            format!("`{}` is not on PATH", gate[0]),
-        )
-    })?;
-    let mut cmd = Command::new(program);
-    cmd.args(&gate[1..])
+    writeln!(log_file, "\n── run-batch: gate {} ──", gate.label())?;
+    if gate.command.contains('\n') {
+        writeln!(log_file, "{}\n──", gate.command)?;
+    }
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(&gate.command)
         .current_dir(workdir)
         .stdin(Stdio::null())
         .stdout(log_file.try_clone()?)

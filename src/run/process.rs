@@ -1,7 +1,8 @@
-//! Unix process control: agents in their own process groups, one function to
-//! terminate a group (SIGTERM → grace → SIGKILL), a reaper thread that turns
-//! child exits into events, and the guard that kills every agent group if
-//! run-batch itself dies.
+//! Unix process control: agents in their own process groups, one type to
+//! terminate a group (first signal → SIGTERM → grace → SIGKILL), a reaper
+//! thread that turns child exits into events, and the guard that kills every
+//! agent group if run-batch itself dies (each agent tells it its group
+//! before its program runs).
 //!
 //! Why process groups: an agent runs shells, test runners and servers; a
 //! signal to the agent alone would orphan them. Each agent leads its own
@@ -9,8 +10,10 @@
 //! on purpose to every group. Never decides anything: the scheduler does.
 
 use std::io::{BufRead, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 /// A process group led by an agent: a negative pid to `kill` means the group.
@@ -62,9 +65,70 @@ fn has_running_member(pgid: i32) -> bool {
     false
 }
 
-/// Puts the command's process in a new process group of its own.
+/// Puts the command's process in a new process group of its own, and tells
+/// the guard (if one is running) about that group from inside the child,
+/// before the program runs: see [`announce`].
 pub fn own_group(cmd: &mut Command) {
     cmd.process_group(0);
+    let fd = GUARD_FD.load(Ordering::SeqCst);
+    if fd >= 0 {
+        // SAFETY: the hook only makes async-signal-safe calls (getpid,
+        // signal, write) on a stack buffer; it allocates nothing.
+        unsafe {
+            cmd.pre_exec(move || {
+                announce(fd);
+                Ok(())
+            });
+        }
+    }
+}
+
+/// The write end of the guard's pipe while a guard runs, else -1. Read when
+/// a command is built, so the child's hook gets the number by value.
+static GUARD_FD: AtomicI32 = AtomicI32::new(-1);
+
+/// Runs in the child between fork and exec: writes `+<pid>\n` to the guard's
+/// pipe. std has already called setpgid (the group exists) and reset SIGPIPE
+/// to its default (std's `do_exec` does both before the `pre_exec` hooks;
+/// checked in its source, library/std/src/sys/process/unix/unix.rs).
+/// The child holds its inherited copy of the pipe's write end until exec
+/// closes it (CLOEXEC), so the guard cannot read end-of-file, even if
+/// run-batch is killed at this very moment, before it has read this line:
+/// no agent runs a single instruction of its own unknown to the guard.
+/// Async-signal-safe only: no allocation, no locks.
+fn announce(fd: i32) {
+    // `+` and at most 10 digits and `\n`.
+    let mut buf = [0u8; 16];
+    // SAFETY: getpid has no preconditions.
+    let mut pid = unsafe { libc::getpid() } as u32;
+    let mut digits = [0u8; 10];
+    let mut n = 0;
+    loop {
+        digits[n] = b'0' + (pid % 10) as u8;
+        n += 1;
+        pid /= 10;
+        if pid == 0 {
+            break;
+        }
+    }
+    buf[0] = b'+';
+    for i in 0..n {
+        buf[1 + i] = digits[n - 1 - i];
+    }
+    buf[1 + n] = b'\n';
+    let len = n + 2;
+    // SAFETY: signal(2) and write(2) are async-signal-safe; `buf` outlives
+    // the call. A guard that is gone must not kill the agent with SIGPIPE
+    // (the agent then runs unguarded, as it would without this hook), so
+    // SIGPIPE is ignored around the write. A write of at most PIPE_BUF
+    // bytes to a pipe is atomic: lines from several children never mix.
+    unsafe {
+        let before = libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        while libc::write(fd, buf.as_ptr().cast(), len) < 0
+            && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+        {}
+        libc::signal(libc::SIGPIPE, before);
+    }
 }
 
 /// How a process ended.
@@ -123,43 +187,90 @@ pub fn wait_in_background(mut child: Child, done: impl FnOnce(Exit) + Send + 'st
         .expect("spawn a waiter thread");
 }
 
-/// Terminating one agent: the signal sent, when, and whether SIGKILL followed.
+/// How long a group stopped with SIGINT (Ctrl-C) or SIGHUP has before SIGTERM
+/// follows. A shell starts its background jobs with SIGINT ignored, so a
+/// forwarded Ctrl-C alone would leave them running until the SIGKILL at the
+/// end of the grace period.
+pub const TERM_AFTER: Duration = Duration::from_secs(2);
+
+/// Terminating one task's process group: the first signal (SIGTERM, or the
+/// SIGINT/SIGHUP run-batch received), SIGTERM after [`TERM_AFTER`] if the
+/// first was not SIGTERM, SIGKILL at the end of the grace period.
 #[derive(Debug, Clone)]
 pub struct Termination {
     pub group: Group,
+    /// The task whose processes these are, for messages.
+    pub task: String,
+    /// The signal sent first.
+    pub first: i32,
+    /// When SIGTERM follows a first SIGINT or SIGHUP and the run says what
+    /// it still waits for; `None` once done (or when SIGKILL comes first).
+    step: Option<Instant>,
+    /// When SIGKILL follows.
     pub deadline: Instant,
     pub killed: bool,
 }
 
 impl Termination {
-    /// Sends `sig` to the group now; SIGKILL follows at `grace` unless it is gone.
-    pub fn begin(group: Group, sig: i32, grace: Duration) -> Termination {
+    /// Sends `sig` to the group now; SIGTERM follows after [`TERM_AFTER`]
+    /// (unless `sig` was SIGTERM) and SIGKILL at `grace`, unless it is gone.
+    pub fn begin(group: Group, task: &str, sig: i32, grace: Duration) -> Termination {
         group.signal(sig);
         // A stopped process would hold the signal until continued.
         group.signal(libc::SIGCONT);
+        let now = Instant::now();
         Termination {
             group,
-            deadline: Instant::now() + grace,
+            task: task.to_owned(),
+            first: sig,
+            step: (TERM_AFTER < grace).then_some(now + TERM_AFTER),
+            deadline: now + grace,
             killed: false,
         }
     }
 
-    /// Escalates to SIGKILL once the grace period is over.
-    pub fn poll(&mut self, now: Instant) {
+    /// The next moment `poll` has something to do.
+    pub fn next_poll(&self) -> Instant {
+        self.step.map_or(self.deadline, |s| s.min(self.deadline))
+    }
+
+    /// Sends what is due: SIGTERM after the pause, SIGKILL once the grace
+    /// period is over. True when the group is found still running at the
+    /// pause, so the run goes on waiting for it: the caller says so.
+    pub fn poll(&mut self, now: Instant) -> bool {
+        let mut waiting = false;
+        if let Some(step) = self.step
+            && now >= step
+        {
+            self.step = None;
+            if self.group.alive() {
+                waiting = true;
+                if self.first != libc::SIGTERM {
+                    self.group.signal(libc::SIGTERM);
+                    self.group.signal(libc::SIGCONT);
+                }
+            }
+        }
         if !self.killed && now >= self.deadline && self.group.alive() {
             self.group.signal(libc::SIGKILL);
             self.killed = true;
         }
+        waiting
     }
 }
 
 /// The guard: a small process (run-batch itself, `__guard`) in its own process
-/// group that learns every agent group over a pipe. When the pipe closes
-/// without a goodbye — run-batch was killed, even with SIGKILL — it terminates
-/// every group it still knows. Agents' grandchildren are in those groups, so
-/// they die too; only processes that leave their group (setsid) escape.
+/// group that learns every agent group over a pipe. Each agent (and gate)
+/// writes its own group to the pipe before it runs its program (see
+/// [`own_group`]); run-batch writes when a group is gone. When the pipe
+/// closes without a goodbye — run-batch was killed, even with SIGKILL — it
+/// terminates every group it still knows. Agents' grandchildren are in those
+/// groups, so they die too; only processes that leave their group (setsid)
+/// escape.
 pub struct Guard {
-    stdin: Option<ChildStdin>,
+    stdin: ChildStdin,
+    /// The guard is gone (a write failed): nothing more is sent.
+    broken: bool,
 }
 
 impl Guard {
@@ -173,14 +284,16 @@ impl Guard {
             .stderr(Stdio::null());
         own_group(&mut cmd);
         let mut child = cmd.spawn()?;
-        let stdin = child.stdin.take();
+        let stdin = child.stdin.take().expect("stdin was piped");
+        // Kept open (and so the number never reused) until the guard is
+        // dropped, which clears it first.
+        GUARD_FD.store(stdin.as_raw_fd(), Ordering::SeqCst);
         // Reap it whenever it ends; nobody needs its status.
         wait_in_background(child, |_| {});
-        Ok(Guard { stdin })
-    }
-
-    pub fn watch(&mut self, group: Group) {
-        self.send(&format!("+{}\n", group.0));
+        Ok(Guard {
+            stdin,
+            broken: false,
+        })
     }
 
     pub fn forget(&mut self, group: Group) {
@@ -190,15 +303,20 @@ impl Guard {
     /// A clean end: the guard exits without killing anything.
     pub fn dismiss(mut self) {
         self.send("bye\n");
-        self.stdin.take();
     }
 
     fn send(&mut self, line: &str) {
-        if let Some(s) = self.stdin.as_mut()
-            && s.write_all(line.as_bytes()).is_err()
-        {
-            self.stdin = None;
+        if !self.broken && self.stdin.write_all(line.as_bytes()).is_err() {
+            self.broken = true;
         }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        // Commands built from now on announce themselves to nobody; the
+        // pipe closes after this.
+        GUARD_FD.store(-1, Ordering::SeqCst);
     }
 }
 
@@ -224,6 +342,11 @@ pub fn guard_main(grace_ms: u64) -> i32 {
         };
         match op {
             "+" => {
+                // A child that announced itself and then failed to exec is
+                // never forgotten by run-batch (it never learnt the pid):
+                // drop groups that no longer exist, so a number reused
+                // much later is not a target.
+                groups.retain(|&g| Group(g).signal(0));
                 groups.insert(pid);
             }
             "-" => {

@@ -15,6 +15,8 @@ pub const RESUME_TEMPLATE: &str = include_str!("../../templates/resume.md");
 
 pub struct Prompter {
     env: Environment<'static>,
+    /// Agents are asked to end with `RUN-BATCH: DONE` (`--require-done`).
+    pub require_done: bool,
 }
 
 impl Prompter {
@@ -32,7 +34,10 @@ impl Prompter {
             .map_err(|e| format!("prompt template: {e}"))?;
         env.add_template("resume", RESUME_TEMPLATE)
             .map_err(|e| format!("resume template: {e}"))?;
-        Ok(Prompter { env })
+        Ok(Prompter {
+            env,
+            require_done: false,
+        })
     }
 
     pub fn render(
@@ -53,13 +58,14 @@ impl Prompter {
         }
         parents.reverse();
         let file = file_name(plan);
-        let gate = plan.tasks[t].settings.gate.as_ref().map(shell_words::join);
+        let gate = (plan.tasks[t].settings.gate.as_ref()).map(|g| g.command.clone());
         let ctx = context! {
             file => file,
             task => context! { id => task.id.clone(), text => task.text.clone(), body => task.body.clone() },
             section => doc.section_path(task.section),
             parents => parents,
             gate => gate,
+            require_done => self.require_done,
             attempt => attempt,
             last_error => last_error,
             previous => previous.map(|p| context! {
@@ -83,7 +89,7 @@ impl Prompter {
             }
             stack.extend(doc.tasks[i].children.iter().rev());
         }
-        let gate = plan.tasks[t].settings.gate.as_ref().map(shell_words::join);
+        let gate = (plan.tasks[t].settings.gate.as_ref()).map(|g| g.command.clone());
         let ctx = context! {
             file => file_name(plan),
             task => context! { id => task.id.clone(), text => task.text.clone() },
@@ -91,6 +97,7 @@ impl Prompter {
             progress => resume.progress.clone(),
             reason => resume.reason.clone(),
             gate => gate,
+            require_done => self.require_done,
         };
         render(&self.env, "resume", ctx)
     }

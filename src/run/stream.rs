@@ -133,6 +133,11 @@ pub struct StreamSummary {
 }
 
 impl StreamSummary {
+    /// The agent's last complete message text.
+    pub fn final_text(&self) -> &str {
+        &self.last_text
+    }
+
     pub fn new(format: Format, baseline: Option<Baseline>) -> StreamSummary {
         StreamSummary {
             format,
@@ -238,8 +243,13 @@ impl StreamSummary {
                     );
                 }
                 Some("text") => {
-                    if let Some(a) = block.get("text").and_then(Value::as_str).and_then(clip) {
-                        activity = Some(a);
+                    if let Some(text) = block.get("text").and_then(Value::as_str) {
+                        // The final message's lines are the agent's verdict
+                        // when its result event has none (see `verdict`).
+                        self.last_text = text.to_owned();
+                        if let Some(a) = clip(text) {
+                            activity = Some(a);
+                        }
                     }
                 }
                 _ => {}

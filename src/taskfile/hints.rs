@@ -2,7 +2,9 @@
 //!
 //! Takes the text of an HTML block or inline HTML span and hands on typed
 //! `Hints` with spans for errors. Decides nothing about scope: `scan` knows
-//! whether a comment belongs to the file, a section or a task.
+//! whether a comment belongs to the file, a section or a task. A comment that
+//! looks like a hint but cannot be read as one is an error, never ignored:
+//! a dropped `gate` or `parallel: false` would change what a run does.
 
 use std::time::Duration;
 
@@ -31,12 +33,51 @@ pub struct Spanned<T> {
     pub span: Span,
 }
 
+/// A command that must pass before a box is ticked, as the plan's author
+/// wrote it: run with `sh -c` in the task's working folder, never split.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Gate {
+    pub command: String,
+    /// Written as a ```` ```gate ```` block (else as a `gate` hint).
+    pub block: bool,
+    /// The line of the hint's value or of the block's opening fence.
+    pub line: usize,
+}
+
+impl Gate {
+    /// The command on one line, for messages: the command itself, or the
+    /// first line of a longer one followed by `…`.
+    pub fn summary(&self) -> String {
+        let mut lines = self
+            .command
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty());
+        let first = lines.next().unwrap_or_default();
+        if lines.next().is_some() {
+            format!("{first} …")
+        } else {
+            first.to_owned()
+        }
+    }
+
+    /// How messages name the gate: `` `cmd` ``, and for a longer block also
+    /// where it is.
+    pub fn label(&self) -> String {
+        if self.command.trim().contains('\n') {
+            format!("`{}` from line {}", self.summary(), self.line)
+        } else {
+            format!("`{}`", self.summary())
+        }
+    }
+}
+
 /// Hints given on one scope (file, section or task); inheritance is the planner's.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Hints {
     pub after: Vec<Spanned<String>>,
     pub agent: Option<Spanned<String>>,
-    pub gate: Option<Spanned<Vec<String>>>,
+    pub gate: Option<Spanned<Gate>>,
     pub id: Option<Spanned<String>>,
     pub parallel: Option<Spanned<Parallel>>,
     pub retries: Option<Spanned<u32>>,
@@ -48,24 +89,33 @@ impl Hints {
         *self == Hints::default()
     }
 
-    /// Later hints win for single values; `after` accumulates.
-    pub(crate) fn merge(&mut self, other: Hints) {
+    /// Later hints win for single values; `after` accumulates. A scope has
+    /// one gate: a second one is not merged, and its span is returned with
+    /// the line of the first, for an error.
+    pub(crate) fn merge(&mut self, mut other: Hints) -> Option<(Span, usize)> {
+        let second_gate = match (&self.gate, &other.gate) {
+            (Some(first), Some(second)) => Some((second.span, first.span.line)),
+            _ => None,
+        };
+        if second_gate.is_some() {
+            other.gate = None;
+        }
         self.after.extend(other.after);
         macro_rules! take {
             ($($f:ident),*) => { $( if other.$f.is_some() { self.$f = other.$f; } )* };
         }
         take!(agent, gate, id, parallel, retries, timeout);
+        second_gate
     }
 }
 
-/// One HTML comment: where it starts and what it says about hints.
+/// One HTML comment (or ```` ```gate ```` block): where it starts and what
+/// it says about hints.
 #[derive(Debug)]
 pub struct Comment {
     pub offset: usize,
     pub hints: Hints,
     pub errors: Vec<(Span, PlanError)>,
-    /// "did you mean" warnings for comments that only look like hints.
-    pub warnings: Vec<(Span, String)>,
 }
 
 /// Every `<!-- … -->` comment in `source.text[range]`, parsed for hints.
@@ -90,6 +140,40 @@ pub fn comments_in(source: &Source, start: usize, end: usize) -> Vec<Comment> {
     out
 }
 
+/// A ```` ```gate ```` block: `command` is its content, `offset` where its
+/// opening fence starts and `fence_len` how long the fence and info string are.
+pub fn gate_block(source: &Source, offset: usize, fence_len: usize, command: &str) -> Comment {
+    let span = source.span(offset, fence_len);
+    let mut comment = Comment {
+        offset,
+        hints: Hints::default(),
+        errors: Vec::new(),
+    };
+    // A CR alone ends a line for Markdown, not for `sh`.
+    let command = command.replace("\r\n", "\n").replace('\r', "\n");
+    if command.trim().is_empty() {
+        comment.errors.push((span, PlanError::EmptyGateBlock));
+    } else if command.contains('\0') {
+        let at = (source.text[offset..].find('\0')).map_or(span, |i| source.span(offset + i, 1));
+        comment.errors.push((
+            at,
+            PlanError::NulByte {
+                what: "this ```gate block".into(),
+            },
+        ));
+    } else {
+        comment.hints.gate = Some(Spanned {
+            value: Gate {
+                command: command.trim_end_matches('\n').to_owned(),
+                block: true,
+                line: span.line,
+            },
+            span,
+        });
+    }
+    comment
+}
+
 struct Pair<'a> {
     key: &'a str,
     key_offset: usize,
@@ -97,19 +181,32 @@ struct Pair<'a> {
     value_offset: usize,
 }
 
+/// One part of a comment, between `;` and line breaks.
+enum Part<'a> {
+    /// `key: value` with an identifier-like key.
+    Pair(Pair<'a>),
+    /// `key=value` or `key = value`, where the key is a hint key or a near
+    /// miss of one.
+    Equals { key: &'a str, value: &'a str },
+    /// Anything else.
+    Prose,
+}
+
 fn parse_comment(source: &Source, offset: usize, body_start: usize, body_end: usize) -> Comment {
     let mut comment = Comment {
         offset,
         hints: Hints::default(),
         errors: Vec::new(),
-        warnings: Vec::new(),
     };
     let body = &source.text[body_start..body_end];
-    let mut pairs = Vec::new();
-    let mut prose = false;
+    // (part, its trimmed text, where that starts, whether a `gate` pair
+    // comes just before it)
+    let mut parts = Vec::new();
     let mut seg_start = 0;
+    let mut after_gate = false;
+    // LF, CR (alone or in CRLF) and `;` end a part.
     for (i, c) in body.char_indices().chain([(body.len(), ';')]) {
-        if c != ';' && c != '\n' {
+        if !matches!(c, ';' | '\n' | '\r') {
             continue;
         }
         let seg = &body[seg_start..i];
@@ -120,58 +217,85 @@ fn parse_comment(source: &Source, offset: usize, body_start: usize, body_end: us
         if trimmed.is_empty() {
             continue;
         }
-        match split_pair(trimmed) {
-            Some((key, value, value_rel)) => pairs.push(Pair {
+        let part = match split_pair(trimmed) {
+            Some((key, value, value_rel)) => Part::Pair(Pair {
                 key,
                 key_offset: at,
                 value,
                 value_offset: at + value_rel,
             }),
-            None => prose = true,
-        }
+            None => match split_equals(trimmed) {
+                Some((key, value)) => Part::Equals { key, value },
+                None => Part::Prose,
+            },
+        };
+        let gate_before = after_gate;
+        after_gate = matches!(&part, Part::Pair(p) if p.key == "gate");
+        parts.push((part, trimmed, at, gate_before));
     }
-    let known = pairs.iter().any(|p| KEYS.contains(&p.key));
-    if !known || prose {
-        // An ordinary comment. If it is shaped like hints with a near-miss
-        // key, say so: a typo must not silently drop a `parallel: false`.
-        if !prose {
-            for p in &pairs {
-                if let Some(s) = suggest(p.key, KEYS.iter().copied()) {
-                    comment.warnings.push((
+    let known = (parts.iter()).any(|(p, ..)| matches!(p, Part::Pair(p) if KEYS.contains(&p.key)));
+    let mut prose_reported = false;
+    for (part, text, at, gate_before) in parts {
+        let text_span = source.span(at, text.len());
+        match part {
+            Part::Pair(p) if known => {
+                let key_span = source.span(p.key_offset, p.key.len());
+                let value_span = source.span(p.value_offset, p.value.len());
+                match parse_value(p.key, p.value, value_span) {
+                    Ok(h) => {
+                        if let Some((span, first_line)) = comment.hints.merge(h) {
+                            comment.errors.push((
+                                span,
+                                PlanError::SecondGate {
+                                    place: "in this comment",
+                                    first_line,
+                                },
+                            ));
+                        }
+                    }
+                    // An unknown key or a missing value is the key's fault.
+                    Err(e) => comment.errors.push((
+                        if p.value.is_empty() || matches!(e, PlanError::UnknownHintKey { .. }) {
+                            key_span
+                        } else {
+                            value_span
+                        },
+                        e,
+                    )),
+                }
+            }
+            // Without a hint key, a comment is an ordinary one unless a key
+            // is a near miss of a hint key: a typo must not silently drop a
+            // `parallel: false`.
+            Part::Pair(p) => {
+                if let Some(s) = near_miss(p.key) {
+                    comment.errors.push((
                         source.span(p.key_offset, p.key.len()),
-                        format!(
-                            "`{}` is not a hint, so this comment is ignored; did you mean `{s}`?",
-                            p.key
-                        ),
+                        PlanError::NotAHintKey {
+                            key: p.key.to_owned(),
+                            suggestion: s.to_owned(),
+                        },
                     ));
                 }
             }
-        } else if known {
-            let p = pairs.iter().find(|p| KEYS.contains(&p.key)).unwrap();
-            comment.warnings.push((
-                source.span(p.key_offset, p.key.len()),
-                format!(
-                    "comment mixes the hint `{}` with other text, so it is ignored; keep hints in a comment of their own",
-                    p.key
-                ),
-            ));
-        }
-        return comment;
-    }
-    for p in pairs {
-        let key_span = source.span(p.key_offset, p.key.len());
-        let value_span = source.span(p.value_offset, p.value.len());
-        match parse_value(p.key, p.value, value_span) {
-            Ok(h) => comment.hints.merge(h),
-            // An unknown key or a missing value is the key's fault.
-            Err(e) => comment.errors.push((
-                if p.value.is_empty() || matches!(e, PlanError::UnknownHintKey { .. }) {
-                    key_span
-                } else {
-                    value_span
+            Part::Equals { key, value } => comment.errors.push((
+                text_span,
+                PlanError::HintWithEquals {
+                    written: text.to_owned(),
+                    fix: format!("{}: {value}", near_miss(key).unwrap_or(key)),
                 },
-                e,
             )),
+            Part::Prose if known && !prose_reported => {
+                prose_reported = true;
+                comment.errors.push((
+                    text_span,
+                    PlanError::ProseInHints {
+                        text: text.to_owned(),
+                        after_gate: gate_before,
+                    },
+                ));
+            }
+            Part::Prose => {}
         }
     }
     comment
@@ -181,17 +305,51 @@ fn parse_comment(source: &Source, offset: usize, body_start: usize, body_end: us
 fn split_pair(seg: &str) -> Option<(&str, &str, usize)> {
     let colon = seg.find(':')?;
     let key = seg[..colon].trim_end();
-    let mut chars = key.chars();
-    let first = chars.next()?;
-    if !first.is_ascii_alphabetic()
-        || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
+    if !is_key(key) {
         return None;
     }
     let rest = &seg[colon + 1..];
     let value = rest.trim();
     let value_rel = colon + 1 + (rest.len() - rest.trim_start().len());
     Some((key, value, value_rel))
+}
+
+/// `key=value` (or `key = value`) whose key is a hint key or a near miss
+/// of one; other text with `=` in it is prose.
+fn split_equals(seg: &str) -> Option<(&str, &str)> {
+    let (key, value) = seg.split_once('=')?;
+    let key = key.trim_end();
+    (is_key(key) && (KEYS.contains(&key) || near_miss(key).is_some())).then(|| (key, value.trim()))
+}
+
+/// An ASCII letter, then letters, digits, `_` and `-`.
+fn is_key(key: &str) -> bool {
+    let mut chars = key.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// The hint key that `key` is a near miss of: the same key in another case,
+/// with `_` or `-` in it, or in the plural (`Parallel`, `time-out`,
+/// `retry`, `gates`); or one or two letters off with the same first letter
+/// (`paralel`, `timout`, `agnet`). Words that only look alike (`date` for
+/// `gate`, `state`) are not near misses.
+pub(crate) fn near_miss(key: &str) -> Option<&'static str> {
+    fn norm(s: &str) -> String {
+        let s = s.to_ascii_lowercase().replace(['_', '-'], "");
+        if let Some(stem) = s.strip_suffix("ies") {
+            format!("{stem}y")
+        } else {
+            s.strip_suffix('s').map_or_else(|| s.clone(), str::to_owned)
+        }
+    }
+    let n = norm(key);
+    if let Some(k) = KEYS.iter().find(|k| norm(k) == n) {
+        return Some(k);
+    }
+    let first = key.chars().next()?.to_ascii_lowercase();
+    let close = suggest(key, KEYS.iter().copied().filter(|k| k.starts_with(first)))?;
+    KEYS.iter().copied().find(|k| *k == close)
 }
 
 fn spanned<T>(value: T, span: Span) -> Spanned<T> {
@@ -207,6 +365,11 @@ fn parse_value(key: &str, value: &str, span: Span) -> Result<Hints, PlanError> {
     if value.is_empty() {
         return Err(PlanError::EmptyHint {
             key: key.to_owned(),
+        });
+    }
+    if value.contains('\0') && KEYS.contains(&key) {
+        return Err(PlanError::NulByte {
+            what: format!("the `{key}` hint"),
         });
     }
     let mut h = Hints::default();
@@ -254,7 +417,15 @@ fn parse_value(key: &str, value: &str, span: Span) -> Result<Hints, PlanError> {
                 offset += part.len() + 1;
             }
         }
-        "agent" => h.agent = Some(spanned(value.to_owned(), span)),
+        "agent" => {
+            // Only the splitting is checked here; whether the program
+            // exists is the runner's check.
+            let words = shell_words::split(value).unwrap_or_default();
+            if words.first().is_none_or(String::is_empty) {
+                return Err(bad("an agent name or a command line with balanced quotes"));
+            }
+            h.agent = Some(spanned(value.to_owned(), span));
+        }
         "timeout" => {
             let d = parse_duration(value)
                 .ok_or_else(|| bad("a duration such as `90s`, `20m` or `1h30m`"))?;
@@ -267,11 +438,17 @@ fn parse_value(key: &str, value: &str, span: Span) -> Result<Hints, PlanError> {
             h.retries = Some(spanned(n, span));
         }
         "gate" => {
-            let words = shell_words::split(value)
-                .ok()
-                .filter(|w| !w.is_empty())
-                .ok_or_else(|| bad("a command line with balanced quotes"))?;
-            h.gate = Some(spanned(words, span));
+            // Run with `sh -c`, never split; a quote left open is a mistake
+            // `sh` would only report after the agent's work was done.
+            if shell_words::split(value).is_err() {
+                return Err(bad("a shell command with balanced quotes"));
+            }
+            let gate = Gate {
+                command: value.to_owned(),
+                block: false,
+                line: span.line,
+            };
+            h.gate = Some(spanned(gate, span));
         }
         _ => {
             return Err(PlanError::UnknownHintKey {
@@ -330,6 +507,15 @@ mod tests {
         comments_in(&s, 0, text.len())
     }
 
+    /// The errors of the first comment in `text`, as (column, error).
+    fn errors(text: &str) -> Vec<(usize, PlanError)> {
+        let c = comments(text);
+        c[0].errors
+            .iter()
+            .map(|(s, e)| (s.column, e.clone()))
+            .collect()
+    }
+
     #[test]
     fn durations() {
         assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
@@ -342,7 +528,7 @@ mod tests {
     }
 
     #[test]
-    fn pairs_split_on_semicolons_and_newlines() {
+    fn pairs_split_on_semicolons_and_line_breaks() {
         let c = comments("<!-- parallel: 2; id: build\nafter: a, b -->");
         assert_eq!(c.len(), 1);
         let h = &c[0].hints;
@@ -355,22 +541,92 @@ mod tests {
     }
 
     #[test]
+    fn a_cr_alone_ends_a_pair_too() {
+        for eol in ["\r", "\r\n"] {
+            let c = comments(&format!("<!--{eol}agent: shell{eol}retries: 1{eol}-->"));
+            assert!(c[0].errors.is_empty(), "{:?}", c[0].errors);
+            assert_eq!(c[0].hints.agent.as_ref().unwrap().value, "shell");
+            assert_eq!(c[0].hints.retries.as_ref().unwrap().value, 1);
+            assert_eq!(c[0].hints.retries.as_ref().unwrap().span.line, 3);
+        }
+    }
+
+    #[test]
     fn prose_comments_are_not_hints() {
-        let c = comments("<!-- TODO: fix this later -->\n<!-- ANCHOR:phase-1 -->");
-        assert!(
-            c.iter()
-                .all(|c| c.hints.is_empty() && c.errors.is_empty() && c.warnings.is_empty())
+        let c = comments(
+            "<!-- TODO: fix this later -->\n<!-- ANCHOR:phase-1 -->\n\
+             <!-- markdownlint-disable MD013 -->\n<!-- prettier-ignore -->\n\
+             <!-- date: 2024-05-01; state: draft -->\n<!-- x = 1 -->\n\
+             <!--\n  WHAT: the plan\n  WHY: focus\n-->",
+        );
+        assert!(c.iter().all(|c| c.hints.is_empty() && c.errors.is_empty()));
+    }
+
+    #[test]
+    fn near_misses_are_errors() {
+        for (text, key, want) in [
+            ("<!-- paralel: false -->", "paralel", "parallel"),
+            ("<!-- Parallel: 3 -->", "Parallel", "parallel"),
+            ("<!-- retry: 2 -->", "retry", "retries"),
+            ("<!-- gates: make -->", "gates", "gate"),
+            ("<!-- time-out: 5m -->", "time-out", "timeout"),
+            ("<!-- TODO: x\ntimout: 5m -->", "timout", "timeout"),
+        ] {
+            let e = errors(text);
+            assert_eq!(e.len(), 1, "{text}: {e:?}");
+            assert_eq!(
+                e[0].1,
+                PlanError::NotAHintKey {
+                    key: key.into(),
+                    suggestion: want.into()
+                },
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_equals_sign_instead_of_a_colon_is_an_error() {
+        assert_eq!(
+            errors("<!-- parallel=false -->"),
+            [(
+                6,
+                PlanError::HintWithEquals {
+                    written: "parallel=false".into(),
+                    fix: "parallel: false".into()
+                }
+            )]
+        );
+        assert_eq!(
+            errors("<!-- id: a; paralel = 2 -->")[0].1,
+            PlanError::HintWithEquals {
+                written: "paralel = 2".into(),
+                fix: "parallel: 2".into()
+            }
         );
     }
 
     #[test]
-    fn near_miss_keys_warn() {
-        let c = comments("<!-- paralel: false -->");
-        assert!(c[0].hints.is_empty());
-        assert!(
-            c[0].warnings[0].1.contains("did you mean `parallel`"),
-            "{:?}",
-            c[0].warnings
+    fn prose_beside_a_hint_is_an_error() {
+        assert_eq!(
+            errors("<!-- gate: test -f a; test -f b -->"),
+            [(
+                23,
+                PlanError::ProseInHints {
+                    text: "test -f b".into(),
+                    after_gate: true
+                }
+            )]
+        );
+        assert_eq!(
+            errors("<!-- note this; parallel: 2 -->"),
+            [(
+                6,
+                PlanError::ProseInHints {
+                    text: "note this".into(),
+                    after_gate: false
+                }
+            )]
         );
     }
 
@@ -397,6 +653,9 @@ mod tests {
             "parallel: maybe",
             "retries: -1",
             "gate: 'open",
+            "agent: claude --model 'x",
+            "agent: ''",
+            "gate: make\0",
             "id: -x",
             "after: a,,b",
         ] {
@@ -406,11 +665,46 @@ mod tests {
     }
 
     #[test]
-    fn gate_is_split_like_a_shell_without_one() {
-        let c = comments("<!-- gate: cargo test -- --exact 'a b' -->");
+    fn a_gate_is_the_command_as_written() {
+        let c = comments("<!-- gate: test -f out.txt && grep -q 'o k' out.txt | cat -->");
+        let gate = &c[0].hints.gate.as_ref().unwrap().value;
         assert_eq!(
-            c[0].hints.gate.as_ref().unwrap().value,
-            ["cargo", "test", "--", "--exact", "a b"]
+            gate.command,
+            "test -f out.txt && grep -q 'o k' out.txt | cat"
+        );
+        assert!(!gate.block);
+    }
+
+    #[test]
+    fn two_gates_in_one_comment_are_an_error() {
+        let e = errors("<!-- gate: a; gate: b -->");
+        assert_eq!(
+            e,
+            [(
+                21,
+                PlanError::SecondGate {
+                    place: "in this comment",
+                    first_line: 1
+                }
+            )]
+        );
+    }
+
+    #[test]
+    fn gate_blocks() {
+        let s = Source::new(
+            "t.md".into(),
+            "```gate\r\nset -e\r\nmake\r\n```\r\n".into(),
+            0,
+        );
+        let c = gate_block(&s, 0, 7, "set -e\r\nmake\r\n");
+        let gate = c.hints.gate.unwrap().value;
+        assert_eq!(gate.command, "set -e\nmake");
+        assert!(gate.block);
+        assert_eq!(gate.summary(), "set -e …");
+        assert_eq!(
+            gate_block(&s, 0, 7, " \n").errors[0].1,
+            PlanError::EmptyGateBlock
         );
     }
 }

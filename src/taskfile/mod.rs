@@ -14,7 +14,7 @@ mod source;
 use std::path::Path;
 
 pub use dialect::Dialect;
-pub use hints::{Hints, Parallel, Spanned, parse_duration};
+pub use hints::{Gate, Hints, Parallel, Spanned, parse_duration};
 pub use identity::{IdSource, slug};
 pub use source::{Source, Span};
 
@@ -75,7 +75,8 @@ impl Task {
     }
 }
 
-/// A task item that is not planned: inside a block quote.
+/// A task item that is not planned: inside a block quote, or with nothing
+/// after its checkbox.
 #[derive(Debug, serde::Serialize)]
 pub struct Ignored {
     pub line: usize,
@@ -108,11 +109,12 @@ impl Document {
 
     pub fn parse(source: Source, options: ReadOptions) -> Document {
         let scan = scan::scan(&source);
-        let texts: Vec<String> = (scan.items.iter())
+        let (items, empty): (Vec<_>, Vec<_>) = scan.items.into_iter().partition(|i| !i.empty);
+        let texts: Vec<String> = (items.iter())
             .map(|i| first_line_text(&source, i.text_start))
             .collect();
         let dialect = options.dialect.unwrap_or_else(|| {
-            let candidates = (scan.items.iter().zip(&texts))
+            let candidates = (items.iter().zip(&texts))
                 .filter(|(i, _)| !i.in_quote)
                 .map(|(i, t)| (t.as_str(), i.optional));
             dialect::detect(candidates)
@@ -127,9 +129,23 @@ impl Document {
             source,
         };
         doc.build_sections(&scan.headings);
-        doc.build_tasks(&scan.items, texts);
+        doc.build_tasks(&items, texts);
+        // `- [ ]` alone is no task for GFM renderers; listed, so a person
+        // sees why it does not run. (Kiro's `[ ]*` is no checkbox at all
+        // outside its dialect.)
+        for item in empty {
+            if !item.optional || doc.dialect == Dialect::Kiro {
+                doc.ignored.push(Ignored {
+                    line: doc.source.span(item.bracket, 0).line,
+                    text: String::new(),
+                    reason: "nothing after the checkbox",
+                });
+            }
+        }
+        doc.ignored.sort_by_key(|i| i.line);
         doc.attach_comments(scan.comments);
         identity::assign(&mut doc);
+        doc.check_nul_bytes();
         doc
     }
 
@@ -311,6 +327,7 @@ impl Document {
             let body = body_text(&self.source, item);
             let section = self.section_at(item.start);
             if text.is_empty() && body.is_empty() {
+                // Only comments follow the checkbox (`- [ ] <!-- id: a -->`).
                 let span = self.source.span(item.bracket, 3);
                 self.warn(
                     span,
@@ -407,37 +424,45 @@ impl Document {
             for (span, e) in c.errors {
                 self.error(span, e);
             }
-            for (span, w) in c.warnings {
-                self.warn(span, w);
-            }
             if c.hints.is_empty() {
                 continue;
             }
-            let span = self.source.span(c.offset, 4);
-            if let Some(t) = self.task_at(c.offset) {
-                self.tasks[t].hints.merge(c.hints);
-                continue;
+            // A ```gate block is pointed at by its fence, a comment by `<!--`.
+            let gate_block = c.hints.gate.as_ref().filter(|g| g.value.block);
+            let block = gate_block.is_some();
+            let span = gate_block.map_or_else(|| self.source.span(c.offset, 4), |g| g.span);
+            let (hints, place) = if let Some(t) = self.task_at(c.offset) {
+                (&mut self.tasks[t].hints, "for this task")
+            } else {
+                let section = self.section_at(c.offset);
+                let first_task = self.sections[section]
+                    .tasks
+                    .first()
+                    .map(|&t| self.tasks[t].item.start);
+                if section != 0 && first_task.is_some_and(|start| start < c.offset) {
+                    self.error(span, PlanError::HintOutOfPlace { block });
+                    continue;
+                }
+                if let (0, Some(id)) = (section, &c.hints.id) {
+                    self.error(
+                        id.span,
+                        PlanError::HintNotHere {
+                            key: "id".into(),
+                            place: "before the first heading (the file has no id)",
+                        },
+                    );
+                    continue;
+                }
+                let place = if section == 0 {
+                    "for the file"
+                } else {
+                    "for this section"
+                };
+                (&mut self.sections[section].hints, place)
+            };
+            if let Some((span, first_line)) = hints.merge(c.hints) {
+                self.error(span, PlanError::SecondGate { place, first_line });
             }
-            let section = self.section_at(c.offset);
-            let first_task = self.sections[section]
-                .tasks
-                .first()
-                .map(|&t| self.tasks[t].item.start);
-            if section != 0 && first_task.is_some_and(|start| start < c.offset) {
-                self.error(span, PlanError::HintOutOfPlace);
-                continue;
-            }
-            if let (0, Some(id)) = (section, &c.hints.id) {
-                self.error(
-                    id.span,
-                    PlanError::HintNotHere {
-                        key: "id".into(),
-                        place: "before the first heading (the file has no id)",
-                    },
-                );
-                continue;
-            }
-            self.sections[section].hints.merge(c.hints);
         }
         for t in 0..self.tasks.len() {
             if self.tasks[t].children.is_empty()
@@ -451,6 +476,28 @@ impl Document {
                         place: "on a task without subtasks; put it on a section or a parent task",
                     },
                 );
+            }
+        }
+    }
+
+    /// A NUL byte in a task's text cannot reach its agent (the text is an
+    /// environment variable, the prompt an argument for some agents): the
+    /// task could never start, so it is an error now, not at run time.
+    /// (Hint values and gate blocks are checked where they are read.)
+    fn check_nul_bytes(&mut self) {
+        if !self.source.text.contains('\0') {
+            return;
+        }
+        for t in 0..self.tasks.len() {
+            if !self.tasks[t].text.contains('\0') {
+                continue;
+            }
+            let start = self.tasks[t].checkbox.offset;
+            let line = &self.source.text[start..self.source.line_end(start)];
+            if let Some(i) = line.find('\0') {
+                let span = self.source.span(start + i, 1);
+                let what = format!("the text of task `{}`", self.tasks[t].id);
+                self.error(span, PlanError::NulByte { what });
             }
         }
     }

@@ -1,11 +1,12 @@
-//! One pass of pulldown-cmark over the text: task items, headings and comments
-//! with their byte ranges. Nothing is interpreted here; `document` gives it shape.
+//! One pass of pulldown-cmark over the text: task items, headings, comments
+//! and ```` ```gate ```` blocks with their byte ranges. Nothing is
+//! interpreted here; `document` gives it shape.
 //!
 //! Never guesses at structure from line patterns: what is a task is what a
 //! CommonMark+GFM parser says, plus Kiro's `[ ]*` (recorded, kept or dropped by
 //! the dialect).
 
-use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
 use crate::taskfile::Source;
 use crate::taskfile::hints::{self, Comment};
@@ -23,6 +24,9 @@ pub struct RawItem {
     /// Where the task's text starts, after the checkbox and spaces.
     pub text_start: usize,
     pub in_quote: bool,
+    /// Nothing but blanks after the checkbox on its line: no task, as for
+    /// cmark-gfm (github.com), whatever lines follow.
+    pub empty: bool,
 }
 
 #[derive(Debug)]
@@ -36,6 +40,7 @@ pub struct RawHeading {
 pub struct Scan {
     pub items: Vec<RawItem>,
     pub headings: Vec<RawHeading>,
+    /// Hint comments and ```` ```gate ```` blocks, in document order.
     pub comments: Vec<Comment>,
 }
 
@@ -79,8 +84,27 @@ struct OpenItem {
     first: bool,
 }
 
+/// The text with every CR that ends a line alone turned into LF. CommonMark
+/// ends lines at LF, CRLF or a CR alone, but pulldown-cmark does not end
+/// every block at a lone CR (an HTML comment's block ran to the end of the
+/// file). One byte for one byte, so every offset stays what it was.
+fn lone_cr_as_lf(text: &str) -> std::borrow::Cow<'_, str> {
+    let b = text.as_bytes();
+    let lone = |i: usize| b[i] == b'\r' && b.get(i + 1) != Some(&b'\n');
+    if !text.contains('\r') || !(0..b.len()).any(lone) {
+        return text.into();
+    }
+    let bytes: Vec<u8> = (0..b.len())
+        .map(|i| if lone(i) { b'\n' } else { b[i] })
+        .collect();
+    String::from_utf8(bytes)
+        .expect("ASCII for ASCII keeps UTF-8")
+        .into()
+}
+
 pub fn scan(source: &Source) -> Scan {
-    let text = source.text.as_str();
+    let normalized = lone_cr_as_lf(&source.text);
+    let text = normalized.as_ref();
     let mut out = Scan::default();
     let mut open: Vec<OpenItem> = Vec::new();
     let mut quote_depth = 0usize;
@@ -91,6 +115,8 @@ pub fn scan(source: &Source) -> Scan {
     // tasks template) is none by pulldown-cmark's rule: it sees a rule and a
     // setext heading. That heading is front matter, not a section.
     let mut front_matter_end = 0;
+    // The open ```` ```gate ```` block: where its fence starts, its text.
+    let mut gate: Option<(usize, String)> = None;
     let top = front_matter_len(text);
     let parser = Parser::new_ext(&text[top..], options()).into_offset_iter();
     for (n, (event, range)) in parser.enumerate() {
@@ -130,6 +156,7 @@ pub fn scan(source: &Source) -> Scan {
                     optional,
                     text_start: skip_blanks(text, after),
                     in_quote: quote_depth > 0,
+                    empty: rest_is_blank(source, after),
                 });
                 item.task = Some(out.items.len() - 1);
             }
@@ -165,6 +192,7 @@ pub fn scan(source: &Source) -> Scan {
                     optional: false,
                     text_start: after,
                     in_quote: quote_depth > 0,
+                    empty: rest_is_blank(source, bracket + 3),
                 };
                 match item.task {
                     Some(i) => out.items[i] = raw,
@@ -193,9 +221,26 @@ pub fn scan(source: &Source) -> Scan {
                     out.headings.push(h);
                 }
             }
+            Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info)))
+                if quote_depth == 0
+                    && range.start >= front_matter_end
+                    && info.split_whitespace().next() == Some("gate") =>
+            {
+                gate = Some((range.start, String::new()));
+            }
+            Event::End(TagEnd::CodeBlock) => {
+                if let Some((start, command)) = gate.take() {
+                    let fence = source.line_end(start) - start;
+                    out.comments
+                        .push(hints::gate_block(source, start, fence, &command));
+                }
+            }
             Event::Text(t) | Event::Code(t) => {
                 if let Some(h) = heading.as_mut() {
                     h.title.push_str(&t);
+                }
+                if let Some((_, command)) = gate.as_mut() {
+                    command.push_str(&t);
                 }
             }
             Event::SoftBreak | Event::HardBreak => {
@@ -213,6 +258,11 @@ pub fn scan(source: &Source) -> Scan {
         }
     }
     out
+}
+
+/// Whether the line holds only whitespace from `at` on.
+fn rest_is_blank(source: &Source, at: usize) -> bool {
+    source.text[at..source.line_end(at)].trim().is_empty()
 }
 
 fn skip_blanks(text: &str, mut i: usize) -> usize {
@@ -329,6 +379,42 @@ mod tests {
         assert_eq!(sc.headings.len(), 2);
         assert_eq!(items("---\nt: x\n...\n- [ ] a\n").len(), 1);
         assert_eq!(items("---\n- [ ] in front matter\n---\n").len(), 0);
+    }
+
+    #[test]
+    fn a_box_with_nothing_after_it_is_marked_empty() {
+        let s = Source::new(
+            "t.md".into(),
+            "- [ ]\n- [x]  \n- [ ] a\n-\n  [ ]\n".into(),
+            0,
+        );
+        let empty: Vec<_> = scan(&s).items.iter().map(|i| i.empty).collect();
+        assert_eq!(empty, [true, true, false, true]);
+    }
+
+    #[test]
+    fn lone_crs_become_lfs_in_place() {
+        let text = "<!--\rid: a\r-->\r- [ ] a\r\n";
+        let lf = lone_cr_as_lf(text);
+        assert_eq!(lf, "<!--\nid: a\n-->\n- [ ] a\r\n");
+        assert_eq!(lf.len(), text.len());
+        let s = Source::new("t.md".into(), text.into(), 0);
+        let sc = scan(&s);
+        assert_eq!(sc.items.len(), 1);
+        assert_eq!(sc.comments[0].hints.id.as_ref().unwrap().value, "a");
+    }
+
+    #[test]
+    fn gate_blocks_are_comments_with_a_gate() {
+        let text = "# P\n```gate\nmake\n```\n- [ ] a\n  ~~~gate x\n  a; b\n  ~~~\n> ```gate\n> no\n> ```\n";
+        let s = Source::new("t.md".into(), text.into(), 0);
+        let gates: Vec<_> = (scan(&s).comments.iter())
+            .map(|c| {
+                let g = c.hints.gate.as_ref().unwrap();
+                (g.value.command.clone(), g.span.line, g.span.column)
+            })
+            .collect();
+        assert_eq!(gates, [("make".into(), 2, 1), ("a; b".into(), 6, 3)]);
     }
 
     #[test]

@@ -30,23 +30,38 @@ pub struct Source {
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// The most bytes read from a task file: far more than any plan (a
+/// 100,000-task plan is a few MB), and a bound on what `/dev/zero` or an
+/// endless pipe can cost.
+pub const MAX_BYTES: u64 = 64 << 20;
+
 impl Source {
     /// Reads a task file, with an error for people when it is missing, a
-    /// directory, unreadable or not UTF-8.
+    /// directory, unreadable, larger than [`MAX_BYTES`] or not UTF-8. A pipe
+    /// or FIFO is read to its end (`run-batch plan <(…)`), never past the cap.
     pub fn read(path: &Path) -> Result<Source, Error> {
-        let meta = std::fs::metadata(path).map_err(|source| Error::Read {
+        use std::io::Read as _;
+        let io = |source| Error::Read {
             path: path.to_owned(),
             source,
-        })?;
+        };
+        let meta = std::fs::metadata(path).map_err(io)?;
         if meta.is_dir() {
             return Err(Error::IsDirectory {
                 path: path.to_owned(),
             });
         }
-        let bytes = std::fs::read(path).map_err(|source| Error::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let file = std::fs::File::open(path).map_err(io)?;
+        let mut bytes = Vec::with_capacity(meta.len().min(MAX_BYTES) as usize);
+        file.take(MAX_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+        if bytes.len() as u64 > MAX_BYTES {
+            return Err(Error::TooBig {
+                path: path.to_owned(),
+                limit: MAX_BYTES,
+            });
+        }
         Source::from_bytes(path, bytes)
     }
 

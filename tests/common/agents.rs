@@ -22,6 +22,15 @@ use super::{Test, run_batch};
 
 /// The fake agent (see its header for the words a task's text may use).
 pub const FAKE_AGENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/agents/fake-agent");
+/// The fake Claude Code / Codex CLI (its header says what it does).
+pub const STREAM_AGENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/agents/stream-agent");
+
+/// Replaces a file the way editors save: a new file renamed over the old one.
+pub fn save(path: &Path, text: &str) {
+    let tmp = path.with_extension("md.editor-tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
 
 /// How long a test waits for a run-batch in the background or an agent:
 /// long enough for anything on a loaded machine; the behaviour under test
@@ -485,6 +494,39 @@ impl Background {
                 .unwrap_or_default()
         };
         (text(self.stdout.take()), text(self.stderr.take()))
+    }
+}
+
+/// Runs run-batch to its end in `dir` (environment as for [`Background`])
+/// with stdout and stderr pipes whose read ends are closed before it writes
+/// anything, as `| head` that has had enough or a pager that was quit: every
+/// write it makes fails with EPIPE. Returns its exit status.
+pub fn run_with_output_closed(dir: &Path, args: &[&str]) -> ExitStatus {
+    let mut command = run_batch(args, dir, &[dir.join("bin")]);
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env("FAKE_LOG", dir.join(FAKE_LOG))
+        .env("FAKE_PIDS", dir.join(FAKE_PIDS));
+    let mut child = command.spawn().expect("start run-batch");
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for run-batch") {
+            return status;
+        }
+        if start.elapsed() > PATIENCE {
+            let _ = child.kill();
+            let _ = child.wait();
+            kill_agents(dir);
+            panic!(
+                "`run-batch {}` did not finish within {PATIENCE:?}; killed",
+                args.join(" ")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 

@@ -51,6 +51,7 @@ pub struct Test {
     stdout_lacks: Vec<String>,
     tempdir: TempDir,
     timeout: Duration,
+    uid: Option<u32>,
 }
 
 impl Default for Test {
@@ -85,6 +86,7 @@ impl Test {
             stdout_lacks: Vec::new(),
             tempdir,
             timeout: DEFAULT_TIMEOUT,
+            uid: None,
         }
     }
 
@@ -199,6 +201,13 @@ impl Test {
 
     pub fn stdin(mut self, input: impl AsRef<[u8]>) -> Test {
         self.stdin = input.as_ref().to_vec();
+        self
+    }
+
+    /// Runs run-batch as this user and group id (needs root): for what
+    /// permission bits do to a user whom they bind.
+    pub fn uid(mut self, uid: u32) -> Test {
+        self.uid = Some(uid);
         self
     }
 
@@ -374,6 +383,10 @@ impl Test {
         // Its own process group, so a timeout can kill it with whatever it
         // left in that group.
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        if let Some(uid) = self.uid {
+            std::os::unix::process::CommandExt::uid(&mut command, uid);
+            std::os::unix::process::CommandExt::gid(&mut command, uid);
+        }
         let mut child = command.spawn().expect("start run-batch");
         let mut stdin = child.stdin.take().unwrap();
         let input = self.stdin.clone();
@@ -423,6 +436,12 @@ impl Test {
                 .unwrap_or_else(|e| panic!("stderr is not UTF-8: {e}")),
         }
     }
+}
+
+/// Runs `run-batch ARGS` in `dir` to the end (for a second command beside a
+/// run in the background).
+pub fn run_batch_in(dir: &Path, args: &[&str]) -> std::process::Output {
+    run_batch(args, dir, &[]).output().expect("run run-batch")
 }
 
 /// `run-batch ARGS` in `dir`, with `NO_COLOR=1`, `path_prefix` (if any)
