@@ -411,9 +411,11 @@ fn extra_files(repo: &Path) -> Vec<String> {
 }
 
 /// `cycles` times: start `run-batch repo/t.md -j 8` on `tasks` short tasks,
-/// SIGKILL it after 0–500 ms, and look at what is left. Then rerun to the
-/// end. The task file is in a git repository of its own.
+/// SIGKILL it at a random moment, and look at what is left. Then rerun to
+/// the end. The task file is in a git repository of its own.
 fn kill_cycles(rng: &mut Rng, tasks: usize, cycles: usize) -> KillCycles {
+    // Every run's events are read at the end; run-batch keeps the newest 20.
+    assert!(cycles < 20, "at most 19 kills in a series");
     // An agent that run-batch's death left unguarded lingers (`linger`), so
     // that it is still there to be found after `LEAVE`.
     let original = plan(rng, tasks, (0, 100), 0.0, " linger=5", false);

@@ -1,9 +1,9 @@
 //! The promise, as checks a fault-injection test runs after every run: no
 //! edit lost, no byte changed but checkbox state bytes, every tick earned by
 //! a success (and every success ticked), no task run twice (at once or at
-//! all), never more than `-j` agents, no process left behind, a true exit status. Each
-//! check returns what it found wrong (empty: the promise held), so a test can
-//! assert and the soak can count.
+//! all), never more than `-j` agents, no process left behind, a true exit
+//! status. Each check returns what it found wrong (empty: the promise held),
+//! so a test can assert and the soak can count.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -70,7 +70,7 @@ pub fn foreign_bytes(then: &[u8], now: &[u8]) -> Vec<String> {
     if then.len() != now.len() {
         let common = then.iter().zip(now).take_while(|(a, b)| a == b).count();
         return vec![format!(
-            "the file has {} bytes where the last save had {}; first difference at byte {common}: {} instead of {}",
+            "the file has {} bytes, not {}; first difference at byte {common}: {} instead of {}",
             now.len(),
             then.len(),
             excerpt(now, common),
@@ -128,8 +128,6 @@ pub struct Attempts {
     pub succeeded: BTreeSet<String>,
     /// Tasks whose last attempt did not succeed.
     pub failed: BTreeSet<String>,
-    /// How many attempts started, per task.
-    pub started: BTreeMap<String, usize>,
     /// The `run_finished` event, if the run got that far.
     pub finished: Option<serde_json::Value>,
 }
@@ -143,7 +141,6 @@ impl Attempts {
             for e in events_in(&run.join("events.jsonl")) {
                 let task = e["task"].as_str().unwrap_or_default().to_owned();
                 match e["event"].as_str() {
-                    Some("task_started") => *out.started.entry(task).or_default() += 1,
                     Some("task_finished") if e["outcome"] == "succeeded" => {
                         out.failed.remove(&task);
                         out.succeeded.insert(task);
