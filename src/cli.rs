@@ -146,6 +146,11 @@ pub struct RunArgs {
     /// with a line `RUN-BATCH: DONE` (docs/agents.md)
     #[arg(long)]
     pub require_done: bool,
+    /// The longest the run may wait for usage limits in all, e.g. `8h`;
+    /// past it, nothing new starts and the run exits 75 (run it again later
+    /// to carry on) [default: no limit]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub max_wait: Option<std::time::Duration>,
 }
 
 #[derive(Args, Debug)]
@@ -228,7 +233,8 @@ pub fn main() -> i32 {
             .get(2)
             .and_then(|g| g.to_str()?.parse().ok())
             .unwrap_or(10_000);
-        return crate::run::process::guard_main(grace);
+        let token = argv.get(3).and_then(|t| t.to_str()).unwrap_or("");
+        return crate::run::process::guard_main(grace, token);
     }
     // `run-batch FILE [FLAGS]` is `run-batch run FILE [FLAGS]`.
     if let Some(first) = argv.get(1).and_then(|a| a.to_str())
@@ -318,6 +324,7 @@ fn run(args: RunArgs) -> Result<i32, Error> {
         max_cost_per_task: args.max_cost_per_task,
         fresh: args.fresh,
         require_done: args.require_done,
+        max_wait: args.max_wait,
     };
     crate::run::run(plan, keeper, options)
 }

@@ -26,6 +26,12 @@ pub struct Config {
     pub prices: BTreeMap<String, Price>,
     /// `[runs] keep`: run folders kept per task file (None: the default).
     pub keep_runs: Option<usize>,
+    /// `[limits]`: more patterns (regular expressions, checked when read)
+    /// for provider failures, before the built-in ones.
+    pub limit_patterns: Vec<(crate::run::limits::Kind, String)>,
+    /// `[limits] transient-retries`: transient API failures retried before
+    /// one counts as the task's failure (None: the default).
+    pub transient_retries: Option<u32>,
 }
 
 /// What a custom agent prints on stdout.
@@ -110,6 +116,21 @@ struct RawConfig {
     #[serde(default)]
     prices: BTreeMap<Spanned<String>, Spanned<RawPrice>>,
     runs: Option<RawRuns>,
+    limits: Option<RawLimits>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "kebab-case",
+    expecting = "a table of patterns (`limit`, `throttled`, `transient`, `auth`) and `transient-retries`"
+)]
+struct RawLimits {
+    limit: Option<Vec<Spanned<String>>>,
+    throttled: Option<Vec<Spanned<String>>>,
+    transient: Option<Vec<Spanned<String>>>,
+    auth: Option<Vec<Spanned<String>>>,
+    transient_retries: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -267,6 +288,38 @@ fn parse(text: &str) -> Result<Config, Problem> {
             ));
         }
         config.keep_runs = Some(n as usize);
+    }
+    if let Some(limits) = raw.limits {
+        use crate::run::limits::Kind;
+        let lists = [
+            (Kind::Limit, limits.limit),
+            (Kind::Throttled, limits.throttled),
+            (Kind::Transient, limits.transient),
+            (Kind::Auth, limits.auth),
+        ];
+        for (kind, patterns) in lists {
+            for pattern in patterns.unwrap_or_default() {
+                let span = pattern.span();
+                let text = pattern.into_inner();
+                if let Err(e) = regex::Regex::new(&text) {
+                    return Err(Problem::at(
+                        span,
+                        format!("`{text}` is not a regular expression: {e}"),
+                    ));
+                }
+                config.limit_patterns.push((kind, text));
+            }
+        }
+        if let Some(n) = limits.transient_retries {
+            let span = n.span();
+            let n = n.into_inner();
+            config.transient_retries = Some(u32::try_from(n).map_err(|_| {
+                Problem::at(
+                    span,
+                    format!("`transient-retries` must be 0 or more, not {n}"),
+                )
+            })?);
+        }
     }
     Ok(config)
 }
@@ -666,7 +719,7 @@ cache-read = 0.125
         );
         assert_eq!(
             error("timeout = 5\n"),
-            "run-batch.toml:1:1: unknown key `timeout`; expected one of `agents`, `prices`, `runs`"
+            "run-batch.toml:1:1: unknown key `timeout`; expected one of `agents`, `prices`, `runs`, `limits`"
         );
     }
 

@@ -152,11 +152,19 @@ fn only<'a>(events: &'a [Value], name: &str) -> &'a Value {
     found[0]
 }
 
-/// The first line of the log of a task's attempt in the newest run.
+/// The first line of the log of a task's attempt in the newest run (the
+/// command line): from the log, or from `task_started` when a success that
+/// printed nothing left no log.
 fn log_head(dir: &Path, task: &str, attempt: u32) -> String {
     let run: PathBuf = run_dirs(dir, "t.md").pop().expect("a run folder");
-    let log = std::fs::read_to_string(run.join(format!("{task}.{attempt}.log"))).unwrap();
-    log.lines().next().unwrap_or_default().to_owned()
+    if let Ok(log) = std::fs::read_to_string(run.join(format!("{task}.{attempt}.log"))) {
+        return log.lines().next().unwrap_or_default().to_owned();
+    }
+    let events = events_in(&run.join("events.jsonl"));
+    let started = (named(&events, "task_started").into_iter())
+        .find(|e| e["task"] == task && e["attempt"] == attempt)
+        .expect("the attempt started");
+    format!("run-batch: {}", started["command"].as_str().unwrap())
 }
 
 fn assert_close(actual: &Value, expected: f64) {

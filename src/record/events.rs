@@ -99,6 +99,8 @@ pub enum Event {
         agent: String,
         pid: u32,
         log: PathBuf,
+        /// The command line, as the log's first line shows it.
+        command: String,
         /// The session this attempt continues.
         #[serde(skip_serializing_if = "Option::is_none")]
         resume: Option<String>,
@@ -129,6 +131,14 @@ pub enum Event {
         task: String,
         attempt: u32,
         outcome: TaskOutcome,
+        /// Why it ended, finer than `outcome`: `succeeded`, `task_failed`,
+        /// `blocked`, `interrupted`, `resume_refused`, `transient`,
+        /// `throttled`, `limit_exhausted` or `auth` (only `task_failed` uses
+        /// the task's retries).
+        class: &'static str,
+        /// Succeeded after an earlier attempt in this run failed.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        flaky: bool,
         #[serde(skip_serializing_if = "Option::is_none")]
         exit: Option<Exit>,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -184,6 +194,35 @@ pub enum Event {
         reason: String,
     },
     Cancelling {
+        reason: String,
+    },
+    /// A provider hit a usage limit: none of its tasks start until `until`
+    /// (the reset time plus a margin, RFC 3339), when one task probes.
+    LimitWait {
+        provider: String,
+        until: String,
+        /// The limit's window as the CLI named it (`five_hour`, …).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        window: Option<String>,
+        /// False when the CLI gave no reset time (the wait is a guess that
+        /// grows with each limit).
+        reset_known: bool,
+    },
+    /// A provider's probe after a wait succeeded: its tasks start again.
+    LimitWaitOver {
+        provider: String,
+        waited_secs: f64,
+    },
+    /// A provider throttled an attempt: fewer of its tasks run at once.
+    ProviderThrottled {
+        provider: String,
+        concurrency: usize,
+        pause_secs: f64,
+    },
+    /// Auth or billing failed: none of the provider's tasks start again in
+    /// this run.
+    ProviderStopped {
+        provider: String,
         reason: String,
     },
     RunFinished {

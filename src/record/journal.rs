@@ -74,6 +74,13 @@ pub struct TaskRecord {
     /// The session's cumulative totals as last reported (for resumes).
     #[serde(default)]
     pub session_total: Option<Baseline>,
+    /// The last attempt's class (`task_failed`, `limit_exhausted`, …; see
+    /// `task_finished.class` in docs/events.md).
+    #[serde(default)]
+    pub class: Option<String>,
+    /// The last success came after a failed attempt in the same run.
+    #[serde(default)]
+    pub flaky: bool,
     /// Everything spent on the task, across attempts and runs.
     #[serde(flatten)]
     pub spent: Spend,
@@ -173,6 +180,8 @@ impl Journal {
                 continue;
             }
             rec.status = str_at("outcome").unwrap_or_else(|| "failed".into());
+            rec.class = str_at("class");
+            rec.flaky = v.get("flaky").and_then(|f| f.as_bool()) == Some(true);
             rec.attempts += 1;
             rec.last_run = run.to_owned();
             rec.last_error = str_at("reason");

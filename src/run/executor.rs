@@ -5,7 +5,7 @@
 //! and never prints: it reports to the run loop through `Input`.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -34,6 +34,7 @@ pub struct Launch<'a> {
     pub previous: Option<&'a Previous>,
     pub run_dir: &'a Path,
     pub run_id: &'a str,
+    /// Absolute, as agents see them (their working folder is elsewhere).
     pub state_dir: &'a Path,
     pub taskfile: &'a Path,
     pub workdir: &'a Path,
@@ -45,6 +46,25 @@ pub struct Attempt {
     pub pid: u32,
     pub log: PathBuf,
     pub progress: PathBuf,
+    pub prompt: PathBuf,
+    /// The command line (a prompt passed as an argument shown as
+    /// `<prompt>`), which also heads the log.
+    pub command: String,
+    /// Bytes run-batch wrote at the head of the log (the command line): a
+    /// log no longer than this holds nothing the agent printed.
+    pub log_header: u64,
+}
+
+impl Attempt {
+    /// Removes what a successful attempt that printed nothing left: its log
+    /// (only the command line, which `task_started` records too) and its
+    /// prompt. Thousands of quick tasks then leave no files behind.
+    pub fn tidy_after_success(&self) {
+        if std::fs::metadata(&self.log).is_ok_and(|m| m.len() <= self.log_header) {
+            let _ = std::fs::remove_file(&self.log);
+            let _ = std::fs::remove_file(&self.prompt);
+        }
+    }
 }
 
 /// Longest task text passed in `RUN_BATCH_TASK_TEXT`: 128 KiB (Linux's
@@ -73,7 +93,13 @@ pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attem
             .render(l.plan, l.task, l.attempt, l.last_error, l.previous),
     }
     .map_err(std::io::Error::other)?;
-    std::fs::write(&prompt_path, &prompt)?;
+    let mut prompt_file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&prompt_path)?;
+    prompt_file.write_all(prompt.as_bytes())?;
     let mut log_file = OpenOptions::new().create(true).append(true).open(&log)?;
 
     let script_path = file("sh");
@@ -98,14 +124,15 @@ pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attem
         .iter()
         .map(|a| if a == &prompt { "<prompt>" } else { a.as_str() })
         .collect();
-    writeln!(log_file, "run-batch: {}", shell_words::join(shown))?;
+    let command = shell_words::join(shown);
+    let header = format!("run-batch: {command}\n");
+    log_file.write_all(header.as_bytes())?;
     let mut cmd = Command::new(program);
     cmd.arg0(&argv[0]).args(&argv[1..]);
     for var in l.spec.env_remove() {
         cmd.env_remove(var);
     }
     cmd.envs(l.spec.env_add());
-    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     // Linux caps one `NAME=value` string at 128 KiB: a longer text would
     // make the spawn fail (E2BIG). The agent has it in its prompt anyway;
     // the variable is left unset (never inherited from outside).
@@ -115,18 +142,21 @@ pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attem
         cmd.env_remove("RUN_BATCH_TASK_TEXT");
     }
     cmd.env("RUN_BATCH_TASK_ID", &task.id)
-        .env("RUN_BATCH_TASKFILE", abs(l.taskfile))
-        .env("RUN_BATCH_PROMPT_FILE", abs(&prompt_path))
-        .env("RUN_BATCH_PROGRESS_FILE", abs(&progress))
+        .env("RUN_BATCH_TASKFILE", l.taskfile)
+        .env("RUN_BATCH_PROMPT_FILE", &prompt_path)
+        .env("RUN_BATCH_PROGRESS_FILE", &progress)
         .env("RUN_BATCH_ATTEMPT", l.attempt.to_string())
         .env("RUN_BATCH_RUN_ID", l.run_id)
-        .env("RUN_BATCH_STATE_DIR", abs(l.state_dir))
+        .env("RUN_BATCH_STATE_DIR", l.state_dir)
         .current_dir(l.workdir)
         .stderr(log_file.try_clone()?);
     match l.spec.prompt_via() {
         // The prompt arrives on stdin and then stdin ends: a file does both
-        // without a writer thread.
-        PromptVia::Stdin => cmd.stdin(File::open(&prompt_path)?),
+        // without a writer thread (the one just written, read from its start).
+        PromptVia::Stdin => {
+            prompt_file.rewind()?;
+            cmd.stdin(prompt_file)
+        }
         // An open stdin would make some CLIs wait for more.
         PromptVia::Argument => cmd.stdin(Stdio::null()),
     };
@@ -151,7 +181,14 @@ pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attem
     process::wait_in_background(child, move |exit| {
         let _ = exit_tx.send(Input::Exited { slot, exit });
     });
-    Ok(Attempt { pid, log, progress })
+    Ok(Attempt {
+        pid,
+        log,
+        progress,
+        prompt: prompt_path,
+        command,
+        log_header: header.len() as u64,
+    })
 }
 
 /// Copies the agent's stdout to its log line by line and reads each line as

@@ -13,9 +13,11 @@ pub mod dispatcher;
 pub mod dry_run;
 mod engine;
 pub mod executor;
+pub mod limits;
 pub mod price;
 pub mod process;
 pub mod prompt;
+pub mod providers;
 pub mod resume;
 pub mod scheduler;
 pub mod stream;
@@ -69,12 +71,17 @@ pub struct RunOptions {
     pub fresh: bool,
     /// `--require-done`: an agent must end with `RUN-BATCH: DONE`.
     pub require_done: bool,
+    /// `--max-wait`: the most the run waits for usage limits in all.
+    pub max_wait: Option<Duration>,
 }
 
 /// How the run ended, as an exit status.
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_INTERRUPTED: i32 = 130;
+/// `--max-wait` ran out while waiting for usage limits: run again later
+/// (EX_TEMPFAIL).
+pub const EXIT_LIMIT_WAIT: i32 = 75;
 
 /// What the loop hears.
 pub enum Input {
@@ -207,6 +214,32 @@ fn resolve_agents(plan: &Plan, options: &RunOptions) -> Result<Vec<Option<AgentS
         });
     }
     Ok(out)
+}
+
+/// Each task's provider, for its gate (`providers`): the agent CLI a preset
+/// talks to (`claude`, `codex`, `gemini`), paced as a metered API; for any
+/// other agent, the agent itself, unpaced.
+fn providers_of(agents: &[Option<AgentSpec>]) -> dispatcher::Providers {
+    let mut names: Vec<(String, providers::Pace)> = Vec::new();
+    let of = (agents.iter())
+        .map(|spec| {
+            let spec = spec.as_ref()?;
+            let (name, pace) = match spec.preset {
+                agent::Preset::Claude => ("claude".to_owned(), providers::Pace::CLI),
+                agent::Preset::Codex => ("codex".to_owned(), providers::Pace::CLI),
+                agent::Preset::Gemini => ("gemini".to_owned(), providers::Pace::CLI),
+                _ => (spec.name.clone(), providers::Pace::NONE),
+            };
+            Some(match names.iter().position(|(n, _)| *n == name) {
+                Some(i) => i,
+                None => {
+                    names.push((name, pace));
+                    names.len() - 1
+                }
+            })
+        })
+        .collect();
+    dispatcher::Providers { names, of }
 }
 
 /// The session the journal says task `t`'s next attempt continues.

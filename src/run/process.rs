@@ -10,10 +10,8 @@
 //! on purpose to every group. Never decides anything: the scheduler does.
 
 use std::io::{BufRead, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 /// A process group led by an agent: a negative pid to `kill` means the group.
@@ -65,71 +63,22 @@ fn has_running_member(pgid: i32) -> bool {
     false
 }
 
-/// Puts the command's process in a new process group of its own, and tells
-/// the guard (if one is running) about that group from inside the child,
-/// before the program runs: see [`announce`].
+/// Puts the command's process in a new process group of its own, marked
+/// with the guard's token in its environment (inherited by everything it
+/// starts): see [`Guard`].
 pub fn own_group(cmd: &mut Command) {
     cmd.process_group(0);
-    let fd = GUARD_FD.load(Ordering::SeqCst);
-    if fd >= 0 {
-        // SAFETY: the hook only makes async-signal-safe calls (getpid,
-        // signal, write) on a stack buffer; it allocates nothing.
-        unsafe {
-            cmd.pre_exec(move || {
-                announce(fd);
-                Ok(())
-            });
-        }
+    if let Some(token) = GUARD_TOKEN.get() {
+        cmd.env(GUARD_VAR, token);
     }
 }
 
-/// The write end of the guard's pipe while a guard runs, else -1. Read when
-/// a command is built, so the child's hook gets the number by value.
-static GUARD_FD: AtomicI32 = AtomicI32::new(-1);
+/// The variable that marks a run's agents and gates, and everything they
+/// start, for the guard.
+pub const GUARD_VAR: &str = "RUN_BATCH_GUARD";
 
-/// Runs in the child between fork and exec: writes `+<pid>\n` to the guard's
-/// pipe. std has already called setpgid (the group exists) and reset SIGPIPE
-/// to its default (std's `do_exec` does both before the `pre_exec` hooks;
-/// checked in its source, library/std/src/sys/process/unix/unix.rs).
-/// The child holds its inherited copy of the pipe's write end until exec
-/// closes it (CLOEXEC), so the guard cannot read end-of-file, even if
-/// run-batch is killed at this very moment, before it has read this line:
-/// no agent runs a single instruction of its own unknown to the guard.
-/// Async-signal-safe only: no allocation, no locks.
-fn announce(fd: i32) {
-    // `+` and at most 10 digits and `\n`.
-    let mut buf = [0u8; 16];
-    // SAFETY: getpid has no preconditions.
-    let mut pid = unsafe { libc::getpid() } as u32;
-    let mut digits = [0u8; 10];
-    let mut n = 0;
-    loop {
-        digits[n] = b'0' + (pid % 10) as u8;
-        n += 1;
-        pid /= 10;
-        if pid == 0 {
-            break;
-        }
-    }
-    buf[0] = b'+';
-    for i in 0..n {
-        buf[1 + i] = digits[n - 1 - i];
-    }
-    buf[1 + n] = b'\n';
-    let len = n + 2;
-    // SAFETY: signal(2) and write(2) are async-signal-safe; `buf` outlives
-    // the call. A guard that is gone must not kill the agent with SIGPIPE
-    // (the agent then runs unguarded, as it would without this hook), so
-    // SIGPIPE is ignored around the write. A write of at most PIPE_BUF
-    // bytes to a pipe is atomic: lines from several children never mix.
-    unsafe {
-        let before = libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-        while libc::write(fd, buf.as_ptr().cast(), len) < 0
-            && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
-        {}
-        libc::signal(libc::SIGPIPE, before);
-    }
-}
+/// This run's guard token, once a guard runs.
+static GUARD_TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// How a process ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -260,13 +209,22 @@ impl Termination {
 }
 
 /// The guard: a small process (run-batch itself, `__guard`) in its own process
-/// group that learns every agent group over a pipe. Each agent (and gate)
-/// writes its own group to the pipe before it runs its program (see
-/// [`own_group`]); run-batch writes when a group is gone. When the pipe
-/// closes without a goodbye — run-batch was killed, even with SIGKILL — it
-/// terminates every group it still knows. Agents' grandchildren are in those
-/// groups, so they die too; only processes that leave their group (setsid)
-/// escape.
+/// group that outlives run-batch if run-batch is killed, even with SIGKILL,
+/// and then ends every agent run-batch started.
+///
+/// It learns each agent's group over a pipe once the agent has started, and
+/// run-batch says when a group is gone. That alone would miss an agent being
+/// started at the moment run-batch dies, so every agent and gate also
+/// carries a token in its environment ([`GUARD_VAR`]), which everything it
+/// starts inherits. When the pipe closes without a goodbye, the guard ends
+/// the groups it knows and the groups of every process that carries the
+/// token. No agent can be missed: a child being started holds its copy of
+/// the pipe's write end until its `exec` closes it (close-on-exec), so the
+/// guard cannot see the pipe close before that child runs its program, with
+/// the token in its environment. This keeps `posix_spawn`, twice as cheap as
+/// a fork with a hook in the child. Processes that leave their group
+/// (`setsid`) are found by the token too, unless they clear their
+/// environment.
 pub struct Guard {
     stdin: ChildStdin,
     /// The guard is gone (a write failed): nothing more is sent.
@@ -275,25 +233,38 @@ pub struct Guard {
 
 impl Guard {
     pub fn start(grace: Duration) -> std::io::Result<Guard> {
+        let token = format!(
+            "{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        );
         let exe = std::env::current_exe()?;
         let mut cmd = Command::new(exe);
         cmd.arg("__guard")
             .arg(grace.as_millis().to_string())
+            .arg(&token)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        own_group(&mut cmd);
+            .stderr(Stdio::null())
+            // Not marked itself: it must not be among its own targets.
+            .env_remove(GUARD_VAR)
+            .process_group(0);
         let mut child = cmd.spawn()?;
         let stdin = child.stdin.take().expect("stdin was piped");
-        // Kept open (and so the number never reused) until the guard is
-        // dropped, which clears it first.
-        GUARD_FD.store(stdin.as_raw_fd(), Ordering::SeqCst);
+        // One guard per process (one run per run-batch).
+        let _ = GUARD_TOKEN.set(token);
         // Reap it whenever it ends; nobody needs its status.
         wait_in_background(child, |_| {});
         Ok(Guard {
             stdin,
             broken: false,
         })
+    }
+
+    pub fn watch(&mut self, group: Group) {
+        self.send(&format!("+{}\n", group.0));
     }
 
     pub fn forget(&mut self, group: Group) {
@@ -312,16 +283,9 @@ impl Guard {
     }
 }
 
-impl Drop for Guard {
-    fn drop(&mut self) {
-        // Commands built from now on announce themselves to nobody; the
-        // pipe closes after this.
-        GUARD_FD.store(-1, Ordering::SeqCst);
-    }
-}
-
-/// The guard's own main: read groups until EOF, then terminate the rest.
-pub fn guard_main(grace_ms: u64) -> i32 {
+/// The guard's own main: read groups until EOF, then terminate the rest,
+/// with every group whose processes carry `token`.
+pub fn guard_main(grace_ms: u64, token: &str) -> i32 {
     // The terminal's Ctrl-C and hang-up are for run-batch, not for us.
     // SAFETY: setting signal dispositions to ignore.
     unsafe {
@@ -342,11 +306,6 @@ pub fn guard_main(grace_ms: u64) -> i32 {
         };
         match op {
             "+" => {
-                // A child that announced itself and then failed to exec is
-                // never forgotten by run-batch (it never learnt the pid):
-                // drop groups that no longer exist, so a number reused
-                // much later is not a target.
-                groups.retain(|&g| Group(g).signal(0));
                 groups.insert(pid);
             }
             "-" => {
@@ -355,6 +314,8 @@ pub fn guard_main(grace_ms: u64) -> i32 {
             _ => {}
         }
     }
+    let marker = format!("{GUARD_VAR}={token}");
+    groups.extend(marked_groups(&marker));
     let groups: Vec<Group> = groups.into_iter().map(Group).collect();
     for g in &groups {
         g.signal(libc::SIGTERM);
@@ -364,10 +325,56 @@ pub fn guard_main(grace_ms: u64) -> i32 {
     while Instant::now() < deadline && groups.iter().any(|g| g.alive()) {
         std::thread::sleep(Duration::from_millis(50));
     }
-    for g in &groups {
+    // And whatever they started meanwhile in groups of its own.
+    let late: Vec<Group> = marked_groups(&marker).into_iter().map(Group).collect();
+    for g in groups.iter().chain(&late) {
         g.signal(libc::SIGKILL);
     }
     0
+}
+
+/// The process groups of every live process whose environment holds
+/// `marker` (`NAME=value`).
+fn marked_groups(marker: &str) -> std::collections::HashSet<i32> {
+    let mut found = std::collections::HashSet::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    let me = std::process::id().to_string();
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()) && *n != me)
+        else {
+            continue;
+        };
+        let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+            continue;
+        };
+        if !environ
+            .split(|&b| b == 0)
+            .any(|var| var == marker.as_bytes())
+        {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid pgrp …`; comm may hold spaces and parens.
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next().unwrap_or("");
+        if let Some(pgrp) = fields.nth(1).and_then(|p| p.parse::<i32>().ok())
+            && state != "Z"
+            && pgrp > 1
+        {
+            found.insert(pgrp);
+        }
+    }
+    found
 }
 
 /// Whether a process with this pid exists (for stale locks and crashed runs).

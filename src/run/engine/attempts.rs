@@ -1,0 +1,462 @@
+//! The engine's attempts: starting one (prompt, agent, process group),
+//! hearing it end (the agent, then its gate), judging it (`verdict`) and
+//! recording it (`task_finished`, spend, what the next attempt resumes),
+//! then telling the dispatcher. Takes an action to start and the process's
+//! ends; hands on events and the attempt's class.
+
+use super::*;
+use crate::run::limits::Signal;
+
+/// One attempt's processes and what they said.
+pub(super) struct Slot {
+    pub(super) key: Key,
+    pub(super) task_id: String,
+    pub(super) number: u32,
+    pub(super) agent: AgentSpec,
+    /// The session this attempt continues.
+    pub(super) resumed: Option<Resume>,
+    pub(super) info: Attempt,
+    /// The group now running: the agent's, then the gate's.
+    pub(super) group: Group,
+    pub(super) started: Instant,
+    pub(super) exited: Option<Exit>,
+    pub(super) stream: Option<Box<stream::StreamSummary>>,
+    /// How the agent exited, once its gate runs in this slot.
+    pub(super) agent_exit: Option<Exit>,
+    pub(super) termination: Option<Termination>,
+    /// Why the dispatcher stopped it.
+    pub(super) stop: Option<Stop>,
+    /// The timeout in force when it started.
+    pub(super) timeout: Option<Duration>,
+    pub(super) progress_seen: u64,
+}
+
+/// What the run remembers of a task's attempts, for the next one.
+#[derive(Default)]
+pub(super) struct History {
+    pub(super) last_error: Option<String>,
+    /// The session the next attempt continues.
+    pub(super) resume: Option<Resume>,
+    /// For a fresh start after a refused resume: the attempt before.
+    pub(super) previous: Option<Previous>,
+    /// An attempt of it failed in this run (a later success is flaky).
+    pub(super) failed_before: bool,
+}
+
+impl Engine {
+    pub(super) fn start(&mut self, attempt: AttemptId, key: Key, t: usize, number: u32) {
+        // Stopped before it started (an earlier start failed with
+        // --fail-fast): it never starts, so the running count stays true.
+        if self.d.live(attempt).is_none_or(|l| l.stopping.is_some()) {
+            let actions = self
+                .d
+                .on_end(attempt, Class::Interrupted, None, Instant::now());
+            self.perform(actions);
+            return;
+        }
+        let spec = self.agents[t].clone().unwrap_or_else(|| {
+            crate::run::parse_agent(&crate::run::default_agent(&self.options), &self.options)
+                .expect("checked before the run")
+        });
+        let task = &self.d.plan().doc.tasks[t];
+        let task_id = task.id.clone();
+        let history = self.history.entry(key).or_default();
+        let resumed = (history.resume.as_ref())
+            .filter(|r| {
+                !self.options.fresh && spec.can_resume() && resume::same_cli(&r.agent, &spec.name)
+            })
+            .cloned();
+        let launch = Launch {
+            resume: resumed.as_ref(),
+            previous: history.previous.as_ref(),
+            plan: self.d.plan(),
+            task: t,
+            attempt: number,
+            spec: &spec,
+            prompter: &self.prompter,
+            last_error: history.last_error.as_deref(),
+            run_dir: &self.run_dir,
+            run_id: &self.run_id,
+            state_dir: &self.state_abs,
+            taskfile: &self.taskfile_abs,
+            workdir: &self.workdir,
+        };
+        let timeout = self.d.plan().tasks[t]
+            .settings
+            .timeout
+            .or(self.options.timeout);
+        match executor::spawn(&launch, attempt, &self.tx) {
+            Ok(info) => {
+                let group = Group(info.pid as i32);
+                if let Some(g) = self.guard.as_mut() {
+                    g.watch(group);
+                }
+                history.previous = None;
+                self.emit(Event::TaskStarted {
+                    task: task_id.clone(),
+                    attempt: number,
+                    agent: spec.name.clone(),
+                    pid: info.pid,
+                    log: info.log.clone(),
+                    command: info.command.clone(),
+                    resume: resumed.as_ref().map(|r| r.session_id.clone()),
+                });
+                self.slots.insert(
+                    attempt,
+                    Slot {
+                        key,
+                        task_id,
+                        number,
+                        agent: spec,
+                        resumed,
+                        info,
+                        group,
+                        // The clock the dispatcher's deadline runs on.
+                        started: self
+                            .d
+                            .live(attempt)
+                            .map_or_else(Instant::now, |l| l.started),
+                        exited: None,
+                        stream: None,
+                        agent_exit: None,
+                        termination: None,
+                        stop: None,
+                        timeout,
+                        progress_seen: 0,
+                    },
+                );
+            }
+            Err(e) => {
+                let log = executor::attempt_file(&self.run_dir, &task_id, number, "log");
+                let reason = format!("could not start the agent: {e}");
+                // Say it in the log too, where a person looks first.
+                let _ = std::fs::write(&log, format!("run-batch: {reason}\n"));
+                self.emit(Event::TaskFinished {
+                    task: task_id.clone(),
+                    attempt: number,
+                    outcome: TaskOutcome::Failed,
+                    class: Class::Failed.name(),
+                    flaky: false,
+                    exit: None,
+                    reason: Some(reason.clone()),
+                    duration_secs: 0.0,
+                    log: log.clone(),
+                    agent: spec.name.clone(),
+                    session_id: None,
+                    spend: None,
+                    resumable: false,
+                    session_total: None,
+                });
+                self.ended(attempt, key, &task_id, Class::Failed, Some(reason), &log);
+            }
+        }
+    }
+
+    /// An attempt is complete when its process has exited and (for
+    /// stream-json agents) its output has been read to the end; one stopped
+    /// because its task left the file, when its whole group is gone.
+    pub(super) fn maybe_complete(&mut self, attempt: AttemptId) {
+        let Some(slot) = self.slots.get(&attempt) else {
+            return;
+        };
+        let Some(exit) = slot.exited else { return };
+        let streaming = slot.agent.output.is_some() && slot.agent_exit.is_none();
+        if streaming && slot.stream.is_none() {
+            // The agent is gone but something it started still holds its
+            // output open; end the group so the stream closes.
+            if slot.termination.is_none() && slot.group.alive() {
+                let grace = self.options.grace;
+                let s = self.slots.get_mut(&attempt).unwrap();
+                s.termination = Some(Termination::begin(
+                    s.group,
+                    &s.task_id,
+                    libc::SIGTERM,
+                    grace,
+                ));
+            }
+            return;
+        }
+        if slot.stop == Some(Stop::Removed) && slot.group.alive() {
+            // Its slot is free only when nothing of it runs any more.
+            return;
+        }
+        let mut slot = self.slots.remove(&attempt).unwrap();
+        // Whatever the agent left running in its group ends with it.
+        if slot.group.alive() {
+            self.lingering
+                .push(slot.termination.take().unwrap_or_else(|| {
+                    Termination::begin(slot.group, &slot.task_id, libc::SIGTERM, self.options.grace)
+                }));
+        } else if let Some(g) = self.guard.as_mut() {
+            g.forget(slot.group);
+        }
+        let place = self.d.task(slot.key).place;
+        let verdict = if slot.agent_exit.is_some() {
+            let gate = self.gate_of(place);
+            if exit.success() {
+                Verdict::Ok
+            } else {
+                Verdict::Failed(format!("gate {gate} failed ({exit})"))
+            }
+        } else {
+            verdict::judge(
+                exit,
+                slot.stream.as_deref(),
+                &slot.info.log,
+                self.options.require_done,
+            )
+        };
+        if verdict == Verdict::Ok
+            && slot.agent_exit.is_none()
+            && slot.stop.is_none()
+            && let Some(t) = place
+            && let Some(gate) = self.d.plan().tasks[t].settings.gate.clone()
+        {
+            match executor::spawn_gate(&gate, &self.workdir, &slot.info.log, attempt, &self.tx) {
+                Ok(pid) => {
+                    slot.agent_exit = Some(exit);
+                    slot.exited = None;
+                    slot.group = Group(pid as i32);
+                    slot.termination = None;
+                    if let Some(g) = self.guard.as_mut() {
+                        g.watch(slot.group);
+                    }
+                    self.slots.insert(attempt, slot);
+                    return;
+                }
+                Err(e) => {
+                    let verdict =
+                        Verdict::Failed(format!("could not run the gate {}: {e}", gate.label()));
+                    return self.conclude(attempt, slot, verdict);
+                }
+            }
+        }
+        self.conclude(attempt, slot, verdict);
+    }
+
+    pub(super) fn gate_of(&self, place: Option<usize>) -> String {
+        place
+            .and_then(|t| self.d.plan().tasks[t].settings.gate.as_ref())
+            .map_or_else(String::new, crate::taskfile::Gate::label)
+    }
+
+    /// What a failed agent's own error texts say about its provider: its
+    /// final error, the stream's last error, the end of its log.
+    fn provider_signal(&self, slot: &Slot) -> Option<Signal> {
+        let stream = slot.stream.as_deref();
+        let result = stream
+            .and_then(|s| s.result.as_ref())
+            .filter(|r| r.is_error)
+            .map_or("", |r| r.message.as_str());
+        let last = stream.and_then(|s| s.last_error.as_deref()).unwrap_or("");
+        let tail = crate::report::live::tail_lines(&slot.info.log, 30).join("\n");
+        self.limit_patterns
+            .classify(&[result, last, &tail], SystemTime::now())
+    }
+
+    /// Records the end of an attempt and tells the dispatcher.
+    pub(super) fn conclude(&mut self, attempt: AttemptId, slot: Slot, verdict: Verdict) {
+        let duration = slot.started.elapsed();
+        let killed = slot.termination.as_ref().is_some_and(|k| k.killed)
+            || slot.exited == Some(Exit::Signal(libc::SIGKILL));
+        let (mut class, outcome, reason) = match (slot.stop, &verdict) {
+            (Some(Stop::Cancelled), _) => (
+                Class::Interrupted,
+                TaskOutcome::Interrupted,
+                Some("interrupted".to_owned()),
+            ),
+            (Some(Stop::Removed), _) => (
+                Class::Interrupted,
+                TaskOutcome::Interrupted,
+                Some("the task was removed from the file while it ran".to_owned()),
+            ),
+            (Some(Stop::Timeout), _) => {
+                let mut r = format!(
+                    "timed out after {}",
+                    humanize(slot.timeout.unwrap_or_default())
+                );
+                if killed {
+                    r.push_str(&format!(
+                        " and was killed after a {} grace period",
+                        humanize(self.options.grace)
+                    ));
+                }
+                (Class::Failed, TaskOutcome::TimedOut, Some(r))
+            }
+            (None, Verdict::Ok) => (Class::Succeeded, TaskOutcome::Succeeded, None),
+            (None, Verdict::Failed(e)) => (Class::Failed, TaskOutcome::Failed, Some(e.clone())),
+            (None, Verdict::Blocked(r)) => (Class::Blocked, TaskOutcome::Blocked, Some(r.clone())),
+        };
+        let stream = slot.stream.as_deref();
+        // The agent failed: was it the provider rather than the task?
+        let ran_on = slot.agent_exit.is_none() && class == Class::Failed && slot.stop.is_none();
+        if ran_on && let Some(signal) = self.provider_signal(&slot) {
+            class = match signal {
+                Signal::Limited { reset, window } => Class::Limited { reset, window },
+                Signal::Throttled => Class::Throttled,
+                // The API kept failing: after a few, the task's failure.
+                Signal::Transient if self.d.transients_spent(attempt) => Class::Failed,
+                Signal::Transient => Class::Transient,
+                Signal::Auth => Class::Auth,
+            };
+        }
+        let mut spend = None;
+        if let Some(s) = stream {
+            let (sp, warnings) = self.budget.spend_of(&slot.agent, s);
+            for w in warnings {
+                self.reporter.note(&w);
+            }
+            spend = Some(sp);
+        }
+        let session_id = stream.and_then(|s| s.session_id.clone());
+        // Continued next time: stopped from outside, held back by its
+        // provider, or the agent died without its final event, after its
+        // session began.
+        let held = matches!(
+            class,
+            Class::Limited { .. } | Class::Throttled | Class::Transient | Class::Auth
+        );
+        let resumable = slot.agent.can_resume()
+            && session_id.is_some()
+            && (matches!(outcome, TaskOutcome::Interrupted | TaskOutcome::TimedOut)
+                || held
+                || (ran_on && stream.is_some_and(|s| s.result.is_none())));
+        let refused =
+            slot.resumed.is_some() && ran_on && stream.is_some_and(|s| !s.session_started);
+        let session_total = stream.filter(|_| !refused).and_then(|s| {
+            let before = (slot.resumed.as_ref())
+                .filter(|r| Some(&r.session_id) == s.session_id.as_ref())
+                .map(|r| r.baseline);
+            (s.session_usage.is_some() || s.session_cost_usd.is_some() || before.is_some()).then(
+                || stream::Baseline {
+                    usage: (s.session_usage)
+                        .or(before.map(|b| b.usage))
+                        .unwrap_or_default(),
+                    cost_usd: s.session_cost_usd.or(before.and_then(|b| b.cost_usd)),
+                },
+            )
+        });
+        let history = self.history.entry(slot.key).or_default();
+        let flaky = class == Class::Succeeded && history.failed_before;
+        if class == Class::Failed {
+            history.failed_before = true;
+        }
+        self.emit(Event::TaskFinished {
+            task: slot.task_id.clone(),
+            attempt: slot.number,
+            outcome: outcome.clone(),
+            class: class.name(),
+            flaky,
+            exit: slot.agent_exit.or(slot.exited),
+            reason: reason.clone(),
+            duration_secs: duration.as_secs_f64(),
+            log: slot.info.log.clone(),
+            agent: slot.agent.name.clone(),
+            session_id: session_id.clone(),
+            spend,
+            resumable,
+            session_total,
+        });
+        if let Some(spend) = &spend {
+            self.budget.add(&slot.task_id, spend);
+        }
+        if class == Class::Succeeded {
+            slot.info.tidy_after_success();
+        }
+        let history = self.history.entry(slot.key).or_default();
+        history.resume = match (resumable, session_id) {
+            (true, Some(session_id)) => Some(Resume {
+                session_id,
+                agent: slot.agent.name.clone(),
+                baseline: session_total.unwrap_or_default(),
+                reason: reason.clone().unwrap_or_default(),
+                progress: resume::read_progress(&slot.info.progress),
+                log: Some(slot.info.log.clone()),
+            }),
+            _ => None,
+        };
+        if refused && self.d.cancel().is_none() {
+            // The CLI would not continue the session: start afresh at once,
+            // telling the new attempt what the interrupted one had done.
+            let earlier = slot.resumed.as_ref().expect("refused a resume");
+            let why = first_line(reason.as_deref().unwrap_or("refused")).to_owned();
+            history.previous = Some(match &earlier.log {
+                Some(log) => resume::previous(&earlier.reason, log),
+                None => Previous {
+                    reason: earlier.reason.clone(),
+                    ..Previous::default()
+                },
+            });
+            self.emit(Event::TaskResumeRefused {
+                task: slot.task_id.clone(),
+                session_id: earlier.session_id.clone(),
+                reason: why,
+            });
+            class = Class::Refused;
+        }
+        self.ended(
+            attempt,
+            slot.key,
+            &slot.task_id,
+            class,
+            reason,
+            &slot.info.log,
+        );
+    }
+
+    /// Tells the dispatcher how an attempt ended, and the budget what it
+    /// means.
+    pub(super) fn ended(
+        &mut self,
+        attempt: AttemptId,
+        key: Key,
+        task_id: &str,
+        class: Class,
+        reason: Option<String>,
+        log: &Path,
+    ) {
+        let failed = matches!(class, Class::Failed | Class::Blocked);
+        // An auth failure stops its provider for the run: show why.
+        let auth = class == Class::Auth;
+        self.history
+            .entry(key)
+            .or_default()
+            .last_error
+            .clone_from(&reason);
+        // Spent before it ends: a reached budget leaves no retry.
+        if let Some((max, spent)) = self.budget.reached() {
+            let again = class != Class::Succeeded;
+            let message = format!(
+                "--max-cost ${max:.2} reached (spent ${spent:.4}): starting nothing new{}",
+                match self.slots.len() {
+                    0 => String::new(),
+                    1 => "; the running task may finish".to_owned(),
+                    n => format!("; the {n} running tasks may finish"),
+                }
+            );
+            let actions = self.d.on_budget(again, message);
+            self.perform(actions);
+        }
+        let actions = self
+            .d
+            .on_end(attempt, class, reason.as_deref(), Instant::now());
+        self.perform(actions);
+        if auth
+            || failed
+                && self.d.task(key).place.is_some_and(|t| {
+                    self.d.schedule_state(t) == crate::run::scheduler::State::Failed
+                })
+        {
+            self.reporter.failure_tail(task_id, log);
+        }
+    }
+}
+
+/// Of two reasons to stop an attempt, the one that says most.
+pub(super) fn stronger(old: Stop, new: Stop) -> Stop {
+    match (old, new) {
+        (Stop::Removed, _) | (_, Stop::Removed) => Stop::Removed,
+        (Stop::Cancelled, _) | (_, Stop::Cancelled) => Stop::Cancelled,
+        _ => Stop::Timeout,
+    }
+}
