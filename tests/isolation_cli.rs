@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::Test;
+use common::{Test, run_batch_in};
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
@@ -37,6 +37,13 @@ fn repo(t: Test, files: &[(&str, &str)]) -> Test {
     git(&dir, &["add", "."]);
     git(&dir, &["commit", "-q", "-m", "start"]);
     t
+}
+
+/// Waits until the run's events hold one named `name`.
+fn wait_for_event(dir: &Path, name: &str) {
+    common::agents::wait_until(common::agents::PATIENCE, name, || {
+        !common::agents::named(&common::agents::events(dir, "t.md"), name).is_empty()
+    });
 }
 
 const TWO_TASKS: &str = "# Plan\n- [ ] write a <!-- id: a; agent: shell -->\n  ```sh\n  echo from-a > a.txt\n  ```\n- [ ] write b <!-- id: b; agent: shell -->\n  ```sh\n  echo from-b > b.txt\n  ```\n";
@@ -108,4 +115,78 @@ fn isolation_outside_git_is_an_error_before_anything_runs() {
         .stderr_contains("is not in a git repository; `--isolate worktree` needs one")
         .unchanged("t.md")
         .status(2);
+}
+
+#[test]
+fn uncommitted_work_in_the_users_checkout_holds_the_landing_and_is_never_lost() {
+    // `a` changes `notes.txt`, which the user is editing (uncommitted):
+    // the landing waits, naming the file; the user commits; it lands.
+    let plan =
+        "- [ ] a <!-- id: a; agent: shell -->\n  ```sh\n  echo from-the-agent > notes.txt\n  ```\n";
+    let t = repo(Test::new(), &[("t.md", plan), ("notes.txt", "v1\n")]);
+    let dir = t.path().to_owned();
+    std::fs::write(dir.join("notes.txt"), "my own edit\n").unwrap();
+    let run = common::agents::Background::start(&dir, &["t.md", "--isolate", "worktree"]);
+    wait_for_event(&dir, "landing_waits");
+    let waits =
+        common::agents::named(&common::agents::events(&dir, "t.md"), "landing_waits")[0].clone();
+    assert_eq!(waits["files"], serde_json::json!(["notes.txt"]));
+    assert!(
+        waits["reason"]
+            .as_str()
+            .unwrap()
+            .contains("your uncommitted changes to `notes.txt` would be overwritten"),
+        "{waits}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("notes.txt")).unwrap(),
+        "my own edit\n"
+    );
+    git(&dir, &["commit", "-q", "-am", "my edit"]);
+    let end = run.wait(common::agents::PATIENCE);
+    // The user's commit and the agent's change now conflict: the task's
+    // work is not forced in; with no retry the task fails, the user's
+    // commit stays.
+    let log = git(&dir, &["log", "--format=%s", "main"]);
+    assert!(log.contains("my edit"), "{log}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("notes.txt")).unwrap(),
+        "my own edit\n"
+    );
+    end.assert_code(1);
+    drop(t);
+}
+
+#[test]
+fn work_verified_by_a_run_that_was_killed_is_merged_and_ticked_by_the_next() {
+    let plan =
+        "- [ ] a <!-- id: a; agent: shell -->\n  ```sh\n  echo from-the-agent > out.txt\n  ```\n";
+    let t = repo(Test::new(), &[("t.md", plan), ("out.txt", "old\n")]);
+    let dir = t.path().to_owned();
+    // A local change holds the landing; the run is killed while it waits.
+    std::fs::write(dir.join("out.txt"), "local\n").unwrap();
+    let run = common::agents::Background::start(&dir, &["t.md", "--isolate", "worktree"]);
+    wait_for_event(&dir, "landing_waits");
+    run.kill();
+    git(&dir, &["checkout", "--", "out.txt"]);
+    let out = run_batch_in(&dir, &["t.md", "--isolate", "worktree"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("note: `a`: its work was verified in the run that crashed; merged it"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("start    a"),
+        "the agent did not run again:\n{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("out.txt")).unwrap(),
+        "from-the-agent\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("t.md")).unwrap(),
+        plan.replacen("- [ ]", "- [x]", 1)
+    );
+    drop(t);
 }

@@ -183,6 +183,15 @@ pub enum Event {
         /// Files it changed, relative to the repository.
         files: Vec<String>,
     },
+    /// A verified task's work cannot come into the user's checkout yet
+    /// (their uncommitted changes, another branch checked out): it is tried
+    /// again every few seconds.
+    LandingWaits {
+        task: String,
+        branch: String,
+        reason: String,
+        files: Vec<String>,
+    },
     TaskRetrying {
         task: String,
         next_attempt: u32,

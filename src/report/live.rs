@@ -421,6 +421,12 @@ fn plain_line(event: &Event) -> Option<String> {
             }
         }
         Event::TaskVerified { .. } => return None,
+        Event::LandingWaits {
+            task,
+            branch,
+            reason,
+            ..
+        } => format!("waiting to merge `{task}` into `{branch}`: {reason}"),
         Event::TaskLanded {
             task,
             commit,

@@ -417,6 +417,17 @@ impl Dispatcher {
         deadlines.chain(retry).chain(gates).min()
     }
 
+    /// Task `t` (a plan index) is done by work that ran before this run
+    /// (landed by a run that crashed before ticking it): its box is owed.
+    pub fn mark_succeeded(&mut self, t: usize) {
+        let Some(k) = self.key_of(t) else { return };
+        let task = &mut self.tasks[k];
+        task.state = State::Succeeded;
+        task.succeeded_here = true;
+        self.schedule.succeeded(t);
+        self.boxes.insert(k);
+    }
+
     /// Starts what may start now.
     pub fn start_ready(&mut self, now: Instant) -> Vec<Action> {
         self.now = now;

@@ -284,6 +284,7 @@ impl Engine {
         if self.options.max_cost.is_some() {
             self.note_silent_agents();
         }
+        self.recover_landings();
         let (tasks, done, _) = self.d.counts();
         self.to_run_at_start = tasks - done;
         self.emit(Event::RunStarted {

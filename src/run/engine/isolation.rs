@@ -248,15 +248,19 @@ impl Engine {
                     self.set_aside(key, &wt);
                 }
             }
-            Ok(Landed::Waiting { reason, files: _ }) => {
+            Ok(Landed::Waiting { reason, files }) => {
                 let now = Instant::now();
                 let since = waiting.as_ref().map_or(now, |w| w.0);
                 if waiting.as_ref().is_none_or(|w| w.1 != reason) {
-                    self.reporter.note(&format!(
-                        "waiting to merge `{}` into `{}`: {reason}",
-                        slot.task_id,
-                        self.repo.as_ref().map_or("", |r| r.branch.as_str())
-                    ));
+                    self.emit(Event::LandingWaits {
+                        task: slot.task_id.clone(),
+                        branch: self
+                            .repo
+                            .as_ref()
+                            .map_or(String::new(), |r| r.branch.clone()),
+                        reason: reason.clone(),
+                        files,
+                    });
                 }
                 if now - since >= LANDING_PATIENCE || self.d.cancel().is_some() {
                     let reason = format!(
@@ -278,6 +282,93 @@ impl Engine {
             }
         }
         self.next_landing();
+    }
+
+    /// What a crashed run left: work that landed but was never ticked is
+    /// ticked now; work verified but not landed is landed now (or, on a
+    /// conflict, its task runs again). Runs before anything starts.
+    pub(super) fn recover_landings(&mut self) {
+        let Some(repo) = self.repo.clone() else {
+            return;
+        };
+        let plan = self.d.plan();
+        let mut ticked = Vec::new();
+        let mut verified = Vec::new();
+        for t in plan.runnable() {
+            if plan.is_done(t) {
+                continue;
+            }
+            let id = &plan.doc.tasks[t].id;
+            let Some(rec) = self.journal.tasks.get(id) else {
+                continue;
+            };
+            if rec.landed_unticked {
+                ticked.push(t);
+            } else if let Some(branch) = &rec.verified_branch {
+                verified.push((t, id.clone(), branch.clone()));
+            }
+        }
+        for t in ticked {
+            let id = self.d.plan().doc.tasks[t].id.clone();
+            self.reporter.note(&format!(
+                "note: `{id}`: its work landed in the run that crashed; ticking it"
+            ));
+            self.d.mark_succeeded(t);
+        }
+        for (t, id, branch) in verified {
+            let stem = crate::record::state::file_stem_for(&id);
+            let dir = repo.worktrees.join(&stem);
+            if !repo
+                .git()
+                .ok(&["rev-parse", "--verify", "--quiet", &branch])
+            {
+                continue;
+            }
+            let base = repo
+                .git()
+                .run(&["merge-base", &branch, &repo.branch])
+                .unwrap_or_default();
+            let wt = Worktree {
+                dir,
+                branch,
+                base,
+                new: false,
+            };
+            let msg = land::Message {
+                subject: &self.d.plan().doc.tasks[t].text.clone(),
+                run_id: &self.run_id.clone(),
+                task_id: &id,
+            };
+            match land::land(&repo, &wt, &msg) {
+                Ok(Landed::Merged { commit, files }) => {
+                    self.reporter.note(&format!(
+                        "note: `{id}`: its work was verified in the run that crashed; merged it"
+                    ));
+                    self.emit(Event::TaskLanded {
+                        task: id.clone(),
+                        branch: wt.branch.clone(),
+                        commit: Some(commit),
+                        files,
+                    });
+                    self.d.mark_succeeded(t);
+                    let _ = repo.remove(&wt, true);
+                }
+                Ok(Landed::Nothing) => {
+                    self.d.mark_succeeded(t);
+                    let _ = repo.remove(&wt, true);
+                }
+                Ok(Landed::Conflict { files, .. }) => self.reporter.note(&format!(
+                    "note: `{id}`: its work from the run that crashed conflicts in {}; it runs again",
+                    files.join(", ")
+                )),
+                Ok(Landed::Waiting { reason, .. }) => self.reporter.note(&format!(
+                    "note: `{id}`: its work from the run that crashed cannot be merged yet ({reason}); it runs again in its worktree"
+                )),
+                Err(e) => self.reporter.note(&format!(
+                    "warning: `{id}`: its work from the run that crashed could not be merged: {e}"
+                )),
+            }
+        }
     }
 
     /// Landings that wait for the user are tried again when due.
