@@ -161,6 +161,11 @@ pub struct RunArgs {
     /// before its box is ticked; docs/isolation.md)
     #[arg(long, value_enum, value_name = "MODE", default_value = "none")]
     pub isolate: Isolate,
+    /// Commit the task file's progress to git: `tick` (each write of ticks),
+    /// `wave` (when a wave is done), `end` (once, at the end), `off`. Only
+    /// the tick bytes are committed, never your other edits
+    #[arg(long, value_enum, value_name = "WHEN", default_value = "off")]
+    pub commit: crate::run::CommitWhen,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -345,6 +350,7 @@ fn run(args: RunArgs) -> Result<i32, Error> {
         max_wait: args.max_wait,
         idle_timeout: args.idle_timeout,
         isolate: args.isolate == Isolate::Worktree,
+        commit: args.commit,
     };
     crate::run::run(plan, keeper, options)
 }

@@ -190,3 +190,100 @@ fn work_verified_by_a_run_that_was_killed_is_merged_and_ticked_by_the_next() {
     );
     drop(t);
 }
+
+// ---- --commit ---------------------------------------------------------------------------
+
+const WAVES: &str = "# One\n- [ ] a <!-- id: a; agent: shell -->\n  ```sh\n  echo a > a.txt\n  ```\n# Two\n- [ ] b <!-- id: b; agent: shell -->\n  ```sh\n  echo b > b.txt\n  ```\n";
+
+/// Runs `WAVES` with `--commit WHEN` after a hand edit the person has not
+/// committed; returns the test output.
+fn commit_run(when: &str, isolate: bool) -> common::Output {
+    let t = repo(Test::new(), &[("t.md", WAVES)]);
+    let dir = t.path().to_owned();
+    std::fs::write(
+        dir.join("t.md"),
+        format!("{WAVES}\nA note I have not committed.\n"),
+    )
+    .unwrap();
+    let mut args = vec!["t.md", "--commit", when];
+    if isolate {
+        args.extend(["--isolate", "worktree"]);
+    }
+    t.args(args).success()
+}
+
+/// The commits on `main` since the first, newest first: (subject, body).
+fn commits(dir: &Path) -> Vec<String> {
+    git(
+        dir,
+        &[
+            "log",
+            "--format=%s%n%b%x00",
+            "main",
+            "--not",
+            "main~0^{/start}",
+        ],
+    )
+    .split('\0')
+    .map(str::trim)
+    .filter(|c| !c.is_empty())
+    .map(str::to_owned)
+    .collect()
+}
+
+#[test]
+fn commit_tick_commits_only_the_tick_bytes() {
+    let out = commit_run("tick", false);
+    let dir = out.path();
+    let committed = git(dir, &["show", "main:t.md"]);
+    assert_eq!(
+        committed,
+        WAVES.replace("- [ ]", "- [x]"),
+        "ticks, not the note"
+    );
+    let log = commits(dir);
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert!(log[0].starts_with("Tick b\n"), "{log:?}");
+    assert!(
+        log[0].contains("Task-Id: b") && log[0].contains("Run-Id: "),
+        "{log:?}"
+    );
+    // The note stays the person's, uncommitted; the agents' files too.
+    assert_eq!(
+        git(dir, &["diff", "--", "t.md"])
+            .lines()
+            .filter(|l| l.starts_with('+') && !l.starts_with("+++"))
+            .collect::<Vec<_>>(),
+        ["+", "+A note I have not committed."]
+    );
+    let status = git(dir, &["status", "--porcelain"]);
+    assert!(
+        status.contains("?? a.txt") && status.contains(" M t.md"),
+        "{status}"
+    );
+}
+
+#[test]
+fn commit_wave_and_end_commit_less_often() {
+    let out = commit_run("wave", false);
+    assert_eq!(commits(out.path()).len(), 2);
+    let out = commit_run("end", false);
+    let log = commits(out.path());
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert!(log[0].starts_with("Tick 2 tasks\n"), "{log:?}");
+    assert!(log[0].contains("Task-Id: a\nTask-Id: b"), "{log:?}");
+}
+
+#[test]
+fn commit_with_worktrees_commits_ticks_beside_the_merges() {
+    let out = commit_run("end", true);
+    let dir = out.path();
+    let subjects = git(dir, &["log", "--format=%s", "main"]);
+    assert!(subjects.starts_with("Tick 2 tasks\n"), "{subjects}");
+    assert!(subjects.contains("Merge task a: a"), "{subjects}");
+    assert_eq!(
+        git(dir, &["show", "main:t.md"]),
+        WAVES.replace("- [ ]", "- [x]")
+    );
+    assert_eq!(git(dir, &["show", "main:b.txt"]), "b\n");
+}

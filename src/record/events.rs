@@ -209,6 +209,11 @@ pub enum Event {
         #[serde(skip_serializing_if = "Vec::is_empty")]
         cleared: Vec<String>,
     },
+    /// `--commit`: the task file's ticks were committed to git.
+    Committed {
+        commit: String,
+        tasks: Vec<String>,
+    },
     TickFailed {
         tasks: Vec<String>,
         reason: String,

@@ -421,6 +421,11 @@ fn plain_line(event: &Event) -> Option<String> {
             }
         }
         Event::TaskVerified { .. } => return None,
+        Event::Committed { commit, tasks } => format!(
+            "commit   {} ({})",
+            &commit[..commit.len().min(10)],
+            tasks.join(", ")
+        ),
         Event::LandingWaits {
             task,
             branch,

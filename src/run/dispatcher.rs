@@ -397,6 +397,11 @@ impl Dispatcher {
         self.schedule.is_done(t)
     }
 
+    /// The first wave with work left.
+    pub fn open_wave(&self) -> usize {
+        self.schedule.open_wave()
+    }
+
     pub fn schedule_state(&self, t: usize) -> State {
         self.schedule.state(t)
     }

@@ -92,6 +92,11 @@ pub(super) struct Engine {
     reload_error: Option<Stamp>,
     /// How provider failures read (built in, and `[limits]` in the config).
     limit_patterns: crate::run::limits::Patterns,
+    /// `--commit`: ticks written but not committed yet, the wave they were
+    /// last committed at, and whether a missing repository was told.
+    uncommitted: Vec<crate::record::tick::Tick>,
+    committed_wave: usize,
+    commit_warned: bool,
     /// `run-batch tick --undo` requests read so far.
     undo: HashSet<String>,
     undo_read: u64,
@@ -255,6 +260,9 @@ impl Engine {
             file_gone: false,
             reload_error: None,
             undo: HashSet::new(),
+            uncommitted: Vec::new(),
+            committed_wave: 0,
+            commit_warned: false,
             limit_patterns: crate::run::limits::Patterns::new(&options.config.limit_patterns),
             undo_read,
             options,
@@ -303,6 +311,13 @@ impl Engine {
             self.perform(actions);
             // Boxes first: a person sees a task ticked before the next starts.
             self.write_boxes(false);
+            if self.options.commit == crate::run::CommitWhen::Wave
+                && self.d.open_wave() != self.committed_wave
+                && self.first_owed.is_none()
+            {
+                self.committed_wave = self.d.open_wave();
+                self.commit_progress();
+            }
             if !settling {
                 let actions = self.d.start_ready(now);
                 self.perform(actions);
@@ -330,6 +345,7 @@ impl Engine {
             self.on_timers();
         }
         self.write_boxes_at_end();
+        self.commit_progress();
         self.finish_lingering();
         if let Some(g) = self.guard.take() {
             g.dismiss();

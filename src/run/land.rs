@@ -12,7 +12,7 @@
 
 use std::path::Path;
 
-use crate::run::git::{Git, GitError};
+use crate::git::{Git, GitError};
 use crate::run::worktree::{Repo, Worktree};
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -13,7 +13,6 @@ pub mod dispatcher;
 pub mod dry_run;
 mod engine;
 pub mod executor;
-pub mod git;
 pub mod land;
 pub mod limits;
 pub mod price;
@@ -80,6 +79,21 @@ pub struct RunOptions {
     pub idle_timeout: Option<Duration>,
     /// `--isolate worktree`: each task runs in a git worktree of its own.
     pub isolate: bool,
+    /// `--commit`: when the task file's progress is committed.
+    pub commit: CommitWhen,
+}
+
+/// When `--commit` commits the task file's ticks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CommitWhen {
+    /// Never
+    Off,
+    /// After each write of ticks
+    Tick,
+    /// When a wave is done
+    Wave,
+    /// Once, when the run ends
+    End,
 }
 
 /// How the run ended, as an exit status.

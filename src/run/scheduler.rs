@@ -275,6 +275,11 @@ impl Schedule {
         self.running
     }
 
+    /// The first wave with work left (the number of waves once all are done).
+    pub fn open_wave(&self) -> usize {
+        self.open_wave
+    }
+
     /// The next task to start within `jobs`, now marked running; tasks in
     /// document order, skipping those whose group is full.
     pub fn next(&mut self, jobs: usize) -> Option<usize> {

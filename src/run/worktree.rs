@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::run::git::{Git, GitError};
+use crate::git::{Git, GitError};
 
 /// The repository a run isolates its tasks in.
 #[derive(Clone, Debug)]
