@@ -68,8 +68,8 @@ fn tasks_run_in_worktrees_and_their_work_lands_on_the_branch_before_the_tick() {
     assert_eq!(git(dir, &["branch", "--list", "run-batch/*"]), "");
     assert_eq!(
         git(dir, &["worktree", "list"]).lines().count(),
-        2,
-        "main and the landing one"
+        1,
+        "only the main one"
     );
     // The user's tree has only the ticks uncommitted.
     let status = git(dir, &["status", "--porcelain"]);

@@ -1,6 +1,6 @@
 //! Landing a task's work: what its agent left in its worktree is committed
 //! (never its copy of the task file), merged with the branch the work lands
-//! on in a worktree of run-batch's own, and only then brought into the
+//! on without a checkout (`git merge-tree`), and only then brought into the
 //! user's checkout, by a fast-forward that git refuses if it would touch the
 //! user's uncommitted work.
 //!
@@ -146,59 +146,64 @@ pub fn land(repo: &Repo, wt: &Worktree, msg: &Message) -> Result<Landed, GitErro
     }
 }
 
-/// Merges the task's branch into `tip` in run-batch's own landing worktree
-/// (the user's checkout is never in a half-merged state): the merge commit,
-/// or the conflict.
+/// Merges the task's branch with `tip` without any checkout (`git
+/// merge-tree`): the user's checkout is never in a half-merged state, and
+/// no second copy of the repository is written. The merge commit, or the
+/// conflict.
 fn merge_aside(
     repo: &Repo,
     tip: &str,
     wt: &Worktree,
     msg: &Message,
 ) -> Result<Result<String, Landed>, GitError> {
-    let dir = repo.worktrees.join(".landing");
     let main = repo.git();
-    if !dir.join(".git").exists() {
-        let _ = main.run(&["worktree", "prune"]);
-        let _ = std::fs::remove_dir_all(&dir);
-        let d = dir.to_string_lossy().into_owned();
-        main.run(&["worktree", "add", "--quiet", "--detach", &d, tip])?;
-    }
-    let land = Git::new(&dir);
-    // Whatever an interrupted landing left is dropped: it is all in branches.
-    let _ = land.run(&["merge", "--abort"]);
-    land.run(&["checkout", "--quiet", "--force", "--detach", tip])?;
-    land.run(&["clean", "-fdq"])?;
-    let subject = format!("Merge task {}: {}", msg.task_id, msg.subject);
-    let run = format!("Run-Id: {}", msg.run_id);
-    let task = format!("Task-Id: {}", msg.task_id);
-    let merged = land.run(&[
-        "-c",
-        "user.name=run-batch",
-        "-c",
-        "user.email=run-batch@localhost",
-        "merge",
-        "--no-ff",
-        "--no-verify",
-        "--quiet",
-        "-m",
-        &subject,
-        "-m",
-        &format!("{run}\n{task}"),
-        &wt.branch,
-    ]);
-    if let Err(e) = merged {
-        let files: Vec<String> = land
-            .run(&["diff", "--name-only", "--diff-filter=U"])
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
-            .collect();
-        if files.is_empty() {
-            return Err(e);
+    match main.run(&["merge-tree", "--write-tree", "--name-only", tip, &wt.branch]) {
+        Ok(out) => {
+            let tree = out.lines().next().unwrap_or_default().to_owned();
+            let subject = format!("Merge task {}: {}", msg.task_id, msg.subject);
+            let body = format!("Run-Id: {}\nTask-Id: {}", msg.run_id, msg.task_id);
+            let commit = main.run(&[
+                "-c",
+                "user.name=run-batch",
+                "-c",
+                "user.email=run-batch@localhost",
+                "commit-tree",
+                &tree,
+                "-p",
+                tip,
+                "-p",
+                &wt.branch,
+                "-m",
+                &subject,
+                "-m",
+                &body,
+            ])?;
+            Ok(Ok(commit))
         }
-        let diff = land.run(&["diff"]).unwrap_or_default();
-        let _ = land.run(&["merge", "--abort"]);
-        return Ok(Err(Landed::Conflict { files, diff }));
+        Err(e) => {
+            // Exit 1 with the tree, then the conflicting files, a blank
+            // line and git's messages; anything else is a real failure.
+            let mut lines = e.message.lines();
+            let _tree = lines.next();
+            let files: Vec<String> = lines
+                .take_while(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect();
+            let conflicted = e.message.contains("CONFLICT") && !files.is_empty();
+            if !conflicted {
+                return Err(e);
+            }
+            // What each side did to those files, for the log and the retry.
+            let mut diff = String::new();
+            let mut args = vec!["diff", &wt.base, tip, "--"];
+            args.extend(files.iter().map(String::as_str));
+            diff.push_str("── landed since the task started:\n");
+            diff.push_str(&main.run(&args).unwrap_or_default());
+            let mut args = vec!["diff", &wt.base, &wt.branch, "--"];
+            args.extend(files.iter().map(String::as_str));
+            diff.push_str("\n── the task's changes:\n");
+            diff.push_str(&main.run(&args).unwrap_or_default());
+            Ok(Err(Landed::Conflict { files, diff }))
+        }
     }
-    Ok(Ok(land.run(&["rev-parse", "HEAD"])?))
 }
