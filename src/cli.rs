@@ -158,14 +158,16 @@ pub struct RunArgs {
     pub idle_timeout: Option<std::time::Duration>,
     /// Where tasks run: `none` (all in the same folder), or `worktree` (each
     /// task in a git worktree of its own, merged back onto your branch
-    /// before its box is ticked; docs/isolation.md)
-    #[arg(long, value_enum, value_name = "MODE", default_value = "none")]
-    pub isolate: Isolate,
+    /// before its box is ticked; docs/isolation.md) [default: none, or
+    /// `isolate` under [run] in run-batch.toml]
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub isolate: Option<Isolate>,
     /// Commit the task file's progress to git: `tick` (each write of ticks),
     /// `wave` (when a wave is done), `end` (once, at the end), `off`. Only
-    /// the tick bytes are committed, never your other edits
-    #[arg(long, value_enum, value_name = "WHEN", default_value = "off")]
-    pub commit: crate::run::CommitWhen,
+    /// the tick bytes are committed, never your other edits [default: off,
+    /// or `commit` under [run] in run-batch.toml]
+    #[arg(long, value_enum, value_name = "WHEN")]
+    pub commit: Option<crate::run::CommitWhen>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -326,6 +328,7 @@ fn run(args: RunArgs) -> Result<i32, Error> {
         Some(path) => crate::config::Config::load(path)?,
         None => crate::config::Config::default(),
     };
+    let defaults = config.run.clone();
     let options = crate::run::RunOptions {
         read: args.read.read_options(),
         plan: args.read.plan_options(),
@@ -346,11 +349,21 @@ fn run(args: RunArgs) -> Result<i32, Error> {
         max_cost: args.max_cost,
         max_cost_per_task: args.max_cost_per_task,
         fresh: args.fresh,
-        require_done: args.require_done,
-        max_wait: args.max_wait,
-        idle_timeout: args.idle_timeout,
-        isolate: args.isolate == Isolate::Worktree,
-        commit: args.commit,
+        require_done: args.require_done || defaults.require_done == Some(true),
+        max_wait: args.max_wait.or(defaults.max_wait),
+        idle_timeout: args.idle_timeout.or(defaults.idle_timeout),
+        isolate: match args.isolate {
+            Some(mode) => mode == Isolate::Worktree,
+            None => defaults.isolate_worktree == Some(true),
+        },
+        commit: args
+            .commit
+            .unwrap_or_else(|| match defaults.commit.as_deref() {
+                Some("tick") => crate::run::CommitWhen::Tick,
+                Some("wave") => crate::run::CommitWhen::Wave,
+                Some("end") => crate::run::CommitWhen::End,
+                _ => crate::run::CommitWhen::Off,
+            }),
     };
     crate::run::run(plan, keeper, options)
 }

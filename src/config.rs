@@ -36,6 +36,18 @@ pub struct Config {
     pub reset_margin: Option<std::time::Duration>,
     /// `[isolation] setup`: a command run in each new task worktree.
     pub worktree_setup: Option<String>,
+    /// `[run]`: defaults for `run`'s options (a flag on the command line wins).
+    pub run: RunDefaults,
+}
+
+/// `[run]` in run-batch.toml: what a run does when its flags do not say.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunDefaults {
+    pub require_done: Option<bool>,
+    pub isolate_worktree: Option<bool>,
+    pub commit: Option<String>,
+    pub idle_timeout: Option<std::time::Duration>,
+    pub max_wait: Option<std::time::Duration>,
 }
 
 /// What a custom agent prints on stdout.
@@ -122,6 +134,21 @@ struct RawConfig {
     runs: Option<RawRuns>,
     limits: Option<RawLimits>,
     isolation: Option<RawIsolation>,
+    run: Option<RawRun>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "kebab-case",
+    expecting = "a table of defaults for runs (`require-done`, `isolate`, `commit`, `idle-timeout`, `max-wait`)"
+)]
+struct RawRun {
+    require_done: Option<bool>,
+    isolate: Option<Spanned<String>>,
+    commit: Option<Spanned<String>>,
+    idle_timeout: Option<Spanned<String>>,
+    max_wait: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -304,6 +331,52 @@ fn parse(text: &str) -> Result<Config, Problem> {
             ));
         }
         config.keep_runs = Some(n as usize);
+    }
+    if let Some(run) = raw.run {
+        config.run.require_done = run.require_done;
+        if let Some(mode) = run.isolate {
+            let span = mode.span();
+            config.run.isolate_worktree = Some(match mode.into_inner().as_str() {
+                "worktree" => true,
+                "none" => false,
+                other => {
+                    return Err(Problem::at(
+                        span,
+                        format!("`isolate` is `none` or `worktree`, not `{other}`"),
+                    ));
+                }
+            });
+        }
+        if let Some(when) = run.commit {
+            let span = when.span();
+            let when = when.into_inner();
+            if !["off", "tick", "wave", "end"].contains(&when.as_str()) {
+                return Err(Problem::at(
+                    span,
+                    format!("`commit` is one of `off`, `tick`, `wave`, `end`, not `{when}`"),
+                ));
+            }
+            config.run.commit = Some(when);
+        }
+        for (value, slot, key) in [
+            (
+                run.idle_timeout,
+                &mut config.run.idle_timeout,
+                "idle-timeout",
+            ),
+            (run.max_wait, &mut config.run.max_wait, "max-wait"),
+        ] {
+            if let Some(v) = value {
+                let span = v.span();
+                let text = v.into_inner();
+                *slot = Some(crate::taskfile::parse_duration(&text).ok_or_else(|| {
+                    Problem::at(
+                        span,
+                        format!("`{key}` must be a duration such as `10m` or `8h`, not `{text}`"),
+                    )
+                })?);
+            }
+        }
     }
     if let Some(isolation) = raw.isolation {
         config.worktree_setup = isolation.setup.filter(|s| !s.trim().is_empty());
@@ -749,7 +822,7 @@ cache-read = 0.125
         );
         assert_eq!(
             error("timeout = 5\n"),
-            "run-batch.toml:1:1: unknown key `timeout`; expected one of `agents`, `prices`, `runs`, `limits`, `isolation`"
+            "run-batch.toml:1:1: unknown key `timeout`; expected one of `agents`, `prices`, `runs`, `limits`, `isolation`, `run`"
         );
     }
 

@@ -287,3 +287,34 @@ fn commit_with_worktrees_commits_ticks_beside_the_merges() {
     );
     assert_eq!(git(dir, &["show", "main:b.txt"]), "b\n");
 }
+
+#[test]
+fn run_defaults_in_the_config_isolate_and_commit() {
+    let t = repo(
+        Test::new(),
+        &[
+            ("t.md", WAVES),
+            (
+                "run-batch.toml",
+                "[run]\nisolate = \"worktree\"\ncommit = \"end\"\n",
+            ),
+        ],
+    );
+    let out = t
+        .args(["t.md"])
+        .stderr_contains("merged   a (1 file, ")
+        .success();
+    let subjects = git(out.path(), &["log", "--format=%s", "main"]);
+    assert!(subjects.starts_with("Tick 2 tasks\n"), "{subjects}");
+    // A flag wins over the config.
+    let t = repo(
+        Test::new(),
+        &[
+            ("t.md", WAVES),
+            ("run-batch.toml", "[run]\nisolate = \"worktree\"\n"),
+        ],
+    );
+    t.args(["t.md", "--isolate", "none"])
+        .stderr_lacks("merged ")
+        .success();
+}
