@@ -44,6 +44,10 @@ pub enum Command {
     /// Remove old run folders (events and logs) from the task file's state
     /// folder, `.run-batch/<file>/`
     Clean(CleanArgs),
+    /// Messages between running agents, and from you to them: `post` and
+    /// `read` (agents are told how in their prompt)
+    #[command(subcommand)]
+    Handoff(crate::handoff_cli::HandoffCommand),
 }
 
 /// How to read the task file; shared by every command.
@@ -270,6 +274,7 @@ pub fn main() -> i32 {
                 | "run"
                 | "status"
                 | "clean"
+                | "handoff"
                 | "help"
                 | "-h"
                 | "--help"
@@ -286,6 +291,7 @@ pub fn main() -> i32 {
         Some(Command::Plan(args)) => plan(&args),
         Some(Command::Tick(args)) => tick(&args),
         Some(Command::Clean(args)) => clean(&args),
+        Some(Command::Handoff(cmd)) => crate::handoff_cli::main(cmd),
         None => {
             // Nothing asked: the help, on stderr, and a usage error's status.
             let mut command = <Cli as clap::CommandFactory>::command();
@@ -356,14 +362,12 @@ fn run(args: RunArgs) -> Result<i32, Error> {
             Some(mode) => mode == Isolate::Worktree,
             None => defaults.isolate_worktree == Some(true),
         },
-        commit: args
-            .commit
-            .unwrap_or_else(|| match defaults.commit.as_deref() {
-                Some("tick") => crate::run::CommitWhen::Tick,
-                Some("wave") => crate::run::CommitWhen::Wave,
-                Some("end") => crate::run::CommitWhen::End,
-                _ => crate::run::CommitWhen::Off,
-            }),
+        commit: args.commit.unwrap_or(match defaults.commit.as_deref() {
+            Some("tick") => crate::run::CommitWhen::Tick,
+            Some("wave") => crate::run::CommitWhen::Wave,
+            Some("end") => crate::run::CommitWhen::End,
+            _ => crate::run::CommitWhen::Off,
+        }),
     };
     crate::run::run(plan, keeper, options)
 }

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod git;
+pub mod handoff_cli;
 pub mod plan;
 pub mod record;
 pub mod report;

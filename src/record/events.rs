@@ -192,6 +192,14 @@ pub enum Event {
         reason: String,
         files: Vec<String>,
     },
+    /// A message was posted (`run-batch handoff post`).
+    Handoff {
+        id: String,
+        from: String,
+        to: String,
+        kind: &'static str,
+        text: String,
+    },
     TaskRetrying {
         task: String,
         next_attempt: u32,

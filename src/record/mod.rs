@@ -4,6 +4,7 @@
 pub mod atomic;
 pub mod commit;
 pub mod events;
+pub mod handoff;
 pub mod journal;
 pub mod keeper;
 pub mod lease;

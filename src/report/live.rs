@@ -421,6 +421,16 @@ fn plain_line(event: &Event) -> Option<String> {
             }
         }
         Event::TaskVerified { .. } => return None,
+        Event::Handoff {
+            from,
+            to,
+            kind,
+            text,
+            ..
+        } => format!(
+            "message  {from} → {to} ({kind}): {}",
+            crate::run::stream::first_line(text).unwrap_or("")
+        ),
         Event::Committed { commit, tasks } => format!(
             "commit   {} ({})",
             &commit[..commit.len().min(10)],

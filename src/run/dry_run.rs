@@ -80,8 +80,8 @@ pub fn render(
     if let Some(&first) = order.first() {
         let resumed = resumes_of(first);
         let prompt = match &resumed {
-            Some(r) => prompter.render_resume(plan, first, r),
-            None => prompter.render(plan, first, 1, None, None),
+            Some(r) => prompter.render_resume(plan, first, r, &[]),
+            None => prompter.render(plan, first, 1, None, None, &[]),
         }
         .map_err(Error::Setup)?;
         if let Some(spec) = &agents[first] {

@@ -97,6 +97,10 @@ pub(super) struct Engine {
     uncommitted: Vec<crate::record::tick::Tick>,
     committed_wave: usize,
     commit_warned: bool,
+    /// Handoff messages seen so far (for prompts), and the folder's state
+    /// when last looked at.
+    messages: Vec<crate::record::handoff::Message>,
+    handoffs_seen: Option<std::time::SystemTime>,
     /// `run-batch tick --undo` requests read so far.
     undo: HashSet<String>,
     undo_read: u64,
@@ -260,6 +264,8 @@ impl Engine {
             file_gone: false,
             reload_error: None,
             undo: HashSet::new(),
+            messages: Vec::new(),
+            handoffs_seen: None,
             uncommitted: Vec::new(),
             committed_wave: 0,
             commit_warned: false,
@@ -539,10 +545,59 @@ impl Engine {
             self.reporter.note(&line);
         }
         self.poll_progress();
+        self.poll_handoffs();
         self.retry_landings(now);
         if self.options.idle_timeout.is_some() {
             self.stop_idle(now);
         }
+    }
+
+    /// New messages in `handoffs/live/`: told as events, kept for prompts.
+    pub(super) fn poll_handoffs(&mut self) {
+        let dir = crate::record::handoff::live_dir(&self.state.dir);
+        let Ok(changed) = std::fs::metadata(&dir).and_then(|m| m.modified()) else {
+            return;
+        };
+        if self.handoffs_seen == Some(changed) {
+            return;
+        }
+        self.handoffs_seen = Some(changed);
+        let last = self
+            .messages
+            .last()
+            .map(|m| m.id.clone())
+            .unwrap_or_default();
+        let new: Vec<_> = crate::record::handoff::all(&self.state.dir)
+            .into_iter()
+            .filter(|m| m.id > last)
+            .collect();
+        for m in new {
+            self.emit(Event::Handoff {
+                id: m.id.clone(),
+                from: m.from.clone(),
+                to: m.to.clone(),
+                kind: m.kind.name(),
+                text: m.text.chars().take(2000).collect(),
+            });
+            self.messages.push(m);
+        }
+    }
+
+    /// Messages for task `t` (a plan index): to it, to a section it is in,
+    /// or to all; not its own.
+    pub(super) fn messages_for(&self, t: usize) -> Vec<crate::record::handoff::Message> {
+        let doc = &self.d.plan().doc;
+        let task = &doc.tasks[t];
+        let mut sections = Vec::new();
+        let mut s = Some(task.section);
+        while let Some(i) = s {
+            sections.push(doc.sections[i].id.as_str());
+            s = doc.sections[i].parent;
+        }
+        (self.messages.iter())
+            .filter(|m| crate::record::handoff::addressed_to(m, &task.id, &sections))
+            .cloned()
+            .collect()
     }
 
     /// New lines in each running task's progress file.

@@ -34,6 +34,8 @@ pub struct Launch<'a> {
     pub resume: Option<&'a Resume>,
     /// The attempt before, when its session could not be continued.
     pub previous: Option<&'a Previous>,
+    /// Messages for the task (`run-batch handoff`).
+    pub messages: &'a [crate::record::handoff::Message],
     pub run_dir: &'a Path,
     pub run_id: &'a str,
     /// Absolute, as agents see them (their working folder is elsewhere).
@@ -92,10 +94,15 @@ pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attem
     let progress = file("progress");
     let prompt_path = file("prompt.md");
     let prompt = match l.resume {
-        Some(r) => l.prompter.render_resume(l.plan, l.task, r),
-        None => l
-            .prompter
-            .render(l.plan, l.task, l.attempt, l.last_failure, l.previous),
+        Some(r) => l.prompter.render_resume(l.plan, l.task, r, l.messages),
+        None => l.prompter.render(
+            l.plan,
+            l.task,
+            l.attempt,
+            l.last_failure,
+            l.previous,
+            l.messages,
+        ),
     }
     .map_err(std::io::Error::other)?;
     let mut prompt_file = OpenOptions::new()

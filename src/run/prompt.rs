@@ -47,6 +47,7 @@ impl Prompter {
         attempt: u32,
         last_failure: Option<&Previous>,
         previous: Option<&Previous>,
+        messages: &[crate::record::handoff::Message],
     ) -> Result<String, String> {
         let doc = &plan.doc;
         let task = &doc.tasks[t];
@@ -67,6 +68,7 @@ impl Prompter {
             gate => gate,
             require_done => self.require_done,
             attempt => attempt,
+            messages => message_context(messages),
             last_error => last_failure.map(|f| f.reason.clone()),
             last_output => last_failure.map(|f| f.log_tail.clone()).filter(|t| !t.is_empty()),
             previous => previous.map(|p| context! {
@@ -79,7 +81,13 @@ impl Prompter {
     }
 
     /// The prompt that continues an interrupted session.
-    pub fn render_resume(&self, plan: &Plan, t: usize, resume: &Resume) -> Result<String, String> {
+    pub fn render_resume(
+        &self,
+        plan: &Plan,
+        t: usize,
+        resume: &Resume,
+        messages: &[crate::record::handoff::Message],
+    ) -> Result<String, String> {
         let doc = &plan.doc;
         let task = &doc.tasks[t];
         let mut open_subtasks = Vec::new();
@@ -97,11 +105,27 @@ impl Prompter {
             open_subtasks => open_subtasks,
             progress => resume.progress.clone(),
             reason => resume.reason.clone(),
+            messages => message_context(messages),
             gate => gate,
             require_done => self.require_done,
         };
         render(&self.env, "resume", ctx)
     }
+}
+
+/// Messages as the templates see them: `{from, to, kind, text, time}`.
+fn message_context(messages: &[crate::record::handoff::Message]) -> Vec<minijinja::Value> {
+    (messages.iter())
+        .map(|m| {
+            context! {
+                from => m.from.clone(),
+                to => m.to.clone(),
+                kind => m.kind.name(),
+                text => m.text.clone(),
+                time => m.time.clone(),
+            }
+        })
+        .collect()
 }
 
 fn file_name(plan: &Plan) -> String {

@@ -66,6 +66,8 @@ impl Engine {
             return;
         }
         let (workdir, taskfile) = self.attempt_paths(key);
+        self.poll_handoffs();
+        let messages = self.messages_for(t);
         let spec = self.agents[t].clone().unwrap_or_else(|| {
             crate::run::parse_agent(&crate::run::default_agent(&self.options), &self.options)
                 .expect("checked before the run")
@@ -81,6 +83,7 @@ impl Engine {
         let launch = Launch {
             resume: resumed.as_ref(),
             previous: history.previous.as_ref(),
+            messages: &messages,
             plan: self.d.plan(),
             task: t,
             attempt: number,
