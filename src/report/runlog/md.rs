@@ -314,13 +314,8 @@ fn tables(r: &RunReport) -> String {
     let mut out = String::from("## Cost and time\n\n");
     let _ = writeln!(
         out,
-        "Run: {} · {} ({} cache read, {} cache write) · {} of agent time over {}.\n",
-        usd(r.spend.cost_usd),
-        format_args!(
-            "{} tokens in / {} out",
-            count(r.spend.input_tokens),
-            count(r.spend.output_tokens)
-        ),
+        "Run: {} ({} cache read, {} cache write) · {} of agent time over {}.\n",
+        spend_words(&r.spend),
         count(r.spend.cache_read_tokens),
         count(r.spend.cache_write_tokens),
         secs(r.by_task.iter().map(|t| t.busy_secs).sum()),

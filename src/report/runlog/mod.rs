@@ -525,10 +525,10 @@ fn group(rows: &[TaskRow], key: impl Fn(&TaskRow) -> Option<String>) -> Vec<Grou
     out
 }
 
-/// How far apart (seconds) an end and the next start may be and still
-/// count as one waiting for the other: the run checks for work a few
-/// times a second.
-const HANDOFF: f64 = 1.0;
+/// An end this close after a start (seconds) still came first: event
+/// times have milliseconds, and the run writes an attempt's end before
+/// the start it makes room for.
+const HANDOFF: f64 = 0.002;
 
 /// Walks back from the attempt that ended last: each step's predecessor
 /// is its own earlier attempt (a retry), else the attempt that ended last
