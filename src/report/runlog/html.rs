@@ -65,12 +65,7 @@ pub fn render(r: &RunReport) -> String {
     }
     facts.push(format!("started {}", esc(&r.started)));
     facts.push(secs(r.duration_secs));
-    facts.push(format!(
-        "{} · {} tokens in / {} out",
-        usd(r.spend.cost_usd),
-        count(r.spend.input_tokens),
-        count(r.spend.output_tokens)
-    ));
+    facts.push(super::md::spend_words(&r.spend));
     let _ = writeln!(out, "<p>{}</p>\n</header>", facts.join(" · "));
     if r.outcome == "crashed" {
         out.push_str(
@@ -157,7 +152,7 @@ fn timeline(r: &RunReport) -> String {
             x(t),
             height - AXIS,
             height - 6.0,
-            clock(t)
+            clock(t, step)
         );
         t += step;
     }
@@ -275,9 +270,9 @@ fn tick_step(span: f64) -> f64 {
     step
 }
 
-/// `0:05`, `12:30`, `1:02:03`; tenths below ten seconds' steps.
-fn clock(s: f64) -> String {
-    if s.fract().abs() > 1e-6 {
+/// `0:05`, `12:30`, `1:02:03`; `0.4s` for steps under a second.
+fn clock(s: f64, step: f64) -> String {
+    if step < 1.0 {
         return format!("{s:.1}s");
     }
     let s = s.round() as u64;
@@ -329,10 +324,8 @@ fn tables(r: &RunReport) -> String {
     let mut out = String::from("<section id=\"cost\">\n<h2>Cost and time</h2>\n");
     let _ = writeln!(
         out,
-        "<p>Run: {} · {} tokens in / {} out ({} cache read, {} cache write).</p>",
-        usd(r.spend.cost_usd),
-        count(r.spend.input_tokens),
-        count(r.spend.output_tokens),
+        "<p>Run: {} ({} cache read, {} cache write).</p>",
+        super::md::spend_words(&r.spend),
         count(r.spend.cache_read_tokens),
         count(r.spend.cache_write_tokens)
     );
@@ -421,7 +414,8 @@ mod tests {
         assert_eq!(tick_step(40.0), 5.0);
         assert_eq!(tick_step(600.0), 120.0);
         assert_eq!(tick_step(0.5), 0.1);
-        assert_eq!(clock(125.0), "2:05");
-        assert_eq!(clock(3725.0), "1:02:05");
+        assert_eq!(clock(125.0, 5.0), "2:05");
+        assert_eq!(clock(3725.0, 60.0), "1:02:05");
+        assert_eq!(clock(2.0, 0.4), "2.0s");
     }
 }

@@ -104,7 +104,7 @@ fn headline(r: &RunReport, file: &str) -> String {
     parts.join(" · ")
 }
 
-fn spend_words(s: &Spend) -> String {
+pub fn spend_words(s: &Spend) -> String {
     if s.is_empty() {
         return "no cost or tokens reported".into();
     }
@@ -238,7 +238,12 @@ fn chart(r: &RunReport, detail: Detail) -> String {
                 if members.is_empty() {
                     continue;
                 }
-                let worst = worst_outcome(members.iter().map(|a| a.outcome.as_str()));
+                // How its tasks ended, not every attempt on the way.
+                let worst = worst_outcome(
+                    (r.by_task.iter())
+                        .filter(|t| t.attempts > 0 && r.group_of(&t.id) == g.name)
+                        .map(|t| t.outcome.as_str()),
+                );
                 let text = format!("{} ({} tasks)", g.name, g.tasks);
                 push("sections".into(), bar(&text, worst, ms(start), ms(end)));
             }

@@ -60,6 +60,9 @@ pub struct RunReport {
     pub unreadable_lines: usize,
     /// Events this version does not know, by name.
     pub unknown_events: BTreeMap<String, usize>,
+    /// Each task's section, for `group_of`.
+    #[serde(skip)]
+    section_of: HashMap<String, String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -474,6 +477,9 @@ impl RunReport {
         }
         self.by_section = group(&rows, |r| r.section.clone());
         self.by_wave = group(&rows, |r| r.wave.map(|w| format!("wave {w}")));
+        self.section_of = (rows.iter())
+            .filter_map(|r| Some((r.id.clone(), r.section.clone()?)))
+            .collect();
         self.by_task = rows;
         self.critical_path = critical_path(&self.attempts, plan, &index);
     }
@@ -481,11 +487,7 @@ impl RunReport {
     /// A task's section, for grouping bars: the plan's, else `wave N`,
     /// else one group for all.
     pub fn group_of(&self, task: &str) -> String {
-        self.by_task
-            .iter()
-            .find(|r| r.id == task)
-            .and_then(|r| r.section.clone())
-            .unwrap_or_else(|| "tasks".into())
+        (self.section_of.get(task).cloned()).unwrap_or_else(|| "tasks".into())
     }
 }
 
