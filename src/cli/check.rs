@@ -53,6 +53,11 @@ pub struct CheckArgs {
     /// The `--template` `run` would be given
     #[arg(long, value_name = "FILE")]
     pub template: Option<PathBuf>,
+    /// Check the task files and the config only, not whether agents and
+    /// gates' programs are installed (for CI and pre-commit, where the
+    /// agent CLIs usually are not)
+    #[arg(long)]
+    pub plan_only: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -91,6 +96,7 @@ pub fn check(args: &CheckArgs) -> Result<i32, Error> {
         config: args.config.clone(),
         workdir: args.workdir.clone(),
         template: args.template.clone(),
+        plan_only: args.plan_only,
     };
     let mut all: Vec<Finding> = Vec::new();
     let mut files = Vec::new();

@@ -49,7 +49,7 @@ impl Finding {
             severity,
             code: code.to_owned(),
             message,
-            file: file.display().to_string(),
+            file: shown(file),
             line: None,
             column: None,
             fix: None,
@@ -63,7 +63,7 @@ impl Finding {
             severity,
             code: code.to_owned(),
             message,
-            file: at.path.display().to_string(),
+            file: shown(&at.path),
             line: Some(at.span.line),
             column: Some(at.span.column),
             fix: None,
@@ -88,6 +88,10 @@ pub struct CheckOptions {
     pub config: Option<PathBuf>,
     pub workdir: Option<PathBuf>,
     pub template: Option<PathBuf>,
+    /// Leave out what depends on the machine (agents' programs, gates'
+    /// programs): for CI and pre-commit, where the agent CLIs are not
+    /// installed.
+    pub plan_only: bool,
 }
 
 /// Everything found in one task file, errors first, each in file order.
@@ -117,7 +121,7 @@ pub fn check_file(file: &Path, options: &CheckOptions) -> Vec<Finding> {
     }
     // Agents are looked up with the config's own agents; without a config
     // that loads, their findings would be guesses.
-    if let (Some(plan), Some(config)) = (&planned, config) {
+    if let (Some(plan), Some(config), false) = (&planned, config, options.plan_only) {
         let run = RunOptions {
             file: file.to_owned(),
             read: options.read,
@@ -132,7 +136,17 @@ pub fn check_file(file: &Path, options: &CheckOptions) -> Vec<Finding> {
         check_run_agents(plan, &run, &mut found);
         check_gates(plan, &run, &mut found);
     }
-    found.sort_by_key(|f| (f.severity, f.line.unwrap_or(0), f.column.unwrap_or(0)));
+    // Errors first; the task file's own findings before other files'; then
+    // in file order.
+    let own = shown(file);
+    found.sort_by_key(|f| {
+        (
+            f.severity,
+            f.file != own,
+            f.line.unwrap_or(0),
+            f.column.unwrap_or(0),
+        )
+    });
     found
 }
 
@@ -407,6 +421,15 @@ fn is_assignment(word: &str) -> bool {
 /// not found).
 fn char_column(line: &str, offset: Option<usize>) -> usize {
     offset.map_or(1, |o| line[..o].chars().count() + 1)
+}
+
+/// A path as people typed it: relative to the current folder when it is
+/// inside it (the config file is found as an absolute path).
+fn shown(path: &Path) -> String {
+    let relative = std::env::current_dir()
+        .ok()
+        .and_then(|here| path.strip_prefix(here).ok().map(Path::to_path_buf));
+    relative.unwrap_or_else(|| path.to_owned()).display().to_string()
 }
 
 /// Line `n` (1-based) of a file, for the caret.
