@@ -55,11 +55,15 @@ pub struct Reporter {
     _term: Option<NoFlush>,
 }
 
-/// Keeps a Ctrl-C from throwing away output on its way to the terminal
-/// while the live view draws (termios `NOFLSH`): the kernel flushes the
-/// output queue on the interrupt character, and a redraw cut in half
-/// leaves a line on the screen that the view no longer knows about (a
-/// frozen spinner). Puts the setting back when dropped.
+/// Keeps a Ctrl-C from moving the live view's lines while it draws. The
+/// view's last line fills the terminal's width, leaving the cursor in the
+/// last column; the terminal's echo of `^C` there wraps to a new line, the
+/// next redraw starts a line too low, and the top line stays on the screen
+/// for good (a frozen spinner). So the interrupt character is echoed as
+/// itself, which moves nothing (termios `ECHOCTL` off), and output on its
+/// way to the terminal is not thrown away on it (`NOFLSH`, which a redraw
+/// cut in half would break the same way). Puts the settings back when
+/// dropped; a run killed outright leaves only `^C` unechoed.
 struct NoFlush {
     saved: libc::termios,
 }
@@ -75,6 +79,7 @@ impl NoFlush {
             }
             let mut t = saved;
             t.c_lflag |= libc::NOFLSH;
+            t.c_lflag &= !libc::ECHOCTL;
             if libc::tcsetattr(2, libc::TCSANOW, &t) != 0 {
                 return None;
             }
