@@ -24,7 +24,10 @@ fn a_clean_file_passes() {
 #[test]
 fn plan_errors_have_a_place_a_caret_and_the_fix() {
     with_claude(Test::new())
-        .file("t.md", "# P\n- [ ] a <!-- id: a -->\n- [ ] b <!-- after: aa -->\n")
+        .file(
+            "t.md",
+            "# P\n- [ ] a <!-- id: a -->\n- [ ] b <!-- after: aa -->\n",
+        )
         .args(["check", "t.md"])
         .stderr(
             "
@@ -55,11 +58,17 @@ fn json_has_one_diagnostic_per_finding() {
     assert_eq!(d[0]["severity"], "error");
     assert_eq!(d[0]["code"], "unknown-dependency");
     assert_eq!(d[0]["file"], "t.md");
-    assert_eq!((d[0]["line"].as_u64(), d[0]["column"].as_u64()), (Some(2), Some(21)));
+    assert_eq!(
+        (d[0]["line"].as_u64(), d[0]["column"].as_u64()),
+        (Some(2), Some(21))
+    );
     assert_eq!(d[0]["message"], "task `p/a` depends on unknown id `zz`");
     assert_eq!(d[1]["code"], "not-a-hint-key");
     assert!(
-        d[1]["fix"].as_str().unwrap().starts_with("did you mean `parallel`?"),
+        d[1]["fix"]
+            .as_str()
+            .unwrap()
+            .starts_with("did you mean `parallel`?"),
         "{json:#}"
     );
     assert_eq!(json["files"][0]["errors"], 2);
@@ -69,16 +78,29 @@ fn json_has_one_diagnostic_per_finding() {
 fn everything_run_would_refuse_is_an_error_and_run_refuses_it_too() {
     // An agent that is not installed, named by a task and by `--agent`,
     // and a shell task with no ```sh block.
-    let plan = "# P\n- [ ] a <!-- agent: no-such-agent-xyz -->\n- [ ] b <!-- agent: shell -->\n- [ ] c\n";
+    let plan =
+        "# P\n- [ ] a <!-- agent: no-such-agent-xyz -->\n- [ ] b <!-- agent: shell -->\n- [ ] c\n";
     let out = Test::new()
         .file("t.md", plan)
-        .args(["check", "t.md", "--agent", "also-missing-xyz", "--format", "json"])
+        .args([
+            "check",
+            "t.md",
+            "--agent",
+            "also-missing-xyz",
+            "--format",
+            "json",
+        ])
         .status(2);
     let codes: Vec<(String, Option<u64>)> = out.json()["diagnostics"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| (d["message"].as_str().unwrap().to_owned(), d["line"].as_u64()))
+        .map(|d| {
+            (
+                d["message"].as_str().unwrap().to_owned(),
+                d["line"].as_u64(),
+            )
+        })
         .collect();
     assert_eq!(
         codes,
@@ -111,7 +133,10 @@ fn everything_run_would_refuse_is_an_error_and_run_refuses_it_too() {
 fn a_bad_config_is_an_error_at_its_line() {
     with_claude(Test::new())
         .file("t.md", "- [ ] a\n")
-        .file("run-batch.toml", "[agents.claude]\npermision-mode = \"plan\"\n")
+        .file(
+            "run-batch.toml",
+            "[agents.claude]\npermision-mode = \"plan\"\n",
+        )
         .args(["check", "t.md"])
         .stderr(
             "
@@ -130,7 +155,10 @@ fn a_bad_config_is_an_error_at_its_line() {
 fn warnings_fail_only_with_deny_warnings() {
     let t = || {
         with_claude(Test::new())
-            .file("t.md", "- [ ] a <!-- gate: no-such-checker-xyz --all && test -f x -->\n")
+            .file(
+                "t.md",
+                "- [ ] a <!-- gate: no-such-checker-xyz --all && test -f x -->\n",
+            )
             .file(
                 "run-batch.toml",
                 "[agents.claude]\npermission-mode = \"bypassPermissions\"\n",
@@ -193,8 +221,17 @@ fn init_writes_a_plan_and_config_that_check_passes() {
         )
         .success();
     let plan = out.read("proj/tasks.md");
-    for shown in ["## Prepare", "<!-- parallel: 2 -->", "after: notes", "```gate", "  - [ ] "] {
-        assert!(plan.contains(shown), "the starter plan shows {shown:?}:\n{plan}");
+    for shown in [
+        "## Prepare",
+        "<!-- parallel: 2 -->",
+        "after: notes",
+        "```gate",
+        "  - [ ] ",
+    ] {
+        assert!(
+            plan.contains(shown),
+            "the starter plan shows {shown:?}:\n{plan}"
+        );
     }
     let out = with_claude(out.then())
         .args(["check", "proj/tasks.md", "--deny-warnings"])
@@ -220,7 +257,13 @@ fn init_writes_a_plan_and_config_that_check_passes() {
         .join("\n");
     let out = with_claude(out.then())
         .file("all.toml", &uncommented)
-        .args(["check", "proj/tasks.md", "--plan-only", "--config", "all.toml"])
+        .args([
+            "check",
+            "proj/tasks.md",
+            "--plan-only",
+            "--config",
+            "all.toml",
+        ])
         .stderr("proj/tasks.md: ok\n")
         .success();
     // Never overwrites: nothing is written when either file exists.

@@ -34,7 +34,9 @@ fn long_help_ends_with_examples_exit_statuses_and_the_environment() {
     let help = &out.stdout;
     let examples = help.find("\nExamples:\n").expect("examples");
     let exits = help.find("\nExit status:\n").expect("exit statuses");
-    let env = help.find("\nEnvironment of each agent").expect("the environment");
+    let env = help
+        .find("\nEnvironment of each agent")
+        .expect("the environment");
     assert!(examples < exits && exits < env, "{help}");
     for var in [
         "RUN_BATCH_TASK_ID",
@@ -51,10 +53,20 @@ fn long_help_ends_with_examples_exit_statuses_and_the_environment() {
     }
     assert!(help.contains("  130  interrupted (Ctrl-C)\n"), "{help}");
     // Nothing an installed binary does not have.
-    for command in ["--help", "run --help", "plan --help", "check --help", "report --help"] {
-        let out = Test::new()
-            .args(command.split(' '))
-            .success();
+    for command in [
+        "--help",
+        "run --help",
+        "status --help",
+        "plan --help",
+        "tick --help",
+        "clean --help",
+        "check --help",
+        "init --help",
+        "report --help",
+        "completions --help",
+        "man --help",
+    ] {
+        let out = Test::new().args(command.split(' ')).success();
         for missing in ["README", "docs/", ".md)"] {
             assert!(
                 !out.stdout.contains(missing),
@@ -117,15 +129,27 @@ fn completions_for_every_shell() {
             ))
             .output()
             .unwrap();
-        assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+        assert!(
+            ok.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
     }
 }
 
 #[test]
 fn man_pages_print_or_go_into_a_folder() {
     let out = Test::new().arg("man").success();
-    assert!(out.stdout.starts_with(".ie \\n(.g .ds Aq"), "{}", &out.stdout[..100]);
-    assert!(out.stdout.contains(".TH run-batch 1"), "{}", &out.stdout[..300]);
+    assert!(
+        out.stdout.starts_with(".ie \\n(.g .ds Aq"),
+        "{}",
+        &out.stdout[..100]
+    );
+    assert!(
+        out.stdout.contains(".TH run-batch 1"),
+        "{}",
+        &out.stdout[..300]
+    );
     assert!(out.stdout.contains("RUN_BATCH_TASK_ID"));
     let out = out
         .then()
@@ -133,7 +157,12 @@ fn man_pages_print_or_go_into_a_folder() {
         .stdout("wrote the man pages to pages\n")
         .success();
     let pages = out.entries("pages");
-    for page in ["run-batch.1", "run-batch-run.1", "run-batch-check.1", "run-batch-report.1"] {
+    for page in [
+        "run-batch.1",
+        "run-batch-run.1",
+        "run-batch-check.1",
+        "run-batch-report.1",
+    ] {
         assert!(pages.contains(&page.to_owned()), "{pages:?}");
     }
     if which("man") {
@@ -150,15 +179,9 @@ fn man_pages_print_or_go_into_a_folder() {
 
 #[test]
 fn color_follows_the_flag_and_no_color() {
-    let failing = || {
-        Test::new()
-            .fake_agent()
-            .file("t.md", "- [ ] a fail\n")
-    };
+    let failing = || Test::new().fake_agent().file("t.md", "- [ ] a fail\n");
     // The harness sets NO_COLOR=1; stderr is a pipe.
-    let out = failing()
-        .args(["t.md", "--agent", "fake-agent"])
-        .failure();
+    let out = failing().args(["t.md", "--agent", "fake-agent"]).failure();
     assert!(!out.stderr.contains('\x1b'), "{}", out.stderr);
     let out = failing()
         .args(["t.md", "--agent", "fake-agent", "--color", "always"])
@@ -178,10 +201,12 @@ fn color_follows_the_flag_and_no_color() {
         .file("t.md", "- [ ] a <!-- after: zz -->\n")
         .args(["check", "t.md", "--color", "always"])
         .status(2);
-    assert!(out.stderr.starts_with("\x1b[31m\x1b[1merror:\x1b[0m task"), "{:?}", out.stderr);
-    let out = Test::new()
-        .args(["--color", "always", "chek"])
-        .status(2);
+    assert!(
+        out.stderr.starts_with("\x1b[31m\x1b[1merror:\x1b[0m task"),
+        "{:?}",
+        out.stderr
+    );
+    let out = Test::new().args(["--color", "always", "chek"]).status(2);
     assert!(out.stderr.contains('\x1b'), "{:?}", out.stderr);
     let out = Test::new().args(["chek"]).status(2);
     assert!(!out.stderr.contains('\x1b'), "{:?}", out.stderr);

@@ -147,11 +147,18 @@ fn at_80_columns_each_task_keeps_one_line_and_ctrl_c_leaves_nothing_behind() {
         .iter()
         .filter(|l| l.chars().any(is_spinner))
         .collect();
-    assert_eq!(spinners.len(), 3, "one line per task:\n{}", running.join("\n"));
+    assert_eq!(
+        spinners.len(),
+        3,
+        "one line per task:\n{}",
+        running.join("\n")
+    );
     // Where each line's elapsed time (`3s`) ends.
     let elapsed_end = |l: &str| -> Option<usize> {
         let c: Vec<char> = l.chars().collect();
-        (1..c.len()).find(|&i| c[i] == 's' && c[i - 1].is_ascii_digit() && c.get(i + 1).is_none_or(|&n| n == ' '))
+        (1..c.len()).find(|&i| {
+            c[i] == 's' && c[i - 1].is_ascii_digit() && c.get(i + 1).is_none_or(|&n| n == ' ')
+        })
     };
     for line in &spinners {
         // The id, shortened in the middle, and its elapsed time.
@@ -160,12 +167,18 @@ fn at_80_columns_each_task_keeps_one_line_and_ctrl_c_leaves_nothing_behind() {
     }
     let one = spinners.iter().find(|l| l.contains("-1 ")).expect("task 1");
     assert!(one.contains('…') && one.contains("step-one"), "{one}");
-    assert!(spinners.iter().any(|l| l.contains("short ")), "{spinners:?}");
+    assert!(
+        spinners.iter().any(|l| l.contains("short ")),
+        "{spinners:?}"
+    );
     // The columns line up: each elapsed time ends at the same column.
     let ends: Vec<usize> = spinners.iter().map(|l| elapsed_end(l).unwrap()).collect();
     assert!(ends.windows(2).all(|w| w[0] == w[1]), "{spinners:#?}");
     // The line after the spinners is the overall bar, not a wrapped rest.
-    let last = running.iter().rposition(|l| l.chars().any(is_spinner)).unwrap();
+    let last = running
+        .iter()
+        .rposition(|l| l.chars().any(is_spinner))
+        .unwrap();
     assert!(running[last + 1].contains("0/3 done"), "{running:#?}");
 
     assert_eq!(status, 130);
@@ -176,7 +189,10 @@ fn at_80_columns_each_task_keeps_one_line_and_ctrl_c_leaves_nothing_behind() {
         after.join("\n")
     );
     assert!(!after.iter().any(|l| l.contains("0/3 done")), "{after:#?}");
-    assert!(after.iter().any(|l| l.starts_with("stopping: SIGINT")), "{after:#?}");
+    assert!(
+        after.iter().any(|l| l.starts_with("stopping: SIGINT")),
+        "{after:#?}"
+    );
     kill_agents(&dir);
 }
 

@@ -46,9 +46,7 @@ fn demo_run() -> Output {
 }
 
 fn report(out: &Output, format: &str) -> String {
-    let r = out
-        .path()
-        .to_owned();
+    let r = out.path().to_owned();
     let o = std::process::Command::new(common::BIN)
         .args(["report", "t.md", "--format", format])
         .current_dir(&r)
@@ -75,7 +73,10 @@ fn markdown_shows_every_attempt_its_outcome_and_the_costs() {
     let out = demo_run();
     let md = report(&out, "md");
     assert!(md.starts_with("# run-batch run `"), "{md}");
-    assert!(md.contains("**failed** · `t.md` · 2 of 5 tasks done, 3 failed"), "{md}");
+    assert!(
+        md.contains("**failed** · `t.md` · 2 of 5 tasks done, 3 failed"),
+        "{md}"
+    );
     let chart = mermaid(&md);
     assert!(chart.starts_with("gantt\n"), "{chart}");
     assert!(chart.contains("    section Demo › Build\n"), "{chart}");
@@ -85,15 +86,30 @@ fn markdown_shows_every_attempt_its_outcome_and_the_costs() {
     assert_eq!(bars.len(), 8, "6 attempts and 2 waits: {chart}");
     assert!(chart.contains("    compile · done :done, "), "{chart}");
     assert!(chart.contains("    flaky · failed :crit, "), "{chart}");
-    assert!(chart.contains("    flaky attempt 2 · done :done, "), "{chart}");
-    assert!(chart.contains("    stuck · blocked :crit, done, "), "{chart}");
-    assert!(chart.contains("    broken attempt 2 · failed :crit, "), "{chart}");
+    assert!(
+        chart.contains("    flaky attempt 2 · done :done, "),
+        "{chart}"
+    );
+    assert!(
+        chart.contains("    stuck · blocked :crit, done, "),
+        "{chart}"
+    );
+    assert!(
+        chart.contains("    broken attempt 2 · failed :crit, "),
+        "{chart}"
+    );
     assert!(chart.contains("    flaky waits (retry) :"), "{chart}");
-    assert!(!md.contains("One bar per"), "a small run has a bar per attempt");
+    assert!(
+        !md.contains("One bar per"),
+        "a small run has a bar per attempt"
+    );
     // The tables: per task (the blocked one says what it waits for), per
     // section and per wave.
     assert!(md.contains("| `flaky` | Demo › Build | done | 2 |"), "{md}");
-    assert!(md.contains("| `stuck` | Demo › Test | blocked | 1 |"), "{md}");
+    assert!(
+        md.contains("| `stuck` | Demo › Test | blocked | 1 |"),
+        "{md}"
+    );
     assert!(
         md.contains("| `later` | Demo › Test | not started (waits for failed `stuck`) | 0 |"),
         "{md}"
@@ -159,9 +175,10 @@ fn json_has_attempts_waits_tasks_groups_and_the_critical_path() {
 
 #[test]
 fn a_run_killed_with_sigkill_is_reported_as_crashed() {
-    let t = Test::new()
-        .fake_agent()
-        .file("t.md", "# P\n- [ ] quick <!-- id: quick -->\n- [ ] slow hang <!-- id: slow -->\n");
+    let t = Test::new().fake_agent().file(
+        "t.md",
+        "# P\n- [ ] quick <!-- id: quick -->\n- [ ] slow hang <!-- id: slow -->\n",
+    );
     let dir = t.path().to_owned();
     let run = Background::start(&dir, &["t.md", "--agent", "fake-agent", "-j", "2"]);
     wait_until(PATIENCE, "both tasks to start", || {
@@ -210,9 +227,10 @@ fn big_run(dir: &Path, tasks: usize, sections: usize) -> PathBuf {
             "- [x] a fairly long task name number {t} <!-- id: {id} -->\n"
         ));
         let start = t * 1000;
-        for (attempt, outcome, from, to) in
-            [(1, "failed", start, start + 400), (2, "succeeded", start + 500, start + 900)]
-        {
+        for (attempt, outcome, from, to) in [
+            (1, "failed", start, start + 400),
+            (2, "succeeded", start + 500, start + 900),
+        ] {
             lines.push(format!(
                 "{},\"event\":\"task_started\",\"task\":\"{id}\",\"attempt\":{attempt},\"agent\":\"x\",\"pid\":2,\"log\":\"l\",\"command\":\"x\"}}",
                 head(from)
@@ -254,7 +272,10 @@ fn a_large_run_keeps_its_chart_under_mermaids_limit_and_says_so() {
         .success();
     let chart = mermaid(&out.stdout);
     assert!(chart.len() < 50_000, "{} bytes", chart.len());
-    assert_eq!(chart.lines().filter(|l| l.contains(" :done, ")).count(), 300);
+    assert_eq!(
+        chart.lines().filter(|l| l.contains(" :done, ")).count(),
+        300
+    );
 
     // 2,000 tasks: one bar per section.
     let t = Test::new();
@@ -299,9 +320,7 @@ fn report_picks_runs_by_id_and_says_what_is_missing() {
         .status(2);
     Test::new()
         .args(["report"])
-        .stderr(
-            "error: no runs in `./.run-batch/`; name the task file: `run-batch report FILE`\n",
-        )
+        .stderr("error: no runs in `./.run-batch/`; name the task file: `run-batch report FILE`\n")
         .status(2);
 }
 
@@ -358,12 +377,17 @@ fn chromium() -> Option<PathBuf> {
 #[test]
 fn html_renders_in_headless_chromium_with_nothing_fetched() {
     let Some(browser) = chromium() else {
-        skip::skip_or_fail("Chromium is not installed (`apt-get install chromium`); the HTML report was not loaded in a browser");
+        skip::skip_or_fail(
+            "Chromium is not installed (`apt-get install chromium`); the HTML report was not loaded in a browser",
+        );
         return;
     };
     let out = demo_run();
     let html = report(&out, "html");
-    assert!(!html.contains("<script"), "the report itself runs no script");
+    assert!(
+        !html.contains("<script"),
+        "the report itself runs no script"
+    );
     assert!(!html.contains("http://") || !html.contains("src=\"http"));
     // The probe goes in just before </body>, in a copy.
     let page = out.path().join("probe.html");
@@ -386,16 +410,26 @@ fn html_renders_in_headless_chromium_with_nothing_fetched() {
         .replace("&amp;", "&");
     let probe: serde_json::Value = serde_json::from_str(&json).unwrap();
 
-    assert_eq!(probe["fetched"], serde_json::json!([]), "nothing is fetched");
+    assert_eq!(
+        probe["fetched"],
+        serde_json::json!([]),
+        "nothing is fetched"
+    );
     assert_eq!(probe["outcome"], "failed");
     assert!(probe["svgWidth"].as_f64().unwrap() > 800.0, "{probe}");
     let spans = probe["spans"].as_array().unwrap();
     assert_eq!(spans.len(), 6, "{probe}");
     for s in spans {
-        assert!(s["w"].as_f64().unwrap() >= 1.0 && s["h"].as_f64().unwrap() > 10.0, "{s}");
+        assert!(
+            s["w"].as_f64().unwrap() >= 1.0 && s["h"].as_f64().unwrap() > 10.0,
+            "{s}"
+        );
     }
     // Two slots: two rows of spans.
-    let mut ys: Vec<i64> = spans.iter().map(|s| s["y"].as_f64().unwrap() as i64).collect();
+    let mut ys: Vec<i64> = spans
+        .iter()
+        .map(|s| s["y"].as_f64().unwrap() as i64)
+        .collect();
     ys.sort();
     ys.dedup();
     assert_eq!(ys.len(), 2, "{probe}");
@@ -410,7 +444,11 @@ fn html_renders_in_headless_chromium_with_nothing_fetched() {
         f
     };
     let (ok, failed, blocked) = (fill("succeeded"), fill("failed"), fill("blocked"));
-    assert_eq!((ok.len(), failed.len(), blocked.len()), (1, 1, 1), "{probe}");
+    assert_eq!(
+        (ok.len(), failed.len(), blocked.len()),
+        (1, 1, 1),
+        "{probe}"
+    );
     assert!(ok[0] != failed[0] && failed[0] != blocked[0] && ok[0] != blocked[0]);
     // Waits: two retry delays, drawn with a width.
     let waits = probe["waits"].as_array().unwrap();

@@ -18,8 +18,10 @@ use crate::run::check::{CheckOptions, Finding, Severity, check_file};
 use crate::taskfile::{Dialect, ReadOptions};
 
 #[derive(Args, Debug)]
-#[command(after_help = "Exit status: 0 nothing to report (warnings without --deny-warnings), \
-1 warnings with --deny-warnings, 2 errors.")]
+#[command(
+    after_help = "Exit status: 0 nothing to report (warnings without --deny-warnings), \
+1 warnings with --deny-warnings, 2 errors."
+)]
 pub struct CheckArgs {
     /// Task files (Markdown)
     #[arg(required = true, value_name = "FILE")]

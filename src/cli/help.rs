@@ -202,8 +202,14 @@ mod tests {
         };
         assert_eq!(with(&["t.md"]), "run t.md");
         assert_eq!(with(&["-j", "2", "t.md"]), "run -j 2 t.md");
-        assert_eq!(with(&["--color", "never", "t.md"]), "--color never run t.md");
-        assert_eq!(with(&["--color=never", "plan", "t.md"]), "--color=never plan t.md");
+        assert_eq!(
+            with(&["--color", "never", "t.md"]),
+            "--color never run t.md"
+        );
+        assert_eq!(
+            with(&["--color=never", "plan", "t.md"]),
+            "--color=never plan t.md"
+        );
         assert_eq!(with(&["check", "t.md"]), "check t.md");
         assert_eq!(with(&["--help"]), "--help");
         // A near miss of a command, and no such file: clap suggests.

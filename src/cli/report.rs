@@ -116,13 +116,19 @@ fn find_run(args: &ReportArgs) -> Result<(Option<PathBuf>, PathBuf), Error> {
     let chosen = match &args.run {
         None => runs.last().cloned(),
         Some(id) => {
-            let matching: Vec<&(String, PathBuf)> =
-                runs.iter().filter(|(r, _)| r.starts_with(id.as_str())).collect();
+            let matching: Vec<&(String, PathBuf)> = runs
+                .iter()
+                .filter(|(r, _)| r.starts_with(id.as_str()))
+                .collect();
             match matching.as_slice() {
                 [one] => Some((*one).clone()),
                 [] => {
-                    let recent: Vec<String> =
-                        runs.iter().rev().take(5).map(|(r, _)| format!("`{r}`")).collect();
+                    let recent: Vec<String> = runs
+                        .iter()
+                        .rev()
+                        .take(5)
+                        .map(|(r, _)| format!("`{r}`"))
+                        .collect();
                     return Err(Error::Setup(format!(
                         "`{}` has no run `{id}`; its latest runs: {}",
                         taskfile.display(),

@@ -84,7 +84,11 @@ pub fn render_finding(f: &Finding) -> String {
 
 /// `error:` or `warning:`, coloured for stderr.
 fn label(level: &str) -> String {
-    let tone = if level == "error" { Tone::Bad } else { Tone::Warn };
+    let tone = if level == "error" {
+        Tone::Bad
+    } else {
+        Tone::Warn
+    };
     style::err(tone, &format!("{level}:"))
 }
 

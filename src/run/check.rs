@@ -311,8 +311,8 @@ fn check_run_agents(plan: &Plan, run: &RunOptions, found: &mut Vec<Finding>) {
 /// Gates (run with `sh -c` in the working folder) whose program is not
 /// there: every task with that gate would fail after its agent's work.
 fn check_gates(plan: &Plan, run: &RunOptions, found: &mut Vec<Finding>) {
-    let workdir = (run.workdir.clone())
-        .unwrap_or_else(|| crate::run::workspace::default_workdir(&run.file));
+    let workdir =
+        (run.workdir.clone()).unwrap_or_else(|| crate::run::workspace::default_workdir(&run.file));
     let mut seen = std::collections::HashSet::new();
     for t in plan.runnable() {
         if plan.is_done(t) {
@@ -364,11 +364,11 @@ fn check_gates(plan: &Plan, run: &RunOptions, found: &mut Vec<Finding>) {
 
 /// Words `sh` itself understands: never looked up on PATH.
 const SHELL_WORDS: &[&str] = &[
-    "!", ".", ":", "[", "[[", "alias", "break", "case", "cd", "command", "continue", "do",
-    "done", "echo", "elif", "else", "esac", "eval", "exec", "exit", "export", "false", "fi",
-    "for", "function", "if", "in", "local", "printf", "pwd", "read", "return", "set", "shift",
-    "source", "test", "then", "time", "trap", "true", "type", "ulimit", "umask", "unset",
-    "until", "wait", "while", "{", "}",
+    "!", ".", ":", "[", "[[", "alias", "break", "case", "cd", "command", "continue", "do", "done",
+    "echo", "elif", "else", "esac", "eval", "exec", "exit", "export", "false", "fi", "for",
+    "function", "if", "in", "local", "printf", "pwd", "read", "return", "set", "shift", "source",
+    "test", "then", "time", "trap", "true", "type", "ulimit", "umask", "unset", "until", "wait",
+    "while", "{", "}",
 ];
 
 /// The programs a gate starts, as far as can be told without running a
@@ -386,8 +386,16 @@ fn gate_programs(command: &str) -> Vec<String> {
             !is_assignment(w)
                 && !matches!(
                     w.as_str(),
-                    "!" | "if" | "then" | "else" | "elif" | "do" | "while" | "until" | "time"
-                        | "exec" | "command"
+                    "!" | "if"
+                        | "then"
+                        | "else"
+                        | "elif"
+                        | "do"
+                        | "while"
+                        | "until"
+                        | "time"
+                        | "exec"
+                        | "command"
                 )
         }) else {
             continue;
@@ -429,7 +437,10 @@ fn shown(path: &Path) -> String {
     let relative = std::env::current_dir()
         .ok()
         .and_then(|here| path.strip_prefix(here).ok().map(Path::to_path_buf));
-    relative.unwrap_or_else(|| path.to_owned()).display().to_string()
+    relative
+        .unwrap_or_else(|| path.to_owned())
+        .display()
+        .to_string()
 }
 
 /// Line `n` (1-based) of a file, for the caret.

@@ -78,7 +78,10 @@ pub fn render(r: &RunReport) -> String {
             ));
         }
         for (name, n) in &r.unknown_events {
-            notes.push(format!("{n} `{name}` event{} not shown", crate::report::plural(*n)));
+            notes.push(format!(
+                "{n} `{name}` event{} not shown",
+                crate::report::plural(*n)
+            ));
         }
         let _ = writeln!(out, "> Note: {}.\n", notes.join("; "));
     }
@@ -147,7 +150,11 @@ fn chart_section(r: &RunReport) -> String {
         let _ = writeln!(
             out,
             "> One bar per {} (from its first start to its last end) instead of one per attempt: {} attempts would make the chart {} KB, over the {} KB that Mermaid (and so GitHub) renders. `run-batch report --format html` draws every attempt.\n",
-            if detail == Detail::Tasks { "task" } else { "section" },
+            if detail == Detail::Tasks {
+                "task"
+            } else {
+                "section"
+            },
             r.attempts.len(),
             full_len / 1000,
             MERMAID_LIMIT / 1000
@@ -233,7 +240,10 @@ fn chart(r: &RunReport, detail: Detail) -> String {
                 let members: Vec<&Attempt> = (r.attempts.iter())
                     .filter(|a| r.group_of(&a.task) == g.name)
                     .collect();
-                let start = members.iter().map(|a| a.start_secs).fold(f64::MAX, f64::min);
+                let start = members
+                    .iter()
+                    .map(|a| a.start_secs)
+                    .fold(f64::MAX, f64::min);
                 let end = members.iter().map(|a| a.end_secs).fold(0.0, f64::max);
                 if members.is_empty() {
                     continue;

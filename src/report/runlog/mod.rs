@@ -186,12 +186,7 @@ pub fn runs_here(dir: &Path) -> Vec<(PathBuf, Vec<(String, PathBuf)>)> {
         .into_iter()
         .flatten()
         .flatten()
-        .map(|e| {
-            (
-                dir.join(e.file_name()),
-                runs_in(&e.path().join("runs")),
-            )
-        })
+        .map(|e| (dir.join(e.file_name()), runs_in(&e.path().join("runs"))))
         .filter(|(_, runs)| !runs.is_empty())
         .collect();
     out.sort();
@@ -343,8 +338,8 @@ impl RunReport {
                     );
                 }
                 "task_resume_refused" => {
-                    if let Some(a) = (self.attempts.iter_mut().rev())
-                        .find(|a| Some(&a.task) == task.as_ref())
+                    if let Some(a) =
+                        (self.attempts.iter_mut().rev()).find(|a| Some(&a.task) == task.as_ref())
                     {
                         a.resume_refused = true;
                     }
@@ -364,9 +359,16 @@ impl RunReport {
                     self.counts.remaining = usize_of(v, "remaining");
                     self.spend = serde::Deserialize::deserialize(v).unwrap_or_default();
                 }
-                "previous_run_crashed" | "task_session" | "task_progress" | "task_activity"
-                | "ticked" | "tick_failed" | "plan_reloaded" | "plan_reload_failed"
-                | "box_edited" | "cancelling" => {}
+                "previous_run_crashed"
+                | "task_session"
+                | "task_progress"
+                | "task_activity"
+                | "ticked"
+                | "tick_failed"
+                | "plan_reloaded"
+                | "plan_reload_failed"
+                | "box_edited"
+                | "cancelling" => {}
                 other => *self.unknown_events.entry(other.to_owned()).or_default() += 1,
             }
         }
@@ -379,8 +381,11 @@ impl RunReport {
             self.attempts.push(a);
         }
         self.waits.extend(retrying.into_values());
-        self.attempts
-            .sort_by(|a, b| (a.start_secs, a.lane).partial_cmp(&(b.start_secs, b.lane)).unwrap());
+        self.attempts.sort_by(|a, b| {
+            (a.start_secs, a.lane)
+                .partial_cmp(&(b.start_secs, b.lane))
+                .unwrap()
+        });
         self.waits
             .sort_by(|a, b| a.start_secs.total_cmp(&b.start_secs));
         self.lanes = lanes.len();
@@ -540,8 +545,8 @@ fn critical_path(
     plan: Option<&Plan>,
     index: &HashMap<&str, usize>,
 ) -> Vec<PathStep> {
-    let Some(mut current) = (0..attempts.len())
-        .max_by(|&a, &b| attempts[a].end_secs.total_cmp(&attempts[b].end_secs))
+    let Some(mut current) =
+        (0..attempts.len()).max_by(|&a, &b| attempts[a].end_secs.total_cmp(&attempts[b].end_secs))
     else {
         return Vec::new();
     };
@@ -596,8 +601,9 @@ fn relation(
     };
     let depends = plan.effective_after(l).iter().any(|target| match *target {
         crate::plan::Target::Task(t) => t == e || plan.doc.task_within(e, t),
-        crate::plan::Target::Section(s) => plan.doc.tasks[e].section == s
-            || plan.doc.section_within(plan.doc.tasks[e].section, s),
+        crate::plan::Target::Section(s) => {
+            plan.doc.tasks[e].section == s || plan.doc.section_within(plan.doc.tasks[e].section, s)
+        }
     });
     if depends {
         "dependency"

@@ -11,19 +11,32 @@ fn report(lines: &[&str]) -> RunReport {
 }
 
 fn at(secs: u32, rest: &str) -> String {
-    format!(
-        "{{\"ts\":\"2026-11-21T10:00:{secs:02}.000Z\",\"run\":\"R\",{rest}}}"
-    )
+    format!("{{\"ts\":\"2026-11-21T10:00:{secs:02}.000Z\",\"run\":\"R\",{rest}}}")
 }
 
 #[test]
 fn a_crashed_run_keeps_its_open_attempts_to_its_last_event() {
     let lines = [
-        at(0, r#""event":"run_started","file":"t.md","pid":1,"tasks":2,"to_run":2,"jobs":2"#),
-        at(1, r#""event":"task_started","task":"a","attempt":1,"agent":"x","pid":2,"log":"a.log","command":"x""#),
-        at(1, r#""event":"task_started","task":"b","attempt":1,"agent":"x","pid":3,"log":"b.log","command":"x""#),
-        at(4, r#""event":"task_finished","task":"b","attempt":1,"outcome":"succeeded","duration_secs":3.0,"log":"b.log","agent":"x","cost_usd":0.5,"input_tokens":10,"output_tokens":2,"cache_read_tokens":0,"cache_write_tokens":0"#),
-        at(9, r#""event":"task_progress","task":"a","line":"still going""#),
+        at(
+            0,
+            r#""event":"run_started","file":"t.md","pid":1,"tasks":2,"to_run":2,"jobs":2"#,
+        ),
+        at(
+            1,
+            r#""event":"task_started","task":"a","attempt":1,"agent":"x","pid":2,"log":"a.log","command":"x""#,
+        ),
+        at(
+            1,
+            r#""event":"task_started","task":"b","attempt":1,"agent":"x","pid":3,"log":"b.log","command":"x""#,
+        ),
+        at(
+            4,
+            r#""event":"task_finished","task":"b","attempt":1,"outcome":"succeeded","duration_secs":3.0,"log":"b.log","agent":"x","cost_usd":0.5,"input_tokens":10,"output_tokens":2,"cache_read_tokens":0,"cache_write_tokens":0"#,
+        ),
+        at(
+            9,
+            r#""event":"task_progress","task":"a","line":"still going""#,
+        ),
         "{\"ts\":\"2026-11-21T10:00:09.5".to_owned(),
     ];
     let r = report(&lines.iter().map(String::as_str).collect::<Vec<_>>());
@@ -31,7 +44,10 @@ fn a_crashed_run_keeps_its_open_attempts_to_its_last_event() {
     assert_eq!(r.unreadable_lines, 1);
     assert_eq!(r.lanes, 2);
     let a = r.attempts.iter().find(|a| a.task == "a").unwrap();
-    assert_eq!((a.outcome.as_str(), a.start_secs, a.end_secs), ("unfinished", 1.0, 9.0));
+    assert_eq!(
+        (a.outcome.as_str(), a.start_secs, a.end_secs),
+        ("unfinished", 1.0, 9.0)
+    );
     assert_eq!(r.spend.cost_usd, Some(0.5));
     assert_eq!(r.duration_secs, 9.0);
 }
@@ -39,14 +55,35 @@ fn a_crashed_run_keeps_its_open_attempts_to_its_last_event() {
 #[test]
 fn retries_leave_a_wait_and_reuse_the_free_lane() {
     let lines = [
-        at(0, r#""event":"run_started","file":"t.md","pid":1,"tasks":1,"to_run":1,"jobs":1"#),
-        at(0, r#""event":"task_started","task":"a","attempt":1,"agent":"x","pid":2,"log":"l","command":"x""#),
-        at(2, r#""event":"task_finished","task":"a","attempt":1,"outcome":"failed","reason":"exit 1","duration_secs":2.0,"log":"l","agent":"x""#),
-        at(2, r#""event":"task_retrying","task":"a","next_attempt":2,"delay_secs":1.0"#),
+        at(
+            0,
+            r#""event":"run_started","file":"t.md","pid":1,"tasks":1,"to_run":1,"jobs":1"#,
+        ),
+        at(
+            0,
+            r#""event":"task_started","task":"a","attempt":1,"agent":"x","pid":2,"log":"l","command":"x""#,
+        ),
+        at(
+            2,
+            r#""event":"task_finished","task":"a","attempt":1,"outcome":"failed","reason":"exit 1","duration_secs":2.0,"log":"l","agent":"x""#,
+        ),
+        at(
+            2,
+            r#""event":"task_retrying","task":"a","next_attempt":2,"delay_secs":1.0"#,
+        ),
         at(2, r#""event":"usage_limit_wait","until":"later""#),
-        at(3, r#""event":"task_started","task":"a","attempt":2,"agent":"x","pid":3,"log":"l2","command":"x""#),
-        at(5, r#""event":"task_finished","task":"a","attempt":2,"outcome":"succeeded","duration_secs":2.0,"log":"l2","agent":"x""#),
-        at(5, r#""event":"run_finished","outcome":"succeeded","done":1,"failed":0,"remaining":0,"duration_secs":5.0,"input_tokens":0,"output_tokens":0,"cache_read_tokens":0,"cache_write_tokens":0"#),
+        at(
+            3,
+            r#""event":"task_started","task":"a","attempt":2,"agent":"x","pid":3,"log":"l2","command":"x""#,
+        ),
+        at(
+            5,
+            r#""event":"task_finished","task":"a","attempt":2,"outcome":"succeeded","duration_secs":2.0,"log":"l2","agent":"x""#,
+        ),
+        at(
+            5,
+            r#""event":"run_finished","outcome":"succeeded","done":1,"failed":0,"remaining":0,"duration_secs":5.0,"input_tokens":0,"output_tokens":0,"cache_read_tokens":0,"cache_write_tokens":0"#,
+        ),
     ];
     let r = report(&lines.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(r.outcome, "succeeded");
@@ -64,8 +101,14 @@ fn retries_leave_a_wait_and_reuse_the_free_lane() {
 #[test]
 fn blocked_tasks_are_listed_with_what_they_wait_for() {
     let lines = [
-        at(0, r#""event":"task_started","task":"a","attempt":1,"agent":"x","pid":2,"log":"l","command":"x""#),
-        at(1, r#""event":"task_finished","task":"a","attempt":1,"outcome":"blocked","reason":"db down","duration_secs":1.0,"log":"l","agent":"x""#),
+        at(
+            0,
+            r#""event":"task_started","task":"a","attempt":1,"agent":"x","pid":2,"log":"l","command":"x""#,
+        ),
+        at(
+            1,
+            r#""event":"task_finished","task":"a","attempt":1,"outcome":"blocked","reason":"db down","duration_secs":1.0,"log":"l","agent":"x""#,
+        ),
         at(1, r#""event":"task_blocked","task":"b","by":"a""#),
     ];
     let r = report(&lines.iter().map(String::as_str).collect::<Vec<_>>());
