@@ -493,3 +493,22 @@ fn run_bounded(mut cmd: std::process::Command, timeout: Duration) -> String {
     }
     reader.join().unwrap()
 }
+
+#[test]
+fn a_run_in_progress_is_reported_as_running() {
+    let t = Test::new()
+        .fake_agent()
+        .file("t.md", "# P\n- [ ] slow hang <!-- id: slow -->\n");
+    let dir = t.path().to_owned();
+    let run = Background::start(&dir, &["t.md", "--agent", "fake-agent"]);
+    wait_until(PATIENCE, "the task to start", || {
+        named(&events(&dir, "t.md"), "task_started").len() == 1
+    });
+    let out = t.args(["report", "t.md", "--format", "json"]).success();
+    let json = out.json();
+    assert_eq!(json["outcome"], "running");
+    assert_eq!(json["attempts"][0]["outcome"], "running");
+    run.signal(libc::SIGINT);
+    let finished = run.wait(PATIENCE);
+    assert_eq!(finished.status.code(), Some(130));
+}

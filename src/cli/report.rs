@@ -47,7 +47,14 @@ pub fn report(args: &ReportArgs) -> Result<i32, Error> {
         let doc = Document::read(f, ReadOptions::default()).ok()?;
         Plan::build(doc, PlanOptions::default()).ok()
     });
-    let report = RunReport::read(&events, plan.as_ref()).map_err(Error::Setup)?;
+    let mut report = RunReport::read(&events, plan.as_ref()).map_err(Error::Setup)?;
+    if let Some(file) = &taskfile {
+        let state = crate::record::state::StateDir::for_taskfile(file);
+        let latest = runlog::runs_of(file).last().map(|(_, e)| e.clone());
+        if state.run_in_progress() && latest.as_ref() == Some(&events) {
+            report.in_progress();
+        }
+    }
     let out = match args.format {
         ReportFormat::Md => runlog::md::render(&report),
         ReportFormat::Html => runlog::html::render(&report),

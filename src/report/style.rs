@@ -23,15 +23,20 @@ impl ColorChoice {
     /// choice: a terminal, `NO_COLOR` unset, `TERM` not `dumb`.
     pub fn apply(self) {
         let on = match self {
-            ColorChoice::Auto => {
-                // console treats an empty `NO_COLOR` as set; the convention
+            ColorChoice::Auto => match std::env::var_os("NO_COLOR") {
+                Some(v) if !v.is_empty() => Some(false),
+                // console takes an empty `NO_COLOR` as set; the convention
                 // (no-color.org) is that only a non-empty value counts.
-                if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
-                    Some(false)
-                } else {
+                Some(_) => {
+                    let term = std::env::var_os("TERM").is_none_or(|t| t != "dumb");
+                    let stderr = std::io::IsTerminal::is_terminal(&std::io::stderr()) && term;
+                    let stdout = std::io::IsTerminal::is_terminal(&std::io::stdout()) && term;
+                    console::set_colors_enabled(stdout);
+                    console::set_colors_enabled_stderr(stderr);
                     None
                 }
-            }
+                None => None,
+            },
             ColorChoice::Always => Some(true),
             ColorChoice::Never => Some(false),
         };

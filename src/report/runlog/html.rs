@@ -22,11 +22,11 @@ const STYLE: &str = "
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#1d2330;background:#fff}
 h1{font-size:1.4em;margin:0 0 .3em}h2{font-size:1.15em;margin:1.6em 0 .5em}
 .outcome{display:inline-block;padding:.05em .5em;border-radius:.3em;color:#fff;font-weight:600}
-.outcome.succeeded{background:#2f8a57}.outcome.failed,.outcome.crashed{background:#c73a3a}.outcome.interrupted{background:#6b7a90}
+.outcome.succeeded{background:#2f8a57}.outcome.failed,.outcome.crashed{background:#c73a3a}.outcome.interrupted,.outcome.running{background:#6b7a90}
 svg{width:100%;height:auto;display:block}
 .lane-name,.tick{font-size:11px;fill:#555}.lane-line{stroke:#e4e7ec}.tick-line{stroke:#eef0f3}
 .span{stroke:#fff;stroke-width:1}.span-label{font-size:11px;fill:#fff;pointer-events:none}
-.succeeded{fill:#3b9b66}.failed,.timed_out{fill:#d14b4b}.blocked{fill:#e0a030}.interrupted,.unfinished{fill:#8391a7}
+.succeeded{fill:#3b9b66}.failed,.timed_out{fill:#d14b4b}.blocked{fill:#e0a030}.interrupted,.unfinished,.running{fill:#8391a7}
 .span.critical{stroke:#111;stroke-width:2.5}
 .wait{fill:url(#hatch);stroke:#999;stroke-dasharray:3 2}
 .legend span{display:inline-block;margin-right:1.2em}.legend i{display:inline-block;width:.9em;height:.9em;margin-right:.3em;vertical-align:-.1em;border-radius:2px}
@@ -70,6 +70,11 @@ pub fn render(r: &RunReport) -> String {
     if r.outcome == "crashed" {
         out.push_str(
             "<p class=\"note\">The run ended without saying how: run-batch was killed or crashed. Attempts still open then are drawn as unfinished, up to the run's last event.</p>\n",
+        );
+    }
+    if r.outcome == "running" {
+        out.push_str(
+            "<p class=\"note\">The run is still going: this is how it stands at its last event.</p>\n",
         );
     }
     out.push_str("<section id=\"timeline\">\n<h2>Timeline</h2>\n");

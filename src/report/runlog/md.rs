@@ -35,6 +35,12 @@ pub fn render(r: &RunReport) -> String {
             "> The run ended without a `run_finished` event: run-batch was killed or crashed. Attempts still open then are shown as *unfinished*, up to the run's last event.\n"
         );
     }
+    if r.outcome == "running" {
+        let _ = writeln!(
+            out,
+            "> The run is still going: this is how it stands at its last event. Attempts still running are shown up to then.\n"
+        );
+    }
     out.push_str(&chart_section(r));
     out.push_str(&tables(r));
     if !r.critical_path.is_empty() {
@@ -274,7 +280,7 @@ fn bar(text: &str, outcome: &str, start: u64, end: u64) -> String {
         "succeeded" => "done, ",
         "failed" | "timed_out" => "crit, ",
         "blocked" => "crit, done, ",
-        "interrupted" | "unfinished" => "active, ",
+        "interrupted" | "unfinished" | "running" => "active, ",
         _ => "",
     };
     // Mermaid draws nothing for a bar of no length.
@@ -291,7 +297,7 @@ fn worst_outcome<'a>(outcomes: impl Iterator<Item = &'a str>) -> &'a str {
     let rank = |o: &str| match o {
         "failed" | "timed_out" => 4,
         "blocked" => 3,
-        "interrupted" | "unfinished" => 2,
+        "interrupted" | "unfinished" | "running" => 2,
         "succeeded" => 1,
         _ => 0,
     };

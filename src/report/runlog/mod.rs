@@ -36,7 +36,8 @@ pub struct RunReport {
     pub started: String,
     /// RFC 3339: `run_finished`, when there is one.
     pub finished: Option<String>,
-    /// `succeeded`, `failed`, `interrupted`, or `crashed` (no `run_finished`).
+    /// `succeeded`, `failed`, `interrupted`, `running` (still in progress),
+    /// or `crashed` (ended without `run_finished`).
     pub outcome: String,
     /// `max_cost`, `fail_fast` or `interrupted`, when the run stopped early.
     pub stopped: Option<String>,
@@ -487,6 +488,28 @@ impl RunReport {
             .collect();
         self.by_task = rows;
         self.critical_path = critical_path(&self.attempts, plan, &index);
+    }
+
+    /// The run is still going (it holds the task file's lock): what looked
+    /// like a crash is a run in progress, its open attempts still running.
+    pub fn in_progress(&mut self) {
+        if self.outcome == "crashed" {
+            self.outcome = "running".into();
+            for a in self
+                .attempts
+                .iter_mut()
+                .filter(|a| a.outcome == "unfinished")
+            {
+                a.outcome = "running".into();
+            }
+            for t in self
+                .by_task
+                .iter_mut()
+                .filter(|t| t.outcome == "unfinished")
+            {
+                t.outcome = "running".into();
+            }
+        }
     }
 
     /// A task's section, for grouping bars: the plan's, else `wave N`,
