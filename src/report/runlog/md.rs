@@ -170,7 +170,7 @@ fn chart_section(r: &RunReport) -> String {
     out.push_str(&text);
     out.push_str("```\n\n");
     out.push_str(
-        "Bars: **done** (grey), **failed** or **timed out** (red), **blocked** by the agent (red and grey), **interrupted** or **unfinished** (blue), and *waiting* before a retry (plain, dashed in HTML).\n\n",
+        "Bars: **done** (grey), **failed** or **timed out** (red), **blocked** by the agent (red edge, grey), **interrupted**, **unfinished** or **running** (light blue), and *waits* before a retry (blue); each bar's name ends with its outcome.\n\n",
     );
     out
 }
