@@ -424,25 +424,26 @@ impl RunReport {
         }
         // Tasks: blocked ones (from `fold`) and every task that ran.
         let mut rows: Vec<TaskRow> = std::mem::take(&mut self.by_task);
+        let mut row_of: HashMap<String, usize> = (rows.iter().enumerate())
+            .map(|(i, r)| (r.id.clone(), i))
+            .collect();
         for a in &self.attempts {
-            let row = match rows.iter().position(|r| r.id == a.task) {
-                Some(i) => &mut rows[i],
-                None => {
-                    rows.push(TaskRow {
-                        id: a.task.clone(),
-                        section: None,
-                        wave: None,
-                        attempts: 0,
-                        outcome: String::new(),
-                        blocked_by: None,
-                        busy_secs: 0.0,
-                        first_start_secs: None,
-                        last_end_secs: None,
-                        spend: Spend::default(),
-                    });
-                    rows.last_mut().unwrap()
-                }
-            };
+            let i = *row_of.entry(a.task.clone()).or_insert_with(|| {
+                rows.push(TaskRow {
+                    id: a.task.clone(),
+                    section: None,
+                    wave: None,
+                    attempts: 0,
+                    outcome: String::new(),
+                    blocked_by: None,
+                    busy_secs: 0.0,
+                    first_start_secs: None,
+                    last_end_secs: None,
+                    spend: Spend::default(),
+                });
+                rows.len() - 1
+            });
+            let row = &mut rows[i];
             row.attempts += 1;
             row.outcome = a.outcome.clone();
             row.busy_secs += a.end_secs - a.start_secs;
@@ -568,32 +569,39 @@ fn critical_path(
     plan: Option<&Plan>,
     index: &HashMap<&str, usize>,
 ) -> Vec<PathStep> {
-    let Some(mut current) =
-        (0..attempts.len()).max_by(|&a, &b| attempts[a].end_secs.total_cmp(&attempts[b].end_secs))
-    else {
+    // Attempts by end time, to find "the last to end before" by bisection.
+    let mut by_end: Vec<usize> = (0..attempts.len()).collect();
+    by_end.sort_by(|&a, &b| attempts[a].end_secs.total_cmp(&attempts[b].end_secs));
+    let Some(&last) = by_end.last() else {
         return Vec::new();
     };
+    // Each attempt's own previous attempt (same task, started before it).
+    let mut prev: Vec<Option<usize>> = vec![None; attempts.len()];
+    let mut last_of: HashMap<&str, usize> = HashMap::new();
+    let mut by_start: Vec<usize> = (0..attempts.len()).collect();
+    by_start.sort_by(|&a, &b| attempts[a].start_secs.total_cmp(&attempts[b].start_secs));
+    for &i in &by_start {
+        prev[i] = last_of.insert(attempts[i].task.as_str(), i);
+    }
+    let mut seen = vec![false; attempts.len()];
     let mut steps = Vec::new();
-    let mut seen = std::collections::HashSet::new();
+    let mut current = last;
     loop {
-        seen.insert(current);
+        seen[current] = true;
         let a = &attempts[current];
-        let own = (0..attempts.len())
-            .filter(|&i| !seen.contains(&i) && attempts[i].task == a.task)
-            .filter(|&i| attempts[i].end_secs <= a.start_secs + HANDOFF)
-            .max_by(|&x, &y| attempts[x].end_secs.total_cmp(&attempts[y].end_secs));
-        let (before, after) = match own {
-            Some(i) => (Some(i), "retry"),
-            None => {
-                let other = (0..attempts.len())
-                    .filter(|&i| !seen.contains(&i) && attempts[i].task != a.task)
-                    .filter(|&i| attempts[i].end_secs <= a.start_secs + HANDOFF)
-                    .max_by(|&x, &y| attempts[x].end_secs.total_cmp(&attempts[y].end_secs));
-                match other {
-                    Some(i) => (Some(i), relation(plan, index, &attempts[i].task, &a.task)),
-                    None => (None, "start"),
-                }
-            }
+        // Its own earlier attempt first: a retry waits for nothing else.
+        let own =
+            prev[current].filter(|&i| !seen[i] && attempts[i].end_secs <= a.start_secs + HANDOFF);
+        let cut = by_end.partition_point(|&i| attempts[i].end_secs <= a.start_secs + HANDOFF);
+        let other = by_end[..cut]
+            .iter()
+            .rev()
+            .copied()
+            .find(|&i| !seen[i] && attempts[i].task != a.task);
+        let (before, after) = match (own, other) {
+            (Some(i), _) => (Some(i), "retry"),
+            (None, Some(i)) => (Some(i), relation(plan, index, &attempts[i].task, &a.task)),
+            (None, None) => (None, "start"),
         };
         steps.push(PathStep {
             task: a.task.clone(),

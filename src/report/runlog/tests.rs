@@ -126,3 +126,43 @@ fn an_empty_file_is_an_error() {
     let e = RunReport::read(&path, None).unwrap_err();
     assert!(e.contains("holds no events"), "{e}");
 }
+
+#[test]
+fn the_critical_path_follows_what_each_start_waited_for() {
+    // -j 2: `c` ends first, `a` ends at 2 and `b` starts then; `b` ends last.
+    let lines = [
+        at(
+            0,
+            r#""event":"task_started","task":"a","attempt":1,"agent":"x","pid":2,"log":"l","command":"x""#,
+        ),
+        at(
+            0,
+            r#""event":"task_started","task":"c","attempt":1,"agent":"x","pid":3,"log":"l","command":"x""#,
+        ),
+        at(
+            1,
+            r#""event":"task_finished","task":"c","attempt":1,"outcome":"succeeded","duration_secs":1.0,"log":"l","agent":"x""#,
+        ),
+        at(
+            2,
+            r#""event":"task_finished","task":"a","attempt":1,"outcome":"succeeded","duration_secs":2.0,"log":"l","agent":"x""#,
+        ),
+        at(
+            2,
+            r#""event":"task_started","task":"b","attempt":1,"agent":"x","pid":4,"log":"l","command":"x""#,
+        ),
+        at(
+            5,
+            r#""event":"task_finished","task":"b","attempt":1,"outcome":"failed","duration_secs":3.0,"log":"l","agent":"x""#,
+        ),
+    ];
+    let r = report(&lines.iter().map(String::as_str).collect::<Vec<_>>());
+    let path: Vec<(&str, &str)> = (r.critical_path.iter())
+        .map(|s| (s.task.as_str(), s.after.as_str()))
+        .collect();
+    // Without the plan the reason is a slot; `c` ended long before.
+    assert_eq!(path, [("a", "start"), ("b", "slot")]);
+    assert_eq!(r.lanes, 2);
+    let b = r.attempts.iter().find(|a| a.task == "b").unwrap();
+    assert_eq!(b.lane, 1, "b takes the lowest free lane, a's");
+}
