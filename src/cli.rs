@@ -45,7 +45,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the plan: one agent per task, ticking each box as its task is done
     /// (also `run-batch FILE`)
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Done and remaining tasks, the last run's outcome and each failed task
     Status(StatusArgs),
     /// Show the plan: waves, sections, tasks, ids, limits and dependencies
@@ -170,6 +170,34 @@ pub struct RunArgs {
     /// with a line `RUN-BATCH: DONE`
     #[arg(long)]
     pub require_done: bool,
+    /// The longest the run may wait for usage limits in all, e.g. `8h`;
+    /// past it, nothing new starts and the run exits 75 (run it again later
+    /// to carry on) [default: no limit]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub max_wait: Option<std::time::Duration>,
+    /// Stop an attempt as stalled when it shows no sign of life (output,
+    /// a stream event, a progress line) for this long, e.g. `10m`; it is
+    /// retried, continuing its agent's session where it can
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub idle_timeout: Option<std::time::Duration>,
+    /// Where tasks run: `none` (all in the same folder), or `worktree` (each
+    /// task in a git worktree of its own, merged back onto your branch
+    /// before its box is ticked)
+    #[arg(long, value_enum, value_name = "MODE", default_value = "none")]
+    pub isolate: Isolate,
+    /// Commit the task file's progress to git: `tick` (each write of ticks),
+    /// `wave` (when a wave is done), `end` (once, at the end), `off`. Only
+    /// the tick bytes are committed, never your other edits
+    #[arg(long, value_enum, value_name = "WHEN", default_value = "off")]
+    pub commit: crate::run::CommitWhen,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Isolate {
+    /// Every agent works in the same folder
+    None,
+    /// Each task in its own git worktree and branch, merged back in order
+    Worktree,
 }
 
 #[derive(Args, Debug)]
@@ -271,7 +299,7 @@ pub fn main() -> i32 {
         }
     };
     let result = match cli.command {
-        Some(Command::Run(args)) => run(args),
+        Some(Command::Run(args)) => run(*args),
         Some(Command::Status(args)) => status(&args),
         Some(Command::Plan(args)) => plan(&args),
         Some(Command::Tick(args)) => tick(&args),
@@ -349,6 +377,10 @@ fn run(args: RunArgs) -> Result<i32, Error> {
         max_cost_per_task: args.max_cost_per_task,
         fresh: args.fresh,
         require_done: args.require_done,
+        max_wait: args.max_wait,
+        idle_timeout: args.idle_timeout,
+        isolate: args.isolate == Isolate::Worktree,
+        commit: args.commit,
     };
     crate::run::run(plan, keeper, options)
 }

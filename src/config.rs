@@ -26,6 +26,16 @@ pub struct Config {
     pub prices: BTreeMap<String, Price>,
     /// `[runs] keep`: run folders kept per task file (None: the default).
     pub keep_runs: Option<usize>,
+    /// `[limits]`: more patterns (regular expressions, checked when read)
+    /// for provider failures, before the built-in ones.
+    pub limit_patterns: Vec<(crate::run::limits::Kind, String)>,
+    /// `[limits] transient-retries`: transient API failures retried before
+    /// one counts as the task's failure (None: the default).
+    pub transient_retries: Option<u32>,
+    /// `[limits] margin`: waited past a usage limit's reset time.
+    pub reset_margin: Option<std::time::Duration>,
+    /// `[isolation] setup`: a command run in each new task worktree.
+    pub worktree_setup: Option<String>,
 }
 
 /// What a custom agent prints on stdout.
@@ -110,6 +120,33 @@ struct RawConfig {
     #[serde(default)]
     prices: BTreeMap<Spanned<String>, Spanned<RawPrice>>,
     runs: Option<RawRuns>,
+    limits: Option<RawLimits>,
+    isolation: Option<RawIsolation>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "kebab-case",
+    expecting = "a table of settings for task worktrees (`setup`)"
+)]
+struct RawIsolation {
+    setup: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "kebab-case",
+    expecting = "a table of patterns (`limit`, `throttled`, `transient`, `auth`), `transient-retries` and `margin`"
+)]
+struct RawLimits {
+    limit: Option<Vec<Spanned<String>>>,
+    throttled: Option<Vec<Spanned<String>>>,
+    transient: Option<Vec<Spanned<String>>>,
+    auth: Option<Vec<Spanned<String>>>,
+    transient_retries: Option<Spanned<i64>>,
+    margin: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -267,6 +304,52 @@ fn parse(text: &str) -> Result<Config, Problem> {
             ));
         }
         config.keep_runs = Some(n as usize);
+    }
+    if let Some(isolation) = raw.isolation {
+        config.worktree_setup = isolation.setup.filter(|s| !s.trim().is_empty());
+    }
+    if let Some(limits) = raw.limits {
+        use crate::run::limits::Kind;
+        let lists = [
+            (Kind::Limit, limits.limit),
+            (Kind::Throttled, limits.throttled),
+            (Kind::Transient, limits.transient),
+            (Kind::Auth, limits.auth),
+        ];
+        for (kind, patterns) in lists {
+            for pattern in patterns.unwrap_or_default() {
+                let span = pattern.span();
+                let text = pattern.into_inner();
+                if let Err(e) = regex::Regex::new(&text) {
+                    return Err(Problem::at(
+                        span,
+                        format!("`{text}` is not a regular expression: {e}"),
+                    ));
+                }
+                config.limit_patterns.push((kind, text));
+            }
+        }
+        if let Some(m) = limits.margin {
+            let span = m.span();
+            let text = m.into_inner();
+            config.reset_margin =
+                Some(crate::taskfile::parse_duration(&text).ok_or_else(|| {
+                    Problem::at(
+                        span,
+                        format!("`margin` must be a duration such as `60s` or `2m`, not `{text}`"),
+                    )
+                })?);
+        }
+        if let Some(n) = limits.transient_retries {
+            let span = n.span();
+            let n = n.into_inner();
+            config.transient_retries = Some(u32::try_from(n).map_err(|_| {
+                Problem::at(
+                    span,
+                    format!("`transient-retries` must be 0 or more, not {n}"),
+                )
+            })?);
+        }
     }
     Ok(config)
 }
@@ -666,7 +749,7 @@ cache-read = 0.125
         );
         assert_eq!(
             error("timeout = 5\n"),
-            "run-batch.toml:1:1: unknown key `timeout`; expected one of `agents`, `prices`, `runs`"
+            "run-batch.toml:1:1: unknown key `timeout`; expected one of `agents`, `prices`, `runs`, `limits`, `isolation`"
         );
     }
 

@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod git;
 pub mod plan;
 pub mod record;
 pub mod report;

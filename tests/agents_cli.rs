@@ -1465,3 +1465,136 @@ fn a_relative_command_in_a_parent_config_is_found_from_the_config_folder() {
         .success();
     assert_eq!(calls(out.path()).len(), 1);
 }
+
+// ---- unattended runs: limits, throttling, auth, stalls, retries that learn ----------
+
+/// Margin past a reset: a second, so tests wait seconds, not minutes.
+const QUICK_LIMITS: &str = "[limits]\nmargin = \"1s\"\n";
+
+#[test]
+fn a_usage_limit_waits_for_the_reset_and_continues_the_session_without_a_retry() {
+    let out = claude(Test::new())
+        .file("run-batch.toml", QUICK_LIMITS)
+        .file("t.md", "- [ ] a limited-once session=L1 <!-- id: a -->\n")
+        .env("FAKE_RESET", "1")
+        .args(["t.md"])
+        .stderr_contains("claude: waiting for the usage limit until ")
+        .stderr_contains("claude: the usage limit is over (waited ")
+        .file_is("t.md", "- [x] a limited-once session=L1 <!-- id: a -->\n")
+        .timeout(Duration::from_secs(60))
+        .success();
+    let events = &runs(out.path())[0];
+    let finished = named(events, "task_finished");
+    assert_eq!(finished[0]["class"], "limit_exhausted");
+    assert_eq!(finished[0]["resumable"], true);
+    assert_eq!(finished[1]["class"], "succeeded");
+    let wait = only(events, "limit_wait");
+    assert_eq!(wait["provider"], "claude");
+    assert_eq!(wait["reset_known"], true);
+    let over = only(events, "limit_wait_over");
+    // At least the margin past the reset (given to the second).
+    assert!(over["waited_secs"].as_f64().unwrap() >= 1.0, "{over}");
+    // The second attempt continued the session, and no --retries were needed.
+    let calls = calls(out.path());
+    assert_eq!(calls.len(), 2);
+    calls[1].assert_args(&["--resume=L1"]);
+}
+
+#[test]
+fn max_wait_stops_a_run_that_waits_too_long_with_exit_75() {
+    let out = claude(Test::new())
+        .file(
+            "t.md",
+            "- [ ] a limited <!-- id: a -->\n- [ ] b <!-- id: b -->\n",
+        )
+        .env("FAKE_RESET", "3600")
+        .args(["t.md", "-j", "1", "--max-wait", "1s"])
+        .stderr_contains("stopping: --max-wait 1s reached waiting for usage limits")
+        .unchanged("t.md")
+        .status(75);
+    let fin = only(&runs(out.path())[0], "run_finished").clone();
+    assert_eq!(fin["stopped"], "max_wait");
+    let status = status_json(out.path(), "t.md");
+    assert_eq!(status["waiting"][0]["id"], "a", "{status:#}");
+    assert_eq!(status["waiting"][0]["class"], "limit_exhausted");
+}
+
+#[test]
+fn an_auth_failure_stops_the_provider_and_nothing_more_of_it_starts() {
+    let out = claude(Test::new())
+        .file(
+            "t.md",
+            "- [ ] a authfail <!-- id: a -->\n- [ ] b <!-- id: b -->\n",
+        )
+        .args(["t.md", "-j", "1", "--retries", "3"])
+        .stderr_contains("claude: stopped (the agent reported an error: Invalid API key")
+        .unchanged("t.md")
+        .failure();
+    assert_eq!(
+        calls(out.path()).len(),
+        1,
+        "no retry, and `b` never started"
+    );
+    let runs = runs(out.path());
+    let finished = named(&runs[0], "task_finished");
+    assert_eq!(finished[0]["class"], "auth");
+}
+
+#[test]
+fn a_throttled_attempt_slows_its_provider_and_uses_no_retry() {
+    let out = claude(Test::new())
+        .file(
+            "t.md",
+            "- [ ] a throttled-once <!-- id: a -->\n- [ ] b sleep=1 <!-- id: b -->\n",
+        )
+        .args(["t.md", "-j", "2"])
+        .stderr_contains("claude: throttled; at most 1 at once, next start in ")
+        .file_is(
+            "t.md",
+            "- [x] a throttled-once <!-- id: a -->\n- [x] b sleep=1 <!-- id: b -->\n",
+        )
+        .timeout(Duration::from_secs(60))
+        .success();
+    let events = &runs(out.path())[0];
+    let throttled = only(events, "provider_throttled");
+    assert_eq!(throttled["concurrency"], 1);
+    assert_eq!(named(events, "task_finished")[0]["class"], "throttled");
+}
+
+#[test]
+fn a_transient_api_error_is_retried_without_using_retries() {
+    let out = claude(Test::new())
+        .file("t.md", "- [ ] a transient-once <!-- id: a -->\n")
+        .args(["t.md"])
+        .file_is("t.md", "- [x] a transient-once <!-- id: a -->\n")
+        .success();
+    let runs = runs(out.path());
+    let finished = named(&runs[0], "task_finished");
+    assert_eq!(finished[0]["class"], "transient");
+    assert_eq!(finished[1]["class"], "succeeded");
+}
+
+#[test]
+fn agents_of_one_provider_start_in_a_ramp() {
+    let out = claude(Test::new())
+        .file(
+            "t.md",
+            "- [ ] a sleep=2\n- [ ] b sleep=2\n- [ ] c sleep=2\n",
+        )
+        .args(["t.md", "-j", "3"])
+        .timeout(Duration::from_secs(60))
+        .success();
+    let started: Vec<std::time::SystemTime> = named(&runs(out.path())[0], "task_started")
+        .iter()
+        .map(|e| humantime::parse_rfc3339(e["ts"].as_str().unwrap()).unwrap())
+        .collect();
+    let gap = |i: usize| started[i].duration_since(started[0]).unwrap();
+    assert!(
+        gap(1) < Duration::from_millis(500),
+        "two at once: {started:?}"
+    );
+    assert!(
+        gap(2) >= Duration::from_millis(900),
+        "then one a second: {started:?}"
+    );
+}

@@ -1013,13 +1013,17 @@ fn codex_refused_resume_starts_fresh_with_a_summary() {
 // ------------------------------------------------------------ failures
 
 /// Runs one task against an error step; checks it failed with `needle` in
-/// its reason on stderr and in `status --json`.
-fn fails_with_api_message(cli: Cli, error: Step, needle: &str) {
+/// its reason on stderr and in `status --json`, classed as `class`. Transient
+/// API errors are retried without using retries; `[limits]
+/// transient-retries = 0` makes the first one the task's failure, quickly.
+fn fails_with_api_message(cli: Cli, error: Step, needle: &str, class: &str) {
     let Some(fx) = Fixture::new(cli, vec![error]) else {
         return;
     };
-    if cli == Cli::Codex {
-        fx.write_config(CODEX_CONFIG);
+    let limits = "[limits]\ntransient-retries = 0\n";
+    match cli {
+        Cli::Codex => fx.write_config(&format!("{CODEX_CONFIG}{limits}")),
+        Cli::Claude => fx.write_config(limits),
     }
     fx.write_taskfile("- [ ] Say hello\n");
     let b = fx.run(&["-j", "1"]);
@@ -1035,6 +1039,7 @@ fn fails_with_api_message(cli: Cli, error: Step, needle: &str) {
     );
     let finished = b.attempt_event("task_finished", "say-hello", 1);
     assert_eq!(finished["outcome"], "failed", "{b}");
+    assert_eq!(finished["class"], class, "{b}");
     assert!(
         finished["reason"]
             .as_str()
@@ -1042,33 +1047,46 @@ fn fails_with_api_message(cli: Cli, error: Step, needle: &str) {
         "{b}"
     );
     let status = fx.status();
+    // An auth failure is the provider's, not the task's: the task waits.
+    let list = if class == "auth" { "waiting" } else { "failed" };
     let reason = status
-        .pointer("/failed/0/reason")
+        .pointer(&format!("/{list}/0/reason"))
         .and_then(Value::as_str)
-        .unwrap_or_else(|| panic!("no failed[0].reason in status --json:\n{status:#}\n{b}"));
+        .unwrap_or_else(|| panic!("no {list}[0].reason in status --json:\n{status:#}\n{b}"));
     assert!(
         reason.contains(needle),
         "status --json reason {reason:?} lacks {needle:?}\n{b}"
     );
     assert_eq!(status["remaining"], 1, "{status:#}\n{b}");
+    if class == "auth" {
+        let stopped = b.stderr_lines_starting(match cli {
+            Cli::Claude => "claude: stopped (",
+            Cli::Codex => "codex: stopped (",
+        });
+        assert_eq!(stopped.len(), 1, "the provider is stopped, once\n{b}");
+    }
 }
 
 #[test]
 fn claude_api_500_fails_the_task_with_the_api_message() {
+    // A 500 is transient: with no transient retries left, the task fails.
     fails_with_api_message(
         Cli::Claude,
         Step::error(500).message("mock: boom"),
         "500 mock: boom",
+        "task_failed",
     );
 }
 
 #[test]
 fn claude_api_401_fails_the_task_with_the_api_message() {
-    // Claude replaces a 401's message with its own advice.
+    // Claude replaces a 401's message with its own advice; it stops the
+    // provider for the run.
     fails_with_api_message(
         Cli::Claude,
         Step::error(401).message("mock: invalid x-api-key"),
         "Invalid API key",
+        "auth",
     );
 }
 
@@ -1079,6 +1097,7 @@ fn codex_api_500_fails_the_task_with_the_api_message() {
         Cli::Codex,
         Step::error(500).message("mock: boom"),
         "experiencing high demand",
+        "task_failed",
     );
 }
 
@@ -1088,6 +1107,7 @@ fn codex_api_401_fails_the_task_with_the_api_message() {
         Cli::Codex,
         Step::error(401).message("mock: bad key"),
         "401 Unauthorized: mock: bad key",
+        "auth",
     );
 }
 

@@ -486,9 +486,10 @@ fn retries_flag_gives_failed_tasks_more_attempts_and_the_hint_wins() {
             ",
         )
         .args(["t.md", "--agent", "fake-agent", "--retries", "1"])
-        .stderr_contains("retry    flaky in 1.0s (attempt 2)")
+        // One second and up to a quarter more (jitter).
+        .stderr_contains("retry    flaky in 1.")
         .stderr_contains("start    flaky (attempt 2)")
-        .stderr_contains("retry    broken in 1.0s (attempt 2)")
+        .stderr_contains("retry    broken in 1.")
         .stderr_lacks("retry    once")
         .file_is(
             "t.md",
@@ -711,7 +712,8 @@ fn a_timed_out_attempt_is_retried() {
             "# Plan\n- [ ] h hang <!-- id: h; timeout: 200ms; retries: 1 -->\n",
         )
         .args(["t.md", "--agent", "fake-agent", "--grace", "1s"])
-        .stderr_contains("retry    h in 1.0s (attempt 2)")
+        .stderr_contains("retry    h in 1.")
+        .stderr_contains("s (attempt 2)")
         .unchanged("t.md")
         .timeout(Duration::from_secs(60))
         .failure();
@@ -1101,6 +1103,7 @@ fn status_shows_done_remaining_the_last_run_and_failed_tasks() {
         serde_json::json!([{
             "id": "f",
             "status": "failed",
+            "class": "task_failed",
             "attempts": 1,
             "reason": "exit status 1",
             "log": log,
@@ -1935,4 +1938,80 @@ fn clean_removes_old_runs_and_all_removes_the_state() {
         "- [x] a\n"
     );
     drop(t);
+}
+
+// ---- retries that learn, stalls ---------------------------------------------------------
+
+#[test]
+fn a_retry_is_told_what_went_wrong_including_the_gates_output() {
+    let out = Test::new()
+        .executable("bin/dump-agent", DUMP_AGENT)
+        .path_prefix("bin")
+        .env("DUMP_DIR", "{dir}/dumps")
+        .file(
+            "t.md",
+            "- [ ] a <!-- id: a; retries: 1 -->\n  ```gate\n  echo \"the gate says: file x.txt is missing\"\n  exit 1\n  ```\n",
+        )
+        .args(["t.md", "--agent", "dump-agent"])
+        .failure();
+    // The dump agent keeps the last prompt it got: the retry's.
+    let prompt = out.read("dumps/a/stdin");
+    assert!(prompt.contains("This is attempt 2"), "{prompt}");
+    assert!(prompt.contains("(gate "), "{prompt}");
+    assert!(
+        prompt.contains("the gate says: file x.txt is missing"),
+        "the retry is shown the gate's output:\n{prompt}"
+    );
+}
+
+#[test]
+fn a_task_that_fails_then_succeeds_is_flaky() {
+    let out = Test::new()
+        .fake_agent()
+        .file("t.md", "- [ ] f fail-once <!-- id: f -->\n")
+        .args(["t.md", "--agent", "fake-agent", "--retries", "1"])
+        .stderr_contains("f     flaky")
+        .success();
+    let finished = named(&events(out.path(), "t.md"), "task_finished")
+        .into_iter()
+        .cloned()
+        .collect::<Vec<_>>();
+    assert_eq!(finished[0]["class"], "task_failed");
+    assert_eq!(finished[1]["flaky"], true);
+    let status = status_json(out.path(), "t.md");
+    assert_eq!(status["by_task"][0]["flaky"], true);
+}
+
+#[test]
+fn a_silent_agent_is_stopped_as_stalled_and_retried() {
+    let out = Test::new()
+        .fake_agent()
+        .file("t.md", "- [ ] h hang <!-- id: h; retries: 1 -->\n")
+        .args([
+            "t.md",
+            "--agent",
+            "fake-agent",
+            "--idle-timeout",
+            "1s",
+            "--grace",
+            "1s",
+        ])
+        .stderr_contains(
+            "TIMEOUT  h (stalled: no output, event or progress line for 1s (idle timeout))",
+        )
+        .unchanged("t.md")
+        .timeout(Duration::from_secs(60))
+        .failure();
+    let finished = named(&events(out.path(), "t.md"), "task_finished").len();
+    assert_eq!(finished, 2, "stalled, retried, stalled again");
+}
+
+#[test]
+fn an_agent_that_keeps_reporting_progress_is_not_stalled() {
+    Test::new()
+        .fake_agent()
+        .file("t.md", "- [ ] p progress=one progress=two <!-- id: p -->\n")
+        .args(["t.md", "--agent", "fake-agent", "--idle-timeout", "2s"])
+        .file_is("t.md", "- [x] p progress=one progress=two <!-- id: p -->\n")
+        .success();
 }

@@ -48,6 +48,7 @@ Exit status:
        or a success could not be ticked (`check --deny-warnings`: warnings)
   2    a usage error, a problem in the task file or run-batch.toml, or an agent
        that cannot run: nothing was started (`check`: errors)
+  75   `--max-wait` was reached waiting for usage limits: run it again later
   130  interrupted (Ctrl-C)
 
 Environment of each agent (its prompt arrives on stdin; gates get the same):

@@ -131,6 +131,14 @@ pub enum Event {
         task: String,
         attempt: u32,
         outcome: TaskOutcome,
+        /// Why it ended, finer than `outcome`: `succeeded`, `task_failed`,
+        /// `blocked`, `interrupted`, `resume_refused`, `transient`,
+        /// `throttled`, `limit_exhausted` or `auth` (only `task_failed` uses
+        /// the task's retries).
+        class: &'static str,
+        /// Succeeded after an earlier attempt in this run failed.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        flaky: bool,
         #[serde(skip_serializing_if = "Option::is_none")]
         exit: Option<Exit>,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -150,6 +158,40 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         session_total: Option<Baseline>,
     },
+    /// A task's worktree is ready (`--isolate worktree`).
+    WorktreeReady {
+        task: String,
+        dir: PathBuf,
+        branch: String,
+        /// An earlier attempt's, with its partial work.
+        reused: bool,
+    },
+    /// An attempt's verdict and gate passed in its worktree: its work is
+    /// about to land. A crash from here on leaves it for the next run.
+    TaskVerified {
+        task: String,
+        attempt: u32,
+        branch: String,
+    },
+    /// A task's work landed on the user's branch (before its box is ticked).
+    TaskLanded {
+        task: String,
+        branch: String,
+        /// The merge commit; absent when the task changed nothing.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        commit: Option<String>,
+        /// Files it changed, relative to the repository.
+        files: Vec<String>,
+    },
+    /// A verified task's work cannot come into the user's checkout yet
+    /// (their uncommitted changes, another branch checked out): it is tried
+    /// again every few seconds.
+    LandingWaits {
+        task: String,
+        branch: String,
+        reason: String,
+        files: Vec<String>,
+    },
     TaskRetrying {
         task: String,
         next_attempt: u32,
@@ -166,6 +208,11 @@ pub enum Event {
         /// attempt then did not succeed.
         #[serde(skip_serializing_if = "Vec::is_empty")]
         cleared: Vec<String>,
+    },
+    /// `--commit`: the task file's ticks were committed to git.
+    Committed {
+        commit: String,
+        tasks: Vec<String>,
     },
     TickFailed {
         tasks: Vec<String>,
@@ -186,6 +233,35 @@ pub enum Event {
         reason: String,
     },
     Cancelling {
+        reason: String,
+    },
+    /// A provider hit a usage limit: none of its tasks start until `until`
+    /// (the reset time plus a margin, RFC 3339), when one task probes.
+    LimitWait {
+        provider: String,
+        until: String,
+        /// The limit's window as the CLI named it (`five_hour`, …).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        window: Option<String>,
+        /// False when the CLI gave no reset time (the wait is a guess that
+        /// grows with each limit).
+        reset_known: bool,
+    },
+    /// A provider's probe after a wait succeeded: its tasks start again.
+    LimitWaitOver {
+        provider: String,
+        waited_secs: f64,
+    },
+    /// A provider throttled an attempt: fewer of its tasks run at once.
+    ProviderThrottled {
+        provider: String,
+        concurrency: usize,
+        pause_secs: f64,
+    },
+    /// Auth or billing failed: none of the provider's tasks start again in
+    /// this run.
+    ProviderStopped {
+        provider: String,
         reason: String,
     },
     RunFinished {

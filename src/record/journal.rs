@@ -74,6 +74,21 @@ pub struct TaskRecord {
     /// The session's cumulative totals as last reported (for resumes).
     #[serde(default)]
     pub session_total: Option<Baseline>,
+    /// The last attempt's class (`task_failed`, `limit_exhausted`, …; see
+    /// `task_finished.class` in docs/events.md).
+    #[serde(default)]
+    pub class: Option<String>,
+    /// The last success came after a failed attempt in the same run.
+    #[serde(default)]
+    pub flaky: bool,
+    /// `--isolate worktree`: an attempt was verified in this branch, and
+    /// the run ended (crashed) before its work landed.
+    #[serde(default)]
+    pub verified_branch: Option<String>,
+    /// Its work landed, and the run ended (crashed) before it was recorded
+    /// as finished: the box may not be ticked yet.
+    #[serde(default)]
+    pub landed_unticked: bool,
     /// Everything spent on the task, across attempts and runs.
     #[serde(flatten)]
     pub spent: Spend,
@@ -144,7 +159,15 @@ impl Journal {
         // large, and most of it is progress.
         for line in std::io::BufReader::new(file).lines() {
             let Ok(line) = line else { break };
-            if !line.contains("\"task_finished\"") && !line.contains("\"task_session\"") {
+            if ![
+                "\"task_finished\"",
+                "\"task_session\"",
+                "\"task_verified\"",
+                "\"task_landed\"",
+            ]
+            .iter()
+            .any(|e| line.contains(e))
+            {
                 continue;
             }
             let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
@@ -154,12 +177,21 @@ impl Journal {
                 continue;
             };
             let str_at = |k: &str| v.get(k).and_then(|s| s.as_str()).map(str::to_owned);
+            let rec = self.tasks.entry(task.to_owned()).or_default();
             let finished = match v.get("event").and_then(|e| e.as_str()) {
                 Some("task_session") => false,
                 Some("task_finished") => true,
+                Some("task_verified") => {
+                    rec.verified_branch = str_at("branch");
+                    continue;
+                }
+                Some("task_landed") => {
+                    rec.verified_branch = None;
+                    rec.landed_unticked = true;
+                    continue;
+                }
                 _ => continue,
             };
-            let rec = self.tasks.entry(task.to_owned()).or_default();
             if let Some(id) = str_at("session_id") {
                 if rec.session_id.as_ref() != Some(&id) {
                     rec.session_total = None;
@@ -173,6 +205,10 @@ impl Journal {
                 continue;
             }
             rec.status = str_at("outcome").unwrap_or_else(|| "failed".into());
+            rec.verified_branch = None;
+            rec.landed_unticked = false;
+            rec.class = str_at("class");
+            rec.flaky = v.get("flaky").and_then(|f| f.as_bool()) == Some(true);
             rec.attempts += 1;
             rec.last_run = run.to_owned();
             rec.last_error = str_at("reason");

@@ -2,6 +2,7 @@
 //! event log). Ticking is reporting, not execution: it never starts anything.
 
 pub mod atomic;
+pub mod commit;
 pub mod events;
 pub mod journal;
 pub mod keeper;

@@ -230,6 +230,7 @@ impl Reporter {
             Event::TaskFinished {
                 task,
                 outcome,
+                class,
                 spend,
                 ..
             } => {
@@ -241,10 +242,19 @@ impl Reporter {
                         self.done += 1;
                         self.failed.remove(task);
                     }
-                    TaskOutcome::Failed | TaskOutcome::TimedOut | TaskOutcome::Blocked => {
+                    // A refused resume, a transient error, throttling and a
+                    // usage limit start the task again without a retry:
+                    // not failures. A task failure may still be retried
+                    // (`task_retrying` takes it off again).
+                    TaskOutcome::Failed | TaskOutcome::TimedOut | TaskOutcome::Blocked
+                        if !matches!(
+                            *class,
+                            "resume_refused" | "transient" | "throttled" | "limit_exhausted"
+                        ) =>
+                    {
                         self.failed.insert(task.clone());
                     }
-                    TaskOutcome::Interrupted => {}
+                    _ => {}
                 }
                 if let Some(s) = spend {
                     self.spent.add(s);
@@ -517,6 +527,79 @@ fn plain_text(event: &Event) -> Option<String> {
             )
         }
         Event::Cancelling { reason } => format!("stopping: {reason}"),
+        Event::LimitWait {
+            provider,
+            until,
+            window,
+            reset_known,
+        } => {
+            let at = humantime::parse_rfc3339(until).map_or_else(|_| until.clone(), local_time);
+            let window = window
+                .as_deref()
+                .map(|w| format!(" ({w})"))
+                .unwrap_or_default();
+            let guess = if *reset_known {
+                ""
+            } else {
+                "; it gave no reset time, so this is a guess"
+            };
+            format!(
+                "{provider}: waiting for the usage limit until {at}{window}{guess}; its tasks continue then"
+            )
+        }
+        Event::LimitWaitOver {
+            provider,
+            waited_secs,
+        } => format!(
+            "{provider}: the usage limit is over (waited {}); its tasks start again",
+            humanize_secs(*waited_secs)
+        ),
+        Event::ProviderThrottled {
+            provider,
+            concurrency,
+            pause_secs,
+        } => format!(
+            "{provider}: throttled; at most {concurrency} at once, next start in {}",
+            humanize_secs(*pause_secs)
+        ),
+        Event::WorktreeReady {
+            task, dir, reused, ..
+        } => {
+            if *reused {
+                format!("worktree {task}: continuing in {}", dir.display())
+            } else {
+                format!("worktree {task}: {}", dir.display())
+            }
+        }
+        Event::TaskVerified { .. } => return None,
+        Event::Committed { commit, tasks } => format!(
+            "commit   {} ({})",
+            &commit[..commit.len().min(10)],
+            tasks.join(", ")
+        ),
+        Event::LandingWaits {
+            task,
+            branch,
+            reason,
+            ..
+        } => format!("waiting to merge `{task}` into `{branch}`: {reason}"),
+        Event::TaskLanded {
+            task,
+            commit,
+            files,
+            ..
+        } => match commit {
+            Some(c) => format!(
+                "merged   {task} ({} file{}, {})",
+                files.len(),
+                crate::report::plural(files.len()),
+                &c[..c.len().min(10)]
+            ),
+            None => format!("merged   {task} (no changes)"),
+        },
+        Event::ProviderStopped { provider, reason } => {
+            format!("{provider}: stopped ({reason}); none of its tasks start again in this run")
+        }
         Event::RunFinished { .. } => return None,
     })
 }
@@ -551,6 +634,35 @@ pub fn waiting_lines(waiting: &[Termination], now: Instant) -> Vec<String> {
         ));
     }
     lines
+}
+
+/// `15:04` in the local time zone (with the date when it is not today).
+pub fn local_time(t: std::time::SystemTime) -> String {
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as libc::time_t;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as libc::time_t;
+    // SAFETY: localtime_r writes into the struct we pass and reads the time.
+    let (at, today) = unsafe {
+        let mut at: libc::tm = std::mem::zeroed();
+        let mut today: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&secs, &mut at);
+        libc::localtime_r(&now, &mut today);
+        (at, today)
+    };
+    let hm = format!("{:02}:{:02}", at.tm_hour, at.tm_min);
+    if (at.tm_year, at.tm_yday) == (today.tm_year, today.tm_yday) {
+        hm
+    } else {
+        format!(
+            "{}-{:02}-{:02} {hm}",
+            at.tm_year + 1900,
+            at.tm_mon + 1,
+            at.tm_mday
+        )
+    }
 }
 
 pub fn humanize_secs(secs: f64) -> String {

@@ -79,7 +79,7 @@ pub fn render(plan: &Plan, journal: &Journal, totals: &RunTotals) -> String {
                 out,
                 "{:<width$}  {:<11}  {:>8}  {:>8}",
                 id,
-                r.status.replace('_', " "),
+                shown_status(r),
                 attempts.get(id.as_str()).copied().unwrap_or(r.attempts),
                 humanize_secs(r.duration_secs)
             );
@@ -112,6 +112,19 @@ pub fn render(plan: &Plan, journal: &Journal, totals: &RunTotals) -> String {
         run_dir.display()
     );
     out
+}
+
+/// A task's status word in the table: its outcome, or what held it back,
+/// or `flaky` for a success after a failed attempt.
+fn shown_status(r: &TaskRecord) -> String {
+    match (r.status.as_str(), r.class.as_deref()) {
+        ("succeeded", _) if r.flaky => "flaky".into(),
+        (_, Some("limit_exhausted")) => "limit wait".into(),
+        (_, Some("throttled")) => "throttled".into(),
+        (_, Some("auth")) => "auth failed".into(),
+        (_, Some("transient")) => "api error".into(),
+        (status, _) => status.replace('_', " "),
+    }
 }
 
 /// Spend per wave and per section, for the end-of-run table (only when
@@ -210,6 +223,9 @@ pub struct StatusJson {
     pub remaining: usize,
     pub last_run: Option<LastRun>,
     pub failed: Vec<FailedTask>,
+    /// Tasks held back by their provider (a usage limit, throttling, an
+    /// auth failure), not by a fault of their own.
+    pub waiting: Vec<FailedTask>,
     /// Spent on this file's tasks, across every run.
     #[serde(flatten)]
     pub spent: Totals,
@@ -222,6 +238,10 @@ pub struct TaskStatus {
     pub id: String,
     /// The last attempt's outcome.
     pub status: String,
+    /// The last attempt's class (see docs/events.md, `task_finished`).
+    pub class: Option<String>,
+    /// Its last success came after a failed attempt in the same run.
+    pub flaky: bool,
     /// Whether the box is ticked.
     pub done: bool,
     pub attempts: u32,
@@ -258,6 +278,8 @@ impl TaskStatus {
         TaskStatus {
             id: id.to_owned(),
             status: r.status.clone(),
+            class: r.class.clone(),
+            flaky: r.flaky,
             done,
             attempts: r.attempts,
             spent: Totals::from(&r.spent),
@@ -278,6 +300,7 @@ pub struct LastRun {
 pub struct FailedTask {
     pub id: String,
     pub status: String,
+    pub class: Option<String>,
     pub attempts: u32,
     pub reason: Option<String>,
     pub log: Option<String>,
@@ -286,6 +309,7 @@ pub struct FailedTask {
 pub fn status(plan: &Plan, journal: &Journal) -> StatusJson {
     let (mut tasks, mut done) = (0, 0);
     let mut failed = Vec::new();
+    let mut waiting = Vec::new();
     let mut spent = Spend::default();
     let mut by_task = Vec::new();
     for t in plan.runnable() {
@@ -297,13 +321,18 @@ pub fn status(plan: &Plan, journal: &Journal) -> StatusJson {
             continue;
         };
         if !is_done && r.status != "succeeded" {
-            failed.push(FailedTask {
+            let task = FailedTask {
                 id: id.clone(),
                 status: r.status.clone(),
+                class: r.class.clone(),
                 attempts: r.attempts,
                 reason: r.last_error.clone(),
                 log: r.last_log.as_ref().map(|p| p.display().to_string()),
-            });
+            };
+            match r.class.as_deref() {
+                Some("limit_exhausted" | "throttled" | "auth" | "transient") => waiting.push(task),
+                _ => failed.push(task),
+            }
         }
         spent.add(&r.spent);
         by_task.push(TaskStatus::new(id, is_done, r));
@@ -322,6 +351,7 @@ pub fn status(plan: &Plan, journal: &Journal) -> StatusJson {
             finished: r.finished.clone(),
         }),
         failed,
+        waiting,
     }
 }
 
@@ -369,6 +399,20 @@ pub fn status_text(s: &StatusJson) -> String {
         if let Some(log) = &f.log {
             let _ = writeln!(out, "    log: {log}");
         }
+    }
+    for w in &s.waiting {
+        let why = match w.class.as_deref() {
+            Some("limit_exhausted") => "waits for a usage limit",
+            Some("throttled") => "waits: its provider throttled it",
+            Some("auth") => "waits: its provider refused (auth or billing)",
+            _ => "waits: the API failed for a while",
+        };
+        let _ = writeln!(
+            out,
+            "  {} {why}: {}",
+            w.id,
+            w.reason.as_deref().unwrap_or("no reason recorded")
+        );
     }
     out
 }

@@ -9,12 +9,13 @@
 //! input, so its behaviour is tested by feeding inputs and reading actions.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::plan::Plan;
 use crate::record::events::{BoxTaken, Event};
 use crate::run::carry::{self, Known};
-use crate::run::scheduler::{Prepared, Schedule, State};
+use crate::run::providers::{Pace, Provider};
+use crate::run::scheduler::{Pools, Prepared, Schedule, State};
 
 /// A task's identity within a run (stable across edits of the file).
 pub type Key = usize;
@@ -26,6 +27,8 @@ pub type AttemptId = u64;
 pub enum Cancel {
     /// `--max-cost` reached: start nothing new, let running tasks finish.
     Budget,
+    /// `--max-wait` reached while waiting for usage limits.
+    MaxWait,
     FailFast,
     Signal,
     SecondSignal,
@@ -36,6 +39,7 @@ impl Cancel {
     pub fn name(self) -> &'static str {
         match self {
             Cancel::Budget => "max_cost",
+            Cancel::MaxWait => "max_wait",
             Cancel::FailFast => "fail_fast",
             Cancel::Signal | Cancel::SecondSignal => "interrupted",
         }
@@ -46,6 +50,8 @@ impl Cancel {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stop {
     Timeout,
+    /// No output, event or progress line for the idle timeout.
+    Idle,
     Cancelled,
     /// Its task left the file.
     Removed,
@@ -65,6 +71,55 @@ pub enum Class {
     /// The agent would not continue its session: start afresh now, without
     /// using a retry.
     Refused,
+    /// The API failed (5xx, overloaded, network) after the CLI's own retries:
+    /// retried with backoff, without using the task's retries (a few times).
+    Transient,
+    /// The provider's burst limiter refused it (a 429 with no reset time):
+    /// its provider slows down; the task waits, without using a retry.
+    Throttled,
+    /// A usage window is exhausted: its provider waits for `reset` (when the
+    /// CLI said), then the task continues, without using a retry.
+    Limited {
+        reset: Option<SystemTime>,
+        window: Option<String>,
+    },
+    /// Auth or billing (an invalid key, credit too low): its provider starts
+    /// nothing more in this run.
+    Auth,
+    /// Its worktree could not be made or set up: the task fails without
+    /// using a retry (another attempt would meet the same).
+    Setup,
+}
+
+impl Class {
+    /// For `task_finished.class`, the summary and `status`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Class::Succeeded => "succeeded",
+            Class::Failed => "task_failed",
+            Class::Blocked => "blocked",
+            Class::Interrupted => "interrupted",
+            Class::Refused => "resume_refused",
+            Class::Transient => "transient",
+            Class::Throttled => "throttled",
+            Class::Limited { .. } => "limit_exhausted",
+            Class::Auth => "auth",
+            Class::Setup => "setup_failed",
+        }
+    }
+}
+
+/// Transient failures retried by default before they count as the task's
+/// failure.
+pub const TRANSIENT_RETRIES: u32 = 5;
+
+/// Each task's provider (an index into `names`), for its gate.
+#[derive(Clone, Debug, Default)]
+pub struct Providers {
+    /// Providers by name, with how their starts are paced.
+    pub names: Vec<(String, Pace)>,
+    /// The provider of each plan task.
+    pub of: Vec<Option<usize>>,
 }
 
 /// Settings the dispatcher decides with.
@@ -77,6 +132,15 @@ pub struct Limits {
     pub retries: u32,
     /// Timeout for tasks without a `timeout` hint.
     pub timeout: Option<Duration>,
+    /// `--max-wait`: the most the run waits for usage limits in all.
+    pub max_wait: Option<Duration>,
+    /// Seeds the jitter of backoffs (fixed in tests).
+    pub seed: u64,
+    /// Transient API failures retried (without using the task's retries)
+    /// before one counts as the task's failure.
+    pub transient_retries: u32,
+    /// Waited past a usage limit's reset time before a task probes.
+    pub reset_margin: Duration,
 }
 
 /// What the engine must do.
@@ -123,6 +187,8 @@ pub struct Task {
     /// When its last attempt ended: an edit of its box saved before then
     /// was made while the box was the run's.
     pub ended_at: Option<Instant>,
+    /// Transient failures so far.
+    pub transients: u32,
 }
 
 /// An attempt that is running (or stopping).
@@ -150,13 +216,39 @@ pub struct Dispatcher {
     failed_any: bool,
     /// Keys whose box may not say what the run owes it.
     boxes: BTreeSet<Key>,
+    providers: Vec<Provider>,
+    /// The provider of each plan task.
+    pool_of: Vec<Option<usize>>,
+    /// A moment on both clocks, to tell wall times from `now`.
+    epoch: (Instant, SystemTime),
+    /// The latest time an input brought.
+    now: Instant,
+    /// Waiting for usage limits: since when (while any provider waits), and
+    /// in all before that.
+    waiting_since: Option<Instant>,
+    waited: Duration,
+    rng: u64,
 }
 
 impl Dispatcher {
-    pub fn new(plan: Plan, limits: Limits) -> Dispatcher {
+    pub fn new(plan: Plan, limits: Limits, providers: Providers, now: Instant) -> Dispatcher {
         let prep = Prepared::new(&plan);
         let mut d = Dispatcher {
-            schedule: Schedule::new(&plan, &prep, |_| State::Waiting, |_| false, false),
+            schedule: Schedule::new(
+                &plan,
+                &prep,
+                |_| State::Waiting,
+                |_| false,
+                false,
+                &Pools::NONE,
+            ),
+            providers: Vec::new(),
+            pool_of: Vec::new(),
+            epoch: (now, SystemTime::now()),
+            now,
+            waiting_since: None,
+            waited: Duration::ZERO,
+            rng: limits.seed,
             keys: Vec::new(),
             tasks: Vec::new(),
             live: BTreeMap::new(),
@@ -183,10 +275,88 @@ impl Dispatcher {
                 succeeded_here: false,
                 owe_clear: false,
                 ended_at: None,
+                transients: 0,
             });
         }
+        d.set_providers(providers);
         d.rebuild_schedule();
+        d.refresh_pools(now);
         d
+    }
+
+    /// Takes the providers of the current plan's tasks; a provider already
+    /// known keeps its gate.
+    fn set_providers(&mut self, providers: Providers) {
+        let mut index = Vec::with_capacity(providers.names.len());
+        for (name, pace) in providers.names {
+            let i = match self.providers.iter().position(|p| p.name == name) {
+                Some(i) => i,
+                None => {
+                    let (jobs, margin) = (self.limits.jobs, self.limits.reset_margin);
+                    self.providers
+                        .push(Provider::new(&name, pace, jobs, margin));
+                    self.providers.len() - 1
+                }
+            };
+            index.push(i);
+        }
+        self.pool_of = (providers.of.into_iter())
+            .map(|p| p.map(|p| index[p]))
+            .collect();
+    }
+
+    /// Sets each provider's limit in the schedule, as it stands `now`.
+    fn refresh_pools(&mut self, now: Instant) {
+        for (i, p) in self.providers.iter().enumerate() {
+            let limit = p.limit(self.schedule.pool_running(i), now);
+            self.schedule.set_pool_limit(i, limit);
+        }
+    }
+
+    /// The wall time at `now`.
+    fn wall(&self, now: Instant) -> SystemTime {
+        self.epoch.1 + now.saturating_duration_since(self.epoch.0)
+    }
+
+    /// A number in [0, 1) for jitter (splitmix64: quick, well mixed from
+    /// any seed, and repeatable from it).
+    fn jitter(&mut self) -> f64 {
+        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Providers now waiting for a usage limit: name, until when (on the
+    /// wall clock), the window's name.
+    pub fn limit_waits(&self) -> Vec<(&str, SystemTime, Option<&str>)> {
+        (self.providers.iter())
+            .filter_map(|p| {
+                let (until, window) = p.waiting()?;
+                Some((p.name.as_str(), self.wall(until), window))
+            })
+            .collect()
+    }
+
+    /// Time spent waiting for usage limits so far (any provider).
+    pub fn limit_waited(&self, now: Instant) -> Duration {
+        self.waited + self.waiting_since.map_or(Duration::ZERO, |s| now - s)
+    }
+
+    /// Whether a transient failure of this attempt would be one too many:
+    /// then it is the task's failure (the engine says so in its event).
+    pub fn transients_spent(&self, attempt: AttemptId) -> bool {
+        self.live
+            .get(&attempt)
+            .is_some_and(|l| self.tasks[l.key].transients >= self.limits.transient_retries)
+    }
+
+    /// The provider of a plan task.
+    pub fn provider_of(&self, t: usize) -> Option<&str> {
+        let p = (*self.pool_of.get(t)?)?;
+        Some(&self.providers[p].name)
     }
 
     pub fn plan(&self) -> &Plan {
@@ -227,13 +397,19 @@ impl Dispatcher {
         self.schedule.is_done(t)
     }
 
+    /// The first wave with work left.
+    pub fn open_wave(&self) -> usize {
+        self.schedule.open_wave()
+    }
+
     pub fn schedule_state(&self, t: usize) -> State {
         self.schedule.state(t)
     }
 
     /// The run is over: nothing runs, and nothing may start or retry.
     pub fn finished(&self) -> bool {
-        self.live.is_empty() && (self.cancel.is_some() || self.schedule.finished())
+        let stopped = |pool: usize| self.providers[pool].is_stopped();
+        self.live.is_empty() && (self.cancel.is_some() || self.schedule.finished_but(stopped))
     }
 
     /// The earliest time something is due: a timeout or a retry.
@@ -242,68 +418,39 @@ impl Dispatcher {
             .filter(|l| l.stopping.is_none())
             .filter_map(|l| l.deadline);
         let retry = self.retries_due.first().map(|&(at, _)| at);
-        deadlines.chain(retry).min()
+        let gates = self.providers.iter().filter_map(Provider::next_due);
+        deadlines.chain(retry).chain(gates).min()
     }
 
-    /// Boxes that do not say what the run owes them: (plan index, ticked?).
-    pub fn box_wants(&self) -> Vec<(usize, bool)> {
-        let mut wants = Vec::new();
-        for &k in &self.boxes {
-            let task = &self.tasks[k];
-            let Some(t) = task.place else { continue };
-            let checked = self.plan.doc.tasks[t].checked;
-            if task.succeeded_here && !checked && task.running.is_none() {
-                wants.push((t, true));
-            } else if task.owe_clear && checked {
-                wants.push((t, false));
-            }
-        }
-        wants
-    }
-
-    /// The tick writer set these boxes (plan indices) in the file and in the
-    /// plan's document.
-    pub fn boxes_written(&mut self) {
-        let mut cleared = false;
-        let (tasks, doc) = (&mut self.tasks, &self.plan.doc);
-        self.boxes.retain(|&k| {
-            let task = &mut tasks[k];
-            let Some(t) = task.place else { return false };
-            let checked = doc.tasks[t].checked;
-            if task.owe_clear && !checked {
-                task.owe_clear = false;
-                cleared = true;
-            }
-            (task.succeeded_here && !checked) || (task.owe_clear && checked)
-        });
-        // The schedule did not count an owed box; it may count it now.
-        if cleared {
-            self.rebuild_schedule();
-        }
-    }
-
-    /// Tasks of the plan that succeeded in this run but whose box the file
-    /// does not show ticked (for the truth of the summary). A task whose
-    /// line the person deleted is no longer the plan's.
-    pub fn unticked_successes(&self) -> Vec<String> {
-        (self.tasks.iter())
-            .filter(|t| t.succeeded_here)
-            .filter(|t| t.place.is_some_and(|p| !self.plan.doc.tasks[p].checked))
-            .map(|t| t.id.clone())
-            .collect()
+    /// Task `t` (a plan index) is done by work that ran before this run
+    /// (landed by a run that crashed before ticking it): its box is owed.
+    pub fn mark_succeeded(&mut self, t: usize) {
+        let Some(k) = self.key_of(t) else { return };
+        let task = &mut self.tasks[k];
+        task.state = State::Succeeded;
+        task.succeeded_here = true;
+        self.schedule.succeeded(t);
+        self.boxes.insert(k);
     }
 
     /// Starts what may start now.
     pub fn start_ready(&mut self, now: Instant) -> Vec<Action> {
+        self.now = now;
         let mut out = Vec::new();
         self.report_blocked(&mut out);
         if self.cancel.is_some() {
             return out;
         }
+        self.refresh_pools(now);
         // Attempts of tasks that left the file still hold their slots.
         let orphans = self.live.len() - self.schedule.running();
         let jobs = self.limits.jobs.saturating_sub(orphans);
         while let Some(t) = self.schedule.next(jobs) {
+            if let Some(p) = self.pool_of.get(t).copied().flatten() {
+                self.providers[p].started(now);
+                let limit = self.providers[p].limit(self.schedule.pool_running(p), now);
+                self.schedule.set_pool_limit(p, limit);
+            }
             let Some(k) = self.key_of(t) else { continue };
             let attempt = self.next_attempt;
             self.next_attempt += 1;
@@ -333,9 +480,27 @@ impl Dispatcher {
         out
     }
 
-    /// Timeouts and retries that are due.
+    /// Timeouts, retries and gates that are due.
     pub fn on_time(&mut self, now: Instant) -> Vec<Action> {
+        self.now = now;
         let mut out = Vec::new();
+        for p in &mut self.providers {
+            p.tick(now);
+        }
+        self.refresh_pools(now);
+        self.account_waiting(now);
+        if let Some(max) = self.limits.max_wait
+            && self.limit_waited(now) >= max
+            && self.cancel.is_none()
+        {
+            self.cancel = Some(Cancel::MaxWait);
+            out.push(Action::Emit(Box::new(Event::Cancelling {
+                reason: format!(
+                    "--max-wait {} reached waiting for usage limits: starting nothing new; run again later to carry on",
+                    crate::report::plan_text::humanize(max)
+                ),
+            })));
+        }
         for (&attempt, live) in self.live.iter_mut() {
             if live.stopping.is_none() && live.deadline.is_some_and(|d| now >= d) {
                 live.stopping = Some(Stop::Timeout);
@@ -372,6 +537,7 @@ impl Dispatcher {
         reason: Option<&str>,
         now: Instant,
     ) -> Vec<Action> {
+        self.now = now;
         let mut out = Vec::new();
         let Some(live) = self.live.remove(&attempt) else {
             return out;
@@ -386,73 +552,154 @@ impl Dispatcher {
             self.tasks[k].state = State::Waiting;
             return out;
         };
-        let checked = self.plan.doc.tasks[t].checked;
-        match class {
+        let pool = self.pool_of.get(t).copied().flatten();
+        // Ticked by its own agent, in an attempt that did not succeed: the
+        // box is the run's, and is cleared.
+        if class != Class::Succeeded && self.plan.doc.tasks[t].checked {
+            self.tasks[k].owe_clear = true;
+            self.boxes.insert(k);
+        }
+        let free = match &class {
             Class::Succeeded => {
                 self.tasks[k].state = State::Succeeded;
                 self.tasks[k].succeeded_here = true;
                 self.tasks[k].owe_clear = false;
                 self.schedule.succeeded(t);
                 self.boxes.insert(k);
+                if let Some(p) = pool
+                    && let Some(e) = self.providers[p].succeeded(now)
+                {
+                    out.push(Action::Emit(Box::new(e)));
+                }
+                false
             }
             Class::Interrupted => {
-                if checked {
-                    // Ticked by its agent, which did not finish.
-                    self.tasks[k].owe_clear = true;
-                    self.boxes.insert(k);
-                }
-                self.tasks[k].state = State::Waiting;
-                self.schedule.again(t);
+                self.again(k, t);
+                false
             }
-            Class::Refused if self.cancel.is_none() => {
-                self.tasks[k].free_attempts += 1;
-                self.tasks[k].state = State::Waiting;
-                self.schedule.again(t);
-            }
-            Class::Refused | Class::Failed | Class::Blocked => {
-                if checked {
-                    // The agent ticked its own box; the box is the run's.
-                    self.tasks[k].owe_clear = true;
-                    self.boxes.insert(k);
+            Class::Refused => self.cancel.is_none(),
+            Class::Throttled => {
+                if let Some(p) = pool {
+                    // Not counting this attempt, which still runs for the
+                    // schedule until `again` below.
+                    let running = self.schedule.pool_running(p).saturating_sub(1);
+                    let jitter = self.jitter();
+                    let e = self.providers[p].throttled(running, now, jitter);
+                    out.push(Action::Emit(Box::new(e)));
                 }
-                let task = &self.tasks[k];
-                let retries = self.plan.tasks[t]
-                    .settings
-                    .retries
-                    .unwrap_or(self.limits.retries);
-                let used = task.attempts - task.free_attempts;
-                if class == Class::Failed && self.cancel.is_none() && used <= retries {
-                    let delay = backoff(used);
-                    let at = now + delay;
-                    let task = &mut self.tasks[k];
-                    task.state = State::Retrying;
-                    task.retry_at = Some(at);
-                    self.retries_due.insert((at, k));
-                    self.schedule.retrying(t);
-                    out.push(Action::Emit(Box::new(Event::TaskRetrying {
-                        task: task.id.clone(),
-                        next_attempt: task.attempts + 1,
-                        delay_secs: delay.as_secs_f64(),
-                    })));
-                } else {
-                    self.tasks[k].state = State::Failed;
-                    self.failed_any = true;
-                    self.schedule.failed(t);
-                    if self.limits.fail_fast {
-                        let id = self.tasks[k].id.clone();
-                        self.cancel_with(
-                            Cancel::FailFast,
-                            format!("--fail-fast: `{id}` failed; stopping the other agents"),
-                            libc::SIGTERM,
-                            &mut out,
-                        );
-                    }
+                true
+            }
+            Class::Limited { reset, window } => {
+                if let Some(p) = pool {
+                    let wall = self.wall(now);
+                    let e = self.providers[p].limited(*reset, window.clone(), now, wall);
+                    out.extend(e.map(|e| Action::Emit(Box::new(e))));
+                    self.account_waiting(now);
+                }
+                true
+            }
+            Class::Auth => {
+                if let Some(p) = pool {
+                    let e = self.providers[p].stopped(reason.unwrap_or("auth or billing failed"));
+                    out.extend(e.map(|e| Action::Emit(Box::new(e))));
+                }
+                true
+            }
+            Class::Transient => {
+                self.tasks[k].transients += 1;
+                true
+            }
+            Class::Failed | Class::Blocked | Class::Setup => false,
+        };
+        if matches!(
+            class,
+            Class::Throttled | Class::Limited { .. } | Class::Auth | Class::Refused
+        ) && free
+        {
+            // Not the task's fault: it waits for its provider (or starts
+            // afresh at once), and uses no retry.
+            self.tasks[k].free_attempts += 1;
+            self.again(k, t);
+        } else if class == Class::Transient && free {
+            self.tasks[k].free_attempts += 1;
+            let n = self.tasks[k].transients;
+            self.retry(k, t, n, now, &mut out);
+        } else if !matches!(class, Class::Succeeded | Class::Interrupted) {
+            let task = &self.tasks[k];
+            let retries = (self.plan.tasks[t].settings.retries).unwrap_or(self.limits.retries);
+            let used = task.attempts - task.free_attempts;
+            if class == Class::Failed && self.cancel.is_none() && used <= retries {
+                self.retry(k, t, used, now, &mut out);
+            } else {
+                self.tasks[k].state = State::Failed;
+                self.failed_any = true;
+                self.schedule.failed(t);
+                if self.limits.fail_fast {
+                    let id = self.tasks[k].id.clone();
+                    self.cancel_with(
+                        Cancel::FailFast,
+                        format!("--fail-fast: `{id}` failed; stopping the other agents"),
+                        libc::SIGTERM,
+                        &mut out,
+                    );
                 }
             }
         }
-        let _ = reason;
+        self.refresh_pools(now);
         self.report_blocked(&mut out);
         out
+    }
+
+    /// The task waits to start again.
+    fn again(&mut self, k: Key, t: usize) {
+        self.tasks[k].state = State::Waiting;
+        self.schedule.again(t);
+    }
+
+    /// Retry `n` of the task, after a backoff.
+    fn retry(&mut self, k: Key, t: usize, n: u32, now: Instant, out: &mut Vec<Action>) {
+        let delay = backoff(n).mul_f64(1.0 + 0.25 * self.jitter());
+        let at = now + delay;
+        let task = &mut self.tasks[k];
+        task.state = State::Retrying;
+        task.retry_at = Some(at);
+        self.retries_due.insert((at, k));
+        self.schedule.retrying(t);
+        out.push(Action::Emit(Box::new(Event::TaskRetrying {
+            task: task.id.clone(),
+            next_attempt: task.attempts + 1,
+            delay_secs: delay.as_secs_f64(),
+        })));
+    }
+
+    /// Keeps the run's total wait for usage limits: it runs while any
+    /// provider waits.
+    fn account_waiting(&mut self, now: Instant) {
+        let any = self.providers.iter().any(|p| p.waiting().is_some());
+        match (any, self.waiting_since) {
+            (true, None) => self.waiting_since = Some(now),
+            (false, Some(since)) => {
+                self.waited += now - since;
+                self.waiting_since = None;
+            }
+            _ => {}
+        }
+    }
+
+    /// The engine saw no sign of life from an attempt for its idle timeout:
+    /// it is stopped like a timeout.
+    pub fn on_idle(&mut self, attempt: AttemptId) -> Vec<Action> {
+        match self.live.get_mut(&attempt) {
+            Some(live) if live.stopping.is_none() => {
+                live.stopping = Some(Stop::Idle);
+                vec![Action::Stop {
+                    attempt,
+                    why: Stop::Idle,
+                    signal: libc::SIGTERM,
+                }]
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// Ctrl-C, SIGTERM or SIGHUP: the first stops new starts and passes the
@@ -522,137 +769,25 @@ impl Dispatcher {
         }
     }
 
-    /// The file was edited (saved at `edited_at`) and planned again: carry
-    /// every task's state over to the new plan. Running tasks whose line is
-    /// gone are stopped; succeeded tasks whose box was cleared are ticked
-    /// again unless the person asked for the task again (`undo`, by id); a
-    /// box changed while its task's agent ran is the run's to set.
-    pub fn on_reload(
-        &mut self,
-        plan: Plan,
-        undo: &std::collections::HashSet<String>,
-        edited_at: Instant,
-    ) -> Vec<Action> {
-        let mut out = Vec::new();
-        let known: Vec<Known> = (self.tasks.iter())
-            .map(|t| Known {
-                id: &t.id,
-                text: &t.text,
-                place: t.place,
-            })
-            .collect();
-        let carried = carry::carry(&known, &plan.doc);
-        // Whose agent was at work when the edit was saved: running now, or
-        // ended since.
-        let was_running =
-            |t: &Task| t.running.is_some() || t.ended_at.is_some_and(|e| e >= edited_at);
-        let running_then: Vec<String> = (self.tasks.iter())
-            .filter(|t| t.place.is_some() && was_running(t))
-            .map(|t| t.id.clone())
-            .collect();
-        let old_checked: Vec<Option<bool>> = (self.tasks.iter())
-            .map(|t| t.place.map(|p| self.plan.doc.tasks[p].checked))
-            .collect();
-        for task in &mut self.tasks {
-            task.place = None;
-        }
-        self.keys = vec![None; plan.doc.tasks.len()];
-        for (i, new) in plan.doc.tasks.iter().enumerate() {
-            let k = match carried[i] {
-                Some(k) => k,
-                None => {
-                    self.tasks.push(Task {
-                        id: new.id.clone(),
-                        text: new.text.clone(),
-                        place: None,
-                        state: State::Waiting,
-                        attempts: 0,
-                        free_attempts: 0,
-                        retry_at: None,
-                        running: None,
-                        succeeded_here: false,
-                        owe_clear: false,
-                        ended_at: None,
-                    });
-                    self.tasks.len() - 1
-                }
-            };
-            self.keys[i] = Some(k);
-            let task = &mut self.tasks[k];
-            task.place = Some(i);
-            task.id.clone_from(&new.id);
-            task.text.clone_from(&new.text);
-            let owned = was_running(task);
-            let mut taken = if owned {
-                BoxTaken::Owned
-            } else {
-                BoxTaken::Honoured
-            };
-            // Ticked by its own agent, whose attempt has ended without
-            // success since: the box is cleared.
-            if owned
-                && new.checked
-                && task.running.is_none()
-                && !task.succeeded_here
-                && old_checked.get(k).copied().flatten() == Some(false)
-            {
-                task.owe_clear = true;
-            }
-            if task.succeeded_here && !new.checked && task.running.is_none() {
-                if undo.contains(&new.id) {
-                    // Asked for again (`run-batch tick --undo`): run it again.
-                    task.succeeded_here = false;
-                    task.state = State::Waiting;
-                } else {
-                    // A stale buffer saved over the tick: tick it again.
-                    taken = BoxTaken::TickedAgain;
-                    self.boxes.insert(k);
-                }
-            }
-            let was = old_checked.get(k).copied().flatten();
-            if was.is_some_and(|w| w != new.checked) {
-                out.push(Action::Emit(Box::new(Event::BoxEdited {
-                    task: new.id.clone(),
-                    ticked: new.checked,
-                    taken,
-                    running: running_then.clone(),
-                })));
-            }
-            if task.owe_clear {
-                self.boxes.insert(k);
-            }
-        }
-        // Lines that left the file while their agent ran: stop the agent.
-        for (&attempt, live) in self.live.iter_mut() {
-            if self.tasks[live.key].place.is_none() && live.stopping != Some(Stop::Removed) {
-                live.stopping = Some(Stop::Removed);
-                out.push(Action::Stop {
-                    attempt,
-                    why: Stop::Removed,
-                    signal: libc::SIGTERM,
-                });
-            }
-        }
-        self.prep = Prepared::new(&plan);
-        self.plan = plan;
-        self.rebuild_schedule();
-        out.push(Action::Emit(Box::new(Event::PlanReloaded {
-            tasks: self.prep.runnable.len(),
-        })));
-        out
-    }
-
     fn rebuild_schedule(&mut self) {
         let keys = &self.keys;
         let tasks = &self.tasks;
         let key = |t: usize| keys[t].map(|k| &tasks[k]);
+        let open = vec![usize::MAX; self.providers.len()];
+        let pool_of = &self.pool_of;
+        let of = |t: usize| pool_of.get(t).copied().flatten();
         self.schedule = Schedule::new(
             &self.plan,
             &self.prep,
             |t| key(t).map_or(State::Waiting, |k| k.state),
             |t| key(t).is_some_and(|k| k.owe_clear),
             self.limits.keep_going,
+            &Pools {
+                limits: &open,
+                of: &of,
+            },
         );
+        self.refresh_pools(self.now);
         // Blocked tasks may wait for a task that is no longer failed (it
         // was ticked by hand, or left): they are looked at afresh.
         let _ = self.schedule.take_blocked();
@@ -702,10 +837,12 @@ impl Dispatcher {
 }
 
 /// The wait before retry `n` (1 for the first): doubling from 1 s, at most
-/// 60 s.
+/// 60 s; a jitter of up to a quarter more is added.
 pub fn backoff(n: u32) -> Duration {
     Duration::from_secs(1u64 << n.saturating_sub(1).min(6)).min(Duration::from_secs(60))
 }
 
+mod boxes;
+mod reload;
 #[cfg(test)]
 mod tests;

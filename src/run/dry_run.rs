@@ -13,7 +13,7 @@ use crate::record::state::StateDir;
 use crate::report::plural;
 use crate::run::agent::{self, AgentSpec};
 use crate::run::prompt::Prompter;
-use crate::run::scheduler::{Prepared, Schedule, State};
+use crate::run::scheduler::{Pools, Prepared, Schedule, State};
 use crate::run::{RunOptions, journal_resume, process};
 
 pub fn render(
@@ -24,7 +24,14 @@ pub fn render(
 ) -> Result<String, Error> {
     let prep = Prepared::new(plan);
     // Every task succeeds at once: the order is the plan's own, wave by wave.
-    let mut schedule = Schedule::new(plan, &prep, |_| State::Waiting, |_| false, false);
+    let mut schedule = Schedule::new(
+        plan,
+        &prep,
+        |_| State::Waiting,
+        |_| false,
+        false,
+        &Pools::NONE,
+    );
     let mut order = Vec::new();
     while let Some(t) = schedule.next(usize::MAX) {
         order.push(t);

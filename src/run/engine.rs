@@ -36,6 +36,7 @@ use crate::run::{
 
 mod attempts;
 mod finish;
+mod isolation;
 mod taskfile;
 
 use attempts::{History, Slot, stronger};
@@ -66,6 +67,14 @@ pub(super) struct Engine {
     workdir: PathBuf,
     /// The task file and state folder as absolute paths, for agents.
     taskfile_abs: PathBuf,
+    /// The task file with symlinks resolved (its place in a worktree).
+    taskfile_real: PathBuf,
+    /// `--isolate worktree`: the repository, each task's worktree, attempts
+    /// waiting for theirs, and work waiting to land.
+    repo: Option<crate::run::worktree::Repo>,
+    worktrees: HashMap<Key, crate::run::worktree::Worktree>,
+    pending: HashMap<AttemptId, isolation::Pending>,
+    landings: isolation::Landings,
     state_abs: PathBuf,
     started_at: Instant,
     to_run_at_start: usize,
@@ -81,6 +90,13 @@ pub(super) struct Engine {
     file_gone: bool,
     /// The last reload error shown (per version of the file).
     reload_error: Option<Stamp>,
+    /// How provider failures read (built in, and `[limits]` in the config).
+    limit_patterns: crate::run::limits::Patterns,
+    /// `--commit`: ticks written but not committed yet, the wave they were
+    /// last committed at, and whether a missing repository was told.
+    uncommitted: Vec<crate::record::tick::Tick>,
+    committed_wave: usize,
+    commit_warned: bool,
     /// `run-batch tick --undo` requests read so far.
     undo: HashSet<String>,
     undo_read: u64,
@@ -165,7 +181,16 @@ impl Engine {
             fail_fast: options.fail_fast,
             retries: options.retries,
             timeout: options.timeout,
+            max_wait: options.max_wait,
+            transient_retries: (options.config.transient_retries)
+                .unwrap_or(crate::run::dispatcher::TRANSIENT_RETRIES),
+            reset_margin: (options.config.reset_margin)
+                .unwrap_or(crate::run::providers::RESET_MARGIN),
+            seed: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64),
         };
+        let providers = super::providers_of(&agents);
         let budget = Budget::new(&options.config.prices, options.max_cost);
         let reporter = Reporter::new(Mode::pick(options.json));
         if let Some(warning) = set_aside {
@@ -173,9 +198,31 @@ impl Engine {
         }
         let undo_read = std::fs::metadata(state.undo_requests()).map_or(0, |m| m.len());
         let state_abs = std::path::absolute(&state.dir).unwrap_or_else(|_| state.dir.clone());
+        // Inside a worktree the working folder is found by its place in
+        // the repository: a real path.
+        let workdir = if options.isolate {
+            std::fs::canonicalize(&workdir).unwrap_or(workdir)
+        } else {
+            workdir
+        };
+        let repo = if options.isolate {
+            let repo = crate::run::worktree::Repo::open(&options.file, &state.dir)
+                .map_err(Error::Setup)?;
+            let inside = std::fs::canonicalize(&workdir).is_ok_and(|w| w.starts_with(&repo.root));
+            if !inside {
+                return Err(Error::Setup(format!(
+                    "--workdir `{}` is outside the repository `{}`, so it has no place in a task's worktree; drop `--isolate worktree` or pick a folder inside",
+                    workdir.display(),
+                    repo.root.display()
+                )));
+            }
+            Some(repo)
+        } else {
+            None
+        };
         Ok(Engine {
             // Keys start as plan indices.
-            d: Dispatcher::new(plan, limits),
+            d: Dispatcher::new(plan, limits, providers, Instant::now()),
             agents,
             history,
             keeper,
@@ -197,6 +244,12 @@ impl Engine {
             workdir,
             taskfile_abs: std::path::absolute(&options.file)
                 .unwrap_or_else(|_| options.file.clone()),
+            taskfile_real: std::fs::canonicalize(&options.file)
+                .unwrap_or_else(|_| options.file.clone()),
+            repo,
+            worktrees: HashMap::new(),
+            pending: HashMap::new(),
+            landings: isolation::Landings::default(),
             state_abs,
             started_at: Instant::now(),
             to_run_at_start: 0,
@@ -207,6 +260,10 @@ impl Engine {
             file_gone: false,
             reload_error: None,
             undo: HashSet::new(),
+            uncommitted: Vec::new(),
+            committed_wave: 0,
+            commit_warned: false,
+            limit_patterns: crate::run::limits::Patterns::new(&options.config.limit_patterns),
             undo_read,
             options,
         })
@@ -235,6 +292,7 @@ impl Engine {
         if self.options.max_cost.is_some() {
             self.note_silent_agents();
         }
+        self.recover_landings();
         let (tasks, done, _) = self.d.counts();
         self.to_run_at_start = tasks - done;
         self.emit(Event::RunStarted {
@@ -253,6 +311,13 @@ impl Engine {
             self.perform(actions);
             // Boxes first: a person sees a task ticked before the next starts.
             self.write_boxes(false);
+            if self.options.commit == crate::run::CommitWhen::Wave
+                && self.d.open_wave() != self.committed_wave
+                && self.first_owed.is_none()
+            {
+                self.committed_wave = self.d.open_wave();
+                self.commit_progress();
+            }
             if !settling {
                 let actions = self.d.start_ready(now);
                 self.perform(actions);
@@ -280,6 +345,7 @@ impl Engine {
             self.on_timers();
         }
         self.write_boxes_at_end();
+        self.commit_progress();
         self.finish_lingering();
         if let Some(g) = self.guard.take() {
             g.dismiss();
@@ -391,6 +457,8 @@ impl Engine {
                     self.emit(event);
                 }
             }
+            Input::Prepared { slot, result } => self.prepared(slot, *result),
+            Input::Landed { slot, result } => self.landed(slot, *result),
             Input::Signal(sig) => {
                 let name = process::signal_name(sig);
                 let grace = self.options.grace;
@@ -425,6 +493,9 @@ impl Engine {
         }
         if let Some(f) = self.first_owed {
             next = next.min(f + Duration::from_millis(250));
+        }
+        if let Some(at) = self.landings.retry_at {
+            next = next.min(at);
         }
         if let Some(at) = self.write_again_at {
             next = next.min(at);
@@ -468,6 +539,10 @@ impl Engine {
             self.reporter.note(&line);
         }
         self.poll_progress();
+        self.retry_landings(now);
+        if self.options.idle_timeout.is_some() {
+            self.stop_idle(now);
+        }
     }
 
     /// New lines in each running task's progress file.

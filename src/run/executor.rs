@@ -27,7 +27,9 @@ pub struct Launch<'a> {
     pub attempt: u32,
     pub spec: &'a AgentSpec,
     pub prompter: &'a Prompter,
-    pub last_error: Option<&'a str>,
+    /// Why the attempt before failed, and the end of its log (gate output
+    /// included), for the retry's prompt.
+    pub last_failure: Option<&'a Previous>,
     /// A session to continue instead of starting afresh.
     pub resume: Option<&'a Resume>,
     /// The attempt before, when its session could not be continued.
@@ -53,6 +55,9 @@ pub struct Attempt {
     /// Bytes run-batch wrote at the head of the log (the command line): a
     /// log no longer than this holds nothing the agent printed.
     pub log_header: u64,
+    /// Bytes read from a stream-json agent's stdout so far (the log shows
+    /// the others' output), for the idle timeout.
+    pub streamed: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Attempt {
@@ -90,7 +95,7 @@ pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attem
         Some(r) => l.prompter.render_resume(l.plan, l.task, r),
         None => l
             .prompter
-            .render(l.plan, l.task, l.attempt, l.last_error, l.previous),
+            .render(l.plan, l.task, l.attempt, l.last_failure, l.previous),
     }
     .map_err(std::io::Error::other)?;
     let mut prompt_file = OpenOptions::new()
@@ -168,14 +173,16 @@ pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attem
     own_group(&mut cmd);
     let mut child = cmd.spawn()?;
     let pid = child.id();
+    let streamed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     if let Some(format) = l.spec.output {
         let stdout = child.stdout.take().expect("stdout was piped");
         let tx = tx.clone();
         let summary = StreamSummary::new(format, l.resume.map(|r| r.baseline));
+        let counter = streamed.clone();
         std::thread::Builder::new()
             .name("stream".into())
             .stack_size(256 * 1024)
-            .spawn(move || read_stream(stdout, log_file, summary, slot, &tx))?;
+            .spawn(move || read_stream(stdout, log_file, summary, slot, &tx, &counter))?;
     }
     let exit_tx = tx.clone();
     process::wait_in_background(child, move |exit| {
@@ -188,6 +195,7 @@ pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attem
         prompt: prompt_path,
         command,
         log_header: header.len() as u64,
+        streamed,
     })
 }
 
@@ -199,6 +207,7 @@ fn read_stream(
     mut summary: StreamSummary,
     slot: u64,
     tx: &Sender<Input>,
+    streamed: &std::sync::atomic::AtomicU64,
 ) {
     let mut buf = vec![0u8; 64 * 1024];
     let mut line = Vec::new();
@@ -217,6 +226,7 @@ fn read_stream(
             Err(_) => break,
         };
         let _ = log.write_all(&buf[..n]);
+        streamed.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
         for piece in buf[..n].split_inclusive(|&b| b == b'\n') {
             if !oversized {
                 if line.len() + piece.len() > MAX_EVENT_LINE {

@@ -14,14 +14,18 @@ pub mod dispatcher;
 pub mod dry_run;
 mod engine;
 pub mod executor;
+pub mod land;
+pub mod limits;
 pub mod price;
 pub mod process;
 pub mod prompt;
+pub mod providers;
 pub mod resume;
 pub mod scheduler;
 pub mod stream;
 pub mod verdict;
 pub mod workspace;
+pub mod worktree;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -70,6 +74,27 @@ pub struct RunOptions {
     pub fresh: bool,
     /// `--require-done`: an agent must end with `RUN-BATCH: DONE`.
     pub require_done: bool,
+    /// `--max-wait`: the most the run waits for usage limits in all.
+    pub max_wait: Option<Duration>,
+    /// `--idle-timeout`: an attempt silent this long is stopped as stalled.
+    pub idle_timeout: Option<Duration>,
+    /// `--isolate worktree`: each task runs in a git worktree of its own.
+    pub isolate: bool,
+    /// `--commit`: when the task file's progress is committed.
+    pub commit: CommitWhen,
+}
+
+/// When `--commit` commits the task file's ticks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CommitWhen {
+    /// Never
+    Off,
+    /// After each write of ticks
+    Tick,
+    /// When a wave is done
+    Wave,
+    /// Once, when the run ends
+    End,
 }
 
 impl RunOptions {
@@ -97,6 +122,10 @@ impl RunOptions {
             max_cost_per_task: None,
             fresh: false,
             require_done: false,
+            max_wait: None,
+            idle_timeout: None,
+            isolate: false,
+            commit: CommitWhen::Off,
         }
     }
 }
@@ -105,6 +134,9 @@ impl RunOptions {
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_INTERRUPTED: i32 = 130;
+/// `--max-wait` ran out while waiting for usage limits: run again later
+/// (EX_TEMPFAIL).
+pub const EXIT_LIMIT_WAIT: i32 = 75;
 
 /// What the loop hears.
 pub enum Input {
@@ -126,6 +158,16 @@ pub enum Input {
         activity: String,
     },
     Signal(i32),
+    /// A task's worktree is ready, or could not be made.
+    Prepared {
+        slot: u64,
+        result: Box<Result<worktree::Worktree, String>>,
+    },
+    /// A verified attempt's work landed, or did not.
+    Landed {
+        slot: u64,
+        result: Box<Result<land::Landed, String>>,
+    },
 }
 
 /// Runs `plan`, read from `bytes` of `options.file` by `keeper` (which
@@ -271,6 +313,32 @@ fn resolve_agents(plan: &Plan, options: &RunOptions) -> Result<Vec<Option<AgentS
     Err(Error::Agent {
         message: messages.join("\n"),
     })
+}
+
+/// Each task's provider, for its gate (`providers`): the agent CLI a preset
+/// talks to (`claude`, `codex`, `gemini`), paced as a metered API; for any
+/// other agent, the agent itself, unpaced.
+fn providers_of(agents: &[Option<AgentSpec>]) -> dispatcher::Providers {
+    let mut names: Vec<(String, providers::Pace)> = Vec::new();
+    let of = (agents.iter())
+        .map(|spec| {
+            let spec = spec.as_ref()?;
+            let (name, pace) = match spec.preset {
+                agent::Preset::Claude => ("claude".to_owned(), providers::Pace::CLI),
+                agent::Preset::Codex => ("codex".to_owned(), providers::Pace::CLI),
+                agent::Preset::Gemini => ("gemini".to_owned(), providers::Pace::CLI),
+                _ => (spec.name.clone(), providers::Pace::NONE),
+            };
+            Some(match names.iter().position(|(n, _)| *n == name) {
+                Some(i) => i,
+                None => {
+                    names.push((name, pace));
+                    names.len() - 1
+                }
+            })
+        })
+        .collect();
+    dispatcher::Providers { names, of }
 }
 
 /// The session the journal says task `t`'s next attempt continues.

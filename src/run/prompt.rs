@@ -45,7 +45,7 @@ impl Prompter {
         plan: &Plan,
         t: usize,
         attempt: u32,
-        last_error: Option<&str>,
+        last_failure: Option<&Previous>,
         previous: Option<&Previous>,
     ) -> Result<String, String> {
         let doc = &plan.doc;
@@ -67,7 +67,8 @@ impl Prompter {
             gate => gate,
             require_done => self.require_done,
             attempt => attempt,
-            last_error => last_error,
+            last_error => last_failure.map(|f| f.reason.clone()),
+            last_output => last_failure.map(|f| f.log_tail.clone()).filter(|t| !t.is_empty()),
             previous => previous.map(|p| context! {
                 reason => p.reason.clone(),
                 log_tail => p.log_tail.clone(),

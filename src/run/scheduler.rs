@@ -144,6 +144,26 @@ pub struct Schedule {
     spreading: Vec<usize>,
     /// Tasks blocked since the caller last asked.
     newly_blocked: Vec<(usize, usize)>,
+    /// Groups from this index on are pools (one per provider): their limits
+    /// change during the run (`set_pool_limit`).
+    pool_base: usize,
+}
+
+/// Groups whose limit changes during a run: one per provider (an agent CLI
+/// or an account), closed while it waits for a usage limit, halved while it
+/// is throttled, one at a time while it ramps up.
+pub struct Pools<'a> {
+    /// Each pool's limit to start with.
+    pub limits: &'a [usize],
+    /// The pool of each task (a plan index), if any.
+    pub of: &'a dyn Fn(usize) -> Option<usize>,
+}
+
+impl Pools<'_> {
+    pub const NONE: Pools<'static> = Pools {
+        limits: &[],
+        of: &|_| None,
+    };
 }
 
 impl Schedule {
@@ -156,17 +176,27 @@ impl Schedule {
         state_of: impl Fn(usize) -> State,
         owed: impl Fn(usize) -> bool,
         keep_going: bool,
+        pools: &Pools,
     ) -> Schedule {
         let n = plan.doc.tasks.len();
         let waves = plan.waves.len().max(1);
+        let pool_base = prep.limits.len();
+        let mut limits = prep.limits.clone();
+        limits.extend_from_slice(pools.limits);
+        let groups = (plan.tasks.iter().enumerate())
+            .map(|(t, p)| {
+                let mut g = p.groups.clone();
+                g.extend((pools.of)(t).map(|pool| pool_base + pool));
+                g
+            })
+            .collect();
         let mut s = Schedule {
             keep_going,
             state: vec![State::Waiting; n],
             done: vec![false; n],
             wave: plan.tasks.iter().map(|t| t.wave).collect(),
             wave_tasks: vec![Vec::new(); waves],
-            groups: plan.tasks.iter().map(|t| t.groups.clone()).collect(),
-            limits: prep.limits.clone(),
+            groups,
             deps: prep.deps.clone(),
             holders: vec![Vec::new(); n],
             target_left: vec![0; prep.targets.len()],
@@ -176,8 +206,10 @@ impl Schedule {
             wave_left: vec![0; waves],
             open_wave: 0,
             ready: BTreeSet::new(),
-            parked: vec![Vec::new(); prep.limits.len()],
-            in_group: vec![0; prep.limits.len()],
+            parked: vec![Vec::new(); limits.len()],
+            in_group: vec![0; limits.len()],
+            limits,
+            pool_base,
             running: 0,
             retrying: 0,
             spreading: Vec::new(),
@@ -243,6 +275,11 @@ impl Schedule {
         self.running
     }
 
+    /// The first wave with work left (the number of waves once all are done).
+    pub fn open_wave(&self) -> usize {
+        self.open_wave
+    }
+
     /// The next task to start within `jobs`, now marked running; tasks in
     /// document order, skipping those whose group is full.
     pub fn next(&mut self, jobs: usize) -> Option<usize> {
@@ -266,8 +303,43 @@ impl Schedule {
     }
 
     /// Nothing runs, nothing waits for a retry, and nothing can start.
+    /// Tasks held back by a closed pool are not finished.
     pub fn finished(&self) -> bool {
-        self.running == 0 && self.retrying == 0 && self.ready.is_empty()
+        self.running == 0
+            && self.retrying == 0
+            && self.ready.is_empty()
+            && self.parked.iter().all(Vec::is_empty)
+    }
+
+    /// As `finished`, where tasks held back by a pool `dead` says will never
+    /// open again (a provider stopped by an auth failure) do not count.
+    pub fn finished_but(&self, dead: impl Fn(usize) -> bool) -> bool {
+        self.running == 0
+            && self.retrying == 0
+            && self.ready.is_empty()
+            && (self.parked.iter().enumerate())
+                .all(|(g, p)| p.is_empty() || g >= self.pool_base && dead(g - self.pool_base))
+    }
+
+    /// Sets a pool's limit; raising it lets the tasks it held back start.
+    pub fn set_pool_limit(&mut self, pool: usize, limit: usize) {
+        let g = self.pool_base + pool;
+        let raised = limit > self.limits[g];
+        self.limits[g] = limit;
+        if raised {
+            let parked = std::mem::take(&mut self.parked[g]);
+            self.ready.extend(parked);
+        }
+    }
+
+    /// Tasks of a pool running now.
+    pub fn pool_running(&self, pool: usize) -> usize {
+        self.in_group[self.pool_base + pool]
+    }
+
+    /// Whether tasks of a pool are ready but held back by its limit.
+    pub fn pool_held(&self, pool: usize) -> bool {
+        !self.parked[self.pool_base + pool].is_empty()
     }
 
     /// Tasks that became blocked since the last call, with the failed task
@@ -463,6 +535,7 @@ mod tests {
             |_| State::Waiting,
             |_| false,
             keep_going,
+            &Pools::NONE,
         )
     }
 
@@ -566,14 +639,49 @@ mod tests {
             },
             |_| false,
             false,
+            &Pools::NONE,
         );
         assert!(!s.is_done(0));
         let mut s = s;
         assert_eq!(s.next(8), None);
         // An owed untick: the tick in the file does not count either.
-        let mut owed = Schedule::new(&p, &prep, |_| State::Failed, |t| t == 0, false);
+        let mut owed = Schedule::new(
+            &p,
+            &prep,
+            |_| State::Failed,
+            |t| t == 0,
+            false,
+            &Pools::NONE,
+        );
         assert!(!owed.is_done(0));
         assert_eq!(owed.next(8), None);
+    }
+
+    #[test]
+    fn a_closed_pool_holds_its_tasks_and_no_others() {
+        let p = plan("- [ ] a\n- [ ] b\n- [ ] c\n");
+        let of = |t: usize| (t != 1).then_some(0);
+        let pools = Pools {
+            limits: &[0],
+            of: &of,
+        };
+        let mut s = Schedule::new(
+            &p,
+            &Prepared::new(&p),
+            |_| State::Waiting,
+            |_| false,
+            false,
+            &pools,
+        );
+        assert_eq!(start_all(&p, &mut s, 8), ["b"]);
+        s.succeeded(1);
+        assert!(!s.finished(), "held tasks are not finished");
+        assert!(s.pool_held(0));
+        s.set_pool_limit(0, 1);
+        assert_eq!(start_all(&p, &mut s, 8), ["a"]);
+        assert_eq!(s.pool_running(0), 1);
+        s.set_pool_limit(0, 8);
+        assert_eq!(start_all(&p, &mut s, 8), ["c"]);
     }
 
     #[test]
@@ -582,7 +690,14 @@ mod tests {
             .map(|i| format!("# W{i}\n- [ ] t{i}\n"))
             .collect();
         let p = plan(&text);
-        let mut s = Schedule::new(&p, &Prepared::new(&p), |_| State::Waiting, |t| t == 0, true);
+        let mut s = Schedule::new(
+            &p,
+            &Prepared::new(&p),
+            |_| State::Waiting,
+            |t| t == 0,
+            true,
+            &Pools::NONE,
+        );
         // The first task fails: with --keep-going every later wave opens
         // (each task is independent), in one call.
         assert_eq!(s.next(1), Some(0));

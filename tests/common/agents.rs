@@ -398,13 +398,20 @@ pub struct Finished {
 
 impl Background {
     pub fn start(dir: &Path, args: &[&str]) -> Background {
+        Background::start_with_env(dir, args, &[])
+    }
+
+    /// [`Background::start`] with more environment variables (a token that
+    /// marks every process the run starts, for instance).
+    pub fn start_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Background {
         let mut command = run_batch(args, dir, &[dir.join("bin")]);
         command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .env("FAKE_LOG", dir.join(FAKE_LOG))
-            .env("FAKE_PIDS", dir.join(FAKE_PIDS));
+            .env("FAKE_PIDS", dir.join(FAKE_PIDS))
+            .envs(env.iter().copied());
         let mut child = command.spawn().expect("start run-batch");
         fn read(mut r: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
             std::thread::spawn(move || {
@@ -439,33 +446,46 @@ impl Background {
     }
 
     /// Waits for run-batch to exit; after `timeout` kills it and panics.
-    pub fn wait(mut self, timeout: Duration) -> Finished {
+    pub fn wait(self, timeout: Duration) -> Finished {
+        let args = self.args.join(" ");
+        let (end, timed_out) = self.wait_or_kill(timeout);
+        if timed_out {
+            panic!(
+                "`run-batch {args}` did not finish within {timeout:?}; killed\n---- stdout ----\n{}\n---- stderr ----\n{}",
+                end.stdout, end.stderr
+            );
+        }
+        end
+    }
+
+    /// Waits for run-batch to exit; after `timeout` kills it and its agents
+    /// and says so (true), for tests that report a hang with the rest of
+    /// what they found.
+    pub fn wait_or_kill(mut self, timeout: Duration) -> (Finished, bool) {
         let start = Instant::now();
         let mut child = self.child.take().expect("not waited for yet");
+        let mut timed_out = false;
         let status = loop {
             if let Some(status) = child.try_wait().expect("wait for run-batch") {
                 break status;
             }
             if start.elapsed() > timeout {
                 let _ = child.kill();
-                let _ = child.wait();
                 kill_agents(&self.dir);
-                let (stdout, stderr) = self.output();
-                panic!(
-                    "`run-batch {}` did not finish within {timeout:?}; killed\n---- stdout ----\n{stdout}\n---- stderr ----\n{stderr}",
-                    self.args.join(" ")
-                );
+                timed_out = true;
+                break child.wait().expect("wait for run-batch");
             }
             std::thread::sleep(Duration::from_millis(5));
         };
         let waited = start.elapsed();
         let (stdout, stderr) = self.output();
-        Finished {
+        let end = Finished {
             status,
             stdout,
             stderr,
             waited,
-        }
+        };
+        (end, timed_out)
     }
 
     fn output(&mut self) -> (String, String) {

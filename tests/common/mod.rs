@@ -30,6 +30,12 @@ use tempfile::TempDir;
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_run-batch");
 
+/// The binary the tests run: [`BIN`], or the one `RUN_BATCH_TEST_BINARY`
+/// names (so the fault-injection soak can measure another build).
+pub fn binary() -> OsString {
+    std::env::var_os("RUN_BATCH_TEST_BINARY").unwrap_or_else(|| BIN.into())
+}
+
 /// How long a run may take before it is killed and the test fails.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -447,7 +453,7 @@ pub fn run_batch_in(dir: &Path, args: &[&str]) -> std::process::Output {
 /// `run-batch ARGS` in `dir`, with `NO_COLOR=1`, `path_prefix` (if any)
 /// before `PATH`, and nothing from the developer's own run-batch settings.
 fn run_batch(args: &[impl AsRef<OsStr>], dir: &Path, path_prefix: &[PathBuf]) -> Command {
-    let mut command = Command::new(BIN);
+    let mut command = Command::new(binary());
     command.args(args).current_dir(dir);
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("RUN_BATCH") {
@@ -619,3 +625,5 @@ mod tests {
     }
 }
 pub mod agents;
+pub mod checks;
+pub mod editors;

@@ -198,6 +198,9 @@ fn timeline(r: &RunReport) -> String {
         if let Some(reason) = &a.reason {
             tip.push_str(&format!(" · {reason}"));
         }
+        if a.flaky {
+            tip.push_str(" · flaky: an earlier attempt failed");
+        }
         let crit = critical.contains(&(a.task.as_str(), a.attempt));
         let _ = writeln!(
             out,
@@ -231,7 +234,9 @@ fn timeline(r: &RunReport) -> String {
         let x0 = x(w.start_secs);
         let width = (x(w.end_secs) - x0).max(1.5);
         let y = lanes_h + row as f64 * WAIT_ROW + 2.0;
-        let task = w.task.as_deref().unwrap_or("the run");
+        let task = (w.task.as_deref())
+            .or(w.provider.as_deref())
+            .unwrap_or("the run");
         let _ = writeln!(
             out,
             "<rect class=\"wait\" data-task=\"{}\" data-kind=\"{}\" x=\"{x0:.1}\" y=\"{y:.1}\" width=\"{width:.1}\" height=\"{:.1}\"><title>{} waits ({}) for {}</title></rect>",

@@ -170,7 +170,7 @@ fn chart_section(r: &RunReport) -> String {
     out.push_str(&text);
     out.push_str("```\n\n");
     out.push_str(
-        "Bars: **done** (grey), **failed** or **timed out** (red), **blocked** by the agent (red edge, grey), **interrupted**, **unfinished** or **running** (light blue), and *waits* before a retry (blue); each bar's name ends with its outcome.\n\n",
+        "Bars: **done** (grey), **failed** or **timed out** (red), **blocked** by the agent (red edge, grey), **interrupted**, **unfinished** or **running** (light blue), and *waits* before a retry or for a usage limit (blue); each bar's name ends with its outcome.\n\n",
     );
     out
 }
@@ -210,8 +210,10 @@ fn chart(r: &RunReport, detail: Detail) -> String {
                 push(r.group_of(&a.task), line);
             }
             for w in &r.waits {
-                let task = w.task.as_deref().unwrap_or("run");
-                let text = format!("{task} waits ({})", w.kind.replace('_', " "));
+                let who = (w.task.as_deref())
+                    .or(w.provider.as_deref())
+                    .unwrap_or("run");
+                let text = format!("{who} waits ({})", w.kind.replace('_', " "));
                 push(
                     w.task.as_deref().map_or("waits".into(), |t| r.group_of(t)),
                     format!(

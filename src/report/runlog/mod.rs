@@ -90,6 +90,11 @@ pub struct Attempt {
     pub outcome: String,
     pub reason: Option<String>,
     pub agent: Option<String>,
+    /// Why it ended, finer than `outcome` (`task_failed`, `transient`,
+    /// `throttled`, `limit_exhausted`, …), when the run said.
+    pub class: Option<String>,
+    /// It succeeded after an earlier attempt in this run failed.
+    pub flaky: bool,
     /// The session this attempt continued.
     pub resumed: Option<String>,
     /// The agent refused to continue the session; a fresh attempt followed.
@@ -99,13 +104,16 @@ pub struct Attempt {
     pub log: Option<String>,
 }
 
-/// Time a task spent waiting between attempts (and, later, for a usage
-/// limit): not on any lane, since no agent runs.
+/// Time spent waiting with no agent at work: a task's delay before a
+/// retry, or a provider's wait for its usage limit to reset. Not on any
+/// lane.
 #[derive(Clone, Debug, Serialize)]
 pub struct Wait {
-    /// The task that waits; `None` for a wait of the whole run.
+    /// The task that waits (a retry).
     pub task: Option<String>,
-    /// `retry` (the delay before the next attempt); other kinds may come.
+    /// The provider that waits (a usage limit): none of its tasks start.
+    pub provider: Option<String>,
+    /// `retry` or `usage_limit`; other kinds may come.
     pub kind: String,
     pub start_secs: f64,
     pub end_secs: f64,
@@ -248,6 +256,8 @@ impl RunReport {
         let mut lanes: Vec<f64> = Vec::new();
         let mut lane_of: HashMap<String, usize> = HashMap::new();
         let mut blocked: HashMap<String, String> = HashMap::new();
+        // Usage-limit waits in progress, by provider.
+        let mut limits: HashMap<String, Wait> = HashMap::new();
         for line in lines {
             let v = &line.v;
             let at = secs(line.ts);
@@ -284,6 +294,8 @@ impl RunReport {
                             start_secs: at,
                             end_secs: at,
                             outcome: "unfinished".into(),
+                            class: None,
+                            flaky: false,
                             reason: None,
                             agent: str_of(v, "agent"),
                             resumed: str_of(v, "resume"),
@@ -304,6 +316,8 @@ impl RunReport {
                         start_secs: (at - f64_of(v, "duration_secs").unwrap_or(0.0)).max(0.0),
                         end_secs: at,
                         outcome: String::new(),
+                        class: None,
+                        flaky: false,
                         reason: None,
                         agent: None,
                         resumed: None,
@@ -314,6 +328,8 @@ impl RunReport {
                     a.end_secs = at;
                     a.outcome = str_of(v, "outcome").unwrap_or_else(|| "failed".into());
                     a.reason = str_of(v, "reason");
+                    a.class = str_of(v, "class");
+                    a.flaky = v.get("flaky").and_then(Value::as_bool) == Some(true);
                     a.agent = a.agent.or_else(|| str_of(v, "agent"));
                     a.log = a.log.or_else(|| str_of(v, "log"));
                     // Tokens are present exactly when the agent reported them.
@@ -332,6 +348,7 @@ impl RunReport {
                         task.clone(),
                         Wait {
                             task: Some(task),
+                            provider: None,
                             kind: "retry".into(),
                             start_secs: at,
                             end_secs: (at + delay).min(last.max(at)),
@@ -343,6 +360,27 @@ impl RunReport {
                         (self.attempts.iter_mut().rev()).find(|a| Some(&a.task) == task.as_ref())
                     {
                         a.resume_refused = true;
+                    }
+                }
+                "limit_wait" => {
+                    let provider = str_of(v, "provider").unwrap_or_default();
+                    let until = str_of(v, "until")
+                        .and_then(|u| humantime::parse_rfc3339_weak(&u).ok())
+                        .map_or(last, &secs);
+                    // A second limit while waiting moves the end; the start stays.
+                    let w = limits.entry(provider.clone()).or_insert(Wait {
+                        task: None,
+                        provider: Some(provider),
+                        kind: "usage_limit".into(),
+                        start_secs: at,
+                        end_secs: at,
+                    });
+                    w.end_secs = until.max(at);
+                }
+                "limit_wait_over" => {
+                    if let Some(mut w) = str_of(v, "provider").and_then(|p| limits.remove(&p)) {
+                        w.end_secs = at;
+                        self.waits.push(w);
                     }
                 }
                 "task_blocked" => {
@@ -369,7 +407,14 @@ impl RunReport {
                 | "plan_reloaded"
                 | "plan_reload_failed"
                 | "box_edited"
-                | "cancelling" => {}
+                | "cancelling"
+                | "committed"
+                | "worktree_ready"
+                | "task_verified"
+                | "task_landed"
+                | "landing_waits"
+                | "provider_throttled"
+                | "provider_stopped" => {}
                 other => *self.unknown_events.entry(other.to_owned()).or_default() += 1,
             }
         }
@@ -382,6 +427,11 @@ impl RunReport {
             self.attempts.push(a);
         }
         self.waits.extend(retrying.into_values());
+        // A wait still on when the run ended (or crashed) ends with it.
+        for mut w in limits.into_values() {
+            w.end_secs = w.end_secs.min(last).max(w.start_secs);
+            self.waits.push(w);
+        }
         self.attempts.sort_by(|a, b| {
             (a.start_secs, a.lane)
                 .partial_cmp(&(b.start_secs, b.lane))

@@ -166,3 +166,62 @@ fn the_critical_path_follows_what_each_start_waited_for() {
     let b = r.attempts.iter().find(|a| a.task == "b").unwrap();
     assert_eq!(b.lane, 1, "b takes the lowest free lane, a's");
 }
+
+#[test]
+fn usage_limit_waits_are_spans_of_their_provider() {
+    let lines = [
+        at(
+            0,
+            r#""event":"task_started","task":"a","attempt":1,"agent":"claude","pid":2,"log":"l","command":"x""#,
+        ),
+        at(
+            1,
+            r#""event":"task_finished","task":"a","attempt":1,"outcome":"failed","class":"limit_exhausted","duration_secs":1.0,"log":"l","agent":"claude""#,
+        ),
+        at(
+            1,
+            r#""event":"limit_wait","provider":"claude","until":"2026-11-21T10:00:30.000Z","reset_known":true"#,
+        ),
+        at(
+            20,
+            r#""event":"limit_wait_over","provider":"claude","waited_secs":19.0"#,
+        ),
+        at(
+            20,
+            r#""event":"task_started","task":"a","attempt":2,"agent":"claude","pid":3,"log":"l","command":"x""#,
+        ),
+        at(
+            22,
+            r#""event":"task_finished","task":"a","attempt":2,"outcome":"succeeded","class":"succeeded","duration_secs":2.0,"log":"l","agent":"claude""#,
+        ),
+        at(
+            22,
+            r#""event":"limit_wait","provider":"codex","until":"2026-11-21T11:00:00.000Z","reset_known":false"#,
+        ),
+        at(
+            25,
+            r#""event":"provider_throttled","provider":"codex","concurrency":1,"pause_secs":5.0"#,
+        ),
+    ];
+    let r = report(&lines.iter().map(String::as_str).collect::<Vec<_>>());
+    let waits: Vec<(Option<&str>, &str, f64, f64)> = (r.waits.iter())
+        .map(|w| {
+            (
+                w.provider.as_deref(),
+                w.kind.as_str(),
+                w.start_secs,
+                w.end_secs,
+            )
+        })
+        .collect();
+    // The second is still on when the events end (a crash): it ends there.
+    assert_eq!(
+        waits,
+        [
+            (Some("claude"), "usage_limit", 1.0, 20.0),
+            (Some("codex"), "usage_limit", 22.0, 25.0)
+        ]
+    );
+    assert_eq!(r.attempts[0].class.as_deref(), Some("limit_exhausted"));
+    assert!(r.unknown_events.is_empty(), "{:?}", r.unknown_events);
+}

@@ -38,6 +38,9 @@ pub fn render(r: &RunReport) -> String {
         if let Some(reason) = &a.reason {
             obj.insert("reason".into(), json!(reason));
         }
+        if let Some(class) = &a.class {
+            obj.insert("class".into(), json!(class));
+        }
         if let Some(agent) = &a.agent {
             obj.insert("agent".into(), json!(agent));
         }
@@ -84,12 +87,14 @@ pub fn render(r: &RunReport) -> String {
             }
         };
         rows[row] = w.end_secs;
-        let task = w.task.as_deref().unwrap_or("run");
+        let task = (w.task.as_deref())
+            .or(w.provider.as_deref())
+            .unwrap_or("run");
         events.push(json!({
             "ph": "X", "name": format!("{task} waits ({})", w.kind), "cat": "wait",
             "pid": 1, "tid": r.lanes + row + 1,
             "ts": us(w.start_secs), "dur": us(w.end_secs.max(w.start_secs)) - us(w.start_secs),
-            "args": {"task": w.task, "kind": w.kind},
+            "args": {"task": w.task, "provider": w.provider, "kind": w.kind},
         }));
     }
     let doc = json!({

@@ -23,6 +23,18 @@ fn limits(jobs: usize) -> Limits {
         fail_fast: false,
         retries: 0,
         timeout: None,
+        max_wait: None,
+        seed: 7,
+        transient_retries: 2,
+        reset_margin: crate::run::providers::RESET_MARGIN,
+    }
+}
+
+/// Every task of `plan` on one provider, `claude`, paced by `pace`.
+fn one_provider(plan: &Plan, pace: Pace) -> Providers {
+    Providers {
+        names: vec![("claude".into(), pace)],
+        of: vec![Some(0); plan.doc.tasks.len()],
     }
 }
 
@@ -37,9 +49,16 @@ struct Run {
 
 impl Run {
     fn new(text: &str, limits: Limits) -> Run {
+        Run::paced(text, limits, Pace::NONE)
+    }
+
+    fn paced(text: &str, limits: Limits, pace: Pace) -> Run {
+        let p = plan(text);
+        let providers = one_provider(&p, pace);
+        let now = Instant::now();
         Run {
-            d: Dispatcher::new(plan(text), limits),
-            now: Instant::now(),
+            d: Dispatcher::new(p, limits, providers, now),
+            now,
             running: Vec::new(),
             events: Vec::new(),
         }
@@ -98,7 +117,9 @@ impl Run {
     }
 
     fn reload(&mut self, text: &str) {
-        let actions = self.d.on_reload(plan(text), &HashSet::new(), self.now);
+        let p = plan(text);
+        let providers = one_provider(&p, Pace::NONE);
+        let actions = self.d.on_reload(p, &HashSet::new(), self.now, providers);
         self.take(actions);
     }
 }
@@ -112,6 +133,16 @@ fn describe(e: &Event) -> String {
         Event::Cancelling { reason } => format!("cancel: {reason}"),
         Event::BoxEdited { task, taken, .. } => format!("box {task} {taken:?}"),
         Event::PlanReloaded { tasks } => format!("reloaded {tasks}"),
+        Event::LimitWait {
+            provider, window, ..
+        } => format!("wait {provider} {}", window.as_deref().unwrap_or("?")),
+        Event::LimitWaitOver { provider, .. } => format!("open {provider}"),
+        Event::ProviderThrottled {
+            provider,
+            concurrency,
+            ..
+        } => format!("throttled {provider} to {concurrency}"),
+        Event::ProviderStopped { provider, reason } => format!("stopped {provider}: {reason}"),
         other => format!("{other:?}"),
     }
 }
@@ -168,14 +199,15 @@ fn retries_wait_longer_each_time_and_use_the_tasks_retries() {
     );
     assert_eq!(r.start(), ["a"]);
     r.end("a", Class::Failed);
-    assert_eq!(r.events, ["retry a in 1s"]);
+    assert!(r.events[0].starts_with("retry a in 1."), "{:?}", r.events);
     assert!(r.start().is_empty(), "a retry waits its turn");
     assert!(!r.d.finished());
+    // One second and up to a quarter more (jitter).
     assert_eq!(r.tick(Duration::from_millis(999)), Vec::<String>::new());
-    assert_eq!(r.tick(Duration::from_millis(1)), ["a"]);
+    assert_eq!(r.tick(Duration::from_millis(251)), ["a"]);
     r.end("a", Class::Failed);
-    assert_eq!(r.events[1], "retry a in 2s");
-    assert_eq!(r.tick(Duration::from_secs(2)), ["a"]);
+    assert!(r.events[1].starts_with("retry a in 2."), "{:?}", r.events);
+    assert_eq!(r.tick(Duration::from_millis(2500)), ["a"]);
     r.end("a", Class::Failed);
     assert!(r.d.finished());
     assert_eq!(r.d.task(0).attempts, 3);
@@ -325,7 +357,9 @@ fn a_success_cleared_by_an_old_copy_is_ticked_again_unless_asked_again() {
     again.d.plan_mut().doc.tasks[0].checked = true;
     again.d.boxes_written();
     let undo: HashSet<String> = ["a".to_owned()].into();
-    let actions = again.d.on_reload(plan("- [ ] a\n"), &undo, again.now);
+    let p = plan("- [ ] a\n");
+    let providers = one_provider(&p, Pace::NONE);
+    let actions = again.d.on_reload(p, &undo, again.now, providers);
     again.take(actions);
     assert_eq!(again.start(), ["a"]);
 }
@@ -339,4 +373,126 @@ fn a_task_that_leaves_and_comes_back_keeps_its_state() {
     r.reload("- [ ] a\n- [ ] b\n");
     assert_eq!(r.start(), ["b"], "`a` is not run again");
     assert!(r.d.box_wants().contains(&(0, true)));
+}
+
+// ---- providers: usage limits, throttling, auth, the ramp --------------------------------
+
+#[test]
+fn a_usage_limit_holds_the_providers_tasks_until_the_reset_and_uses_no_retry() {
+    let mut r = Run::new("- [ ] a\n- [ ] b\n- [ ] c\n", limits(2));
+    assert_eq!(r.start(), ["a", "b"]);
+    let reset = r.d.wall(r.now) + Duration::from_secs(600);
+    r.end(
+        "a",
+        Class::Limited {
+            reset: Some(reset),
+            window: Some("five_hour".into()),
+        },
+    );
+    assert_eq!(r.events, ["wait claude five_hour"]);
+    assert!(
+        r.start().is_empty(),
+        "nothing of claude starts while it waits"
+    );
+    // The running one hits the limit too: it waits as well.
+    r.end(
+        "b",
+        Class::Limited {
+            reset: Some(reset),
+            window: None,
+        },
+    );
+    assert!(!r.d.finished(), "the run waits, it does not end");
+    assert_eq!(r.d.next_due(), Some(r.now + Duration::from_secs(660)));
+    // After the reset and its margin, one task probes first.
+    assert_eq!(r.tick(Duration::from_secs(660)), ["a"]);
+    assert!(r.start().is_empty());
+    r.end("a", Class::Succeeded);
+    assert_eq!(r.events.last().unwrap(), "open claude");
+    assert_eq!(r.start(), ["b", "c"]);
+    assert_eq!(r.d.task(0).attempts, 2);
+    assert_eq!(r.d.task(0).free_attempts, 1, "the limit used no retry");
+    assert_eq!(r.d.limit_waited(r.now), Duration::from_secs(660));
+}
+
+#[test]
+fn max_wait_ends_a_wait_that_is_too_long() {
+    let mut r = Run::new(
+        "- [ ] a\n",
+        Limits {
+            max_wait: Some(Duration::from_secs(300)),
+            ..limits(2)
+        },
+    );
+    r.start();
+    let reset = r.d.wall(r.now) + Duration::from_secs(3600);
+    r.end(
+        "a",
+        Class::Limited {
+            reset: Some(reset),
+            window: None,
+        },
+    );
+    r.tick(Duration::from_secs(299));
+    assert_eq!(r.d.cancel(), None);
+    r.tick(Duration::from_secs(1));
+    assert_eq!(r.d.cancel(), Some(Cancel::MaxWait));
+    assert!(r.d.finished());
+}
+
+#[test]
+fn throttling_halves_the_providers_concurrency() {
+    let mut r = Run::new("- [ ] a\n- [ ] b\n- [ ] c\n- [ ] d\n- [ ] e\n", limits(4));
+    assert_eq!(r.start().len(), 4);
+    r.end("a", Class::Throttled);
+    assert_eq!(r.events, ["throttled claude to 1"]);
+    // Three still run, over the cap of 1; each success grows it by one.
+    r.end("b", Class::Succeeded);
+    assert!(r.start().is_empty(), "paused by the backoff");
+    assert_eq!(
+        r.tick(Duration::from_secs(5)),
+        Vec::<String>::new(),
+        "c and d run: the cap (2) is full"
+    );
+    r.end("c", Class::Succeeded);
+    assert_eq!(r.tick(Duration::from_secs(1)), ["a", "e"], "cap 3, d runs");
+}
+
+#[test]
+fn an_auth_failure_stops_the_provider_and_the_run_ends() {
+    let mut r = Run::new("- [ ] a\n- [ ] b\n", limits(1));
+    r.start();
+    let actions = r.d.on_end(0, Class::Auth, Some("Invalid API key"), r.now);
+    r.running.clear();
+    r.take(actions);
+    assert_eq!(r.events, ["stopped claude: Invalid API key"]);
+    assert!(r.start().is_empty());
+    assert!(r.d.finished(), "nothing can start, nothing runs");
+    assert!(!r.d.failed_any(), "the task did not fail; it is left to do");
+}
+
+#[test]
+fn transient_failures_retry_without_using_retries_a_few_times() {
+    let mut r = Run::new("- [ ] a\n", limits(1));
+    for i in 0..2 {
+        assert_eq!(r.tick(Duration::from_secs(120)), ["a"], "attempt {i}");
+        assert!(!r.d.transients_spent(r.running[0].1));
+        r.end("a", Class::Transient);
+    }
+    assert_eq!(r.tick(Duration::from_secs(120)), ["a"]);
+    // The engine asks, and reports the third as the task's failure.
+    assert!(r.d.transients_spent(r.running[0].1));
+    r.end("a", Class::Failed);
+    assert!(r.d.finished());
+    assert!(r.d.failed_any());
+    assert_eq!(r.d.task(0).free_attempts, 2);
+}
+
+#[test]
+fn the_ramp_starts_a_burst_then_one_a_second() {
+    let mut r = Run::paced("- [ ] a\n- [ ] b\n- [ ] c\n- [ ] d\n", limits(8), Pace::CLI);
+    assert_eq!(r.start(), ["a", "b"]);
+    assert_eq!(r.tick(Duration::from_millis(500)), Vec::<String>::new());
+    assert_eq!(r.tick(Duration::from_millis(500)), ["c"]);
+    assert_eq!(r.tick(Duration::from_secs(1)), ["d"]);
 }

@@ -5,6 +5,7 @@
 //! ends; hands on events and the attempt's class.
 
 use super::*;
+use crate::run::limits::Signal;
 
 /// One attempt's processes and what they said.
 pub(super) struct Slot {
@@ -23,21 +24,30 @@ pub(super) struct Slot {
     /// How the agent exited, once its gate runs in this slot.
     pub(super) agent_exit: Option<Exit>,
     pub(super) termination: Option<Termination>,
+    /// The last sign of life: output, a stream event or a progress line
+    /// (for the idle timeout), and how much had come by then.
+    pub(super) alive_at: Instant,
+    pub(super) alive_mark: u64,
     /// Why the dispatcher stopped it.
     pub(super) stop: Option<Stop>,
     /// The timeout in force when it started.
     pub(super) timeout: Option<Duration>,
     pub(super) progress_seen: u64,
+    /// Its work has landed (`--isolate worktree`): it is concluded as is.
+    pub(super) landed: bool,
 }
 
 /// What the run remembers of a task's attempts, for the next one.
 #[derive(Default)]
 pub(super) struct History {
-    pub(super) last_error: Option<String>,
+    /// Why the last attempt failed, with the end of its log.
+    pub(super) last_failure: Option<Previous>,
     /// The session the next attempt continues.
     pub(super) resume: Option<Resume>,
     /// For a fresh start after a refused resume: the attempt before.
     pub(super) previous: Option<Previous>,
+    /// An attempt of it failed in this run (a later success is flaky).
+    pub(super) failed_before: bool,
 }
 
 impl Engine {
@@ -51,6 +61,11 @@ impl Engine {
             self.perform(actions);
             return;
         }
+        if self.repo.is_some() && !self.worktrees.contains_key(&key) {
+            self.prepare(attempt, key, number);
+            return;
+        }
+        let (workdir, taskfile) = self.attempt_paths(key);
         let spec = self.agents[t].clone().unwrap_or_else(|| {
             crate::run::parse_agent(&crate::run::default_agent(&self.options), &self.options)
                 .expect("checked before the run")
@@ -71,12 +86,12 @@ impl Engine {
             attempt: number,
             spec: &spec,
             prompter: &self.prompter,
-            last_error: history.last_error.as_deref(),
+            last_failure: history.last_failure.as_ref(),
             run_dir: &self.run_dir,
             run_id: &self.run_id,
             state_dir: &self.state_abs,
-            taskfile: &self.taskfile_abs,
-            workdir: &self.workdir,
+            taskfile: &taskfile,
+            workdir: &workdir,
         };
         let timeout = self.d.plan().tasks[t]
             .settings
@@ -117,9 +132,12 @@ impl Engine {
                         stream: None,
                         agent_exit: None,
                         termination: None,
+                        alive_at: Instant::now(),
+                        alive_mark: 0,
                         stop: None,
                         timeout,
                         progress_seen: 0,
+                        landed: false,
                     },
                 );
             }
@@ -132,6 +150,8 @@ impl Engine {
                     task: task_id.clone(),
                     attempt: number,
                     outcome: TaskOutcome::Failed,
+                    class: Class::Failed.name(),
+                    flaky: false,
                     exit: None,
                     reason: Some(reason.clone()),
                     duration_secs: 0.0,
@@ -207,7 +227,8 @@ impl Engine {
             && let Some(t) = place
             && let Some(gate) = self.d.plan().tasks[t].settings.gate.clone()
         {
-            match executor::spawn_gate(&gate, &self.workdir, &slot.info.log, attempt, &self.tx) {
+            let (workdir, _) = self.attempt_paths(slot.key);
+            match executor::spawn_gate(&gate, &workdir, &slot.info.log, attempt, &self.tx) {
                 Ok(pid) => {
                     slot.agent_exit = Some(exit);
                     slot.exited = None;
@@ -235,12 +256,64 @@ impl Engine {
             .map_or_else(String::new, crate::taskfile::Gate::label)
     }
 
+    /// What a failed agent's own error texts say about its provider: its
+    /// final error, the stream's last error, the end of its log.
+    fn provider_signal(&self, slot: &Slot) -> Option<Signal> {
+        let stream = slot.stream.as_deref();
+        let result = stream
+            .and_then(|s| s.result.as_ref())
+            .filter(|r| r.is_error)
+            .map_or("", |r| r.message.as_str());
+        let last = stream.and_then(|s| s.last_error.as_deref()).unwrap_or("");
+        let tail = crate::report::live::tail_lines(&slot.info.log, 30).join("\n");
+        self.limit_patterns
+            .classify(&[result, last, &tail], SystemTime::now())
+    }
+
+    /// The idle timeout of a task's attempts, if any.
+    pub(super) fn idle_timeout(&self, key: Key) -> Option<Duration> {
+        self.options
+            .idle_timeout
+            .filter(|_| self.d.task(key).place.is_some())
+    }
+
+    /// Stops attempts that showed no sign of life for their idle timeout:
+    /// nothing new in their log or stream, no progress line.
+    pub(super) fn stop_idle(&mut self, now: Instant) {
+        let mut idle = Vec::new();
+        for (&attempt, s) in self.slots.iter_mut() {
+            if s.agent_exit.is_some() || s.termination.is_some() {
+                continue;
+            }
+            let log = std::fs::metadata(&s.info.log).map_or(0, |m| m.len());
+            let streamed = s.info.streamed.load(std::sync::atomic::Ordering::Relaxed);
+            let mark = log + streamed + s.progress_seen;
+            if mark != s.alive_mark {
+                s.alive_mark = mark;
+                s.alive_at = now;
+            }
+            idle.push((attempt, s.key, now - s.alive_at));
+        }
+        for (attempt, key, quiet) in idle {
+            if self.idle_timeout(key).is_some_and(|limit| quiet >= limit) {
+                let actions = self.d.on_idle(attempt);
+                self.perform(actions);
+            }
+        }
+    }
+
     /// Records the end of an attempt and tells the dispatcher.
     pub(super) fn conclude(&mut self, attempt: AttemptId, slot: Slot, verdict: Verdict) {
+        // Verified in its worktree: its work lands first, then it counts.
+        if verdict == Verdict::Ok && slot.stop.is_none() && !slot.landed && self.isolated(slot.key)
+        {
+            self.hold_for_landing(attempt, slot);
+            return;
+        }
         let duration = slot.started.elapsed();
         let killed = slot.termination.as_ref().is_some_and(|k| k.killed)
             || slot.exited == Some(Exit::Signal(libc::SIGKILL));
-        let (class, outcome, reason) = match (slot.stop, &verdict) {
+        let (mut class, outcome, reason) = match (slot.stop, &verdict) {
             (Some(Stop::Cancelled), _) => (
                 Class::Interrupted,
                 TaskOutcome::Interrupted,
@@ -251,6 +324,14 @@ impl Engine {
                 TaskOutcome::Interrupted,
                 Some("the task was removed from the file while it ran".to_owned()),
             ),
+            (Some(Stop::Idle), _) => {
+                let idle = self.idle_timeout(slot.key).unwrap_or_default();
+                let r = format!(
+                    "stalled: no output, event or progress line for {} (idle timeout)",
+                    humanize(idle)
+                );
+                (Class::Failed, TaskOutcome::TimedOut, Some(r))
+            }
             (Some(Stop::Timeout), _) => {
                 let mut r = format!(
                     "timed out after {}",
@@ -269,6 +350,18 @@ impl Engine {
             (None, Verdict::Blocked(r)) => (Class::Blocked, TaskOutcome::Blocked, Some(r.clone())),
         };
         let stream = slot.stream.as_deref();
+        // The agent failed: was it the provider rather than the task?
+        let ran_on = slot.agent_exit.is_none() && class == Class::Failed && slot.stop.is_none();
+        if ran_on && let Some(signal) = self.provider_signal(&slot) {
+            class = match signal {
+                Signal::Limited { reset, window } => Class::Limited { reset, window },
+                Signal::Throttled => Class::Throttled,
+                // The API kept failing: after a few, the task's failure.
+                Signal::Transient if self.d.transients_spent(attempt) => Class::Failed,
+                Signal::Transient => Class::Transient,
+                Signal::Auth => Class::Auth,
+            };
+        }
         let mut spend = None;
         if let Some(s) = stream {
             let (sp, warnings) = self.budget.spend_of(&slot.agent, s);
@@ -278,12 +371,17 @@ impl Engine {
             spend = Some(sp);
         }
         let session_id = stream.and_then(|s| s.session_id.clone());
-        let ran_on = slot.agent_exit.is_none() && class == Class::Failed && slot.stop.is_none();
-        // Continued next time: stopped from outside, or the agent died
-        // without its final event, after its session began.
+        // Continued next time: stopped from outside, held back by its
+        // provider, or the agent died without its final event, after its
+        // session began.
+        let held = matches!(
+            class,
+            Class::Limited { .. } | Class::Throttled | Class::Transient | Class::Auth
+        );
         let resumable = slot.agent.can_resume()
             && session_id.is_some()
             && (matches!(outcome, TaskOutcome::Interrupted | TaskOutcome::TimedOut)
+                || held
                 || (ran_on && stream.is_some_and(|s| s.result.is_none())));
         let refused =
             slot.resumed.is_some() && ran_on && stream.is_some_and(|s| !s.session_started);
@@ -300,10 +398,17 @@ impl Engine {
                 },
             )
         });
+        let history = self.history.entry(slot.key).or_default();
+        let flaky = class == Class::Succeeded && history.failed_before;
+        if class == Class::Failed {
+            history.failed_before = true;
+        }
         self.emit(Event::TaskFinished {
             task: slot.task_id.clone(),
             attempt: slot.number,
             outcome: outcome.clone(),
+            class: class.name(),
+            flaky,
             exit: slot.agent_exit.or(slot.exited),
             reason: reason.clone(),
             duration_secs: duration.as_secs_f64(),
@@ -332,7 +437,6 @@ impl Engine {
             }),
             _ => None,
         };
-        let mut class = class;
         if refused && self.d.cancel().is_none() {
             // The CLI would not continue the session: start afresh at once,
             // telling the new attempt what the interrupted one had done.
@@ -374,11 +478,13 @@ impl Engine {
         log: &Path,
     ) {
         let failed = matches!(class, Class::Failed | Class::Blocked);
-        self.history
-            .entry(key)
-            .or_default()
-            .last_error
-            .clone_from(&reason);
+        // An auth failure stops its provider for the run: show why.
+        let auth = class == Class::Auth;
+        let history = self.history.entry(key).or_default();
+        history.last_failure = match (&class, &reason) {
+            (Class::Succeeded | Class::Interrupted, _) | (_, None) => None,
+            (_, Some(r)) => Some(resume::previous(r, log)),
+        };
         // Spent before it ends: a reached budget leaves no retry.
         if let Some((max, spent)) = self.budget.reached() {
             let again = class != Class::Succeeded;
@@ -397,12 +503,11 @@ impl Engine {
             .d
             .on_end(attempt, class, reason.as_deref(), Instant::now());
         self.perform(actions);
-        if failed
-            && self
-                .d
-                .task(key)
-                .place
-                .is_some_and(|t| self.d.schedule_state(t) == crate::run::scheduler::State::Failed)
+        if auth
+            || failed
+                && self.d.task(key).place.is_some_and(|t| {
+                    self.d.schedule_state(t) == crate::run::scheduler::State::Failed
+                })
         {
             self.reporter.failure_tail(task_id, log);
         }

@@ -94,6 +94,8 @@ impl Engine {
         }
         if interrupted {
             EXIT_INTERRUPTED
+        } else if cancel == Some(crate::run::dispatcher::Cancel::MaxWait) && !self.d.failed_any() {
+            crate::run::EXIT_LIMIT_WAIT
         } else if outcome == "failed" {
             EXIT_FAILED
         } else {

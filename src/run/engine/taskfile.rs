@@ -64,7 +64,8 @@ impl Engine {
             )
             .unwrap_or_default();
         let edited_at = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
-        let actions = self.d.on_reload(plan, &self.undo, edited_at);
+        let providers = crate::run::providers_of(&agents);
+        let actions = self.d.on_reload(plan, &self.undo, edited_at, providers);
         self.keeper.adopt(bytes, stamp);
         self.agents = agents;
         self.perform(actions);
@@ -134,7 +135,17 @@ impl Engine {
                     parents: parents.iter().map(id).collect(),
                     cleared: cleared.iter().map(id).collect(),
                 };
+                for &t in &ticked {
+                    let task = &doc.tasks[t];
+                    self.uncommitted.push(crate::record::tick::Tick {
+                        id: task.id.clone(),
+                        text: Some(task.text.clone()),
+                    });
+                }
                 self.emit(event);
+                if self.options.commit == crate::run::CommitWhen::Tick {
+                    self.commit_progress();
+                }
             }
             Written::Changed(bytes, stamp) => {
                 self.reload(bytes, stamp);
@@ -154,6 +165,46 @@ impl Engine {
                     self.emit(Event::TickFailed { tasks, reason });
                 }
             }
+        }
+    }
+
+    /// `--commit`: the ticks written so far, committed (only their bytes).
+    pub(super) fn commit_progress(&mut self) {
+        if self.uncommitted.is_empty() || self.options.commit == crate::run::CommitWhen::Off {
+            return;
+        }
+        let Some(root) =
+            crate::git::Git::toplevel(self.taskfile_real.parent().unwrap_or(Path::new("/")))
+        else {
+            if !std::mem::replace(&mut self.commit_warned, true) {
+                self.reporter.note(
+                    "warning: --commit: the task file is not in a git repository; nothing is committed",
+                );
+            }
+            return;
+        };
+        let rel = self
+            .taskfile_real
+            .strip_prefix(&root)
+            .unwrap_or(&self.taskfile_real);
+        let cost = (self.uncommitted.iter())
+            .filter_map(|t| self.budget.by_task.get(&t.id)?.cost_usd)
+            .reduce(|a, b| a + b);
+        let progress = crate::record::commit::Progress {
+            ticks: &self.uncommitted,
+            run_id: &self.run_id,
+            cost_usd: cost,
+        };
+        let git = crate::git::Git::new(&root);
+        match crate::record::commit::commit_progress(&git, rel, self.options.read, &progress) {
+            Ok(commit) => {
+                let tasks = self.uncommitted.drain(..).map(|t| t.id).collect();
+                if let Some(commit) = commit {
+                    self.emit(Event::Committed { commit, tasks });
+                }
+            }
+            // Tried again with the next ticks, and at the end.
+            Err(e) => self.reporter.note(&format!("warning: --commit: {e}")),
         }
     }
 
