@@ -274,3 +274,14 @@ fn init_writes_a_plan_and_config_that_check_passes() {
         .file_is("again/run-batch.toml", "# mine\n")
         .status(2);
 }
+
+#[test]
+fn isolate_worktree_needs_a_git_repository() {
+    with_claude(Test::new())
+        .file("t.md", "- [ ] a\n")
+        .args(["check", "t.md", "--isolate", "worktree"])
+        .stderr(
+            "error: t.md: `t.md` is not in a git repository; `--isolate worktree` needs one (or use `--isolate none`)\nchecked 1 file: 1 error, 0 warnings\n",
+        )
+        .status(2);
+}

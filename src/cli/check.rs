@@ -60,6 +60,10 @@ pub struct CheckArgs {
     /// agent CLIs usually are not)
     #[arg(long)]
     pub plan_only: bool,
+    /// The `--isolate` `run` would be given (`worktree` needs a git
+    /// repository with a branch checked out)
+    #[arg(long, value_enum, value_name = "MODE", default_value = "none")]
+    pub isolate: super::Isolate,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -99,6 +103,7 @@ pub fn check(args: &CheckArgs) -> Result<i32, Error> {
         workdir: args.workdir.clone(),
         template: args.template.clone(),
         plan_only: args.plan_only,
+        isolate: args.isolate == super::Isolate::Worktree,
     };
     let mut all: Vec<Finding> = Vec::new();
     let mut files = Vec::new();

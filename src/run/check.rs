@@ -92,6 +92,9 @@ pub struct CheckOptions {
     /// programs): for CI and pre-commit, where the agent CLIs are not
     /// installed.
     pub plan_only: bool,
+    /// `--isolate worktree`: the task file must be in a git repository
+    /// with a branch checked out.
+    pub isolate: bool,
 }
 
 /// Everything found in one task file, errors first, each in file order.
@@ -106,6 +109,20 @@ pub fn check_file(file: &Path, options: &CheckOptions) -> Vec<Finding> {
             Severity::Error,
             "bad-template",
             template,
+            message,
+        ));
+    }
+    if options.isolate
+        && file.exists()
+        && let Err(message) = crate::run::worktree::Repo::open(
+            file,
+            &crate::record::state::StateDir::for_taskfile(file).dir,
+        )
+    {
+        found.push(Finding::whole_file(
+            Severity::Error,
+            "isolate-needs-git",
+            file,
             message,
         ));
     }
