@@ -6,10 +6,16 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod check;
+mod help;
+mod init;
+mod report;
+
 use crate::error::Error;
 use crate::plan::{Plan, PlanOptions};
 use crate::record::tick::{self, Tick};
 use crate::report::live::to_stderr;
+use crate::report::style::ColorChoice;
 use crate::report::{diagnostic, plan_graph, plan_json, plan_text};
 use crate::taskfile::{Dialect, Document, ReadOptions, by_last_segments};
 
@@ -22,10 +28,15 @@ use crate::taskfile::{Dialect, Document, ReadOptions, by_last_segments};
 Tasks are GFM checkboxes (`- [ ] …`); headings group them into waves that run one after another.\n\
 `<!-- key: value -->` comments give hints (parallel, id, after, agent, timeout, retries, gate).\n\
 spec-kit (`T001 [P]`) and Kiro (`1.2`, `(P)`) task files are understood as they are.",
-    after_help = "Docs: README.md and docs/format.md in the run-batch repository.",
-    args_conflicts_with_subcommands = true
+    override_usage = "run-batch [OPTIONS] FILE\n       run-batch <COMMAND> [ARGS]",
+    after_help = help::AFTER_HELP,
+    after_long_help = help::AFTER_LONG_HELP
 )]
 pub struct Cli {
+    /// When to colour the output: `auto` (on a terminal, unless `NO_COLOR`
+    /// is set), `always` or `never`
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t)]
+    pub color: ColorChoice,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -48,6 +59,18 @@ pub enum Command {
     /// `read` (agents are told how in their prompt)
     #[command(subcommand)]
     Handoff(crate::handoff_cli::HandoffCommand),
+    /// Check task files for everything `run` would refuse, without running
+    /// anything (for editors, pre-commit and CI)
+    Check(check::CheckArgs),
+    /// Write a starter plan (`tasks.md`) and `run-batch.toml` into a folder
+    Init(init::InitArgs),
+    /// A run as a report: Markdown with a Mermaid timeline, a self-contained
+    /// HTML page, a Chrome trace, or JSON
+    Report(report::ReportArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions(help::CompletionsArgs),
+    /// Print the man page (or write one page per command into a folder)
+    Man(help::ManArgs),
 }
 
 /// How to read the task file; shared by every command.
@@ -136,7 +159,8 @@ pub struct RunArgs {
     /// Print what would run, in order, and the first task's prompt; run nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Print events as JSON lines on stdout (schema: docs/events.md)
+    /// Print events as JSON lines on stdout: the lines of the run's
+    /// `events.jsonl`, each with `ts`, `run` and `event`
     #[arg(long)]
     pub json: bool,
     /// Folder the agents and gates run in [default: the root of the git work
@@ -147,7 +171,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub template: Option<PathBuf>,
     /// Count an attempt as done only if the agent ends its final message
-    /// with a line `RUN-BATCH: DONE` (docs/agents.md)
+    /// with a line `RUN-BATCH: DONE`
     #[arg(long)]
     pub require_done: bool,
     /// The longest the run may wait for usage limits in all, e.g. `8h`;
@@ -162,7 +186,7 @@ pub struct RunArgs {
     pub idle_timeout: Option<std::time::Duration>,
     /// Where tasks run: `none` (all in the same folder), or `worktree` (each
     /// task in a git worktree of its own, merged back onto your branch
-    /// before its box is ticked; docs/isolation.md) [default: none, or
+    /// before its box is ticked) [default: none, or
     /// `isolate` under [run] in run-batch.toml]
     #[arg(long, value_enum, value_name = "MODE")]
     pub isolate: Option<Isolate>,
@@ -221,7 +245,7 @@ pub struct PlanArgs {
 pub enum Format {
     /// A readable tree of waves, sections and tasks
     Text,
-    /// One JSON object (schema: docs/plan-json.md)
+    /// One JSON object with the waves, sections and tasks (`schema` 2)
     Json,
     /// A Mermaid flowchart
     Mermaid,
@@ -265,26 +289,21 @@ pub fn main() -> i32 {
         let token = argv.get(3).and_then(|t| t.to_str()).unwrap_or("");
         return crate::run::process::guard_main(grace, token);
     }
-    // `run-batch FILE [FLAGS]` is `run-batch run FILE [FLAGS]`.
-    if let Some(first) = argv.get(1).and_then(|a| a.to_str())
-        && !matches!(
-            first,
-            "plan"
-                | "tick"
-                | "run"
-                | "status"
-                | "clean"
-                | "handoff"
-                | "help"
-                | "-h"
-                | "--help"
-                | "-V"
-                | "--version"
-        )
+    help::insert_run(&mut argv);
+    let color = help::color_in(&argv);
+    color.apply();
+    let cli = match <Cli as clap::CommandFactory>::command()
+        .color(color.for_clap())
+        .try_get_matches_from(argv)
+        .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m))
     {
-        argv.insert(1, "run".into());
-    }
-    let cli = Cli::parse_from(argv);
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // `--help` and `--version` are no errors.
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
     let result = match cli.command {
         Some(Command::Run(args)) => run(*args),
         Some(Command::Status(args)) => status(&args),
@@ -292,10 +311,20 @@ pub fn main() -> i32 {
         Some(Command::Tick(args)) => tick(&args),
         Some(Command::Clean(args)) => clean(&args),
         Some(Command::Handoff(cmd)) => crate::handoff_cli::main(cmd),
+        Some(Command::Check(args)) => check::check(&args),
+        Some(Command::Init(args)) => init::init(&args),
+        Some(Command::Report(args)) => report::report(&args),
+        Some(Command::Completions(args)) => help::completions(&args),
+        Some(Command::Man(args)) => help::man(&args),
         None => {
             // Nothing asked: the help, on stderr, and a usage error's status.
-            let mut command = <Cli as clap::CommandFactory>::command();
-            to_stderr(&command.render_help().to_string());
+            let mut command = <Cli as clap::CommandFactory>::command().color(color.for_clap());
+            let help = command.render_help();
+            to_stderr(&if crate::report::style::stderr_on() {
+                help.ansi().to_string()
+            } else {
+                help.to_string()
+            });
             Ok(2)
         }
     };

@@ -3,6 +3,8 @@
 use std::fmt::Write;
 
 use crate::error::{Error, Location};
+use crate::report::style::{self, Tone};
+use crate::run::check::{Finding, Severity};
 use crate::taskfile::Warning;
 
 pub fn render_error(e: &Error) -> String {
@@ -27,12 +29,13 @@ pub fn render_error(e: &Error) -> String {
             let n = diagnostics.len();
             let _ = writeln!(
                 out,
-                "error: {n} problem{} in the task file; nothing was run",
+                "{} {n} problem{} in the task file; nothing was run",
+                label("error"),
                 crate::report::plural(n)
             );
         }
         _ => {
-            let _ = writeln!(out, "error: {e}");
+            let _ = writeln!(out, "{} {e}", label("error"));
             if let Some(help) = e.help() {
                 let _ = writeln!(out, "  = help: {help}");
             }
@@ -47,10 +50,52 @@ pub fn render_warning(w: &Warning) -> String {
     out
 }
 
+/// A finding of `run-batch check`: with the line and a caret when it has a
+/// place, else `file: message`.
+pub fn render_finding(f: &Finding) -> String {
+    let level = match f.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    let mut out = String::new();
+    match (f.line, f.column, &f.line_text) {
+        (Some(line), Some(column), Some(text)) => {
+            let at = Location {
+                path: f.file.clone().into(),
+                span: crate::taskfile::Span {
+                    line,
+                    column,
+                    len: f.len,
+                    ..Default::default()
+                },
+                line_text: text.clone(),
+            };
+            located(&mut out, level, &at, &f.message, f.fix.clone());
+        }
+        _ => {
+            let _ = writeln!(out, "{} {}: {}", label(level), f.file, f.message);
+            if let Some(fix) = &f.fix {
+                let _ = writeln!(out, "  = help: {fix}");
+            }
+        }
+    }
+    out
+}
+
+/// `error:` or `warning:`, coloured for stderr.
+fn label(level: &str) -> String {
+    let tone = if level == "error" {
+        Tone::Bad
+    } else {
+        Tone::Warn
+    };
+    style::err(tone, &format!("{level}:"))
+}
+
 fn located(out: &mut String, level: &str, at: &Location, message: &str, help: Option<String>) {
     let gutter = at.span.line.to_string().len();
     let pad = " ".repeat(gutter);
-    let _ = writeln!(out, "{level}: {message}");
+    let _ = writeln!(out, "{} {message}", label(level));
     let _ = writeln!(
         out,
         "{pad}--> {}:{}:{}",

@@ -4,7 +4,7 @@
 //! themselves, one JSON object per line on stdout. Consumes events; decides
 //! nothing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -13,6 +13,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::record::events::{BoxTaken, Event, Spend, TaskOutcome};
 use crate::report::plan_text::humanize;
+use crate::report::style::{self, Tone};
 use crate::report::summary::{count, usd};
 use crate::run::process::{TERM_AFTER, Termination, signal_name};
 
@@ -39,12 +40,61 @@ pub struct Reporter {
     mode: Mode,
     multi: Option<MultiProgress>,
     overall: Option<ProgressBar>,
-    bars: HashMap<String, ProgressBar>,
+    /// Each running task's line, and the label it shows.
+    bars: HashMap<String, (ProgressBar, String)>,
+    /// The width the running tasks' labels are padded to.
+    label_width: usize,
     total: usize,
     done: usize,
-    failed: usize,
+    /// Tasks whose last attempt failed and that will not be tried again
+    /// in this run (a retry or a fresh start takes a task off).
+    failed: HashSet<String>,
     /// What finished attempts have spent so far in this run.
     spent: Spend,
+    /// The terminal's settings before the live view changed them.
+    _term: Option<NoFlush>,
+}
+
+/// Keeps a Ctrl-C from moving the live view's lines while it draws. The
+/// view's last line fills the terminal's width, leaving the cursor in the
+/// last column; the terminal's echo of `^C` there wraps to a new line, the
+/// next redraw starts a line too low, and the top line stays on the screen
+/// for good (a frozen spinner). So the interrupt character is echoed as
+/// itself, which moves nothing (termios `ECHOCTL` off), and output on its
+/// way to the terminal is not thrown away on it (`NOFLSH`, which a redraw
+/// cut in half would break the same way). Puts the settings back when
+/// dropped; a run killed outright leaves only `^C` unechoed.
+struct NoFlush {
+    saved: libc::termios,
+}
+
+impl NoFlush {
+    fn set() -> Option<NoFlush> {
+        // SAFETY: tcgetattr/tcsetattr on fd 2 with a termios we own; a
+        // descriptor that is no terminal makes them fail, and we stop.
+        unsafe {
+            let mut saved: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(2, &mut saved) != 0 {
+                return None;
+            }
+            let mut t = saved;
+            t.c_lflag |= libc::NOFLSH;
+            t.c_lflag &= !libc::ECHOCTL;
+            if libc::tcsetattr(2, libc::TCSANOW, &t) != 0 {
+                return None;
+            }
+            Some(NoFlush { saved })
+        }
+    }
+}
+
+impl Drop for NoFlush {
+    fn drop(&mut self) {
+        // SAFETY: as in `set`, with the settings read there.
+        unsafe {
+            libc::tcsetattr(2, libc::TCSANOW, &self.saved);
+        }
+    }
 }
 
 const TAIL_LINES: usize = 20;
@@ -56,10 +106,12 @@ impl Reporter {
             multi: None,
             overall: None,
             bars: HashMap::new(),
+            label_width: 0,
             total: 0,
             done: 0,
-            failed: 0,
+            failed: HashSet::new(),
             spent: Spend::default(),
+            _term: None,
         }
     }
 
@@ -104,7 +156,7 @@ impl Reporter {
     }
 
     pub fn finish(&mut self) {
-        for (_, bar) in self.bars.drain() {
+        for (_, (bar, _)) in self.bars.drain() {
             bar.finish_and_clear();
         }
         if let Some(o) = self.overall.take() {
@@ -113,6 +165,7 @@ impl Reporter {
         if let Some(m) = self.multi.take() {
             let _ = m.clear();
         }
+        self._term = None;
     }
 
     fn plain(&mut self, event: &Event) {
@@ -126,13 +179,14 @@ impl Reporter {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
             let overall = multi.add(ProgressBar::new(0));
             overall.set_style(
-                ProgressStyle::with_template("{bar:30.green/dim} {pos}/{len} done {msg}")
+                ProgressStyle::with_template("{bar:24.green/dim} {pos}/{len} done{msg}")
                     .unwrap()
                     .progress_chars("━━─"),
             );
             overall.enable_steady_tick(Duration::from_millis(200));
             self.overall = Some(overall);
             self.multi = Some(multi);
+            self._term = NoFlush::set();
         }
         let multi = self.multi.clone().unwrap();
         match event {
@@ -141,82 +195,158 @@ impl Reporter {
                 if let Some(o) = &self.overall {
                     o.set_length(*to_run as u64);
                 }
-                if let Some(line) = plain_line(event) {
-                    let _ = multi.println(line);
-                }
             }
             Event::TaskStarted { task, attempt, .. } => {
+                self.failed.remove(task);
                 let bar = multi.insert_from_back(1, ProgressBar::new_spinner());
                 bar.set_style(
                     ProgressStyle::with_template(
-                        "  {spinner:.cyan} {prefix:.bold} {elapsed:>4} {wide_msg:.dim}",
+                        "  {spinner:.cyan} {prefix:.bold} {elapsed:>4}  {wide_msg:.dim}",
                     )
                     .unwrap(),
                 );
-                let prefix = if *attempt > 1 {
-                    format!("{task} (attempt {attempt})")
+                let label = if *attempt > 1 {
+                    format!("{task} #{attempt}")
                 } else {
                     task.clone()
                 };
-                bar.set_prefix(prefix);
                 bar.enable_steady_tick(Duration::from_millis(120));
-                if let Some(old) = self.bars.insert(task.clone(), bar) {
+                if let Some((old, _)) = self.bars.insert(task.clone(), (bar, label)) {
                     old.finish_and_clear();
                 }
+                self.align_labels();
+                self.refresh_overall();
             }
             Event::TaskProgress { task, line } => {
-                if let Some(bar) = self.bars.get(task) {
+                if let Some((bar, _)) = self.bars.get(task) {
                     bar.set_message(line.clone());
                 }
             }
             Event::TaskActivity { task, activity } => {
-                if let Some(bar) = self.bars.get(task) {
+                if let Some((bar, _)) = self.bars.get(task) {
                     bar.set_message(activity.clone());
                 }
             }
             Event::TaskFinished {
                 task,
                 outcome,
+                class,
                 spend,
                 ..
             } => {
-                if let Some(bar) = self.bars.remove(task) {
+                if let Some((bar, _)) = self.bars.remove(task) {
                     bar.finish_and_clear();
                 }
                 match outcome {
-                    TaskOutcome::Succeeded => self.done += 1,
-                    _ => self.failed += 1,
+                    TaskOutcome::Succeeded => {
+                        self.done += 1;
+                        self.failed.remove(task);
+                    }
+                    // A refused resume, a transient error, throttling and a
+                    // usage limit start the task again without a retry:
+                    // not failures. A task failure may still be retried
+                    // (`task_retrying` takes it off again).
+                    TaskOutcome::Failed | TaskOutcome::TimedOut | TaskOutcome::Blocked
+                        if !matches!(
+                            *class,
+                            "resume_refused" | "transient" | "throttled" | "limit_exhausted"
+                        ) =>
+                    {
+                        self.failed.insert(task.clone());
+                    }
+                    _ => {}
                 }
                 if let Some(s) = spend {
                     self.spent.add(s);
                 }
-                if let Some(o) = &self.overall {
-                    o.set_position(self.done as u64);
-                    let mut msg = String::new();
-                    if self.failed > 0 {
-                        msg.push_str(&format!("· {} failed ", self.failed));
-                    }
-                    if !self.spent.is_empty() {
-                        msg.push_str(&format!(
-                            "· {} · {} tokens in / {} out",
-                            usd(self.spent.cost_usd),
-                            count(self.spent.input_tokens),
-                            count(self.spent.output_tokens)
-                        ));
-                    }
-                    o.set_message(msg);
-                }
-                if let Some(line) = plain_line(event) {
-                    let _ = multi.println(line);
-                }
+                self.refresh_overall();
             }
-            _ => {
-                if let Some(line) = plain_line(event) {
-                    let _ = multi.println(line);
-                }
+            Event::TaskRetrying { task, .. } => {
+                self.failed.remove(task);
+                self.refresh_overall();
             }
+            _ => {}
+        }
+        // A running task's start and progress show on its own line.
+        if !matches!(
+            event,
+            Event::TaskStarted { .. } | Event::TaskProgress { .. } | Event::TaskActivity { .. }
+        ) && let Some(line) = plain_line(event)
+        {
+            let _ = multi.println(line);
         }
     }
+
+    /// The overall line: done of total, tasks failed for good, and what
+    /// the run has spent, kept short of the terminal's width.
+    fn refresh_overall(&self) {
+        let Some(o) = &self.overall else { return };
+        o.set_position(self.done as u64);
+        let mut msg = String::new();
+        if !self.failed.is_empty() {
+            msg.push_str(&format!(
+                " · {}",
+                style::err(Tone::Bad, &format!("{} failed", self.failed.len()))
+            ));
+        }
+        let room = term_width().saturating_sub(24 + 14 + msg.len());
+        if !self.spent.is_empty() {
+            let full = format!(
+                " · {} · {} tokens in / {} out",
+                usd(self.spent.cost_usd),
+                count(self.spent.input_tokens),
+                count(self.spent.output_tokens)
+            );
+            let short = format!(" · {}", usd(self.spent.cost_usd));
+            if full.chars().count() <= room {
+                msg.push_str(&full);
+            } else if short.chars().count() <= room {
+                msg.push_str(&short);
+            }
+        }
+        o.set_message(msg);
+    }
+
+    /// Pads every running task's label to one width, so the elapsed times
+    /// and progress line up; a label longer than its share of the terminal
+    /// is shortened in the middle, so that each task keeps one line.
+    fn align_labels(&mut self) {
+        let longest = (self.bars.values())
+            .map(|(_, l)| l.chars().count())
+            .max()
+            .unwrap_or(0);
+        // The spinner and elapsed time take 12 columns; the progress keeps
+        // at least a quarter of the line.
+        let cap = (term_width() * 3 / 4).saturating_sub(12).clamp(12, 60);
+        let width = longest.min(cap).max(self.label_width.min(cap));
+        self.label_width = width;
+        for (bar, label) in self.bars.values() {
+            bar.set_prefix(format!("{:<width$}", shorten(label, width)));
+        }
+    }
+}
+
+/// The terminal's width in columns (80 when it cannot be told).
+fn term_width() -> usize {
+    let (_, cols) = console::Term::stderr().size();
+    if cols == 0 { 80 } else { cols as usize }
+}
+
+/// `text` in at most `width` characters: the start and the end, which
+/// holds the task's own words, joined by `…`.
+pub fn shorten(text: &str, width: usize) -> String {
+    let n = text.chars().count();
+    if n <= width {
+        return text.to_owned();
+    }
+    if width < 2 {
+        return text.chars().take(width).collect();
+    }
+    let head = (width - 1) / 3;
+    let tail = width - 1 - head;
+    let start: String = text.chars().take(head).collect();
+    let end: String = text.chars().skip(n - tail).collect();
+    format!("{start}…{end}")
 }
 
 /// Writes to stderr. A closed stderr (`2>&1 | head` that has seen enough, a
@@ -226,8 +356,29 @@ pub fn to_stderr(text: &str) {
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
-/// The one-line form of an event, for logs and non-terminals.
+/// The one-line form of an event, for logs and non-terminals, its status
+/// word coloured (when colour is on).
 fn plain_line(event: &Event) -> Option<String> {
+    let text = plain_text(event)?;
+    let lines: Vec<String> = text.lines().map(colour_status).collect();
+    Some(lines.join("\n"))
+}
+
+/// The status word that starts a line, in its colour.
+fn colour_status(line: &str) -> String {
+    let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+    let tone = match word {
+        "done" | "ticked" => Tone::Good,
+        "FAILED" | "TIMEOUT" | "error:" => Tone::Bad,
+        "BLOCKED" | "blocked" | "stopped" | "retry" | "cleared" | "edited" | "warning:"
+        | "stopping:" => Tone::Warn,
+        "start" | "note:" => Tone::Info,
+        _ => return line.to_owned(),
+    };
+    format!("{} {rest}", style::err(tone, word))
+}
+
+fn plain_text(event: &Event) -> Option<String> {
     Some(match event {
         Event::RunStarted {
             file,

@@ -1,10 +1,13 @@
-//! What people see: diagnostics, and the plan as text, JSON, Mermaid or DOT.
+//! What people see: diagnostics, the plan as text, JSON, Mermaid or DOT,
+//! the live view and summary of a run, and reports of finished runs.
 
 pub mod diagnostic;
 pub mod live;
 pub mod plan_graph;
 pub mod plan_json;
 pub mod plan_text;
+pub mod runlog;
+pub mod style;
 pub mod summary;
 
 /// `s` for any count but one: `3 tasks`, `1 task`.

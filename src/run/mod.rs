@@ -9,6 +9,7 @@
 pub mod agent;
 pub mod budget;
 pub mod carry;
+pub mod check;
 pub mod dispatcher;
 pub mod dry_run;
 mod engine;
@@ -94,6 +95,39 @@ pub enum CommitWhen {
     Wave,
     /// Once, when the run ends
     End,
+}
+
+impl RunOptions {
+    /// Every setting at its default, for a look at a plan without a run
+    /// (`run-batch check` fills in what its command line gives).
+    pub fn for_check() -> RunOptions {
+        RunOptions {
+            file: PathBuf::new(),
+            read: ReadOptions::default(),
+            plan: PlanOptions::default(),
+            agent: None,
+            jobs: 1,
+            keep_going: false,
+            fail_fast: false,
+            timeout: None,
+            grace: Duration::from_secs(10),
+            retries: 0,
+            dry_run: false,
+            json: false,
+            workdir: None,
+            template: None,
+            config: Config::default(),
+            agent_args: Vec::new(),
+            max_cost: None,
+            max_cost_per_task: None,
+            fresh: false,
+            require_done: false,
+            max_wait: None,
+            idle_timeout: None,
+            isolate: false,
+            commit: CommitWhen::Off,
+        }
+    }
 }
 
 /// How the run ended, as an exit status.
@@ -201,12 +235,24 @@ fn parse_agent(name: &str, options: &RunOptions) -> Result<AgentSpec, Error> {
     .map_err(|message| Error::Agent { message })
 }
 
+/// A task's agent that cannot run, found before anything starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentProblem {
+    /// The first task that names the agent (or has no `sh` block for it).
+    pub task: usize,
+    pub message: String,
+}
+
 /// Every task's agent, checked before anything starts: known presets,
-/// commands that split, programs on PATH, and `sh` blocks for the shell agent.
-fn resolve_agents(plan: &Plan, options: &RunOptions) -> Result<Vec<Option<AgentSpec>>, Error> {
-    let mut specs: HashMap<String, AgentSpec> = HashMap::new();
+/// commands that split, programs on PATH, and `sh` blocks for the shell
+/// agent. A run refuses on any problem; `run-batch check` lists them all.
+pub fn check_agents(
+    plan: &Plan,
+    options: &RunOptions,
+) -> (Vec<Option<AgentSpec>>, Vec<AgentProblem>) {
+    let mut specs: HashMap<String, Option<AgentSpec>> = HashMap::new();
     let mut out = vec![None; plan.doc.tasks.len()];
-    let mut problems = Vec::new();
+    let mut problems: Vec<AgentProblem> = Vec::new();
     let folder = taskfile_folder(&options.file);
     for t in plan.runnable() {
         if plan.is_done(t) {
@@ -219,32 +265,54 @@ fn resolve_agents(plan: &Plan, options: &RunOptions) -> Result<Vec<Option<AgentS
             None => (default_agent(options), PathBuf::from(".")),
         };
         let key = format!("{}\0{name}", base.display());
-        if !specs.contains_key(&key) {
-            let mut spec = parse_agent(&name, options)?;
-            if let Err(e) = spec.resolve(&base) {
-                problems.push(e);
+        let spec = specs.entry(key).or_insert_with(|| {
+            let parsed = AgentSpec::parse(
+                &name,
+                &options.config,
+                &options.agent_args,
+                options.max_cost_per_task,
+            );
+            let mut spec = match parsed {
+                Ok(spec) => spec,
+                Err(message) => {
+                    problems.push(AgentProblem { task: t, message });
+                    return None;
+                }
+            };
+            if let Err(message) = spec.resolve(&base) {
+                problems.push(AgentProblem { task: t, message });
             }
-            specs.insert(key.clone(), spec);
-        }
-        let spec = specs[&key].clone();
+            Some(spec)
+        });
+        let Some(spec) = spec.clone() else { continue };
         if spec.preset == agent::Preset::Shell
             && agent::shell_script(&plan.doc.tasks[t].body).is_none()
         {
             let task = &plan.doc.tasks[t];
-            problems.push(format!(
-                "task `{}` (line {}) has no ```sh block for the `shell` agent to run",
-                task.id, task.checkbox.line
-            ));
+            problems.push(AgentProblem {
+                task: t,
+                message: format!(
+                    "task `{}` (line {}) has no ```sh block for the `shell` agent to run",
+                    task.id, task.checkbox.line
+                ),
+            });
         }
         out[t] = Some(spec);
     }
-    problems.dedup();
-    if !problems.is_empty() {
-        return Err(Error::Agent {
-            message: problems.join("\n"),
-        });
+    problems.dedup_by(|a, b| a.message == b.message);
+    (out, problems)
+}
+
+/// `check_agents`, as a refusal when anything cannot run.
+fn resolve_agents(plan: &Plan, options: &RunOptions) -> Result<Vec<Option<AgentSpec>>, Error> {
+    let (specs, problems) = check_agents(plan, options);
+    if problems.is_empty() {
+        return Ok(specs);
     }
-    Ok(out)
+    let messages: Vec<String> = problems.into_iter().map(|p| p.message).collect();
+    Err(Error::Agent {
+        message: messages.join("\n"),
+    })
 }
 
 /// Each task's provider, for its gate (`providers`): the agent CLI a preset
