@@ -429,7 +429,7 @@ fn plain_line(event: &Event) -> Option<String> {
             ..
         } => format!(
             "message  {from} → {to} ({kind}): {}",
-            crate::run::stream::first_line(text).unwrap_or("")
+            crate::run::agents::activity::first_line(text).unwrap_or("")
         ),
         Event::Committed { commit, tasks } => format!(
             "commit   {} ({})",
