@@ -252,12 +252,7 @@ fn providers_of(agents: &[Option<AgentSpec>]) -> dispatcher::Providers {
     let of = (agents.iter())
         .map(|spec| {
             let spec = spec.as_ref()?;
-            let (name, pace) = match spec.preset {
-                agent::Preset::Claude => ("claude".to_owned(), providers::Pace::CLI),
-                agent::Preset::Codex => ("codex".to_owned(), providers::Pace::CLI),
-                agent::Preset::Gemini => ("gemini".to_owned(), providers::Pace::CLI),
-                _ => (spec.name.clone(), providers::Pace::NONE),
-            };
+            let (name, pace) = spec.provider();
             Some(match names.iter().position(|(n, _)| *n == name) {
                 Some(i) => i,
                 None => {

@@ -18,6 +18,7 @@ use crate::run::agents::stream::{
     Format, Reader, StreamResult, StreamSummary, Usage, cost, models_from, num, set_str, str_at,
 };
 use crate::run::price::ListPrice;
+use crate::run::providers::Pace;
 
 #[derive(Debug)]
 pub struct Claude;
@@ -124,6 +125,10 @@ impl Cli for Claude {
 
     fn can_resume(&self) -> bool {
         true
+    }
+
+    fn pace(&self) -> Option<Pace> {
+        Some(Pace::CLI)
     }
 
     fn list_prices(&self) -> &'static [ListPrice] {

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use crate::run::agents::stream::Format;
 use crate::run::price::ListPrice;
+use crate::run::providers::Pace;
 
 /// One agent CLI: its command line, what it prints, how it resumes and
 /// what its models cost. Each CLI's file implements it; `presets` lists them.
@@ -67,6 +68,12 @@ pub trait Cli: std::fmt::Debug + Sync {
 
     /// What a task's body lacks for this CLI, told before anything starts.
     fn task_problem(&self, _body: &str) -> Option<String> {
+        None
+    }
+
+    /// How its starts are paced, when it talks to a metered API: then its
+    /// name is its provider (`providers`), whose gate all its tasks share.
+    fn pace(&self) -> Option<Pace> {
         None
     }
 

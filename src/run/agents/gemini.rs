@@ -17,6 +17,7 @@ use crate::run::agents::stream::{
     str_at,
 };
 use crate::run::price::ListPrice;
+use crate::run::providers::Pace;
 
 #[derive(Debug)]
 pub struct Gemini;
@@ -107,6 +108,10 @@ impl Cli for Gemini {
 
     fn can_resume(&self) -> bool {
         true
+    }
+
+    fn pace(&self) -> Option<Pace> {
+        Some(Pace::CLI)
     }
 
     fn list_prices(&self) -> &'static [ListPrice] {

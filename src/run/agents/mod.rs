@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use crate::config::{AgentConfig, Config, OutputKind};
 use crate::run::price::ListPrice;
 use crate::run::process::find_program;
+use crate::run::providers::Pace;
 
 use cli::{Cli, Setup};
 pub use cli::{Invocation, PromptVia};
@@ -111,6 +112,15 @@ impl AgentSpec {
             allowed_tools: &s.allowed_tools,
             args: self.user_args().map(String::as_str).collect(),
             max_cost_per_task: self.max_cost_per_task,
+        }
+    }
+
+    /// Its provider, for the gate its tasks share (`providers`): a metered
+    /// CLI, paced; any other agent is its own, unpaced.
+    pub fn provider(&self) -> (String, Pace) {
+        match self.cli.pace() {
+            Some(pace) => (self.cli.name().to_owned(), pace),
+            None => (self.name.clone(), Pace::NONE),
         }
     }
 
