@@ -3,8 +3,9 @@
 //! `engine` does (the loop, carrying out the dispatcher's actions),
 //! `executor` starts one attempt's processes (`process`), `verdict` judges an
 //! attempt, `budget` counts what it cost (at `price`s), `agents` knows each
-//! agent CLI (one file each) and `resume` what an interrupted one left; the task file is touched only through
-//! `record::keeper`, and people are told through `report::live`.
+//! agent CLI (one file each) and `resume` what an interrupted one left; the
+//! task file is touched only through `record::keeper`, and people are told
+//! through `report::live`.
 
 pub mod agents;
 pub mod budget;
