@@ -13,6 +13,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::error::{Error, suggest};
+use crate::run::agents::cli::Cli;
+use crate::run::agents::presets;
 use crate::run::price::Price;
 
 /// The name looked for next to the task file and in its ancestors.
@@ -108,21 +110,6 @@ impl Config {
         self.agents.get(name)
     }
 }
-
-const PRESETS: [&str; 4] = ["claude", "codex", "gemini", "shell"];
-
-const CLAUDE_MODES: &[&str] = &[
-    "default",
-    "acceptEdits",
-    "plan",
-    "bypassPermissions",
-    "dontAsk",
-    "auto",
-];
-/// Codex's `--sandbox` values.
-const CODEX_MODES: &[&str] = &["read-only", "workspace-write", "danger-full-access"];
-/// Gemini's `--approval-mode` values.
-const GEMINI_MODES: &[&str] = &["default", "auto_edit", "yolo", "plan"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -478,97 +465,36 @@ fn agent_config(
             raw.allowed_tools.as_ref().map(Spanned::span),
         ),
     ];
-    match name {
-        "claude" | "codex" | "gemini" => {
-            if let Some(command) = &raw.command {
-                return Err(Problem::at(
-                    command.span(),
-                    format!(
-                        "`command` is for custom agents; the `{name}` preset builds its own command line — use `args` to add to it"
-                    ),
-                ));
-            }
-            if let Some(output) = &raw.output {
-                return Err(Problem::at(
-                    output.span(),
-                    format!(
-                        "`output` is for custom agents; run-batch already knows what the `{name}` preset prints"
-                    ),
-                ));
-            }
-        }
-        "shell" => {
-            let others = [
-                ("command", raw.command.as_ref().map(Spanned::span)),
-                ("output", raw.output.as_ref().map(Spanned::span)),
-            ]
-            .into_iter()
-            .chain(preset_only)
-            .chain([
-                ("args", raw.args.as_ref().map(Spanned::span)),
-                ("price", raw.price.as_ref().map(Spanned::span)),
-            ]);
-            if let Some((key, span)) = first_set(others) {
-                return Err(Problem::at(
-                    span,
-                    format!(
-                        "`{key}` cannot be set for the `shell` agent: it runs the task's shell blocks with bash; only `env` applies"
-                    ),
-                ));
-            }
-        }
-        _ => {
-            // `[agents.cladue]` is more likely a typo than a custom agent.
-            let typo = suggest(name, PRESETS)
-                .map(|s| format!(" (or did you mean the `{s}` preset?)"))
-                .unwrap_or_default();
-            if let Some((key, span)) = first_set(preset_only) {
-                return Err(Problem::at(
-                    span,
-                    format!(
-                        "`{key}` is for the `claude`, `codex` and `gemini` presets; for custom agent `{name}`, put the flag in `command` or `args`{typo}"
-                    ),
-                ));
-            }
-            let Some(command) = &raw.command else {
-                return Err(Problem::at(
-                    name_span,
-                    format!(
-                        "custom agent `{name}` needs a `command`, e.g. `command = \"./tools/{name} --fast\"`{typo}"
-                    ),
-                ));
-            };
-            check_command(command)?;
-        }
-    }
-
-    if let Some(mode) = &raw.permission_mode {
-        let valid = match name {
-            "claude" => CLAUDE_MODES,
-            "codex" => CODEX_MODES,
-            _ => GEMINI_MODES,
-        };
-        let value = mode.get_ref();
-        if !valid.contains(&value.as_str()) {
-            let hint = suggest(value, valid.iter().copied())
-                .map(|s| format!(" (did you mean `{s}`?)"))
-                .unwrap_or_default();
+    if let Some(preset) = presets::named(name) {
+        check_preset(preset, &raw)?;
+    } else {
+        // `[agents.cladue]` is more likely a typo than a custom agent.
+        let typo = suggest(name, presets::names())
+            .map(|s| format!(" (or did you mean the `{s}` preset?)"))
+            .unwrap_or_default();
+        if let Some((key, span)) = first_set(preset_only) {
             return Err(Problem::at(
-                mode.span(),
+                span,
                 format!(
-                    "bad `permission-mode` `{value}` for `{name}`: expected {}{hint}",
-                    one_of(valid.iter().copied())
+                    "`{key}` is for the {} presets; for custom agent `{name}`, put the flag in `command` or `args`{typo}",
+                    and_list(
+                        presets::PRESETS
+                            .iter()
+                            .filter(|p| p.permissions().is_some())
+                            .map(|p| p.name())
+                    )
                 ),
             ));
         }
-    }
-    if name == "codex"
-        && let Some(tools) = &raw.allowed_tools
-    {
-        return Err(Problem::at(
-            tools.span(),
-            "`allowed-tools` is not supported by the `codex` preset: Codex has no such setting; use `permission-mode` (its `--sandbox`) to limit what it may do",
-        ));
+        let Some(command) = &raw.command else {
+            return Err(Problem::at(
+                name_span,
+                format!(
+                    "custom agent `{name}` needs a `command`, e.g. `command = \"./tools/{name} --fast\"`{typo}"
+                ),
+            ));
+        };
+        check_command(command)?;
     }
     if let Some(model) = &raw.model
         && model.get_ref().trim().is_empty()
@@ -648,6 +574,73 @@ fn first_set(
     keys: impl IntoIterator<Item = (&'static str, Option<Range<usize>>)>,
 ) -> Option<(&'static str, Range<usize>)> {
     keys.into_iter().find_map(|(key, span)| Some((key, span?)))
+}
+
+/// A preset's settings: the first key (in the table's usual order) that its
+/// CLI refuses is an error, and a permission mode must be one it accepts.
+fn check_preset(preset: &dyn Cli, raw: &RawAgent) -> Result<(), Problem> {
+    let keys = [
+        ("command", raw.command.as_ref().map(Spanned::span)),
+        ("output", raw.output.as_ref().map(Spanned::span)),
+        ("model", raw.model.as_ref().map(Spanned::span)),
+        (
+            "permission-mode",
+            raw.permission_mode.as_ref().map(Spanned::span),
+        ),
+        (
+            "allowed-tools",
+            raw.allowed_tools.as_ref().map(Spanned::span),
+        ),
+        ("args", raw.args.as_ref().map(Spanned::span)),
+        ("price", raw.price.as_ref().map(Spanned::span)),
+    ];
+    for (key, span) in keys {
+        let Some(span) = span else { continue };
+        if let Some(why) = preset.refuses(key) {
+            return Err(Problem::at(span, why));
+        }
+        if key == "permission-mode"
+            && let Some(mode) = &raw.permission_mode
+        {
+            check_permission_mode(preset, mode)?;
+        }
+    }
+    Ok(())
+}
+
+/// A preset's permission mode must be one its CLI accepts.
+fn check_permission_mode(preset: &dyn Cli, mode: &Spanned<String>) -> Result<(), Problem> {
+    let name = preset.name();
+    let Some(permissions) = preset.permissions() else {
+        return Err(Problem::at(
+            mode.span(),
+            format!("`permission-mode` cannot be set for `{name}`: it has no permission setting"),
+        ));
+    };
+    let valid = permissions.accepted;
+    let value = mode.get_ref();
+    if !valid.contains(&value.as_str()) {
+        let hint = suggest(value, valid.iter().copied())
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default();
+        return Err(Problem::at(
+            mode.span(),
+            format!(
+                "bad `permission-mode` `{value}` for `{name}`: expected {}{hint}",
+                one_of(valid.iter().copied())
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// "`a`", "`a` and `b`", "`a`, `b` and `c`".
+fn and_list<'a>(words: impl IntoIterator<Item = &'a str>) -> String {
+    let words: Vec<String> = words.into_iter().map(|w| format!("`{w}`")).collect();
+    match words.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => words.concat(),
+    }
 }
 
 /// The command must split into words the way run-batch will split it.
@@ -866,11 +859,12 @@ cache-read = 0.125
             "run-batch.toml:2:19: bad `permission-mode` `auto-edit` for `gemini`: expected one of \
              `default`, `auto_edit`, `yolo`, `plan` (did you mean `auto_edit`?)"
         );
-        for (agent, modes) in [
-            ("claude", CLAUDE_MODES),
-            ("codex", CODEX_MODES),
-            ("gemini", GEMINI_MODES),
-        ] {
+        for agent in ["claude", "codex", "gemini"] {
+            let modes = presets::named(agent)
+                .unwrap()
+                .permissions()
+                .unwrap()
+                .accepted;
             for mode in modes {
                 let text = format!("[agents.{agent}]\npermission-mode = \"{mode}\"\n");
                 let config = parse(&text).unwrap();

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::run::agents::stream::{Baseline, Usage};
 use crate::run::process::Exit;
-use crate::run::stream::{Baseline, Usage};
 
 /// Money and tokens spent: by an attempt, a task, a section, a run.
 /// `input_tokens` is uncached input; cache reads and writes are separate.

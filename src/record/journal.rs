@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 use crate::record::atomic;
 use crate::record::events::Spend;
-use crate::run::stream::Baseline;
+use crate::run::agents::stream::Baseline;
 
 /// `journal.json.corrupt-20261121T193000Z` beside `path` (`-2`, `-3`, … when
 /// taken).

@@ -580,7 +580,7 @@ fn plain_text(event: &Event) -> Option<String> {
             ..
         } => format!(
             "message  {from} → {to} ({kind}): {}",
-            crate::run::stream::first_line(text).unwrap_or("")
+            crate::run::agents::activity::first_line(text).unwrap_or("")
         ),
         Event::Committed { commit, tasks } => format!(
             "commit   {} ({})",

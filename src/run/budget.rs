@@ -9,9 +9,9 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::record::events::Spend;
-use crate::run::agent::AgentSpec;
+use crate::run::agents::stream::StreamSummary;
+use crate::run::agents::{self, AgentSpec};
 use crate::run::price::{self, PriceTable};
-use crate::run::stream::{self, StreamSummary};
 
 pub struct Budget {
     prices: PriceTable,
@@ -26,7 +26,7 @@ pub struct Budget {
 impl Budget {
     pub fn new(prices: &BTreeMap<String, price::Price>, max_cost: Option<f64>) -> Budget {
         Budget {
-            prices: PriceTable::new(prices),
+            prices: PriceTable::new(agents::list_prices(), prices),
             unpriced: HashSet::new(),
             run: Spend::default(),
             by_task: HashMap::new(),
@@ -70,7 +70,7 @@ impl Budget {
         if let Some(price) = spec.settings.price {
             return Some(price.cost(&s.usage));
         }
-        if !s.models.is_empty() && s.format != stream::Format::Claude {
+        if !s.models.is_empty() && s.format.models_priced {
             let mut total = 0.0;
             for (model, usage) in &s.models {
                 total += self.price_of(spec, model, warnings)?.cost(usage);

@@ -11,7 +11,7 @@ use crate::plan::Plan;
 use crate::record::journal::Journal;
 use crate::record::state::StateDir;
 use crate::report::plural;
-use crate::run::agent::{self, AgentSpec};
+use crate::run::agents::{AgentSpec, Invocation};
 use crate::run::prompt::Prompter;
 use crate::run::scheduler::{Pools, Prepared, Schedule, State};
 use crate::run::{RunOptions, journal_resume, process};
@@ -86,7 +86,7 @@ pub fn render(
         .map_err(Error::Setup)?;
         if let Some(spec) = &agents[first] {
             let argv = spec
-                .argv(&agent::Invocation {
+                .argv(&Invocation {
                     resume: resumed.as_ref().map(|r| r.session_id.as_str()),
                     prompt: Some(&prompt),
                     script: Some(Path::new("<its sh blocks>")),

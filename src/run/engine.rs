@@ -21,7 +21,7 @@ use crate::record::lease::Stamp;
 use crate::record::state::{Lock, StateDir};
 use crate::report::live::{Mode, Reporter};
 use crate::report::plan_text::humanize;
-use crate::run::agent::AgentSpec;
+use crate::run::agents::{AgentSpec, stream};
 use crate::run::budget::Budget;
 use crate::run::dispatcher::{Action, AttemptId, Class, Dispatcher, Key, Limits, Stop};
 use crate::run::executor::{self, Attempt, Launch};
@@ -31,7 +31,7 @@ use crate::run::resume::{self, Previous, Resume};
 use crate::run::verdict::{self, Verdict};
 use crate::run::{
     EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Input, RunOptions, first_line, journal_resume,
-    plan_bytes, resolve_agents, stream,
+    plan_bytes, resolve_agents,
 };
 
 mod attempts;

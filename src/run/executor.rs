@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 use crate::plan::Plan;
 use crate::record::state::file_stem_for;
 use crate::run::Input;
-use crate::run::agent::{self, AgentSpec, Invocation, Preset, PromptVia};
+use crate::run::agents::stream::StreamReader;
+use crate::run::agents::{AgentSpec, Invocation, PromptVia};
 use crate::run::process::{self, own_group};
 use crate::run::prompt::Prompter;
 use crate::run::resume::{Previous, Resume};
-use crate::run::stream::StreamSummary;
 
 pub struct Launch<'a> {
     pub plan: &'a Plan,
@@ -115,13 +115,13 @@ pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attem
     let mut log_file = OpenOptions::new().create(true).append(true).open(&log)?;
 
     let script_path = file("sh");
-    if l.spec.preset == Preset::Shell {
-        let script = agent::shell_script(&task.body).unwrap_or_default();
+    let script = l.spec.script(&task.body);
+    if let Some(script) = &script {
         std::fs::write(&script_path, script)?;
     }
     let invocation = Invocation {
         resume: l.resume.map(|r| r.session_id.as_str()),
-        script: (l.spec.preset == Preset::Shell).then_some(script_path.as_path()),
+        script: script.is_some().then_some(script_path.as_path()),
         prompt: Some(&prompt),
     };
     let argv = l.spec.argv(&invocation).map_err(std::io::Error::other)?;
@@ -184,12 +184,12 @@ pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attem
     if let Some(format) = l.spec.output {
         let stdout = child.stdout.take().expect("stdout was piped");
         let tx = tx.clone();
-        let summary = StreamSummary::new(format, l.resume.map(|r| r.baseline));
+        let reader = StreamReader::new(format, l.resume.map(|r| r.baseline));
         let counter = streamed.clone();
         std::thread::Builder::new()
             .name("stream".into())
             .stack_size(256 * 1024)
-            .spawn(move || read_stream(stdout, log_file, summary, slot, &tx, &counter))?;
+            .spawn(move || read_stream(stdout, log_file, reader, slot, &tx, &counter))?;
     }
     let exit_tx = tx.clone();
     process::wait_in_background(child, move |exit| {
@@ -211,7 +211,7 @@ pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attem
 fn read_stream(
     mut stdout: std::process::ChildStdout,
     mut log: File,
-    mut summary: StreamSummary,
+    mut reader: StreamReader,
     slot: u64,
     tx: &Sender<Input>,
     streamed: &std::sync::atomic::AtomicU64,
@@ -244,7 +244,7 @@ fn read_stream(
                 }
             }
             if piece.ends_with(b"\n") {
-                if !oversized && let Some(activity) = summary.line(&line) {
+                if !oversized && let Some(activity) = reader.line(&line) {
                     unsent = Some(activity);
                 }
                 line.clear();
@@ -253,6 +253,7 @@ fn read_stream(
         }
         // The session is told at once: if run-batch dies now, the next run
         // can still continue it.
+        let summary = &reader.summary;
         if summary.session_started && summary.session_id != session_sent {
             session_sent.clone_from(&summary.session_id);
             if let Some(id) = &session_sent {
@@ -269,11 +270,11 @@ fn read_stream(
         }
     }
     if !line.is_empty() && !oversized {
-        summary.line(&line);
+        reader.line(&line);
     }
     let _ = tx.send(Input::StreamDone {
         slot,
-        summary: Box::new(summary),
+        summary: Box::new(reader.summary),
     });
 }
 

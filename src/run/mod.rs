@@ -2,11 +2,12 @@
 //! status. The rooms: `dispatcher` decides (with `scheduler` and `carry`),
 //! `engine` does (the loop, carrying out the dispatcher's actions),
 //! `executor` starts one attempt's processes (`process`), `verdict` judges an
-//! attempt, `budget` counts what it cost, `agent`/`stream`/`resume`/`price`
-//! know each agent CLI; the task file is touched only through
-//! `record::keeper`, and people are told through `report::live`.
+//! attempt, `budget` counts what it cost (at `price`s), `agents` knows each
+//! agent CLI (one file each) and `resume` what an interrupted one left; the
+//! task file is touched only through `record::keeper`, and people are told
+//! through `report::live`.
 
-pub mod agent;
+pub mod agents;
 pub mod budget;
 pub mod carry;
 pub mod check;
@@ -22,7 +23,6 @@ pub mod prompt;
 pub mod providers;
 pub mod resume;
 pub mod scheduler;
-pub mod stream;
 pub mod verdict;
 pub mod workspace;
 pub mod worktree;
@@ -39,7 +39,7 @@ use crate::record::keeper::Keeper;
 use crate::record::state::StateDir;
 use crate::taskfile::{Document, ReadOptions, Source};
 
-use agent::AgentSpec;
+use agents::AgentSpec;
 use process::Exit;
 use prompt::Prompter;
 use resume::Resume;
@@ -146,7 +146,7 @@ pub enum Input {
     },
     StreamDone {
         slot: u64,
-        summary: Box<stream::StreamSummary>,
+        summary: Box<agents::stream::StreamSummary>,
     },
     /// The agent named its session.
     Session {
@@ -222,7 +222,7 @@ fn plan_bytes(
 }
 
 fn default_agent(options: &RunOptions) -> String {
-    (options.agent.clone()).unwrap_or_else(|| agent::DEFAULT_AGENT.to_owned())
+    (options.agent.clone()).unwrap_or_else(|| agents::DEFAULT_AGENT.to_owned())
 }
 
 fn parse_agent(name: &str, options: &RunOptions) -> Result<AgentSpec, Error> {
@@ -285,16 +285,11 @@ pub fn check_agents(
             Some(spec)
         });
         let Some(spec) = spec.clone() else { continue };
-        if spec.preset == agent::Preset::Shell
-            && agent::shell_script(&plan.doc.tasks[t].body).is_none()
-        {
-            let task = &plan.doc.tasks[t];
+        let task = &plan.doc.tasks[t];
+        if let Some(problem) = spec.task_problem(&task.body) {
             problems.push(AgentProblem {
                 task: t,
-                message: format!(
-                    "task `{}` (line {}) has no ```sh block for the `shell` agent to run",
-                    task.id, task.checkbox.line
-                ),
+                message: format!("task `{}` (line {}) {problem}", task.id, task.checkbox.line),
             });
         }
         out[t] = Some(spec);
@@ -323,12 +318,7 @@ fn providers_of(agents: &[Option<AgentSpec>]) -> dispatcher::Providers {
     let of = (agents.iter())
         .map(|spec| {
             let spec = spec.as_ref()?;
-            let (name, pace) = match spec.preset {
-                agent::Preset::Claude => ("claude".to_owned(), providers::Pace::CLI),
-                agent::Preset::Codex => ("codex".to_owned(), providers::Pace::CLI),
-                agent::Preset::Gemini => ("gemini".to_owned(), providers::Pace::CLI),
-                _ => (spec.name.clone(), providers::Pace::NONE),
-            };
+            let (name, pace) = spec.provider();
             Some(match names.iter().position(|(n, _)| *n == name) {
                 Some(i) => i,
                 None => {
@@ -353,5 +343,5 @@ fn journal_resume(
 }
 
 fn first_line(s: &str) -> &str {
-    stream::first_line(s).unwrap_or("")
+    agents::activity::first_line(s).unwrap_or("")
 }

@@ -1,9 +1,11 @@
 //! Prices for agents that report tokens but no cost (Codex, Gemini): USD per
-//! million tokens by model, built in and overridable in `run-batch.toml`.
+//! million tokens by model, from each CLI's list prices and overridable in
+//! `run-batch.toml`. Takes a model's name and its tokens; hands on USD.
+//! Never knows a CLI: the lists come from their files (`agents`).
 
 use std::collections::BTreeMap;
 
-use crate::run::stream::Usage;
+use crate::run::agents::stream::Usage;
 
 /// USD per million tokens.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -28,33 +30,11 @@ impl Price {
     }
 }
 
-/// The vendors' published list prices as of 2025, USD per million tokens:
-/// (model, input, cached input, output, cache write). They go stale; users
-/// override them under `[prices]` in `run-batch.toml` (docs/config.md).
-/// Gemini 2.5 Pro is billed more above 200k prompt tokens; this is the
-/// lower tier.
-const BUILT_IN: &[(&str, f64, f64, f64, Option<f64>)] = &[
-    // OpenAI
-    ("gpt-5", 1.25, 0.125, 10.0, None),
-    ("gpt-5-codex", 1.25, 0.125, 10.0, None),
-    ("gpt-5-mini", 0.25, 0.025, 2.0, None),
-    ("gpt-5-nano", 0.05, 0.005, 0.40, None),
-    ("gpt-4.1", 2.0, 0.50, 8.0, None),
-    ("o4-mini", 1.10, 0.275, 4.40, None),
-    ("o3", 2.0, 0.50, 8.0, None),
-    // Google
-    ("gemini-2.5-pro", 1.25, 0.31, 10.0, None),
-    ("gemini-2.5-flash", 0.30, 0.075, 2.50, None),
-    ("gemini-2.5-flash-lite", 0.10, 0.025, 0.40, None),
-    // Anthropic: Claude Code reports its own cost, a custom stream-json
-    // agent may not.
-    ("claude-opus-4", 15.0, 1.50, 75.0, Some(18.75)),
-    // Opus 4.5 is much cheaper than Opus 4/4.1; without its own entry the
-    // prefix rule would price it as `claude-opus-4`.
-    ("claude-opus-4-5", 5.0, 0.50, 25.0, Some(6.25)),
-    ("claude-sonnet-4", 3.0, 0.30, 15.0, Some(3.75)),
-    ("claude-haiku-4-5", 1.0, 0.10, 5.0, Some(1.25)),
-];
+/// A vendor's published list price, USD per million tokens: (model, input,
+/// cached input, output, cache write). Each CLI's file lists its vendor's
+/// models; they go stale, and users override them under `[prices]` in
+/// `run-batch.toml` (docs/config.md).
+pub type ListPrice = (&'static str, f64, f64, f64, Option<f64>);
 
 #[derive(Clone, Debug, Default)]
 pub struct PriceTable {
@@ -62,10 +42,13 @@ pub struct PriceTable {
 }
 
 impl PriceTable {
-    /// The built-in list prices, with `overrides` on top.
-    pub fn new(overrides: &BTreeMap<String, Price>) -> PriceTable {
-        let mut entries: BTreeMap<String, Price> = BUILT_IN
-            .iter()
+    /// The list prices, with `overrides` on top.
+    pub fn new<'a>(
+        list: impl IntoIterator<Item = &'a ListPrice>,
+        overrides: &BTreeMap<String, Price>,
+    ) -> PriceTable {
+        let mut entries: BTreeMap<String, Price> = list
+            .into_iter()
             .map(|&(model, input, cache_read, output, cache_write)| {
                 let price = Price {
                     input,
@@ -113,6 +96,11 @@ impl PriceTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The CLIs' list prices with `overrides` on top.
+    fn listed(overrides: &BTreeMap<String, Price>) -> PriceTable {
+        PriceTable::new(crate::run::agents::list_prices(), overrides)
+    }
 
     fn usage(input: u64, output: u64, cache_read: u64, cache_write: u64) -> Usage {
         Usage {
@@ -163,7 +151,7 @@ mod tests {
 
     #[test]
     fn built_in_prices() {
-        let table = PriceTable::new(&BTreeMap::new());
+        let table = listed(&BTreeMap::new());
         assert_eq!(
             table.lookup("gpt-5"),
             Some(price(1.25, 10.0, Some(0.125), None))
@@ -191,13 +179,13 @@ mod tests {
 
     #[test]
     fn lookup_exact_dated_and_longest_prefix() {
-        let table = PriceTable::new(&BTreeMap::new());
+        let table = listed(&BTreeMap::new());
         let gpt5 = table.lookup("gpt-5").unwrap();
         assert_eq!(table.lookup("gpt-5-2025-08-07"), Some(gpt5));
         // Its own entry, not `gpt-5` (same numbers today, so check the name
         // resolution through a table where they differ).
         let codex = price(9.0, 9.0, None, None);
-        let table2 = PriceTable::new(&BTreeMap::from([("gpt-5-codex".to_owned(), codex)]));
+        let table2 = listed(&BTreeMap::from([("gpt-5-codex".to_owned(), codex)]));
         assert_eq!(table2.lookup("gpt-5-codex"), Some(codex));
         assert_eq!(table2.lookup("gpt-5-codex-2025-09-15"), Some(codex));
         assert_eq!(table2.lookup("gpt-5-2025-08-07"), Some(gpt5));
@@ -231,7 +219,7 @@ mod tests {
 
     #[test]
     fn lookup_needs_a_dash_after_the_prefix() {
-        let table = PriceTable::new(&BTreeMap::new());
+        let table = listed(&BTreeMap::new());
         assert_eq!(table.lookup("gpt-5.5"), None);
         assert_eq!(table.lookup("gpt-50"), None);
         assert_eq!(table.lookup("o3x"), None);
@@ -242,7 +230,7 @@ mod tests {
 
     #[test]
     fn lookup_drops_a_provider_prefix() {
-        let table = PriceTable::new(&BTreeMap::new());
+        let table = listed(&BTreeMap::new());
         let pro = table.lookup("gemini-2.5-pro");
         assert!(pro.is_some());
         assert_eq!(table.lookup("models/gemini-2.5-pro"), pro);
@@ -255,7 +243,7 @@ mod tests {
     fn overrides_replace_and_add() {
         let new = price(1.0, 2.0, None, None);
         let overrides = BTreeMap::from([("gpt-5".to_owned(), new), ("gpt-5.5".to_owned(), new)]);
-        let table = PriceTable::new(&overrides);
+        let table = listed(&overrides);
         assert_eq!(table.lookup("gpt-5"), Some(new));
         assert_eq!(table.lookup("gpt-5-2025-08-07"), Some(new));
         assert_eq!(table.lookup("gpt-5.5"), Some(new));

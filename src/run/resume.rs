@@ -1,16 +1,17 @@
 //! Worker resume: an attempt that was interrupted (Ctrl-C, a crash, a
 //! timeout) after its agent named a session is continued by the next attempt
-//! (`claude --resume=<id>`, `codex exec resume <id>`), in this run or the
-//! next, instead of starting over. The journal keeps the newest session per
-//! task; this file decides what may be resumed and what a fresh start after
-//! a refused resume is told about the attempt before.
+//! (`claude --resume=<id>`, `codex exec resume <id>`: each CLI's file under
+//! `agents` says how, and which event shows the session began), in this run
+//! or the next, instead of starting over. The journal keeps the newest
+//! session per task; this file decides what may be resumed and what a fresh
+//! start after a refused resume is told about the attempt before.
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::record::journal::TaskRecord;
-use crate::run::stream::Baseline;
+use crate::run::agents::stream::Baseline;
 
 /// A session the next attempt of a task continues.
 #[derive(Clone, Debug, PartialEq)]

@@ -9,8 +9,9 @@
 
 use std::path::Path;
 
+use crate::run::agents::activity::first_line;
+use crate::run::agents::stream::StreamSummary;
 use crate::run::process::Exit;
-use crate::run::stream::StreamSummary;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -82,13 +83,13 @@ fn exit_verdict(exit: Exit, stream: Option<&StreamSummary>) -> Result<(), String
         } else {
             format!(
                 "the agent reported an error: {}",
-                crate::run::stream::first_line(&r.message).unwrap_or("")
+                first_line(&r.message).unwrap_or("")
             )
         }),
         (None, _) => Err(match &stream.last_error {
             Some(e) => format!(
                 "the agent ended without a final result event ({exit}): {}",
-                crate::run::stream::first_line(e).unwrap_or("")
+                first_line(e).unwrap_or("")
             ),
             None => format!("the agent ended without a final result event ({exit})"),
         }),
