@@ -1,7 +1,6 @@
 //! The command line: flags (validated by clap) → one of the commands, each a
 //! thin call into the library. Returns the exit status; prints errors.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -14,7 +13,7 @@ mod report;
 use crate::error::Error;
 use crate::plan::{Plan, PlanOptions};
 use crate::record::tick::{self, Tick};
-use crate::report::live::to_stderr;
+use crate::report::output::{print_stdout, stdout_failed, to_stderr};
 use crate::report::style::ColorChoice;
 use crate::report::{diagnostic, plan_graph, plan_json, plan_text};
 use crate::taskfile::{Dialect, Document, ReadOptions, by_last_segments};
@@ -545,7 +544,7 @@ fn clean(args: &CleanArgs) -> Result<i32, Error> {
             "removed {} run folder{} ({}) and the journal from {}\n",
             pruned.runs,
             crate::report::plural(pruned.runs),
-            crate::report::summary::bytes(pruned.bytes),
+            crate::report::format::bytes(pruned.bytes),
             state.dir.display()
         ));
         return Ok(0);
@@ -558,26 +557,8 @@ fn clean(args: &CleanArgs) -> Result<i32, Error> {
         "removed {} run folder{} ({}) from {}\n",
         pruned.runs,
         crate::report::plural(pruned.runs),
-        crate::report::summary::bytes(pruned.bytes),
+        crate::report::format::bytes(pruned.bytes),
         state.runs().display()
     ));
     Ok(0)
-}
-
-/// Writes to stdout for a one-shot command (`plan`, `status`, `tick`, a dry
-/// run); a closed pipe (`| head`) ends the program quietly. `run` never
-/// calls it: its output must not end it (see `report::live`).
-pub fn print_stdout(s: &str) {
-    let mut out = std::io::stdout().lock();
-    if let Err(e) = out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
-        stdout_failed(e);
-    }
-}
-
-fn stdout_failed(e: std::io::Error) -> ! {
-    if e.kind() == std::io::ErrorKind::BrokenPipe {
-        std::process::exit(0);
-    }
-    to_stderr(&format!("error: cannot write to stdout: {e}\n"));
-    std::process::exit(2);
 }

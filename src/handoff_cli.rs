@@ -154,7 +154,7 @@ fn post(args: PostArgs) -> Result<i32, Error> {
                 source,
             }
         })?;
-    crate::cli::print_stdout(&format!(
+    crate::report::output::print_stdout(&format!(
         "posted {} for {} ({})\n",
         m.kind.name(),
         m.to,
@@ -194,7 +194,7 @@ fn read(args: ReadArgs) -> Result<i32, Error> {
             out.push_str(&render(m));
         }
         if !out.is_empty() {
-            crate::cli::print_stdout(&out);
+            crate::report::output::print_stdout(&out);
         }
         if !args.follow {
             return Ok(0);

@@ -7,11 +7,11 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use super::print_stdout;
 use crate::error::Error;
 use crate::plan::PlanOptions;
 use crate::report::diagnostic::render_finding;
-use crate::report::live::to_stderr;
+use crate::report::output::print_stdout;
+use crate::report::output::to_stderr;
 use crate::report::plural;
 use crate::report::style::{self, Tone};
 use crate::run::check::{CheckOptions, Finding, Severity, check_file};

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, CommandFactory};
 
-use super::{Cli, print_stdout};
+use super::Cli;
 use crate::error::Error;
+use crate::report::output::print_stdout;
 use crate::report::style::ColorChoice;
 
 /// Every subcommand's name (`help` is clap's).

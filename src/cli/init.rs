@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::print_stdout;
 use crate::error::Error;
+use crate::report::output::print_stdout;
 
 const PLAN: &str = include_str!("../../templates/init/tasks.md");
 const CONFIG: &str = include_str!("../../templates/init/run-batch.toml");

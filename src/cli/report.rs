@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 
-use super::print_stdout;
 use crate::error::Error;
 use crate::plan::{Plan, PlanOptions};
+use crate::report::output::print_stdout;
 use crate::report::runlog::{self, RunReport};
 use crate::taskfile::{Document, ReadOptions};
 

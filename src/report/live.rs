@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::record::events::{BoxTaken, Event, Spend, TaskOutcome};
+use crate::report::format::{count, humanize_secs, local_time, usd};
+use crate::report::output::to_stderr;
 use crate::report::plan_text::humanize;
 use crate::report::style::{self, Tone};
-use crate::report::summary::{count, usd};
 use crate::run::process::{TERM_AFTER, Termination, signal_name};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -349,13 +350,6 @@ pub fn shorten(text: &str, width: usize) -> String {
     format!("{start}…{end}")
 }
 
-/// Writes to stderr. A closed stderr (`2>&1 | head` that has seen enough, a
-/// pager quit) stops the output, never the run: the error is dropped, and
-/// the run goes on to tick, record and exit as it would have.
-pub fn to_stderr(text: &str) {
-    let _ = std::io::stderr().lock().write_all(text.as_bytes());
-}
-
 /// The one-line form of an event, for logs and non-terminals, its status
 /// word coloured (when colour is on).
 fn plain_line(event: &Event) -> Option<String> {
@@ -644,43 +638,6 @@ pub fn waiting_lines(waiting: &[Termination], now: Instant) -> Vec<String> {
         ));
     }
     lines
-}
-
-/// `15:04` in the local time zone (with the date when it is not today).
-pub fn local_time(t: std::time::SystemTime) -> String {
-    let secs = t
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs()) as libc::time_t;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs()) as libc::time_t;
-    // SAFETY: localtime_r writes into the struct we pass and reads the time.
-    let (at, today) = unsafe {
-        let mut at: libc::tm = std::mem::zeroed();
-        let mut today: libc::tm = std::mem::zeroed();
-        libc::localtime_r(&secs, &mut at);
-        libc::localtime_r(&now, &mut today);
-        (at, today)
-    };
-    let hm = format!("{:02}:{:02}", at.tm_hour, at.tm_min);
-    if (at.tm_year, at.tm_yday) == (today.tm_year, today.tm_yday) {
-        hm
-    } else {
-        format!(
-            "{}-{:02}-{:02} {hm}",
-            at.tm_year + 1900,
-            at.tm_mon + 1,
-            at.tm_mday
-        )
-    }
-}
-
-pub fn humanize_secs(secs: f64) -> String {
-    if secs < 10.0 {
-        format!("{secs:.1}s")
-    } else {
-        humanize(Duration::from_secs(secs.round() as u64))
-    }
 }
 
 /// The last `n` lines of a file, reading only its end.

@@ -2,7 +2,9 @@
 //! the live view and summary of a run, and reports of finished runs.
 
 pub mod diagnostic;
+pub mod format;
 pub mod live;
+pub mod output;
 pub mod plan_graph;
 pub mod plan_json;
 pub mod plan_text;

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::plan::Plan;
 use crate::record::events::Spend;
 use crate::record::journal::{Journal, TaskRecord};
-use crate::report::live::humanize_secs;
+use crate::report::format::{count, humanize_secs, usd};
 
 /// Rows shown before the table is cut short (failures are always shown).
 const MAX_ROWS: usize = 40;
@@ -181,38 +181,9 @@ fn subtotals(plan: &Plan, spent: &std::collections::HashMap<String, Spend>) -> S
     out
 }
 
-/// `$0.0123`, or `-` when unknown.
-pub fn usd(cost: Option<f64>) -> String {
-    match cost {
-        Some(c) if c >= 100.0 => format!("${c:.0}"),
-        Some(c) if c >= 1.0 => format!("${c:.2}"),
-        Some(c) => format!("${c:.4}"),
-        None => "-".to_owned(),
-    }
-}
-
-/// `512 B`, `3.4 KB`, `1.2 MB`, `5.0 GB`.
-pub fn bytes(n: u64) -> String {
-    match n {
-        0..1_000 => format!("{n} B"),
-        1_000..1_000_000 => format!("{:.1} KB", n as f64 / 1e3),
-        1_000_000..1_000_000_000 => format!("{:.1} MB", n as f64 / 1e6),
-        _ => format!("{:.1} GB", n as f64 / 1e9),
-    }
-}
-
 /// `12.3k/1.2k`: input (uncached) and output tokens.
 fn tokens(s: &Spend) -> String {
     format!("{}/{}", count(s.input_tokens), count(s.output_tokens))
-}
-
-/// `950`, `12.3k`, `4.5M`.
-pub fn count(n: u64) -> String {
-    match n {
-        0..1_000 => n.to_string(),
-        1_000..1_000_000 => format!("{:.1}k", n as f64 / 1e3),
-        _ => format!("{:.1}M", n as f64 / 1e6),
-    }
 }
 
 #[derive(Serialize)]

@@ -178,7 +178,7 @@ pub fn run(plan: Plan, keeper: Keeper, options: RunOptions) -> Result<i32, Error
     let agents = resolve_agents(&plan, &options)?;
     if options.dry_run {
         let out = dry_run::render(&plan, &agents, &prompter, &options)?;
-        crate::cli::print_stdout(&out);
+        crate::report::output::print_stdout(&out);
         return Ok(EXIT_OK);
     }
     if let Some(w) = &options.workdir

@@ -8,7 +8,7 @@ use std::fmt::Write;
 
 use super::md::outcome_word;
 use super::{GroupRow, RunReport, secs};
-use crate::report::summary::{count, usd};
+use crate::report::format::{count, usd};
 
 /// Width of the plot, in SVG units (the page scales it to fit).
 const PLOT: f64 = 1000.0;

@@ -9,7 +9,7 @@ use std::fmt::Write;
 
 use super::{Attempt, GroupRow, RunReport, secs};
 use crate::record::events::Spend;
-use crate::report::summary::{count, usd};
+use crate::report::format::{count, usd};
 
 /// Mermaid's default `maxTextSize`, which GitHub keeps.
 pub const MERMAID_LIMIT: usize = 50_000;

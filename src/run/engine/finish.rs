@@ -90,7 +90,7 @@ impl Engine {
                     remaining,
                 },
             );
-            crate::report::live::to_stderr(&summary);
+            crate::report::output::to_stderr(&summary);
         }
         if interrupted {
             EXIT_INTERRUPTED
