@@ -1399,3 +1399,62 @@ fn codex_preset_command_line() {
         "the prompt reached codex\n{ctx}"
     );
 }
+
+#[test]
+fn claude_works_in_a_worktree_and_its_file_lands() {
+    let Some(fx) = Fixture::new(
+        Cli::Claude,
+        vec![
+            Step::tool(ToolCall::claude_write(
+                "{{cwd}}/hello.txt",
+                "hello from a worktree\n",
+            ))
+            .with_text("Writing."),
+            Step::text("Created hello.txt."),
+        ],
+    ) else {
+        return;
+    };
+    let taskfile = "- [ ] Create hello.txt\n";
+    fx.write_taskfile(taskfile);
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(&fx.sb.work)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@t")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@t")
+            .output()
+            .expect("git");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "task.md"]);
+    git(&["commit", "-q", "-m", "start"]);
+    let b = fx.run(&["-j", "1", "--isolate", "worktree"]);
+
+    assert_eq!(b.code(), Some(0), "{b}");
+    // Claude wrote in its worktree (the mock answered with its cwd), and
+    // the file came onto main with the merge.
+    assert_eq!(fx.mock.model_requests().len(), 2, "{b}");
+    assert_eq!(
+        fx.sb.work_file("hello.txt").as_deref(),
+        Some("hello from a worktree\n"),
+        "{b}"
+    );
+    assert_eq!(fx.read_taskfile(), "- [x] Create hello.txt\n", "{b}");
+    let log = git(&["log", "--format=%s", "main"]);
+    assert!(
+        log.contains("Merge task create-hello-txt: Create hello.txt"),
+        "{log}\n{b}"
+    );
+    let landed = b.one("task_landed");
+    assert_eq!(landed["task"], "create-hello-txt", "{b}");
+    assert_eq!(landed["files"], serde_json::json!(["hello.txt"]), "{b}");
+}
