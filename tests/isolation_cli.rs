@@ -318,3 +318,37 @@ fn run_defaults_in_the_config_isolate_and_commit() {
         .stderr_lacks("merged ")
         .success();
 }
+
+#[test]
+fn a_run_killed_while_agents_work_in_worktrees_is_finished_by_the_next() {
+    let plan = "- [ ] a <!-- id: a; agent: shell -->\n  ```sh\n  echo partial > a.txt\n  sleep 30\n  ```\n- [ ] b <!-- id: b; agent: shell -->\n  ```sh\n  echo b > b.txt\n  sleep 30\n  ```\n";
+    let t = repo(Test::new(), &[("t.md", plan)]);
+    let dir = t.path().to_owned();
+    let run = common::agents::Background::start(
+        &dir,
+        &["t.md", "--isolate", "worktree", "-j", "2", "--grace", "1s"],
+    );
+    common::agents::wait_until(common::agents::PATIENCE, "both agents run", || {
+        common::agents::named(&common::agents::events(&dir, "t.md"), "task_started").len() == 2
+    });
+    run.kill();
+    // The guard ends the agents; their worktrees stay, with their work.
+    common::agents::wait_until(common::agents::PATIENCE, "the agents are gone", || {
+        !dir.join(".run-batch/t.md/worktrees/a").exists()
+            || std::fs::read_to_string(dir.join(".run-batch/t.md/worktrees/a/a.txt")).is_ok()
+    });
+    // The next run: quick agents this time, in the same worktrees.
+    let quick = plan.replace("sleep 30", "true");
+    std::fs::write(dir.join("t.md"), &quick).unwrap();
+    git(&dir, &["commit", "-q", "-am", "quicker"]);
+    let out = run_batch_in(&dir, &["t.md", "--isolate", "worktree", "-j", "2"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("continuing in"), "the worktrees were reused:\n{stderr}");
+    assert_eq!(std::fs::read_to_string(dir.join("t.md")).unwrap(), quick.replace("- [ ]", "- [x]"));
+    assert_eq!(std::fs::read_to_string(dir.join("a.txt")).unwrap(), "partial\n");
+    let merges = git(&dir, &["log", "--format=%s", "--merges", "main"]);
+    assert_eq!(merges.lines().count(), 2, "each task merged once:\n{merges}");
+    assert_eq!(git(&dir, &["branch", "--list", "run-batch/*"]), "");
+    drop(t);
+}
