@@ -83,6 +83,11 @@ pub struct ReadArgs {
     /// Plan Kiro's optional `- [ ]*` tasks instead of skipping them
     #[arg(long)]
     pub include_optional: bool,
+    /// What waves wait for: `waves` (each whole wave before) or `tracks`
+    /// (a module waits for its track's module in the wave before); wins
+    /// over the file's `pipeline` hints
+    #[arg(long, value_enum, value_name = "HOW")]
+    pub pipeline: Option<crate::taskfile::Pipeline>,
 }
 
 impl ReadArgs {
@@ -95,6 +100,7 @@ impl ReadArgs {
     fn plan_options(&self) -> PlanOptions {
         PlanOptions {
             include_optional: self.include_optional,
+            pipeline: self.pipeline,
         }
     }
 

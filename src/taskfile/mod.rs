@@ -6,6 +6,7 @@
 //! ticker only needs the ids.
 
 mod dialect;
+mod hint_values;
 mod hints;
 mod identity;
 mod scan;
@@ -14,7 +15,7 @@ mod source;
 use std::path::Path;
 
 pub use dialect::Dialect;
-pub use hints::{Gate, Hints, Parallel, Spanned, parse_duration};
+pub use hints::{Gate, Hints, Order, Parallel, Pipeline, Spanned, parse_duration};
 pub use identity::{IdSource, slug};
 pub use source::{Source, Span};
 

@@ -1,0 +1,194 @@
+use super::*;
+use crate::plan::PlanOptions;
+use crate::taskfile::{Document, ReadOptions, Source};
+
+fn plan(text: &str) -> Plan {
+    let doc = Document::parse(
+        Source::new("t.md".into(), text.into(), 0),
+        ReadOptions::default(),
+    );
+    Plan::build(doc, PlanOptions::default()).unwrap()
+}
+
+fn schedule(p: &Plan, keep_going: bool) -> Schedule {
+    Schedule::new(
+        p,
+        &Prepared::new(p),
+        |_| State::Waiting,
+        |_| false,
+        keep_going,
+        &Pools::NONE,
+    )
+}
+
+/// Everything that may start now, by id.
+fn start_all(p: &Plan, s: &mut Schedule, jobs: usize) -> Vec<String> {
+    std::iter::from_fn(|| s.next(jobs))
+        .map(|t| p.doc.tasks[t].id.clone())
+        .collect()
+}
+
+#[test]
+fn waves_run_in_order() {
+    let p = plan("# A\n- [ ] a1\n- [ ] a2\n# B\n- [ ] b1\n");
+    let mut s = schedule(&p, false);
+    assert_eq!(start_all(&p, &mut s, 8), ["a/a1", "a/a2"]);
+    s.succeeded(0);
+    assert!(start_all(&p, &mut s, 8).is_empty());
+    s.succeeded(1);
+    assert_eq!(start_all(&p, &mut s, 8), ["b/b1"]);
+    s.succeeded(2);
+    assert!(s.finished());
+}
+
+#[test]
+fn jobs_and_group_limits() {
+    let p = plan("# A\n<!-- parallel: 2 -->\n- [ ] a\n- [ ] b\n- [ ] c\n");
+    let mut s = schedule(&p, false);
+    assert_eq!(start_all(&p, &mut s, 8).len(), 2);
+    // The third waits for a place in the group, then takes it.
+    s.succeeded(0);
+    assert_eq!(start_all(&p, &mut s, 8), ["a/c"]);
+    let mut one = schedule(&p, false);
+    assert_eq!(start_all(&p, &mut one, 1).len(), 1);
+}
+
+#[test]
+fn sequential_groups_go_in_document_order() {
+    let p = plan("# A\n<!-- parallel: false -->\n- [ ] a\n- [ ] b\n");
+    let mut s = schedule(&p, false);
+    assert_eq!(start_all(&p, &mut s, 8), ["a/a"]);
+    s.succeeded(0);
+    assert_eq!(start_all(&p, &mut s, 8), ["a/b"]);
+}
+
+#[test]
+fn failures_block_dependents_and_later_waves() {
+    let text =
+        "# A\n- [ ] a <!-- id: a -->\n- [ ] b <!-- after: a -->\n- [ ] c\n# B\n- [ ] d\n";
+    let p = plan(text);
+    let mut s = schedule(&p, false);
+    assert_eq!(start_all(&p, &mut s, 8), ["a", "a/c"]);
+    s.succeeded(2);
+    s.failed(0);
+    assert_eq!(s.take_blocked(), [(1, 0)]);
+    assert!(start_all(&p, &mut s, 8).is_empty());
+    assert!(s.finished());
+    let mut keep = schedule(&p, true);
+    start_all(&p, &mut keep, 8);
+    keep.succeeded(2);
+    keep.failed(0);
+    assert_eq!(keep.take_blocked(), [(1, 0)]);
+    assert_eq!(start_all(&p, &mut keep, 8), ["b/d"]);
+}
+
+#[test]
+fn ticked_tasks_do_not_start_and_count_as_done() {
+    let p = plan("- [x] done <!-- id: d -->\n- [ ] todo <!-- after: d -->\n");
+    let mut s = schedule(&p, false);
+    assert_eq!(start_all(&p, &mut s, 8), ["todo"]);
+}
+
+#[test]
+fn a_retry_holds_the_wave_but_not_a_slot() {
+    let p = plan("# A\n- [ ] a\n- [ ] b\n# B\n- [ ] c\n");
+    let mut s = schedule(&p, false);
+    assert_eq!(start_all(&p, &mut s, 1), ["a/a"]);
+    s.retrying(0);
+    assert!(!s.finished());
+    assert_eq!(start_all(&p, &mut s, 1), ["a/b"]);
+    s.succeeded(1);
+    assert!(start_all(&p, &mut s, 1).is_empty());
+    s.again(0);
+    assert_eq!(start_all(&p, &mut s, 1), ["a/a"]);
+    s.succeeded(0);
+    assert_eq!(start_all(&p, &mut s, 1), ["b/c"]);
+}
+
+#[test]
+fn a_running_task_ticked_in_the_file_is_not_done() {
+    let p = plan("- [x] a <!-- id: a -->\n- [ ] b <!-- after: a -->\n");
+    let prep = Prepared::new(&p);
+    let s = Schedule::new(
+        &p,
+        &prep,
+        |t| {
+            if t == 0 {
+                State::Running
+            } else {
+                State::Waiting
+            }
+        },
+        |_| false,
+        false,
+        &Pools::NONE,
+    );
+    assert!(!s.is_done(0));
+    let mut s = s;
+    assert_eq!(s.next(8), None);
+    // An owed untick: the tick in the file does not count either.
+    let mut owed = Schedule::new(
+        &p,
+        &prep,
+        |_| State::Failed,
+        |t| t == 0,
+        false,
+        &Pools::NONE,
+    );
+    assert!(!owed.is_done(0));
+    assert_eq!(owed.next(8), None);
+}
+
+#[test]
+fn a_closed_pool_holds_its_tasks_and_no_others() {
+    let p = plan("- [ ] a\n- [ ] b\n- [ ] c\n");
+    let of = |t: usize| (t != 1).then_some(0);
+    let pools = Pools {
+        limits: &[0],
+        of: &of,
+    };
+    let mut s = Schedule::new(
+        &p,
+        &Prepared::new(&p),
+        |_| State::Waiting,
+        |_| false,
+        false,
+        &pools,
+    );
+    assert_eq!(start_all(&p, &mut s, 8), ["b"]);
+    s.succeeded(1);
+    assert!(!s.finished(), "held tasks are not finished");
+    assert!(s.pool_held(0));
+    s.set_pool_limit(0, 1);
+    assert_eq!(start_all(&p, &mut s, 8), ["a"]);
+    assert_eq!(s.pool_running(0), 1);
+    s.set_pool_limit(0, 8);
+    assert_eq!(start_all(&p, &mut s, 8), ["c"]);
+}
+
+#[test]
+fn many_waves_open_without_recursion() {
+    let text: String = (0..20_000)
+        .map(|i| format!("# W{i}\n- [ ] t{i}\n"))
+        .collect();
+    let p = plan(&text);
+    let mut s = Schedule::new(
+        &p,
+        &Prepared::new(&p),
+        |_| State::Waiting,
+        |t| t == 0,
+        true,
+        &Pools::NONE,
+    );
+    // The first task fails: with --keep-going every later wave opens
+    // (each task is independent), in one call.
+    assert_eq!(s.next(1), Some(0));
+    s.failed(0);
+    let mut started = 0;
+    while let Some(t) = s.next(1) {
+        s.succeeded(t);
+        started += 1;
+    }
+    assert_eq!(started, 19_999);
+    assert!(s.finished());
+}
