@@ -250,7 +250,7 @@ pub struct PlanArgs {
 pub enum Format {
     /// A readable tree of waves, sections and tasks
     Text,
-    /// One JSON object with the waves, sections and tasks (`schema` 2)
+    /// One JSON object with the waves, tracks, sections and tasks (`schema` 3)
     Json,
     /// A Mermaid flowchart
     Mermaid,

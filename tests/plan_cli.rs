@@ -1666,11 +1666,15 @@ fn json_describes_every_task() {
         .success();
     let task =
         |id, line, column, checked, text, body, after: Value, parent: Value, children: Value| {
+            let edges: Vec<Value> = (after.as_array().unwrap().iter())
+                .map(|a| json!({"after": a, "from": ["hint"]}))
+                .collect();
             json!({
                 "id": id, "id_source": if id == "p/last" { "slug" } else { "hint" },
                 "line": line, "column": column, "checked": checked, "done": checked,
                 "optional": false, "skipped": false, "text": text, "body": body,
                 "section": ["P"], "section_id": "p", "wave": 0, "after": after,
+                "edges": edges, "waits_for_waves": true,
                 "parent": parent, "children": children, "parallel_mark": false,
                 "agent": null, "timeout_secs": null, "retries": null, "gate": null,
             })
@@ -1680,11 +1684,14 @@ fn json_describes_every_task() {
     assert_eq!(
         out.json(),
         json!({
-            "schema": 2,
+            "schema": 3,
             "file": "task.md",
             "workdir": workdir.to_str().unwrap(),
             "dialect": "native",
             "include_optional": false,
+            "pipeline": "waves",
+            "order": "waves",
+            "tracks": [],
             "waves": [{
                 "index": 0,
                 "section": ["P"],

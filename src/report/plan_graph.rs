@@ -1,9 +1,11 @@
 //! The plan as a picture: Mermaid flowchart or Graphviz DOT. Waves and their
-//! sections are nested boxes; arrows go from what must finish first.
+//! sections are nested boxes; arrows go from what must finish first: a bold
+//! one from a wave to the next where the next waits for all of it, one
+//! labelled `track` from a module to the module that continues its track.
 
 use std::fmt::Write;
 
-use crate::plan::{Plan, Target};
+use crate::plan::{EdgeFrom, Plan, Target};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Flavor {
@@ -32,17 +34,18 @@ pub fn render(plan: &Plan, flavor: Flavor) -> String {
         close_box(&mut out, flavor, 1);
     }
     for w in 1..plan.waves.len() {
-        match flavor {
-            Flavor::Mermaid => {
-                let _ = writeln!(out, "  {} ==> {}", wave_id(plan, w - 1), wave_id(plan, w));
-            }
-            Flavor::Dot => {
-                let (a, b) = (first_node(plan, w - 1), first_node(plan, w));
-                let (ta, tb) = (wave_id(plan, w - 1), wave_id(plan, w));
-                let _ = writeln!(
-                    out,
-                    "  {a} -> {b} [ltail=cluster_{ta}, lhead=cluster_{tb}, style=bold];"
-                );
+        // Under `pipeline: tracks` only the tasks outside tracks wait for
+        // the wave before (arrows to them); under `order: graph` none does.
+        let waits = |t: usize| plan.tracks.waits_for_waves(doc, t);
+        let tasks = &plan.waves[w].tasks;
+        if tasks.iter().all(|&t| waits(t)) {
+            wave_arrow(&mut out, plan, flavor, w - 1, &wave_id(plan, w), None);
+        } else {
+            for &t in tasks
+                .iter()
+                .filter(|&&t| waits(t) && doc.tasks[t].parent.is_none())
+            {
+                wave_arrow(&mut out, plan, flavor, w - 1, &format!("t{t}"), Some(t));
             }
         }
     }
@@ -57,7 +60,12 @@ pub fn render(plan: &Plan, flavor: Flavor) -> String {
                 }
             }
         }
-        for &dep in &plan.tasks[t].after {
+        let p = &plan.tasks[t];
+        for (&dep, &kind) in p.after.iter().zip(&p.after_from) {
+            // Drawn once per module below.
+            if kind == EdgeFrom::TRACK {
+                continue;
+            }
             let from = match dep {
                 Target::Task(d) => format!("t{d}"),
                 Target::Section(s) => format!("s{s}"),
@@ -72,10 +80,54 @@ pub fn render(plan: &Plan, flavor: Flavor) -> String {
             }
         }
     }
+    for (m, follows) in plan.tracks.follows.iter().enumerate() {
+        for &p in follows {
+            match flavor {
+                Flavor::Mermaid => {
+                    let _ = writeln!(out, "  s{p} ==>|track| s{m}");
+                }
+                Flavor::Dot => {
+                    let _ = writeln!(
+                        out,
+                        "  s{p} -> s{m} [ltail=cluster_s{p}, lhead=cluster_s{m}, style=bold, label=\"track\"];"
+                    );
+                }
+            }
+        }
+    }
     if flavor == Flavor::Dot {
         out.push_str("}\n");
     }
     out
+}
+
+/// A bold arrow from wave `from` to `to`: the next wave's box, or one task
+/// of it (`task`).
+fn wave_arrow(
+    out: &mut String,
+    plan: &Plan,
+    flavor: Flavor,
+    from: usize,
+    to: &str,
+    task: Option<usize>,
+) {
+    let a = wave_id(plan, from);
+    match flavor {
+        Flavor::Mermaid => {
+            let _ = writeln!(out, "  {a} ==> {to}");
+        }
+        Flavor::Dot => {
+            let first = first_node(plan, from);
+            let (head, lhead) = match task {
+                Some(t) => (format!("t{t}"), String::new()),
+                None => (first_node(plan, from + 1), format!(", lhead=cluster_{to}")),
+            };
+            let _ = writeln!(
+                out,
+                "  {first} -> {head} [ltail=cluster_{a}{lhead}, style=bold];"
+            );
+        }
+    }
 }
 
 /// A wave that is a section is drawn as that section's box, so arrows from a

@@ -14,11 +14,26 @@ struct PlanJson<'a> {
     workdir: String,
     dialect: &'static str,
     include_optional: bool,
+    pipeline: &'static str,
+    order: &'static str,
+    tracks: Vec<TrackJson<'a>>,
     waves: Vec<WaveJson<'a>>,
     tasks: Vec<TaskJson<'a>>,
     groups: Vec<GroupJson>,
     warnings: Vec<WarningJson<'a>>,
     ignored: &'a [crate::taskfile::Ignored],
+}
+
+#[derive(Serialize)]
+struct TrackJson<'a> {
+    name: &'a str,
+    modules: Vec<&'a str>,
+}
+
+#[derive(Serialize)]
+struct EdgeJson<'a> {
+    after: &'a str,
+    from: Vec<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -46,6 +61,8 @@ struct TaskJson<'a> {
     section_id: Option<&'a str>,
     wave: usize,
     after: Vec<&'a str>,
+    edges: Vec<EdgeJson<'a>>,
+    waits_for_waves: bool,
     parent: Option<&'a str>,
     children: Vec<&'a str>,
     parallel_mark: bool,
@@ -71,8 +88,9 @@ struct WarningJson<'a> {
 }
 
 /// The version of this JSON: it changes when a field is removed, renamed or
-/// changes its type or meaning (2: `gate` is the command as one string).
-pub const SCHEMA: u32 = 2;
+/// changes its type or meaning (2: `gate` is the command as one string;
+/// 3: `after` holds derived edges too, tracks and `order: graph`).
+pub const SCHEMA: u32 = 3;
 
 /// Writes the plan as pretty JSON to `out`, streaming: a plan of 100,000
 /// tasks is never held as one string. `workdir` is where agents run by
@@ -89,6 +107,20 @@ pub fn write(plan: &Plan, workdir: &Path, out: impl std::io::Write) -> std::io::
         workdir: workdir.display().to_string(),
         dialect: doc.dialect.name(),
         include_optional: plan.options.include_optional,
+        pipeline: if plan.tracks.pipeline {
+            "tracks"
+        } else {
+            "waves"
+        },
+        order: if plan.tracks.graph { "graph" } else { "waves" },
+        tracks: (plan.tracks.list.iter())
+            .map(|t| TrackJson {
+                name: &t.name,
+                modules: (t.modules.iter())
+                    .map(|&m| doc.sections[m].id.as_str())
+                    .collect(),
+            })
+            .collect(),
         waves: plan
             .waves
             .iter()
@@ -126,6 +158,13 @@ pub fn write(plan: &Plan, workdir: &Path, out: impl std::io::Write) -> std::io::
                     section_id: section_id(t.section),
                     wave: p.wave,
                     after: p.after.iter().map(|&a| plan.target_id(a)).collect(),
+                    edges: (p.after.iter().zip(&p.after_from))
+                        .map(|(&a, from)| EdgeJson {
+                            after: plan.target_id(a),
+                            from: from.names().collect(),
+                        })
+                        .collect(),
+                    waits_for_waves: plan.tracks.waits_for_waves(doc, i),
                     parent: t.parent.map(|q| doc.tasks[q].id.as_str()),
                     children: t
                         .children

@@ -1,10 +1,11 @@
-//! The plan as a readable tree: where agents run, waves, sections, tasks
-//! with state, ids, limits and dependencies, then warnings and ignored items.
+//! The plan as a readable tree: where agents run, tracks, waves, sections,
+//! tasks with state, ids, limits and dependencies (derived ones marked),
+//! then warnings and ignored items.
 
 use std::fmt::Write;
 use std::path::Path;
 
-use crate::plan::{GroupOwner, Plan};
+use crate::plan::{EdgeFrom, GroupOwner, Plan};
 use crate::report::plural;
 use crate::taskfile::{Document, IdSource};
 
@@ -52,6 +53,7 @@ pub fn render(plan: &Plan, workdir: &Path) -> String {
         let _ = writeln!(out, "  file: {limit}");
     }
     let _ = writeln!(out, "  agents run in {}", describe_workdir(workdir));
+    tracks(&mut out, plan);
     for (w, wave) in plan.waves.iter().enumerate() {
         let title = doc.section_path(wave.section).join(" › ");
         let _ = write!(out, "\nwave {}", w + 1);
@@ -76,6 +78,9 @@ pub fn render(plan: &Plan, workdir: &Path) -> String {
                 let _ = write!(out, "  § {rel}  [{}]", doc.sections[current].id);
                 if let Some(limit) = limit_of(plan, &GroupOwner::Section(current)) {
                     let _ = write!(out, "  ({limit})");
+                }
+                if let Some(k) = plan.tracks.of_section[current] {
+                    let _ = write!(out, "  · track {}", plan.tracks.list[k].name);
                 }
                 out.push('\n');
             }
@@ -152,10 +157,16 @@ fn task_line(out: &mut String, plan: &Plan, t: usize) {
         notes.push(format!("subtasks {limit}"));
     }
     if !plan.tasks[t].after.is_empty() {
-        let ids: Vec<&str> = plan.tasks[t]
-            .after
-            .iter()
-            .map(|&a| plan.target_id(a))
+        let p = &plan.tasks[t];
+        let ids: Vec<String> = (p.after.iter().zip(&p.after_from))
+            .map(|(&a, &from)| {
+                let id = plan.target_id(a);
+                if from == EdgeFrom::TRACK {
+                    format!("{id} (track)")
+                } else {
+                    id.to_owned()
+                }
+            })
             .collect();
         notes.push(format!("after {}", ids.join(", ")));
     }
@@ -176,6 +187,47 @@ fn task_line(out: &mut String, plan: &Plan, t: usize) {
         let _ = write!(out, "  ({})", notes.join("; "));
     }
     let _ = writeln!(out, "  :{}", task.checkbox.line);
+}
+
+/// What orders the waves, and each track as its modules wave by wave.
+fn tracks(out: &mut String, plan: &Plan) {
+    let doc = &plan.doc;
+    let tracks = &plan.tracks;
+    if tracks.graph {
+        let _ = writeln!(
+            out,
+            "  order: graph (phases are advisory; only dependencies, in-order groups and tracks order tasks)"
+        );
+    }
+    if !tracks.pipeline {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "  pipeline: tracks (a module waits for its track's module in the wave before; tasks outside tracks wait for the whole wave before)"
+    );
+    let _ = writeln!(
+        out,
+        "
+tracks:"
+    );
+    for track in &tracks.list {
+        let steps: Vec<String> = (track.modules.iter())
+            .map(|&m| {
+                format!(
+                    "{} (wave {})",
+                    doc.sections[m].id,
+                    wave_of_section(plan, m) + 1
+                )
+            })
+            .collect();
+        let _ = writeln!(out, "  {}: {}", track.name, steps.join(" → "));
+    }
+}
+
+fn wave_of_section(plan: &Plan, s: usize) -> usize {
+    let first = plan.doc.section_tasks(s).start;
+    plan.tasks.get(first).map_or(0, |t| t.wave)
 }
 
 /// The folder relative to the current one when inside it (`.` for itself),

@@ -11,12 +11,11 @@ use std::time::Duration;
 use crate::error::{PlanError, suggest};
 use crate::taskfile::{Source, Span};
 
-pub use crate::taskfile::hint_values::{Order, Pipeline, parse_duration};
 use crate::taskfile::hint_values::parse_value;
+pub use crate::taskfile::hint_values::{Order, Pipeline, parse_duration};
 
 pub const KEYS: &[&str] = &[
-    "after", "agent", "gate", "id", "order", "parallel", "pipeline", "retries", "timeout",
-    "track",
+    "after", "agent", "gate", "id", "order", "parallel", "pipeline", "retries", "timeout", "track",
 ];
 
 /// Keys whose misspellings one or two letters off are errors. The newer
@@ -121,7 +120,9 @@ impl Hints {
         macro_rules! take {
             ($($f:ident),*) => { $( if other.$f.is_some() { self.$f = other.$f; } )* };
         }
-        take!(agent, gate, id, parallel, retries, timeout, pipeline, track, order);
+        take!(
+            agent, gate, id, parallel, retries, timeout, pipeline, track, order
+        );
         second_gate
     }
 }

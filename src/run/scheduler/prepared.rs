@@ -88,4 +88,3 @@ fn leaves_of(plan: &Plan, t: usize, runnable: &BTreeSet<usize>) -> Vec<usize> {
     out.sort_unstable();
     out
 }
-

@@ -64,8 +64,7 @@ fn sequential_groups_go_in_document_order() {
 
 #[test]
 fn failures_block_dependents_and_later_waves() {
-    let text =
-        "# A\n- [ ] a <!-- id: a -->\n- [ ] b <!-- after: a -->\n- [ ] c\n# B\n- [ ] d\n";
+    let text = "# A\n- [ ] a <!-- id: a -->\n- [ ] b <!-- after: a -->\n- [ ] c\n# B\n- [ ] d\n";
     let p = plan(text);
     let mut s = schedule(&p, false);
     assert_eq!(start_all(&p, &mut s, 8), ["a", "a/c"]);
@@ -191,4 +190,75 @@ fn many_waves_open_without_recursion() {
     }
     assert_eq!(started, 19_999);
     assert!(s.finished());
+}
+
+const TRACKS: &str = "<!-- pipeline: tracks -->\n\
+    # Wave 1\n## Module A\n- [ ] a1\n## Module B\n- [ ] b1\n\
+    # Wave 2\n- [ ] outside\n## 2. module a\n- [ ] a2\n## Module B\n- [ ] b2\n";
+
+fn index(p: &Plan, id: &str) -> usize {
+    p.doc.tasks.iter().position(|t| t.id == id).unwrap()
+}
+
+#[test]
+fn a_track_runs_ahead_of_the_other_tracks() {
+    let p = plan(TRACKS);
+    let mut s = schedule(&p, false);
+    assert_eq!(
+        start_all(&p, &mut s, 8),
+        ["wave-1/module-a/a1", "wave-1/module-b/b1"]
+    );
+    s.succeeded(index(&p, "wave-1/module-a/a1"));
+    // Module A's wave-2 task starts while module B is still in wave 1; the
+    // task outside any track waits for the whole wave.
+    assert_eq!(start_all(&p, &mut s, 8), ["wave-2/2-module-a/a2"]);
+    s.succeeded(index(&p, "wave-1/module-b/b1"));
+    assert_eq!(
+        start_all(&p, &mut s, 8),
+        ["wave-2/outside", "wave-2/module-b/b2"]
+    );
+}
+
+#[test]
+fn without_the_hint_waves_are_barriers() {
+    let p = plan(&TRACKS.replace("<!-- pipeline: tracks -->\n", ""));
+    let mut s = schedule(&p, false);
+    start_all(&p, &mut s, 8);
+    s.succeeded(index(&p, "wave-1/module-a/a1"));
+    assert!(start_all(&p, &mut s, 8).is_empty());
+}
+
+#[test]
+fn a_failure_stays_in_its_track() {
+    let p = plan(TRACKS);
+    for keep_going in [false, true] {
+        let mut s = schedule(&p, keep_going);
+        start_all(&p, &mut s, 8);
+        s.failed(index(&p, "wave-1/module-a/a1"));
+        assert_eq!(
+            s.take_blocked(),
+            [(index(&p, "wave-2/2-module-a/a2"), 0)],
+            "keep going: {keep_going}"
+        );
+        s.succeeded(index(&p, "wave-1/module-b/b1"));
+        let started = start_all(&p, &mut s, 8);
+        if keep_going {
+            assert_eq!(started, ["wave-2/outside", "wave-2/module-b/b2"]);
+        } else {
+            // The failed wave never completes: only the other track goes on.
+            assert_eq!(started, ["wave-2/module-b/b2"]);
+        }
+    }
+}
+
+#[test]
+fn under_order_graph_headings_order_nothing() {
+    let p = plan(
+        "<!-- order: graph -->\n# Build\n- [ ] lib <!-- id: lib -->\n\
+         - [ ] app <!-- after: qa-plan -->\n# QA\n- [ ] plan <!-- id: qa-plan -->\n- [ ] free\n",
+    );
+    let mut s = schedule(&p, false);
+    assert_eq!(start_all(&p, &mut s, 8), ["lib", "qa-plan", "qa/free"]);
+    s.succeeded(index(&p, "qa-plan"));
+    assert_eq!(start_all(&p, &mut s, 8), ["build/app"]);
 }
