@@ -2230,7 +2230,7 @@ fn a_dependency_on_a_later_wave_is_an_error() {
           |
         4 | - [ ] z <!-- after: a, b -->
           |                        ^
-          = help: waves run in order; move the task to a later section or drop the dependency
+          = help: waves run in order; move the task to a later section, drop the dependency, or make phases advisory with `<!-- order: graph -->` before the first heading
         error: 1 problem in the task file; nothing was run
         ",
     );
@@ -2253,7 +2253,7 @@ fn a_section_waiting_for_a_later_wave_is_an_error() {
           |
         3 | <!-- after: b -->
           |             ^
-          = help: waves run in order; move the task to a later section or drop the dependency
+          = help: waves run in order; move the task to a later section, drop the dependency, or make phases advisory with `<!-- order: graph -->` before the first heading
         error: 1 problem in the task file; nothing was run
         ",
     );
@@ -2274,7 +2274,7 @@ fn a_speckit_dependency_on_a_later_phase_is_an_error() {
               |
             3 | - [ ] T001 Build, depends on T002
               |       ^^^^^^^^^^^^^^^^^^^^^^^^^^^
-              = help: waves run in order; move the task to a later section or drop the dependency
+              = help: waves run in order; move the task to a later section, drop the dependency, or make phases advisory with `<!-- order: graph -->` before the first heading
             error: 1 problem in the task file; nothing was run
             ",
         )
