@@ -44,6 +44,18 @@ impl Tracks {
     pub fn waits_for_waves(&self, doc: &Document, t: usize) -> bool {
         self.barrier[doc.tasks[t].section]
     }
+
+    /// The track of the module task `t` is in, if any.
+    pub fn track_of(&self, doc: &Document, t: usize) -> Option<usize> {
+        let mut s = Some(doc.tasks[t].section);
+        while let Some(i) = s {
+            if let Some(k) = self.of_section[i] {
+                return Some(k);
+            }
+            s = doc.sections[i].parent;
+        }
+        None
+    }
 }
 
 /// What a module is matched by: the title without case or numbering.
@@ -81,7 +93,7 @@ pub fn build(doc: &Document, waves: &[Wave], cli: Option<Pipeline>) -> Built {
     let n = doc.sections.len();
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
-    check_scopes(doc, waves, &mut errors);
+    let module = check_scopes(doc, waves, &mut errors);
     let graph = doc.sections[0]
         .hints
         .order
@@ -118,7 +130,7 @@ pub fn build(doc: &Document, waves: &[Wave], cli: Option<Pipeline>) -> Built {
     }
     for (s, section) in doc.sections.iter().enumerate() {
         if let Some(track) = &section.hints.track
-            && tracks.of_section[s].is_some()
+            && module[s]
             && !tracks.pipeline
         {
             warnings.push((
@@ -129,9 +141,6 @@ pub fn build(doc: &Document, waves: &[Wave], cli: Option<Pipeline>) -> Built {
                 ),
             ));
         }
-    }
-    if !tracks.pipeline {
-        tracks.of_section.iter_mut().for_each(|t| *t = None);
     }
     Built {
         tracks,
@@ -186,7 +195,8 @@ fn link(doc: &Document, waves: &[Wave], pipelined: &[bool], tracks: &mut Tracks)
 
 /// `order` only for the file, `track` only on a module, `pipeline` not on
 /// a task: anywhere else they would silently do nothing.
-fn check_scopes(doc: &Document, waves: &[Wave], errors: &mut Vec<(Span, PlanError)>) {
+/// Returns which sections are modules.
+fn check_scopes(doc: &Document, waves: &[Wave], errors: &mut Vec<(Span, PlanError)>) -> Vec<bool> {
     let not_here = |key: &str, place: &'static str| PlanError::HintNotHere {
         key: key.into(),
         place,
@@ -233,6 +243,7 @@ fn check_scopes(doc: &Document, waves: &[Wave], errors: &mut Vec<(Span, PlanErro
             }
         }
     }
+    module
 }
 
 #[cfg(test)]
