@@ -529,6 +529,36 @@ mod tests {
     }
 
     #[test]
+    fn pipeline_order_and_track_hints() {
+        let c = comments("<!-- pipeline: tracks; order: graph; track: 2. Backend API -->");
+        assert!(c[0].errors.is_empty(), "{:?}", c[0].errors);
+        let h = &c[0].hints;
+        assert_eq!(h.pipeline.as_ref().unwrap().value, Pipeline::Tracks);
+        assert_eq!(h.order.as_ref().unwrap().value, Order::Graph);
+        assert_eq!(h.track.as_ref().unwrap().value, "2. Backend API");
+        for bad in ["pipeline: lanes", "order: random"] {
+            assert!(
+                matches!(
+                    errors(&format!("<!-- {bad} -->"))[..],
+                    [(_, PlanError::BadHintValue { .. })]
+                ),
+                "{bad}"
+            );
+        }
+        // Case and plural still count as near misses; ordinary words that
+        // are two letters off do not.
+        assert_eq!(errors("<!-- Order: graph -->").len(), 1);
+        assert_eq!(errors("<!-- tracks: a -->").len(), 1);
+        for prose in [
+            "<!-- owner: me -->",
+            "<!-- trace: on -->",
+            "<!-- pipe: x -->",
+        ] {
+            assert!(comments(prose)[0].errors.is_empty(), "{prose}");
+        }
+    }
+
+    #[test]
     fn a_gate_is_the_command_as_written() {
         let c = comments("<!-- gate: test -f out.txt && grep -q 'o k' out.txt | cat -->");
         let gate = &c[0].hints.gate.as_ref().unwrap().value;
