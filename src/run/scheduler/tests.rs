@@ -262,3 +262,23 @@ fn under_order_graph_headings_order_nothing() {
     s.succeeded(index(&p, "qa-plan"));
     assert_eq!(start_all(&p, &mut s, 8), ["build/app"]);
 }
+
+#[test]
+fn a_long_track_blocks_without_recursion() {
+    let text: String = std::iter::once("<!-- pipeline: tracks -->\n".to_owned())
+        .chain((0..20_000).map(|i| format!("# W{i}\n## A\n- [ ] a{i}\n## B\n- [ ] b{i}\n")))
+        .collect();
+    let p = plan(&text);
+    let mut s = schedule(&p, false);
+    assert_eq!(s.next(8), Some(0));
+    s.failed(0);
+    // Track A is blocked to its end at once; track B runs all the way.
+    assert_eq!(s.take_blocked().len(), 19_999);
+    let mut started = 0;
+    while let Some(t) = s.next(8) {
+        s.succeeded(t);
+        started += 1;
+    }
+    assert_eq!(started, 20_000);
+    assert!(s.finished());
+}
