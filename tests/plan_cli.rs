@@ -1677,6 +1677,7 @@ fn json_describes_every_task() {
                 "edges": edges, "waits_for_waves": true,
                 "parent": parent, "children": children, "parallel_mark": false,
                 "agent": null, "timeout_secs": null, "retries": null, "gate": null,
+                "isolate": null, "files": {"declared": [], "inferred": []},
             })
         };
     // Outside git, agents run in the task file's folder.

@@ -8,6 +8,7 @@
 //! quadratic edge list. Never touches processes or the file.
 
 mod edge;
+pub mod files;
 mod graph;
 mod tracks;
 mod waves;
@@ -45,6 +46,8 @@ pub struct Settings {
     pub gate: Option<Gate>,
     pub retries: Option<u32>,
     pub timeout: Option<Duration>,
+    /// `isolate: worktree` (true) or `none` (false); unset follows the run.
+    pub isolate: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -61,6 +64,8 @@ pub struct PlannedTask {
     /// An optional task left out of this run.
     pub skipped: bool,
     pub settings: Settings,
+    /// The files it claims: tasks whose claims overlap never run at once.
+    pub files: files::Files,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -109,6 +114,7 @@ impl Plan {
                     groups: Vec::new(),
                     skipped: doc.tasks[i].optional && !options.include_optional,
                     settings: Settings::default(),
+                    files: files::Files::default(),
                 })
                 .collect(),
             ids: HashMap::new(),
@@ -448,6 +454,7 @@ impl Planner {
         for t in 0..doc.tasks.len() {
             let mut settings = Settings::default();
             let mut groups = Vec::new();
+            let mut declared: Vec<String> = Vec::new();
             let mut apply = |h: &Hints, g: Option<usize>| {
                 settings.agent = settings
                     .agent
@@ -459,6 +466,12 @@ impl Planner {
                     .or_else(|| h.gate.as_ref().map(|a| a.value.clone()));
                 settings.retries = settings.retries.or(h.retries.as_ref().map(|a| a.value));
                 settings.timeout = settings.timeout.or(h.timeout.as_ref().map(|a| a.value));
+                settings.isolate = settings.isolate.or(h.isolate.as_ref().map(|a| a.value));
+                for f in &h.files {
+                    if !declared.contains(&f.value) {
+                        declared.push(f.value.clone());
+                    }
+                }
                 groups.extend(g);
             };
             let mut cur = Some(t);
@@ -474,6 +487,10 @@ impl Planner {
             self.tasks[t].settings = settings;
             if doc.tasks[t].children.is_empty() {
                 self.tasks[t].groups = groups;
+                let task = &doc.tasks[t];
+                let mut inferred = files::infer(&task.text, &task.body);
+                inferred.retain(|p| !declared.contains(p));
+                self.tasks[t].files = files::Files { declared, inferred };
             }
         }
     }

@@ -12,6 +12,7 @@ mod prepared;
 use std::collections::BTreeSet;
 
 use crate::plan::Plan;
+use crate::run::claims::Claims;
 
 pub use prepared::Prepared;
 
@@ -70,6 +71,11 @@ pub struct Schedule {
     spreading: Vec<usize>,
     /// Tasks blocked since the caller last asked.
     newly_blocked: Vec<(usize, usize)>,
+    /// Files running tasks claim, when any task claims one.
+    claims: Option<Claims>,
+    /// Ready tasks set aside while a running task claims one of their
+    /// files; they are ready again when a claim is given back.
+    aside: Vec<usize>,
     /// Groups from this index on are pools (one per provider): their limits
     /// change during the run (`set_pool_limit`).
     pool_base: usize,
@@ -143,6 +149,8 @@ impl Schedule {
             retrying: 0,
             spreading: Vec::new(),
             newly_blocked: Vec::new(),
+            claims: Claims::new(plan),
+            aside: Vec::new(),
         };
         for &t in &prep.runnable {
             s.state[t] = state_of(t);
@@ -179,6 +187,9 @@ impl Schedule {
                     s.running += 1;
                     for &g in &s.groups[t] {
                         s.in_group[g] += 1;
+                    }
+                    if let Some(c) = &mut s.claims {
+                        c.take(t);
                     }
                 }
                 State::Retrying => s.retrying += 1,
@@ -223,10 +234,21 @@ impl Schedule {
             return None;
         }
         while let Some(t) = self.ready.pop_first() {
+            // Set aside or parked earlier, and settled since.
+            if self.state[t] != State::Waiting || self.done[t] {
+                continue;
+            }
             if let Some(&g) = (self.groups[t].iter()).find(|&&g| self.in_group[g] >= self.limits[g])
             {
                 self.parked[g].push(t);
                 continue;
+            }
+            if let Some(c) = &mut self.claims {
+                if c.clashes(t) {
+                    self.aside.push(t);
+                    continue;
+                }
+                c.take(t);
             }
             self.state[t] = State::Running;
             self.running += 1;
@@ -244,6 +266,7 @@ impl Schedule {
         self.running == 0
             && self.retrying == 0
             && self.ready.is_empty()
+            && self.aside.is_empty()
             && self.parked.iter().all(Vec::is_empty)
     }
 
@@ -253,6 +276,7 @@ impl Schedule {
         self.running == 0
             && self.retrying == 0
             && self.ready.is_empty()
+            && self.aside.is_empty()
             && (self.parked.iter().enumerate())
                 .all(|(g, p)| p.is_empty() || g >= self.pool_base && dead(g - self.pool_base))
     }
@@ -321,6 +345,12 @@ impl Schedule {
     /// those groups may start again).
     fn release(&mut self, t: usize) {
         self.running -= 1;
+        if let Some(c) = &mut self.claims
+            && c.give_back(t)
+        {
+            let aside = std::mem::take(&mut self.aside);
+            self.ready.extend(aside);
+        }
         for i in 0..self.groups[t].len() {
             let g = self.groups[t][i];
             self.in_group[g] -= 1;

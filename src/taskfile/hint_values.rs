@@ -94,6 +94,43 @@ pub(crate) fn parse_value(key: &str, value: &str, span: Span) -> Result<Hints, P
                 offset += part.len() + 1;
             }
         }
+        "files" => {
+            let mut offset = span.offset;
+            for part in value.split(',') {
+                let glob = part.trim();
+                let lead = part.len() - part.trim_start().len();
+                let column = span.column + value[..offset - span.offset + lead].chars().count();
+                let at = Span {
+                    offset: offset + lead,
+                    len: glob.len(),
+                    line: span.line,
+                    column,
+                };
+                offset += part.len() + 1;
+                if glob.is_empty() {
+                    return Err(bad("a comma-separated list of paths or globs"));
+                }
+                let outside = glob.starts_with('/')
+                    || glob.split('/').any(|c| c == "..")
+                    || glob.contains('\\');
+                if outside || globset::Glob::new(glob).is_err() {
+                    return Err(PlanError::BadHintValue {
+                        key: key.to_owned(),
+                        value: glob.to_owned(),
+                        expected: "paths or globs relative to the working folder, such as `src/parser.rs` or `src/parser/**`, separated by commas",
+                    });
+                }
+                h.files.push(spanned(glob.to_owned(), at));
+            }
+        }
+        "isolate" => {
+            let on = match value {
+                "worktree" => true,
+                "none" => false,
+                _ => return Err(bad("`worktree` or `none`")),
+            };
+            h.isolate = Some(spanned(on, span));
+        }
         "agent" => {
             // Only the splitting is checked here; whether the program
             // exists is the runner's check.

@@ -15,14 +15,15 @@ use crate::taskfile::hint_values::parse_value;
 pub use crate::taskfile::hint_values::{Order, Pipeline, parse_duration};
 
 pub const KEYS: &[&str] = &[
-    "after", "agent", "gate", "id", "order", "parallel", "pipeline", "retries", "timeout", "track",
+    "after", "agent", "files", "gate", "id", "isolate", "order", "parallel", "pipeline", "retries",
+    "timeout", "track",
 ];
 
 /// Keys whose misspellings one or two letters off are errors. The newer
 /// keys are left out: `owner` or `trace` in an ordinary comment must not
 /// read as a typo of `order` or `track`.
 const FUZZY_KEYS: &[&str] = &[
-    "after", "agent", "gate", "id", "parallel", "retries", "timeout",
+    "after", "agent", "files", "gate", "id", "isolate", "parallel", "retries", "timeout",
 ];
 
 /// How many tasks of a group may run at once.
@@ -87,8 +88,12 @@ impl Gate {
 pub struct Hints {
     pub after: Vec<Spanned<String>>,
     pub agent: Option<Spanned<String>>,
+    /// Globs naming the files a task changes; accumulates like `after`.
+    pub files: Vec<Spanned<String>>,
     pub gate: Option<Spanned<Gate>>,
     pub id: Option<Spanned<String>>,
+    /// `isolate: worktree` (true) or `isolate: none` (false).
+    pub isolate: Option<Spanned<bool>>,
     pub parallel: Option<Spanned<Parallel>>,
     pub retries: Option<Spanned<u32>>,
     pub timeout: Option<Spanned<Duration>>,
@@ -117,11 +122,12 @@ impl Hints {
             other.gate = None;
         }
         self.after.extend(other.after);
+        self.files.extend(other.files);
         macro_rules! take {
             ($($f:ident),*) => { $( if other.$f.is_some() { self.$f = other.$f; } )* };
         }
         take!(
-            agent, gate, id, parallel, retries, timeout, pipeline, track, order
+            agent, gate, id, isolate, parallel, retries, timeout, pipeline, track, order
         );
         second_gate
     }

@@ -29,6 +29,27 @@ fn start_all(p: &Plan, s: &mut Schedule, jobs: usize) -> Vec<String> {
 }
 
 #[test]
+fn tasks_whose_files_overlap_take_turns_and_others_go_ahead() {
+    let p = plan(
+        "# A\n- [ ] a <!-- id: a; files: src/** -->\n- [ ] b <!-- id: b; files: src/x.rs -->\n\
+         - [ ] c <!-- id: c; files: docs/y.md -->\n- [ ] d edits `src/x.rs` <!-- id: d -->\n",
+    );
+    let mut s = schedule(&p, false);
+    assert_eq!(start_all(&p, &mut s, 8), ["a", "c"]);
+    s.succeeded(0);
+    assert_eq!(start_all(&p, &mut s, 8), ["b"]);
+    s.retrying(1);
+    assert_eq!(start_all(&p, &mut s, 8), ["d"]);
+    s.again(1);
+    assert!(start_all(&p, &mut s, 8).is_empty(), "d holds src/x.rs");
+    s.succeeded(3);
+    assert_eq!(start_all(&p, &mut s, 8), ["b"]);
+    s.succeeded(1);
+    s.succeeded(2);
+    assert!(s.finished());
+}
+
+#[test]
 fn waves_run_in_order() {
     let p = plan("# A\n- [ ] a1\n- [ ] a2\n# B\n- [ ] b1\n");
     let mut s = schedule(&p, false);
