@@ -240,7 +240,7 @@ impl Engine {
             state,
             _lock: lock,
             run_id,
-            spares: crate::run::spares::Spares::new(&run_dir),
+            spares: crate::run::spares::Spares::new(),
             run_dir,
             events,
             journal,

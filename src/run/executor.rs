@@ -73,8 +73,9 @@ impl Attempt {
     /// log is gone.
     pub fn tidy_after_success(&self, spares: &crate::run::spares::Spares) -> bool {
         if std::fs::metadata(&self.log).is_ok_and(|m| m.len() <= self.log_header) {
-            let _ = spares.give_back(&self.prompt);
-            return spares.give_back(&self.log).is_ok();
+            spares.give_back(&self.prompt);
+            spares.give_back(&self.log);
+            return true;
         }
         false
     }
@@ -111,14 +112,7 @@ pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attem
         ),
     }
     .map_err(std::io::Error::other)?;
-    let mut prompt_file = l.spares.open(
-        &prompt_path,
-        OpenOptions::new().read(true).write(true).create(true),
-    )?;
-    prompt_file.write_all(prompt.as_bytes())?;
-    let mut log_file = l
-        .spares
-        .open(&log, OpenOptions::new().create(true).append(true))?;
+    let mut prompt_file = l.spares.open(&prompt_path, prompt.as_bytes(), false)?;
 
     let script_path = file("sh");
     let script = l.spec.script(&task.body);
@@ -144,7 +138,7 @@ pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attem
         .collect();
     let command = shell_words::join(shown);
     let header = format!("run-batch: {command}\n");
-    log_file.write_all(header.as_bytes())?;
+    let log_file = l.spares.open(&log, header.as_bytes(), true)?;
     let mut cmd = Command::new(program);
     cmd.arg0(&argv[0]).args(&argv[1..]);
     for var in l.spec.env_remove() {
