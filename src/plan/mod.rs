@@ -16,7 +16,7 @@ use std::time::Duration;
 pub use waves::Wave;
 
 use crate::error::{Error, PlanError, suggest};
-use crate::taskfile::{Document, Gate, Hints, Parallel, Span, Spanned};
+use crate::taskfile::{Checkpoint, Document, Gate, Hints, Parallel, Span, Spanned};
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PlanOptions {
@@ -37,6 +37,8 @@ pub struct Settings {
     pub agent: Option<String>,
     /// Written as a `gate` hint or a ```` ```gate ```` block; run with `sh -c`.
     pub gate: Option<Gate>,
+    /// ```` ```checkpoint ```` blocks of the nearest scope that has any.
+    pub checkpoints: Vec<Checkpoint>,
     pub retries: Option<u32>,
     pub timeout: Option<Duration>,
 }
@@ -418,6 +420,9 @@ impl Planner {
                     .gate
                     .take()
                     .or_else(|| h.gate.as_ref().map(|a| a.value.clone()));
+                if settings.checkpoints.is_empty() {
+                    settings.checkpoints = h.checkpoints.iter().map(|c| c.value.clone()).collect();
+                }
                 settings.retries = settings.retries.or(h.retries.as_ref().map(|a| a.value));
                 settings.timeout = settings.timeout.or(h.timeout.as_ref().map(|a| a.value));
                 groups.extend(g);

@@ -200,6 +200,42 @@ pub enum Event {
         kind: &'static str,
         text: String,
     },
+    /// A ```` ```checkpoint ```` block's command started while the agent works.
+    CheckpointStarted {
+        task: String,
+        attempt: u32,
+        /// `when=MARKER` or `every=DURATION`.
+        trigger: String,
+        command: String,
+        line: usize,
+    },
+    CheckpointPassed {
+        task: String,
+        attempt: u32,
+        trigger: String,
+        command: String,
+        line: usize,
+        duration_secs: f64,
+        /// `then=tell`: its output went to the agent.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        told: bool,
+        log: PathBuf,
+    },
+    /// Without `then=tell` the attempt is stopped at once.
+    CheckpointFailed {
+        task: String,
+        attempt: u32,
+        trigger: String,
+        command: String,
+        line: usize,
+        exit: Exit,
+        duration_secs: f64,
+        /// The end of its output.
+        tail: String,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        told: bool,
+        log: PathBuf,
+    },
     TaskRetrying {
         task: String,
         next_attempt: u32,

@@ -266,6 +266,17 @@ impl Reporter {
                 self.failed.remove(task);
                 self.refresh_overall();
             }
+            Event::CheckpointStarted {
+                task,
+                trigger,
+                command,
+                ..
+            } => {
+                if let Some((bar, _)) = self.bars.get(task) {
+                    let first = command_summary(command);
+                    bar.set_message(format!("checkpoint ({trigger}): {first}"));
+                }
+            }
             _ => {}
         }
         // A running task's start and progress show on its own line.
@@ -350,6 +361,16 @@ pub fn shorten(text: &str, width: usize) -> String {
     format!("{start}…{end}")
 }
 
+/// A command on one line: its first line, and `…` when more follow.
+fn command_summary(command: &str) -> String {
+    let mut lines = (command.lines().map(str::trim)).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or_default();
+    match lines.next() {
+        Some(_) => format!("{first} …"),
+        None => first.to_owned(),
+    }
+}
+
 /// The one-line form of an event, for logs and non-terminals, its status
 /// word coloured (when colour is on).
 fn plain_line(event: &Event) -> Option<String> {
@@ -362,8 +383,8 @@ fn plain_line(event: &Event) -> Option<String> {
 fn colour_status(line: &str) -> String {
     let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
     let tone = match word {
-        "done" | "ticked" => Tone::Good,
-        "FAILED" | "TIMEOUT" | "error:" => Tone::Bad,
+        "done" | "ticked" | "checked" => Tone::Good,
+        "FAILED" | "TIMEOUT" | "CHECK" | "error:" => Tone::Bad,
         "BLOCKED" | "blocked" | "stopped" | "retry" | "cleared" | "edited" | "warning:"
         | "stopping:" => Tone::Warn,
         "start" | "note:" => Tone::Info,
@@ -465,6 +486,38 @@ fn plain_text(event: &Event) -> Option<String> {
             )
         }
         Event::TaskBlocked { task, by } => format!("blocked  {task} (waits for failed `{by}`)"),
+        Event::CheckpointStarted { .. } => return None,
+        Event::CheckpointPassed {
+            task,
+            trigger,
+            command,
+            duration_secs,
+            told,
+            ..
+        } => format!(
+            "checked  {task}: checkpoint `{}` ({trigger}) passed in {}{}",
+            command_summary(command),
+            humanize_secs(*duration_secs),
+            if *told { ", told the agent" } else { "" }
+        ),
+        Event::CheckpointFailed {
+            task,
+            trigger,
+            command,
+            exit,
+            told,
+            log,
+            ..
+        } => format!(
+            "CHECK    {task}: checkpoint `{}` ({trigger}) failed ({exit}){} log: {}",
+            command_summary(command),
+            if *told {
+                "; told the agent, which goes on"
+            } else {
+                "; stopping the attempt"
+            },
+            log.display()
+        ),
         Event::Ticked {
             tasks,
             parents,

@@ -35,6 +35,7 @@ use crate::run::{
 };
 
 mod attempts;
+mod checkpoints;
 mod finish;
 mod isolation;
 mod taskfile;
@@ -409,6 +410,9 @@ impl Engine {
                 } => {
                     let grace = self.options.grace;
                     if let Some(s) = self.slots.get_mut(&attempt) {
+                        if let Some(w) = &s.watch {
+                            w.cancel();
+                        }
                         s.stop = Some(s.stop.map_or(why, |old| stronger(old, why)));
                         if s.termination.is_none() {
                             s.termination =
@@ -437,6 +441,11 @@ impl Engine {
             Input::Exited { slot, exit } => {
                 if let Some(s) = self.slots.get_mut(&slot) {
                     s.exited = Some(exit);
+                    if s.agent_exit.is_none()
+                        && let Some(w) = &s.watch
+                    {
+                        w.finish();
+                    }
                 }
                 self.maybe_complete(slot);
             }
@@ -463,6 +472,7 @@ impl Engine {
                     self.emit(event);
                 }
             }
+            Input::Checkpoint { slot, report } => self.checkpoint_report(slot, *report),
             Input::Prepared { slot, result } => self.prepared(slot, *result),
             Input::Landed { slot, result } => self.landed(slot, *result),
             Input::Signal(sig) => {

@@ -11,6 +11,7 @@ pub mod agents;
 pub mod budget;
 pub mod carry;
 pub mod check;
+pub mod checkpoint;
 pub mod dispatcher;
 pub mod dry_run;
 mod engine;
@@ -158,6 +159,11 @@ pub enum Input {
         activity: String,
     },
     Signal(i32),
+    /// A checkpoint of a running attempt started or ended.
+    Checkpoint {
+        slot: u64,
+        report: Box<checkpoint::Report>,
+    },
     /// A task's worktree is ready, or could not be made.
     Prepared {
         slot: u64,

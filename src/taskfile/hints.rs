@@ -82,6 +82,8 @@ pub struct Hints {
     pub parallel: Option<Spanned<Parallel>>,
     pub retries: Option<Spanned<u32>>,
     pub timeout: Option<Spanned<Duration>>,
+    /// ```` ```checkpoint ```` blocks, in document order.
+    pub checkpoints: Vec<Spanned<crate::taskfile::checkpoint::Checkpoint>>,
 }
 
 impl Hints {
@@ -101,6 +103,7 @@ impl Hints {
             other.gate = None;
         }
         self.after.extend(other.after);
+        self.checkpoints.extend(other.checkpoints);
         macro_rules! take {
             ($($f:ident),*) => { $( if other.$f.is_some() { self.$f = other.$f; } )* };
         }

@@ -35,6 +35,12 @@ pub(super) struct Slot {
     pub(super) progress_seen: u64,
     /// Its work has landed (`--isolate worktree`): it is concluded as is.
     pub(super) landed: bool,
+    /// Its checkpoints' watcher (which ends what it started; the guard's
+    /// token ends them if run-batch dies), whether it has ended, and why a
+    /// checkpoint stopped the attempt.
+    pub(super) watch: Option<crate::run::checkpoint::Watch>,
+    pub(super) checkpoints_done: bool,
+    pub(super) checkpoint_failure: Option<String>,
 }
 
 /// What the run remembers of a task's attempts, for the next one.
@@ -141,8 +147,17 @@ impl Engine {
                         timeout,
                         progress_seen: 0,
                         landed: false,
+                        watch: None,
+                        checkpoints_done: false,
+                        checkpoint_failure: None,
                     },
                 );
+                if let Some(info) = self.slots.get(&attempt).map(|s| s.info.clone()) {
+                    let watch = self.watch_checkpoints(attempt, t, &info, &workdir);
+                    if let Some(s) = self.slots.get_mut(&attempt) {
+                        s.watch = watch;
+                    }
+                }
             }
             Err(e) => {
                 let log = executor::attempt_file(&self.run_dir, &task_id, number, "log");
@@ -194,6 +209,17 @@ impl Engine {
             }
             return;
         }
+        // Checkpoints still running, or the last lines still to be read:
+        // the verdict waits for them, unless the attempt was stopped.
+        if slot.agent_exit.is_none()
+            && let Some(w) = &slot.watch
+            && !slot.checkpoints_done
+        {
+            if slot.checkpoint_failure.is_some() || slot.stop.is_some() {
+                w.cancel();
+            }
+            return;
+        }
         if slot.stop == Some(Stop::Removed) && slot.group.alive() {
             // Its slot is free only when nothing of it runs any more.
             return;
@@ -209,7 +235,9 @@ impl Engine {
             g.forget(slot.group);
         }
         let place = self.d.task(slot.key).place;
-        let verdict = if slot.agent_exit.is_some() {
+        let verdict = if let Some(reason) = &slot.checkpoint_failure {
+            Verdict::Failed(reason.clone())
+        } else if slot.agent_exit.is_some() {
             let gate = self.gate_of(place);
             if exit.success() {
                 Verdict::Ok
@@ -354,7 +382,10 @@ impl Engine {
         };
         let stream = slot.stream.as_deref();
         // The agent failed: was it the provider rather than the task?
-        let ran_on = slot.agent_exit.is_none() && class == Class::Failed && slot.stop.is_none();
+        let ran_on = slot.agent_exit.is_none()
+            && class == Class::Failed
+            && slot.stop.is_none()
+            && slot.checkpoint_failure.is_none();
         if ran_on && let Some(signal) = self.provider_signal(&slot) {
             class = match signal {
                 Signal::Limited { reset, window } => Class::Limited { reset, window },
