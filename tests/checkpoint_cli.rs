@@ -52,7 +52,7 @@ fn a_marker_in_the_output_runs_the_checkpoint_while_the_agent_works() {
 fn a_marker_in_the_progress_file_or_a_stream_event_counts_too() {
     // A fake stream-json agent: a marker counts in a text event and a
     // progress line, never in a tool call's input or the final result.
-    let agent = r#"#!/bin/sh
+    let agent = r#"#!/usr/bin/env bash
 cat > /dev/null
 echo '{"type":"system","subtype":"init","session_id":"s1"}'
 echo '{"type":"assistant","message":{"content":[{"type":"tool_use","name":"Bash","input":{"command":"echo NEVER"}}]}}'

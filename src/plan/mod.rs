@@ -39,6 +39,8 @@ pub struct Settings {
     pub gate: Option<Gate>,
     /// ```` ```checkpoint ```` blocks of the nearest scope that has any.
     pub checkpoints: Vec<Checkpoint>,
+    /// The `judge` hint: an agent that judges the work after the gate.
+    pub judge: Option<String>,
     pub retries: Option<u32>,
     pub timeout: Option<Duration>,
 }
@@ -423,6 +425,8 @@ impl Planner {
                 if settings.checkpoints.is_empty() {
                     settings.checkpoints = h.checkpoints.iter().map(|c| c.value.clone()).collect();
                 }
+                settings.judge =
+                    (settings.judge.take()).or_else(|| h.judge.as_ref().map(|a| a.value.clone()));
                 settings.retries = settings.retries.or(h.retries.as_ref().map(|a| a.value));
                 settings.timeout = settings.timeout.or(h.timeout.as_ref().map(|a| a.value));
                 groups.extend(g);

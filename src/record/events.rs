@@ -200,6 +200,28 @@ pub enum Event {
         kind: &'static str,
         text: String,
     },
+    /// A verified attempt's judge started (after its gate).
+    JudgeStarted {
+        task: String,
+        attempt: u32,
+        judge: String,
+        pid: u32,
+        log: PathBuf,
+    },
+    /// A judge's verdict; what it spent is counted in the task's cost.
+    JudgeFinished {
+        task: String,
+        attempt: u32,
+        judge: String,
+        passed: bool,
+        /// Why it failed the work, or why no verdict counts.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        duration_secs: f64,
+        log: PathBuf,
+        #[serde(flatten, skip_serializing_if = "Option::is_none")]
+        spend: Option<Spend>,
+    },
     /// A ```` ```checkpoint ```` block's command started while the agent works.
     CheckpointStarted {
         task: String,

@@ -277,6 +277,17 @@ impl Reporter {
                     bar.set_message(format!("checkpoint ({trigger}): {first}"));
                 }
             }
+            Event::JudgeStarted { task, judge, .. } => {
+                if let Some((bar, _)) = self.bars.get(task) {
+                    bar.set_message(format!("judge `{judge}` is reading the work"));
+                }
+            }
+            Event::JudgeFinished { spend, .. } => {
+                if let Some(s) = spend {
+                    self.spent.add(s);
+                }
+                self.refresh_overall();
+            }
             _ => {}
         }
         // A running task's start and progress show on its own line.
@@ -383,8 +394,8 @@ fn plain_line(event: &Event) -> Option<String> {
 fn colour_status(line: &str) -> String {
     let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
     let tone = match word {
-        "done" | "ticked" | "checked" => Tone::Good,
-        "FAILED" | "TIMEOUT" | "CHECK" | "error:" => Tone::Bad,
+        "done" | "ticked" | "checked" | "judged" => Tone::Good,
+        "FAILED" | "TIMEOUT" | "CHECK" | "JUDGED" | "error:" => Tone::Bad,
         "BLOCKED" | "blocked" | "stopped" | "retry" | "cleared" | "edited" | "warning:"
         | "stopping:" => Tone::Warn,
         "start" | "note:" => Tone::Info,
@@ -487,6 +498,32 @@ fn plain_text(event: &Event) -> Option<String> {
         }
         Event::TaskBlocked { task, by } => format!("blocked  {task} (waits for failed `{by}`)"),
         Event::CheckpointStarted { .. } => return None,
+        Event::JudgeStarted { .. } => return None,
+        Event::JudgeFinished {
+            task,
+            judge,
+            passed,
+            reason,
+            spend,
+            ..
+        } => {
+            let cost = spend.map_or_else(String::new, |s| {
+                format!(
+                    " ({}, {} tokens in / {} out)",
+                    usd(s.cost_usd),
+                    count(s.input_tokens),
+                    count(s.output_tokens)
+                )
+            });
+            if *passed {
+                format!("judged   {task}: `{judge}` passed it{cost}")
+            } else {
+                format!(
+                    "JUDGED   {task}: `{judge}`: {}{cost}",
+                    reason.as_deref().unwrap_or("failed")
+                )
+            }
+        }
         Event::CheckpointPassed {
             task,
             trigger,

@@ -305,7 +305,8 @@ fn risky_modes(config: &Config, path: &Path, found: &mut Vec<Finding>) {
 }
 
 fn check_run_agents(plan: &Plan, run: &RunOptions, found: &mut Vec<Finding>) {
-    let (_, problems) = check_agents(plan, run);
+    let (_, mut problems) = check_agents(plan, run);
+    problems.extend(crate::run::judge::check(plan, run).1);
     for p in problems {
         let task = &plan.doc.tasks[p.task];
         // A task's own `agent` hint (or its missing ```sh block) is placed

@@ -38,6 +38,7 @@ mod attempts;
 mod checkpoints;
 mod finish;
 mod isolation;
+mod judging;
 mod taskfile;
 
 use attempts::{History, Slot, stronger};
@@ -105,6 +106,8 @@ pub(super) struct Engine {
     /// `run-batch tick --undo` requests read so far.
     undo: HashSet<String>,
     undo_read: u64,
+    /// What judges spent in this run (also in their tasks' spend).
+    judge_spend: crate::record::events::Spend,
 }
 
 /// How often running attempts' progress files are looked at.
@@ -272,6 +275,7 @@ impl Engine {
             commit_warned: false,
             limit_patterns: crate::run::limits::Patterns::new(&options.config.limit_patterns),
             undo_read,
+            judge_spend: Default::default(),
             options,
         })
     }
@@ -473,6 +477,7 @@ impl Engine {
                 }
             }
             Input::Checkpoint { slot, report } => self.checkpoint_report(slot, *report),
+            Input::Judged { slot, judged } => self.judged(slot, *judged),
             Input::Prepared { slot, result } => self.prepared(slot, *result),
             Input::Landed { slot, result } => self.landed(slot, *result),
             Input::Signal(sig) => {

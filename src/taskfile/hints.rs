@@ -12,7 +12,7 @@ use crate::error::{PlanError, suggest};
 use crate::taskfile::{Source, Span};
 
 pub const KEYS: &[&str] = &[
-    "after", "agent", "gate", "id", "parallel", "retries", "timeout",
+    "after", "agent", "gate", "id", "judge", "parallel", "retries", "timeout",
 ];
 
 /// How many tasks of a group may run at once.
@@ -79,6 +79,8 @@ pub struct Hints {
     pub agent: Option<Spanned<String>>,
     pub gate: Option<Spanned<Gate>>,
     pub id: Option<Spanned<String>>,
+    /// An agent (preset or command) that judges the work after the gate.
+    pub judge: Option<Spanned<String>>,
     pub parallel: Option<Spanned<Parallel>>,
     pub retries: Option<Spanned<u32>>,
     pub timeout: Option<Spanned<Duration>>,
@@ -107,7 +109,7 @@ impl Hints {
         macro_rules! take {
             ($($f:ident),*) => { $( if other.$f.is_some() { self.$f = other.$f; } )* };
         }
-        take!(agent, gate, id, parallel, retries, timeout);
+        take!(agent, gate, id, judge, parallel, retries, timeout);
         second_gate
     }
 }
@@ -428,6 +430,13 @@ fn parse_value(key: &str, value: &str, span: Span) -> Result<Hints, PlanError> {
                 return Err(bad("an agent name or a command line with balanced quotes"));
             }
             h.agent = Some(spanned(value.to_owned(), span));
+        }
+        "judge" => {
+            let words = shell_words::split(value).unwrap_or_default();
+            if words.first().is_none_or(String::is_empty) {
+                return Err(bad("an agent name or a command line with balanced quotes"));
+            }
+            h.judge = Some(spanned(value.to_owned(), span));
         }
         "timeout" => {
             let d = parse_duration(value)

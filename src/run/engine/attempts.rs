@@ -41,6 +41,8 @@ pub(super) struct Slot {
     pub(super) watch: Option<crate::run::checkpoint::Watch>,
     pub(super) checkpoints_done: bool,
     pub(super) checkpoint_failure: Option<String>,
+    /// Its judge, once the judge runs in this slot, and since when.
+    pub(super) judging: Option<(AgentSpec, Instant)>,
 }
 
 /// What the run remembers of a task's attempts, for the next one.
@@ -150,6 +152,7 @@ impl Engine {
                         watch: None,
                         checkpoints_done: false,
                         checkpoint_failure: None,
+                        judging: None,
                     },
                 );
                 if let Some(info) = self.slots.get(&attempt).map(|s| s.info.clone()) {
@@ -192,6 +195,10 @@ impl Engine {
         let Some(slot) = self.slots.get(&attempt) else {
             return;
         };
+        if slot.judging.is_some() {
+            // Its judge decides, through `judged`.
+            return;
+        }
         let Some(exit) = slot.exited else { return };
         let streaming = slot.agent.output.is_some() && slot.agent_exit.is_none();
         if streaming && slot.stream.is_none() {
@@ -276,6 +283,19 @@ impl Engine {
                         Verdict::Failed(format!("could not run the gate {}: {e}", gate.label()));
                     return self.conclude(attempt, slot, verdict);
                 }
+            }
+        }
+        if verdict == Verdict::Ok
+            && slot.stop.is_none()
+            && let Some(t) = place
+        {
+            match self.start_judge(attempt, &mut slot, t) {
+                Ok(true) => {
+                    self.slots.insert(attempt, slot);
+                    return;
+                }
+                Ok(false) => {}
+                Err(reason) => return self.conclude(attempt, slot, Verdict::Failed(reason)),
             }
         }
         self.conclude(attempt, slot, verdict);

@@ -1,0 +1,195 @@
+//! Agents that are judged and talked to, with the real `claude` CLI against
+//! the mock Anthropic API (`support/mock_api.rs`), fully offline: a judge
+//! gate run by the `claude` preset, and messages delivered to a running
+//! Claude agent on its stdin.
+//!
+//! A missing CLI skips its test with a loud note on stderr, unless `CI` is
+//! set, in which case it fails (see `support/real_cli.rs`).
+
+#[path = "support/mock_api.rs"]
+mod mock_api;
+#[path = "support/real_cli.rs"]
+mod real_cli;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use mock_api::{MockServer, Step, ToolCall, Usage};
+use real_cli::{Cli, Run, Sandbox, f64_at, require, u64_at};
+
+const BIN: &str = env!("CARGO_BIN_EXE_run-batch");
+const TIMEOUT: Duration = Duration::from_secs(180);
+
+/// A sandbox with the real `claude` first on PATH and a mock API.
+struct Fixture {
+    mock: MockServer,
+    sb: Sandbox,
+}
+
+impl Fixture {
+    fn new(script: Vec<Step>) -> Option<Fixture> {
+        let bin = require(Cli::Claude)?;
+        let mock = MockServer::anthropic(script);
+        let sb = Sandbox::new();
+        let bin_dir = sb.root().join("bin");
+        std::fs::create_dir_all(&bin_dir).expect("create bin dir");
+        std::os::unix::fs::symlink(&bin, bin_dir.join("claude")).expect("link the CLI");
+        // A git work tree, so a judge is shown the attempt's changes.
+        git(&sb.work, &["init", "-q"]);
+        Some(Fixture { mock, sb })
+    }
+
+    fn env(&self) -> Vec<(String, OsString)> {
+        let mut env = self.sb.claude_env(&self.mock);
+        let inherited = std::env::var_os("PATH").unwrap_or_default();
+        let mut dirs = vec![self.sb.root().join("bin")];
+        dirs.extend(std::env::split_paths(&inherited));
+        env.retain(|(k, _)| k != "PATH");
+        env.push(("PATH".into(), std::env::join_paths(dirs).expect("PATH")));
+        env.push(("NO_COLOR".into(), "1".into()));
+        env
+    }
+
+    fn taskfile(&self) -> PathBuf {
+        self.sb.work.join("task.md")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("run")
+            .arg(self.taskfile())
+            .args(["--agent", "claude"])
+            .args(args)
+            .env_clear()
+            .envs(self.env())
+            .current_dir(&self.sb.work);
+        cmd
+    }
+
+    /// The events of the one run so far.
+    fn events(&self) -> Vec<Value> {
+        let runs = self.sb.work.join(".run-batch/task.md/runs");
+        let Some(dir) = std::fs::read_dir(&runs)
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(Result::ok)
+        else {
+            return Vec::new();
+        };
+        std::fs::read_to_string(dir.path().join("events.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    fn context(&self, run: &Run) -> String {
+        format!(
+            "{run}\nevents:\n{}\nmock requests:\n{}",
+            (self.events().iter())
+                .map(Value::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+            self.mock.describe_requests()
+        )
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run git");
+    assert!(out.status.success(), "git {args:?}: {out:?}");
+}
+
+fn named<'a>(events: &'a [Value], name: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["event"] == name).collect()
+}
+
+#[test]
+fn claude_judges_claudes_work_and_its_cost_counts_apart() {
+    let Some(fx) = Fixture::new(vec![
+        // The agent: writes the file, then says so.
+        Step::tool(ToolCall::claude_write("{{cwd}}/hello.txt", "bonjour\n"))
+            .with_text("Writing.")
+            .usage(Usage::new(1000, 100)),
+        Step::text("Created hello.txt.").usage(Usage::new(2000, 50)),
+        // The judge: one answer.
+        Step::text("The file holds a French greeting.\nRUN-BATCH: PASS")
+            .usage(Usage::new(3000, 40)),
+    ]) else {
+        return;
+    };
+    std::fs::write(
+        fx.taskfile(),
+        "- [ ] Greet in French in hello.txt <!-- id: greet; judge: claude -->\n",
+    )
+    .unwrap();
+    let run = real_cli::run(fx.command(&[]), TIMEOUT);
+    let ctx = fx.context(&run);
+    assert_eq!(run.code(), Some(0), "{ctx}");
+    let text = std::fs::read_to_string(fx.taskfile()).unwrap();
+    assert!(text.contains("- [x] Greet"), "{ctx}");
+    let requests = fx.mock.model_requests();
+    assert_eq!(requests.len(), 3, "{ctx}");
+    let judge_request = requests[2].all_text();
+    for expected in [
+        "You are the judge of one task",
+        "Greet in French in hello.txt",
+        "new file (untracked): hello.txt",
+        "+bonjour",
+    ] {
+        assert!(judge_request.contains(expected), "{expected:?}\n{ctx}");
+    }
+    let events = fx.events();
+    let judged = named(&events, "judge_finished");
+    assert_eq!(judged.len(), 1, "{ctx}");
+    assert_eq!(judged[0]["passed"], true, "{ctx}");
+    assert_eq!(judged[0]["judge"], "claude", "{ctx}");
+    assert_eq!(u64_at(judged[0], "/input_tokens"), 3000, "{ctx}");
+    let judge_cost = f64_at(judged[0], "/cost_usd");
+    let task = named(&events, "task_finished")[0];
+    assert_eq!(
+        u64_at(task, "/input_tokens"),
+        3000,
+        "the agent's own: {ctx}"
+    );
+    let agent_cost = f64_at(task, "/cost_usd");
+    assert!(judge_cost > 0.0 && agent_cost > 0.0, "{ctx}");
+    let run_cost = f64_at(named(&events, "run_finished")[0], "/cost_usd");
+    assert!((run_cost - (agent_cost + judge_cost)).abs() < 1e-9, "{ctx}");
+    assert!(run.stderr.contains("of which judges $"), "{ctx}");
+}
+
+#[test]
+fn a_claude_judges_fail_fails_the_task_with_its_reason() {
+    let Some(fx) = Fixture::new(vec![
+        Step::text("Done, I think.").usage(Usage::new(100, 10)),
+        Step::text("Nothing was written.\nRUN-BATCH: FAIL hello.txt does not exist")
+            .usage(Usage::new(100, 10)),
+    ]) else {
+        return;
+    };
+    std::fs::write(
+        fx.taskfile(),
+        "- [ ] Greet in French in hello.txt <!-- id: greet; judge: claude -->\n",
+    )
+    .unwrap();
+    let run = real_cli::run(fx.command(&[]), TIMEOUT);
+    let ctx = fx.context(&run);
+    assert_eq!(run.code(), Some(1), "{ctx}");
+    let events = fx.events();
+    let task = named(&events, "task_finished")[0];
+    assert_eq!(
+        task["reason"], "judge `claude` failed the work: hello.txt does not exist",
+        "{ctx}"
+    );
+    let text = std::fs::read_to_string(fx.taskfile()).unwrap();
+    assert!(text.contains("- [ ] Greet"), "{ctx}");
+}
