@@ -193,3 +193,68 @@ fn a_claude_judges_fail_fails_the_task_with_its_reason() {
     let text = std::fs::read_to_string(fx.taskfile()).unwrap();
     assert!(text.contains("- [ ] Greet"), "{ctx}");
 }
+
+#[test]
+fn a_message_posted_mid_run_reaches_claudes_next_request_and_the_run_ends_cleanly() {
+    let Some(fx) = Fixture::new(vec![
+        // The agent runs a command that takes a while: the message is
+        // posted meanwhile.
+        Step::tool(ToolCall::claude_bash("sleep 3"))
+            .with_text("Checking the API first.")
+            .usage(Usage::new(100, 10)),
+        Step::text("Done, with `q`.").usage(Usage::new(100, 10)),
+        // Spare answers, should the message make a turn of its own.
+        Step::text("Noted.").usage(Usage::new(100, 10)),
+        Step::text("Noted.").usage(Usage::new(100, 10)),
+    ]) else {
+        return;
+    };
+    std::fs::write(
+        fx.taskfile(),
+        "- [ ] Build the search page <!-- id: ui -->\n",
+    )
+    .unwrap();
+    let running = real_cli::spawn(fx.command(&[]));
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while fx.mock.model_requests().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline && !running.has_exited(),
+            "the agent never asked the API"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let post = Command::new(BIN)
+        .args([
+            "handoff", "post", "--to", "ui", "--kind", "contract", "--file",
+        ])
+        .arg(fx.taskfile())
+        .arg("GET /search now takes q, not query")
+        .env_clear()
+        .envs(fx.env())
+        .current_dir(&fx.sb.work)
+        .output()
+        .expect("run handoff post");
+    assert!(post.status.success(), "{post:?}");
+    let run = running.wait(TIMEOUT);
+    let ctx = fx.context(&run);
+    assert_eq!(run.code(), Some(0), "the run ends cleanly\n{ctx}");
+    let text = std::fs::read_to_string(fx.taskfile()).unwrap();
+    assert!(text.contains("- [x] Build the search page"), "{ctx}");
+    let requests = fx.mock.model_requests();
+    assert!(
+        !requests[0].all_text().contains("GET /search now takes q"),
+        "{ctx}"
+    );
+    assert!(
+        requests[1]
+            .all_text()
+            .contains("GET /search now takes q, not query"),
+        "the request after the message carries it\n{ctx}"
+    );
+    // Taken in mid-turn: no turn of its own.
+    assert_eq!(requests.len(), 2, "{ctx}");
+    let events = fx.events();
+    let delivered = named(&events, "handoff_delivered");
+    assert_eq!(delivered.len(), 1, "{ctx}");
+    assert_eq!(delivered[0]["task"], "ui", "{ctx}");
+}

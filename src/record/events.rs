@@ -258,6 +258,12 @@ pub enum Event {
         told: bool,
         log: PathBuf,
     },
+    /// A message was sent to a running agent on its stdin (Claude).
+    HandoffDelivered {
+        id: String,
+        task: String,
+        attempt: u32,
+    },
     TaskRetrying {
         task: String,
         next_attempt: u32,

@@ -498,6 +498,9 @@ fn plain_text(event: &Event) -> Option<String> {
         }
         Event::TaskBlocked { task, by } => format!("blocked  {task} (waits for failed `{by}`)"),
         Event::CheckpointStarted { .. } => return None,
+        Event::HandoffDelivered { task, .. } => {
+            format!("told     {task} the message while it works")
+        }
         Event::JudgeStarted { .. } => return None,
         Event::JudgeFinished {
             task,

@@ -36,6 +36,7 @@ use crate::run::{
 
 mod attempts;
 mod checkpoints;
+mod deliver;
 mod finish;
 mod isolation;
 mod judging;
@@ -586,6 +587,7 @@ impl Engine {
             .into_iter()
             .filter(|m| m.id > last)
             .collect();
+        let any = !new.is_empty();
         for m in new {
             self.emit(Event::Handoff {
                 id: m.id.clone(),
@@ -595,6 +597,9 @@ impl Engine {
                 text: m.text.chars().take(2000).collect(),
             });
             self.messages.push(m);
+        }
+        if any {
+            self.deliver_live();
         }
     }
 

@@ -333,6 +333,12 @@ pub fn spawn(call: &Call, slot: u64, tx: &Sender<Input>) -> std::io::Result<u32>
             cmd.stdin(prompt_file)
         }
         PromptVia::Argument => cmd.stdin(Stdio::null()),
+        // One user message, then the end of input: one turn.
+        PromptVia::StreamJson => {
+            let path = prompt_path.with_extension("jsonl");
+            std::fs::write(&path, crate::run::inbox::user_message(prompt))?;
+            cmd.stdin(File::open(&path)?)
+        }
     };
     if spec.output.is_some() {
         cmd.stdout(Stdio::piped());

@@ -16,6 +16,7 @@ pub mod dispatcher;
 pub mod dry_run;
 mod engine;
 pub mod executor;
+pub mod inbox;
 pub mod judge;
 pub mod land;
 pub mod limits;

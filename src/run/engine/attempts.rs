@@ -41,6 +41,8 @@ pub(super) struct Slot {
     pub(super) watch: Option<crate::run::checkpoint::Watch>,
     pub(super) checkpoints_done: bool,
     pub(super) checkpoint_failure: Option<String>,
+    /// The newest handoff message it has (in its prompt, or sent live).
+    pub(super) messages_seen: String,
     /// Its judge, once the judge runs in this slot, and since when.
     pub(super) judging: Option<(AgentSpec, Instant)>,
 }
@@ -153,6 +155,11 @@ impl Engine {
                         checkpoints_done: false,
                         checkpoint_failure: None,
                         judging: None,
+                        messages_seen: self
+                            .messages
+                            .last()
+                            .map(|m| m.id.clone())
+                            .unwrap_or_default(),
                     },
                 );
                 if let Some(info) = self.slots.get(&attempt).map(|s| s.info.clone()) {
