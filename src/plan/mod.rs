@@ -7,6 +7,7 @@
 //! wave starts when the previous one is done) so a large file does not grow a
 //! quadratic edge list. Never touches processes or the file.
 
+pub mod files;
 mod graph;
 mod waves;
 
@@ -43,6 +44,8 @@ pub struct Settings {
     pub judge: Option<String>,
     pub retries: Option<u32>,
     pub timeout: Option<Duration>,
+    /// `isolate: worktree` (true) or `none` (false); unset follows the run.
+    pub isolate: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -56,6 +59,8 @@ pub struct PlannedTask {
     /// An optional task left out of this run.
     pub skipped: bool,
     pub settings: Settings,
+    /// The files it claims: tasks whose claims overlap never run at once.
+    pub files: files::Files,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -101,6 +106,7 @@ impl Plan {
                     groups: Vec::new(),
                     skipped: doc.tasks[i].optional && !options.include_optional,
                     settings: Settings::default(),
+                    files: files::Files::default(),
                 })
                 .collect(),
             ids: HashMap::new(),
@@ -413,6 +419,7 @@ impl Planner {
         for t in 0..doc.tasks.len() {
             let mut settings = Settings::default();
             let mut groups = Vec::new();
+            let mut declared: Vec<String> = Vec::new();
             let mut apply = |h: &Hints, g: Option<usize>| {
                 settings.agent = settings
                     .agent
@@ -429,6 +436,12 @@ impl Planner {
                     (settings.judge.take()).or_else(|| h.judge.as_ref().map(|a| a.value.clone()));
                 settings.retries = settings.retries.or(h.retries.as_ref().map(|a| a.value));
                 settings.timeout = settings.timeout.or(h.timeout.as_ref().map(|a| a.value));
+                settings.isolate = settings.isolate.or(h.isolate.as_ref().map(|a| a.value));
+                for f in &h.files {
+                    if !declared.contains(&f.value) {
+                        declared.push(f.value.clone());
+                    }
+                }
                 groups.extend(g);
             };
             let mut cur = Some(t);
@@ -444,6 +457,10 @@ impl Planner {
             self.tasks[t].settings = settings;
             if doc.tasks[t].children.is_empty() {
                 self.tasks[t].groups = groups;
+                let task = &doc.tasks[t];
+                let mut inferred = files::infer(&task.text, &task.body);
+                inferred.retain(|p| !declared.contains(p));
+                self.tasks[t].files = files::Files { declared, inferred };
             }
         }
     }

@@ -12,6 +12,7 @@ pub mod budget;
 pub mod carry;
 pub mod check;
 pub mod checkpoint;
+pub mod claims;
 pub mod dispatcher;
 pub mod dry_run;
 mod engine;
