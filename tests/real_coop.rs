@@ -258,3 +258,41 @@ fn a_message_posted_mid_run_reaches_claudes_next_request_and_the_run_ends_cleanl
     assert_eq!(delivered.len(), 1, "{ctx}");
     assert_eq!(delivered[0]["task"], "ui", "{ctx}");
 }
+
+#[test]
+fn a_checkpoints_output_reaches_a_running_claude_with_then_tell() {
+    let Some(fx) = Fixture::new(vec![
+        // The marker is in the agent's text; its command takes a while.
+        Step::tool(ToolCall::claude_bash("sleep 3"))
+            .with_text("The scaffold is in place: SCAFFOLD-READY")
+            .usage(Usage::new(100, 10)),
+        Step::text("Removed the unused import.").usage(Usage::new(100, 10)),
+        Step::text("Noted.").usage(Usage::new(100, 10)),
+    ]) else {
+        return;
+    };
+    std::fs::write(
+        fx.taskfile(),
+        "- [ ] Scaffold the service <!-- id: scaffold -->\n  ```checkpoint when=SCAFFOLD-READY then=tell\n  echo 'lint: unused import in src/main.rs'; exit 1\n  ```\n",
+    )
+    .unwrap();
+    let run = real_cli::run(fx.command(&[]), TIMEOUT);
+    let ctx = fx.context(&run);
+    assert_eq!(run.code(), Some(0), "{ctx}");
+    let requests = fx.mock.model_requests();
+    assert!(
+        requests[1]
+            .all_text()
+            .contains("lint: unused import in src/main.rs"),
+        "the checkpoint's output is in the request after it ran\n{ctx}"
+    );
+    let events = fx.events();
+    assert_eq!(
+        named(&events, "checkpoint_failed")[0]["told"],
+        true,
+        "{ctx}"
+    );
+    assert_eq!(named(&events, "handoff_delivered").len(), 1, "{ctx}");
+    let text = std::fs::read_to_string(fx.taskfile()).unwrap();
+    assert!(text.contains("- [x] Scaffold"), "{ctx}");
+}
