@@ -202,3 +202,35 @@ fn a_judge_that_cannot_run_is_refused_before_any_agent_starts() {
         .status(2);
     assert!(!out.path().join("prompt-greet-1.md").exists());
 }
+
+#[test]
+fn a_users_judge_template_is_used_and_a_missing_one_is_refused() {
+    let out = with_fakes(Test::new())
+        .file(
+            "run-batch.toml",
+            "[judge]\nagent = \"judge pass\"\ntemplate = \"my-judge.md\"\n",
+        )
+        .file(
+            "my-judge.md",
+            "Judge {{ task.id }}: {{ task.text }}. Changes: {{ changes }}\n",
+        )
+        .file("t.md", "- [ ] greet <!-- id: greet; agent: agent -->\n")
+        .arg("t.md")
+        .success();
+    assert_eq!(
+        out.read("judge-prompt-greet-1.md"),
+        "Judge greet: greet. Changes: \n"
+    );
+    Test::new()
+        .file(
+            "run-batch.toml",
+            "[judge]\nagent = \"sh\"\ntemplate = \"gone.md\"\n",
+        )
+        .file(
+            "t.md",
+            "- [ ] greet <!-- id: greet; agent: shell -->\n  ```sh\n  true\n  ```\n",
+        )
+        .arg("t.md")
+        .stderr_contains("cannot read the judge template")
+        .status(2);
+}

@@ -154,6 +154,16 @@ pub fn check_file(file: &Path, options: &CheckOptions) -> Vec<Finding> {
         };
         check_run_agents(plan, &run, &mut found);
         check_gates(plan, &run, &mut found);
+        if let Some(template) = crate::run::judge::template_path(&run)
+            && let Err(message) = crate::run::judge::Template::new(Some(&template))
+        {
+            found.push(Finding::whole_file(
+                Severity::Error,
+                "bad-template",
+                &template,
+                message,
+            ));
+        }
     }
     // Errors first; the task file's own findings before other files'; then
     // in file order.
