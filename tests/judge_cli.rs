@@ -188,6 +188,10 @@ echo '{"type":"result","subtype":"success","is_error":false,"result":"It does.\n
     let run = named(&events, "run_finished")[0];
     let total = run["cost_usd"].as_f64().unwrap();
     assert!((total - 0.30).abs() < 1e-9, "{total}");
+    // `status` counts it in the task's cost too.
+    let status = status_json(out.path(), "t.md");
+    let total = status["cost_usd"].as_f64().unwrap();
+    assert!((total - 0.30).abs() < 1e-9, "{status:#}");
 }
 
 #[test]

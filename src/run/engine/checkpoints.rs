@@ -141,6 +141,10 @@ impl Engine {
         let Some(s) = self.slots.get_mut(&attempt) else {
             return;
         };
+        // Cancelled first: what is appended to the log is no agent output.
+        if let Some(w) = &s.watch {
+            w.cancel();
+        }
         if let Ok(mut log) = std::fs::OpenOptions::new().append(true).open(&s.info.log) {
             use std::io::Write as _;
             let _ = writeln!(log, "\n── run-batch: {reason} ──");
@@ -149,9 +153,6 @@ impl Engine {
             }
         }
         s.checkpoint_failure = Some(reason);
-        if let Some(w) = &s.watch {
-            w.cancel();
-        }
         if s.termination.is_none() && s.exited.is_none() {
             s.termination = Some(Termination::begin(
                 s.group,
