@@ -273,7 +273,7 @@ impl Reporter {
                 ..
             } => {
                 if let Some((bar, _)) = self.bars.get(task) {
-                    let first = command_summary(command);
+                    let first = crate::report::check_lines::command_summary(command);
                     bar.set_message(format!("checkpoint ({trigger}): {first}"));
                 }
             }
@@ -370,16 +370,6 @@ pub fn shorten(text: &str, width: usize) -> String {
     let start: String = text.chars().take(head).collect();
     let end: String = text.chars().skip(n - tail).collect();
     format!("{start}…{end}")
-}
-
-/// A command on one line: its first line, and `…` when more follow.
-fn command_summary(command: &str) -> String {
-    let mut lines = (command.lines().map(str::trim)).filter(|l| !l.is_empty());
-    let first = lines.next().unwrap_or_default();
-    match lines.next() {
-        Some(_) => format!("{first} …"),
-        None => first.to_owned(),
-    }
 }
 
 /// The one-line form of an event, for logs and non-terminals, its status
@@ -501,67 +491,12 @@ fn plain_text(event: &Event) -> Option<String> {
             )
         }
         Event::TaskBlocked { task, by } => format!("blocked  {task} (waits for failed `{by}`)"),
-        Event::CheckpointStarted { .. } => return None,
-        Event::HandoffDelivered { task, .. } => {
-            format!("told     {task} the message while it works")
-        }
-        Event::JudgeStarted { .. } => return None,
-        Event::JudgeFinished {
-            task,
-            judge,
-            passed,
-            reason,
-            spend,
-            ..
-        } => {
-            let cost = spend.map_or_else(String::new, |s| {
-                format!(
-                    " ({}, {} tokens in / {} out)",
-                    usd(s.cost_usd),
-                    count(s.input_tokens),
-                    count(s.output_tokens)
-                )
-            });
-            if *passed {
-                format!("judged   {task}: `{judge}` passed it{cost}")
-            } else {
-                format!(
-                    "JUDGED   {task}: `{judge}`: {}{cost}",
-                    reason.as_deref().unwrap_or("failed")
-                )
-            }
-        }
-        Event::CheckpointPassed {
-            task,
-            trigger,
-            command,
-            duration_secs,
-            told,
-            ..
-        } => format!(
-            "checked  {task}: checkpoint `{}` ({trigger}) passed in {}{}",
-            command_summary(command),
-            humanize_secs(*duration_secs),
-            if *told { ", told the agent" } else { "" }
-        ),
-        Event::CheckpointFailed {
-            task,
-            trigger,
-            command,
-            exit,
-            told,
-            log,
-            ..
-        } => format!(
-            "CHECK    {task}: checkpoint `{}` ({trigger}) failed ({exit}){} log: {}",
-            command_summary(command),
-            if *told {
-                "; told the agent, which goes on"
-            } else {
-                "; stopping the attempt"
-            },
-            log.display()
-        ),
+        Event::CheckpointStarted { .. }
+        | Event::CheckpointPassed { .. }
+        | Event::CheckpointFailed { .. }
+        | Event::JudgeStarted { .. }
+        | Event::JudgeFinished { .. }
+        | Event::HandoffDelivered { .. } => return crate::report::check_lines::line(event),
         Event::Ticked {
             tasks,
             parents,
