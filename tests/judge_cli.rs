@@ -238,3 +238,46 @@ fn a_users_judge_template_is_used_and_a_missing_one_is_refused() {
         .stderr_contains("cannot read the judge template")
         .status(2);
 }
+
+#[test]
+fn with_isolation_the_judge_reads_the_worktrees_changes_before_they_land() {
+    let t = Test::new()
+        .executable(
+            "bin/outside-judge",
+            "cat > \"$JUDGE_OUT\"; pwd -P >> \"$JUDGE_OUT\"; echo 'RUN-BATCH: PASS'\n",
+        )
+        .path_prefix("bin")
+        .env("JUDGE_OUT", "{dir}/../judge-prompt.md")
+        .file("tracked.txt", "before\n")
+        .file(
+            "t.md",
+            "
+            - [ ] greet <!-- id: greet; agent: shell; judge: outside-judge -->
+              ```sh
+              echo bonjour > hello.txt
+              echo after >> tracked.txt
+              ```
+            ",
+        );
+    git_init(t.path());
+    let out = t.args(["t.md", "--isolate", "worktree"]).success();
+    assert!(out.read("t.md").contains("- [x] greet"));
+    assert_eq!(
+        out.read("hello.txt"),
+        "bonjour\n",
+        "landed after the verdict"
+    );
+    let prompt = std::fs::read_to_string(out.path().join("../judge-prompt.md")).unwrap();
+    for expected in ["+after", "new file (untracked): hello.txt", "+bonjour"] {
+        assert!(prompt.contains(expected), "{expected:?} in:\n{prompt}");
+    }
+    let ran_in = prompt.lines().last().unwrap();
+    let main = std::fs::canonicalize(out.path()).unwrap();
+    assert_ne!(ran_in, main.display().to_string(), "in the task's worktree");
+    let events = events(out.path(), "t.md");
+    let order: Vec<&str> = (events.iter())
+        .filter_map(|e| e["event"].as_str())
+        .filter(|e| ["judge_finished", "task_landed"].contains(e))
+        .collect();
+    assert_eq!(order, ["judge_finished", "task_landed"]);
+}
