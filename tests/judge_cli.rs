@@ -25,6 +25,7 @@ case "$1" in
     fi ;;
   silent) echo "It looks fine to me." ;;
   error) echo "the judge crashed" >&2; exit 2 ;;
+  limited) echo "Claude AI usage limit reached|4102444800" >&2; exit 1 ;;
 esac
 "#;
 
@@ -114,19 +115,21 @@ fn a_fail_fails_the_attempt_and_its_reason_is_in_the_retry_prompt() {
 }
 
 #[test]
-fn silence_and_errors_fail_closed() {
+fn silence_errors_and_usage_limits_fail_closed() {
     let out = with_fakes(Test::new())
         .file(
             "t.md",
             "
             - [ ] quiet <!-- id: quiet; agent: agent; judge: judge silent -->
             - [ ] broken <!-- id: broken; agent: agent; judge: judge error -->
+            - [ ] limited <!-- id: limited; agent: agent; judge: judge limited -->
             ",
         )
         .args(["t.md", "--keep-going"])
         .failure();
     assert!(out.read("t.md").contains("- [ ] quiet"));
     assert!(out.read("t.md").contains("- [ ] broken"));
+    assert!(out.read("t.md").contains("- [ ] limited"));
     let events = events(out.path(), "t.md");
     let reason = |task: &str| {
         named(&events, "task_finished")
@@ -143,7 +146,12 @@ fn silence_and_errors_fail_closed() {
         reason("broken"),
         "judge `judge error` failed (exit status 2), so the work is not judged (a judge fails closed)"
     );
+    assert_eq!(
+        reason("limited"),
+        "judge `judge limited` hit a usage limit, so the work is not judged (a judge fails closed)"
+    );
     let judged = named(&events, "judge_finished");
+    assert_eq!(judged.len(), 3);
     assert!(judged.iter().all(|e| e["passed"] == false));
 }
 
