@@ -972,6 +972,13 @@ fn interrupt_after_session(dir: &Path) {
     wait_until(PATIENCE, "the agent named its session", || {
         !named(&events(dir, "t.md"), "task_session").is_empty()
     });
+    // The fake writes its progress note after naming its session: on a
+    // loaded machine the signal could otherwise come first.
+    wait_until(PATIENCE, "the agent's progress note", || {
+        (run_dirs(dir, "t.md").iter()).any(|d| {
+            std::fs::read_to_string(d.join("a.1.progress")).is_ok_and(|p| p.contains("step one"))
+        })
+    });
     run.signal(libc::SIGTERM);
     run.wait(PATIENCE).assert_code(130);
 }

@@ -71,6 +71,7 @@ impl Repo {
 
     /// The worktree of task `stem` (its state file name), made if needed.
     pub fn prepare(&self, stem: &str, run_id: &str) -> Result<Worktree, GitError> {
+        let _one_at_a_time = admin_lock();
         let dir = self.worktrees.join(stem);
         let git = self.git();
         // An earlier attempt's worktree, still registered: reuse it.
@@ -159,6 +160,7 @@ impl Repo {
 
     /// Removes a task's worktree and (once its work has landed) its branch.
     pub fn remove(&self, wt: &Worktree, branch_too: bool) -> Result<(), GitError> {
+        let _one_at_a_time = admin_lock();
         let git = self.git();
         let d = wt.dir.to_string_lossy().into_owned();
         git.run(&["worktree", "remove", "--force", &d])?;
@@ -173,6 +175,15 @@ impl Repo {
         let rel = path.strip_prefix(&self.root).ok()?;
         Some(wt.dir.join(rel))
     }
+}
+
+/// Held while worktrees are added, pruned or removed. Tasks prepare their
+/// worktrees on threads of their own, and `git worktree prune` in one could
+/// remove another's registration half made ("failed to read
+/// .git/worktrees/b/commondir").
+fn admin_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A worktree `run-batch clean` removed, and the branch that keeps its work.
