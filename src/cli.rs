@@ -415,6 +415,7 @@ fn status(args: &StatusArgs) -> Result<i32, Error> {
     // events without writing anything.
     journal.recover(crate::run::process::pid_alive);
     journal.include_live();
+    journal.migrate_ids(&plan.doc);
     let s = crate::report::summary::status(&plan, &journal);
     if args.json {
         let mut out = serde_json::to_string_pretty(&s).expect("status serialises");

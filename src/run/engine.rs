@@ -165,6 +165,8 @@ impl Engine {
         // A run that never finished (killed, crashed) is folded first: the
         // sessions it named are resumed now.
         let crashed = journal.recover(process::pid_alive);
+        // Then its keys follow today's ids (a journal from before short ids).
+        journal.migrate_ids(&plan.doc);
         let mut history = HashMap::new();
         if !options.fresh {
             for t in 0..plan.doc.tasks.len() {

@@ -168,6 +168,23 @@ impl Repo {
         Ok(())
     }
 
+    /// The folder of the worktree that has `branch` checked out: a crashed
+    /// run's worktree is found by its branch, whatever its task is called
+    /// now (ids were longer before).
+    pub fn dir_of_branch(&self, branch: &str) -> Option<PathBuf> {
+        let list = self.git().run(&["worktree", "list", "--porcelain"]).ok()?;
+        let want = format!("branch refs/heads/{branch}");
+        let mut dir = None;
+        for line in list.lines() {
+            if let Some(path) = line.strip_prefix("worktree ") {
+                dir = Some(PathBuf::from(path));
+            } else if line == want {
+                return dir;
+            }
+        }
+        None
+    }
+
     /// Where `path` (in the main work tree) is inside a worktree.
     pub fn inside(&self, wt: &Worktree, path: &Path) -> Option<PathBuf> {
         let rel = path.strip_prefix(&self.root).ok()?;

@@ -8,6 +8,7 @@
 mod dialect;
 mod hints;
 mod identity;
+mod legacy_ids;
 mod scan;
 mod source;
 
@@ -15,7 +16,8 @@ use std::path::Path;
 
 pub use dialect::Dialect;
 pub use hints::{Gate, Hints, Parallel, Spanned, parse_duration};
-pub use identity::{IdSource, slug};
+pub use identity::{ID_MAX, IdSource, slug};
+pub use legacy_ids::{LegacyIds, legacy_ids};
 pub use source::{Source, Span};
 
 use crate::error::{Diagnostic, Error, Location, PlanError};
