@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use crate::taskfile::{Document, IdSource};
+use crate::taskfile::{Document, IdSource, by_last_segments};
 
 const SLUG_PART_MAX: usize = 40;
 
@@ -81,6 +81,38 @@ pub fn legacy_ids(doc: &Document) -> LegacyIds {
         })
         .collect();
     LegacyIds { tasks, sections }
+}
+
+/// The task a command line names: its id or the last segments of one,
+/// else (for scripts written against earlier versions) an old id or the
+/// last segments of one. `Err` lists the ids it could be when several end
+/// that way.
+pub fn find_task(doc: &Document, reference: &str) -> Result<Option<usize>, Vec<String>> {
+    let now = || doc.tasks.iter().map(|t| t.id.as_str());
+    if let Some(t) = now().position(|id| id == reference) {
+        return Ok(Some(t));
+    }
+    if let Some(full) = by_last_segments(now(), reference)? {
+        return Ok(now().position(|id| id == full));
+    }
+    let old = legacy_ids(doc);
+    let before = || old.tasks.iter().map(String::as_str);
+    if let Some(t) = before().position(|id| id == reference) {
+        return Ok(Some(t));
+    }
+    match by_last_segments(before(), reference) {
+        Ok(Some(full)) => Ok(before().position(|id| id == full)),
+        Ok(None) => Ok(None),
+        // Named by today's ids, which are what `plan` shows.
+        Err(candidates) => {
+            let mut ids: Vec<String> = (candidates.iter())
+                .filter_map(|c| before().position(|id| id == c))
+                .map(|t| doc.tasks[t].id.clone())
+                .collect();
+            ids.sort();
+            Err(ids)
+        }
+    }
 }
 
 /// The old slug: lowercase words joined by `-`, cut at 40 characters
