@@ -55,11 +55,25 @@ fn corpus_root() -> PathBuf {
 /// The project's own task-file fixtures, by name, in name order.
 fn fixtures() -> Vec<(String, PathBuf)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/taskfiles");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), p))
-        .collect();
+    // Files in folders too (`openspec/changes/<id>/tasks.md`), named by
+    // their path in the fixtures' folder.
+    let mut files = Vec::new();
+    let mut folders = vec![dir.clone()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                let name = path
+                    .strip_prefix(&dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                files.push((name, path));
+            }
+        }
+    }
     files.sort();
     assert!(
         files.len() >= 3,
@@ -611,8 +625,9 @@ fn dialects_are_detected_from_the_tasks() {
             // The Kiro steering document has no tasks at all.
             "[kiro]" if doc.tasks.is_empty() => Dialect::Native,
             "[kiro]" => Dialect::Kiro,
-            // OpenSpec numbers its tasks `1.1`, `3.2.1` as Kiro does.
-            "[openspec]" if name.contains("archive") => Dialect::Kiro,
+            // A change's tasks, numbered by group (`## 1. …`, `1.1`); the
+            // initiative snapshot numbers its headings but not its tasks.
+            "[openspec]" if name.contains("archive") => Dialect::Openspec,
             _ => Dialect::Native,
         };
         if doc.dialect != want {

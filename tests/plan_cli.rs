@@ -1262,6 +1262,79 @@ fn kiro_optional_tasks_are_skipped_unless_included() {
         .success();
 }
 
+const OPENSPEC: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/fixtures/taskfiles/openspec/changes/add-search/tasks.md"
+));
+const OPENSPEC_PATH: &str = "openspec/changes/add-search/tasks.md";
+
+#[test]
+fn openspec_groups_are_waves_and_numbers_are_ids() {
+    let out = Test::new()
+        .file(OPENSPEC_PATH, OPENSPEC)
+        .args(["plan", OPENSPEC_PATH, "--format", "json"])
+        .stderr("")
+        .success();
+    // `1.2` under `## 1. Search endpoint` is OpenSpec's, not Kiro's.
+    assert_eq!(out.json()["dialect"], "openspec");
+    assert_eq!(
+        ids(&out.task_field("id")),
+        ["1.1", "1.2", "1.3", "2.1", "2.1.1", "2.1.2", "2.2", "3.1"]
+    );
+    let waves: Vec<Value> = (out.json()["waves"].as_array().unwrap().iter())
+        .map(|w| w["tasks"].clone())
+        .collect();
+    assert_eq!(
+        waves,
+        [
+            json!(["1.1", "1.2", "1.3"]),
+            json!(["2.1", "2.1.1", "2.1.2", "2.2"]),
+            json!(["3.1"])
+        ]
+    );
+    // A group's tasks run in order, as OpenSpec lists them.
+    assert_eq!(out.task("1.3")["after"], json!(["1.2"]));
+    assert_eq!(out.task("2.1.2")["after"], json!(["2.1.1"]));
+    assert_eq!(out.task("2.1.1")["parent"], "2.1");
+    assert_eq!(out.task("2.2")["after"], json!(["2.1"]));
+    assert_eq!(
+        out.task("1.2")["body"],
+        "- Keep the old `find` route working"
+    );
+    Test::new()
+        .file(OPENSPEC_PATH, OPENSPEC)
+        .args(["plan", OPENSPEC_PATH])
+        .stdout_contains("7 tasks to run (1 done, 6 to do) in 3 waves · dialect openspec\n")
+        .stdout_contains("\nwave 2 · Tasks › 2. Indexing\n")
+        .stdout_contains("  [ ] 1.3  Tests: cover empty and long queries  (after 1.2)  :7\n")
+        .success();
+}
+
+#[test]
+fn openspec_can_be_asked_for_and_a_parallel_hint_lifts_the_order() {
+    // Numbers without group headings read as Kiro…
+    let flat = "# Tasks\n- [ ] 1.1 One\n- [ ] 1.2 Two\n";
+    assert_eq!(plan_json(flat).json()["dialect"], "kiro");
+    // …unless OpenSpec is asked for.
+    let out = Test::new()
+        .file("task.md", flat)
+        .args([
+            "plan",
+            "task.md",
+            "--format",
+            "json",
+            "--dialect",
+            "openspec",
+        ])
+        .success();
+    assert_eq!(out.json()["dialect"], "openspec");
+    assert_eq!(ids(&out.task_field("id")), ["1.1", "1.2"]);
+    let parallel = format!("<!-- parallel: true -->\n{OPENSPEC}");
+    let out = plan_json(&parallel);
+    assert_eq!(out.json()["dialect"], "openspec");
+    assert_eq!(out.task("1.3")["after"], json!([]));
+}
+
 #[test]
 fn the_dialect_flag_overrides_detection() {
     let out = Test::new()
