@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use run_batch::plan::{Plan, PlanOptions};
 use run_batch::record::tick::{self, Tick};
+use run_batch::report::{plan_graph, plan_text};
 use run_batch::taskfile::{Dialect, Document, ReadOptions, Source};
 
 #[path = "support/skip.rs"]
@@ -606,6 +607,42 @@ fn task_counts_match_the_index() {
             if found != upper {
                 return Err(format!("{found} `[X]` tasks, the index says {upper}"));
             }
+        }
+        Ok(())
+    });
+}
+
+/// Whether `line` fits in a 100-column terminal: a vt100 screen that wide
+/// keeps the cursor on its first row (a wider line wraps to the next).
+fn fits_in_100_columns(line: &str) -> bool {
+    let size = |n| std::num::NonZero::new(n).unwrap();
+    let mut term = vt100::Parser::new(size(4), size(100), 0);
+    term.process(line.as_bytes());
+    term.screen().cursor_position().0 == 0
+}
+
+#[test]
+fn the_text_plan_fits_in_100_columns_and_the_mermaid_graph_in_50_kb() {
+    assert!(fits_in_100_columns(&"x".repeat(100)) && fits_in_100_columns(&"界".repeat(50)));
+    assert!(!fits_in_100_columns(&"x".repeat(101)) && !fits_in_100_columns(&"界".repeat(51)));
+    // The largest files (a 505-task README, 212-task Ralph plans) among them.
+    for_each_file(|_, path| {
+        let plan = Plan::build(read(path), PlanOptions::default()).map_err(|e| format!("{e:?}"))?;
+        let text = plan_text::render(&plan, Path::new("/home/someone/projects/a-project"));
+        if let Some(line) = text.lines().find(|l| !fits_in_100_columns(l)) {
+            return Err(format!("a plan line is wider than 100 columns:\n{line}"));
+        }
+        let graph = plan_graph::render(&plan, plan_graph::Flavor::Mermaid);
+        if graph.len() > 50_000 {
+            return Err(format!("the Mermaid graph takes {} bytes", graph.len()));
+        }
+        if plan.doc.tasks.len() > 400
+            && !graph.contains("\n%% One node per section instead of one per task: ")
+        {
+            return Err(format!(
+                "{} tasks, yet the graph does not say it is grouped",
+                plan.doc.tasks.len()
+            ));
         }
         Ok(())
     });

@@ -1776,8 +1776,8 @@ fn mermaid_draws_waves_as_subgraphs_and_dependencies_as_arrows() {
               end
               subgraph s3["wave 2: Ship › Frontend"]
                 t2["search-box: Search box"]
-                t3["ship/frontend/parent: Parent"]
-                t4["ship/frontend/child: Child"]
+                t3["parent: Parent"]
+                t4["child: Child"]
               end
               s2 ==> s3
               t0 --> t2
@@ -1809,8 +1809,8 @@ fn dot_draws_waves_as_clusters_and_dependencies_as_edges() {
                 label="wave 2: Ship › Frontend";
                 s3 [shape=point, style=invis];
                 t2 [label="search-box: Search box"];
-                t3 [label="ship/frontend/parent: Parent"];
-                t4 [label="ship/frontend/child: Child"];
+                t3 [label="parent: Parent"];
+                t4 [label="child: Child"];
               }
               t0 -> t2 [ltail=cluster_s2, lhead=cluster_s3, style=bold];
               t0 -> t2;
@@ -2501,4 +2501,159 @@ fn these_mistakes_stop_a_run_before_any_agent_starts() {
         );
         assert!(!out.path().join(".run-batch").exists(), "{task:?}");
     }
+}
+
+/// A plan of `tasks` tasks as people write large ones: a long title, phases
+/// and modules with long headings, long task texts (some the same in several
+/// modules), subtasks, and hints with several dependencies, gates and agents.
+fn large_plan(tasks: usize) -> String {
+    let mut out = String::from(
+        "# Platform rewrite: the whole migration from the monolith to services, phase by phase\n\n",
+    );
+    let mut n = 0;
+    let mut phase = 0;
+    while n < tasks {
+        phase += 1;
+        out.push_str(&format!(
+            "## Phase {phase}: move the billing, search and notification components onto the new platform\n\n"
+        ));
+        for module in 1..=4 {
+            out.push_str(&format!(
+                "### Module {phase}.{module}: the part of the system that talks to the payment providers\n\n"
+            ));
+            for k in 0..5 {
+                if n >= tasks {
+                    break;
+                }
+                n += 1;
+                let text = if k == 0 {
+                    "Run the formatter and fix every lint warning the new rules report in this module".to_owned()
+                } else {
+                    format!(
+                        "Task {n}: refactor the billing service's error handling so that retries are safe and idempotent across restarts"
+                    )
+                };
+                let hints = match n % 4 {
+                    0 if n > 8 => format!(
+                        " <!-- id: t{n}; after: t{}, t{}; gate: cargo test -p billing --all-features -- --include-ignored; agent: claude; timeout: 45m -->",
+                        n - 4,
+                        n - 8
+                    ),
+                    0 => format!(" <!-- id: t{n} -->"),
+                    _ => String::new(),
+                };
+                out.push_str(&format!("- [ ] {text}{hints}\n"));
+                if k == 1 && n < tasks {
+                    n += 1;
+                    out.push_str(&format!("  - [ ] Subtask {n} of the refactoring: write the migration for the ledger tables and backfill them\n"));
+                }
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Whether `line` fits in a 100-column terminal: a vt100 screen that wide
+/// keeps the cursor on its first row (a wider line wraps to the next).
+fn fits_in_100_columns(line: &str) -> bool {
+    let size = |n| std::num::NonZero::new(n).unwrap();
+    let mut term = vt100::Parser::new(size(4), size(100), 0);
+    term.process(line.as_bytes());
+    term.screen().cursor_position().0 == 0
+}
+
+#[test]
+fn a_200_task_plan_fits_in_100_columns_and_its_graph_in_50_kb() {
+    let plan = large_plan(200);
+    let out = Test::new()
+        .file("task.md", &plan)
+        .args(["plan", "task.md"])
+        .stderr("")
+        .success();
+    assert!(
+        out.stdout.contains("task.md: 167 tasks to run (0 done, 167 to do) in 9 waves · dialect native\n  plus 33 parents"),
+        "{}",
+        out.stdout
+    );
+    let wide: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| !fits_in_100_columns(l))
+        .collect();
+    assert!(
+        wide.is_empty(),
+        "lines wider than 100 columns:\n{}",
+        wide.join("\n")
+    );
+    // Each task keeps its one line: id, the start of its text, its notes, its line.
+    let t20 = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("  [ ] t20  "))
+        .unwrap();
+    assert!(
+        t20.starts_with("  [ ] t20  Task 20: refactor the billing s"),
+        "{t20}"
+    );
+    assert!(
+        t20.contains("…  (parent; after t12, t16; agent claude; timeout"),
+        "{t20}"
+    );
+    assert!(t20.ends_with("…)  :35"), "{t20}");
+    // Ids are short and never the title; look-alikes get their module.
+    assert!(
+        out.stdout
+            .contains("  [ ] module-1-1-the-part/run-the-formatter-and-fix  Run the formatter"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("[ ] platform-rewrite"),
+        "{}",
+        out.stdout
+    );
+
+    let graph = Test::new()
+        .file("task.md", &plan)
+        .args(["plan", "task.md", "--format", "mermaid"])
+        .success();
+    assert!(graph.stdout.len() <= 50_000, "{} bytes", graph.stdout.len());
+    assert!(
+        graph
+            .stdout
+            .contains(" t0[\"module-1-1-the-part/run-the-formatter"),
+        "one node per task:\n{}",
+        graph.stdout
+    );
+    assert!(!graph.stdout.contains("%%"), "{}", graph.stdout);
+}
+
+#[test]
+fn a_graph_too_large_for_mermaid_groups_tasks_by_section_and_says_so() {
+    let plan = large_plan(1_000);
+    let out = Test::new()
+        .file("task.md", &plan)
+        .args(["plan", "task.md", "--format", "mermaid"])
+        .success();
+    assert!(out.stdout.len() <= 50_000, "{} bytes", out.stdout.len());
+    assert!(
+        out.stdout.starts_with("flowchart TD\n%% One node per section instead of one per task: 1000 tasks would make the graph "),
+        "{}",
+        &out.stdout[..300]
+    );
+    assert!(!out.stdout.contains(" t0[\""), "no node per task");
+    // A module's node counts its tasks; arrows join modules whose tasks wait.
+    assert!(
+        out.stdout.contains(": 6 tasks, 0 done\"]"),
+        "{}",
+        &out.stdout[..2000]
+    );
+    assert!(out.stdout.contains(" --> g"), "{}", &out.stdout[..2000]);
+    // DOT has no such limit: every task.
+    let dot = Test::new()
+        .file("task.md", &plan)
+        .args(["plan", "task.md", "--format", "dot"])
+        .success();
+    assert!(dot.stdout.contains("t999 [label="));
 }
