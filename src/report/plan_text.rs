@@ -191,6 +191,16 @@ fn task_line(out: &mut String, plan: &Plan, t: usize) {
     if let Some(g) = &s.gate {
         notes.push(format!("gate {}", g.label()));
     }
+    if let Some(on) = s.isolate {
+        notes.push(format!("isolate {}", if on { "worktree" } else { "none" }));
+    }
+    let files = &plan.tasks[t].files;
+    if !files.is_empty() {
+        notes.push(format!(
+            "files {}",
+            files.all().collect::<Vec<_>>().join(", ")
+        ));
+    }
     let end = format!("  :{}", task.checkbox.line);
     // The text keeps its room first; the notes take what is left.
     let room = WIDTH.saturating_sub(width(&head) + width(&end));
