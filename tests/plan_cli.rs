@@ -2587,21 +2587,13 @@ fn a_200_task_plan_fits_in_100_columns_and_its_graph_in_50_kb() {
         "lines wider than 100 columns:\n{}",
         wide.join("\n")
     );
-    // Each task keeps its one line: id, the start of its text, its notes, its line.
-    let t20 = out
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("  [ ] t20  "))
-        .unwrap();
+    // A task's line has its id, the start of its text and its line; notes
+    // too long to sit beside the text follow on lines of their own, whole.
     assert!(
-        t20.starts_with("  [ ] t20  Task 20: refactor the billing s"),
-        "{t20}"
+        out.stdout.contains("\n  [ ] t20  Task 20: refactor the billing service's error handling so that retries …  :35\n    (parent; after t12, t16; agent claude; timeout 45m; gate `cargo test -p billing --all-features\n     -- --include-ignored`)\n"),
+        "{}",
+        out.stdout
     );
-    assert!(
-        t20.contains("…  (parent; after t12, t16; agent claude; timeout"),
-        "{t20}"
-    );
-    assert!(t20.ends_with("…)  :35"), "{t20}");
     // Ids are short and never the title; look-alikes get their module.
     assert!(
         out.stdout

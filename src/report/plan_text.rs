@@ -13,7 +13,8 @@ use crate::taskfile::{Document, IdSource};
 const TEXT_WIDTH: usize = 72;
 /// The widest line, in terminal columns.
 const WIDTH: usize = 100;
-/// Columns a task's text keeps before its notes are cut.
+/// Columns a task's text keeps beside its notes (more notes go on lines of
+/// their own).
 const TEXT_MIN: usize = 32;
 
 /// `workdir` is where agents and gates run unless `run --workdir` says
@@ -202,18 +203,27 @@ fn task_line(out: &mut String, plan: &Plan, t: usize) {
         ));
     }
     let end = format!("  :{}", task.checkbox.line);
-    // The text keeps its room first; the notes take what is left.
     let room = WIDTH.saturating_sub(width(&head) + width(&end));
     let text = shorten(text);
     let notes = if notes.is_empty() {
         String::new()
     } else {
-        let want = width(&text).min(TEXT_MIN);
-        let fitted = cut(&notes.join("; "), room.saturating_sub(want + 4));
-        format!("  ({fitted})")
+        format!("  ({})", notes.join("; "))
     };
-    let text = cut(&text, room.saturating_sub(width(&notes)));
-    let _ = writeln!(out, "{head}{text}{notes}{end}");
+    if width(&notes) + width(&text).min(TEXT_MIN) <= room {
+        let text = cut(&text, room - width(&notes));
+        let _ = writeln!(out, "{head}{text}{notes}{end}");
+    } else {
+        // Notes that leave the text too little room get lines of their
+        // own: a gate or a dependency is never cut.
+        let _ = writeln!(out, "{head}{}{end}", cut(&text, room));
+        let pad = format!("    {}", "  ".repeat(depth));
+        wrap(
+            out,
+            &format!("{pad}{}", notes.trim_start()),
+            &format!("{pad} "),
+        );
+    }
 }
 
 /// Columns `s` takes in a terminal (wide characters count two).
