@@ -178,10 +178,12 @@ impl Journal {
     /// ids `doc` gives the same tasks now (once: the journal then says it
     /// follows the current rule). Call after `recover`, which folds a
     /// crashed run's events under the ids that run used. A record whose
-    /// task is no longer in the file keeps its old key.
-    pub fn migrate_ids(&mut self, doc: &Document) {
+    /// task is no longer in the file keeps its old key. Returns the
+    /// records renamed, as (old id, new id).
+    pub fn migrate_ids(&mut self, doc: &Document) -> Vec<(String, String)> {
+        let mut renamed = Vec::new();
         if self.id_scheme >= ID_SCHEME {
-            return;
+            return renamed;
         }
         let old = crate::taskfile::legacy_ids(doc);
         let renames: HashMap<&str, &str> = (old.tasks.iter())
@@ -193,6 +195,9 @@ impl Journal {
         for (key, record) in records {
             match renames.get(key.as_str()) {
                 Some(&new) => {
+                    if key != new {
+                        renamed.push((key.clone(), new.to_owned()));
+                    }
                     self.tasks.insert(new.to_owned(), record);
                 }
                 None => kept.push((key, record)),
@@ -204,6 +209,7 @@ impl Journal {
             self.tasks.entry(key).or_insert(record);
         }
         self.id_scheme = ID_SCHEME;
+        renamed
     }
 
     /// Applies one run's events to the task records.
