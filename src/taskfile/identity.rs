@@ -282,12 +282,18 @@ fn name(items: &[Item], qualifier: &[String], taken: &mut Taken) -> Vec<String> 
         };
         match split {
             Some(l) if fits(l) => {
+                // Parts in order of first member (a map finds each: many
+                // look-alikes in many sections stay linear).
                 let mut parts: Vec<(Option<&str>, Vec<usize>)> = Vec::new();
+                let mut part_of: HashMap<Option<&str>, usize> = HashMap::new();
                 for &i in &members {
                     let q = qual_at(i, l);
-                    match parts.iter_mut().find(|p| p.0 == q) {
-                        Some(p) => p.1.push(i),
-                        None => parts.push((q, vec![i])),
+                    match part_of.get(&q) {
+                        Some(&p) => parts[p].1.push(i),
+                        None => {
+                            part_of.insert(q, parts.len());
+                            parts.push((q, vec![i]));
+                        }
                     }
                 }
                 for (q, part) in parts {
@@ -497,6 +503,16 @@ mod tests {
     #[test]
     fn a_clash_with_a_section_id_is_qualified() {
         assert_eq!(ids("# T\n## Tests\n- [ ] Tests\n"), ["tests/tests"]);
+    }
+
+    #[test]
+    fn look_alikes_in_many_sections_stay_linear() {
+        let text: String = (0..16_000)
+            .map(|i| format!("## Part {i}\n- [ ] Run the tests\n"))
+            .collect();
+        let ids = ids(&text);
+        assert_eq!(ids[0], "part-0/run-the-tests");
+        assert_eq!(ids[15_999], "part-15999/run-the-tests");
     }
 
     #[test]
