@@ -91,6 +91,21 @@ fn people_post_from_another_terminal_and_read_once() {
     let again = common::run_batch_in(&dir, &["handoff", "read", "--file", "t.md"]);
     assert_eq!(String::from_utf8_lossy(&again.stdout), "", "read once");
     let all = common::run_batch_in(&dir, &["handoff", "read", "--file", "t.md", "--all"]);
+    // An id as earlier versions named it still addresses its section.
+    let old = run_batch_in_with_stdin(
+        &dir,
+        &[
+            "handoff",
+            "post",
+            "--file",
+            "t.md",
+            "--to",
+            "plan/backend",
+            "-",
+        ],
+        "back up\n",
+    );
+    assert!(old.contains("for backend"), "{old}");
     assert!(String::from_utf8_lossy(&all.stdout).contains("staging database"));
     drop(t);
 }
