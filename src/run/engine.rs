@@ -35,8 +35,11 @@ use crate::run::{
 };
 
 mod attempts;
+mod checkpoints;
+mod deliver;
 mod finish;
 mod isolation;
+mod judging;
 mod taskfile;
 
 use attempts::{History, Slot, stronger};
@@ -106,6 +109,8 @@ pub(super) struct Engine {
     /// `run-batch tick --undo` requests read so far.
     undo: HashSet<String>,
     undo_read: u64,
+    /// What judges spent in this run (also in their tasks' spend).
+    judge_spend: crate::record::events::Spend,
 }
 
 /// How often running attempts' progress files are looked at.
@@ -247,7 +252,7 @@ impl Engine {
             state,
             _lock: lock,
             run_id,
-            spares: crate::run::spares::Spares::new(&run_dir),
+            spares: crate::run::spares::Spares::new(),
             run_dir,
             events,
             journal,
@@ -284,6 +289,7 @@ impl Engine {
             commit_warned: false,
             limit_patterns: crate::run::limits::Patterns::new(&options.config.limit_patterns),
             undo_read,
+            judge_spend: Default::default(),
             options,
         })
     }
@@ -422,6 +428,9 @@ impl Engine {
                 } => {
                     let grace = self.options.grace;
                     if let Some(s) = self.slots.get_mut(&attempt) {
+                        if let Some(w) = &s.watch {
+                            w.cancel();
+                        }
                         s.stop = Some(s.stop.map_or(why, |old| stronger(old, why)));
                         if s.termination.is_none() {
                             s.termination =
@@ -450,6 +459,11 @@ impl Engine {
             Input::Exited { slot, exit } => {
                 if let Some(s) = self.slots.get_mut(&slot) {
                     s.exited = Some(exit);
+                    if s.agent_exit.is_none()
+                        && let Some(w) = &s.watch
+                    {
+                        w.finish();
+                    }
                 }
                 self.maybe_complete(slot);
             }
@@ -476,6 +490,8 @@ impl Engine {
                     self.emit(event);
                 }
             }
+            Input::Checkpoint { slot, report } => self.checkpoint_report(slot, *report),
+            Input::Judged { slot, judged } => self.judged(slot, *judged),
             Input::Prepared { slot, result } => self.prepared(slot, *result),
             Input::Landed { slot, result } => self.landed(slot, *result),
             Input::Signal(sig) => {
@@ -584,6 +600,7 @@ impl Engine {
             .into_iter()
             .filter(|m| m.id > last)
             .collect();
+        let any = !new.is_empty();
         for m in new {
             self.emit(Event::Handoff {
                 id: m.id.clone(),
@@ -593,6 +610,9 @@ impl Engine {
                 text: m.text.chars().take(2000).collect(),
             });
             self.messages.push(m);
+        }
+        if any {
+            self.deliver_live();
         }
     }
 
