@@ -170,6 +170,38 @@ impl Repo {
         Ok(())
     }
 
+    /// Moves the worktree of task stem `from` to stem `to` (a task whose id
+    /// changed), unless `to` has one. Best effort: a worktree left where it
+    /// was is made anew, its work still on its branch.
+    pub fn rename_worktree(&self, from: &str, to: &str) {
+        let (from, to) = (self.worktrees.join(from), self.worktrees.join(to));
+        if from.join(".git").exists() && !to.exists() {
+            let _ = self.git().run(&[
+                "worktree",
+                "move",
+                &from.to_string_lossy(),
+                &to.to_string_lossy(),
+            ]);
+        }
+    }
+
+    /// The folder of the worktree that has `branch` checked out: a crashed
+    /// run's worktree is found by its branch, whatever its task is called
+    /// now (ids were longer before).
+    pub fn dir_of_branch(&self, branch: &str) -> Option<PathBuf> {
+        let list = self.git().run(&["worktree", "list", "--porcelain"]).ok()?;
+        let want = format!("branch refs/heads/{branch}");
+        let mut dir = None;
+        for line in list.lines() {
+            if let Some(path) = line.strip_prefix("worktree ") {
+                dir = Some(PathBuf::from(path));
+            } else if line == want {
+                return dir;
+            }
+        }
+        None
+    }
+
     /// Where `path` (in the main work tree) is inside a worktree.
     pub fn inside(&self, wt: &Worktree, path: &Path) -> Option<PathBuf> {
         let rel = path.strip_prefix(&self.root).ok()?;
