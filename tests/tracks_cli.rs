@@ -148,7 +148,7 @@ fn an_unmatched_module_starts_a_track_and_waits_for_the_whole_wave() {
         json["tracks"],
         json!([
             {"name": "A", "modules": ["wave-1/a", "wave-2/a"]},
-            {"name": "B", "modules": ["wave-1/b"]},
+            {"name": "B", "modules": ["b"]},
             {"name": "QA", "modules": ["wave-2/qa"]},
         ])
     );
@@ -180,18 +180,18 @@ fn modules_match_by_title_without_case_or_numbering_and_by_a_track_hint() {
     assert_eq!(
         json["tracks"],
         json!([
-            {"name": "1.1 Backend API", "modules": ["wave-1/1-1-backend-api", "wave-2/2-1-backend-api"]},
-            {"name": "Frontend", "modules": ["wave-1/frontend", "wave-2/browser-tests"]},
+            {"name": "1.1 Backend API", "modules": ["1-1-backend-api", "2-1-backend-api"]},
+            {"name": "Frontend", "modules": ["frontend", "browser-tests"]},
         ])
     );
     let more = task_json(&json, "more");
-    assert_eq!(more["after"], json!(["wave-1/1-1-backend-api"]));
+    assert_eq!(more["after"], json!(["1-1-backend-api"]));
     assert_eq!(
         more["edges"],
-        json!([{"after": "wave-1/1-1-backend-api", "from": ["track"]}])
+        json!([{"after": "1-1-backend-api", "from": ["track"]}])
     );
     assert_eq!(more["waits_for_waves"], false);
-    assert_eq!(task_json(&json, "e2e")["after"], json!(["wave-1/frontend"]));
+    assert_eq!(task_json(&json, "e2e")["after"], json!(["frontend"]));
     // Without the hint there are no tracks, and every task waits for waves.
     let plain = plan_json(&plan.replace("<!-- pipeline: tracks -->\n", ""), &[]);
     assert_eq!(plain["pipeline"], "waves");
@@ -207,15 +207,15 @@ fn modules_match_by_title_without_case_or_numbering_and_by_a_track_hint() {
 fn a_section_level_pipeline_hint_pipelines_only_that_wave() {
     let plan = "# W1\n## A\n- [ ] a1\n# W2\n<!-- pipeline: tracks -->\n## A\n- [ ] a2\n# W3\n## A\n- [ ] a3\n";
     let json = plan_json(plan, &[]);
-    assert_eq!(task_json(&json, "w2/a/a2")["after"], json!(["w1/a"]));
-    assert_eq!(task_json(&json, "w3/a/a3")["after"], json!([]));
-    assert_eq!(task_json(&json, "w3/a/a3")["waits_for_waves"], true);
+    assert_eq!(task_json(&json, "a2")["after"], json!(["w1/a"]));
+    assert_eq!(task_json(&json, "a3")["after"], json!([]));
+    assert_eq!(task_json(&json, "a3")["waits_for_waves"], true);
 }
 
 #[test]
 fn plan_shows_tracks_in_every_format() {
     let plan = "<!-- pipeline: tracks -->\n# Wave 1\n## Module A\n- [ ] a1\n## Module B\n- [ ] b1\n\
-        # Wave 2\n- [ ] outside\n## Module A\n- [ ] a2\n## Module B\n- [ ] b2 <!-- after: wave-1/module-a/a1 -->\n";
+        # Wave 2\n- [ ] outside\n## Module A\n- [ ] a2\n## Module B\n- [ ] b2 <!-- after: a1 -->\n";
     let t = || Test::new().file("t.md", plan);
     let text = t().args(["plan", "t.md"]).success().stdout;
     assert!(
@@ -229,7 +229,7 @@ fn plan_shows_tracks_in_every_format() {
         "{text}"
     );
     assert!(
-        text.contains("b2  (after wave-1/module-a/a1, wave-1/module-b (track))"),
+        text.contains("b2  (after a1, wave-1/module-b (track))"),
         "{text}"
     );
     let mermaid = t()
@@ -266,13 +266,13 @@ fn plan_shows_tracks_in_every_format() {
         .json();
     assert_eq!(json["schema"], 3);
     assert_eq!(
-        task_json(&json, "wave-2/module-b/b2")["edges"],
+        task_json(&json, "b2")["edges"],
         json!([
-            {"after": "wave-1/module-a/a1", "from": ["hint"]},
+            {"after": "a1", "from": ["hint"]},
             {"after": "wave-1/module-b", "from": ["track"]},
         ])
     );
-    assert_eq!(task_json(&json, "wave-2/outside")["waits_for_waves"], true);
+    assert_eq!(task_json(&json, "outside")["waits_for_waves"], true);
 }
 
 #[test]

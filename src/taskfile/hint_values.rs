@@ -162,6 +162,13 @@ pub(crate) fn parse_value(key: &str, value: &str, span: Span) -> Result<Hints, P
             }
             h.track = Some(spanned(value.to_owned(), span));
         }
+        "judge" => {
+            let words = shell_words::split(value).unwrap_or_default();
+            if words.first().is_none_or(String::is_empty) {
+                return Err(bad("an agent name or a command line with balanced quotes"));
+            }
+            h.judge = Some(spanned(value.to_owned(), span));
+        }
         "timeout" => {
             let d = parse_duration(value)
                 .ok_or_else(|| bad("a duration such as `90s`, `20m` or `1h30m`"))?;

@@ -15,15 +15,15 @@ use crate::taskfile::hint_values::parse_value;
 pub use crate::taskfile::hint_values::{Order, Pipeline, parse_duration};
 
 pub const KEYS: &[&str] = &[
-    "after", "agent", "files", "gate", "id", "isolate", "order", "parallel", "pipeline", "retries",
-    "timeout", "track",
+    "after", "agent", "files", "gate", "id", "isolate", "judge", "order", "parallel", "pipeline",
+    "retries", "timeout", "track",
 ];
 
 /// Keys whose misspellings one or two letters off are errors. The newer
 /// keys are left out: `owner` or `trace` in an ordinary comment must not
 /// read as a typo of `order` or `track`.
 const FUZZY_KEYS: &[&str] = &[
-    "after", "agent", "files", "gate", "id", "isolate", "parallel", "retries", "timeout",
+    "after", "agent", "files", "gate", "id", "isolate", "judge", "parallel", "retries", "timeout",
 ];
 
 /// How many tasks of a group may run at once.
@@ -94,6 +94,8 @@ pub struct Hints {
     pub id: Option<Spanned<String>>,
     /// `isolate: worktree` (true) or `isolate: none` (false).
     pub isolate: Option<Spanned<bool>>,
+    /// An agent (preset or command) that judges the work after the gate.
+    pub judge: Option<Spanned<String>>,
     pub parallel: Option<Spanned<Parallel>>,
     pub retries: Option<Spanned<u32>>,
     pub timeout: Option<Spanned<Duration>>,
@@ -103,6 +105,8 @@ pub struct Hints {
     pub track: Option<Spanned<String>>,
     /// `order: graph|waves` (the file).
     pub order: Option<Spanned<Order>>,
+    /// ```` ```checkpoint ```` blocks, in document order.
+    pub checkpoints: Vec<Spanned<crate::taskfile::checkpoint::Checkpoint>>,
 }
 
 impl Hints {
@@ -123,11 +127,12 @@ impl Hints {
         }
         self.after.extend(other.after);
         self.files.extend(other.files);
+        self.checkpoints.extend(other.checkpoints);
         macro_rules! take {
             ($($f:ident),*) => { $( if other.$f.is_some() { self.$f = other.$f; } )* };
         }
         take!(
-            agent, gate, id, isolate, parallel, retries, timeout, pipeline, track, order
+            agent, gate, id, isolate, judge, parallel, retries, timeout, pipeline, track, order
         );
         second_gate
     }

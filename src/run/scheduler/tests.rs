@@ -53,11 +53,11 @@ fn tasks_whose_files_overlap_take_turns_and_others_go_ahead() {
 fn waves_run_in_order() {
     let p = plan("# A\n- [ ] a1\n- [ ] a2\n# B\n- [ ] b1\n");
     let mut s = schedule(&p, false);
-    assert_eq!(start_all(&p, &mut s, 8), ["a/a1", "a/a2"]);
+    assert_eq!(start_all(&p, &mut s, 8), ["a1", "a2"]);
     s.succeeded(0);
     assert!(start_all(&p, &mut s, 8).is_empty());
     s.succeeded(1);
-    assert_eq!(start_all(&p, &mut s, 8), ["b/b1"]);
+    assert_eq!(start_all(&p, &mut s, 8), ["b1"]);
     s.succeeded(2);
     assert!(s.finished());
 }
@@ -69,7 +69,7 @@ fn jobs_and_group_limits() {
     assert_eq!(start_all(&p, &mut s, 8).len(), 2);
     // The third waits for a place in the group, then takes it.
     s.succeeded(0);
-    assert_eq!(start_all(&p, &mut s, 8), ["a/c"]);
+    assert_eq!(start_all(&p, &mut s, 8), ["c"]);
     let mut one = schedule(&p, false);
     assert_eq!(start_all(&p, &mut one, 1).len(), 1);
 }
@@ -78,9 +78,9 @@ fn jobs_and_group_limits() {
 fn sequential_groups_go_in_document_order() {
     let p = plan("# A\n<!-- parallel: false -->\n- [ ] a\n- [ ] b\n");
     let mut s = schedule(&p, false);
-    assert_eq!(start_all(&p, &mut s, 8), ["a/a"]);
+    assert_eq!(start_all(&p, &mut s, 8), ["a-2"]);
     s.succeeded(0);
-    assert_eq!(start_all(&p, &mut s, 8), ["a/b"]);
+    assert_eq!(start_all(&p, &mut s, 8), ["b"]);
 }
 
 #[test]
@@ -88,7 +88,7 @@ fn failures_block_dependents_and_later_waves() {
     let text = "# A\n- [ ] a <!-- id: a -->\n- [ ] b <!-- after: a -->\n- [ ] c\n# B\n- [ ] d\n";
     let p = plan(text);
     let mut s = schedule(&p, false);
-    assert_eq!(start_all(&p, &mut s, 8), ["a", "a/c"]);
+    assert_eq!(start_all(&p, &mut s, 8), ["a", "c"]);
     s.succeeded(2);
     s.failed(0);
     assert_eq!(s.take_blocked(), [(1, 0)]);
@@ -99,7 +99,7 @@ fn failures_block_dependents_and_later_waves() {
     keep.succeeded(2);
     keep.failed(0);
     assert_eq!(keep.take_blocked(), [(1, 0)]);
-    assert_eq!(start_all(&p, &mut keep, 8), ["b/d"]);
+    assert_eq!(start_all(&p, &mut keep, 8), ["d"]);
 }
 
 #[test]
@@ -122,7 +122,7 @@ fn a_retry_holds_the_wave_but_not_a_slot() {
     s.again(0);
     assert_eq!(start_all(&p, &mut s, 1), ["a/a"]);
     s.succeeded(0);
-    assert_eq!(start_all(&p, &mut s, 1), ["b/c"]);
+    assert_eq!(start_all(&p, &mut s, 1), ["c"]);
 }
 
 #[test]
@@ -225,19 +225,13 @@ fn index(p: &Plan, id: &str) -> usize {
 fn a_track_runs_ahead_of_the_other_tracks() {
     let p = plan(TRACKS);
     let mut s = schedule(&p, false);
-    assert_eq!(
-        start_all(&p, &mut s, 8),
-        ["wave-1/module-a/a1", "wave-1/module-b/b1"]
-    );
-    s.succeeded(index(&p, "wave-1/module-a/a1"));
+    assert_eq!(start_all(&p, &mut s, 8), ["a1", "b1"]);
+    s.succeeded(index(&p, "a1"));
     // Module A's wave-2 task starts while module B is still in wave 1; the
     // task outside any track waits for the whole wave.
-    assert_eq!(start_all(&p, &mut s, 8), ["wave-2/2-module-a/a2"]);
-    s.succeeded(index(&p, "wave-1/module-b/b1"));
-    assert_eq!(
-        start_all(&p, &mut s, 8),
-        ["wave-2/outside", "wave-2/module-b/b2"]
-    );
+    assert_eq!(start_all(&p, &mut s, 8), ["a2"]);
+    s.succeeded(index(&p, "b1"));
+    assert_eq!(start_all(&p, &mut s, 8), ["outside", "b2"]);
 }
 
 #[test]
@@ -245,7 +239,7 @@ fn without_the_hint_waves_are_barriers() {
     let p = plan(&TRACKS.replace("<!-- pipeline: tracks -->\n", ""));
     let mut s = schedule(&p, false);
     start_all(&p, &mut s, 8);
-    s.succeeded(index(&p, "wave-1/module-a/a1"));
+    s.succeeded(index(&p, "a1"));
     assert!(start_all(&p, &mut s, 8).is_empty());
 }
 
@@ -255,19 +249,19 @@ fn a_failure_stays_in_its_track() {
     for keep_going in [false, true] {
         let mut s = schedule(&p, keep_going);
         start_all(&p, &mut s, 8);
-        s.failed(index(&p, "wave-1/module-a/a1"));
+        s.failed(index(&p, "a1"));
         assert_eq!(
             s.take_blocked(),
-            [(index(&p, "wave-2/2-module-a/a2"), 0)],
+            [(index(&p, "a2"), 0)],
             "keep going: {keep_going}"
         );
-        s.succeeded(index(&p, "wave-1/module-b/b1"));
+        s.succeeded(index(&p, "b1"));
         let started = start_all(&p, &mut s, 8);
         if keep_going {
-            assert_eq!(started, ["wave-2/outside", "wave-2/module-b/b2"]);
+            assert_eq!(started, ["outside", "b2"]);
         } else {
             // The failed wave never completes: only the other track goes on.
-            assert_eq!(started, ["wave-2/module-b/b2"]);
+            assert_eq!(started, ["b2"]);
         }
     }
 }
@@ -279,9 +273,9 @@ fn under_order_graph_headings_order_nothing() {
          - [ ] app <!-- after: qa-plan -->\n# QA\n- [ ] plan <!-- id: qa-plan -->\n- [ ] free\n",
     );
     let mut s = schedule(&p, false);
-    assert_eq!(start_all(&p, &mut s, 8), ["lib", "qa-plan", "qa/free"]);
+    assert_eq!(start_all(&p, &mut s, 8), ["lib", "qa-plan", "free"]);
     s.succeeded(index(&p, "qa-plan"));
-    assert_eq!(start_all(&p, &mut s, 8), ["build/app"]);
+    assert_eq!(start_all(&p, &mut s, 8), ["app"]);
 }
 
 #[test]
