@@ -475,3 +475,29 @@ fn with_worktrees_a_tracks_next_task_starts_from_a_tip_with_its_merged_work() {
     let events = common::agents::events(out.path(), "t.md");
     assert!(position(&events, "task_started", "a2") < position(&events, "task_finished", "b1"));
 }
+
+#[test]
+fn a_grouped_mermaid_graph_shows_tracks_too() {
+    // Too many tasks for a node each: one node per section, and the track
+    // edges between them; no wave waits for the whole wave before.
+    let mut plan = "<!-- pipeline: tracks -->\n".to_owned();
+    for w in 0..40 {
+        plan += &format!("# Wave {w}\n");
+        for m in ["A", "B", "C", "D"] {
+            plan += &format!("## Module {m}\n");
+            for i in 0..8 {
+                plan += &format!(
+                    "- [ ] task {w} {m} {i}, with a text long enough to make the graph big\n"
+                );
+            }
+        }
+    }
+    let out = Test::new()
+        .file("t.md", &plan)
+        .args(["plan", "t.md", "--format", "mermaid"])
+        .success()
+        .stdout;
+    assert!(out.contains("%% One node per section"), "{}", &out[..200]);
+    assert_eq!(out.matches("==>|track|").count(), 39 * 4);
+    assert!(!out.contains("w0 ==> w1"));
+}

@@ -74,7 +74,7 @@ fn by_section(plan: &Plan) -> String {
         }
         out.push_str("  end\n");
     }
-    for w in 1..plan.waves.len() {
+    for w in (1..plan.waves.len()).filter(|&w| waits_for_wave(plan, w)) {
         let _ = writeln!(out, "  w{} ==> w{w}", w - 1);
     }
     // A section target without tasks of its own stands for its first task's.
@@ -84,16 +84,18 @@ fn by_section(plan: &Plan) -> String {
     };
     let mut edges = BTreeSet::new();
     for t in 0..doc.tasks.len() {
-        for &dep in &plan.tasks[t].after {
+        let p = &plan.tasks[t];
+        for (&dep, &kind) in p.after.iter().zip(&p.after_from) {
             if let Some(from) = node(dep)
                 && from != doc.tasks[t].section
             {
-                edges.insert((from, doc.tasks[t].section));
+                edges.insert((from, doc.tasks[t].section, kind == EdgeFrom::TRACK));
             }
         }
     }
-    for (from, to) in edges {
-        let _ = writeln!(out, "  g{from} --> g{to}");
+    for (from, to, track) in edges {
+        let arrow = if track { "==>|track|" } else { "-->" };
+        let _ = writeln!(out, "  g{from} {arrow} g{to}");
     }
     out
 }
@@ -109,11 +111,18 @@ fn by_wave(plan: &Plan) -> String {
             wave.tasks.len()
         );
         let _ = writeln!(out, "  w{w}[\"{}\"]", mermaid_escape(&label));
-        if w > 0 {
+        // Under `order: graph` no wave waits for the one before; under
+        // `pipeline: tracks` the arrow stands for the tasks that do.
+        if w > 0 && waits_for_wave(plan, w) {
             let _ = writeln!(out, "  w{} ==> w{w}", w - 1);
         }
     }
     out
+}
+
+/// Whether some task of wave `w` waits for the waves before it.
+fn waits_for_wave(plan: &Plan, w: usize) -> bool {
+    (plan.waves[w].tasks.iter()).any(|&t| plan.tracks.waits_for_waves(&plan.doc, t))
 }
 
 fn wave_label(plan: &Plan, w: usize) -> String {
