@@ -48,7 +48,7 @@ const BUILT_IN: &[(Kind, &str)] = &[
     // Usage windows.
     (
         Kind::Limit,
-        r"(?i)you've hit your (?:session |weekly |usage )?limit|usage limit reached|claude ai usage limit reached|you have exhausted your (?:daily )?quota|quota will reset after|QUOTA_EXHAUSTED",
+        r"(?i)you['’]ve hit your (?:session |weekly |usage |5-hour |[\w-]+ )?limit|usage limit reached|claude ai usage limit reached|you have exhausted your (?:daily )?quota|quota will reset after|QUOTA_EXHAUSTED",
     ),
     // Burst limiters.
     (
@@ -152,14 +152,21 @@ pub fn epoch(n: u64) -> SystemTime {
 
 fn window_in_text(text: &str) -> Option<String> {
     let lower = text.to_lowercase();
-    ["session", "weekly", "daily", "five_hour", "seven_day"]
-        .into_iter()
-        .find(|w| lower.contains(w))
-        .map(|w| match w {
-            "session" => "five_hour".to_owned(),
-            "weekly" => "seven_day".to_owned(),
-            other => other.to_owned(),
-        })
+    [
+        "session",
+        "5-hour",
+        "weekly",
+        "daily",
+        "five_hour",
+        "seven_day",
+    ]
+    .into_iter()
+    .find(|w| lower.contains(w))
+    .map(|w| match w {
+        "session" | "5-hour" => "five_hour".to_owned(),
+        "weekly" => "seven_day".to_owned(),
+        other => other.to_owned(),
+    })
 }
 
 fn month(name: &str) -> Option<u32> {
@@ -172,6 +179,10 @@ fn month(name: &str) -> Option<u32> {
         .position(|m| lower.starts_with(m))
         .map(|i| i as u32 + 1)
 }
+
+/// How long ago a reset given to the minute may lie and still be this
+/// one: the minute it was cut to, and a slow start.
+const JUST_PAST: Duration = Duration::from_secs(5 * 60);
 
 /// `hour:minute` local time on `date` (or the next such time after `now`).
 fn local_time(
@@ -200,8 +211,10 @@ fn local_time(
         return None;
     }
     let mut t = SystemTime::UNIX_EPOCH + Duration::from_secs(at as u64);
-    // "3:05 PM" with no date means the next 3:05 PM.
-    if date.is_none() && t < now {
+    // "3:05 PM" with no date means the next 3:05 PM; but Codex cuts the
+    // reset to the minute, so a time just past is the reset that is due
+    // now, not tomorrow's (which would park the run for a day).
+    if date.is_none() && t + JUST_PAST < now {
         t += Duration::from_secs(24 * 3600);
     }
     Some(t)
@@ -227,6 +240,17 @@ mod tests {
                 "You've hit your usage limit. Try again at 3:05 PM.",
                 "limit",
             ),
+            // Codex 0.169 prints a typographic apostrophe.
+            (
+                "You’ve hit your usage limit. Try again at 8:31 PM.",
+                "limit",
+            ),
+            (
+                "You've hit your 5-hour limit · resets 8:29pm (UTC)",
+                "limit",
+            ),
+            ("You've hit your weekly limit · resets Mon 9am", "limit"),
+            ("You’ve hit your usage limit. Try again later.", "limit"),
             (
                 "You have exhausted your daily quota on this model.",
                 "limit",
@@ -286,6 +310,19 @@ mod tests {
         // 2023-11-14 to 2027-01-05, whatever the local time zone.
         assert!((1147..=1148).contains(&days), "{days}");
         assert_eq!(epoch(1_771_390_800_000), epoch(1_771_390_800));
+        // Cut to the minute: a time just past is now, not tomorrow.
+        let at = reset_in_text("You’ve hit your usage limit. Try again at 3:05 PM.", now).unwrap();
+        let just_after = at + Duration::from_secs(40);
+        assert_eq!(
+            reset_in_text(
+                "You’ve hit your usage limit. Try again at 3:05 PM.",
+                just_after
+            ),
+            Some(at)
+        );
+        let hours_after = at + Duration::from_secs(3 * 3600);
+        let next = reset_in_text("Try again at 3:05 PM.", hours_after).unwrap();
+        assert_eq!(next.duration_since(at).unwrap().as_secs(), 24 * 3600);
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::run::agents::cli::{Cli, Invocation, Permissions, Setup, push};
 use crate::run::agents::stream::{
     Format, Reader, StreamResult, StreamSummary, Usage, cost, models_from, num, set_str, str_at,
 };
+use crate::run::limits::Signal;
 use crate::run::price::ListPrice;
 use crate::run::providers::Pace;
 
@@ -166,10 +167,22 @@ fn event(s: &mut StreamSummary, v: &Map<String, Value>) -> Option<String> {
                     s.session_started = true;
                     set_str(&mut s.model, str_at(v, "model"));
                 }
-                // Says why a run that gets killed while retrying hung.
-                Some("api_retry") => s.last_error = Some(api_retry_message(v)),
+                // Says why a run that gets killed while retrying hung, and
+                // shows the wait in the live view.
+                Some("api_retry") => {
+                    let message = api_retry_message(v);
+                    s.last_error = Some(message.clone());
+                    if !matches!(s.limit, Some(Signal::Limited { .. })) {
+                        s.limit = status_signal(num(v.get("error_status")));
+                    }
+                    return Some(format!("API retry: {message}"));
+                }
                 _ => {}
             }
+            None
+        }
+        Some("rate_limit_event") => {
+            rate_limit(s, v);
             None
         }
         Some("assistant") => assistant(s, v),
@@ -180,7 +193,6 @@ fn event(s: &mut StreamSummary, v: &Map<String, Value>) -> Option<String> {
         Some(
             "user"
             | "stream_event"
-            | "rate_limit_event"
             | "control_request"
             | "control_response"
             | "control_cancel_request"
@@ -274,11 +286,67 @@ fn result(s: &mut StreamSummary, v: &Map<String, Value>) {
         s.models = models_from(models, |u| anthropic_usage(u, ANTHROPIC_CAMEL));
     }
 
+    if is_error {
+        let subtype = str_at(v, "subtype").unwrap_or("");
+        match str_at(v, "terminal_reason") {
+            // The API failed: its status says how, unless a rate-limit
+            // event already said more (a usage window and its reset).
+            Some("api_error") | None => {
+                if !matches!(s.limit, Some(Signal::Limited { .. }))
+                    && let Some(signal) = status_signal(num(v.get("api_error_status")))
+                {
+                    s.limit = Some(signal);
+                }
+            }
+            // max_turns, aborted_tools, turn_setup_failed, …: the CLI's
+            // own end, not its provider's.
+            Some(_) => s.not_provider = true,
+        }
+        if subtype.starts_with("error_max") {
+            s.not_provider = true;
+        }
+    }
     s.result = Some(StreamResult {
         is_error,
         subtype: str_at(v, "subtype").unwrap_or("").to_owned(),
         message,
     });
+}
+
+/// A `rate_limit_event`: a status other than `allowed` with a reset time or
+/// a window is a usage limit; without either it is the server's burst
+/// limiter (Claude Code says "not your usage limit" and retries it). An
+/// `allowed` status after a rejection means the window reopened.
+fn rate_limit(s: &mut StreamSummary, v: &Map<String, Value>) {
+    let Some(info) = v.get("rate_limit_info").and_then(Value::as_object) else {
+        return;
+    };
+    match str_at(info, "status") {
+        Some("allowed" | "allowed_warning") | None => {
+            if matches!(s.limit, Some(Signal::Limited { .. } | Signal::Throttled)) {
+                s.limit = None;
+            }
+        }
+        Some(_) => {
+            let reset = num(info.get("resetsAt")).map(crate::run::limits::epoch);
+            let window = str_at(info, "rateLimitType").map(str::to_owned);
+            s.limit = Some(if reset.is_some() || window.is_some() {
+                Signal::Limited { reset, window }
+            } else {
+                Signal::Throttled
+            });
+        }
+    }
+}
+
+/// What an HTTP status from the API says about the provider.
+fn status_signal(status: Option<u64>) -> Option<Signal> {
+    match status? {
+        429 => Some(Signal::Throttled),
+        401 | 403 => Some(Signal::Auth),
+        408 | 500..=599 => Some(Signal::Transient),
+        _ => None,
+    }
 }
 
 /// Anthropic's names for (input, output, cache read, cache write).
@@ -444,6 +512,66 @@ mod tests {
         );
         assert!(close(s.cost_usd, 0.0));
         assert!(s.models.is_empty());
+        assert_eq!(s.limit, Some(Signal::Auth));
+        // max_turns is the CLI's own end: no text is read for the provider.
+        let (s, _) = read(
+            FORMAT,
+            None,
+            include_str!("../../../fixtures/claude/stream_max_turns.jsonl"),
+        );
+        assert!(s.not_provider);
+    }
+
+    #[test]
+    fn claude_usage_limit_and_throttle() {
+        // Captured from Claude Code 2.1.330, logged in to a subscription,
+        // against the mock's 429 with `anthropic-ratelimit-unified-*`.
+        let (s, _) = read(
+            FORMAT,
+            None,
+            include_str!("../../../fixtures/claude/stream_usage_limit.jsonl"),
+        );
+        assert_eq!(
+            s.limit,
+            Some(Signal::Limited {
+                reset: Some(crate::run::limits::epoch(1_796_266_924)),
+                window: Some("five_hour".into()),
+            })
+        );
+        assert!(!s.not_provider);
+        assert!(s.verdict().unwrap().unwrap_err().contains("5-hour limit"));
+        // With an API key, a 429 is "Request rejected": throttled.
+        let (s, _) = read(
+            FORMAT,
+            None,
+            include_str!("../../../fixtures/claude/stream_throttled.jsonl"),
+        );
+        assert_eq!(s.limit, Some(Signal::Throttled));
+        // A rejection with no reset is the burst limiter; an `allowed`
+        // status later means the window reopened.
+        let (s, acts) = read(
+            FORMAT,
+            None,
+            concat!(
+                r#"{"type":"rate_limit_event","rate_limit_info":{"status":"rejected"}}"#,
+                "\n",
+                r#"{"type":"system","subtype":"api_retry","attempt":1,"max_retries":10,"retry_delay_ms":500,"error_status":429,"error":"rate_limit"}"#,
+                "\n",
+            ),
+        );
+        assert_eq!(s.limit, Some(Signal::Throttled));
+        assert_eq!(acts, ["API retry: rate_limit (HTTP 429), retry 1/10"]);
+        let (s, _) = read(
+            FORMAT,
+            None,
+            concat!(
+                r#"{"type":"rate_limit_event","rate_limit_info":{"status":"rejected","resetsAt":1796266924000}}"#,
+                "\n",
+                r#"{"type":"rate_limit_event","rate_limit_info":{"status":"allowed"}}"#,
+                "\n",
+            ),
+        );
+        assert_eq!(s.limit, None);
     }
 
     #[test]

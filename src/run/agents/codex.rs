@@ -174,7 +174,10 @@ impl Reader for CodexReader {
             // Retries ("Reconnecting... 1/5") come this way too: not terminal.
             "error" => {
                 set_str(&mut s.last_error, str_at(v, "message"));
-                None
+                // Its own retries, shown while they last.
+                str_at(v, "message")
+                    .filter(|m| m.starts_with("Reconnecting"))
+                    .and_then(clip)
             }
             _ => {
                 s.unknown_events += 1;
@@ -505,6 +508,34 @@ mod tests {
         );
         // Saturates rather than wrapping.
         assert_eq!(s.usage, usage(0, 187, 48896, 0));
+    }
+
+    #[test]
+    fn codex_usage_limit_is_text_for_the_table() {
+        // Captured from Codex 0.169.0 against the mock's 429
+        // `usage_limit_reached` body: a typographic apostrophe, local time.
+        let (s, _) = read(
+            FORMAT,
+            None,
+            include_str!("../../../fixtures/codex/exec_usage_limit.jsonl"),
+        );
+        let msg = "You’ve hit your usage limit. Try again at 3:01 AM.";
+        assert_eq!(s.verdict(), Some(Err(msg.to_owned())));
+        assert_eq!(s.limit, None, "Codex says it only in words");
+        let signal =
+            crate::run::limits::Patterns::new(&[]).classify(&[msg], std::time::SystemTime::now());
+        assert!(matches!(
+            signal,
+            Some(crate::run::limits::Signal::Limited { reset: Some(_), .. })
+        ));
+        // Its reconnect notices show while it retries.
+        let (_, acts) = read(
+            FORMAT,
+            None,
+            r#"{"type":"error","message":"Reconnecting... 2/5 (stream disconnected before completion)"}"#,
+        );
+        assert_eq!(acts.len(), 1);
+        assert!(acts[0].starts_with("Reconnecting... 2/5"), "{acts:?}");
     }
 
     #[test]

@@ -120,6 +120,15 @@ pub struct StreamSummary {
     /// The last non-fatal error message in the stream (Codex `error`, Gemini
     /// `error`), used when no final event explains a failure.
     pub last_error: Option<String>,
+    /// What the CLI said, in its own structured events, about its provider
+    /// (Claude's `rate_limit_event`, `api_retry` and failed result, Gemini's
+    /// error class): wins over the texts when the attempt fails.
+    pub limit: Option<crate::run::limits::Signal>,
+    /// The CLI said the end was its own (Claude's `terminal_reason` such as
+    /// `max_turns`, Gemini's turn limit or a tool's error): no text is read
+    /// for a provider signal then, so that a tool's "429 Too Many Requests"
+    /// in the log is not taken for throttling.
+    pub not_provider: bool,
     /// Lines that were not JSON objects.
     pub skipped_lines: u64,
     /// JSON lines of a type not understood.
@@ -151,6 +160,8 @@ impl StreamSummary {
             activity: None,
             tool_calls: 0,
             last_error: None,
+            limit: None,
+            not_provider: false,
             skipped_lines: 0,
             unknown_events: 0,
             baseline: baseline.unwrap_or_default(),

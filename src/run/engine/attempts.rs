@@ -259,9 +259,42 @@ impl Engine {
             .map_or_else(String::new, crate::taskfile::Gate::label)
     }
 
-    /// What a failed agent's own error texts say about its provider: its
-    /// final error, the stream's last error, the end of its log.
+    /// What a failed agent's signals say about its provider: the stream's
+    /// structured events, then its texts (final error, the stream's last
+    /// error, the end of its log).
+    /// The CLI's structured signal wins, except that a text naming a usage
+    /// window or an auth failure says more than a bare 429 or 5xx; a
+    /// structured limit with no reset takes the reset the text gives. When
+    /// the CLI said the end was its own, no text is read.
     fn provider_signal(&self, slot: &Slot) -> Option<Signal> {
+        let stream = slot.stream.as_deref();
+        if stream.is_some_and(|s| s.not_provider) {
+            return None;
+        }
+        let structured = stream.and_then(|s| s.limit.clone());
+        let texts = self.text_signal(slot);
+        match (structured, texts) {
+            (
+                Some(Signal::Limited { reset, window }),
+                Some(Signal::Limited {
+                    reset: r,
+                    window: w,
+                }),
+            ) => Some(Signal::Limited {
+                reset: reset.or(r),
+                window: window.or(w),
+            }),
+            (
+                Some(Signal::Throttled | Signal::Transient),
+                Some(t @ (Signal::Limited { .. } | Signal::Auth)),
+            ) => Some(t),
+            (Some(s), _) => Some(s),
+            (None, t) => t,
+        }
+    }
+
+    /// What a failed agent's own error texts say about its provider.
+    fn text_signal(&self, slot: &Slot) -> Option<Signal> {
         let stream = slot.stream.as_deref();
         let result = stream
             .and_then(|s| s.result.as_ref())
