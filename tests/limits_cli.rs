@@ -1,0 +1,88 @@
+//! Unattended runs with fake agents (fixtures/agents/stream-agent): the
+//! structured limit signals of the agents' streams, the agent's own ends
+//! that no text may turn into the provider's, escalation of later attempts
+//! and live spend. What the real CLIs print is tested in real_agents.rs.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::Test;
+use common::agents::*;
+use serde_json::Value;
+
+/// A fake `claude` on PATH, its calls recorded in the test folder.
+fn claude(t: Test) -> Test {
+    t.symlink("bin/claude", STREAM_AGENT)
+        .path_prefix("bin")
+        .env("FAKE_DIR", "{dir}")
+}
+
+/// The events of the (first) run of `t.md`.
+fn events_of_run(dir: &Path) -> Vec<Value> {
+    let dirs = run_dirs(dir, "t.md");
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    events_in(&dirs[0].join("events.jsonl"))
+}
+
+/// The arguments of each call of the fake agent, in order.
+fn call_args(dir: &Path) -> Vec<Vec<String>> {
+    let mut n = 1;
+    let mut out = Vec::new();
+    while let Ok(argv) = std::fs::read_to_string(dir.join(format!("calls/{n}/argv"))) {
+        out.push(argv.lines().map(str::to_owned).collect());
+        n += 1;
+    }
+    out
+}
+
+fn only<'a>(events: &'a [Value], name: &str) -> &'a Value {
+    let found = named(events, name);
+    assert_eq!(found.len(), 1, "one `{name}` in {events:#?}");
+    found[0]
+}
+
+const QUICK_LIMITS: &str = "[limits]\nmargin = \"1s\"\n";
+
+#[test]
+fn claudes_rate_limit_event_gives_the_window_and_reset_when_its_text_says_neither() {
+    let out = claude(Test::new())
+        .file("run-batch.toml", QUICK_LIMITS)
+        .file("t.md", "- [ ] a ratelimited-once session=R1 <!-- id: a -->\n")
+        .env("FAKE_RESET", "2")
+        .args(["t.md", "--retries", "0"])
+        .stderr_contains("claude: waiting for the usage limit until ")
+        .stderr_contains("(five_hour)")
+        .file_is("t.md", "- [x] a ratelimited-once session=R1 <!-- id: a -->\n")
+        .timeout(Duration::from_secs(60))
+        .success();
+    let events = events_of_run(out.path());
+    let finished = named(&events, "task_finished");
+    assert_eq!(finished[0]["class"], "limit_exhausted");
+    assert_eq!(finished[1]["class"], "succeeded");
+    let wait = only(&events, "limit_wait");
+    assert_eq!(wait["window"], "five_hour");
+    assert_eq!(wait["reset_known"], true);
+    // The reset (2 s) and the margin (1 s) were waited for.
+    let over = only(&events, "limit_wait_over");
+    assert!(over["waited_secs"].as_f64().unwrap() >= 2.0, "{over}");
+    let calls = call_args(out.path());
+    assert_eq!(calls.len(), 2);
+    assert!(calls[1].iter().any(|a| a == "--resume=R1"), "{calls:?}");
+}
+
+#[test]
+fn a_429_in_the_output_of_an_agent_that_ran_out_of_turns_is_the_tasks_failure() {
+    // The text "HTTP 429 Too Many Requests" is in the log, but Claude said
+    // the end was its own (max_turns): no free retry, no throttling.
+    let out = claude(Test::new())
+        .file("t.md", "- [ ] a maxturns429 <!-- id: a -->\n")
+        .args(["t.md", "--retries", "0"])
+        .unchanged("t.md")
+        .failure();
+    let events = events_of_run(out.path());
+    assert_eq!(only(&events, "task_finished")["class"], "task_failed");
+    assert!(named(&events, "provider_throttled").is_empty());
+    assert_eq!(call_args(out.path()).len(), 1);
+}
