@@ -49,12 +49,18 @@ const QUICK_LIMITS: &str = "[limits]\nmargin = \"1s\"\n";
 fn claudes_rate_limit_event_gives_the_window_and_reset_when_its_text_says_neither() {
     let out = claude(Test::new())
         .file("run-batch.toml", QUICK_LIMITS)
-        .file("t.md", "- [ ] a ratelimited-once session=R1 <!-- id: a -->\n")
+        .file(
+            "t.md",
+            "- [ ] a ratelimited-once session=R1 <!-- id: a -->\n",
+        )
         .env("FAKE_RESET", "2")
         .args(["t.md", "--retries", "0"])
         .stderr_contains("claude: waiting for the usage limit until ")
         .stderr_contains("(five_hour)")
-        .file_is("t.md", "- [x] a ratelimited-once session=R1 <!-- id: a -->\n")
+        .file_is(
+            "t.md",
+            "- [x] a ratelimited-once session=R1 <!-- id: a -->\n",
+        )
         .timeout(Duration::from_secs(60))
         .success();
     let events = events_of_run(out.path());
