@@ -92,3 +92,98 @@ fn a_429_in_the_output_of_an_agent_that_ran_out_of_turns_is_the_tasks_failure() 
     assert!(named(&events, "provider_throttled").is_empty());
     assert_eq!(call_args(out.path()).len(), 1);
 }
+
+/// $1 per million input tokens: each `spend=` message costs $0.10.
+const DOLLAR_PER_MTOK: &str = "[agents.claude]\nprice = { input = 1.0, output = 1.0 }\n";
+
+#[test]
+fn max_cost_counts_the_live_spend_of_running_agents() {
+    // `a` shows $0.30 of tokens at once, then works on for 3 s; `b` ends
+    // after 1 s. Counted only when `a` ended, `c` would start after `b`:
+    // counted live, the cap is reached while `a` runs.
+    let out = claude(Test::new())
+        .file("run-batch.toml", DOLLAR_PER_MTOK)
+        .file(
+            "t.md",
+            "- [ ] a spend=3 sleep=3 cost=0.3 <!-- id: a -->\n\
+             - [ ] b sleep=1 cost=0.01 <!-- id: b -->\n\
+             - [ ] c <!-- id: c -->\n",
+        )
+        .args(["t.md", "-j", "2", "--max-cost", "0.25"])
+        .stderr_contains("stopping: --max-cost $0.25 reached (spent ~$0.30")
+        .file_is(
+            "t.md",
+            "- [x] a spend=3 sleep=3 cost=0.3 <!-- id: a -->\n\
+             - [x] b sleep=1 cost=0.01 <!-- id: b -->\n\
+             - [ ] c <!-- id: c -->\n",
+        )
+        .timeout(Duration::from_secs(60))
+        .failure();
+    assert_eq!(call_args(out.path()).len(), 2, "`c` never started");
+    let events = events_of_run(out.path());
+    let fin = only(&events, "run_finished");
+    assert_eq!(fin["stopped"], "max_cost");
+    // The reported costs replace the live estimates once the agents end.
+    assert!((fin["cost_usd"].as_f64().unwrap() - 0.31).abs() < 1e-9, "{fin}");
+    assert!(fin.get("estimated").is_none(), "{fin}");
+}
+
+#[test]
+fn max_cost_hard_stops_running_agents_with_an_estimate_and_the_next_run_continues_them() {
+    let t = claude(Test::new())
+        .file("run-batch.toml", DOLLAR_PER_MTOK)
+        .file(
+            "t.md",
+            "- [ ] a spend=3 hang-once session=H1 <!-- id: a -->\n\
+             - [ ] b hang-once session=H2 <!-- id: b -->\n",
+        )
+        .args(["t.md", "-j", "2", "--max-cost-hard", "0.25"])
+        .stderr_contains("stopping: --max-cost-hard $0.25 reached (spent ~$0.30")
+        .unchanged("t.md")
+        .timeout(Duration::from_secs(60))
+        .failure();
+    let events = events_of_run(t.path());
+    let fin = only(&events, "run_finished");
+    assert_eq!(fin["stopped"], "max_cost_hard");
+    assert_eq!(fin["estimated"], true, "{fin}");
+    assert!((fin["cost_usd"].as_f64().unwrap() - 0.3).abs() < 1e-9, "{fin}");
+    for e in named(&events, "task_finished") {
+        assert_eq!(e["outcome"], "interrupted", "{e}");
+        assert_eq!(e["reason"], "--max-cost-hard reached", "{e}");
+    }
+    let a = named(&events, "task_finished")
+        .into_iter()
+        .find(|e| e["task"] == "a")
+        .unwrap();
+    assert_eq!(a["estimated"], true, "{a}");
+    assert_eq!(a["resumable"], true, "{a}");
+    assert_eq!(a["input_tokens"], 300_000, "{a}");
+    let status = status_json(t.path(), "t.md");
+    assert_eq!(status["remaining"], 2, "{status:#}");
+
+    // The next run, without the cap, continues `a`'s session (`b` may have
+    // been stopped before its own began).
+    let again = (t.then())
+        .path_prefix("bin")
+        .env("FAKE_DIR", "{dir}")
+        .args(["t.md", "-j", "2"])
+        .timeout(Duration::from_secs(60))
+        .success();
+    let calls = call_args(again.path());
+    assert_eq!(calls.len(), 4);
+    let resumed = (calls[2..].iter())
+        .flat_map(|c| c.iter())
+        .filter(|a| *a == "--resume=H1")
+        .count();
+    assert_eq!(resumed, 1, "{calls:?}");
+}
+
+#[test]
+fn max_cost_hard_below_max_cost_is_refused() {
+    claude(Test::new())
+        .file("t.md", "- [ ] a <!-- id: a -->\n")
+        .args(["t.md", "--max-cost", "2", "--max-cost-hard", "1"])
+        .stderr_contains("--max-cost-hard $1.00 is below --max-cost $2.00")
+        .unchanged("t.md")
+        .status(2);
+}

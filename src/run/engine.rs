@@ -37,6 +37,7 @@ use crate::run::{
 mod attempts;
 mod finish;
 mod isolation;
+mod spend;
 mod taskfile;
 
 use attempts::{History, Slot, stronger};
@@ -295,7 +296,7 @@ impl Engine {
             folded: false,
         });
         self.journal.save(&self.state.journal())?;
-        if self.options.max_cost.is_some() {
+        if self.options.max_cost.is_some() || self.options.max_cost_hard.is_some() {
             self.note_silent_agents();
         }
         self.recover_landings();
@@ -452,6 +453,7 @@ impl Engine {
                     self.emit(Event::TaskActivity { task, activity });
                 }
             }
+            Input::Usage { slot, usage, model } => self.live_usage(slot, usage, model),
             Input::Session { slot, session_id } => {
                 if let Some(s) = self.slots.get(&slot) {
                     let event = Event::TaskSession {

@@ -68,6 +68,8 @@ pub struct RunOptions {
     pub agent_args: Vec<String>,
     /// `--max-cost`: start nothing new once the run has spent this much.
     pub max_cost: Option<f64>,
+    /// `--max-cost-hard`: also stop the running attempts at this live spend.
+    pub max_cost_hard: Option<f64>,
     /// `--max-cost-per-task`: passed to CLIs that can cap a run's spend.
     pub max_cost_per_task: Option<f64>,
     /// `--fresh`: never continue an interrupted session.
@@ -119,6 +121,7 @@ impl RunOptions {
             config: Config::default(),
             agent_args: Vec::new(),
             max_cost: None,
+            max_cost_hard: None,
             max_cost_per_task: None,
             fresh: false,
             require_done: false,
@@ -156,6 +159,13 @@ pub enum Input {
     Activity {
         slot: u64,
         activity: String,
+    },
+    /// The tokens an attempt used so far (live spend), with the model its
+    /// stream named.
+    Usage {
+        slot: u64,
+        usage: agents::stream::Usage,
+        model: Option<String>,
     },
     Signal(i32),
     /// A task's worktree is ready, or could not be made.

@@ -56,7 +56,7 @@ const LIST_PRICES: &[ListPrice] = &[
 /// Claude Code's `stream-json`, and any agent that prints the same events.
 pub const FORMAT: Format = Format {
     name: "claude",
-    reader: || Box::new(ClaudeReader),
+    reader: || Box::<ClaudeReader>::default(),
     // `modelUsage` counts a whole resumed session; `usage` is this
     // attempt's, priced at the model named.
     models_priced: false,
@@ -145,12 +145,48 @@ fn is_root() -> bool {
 // The stream: `system/init` starts the session, `assistant` messages show
 // tool calls and text, `result` is the verdict with tokens and cost.
 
-/// Claude's events carry everything they mean: the reader keeps nothing.
-struct ClaudeReader;
+/// Claude's events carry everything they mean but live spend: the reader
+/// keeps each message's latest usage, because a message comes once per
+/// content block with the same id.
+#[derive(Default)]
+struct ClaudeReader {
+    messages: Vec<(String, Usage)>,
+}
 
 impl Reader for ClaudeReader {
     fn event(&mut self, s: &mut StreamSummary, v: &Map<String, Value>) -> Option<String> {
+        if str_at(v, "type") == Some("assistant") {
+            self.count(s, v);
+        }
         event(s, v)
+    }
+}
+
+impl ClaudeReader {
+    /// Counts an assistant message's usage, once per message id.
+    fn count(&mut self, s: &mut StreamSummary, v: &Map<String, Value>) {
+        let Some(m) = v.get("message").and_then(Value::as_object) else {
+            return;
+        };
+        let (Some(id), Some(u)) = (str_at(m, "id"), m.get("usage").and_then(Value::as_object))
+        else {
+            return;
+        };
+        let usage = anthropic_usage(u, ANTHROPIC_SNAKE);
+        match self.messages.iter_mut().find(|(i, _)| i == id) {
+            Some((_, seen)) => *seen = usage,
+            None => self.messages.push((id.to_owned(), usage)),
+        }
+        let mut total = Usage::default();
+        for (_, u) in &self.messages {
+            total = Usage {
+                input: total.input.saturating_add(u.input),
+                output: total.output.saturating_add(u.output),
+                cache_read: total.cache_read.saturating_add(u.cache_read),
+                cache_write: total.cache_write.saturating_add(u.cache_write),
+            };
+        }
+        s.live_usage = total;
     }
 }
 

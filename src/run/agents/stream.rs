@@ -103,6 +103,10 @@ pub struct StreamSummary {
     pub model: Option<String>,
     /// This attempt's tokens (cumulative counters minus the baseline).
     pub usage: Usage,
+    /// Tokens seen before the final event (Claude's per-message usage, each
+    /// message counted once): live spend, and the estimate of an attempt
+    /// stopped before it reported its own.
+    pub live_usage: Usage,
     /// Per-model tokens of this attempt when the stream breaks them down
     /// (Gemini `stats.models`); empty otherwise.
     pub models: Vec<(String, Usage)>,
@@ -153,6 +157,7 @@ impl StreamSummary {
             result: None,
             model: None,
             usage: Usage::default(),
+            live_usage: Usage::default(),
             models: Vec::new(),
             session_usage: None,
             cost_usd: None,
@@ -166,6 +171,16 @@ impl StreamSummary {
             unknown_events: 0,
             baseline: baseline.unwrap_or_default(),
             last_text: String::new(),
+        }
+    }
+
+    /// The tokens this attempt has used so far: its reported usage once
+    /// there is one, else what its messages said as they came.
+    pub fn usage_so_far(&self) -> Usage {
+        if self.usage.is_zero() {
+            self.live_usage
+        } else {
+            self.usage
         }
     }
 

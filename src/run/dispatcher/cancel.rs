@@ -10,6 +10,8 @@ use super::*;
 pub enum Cancel {
     /// `--max-cost` reached: start nothing new, let running tasks finish.
     Budget,
+    /// `--max-cost-hard` reached: running attempts stop too (resumable).
+    BudgetHard,
     /// `--max-wait` reached while waiting for usage limits.
     MaxWait,
     FailFast,
@@ -22,6 +24,7 @@ impl Cancel {
     pub fn name(self) -> &'static str {
         match self {
             Cancel::Budget => "max_cost",
+            Cancel::BudgetHard => "max_cost_hard",
             Cancel::MaxWait => "max_wait",
             Cancel::FailFast => "fail_fast",
             Cancel::Signal | Cancel::SecondSignal => "interrupted",
@@ -101,5 +104,14 @@ impl Dispatcher {
                 });
             }
         }
+    }
+
+    /// `--max-cost-hard` reached by the live spend: nothing new starts and
+    /// the running attempts are stopped (their sessions are kept, so the
+    /// next run continues them).
+    pub fn on_budget_hard(&mut self, message: String) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.cancel_with(Cancel::BudgetHard, message, libc::SIGTERM, &mut out);
+        out
     }
 }

@@ -35,6 +35,8 @@ pub(super) struct Slot {
     pub(super) progress_seen: u64,
     /// Its work has landed (`--isolate worktree`): it is concluded as is.
     pub(super) landed: bool,
+    /// What it has spent so far, priced from the tokens its stream showed.
+    pub(super) live_cost: Option<f64>,
 }
 
 /// What the run remembers of a task's attempts, for the next one.
@@ -141,6 +143,7 @@ impl Engine {
                         timeout,
                         progress_seen: 0,
                         landed: false,
+                        live_cost: None,
                     },
                 );
             }
@@ -353,7 +356,14 @@ impl Engine {
             (Some(Stop::Cancelled), _) => (
                 Class::Interrupted,
                 TaskOutcome::Interrupted,
-                Some("interrupted".to_owned()),
+                Some(
+                    if self.d.cancel() == Some(crate::run::dispatcher::Cancel::BudgetHard) {
+                        "--max-cost-hard reached"
+                    } else {
+                        "interrupted"
+                    }
+                    .to_owned(),
+                ),
             ),
             (Some(Stop::Removed), _) => (
                 Class::Interrupted,
@@ -534,6 +544,9 @@ impl Engine {
             );
             let actions = self.d.on_budget(again, message);
             self.perform(actions);
+        }
+        if self.options.max_cost_hard.is_some() {
+            self.check_live_budget();
         }
         let actions = self
             .d
