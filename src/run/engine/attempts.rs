@@ -36,7 +36,7 @@ pub(super) struct Slot {
     /// Its work has landed (`--isolate worktree`): it is concluded as is.
     pub(super) landed: bool,
     /// What it has spent so far, priced from the tokens its stream showed.
-    pub(super) live_cost: Option<f64>,
+    pub(super) live: crate::record::events::Spend,
 }
 
 /// What the run remembers of a task's attempts, for the next one.
@@ -143,7 +143,7 @@ impl Engine {
                         timeout,
                         progress_seen: 0,
                         landed: false,
-                        live_cost: None,
+                        live: Default::default(),
                     },
                 );
             }
@@ -548,6 +548,7 @@ impl Engine {
         if self.options.max_cost_hard.is_some() {
             self.check_live_budget();
         }
+        self.show_running_spend();
         let actions = self
             .d
             .on_end(attempt, class, reason.as_deref(), Instant::now());

@@ -9,28 +9,43 @@ impl Engine {
     /// An attempt's stream showed more tokens: its live cost is updated and
     /// the budgets checked (only when one is set).
     pub(super) fn live_usage(&mut self, slot: u64, usage: stream::Usage, model: Option<String>) {
-        if self.options.max_cost.is_none() && self.options.max_cost_hard.is_none() {
-            return;
-        }
         let Some(s) = self.slots.get(&slot) else {
             return;
         };
         let spec = s.agent.clone();
+        let capped = self.options.max_cost.is_some() || self.options.max_cost_hard.is_some();
         let mut warnings = Vec::new();
         let cost = (self.budget).estimate(&spec, model.as_deref(), usage, &mut warnings);
-        for w in warnings {
-            self.reporter.note(&w);
+        // A model with no price matters here only under a cap (Claude
+        // reports its own cost at the end anyway).
+        if capped {
+            for w in warnings {
+                self.reporter.note(&w);
+            }
         }
         if let Some(s) = self.slots.get_mut(&slot) {
-            s.live_cost = cost;
+            s.live = crate::record::events::Spend::new(usage, cost);
+            s.live.estimated = cost.is_some();
         }
-        self.check_live_budget();
+        self.show_running_spend();
+        if capped {
+            self.check_live_budget();
+        }
+    }
+
+    /// The live view's total counts what running attempts have used.
+    pub(super) fn show_running_spend(&mut self) {
+        let mut running = crate::record::events::Spend::default();
+        for s in self.slots.values() {
+            running.add(&s.live);
+        }
+        self.reporter.running_spend(running);
     }
 
     /// The run's spend so far: what ended attempts cost, and what running
     /// ones have used by their streams (an estimate until they report).
     pub(super) fn live_spend(&self) -> crate::run::budget::Live {
-        let running: Vec<f64> = self.slots.values().filter_map(|s| s.live_cost).collect();
+        let running: Vec<f64> = self.slots.values().filter_map(|s| s.live.cost_usd).collect();
         crate::run::budget::Live {
             usd: self.budget.run.cost_usd.unwrap_or(0.0) + running.iter().sum::<f64>(),
             estimated: self.budget.run.estimated || !running.is_empty(),
