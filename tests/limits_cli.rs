@@ -124,7 +124,10 @@ fn max_cost_counts_the_live_spend_of_running_agents() {
     let fin = only(&events, "run_finished");
     assert_eq!(fin["stopped"], "max_cost");
     // The reported costs replace the live estimates once the agents end.
-    assert!((fin["cost_usd"].as_f64().unwrap() - 0.31).abs() < 1e-9, "{fin}");
+    assert!(
+        (fin["cost_usd"].as_f64().unwrap() - 0.31).abs() < 1e-9,
+        "{fin}"
+    );
     assert!(fin.get("estimated").is_none(), "{fin}");
 }
 
@@ -146,7 +149,10 @@ fn max_cost_hard_stops_running_agents_with_an_estimate_and_the_next_run_continue
     let fin = only(&events, "run_finished");
     assert_eq!(fin["stopped"], "max_cost_hard");
     assert_eq!(fin["estimated"], true, "{fin}");
-    assert!((fin["cost_usd"].as_f64().unwrap() - 0.3).abs() < 1e-9, "{fin}");
+    assert!(
+        (fin["cost_usd"].as_f64().unwrap() - 0.3).abs() < 1e-9,
+        "{fin}"
+    );
     for e in named(&events, "task_finished") {
         assert_eq!(e["outcome"], "interrupted", "{e}");
         assert_eq!(e["reason"], "--max-cost-hard reached", "{e}");

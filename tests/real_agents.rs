@@ -1622,3 +1622,45 @@ fn claude_throttle_halves_concurrency() {
 fn codex_throttle_halves_concurrency() {
     throttle_halves_concurrency(Cli::Codex);
 }
+
+#[test]
+fn max_cost_hard_stops_claude_at_its_first_costly_message_with_an_estimate() {
+    // The first answer reports a million input tokens and calls a tool; the
+    // next answer would take 30 s. Claude shows the first message's usage
+    // at once: the live spend crosses the hard cap, and run-batch stops
+    // Claude there, pricing the tokens it saw (Claude never reported a
+    // cost).
+    let script = vec![
+        Step::tool(ToolCall::claude_bash("true"))
+            .with_text("Checking.")
+            .usage(Usage::new(1_000_000, 10)),
+        Step::text("Done.").delay(Duration::from_secs(30)),
+    ];
+    let Some(fx) = Fixture::new(Cli::Claude, script) else {
+        return;
+    };
+    fx.write_taskfile("- [ ] Say hello\n");
+    let b = fx.run(&["-j", "1", "--max-cost-hard", "0.50"]);
+
+    assert_eq!(b.code(), Some(1), "{b}");
+    assert_eq!(fx.read_taskfile(), "- [ ] Say hello\n", "{b}");
+    let finished = b.attempt_event("task_finished", "say-hello", 1);
+    assert_eq!(finished["outcome"], "interrupted", "{b}");
+    assert_eq!(finished["reason"], "--max-cost-hard reached", "{b}");
+    assert_eq!(finished["estimated"], true, "{b}");
+    assert_eq!(finished["input_tokens"], 1_000_000, "{b}");
+    // A million input tokens of any Claude 5 model: $2 (Sonnet) or $4 (Opus).
+    let cost = finished["cost_usd"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{b}"));
+    // (plus its one output token).
+    let near = |want: f64| (cost - want).abs() < 0.001;
+    assert!(near(2.0) || near(4.0), "{cost}\n{b}");
+    assert!(
+        b.run.elapsed < Duration::from_secs(25),
+        "stopped at the cap\n{b}"
+    );
+    let fin = b.one("run_finished");
+    assert_eq!(fin["stopped"], "max_cost_hard", "{b}");
+    assert_eq!(fin["estimated"], true, "{b}");
+}

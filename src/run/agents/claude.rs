@@ -41,7 +41,7 @@ const PERMISSIONS: Permissions = Permissions {
 /// Variables that make a nested Claude Code refuse to start.
 const NESTED_CLAUDE_VARS: &[&str] = &["CLAUDECODE", "CLAUDE_CODE_ENTRYPOINT"];
 
-/// Anthropic's list prices as of 2025, USD per million tokens (see
+/// Anthropic's list prices, USD per million tokens (see
 /// `ListPrice`): Claude Code reports its own cost, a custom stream-json
 /// agent may not.
 const LIST_PRICES: &[ListPrice] = &[
@@ -51,6 +51,12 @@ const LIST_PRICES: &[ListPrice] = &[
     ("claude-opus-4-5", 5.0, 0.50, 25.0, Some(6.25)),
     ("claude-sonnet-4", 3.0, 0.30, 15.0, Some(3.75)),
     ("claude-haiku-4-5", 1.0, 0.10, 5.0, Some(1.25)),
+    // The 5 family, as Claude Code 2.1.330 prices them in its own
+    // `total_cost_usd` (measured against the mock API, a million tokens of
+    // each kind at a time).
+    ("claude-opus-5", 4.0, 0.20, 20.0, Some(5.0)),
+    ("claude-sonnet-5", 2.0, 0.10, 10.0, Some(2.5)),
+    ("claude-haiku-5", 0.50, 0.05, 2.50, Some(0.625)),
 ];
 
 /// Claude Code's `stream-json`, and any agent that prints the same events.

@@ -45,7 +45,11 @@ impl Engine {
     /// The run's spend so far: what ended attempts cost, and what running
     /// ones have used by their streams (an estimate until they report).
     pub(super) fn live_spend(&self) -> crate::run::budget::Live {
-        let running: Vec<f64> = self.slots.values().filter_map(|s| s.live.cost_usd).collect();
+        let running: Vec<f64> = self
+            .slots
+            .values()
+            .filter_map(|s| s.live.cost_usd)
+            .collect();
         crate::run::budget::Live {
             usd: self.budget.run.cost_usd.unwrap_or(0.0) + running.iter().sum::<f64>(),
             estimated: self.budget.run.estimated || !running.is_empty(),
