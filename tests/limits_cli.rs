@@ -198,3 +198,76 @@ fn max_cost_hard_below_max_cost_is_refused() {
         .unchanged("t.md")
         .status(2);
 }
+
+#[test]
+fn a_later_attempt_escalates_to_another_agent_and_a_longer_timeout() {
+    // The first attempt (the task's own agent, a 1 s timeout) times out;
+    // the second runs `claude --model big` with 20 s, and its command line
+    // says so.
+    let out = claude(Test::new())
+        .file(
+            "t.md",
+            "- [ ] a sleep=2 <!-- id: a -->\n  <!-- timeout: 1s; escalate: 2 agent=\"claude --model big\" timeout=20s -->\n",
+        )
+        .args(["t.md", "--retries", "1"])
+        .stderr_contains("start    a (attempt 2, escalated: agent claude --model big, timeout 20s)")
+        .timeout(Duration::from_secs(60))
+        .success();
+    let events = events_of_run(out.path());
+    let started = named(&events, "task_started");
+    assert_eq!(started.len(), 2);
+    assert!(started[0].get("escalation").is_none(), "{}", started[0]);
+    assert!(
+        !started[0]["command"]
+            .as_str()
+            .unwrap()
+            .contains("--model big"),
+        "{}",
+        started[0]
+    );
+    assert_eq!(
+        started[1]["escalation"],
+        "agent claude --model big, timeout 20s"
+    );
+    assert!(
+        started[1]["command"]
+            .as_str()
+            .unwrap()
+            .contains("--model big"),
+        "{}",
+        started[1]
+    );
+    let finished = named(&events, "task_finished");
+    assert_eq!(finished[0]["outcome"], "timed_out");
+    assert_eq!(finished[1]["outcome"], "succeeded");
+    let calls = call_args(out.path());
+    assert!(
+        calls[1].windows(2).any(|w| w == ["--model", "big"]),
+        "{calls:?}"
+    );
+}
+
+#[test]
+fn an_escalation_to_an_agent_that_cannot_run_is_refused_before_anything_starts() {
+    let out = claude(Test::new())
+        .file(
+            "t.md",
+            "- [ ] a <!-- id: a -->\n  <!-- escalate: 2 agent=no-such-agent-here -->\n",
+        )
+        .args(["t.md"])
+        .stderr_contains("no-such-agent-here")
+        .unchanged("t.md")
+        .status(2);
+    assert!(call_args(out.path()).is_empty(), "nothing started");
+}
+
+#[test]
+fn a_bad_escalation_is_an_error_at_its_place() {
+    claude(Test::new())
+        .file("t.md", "- [ ] a <!-- escalate: 1 timeout=5m -->\n")
+        .args(["t.md"])
+        .stderr_contains("t.md:1:24")
+        .stderr_contains("escalate")
+        .unchanged("t.md")
+        .status(2);
+}

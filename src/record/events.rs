@@ -110,6 +110,10 @@ pub enum Event {
         /// The session this attempt continues.
         #[serde(skip_serializing_if = "Option::is_none")]
         resume: Option<String>,
+        /// What `escalate` hints changed for this attempt (`agent claude
+        /// --model opus, timeout 40m`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        escalation: Option<String>,
     },
     /// The agent named its session (written as soon as it does, so a crash
     /// of run-batch still leaves it for the next run to resume).

@@ -406,11 +406,14 @@ fn plain_text(event: &Event) -> Option<String> {
             task,
             attempt,
             resume,
+            escalation,
             ..
         } => {
             let mut line = format!("start    {task}");
-            if *attempt > 1 {
-                line.push_str(&format!(" (attempt {attempt})"));
+            match escalation {
+                Some(e) => line.push_str(&format!(" (attempt {attempt}, escalated: {e})")),
+                None if *attempt > 1 => line.push_str(&format!(" (attempt {attempt})")),
+                None => {}
             }
             if let Some(id) = resume {
                 line.push_str(&format!(" resuming session {id}"));

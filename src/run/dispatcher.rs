@@ -355,7 +355,9 @@ impl Dispatcher {
             let Some(k) = self.key_of(t) else { continue };
             let attempt = self.next_attempt;
             self.next_attempt += 1;
-            let timeout = self.plan.tasks[t].settings.timeout.or(self.limits.timeout);
+            let number = self.tasks[k].attempts + 1;
+            let (_, timeout) = self.plan.tasks[t].settings.for_attempt(number);
+            let timeout = timeout.or(self.limits.timeout);
             let task = &mut self.tasks[k];
             task.attempts += 1;
             task.state = State::Running;

@@ -245,6 +245,19 @@ fn parse_agent(name: &str, options: &RunOptions) -> Result<AgentSpec, Error> {
     .map_err(|message| Error::Agent { message })
 }
 
+/// The agent an `escalate` hint names, ready to run (a path in it is
+/// relative to the task file, as for the `agent` hint).
+pub(crate) fn escalated_agent(name: &str, options: &RunOptions) -> Result<AgentSpec, String> {
+    let mut spec = AgentSpec::parse(
+        name,
+        &options.config,
+        &options.agent_args,
+        options.max_cost_per_task,
+    )?;
+    spec.resolve(&taskfile_folder(&options.file))?;
+    Ok(spec)
+}
+
 /// A task's agent that cannot run, found before anything starts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AgentProblem {
@@ -303,6 +316,25 @@ pub fn check_agents(
             });
         }
         out[t] = Some(spec);
+        // Later attempts' agents are checked now too, not when a first
+        // attempt has failed hours into the run.
+        for e in &plan.tasks[t].settings.escalate {
+            let Some(name) = &e.agent else { continue };
+            match escalated_agent(name, options) {
+                Ok(spec) => {
+                    if let Some(problem) = spec.task_problem(&task.body) {
+                        problems.push(AgentProblem {
+                            task: t,
+                            message: format!(
+                                "task `{}` (line {}), from attempt {}: {problem}",
+                                task.id, task.checkbox.line, e.from
+                            ),
+                        });
+                    }
+                }
+                Err(message) => problems.push(AgentProblem { task: t, message }),
+            }
+        }
     }
     problems.dedup_by(|a, b| a.message == b.message);
     (out, problems)

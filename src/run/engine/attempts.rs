@@ -70,10 +70,25 @@ impl Engine {
         let (workdir, taskfile) = self.attempt_paths(key);
         self.poll_handoffs();
         let messages = self.messages_for(t);
-        let spec = self.agents[t].clone().unwrap_or_else(|| {
-            crate::run::parse_agent(&crate::run::default_agent(&self.options), &self.options)
-                .expect("checked before the run")
-        });
+        let settings = &self.d.plan().tasks[t].settings;
+        let (agent, timeout) = settings.for_attempt(number);
+        let timeout = timeout.or(self.options.timeout);
+        // An `escalate` hint's agent for this attempt, else the task's own.
+        let escalated = (agent != settings.agent.as_deref())
+            .then_some(agent)
+            .flatten();
+        let escalation = (number > 1)
+            .then(|| escalation_note(settings, number))
+            .flatten();
+        let spec = match escalated {
+            Some(name) => {
+                crate::run::escalated_agent(name, &self.options).expect("checked before the run")
+            }
+            None => self.agents[t].clone().unwrap_or_else(|| {
+                crate::run::parse_agent(&crate::run::default_agent(&self.options), &self.options)
+                    .expect("checked before the run")
+            }),
+        };
         let task = &self.d.plan().doc.tasks[t];
         let task_id = task.id.clone();
         let history = self.history.entry(key).or_default();
@@ -98,10 +113,6 @@ impl Engine {
             taskfile: &taskfile,
             workdir: &workdir,
         };
-        let timeout = self.d.plan().tasks[t]
-            .settings
-            .timeout
-            .or(self.options.timeout);
         match executor::spawn(&launch, attempt, &self.tx) {
             Ok(info) => {
                 let group = Group(info.pid as i32);
@@ -117,6 +128,7 @@ impl Engine {
                     log: info.log.clone(),
                     command: info.command.clone(),
                     resume: resumed.as_ref().map(|r| r.session_id.clone()),
+                    escalation,
                 });
                 self.slots.insert(
                     attempt,
@@ -571,4 +583,23 @@ pub(super) fn stronger(old: Stop, new: Stop) -> Stop {
         (Stop::Cancelled, _) | (_, Stop::Cancelled) => Stop::Cancelled,
         _ => Stop::Timeout,
     }
+}
+
+/// What an attempt's `escalate` hints changed, for `task_started` and the
+/// view: `agent claude --model opus, timeout 40m`; None when none applies.
+fn escalation_note(settings: &crate::plan::Settings, number: u32) -> Option<String> {
+    let mut agent = None;
+    let mut timeout = None;
+    for e in settings.escalate.iter().filter(|e| e.from <= number) {
+        agent = e.agent.as_deref().or(agent);
+        timeout = e.timeout.or(timeout);
+    }
+    let mut parts = Vec::new();
+    if let Some(a) = agent {
+        parts.push(format!("agent {a}"));
+    }
+    if let Some(t) = timeout {
+        parts.push(format!("timeout {}", humanize(t)));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
 }
