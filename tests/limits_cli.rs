@@ -271,3 +271,68 @@ fn a_bad_escalation_is_an_error_at_its_place() {
         .unchanged("t.md")
         .status(2);
 }
+
+/// A fake `gemini` on PATH (Gemini CLI's stream-json), its calls recorded.
+fn gemini(t: Test) -> Test {
+    t.symlink("bin/gemini", STREAM_AGENT)
+        .path_prefix("bin")
+        .env("FAKE_DIR", "{dir}")
+}
+
+#[test]
+fn geminis_terminal_quota_waits_for_the_reset_its_message_gives_and_resumes() {
+    // The class says "usage limit"; the reset is only in its words.
+    let out = gemini(Test::new())
+        .file("run-batch.toml", QUICK_LIMITS)
+        .file("t.md", "- [ ] a limited-once session=G1 <!-- id: a -->\n")
+        .env("FAKE_RESET", "2")
+        .args(["t.md", "--agent", "gemini", "--retries", "0"])
+        .stderr_contains("gemini: waiting for the usage limit until ")
+        .file_is("t.md", "- [x] a limited-once session=G1 <!-- id: a -->\n")
+        .timeout(Duration::from_secs(60))
+        .success();
+    let events = events_of_run(out.path());
+    assert_eq!(
+        named(&events, "task_finished")[0]["class"],
+        "limit_exhausted"
+    );
+    assert_eq!(only(&events, "limit_wait")["reset_known"], true);
+    let over = only(&events, "limit_wait_over");
+    assert!(over["waited_secs"].as_f64().unwrap() >= 2.0, "{over}");
+    let calls = call_args(out.path());
+    assert!(
+        calls[1].windows(2).any(|w| w == ["--resume", "G1"]),
+        "{calls:?}"
+    );
+}
+
+#[test]
+fn geminis_retryable_quota_throttles_and_its_auth_error_stops_the_provider() {
+    let out = gemini(Test::new())
+        .file("t.md", "- [ ] a throttled-once <!-- id: a -->\n")
+        .args(["t.md", "--agent", "gemini", "--retries", "0"])
+        .stderr_contains("gemini: throttled; at most 1 at once")
+        .file_is("t.md", "- [x] a throttled-once <!-- id: a -->\n")
+        .timeout(Duration::from_secs(60))
+        .success();
+    let events = events_of_run(out.path());
+    assert_eq!(named(&events, "task_finished")[0]["class"], "throttled");
+
+    // "Failed to sign in." says nothing the table knows: the class does.
+    let out = gemini(Test::new())
+        .file(
+            "t.md",
+            "- [ ] a authfail <!-- id: a -->\n- [ ] b <!-- id: b -->\n",
+        )
+        .args(["t.md", "--agent", "gemini", "-j", "1", "--retries", "3"])
+        .stderr_contains("gemini: stopped (")
+        .unchanged("t.md")
+        .failure();
+    let events = events_of_run(out.path());
+    assert_eq!(only(&events, "task_finished")["class"], "auth");
+    assert_eq!(
+        call_args(out.path()).len(),
+        1,
+        "no retry, and `b` never started"
+    );
+}

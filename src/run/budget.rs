@@ -48,7 +48,7 @@ impl Budget {
     pub fn spend_of(&mut self, spec: &AgentSpec, s: &StreamSummary) -> (Spend, Vec<String>) {
         let mut warnings = Vec::new();
         if s.cost_usd.is_none() && s.usage.is_zero() && !s.live_usage.is_zero() {
-            let cost = self.estimate(spec, s.model.as_deref(), s.live_usage, &mut warnings);
+            let cost = self.estimate(spec, s.model.as_deref(), s.live_usage, Some(&mut warnings));
             let mut spend = Spend::new(s.live_usage, cost);
             spend.estimated = cost.is_some();
             return (spend, warnings);
@@ -58,19 +58,25 @@ impl Budget {
     }
 
     /// Tokens an attempt used so far at the price of its model (`model`:
-    /// the one its stream named), for live spend.
+    /// the one its stream named), for live spend. With `warnings`, a model
+    /// with no price is warned about (once); without, nothing is noted, so
+    /// that the warning still comes if the agent's own report needs it.
     pub fn estimate(
         &mut self,
         spec: &AgentSpec,
         model: Option<&str>,
         usage: crate::run::agents::stream::Usage,
-        warnings: &mut Vec<String>,
+        warnings: Option<&mut Vec<String>>,
     ) -> Option<f64> {
         if let Some(price) = spec.settings.price {
             return Some(price.cost(&usage));
         }
         let model = spec.model().or_else(|| model.map(str::to_owned))?;
-        Some(self.price_of(spec, &model, warnings)?.cost(&usage))
+        let price = match warnings {
+            Some(w) => self.price_of(spec, &model, w)?,
+            None => self.prices.lookup(&model)?,
+        };
+        Some(price.cost(&usage))
     }
 
     /// Adds an attempt's spend to its task's and the run's.

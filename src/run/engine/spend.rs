@@ -14,14 +14,17 @@ impl Engine {
         };
         let spec = s.agent.clone();
         let capped = self.options.max_cost.is_some() || self.options.max_cost_hard.is_some();
-        let mut warnings = Vec::new();
-        let cost = (self.budget).estimate(&spec, model.as_deref(), usage, &mut warnings);
         // A model with no price matters here only under a cap (Claude
         // reports its own cost at the end anyway).
-        if capped {
-            for w in warnings {
-                self.reporter.note(&w);
-            }
+        let mut warnings = Vec::new();
+        let cost = (self.budget).estimate(
+            &spec,
+            model.as_deref(),
+            usage,
+            capped.then_some(&mut warnings),
+        );
+        for w in warnings {
+            self.reporter.note(&w);
         }
         if let Some(s) = self.slots.get_mut(&slot) {
             s.live = crate::record::events::Spend::new(usage, cost);
