@@ -270,7 +270,10 @@ impl Engine {
             uncommitted: Vec::new(),
             committed_wave: 0,
             commit_warned: false,
-            limit_patterns: crate::run::limits::Patterns::new(&options.config.limit_patterns),
+            limit_patterns: crate::run::limits::Patterns::new(
+                &options.config.limit_patterns,
+                crate::run::agents::limit_wording(),
+            ),
             undo_read,
             options,
         })

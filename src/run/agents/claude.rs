@@ -17,7 +17,7 @@ use crate::run::agents::cli::{Cli, Invocation, Permissions, Setup, push};
 use crate::run::agents::stream::{
     Format, Reader, StreamResult, StreamSummary, Usage, cost, models_from, num, set_str, str_at,
 };
-use crate::run::limits::Signal;
+use crate::run::limits::{Kind, Signal};
 use crate::run::price::ListPrice;
 use crate::run::providers::Pace;
 
@@ -40,6 +40,25 @@ const PERMISSIONS: Permissions = Permissions {
 
 /// Variables that make a nested Claude Code refuse to start.
 const NESTED_CLAUDE_VARS: &[&str] = &["CLAUDECODE", "CLAUDE_CODE_ENTRYPOINT"];
+
+/// How Claude Code words a failure that is not the task's (its docs' error
+/// reference, and the pinned CLI against the mock API; see docs/agents.md
+/// "How the real CLIs report a limit").
+const LIMIT_WORDING: &[(Kind, &str)] = &[
+    (
+        Kind::Auth,
+        r"(?i)invalid api key|invalid x-api-key|not logged in|please run /login|credit balance is too low|usage allocation has been disabled|your organization has been disabled|(?:org's|organization's) monthly usage limit|individual spend limit",
+    ),
+    (
+        Kind::Limit,
+        r"(?i)you['’]ve hit your (?:[\w-]+ )?limit|claude ai usage limit reached",
+    ),
+    (
+        Kind::Throttled,
+        r"(?i)server is temporarily limiting requests|request rejected \(429\)",
+    ),
+    (Kind::Transient, r"(?i)repeated 529|api error: 5\d\d"),
+];
 
 /// Anthropic's list prices, USD per million tokens (see
 /// `ListPrice`): Claude Code reports its own cost, a custom stream-json
@@ -140,6 +159,10 @@ impl Cli for Claude {
 
     fn list_prices(&self) -> &'static [ListPrice] {
         LIST_PRICES
+    }
+
+    fn limit_wording(&self) -> &'static [(Kind, &'static str)] {
+        LIMIT_WORDING
     }
 }
 

@@ -16,7 +16,7 @@ use crate::run::agents::stream::{
     Format, Reader, StreamResult, StreamSummary, Usage, error_message, models_from, num, set_str,
     str_at,
 };
-use crate::run::limits::Signal;
+use crate::run::limits::{Kind, Signal};
 use crate::run::price::ListPrice;
 use crate::run::providers::Pace;
 
@@ -30,6 +30,21 @@ const PERMISSIONS: Permissions = Permissions {
     // Edit files in the working folder, nothing riskier.
     default: "auto_edit",
 };
+
+/// How Gemini CLI words a failure that is not the task's
+/// (`packages/core/src/utils/googleQuotaErrors.ts`); its error class, read
+/// by the stream reader, comes first.
+const LIMIT_WORDING: &[(Kind, &str)] = &[
+    (Kind::Auth, r"(?i)API_KEY_INVALID"),
+    (
+        Kind::Limit,
+        r"(?i)you have exhausted your (?:daily )?quota|quota will reset after|QUOTA_EXHAUSTED",
+    ),
+    (
+        Kind::Throttled,
+        r"(?i)RATE_LIMIT_EXCEEDED|RESOURCE_EXHAUSTED",
+    ),
+];
 
 /// Google's list prices as of 2025, USD per million tokens (see
 /// `ListPrice`). Gemini 2.5 Pro is billed more above 200k prompt tokens;
@@ -117,6 +132,10 @@ impl Cli for Gemini {
 
     fn list_prices(&self) -> &'static [ListPrice] {
         LIST_PRICES
+    }
+
+    fn limit_wording(&self) -> &'static [(Kind, &'static str)] {
+        LIMIT_WORDING
     }
 }
 
