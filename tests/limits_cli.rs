@@ -336,3 +336,21 @@ fn geminis_retryable_quota_throttles_and_its_auth_error_stops_the_provider() {
         "no retry, and `b` never started"
     );
 }
+
+#[test]
+fn an_attempt_that_timed_out_before_reporting_its_spend_is_priced_from_its_tokens() {
+    let out = claude(Test::new())
+        .file("run-batch.toml", DOLLAR_PER_MTOK)
+        .file("t.md", "- [ ] a spend=2 sleep=30 <!-- id: a -->\n")
+        .args(["t.md", "--timeout", "1s", "--grace", "1s"])
+        .unchanged("t.md")
+        .timeout(Duration::from_secs(60))
+        .failure();
+    let events = events_of_run(out.path());
+    let finished = only(&events, "task_finished");
+    assert_eq!(finished["outcome"], "timed_out");
+    assert_eq!(finished["estimated"], true, "{finished}");
+    assert_eq!(finished["input_tokens"], 200_000, "{finished}");
+    assert!((finished["cost_usd"].as_f64().unwrap() - 0.2).abs() < 1e-9);
+    assert_eq!(only(&events, "run_finished")["estimated"], true);
+}

@@ -1664,3 +1664,41 @@ fn max_cost_hard_stops_claude_at_its_first_costly_message_with_an_estimate() {
     assert_eq!(fin["stopped"], "max_cost_hard", "{b}");
     assert_eq!(fin["estimated"], true, "{b}");
 }
+
+#[test]
+fn claude_api_retries_show_as_activity_and_a_500_after_them_is_transient() {
+    // Claude retries the first 500 itself (one retry allowed here), says so
+    // in an `api_retry` event, then gives up on the second: the attempt is
+    // transient (no retry used), and the next one succeeds.
+    let script = vec![Step::error(500), Step::error(500), Step::text("Hello.")];
+    let Some(mut fx) = Fixture::new(Cli::Claude, script) else {
+        return;
+    };
+    fx.env_remove.push("CLAUDE_CODE_MAX_RETRIES");
+    (fx.env_add).push(("CLAUDE_CODE_MAX_RETRIES".into(), "1".into()));
+    fx.write_taskfile("- [ ] Say hello\n");
+    let b = fx.run(&["-j", "1", "--retries", "0"]);
+
+    assert_eq!(b.code(), Some(0), "{b}");
+    assert_eq!(fx.read_taskfile(), "- [x] Say hello\n", "{b}");
+    assert!(
+        (b.log_events("say-hello", 1).iter()).any(|e| e["subtype"] == "api_retry"),
+        "Claude retried once\n{b}"
+    );
+    assert!(
+        b.events_of("task_activity").iter().any(|e| e["activity"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("API retry: ") && a.contains("HTTP 500"))),
+        "the retry shows as activity\n{b}"
+    );
+    assert_eq!(
+        b.attempt_event("task_finished", "say-hello", 1)["class"],
+        "transient",
+        "{b}"
+    );
+    assert_eq!(
+        b.attempt_event("task_finished", "say-hello", 2)["class"],
+        "succeeded",
+        "{b}"
+    );
+}
