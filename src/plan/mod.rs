@@ -7,6 +7,7 @@
 //! wave starts when the previous one is done) so a large file does not grow a
 //! quadratic edge list. Never touches processes or the file.
 
+pub mod files;
 mod graph;
 mod waves;
 
@@ -42,6 +43,8 @@ pub struct Settings {
     pub gate: Option<Gate>,
     pub retries: Option<u32>,
     pub timeout: Option<Duration>,
+    /// `isolate: worktree` (true) or `none` (false); unset follows the run.
+    pub isolate: Option<bool>,
 }
 
 impl Settings {
@@ -69,6 +72,8 @@ pub struct PlannedTask {
     /// An optional task left out of this run.
     pub skipped: bool,
     pub settings: Settings,
+    /// The files it claims: tasks whose claims overlap never run at once.
+    pub files: files::Files,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -114,6 +119,7 @@ impl Plan {
                     groups: Vec::new(),
                     skipped: doc.tasks[i].optional && !options.include_optional,
                     settings: Settings::default(),
+                    files: files::Files::default(),
                 })
                 .collect(),
             ids: HashMap::new(),
@@ -426,6 +432,7 @@ impl Planner {
         for t in 0..doc.tasks.len() {
             let mut settings = Settings::default();
             let mut groups = Vec::new();
+            let mut declared: Vec<String> = Vec::new();
             let mut apply = |h: &Hints, g: Option<usize>| {
                 settings.agent = settings
                     .agent
@@ -441,6 +448,12 @@ impl Planner {
                 }
                 settings.retries = settings.retries.or(h.retries.as_ref().map(|a| a.value));
                 settings.timeout = settings.timeout.or(h.timeout.as_ref().map(|a| a.value));
+                settings.isolate = settings.isolate.or(h.isolate.as_ref().map(|a| a.value));
+                for f in &h.files {
+                    if !declared.contains(&f.value) {
+                        declared.push(f.value.clone());
+                    }
+                }
                 groups.extend(g);
             };
             let mut cur = Some(t);
@@ -456,6 +469,10 @@ impl Planner {
             self.tasks[t].settings = settings;
             if doc.tasks[t].children.is_empty() {
                 self.tasks[t].groups = groups;
+                let task = &doc.tasks[t];
+                let mut inferred = files::infer(&task.text, &task.body);
+                inferred.retain(|p| !declared.contains(p));
+                self.tasks[t].files = files::Files { declared, inferred };
             }
         }
     }

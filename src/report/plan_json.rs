@@ -53,6 +53,16 @@ struct TaskJson<'a> {
     timeout_secs: Option<f64>,
     retries: Option<u32>,
     gate: Option<&'a str>,
+    /// `worktree` or `none` from an `isolate` hint; null follows the run.
+    isolate: Option<&'static str>,
+    files: FilesJson<'a>,
+}
+
+/// The files a task claims (tasks whose claims overlap never run at once).
+#[derive(Serialize)]
+struct FilesJson<'a> {
+    declared: &'a [String],
+    inferred: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -137,6 +147,11 @@ pub fn write(plan: &Plan, workdir: &Path, out: impl std::io::Write) -> std::io::
                     timeout_secs: p.settings.timeout.map(|d| d.as_secs_f64()),
                     retries: p.settings.retries,
                     gate: p.settings.gate.as_ref().map(|g| g.command.as_str()),
+                    isolate: (p.settings.isolate).map(|on| if on { "worktree" } else { "none" }),
+                    files: FilesJson {
+                        declared: &p.files.declared,
+                        inferred: &p.files.inferred,
+                    },
                 }
             })
             .collect(),

@@ -66,11 +66,13 @@ impl Attempt {
     /// Removes what a successful attempt that printed nothing left: its log
     /// (only the command line, which `task_started` records too) and its
     /// prompt. Thousands of quick tasks then leave no files behind.
-    pub fn tidy_after_success(&self) {
+    /// Returns whether the log is gone.
+    pub fn tidy_after_success(&self) -> bool {
         if std::fs::metadata(&self.log).is_ok_and(|m| m.len() <= self.log_header) {
-            let _ = std::fs::remove_file(&self.log);
             let _ = std::fs::remove_file(&self.prompt);
+            return std::fs::remove_file(&self.log).is_ok();
         }
+        false
     }
 }
 

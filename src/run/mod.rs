@@ -11,6 +11,7 @@ pub mod agents;
 pub mod budget;
 pub mod carry;
 pub mod check;
+pub mod claims;
 pub mod dispatcher;
 pub mod dry_run;
 mod engine;

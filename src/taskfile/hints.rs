@@ -12,7 +12,8 @@ use crate::error::{PlanError, suggest};
 use crate::taskfile::{Source, Span};
 
 pub const KEYS: &[&str] = &[
-    "after", "agent", "escalate", "gate", "id", "parallel", "retries", "timeout",
+    "after", "agent", "escalate", "files", "gate", "id", "isolate", "parallel", "retries",
+    "timeout",
 ];
 
 /// `escalate: N agent=… timeout=…`: from attempt N on, the task runs with
@@ -90,8 +91,12 @@ pub struct Hints {
     pub agent: Option<Spanned<String>>,
     /// Accumulates, like `after`: one entry per `escalate` hint.
     pub escalate: Vec<Spanned<Escalation>>,
+    /// Globs naming the files a task changes; accumulates like `after`.
+    pub files: Vec<Spanned<String>>,
     pub gate: Option<Spanned<Gate>>,
     pub id: Option<Spanned<String>>,
+    /// `isolate: worktree` (true) or `isolate: none` (false).
+    pub isolate: Option<Spanned<bool>>,
     pub parallel: Option<Spanned<Parallel>>,
     pub retries: Option<Spanned<u32>>,
     pub timeout: Option<Spanned<Duration>>,
@@ -115,10 +120,11 @@ impl Hints {
         }
         self.after.extend(other.after);
         self.escalate.extend(other.escalate);
+        self.files.extend(other.files);
         macro_rules! take {
             ($($f:ident),*) => { $( if other.$f.is_some() { self.$f = other.$f; } )* };
         }
-        take!(agent, gate, id, parallel, retries, timeout);
+        take!(agent, gate, id, isolate, parallel, retries, timeout);
         second_gate
     }
 }
@@ -430,6 +436,43 @@ fn parse_value(key: &str, value: &str, span: Span) -> Result<Hints, PlanError> {
                 });
                 offset += part.len() + 1;
             }
+        }
+        "files" => {
+            let mut offset = span.offset;
+            for part in value.split(',') {
+                let glob = part.trim();
+                let lead = part.len() - part.trim_start().len();
+                let column = span.column + value[..offset - span.offset + lead].chars().count();
+                let at = Span {
+                    offset: offset + lead,
+                    len: glob.len(),
+                    line: span.line,
+                    column,
+                };
+                offset += part.len() + 1;
+                if glob.is_empty() {
+                    return Err(bad("a comma-separated list of paths or globs"));
+                }
+                let outside = glob.starts_with('/')
+                    || glob.split('/').any(|c| c == "..")
+                    || glob.contains('\\');
+                if outside || globset::Glob::new(glob).is_err() {
+                    return Err(PlanError::BadHintValue {
+                        key: key.to_owned(),
+                        value: glob.to_owned(),
+                        expected: "paths or globs relative to the working folder, such as `src/parser.rs` or `src/parser/**`, separated by commas",
+                    });
+                }
+                h.files.push(spanned(glob.to_owned(), at));
+            }
+        }
+        "isolate" => {
+            let on = match value {
+                "worktree" => true,
+                "none" => false,
+                _ => return Err(bad("`worktree` or `none`")),
+            };
+            h.isolate = Some(spanned(on, span));
         }
         "agent" => {
             // Only the splitting is checked here; whether the program
