@@ -354,3 +354,41 @@ fn an_attempt_that_timed_out_before_reporting_its_spend_is_priced_from_its_token
     assert!((finished["cost_usd"].as_f64().unwrap() - 0.2).abs() < 1e-9);
     assert_eq!(only(&events, "run_finished")["estimated"], true);
 }
+
+#[test]
+fn the_configs_escalation_applies_to_tasks_without_their_own() {
+    let out = claude(Test::new())
+        .file(
+            "run-batch.toml",
+            "[run]\nescalate = [\"2 agent='claude --model big'\"]\n",
+        )
+        .file(
+            "t.md",
+            "- [ ] a error-once <!-- id: a -->\n- [ ] b error-once <!-- id: b -->\n  <!-- escalate: 2 agent=\"claude --model own\" -->\n",
+        )
+        .args(["t.md", "-j", "1", "--retries", "1"])
+        .timeout(Duration::from_secs(60))
+        .success();
+    let events = events_of_run(out.path());
+    let second = |task: &str| {
+        named(&events, "task_started")
+            .into_iter()
+            .find(|e| e["task"] == task && e["attempt"] == 2)
+            .unwrap()["escalation"]
+            .clone()
+    };
+    assert_eq!(second("a"), "agent claude --model big");
+    assert_eq!(second("b"), "agent claude --model own", "the hint wins");
+}
+
+#[test]
+fn a_bad_escalation_in_the_config_says_where() {
+    claude(Test::new())
+        .file("run-batch.toml", "[run]\nescalate = [\"2 model=opus\"]\n")
+        .file("t.md", "- [ ] a <!-- id: a -->\n")
+        .args(["t.md"])
+        .stderr_contains("run-batch.toml:2:")
+        .stderr_contains("`escalate` steps are")
+        .unchanged("t.md")
+        .status(2);
+}

@@ -183,7 +183,8 @@ pub enum Input {
 
 /// Runs `plan`, read from `bytes` of `options.file` by `keeper` (which
 /// follows the file as people edit it).
-pub fn run(plan: Plan, keeper: Keeper, options: RunOptions) -> Result<i32, Error> {
+pub fn run(mut plan: Plan, keeper: Keeper, options: RunOptions) -> Result<i32, Error> {
+    config_escalation(&mut plan, &options.config);
     let mut prompter = Prompter::new(options.template.as_deref()).map_err(Error::Setup)?;
     prompter.require_done = options.require_done;
     let agents = resolve_agents(&plan, &options)?;
@@ -244,6 +245,19 @@ fn parse_agent(name: &str, options: &RunOptions) -> Result<AgentSpec, Error> {
         options.max_cost_per_task,
     )
     .map_err(|message| Error::Agent { message })
+}
+
+/// `[run] escalate` in run-batch.toml, for tasks whose plan gives no
+/// `escalate` hint of its own (a hint at any scope wins over it).
+pub fn config_escalation(plan: &mut Plan, config: &Config) {
+    if config.run.escalate.is_empty() {
+        return;
+    }
+    for task in &mut plan.tasks {
+        if task.settings.escalate.is_empty() {
+            task.settings.escalate.clone_from(&config.run.escalate);
+        }
+    }
 }
 
 /// The agent an `escalate` hint names, ready to run (a path in it is
@@ -319,7 +333,13 @@ pub fn check_agents(
         out[t] = Some(spec);
         // Later attempts' agents are checked now too, not when a first
         // attempt has failed hours into the run.
-        for e in &plan.tasks[t].settings.escalate {
+        let own = &plan.tasks[t].settings.escalate;
+        let steps = if own.is_empty() {
+            &options.config.run.escalate
+        } else {
+            own
+        };
+        for e in steps {
             let Some(name) = &e.agent else { continue };
             match escalated_agent(name, options) {
                 Ok(spec) => {

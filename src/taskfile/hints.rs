@@ -525,7 +525,7 @@ fn parse_value(key: &str, value: &str, span: Span) -> Result<Hints, PlanError> {
 
 /// `2 agent="claude --model opus" timeout=40m`: words split as a shell
 /// would (quotes keep an agent's command line together), never run.
-fn parse_escalation(value: &str) -> Option<Escalation> {
+pub fn parse_escalation(value: &str) -> Option<Escalation> {
     let words = shell_words::split(value).ok()?;
     let (first, rest) = words.split_first()?;
     let from = first.parse::<u32>().ok().filter(|&n| n >= 2)?;

@@ -14,7 +14,7 @@ mod source;
 use std::path::Path;
 
 pub use dialect::Dialect;
-pub use hints::{Escalation, Gate, Hints, Parallel, Spanned, parse_duration};
+pub use hints::{Escalation, Gate, Hints, Parallel, Spanned, parse_duration, parse_escalation};
 pub use identity::{IdSource, slug};
 pub use source::{Source, Span};
 
