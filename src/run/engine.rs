@@ -55,6 +55,8 @@ pub(super) struct Engine {
     _lock: Lock,
     run_id: String,
     run_dir: PathBuf,
+    /// Logs and prompts of silent successes, reused (`spares`).
+    spares: crate::run::spares::Spares,
     events: EventLog,
     journal: Journal,
     reporter: Reporter,
@@ -239,6 +241,7 @@ impl Engine {
             state,
             _lock: lock,
             run_id,
+            spares: crate::run::spares::Spares::new(&run_dir),
             run_dir,
             events,
             journal,

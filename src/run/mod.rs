@@ -24,6 +24,7 @@ pub mod prompt;
 pub mod providers;
 pub mod resume;
 pub mod scheduler;
+pub mod spares;
 pub mod verdict;
 pub mod workspace;
 pub mod worktree;

@@ -121,6 +121,7 @@ impl Engine {
             prompter: &self.prompter,
             last_failure: history.last_failure.as_ref(),
             run_dir: &self.run_dir,
+            spares: &self.spares,
             run_id: &self.run_id,
             state_dir: &self.state_abs,
             taskfile: &taskfile,
@@ -474,7 +475,7 @@ impl Engine {
         if class == Class::Failed {
             history.failed_before = true;
         }
-        let tidied = class == Class::Succeeded && slot.info.tidy_after_success();
+        let tidied = class == Class::Succeeded && slot.info.tidy_after_success(&self.spares);
         self.emit(Event::TaskFinished {
             task: slot.task_id.clone(),
             attempt: slot.number,
