@@ -250,7 +250,14 @@ fn event(s: &mut StreamSummary, v: &Map<String, Value>) -> Option<String> {
             rate_limit(s, v);
             None
         }
-        Some("assistant") => assistant(s, v),
+        Some("assistant") => {
+            // The model answered: a throttle or API error it retried past
+            // is over (a failed result says so again if not).
+            if matches!(s.limit, Some(Signal::Throttled | Signal::Transient)) {
+                s.limit = None;
+            }
+            assistant(s, v)
+        }
         Some("result") => {
             result(s, v);
             None
@@ -626,6 +633,21 @@ mod tests {
         );
         assert_eq!(s.limit, Some(Signal::Throttled));
         assert_eq!(acts, ["API retry: rate_limit (HTTP 429), retry 1/10"]);
+        // A retry that worked is no signal: a later failure of the agent's
+        // own is the task's.
+        let (s, _) = read(
+            FORMAT,
+            None,
+            concat!(
+                r#"{"type":"system","subtype":"api_retry","attempt":1,"max_retries":10,"error_status":429,"error":"rate_limit"}"#,
+                "\n",
+                r#"{"type":"assistant","message":{"id":"m1","content":[{"type":"text","text":"Reading."}]}}"#,
+                "\n",
+                r#"{"type":"result","subtype":"error_during_execution","is_error":true,"result":"Tool failed"}"#,
+                "\n",
+            ),
+        );
+        assert_eq!(s.limit, None);
         let (s, _) = read(
             FORMAT,
             None,
