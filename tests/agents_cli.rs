@@ -294,11 +294,13 @@ fn claude_gets_headless_stream_json_and_accept_edits_by_default() {
             "--output-format",
             "stream-json",
             "--verbose",
+            "--input-format",
+            "stream-json",
             "--permission-mode",
             "acceptEdits"
         ]
     );
-    // The prompt arrives on stdin.
+    // The prompt arrives on stdin, as the first stream-json user message.
     call.assert_prompt_has(&["Say hello", "Do not edit checkboxes"]);
     // A nested Claude Code refuses to start with these set.
     assert_eq!(call.env.get("CLAUDECODE"), None);
@@ -307,7 +309,7 @@ fn claude_gets_headless_stream_json_and_accept_edits_by_default() {
     // The log starts with the command line.
     assert_eq!(
         log_head(out.path(), "hello", 1),
-        "run-batch: claude -p --output-format stream-json --verbose --permission-mode acceptEdits"
+        "run-batch: claude -p --output-format stream-json --verbose --input-format stream-json --permission-mode acceptEdits"
     );
 }
 
@@ -348,6 +350,8 @@ fn claude_settings_from_config_budget_and_agent_args_in_their_places() {
             "--output-format",
             "stream-json",
             "--verbose",
+            "--input-format",
+            "stream-json",
             "--model",
             "opus",
             "--permission-mode",
@@ -374,7 +378,7 @@ fn claude_settings_from_config_budget_and_agent_args_in_their_places() {
     );
     assert_eq!(
         log_head(out.path(), "a", 1),
-        "run-batch: claude -p --output-format stream-json --verbose --model opus \
+        "run-batch: claude -p --output-format stream-json --verbose --input-format stream-json --model opus \
          --permission-mode bypassPermissions --allowedTools Read 'Bash(git *)' \
          --max-budget-usd 0.5 --max-turns 9 --debug --foo bar"
     );

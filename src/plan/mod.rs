@@ -17,7 +17,7 @@ use std::time::Duration;
 pub use waves::Wave;
 
 use crate::error::{Error, PlanError, suggest};
-use crate::taskfile::{Document, Gate, Hints, Parallel, Span, Spanned};
+use crate::taskfile::{Checkpoint, Document, Gate, Hints, Parallel, Span, Spanned};
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PlanOptions {
@@ -41,6 +41,10 @@ pub struct Settings {
     pub escalate: Vec<crate::taskfile::Escalation>,
     /// Written as a `gate` hint or a ```` ```gate ```` block; run with `sh -c`.
     pub gate: Option<Gate>,
+    /// ```` ```checkpoint ```` blocks of the nearest scope that has any.
+    pub checkpoints: Vec<Checkpoint>,
+    /// The `judge` hint: an agent that judges the work after the gate.
+    pub judge: Option<String>,
     pub retries: Option<u32>,
     pub timeout: Option<Duration>,
     /// `isolate: worktree` (true) or `none` (false); unset follows the run.
@@ -446,6 +450,11 @@ impl Planner {
                     settings.escalate = h.escalate.iter().map(|e| e.value.clone()).collect();
                     settings.escalate.sort_by_key(|e| e.from);
                 }
+                if settings.checkpoints.is_empty() {
+                    settings.checkpoints = h.checkpoints.iter().map(|c| c.value.clone()).collect();
+                }
+                settings.judge =
+                    (settings.judge.take()).or_else(|| h.judge.as_ref().map(|a| a.value.clone()));
                 settings.retries = settings.retries.or(h.retries.as_ref().map(|a| a.value));
                 settings.timeout = settings.timeout.or(h.timeout.as_ref().map(|a| a.value));
                 settings.isolate = settings.isolate.or(h.isolate.as_ref().map(|a| a.value));

@@ -167,6 +167,7 @@ impl Journal {
                 "\"task_session\"",
                 "\"task_verified\"",
                 "\"task_landed\"",
+                "\"judge_finished\"",
             ]
             .iter()
             .any(|e| line.contains(e))
@@ -186,6 +187,13 @@ impl Journal {
                 Some("task_finished") => true,
                 Some("task_verified") => {
                     rec.verified_branch = str_at("branch");
+                    continue;
+                }
+                // A judge's spend is its task's.
+                Some("judge_finished") => {
+                    if let Ok(spend) = Spend::deserialize(&v) {
+                        rec.spent.add(&spend);
+                    }
                     continue;
                 }
                 Some("task_landed") => {

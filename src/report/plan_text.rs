@@ -172,6 +172,16 @@ fn task_line(out: &mut String, plan: &Plan, t: usize) {
     if let Some(g) = &s.gate {
         notes.push(format!("gate {}", g.label()));
     }
+    for c in &s.checkpoints {
+        notes.push(format!(
+            "checkpoint `{}` {}",
+            c.summary(),
+            c.trigger_label()
+        ));
+    }
+    if let Some(j) = &s.judge {
+        notes.push(format!("judge {j}"));
+    }
     if let Some(on) = s.isolate {
         notes.push(format!("isolate {}", if on { "worktree" } else { "none" }));
     }

@@ -35,8 +35,11 @@ use crate::run::{
 };
 
 mod attempts;
+mod checkpoints;
+mod deliver;
 mod finish;
 mod isolation;
+mod judging;
 mod spend;
 mod taskfile;
 
@@ -107,6 +110,8 @@ pub(super) struct Engine {
     /// `run-batch tick --undo` requests read so far.
     undo: HashSet<String>,
     undo_read: u64,
+    /// What judges spent in this run (also in their tasks' spend).
+    judge_spend: crate::record::events::Spend,
 }
 
 /// How often running attempts' progress files are looked at.
@@ -241,7 +246,7 @@ impl Engine {
             state,
             _lock: lock,
             run_id,
-            spares: crate::run::spares::Spares::new(&run_dir),
+            spares: crate::run::spares::Spares::new(),
             run_dir,
             events,
             journal,
@@ -281,6 +286,7 @@ impl Engine {
                 crate::run::agents::limit_wording(),
             ),
             undo_read,
+            judge_spend: Default::default(),
             options,
         })
     }
@@ -419,6 +425,9 @@ impl Engine {
                 } => {
                     let grace = self.options.grace;
                     if let Some(s) = self.slots.get_mut(&attempt) {
+                        if let Some(w) = &s.watch {
+                            w.cancel();
+                        }
                         s.stop = Some(s.stop.map_or(why, |old| stronger(old, why)));
                         if s.termination.is_none() {
                             s.termination =
@@ -447,6 +456,11 @@ impl Engine {
             Input::Exited { slot, exit } => {
                 if let Some(s) = self.slots.get_mut(&slot) {
                     s.exited = Some(exit);
+                    if s.agent_exit.is_none()
+                        && let Some(w) = &s.watch
+                    {
+                        w.finish();
+                    }
                 }
                 self.maybe_complete(slot);
             }
@@ -474,6 +488,8 @@ impl Engine {
                     self.emit(event);
                 }
             }
+            Input::Checkpoint { slot, report } => self.checkpoint_report(slot, *report),
+            Input::Judged { slot, judged } => self.judged(slot, *judged),
             Input::Prepared { slot, result } => self.prepared(slot, *result),
             Input::Landed { slot, result } => self.landed(slot, *result),
             Input::Signal(sig) => {
@@ -582,6 +598,7 @@ impl Engine {
             .into_iter()
             .filter(|m| m.id > last)
             .collect();
+        let any = !new.is_empty();
         for m in new {
             self.emit(Event::Handoff {
                 id: m.id.clone(),
@@ -591,6 +608,9 @@ impl Engine {
                 text: m.text.chars().take(2000).collect(),
             });
             self.messages.push(m);
+        }
+        if any {
+            self.deliver_live();
         }
     }
 

@@ -12,7 +12,7 @@ use crate::error::{PlanError, suggest};
 use crate::taskfile::{Source, Span};
 
 pub const KEYS: &[&str] = &[
-    "after", "agent", "escalate", "files", "gate", "id", "isolate", "parallel", "retries",
+    "after", "agent", "escalate", "files", "gate", "id", "isolate", "judge", "parallel", "retries",
     "timeout",
 ];
 
@@ -97,9 +97,13 @@ pub struct Hints {
     pub id: Option<Spanned<String>>,
     /// `isolate: worktree` (true) or `isolate: none` (false).
     pub isolate: Option<Spanned<bool>>,
+    /// An agent (preset or command) that judges the work after the gate.
+    pub judge: Option<Spanned<String>>,
     pub parallel: Option<Spanned<Parallel>>,
     pub retries: Option<Spanned<u32>>,
     pub timeout: Option<Spanned<Duration>>,
+    /// ```` ```checkpoint ```` blocks, in document order.
+    pub checkpoints: Vec<Spanned<crate::taskfile::checkpoint::Checkpoint>>,
 }
 
 impl Hints {
@@ -121,10 +125,11 @@ impl Hints {
         self.after.extend(other.after);
         self.escalate.extend(other.escalate);
         self.files.extend(other.files);
+        self.checkpoints.extend(other.checkpoints);
         macro_rules! take {
             ($($f:ident),*) => { $( if other.$f.is_some() { self.$f = other.$f; } )* };
         }
-        take!(agent, gate, id, isolate, parallel, retries, timeout);
+        take!(agent, gate, id, isolate, judge, parallel, retries, timeout);
         second_gate
     }
 }
@@ -488,6 +493,13 @@ fn parse_value(key: &str, value: &str, span: Span) -> Result<Hints, PlanError> {
                 bad("the attempt it starts from (2 or more), then `agent=NAME` and/or `timeout=DURATION`, e.g. `2 agent=\"claude --model opus\" timeout=40m`")
             })?;
             h.escalate.push(spanned(e, span));
+        }
+        "judge" => {
+            let words = shell_words::split(value).unwrap_or_default();
+            if words.first().is_none_or(String::is_empty) {
+                return Err(bad("an agent name or a command line with balanced quotes"));
+            }
+            h.judge = Some(spanned(value.to_owned(), span));
         }
         "timeout" => {
             let d = parse_duration(value)

@@ -5,6 +5,7 @@
 //! `warnings`; the planner refuses to plan while `errors` is not empty, and the
 //! ticker only needs the ids.
 
+mod checkpoint;
 mod dialect;
 mod hints;
 mod identity;
@@ -13,6 +14,7 @@ mod source;
 
 use std::path::Path;
 
+pub use checkpoint::{Checkpoint, Trigger};
 pub use dialect::Dialect;
 pub use hints::{Escalation, Gate, Hints, Parallel, Spanned, parse_duration, parse_escalation};
 pub use identity::{IdSource, slug};
@@ -429,8 +431,11 @@ impl Document {
             }
             // A ```gate block is pointed at by its fence, a comment by `<!--`.
             let gate_block = c.hints.gate.as_ref().filter(|g| g.value.block);
-            let block = gate_block.is_some();
-            let span = gate_block.map_or_else(|| self.source.span(c.offset, 4), |g| g.span);
+            let fenced = gate_block
+                .map(|g| g.span)
+                .or(c.hints.checkpoints.first().map(|c| c.span));
+            let block = fenced.is_some();
+            let span = fenced.unwrap_or_else(|| self.source.span(c.offset, 4));
             let (hints, place) = if let Some(t) = self.task_at(c.offset) {
                 (&mut self.tasks[t].hints, "for this task")
             } else {

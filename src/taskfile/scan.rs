@@ -9,6 +9,7 @@
 use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
 use crate::taskfile::Source;
+use crate::taskfile::checkpoint;
 use crate::taskfile::hints::{self, Comment};
 
 #[derive(Debug, Clone)]
@@ -117,6 +118,8 @@ pub fn scan(source: &Source) -> Scan {
     let mut front_matter_end = 0;
     // The open ```` ```gate ```` block: where its fence starts, its text.
     let mut gate: Option<(usize, String)> = None;
+    // The open ```` ```checkpoint ```` block, likewise.
+    let mut checkpoint: Option<(usize, String)> = None;
     let top = front_matter_len(text);
     let parser = Parser::new_ext(&text[top..], options()).into_offset_iter();
     for (n, (event, range)) in parser.enumerate() {
@@ -228,7 +231,19 @@ pub fn scan(source: &Source) -> Scan {
             {
                 gate = Some((range.start, String::new()));
             }
+            Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info)))
+                if quote_depth == 0
+                    && range.start >= front_matter_end
+                    && info.split_whitespace().next() == Some("checkpoint") =>
+            {
+                checkpoint = Some((range.start, String::new()));
+            }
             Event::End(TagEnd::CodeBlock) => {
+                if let Some((start, command)) = checkpoint.take() {
+                    let fence = source.line_end(start) - start;
+                    out.comments
+                        .push(checkpoint::checkpoint_block(source, start, fence, &command));
+                }
                 if let Some((start, command)) = gate.take() {
                     let fence = source.line_end(start) - start;
                     out.comments
@@ -239,7 +254,7 @@ pub fn scan(source: &Source) -> Scan {
                 if let Some(h) = heading.as_mut() {
                     h.title.push_str(&t);
                 }
-                if let Some((_, command)) = gate.as_mut() {
+                if let Some((_, command)) = gate.as_mut().or(checkpoint.as_mut()) {
                     command.push_str(&t);
                 }
             }
