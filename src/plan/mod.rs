@@ -128,6 +128,7 @@ impl Plan {
                 .collect(),
             ids: HashMap::new(),
             by_last: HashMap::new(),
+            legacy: None,
             after_spans: HashMap::new(),
             section_after: vec![Vec::new(); doc.sections.len()],
             errors: Vec::new(),
@@ -226,6 +227,9 @@ struct Planner {
     ids: HashMap<String, Target>,
     /// Ids by their last `/` segment, for short references.
     by_last: HashMap<String, Vec<String>>,
+    /// Ids under the earlier naming rule, read only when a reference is
+    /// not a current id.
+    legacy: Option<Aliases>,
     /// Where each task's dependency was written, to point at it in errors.
     after_spans: HashMap<(usize, Target), Span>,
     /// Each section's resolved `after` targets, with where they were written.
@@ -243,34 +247,32 @@ impl Planner {
         for (i, t) in doc.tasks.iter().enumerate() {
             self.ids.insert(t.id.clone(), Target::Task(i));
         }
-        for id in self.ids.keys() {
-            if let Some((_, last)) = id.rsplit_once('/') {
-                self.by_last
-                    .entry(last.to_owned())
-                    .or_default()
-                    .push(id.clone());
-            }
-        }
+        self.by_last = by_last(&self.ids);
     }
 
     fn lookup(&mut self, doc: &Document, who: &str, dep: &Spanned<String>) -> Option<Target> {
         if let Some(&t) = self.ids.get(&dep.value) {
             return Some(t);
         }
-        let last = dep.value.rsplit('/').next().unwrap_or("");
-        let candidates = self.by_last.get(last).map(Vec::as_slice).unwrap_or(&[]);
-        match crate::taskfile::by_last_segments(candidates.iter().map(String::as_str), &dep.value) {
-            Ok(Some(full)) => return self.ids.get(&full).copied(),
+        match resolve_last(&self.ids, &self.by_last, &dep.value) {
+            Ok(Some(t)) => return Some(t),
             Ok(None) => {}
             Err(candidates) => {
-                self.errors.push((
-                    dep.span,
-                    PlanError::AmbiguousDependency {
-                        task: who.to_owned(),
-                        id: dep.value.clone(),
-                        candidates,
-                    },
-                ));
+                self.ambiguous(who, dep, candidates);
+                return None;
+            }
+        }
+        // An id as earlier versions named it (the whole heading path), or
+        // its last segments: plans written then keep working.
+        let legacy = self.legacy.get_or_insert_with(|| Aliases::legacy(doc));
+        if let Some(&t) = legacy.ids.get(&dep.value) {
+            return Some(t);
+        }
+        match resolve_last(&legacy.ids, &legacy.by_last, &dep.value) {
+            Ok(Some(t)) => return Some(t),
+            Ok(None) => {}
+            Err(candidates) => {
+                self.ambiguous(who, dep, candidates);
                 return None;
             }
         }
@@ -285,6 +287,17 @@ impl Planner {
             },
         ));
         None
+    }
+
+    fn ambiguous(&mut self, who: &str, dep: &Spanned<String>, candidates: Vec<String>) {
+        self.errors.push((
+            dep.span,
+            PlanError::AmbiguousDependency {
+                task: who.to_owned(),
+                id: dep.value.clone(),
+                candidates,
+            },
+        ));
     }
 
     fn hint_edges(&mut self, doc: &Document) {
@@ -585,6 +598,52 @@ impl Planner {
             ));
         }
     }
+}
+
+/// Earlier versions' ids of every task and section.
+struct Aliases {
+    ids: HashMap<String, Target>,
+    by_last: HashMap<String, Vec<String>>,
+}
+
+impl Aliases {
+    fn legacy(doc: &Document) -> Aliases {
+        let old = crate::taskfile::legacy_ids(doc);
+        let mut ids = HashMap::new();
+        for (s, id) in old.sections.into_iter().enumerate().skip(1) {
+            ids.insert(id, Target::Section(s));
+        }
+        for (t, id) in old.tasks.into_iter().enumerate() {
+            ids.insert(id, Target::Task(t));
+        }
+        let by_last = by_last(&ids);
+        Aliases { ids, by_last }
+    }
+}
+
+/// Ids by their last `/` segment.
+fn by_last(ids: &HashMap<String, Target>) -> HashMap<String, Vec<String>> {
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    for id in ids.keys() {
+        if let Some((_, last)) = id.rsplit_once('/') {
+            out.entry(last.to_owned()).or_default().push(id.clone());
+        }
+    }
+    out
+}
+
+/// The one id of `ids` that ends with `/reference`; `Err` lists them when
+/// several do.
+fn resolve_last(
+    ids: &HashMap<String, Target>,
+    by_last: &HashMap<String, Vec<String>>,
+    reference: &str,
+) -> Result<Option<Target>, Vec<String>> {
+    let last = reference.rsplit('/').next().unwrap_or("");
+    let candidates = by_last.get(last).map(Vec::as_slice).unwrap_or(&[]);
+    let found =
+        crate::taskfile::by_last_segments(candidates.iter().map(String::as_str), reference)?;
+    Ok(found.and_then(|full| ids.get(&full).copied()))
 }
 
 fn group_for(hints: &Hints, owner: GroupOwner) -> Option<Group> {

@@ -18,7 +18,7 @@ use crate::record::events::{self, Event, EventLog, TaskOutcome};
 use crate::record::journal::{Journal, RunRecord};
 use crate::record::keeper::{Keeper, Poll, Written};
 use crate::record::lease::Stamp;
-use crate::record::state::{Lock, StateDir};
+use crate::record::state::{Lock, StateDir, file_stem_for};
 use crate::report::live::{Mode, Reporter};
 use crate::report::plan_text::humanize;
 use crate::run::agents::{AgentSpec, stream};
@@ -173,6 +173,8 @@ impl Engine {
         // A run that never finished (killed, crashed) is folded first: the
         // sessions it named are resumed now.
         let crashed = journal.recover(process::pid_alive);
+        // Then its keys follow today's ids (a journal from before short ids).
+        let renamed = journal.migrate_ids(&plan.doc);
         let mut history = HashMap::new();
         if !options.fresh {
             for t in 0..plan.doc.tasks.len() {
@@ -230,6 +232,11 @@ impl Engine {
                     workdir.display(),
                     repo.root.display()
                 )));
+            }
+            // An interrupted agent's worktree is named after its task's id:
+            // it follows the journal to the new name.
+            for (old, new) in &renamed {
+                repo.rename_worktree(&file_stem_for(old), &file_stem_for(new));
             }
             Some(repo)
         } else {

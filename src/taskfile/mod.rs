@@ -9,6 +9,7 @@ mod checkpoint;
 mod dialect;
 mod hints;
 mod identity;
+mod legacy_ids;
 mod scan;
 mod source;
 
@@ -17,7 +18,8 @@ use std::path::Path;
 pub use checkpoint::{Checkpoint, Trigger};
 pub use dialect::Dialect;
 pub use hints::{Escalation, Gate, Hints, Parallel, Spanned, parse_duration, parse_escalation};
-pub use identity::{IdSource, slug};
+pub use identity::{ID_MAX, IdSource, slug};
+pub use legacy_ids::{LegacyIds, find_task, legacy_ids};
 pub use source::{Source, Span};
 
 use crate::error::{Diagnostic, Error, Location, PlanError};
@@ -116,9 +118,20 @@ impl Document {
             .map(|i| first_line_text(&source, i.text_start))
             .collect();
         let dialect = options.dialect.unwrap_or_else(|| {
-            let candidates = (items.iter().zip(&texts))
-                .filter(|(i, _)| !i.in_quote)
-                .map(|(i, t)| (t.as_str(), i.optional));
+            let heading = |at: usize| {
+                let before = scan.headings.partition_point(|h| h.start <= at);
+                before
+                    .checked_sub(1)
+                    .map(|h| scan.headings[h].title.as_str())
+            };
+            let candidates =
+                (items.iter().zip(&texts))
+                    .filter(|(i, _)| !i.in_quote)
+                    .map(|(i, t)| dialect::Candidate {
+                        text: t,
+                        optional: i.optional,
+                        heading: heading(i.start),
+                    });
             dialect::detect(candidates)
         });
         let mut doc = Document {
@@ -380,7 +393,7 @@ impl Document {
             }
             stack.push(index);
         }
-        if self.dialect == Dialect::Kiro {
+        if matches!(self.dialect, Dialect::Kiro | Dialect::Openspec) {
             self.adopt_by_number();
         }
     }
