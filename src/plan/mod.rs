@@ -42,6 +42,9 @@ pub enum Target {
 #[derive(Clone, Debug, Default)]
 pub struct Settings {
     pub agent: Option<String>,
+    /// Later attempts' agent and timeout (`escalate` hints of the nearest
+    /// scope that has any), by the attempt they start from.
+    pub escalate: Vec<crate::taskfile::Escalation>,
     /// Written as a `gate` hint or a ```` ```gate ```` block; run with `sh -c`.
     pub gate: Option<Gate>,
     /// ```` ```checkpoint ```` blocks of the nearest scope that has any.
@@ -52,6 +55,20 @@ pub struct Settings {
     pub timeout: Option<Duration>,
     /// `isolate: worktree` (true) or `none` (false); unset follows the run.
     pub isolate: Option<bool>,
+}
+
+impl Settings {
+    /// The agent and timeout of attempt `n` (1 for the first): its own,
+    /// replaced by each escalation that has begun by then.
+    pub fn for_attempt(&self, n: u32) -> (Option<&str>, Option<Duration>) {
+        let mut agent = self.agent.as_deref();
+        let mut timeout = self.timeout;
+        for e in self.escalate.iter().filter(|e| e.from <= n) {
+            agent = e.agent.as_deref().or(agent);
+            timeout = e.timeout.or(timeout);
+        }
+        (agent, timeout)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -481,6 +498,10 @@ impl Planner {
                     .gate
                     .take()
                     .or_else(|| h.gate.as_ref().map(|a| a.value.clone()));
+                if settings.escalate.is_empty() {
+                    settings.escalate = h.escalate.iter().map(|e| e.value.clone()).collect();
+                    settings.escalate.sort_by_key(|e| e.from);
+                }
                 if settings.checkpoints.is_empty() {
                     settings.checkpoints = h.checkpoints.iter().map(|c| c.value.clone()).collect();
                 }

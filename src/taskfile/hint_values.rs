@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::error::{PlanError, suggest};
 use crate::taskfile::Span;
-use crate::taskfile::hints::{Gate, Hints, KEYS, Parallel, Spanned};
+use crate::taskfile::hints::{Escalation, Gate, Hints, KEYS, Parallel, Spanned};
 
 /// `pipeline`: what a wave waits for before its tasks start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
@@ -162,6 +162,12 @@ pub(crate) fn parse_value(key: &str, value: &str, span: Span) -> Result<Hints, P
             }
             h.track = Some(spanned(value.to_owned(), span));
         }
+        "escalate" => {
+            let e = parse_escalation(value).ok_or_else(|| {
+                bad("the attempt it starts from (2 or more), then `agent=NAME` and/or `timeout=DURATION`, e.g. `2 agent=\"claude --model opus\" timeout=40m`")
+            })?;
+            h.escalate.push(spanned(e, span));
+        }
         "judge" => {
             let words = shell_words::split(value).unwrap_or_default();
             if words.first().is_none_or(String::is_empty) {
@@ -201,6 +207,30 @@ pub(crate) fn parse_value(key: &str, value: &str, span: Span) -> Result<Hints, P
         }
     }
     Ok(h)
+}
+
+/// `2 agent="claude --model opus" timeout=40m`: words split as a shell
+/// would (quotes keep an agent's command line together), never run.
+pub fn parse_escalation(value: &str) -> Option<Escalation> {
+    let words = shell_words::split(value).ok()?;
+    let (first, rest) = words.split_first()?;
+    let from = first.parse::<u32>().ok().filter(|&n| n >= 2)?;
+    let mut e = Escalation {
+        from,
+        agent: None,
+        timeout: None,
+    };
+    for word in rest {
+        match word.split_once('=')? {
+            ("agent", a) if !a.trim().is_empty() && e.agent.is_none() => {
+                shell_words::split(a).ok()?;
+                e.agent = Some(a.to_owned());
+            }
+            ("timeout", t) if e.timeout.is_none() => e.timeout = Some(parse_duration(t)?),
+            _ => return None,
+        }
+    }
+    (e.agent.is_some() || e.timeout.is_some()).then_some(e)
 }
 
 pub fn is_id(s: &str) -> bool {

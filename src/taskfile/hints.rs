@@ -12,19 +12,31 @@ use crate::error::{PlanError, suggest};
 use crate::taskfile::{Source, Span};
 
 use crate::taskfile::hint_values::parse_value;
-pub use crate::taskfile::hint_values::{Order, Pipeline, parse_duration};
+pub use crate::taskfile::hint_values::{Order, Pipeline, parse_duration, parse_escalation};
 
 pub const KEYS: &[&str] = &[
-    "after", "agent", "files", "gate", "id", "isolate", "judge", "order", "parallel", "pipeline",
-    "retries", "timeout", "track",
+    "after", "agent", "escalate", "files", "gate", "id", "isolate", "judge", "order", "parallel",
+    "pipeline", "retries", "timeout", "track",
 ];
 
 /// Keys whose misspellings one or two letters off are errors. The newer
 /// keys are left out: `owner` or `trace` in an ordinary comment must not
 /// read as a typo of `order` or `track`.
 const FUZZY_KEYS: &[&str] = &[
-    "after", "agent", "files", "gate", "id", "isolate", "judge", "parallel", "retries", "timeout",
+    "after", "agent", "escalate", "files", "gate", "id", "isolate", "judge", "parallel", "retries",
+    "timeout",
 ];
+
+/// `escalate: N agent=… timeout=…`: from attempt N on, the task runs with
+/// this agent and/or this timeout instead of its own (a stronger model, a
+/// longer timeout for a task that failed once).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Escalation {
+    /// The first attempt it applies to (2 or more).
+    pub from: u32,
+    pub agent: Option<String>,
+    pub timeout: Option<Duration>,
+}
 
 /// How many tasks of a group may run at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -88,6 +100,8 @@ impl Gate {
 pub struct Hints {
     pub after: Vec<Spanned<String>>,
     pub agent: Option<Spanned<String>>,
+    /// Accumulates, like `after`: one entry per `escalate` hint.
+    pub escalate: Vec<Spanned<Escalation>>,
     /// Globs naming the files a task changes; accumulates like `after`.
     pub files: Vec<Spanned<String>>,
     pub gate: Option<Spanned<Gate>>,
@@ -126,6 +140,7 @@ impl Hints {
             other.gate = None;
         }
         self.after.extend(other.after);
+        self.escalate.extend(other.escalate);
         self.files.extend(other.files);
         self.checkpoints.extend(other.checkpoints);
         macro_rules! take {
@@ -515,6 +530,45 @@ mod tests {
                 suggestion: Some("after".into())
             }
         );
+    }
+
+    #[test]
+    fn escalations_accumulate_and_bad_ones_say_what_is_expected() {
+        let c = comments(
+            "x <!-- escalate: 2 timeout=40m; escalate: 3 agent=\"claude --model opus\" -->",
+        );
+        assert!(c[0].errors.is_empty(), "{:?}", c[0].errors);
+        let steps: Vec<&Escalation> = c[0].hints.escalate.iter().map(|e| &e.value).collect();
+        assert_eq!(
+            steps,
+            [
+                &Escalation {
+                    from: 2,
+                    agent: None,
+                    timeout: Some(Duration::from_secs(40 * 60)),
+                },
+                &Escalation {
+                    from: 3,
+                    agent: Some("claude --model opus".into()),
+                    timeout: None,
+                },
+            ]
+        );
+        for bad in [
+            "escalate: 1 timeout=40m",
+            "escalate: 2",
+            "escalate: timeout=40m",
+            "escalate: 2 model=opus",
+            "escalate: 2 timeout=soon",
+            "escalate: 2 agent='claude",
+            "escalate: 2 timeout=1m timeout=2m",
+        ] {
+            let e = errors(&format!("x <!-- {bad} -->"));
+            assert!(
+                matches!(&e[..], [(_, PlanError::BadHintValue { key, .. })] if key == "escalate"),
+                "{bad}: {e:?}"
+            );
+        }
     }
 
     #[test]

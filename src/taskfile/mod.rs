@@ -18,7 +18,9 @@ use std::path::Path;
 
 pub use checkpoint::{Checkpoint, Trigger};
 pub use dialect::Dialect;
-pub use hints::{Gate, Hints, Order, Parallel, Pipeline, Spanned, parse_duration};
+pub use hints::{
+    Escalation, Gate, Hints, Order, Parallel, Pipeline, Spanned, parse_duration, parse_escalation,
+};
 pub use identity::{ID_MAX, IdSource, slug};
 pub use legacy_ids::{LegacyIds, find_task, legacy_ids};
 pub use source::{Source, Span};
