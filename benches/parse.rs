@@ -784,7 +784,8 @@ fn generate(total: usize) -> Generated {
             g.short_after += 1;
         }
         if p == 17 {
-            g.out.push_str("<!-- paralel: 3 -->\n\n");
+            // A prose comment (a misspelt hint like `paralel` is an error).
+            g.out.push_str("<!-- Keep this phase small. -->\n\n");
         }
         let _ = writeln!(
             g.out,

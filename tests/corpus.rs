@@ -791,7 +791,7 @@ fn task_text_and_body_are_what_the_user_wrote() {
     assert_eq!(doc.sections.last().unwrap().title, "Done ✓");
     // A fenced block indented under a task is its body.
     let doc = read(&file("code_block_in_task"));
-    assert_eq!(doc.tasks[0].body, "```sh\nls -la\n```");
+    assert_eq!(doc.body(0), "```sh\nls -la\n```");
     // Arabic headings and slugs; a tab-indented task is found.
     let doc = read(&file("README-ar"));
     assert_eq!(doc.sections[1].title, "جامعة المقابلات البرمجية");

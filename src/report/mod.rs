@@ -3,6 +3,7 @@
 
 pub mod diagnostic;
 pub mod format;
+pub mod json_out;
 pub mod live;
 pub mod output;
 pub mod plan_graph;

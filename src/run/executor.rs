@@ -115,7 +115,7 @@ pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attem
     let mut log_file = OpenOptions::new().create(true).append(true).open(&log)?;
 
     let script_path = file("sh");
-    let script = l.spec.script(&task.body);
+    let script = l.spec.script(&l.plan.doc.body(l.task));
     if let Some(script) = &script {
         std::fs::write(&script_path, script)?;
     }

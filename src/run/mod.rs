@@ -286,7 +286,7 @@ pub fn check_agents(
         });
         let Some(spec) = spec.clone() else { continue };
         let task = &plan.doc.tasks[t];
-        if let Some(problem) = spec.task_problem(&task.body) {
+        if let Some(problem) = spec.task_problem(&plan.doc.body(t)) {
             problems.push(AgentProblem {
                 task: t,
                 message: format!("task `{}` (line {}) {problem}", task.id, task.checkbox.line),

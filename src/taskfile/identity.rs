@@ -5,7 +5,7 @@
 //! elsewhere in the file never change it; that is what lets a tick find its
 //! task again after a person has edited the file.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::error::PlanError;
 use crate::taskfile::Document;
@@ -25,7 +25,7 @@ const SLUG_PART_MAX: usize = 40;
 
 pub(super) fn assign(doc: &mut Document) {
     // Explicit ids first: they win every clash, and two of them clash loudly.
-    let mut taken: HashMap<String, usize> = HashMap::new();
+    let mut taken: HashMap<String, usize> = HashMap::default();
     let mut explicit = Vec::new();
     for (i, s) in doc.sections.iter().enumerate() {
         if let Some(id) = &s.hints.id {

@@ -8,6 +8,7 @@
 mod dialect;
 mod hints;
 mod identity;
+mod ids;
 mod scan;
 mod source;
 
@@ -16,6 +17,7 @@ use std::path::Path;
 pub use dialect::Dialect;
 pub use hints::{Gate, Hints, Parallel, Spanned, parse_duration};
 pub use identity::{IdSource, slug};
+pub use ids::IdOwner;
 pub use source::{Source, Span};
 
 use crate::error::{Diagnostic, Error, Location, PlanError};
@@ -54,9 +56,10 @@ pub struct Task {
     /// The rest of the checkbox's line without `<!-- -->` comments, runs of
     /// white space collapsed to one space.
     pub text: String,
-    /// Everything else in the list item, dedented, with LF line endings.
-    pub body: String,
-    /// The list item's byte range in `Source::text`.
+    /// The list item's byte range in `Source::text`; its body (everything
+    /// after the checkbox's line) is read from there on demand
+    /// (`Document::body`), never stored: a parent's body holds its
+    /// subtasks, so stored bodies cost the square of the nesting depth.
     pub item: std::ops::Range<usize>,
     pub section: usize,
     pub parent: Option<usize>,
@@ -100,6 +103,7 @@ pub struct Document {
     pub ignored: Vec<Ignored>,
     pub errors: Vec<Diagnostic>,
     pub warnings: Vec<Warning>,
+    ids: ids::IdIndex,
 }
 
 impl Document {
@@ -126,6 +130,7 @@ impl Document {
             ignored: Vec::new(),
             errors: Vec::new(),
             warnings: Vec::new(),
+            ids: ids::IdIndex::default(),
             source,
         };
         doc.build_sections(&scan.headings);
@@ -145,8 +150,54 @@ impl Document {
         doc.ignored.sort_by_key(|i| i.line);
         doc.attach_comments(scan.comments);
         identity::assign(&mut doc);
+        doc.ids = ids::IdIndex::build(
+            doc.sections.iter().map(|s| s.id.as_str()),
+            doc.tasks.iter().map(|t| t.id.as_str()),
+            |o| doc.id_of(o),
+        );
         doc.check_nul_bytes();
         doc
+    }
+
+    /// The id of a task or section.
+    pub fn id_of(&self, owner: IdOwner) -> &str {
+        match owner {
+            IdOwner::Task(t) => &self.tasks[t].id,
+            IdOwner::Section(s) => &self.sections[s].id,
+        }
+    }
+
+    /// The task or section with exactly this id (a task wins a clash).
+    pub fn id_owner(&self, id: &str) -> Option<IdOwner> {
+        self.ids.get(id, |o| self.id_of(o))
+    }
+
+    /// Every id, sections' then tasks' (the file's own empty id left out).
+    pub fn all_ids(&self) -> impl Iterator<Item = (&str, IdOwner)> {
+        let sections = (self.sections.iter().enumerate().skip(1))
+            .map(|(i, s)| (s.id.as_str(), IdOwner::Section(i)));
+        let tasks = (self.tasks.iter().enumerate()).map(|(i, t)| (t.id.as_str(), IdOwner::Task(i)));
+        sections.chain(tasks)
+    }
+
+    /// Task `t`'s body: the rest of its list item after the checkbox's
+    /// line, dedented, with LF line endings, its subtasks' lines included
+    /// (what an agent is given).
+    pub fn body(&self, t: usize) -> String {
+        let task = &self.tasks[t];
+        let mut out = String::new();
+        body_into(&self.source, task.checkbox.offset, task.item.end, &mut out);
+        out
+    }
+
+    /// Task `t`'s own body, up to its first subtask, appended to `out`
+    /// (for the JSON, where each subtask has its own).
+    pub fn own_body_into(&self, t: usize, out: &mut String) {
+        let task = &self.tasks[t];
+        let end = (self.tasks.get(t + 1))
+            .filter(|next| next.item.start < task.item.end && next.item.start > task.item.start)
+            .map_or(task.item.end, |next| next.item.start);
+        body_into(&self.source, task.checkbox.offset, end, out);
     }
 
     /// Diagnostics become an error; a document without errors passes through.
@@ -324,9 +375,8 @@ impl Document {
             }
             let index = self.tasks.len();
             let parent = stack.last().copied();
-            let body = body_text(&self.source, item);
             let section = self.section_at(item.start);
-            if text.is_empty() && body.is_empty() {
+            if text.is_empty() && body_is_blank(&self.source, item.bracket, item.end) {
                 // Only comments follow the checkbox (`- [ ] <!-- id: a -->`).
                 let span = self.source.span(item.bracket, 3);
                 self.warn(
@@ -337,16 +387,15 @@ impl Document {
             }
             // The dialect reads the task's own lines, not its subtasks': a
             // subtask's `_Depends:` is the subtask's.
-            let first_child = items.get(n + 1).filter(|next| next.start < item.end);
-            let marks = match first_child {
-                Some(child) if self.dialect == Dialect::Kiro => {
-                    let own = scan::RawItem {
-                        end: child.start,
-                        ..item.clone()
-                    };
-                    dialect::marks(self.dialect, &text, &body_text(&self.source, &own))
-                }
-                _ => dialect::marks(self.dialect, &text, &body),
+            let marks = if self.dialect == Dialect::Kiro {
+                let first_child = items.get(n + 1).filter(|next| next.start < item.end);
+                let end = first_child.map_or(item.end, |child| child.start);
+                let mut own = String::new();
+                body_into(&self.source, item.bracket, end, &mut own);
+                dialect::marks(self.dialect, &text, &own)
+            } else {
+                // Only Kiro reads bodies.
+                dialect::marks(self.dialect, &text, "")
             };
             let depends = marks
                 .depends
@@ -363,7 +412,6 @@ impl Document {
                 checked: item.checked,
                 optional: item.optional,
                 text,
-                body,
                 item: item.start..item.end,
                 section,
                 parent,
@@ -541,17 +589,18 @@ pub fn by_last_segments<'a>(
 }
 
 /// The rest of the checkbox's line, trimmed, with `<!-- -->` comments removed
-/// (but not inside code spans, where they are text).
+/// (but not inside code spans, where they are text), runs of white space
+/// collapsed to one space.
 fn first_line_text(source: &Source, start: usize) -> String {
     let line = &source.text[start..source.line_end(start)];
-    let mut out = String::with_capacity(line.len());
+    let mut out = Collapsed::with_capacity(line.len());
     let mut rest = line;
     loop {
         let comment = rest.find("<!--");
-        let tick = rest.find('`');
+        let tick = memchr::memchr(b'`', rest.as_bytes());
         match (comment, tick) {
             (Some(c), t) if t.is_none_or(|t| c < t) => {
-                out.push_str(&rest[..c]);
+                out.push(&rest[..c]);
                 rest = rest[c..]
                     .find("-->")
                     .map_or("", |close| &rest[c + close + 3..]);
@@ -563,55 +612,124 @@ fn first_line_text(source: &Source, start: usize) -> String {
                 let end = rest[t + run..]
                     .find(fence)
                     .map_or(rest.len(), |e| t + run + e + run);
-                out.push_str(&rest[..end]);
+                out.push(&rest[..end]);
                 rest = &rest[end..];
             }
             _ => break,
         }
     }
-    out.push_str(rest);
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
+    out.push(rest);
+    out.text
 }
 
-/// The item's lines after the first, dedented by the item's content indent.
-fn body_text(source: &Source, item: &scan::RawItem) -> String {
-    let text = &source.text;
-    // The checkbox line can end exactly at the item's end (no final newline).
-    let first_end = source.line_end(item.text_start).min(item.end);
-    let rest = &text[first_end..item.end];
-    let start = match rest.as_bytes().first() {
-        Some(b'\r') if rest.as_bytes().get(1) == Some(&b'\n') => first_end + 2,
-        Some(b'\r' | b'\n') => first_end + 1,
-        _ => item.end,
-    };
-    if start >= item.end {
-        return String::new();
+/// Text pushed in pieces, with white space collapsed as
+/// `split_whitespace().join(" ")` would over the whole, in one pass.
+struct Collapsed {
+    text: String,
+    space: bool,
+}
+
+impl Collapsed {
+    fn with_capacity(n: usize) -> Collapsed {
+        Collapsed {
+            text: String::with_capacity(n),
+            space: false,
+        }
     }
-    let line_start = text[..item.bracket]
-        .rfind(['\n', '\r'])
-        .map_or(0, |i| i + 1);
-    let indent = text[line_start..item.bracket].chars().count();
-    let mut body = String::new();
+
+    fn push(&mut self, piece: &str) {
+        if piece.is_ascii() {
+            for &b in piece.as_bytes() {
+                if b.is_ascii_whitespace() || b == 0x0b {
+                    self.space = true;
+                } else {
+                    if self.space && !self.text.is_empty() {
+                        self.text.push(' ');
+                    }
+                    self.space = false;
+                    self.text.push(b as char);
+                }
+            }
+            return;
+        }
+        for word in piece.split_inclusive(char::is_whitespace) {
+            let bare = word.trim_end_matches(char::is_whitespace);
+            if !bare.is_empty() {
+                if self.space && !self.text.is_empty() {
+                    self.text.push(' ');
+                }
+                self.text.push_str(bare);
+                self.space = false;
+            }
+            if bare.len() < word.len() {
+                self.space = true;
+            }
+        }
+    }
+}
+
+/// Where an item's body starts: after the checkbox's line and its line
+/// ending, or `end` when the item ends on that line.
+fn body_start(source: &Source, bracket: usize, end: usize) -> usize {
+    let text = source.text.as_bytes();
+    // The checkbox line can end exactly at the item's end (no final newline).
+    let first_end = source.line_end(bracket).min(end);
+    match text[first_end..end].first() {
+        Some(b'\r') if text.get(first_end + 1) == Some(&b'\n') && first_end + 1 < end => {
+            first_end + 2
+        }
+        Some(b'\r' | b'\n') => first_end + 1,
+        _ => end,
+    }
+}
+
+/// Whether the body of the item from `bracket` to `end` is empty: nothing
+/// but white space after the checkbox's line.
+fn body_is_blank(source: &Source, bracket: usize, end: usize) -> bool {
+    let start = body_start(source, bracket, end);
+    source.text[start.min(end)..end].trim().is_empty()
+}
+
+/// Appends the item's lines after the first, up to `end`, dedented by the
+/// item's content indent, to `out`.
+fn body_into(source: &Source, bracket: usize, end: usize, out: &mut String) {
+    let text = &source.text;
+    let start = body_start(source, bracket, end);
+    if start >= end {
+        return;
+    }
+    let bytes = text.as_bytes();
+    let line_start = memchr::memrchr2(b'\n', b'\r', &bytes[..bracket]).map_or(0, |i| i + 1);
+    let before = &text[line_start..bracket];
+    let indent = if before.is_ascii() {
+        before.len()
+    } else {
+        before.chars().count()
+    };
+    let from = out.len();
     // LF, CRLF and a lone CR all end a line, as they do for the parser.
-    let mut after_cr = false;
-    for line in text[start..item.end].split_inclusive(['\n', '\r']) {
-        // The LF of a CRLF, split off by the CR before it.
-        let lf_of_crlf = after_cr && line == "\n";
-        after_cr = line.ends_with('\r');
-        if lf_of_crlf {
+    let mut at = start;
+    while at < end {
+        let stop = memchr::memchr2(b'\n', b'\r', &bytes[at..end]).map_or(end, |i| at + i);
+        let line = &text[at..stop];
+        at = match bytes.get(stop) {
+            Some(b'\r') if stop + 1 < end && bytes[stop + 1] == b'\n' => stop + 2,
+            _ => stop + 1,
+        };
+        // Spaces and tabs up to the content indent (one byte a character).
+        let strip = (line.as_bytes().iter())
+            .take(indent)
+            .take_while(|&&c| c == b' ' || c == b'\t')
+            .count();
+        // Blank lines before the first text are left out.
+        if out.len() == from && line.len() == strip {
             continue;
         }
-        let line = line.trim_end_matches(['\n', '\r']);
-        let strip = line
-            .char_indices()
-            .take_while(|&(i, c)| i < indent && (c == ' ' || c == '\t'))
-            .count();
-        body.push_str(&line[strip..]);
-        body.push('\n');
+        out.push_str(&line[strip..]);
+        out.push('\n');
     }
-    let trimmed = body.trim_end();
-    let lead = trimmed.len() - trimmed.trim_start_matches(['\n', '\r']).len();
-    trimmed[lead..].to_owned()
+    let kept = out[from..].trim_end().len();
+    out.truncate(from + kept);
 }
 
 #[cfg(test)]
@@ -626,7 +744,8 @@ mod tests {
     }
 
     fn bodies(text: &str) -> Vec<String> {
-        parse(text).tasks.iter().map(|t| t.body.clone()).collect()
+        let doc = parse(text);
+        (0..doc.tasks.len()).map(|t| doc.body(t)).collect()
     }
 
     #[test]
