@@ -344,11 +344,24 @@ fn a_run_killed_while_agents_work_in_worktrees_is_finished_by_the_next() {
     let out = run_batch_in(&dir, &["t.md", "--isolate", "worktree", "-j", "2"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("continuing in"), "the worktrees were reused:\n{stderr}");
-    assert_eq!(std::fs::read_to_string(dir.join("t.md")).unwrap(), quick.replace("- [ ]", "- [x]"));
-    assert_eq!(std::fs::read_to_string(dir.join("a.txt")).unwrap(), "partial\n");
+    assert!(
+        stderr.contains("continuing in"),
+        "the worktrees were reused:\n{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("t.md")).unwrap(),
+        quick.replace("- [ ]", "- [x]")
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("a.txt")).unwrap(),
+        "partial\n"
+    );
     let merges = git(&dir, &["log", "--format=%s", "--merges", "main"]);
-    assert_eq!(merges.lines().count(), 2, "each task merged once:\n{merges}");
+    assert_eq!(
+        merges.lines().count(),
+        2,
+        "each task merged once:\n{merges}"
+    );
     assert_eq!(git(&dir, &["branch", "--list", "run-batch/*"]), "");
     drop(t);
 }

@@ -520,7 +520,11 @@ impl Planner {
                 s = doc.sections[i].parent;
             }
             for &s in chain.iter().rev() {
-                graph.extend(self.section_after[s].iter().map(|&(target, _)| node(target)));
+                graph.extend(
+                    self.section_after[s]
+                        .iter()
+                        .map(|&(target, _)| node(target)),
+                );
             }
             graph.end_node();
         }

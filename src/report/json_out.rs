@@ -63,6 +63,10 @@ impl<W: Write> JsonOut<W> {
 
     fn indent(&mut self) {
         let mut n = self.depth * 2;
+        if let Some(spaces) = INDENT.get(..n) {
+            self.out.extend_from_slice(spaces);
+            return;
+        }
         while n > 0 {
             let k = n.min(INDENT.len());
             self.out.extend_from_slice(&INDENT[..k]);
@@ -122,6 +126,17 @@ impl<W: Write> JsonOut<W> {
         self.out.push(b'"');
         self.out.extend_from_slice(key.as_bytes());
         self.out.extend_from_slice(b"\": ");
+        Ok(())
+    }
+
+    /// A key that is not the first of an object at `depth`, written
+    /// beforehand with its comma, line break, indent and `": `.
+    pub fn fixed_key(&mut self, written: &'static [u8], depth: usize) -> io::Result<()> {
+        debug_assert!(self.has_value && self.depth == depth);
+        debug_assert!(
+            written.starts_with(b",\n") && written[2..].starts_with(&INDENT[..depth * 2])
+        );
+        self.out.extend_from_slice(written);
         Ok(())
     }
 
@@ -273,7 +288,10 @@ mod tests {
         ] {
             let mut ours = Vec::new();
             write_str(&mut ours, s).unwrap();
-            assert_eq!(String::from_utf8(ours).unwrap(), serde_json::to_string(s).unwrap());
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                serde_json::to_string(s).unwrap()
+            );
         }
     }
 

@@ -76,59 +76,66 @@ pub fn write(plan: &Plan, workdir: &Path, out: impl Write) -> std::io::Result<()
         j.item()?;
         j.begin_object()?;
         j.key("id")?;
+        // The other keys of a task: each a fixed string with its comma and
+        // indent, copied in one go (a task object always stands at depth 3).
+        macro_rules! key {
+            ($k:literal) => {
+                j.fixed_key(concat!(",\n      \"", $k, "\": ").as_bytes(), TASK_DEPTH)
+            };
+        }
         j.str(&t.id)?;
-        j.key("id_source")?;
+        key!("id_source")?;
         j.str(match t.id_source {
             IdSource::Hint => "hint",
             IdSource::Dialect => "dialect",
             IdSource::Slug => "slug",
         })?;
-        j.key("line")?;
+        key!("line")?;
         j.uint(t.checkbox.line as u64)?;
-        j.key("column")?;
+        key!("column")?;
         j.uint(t.checkbox.column as u64)?;
-        j.key("checked")?;
+        key!("checked")?;
         j.bool(t.checked)?;
-        j.key("done")?;
+        key!("done")?;
         j.bool(plan.is_done(i))?;
-        j.key("optional")?;
+        key!("optional")?;
         j.bool(t.optional)?;
-        j.key("skipped")?;
+        key!("skipped")?;
         j.bool(p.skipped)?;
-        j.key("text")?;
+        key!("text")?;
         j.str(&t.text)?;
-        j.key("body")?;
+        key!("body")?;
         body.clear();
         doc.own_body_into(i, &mut body);
         j.str(&body)?;
-        j.key("section")?;
+        key!("section")?;
         path_array(&mut j, &paths[t.section])?;
-        j.key("section_id")?;
+        key!("section_id")?;
         j.opt_str(section_id(t.section))?;
-        j.key("wave")?;
+        key!("wave")?;
         j.uint(p.wave as u64)?;
-        j.key("after")?;
+        key!("after")?;
         j.str_array(p.after.iter().map(|&a| plan.target_id(a)))?;
-        j.key("parent")?;
+        key!("parent")?;
         j.opt_str(t.parent.map(|q| doc.tasks[q].id.as_str()))?;
-        j.key("children")?;
+        key!("children")?;
         j.str_array(t.children.iter().map(|&c| doc.tasks[c].id.as_str()))?;
-        j.key("parallel_mark")?;
+        key!("parallel_mark")?;
         j.bool(t.parallel_mark)?;
         let s = &p.settings;
-        j.key("agent")?;
+        key!("agent")?;
         j.opt_str(s.agent.as_deref())?;
-        j.key("timeout_secs")?;
+        key!("timeout_secs")?;
         match s.timeout {
             Some(d) => j.float(d.as_secs_f64())?,
             None => j.null()?,
         }
-        j.key("retries")?;
+        key!("retries")?;
         match s.retries {
             Some(r) => j.uint(r.into())?,
             None => j.null()?,
         }
-        j.key("gate")?;
+        key!("gate")?;
         j.opt_str(s.gate.as_ref().map(|g| g.command.as_str()))?;
         j.end_object()?;
         j.flush_some()?;
@@ -193,6 +200,7 @@ pub fn write(plan: &Plan, workdir: &Path, out: impl Write) -> std::io::Result<()
 }
 
 const PATH_DEPTH: usize = 3;
+const TASK_DEPTH: usize = 3;
 
 /// A section's title path, written beforehand at its depth.
 fn path_array<W: Write>(j: &mut JsonOut<W>, written: &[u8]) -> std::io::Result<()> {

@@ -123,9 +123,9 @@ pub fn comments_in(source: &Source, start: usize, end: usize) -> Vec<Comment> {
     let text = &source.text[start..end];
     let mut out = Vec::new();
     let mut pos = 0;
-    while let Some(open) = text[pos..].find("<!--") {
+    while let Some(open) = memchr::memmem::find(&text.as_bytes()[pos..], b"<!--") {
         let body_start = pos + open + 4;
-        let Some(close) = text[body_start..].find("-->") else {
+        let Some(close) = memchr::memmem::find(&text.as_bytes()[body_start..], b"-->") else {
             break;
         };
         let body_end = body_start + close;

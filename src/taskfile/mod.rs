@@ -596,14 +596,12 @@ fn first_line_text(source: &Source, start: usize) -> String {
     let mut out = Collapsed::with_capacity(line.len());
     let mut rest = line;
     loop {
-        let comment = rest.find("<!--");
+        let comment = find(rest, "<!--");
         let tick = memchr::memchr(b'`', rest.as_bytes());
         match (comment, tick) {
             (Some(c), t) if t.is_none_or(|t| c < t) => {
                 out.push(&rest[..c]);
-                rest = rest[c..]
-                    .find("-->")
-                    .map_or("", |close| &rest[c + close + 3..]);
+                rest = find(&rest[c..], "-->").map_or("", |close| &rest[c + close + 3..]);
             }
             (_, Some(t)) => {
                 // A code span: a run of backticks up to the same run again.
@@ -620,6 +618,22 @@ fn first_line_text(source: &Source, start: usize) -> String {
     }
     out.push(rest);
     out.text
+}
+
+/// Where `pattern` first occurs in `hay`: its first byte found with
+/// memchr, the rest compared (`str::find` sets up a searcher per call, which
+/// costs more than a short line).
+fn find(hay: &str, pattern: &str) -> Option<usize> {
+    let (hay, pat) = (hay.as_bytes(), pattern.as_bytes());
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(pat[0], &hay[from..]) {
+        let at = from + i;
+        if hay[at..].starts_with(pat) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// Text pushed in pieces, with white space collapsed as

@@ -130,10 +130,7 @@ impl Source {
     /// ending (LF, CRLF, or a CR alone, as CommonMark has it).
     pub fn line_end(&self, offset: usize) -> usize {
         let rest = &self.text.as_bytes()[offset..];
-        offset
-            + (rest.iter())
-                .position(|&b| b == b'\n' || b == b'\r')
-                .unwrap_or(rest.len())
+        offset + memchr::memchr2(b'\n', b'\r', rest).unwrap_or(rest.len())
     }
 
     /// Where the task file's own bytes are, for edits: offset in the file.
