@@ -9,6 +9,7 @@ mod dialect;
 mod hints;
 mod identity;
 mod ids;
+mod pieces;
 mod scan;
 mod source;
 
@@ -112,7 +113,15 @@ impl Document {
     }
 
     pub fn parse(source: Source, options: ReadOptions) -> Document {
-        let scan = scan::scan(&source);
+        Document::parse_in_pieces(source, options, scan::PIECE)
+    }
+
+    /// [`Document::parse`] with pulldown-cmark given pieces of at least
+    /// `min_piece` bytes (`usize::MAX`: the whole text at once). For tests
+    /// that check pieces read the same document as one parse.
+    #[doc(hidden)]
+    pub fn parse_in_pieces(source: Source, options: ReadOptions, min_piece: usize) -> Document {
+        let scan = scan::scan_in_pieces(&source, min_piece);
         let (items, empty): (Vec<_>, Vec<_>) = scan.items.into_iter().partition(|i| !i.empty);
         let texts: Vec<String> = (items.iter())
             .map(|i| first_line_text(&source, i.text_start))
