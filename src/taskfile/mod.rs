@@ -16,7 +16,7 @@ mod source;
 use std::path::Path;
 
 pub use dialect::Dialect;
-pub use hints::{Gate, Hints, Parallel, Spanned, parse_duration};
+pub use hints::{Gate, Hints, Parallel, Spanned, TaskHints, parse_duration};
 pub use identity::{IdSource, slug};
 pub use ids::IdOwner;
 pub use source::{Source, Span};
@@ -65,7 +65,7 @@ pub struct Task {
     pub section: usize,
     pub parent: Option<usize>,
     pub children: Vec<usize>,
-    pub hints: Hints,
+    pub hints: TaskHints,
     /// The dialect's `[P]` / `(P)` marker.
     pub parallel_mark: bool,
     /// Dependencies written in the dialect's prose, with their spans.
@@ -425,7 +425,7 @@ impl Document {
                 section,
                 parent,
                 children: Vec::new(),
-                hints: Hints::default(),
+                hints: TaskHints::default(),
                 parallel_mark: marks.parallel,
                 depends,
             });
@@ -489,7 +489,7 @@ impl Document {
             let block = gate_block.is_some();
             let span = gate_block.map_or_else(|| self.source.span(c.offset, 4), |g| g.span);
             let (hints, place) = if let Some(t) = self.task_at(c.offset) {
-                (&mut self.tasks[t].hints, "for this task")
+                (&mut *self.tasks[t].hints, "for this task")
             } else {
                 let section = self.section_at(c.offset);
                 let first_task = self.sections[section]
@@ -662,16 +662,21 @@ impl Collapsed {
 
     fn push(&mut self, piece: &str) {
         if piece.is_ascii() {
-            for &b in piece.as_bytes() {
-                if b.is_ascii_whitespace() || b == 0x0b {
+            // Whole words at a time (ASCII white space is what
+            // `char::is_whitespace` says of ASCII, vertical tab included).
+            let blank = |c: char| c.is_ascii_whitespace() || c == '\x0b';
+            for (i, word) in piece.split(blank).enumerate() {
+                if i > 0 {
                     self.space = true;
-                } else {
-                    if self.space && !self.text.is_empty() {
-                        self.text.push(' ');
-                    }
-                    self.space = false;
-                    self.text.push(b as char);
                 }
+                if word.is_empty() {
+                    continue;
+                }
+                if self.space && !self.text.is_empty() {
+                    self.text.push(' ');
+                }
+                self.text.push_str(word);
+                self.space = false;
             }
             return;
         }
@@ -769,6 +774,29 @@ mod tests {
     fn bodies(text: &str) -> Vec<String> {
         let doc = parse(text);
         (0..doc.tasks.len()).map(|t| doc.body(t)).collect()
+    }
+
+    #[test]
+    fn white_space_collapses_as_split_whitespace_joined() {
+        let cases = [
+            vec!["  a  b ", "c", " d\t\x0b e\u{a0}f\u{2003} g  "],
+            vec!["", " ", "x"],
+            vec!["a", "b"],
+            vec!["é  ñ", "\u{3000}プ"],
+            vec!["\x0c\r\n"],
+        ];
+        for pieces in cases {
+            let mut c = Collapsed::with_capacity(0);
+            for p in &pieces {
+                c.push(p);
+            }
+            let want = pieces
+                .concat()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            assert_eq!(c.text, want, "{pieces:?}");
+        }
     }
 
     #[test]
