@@ -88,6 +88,8 @@ impl Plan {
     pub fn build(doc: Document, options: PlanOptions) -> Result<Plan, Error> {
         let mut doc = doc;
         let (waves, task_wave) = waves::waves(&doc);
+        // One placeholder for all, until `groups_and_settings` sets each.
+        let unset = Arc::new(Settings::default());
         let mut planner = Planner {
             tasks: task_wave
                 .iter()
@@ -97,7 +99,7 @@ impl Plan {
                     after: Vec::new(),
                     groups: Vec::new(),
                     skipped: doc.tasks[i].optional && !options.include_optional,
-                    settings: Arc::default(),
+                    settings: Arc::clone(&unset),
                 })
                 .collect(),
             by_last: FxHashMap::default(),
