@@ -4,7 +4,7 @@
 //! fails on a slow number (a missed goal is printed as MISSED, to be read).
 //!
 //! 1. Throughput: 5,000 `- [ ] task N` under one heading, `--agent true -j 2`,
-//!    against `seq 5000 | xargs -P 2 -n 1 true` and
+//!    against `seq 5000 | xargs -P 2 -I{} true` and
 //!    `seq 5000 | parallel -j 2 true`; wall time over RUNS runs (min, median),
 //!    each run on a fresh copy of the file in a fresh folder, the contenders
 //!    interleaved. Goal: within 1.5× of xargs, far ahead of GNU parallel.
@@ -12,14 +12,12 @@
 //!    none, so it also runs on tmpfs (/dev/shm) when the temporary folder is
 //!    not, and the cost of creating one file there is measured and printed.
 //! 2. Task-file writes: 10,000 tasks padded with body text to ~1 MB,
-//!    `--agent true -j 2 --json`. Every tick is an atomic replace (temporary
-//!    file, rename over the task file), so every write of the task file is one
-//!    rename onto its name: an inotify watch on the folder counts the
-//!    `IN_MOVED_TO` events for that name while the run goes on (the kernel
-//!    queues them; nothing is sampled, nothing slows run-batch down). Bytes =
-//!    renames × file size (a tick changes one byte in place, so the size never
-//!    changes; checked). Cross-checked against the `ticked` events on stdout
-//!    (one per write). Goal: ≤ 10× the file size.
+//!    `--agent true -j 2 --json`. A tick writes the bytes of its boxes in
+//!    place (docs/ticks.md): each write is one `ticked` event on stdout, and
+//!    writes one byte per box it ticks. An inotify watch on the folder counts
+//!    renames onto the task file meanwhile (there must be none: the file is
+//!    never replaced). Bytes = boxes ticked, checked against the file (its
+//!    size never changes). Goal: ≤ 10× the file size.
 //! 3. Peak memory: 64 agents at `-j 64`, each printing 10 MB. Once with a
 //!    plain command (`head -c 10000000 /dev/zero`, judged by exit code: its
 //!    stdout is the log file itself), once with a fake `claude` on PATH
@@ -28,6 +26,12 @@
 //!    (the largest peak in the process tree, i.e. run-batch, its guard and its
 //!    agents, which are all far smaller than run-batch) and `VmHWM` of the
 //!    run-batch process itself, polled from /proc every 10 ms. Goal: ≤ 30 MB.
+//!
+//! 4. Scaling: `- [ ] task N` × 2,000, 20,000 and 100,000, `--agent true -j
+//!    2`: run-batch's own CPU time per task (its process alone, not its
+//!    agents), and the state folder's size per task after the run. Goals:
+//!    own CPU per task at 20,000 and at 100,000 ≤ 1.2× that at 2,000; ≤ 1 KiB
+//!    of state per task.
 //!
 //! Beside each number: the CPU time other processes used meanwhile (from
 //! /proc/stat, minus the measured process tree's own), as a share of all
@@ -40,7 +44,8 @@
 //!   (no rustc, no other cargo, < 25% CPU busy) before each section; 0 = don't
 //! - `RUN_BATCH_BENCH_DIR`: where to make the temporary folders (default: the
 //!   system's; the file system matters: file creation, fsyncs of each tick)
-//! - `RUN_BATCH_BENCH_ONLY`: `throughput`, `writes` or `memory` to run one section
+//! - `RUN_BATCH_BENCH_ONLY`: `throughput`, `writes`, `memory` or `scaling` to
+//!   run one section
 //!
 //! Without `--bench` (e.g. `cargo test --all-targets`) it runs a small smoke
 //! version so the file keeps compiling and working without taking long.
@@ -131,6 +136,10 @@ fn main() {
         let machine = settle(&sizes);
         table.extend(memory(&sizes, &machine));
     }
+    if wants("scaling") {
+        let machine = settle(&sizes);
+        table.extend(scaling(&sizes, &machine));
+    }
     print_table(&table);
 }
 
@@ -163,7 +172,9 @@ fn throughput(sizes: &Sizes, machine: &str) -> Vec<Row> {
         writeln!(text, "- [ ] task {i}").unwrap();
     }
     let sh = which("sh").expect("sh on PATH");
-    let xargs_cmd = format!("seq {n} | xargs -P 2 -n 1 true");
+    // `-I{}` runs `true` with no argument, as run-batch does; `-n 1` would
+    // hand it one, which makes it load locale files.
+    let xargs_cmd = format!("seq {n} | xargs -P 2 -I{{}} true");
     let parallel_cmd = format!("seq {n} | parallel -j 2 true");
     let parallel = which("parallel").filter(|_| {
         Command::new("parallel")
@@ -202,7 +213,7 @@ fn throughput(sizes: &Sizes, machine: &str) -> Vec<Row> {
         let path = dir.join("tasks.md");
         std::fs::write(&path, "# Tasks\n\n- [ ] a\n- [ ] b\n").unwrap();
         run_checked(&helper(RUN_BATCH, &["tasks.md", "--agent", "true", "-j", "2"]).dir(&dir));
-        run_checked(&helper(&sh, &["-c", "seq 10 | xargs -P 2 -n 1 true"]));
+        run_checked(&helper(&sh, &["-c", "seq 10 | xargs -P 2 -I{} true"]));
         if parallel.is_some() {
             run_checked(&helper(&sh, &["-c", "seq 10 | parallel -j 2 true"]));
         }
@@ -361,7 +372,7 @@ fn throughput(sizes: &Sizes, machine: &str) -> Vec<Row> {
         });
     }
     rows.push(Row {
-        what: format!("   xargs -P 2 -n 1 true ({n})"),
+        what: format!("   xargs -P 2 -I{{}} true ({n})"),
         number: line(&xargs),
         goal: String::new(),
         met: None,
@@ -427,7 +438,8 @@ fn writes(sizes: &Sizes, machine: &str) -> Vec<Row> {
             );
         }
     }
-    let total = seen.renames as u64 * size;
+    // One byte per box a write ticked; a rename would have rewritten it all.
+    let total = per_write.iter().sum::<usize>() as u64 + seen.renames as u64 * size;
     let state = dir_size(&dir.join(".run-batch"));
     println!("  run-batch tasks.md --agent true -j 2 --json   (in a fresh folder)");
     println!(
@@ -452,27 +464,88 @@ fn writes(sizes: &Sizes, machine: &str) -> Vec<Row> {
         .collect();
     println!("  writes at (s after the watch started): {}", at.join(" "));
     println!(
-        "  bytes written to tasks.md: {} × {} = {} ({:.1}× the file); state folder afterwards: {}",
-        seen.renames,
-        bytes(size),
+        "  bytes written to tasks.md: {} (one per box, in place; {} renames onto it) = {:.6}× the file; state folder afterwards: {}",
         bytes(total),
+        seen.renames,
         total as f64 / size as f64,
         bytes(state)
     );
     vec![Row {
         what: format!("2. writes of a {} task file, {n} tasks", bytes(size)),
         number: format!(
-            "{} writes = {} = {:.1}× the file · wall {} · state folder {}",
+            "{} writes in place, {} renames · {} = {:.6}× the file · wall {} · state folder {}",
+            per_write.len(),
             seen.renames,
             bytes(total),
             total as f64 / size as f64,
             secs(r.wall),
             bytes(state)
         ),
-        goal: "≤ 10× the file".into(),
-        met: Some(total <= 10 * size && !seen.overflowed),
+        goal: "≤ 10× the file, no renames".into(),
+        met: Some(total <= 10 * size && seen.renames == 0 && !seen.overflowed),
         machine: machine.to_owned(),
     }]
+}
+
+fn scaling(sizes: &Sizes, machine: &str) -> Vec<Row> {
+    let counts: &[usize] = if sizes.full {
+        &[2_000, 20_000, 100_000]
+    } else {
+        &[100, 1_000]
+    };
+    println!("\n== 4. scaling: `--agent true -j 2` on {counts:?} tasks ==");
+    let mut per_task = Vec::new();
+    let mut rows = Vec::new();
+    for &n in counts {
+        let mut text = String::from("# Tasks\n\n");
+        for i in 1..=n {
+            writeln!(text, "- [ ] task {i}").unwrap();
+        }
+        let dir = tempdir();
+        std::fs::write(dir.join("tasks.md"), &text).unwrap();
+        let r =
+            run_checked(&helper(RUN_BATCH, &["tasks.md", "--agent", "true", "-j", "2"]).dir(&dir));
+        let ticked = std::fs::read_to_string(dir.join("tasks.md"))
+            .unwrap()
+            .matches("- [x] ")
+            .count();
+        assert_eq!(ticked, n, "run-batch ticked {ticked} of {n} tasks");
+        let state = dir_size(&dir.join(".run-batch"));
+        let mut files = 0usize;
+        walk(&dir.join(".run-batch"), &mut |_, _| files += 1);
+        let own = r.self_cpu.as_secs_f64() * 1e6 / n as f64;
+        per_task.push(own);
+        println!(
+            "  {n} tasks: wall {} · own cpu {} ({own:.0} µs/task) · state folder {} in {files} files ({:.0} B/task) · others used {:.0}% of the CPUs",
+            secs(r.wall),
+            secs(r.self_cpu),
+            bytes(state),
+            state as f64 / n as f64,
+            r.others * 100.0
+        );
+        rows.push((n, own, state, r.others));
+    }
+    let base = per_task[0];
+    (rows.iter())
+        .map(|&(n, own, state, others)| {
+            let ratio = own / base;
+            let per = state as f64 / n as f64;
+            Row {
+                what: format!("4. own CPU per task, {n} × `true`"),
+                number: format!(
+                    "{own:.0} µs/task = {ratio:.2}× the {} figure · state {per:.0} B/task",
+                    counts[0]
+                ),
+                goal: "≤ 1.2× the smallest · ≤ 1 KiB state/task".into(),
+                met: Some(ratio <= 1.2 && per <= 1024.0),
+                machine: if n == counts[0] {
+                    format!("{machine} · others ≤ {:.0}% CPU", others * 100.0)
+                } else {
+                    format!("others ≤ {:.0}% CPU", others * 100.0)
+                },
+            }
+        })
+        .collect()
 }
 
 fn memory(sizes: &Sizes, machine: &str) -> Vec<Row> {

@@ -52,7 +52,7 @@ pub enum Command {
     /// Mark tasks done (or not done, with --undo) in the task file
     Tick(TickArgs),
     /// Remove old run folders (events and logs) from the task file's state
-    /// folder, `.run-batch/<file>/`
+    /// folder, `.run-batch/<file>/`, and worktrees kept after failures
     Clean(CleanArgs),
     /// Messages between running agents, and from you to them: `post` and
     /// `read` (agents are told how in their prompt)
@@ -271,8 +271,9 @@ pub struct CleanArgs {
     /// Keep the newest N runs' folders (and any a resumable session needs)
     #[arg(long, value_name = "N", default_value_t = 1, conflicts_with = "all")]
     pub keep: usize,
-    /// Remove the whole state folder: every run, and the journal of tasks'
-    /// history and agent sessions (the task file itself is never touched)
+    /// Remove the whole state folder: every run, the journal of tasks'
+    /// history and agent sessions, and every kept worktree (their work stays
+    /// on their branches; the task file itself is never touched)
     #[arg(long)]
     pub all: bool,
 }
@@ -538,6 +539,25 @@ fn clean(args: &CleanArgs) -> Result<i32, Error> {
         path: state.dir.clone(),
         source,
     };
+    let journal = crate::record::journal::Journal::load(&state.journal());
+    // Worktrees kept after failures go; those holding an interrupted agent
+    // or unlanded work stay, unless --all (their work stays on branches).
+    let needed: std::collections::HashSet<String> = (journal.tasks.iter())
+        .filter(|(_, r)| !args.all && (r.resumable || r.verified_branch.is_some()))
+        .map(|(id, _)| crate::record::state::file_stem_for(id))
+        .collect();
+    let cleaned =
+        crate::run::worktree::clean_kept(&args.file, &state.dir, |stem| needed.contains(stem))
+            .map_err(Error::Setup)?;
+    for c in &cleaned {
+        print_stdout(&match &c.branch {
+            Some(b) => format!(
+                "removed the worktree `{}`; its work stays on branch `{b}`\n",
+                c.dir.display()
+            ),
+            None => format!("removed the worktree `{}`\n", c.dir.display()),
+        });
+    }
     if args.all {
         let pruned = state.prune_runs(0, &Default::default()).map_err(io)?;
         for f in [state.journal(), state.undo_requests()] {
@@ -555,7 +575,6 @@ fn clean(args: &CleanArgs) -> Result<i32, Error> {
         ));
         return Ok(0);
     }
-    let journal = crate::record::journal::Journal::load(&state.journal());
     let pruned = state
         .prune_runs(args.keep, &journal.needed_runs())
         .map_err(io)?;

@@ -281,7 +281,7 @@ fn isolate_worktree_needs_a_git_repository() {
         .file("t.md", "- [ ] a\n")
         .args(["check", "t.md", "--isolate", "worktree"])
         .stderr(
-            "error: t.md: `t.md` is not in a git repository; `--isolate worktree` needs one (or use `--isolate none`)\nchecked 1 file: 1 error, 0 warnings\n",
+            "error: t.md: `t.md` is not in a git repository; running tasks in worktrees (`--isolate worktree` or an `isolate: worktree` hint) needs one\nchecked 1 file: 1 error, 0 warnings\n",
         )
         .status(2);
 }

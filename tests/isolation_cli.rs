@@ -112,7 +112,7 @@ fn isolation_outside_git_is_an_error_before_anything_runs() {
     Test::new()
         .file("t.md", TWO_TASKS)
         .args(["t.md", "--isolate", "worktree"])
-        .stderr_contains("is not in a git repository; `--isolate worktree` needs one")
+        .stderr_contains("is not in a git repository; running tasks in worktrees (`--isolate worktree` or an `isolate: worktree` hint) needs one")
         .unchanged("t.md")
         .status(2);
 }
@@ -364,4 +364,99 @@ fn a_run_killed_while_agents_work_in_worktrees_is_finished_by_the_next() {
     );
     assert_eq!(git(&dir, &["branch", "--list", "run-batch/*"]), "");
     drop(t);
+}
+
+#[test]
+fn changes_outside_a_tasks_files_are_reported() {
+    let plan = "- [ ] a <!-- id: a; agent: shell; files: a.txt -->\n  ```sh\n  echo 1 > a.txt\n  echo 2 > other.txt\n  ```\n- [ ] b claims nothing <!-- id: b; agent: shell -->\n  ```sh\n  echo 3 > b.txt\n  ```\n";
+    let t = repo(Test::new(), &[("t.md", plan)]);
+    let out = t
+        .args(["t.md", "--isolate", "worktree"])
+        .stderr_contains("changed outside its files: other.txt")
+        .success();
+    let events = common::agents::events(out.path(), "t.md");
+    let landed = common::agents::named(&events, "task_landed");
+    let of = |id: &str| {
+        (landed.iter())
+            .find(|e| e["task"] == id)
+            .unwrap_or_else(|| panic!("{id} landed: {landed:?}"))
+    };
+    assert_eq!(of("a")["undeclared"], serde_json::json!(["other.txt"]));
+    assert!(of("b").get("undeclared").is_none(), "b claimed nothing");
+    let status = common::agents::status_json(out.path(), "t.md");
+    let by_task = status["by_task"].as_array().unwrap();
+    let a = by_task.iter().find(|t| t["id"] == "a").unwrap();
+    assert_eq!(a["undeclared_changes"], serde_json::json!(["other.txt"]));
+}
+
+#[test]
+fn an_isolate_hint_puts_only_its_tasks_in_worktrees() {
+    let plan = "- [ ] a <!-- id: a; agent: shell; isolate: worktree -->\n  ```sh\n  echo a > a.txt\n  ```\n- [ ] b <!-- id: b; agent: shell -->\n  ```sh\n  echo b > b.txt\n  ```\n";
+    let t = repo(Test::new(), &[("t.md", plan)]);
+    let out = t
+        .args(["t.md"])
+        .stderr_contains("merged   a (1 file, ")
+        .success();
+    let events = common::agents::events(out.path(), "t.md");
+    let ready: Vec<_> = common::agents::named(&events, "worktree_ready")
+        .iter()
+        .map(|e| e["task"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ready, ["a"]);
+    assert_eq!(out.read("a.txt"), "a\n");
+    assert_eq!(out.read("b.txt"), "b\n");
+    // `a` came by a merge commit; `b` wrote straight into the checkout.
+    let log = git(out.path(), &["log", "--format=%s", "main"]);
+    assert!(log.contains("Merge task a: a"), "{log}");
+    let status = git(out.path(), &["status", "--porcelain"]);
+    assert!(status.contains("?? b.txt"), "{status}");
+    assert!(!status.contains("a.txt"), "{status}");
+}
+
+#[test]
+fn an_isolate_hint_outside_git_is_an_error_before_anything_runs() {
+    let out = Test::new()
+        .file(
+            "t.md",
+            "- [ ] a <!-- isolate: worktree; agent: shell -->\n  ```sh\n  touch ran\n  ```\n",
+        )
+        .args(["t.md"])
+        .stderr_contains("not in a git repository")
+        .status(2);
+    assert!(!out.path().join("ran").exists(), "nothing ran");
+}
+
+#[test]
+fn clean_removes_a_kept_worktree_and_its_work_stays_on_the_branch() {
+    let plan = "- [ ] a <!-- id: a; agent: shell; retries: 0 -->\n  ```sh\n  echo half > half.txt\n  exit 1\n  ```\n";
+    let t = repo(Test::new(), &[("t.md", plan)]);
+    let out = t.args(["t.md", "--isolate", "worktree"]).status(1);
+    let dir = out.path().to_owned();
+    let worktrees = git(&dir, &["worktree", "list", "--porcelain"]);
+    assert_eq!(
+        worktrees.matches("worktree ").count(),
+        2,
+        "kept: {worktrees}"
+    );
+    let out = out
+        .then()
+        .args(["clean", "t.md"])
+        .stdout_contains("its work stays on branch `run-batch/")
+        .success();
+    let worktrees = git(out.path(), &["worktree", "list", "--porcelain"]);
+    assert_eq!(worktrees.matches("worktree ").count(), 1, "{worktrees}");
+    let branch = git(
+        out.path(),
+        &[
+            "branch",
+            "--list",
+            "run-batch/*",
+            "--format=%(refname:short)",
+        ],
+    );
+    let branch = branch.trim();
+    assert_eq!(
+        git(out.path(), &["show", &format!("{branch}:half.txt")]),
+        "half\n"
+    );
 }

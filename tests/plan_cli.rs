@@ -1673,6 +1673,7 @@ fn json_describes_every_task() {
                 "section": ["P"], "section_id": "p", "wave": 0, "after": after,
                 "parent": parent, "children": children, "parallel_mark": false,
                 "agent": null, "timeout_secs": null, "retries": null, "gate": null,
+                "isolate": null, "files": {"declared": [], "inferred": []},
             })
         };
     // Outside git, agents run in the task file's folder.

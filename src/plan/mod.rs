@@ -7,6 +7,7 @@
 //! wave starts when the previous one is done) so a large file does not grow a
 //! quadratic edge list. Never touches processes or the file.
 
+pub mod files;
 mod graph;
 mod waves;
 
@@ -38,6 +39,8 @@ pub struct Settings {
     pub gate: Option<Gate>,
     pub retries: Option<u32>,
     pub timeout: Option<Duration>,
+    /// `isolate: worktree` (true) or `none` (false); unset follows the run.
+    pub isolate: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -53,6 +56,8 @@ pub struct PlannedTask {
     /// Shared by the tasks that inherit the same hints: a plan of 100,000
     /// tasks under one `gate` holds that gate once.
     pub settings: Arc<Settings>,
+    /// The files it claims: tasks whose claims overlap never run at once.
+    pub files: files::Files,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -100,6 +105,7 @@ impl Plan {
                     groups: Vec::new(),
                     skipped: doc.tasks[i].optional && !options.include_optional,
                     settings: Arc::clone(&unset),
+                    files: files::Files::default(),
                 })
                 .collect(),
             by_last: FxHashMap::default(),
@@ -428,18 +434,32 @@ impl Planner {
             if !task.children.is_empty() {
                 continue;
             }
+            // Groups and declared files add up from the task to the file,
+            // nearest first.
             let mut groups = Vec::new();
+            let mut declared: Vec<String> = Vec::new();
+            let mut add = |h: &Hints, g: Option<usize>| {
+                groups.extend(g);
+                for f in &h.files {
+                    if !declared.contains(&f.value) {
+                        declared.push(f.value.clone());
+                    }
+                }
+            };
             let mut cur = Some(t);
             while let Some(i) = cur {
-                groups.extend(task_group[i]);
+                add(&doc.tasks[i].hints, task_group[i]);
                 cur = doc.tasks[i].parent;
             }
             let mut s = Some(task.section);
             while let Some(i) = s {
-                groups.extend(section_group[i]);
+                add(&doc.sections[i].hints, section_group[i]);
                 s = doc.sections[i].parent;
             }
             self.tasks[t].groups = groups;
+            let mut inferred = files::infer(&task.text, &doc.body(t));
+            inferred.retain(|p| !declared.contains(p));
+            self.tasks[t].files = files::Files { declared, inferred };
         }
     }
 
@@ -564,7 +584,8 @@ fn inherit(hints: &Hints, above: Option<&Arc<Settings>>) -> Arc<Settings> {
     let sets_any = hints.agent.is_some()
         || hints.gate.is_some()
         || hints.retries.is_some()
-        || hints.timeout.is_some();
+        || hints.timeout.is_some()
+        || hints.isolate.is_some();
     match above {
         Some(above) if !sets_any => Arc::clone(above),
         _ => {
@@ -578,6 +599,8 @@ fn inherit(hints: &Hints, above: Option<&Arc<Settings>>) -> Arc<Settings> {
                     .or_else(|| base.and_then(|b| b.retries)),
                 timeout: (hints.timeout.as_ref().map(|d| d.value))
                     .or_else(|| base.and_then(|b| b.timeout)),
+                isolate: (hints.isolate.as_ref().map(|i| i.value))
+                    .or_else(|| base.and_then(|b| b.isolate)),
             })
         }
     }

@@ -144,7 +144,10 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
         duration_secs: f64,
-        log: PathBuf,
+        /// Absent when a successful attempt printed nothing: its log (only
+        /// the command line) was removed.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        log: Option<PathBuf>,
         agent: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         session_id: Option<String>,
@@ -182,6 +185,11 @@ pub enum Event {
         commit: Option<String>,
         /// Files it changed, relative to the repository.
         files: Vec<String>,
+        /// Of those, the files outside what the task claimed (its `files:`
+        /// hints and the paths its text names); only for a task that
+        /// claimed any.
+        #[serde(skip_serializing_if = "Vec::is_empty", default)]
+        undeclared: Vec<String>,
     },
     /// A verified task's work cannot come into the user's checkout yet
     /// (their uncommitted changes, another branch checked out): it is tried

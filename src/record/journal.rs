@@ -55,40 +55,43 @@ pub struct TaskRecord {
     pub status: String,
     pub attempts: u32,
     pub last_run: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_log: Option<PathBuf>,
     #[serde(default)]
     pub duration_secs: f64,
     /// The newest session the task's agent reported.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
     /// The agent (as named in the plan) that made `session_id`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_agent: Option<String>,
     /// The last attempt was interrupted (Ctrl-C, crash, timeout) after its
     /// session started: the next attempt continues it.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub resumable: bool,
     /// The session's cumulative totals as last reported (for resumes).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_total: Option<Baseline>,
     /// The last attempt's class (`task_failed`, `limit_exhausted`, …; see
     /// `task_finished.class` in docs/events.md).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class: Option<String>,
     /// The last success came after a failed attempt in the same run.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub flaky: bool,
     /// `--isolate worktree`: an attempt was verified in this branch, and
     /// the run ended (crashed) before its work landed.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verified_branch: Option<String>,
     /// Its work landed, and the run ended (crashed) before it was recorded
     /// as finished: the box may not be ticked yet.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub landed_unticked: bool,
+    /// Files its last landed work changed outside what it claimed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub undeclared: Vec<String>,
     /// Everything spent on the task, across attempts and runs.
     #[serde(flatten)]
     pub spent: Spend,
@@ -188,6 +191,13 @@ impl Journal {
                 Some("task_landed") => {
                     rec.verified_branch = None;
                     rec.landed_unticked = true;
+                    rec.undeclared = (v.get("undeclared").and_then(|u| u.as_array()))
+                        .map(|u| {
+                            u.iter()
+                                .filter_map(|f| Some(f.as_str()?.to_owned()))
+                                .collect()
+                        })
+                        .unwrap_or_default();
                     continue;
                 }
                 _ => continue,

@@ -431,17 +431,21 @@ fn plain_text(event: &Event) -> Option<String> {
                     count(s.output_tokens)
                 ));
             }
+            // Only a silent success has no log.
+            let log = log
+                .as_deref()
+                .map_or_else(String::new, |l| l.display().to_string());
             match outcome {
                 TaskOutcome::Succeeded => format!("done     {task} ({took})"),
                 TaskOutcome::Failed => format!(
                     "FAILED   {task} ({}; {took}) log: {}",
                     reason.as_deref().unwrap_or("failed"),
-                    log.display()
+                    log
                 ),
                 TaskOutcome::TimedOut => format!(
                     "TIMEOUT  {task} ({}) log: {}",
                     reason.as_deref().unwrap_or("timed out"),
-                    log.display()
+                    log
                 ),
                 TaskOutcome::Interrupted => match reason.as_deref() {
                     Some(r) if r != "interrupted" => format!("stopped  {task} ({r}; {took})"),
@@ -450,7 +454,7 @@ fn plain_text(event: &Event) -> Option<String> {
                 TaskOutcome::Blocked => format!(
                     "BLOCKED  {task} ({}) log: {}",
                     reason.as_deref().unwrap_or("the agent said it is blocked"),
-                    log.display()
+                    log
                 ),
             }
         }
@@ -591,8 +595,16 @@ fn plain_text(event: &Event) -> Option<String> {
             task,
             commit,
             files,
+            undeclared,
             ..
         } => match commit {
+            Some(c) if !undeclared.is_empty() => format!(
+                "merged   {task} ({} file{}, {}); changed outside its files: {}",
+                files.len(),
+                crate::report::plural(files.len()),
+                &c[..c.len().min(10)],
+                undeclared.join(", ")
+            ),
             Some(c) => format!(
                 "merged   {task} ({} file{}, {})",
                 files.len(),

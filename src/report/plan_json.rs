@@ -137,6 +137,17 @@ pub fn write(plan: &Plan, workdir: &Path, out: impl Write) -> std::io::Result<()
         }
         key!("gate")?;
         j.opt_str(s.gate.as_ref().map(|g| g.command.as_str()))?;
+        // `worktree` or `none` from an `isolate` hint; null follows the run.
+        key!("isolate")?;
+        j.opt_str((s.isolate).map(|on| if on { "worktree" } else { "none" }))?;
+        // The files it claims (tasks whose claims overlap never run at once).
+        key!("files")?;
+        j.begin_object()?;
+        j.key("declared")?;
+        j.str_array(p.files.declared.iter().map(String::as_str))?;
+        j.key("inferred")?;
+        j.str_array(p.files.inferred.iter().map(String::as_str))?;
+        j.end_object()?;
         j.end_object()?;
         j.flush_some()?;
     }

@@ -184,6 +184,16 @@ fn task_line(out: &mut String, plan: &Plan, t: usize) {
     if let Some(g) = &s.gate {
         notes.push(format!("gate {}", g.label()));
     }
+    if let Some(on) = s.isolate {
+        notes.push(format!("isolate {}", if on { "worktree" } else { "none" }));
+    }
+    let files = &plan.tasks[t].files;
+    if !files.is_empty() {
+        notes.push(format!(
+            "files {}",
+            files.all().collect::<Vec<_>>().join(", ")
+        ));
+    }
     if !notes.is_empty() {
         let _ = write!(out, "  ({})", notes.join("; "));
     }

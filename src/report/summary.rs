@@ -215,6 +215,9 @@ pub struct TaskStatus {
     pub flaky: bool,
     /// Whether the box is ticked.
     pub done: bool,
+    /// Files its last landed work (`--isolate worktree`) changed outside
+    /// what it claimed (`files:` hints, paths its text names).
+    pub undeclared_changes: Vec<String>,
     pub attempts: u32,
     #[serde(flatten)]
     pub spent: Totals,
@@ -252,6 +255,7 @@ impl TaskStatus {
             class: r.class.clone(),
             flaky: r.flaky,
             done,
+            undeclared_changes: r.undeclared.clone(),
             attempts: r.attempts,
             spent: Totals::from(&r.spent),
             session_id: r.session_id.clone(),

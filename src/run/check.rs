@@ -112,7 +112,9 @@ pub fn check_file(file: &Path, options: &CheckOptions) -> Vec<Finding> {
             message,
         ));
     }
-    if options.isolate
+    let hinted = (planned.as_ref())
+        .is_some_and(|p| p.tasks.iter().any(|t| t.settings.isolate == Some(true)));
+    if (options.isolate || hinted)
         && file.exists()
         && let Err(message) = crate::run::worktree::Repo::open(
             file,

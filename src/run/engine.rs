@@ -54,6 +54,8 @@ pub(super) struct Engine {
     _lock: Lock,
     run_id: String,
     run_dir: PathBuf,
+    /// Logs and prompts of silent successes, reused (`spares`).
+    spares: crate::run::spares::Spares,
     events: EventLog,
     journal: Journal,
     reporter: Reporter,
@@ -204,12 +206,15 @@ impl Engine {
         let state_abs = std::path::absolute(&state.dir).unwrap_or_else(|_| state.dir.clone());
         // Inside a worktree the working folder is found by its place in
         // the repository: a real path.
-        let workdir = if options.isolate {
+        // `isolate:` hints choose per task; the flag is the default.
+        let isolating =
+            options.isolate || (plan.tasks.iter()).any(|t| t.settings.isolate == Some(true));
+        let workdir = if isolating {
             std::fs::canonicalize(&workdir).unwrap_or(workdir)
         } else {
             workdir
         };
-        let repo = if options.isolate {
+        let repo = if isolating {
             let repo = crate::run::worktree::Repo::open(&options.file, &state.dir)
                 .map_err(Error::Setup)?;
             let inside = std::fs::canonicalize(&workdir).is_ok_and(|w| w.starts_with(&repo.root));
@@ -235,6 +240,7 @@ impl Engine {
             state,
             _lock: lock,
             run_id,
+            spares: crate::run::spares::Spares::new(&run_dir),
             run_dir,
             events,
             journal,

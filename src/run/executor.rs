@@ -37,6 +37,9 @@ pub struct Launch<'a> {
     /// Messages for the task (`run-batch handoff`).
     pub messages: &'a [crate::record::handoff::Message],
     pub run_dir: &'a Path,
+    /// Files silent successes gave back, reused for this attempt's log and
+    /// prompt.
+    pub spares: &'a crate::run::spares::Spares,
     pub run_id: &'a str,
     /// Absolute, as agents see them (their working folder is elsewhere).
     pub state_dir: &'a Path,
@@ -66,11 +69,14 @@ impl Attempt {
     /// Removes what a successful attempt that printed nothing left: its log
     /// (only the command line, which `task_started` records too) and its
     /// prompt. Thousands of quick tasks then leave no files behind.
-    pub fn tidy_after_success(&self) {
+    /// They go back to `spares` for the next attempt. Returns whether the
+    /// log is gone.
+    pub fn tidy_after_success(&self, spares: &crate::run::spares::Spares) -> bool {
         if std::fs::metadata(&self.log).is_ok_and(|m| m.len() <= self.log_header) {
-            let _ = std::fs::remove_file(&self.log);
-            let _ = std::fs::remove_file(&self.prompt);
+            let _ = spares.give_back(&self.prompt);
+            return spares.give_back(&self.log).is_ok();
         }
+        false
     }
 }
 
@@ -105,14 +111,14 @@ pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attem
         ),
     }
     .map_err(std::io::Error::other)?;
-    let mut prompt_file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&prompt_path)?;
+    let mut prompt_file = l.spares.open(
+        &prompt_path,
+        OpenOptions::new().read(true).write(true).create(true),
+    )?;
     prompt_file.write_all(prompt.as_bytes())?;
-    let mut log_file = OpenOptions::new().create(true).append(true).open(&log)?;
+    let mut log_file = l
+        .spares
+        .open(&log, OpenOptions::new().create(true).append(true))?;
 
     let script_path = file("sh");
     let script = l.spec.script(&l.plan.doc.body(l.task));

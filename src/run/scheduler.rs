@@ -9,6 +9,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use crate::plan::{Plan, Target};
+use crate::run::claims::Claims;
 
 /// Where a task stands in this run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,6 +145,11 @@ pub struct Schedule {
     spreading: Vec<usize>,
     /// Tasks blocked since the caller last asked.
     newly_blocked: Vec<(usize, usize)>,
+    /// Files running tasks claim, when any task claims one.
+    claims: Option<Claims>,
+    /// Ready tasks set aside while a running task claims one of their
+    /// files; they are ready again when a claim is given back.
+    aside: Vec<usize>,
     /// Groups from this index on are pools (one per provider): their limits
     /// change during the run (`set_pool_limit`).
     pool_base: usize,
@@ -214,6 +220,8 @@ impl Schedule {
             retrying: 0,
             spreading: Vec::new(),
             newly_blocked: Vec::new(),
+            claims: Claims::new(plan),
+            aside: Vec::new(),
         };
         for &t in &prep.runnable {
             s.state[t] = state_of(t);
@@ -251,6 +259,9 @@ impl Schedule {
                     for &g in &s.groups[t] {
                         s.in_group[g] += 1;
                     }
+                    if let Some(c) = &mut s.claims {
+                        c.take(t);
+                    }
                 }
                 State::Retrying => s.retrying += 1,
                 _ => {}
@@ -287,10 +298,21 @@ impl Schedule {
             return None;
         }
         while let Some(t) = self.ready.pop_first() {
+            // Set aside or parked earlier, and settled since.
+            if self.state[t] != State::Waiting || self.done[t] {
+                continue;
+            }
             if let Some(&g) = (self.groups[t].iter()).find(|&&g| self.in_group[g] >= self.limits[g])
             {
                 self.parked[g].push(t);
                 continue;
+            }
+            if let Some(c) = &mut self.claims {
+                if c.clashes(t) {
+                    self.aside.push(t);
+                    continue;
+                }
+                c.take(t);
             }
             self.state[t] = State::Running;
             self.running += 1;
@@ -308,6 +330,7 @@ impl Schedule {
         self.running == 0
             && self.retrying == 0
             && self.ready.is_empty()
+            && self.aside.is_empty()
             && self.parked.iter().all(Vec::is_empty)
     }
 
@@ -317,6 +340,7 @@ impl Schedule {
         self.running == 0
             && self.retrying == 0
             && self.ready.is_empty()
+            && self.aside.is_empty()
             && (self.parked.iter().enumerate())
                 .all(|(g, p)| p.is_empty() || g >= self.pool_base && dead(g - self.pool_base))
     }
@@ -385,6 +409,12 @@ impl Schedule {
     /// those groups may start again).
     fn release(&mut self, t: usize) {
         self.running -= 1;
+        if let Some(c) = &mut self.claims
+            && c.give_back(t)
+        {
+            let aside = std::mem::take(&mut self.aside);
+            self.ready.extend(aside);
+        }
         for i in 0..self.groups[t].len() {
             let g = self.groups[t][i];
             self.in_group[g] -= 1;
@@ -544,6 +574,27 @@ mod tests {
         std::iter::from_fn(|| s.next(jobs))
             .map(|t| p.doc.tasks[t].id.clone())
             .collect()
+    }
+
+    #[test]
+    fn tasks_whose_files_overlap_take_turns_and_others_go_ahead() {
+        let p = plan(
+            "# A\n- [ ] a <!-- id: a; files: src/** -->\n- [ ] b <!-- id: b; files: src/x.rs -->\n\
+             - [ ] c <!-- id: c; files: docs/y.md -->\n- [ ] d edits `src/x.rs` <!-- id: d -->\n",
+        );
+        let mut s = schedule(&p, false);
+        assert_eq!(start_all(&p, &mut s, 8), ["a", "c"]);
+        s.succeeded(0);
+        assert_eq!(start_all(&p, &mut s, 8), ["b"]);
+        s.retrying(1);
+        assert_eq!(start_all(&p, &mut s, 8), ["d"]);
+        s.again(1);
+        assert!(start_all(&p, &mut s, 8).is_empty(), "d holds src/x.rs");
+        s.succeeded(3);
+        assert_eq!(start_all(&p, &mut s, 8), ["b"]);
+        s.succeeded(1);
+        s.succeeded(2);
+        assert!(s.finished());
     }
 
     #[test]

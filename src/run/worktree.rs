@@ -45,7 +45,7 @@ impl Repo {
         let folder = real.parent().unwrap_or(Path::new("/"));
         let root = Git::toplevel(folder).ok_or_else(|| {
             format!(
-                "`{}` is not in a git repository; `--isolate worktree` needs one (or use `--isolate none`)",
+                "`{}` is not in a git repository; running tasks in worktrees (`--isolate worktree` or an `isolate: worktree` hint) needs one",
                 taskfile.display()
             )
         })?;
@@ -173,6 +173,91 @@ impl Repo {
         let rel = path.strip_prefix(&self.root).ok()?;
         Some(wt.dir.join(rel))
     }
+}
+
+/// A worktree `run-batch clean` removed, and the branch that keeps its work.
+pub struct Cleaned {
+    pub dir: PathBuf,
+    pub branch: Option<String>,
+}
+
+/// Removes the task worktrees a run kept under `state_dir` (after a
+/// failure, for inspection) whose task file stem `needed` does not claim
+/// (an interrupted agent to continue, verified work to land). What an agent
+/// left uncommitted is committed to the worktree's branch first, and the
+/// branch is kept: cleaning never loses work.
+pub fn clean_kept(
+    taskfile: &Path,
+    state_dir: &Path,
+    needed: impl Fn(&str) -> bool,
+) -> Result<Vec<Cleaned>, String> {
+    let folder = std::fs::canonicalize(state_dir).map_err(|e| e.to_string())?;
+    let under = folder.join("worktrees");
+    if !under.is_dir() {
+        return Ok(Vec::new());
+    }
+    let Some(root) = taskfile
+        .parent()
+        .and_then(|p| {
+            std::fs::canonicalize(if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            })
+            .ok()
+        })
+        .and_then(|p| Git::toplevel(&p))
+    else {
+        return Ok(Vec::new());
+    };
+    let git = Git::new(&root);
+    let list = git
+        .run(&["worktree", "list", "--porcelain"])
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    let mut dir: Option<PathBuf> = None;
+    let mut branch: Option<String> = None;
+    for line in list.lines().chain(std::iter::once("")) {
+        if let Some(d) = line.strip_prefix("worktree ") {
+            dir = Some(PathBuf::from(d));
+        } else if let Some(b) = line.strip_prefix("branch ") {
+            branch = Some(b.trim_start_matches("refs/heads/").to_owned());
+        } else if line.is_empty() {
+            let (Some(d), b) = (dir.take(), branch.take()) else {
+                continue;
+            };
+            let Some(stem) = (d.parent() == Some(under.as_path()))
+                .then(|| d.file_name())
+                .flatten()
+                .map(|n| n.to_string_lossy().into_owned())
+            else {
+                continue;
+            };
+            if needed(&stem) {
+                continue;
+            }
+            let wt = Git::new(&d);
+            if wt.run(&["add", "-A"]).is_ok() && !wt.ok(&["diff", "--cached", "--quiet"]) {
+                wt.run(&[
+                    "-c",
+                    "user.name=run-batch",
+                    "-c",
+                    "user.email=run-batch@localhost",
+                    "commit",
+                    "--quiet",
+                    "--no-verify",
+                    "-m",
+                    &format!("run-batch clean: what was left in the worktree of `{stem}`"),
+                ])
+                .map_err(|e| e.to_string())?;
+            }
+            let ds = d.to_string_lossy().into_owned();
+            git.run(&["worktree", "remove", "--force", &ds])
+                .map_err(|e| e.to_string())?;
+            out.push(Cleaned { dir: d, branch: b });
+        }
+    }
+    Ok(out)
 }
 
 /// `run-batch/<run id>/<task>`: a branch named after the run and the task.

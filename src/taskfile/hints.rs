@@ -12,7 +12,7 @@ use crate::error::{PlanError, suggest};
 use crate::taskfile::{Source, Span};
 
 pub const KEYS: &[&str] = &[
-    "after", "agent", "gate", "id", "parallel", "retries", "timeout",
+    "after", "agent", "files", "gate", "id", "isolate", "parallel", "retries", "timeout",
 ];
 
 /// How many tasks of a group may run at once.
@@ -77,8 +77,12 @@ impl Gate {
 pub struct Hints {
     pub after: Vec<Spanned<String>>,
     pub agent: Option<Spanned<String>>,
+    /// Globs naming the files a task changes; accumulates like `after`.
+    pub files: Vec<Spanned<String>>,
     pub gate: Option<Spanned<Gate>>,
     pub id: Option<Spanned<String>>,
+    /// `isolate: worktree` (true) or `isolate: none` (false).
+    pub isolate: Option<Spanned<bool>>,
     pub parallel: Option<Spanned<Parallel>>,
     pub retries: Option<Spanned<u32>>,
     pub timeout: Option<Spanned<Duration>>,
@@ -93,8 +97,10 @@ pub struct TaskHints(Option<Box<Hints>>);
 static NO_HINTS: Hints = Hints {
     after: Vec::new(),
     agent: None,
+    files: Vec::new(),
     gate: None,
     id: None,
+    isolate: None,
     parallel: None,
     retries: None,
     timeout: None,
@@ -137,10 +143,11 @@ impl Hints {
             other.gate = None;
         }
         self.after.extend(other.after);
+        self.files.extend(other.files);
         macro_rules! take {
             ($($f:ident),*) => { $( if other.$f.is_some() { self.$f = other.$f; } )* };
         }
-        take!(agent, gate, id, parallel, retries, timeout);
+        take!(agent, gate, id, isolate, parallel, retries, timeout);
         second_gate
     }
 }
@@ -452,6 +459,43 @@ fn parse_value(key: &str, value: &str, span: Span) -> Result<Hints, PlanError> {
                 });
                 offset += part.len() + 1;
             }
+        }
+        "files" => {
+            let mut offset = span.offset;
+            for part in value.split(',') {
+                let glob = part.trim();
+                let lead = part.len() - part.trim_start().len();
+                let column = span.column + value[..offset - span.offset + lead].chars().count();
+                let at = Span {
+                    offset: offset + lead,
+                    len: glob.len(),
+                    line: span.line,
+                    column,
+                };
+                offset += part.len() + 1;
+                if glob.is_empty() {
+                    return Err(bad("a comma-separated list of paths or globs"));
+                }
+                let outside = glob.starts_with('/')
+                    || glob.split('/').any(|c| c == "..")
+                    || glob.contains('\\');
+                if outside || globset::Glob::new(glob).is_err() {
+                    return Err(PlanError::BadHintValue {
+                        key: key.to_owned(),
+                        value: glob.to_owned(),
+                        expected: "paths or globs relative to the working folder, such as `src/parser.rs` or `src/parser/**`, separated by commas",
+                    });
+                }
+                h.files.push(spanned(glob.to_owned(), at));
+            }
+        }
+        "isolate" => {
+            let on = match value {
+                "worktree" => true,
+                "none" => false,
+                _ => return Err(bad("`worktree` or `none`")),
+            };
+            h.isolate = Some(spanned(on, span));
         }
         "agent" => {
             // Only the splitting is checked here; whether the program

@@ -61,7 +61,20 @@ impl Engine {
             self.perform(actions);
             return;
         }
-        if self.repo.is_some() && !self.worktrees.contains_key(&key) {
+        let isolates = (self.d.plan().tasks[t].settings.isolate).unwrap_or(self.options.isolate);
+        if isolates && self.repo.is_none() {
+            // An `isolate: worktree` hint a person added during the run.
+            match crate::run::worktree::Repo::open(&self.options.file, &self.state.dir) {
+                Ok(repo) => self.repo = Some(repo),
+                Err(reason) => {
+                    let actions =
+                        (self.d).on_end(attempt, Class::Setup, Some(&reason), Instant::now());
+                    self.perform(actions);
+                    return;
+                }
+            }
+        }
+        if isolates && !self.worktrees.contains_key(&key) {
             self.prepare(attempt, key, number);
             return;
         }
@@ -91,6 +104,7 @@ impl Engine {
             prompter: &self.prompter,
             last_failure: history.last_failure.as_ref(),
             run_dir: &self.run_dir,
+            spares: &self.spares,
             run_id: &self.run_id,
             state_dir: &self.state_abs,
             taskfile: &taskfile,
@@ -158,7 +172,7 @@ impl Engine {
                     exit: None,
                     reason: Some(reason.clone()),
                     duration_secs: 0.0,
-                    log: log.clone(),
+                    log: Some(log.clone()),
                     agent: spec.name.clone(),
                     session_id: None,
                     spend: None,
@@ -406,6 +420,7 @@ impl Engine {
         if class == Class::Failed {
             history.failed_before = true;
         }
+        let tidied = class == Class::Succeeded && slot.info.tidy_after_success(&self.spares);
         self.emit(Event::TaskFinished {
             task: slot.task_id.clone(),
             attempt: slot.number,
@@ -415,7 +430,7 @@ impl Engine {
             exit: slot.agent_exit.or(slot.exited),
             reason: reason.clone(),
             duration_secs: duration.as_secs_f64(),
-            log: slot.info.log.clone(),
+            log: (!tidied).then(|| slot.info.log.clone()),
             agent: slot.agent.name.clone(),
             session_id: session_id.clone(),
             spend,
@@ -424,9 +439,6 @@ impl Engine {
         });
         if let Some(spend) = &spend {
             self.budget.add(&slot.task_id, spend);
-        }
-        if class == Class::Succeeded {
-            slot.info.tidy_after_success();
         }
         let history = self.history.entry(slot.key).or_default();
         history.resume = match (resumable, session_id) {

@@ -6,6 +6,7 @@ use super::*;
 
 impl Engine {
     pub(super) fn finish(mut self) -> i32 {
+        self.spares.clear();
         // What the file says, not what the run hoped: a success whose box
         // could not be ticked is not done.
         let plan = self.d.plan();

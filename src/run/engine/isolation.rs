@@ -86,10 +86,10 @@ impl Engine {
                     exit: None,
                     reason: Some(reason.clone()),
                     duration_secs: 0.0,
-                    log: self.run_dir.join(format!(
+                    log: Some(self.run_dir.join(format!(
                         "{}.setup.log",
                         crate::record::state::file_stem_for(&id)
-                    )),
+                    ))),
                     agent: String::new(),
                     session_id: None,
                     spend: None,
@@ -122,6 +122,35 @@ impl Engine {
             ),
             _ => (self.workdir.clone(), self.taskfile_abs.clone()),
         }
+    }
+
+    /// The files among `changed` that task `id` did not claim (none when it
+    /// claimed nothing: then there is nothing to hold it to). Paths are
+    /// relative to the repository; claims to the working folder.
+    fn undeclared(&self, id: &str, changed: &[String]) -> Vec<String> {
+        let plan = self.d.plan();
+        let Some(t) = plan.doc.tasks.iter().position(|t| t.id == id) else {
+            return Vec::new();
+        };
+        let files = &plan.tasks[t].files;
+        if files.is_empty() {
+            return Vec::new();
+        }
+        // `changed` is relative to the repository, claims to the folder
+        // tasks work in.
+        let prefix = (self.repo.as_ref())
+            .and_then(|r| self.workdir.strip_prefix(&r.root).ok())
+            .map(|p| p.to_string_lossy().into_owned())
+            .filter(|p| !p.is_empty())
+            .map(|p| format!("{p}/"))
+            .unwrap_or_default();
+        (changed.iter())
+            .filter(|f| {
+                let rel = f.strip_prefix(prefix.as_str()).unwrap_or(f);
+                !crate::plan::files::covers(files, rel)
+            })
+            .cloned()
+            .collect()
     }
 
     /// Whether task `key` runs in a worktree of its own.
@@ -201,11 +230,13 @@ impl Engine {
         slot.landed = true;
         match result {
             Ok(Landed::Merged { commit, files }) => {
+                let undeclared = self.undeclared(&slot.task_id, &files);
                 self.emit(Event::TaskLanded {
                     task: slot.task_id.clone(),
                     branch: self.worktrees[&key].branch.clone(),
                     commit: Some(commit),
                     files,
+                    undeclared,
                 });
                 self.conclude(attempt, slot, Verdict::Ok);
                 self.drop_worktree(key, true);
@@ -216,6 +247,7 @@ impl Engine {
                     branch: self.worktrees[&key].branch.clone(),
                     commit: None,
                     files: Vec::new(),
+                    undeclared: Vec::new(),
                 });
                 self.conclude(attempt, slot, Verdict::Ok);
                 self.drop_worktree(key, true);
@@ -344,11 +376,13 @@ impl Engine {
                     self.reporter.note(&format!(
                         "note: `{id}`: its work was verified in the run that crashed; merged it"
                     ));
+                    let undeclared = self.undeclared(&id, &files);
                     self.emit(Event::TaskLanded {
                         task: id.clone(),
                         branch: wt.branch.clone(),
                         commit: Some(commit),
                         files,
+                        undeclared,
                     });
                     self.d.mark_succeeded(t);
                     let _ = repo.remove(&wt, true);
