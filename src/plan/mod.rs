@@ -457,7 +457,14 @@ impl Planner {
                 s = doc.sections[i].parent;
             }
             self.tasks[t].groups = groups;
-            let mut inferred = files::infer(&task.text, &doc.body(t));
+            // A claim needs a `/` or a backtick in the item's bytes (its text
+            // and body come from them): most tasks have neither, and need
+            // no body read.
+            let raw = &doc.source.text.as_bytes()[task.item.clone()];
+            let mut inferred = match memchr::memchr2(b'/', b'`', raw) {
+                Some(_) => files::infer(&task.text, &doc.body(t)),
+                None => Vec::new(),
+            };
             inferred.retain(|p| !declared.contains(p));
             self.tasks[t].files = files::Files { declared, inferred };
         }
