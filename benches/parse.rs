@@ -202,6 +202,7 @@ fn main() {
         );
     }
     print!("{out}");
+    twins(runs);
     let mut instruction_commands = vec![
         ("run-batch plan FILE --format json", bin, plan_args("json")),
         ("run-batch plan FILE --format text", bin, plan_args("text")),
@@ -230,10 +231,9 @@ fn main() {
             parse_scale::scaling(&helper, dir.path(), &sizes, scale_runs, |n| generate(n)
                 .text)
         );
-        let twins = env_usize("RUN_BATCH_BENCH_TWINS").unwrap_or(16_000);
         print!(
             "{}",
-            parse_scale::special_files(bin, &helper, dir.path(), scale_runs, twins)
+            parse_scale::special_files(bin, &helper, dir.path(), scale_runs)
         );
     }
     println!();
@@ -262,6 +262,65 @@ fn main() {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// Twins: many tasks with one text
+
+/// Parse + plan of N identical task texts against N distinct ones of the
+/// same length, in the same run: twins take one probe each for their
+/// number, so the two should cost about the same (the bar: at most 2x).
+fn twins(runs: usize) {
+    let n = env_usize("RUN_BATCH_BENCH_TWINS").unwrap_or(16_000);
+    let file = |text: &dyn Fn(usize) -> String| {
+        let mut out = String::from("# Plan\n\n## Docs\n\n");
+        for i in 0..n {
+            let _ = writeln!(out, "- [ ] {}", text(i));
+        }
+        out
+    };
+    let same = file(&|_| "Write the release notes for component 00000".to_owned());
+    let distinct = file(&|i| format!("Write the release notes for component {i:05}"));
+    let time = |text: &str| {
+        let mut times = Vec::new();
+        for i in 0..=runs {
+            let source =
+                Source::from_bytes(Path::new("twins.md"), text.as_bytes().to_vec()).expect("UTF-8");
+            let t0 = Instant::now();
+            let doc = Document::parse(source, ReadOptions::default());
+            let plan = Plan::build(doc, PlanOptions::default()).expect("plans");
+            let elapsed = t0.elapsed();
+            assert_eq!(plan.doc.tasks.len(), n);
+            std::hint::black_box(&plan);
+            if i > 0 {
+                times.push(elapsed);
+            }
+        }
+        times
+    };
+    let (same_t, distinct_t) = (time(&same), time(&distinct));
+    println!();
+    println!(
+        "{:<44} {:>10} {:>10}",
+        format!("Document::parse + Plan::build, {n} tasks"),
+        "min",
+        "median"
+    );
+    println!(
+        "{:<44} {:>10} {:>10}",
+        "distinct texts",
+        ms(min(&distinct_t)),
+        ms(median(&distinct_t))
+    );
+    println!(
+        "{:<44} {:>10} {:>10}",
+        "identical texts (twins `-2`, `-3`, …)",
+        ms(min(&same_t)),
+        ms(median(&same_t))
+    );
+    let r = median(&same_t).as_secs_f64() / median(&distinct_t).as_secs_f64();
+    let verdict = if r <= 2.0 { "within" } else { "OVER" };
+    println!("identical / distinct: {r:.2}x (median), {verdict} the 2x bar");
 }
 
 // ---------------------------------------------------------------------------
@@ -637,7 +696,6 @@ struct Gen {
     sub_slugs: Vec<(String, usize, usize)>,
     /// The current top-level unit, counted from 1.
     unit: usize,
-    sub_slug: String,
     checked_percent: usize,
 }
 
@@ -662,7 +720,13 @@ impl Gen {
         *budget = budget.saturating_sub(1);
         self.tasks += 1;
         let n = self.tasks;
-        let text = self.text();
+        let mut text = self.text();
+        // Numbered steps have texts of their own, so their slug is their id:
+        // what short `after` references name.
+        let step = n % 50 == 25;
+        if step {
+            text = format!("Step {n}: {text}");
+        }
         // Enough budget left that every child is written (a `parallel` hint
         // on a task without subtasks is an error).
         let room = if depth == 0 { 25 } else { 5 };
@@ -698,7 +762,7 @@ impl Gen {
             hints.push(format!("after: {}", self.previous_phase_ids[i]));
             self.after_hints += 1;
         } else if n % 200 == 13 {
-            // A short reference to an earlier task's slug id: its last two segments.
+            // A reference to an earlier step's slug id.
             let unit = self.unit;
             let unique: Vec<&String> = self
                 .sub_slugs
@@ -708,7 +772,7 @@ impl Gen {
                 .collect();
             if !unique.is_empty() {
                 let s = unique[self.rng.below(unique.len())].clone();
-                hints.push(format!("after: {}/{s}", self.sub_slug));
+                hints.push(format!("after: {s}"));
                 self.after_hints += 1;
                 self.short_after += 1;
             }
@@ -725,8 +789,7 @@ impl Gen {
         }
         self.out.push_str(&line);
         self.out.push('\n');
-        // Slug ids: the first task with a slug keeps it, twins get `-2`, ….
-        if own_id.is_none() {
+        if step && own_id.is_none() {
             let s = slug(&text);
             match self.sub_slugs.iter_mut().find(|(x, _, _)| *x == s) {
                 Some((_, seen, _)) => *seen += 1,
@@ -794,7 +857,6 @@ fn generate(total: usize) -> Generated {
         previous_phase_ids: Vec::new(),
         sub_slugs: Vec::new(),
         unit: 0,
-        sub_slug: String::new(),
         checked_percent: 0,
     };
     g.out
@@ -853,7 +915,6 @@ fn generate(total: usize) -> Generated {
             }
             let sub = SUB_NAMES[(s - 1) % SUB_NAMES.len()];
             let heading = format!("{p}.{s} {sub}");
-            g.sub_slug = slug(&heading);
             g.sub_slugs.clear();
             let _ = writeln!(g.out, "### {heading}\n");
             g.headings += 1;

@@ -16,7 +16,7 @@ use crate::record::tick::{self, Tick};
 use crate::report::output::{print_stdout, stdout_failed, to_stderr};
 use crate::report::style::ColorChoice;
 use crate::report::{diagnostic, plan_graph, plan_json, plan_text};
-use crate::taskfile::{Dialect, Document, ReadOptions, by_last_segments};
+use crate::taskfile::{Dialect, Document, ReadOptions};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -416,6 +416,7 @@ fn status(args: &StatusArgs) -> Result<i32, Error> {
     // events without writing anything.
     journal.recover(crate::run::process::pid_alive);
     journal.include_live();
+    journal.migrate_ids(&plan.doc);
     let s = crate::report::summary::status(&plan, &journal);
     if args.json {
         let mut out = serde_json::to_string_pretty(&s).expect("status serialises");
@@ -460,19 +461,15 @@ fn tick(args: &TickArgs) -> Result<i32, Error> {
     let doc = Document::read(&args.read.file, args.read.read_options())?;
     let mut ticks = Vec::new();
     for id in &args.ids {
-        let full = if doc.tasks.iter().any(|t| &t.id == id) {
-            id.clone()
-        } else {
-            match by_last_segments(doc.tasks.iter().map(|t| t.id.as_str()), id) {
-                Ok(Some(full)) => full,
-                Ok(None) => return Err(tick::not_found(&doc, id)),
-                Err(candidates) => {
-                    return Err(Error::AmbiguousTask {
-                        path: args.read.file.clone(),
-                        id: id.clone(),
-                        candidates,
-                    });
-                }
+        let full = match crate::taskfile::find_task(&doc, id) {
+            Ok(Some(t)) => doc.tasks[t].id.clone(),
+            Ok(None) => return Err(tick::not_found(&doc, id)),
+            Err(candidates) => {
+                return Err(Error::AmbiguousTask {
+                    path: args.read.file.clone(),
+                    id: id.clone(),
+                    candidates,
+                });
             }
         };
         ticks.push(Tick {

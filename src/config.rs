@@ -40,6 +40,11 @@ pub struct Config {
     pub worktree_setup: Option<String>,
     /// `[run]`: defaults for `run`'s options (a flag on the command line wins).
     pub run: RunDefaults,
+    /// `[judge] agent`: the judge of tasks whose file gives no `judge` hint.
+    pub judge: Option<String>,
+    /// `[judge] template`: the judge's prompt template, relative to the
+    /// config file's folder.
+    pub judge_template: Option<PathBuf>,
 }
 
 /// `[run]` in run-batch.toml: what a run does when its flags do not say.
@@ -122,6 +127,18 @@ struct RawConfig {
     limits: Option<RawLimits>,
     isolation: Option<RawIsolation>,
     run: Option<RawRun>,
+    judge: Option<RawJudge>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "kebab-case",
+    expecting = "a table of settings for judges (`agent`, `template`)"
+)]
+struct RawJudge {
+    agent: Option<Spanned<String>>,
+    template: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -364,6 +381,25 @@ fn parse(text: &str) -> Result<Config, Problem> {
                 })?);
             }
         }
+    }
+    if let Some(judge) = raw.judge {
+        if let Some(agent) = judge.agent {
+            let span = agent.span();
+            let agent = agent.into_inner();
+            if shell_words::split(&agent).map_or(true, |w| w.is_empty()) {
+                return Err(Problem::at(
+                    span,
+                    format!(
+                        "`agent` must be an agent name or a command line with balanced quotes, not `{agent}`"
+                    ),
+                ));
+            }
+            config.judge = Some(agent);
+        }
+        config.judge_template = judge
+            .template
+            .filter(|t| !t.trim().is_empty())
+            .map(PathBuf::from);
     }
     if let Some(isolation) = raw.isolation {
         config.worktree_setup = isolation.setup.filter(|s| !s.trim().is_empty());
@@ -815,7 +851,7 @@ cache-read = 0.125
         );
         assert_eq!(
             error("timeout = 5\n"),
-            "run-batch.toml:1:1: unknown key `timeout`; expected one of `agents`, `prices`, `runs`, `limits`, `isolation`, `run`"
+            "run-batch.toml:1:1: unknown key `timeout`; expected one of `agents`, `prices`, `runs`, `limits`, `isolation`, `run`, `judge`"
         );
     }
 

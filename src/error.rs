@@ -30,6 +30,12 @@ pub enum PlanError {
         value: String,
         expected: &'static str,
     },
+    /// A ```` ```checkpoint ```` block that cannot be read: what is wrong
+    /// and how to write it.
+    BadCheckpoint {
+        problem: String,
+        help: String,
+    },
     Cycle {
         path: Vec<String>,
     },
@@ -100,6 +106,7 @@ impl PlanError {
                 candidates.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
             )),
             PlanError::BadHintValue { .. } | PlanError::EmptyHint { .. } => None,
+            PlanError::BadCheckpoint { help, .. } => Some(help.clone()),
             PlanError::Cycle { .. } => {
                 Some("remove one of these `after` dependencies to break the cycle".into())
             }
@@ -163,6 +170,7 @@ impl fmt::Display for PlanError {
                 value,
                 expected,
             } => write!(f, "bad `{key}` value `{value}`: expected {expected}"),
+            PlanError::BadCheckpoint { problem, .. } => f.write_str(problem),
             PlanError::Cycle { path } => {
                 write!(f, "circular dependency `{}`", path.join(" -> "))
             }

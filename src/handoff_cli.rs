@@ -108,6 +108,29 @@ fn post(args: PostArgs) -> Result<i32, Error> {
             }
         }
     };
+    // An id as earlier versions named it (the whole heading path), or its
+    // last segments, as `after` reads them.
+    let to = to.or_else(|| {
+        let old = crate::taskfile::legacy_ids(&p.doc);
+        let olds = (old.tasks.iter().zip(&p.doc.tasks).map(|(o, t)| (o, &t.id))).chain(
+            (old.sections.iter().zip(&p.doc.sections))
+                .skip(1)
+                .map(|(o, s)| (o, &s.id)),
+        );
+        let pairs: Vec<(&String, &String)> = olds.collect();
+        let full = match pairs.iter().find(|(o, _)| **o == args.to) {
+            Some(&(o, _)) => Some(o.clone()),
+            None => {
+                crate::taskfile::by_last_segments(pairs.iter().map(|(o, _)| o.as_str()), &args.to)
+                    .ok()
+                    .flatten()
+            }
+        }?;
+        pairs
+            .iter()
+            .find(|(o, _)| **o == full)
+            .map(|(_, now)| (*now).clone())
+    });
     let Some(to) = to else {
         let tasks: Vec<&str> = p.doc.tasks.iter().map(|t| t.id.as_str()).collect();
         let sections: Vec<&str> = p

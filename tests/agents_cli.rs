@@ -294,11 +294,13 @@ fn claude_gets_headless_stream_json_and_accept_edits_by_default() {
             "--output-format",
             "stream-json",
             "--verbose",
+            "--input-format",
+            "stream-json",
             "--permission-mode",
             "acceptEdits"
         ]
     );
-    // The prompt arrives on stdin.
+    // The prompt arrives on stdin, as the first stream-json user message.
     call.assert_prompt_has(&["Say hello", "Do not edit checkboxes"]);
     // A nested Claude Code refuses to start with these set.
     assert_eq!(call.env.get("CLAUDECODE"), None);
@@ -307,7 +309,7 @@ fn claude_gets_headless_stream_json_and_accept_edits_by_default() {
     // The log starts with the command line.
     assert_eq!(
         log_head(out.path(), "hello", 1),
-        "run-batch: claude -p --output-format stream-json --verbose --permission-mode acceptEdits"
+        "run-batch: claude -p --output-format stream-json --verbose --input-format stream-json --permission-mode acceptEdits"
     );
 }
 
@@ -348,6 +350,8 @@ fn claude_settings_from_config_budget_and_agent_args_in_their_places() {
             "--output-format",
             "stream-json",
             "--verbose",
+            "--input-format",
+            "stream-json",
             "--model",
             "opus",
             "--permission-mode",
@@ -374,7 +378,7 @@ fn claude_settings_from_config_budget_and_agent_args_in_their_places() {
     );
     assert_eq!(
         log_head(out.path(), "a", 1),
-        "run-batch: claude -p --output-format stream-json --verbose --model opus \
+        "run-batch: claude -p --output-format stream-json --verbose --input-format stream-json --model opus \
          --permission-mode bypassPermissions --allowedTools Read 'Bash(git *)' \
          --max-budget-usd 0.5 --max-turns 9 --debug --foo bar"
     );
@@ -968,6 +972,13 @@ fn interrupt_after_session(dir: &Path) {
     wait_until(PATIENCE, "the agent named its session", || {
         !named(&events(dir, "t.md"), "task_session").is_empty()
     });
+    // The fake writes its progress note after naming its session: on a
+    // loaded machine the signal could otherwise come first.
+    wait_until(PATIENCE, "the agent's progress note", || {
+        (run_dirs(dir, "t.md").iter()).any(|d| {
+            std::fs::read_to_string(d.join("a.1.progress")).is_ok_and(|p| p.contains("step one"))
+        })
+    });
     run.signal(libc::SIGTERM);
     run.wait(PATIENCE).assert_code(130);
 }
@@ -1008,6 +1019,99 @@ fn an_interrupted_session_is_resumed_by_the_next_run() {
     ]);
     let second = &runs(&dir)[1];
     assert_eq!(only(second, "task_started")["resume"], "S1");
+}
+
+/// Rewrites what a run left as a version from before short ids would have
+/// left it after a crash: journal keys and the events' task ids under the
+/// old ids, no `id_scheme`, the run still `running` under a dead pid and
+/// not folded into the journal.
+fn as_crashed_before_short_ids(dir: &Path, renames: &[(&str, &str)]) {
+    let path = state_dir(dir, "t.md").join("journal.json");
+    let mut journal: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let object = journal.as_object_mut().unwrap();
+    assert_eq!(object.remove("id_scheme"), Some(Value::from(2)));
+    object["tasks"] = serde_json::json!({});
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let dead = gone.id();
+    gone.wait().unwrap();
+    let run = &mut journal["runs"][0];
+    run["outcome"] = "running".into();
+    run["folded"] = false.into();
+    run["finished"] = Value::Null;
+    run["pid"] = dead.into();
+    std::fs::write(&path, serde_json::to_vec_pretty(&journal).unwrap()).unwrap();
+    for run in run_dirs(dir, "t.md") {
+        let events = run.join("events.jsonl");
+        let mut text = std::fs::read_to_string(&events).unwrap();
+        for (new, old) in renames {
+            let from = format!("\"task\":\"{new}\"");
+            assert!(text.contains(&from), "{from} in {text}");
+            text = text.replace(&from, &format!("\"task\":\"{old}\""));
+        }
+        std::fs::write(&events, text).unwrap();
+    }
+}
+
+#[test]
+fn a_run_that_crashed_under_old_ids_carries_on_under_short_ids() {
+    // Ids were the whole heading path (`plan/docs/…`); a plan started then
+    // and resumed now runs no task twice and resumes the agent's session.
+    let plan = "# Plan\n## Docs\n- [ ] Write the notes hang-once\n- [ ] Write the index\n## Code\n- [ ] Write the index\n";
+    let t = claude(Test::new()).file("t.md", plan);
+    let dir = t.path().to_owned();
+    let run = Background::start(&dir, &["t.md", "--grace", "1s"]);
+    wait_until(
+        PATIENCE,
+        "the notes' agent named its session and the index was ticked",
+        || {
+            (named(&events(&dir, "t.md"), "task_session").iter())
+                .any(|e| e["task"] == "write-the-notes-hang-once")
+                && std::fs::read_to_string(dir.join("t.md"))
+                    .unwrap()
+                    .contains("- [x] Write the index")
+        },
+    );
+    run.signal(libc::SIGTERM);
+    run.wait(PATIENCE).assert_code(130);
+    as_crashed_before_short_ids(
+        &dir,
+        &[
+            (
+                "write-the-notes-hang-once",
+                "plan/docs/write-the-notes-hang-once",
+            ),
+            ("docs/write-the-index", "plan/docs/write-the-index"),
+        ],
+    );
+
+    let out = t
+        .args(["t.md"])
+        .stderr_contains("start    write-the-notes-hang-once resuming session S1")
+        .file_is("t.md", &plan.replace("[ ]", "[x]"))
+        .success();
+    let calls = expect_calls(out.path(), 4);
+    let tasks: Vec<&str> = calls.iter().map(|c| c.task.as_str()).collect();
+    let count = |id: &str| tasks.iter().filter(|&&t| t == id).count();
+    assert_eq!(count("docs/write-the-index"), 1, "{tasks:?}");
+    assert_eq!(count("code/write-the-index"), 1, "{tasks:?}");
+    assert_eq!(count("write-the-notes-hang-once"), 2, "{tasks:?}");
+    let resumed = calls
+        .iter()
+        .rfind(|c| c.task == "write-the-notes-hang-once")
+        .unwrap();
+    resumed.assert_args(&["--resume=S1"]);
+    // The journal now says which ids it follows, under today's ids.
+    let journal: Value = serde_json::from_slice(
+        &std::fs::read(state_dir(&dir, "t.md").join("journal.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(journal["id_scheme"], 2);
+    assert_eq!(journal["tasks"]["write-the-notes-hang-once"]["attempts"], 2);
+    assert!(
+        journal["tasks"]
+            .get("plan/docs/write-the-notes-hang-once")
+            .is_none()
+    );
 }
 
 #[test]

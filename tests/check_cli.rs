@@ -31,7 +31,7 @@ fn plan_errors_have_a_place_a_caret_and_the_fix() {
         .args(["check", "t.md"])
         .stderr(
             "
-            error: task `p/b` depends on unknown id `aa`
+            error: task `b` depends on unknown id `aa`
              --> t.md:3:21
               |
             3 | - [ ] b <!-- after: aa -->
@@ -62,7 +62,7 @@ fn json_has_one_diagnostic_per_finding() {
         (d[0]["line"].as_u64(), d[0]["column"].as_u64()),
         (Some(2), Some(21))
     );
-    assert_eq!(d[0]["message"], "task `p/a` depends on unknown id `zz`");
+    assert_eq!(d[0]["message"], "task `a` depends on unknown id `zz`");
     assert_eq!(d[1]["code"], "not-a-hint-key");
     assert!(
         d[1]["fix"]
@@ -114,7 +114,7 @@ fn everything_run_would_refuse_is_an_error_and_run_refuses_it_too() {
                 Some(2)
             ),
             (
-                "task `p/b` (line 3) has no ```sh block for the `shell` agent to run".to_owned(),
+                "task `b` (line 3) has no ```sh block for the `shell` agent to run".to_owned(),
                 Some(3)
             ),
         ]

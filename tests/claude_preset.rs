@@ -11,7 +11,8 @@ use common::agents::{events, named};
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/claude");
 
 /// A fake `claude` that checks the flags run-batch must pass, records its
-/// stdin and environment, then prints `$SAMPLE` and exits with `$CODE`.
+/// prompt (the first stream-json user message on stdin) and environment,
+/// then prints `$SAMPLE` and exits with `$CODE`.
 fn fake_claude(sample: &str, code: i32) -> Test {
     Test::new()
         .executable(
@@ -21,7 +22,10 @@ fn fake_claude(sample: &str, code: i32) -> Test {
                 [ "$1" = -p ] || {{ echo "expected -p first, got: $*" >&2; exit 9; }}
                 case " $* " in *" --output-format stream-json "*) ;; *) echo "no stream-json: $*" >&2; exit 9 ;; esac
                 case " $* " in *" --verbose "*) ;; *) echo "no --verbose" >&2; exit 9 ;; esac
-                cat > stdin.txt
+                case " $* " in *" --input-format stream-json "*) ;; *) echo "no stream-json input: $*" >&2; exit 9 ;; esac
+                # The prompt is the first user message; stdin stays open for more.
+                IFS= read -r first
+                printf '%s\n' "$first" | perl -MJSON::PP -ne 'print JSON::PP->new->decode($_)->{{message}}{{content}}' > stdin.txt
                 echo "CLAUDECODE=${{CLAUDECODE-unset}}" > env.txt
                 cat "{FIXTURES}/{sample}"
                 exit {code}
@@ -75,7 +79,7 @@ fn a_stream_without_a_result_event_fails() {
         .executable(
             "bin/claude",
             &format!(
-                "#!/bin/bash\ncat >/dev/null\nhead -n 3 {FIXTURES}/stream_success.jsonl\nexit 0\n"
+                "#!/bin/bash\nIFS= read -r _\nhead -n 3 {FIXTURES}/stream_success.jsonl\nexit 0\n"
             ),
         )
         .path_prefix("bin")

@@ -83,20 +83,29 @@ fn people_post_from_another_terminal_and_read_once() {
         ],
         "the staging database is down\n",
     );
-    assert!(
-        posted.contains("posted blocker for plan/backend"),
-        "{posted}"
-    );
+    assert!(posted.contains("posted blocker for backend"), "{posted}");
     let read = common::run_batch_in(&dir, &["handoff", "read", "--file", "t.md"]);
     let text = String::from_utf8_lossy(&read.stdout);
-    assert!(
-        text.contains("[blocker] from person to plan/backend"),
-        "{text}"
-    );
+    assert!(text.contains("[blocker] from person to backend"), "{text}");
     assert!(text.contains("  the staging database is down"), "{text}");
     let again = common::run_batch_in(&dir, &["handoff", "read", "--file", "t.md"]);
     assert_eq!(String::from_utf8_lossy(&again.stdout), "", "read once");
     let all = common::run_batch_in(&dir, &["handoff", "read", "--file", "t.md", "--all"]);
+    // An id as earlier versions named it still addresses its section.
+    let old = run_batch_in_with_stdin(
+        &dir,
+        &[
+            "handoff",
+            "post",
+            "--file",
+            "t.md",
+            "--to",
+            "plan/backend",
+            "-",
+        ],
+        "back up\n",
+    );
+    assert!(old.contains("for backend"), "{old}");
     assert!(String::from_utf8_lossy(&all.stdout).contains("staging database"));
     drop(t);
 }
@@ -107,7 +116,7 @@ fn a_bad_address_lists_the_ids() {
         .file("t.md", "# Plan\n## Backend\n- [ ] api <!-- id: api -->\n")
         .args(["handoff", "post", "--file", "t.md", "--to", "frontend", "hello"])
         .stderr(
-            "error: no task or section `frontend` in `t.md`\n  = help: address a task (`api`), a section (`plan`, `plan/backend`), or `all`\n",
+            "error: no task or section `frontend` in `t.md`\n  = help: address a task (`api`), a section (`plan`, `backend`), or `all`\n",
         )
         .status(2);
 }

@@ -191,6 +191,73 @@ fn work_verified_by_a_run_that_was_killed_is_merged_and_ticked_by_the_next() {
     drop(t);
 }
 
+#[test]
+fn work_verified_under_old_ids_by_a_killed_run_lands_under_short_ids() {
+    // Ids were the whole heading path (`plan/docs/write-out`) when the run
+    // was killed; the next run, with short ids, still finds the work it
+    // verified in its worktree, merges it and ticks the box.
+    let plan = "# Plan\n## Docs\n- [ ] write out <!-- agent: shell -->\n  ```sh\n  echo from-the-agent > out.txt\n  ```\n";
+    let t = repo(Test::new(), &[("t.md", plan), ("out.txt", "old\n")]);
+    let dir = t.path().to_owned();
+    std::fs::write(dir.join("out.txt"), "local\n").unwrap();
+    let run = common::agents::Background::start(&dir, &["t.md", "--isolate", "worktree"]);
+    wait_for_event(&dir, "landing_waits");
+    run.kill();
+    git(&dir, &["checkout", "--", "out.txt"]);
+    // What the earlier version left: its events and journal under the old
+    // id, its worktree in a folder named after it.
+    let state = common::agents::state_dir(&dir, "t.md");
+    for run in common::agents::run_dirs(&dir, "t.md") {
+        let events = run.join("events.jsonl");
+        let text = std::fs::read_to_string(&events).unwrap();
+        assert!(text.contains("\"task\":\"write-out\""), "{text}");
+        let text = text.replace("\"task\":\"write-out\"", "\"task\":\"plan/docs/write-out\"");
+        std::fs::write(&events, text).unwrap();
+    }
+    let journal = state.join("journal.json");
+    let mut j: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&journal).unwrap()).unwrap();
+    j.as_object_mut().unwrap().remove("id_scheme");
+    std::fs::write(&journal, serde_json::to_vec(&j).unwrap()).unwrap();
+    let worktrees = state.join("worktrees");
+    git(
+        &dir,
+        &[
+            "worktree",
+            "move",
+            worktrees.join("write-out").to_str().unwrap(),
+            worktrees.join("plan__docs__write-out").to_str().unwrap(),
+        ],
+    );
+
+    let out = run_batch_in(&dir, &["t.md", "--isolate", "worktree"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(
+            "note: `write-out`: its work was verified in the run that crashed; merged it"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("start    "),
+        "the agent did not run again:\n{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("out.txt")).unwrap(),
+        "from-the-agent\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("t.md")).unwrap(),
+        plan.replacen("- [ ]", "- [x]", 1)
+    );
+    // The worktree went with its work, under either name.
+    let left: Vec<_> = std::fs::read_dir(&worktrees)
+        .map_or(Vec::new(), |d| d.flatten().map(|e| e.file_name()).collect());
+    assert!(left.is_empty(), "{left:?}");
+    drop(t);
+}
+
 // ---- --commit ---------------------------------------------------------------------------
 
 const WAVES: &str = "# One\n- [ ] a <!-- id: a; agent: shell -->\n  ```sh\n  echo a > a.txt\n  ```\n# Two\n- [ ] b <!-- id: b; agent: shell -->\n  ```sh\n  echo b > b.txt\n  ```\n";

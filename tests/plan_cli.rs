@@ -64,10 +64,10 @@ fn text_plan_lists_waves_tasks_ids_limits_dependencies_and_settings() {
 
             wave 1 · Ship search › Backend  (at most 2 at once)
               [ ] api  Add the endpoint  (agent claude)  :7
-              [x] ship-search/backend/index-documents  Index documents  (agent claude)  :8
+              [x] index-documents  Index documents  (agent claude)  :8
 
             wave 2 · Ship search › Frontend
-              [ ] ship-search/frontend/search-box  Search box  (after api; agent claude; timeout 20m)  :11
+              [ ] search-box  Search box  (after api; agent claude; timeout 20m)  :11
             ",
         )
         .stderr("")
@@ -88,7 +88,7 @@ fn text_plan_does_not_cut_an_id_hint_off_the_text() {
         )
         .args(["plan", "task.md"])
         .stdout_contains("  [ ] build  build the thing  :2\n")
-        .stdout_contains("  [ ] p/ship  ship  :3\n")
+        .stdout_contains("  [ ] ship  ship  :3\n")
         .success();
 }
 
@@ -112,9 +112,9 @@ fn text_plan_shows_parents_and_subtasks_indented() {
               agents run in . (the task file's folder)
 
             wave 1 · P
-              [ ] p/parent  Parent  (parent; subtasks at most 2 at once)  :2
-                [x] p/one  One  :3
-                [ ] p/two  Two  :4
+              [ ] parent  Parent  (parent; subtasks at most 2 at once)  :2
+                [x] one  One  :3
+                [ ] two  Two  :4
             ",
         )
         .success();
@@ -138,7 +138,7 @@ fn parallel_number_on_a_section_limits_that_section() {
     );
     assert_eq!(
         out.json()["groups"],
-        json!([{"owner": "p/build", "kind": "section", "limit": 2, "in_order": false}])
+        json!([{"owner": "build", "kind": "section", "limit": 2, "in_order": false}])
     );
     // A limit is not an order: no task waits for another.
     assert!(out.task_field("after").iter().all(|a| a == &json!([])));
@@ -161,7 +161,7 @@ fn parallel_false_on_a_section_runs_its_tasks_one_at_a_time_in_order() {
     );
     assert_eq!(
         out.task_field("after"),
-        [json!([]), json!(["p/a"]), json!(["p/b"])]
+        [json!([]), json!(["a"]), json!(["b"])]
     );
 }
 
@@ -237,7 +237,8 @@ fn parallel_true_and_false_on_the_file() {
         out.json()["groups"],
         json!([{"owner": "", "kind": "file", "limit": 1, "in_order": true}])
     );
-    assert_eq!(out.task("p/a/b")["after"], json!(["p/a/a"]));
+    // Each task slug reads like a section's id, so the section tells it apart.
+    assert_eq!(out.task("a/b")["after"], json!(["a/a"]));
     Test::new()
         .file("task.md", "<!-- parallel: false -->\n# P\n- [ ] a\n")
         .args(["plan", "task.md"])
@@ -246,7 +247,7 @@ fn parallel_true_and_false_on_the_file() {
 
     let out = plan_json("<!-- parallel: true -->\n# P\n- [ ] a\n- [ ] b\n");
     assert_eq!(out.json()["groups"], json!([]));
-    assert_eq!(out.task("p/b")["after"], json!([]));
+    assert_eq!(out.task("b")["after"], json!([]));
 }
 
 #[test]
@@ -262,7 +263,7 @@ fn parallel_on_a_parent_task_limits_its_subtasks() {
     );
     assert_eq!(
         out.json()["groups"],
-        json!([{"owner": "p/parent", "kind": "task", "limit": 2, "in_order": false}])
+        json!([{"owner": "parent", "kind": "task", "limit": 2, "in_order": false}])
     );
 }
 
@@ -290,11 +291,11 @@ fn parallel_false_on_a_parent_task_orders_its_subtasks() {
         - [ ] Other
         ",
     );
-    assert_eq!(out.task("p/b")["after"], json!(["p/a"]));
-    assert_eq!(out.task("p/other")["after"], json!([]));
+    assert_eq!(out.task("b")["after"], json!(["a"]));
+    assert_eq!(out.task("other")["after"], json!([]));
     assert_eq!(
         out.json()["groups"],
-        json!([{"owner": "p/parent", "kind": "task", "limit": 1, "in_order": true}])
+        json!([{"owner": "parent", "kind": "task", "limit": 1, "in_order": true}])
     );
 }
 
@@ -315,7 +316,7 @@ fn id_hint_names_a_task_and_a_section() {
     assert_eq!(api["id_source"], "hint");
     assert_eq!(api["section_id"], "back");
     // Slugs follow the headings' titles, not a section's id.
-    assert_eq!(out.task("p/backend/build-the-db")["section_id"], "back");
+    assert_eq!(out.task("build-the-db")["section_id"], "back");
 }
 
 #[test]
@@ -329,7 +330,7 @@ fn after_a_task_waits_for_that_task() {
         - [ ] Search box <!-- after: api -->
         ",
     );
-    assert_eq!(out.task("p/frontend/search-box")["after"], json!(["api"]));
+    assert_eq!(out.task("search-box")["after"], json!(["api"]));
 }
 
 #[test]
@@ -344,10 +345,7 @@ fn after_a_section_waits_for_the_whole_section() {
         - [ ] Search box <!-- after: p/backend -->
         ",
     );
-    assert_eq!(
-        out.task("p/frontend/search-box")["after"],
-        json!(["p/backend"])
-    );
+    assert_eq!(out.task("search-box")["after"], json!(["backend"]));
 }
 
 #[test]
@@ -363,18 +361,9 @@ fn after_accepts_the_last_segments_of_a_long_id() {
         - [ ] Results page <!-- after: backend/migrate -->
         ",
     );
-    assert_eq!(
-        out.task("p/backend/migrate")["after"],
-        json!(["p/backend/build-the-api"])
-    );
-    assert_eq!(
-        out.task("p/frontend/search-box")["after"],
-        json!(["p/backend"])
-    );
-    assert_eq!(
-        out.task("p/frontend/results-page")["after"],
-        json!(["p/backend/migrate"])
-    );
+    assert_eq!(out.task("migrate")["after"], json!(["build-the-api"]));
+    assert_eq!(out.task("search-box")["after"], json!(["backend"]));
+    assert_eq!(out.task("results-page")["after"], json!(["migrate"]));
 }
 
 #[test]
@@ -389,7 +378,7 @@ fn after_lists_several_ids_in_one_hint_and_across_hints() {
           <!-- after: c -->
         ",
     );
-    assert_eq!(out.task("p/d")["after"], json!(["a", "b", "c"]));
+    assert_eq!(out.task("d")["after"], json!(["a", "b", "c"]));
 }
 
 // ---- hints: agent, timeout, retries, gate --------------------------------
@@ -403,13 +392,13 @@ fn agent_timeout_retries_and_gate_appear_in_the_json() {
         - [ ] b
         ",
     );
-    let a = out.task("p/a");
+    let a = out.task("a");
     assert_eq!(a["agent"], "codex --model o3");
     assert_eq!(a["timeout_secs"], 5400.0);
     assert_eq!(a["retries"], 2);
     // The gate is the command as written, for `sh -c`.
     assert_eq!(a["gate"], "test -f out && grep -q 'a b' out | cat");
-    let b = out.task("p/b");
+    let b = out.task("b");
     for field in ["agent", "timeout_secs", "retries", "gate"] {
         assert_eq!(b[field], Value::Null, "{field}");
     }
@@ -462,19 +451,10 @@ fn settings_cascade_and_the_nearest_scope_wins() {
             t["timeout_secs"].clone(),
         )
     };
-    assert_eq!(
-        settings("p/a/child"),
-        (json!("codex"), json!(3), json!(300.0))
-    );
-    assert_eq!(
-        settings("p/a/plain"),
-        (json!("shell"), json!(3), json!(600.0))
-    );
-    assert_eq!(
-        settings("p/b/other"),
-        (json!("claude"), json!(1), json!(600.0))
-    );
-    assert_eq!(out.task("p/b/other")["gate"], "make check");
+    assert_eq!(settings("child"), (json!("codex"), json!(3), json!(300.0)));
+    assert_eq!(settings("plain"), (json!("shell"), json!(3), json!(600.0)));
+    assert_eq!(settings("other"), (json!("claude"), json!(1), json!(600.0)));
+    assert_eq!(out.task("other")["gate"], "make check");
 }
 
 // ---- gates ---------------------------------------------------------------
@@ -529,7 +509,7 @@ fn gate_blocks_and_hints_cascade_like_the_other_hints() {
     );
     // The block stays in the body the agent reads.
     assert_eq!(
-        out.task("p/b/shell-task")["body"],
+        out.task("shell-task")["body"],
         "```sh\necho building\n```\n```gate\ntest -f built\n```"
     );
 }
@@ -556,8 +536,8 @@ fn the_text_plan_shows_each_gate() {
               agents run in . (the task file's folder)
 
             wave 1 · P
-              [ ] p/a  a  (gate `test -f out.txt && grep -q ok out.txt`)  :2
-              [ ] p/b  b  (gate `set -e …` from line 4)  :3
+              [ ] a  a  (gate `test -f out.txt && grep -q ok out.txt`)  :2
+              [ ] b  b  (gate `set -e …` from line 4)  :3
             ",
         )
         .stderr("")
@@ -695,7 +675,7 @@ fn a_nul_byte_in_a_tasks_text_is_an_error() {
         .stdout("")
         .stderr(
             "
-            error: the text of task `p/fix-the-bug` contains a NUL byte
+            error: the text of task `fix-the-bug` contains a NUL byte
              --> task.md:2:15
               |
             2 | - [ ] fix the ␀ bug
@@ -848,9 +828,9 @@ fn a_hint_after_a_parents_subtasks_but_inside_the_parent_is_the_parents() {
     );
     assert_eq!(
         out.json()["groups"],
-        json!([{"owner": "p/parent", "kind": "task", "limit": 1, "in_order": true}])
+        json!([{"owner": "parent", "kind": "task", "limit": 1, "in_order": true}])
     );
-    assert_eq!(out.task("p/b")["after"], json!(["p/a"]));
+    assert_eq!(out.task("b")["after"], json!(["a"]));
 }
 
 #[test]
@@ -907,9 +887,9 @@ fn a_hint_on_a_heading_line_is_a_section_hint() {
         - [ ] a
         ",
     );
-    assert_eq!(out.task("p/backend/a")["section_id"], "back");
-    assert_eq!(out.task("p/backend/a")["agent"], "shell");
-    assert_eq!(out.task("p/backend/a")["section"], json!(["P", "Backend"]));
+    assert_eq!(out.task("a")["section_id"], "back");
+    assert_eq!(out.task("a")["agent"], "shell");
+    assert_eq!(out.task("a")["section"], json!(["P", "Backend"]));
 }
 
 #[test]
@@ -924,7 +904,7 @@ fn comments_in_code_blocks_and_block_quotes_are_not_hints() {
         > <!-- parallel: 0 -->
         ",
     );
-    assert_eq!(out.task("p/a")["retries"], Value::Null);
+    assert_eq!(out.task("a")["retries"], Value::Null);
 }
 
 // ---- comments that look like hints ---------------------------------------
@@ -1102,11 +1082,11 @@ fn multi_line_hints_split_at_a_lone_cr_too() {
         .args(["plan", "task.md", "--format", "json"])
         .stderr("")
         .success();
-    assert_eq!(out.task_field("id"), [json!("p/a"), json!("p/b")]);
+    assert_eq!(out.task_field("id"), [json!("a"), json!("b")]);
     assert_eq!(out.task_field("agent"), [json!("shell"), json!("shell")]);
     assert_eq!(out.task_field("retries"), [json!(2), json!(2)]);
     assert_eq!(out.task_field("timeout_secs"), [Value::Null, json!(300.0)]);
-    assert_eq!(out.task("p/b")["line"], 7);
+    assert_eq!(out.task("b")["line"], 7);
 }
 
 // ---- dialects -----------------------------------------------------------
@@ -1282,6 +1262,79 @@ fn kiro_optional_tasks_are_skipped_unless_included() {
         .success();
 }
 
+const OPENSPEC: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/fixtures/taskfiles/openspec/changes/add-search/tasks.md"
+));
+const OPENSPEC_PATH: &str = "openspec/changes/add-search/tasks.md";
+
+#[test]
+fn openspec_groups_are_waves_and_numbers_are_ids() {
+    let out = Test::new()
+        .file(OPENSPEC_PATH, OPENSPEC)
+        .args(["plan", OPENSPEC_PATH, "--format", "json"])
+        .stderr("")
+        .success();
+    // `1.2` under `## 1. Search endpoint` is OpenSpec's, not Kiro's.
+    assert_eq!(out.json()["dialect"], "openspec");
+    assert_eq!(
+        ids(&out.task_field("id")),
+        ["1.1", "1.2", "1.3", "2.1", "2.1.1", "2.1.2", "2.2", "3.1"]
+    );
+    let waves: Vec<Value> = (out.json()["waves"].as_array().unwrap().iter())
+        .map(|w| w["tasks"].clone())
+        .collect();
+    assert_eq!(
+        waves,
+        [
+            json!(["1.1", "1.2", "1.3"]),
+            json!(["2.1", "2.1.1", "2.1.2", "2.2"]),
+            json!(["3.1"])
+        ]
+    );
+    // A group's tasks run in order, as OpenSpec lists them.
+    assert_eq!(out.task("1.3")["after"], json!(["1.2"]));
+    assert_eq!(out.task("2.1.2")["after"], json!(["2.1.1"]));
+    assert_eq!(out.task("2.1.1")["parent"], "2.1");
+    assert_eq!(out.task("2.2")["after"], json!(["2.1"]));
+    assert_eq!(
+        out.task("1.2")["body"],
+        "- Keep the old `find` route working"
+    );
+    Test::new()
+        .file(OPENSPEC_PATH, OPENSPEC)
+        .args(["plan", OPENSPEC_PATH])
+        .stdout_contains("7 tasks to run (1 done, 6 to do) in 3 waves · dialect openspec\n")
+        .stdout_contains("\nwave 2 · Tasks › 2. Indexing\n")
+        .stdout_contains("  [ ] 1.3  Tests: cover empty and long queries  (after 1.2)  :7\n")
+        .success();
+}
+
+#[test]
+fn openspec_can_be_asked_for_and_a_parallel_hint_lifts_the_order() {
+    // Numbers without group headings read as Kiro…
+    let flat = "# Tasks\n- [ ] 1.1 One\n- [ ] 1.2 Two\n";
+    assert_eq!(plan_json(flat).json()["dialect"], "kiro");
+    // …unless OpenSpec is asked for.
+    let out = Test::new()
+        .file("task.md", flat)
+        .args([
+            "plan",
+            "task.md",
+            "--format",
+            "json",
+            "--dialect",
+            "openspec",
+        ])
+        .success();
+    assert_eq!(out.json()["dialect"], "openspec");
+    assert_eq!(ids(&out.task_field("id")), ["1.1", "1.2"]);
+    let parallel = format!("<!-- parallel: true -->\n{OPENSPEC}");
+    let out = plan_json(&parallel);
+    assert_eq!(out.json()["dialect"], "openspec");
+    assert_eq!(out.task("1.3")["after"], json!([]));
+}
+
 #[test]
 fn the_dialect_flag_overrides_detection() {
     let out = Test::new()
@@ -1289,10 +1342,7 @@ fn the_dialect_flag_overrides_detection() {
         .args(["plan", "task.md", "--format", "json", "--dialect", "native"])
         .success();
     assert_eq!(out.json()["dialect"], "native");
-    assert_eq!(
-        out.task_field("id")[0],
-        "tasks-search/phase-1-setup/t001-create-the-project-structure"
-    );
+    assert_eq!(out.task_field("id")[0], "t001-create-the-project-structure");
     assert!(out.task_field("after").iter().all(|a| a == &json!([])));
 
     // One id-like task among plain ones is not enough to detect spec-kit…
@@ -1324,7 +1374,7 @@ fn the_dialect_flag_overrides_detection() {
 fn kiro_optional_items_are_not_tasks_in_other_dialects() {
     let out = plan_json("# P\n- [ ] Write docs\n- [ ]* not a task here\n- [ ] Ship it\n");
     assert_eq!(out.json()["dialect"], "native");
-    assert_eq!(ids(&out.task_field("id")), ["p/write-docs", "p/ship-it"]);
+    assert_eq!(ids(&out.task_field("id")), ["write-docs", "ship-it"]);
 }
 
 // ---- waves --------------------------------------------------------------
@@ -1362,17 +1412,9 @@ fn each_section_under_the_top_heading_is_a_wave() {
     assert_eq!(
         waves(&out),
         [
-            (
-                s(&["Project", "Backend"]),
-                s(&["project/backend/a"]),
-                s(&[])
-            ),
-            (
-                s(&["Project", "Frontend"]),
-                s(&["project/frontend/b"]),
-                s(&[])
-            ),
-            (s(&["Project", "Docs"]), s(&["project/docs/c"]), s(&[])),
+            (s(&["Project", "Backend"]), s(&["a"]), s(&[])),
+            (s(&["Project", "Frontend"]), s(&["b"]), s(&[])),
+            (s(&["Project", "Docs"]), s(&["c"]), s(&[])),
         ]
     );
     assert_eq!(out.task_field("wave"), [json!(0), json!(1), json!(2)]);
@@ -1396,16 +1438,8 @@ fn the_plan_descends_while_all_tasks_lie_in_one_section() {
     assert_eq!(
         waves(&out),
         [
-            (
-                s(&["Project", "Only phase", "Step one"]),
-                s(&["project/only-phase/step-one/a"]),
-                s(&[])
-            ),
-            (
-                s(&["Project", "Only phase", "Step two"]),
-                s(&["project/only-phase/step-two/b"]),
-                s(&[])
-            ),
+            (s(&["Project", "Only phase", "Step one"]), s(&["a"]), s(&[])),
+            (s(&["Project", "Only phase", "Step two"]), s(&["b"]), s(&[])),
         ]
     );
 }
@@ -1425,9 +1459,9 @@ fn a_sections_own_tasks_form_a_wave_before_its_subsections() {
     assert_eq!(
         waves(&out),
         [
-            (s(&["Project"]), s(&["project/own"]), s(&[])),
-            (s(&["Project", "A"]), s(&["project/a/a"]), s(&[])),
-            (s(&["Project", "B"]), s(&["project/b/b"]), s(&[])),
+            (s(&["Project"]), s(&["own"]), s(&[])),
+            (s(&["Project", "A"]), s(&["a/a"]), s(&[])),
+            (s(&["Project", "B"]), s(&["b/b"]), s(&[])),
         ]
     );
 }
@@ -1449,16 +1483,8 @@ fn subsections_of_a_wave_are_its_modules() {
     assert_eq!(
         waves(&out),
         [
-            (
-                s(&["Project", "Build"]),
-                s(&["project/build/api/a", "project/build/ui/b"]),
-                s(&["project/build/api", "project/build/ui"])
-            ),
-            (
-                s(&["Project", "Release"]),
-                s(&["project/release/c"]),
-                s(&[])
-            ),
+            (s(&["Project", "Build"]), s(&["a", "b"]), s(&["api", "ui"])),
+            (s(&["Project", "Release"]), s(&["c"]), s(&[])),
         ]
     );
     Test::new()
@@ -1473,13 +1499,13 @@ fn subsections_of_a_wave_are_its_modules() {
               agents run in . (the task file's folder)
 
             wave 1 · Project › Build
-              § API  [project/build/api]
-              [ ] project/build/api/a  a  :4
-              § UI  [project/build/ui]
-              [ ] project/build/ui/b  b  :6
+              § API  [api]
+              [ ] a  a  :4
+              § UI  [ui]
+              [ ] b  b  :6
 
             wave 2 · Project › Release
-              [ ] project/release/c  c  :8
+              [ ] c  c  :8
             ",
         )
         .success();
@@ -1499,8 +1525,8 @@ fn tasks_before_the_first_heading_form_the_first_wave() {
               [ ] prepare  prepare  :1
 
             wave 2 · Project
-              § A  [project/a]
-              [ ] project/a/a  a  :4
+              § A  [a]
+              [ ] a/a  a  :4
             ",
         )
         .success();
@@ -1524,8 +1550,8 @@ fn a_dependency_on_an_earlier_wave_is_fine() {
         - [ ] b <!-- after: a -->
         ",
     );
-    assert_eq!(out.task("p/b/b")["wave"], 1);
-    assert_eq!(out.task("p/b/b")["after"], json!(["a"]));
+    assert_eq!(out.task("b/b")["wave"], 1);
+    assert_eq!(out.task("b/b")["after"], json!(["a"]));
 }
 
 // ---- nesting ------------------------------------------------------------
@@ -1543,15 +1569,10 @@ fn nested_tasks_have_a_parent_and_children() {
     );
     assert_eq!(
         out.task_field("parent"),
-        [
-            Value::Null,
-            json!("p/parent"),
-            json!("p/child"),
-            Value::Null
-        ]
+        [Value::Null, json!("parent"), json!("child"), Value::Null]
     );
-    assert_eq!(out.task("p/parent")["children"], json!(["p/child"]));
-    assert_eq!(out.task("p/child")["children"], json!(["p/grandchild"]));
+    assert_eq!(out.task("parent")["children"], json!(["child"]));
+    assert_eq!(out.task("child")["children"], json!(["grandchild"]));
     // All of them are in the same wave as their parent.
     assert_eq!(out.task_field("wave"), vec![json!(0); 4]);
 }
@@ -1559,7 +1580,7 @@ fn nested_tasks_have_a_parent_and_children() {
 #[test]
 fn a_ticked_parent_makes_its_subtasks_done() {
     let out = plan_json("# P\n- [x] Parent\n  - [ ] Child\n");
-    let child = out.task("p/child");
+    let child = out.task("child");
     assert_eq!(
         (child["checked"].clone(), child["done"].clone()),
         (json!(false), json!(true))
@@ -1567,7 +1588,7 @@ fn a_ticked_parent_makes_its_subtasks_done() {
     Test::new()
         .file("task.md", "# P\n- [x] Parent\n  - [ ] Child\n")
         .args(["plan", "task.md"])
-        .stdout_contains("    [~] p/child  Child  :3\n")
+        .stdout_contains("    [~] child  Child  :3\n")
         .stdout_contains("1 task to run (1 done, 0 to do)")
         .success();
 }
@@ -1586,10 +1607,7 @@ fn slugs_come_from_the_section_path_and_the_text() {
     );
     assert_eq!(
         ids(&out.task_field("id")),
-        [
-            "add-search/back-end-api/add-a-search-endpoint-tests",
-            "add-search/back-end-api/über-schnell-indexieren"
-        ]
+        ["add-a-search-endpoint-tests", "über-schnell-indexieren"]
     );
     assert!(out.task_field("id_source").iter().all(|s| s == "slug"));
 }
@@ -1608,10 +1626,10 @@ fn identical_siblings_get_ordinals() {
     assert_eq!(
         ids(&out.task_field("id")),
         [
-            "p/run-the-tests",
-            "p/fix-what-broke",
-            "p/run-the-tests-2",
-            "p/run-the-tests-3"
+            "run-the-tests",
+            "fix-what-broke",
+            "run-the-tests-2",
+            "run-the-tests-3"
         ]
     );
 }
@@ -1622,10 +1640,10 @@ fn explicit_ids_win_over_slugs() {
         "
         # P
         - [ ] same
-        - [ ] other <!-- id: p/same -->
+        - [ ] other <!-- id: same -->
         ",
     );
-    assert_eq!(ids(&out.task_field("id")), ["p/same-2", "p/same"]);
+    assert_eq!(ids(&out.task_field("id")), ["same-2", "same"]);
 }
 
 #[test]
@@ -1643,7 +1661,7 @@ fn a_repeated_dialect_id_falls_back_to_a_slug_with_a_warning() {
             ",
         )
         .success();
-    assert_eq!(ids(&out.task_field("id")), ["T001", "p/t001-two"]);
+    assert_eq!(ids(&out.task_field("id")), ["T001", "t001-two"]);
 }
 
 // ---- the JSON -----------------------------------------------------------
@@ -1667,7 +1685,7 @@ fn json_describes_every_task() {
     let task =
         |id, line, column, checked, text, body, after: Value, parent: Value, children: Value| {
             json!({
-                "id": id, "id_source": if id == "p/last" { "slug" } else { "hint" },
+                "id": id, "id_source": if id == "last" { "slug" } else { "hint" },
                 "line": line, "column": column, "checked": checked, "done": checked,
                 "optional": false, "skipped": false, "text": text, "body": body,
                 "section": ["P"], "section_id": "p", "wave": 0, "after": after,
@@ -1691,7 +1709,7 @@ fn json_describes_every_task() {
                 "section": ["P"],
                 "section_id": "p",
                 "modules": [],
-                "tasks": ["parent", "child", "p/last"],
+                "tasks": ["parent", "child", "last"],
             }],
             "tasks": [
                 // Schema 3: a parent's body stops at its first subtask.
@@ -1699,7 +1717,7 @@ fn json_describes_every_task() {
                     "Notes for the parent.",
                     json!([]), Value::Null, json!(["child"])),
                 task("child", 5, 5, true, "Child", "", json!([]), json!("parent"), json!([])),
-                task("p/last", 6, 3, false, "Last", "", json!(["child"]), Value::Null, json!([])),
+                task("last", 6, 3, false, "Last", "", json!(["child"]), Value::Null, json!([])),
             ],
             "groups": [],
             "warnings": [],
@@ -1719,14 +1737,14 @@ fn json_lines_count_from_one_with_bom_and_crlf() {
         .success();
     assert_eq!(out.task_field("line"), [json!(3), json!(5)]);
     assert_eq!(out.task_field("text"), [json!("a"), json!("b")]);
-    assert_eq!(out.task("p/a")["body"], "body");
+    assert_eq!(out.task("a")["body"], "body");
     assert_eq!(out.task_field("checked"), [json!(false), json!(true)]);
 }
 
 #[test]
 fn tasks_in_block_quotes_are_listed_as_ignored() {
     let out = plan_json("# P\n- [ ] real\n\n> - [ ] quoted\n");
-    assert_eq!(ids(&out.task_field("id")), ["p/real"]);
+    assert_eq!(ids(&out.task_field("id")), ["real"]);
     assert_eq!(
         out.json()["ignored"],
         json!([{"line": 4, "text": "quoted", "reason": "in a block quote"}])
@@ -1756,12 +1774,12 @@ fn mermaid_draws_waves_as_subgraphs_and_dependencies_as_arrows() {
             flowchart TD
               subgraph s2["wave 1: Ship › Backend"]
                 t0["api: Add the endpoint"]
-                t1["✓ ship/backend/index-documents: Index documents"]
+                t1["✓ index-documents: Index documents"]
               end
               subgraph s3["wave 2: Ship › Frontend"]
-                t2["ship/frontend/search-box: Search box"]
-                t3["ship/frontend/parent: Parent"]
-                t4["ship/frontend/child: Child"]
+                t2["search-box: Search box"]
+                t3["parent: Parent"]
+                t4["child: Child"]
               end
               s2 ==> s3
               t0 --> t2
@@ -1787,14 +1805,14 @@ fn dot_draws_waves_as_clusters_and_dependencies_as_edges() {
                 label="wave 1: Ship › Backend";
                 s2 [shape=point, style=invis];
                 t0 [label="api: Add the endpoint"];
-                t1 [label="✓ ship/backend/index-documents: Index documents"];
+                t1 [label="✓ index-documents: Index documents"];
               }
               subgraph cluster_s3 {
                 label="wave 2: Ship › Frontend";
                 s3 [shape=point, style=invis];
-                t2 [label="ship/frontend/search-box: Search box"];
-                t3 [label="ship/frontend/parent: Parent"];
-                t4 [label="ship/frontend/child: Child"];
+                t2 [label="search-box: Search box"];
+                t3 [label="parent: Parent"];
+                t4 [label="child: Child"];
               }
               t0 -> t2 [ltail=cluster_s2, lhead=cluster_s3, style=bold];
               t0 -> t2;
@@ -2036,7 +2054,7 @@ fn an_unknown_after_id_is_an_error_with_a_suggestion() {
         - [ ] Test <!-- after: biuld -->
         ",
         "
-        error: task `p/test` depends on unknown id `biuld`
+        error: task `test` depends on unknown id `biuld`
          --> task.md:3:24
           |
         3 | - [ ] Test <!-- after: biuld -->
@@ -2092,13 +2110,13 @@ fn an_unknown_after_id_suggests_a_slug_it_starts() {
         .stdout("")
         .stderr(
             "
-            error: task `p/docs/document-search` depends on unknown id `search`
+            error: task `document-search` depends on unknown id `search`
              --> task.md:6:35
               |
             6 | - [ ] Document search <!-- after: search -->
               |                                   ^^^^^^
-              = help: did you mean `p/frontend/search-box`?
-            error: task `p/docs/document-the-rest` depends on unknown id `x`
+              = help: did you mean `search-box`?
+            error: task `document-the-rest` depends on unknown id `x`
              --> task.md:7:37
               |
             7 | - [ ] Document the rest <!-- after: x -->
@@ -2122,12 +2140,12 @@ fn an_ambiguous_short_reference_lists_the_candidates() {
         - [ ] ship <!-- after: tests -->
         ",
         "
-        error: task `p/c/ship` depends on `tests`, which could be any of 2 ids
+        error: task `ship` depends on `tests`, which could be any of 2 ids
          --> task.md:7:24
           |
         7 | - [ ] ship <!-- after: tests -->
           |                        ^^^^^
-          = help: write the full id: `p/a/tests`, `p/b/tests`
+          = help: write the full id: `a/tests`, `b/tests`
         error: 1 problem in the task file; nothing was run
         ",
     );
@@ -2204,7 +2222,7 @@ fn a_cycle_through_a_sections_after_is_found() {
             ",
         )
         .args(["plan", "task.md"])
-        .stderr_contains("error: circular dependency `p/backend/build -> p/backend/build`\n")
+        .stderr_contains("error: circular dependency `build -> build`\n")
         .status(2);
 }
 
@@ -2220,7 +2238,7 @@ fn a_dependency_on_a_later_wave_is_an_error() {
         - [ ] b <!-- id: b -->
         ",
         "
-        error: task `p/a/z` in wave 1 waits for `b`, which runs in later wave 2
+        error: task `z` in wave 1 waits for `b`, which runs in later wave 2
          --> task.md:4:24
           |
         4 | - [ ] z <!-- after: a, b -->
@@ -2243,7 +2261,7 @@ fn a_section_waiting_for_a_later_wave_is_an_error() {
         - [ ] b <!-- id: b -->
         ",
         "
-        error: task `p/a/a` in wave 1 waits for `b`, which runs in later wave 2
+        error: task `a/a` in wave 1 waits for `b`, which runs in later wave 2
          --> task.md:3:13
           |
         3 | <!-- after: b -->
@@ -2394,7 +2412,7 @@ fn a_checkbox_with_nothing_after_it_is_not_a_task() {
               agents run in . (the task file's folder)
 
             wave 1 · P
-              [ ] p/real-work  real work  :2
+              [ ] real-work  real work  :2
 
             ignored:
               line 3: (nothing after the checkbox)
@@ -2485,4 +2503,151 @@ fn these_mistakes_stop_a_run_before_any_agent_starts() {
         );
         assert!(!out.path().join(".run-batch").exists(), "{task:?}");
     }
+}
+
+/// A plan of `tasks` tasks as people write large ones: a long title, phases
+/// and modules with long headings, long task texts (some the same in several
+/// modules), subtasks, and hints with several dependencies, gates and agents.
+fn large_plan(tasks: usize) -> String {
+    let mut out = String::from(
+        "# Platform rewrite: the whole migration from the monolith to services, phase by phase\n\n",
+    );
+    let mut n = 0;
+    let mut phase = 0;
+    while n < tasks {
+        phase += 1;
+        out.push_str(&format!(
+            "## Phase {phase}: move the billing, search and notification components onto the new platform\n\n"
+        ));
+        for module in 1..=4 {
+            out.push_str(&format!(
+                "### Module {phase}.{module}: the part of the system that talks to the payment providers\n\n"
+            ));
+            for k in 0..5 {
+                if n >= tasks {
+                    break;
+                }
+                n += 1;
+                let text = if k == 0 {
+                    "Run the formatter and fix every lint warning the new rules report in this module".to_owned()
+                } else {
+                    format!(
+                        "Task {n}: refactor the billing service's error handling so that retries are safe and idempotent across restarts"
+                    )
+                };
+                let hints = match n % 4 {
+                    0 if n > 8 => format!(
+                        " <!-- id: t{n}; after: t{}, t{}; gate: cargo test -p billing --all-features -- --include-ignored; agent: claude; timeout: 45m -->",
+                        n - 4,
+                        n - 8
+                    ),
+                    0 => format!(" <!-- id: t{n} -->"),
+                    _ => String::new(),
+                };
+                out.push_str(&format!("- [ ] {text}{hints}\n"));
+                if k == 1 && n < tasks {
+                    n += 1;
+                    out.push_str(&format!("  - [ ] Subtask {n} of the refactoring: write the migration for the ledger tables and backfill them\n"));
+                }
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Whether `line` fits in a 100-column terminal: a vt100 screen that wide
+/// keeps the cursor on its first row (a wider line wraps to the next).
+fn fits_in_100_columns(line: &str) -> bool {
+    let size = |n| std::num::NonZero::new(n).unwrap();
+    let mut term = vt100::Parser::new(size(4), size(100), 0);
+    term.process(line.as_bytes());
+    term.screen().cursor_position().0 == 0
+}
+
+#[test]
+fn a_200_task_plan_fits_in_100_columns_and_its_graph_in_50_kb() {
+    let plan = large_plan(200);
+    let out = Test::new()
+        .file("task.md", &plan)
+        .args(["plan", "task.md"])
+        .stderr("")
+        .success();
+    assert!(
+        out.stdout.contains("task.md: 167 tasks to run (0 done, 167 to do) in 9 waves · dialect native\n  plus 33 parents"),
+        "{}",
+        out.stdout
+    );
+    let wide: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| !fits_in_100_columns(l))
+        .collect();
+    assert!(
+        wide.is_empty(),
+        "lines wider than 100 columns:\n{}",
+        wide.join("\n")
+    );
+    // A task's line has its id, the start of its text and its line; notes
+    // too long to sit beside the text follow on lines of their own, whole.
+    assert!(
+        out.stdout.contains("\n  [ ] t20  Task 20: refactor the billing service's error handling so that retries …  :35\n    (parent; after t12, t16; agent claude; timeout 45m; gate `cargo test -p billing --all-features\n     -- --include-ignored`)\n"),
+        "{}",
+        out.stdout
+    );
+    // Ids are short and never the title; look-alikes get their module.
+    assert!(
+        out.stdout
+            .contains("  [ ] module-1-1-the-part/run-the-formatter-and-fix  Run the formatter"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("[ ] platform-rewrite"),
+        "{}",
+        out.stdout
+    );
+
+    let graph = Test::new()
+        .file("task.md", &plan)
+        .args(["plan", "task.md", "--format", "mermaid"])
+        .success();
+    assert!(graph.stdout.len() <= 50_000, "{} bytes", graph.stdout.len());
+    assert!(
+        graph
+            .stdout
+            .contains(" t0[\"module-1-1-the-part/run-the-formatter"),
+        "one node per task:\n{}",
+        graph.stdout
+    );
+    assert!(!graph.stdout.contains("%%"), "{}", graph.stdout);
+}
+
+#[test]
+fn a_graph_too_large_for_mermaid_groups_tasks_by_section_and_says_so() {
+    let plan = large_plan(1_000);
+    let out = Test::new()
+        .file("task.md", &plan)
+        .args(["plan", "task.md", "--format", "mermaid"])
+        .success();
+    assert!(out.stdout.len() <= 50_000, "{} bytes", out.stdout.len());
+    assert!(
+        out.stdout.starts_with("flowchart TD\n%% One node per section instead of one per task: 1000 tasks would make the graph "),
+        "{}",
+        &out.stdout[..300]
+    );
+    assert!(!out.stdout.contains(" t0[\""), "no node per task");
+    // A module's node counts its tasks; arrows join modules whose tasks wait.
+    assert!(
+        out.stdout.contains(": 6 tasks, 0 done\"]"),
+        "{}",
+        &out.stdout[..2000]
+    );
+    assert!(out.stdout.contains(" --> g"), "{}", &out.stdout[..2000]);
+    // DOT has no such limit: every task.
+    let dot = Test::new()
+        .file("task.md", &plan)
+        .args(["plan", "task.md", "--format", "dot"])
+        .success();
+    assert!(dot.stdout.contains("t999 [label="));
 }

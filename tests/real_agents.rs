@@ -563,7 +563,7 @@ fn claude_task_writes_a_file_and_is_ticked() {
     assert_eq!(fx.mock.model_requests().len(), 2, "{b}");
 
     // Claude's own account of the attempt, in the attempt log.
-    let task = "demo/create-hello-txt";
+    let task = "create-hello-txt";
     let result = b.log_event(task, 1, "result");
     assert_eq!(result["is_error"], false, "{b}");
     let claude_cost = f64_at(&result, "/total_cost_usd");

@@ -72,6 +72,23 @@ fn j_1_runs_one_agent_at_a_time() {
 }
 
 #[test]
+fn an_openspec_change_runs_group_by_group_in_order() {
+    let path = "openspec/changes/add-search/tasks.md";
+    let tasks = "# Tasks\n\n## 1. Search endpoint\n- [x] 1.1 Add the route\n- [ ] 1.2 Query the index sleep=0.2\n- [ ] 1.3 Tests sleep=0.1\n\n## 2. Indexing\n- [ ] 2.1 Index on write sleep=0.1\n  - [ ] 2.1.1 Add the schema\n  - [ ] 2.1.2 Write the indexer\n- [ ] 2.2 Rebuild the index\n\n## 3. Documentation\n- [ ] 3.1 Describe the endpoint\n";
+    let out = Test::new()
+        .fake_agent()
+        .file(path, tasks)
+        .args([path, "--agent", "fake-agent", "-j", "4"])
+        .file_is(path, &tasks.replace("- [ ]", "- [x]"))
+        .success();
+    let log = FakeLog::read(out.path());
+    // A task already ticked does not run; the others run once each, one
+    // after another, group by group (the parent 2.1 is ticked by its subtasks).
+    assert_eq!(log.order(), ["1.2", "1.3", "2.1.1", "2.1.2", "2.2", "3.1"]);
+    assert_eq!(log.overlapping(), Vec::<(String, String)>::new());
+}
+
+#[test]
 fn j_caps_the_agents_running_at_once() {
     let out = Test::new()
         .fake_agent()

@@ -40,11 +40,11 @@ fn an_agent_that_ticks_its_own_box_and_fails_leaves_it_unticked() {
             - [ ] b
             ",
         )
-        .stderr_contains("cleared  one/a-tickself-fail (ticked by an agent that did not succeed)")
+        .stderr_contains("cleared  a-tickself-fail (ticked by an agent that did not succeed)")
         .stderr_contains("0 of 2 tasks done")
         .failure();
     let log = FakeLog::read(out.path());
-    assert_eq!(log.count("two/b"), 0, "the next wave started");
+    assert_eq!(log.count("b"), 0, "the next wave started");
     let status = status_json(out.path(), "t.md");
     assert_eq!(status["done"], 0, "{status:#}");
 }
@@ -65,11 +65,11 @@ fn an_agent_that_ticks_its_own_box_does_not_start_the_next_wave_early() {
         .args(["t.md", "--agent", "fake-agent"])
         .success();
     let log = FakeLog::read(out.path());
-    let (a, b) = (log.only("one/a-tickself-sleep-1"), log.only("two/b"));
+    let (a, b) = (log.only("a-tickself-sleep-1"), log.only("b"));
     assert!(!a.overlaps(b), "`b` started while `a` ran: {a:?} {b:?}");
     assert!(
         out.stderr.contains(
-            "note: one/a-tickself-sleep-1: its box was ticked while its agent runs; the box stays run-batch's until the attempt ends"
+            "note: a-tickself-sleep-1: its box was ticked while its agent runs; the box stays run-batch's until the attempt ends"
         ),
         "{}",
         out.stderr

@@ -41,8 +41,8 @@ fn tick_sets_one_box_and_changes_nothing_else() {
 fn undo_clears_a_box_whichever_x_it_has() {
     Test::new()
         .file("task.md", "# P\n- [x] a\n- [X] b\n- [x] c\n")
-        .args(["tick", "task.md", "--undo", "p/a", "p/b"])
-        .stdout("cleared p/a\ncleared p/b\n")
+        .args(["tick", "task.md", "--undo", "a", "b"])
+        .stdout("cleared a\ncleared b\n")
         .file_is("task.md", "# P\n- [ ] a\n- [ ] b\n- [x] c\n")
         .success();
 }
@@ -76,7 +76,7 @@ fn look_alikes_in_code_blocks_and_comments_are_left_alone() {
             - [ ] Deploy
             ",
         )
-        .args(["tick", "task.md", "p/deploy"])
+        .args(["tick", "task.md", "deploy"])
         .file_is(
             "task.md",
             "
@@ -100,8 +100,8 @@ fn a_task_is_named_by_its_id_or_the_last_segments_of_it() {
             "task.md",
             "# P\n## Docs\n- [ ] Write the guide\n- [ ] Proofread\n",
         )
-        .args(["tick", "task.md", "p/docs/write-the-guide", "proofread"])
-        .stdout("ticked p/docs/write-the-guide\nticked p/docs/proofread\n")
+        .args(["tick", "task.md", "write-the-guide", "proofread"])
+        .stdout("ticked write-the-guide\nticked proofread\n")
         .file_is(
             "task.md",
             "# P\n## Docs\n- [x] Write the guide\n- [x] Proofread\n",
@@ -167,7 +167,7 @@ fn an_unknown_id_suggests_a_slug_it_starts() {
         .stderr(
             "
             error: no task with id `search` in `task.md`
-              = help: did you mean `p/frontend/search-box`? `run-batch plan` lists every id
+              = help: did you mean `search-box`? `run-batch plan` lists every id
             ",
         )
         .unchanged("task.md")
@@ -238,8 +238,8 @@ fn an_already_done_task_is_reported_and_left_alone() {
 fn several_ids_are_ticked_in_one_write() {
     let out = Test::new()
         .file("task.md", "# P\n- [ ] a\n- [ ] b\n- [x] c\n- [ ] d\n")
-        .args(["tick", "task.md", "p/d", "p/a", "p/c"])
-        .stdout("ticked p/d\nticked p/a\np/c was already done\n")
+        .args(["tick", "task.md", "d", "a", "c"])
+        .stdout("ticked d\nticked a\nc was already done\n")
         .file_is("task.md", "# P\n- [x] a\n- [ ] b\n- [x] c\n- [x] d\n")
         .success();
     // The write went through a temporary file that is gone now.
@@ -262,7 +262,7 @@ fn ids_are_required() {
 fn a_byte_order_mark_is_kept() {
     Test::new()
         .bytes("task.md", b"\xEF\xBB\xBF# P\n- [ ] a\n")
-        .args(["tick", "task.md", "p/a"])
+        .args(["tick", "task.md", "a"])
         .file_bytes_are("task.md", b"\xEF\xBB\xBF# P\n- [x] a\n")
         .success();
 }
@@ -271,7 +271,7 @@ fn a_byte_order_mark_is_kept() {
 fn crlf_line_endings_are_kept() {
     Test::new()
         .bytes("task.md", b"# P\r\n- [ ] a\r\n  body\r\n- [ ] b\r\n")
-        .args(["tick", "task.md", "p/b"])
+        .args(["tick", "task.md", "b"])
         .file_bytes_are("task.md", b"# P\r\n- [ ] a\r\n  body\r\n- [x] b\r\n")
         .success();
 }
@@ -280,7 +280,7 @@ fn crlf_line_endings_are_kept() {
 fn a_missing_final_newline_stays_missing() {
     Test::new()
         .bytes("task.md", b"# P\n- [ ] a")
-        .args(["tick", "task.md", "p/a"])
+        .args(["tick", "task.md", "a"])
         .file_bytes_are("task.md", b"# P\n- [x] a")
         .success();
 }
@@ -293,7 +293,7 @@ fn bom_crlf_tabs_and_no_final_newline_together() {
             b"\xEF\xBB\xBF# P\r\n\r\n- [ ] a\r\n\t- [ ] b\t<!-- id: b -->",
         )
         .args(["tick", "task.md", "b"])
-        .stdout("ticked b\nticked p/a (its subtasks are all done)\n")
+        .stdout("ticked b\nticked a (its subtasks are all done)\n")
         .file_bytes_are(
             "task.md",
             b"\xEF\xBB\xBF# P\r\n\r\n- [x] a\r\n\t- [x] b\t<!-- id: b -->",
@@ -307,7 +307,7 @@ fn file_permissions_are_kept() {
         let out = Test::new()
             .file("task.md", "# P\n- [ ] a\n")
             .chmod("task.md", mode)
-            .args(["tick", "task.md", "p/a"])
+            .args(["tick", "task.md", "a"])
             .file_is("task.md", "# P\n- [x] a\n")
             .success();
         let meta = std::fs::metadata(out.path().join("task.md")).unwrap();
@@ -320,7 +320,7 @@ fn a_symlink_is_followed_and_stays_a_link() {
     let out = Test::new()
         .file("plans/real.md", "# P\n- [ ] a\n")
         .symlink("task.md", "plans/real.md")
-        .args(["tick", "task.md", "p/a"])
+        .args(["tick", "task.md", "a"])
         .file_is("plans/real.md", "# P\n- [x] a\n")
         .success();
     let link = out.path().join("task.md");
@@ -340,10 +340,33 @@ fn a_symlink_is_followed_and_stays_a_link() {
 }
 
 #[test]
+fn ids_of_earlier_versions_still_name_their_tasks() {
+    // Scripts written when ids were the whole heading path keep working:
+    // the old id, or its last segments; the output shows today's ids.
+    Test::new()
+        .file(
+            "task.md",
+            "# P\n## Docs\n- [ ] Write the guide\n- [ ] Proofread\n## Code\n- [ ] Proofread\n",
+        )
+        .args([
+            "tick",
+            "task.md",
+            "p/docs/write-the-guide",
+            "docs/proofread",
+        ])
+        .stdout("ticked write-the-guide\nticked docs/proofread\n")
+        .file_is(
+            "task.md",
+            "# P\n## Docs\n- [x] Write the guide\n- [x] Proofread\n## Code\n- [ ] Proofread\n",
+        )
+        .success();
+}
+
+#[test]
 fn a_file_that_is_not_utf8_is_refused_and_left_alone() {
     Test::new()
         .bytes("task.md", b"# P\n- [ ] caf\xE9\n")
-        .args(["tick", "task.md", "p/caf"])
+        .args(["tick", "task.md", "caf"])
         .stderr_contains("error: task.md:2:10: not valid UTF-8 (byte 13)\n")
         .unchanged("task.md")
         .status(2);
@@ -373,7 +396,7 @@ fn a_hand_edit_between_plan_and_tick_is_kept() {
         .args(["plan", "task.md", "--format", "json"])
         .success();
     let id = out.task_field("id")[1].as_str().unwrap().to_owned();
-    assert_eq!(id, "ship/write-the-docs");
+    assert_eq!(id, "write-the-docs");
     assert_eq!(out.task(&id)["line"], 3);
 
     // Someone adds notes and a task above it and rewords the other task; the
@@ -392,7 +415,7 @@ fn a_hand_edit_between_plan_and_tick_is_kept() {
             ",
         )
         .args(["tick", "task.md", &id])
-        .stdout("ticked ship/write-the-docs\n")
+        .stdout("ticked write-the-docs\n")
         .file_is(
             "task.md",
             "
@@ -570,8 +593,8 @@ fn undo_clears_a_ticked_grandparent_above_an_unticked_parent() {
                 - [x] Lint
             ",
         )
-        .args(["tick", "task.md", "--undo", "p/lint"])
-        .stdout("cleared p/lint\ncleared p/release (its subtasks are not all done)\n")
+        .args(["tick", "task.md", "--undo", "lint"])
+        .stdout("cleared lint\ncleared release (its subtasks are not all done)\n")
         .file_is(
             "task.md",
             "
@@ -596,8 +619,8 @@ fn a_ticked_parent_can_complete_its_own_parent() {
                 - [ ] Lint
             ",
         )
-        .args(["tick", "task.md", "p/lint"])
-        .stdout("ticked p/lint\nticked p/release (its subtasks are all done)\n")
+        .args(["tick", "task.md", "lint"])
+        .stdout("ticked lint\nticked release (its subtasks are all done)\n")
         .file_is(
             "task.md",
             "

@@ -1,5 +1,5 @@
 //! The parse benchmark's further sections: cost per task from 10,000 to
-//! 1,000,000 tasks, identical twins, deep nesting, dry runs of many waves,
+//! 1,000,000 tasks, deep nesting, dry runs of many waves,
 //! instruction counts, and the machine's load while it all ran.
 //!
 //! Takes the helper binary and the generator, prints tables. Never asserts
@@ -142,7 +142,7 @@ pub fn scaling(
 }
 
 /// Whole-process rows for files made for one question each.
-pub fn special_files(bin: &Path, helper: &Path, dir: &Path, runs: usize, twins: usize) -> String {
+pub fn special_files(bin: &Path, helper: &Path, dir: &Path, runs: usize) -> String {
     let mut out = String::new();
     let row = |out: &mut String, name: &str, m: &Measured, extra: String| {
         let _ = writeln!(
@@ -160,17 +160,6 @@ pub fn special_files(bin: &Path, helper: &Path, dir: &Path, runs: usize, twins: 
         "special files (whole process)", "median", "CPU med.", "peak RSS"
     );
 
-    // Identical twins: every slug the same, so each id needs an ordinal.
-    let same = dir.join("twins-identical.md");
-    let distinct = dir.join("twins-distinct.md");
-    let mut a = String::from("# Docs\n\n");
-    let mut b = a.clone();
-    for i in 0..twins {
-        a.push_str("- [ ] Write the user guide chapter\n");
-        let _ = writeln!(b, "- [ ] Write the user guide chapter {i:05}");
-    }
-    std::fs::write(&same, a).unwrap();
-    std::fs::write(&distinct, b).unwrap();
     let plan_json_args = |f: &Path| {
         vec![
             OsStr::new("plan").to_owned(),
@@ -179,29 +168,6 @@ pub fn special_files(bin: &Path, helper: &Path, dir: &Path, runs: usize, twins: 
             OsStr::new("json").to_owned(),
         ]
     };
-    let same_args = plan_json_args(&same);
-    let distinct_args = plan_json_args(&distinct);
-    let m = measure_interleaved(
-        helper,
-        &[
-            (bin, same_args.iter().map(|s| s.as_os_str()).collect()),
-            (bin, distinct_args.iter().map(|s| s.as_os_str()).collect()),
-        ],
-        runs,
-    );
-    let ratio = median(&m[0].cpu).as_secs_f64() / median(&m[1].cpu).as_secs_f64();
-    row(
-        &mut out,
-        &format!("{twins} identical task texts"),
-        &m[0],
-        format!("{ratio:.2}x the distinct ones (CPU)"),
-    );
-    row(
-        &mut out,
-        &format!("{twins} distinct task texts"),
-        &m[1],
-        String::new(),
-    );
 
     // Deep nesting: each task inside the one before.
     let depth = 2000;

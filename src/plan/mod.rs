@@ -19,7 +19,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 pub use waves::Wave;
 
 use crate::error::{Error, PlanError, suggest};
-use crate::taskfile::{Document, Gate, Hints, Parallel, Span, Spanned};
+use crate::taskfile::{Checkpoint, Document, Gate, Hints, Parallel, Span, Spanned};
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PlanOptions {
@@ -37,6 +37,10 @@ pub struct Settings {
     pub agent: Option<String>,
     /// Written as a `gate` hint or a ```` ```gate ```` block; run with `sh -c`.
     pub gate: Option<Gate>,
+    /// ```` ```checkpoint ```` blocks of the nearest scope that has any.
+    pub checkpoints: Vec<Checkpoint>,
+    /// The `judge` hint: an agent that judges the work after the gate.
+    pub judge: Option<String>,
     pub retries: Option<u32>,
     pub timeout: Option<Duration>,
     /// `isolate: worktree` (true) or `none` (false); unset follows the run.
@@ -109,6 +113,7 @@ impl Plan {
                 })
                 .collect(),
             by_last: FxHashMap::default(),
+            legacy: None,
             after_spans: FxHashMap::default(),
             section_after: vec![Vec::new(); doc.sections.len()],
             errors: Vec::new(),
@@ -204,6 +209,9 @@ struct Planner {
     /// Ids by their last `/` segment, for short references: only the
     /// segments some reference that is no full id ends with.
     by_last: FxHashMap<Box<str>, Vec<Target>>,
+    /// Ids under the earlier naming rule, read only when a reference is
+    /// not a current id.
+    legacy: Option<Aliases>,
     /// Where each task's dependency was written, to point at it in errors.
     after_spans: FxHashMap<(usize, Target), Span>,
     /// Each section's resolved `after` targets, with where they were written.
@@ -245,14 +253,21 @@ impl Planner {
             Ok(Some(full)) => return doc.id_owner(&full),
             Ok(None) => {}
             Err(candidates) => {
-                self.errors.push((
-                    dep.span,
-                    PlanError::AmbiguousDependency {
-                        task: who.to_owned(),
-                        id: dep.value.clone(),
-                        candidates,
-                    },
-                ));
+                self.ambiguous(who, dep, candidates);
+                return None;
+            }
+        }
+        // An id as earlier versions named it (the whole heading path), or
+        // its last segments: plans written then keep working.
+        let legacy = self.legacy.get_or_insert_with(|| Aliases::legacy(doc));
+        if let Some(&t) = legacy.ids.get(&dep.value) {
+            return Some(t);
+        }
+        match resolve_last(&legacy.ids, &legacy.by_last, &dep.value) {
+            Ok(Some(t)) => return Some(t),
+            Ok(None) => {}
+            Err(candidates) => {
+                self.ambiguous(who, dep, candidates);
                 return None;
             }
         }
@@ -267,6 +282,17 @@ impl Planner {
             },
         ));
         None
+    }
+
+    fn ambiguous(&mut self, who: &str, dep: &Spanned<String>, candidates: Vec<String>) {
+        self.errors.push((
+            dep.span,
+            PlanError::AmbiguousDependency {
+                task: who.to_owned(),
+                id: dep.value.clone(),
+                candidates,
+            },
+        ));
     }
 
     fn hint_edges(&mut self, doc: &Document) {
@@ -585,6 +611,55 @@ impl Planner {
     }
 }
 
+/// Earlier versions' ids of every task and section (read only when a
+/// reference is no current id).
+struct Aliases {
+    ids: HashMap<String, Target>,
+    by_last: HashMap<String, Vec<String>>,
+}
+
+impl Aliases {
+    fn legacy(doc: &Document) -> Aliases {
+        let old = crate::taskfile::legacy_ids(doc);
+        let mut ids = HashMap::default();
+        for (s, id) in old.sections.into_iter().enumerate().skip(1) {
+            ids.insert(id, Target::Section(s));
+        }
+        for (t, id) in old.tasks.into_iter().enumerate() {
+            ids.insert(id, Target::Task(t));
+        }
+        let by_last = by_last(&ids);
+        Aliases { ids, by_last }
+    }
+}
+
+type HashMap<K, V> = FxHashMap<K, V>;
+
+/// Ids by their last `/` segment.
+fn by_last(ids: &HashMap<String, Target>) -> HashMap<String, Vec<String>> {
+    let mut out: HashMap<String, Vec<String>> = HashMap::default();
+    for id in ids.keys() {
+        if let Some((_, last)) = id.rsplit_once('/') {
+            out.entry(last.to_owned()).or_default().push(id.clone());
+        }
+    }
+    out
+}
+
+/// The one id of `ids` that ends with `/reference`; `Err` lists them when
+/// several do.
+fn resolve_last(
+    ids: &HashMap<String, Target>,
+    by_last: &HashMap<String, Vec<String>>,
+    reference: &str,
+) -> Result<Option<Target>, Vec<String>> {
+    let last = reference.rsplit('/').next().unwrap_or("");
+    let candidates = by_last.get(last).map(Vec::as_slice).unwrap_or(&[]);
+    let found =
+        crate::taskfile::by_last_segments(candidates.iter().map(String::as_str), reference)?;
+    Ok(found.and_then(|full| ids.get(&full).copied()))
+}
+
 /// The settings under `hints`, given those above them: the nearest value
 /// wins. The same `Arc` when the hints set none of them.
 fn inherit(hints: &Hints, above: Option<&Arc<Settings>>) -> Arc<Settings> {
@@ -592,7 +667,9 @@ fn inherit(hints: &Hints, above: Option<&Arc<Settings>>) -> Arc<Settings> {
         || hints.gate.is_some()
         || hints.retries.is_some()
         || hints.timeout.is_some()
-        || hints.isolate.is_some();
+        || hints.isolate.is_some()
+        || !hints.checkpoints.is_empty()
+        || hints.judge.is_some();
     match above {
         Some(above) if !sets_any => Arc::clone(above),
         _ => {
@@ -602,6 +679,13 @@ fn inherit(hints: &Hints, above: Option<&Arc<Settings>>) -> Arc<Settings> {
                     .or_else(|| base.and_then(|b| b.agent.clone())),
                 gate: (hints.gate.as_ref().map(|g| g.value.clone()))
                     .or_else(|| base.and_then(|b| b.gate.clone())),
+                checkpoints: if hints.checkpoints.is_empty() {
+                    base.map(|b| b.checkpoints.clone()).unwrap_or_default()
+                } else {
+                    hints.checkpoints.iter().map(|c| c.value.clone()).collect()
+                },
+                judge: (hints.judge.as_ref().map(|j| j.value.clone()))
+                    .or_else(|| base.and_then(|b| b.judge.clone())),
                 retries: (hints.retries.as_ref().map(|r| r.value))
                     .or_else(|| base.and_then(|b| b.retries)),
                 timeout: (hints.timeout.as_ref().map(|d| d.value))

@@ -208,6 +208,70 @@ pub enum Event {
         kind: &'static str,
         text: String,
     },
+    /// A verified attempt's judge started (after its gate).
+    JudgeStarted {
+        task: String,
+        attempt: u32,
+        judge: String,
+        pid: u32,
+        log: PathBuf,
+    },
+    /// A judge's verdict; what it spent is counted in the task's cost.
+    JudgeFinished {
+        task: String,
+        attempt: u32,
+        judge: String,
+        passed: bool,
+        /// Why it failed the work, or why no verdict counts.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        duration_secs: f64,
+        log: PathBuf,
+        #[serde(flatten, skip_serializing_if = "Option::is_none")]
+        spend: Option<Spend>,
+    },
+    /// A ```` ```checkpoint ```` block's command started while the agent works.
+    CheckpointStarted {
+        task: String,
+        attempt: u32,
+        /// `when=MARKER` or `every=DURATION`.
+        trigger: String,
+        command: String,
+        line: usize,
+    },
+    CheckpointPassed {
+        task: String,
+        attempt: u32,
+        trigger: String,
+        command: String,
+        line: usize,
+        duration_secs: f64,
+        /// `then=tell`: its output went to the agent.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        told: bool,
+        log: PathBuf,
+    },
+    /// Without `then=tell` the attempt is stopped at once.
+    CheckpointFailed {
+        task: String,
+        attempt: u32,
+        trigger: String,
+        command: String,
+        line: usize,
+        exit: Exit,
+        duration_secs: f64,
+        /// The end of its output.
+        tail: String,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        told: bool,
+        log: PathBuf,
+    },
+    /// A message was sent to a running agent on its stdin (Claude).
+    HandoffDelivered {
+        id: String,
+        task: String,
+        attempt: u32,
+    },
     TaskRetrying {
         task: String,
         next_attempt: u32,

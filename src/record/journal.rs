@@ -4,7 +4,7 @@
 //! when a run ends. A run that never ended (run-batch was killed) is folded by
 //! the next one, which reports it as crashed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::record::atomic;
 use crate::record::events::Spend;
 use crate::run::agents::stream::Baseline;
+use crate::taskfile::Document;
 
 /// `journal.json.corrupt-20261121T193000Z` beside `path` (`-2`, `-3`, … when
 /// taken).
@@ -29,10 +30,31 @@ fn aside_name(path: &Path) -> PathBuf {
     aside
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// The naming rule the journal's task keys follow: 1, the heading path and
+/// text (before short ids); 2, short ids (`taskfile::identity`).
+pub const ID_SCHEME: u32 = 2;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Journal {
+    /// A journal without it was written under scheme 1.
+    #[serde(default = "first_scheme")]
+    pub id_scheme: u32,
     pub runs: Vec<RunRecord>,
     pub tasks: BTreeMap<String, TaskRecord>,
+}
+
+fn first_scheme() -> u32 {
+    1
+}
+
+impl Default for Journal {
+    fn default() -> Journal {
+        Journal {
+            id_scheme: ID_SCHEME,
+            runs: Vec::new(),
+            tasks: BTreeMap::new(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -152,6 +174,44 @@ impl Journal {
         Ok(())
     }
 
+    /// Renames task records keyed by an earlier naming rule's ids to the
+    /// ids `doc` gives the same tasks now (once: the journal then says it
+    /// follows the current rule). Call after `recover`, which folds a
+    /// crashed run's events under the ids that run used. A record whose
+    /// task is no longer in the file keeps its old key. Returns the
+    /// records renamed, as (old id, new id).
+    pub fn migrate_ids(&mut self, doc: &Document) -> Vec<(String, String)> {
+        let mut renamed = Vec::new();
+        if self.id_scheme >= ID_SCHEME {
+            return renamed;
+        }
+        let old = crate::taskfile::legacy_ids(doc);
+        let renames: HashMap<&str, &str> = (old.tasks.iter())
+            .zip(&doc.tasks)
+            .map(|(from, t)| (from.as_str(), t.id.as_str()))
+            .collect();
+        let records = std::mem::take(&mut self.tasks);
+        let mut kept = Vec::new();
+        for (key, record) in records {
+            match renames.get(key.as_str()) {
+                Some(&new) => {
+                    if key != new {
+                        renamed.push((key.clone(), new.to_owned()));
+                    }
+                    self.tasks.insert(new.to_owned(), record);
+                }
+                None => kept.push((key, record)),
+            }
+        }
+        // A renamed record wins over an old key that happens to read like
+        // another task's new id.
+        for (key, record) in kept {
+            self.tasks.entry(key).or_insert(record);
+        }
+        self.id_scheme = ID_SCHEME;
+        renamed
+    }
+
     /// Applies one run's events to the task records.
     pub fn fold_events(&mut self, run: &str, events: &Path) {
         use std::io::BufRead;
@@ -167,6 +227,7 @@ impl Journal {
                 "\"task_session\"",
                 "\"task_verified\"",
                 "\"task_landed\"",
+                "\"judge_finished\"",
             ]
             .iter()
             .any(|e| line.contains(e))
@@ -186,6 +247,13 @@ impl Journal {
                 Some("task_finished") => true,
                 Some("task_verified") => {
                     rec.verified_branch = str_at("branch");
+                    continue;
+                }
+                // A judge's spend is its task's.
+                Some("judge_finished") => {
+                    if let Ok(spend) = Spend::deserialize(&v) {
+                        rec.spent.add(&spend);
+                    }
                     continue;
                 }
                 Some("task_landed") => {

@@ -266,6 +266,28 @@ impl Reporter {
                 self.failed.remove(task);
                 self.refresh_overall();
             }
+            Event::CheckpointStarted {
+                task,
+                trigger,
+                command,
+                ..
+            } => {
+                if let Some((bar, _)) = self.bars.get(task) {
+                    let first = crate::report::check_lines::command_summary(command);
+                    bar.set_message(format!("checkpoint ({trigger}): {first}"));
+                }
+            }
+            Event::JudgeStarted { task, judge, .. } => {
+                if let Some((bar, _)) = self.bars.get(task) {
+                    bar.set_message(format!("judge `{judge}` is reading the work"));
+                }
+            }
+            Event::JudgeFinished { spend, .. } => {
+                if let Some(s) = spend {
+                    self.spent.add(s);
+                }
+                self.refresh_overall();
+            }
             _ => {}
         }
         // A running task's start and progress show on its own line.
@@ -362,8 +384,8 @@ fn plain_line(event: &Event) -> Option<String> {
 fn colour_status(line: &str) -> String {
     let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
     let tone = match word {
-        "done" | "ticked" => Tone::Good,
-        "FAILED" | "TIMEOUT" | "error:" => Tone::Bad,
+        "done" | "ticked" | "checked" | "judged" => Tone::Good,
+        "FAILED" | "TIMEOUT" | "CHECK" | "JUDGED" | "error:" => Tone::Bad,
         "BLOCKED" | "blocked" | "stopped" | "retry" | "cleared" | "edited" | "warning:"
         | "stopping:" => Tone::Warn,
         "start" | "note:" => Tone::Info,
@@ -469,6 +491,12 @@ fn plain_text(event: &Event) -> Option<String> {
             )
         }
         Event::TaskBlocked { task, by } => format!("blocked  {task} (waits for failed `{by}`)"),
+        Event::CheckpointStarted { .. }
+        | Event::CheckpointPassed { .. }
+        | Event::CheckpointFailed { .. }
+        | Event::JudgeStarted { .. }
+        | Event::JudgeFinished { .. }
+        | Event::HandoffDelivered { .. } => return crate::report::check_lines::line(event),
         Event::Ticked {
             tasks,
             parents,

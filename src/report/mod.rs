@@ -1,6 +1,7 @@
 //! What people see: diagnostics, the plan as text, JSON, Mermaid or DOT,
 //! the live view and summary of a run, and reports of finished runs.
 
+pub mod check_lines;
 pub mod diagnostic;
 pub mod format;
 pub mod json_out;

@@ -1,9 +1,18 @@
 //! The plan as a picture: Mermaid flowchart or Graphviz DOT. Waves and their
-//! sections are nested boxes; arrows go from what must finish first.
+//! sections are nested boxes; arrows go from what must finish first. A
+//! Mermaid graph stays under Mermaid's 50,000-character limit (which GitHub
+//! applies) by drawing a node per section, or per wave, when a node per task
+//! would pass it, and says so in a `%%` comment. Takes a plan; hands on
+//! text. Never prints.
 
+use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use crate::plan::{Plan, Target};
+use crate::report::runlog::md::MERMAID_LIMIT;
+
+/// What a Mermaid graph may take, leaving room for a fence and a margin.
+const BUDGET: usize = MERMAID_LIMIT - 2_000;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Flavor {
@@ -12,6 +21,110 @@ pub enum Flavor {
 }
 
 pub fn render(plan: &Plan, flavor: Flavor) -> String {
+    let full = render_tasks(plan, flavor);
+    if flavor == Flavor::Dot || full.len() <= BUDGET {
+        return full;
+    }
+    let (what, grouped) = match by_section(plan) {
+        g if g.len() <= BUDGET => ("section", g),
+        _ => ("wave", by_wave(plan)),
+    };
+    // The note goes after the diagram's type, where every Mermaid reads
+    // a comment.
+    let body = grouped.strip_prefix("flowchart TD\n").unwrap_or(&grouped);
+    format!(
+        "flowchart TD\n%% One node per {what} instead of one per task: {} tasks would make the graph {} KB, over the {} KB that Mermaid (and so GitHub) renders. `--format dot` draws every task.\n{body}",
+        plan.doc.tasks.len(),
+        full.len() / 1000,
+        MERMAID_LIMIT / 1000
+    )
+}
+
+/// A node per section that holds tasks itself, in its wave's box, labelled
+/// with its title and counts; an arrow wherever a task of one waits for a
+/// task (or section) of another.
+fn by_section(plan: &Plan) -> String {
+    let doc = &plan.doc;
+    let mut out = String::from("flowchart TD\n");
+    for (w, wave) in plan.waves.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  subgraph w{w}[\"{}\"]",
+            mermaid_escape(&wave_label(plan, w))
+        );
+        let mut sections: Vec<usize> = wave.tasks.iter().map(|&t| doc.tasks[t].section).collect();
+        sections.dedup();
+        let mut seen = BTreeSet::new();
+        for s in sections {
+            if !seen.insert(s) {
+                continue;
+            }
+            let tasks: Vec<usize> = (wave.tasks.iter().copied())
+                .filter(|&t| doc.tasks[t].section == s)
+                .collect();
+            let done = tasks.iter().filter(|&&t| plan.is_done(t)).count();
+            let title = match doc.section_path(s).last() {
+                Some(t) => short(t),
+                None => "before the first heading".to_owned(),
+            };
+            let label = format!("{title}: {} tasks, {done} done", tasks.len());
+            let _ = writeln!(out, "    g{s}[\"{}\"]", mermaid_escape(&label));
+        }
+        out.push_str("  end\n");
+    }
+    for w in 1..plan.waves.len() {
+        let _ = writeln!(out, "  w{} ==> w{w}", w - 1);
+    }
+    // A section target without tasks of its own stands for its first task's.
+    let node = |target: Target| match target {
+        Target::Task(t) => Some(doc.tasks[t].section),
+        Target::Section(s) => doc.section_tasks(s).next().map(|t| doc.tasks[t].section),
+    };
+    let mut edges = BTreeSet::new();
+    for t in 0..doc.tasks.len() {
+        for &dep in &plan.tasks[t].after {
+            if let Some(from) = node(dep)
+                && from != doc.tasks[t].section
+            {
+                edges.insert((from, doc.tasks[t].section));
+            }
+        }
+    }
+    for (from, to) in edges {
+        let _ = writeln!(out, "  g{from} --> g{to}");
+    }
+    out
+}
+
+/// A node per wave, with its counts, one after another.
+fn by_wave(plan: &Plan) -> String {
+    let mut out = String::from("flowchart TD\n");
+    for (w, wave) in plan.waves.iter().enumerate() {
+        let done = wave.tasks.iter().filter(|&&t| plan.is_done(t)).count();
+        let label = format!(
+            "{}: {} tasks, {done} done",
+            wave_label(plan, w),
+            wave.tasks.len()
+        );
+        let _ = writeln!(out, "  w{w}[\"{}\"]", mermaid_escape(&label));
+        if w > 0 {
+            let _ = writeln!(out, "  w{} ==> w{w}", w - 1);
+        }
+    }
+    out
+}
+
+fn wave_label(plan: &Plan, w: usize) -> String {
+    let title = plan.doc.section_path(plan.waves[w].section).join(" › ");
+    if title.is_empty() {
+        format!("wave {}", w + 1)
+    } else {
+        format!("wave {}: {}", w + 1, short(&title))
+    }
+}
+
+/// One node per task.
+fn render_tasks(plan: &Plan, flavor: Flavor) -> String {
     let doc = &plan.doc;
     let mut out = String::new();
     match flavor {
@@ -21,12 +134,7 @@ pub fn render(plan: &Plan, flavor: Flavor) -> String {
         }
     }
     for (w, wave) in plan.waves.iter().enumerate() {
-        let title = doc.section_path(wave.section).join(" › ");
-        let label = if title.is_empty() {
-            format!("wave {}", w + 1)
-        } else {
-            format!("wave {}: {title}", w + 1)
-        };
+        let label = wave_label(plan, w);
         open_box(&mut out, flavor, &wave_id(plan, w), &label, 1);
         section_box(&mut out, plan, flavor, wave.section, &wave.tasks, 2);
         close_box(&mut out, flavor, 1);

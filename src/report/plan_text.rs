@@ -1,5 +1,7 @@
 //! The plan as a readable tree: where agents run, waves, sections, tasks
 //! with state, ids, limits and dependencies, then warnings and ignored items.
+//! Every line fits in 100 columns: long titles, texts and notes are cut
+//! (with `…`), so a task keeps one line in a terminal or a CI log.
 
 use std::fmt::Write;
 use std::path::Path;
@@ -9,6 +11,11 @@ use crate::report::plural;
 use crate::taskfile::{Document, IdSource};
 
 const TEXT_WIDTH: usize = 72;
+/// The widest line, in terminal columns.
+const WIDTH: usize = 100;
+/// Columns a task's text keeps beside its notes (more notes go on lines of
+/// their own).
+const TEXT_MIN: usize = 32;
 
 /// `workdir` is where agents and gates run unless `run --workdir` says
 /// otherwise (`run::workspace::default_workdir`).
@@ -27,10 +34,8 @@ pub fn write(plan: &Plan, workdir: &Path, mut sink: impl std::io::Write) -> std:
     let total = doc.tasks.len();
     let runnable: Vec<usize> = plan.runnable().collect();
     let done = runnable.iter().filter(|&&t| plan.is_done(t)).count();
-    let _ = writeln!(
-        out,
-        "{}: {} task{} to run ({done} done, {} to do) in {} wave{} · dialect {}",
-        doc.source.display_path(),
+    let counts = format!(
+        "{} task{} to run ({done} done, {} to do) in {} wave{} · dialect {}",
         runnable.len(),
         plural(runnable.len()),
         runnable.len() - done,
@@ -38,6 +43,14 @@ pub fn write(plan: &Plan, workdir: &Path, mut sink: impl std::io::Write) -> std:
         plural(plan.waves.len()),
         doc.dialect.name(),
     );
+    let path = doc.source.display_path();
+    let header = format!("{path}: {counts}");
+    if width(&header) <= WIDTH {
+        let _ = writeln!(out, "{header}");
+    } else {
+        // A long path on a line of its own.
+        let _ = writeln!(out, "{}:\n  {counts}", keep_end(&path, WIDTH - 1));
+    }
     if total != runnable.len() {
         let parents = doc.tasks.iter().filter(|t| !t.children.is_empty()).count();
         let skipped = plan.tasks.iter().filter(|t| t.skipped).count();
@@ -60,33 +73,41 @@ pub fn write(plan: &Plan, workdir: &Path, mut sink: impl std::io::Write) -> std:
     if let Some(limit) = limit_of(plan, &GroupOwner::File) {
         let _ = writeln!(out, "  file: {limit}");
     }
-    let _ = writeln!(out, "  agents run in {}", describe_workdir(workdir));
+    let _ = writeln!(
+        out,
+        "  agents run in {}",
+        describe_workdir(workdir, WIDTH - 17)
+    );
     for (w, wave) in plan.waves.iter().enumerate() {
-        let title = doc.section_path(wave.section).join(" › ");
-        let _ = write!(out, "\nwave {}", w + 1);
-        if !title.is_empty() {
-            let _ = write!(out, " · {title}");
-        }
+        let head = format!("wave {}", w + 1);
+        let mut tail = String::new();
         if wave.own_tasks && wave.section == 0 {
-            let _ = write!(out, " · before the first heading");
+            tail.push_str(" · before the first heading");
         }
         if let Some(limit) =
             limit_of(plan, &GroupOwner::Section(wave.section)).filter(|_| wave.section != 0)
         {
-            let _ = write!(out, "  ({limit})");
+            let _ = write!(tail, "  ({limit})");
         }
-        out.push('\n');
+        let path = doc.section_path(wave.section);
+        let room = WIDTH.saturating_sub(width(&head) + width(&tail) + 3);
+        let _ = write!(out, "\n{head}");
+        if !path.is_empty() {
+            let _ = write!(out, " · {}", fit_path(&path, room));
+        }
+        let _ = writeln!(out, "{tail}");
         let mut current = wave.section;
         for &t in &wave.tasks {
             let task = &doc.tasks[t];
             if task.section != current {
                 current = task.section;
-                let rel = relative_path(doc, wave.section, current);
-                let _ = write!(out, "  § {rel}  [{}]", doc.sections[current].id);
+                let mut tail = format!("  [{}]", doc.sections[current].id);
                 if let Some(limit) = limit_of(plan, &GroupOwner::Section(current)) {
-                    let _ = write!(out, "  ({limit})");
+                    let _ = write!(tail, "  ({limit})");
                 }
-                out.push('\n');
+                let rel = relative_path(doc, wave.section, current);
+                let room = WIDTH.saturating_sub(width(&tail) + 4);
+                let _ = writeln!(out, "  § {}{tail}", fit_path(&rel, room));
             }
             task_line(&mut out, plan, t);
             if out.len() >= CHUNK {
@@ -98,19 +119,24 @@ pub fn write(plan: &Plan, workdir: &Path, mut sink: impl std::io::Write) -> std:
     if !doc.warnings.is_empty() {
         let _ = writeln!(out, "\nwarnings:");
         for w in &doc.warnings {
-            let _ = writeln!(
-                out,
+            let line = format!(
                 "  line {}:{}: {}",
                 w.at.span.line, w.at.span.column, w.message
             );
+            wrap(&mut out, &line, "    ");
         }
     }
     if !doc.ignored.is_empty() {
         let _ = writeln!(out, "\nignored:");
         for i in &doc.ignored {
-            let text = shorten(&i.text);
+            let head = format!("  line {}:", i.line);
+            let tail = format!(" ({})", i.reason);
+            let text = cut(
+                &i.text,
+                WIDTH.saturating_sub(width(&head) + width(&tail) + 1),
+            );
             let gap = if text.is_empty() { "" } else { " " };
-            let _ = writeln!(out, "  line {}:{gap}{text} ({})", i.line, i.reason);
+            let _ = writeln!(out, "{head}{gap}{text}{tail}");
         }
     }
     sink.write_all(out.as_bytes())?;
@@ -144,11 +170,7 @@ fn task_line(out: &mut String, plan: &Plan, t: usize) {
         .map_or(task.text.as_str(), |rest| {
             rest.trim_start_matches('.').trim_start()
         });
-    out.push_str("  ");
-    for _ in 0..depth {
-        out.push_str("  ");
-    }
-    let _ = write!(out, "{mark} {}  {}", task.id, shorten(text));
+    let head = format!("  {}{mark} {}  ", "  ".repeat(depth), task.id);
     let mut notes = Vec::new();
     if task.optional {
         notes.push(if plan.tasks[t].skipped {
@@ -184,6 +206,16 @@ fn task_line(out: &mut String, plan: &Plan, t: usize) {
     if let Some(g) = &s.gate {
         notes.push(format!("gate {}", g.label()));
     }
+    for c in &s.checkpoints {
+        notes.push(format!(
+            "checkpoint `{}` {}",
+            c.summary(),
+            c.trigger_label()
+        ));
+    }
+    if let Some(j) = &s.judge {
+        notes.push(format!("judge {j}"));
+    }
     if let Some(on) = s.isolate {
         notes.push(format!("isolate {}", if on { "worktree" } else { "none" }));
     }
@@ -194,15 +226,92 @@ fn task_line(out: &mut String, plan: &Plan, t: usize) {
             files.all().collect::<Vec<_>>().join(", ")
         ));
     }
-    if !notes.is_empty() {
-        let _ = write!(out, "  ({})", notes.join("; "));
+    let end = format!("  :{}", task.checkbox.line);
+    let room = WIDTH.saturating_sub(width(&head) + width(&end));
+    let text = shorten(text);
+    let notes = if notes.is_empty() {
+        String::new()
+    } else {
+        format!("  ({})", notes.join("; "))
+    };
+    if width(&notes) + width(&text).min(TEXT_MIN) <= room {
+        let text = cut(&text, room - width(&notes));
+        let _ = writeln!(out, "{head}{text}{notes}{end}");
+    } else {
+        // Notes that leave the text too little room get lines of their
+        // own: a gate or a dependency is never cut.
+        let _ = writeln!(out, "{head}{}{end}", cut(&text, room));
+        let pad = format!("    {}", "  ".repeat(depth));
+        wrap(
+            out,
+            &format!("{pad}{}", notes.trim_start()),
+            &format!("{pad} "),
+        );
     }
-    let _ = writeln!(out, "  :{}", task.checkbox.line);
+}
+
+/// Columns `s` takes in a terminal (wide characters count two).
+fn width(s: &str) -> usize {
+    console::measure_text_width(s)
+}
+
+/// `s` in at most `max` columns, ending with `…` when cut.
+fn cut(s: &str, max: usize) -> String {
+    console::truncate_str(s, max, "…").into_owned()
+}
+
+/// `s` in at most `max` columns, its start given up for `…` when cut (the
+/// end of a path says most).
+fn keep_end(s: &str, max: usize) -> String {
+    if width(s) <= max {
+        return s.to_owned();
+    }
+    let mut chars: Vec<char> = s.chars().collect();
+    while !chars.is_empty() && width(&chars.iter().collect::<String>()) + 1 > max {
+        chars.remove(0);
+    }
+    format!("…{}", chars.iter().collect::<String>())
+}
+
+/// Headings joined by ` › ` in at most `max` columns: the outer ones give
+/// way to `…` first, then the innermost is cut.
+fn fit_path(path: &[String], max: usize) -> String {
+    let mut skip = 0;
+    loop {
+        let shown = path[skip..].join(" › ");
+        let line = if skip == 0 {
+            shown
+        } else {
+            format!("… › {shown}")
+        };
+        if width(&line) <= max || skip + 1 >= path.len() {
+            return cut(&line, max);
+        }
+        skip += 1;
+    }
+}
+
+/// `line` wrapped at spaces to `WIDTH` columns, continued after `indent`.
+fn wrap(out: &mut String, line: &str, indent: &str) {
+    let body = line.trim_start_matches(' ');
+    let mut current = line[..line.len() - body.len()].to_owned();
+    let mut empty = true;
+    for word in body.split(' ') {
+        if !empty && width(&current) + 1 + width(word) > WIDTH {
+            let _ = writeln!(out, "{current}");
+            current = indent.to_owned();
+        } else if !empty {
+            current.push(' ');
+        }
+        current.push_str(word);
+        empty = false;
+    }
+    let _ = writeln!(out, "{}", cut(&current, WIDTH));
 }
 
 /// The folder relative to the current one when inside it (`.` for itself),
 /// else as it is, and why agents run there.
-fn describe_workdir(workdir: &Path) -> String {
+fn describe_workdir(workdir: &Path, max: usize) -> String {
     let shown = std::env::current_dir()
         .ok()
         .and_then(|cwd| std::fs::canonicalize(cwd).ok())
@@ -222,6 +331,7 @@ fn describe_workdir(workdir: &Path) -> String {
     } else {
         "the task file's folder"
     };
+    let shown = keep_end(&shown, max.saturating_sub(why.len() + 3));
     format!("{shown} ({why})")
 }
 
@@ -246,10 +356,10 @@ fn limit_of(plan: &Plan, owner: &GroupOwner) -> Option<String> {
         })
 }
 
-fn relative_path(doc: &Document, from: usize, to: usize) -> String {
+fn relative_path(doc: &Document, from: usize, to: usize) -> Vec<String> {
     let full = doc.section_path(to);
     let skip = doc.section_path(from).len();
-    full[skip.min(full.len())..].join(" › ")
+    full[skip.min(full.len())..].to_vec()
 }
 
 pub fn humanize(d: std::time::Duration) -> String {

@@ -22,6 +22,8 @@ pub struct RunTotals<'a> {
     /// What each task spent in this run.
     pub spent: &'a std::collections::HashMap<String, Spend>,
     pub run_spend: &'a Spend,
+    /// The part of it judges spent (`judge`), shown apart.
+    pub judge_spend: &'a Spend,
     pub run_id: &'a str,
     pub run_dir: &'a Path,
     pub done: usize,
@@ -34,6 +36,7 @@ pub fn render(plan: &Plan, journal: &Journal, totals: &RunTotals) -> String {
         attempts,
         spent,
         run_spend,
+        judge_spend,
         run_id,
         run_dir,
         done,
@@ -104,6 +107,15 @@ pub fn render(plan: &Plan, journal: &Journal, totals: &RunTotals) -> String {
             count(run_spend.cache_read_tokens),
             count(run_spend.cache_write_tokens),
         );
+        if !judge_spend.is_empty() {
+            let _ = writeln!(
+                out,
+                "  of which judges {} · {} tokens in / {} out",
+                usd(judge_spend.cost_usd),
+                count(judge_spend.input_tokens),
+                count(judge_spend.output_tokens),
+            );
+        }
     }
     let total = done + remaining;
     let _ = writeln!(

@@ -216,6 +216,17 @@ mod tests {
     }
 
     #[test]
+    fn a_look_alike_added_elsewhere_renames_a_task_but_keeps_it() {
+        // A second `write tests` gives the first its heading in front
+        // (`a/write-tests`): the task is still the one that runs.
+        let before = "# A\n- [ ] write tests\n# B\n- [ ] other\n";
+        let after = "# A\n- [ ] write tests\n# B\n- [ ] other\n- [ ] write tests\n";
+        assert_eq!(doc(before).tasks[0].id, "write-tests");
+        assert_eq!(doc(after).tasks[0].id, "a/write-tests");
+        assert_eq!(carried(before, after), ["write tests", "other", "new"]);
+    }
+
+    #[test]
     fn ids_from_hints_win_over_text() {
         assert_eq!(
             carried(

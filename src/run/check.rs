@@ -154,6 +154,16 @@ pub fn check_file(file: &Path, options: &CheckOptions) -> Vec<Finding> {
         };
         check_run_agents(plan, &run, &mut found);
         check_gates(plan, &run, &mut found);
+        if let Some(template) = crate::run::judge::template_path(&run)
+            && let Err(message) = crate::run::judge::Template::new(Some(&template))
+        {
+            found.push(Finding::whole_file(
+                Severity::Error,
+                "bad-template",
+                &template,
+                message,
+            ));
+        }
     }
     // Errors first; the task file's own findings before other files'; then
     // in file order.
@@ -307,7 +317,8 @@ fn risky_modes(config: &Config, path: &Path, found: &mut Vec<Finding>) {
 }
 
 fn check_run_agents(plan: &Plan, run: &RunOptions, found: &mut Vec<Finding>) {
-    let (_, problems) = check_agents(plan, run);
+    let (_, mut problems) = check_agents(plan, run);
+    problems.extend(crate::run::judge::check(plan, run).1);
     for p in problems {
         let task = &plan.doc.tasks[p.task];
         // A task's own `agent` hint (or its missing ```sh block) is placed

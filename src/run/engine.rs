@@ -18,7 +18,7 @@ use crate::record::events::{self, Event, EventLog, TaskOutcome};
 use crate::record::journal::{Journal, RunRecord};
 use crate::record::keeper::{Keeper, Poll, Written};
 use crate::record::lease::Stamp;
-use crate::record::state::{Lock, StateDir};
+use crate::record::state::{Lock, StateDir, file_stem_for};
 use crate::report::live::{Mode, Reporter};
 use crate::report::plan_text::humanize;
 use crate::run::agents::{AgentSpec, stream};
@@ -35,8 +35,11 @@ use crate::run::{
 };
 
 mod attempts;
+mod checkpoints;
+mod deliver;
 mod finish;
 mod isolation;
+mod judging;
 mod taskfile;
 
 use attempts::{History, Slot, stronger};
@@ -106,6 +109,8 @@ pub(super) struct Engine {
     /// `run-batch tick --undo` requests read so far.
     undo: HashSet<String>,
     undo_read: u64,
+    /// What judges spent in this run (also in their tasks' spend).
+    judge_spend: crate::record::events::Spend,
 }
 
 /// How often running attempts' progress files are looked at.
@@ -167,6 +172,8 @@ impl Engine {
         // A run that never finished (killed, crashed) is folded first: the
         // sessions it named are resumed now.
         let crashed = journal.recover(process::pid_alive);
+        // Then its keys follow today's ids (a journal from before short ids).
+        let renamed = journal.migrate_ids(&plan.doc);
         let mut history = HashMap::new();
         if !options.fresh {
             for t in 0..plan.doc.tasks.len() {
@@ -225,6 +232,11 @@ impl Engine {
                     repo.root.display()
                 )));
             }
+            // An interrupted agent's worktree is named after its task's id:
+            // it follows the journal to the new name.
+            for (old, new) in &renamed {
+                repo.rename_worktree(&file_stem_for(old), &file_stem_for(new));
+            }
             Some(repo)
         } else {
             None
@@ -240,7 +252,7 @@ impl Engine {
             state,
             _lock: lock,
             run_id,
-            spares: crate::run::spares::Spares::new(&run_dir),
+            spares: crate::run::spares::Spares::new(),
             run_dir,
             events,
             journal,
@@ -277,6 +289,7 @@ impl Engine {
             commit_warned: false,
             limit_patterns: crate::run::limits::Patterns::new(&options.config.limit_patterns),
             undo_read,
+            judge_spend: Default::default(),
             options,
         })
     }
@@ -415,6 +428,9 @@ impl Engine {
                 } => {
                     let grace = self.options.grace;
                     if let Some(s) = self.slots.get_mut(&attempt) {
+                        if let Some(w) = &s.watch {
+                            w.cancel();
+                        }
                         s.stop = Some(s.stop.map_or(why, |old| stronger(old, why)));
                         if s.termination.is_none() {
                             s.termination =
@@ -443,6 +459,11 @@ impl Engine {
             Input::Exited { slot, exit } => {
                 if let Some(s) = self.slots.get_mut(&slot) {
                     s.exited = Some(exit);
+                    if s.agent_exit.is_none()
+                        && let Some(w) = &s.watch
+                    {
+                        w.finish();
+                    }
                 }
                 self.maybe_complete(slot);
             }
@@ -469,6 +490,8 @@ impl Engine {
                     self.emit(event);
                 }
             }
+            Input::Checkpoint { slot, report } => self.checkpoint_report(slot, *report),
+            Input::Judged { slot, judged } => self.judged(slot, *judged),
             Input::Prepared { slot, result } => self.prepared(slot, *result),
             Input::Landed { slot, result } => self.landed(slot, *result),
             Input::Signal(sig) => {
@@ -577,6 +600,7 @@ impl Engine {
             .into_iter()
             .filter(|m| m.id > last)
             .collect();
+        let any = !new.is_empty();
         for m in new {
             self.emit(Event::Handoff {
                 id: m.id.clone(),
@@ -586,6 +610,9 @@ impl Engine {
                 text: m.text.chars().take(2000).collect(),
             });
             self.messages.push(m);
+        }
+        if any {
+            self.deliver_live();
         }
     }
 

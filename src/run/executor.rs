@@ -63,6 +63,8 @@ pub struct Attempt {
     /// Bytes read from a stream-json agent's stdout so far (the log shows
     /// the others' output), for the idle timeout.
     pub streamed: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Its stdin, for agents that take messages while they work.
+    pub inbox: Option<std::sync::Arc<crate::run::inbox::Inbox>>,
 }
 
 impl Attempt {
@@ -73,8 +75,9 @@ impl Attempt {
     /// log is gone.
     pub fn tidy_after_success(&self, spares: &crate::run::spares::Spares) -> bool {
         if std::fs::metadata(&self.log).is_ok_and(|m| m.len() <= self.log_header) {
-            let _ = spares.give_back(&self.prompt);
-            return spares.give_back(&self.log).is_ok();
+            spares.give_back(&self.prompt);
+            spares.give_back(&self.log);
+            return true;
         }
         false
     }
@@ -111,14 +114,7 @@ pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attem
         ),
     }
     .map_err(std::io::Error::other)?;
-    let mut prompt_file = l.spares.open(
-        &prompt_path,
-        OpenOptions::new().read(true).write(true).create(true),
-    )?;
-    prompt_file.write_all(prompt.as_bytes())?;
-    let mut log_file = l
-        .spares
-        .open(&log, OpenOptions::new().create(true).append(true))?;
+    let mut prompt_file = l.spares.open(&prompt_path, prompt.as_bytes(), false)?;
 
     let script_path = file("sh");
     let script = l.spec.script(&l.plan.doc.body(l.task));
@@ -144,7 +140,7 @@ pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attem
         .collect();
     let command = shell_words::join(shown);
     let header = format!("run-batch: {command}\n");
-    log_file.write_all(header.as_bytes())?;
+    let log_file = l.spares.open(&log, header.as_bytes(), true)?;
     let mut cmd = Command::new(program);
     cmd.arg0(&argv[0]).args(&argv[1..]);
     for var in l.spec.env_remove() {
@@ -177,6 +173,7 @@ pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attem
         }
         // An open stdin would make some CLIs wait for more.
         PromptVia::Argument => cmd.stdin(Stdio::null()),
+        PromptVia::StreamJson => cmd.stdin(Stdio::piped()),
     };
     if l.spec.output.is_some() {
         cmd.stdout(Stdio::piped());
@@ -187,7 +184,12 @@ pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attem
     let mut child = cmd.spawn()?;
     let pid = child.id();
     let streamed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let inbox = match child.stdin.take() {
+        Some(stdin) => Some(crate::run::inbox::Inbox::start(stdin, &prompt)?),
+        None => None,
+    };
     if let Some(format) = l.spec.output {
+        let inbox = inbox.clone();
         let stdout = child.stdout.take().expect("stdout was piped");
         let tx = tx.clone();
         let reader = StreamReader::new(format, l.resume.map(|r| r.baseline));
@@ -195,7 +197,17 @@ pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attem
         std::thread::Builder::new()
             .name("stream".into())
             .stack_size(256 * 1024)
-            .spawn(move || read_stream(stdout, log_file, reader, slot, &tx, &counter))?;
+            .spawn(move || {
+                read_stream(
+                    stdout,
+                    log_file,
+                    reader,
+                    slot,
+                    &tx,
+                    &counter,
+                    inbox.as_deref(),
+                )
+            })?;
     }
     let exit_tx = tx.clone();
     process::wait_in_background(child, move |exit| {
@@ -209,6 +221,7 @@ pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attem
         command,
         log_header: header.len() as u64,
         streamed,
+        inbox,
     })
 }
 
@@ -221,6 +234,7 @@ fn read_stream(
     slot: u64,
     tx: &Sender<Input>,
     streamed: &std::sync::atomic::AtomicU64,
+    inbox: Option<&crate::run::inbox::Inbox>,
 ) {
     let mut buf = vec![0u8; 64 * 1024];
     let mut line = Vec::new();
@@ -257,6 +271,11 @@ fn read_stream(
                 oversized = false;
             }
         }
+        // Its result came: no more input, so it ends (in stream-json input
+        // mode it would wait for another turn).
+        if let Some(inbox) = inbox.filter(|_| reader.summary.result.is_some()) {
+            inbox.close();
+        }
         // The session is told at once: if run-batch dies now, the next run
         // can still continue it.
         let summary = &reader.summary;
@@ -277,6 +296,9 @@ fn read_stream(
     }
     if !line.is_empty() && !oversized {
         reader.line(&line);
+    }
+    if let Some(inbox) = inbox {
+        inbox.close();
     }
     let _ = tx.send(Input::StreamDone {
         slot,

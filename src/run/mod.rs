@@ -11,11 +11,14 @@ pub mod agents;
 pub mod budget;
 pub mod carry;
 pub mod check;
+pub mod checkpoint;
 pub mod claims;
 pub mod dispatcher;
 pub mod dry_run;
 mod engine;
 pub mod executor;
+pub mod inbox;
+pub mod judge;
 pub mod land;
 pub mod limits;
 pub mod price;
@@ -160,6 +163,16 @@ pub enum Input {
         activity: String,
     },
     Signal(i32),
+    /// An attempt's judge ended.
+    Judged {
+        slot: u64,
+        judged: Box<judge::Judged>,
+    },
+    /// A checkpoint of a running attempt started or ended.
+    Checkpoint {
+        slot: u64,
+        report: Box<checkpoint::Report>,
+    },
     /// A task's worktree is ready, or could not be made.
     Prepared {
         slot: u64,
@@ -177,6 +190,9 @@ pub enum Input {
 pub fn run(plan: Plan, keeper: Keeper, options: RunOptions) -> Result<i32, Error> {
     let mut prompter = Prompter::new(options.template.as_deref()).map_err(Error::Setup)?;
     prompter.require_done = options.require_done;
+    prompter.judge = Some(
+        judge::Template::new(judge::template_path(&options).as_deref()).map_err(Error::Setup)?,
+    );
     let agents = resolve_agents(&plan, &options)?;
     if options.dry_run {
         let out = dry_run::render(&plan, &agents, &prompter, &options)?;
@@ -302,7 +318,8 @@ pub fn check_agents(
 
 /// `check_agents`, as a refusal when anything cannot run.
 fn resolve_agents(plan: &Plan, options: &RunOptions) -> Result<Vec<Option<AgentSpec>>, Error> {
-    let (specs, problems) = check_agents(plan, options);
+    let (specs, mut problems) = check_agents(plan, options);
+    problems.extend(judge::check(plan, options).1);
     if problems.is_empty() {
         return Ok(specs);
     }

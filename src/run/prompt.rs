@@ -17,6 +17,8 @@ pub struct Prompter {
     env: Environment<'static>,
     /// Agents are asked to end with `RUN-BATCH: DONE` (`--require-done`).
     pub require_done: bool,
+    /// The judges' template (`run::judge`), once a run compiled it.
+    pub judge: Option<crate::run::judge::Template>,
 }
 
 impl Prompter {
@@ -37,6 +39,7 @@ impl Prompter {
         Ok(Prompter {
             env,
             require_done: false,
+            judge: None,
         })
     }
 

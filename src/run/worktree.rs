@@ -71,6 +71,7 @@ impl Repo {
 
     /// The worktree of task `stem` (its state file name), made if needed.
     pub fn prepare(&self, stem: &str, run_id: &str) -> Result<Worktree, GitError> {
+        let _one_at_a_time = admin_lock();
         let dir = self.worktrees.join(stem);
         let git = self.git();
         // An earlier attempt's worktree, still registered: reuse it.
@@ -159,6 +160,7 @@ impl Repo {
 
     /// Removes a task's worktree and (once its work has landed) its branch.
     pub fn remove(&self, wt: &Worktree, branch_too: bool) -> Result<(), GitError> {
+        let _one_at_a_time = admin_lock();
         let git = self.git();
         let d = wt.dir.to_string_lossy().into_owned();
         git.run(&["worktree", "remove", "--force", &d])?;
@@ -168,11 +170,52 @@ impl Repo {
         Ok(())
     }
 
+    /// Moves the worktree of task stem `from` to stem `to` (a task whose id
+    /// changed), unless `to` has one. Best effort: a worktree left where it
+    /// was is made anew, its work still on its branch.
+    pub fn rename_worktree(&self, from: &str, to: &str) {
+        let (from, to) = (self.worktrees.join(from), self.worktrees.join(to));
+        if from.join(".git").exists() && !to.exists() {
+            let _ = self.git().run(&[
+                "worktree",
+                "move",
+                &from.to_string_lossy(),
+                &to.to_string_lossy(),
+            ]);
+        }
+    }
+
+    /// The folder of the worktree that has `branch` checked out: a crashed
+    /// run's worktree is found by its branch, whatever its task is called
+    /// now (ids were longer before).
+    pub fn dir_of_branch(&self, branch: &str) -> Option<PathBuf> {
+        let list = self.git().run(&["worktree", "list", "--porcelain"]).ok()?;
+        let want = format!("branch refs/heads/{branch}");
+        let mut dir = None;
+        for line in list.lines() {
+            if let Some(path) = line.strip_prefix("worktree ") {
+                dir = Some(PathBuf::from(path));
+            } else if line == want {
+                return dir;
+            }
+        }
+        None
+    }
+
     /// Where `path` (in the main work tree) is inside a worktree.
     pub fn inside(&self, wt: &Worktree, path: &Path) -> Option<PathBuf> {
         let rel = path.strip_prefix(&self.root).ok()?;
         Some(wt.dir.join(rel))
     }
+}
+
+/// Held while worktrees are added, pruned or removed. Tasks prepare their
+/// worktrees on threads of their own, and `git worktree prune` in one could
+/// remove another's registration half made ("failed to read
+/// .git/worktrees/b/commondir").
+fn admin_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A worktree `run-batch clean` removed, and the branch that keeps its work.

@@ -1,6 +1,7 @@
-//! The common task-file dialects: spec-kit (`T001 [P]`) and Kiro (`1.2`, `(P)`,
-//! `_Depends:_`, `[ ]*`). Detects which one a file speaks and reads the ids,
-//! parallel markers and dependencies it writes in prose.
+//! The common task-file dialects: spec-kit (`T001 [P]`), Kiro (`1.2`, `(P)`,
+//! `_Depends:_`, `[ ]*`) and OpenSpec (`## 1. Group`, `1.1 task`). Detects
+//! which one a file speaks and reads the ids, parallel markers and
+//! dependencies it writes in prose.
 //!
 //! Takes task texts and bodies, hands on `Marks` per task. Never decides
 //! scheduling: the planner turns marks into edges.
@@ -18,6 +19,8 @@ pub enum Dialect {
     Speckit,
     /// Kiro / cc-sdd: `1.`, `2.1` ids, `(P)`, `_Depends: 1.2_`, `[ ]*` optional.
     Kiro,
+    /// OpenSpec change tasks: `## 1. Group` headings, `1.1` ids.
+    Openspec,
 }
 
 impl Dialect {
@@ -26,6 +29,7 @@ impl Dialect {
             Dialect::Native => "native",
             Dialect::Speckit => "speckit",
             Dialect::Kiro => "kiro",
+            Dialect::Openspec => "openspec",
         }
     }
 
@@ -59,27 +63,52 @@ static KIRO_DEPENDS: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"_Depends(?: on)?:\s*([^_\n]+)_").unwrap());
 static KIRO_REF: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\d+(?:\.\d+)*").unwrap());
 
+/// One task item as detection sees it: its text, whether it is Kiro's
+/// optional `[ ]*`, and the title of the heading it sits under.
+pub struct Candidate<'a> {
+    pub text: &'a str,
+    pub optional: bool,
+    pub heading: Option<&'a str>,
+}
+
 /// Picks the dialect most task texts speak: at least half of them, and more
-/// of them than the other dialect. Optional `[ ]*` items count for Kiro.
-pub fn detect<'a>(tasks: impl Iterator<Item = (&'a str, bool)>) -> Dialect {
-    let (mut n, mut speckit, mut kiro) = (0, 0, 0);
-    for (text, optional) in tasks {
+/// of them than another dialect. Optional `[ ]*` items count for Kiro; a
+/// number whose first part is its heading's number (`1.2` under
+/// `## 1. Setup`) counts for OpenSpec rather than Kiro.
+pub fn detect<'a>(tasks: impl Iterator<Item = Candidate<'a>>) -> Dialect {
+    let (mut n, mut speckit, mut kiro, mut openspec) = (0, 0, 0, 0);
+    for c in tasks {
         n += 1;
-        if SPECKIT_ID.is_match(text) {
+        if SPECKIT_ID.is_match(c.text) {
             speckit += 1;
-        } else if optional || KIRO_ID.is_match(text) {
+        } else if c.optional {
             kiro += 1;
+        } else if let Some(id) = KIRO_ID.captures(c.text).map(|m| m.get(1).unwrap().as_str()) {
+            match (id.split_once('.'), c.heading.and_then(group_number)) {
+                (Some((first, _)), Some(group)) if first == group => openspec += 1,
+                _ => kiro += 1,
+            }
         }
     }
     if n == 0 {
         Dialect::Native
-    } else if speckit * 2 >= n && speckit >= kiro {
+    } else if speckit * 2 >= n && speckit >= kiro + openspec {
         Dialect::Speckit
-    } else if kiro * 2 >= n {
+    } else if openspec * 2 >= n && openspec > kiro {
+        Dialect::Openspec
+    } else if (kiro + openspec) * 2 >= n {
         Dialect::Kiro
     } else {
         Dialect::Native
     }
+}
+
+/// `1` for an OpenSpec group heading `1. Setup` (or `1 Setup`).
+fn group_number(title: &str) -> Option<&str> {
+    let digits = title.len() - title.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let rest = &title[digits..];
+    (digits > 0 && (rest.starts_with(". ") || rest.starts_with(' ') || rest == "."))
+        .then(|| &title[..digits])
 }
 
 /// Reads a task's marks in `dialect` from its text and its own body (not its
@@ -113,6 +142,9 @@ pub fn marks(dialect: Dialect, text: &str, body: &str) -> Marks {
                 }
             }
         }
+        // OpenSpec numbers its tasks and writes neither markers nor
+        // dependencies.
+        Dialect::Openspec => m.id = KIRO_ID.captures(text).map(|c| c[1].to_owned()),
     }
     m
 }
@@ -123,7 +155,13 @@ mod tests {
 
     #[test]
     fn detects_speckit_kiro_and_native() {
-        let d = |t: &[&str]| detect(t.iter().map(|t| (*t, false)));
+        let d = |t: &[&str]| {
+            detect(t.iter().map(|t| Candidate {
+                text: t,
+                optional: false,
+                heading: None,
+            }))
+        };
         assert_eq!(
             d(&["T001 Create project", "T002 [P] Lint", "Polish"]),
             Dialect::Speckit
@@ -131,6 +169,35 @@ mod tests {
         assert_eq!(d(&["1. Setup", "1.1 Create", "2. Build"]), Dialect::Kiro);
         assert_eq!(d(&["Write docs", "Ship it", "1 thing"]), Dialect::Native);
         assert_eq!(d(&[]), Dialect::Native);
+    }
+
+    #[test]
+    fn openspec_numbers_follow_their_group_heading() {
+        let d = |t: &[(&str, &str)]| {
+            detect(t.iter().map(|(heading, text)| Candidate {
+                text,
+                optional: false,
+                heading: Some(heading),
+            }))
+        };
+        let group = [
+            ("1. Change command", "1.1 Add the flag"),
+            ("1. Change command", "1.2 Wire it"),
+            ("2. Tests", "2.1 Cover it"),
+            ("2. Tests", "Polish"),
+        ];
+        assert_eq!(d(&group), Dialect::Openspec);
+        // Kiro numbers under headings that are not groups of theirs.
+        let kiro = [
+            ("Tasks", "1. Set up"),
+            ("Tasks", "1.1 Create"),
+            ("Tasks", "2. Build"),
+        ];
+        assert_eq!(d(&kiro), Dialect::Kiro);
+        assert_eq!(d(&[("2. Tests", "1.1 Elsewhere")]), Dialect::Kiro);
+        assert_eq!(group_number("12. Docs"), Some("12"));
+        assert_eq!(group_number("1.2 Docs"), None);
+        assert_eq!(group_number("Docs"), None);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::error::{PlanError, suggest};
 use crate::taskfile::{Source, Span};
 
 pub const KEYS: &[&str] = &[
-    "after", "agent", "files", "gate", "id", "isolate", "parallel", "retries", "timeout",
+    "after", "agent", "files", "gate", "id", "isolate", "judge", "parallel", "retries", "timeout",
 ];
 
 /// How many tasks of a group may run at once.
@@ -83,9 +83,13 @@ pub struct Hints {
     pub id: Option<Spanned<String>>,
     /// `isolate: worktree` (true) or `isolate: none` (false).
     pub isolate: Option<Spanned<bool>>,
+    /// An agent (preset or command) that judges the work after the gate.
+    pub judge: Option<Spanned<String>>,
     pub parallel: Option<Spanned<Parallel>>,
     pub retries: Option<Spanned<u32>>,
     pub timeout: Option<Spanned<Duration>>,
+    /// ```` ```checkpoint ```` blocks, in document order.
+    pub checkpoints: Vec<Spanned<crate::taskfile::checkpoint::Checkpoint>>,
 }
 
 /// A task's hints: most tasks have none, so they are kept only when there
@@ -101,9 +105,11 @@ static NO_HINTS: Hints = Hints {
     gate: None,
     id: None,
     isolate: None,
+    judge: None,
     parallel: None,
     retries: None,
     timeout: None,
+    checkpoints: Vec::new(),
 };
 
 impl std::ops::Deref for TaskHints {
@@ -144,10 +150,11 @@ impl Hints {
         }
         self.after.extend(other.after);
         self.files.extend(other.files);
+        self.checkpoints.extend(other.checkpoints);
         macro_rules! take {
             ($($f:ident),*) => { $( if other.$f.is_some() { self.$f = other.$f; } )* };
         }
-        take!(agent, gate, id, isolate, parallel, retries, timeout);
+        take!(agent, gate, id, isolate, judge, parallel, retries, timeout);
         second_gate
     }
 }
@@ -505,6 +512,13 @@ fn parse_value(key: &str, value: &str, span: Span) -> Result<Hints, PlanError> {
                 return Err(bad("an agent name or a command line with balanced quotes"));
             }
             h.agent = Some(spanned(value.to_owned(), span));
+        }
+        "judge" => {
+            let words = shell_words::split(value).unwrap_or_default();
+            if words.first().is_none_or(String::is_empty) {
+                return Err(bad("an agent name or a command line with balanced quotes"));
+            }
+            h.judge = Some(spanned(value.to_owned(), span));
         }
         "timeout" => {
             let d = parse_duration(value)

@@ -5,10 +5,12 @@
 //! `warnings`; the planner refuses to plan while `errors` is not empty, and the
 //! ticker only needs the ids.
 
+mod checkpoint;
 mod dialect;
 mod hints;
 mod identity;
 mod ids;
+mod legacy_ids;
 mod pieces;
 mod scan;
 mod source;
@@ -16,10 +18,12 @@ mod text;
 
 use std::path::Path;
 
+pub use checkpoint::{Checkpoint, Trigger};
 pub use dialect::Dialect;
 pub use hints::{Gate, Hints, Parallel, Spanned, TaskHints, parse_duration};
-pub use identity::{IdSource, slug};
+pub use identity::{ID_MAX, IdSource, slug};
 pub use ids::IdOwner;
+pub use legacy_ids::{LegacyIds, find_task, legacy_ids};
 pub use source::{Source, Span};
 
 use crate::error::{Diagnostic, Error, Location, PlanError};
@@ -129,9 +133,20 @@ impl Document {
             .map(|i| first_line_text(&source, i.text_start))
             .collect();
         let dialect = options.dialect.unwrap_or_else(|| {
-            let candidates = (items.iter().zip(&texts))
-                .filter(|(i, _)| !i.in_quote)
-                .map(|(i, t)| (t.as_str(), i.optional));
+            let heading = |at: usize| {
+                let before = scan.headings.partition_point(|h| h.start <= at);
+                before
+                    .checked_sub(1)
+                    .map(|h| scan.headings[h].title.as_str())
+            };
+            let candidates =
+                (items.iter().zip(&texts))
+                    .filter(|(i, _)| !i.in_quote)
+                    .map(|(i, t)| dialect::Candidate {
+                        text: t,
+                        optional: i.optional,
+                        heading: heading(i.start),
+                    });
             dialect::detect(candidates)
         });
         let mut doc = Document {
@@ -437,7 +452,7 @@ impl Document {
             }
             stack.push(index);
         }
-        if self.dialect == Dialect::Kiro {
+        if matches!(self.dialect, Dialect::Kiro | Dialect::Openspec) {
             self.adopt_by_number();
         }
     }
@@ -488,8 +503,11 @@ impl Document {
             }
             // A ```gate block is pointed at by its fence, a comment by `<!--`.
             let gate_block = c.hints.gate.as_ref().filter(|g| g.value.block);
-            let block = gate_block.is_some();
-            let span = gate_block.map_or_else(|| self.source.span(c.offset, 4), |g| g.span);
+            let fenced = gate_block
+                .map(|g| g.span)
+                .or(c.hints.checkpoints.first().map(|c| c.span));
+            let block = fenced.is_some();
+            let span = fenced.unwrap_or_else(|| self.source.span(c.offset, 4));
             let (hints, place) = if let Some(t) = self.task_at(c.offset) {
                 (&mut *self.tasks[t].hints, "for this task")
             } else {

@@ -9,6 +9,7 @@
 use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
 use crate::taskfile::Source;
+use crate::taskfile::checkpoint;
 use crate::taskfile::hints::{self, Comment};
 use crate::taskfile::pieces;
 
@@ -126,6 +127,7 @@ pub fn scan_in_pieces(source: &Source, min_piece: usize) -> Scan {
         in_heading: false,
         front_matter_end: 0,
         gate: None,
+        checkpoint: None,
         depth: 0,
         last_top: None,
     };
@@ -172,6 +174,8 @@ struct Scanner<'a> {
     front_matter_end: usize,
     // The open ```` ```gate ```` block: where its fence starts, its text.
     gate: Option<(usize, String)>,
+    // The open ```` ```checkpoint ```` block, likewise.
+    checkpoint: Option<(usize, String)>,
     /// How many blocks are open (for `last_top`).
     depth: usize,
     /// The last block at the top level of the piece: whether it can run on
@@ -188,6 +192,7 @@ impl Scanner<'_> {
         self.heading = None;
         self.in_heading = false;
         self.gate = None;
+        self.checkpoint = None;
         self.depth = 0;
         self.last_top = None;
         let parser = Parser::new_ext(&text[start..end], options()).into_offset_iter();
@@ -322,7 +327,19 @@ impl Scanner<'_> {
             {
                 self.gate = Some((range.start, String::new()));
             }
+            Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info)))
+                if self.quote_depth == 0
+                    && range.start >= self.front_matter_end
+                    && info.split_whitespace().next() == Some("checkpoint") =>
+            {
+                self.checkpoint = Some((range.start, String::new()));
+            }
             Event::End(TagEnd::CodeBlock) => {
+                if let Some((start, command)) = self.checkpoint.take() {
+                    let fence = source.line_end(start) - start;
+                    out.comments
+                        .push(checkpoint::checkpoint_block(source, start, fence, &command));
+                }
                 if let Some((start, command)) = self.gate.take() {
                     let fence = source.line_end(start) - start;
                     out.comments
@@ -333,7 +350,7 @@ impl Scanner<'_> {
                 if let Some(h) = self.heading.as_mut() {
                     h.title.push_str(&t);
                 }
-                if let Some((_, command)) = self.gate.as_mut() {
+                if let Some((_, command)) = self.gate.as_mut().or(self.checkpoint.as_mut()) {
                     command.push_str(&t);
                 }
             }

@@ -1,4 +1,5 @@
-//! Claude Code, `claude -p --output-format stream-json --verbose`. Takes a
+//! Claude Code, `claude -p --output-format stream-json --verbose
+//! --input-format stream-json` (the prompt, then messages, on stdin). Takes a
 //! setup and an invocation; hands on its command line and environment, the
 //! reader of its stream (which custom agents may print too: `command`) and
 //! list prices of Anthropic's models. Never starts it and never judges it.
@@ -13,7 +14,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use crate::run::agents::activity::{clip, tool_activity};
-use crate::run::agents::cli::{Cli, Invocation, Permissions, Setup, push};
+use crate::run::agents::cli::{Cli, Invocation, Permissions, PromptVia, Setup, push};
 use crate::run::agents::stream::{
     Format, Reader, StreamResult, StreamSummary, Usage, cost, models_from, num, set_str, str_at,
 };
@@ -80,6 +81,8 @@ impl Cli for Claude {
                 "--output-format",
                 "stream-json",
                 "--verbose",
+                "--input-format",
+                "stream-json",
             ],
         );
         s.push_settings(&mut argv, "--model", &PERMISSIONS, Some("--allowedTools"));
@@ -98,6 +101,11 @@ impl Cli for Claude {
 
     fn output(&self) -> Option<Format> {
         Some(FORMAT)
+    }
+
+    /// stdin stays open: messages for the task reach it while it works.
+    fn prompt_via(&self) -> PromptVia {
+        PromptVia::StreamJson
     }
 
     fn install(&self) -> Option<(&'static str, &'static str)> {
@@ -351,7 +359,7 @@ mod tests {
         };
         assert_eq!(
             s.argv(&inv).unwrap().join(" "),
-            "claude -p --output-format stream-json --verbose --model opus \
+            "claude -p --output-format stream-json --verbose --input-format stream-json --model opus \
              --permission-mode bypassPermissions --allowedTools Read Bash(git *) \
              --max-budget-usd 0.5 --resume=-abc --max-turns 9 --debug --x"
         );

@@ -175,6 +175,9 @@ pub enum PromptVia {
     Stdin,
     /// The prompt is an argument; stdin is empty.
     Argument,
+    /// stdin stays open for stream-json user messages (`run::inbox`): the
+    /// prompt first, then messages while it works; closed after its result.
+    StreamJson,
 }
 
 pub fn push(argv: &mut Vec<String>, words: &[&str]) {

@@ -35,6 +35,16 @@ pub(super) struct Slot {
     pub(super) progress_seen: u64,
     /// Its work has landed (`--isolate worktree`): it is concluded as is.
     pub(super) landed: bool,
+    /// Its checkpoints' watcher (which ends what it started; the guard's
+    /// token ends them if run-batch dies), whether it has ended, and why a
+    /// checkpoint stopped the attempt.
+    pub(super) watch: Option<crate::run::checkpoint::Watch>,
+    pub(super) checkpoints_done: bool,
+    pub(super) checkpoint_failure: Option<String>,
+    /// The newest handoff message it has (in its prompt, or sent live).
+    pub(super) messages_seen: String,
+    /// Its judge, once the judge runs in this slot, and since when.
+    pub(super) judging: Option<(AgentSpec, Instant)>,
 }
 
 /// What the run remembers of a task's attempts, for the next one.
@@ -155,8 +165,23 @@ impl Engine {
                         timeout,
                         progress_seen: 0,
                         landed: false,
+                        watch: None,
+                        checkpoints_done: false,
+                        checkpoint_failure: None,
+                        judging: None,
+                        messages_seen: self
+                            .messages
+                            .last()
+                            .map(|m| m.id.clone())
+                            .unwrap_or_default(),
                     },
                 );
+                if let Some(info) = self.slots.get(&attempt).map(|s| s.info.clone()) {
+                    let watch = self.watch_checkpoints(attempt, t, &info, &workdir);
+                    if let Some(s) = self.slots.get_mut(&attempt) {
+                        s.watch = watch;
+                    }
+                }
             }
             Err(e) => {
                 let log = executor::attempt_file(&self.run_dir, &task_id, number, "log");
@@ -191,6 +216,10 @@ impl Engine {
         let Some(slot) = self.slots.get(&attempt) else {
             return;
         };
+        if slot.judging.is_some() {
+            // Its judge decides, through `judged`.
+            return;
+        }
         let Some(exit) = slot.exited else { return };
         let streaming = slot.agent.output.is_some() && slot.agent_exit.is_none();
         if streaming && slot.stream.is_none() {
@@ -205,6 +234,17 @@ impl Engine {
                     libc::SIGTERM,
                     grace,
                 ));
+            }
+            return;
+        }
+        // Checkpoints still running, or the last lines still to be read:
+        // the verdict waits for them, unless the attempt was stopped.
+        if slot.agent_exit.is_none()
+            && let Some(w) = &slot.watch
+            && !slot.checkpoints_done
+        {
+            if slot.checkpoint_failure.is_some() || slot.stop.is_some() {
+                w.cancel();
             }
             return;
         }
@@ -223,7 +263,9 @@ impl Engine {
             g.forget(slot.group);
         }
         let place = self.d.task(slot.key).place;
-        let verdict = if slot.agent_exit.is_some() {
+        let verdict = if let Some(reason) = &slot.checkpoint_failure {
+            Verdict::Failed(reason.clone())
+        } else if slot.agent_exit.is_some() {
             let gate = self.gate_of(place);
             if exit.success() {
                 Verdict::Ok
@@ -262,6 +304,19 @@ impl Engine {
                         Verdict::Failed(format!("could not run the gate {}: {e}", gate.label()));
                     return self.conclude(attempt, slot, verdict);
                 }
+            }
+        }
+        if verdict == Verdict::Ok
+            && slot.stop.is_none()
+            && let Some(t) = place
+        {
+            match self.start_judge(attempt, &mut slot, t) {
+                Ok(true) => {
+                    self.slots.insert(attempt, slot);
+                    return;
+                }
+                Ok(false) => {}
+                Err(reason) => return self.conclude(attempt, slot, Verdict::Failed(reason)),
             }
         }
         self.conclude(attempt, slot, verdict);
@@ -368,7 +423,10 @@ impl Engine {
         };
         let stream = slot.stream.as_deref();
         // The agent failed: was it the provider rather than the task?
-        let ran_on = slot.agent_exit.is_none() && class == Class::Failed && slot.stop.is_none();
+        let ran_on = slot.agent_exit.is_none()
+            && class == Class::Failed
+            && slot.stop.is_none()
+            && slot.checkpoint_failure.is_none();
         if ran_on && let Some(signal) = self.provider_signal(&slot) {
             class = match signal {
                 Signal::Limited { reset, window } => Class::Limited { reset, window },

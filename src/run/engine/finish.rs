@@ -85,6 +85,7 @@ impl Engine {
                     attempts: &attempts,
                     spent: &self.budget.by_task,
                     run_spend: &self.budget.run,
+                    judge_spend: &self.judge_spend,
                     run_id: &self.run_id,
                     run_dir: &self.run_dir,
                     done,

@@ -348,8 +348,10 @@ impl Engine {
             self.d.mark_succeeded(t);
         }
         for (t, id, branch) in verified {
-            let stem = crate::record::state::file_stem_for(&id);
-            let dir = repo.worktrees.join(&stem);
+            let dir = repo.dir_of_branch(&branch).unwrap_or_else(|| {
+                repo.worktrees
+                    .join(crate::record::state::file_stem_for(&id))
+            });
             if !repo
                 .git()
                 .ok(&["rev-parse", "--verify", "--quiet", &branch])
