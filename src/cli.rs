@@ -130,6 +130,10 @@ pub struct RunArgs {
     /// (running tasks finish)
     #[arg(long, value_name = "USD", value_parser = parse_usd)]
     pub max_cost: Option<f64>,
+    /// Like --max-cost, and also stop the running agents once the live spend
+    /// reaches this many US dollars (they are continued by the next run)
+    #[arg(long, value_name = "USD", value_parser = parse_usd)]
+    pub max_cost_hard: Option<f64>,
     /// Cap each attempt's spend, for agents that can (claude --max-budget-usd)
     #[arg(long, value_name = "USD", value_parser = parse_usd)]
     pub max_cost_per_task: Option<f64>,
@@ -338,6 +342,13 @@ pub fn main() -> i32 {
 }
 
 fn run(args: RunArgs) -> Result<i32, Error> {
+    if let (Some(soft), Some(hard)) = (args.max_cost, args.max_cost_hard)
+        && hard < soft
+    {
+        return Err(Error::Setup(format!(
+            "--max-cost-hard ${hard:.2} is below --max-cost ${soft:.2}: the hard cap stops running agents, so it must be at least the soft one (or give --max-cost-hard alone)"
+        )));
+    }
     // A file the run could not tick is refused before it is even read (a
     // FIFO would block the read).
     crate::record::writable::check(&args.read.file, true)?;
@@ -382,6 +393,7 @@ fn run(args: RunArgs) -> Result<i32, Error> {
         config,
         agent_args: args.agent_arg,
         max_cost: args.max_cost,
+        max_cost_hard: args.max_cost_hard,
         max_cost_per_task: args.max_cost_per_task,
         fresh: args.fresh,
         require_done: args.require_done || defaults.require_done == Some(true),

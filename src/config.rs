@@ -55,6 +55,9 @@ pub struct RunDefaults {
     pub commit: Option<String>,
     pub idle_timeout: Option<std::time::Duration>,
     pub max_wait: Option<std::time::Duration>,
+    /// `escalate`: later attempts' agent and timeout, for tasks whose plan
+    /// gives no `escalate` hint.
+    pub escalate: Vec<crate::taskfile::Escalation>,
 }
 
 /// What a custom agent prints on stdout.
@@ -145,9 +148,10 @@ struct RawJudge {
 #[serde(
     deny_unknown_fields,
     rename_all = "kebab-case",
-    expecting = "a table of defaults for runs (`require-done`, `isolate`, `commit`, `idle-timeout`, `max-wait`)"
+    expecting = "a table of defaults for runs (`require-done`, `isolate`, `commit`, `idle-timeout`, `max-wait`, `escalate`)"
 )]
 struct RawRun {
+    escalate: Option<Vec<Spanned<String>>>,
     require_done: Option<bool>,
     isolate: Option<Spanned<String>>,
     commit: Option<Spanned<String>>,
@@ -362,6 +366,20 @@ fn parse(text: &str) -> Result<Config, Problem> {
             }
             config.run.commit = Some(when);
         }
+        for step in run.escalate.unwrap_or_default() {
+            let span = step.span();
+            let text = step.into_inner();
+            let e = crate::taskfile::parse_escalation(&text).ok_or_else(|| {
+                Problem::at(
+                    span,
+                    format!(
+                        "`escalate` steps are the attempt they start from (2 or more), then `agent=NAME` and/or `timeout=DURATION`, e.g. `2 agent=\"claude --model opus\" timeout=40m`; not `{text}`"
+                    ),
+                )
+            })?;
+            config.run.escalate.push(e);
+        }
+        config.run.escalate.sort_by_key(|e| e.from);
         for (value, slot, key) in [
             (
                 run.idle_timeout,

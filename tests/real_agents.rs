@@ -58,6 +58,8 @@ struct Fixture {
     path_prefix: Vec<PathBuf>,
     /// Sandbox variables left out of run-batch's environment.
     env_remove: Vec<&'static str>,
+    /// Variables added to it.
+    env_add: Vec<(String, OsString)>,
 }
 
 impl Fixture {
@@ -81,7 +83,18 @@ impl Fixture {
             sb,
             path_prefix: Vec::new(),
             env_remove: Vec::new(),
+            env_add: Vec::new(),
         })
+    }
+
+    /// Claude logged in to a subscription rather than using an API key: the
+    /// only way Claude Code reads the `anthropic-ratelimit-unified-*`
+    /// headers of a usage limit (with a key, every 429 is "Request
+    /// rejected").
+    fn claude_subscription(mut self) -> Fixture {
+        self.env_remove.push("ANTHROPIC_API_KEY");
+        (self.env_add).push(("CLAUDE_CODE_OAUTH_TOKEN".into(), "mock-oauth".into()));
+        self
     }
 
     fn taskfile(&self) -> PathBuf {
@@ -135,6 +148,7 @@ impl Fixture {
         let path = std::env::join_paths(dirs).expect("join PATH");
         env.retain(|(k, _)| k != "PATH" && !self.env_remove.contains(&k.as_str()));
         env.push(("PATH".into(), path));
+        env.extend(self.env_add.iter().cloned());
         env.push(("NO_COLOR".into(), "1".into()));
         env
     }
@@ -1457,4 +1471,234 @@ fn claude_works_in_a_worktree_and_its_file_lands() {
     let landed = b.one("task_landed");
     assert_eq!(landed["task"], "create-hello-txt", "{b}");
     assert_eq!(landed["files"], serde_json::json!(["hello.txt"]), "{b}");
+}
+
+/// The time stamp of an event, for waits measured between two of them.
+fn event_time(e: &Value) -> std::time::SystemTime {
+    let ts = e["ts"].as_str().unwrap_or_else(|| panic!("no ts in {e}"));
+    humantime::parse_rfc3339(ts).unwrap_or_else(|err| panic!("ts {ts:?}: {err}"))
+}
+
+/// The mock limits the first request (resetting `reset_in` later); run-batch
+/// classes the attempt as a usage limit, waits for the reset (plus a one
+/// second margin), resumes the agent's session, and ticks the task with no
+/// retry used (`--retries 0`). Returns the run and when the limit was told.
+fn usage_limit_waits_and_resumes(fx: &Fixture, reset_in: Duration, window: Option<&str>) -> Batch {
+    let limits = "[limits]\nmargin = \"1s\"\n";
+    match fx.cli {
+        Cli::Codex => fx.write_config(&format!("{CODEX_CONFIG}{limits}")),
+        Cli::Claude => fx.write_config(limits),
+    }
+    fx.write_taskfile("- [ ] Say hello\n");
+    let b = fx.run(&["-j", "1", "--retries", "0"]);
+
+    assert_eq!(b.code(), Some(0), "{b}");
+    assert_eq!(fx.read_taskfile(), "- [x] Say hello\n", "{b}");
+    let limited = b.attempt_event("task_finished", "say-hello", 1);
+    assert_eq!(limited["class"], "limit_exhausted", "{b}");
+    let wait = b.one("limit_wait");
+    assert_eq!(wait["provider"], fx.cli.command(), "{b}");
+    assert_eq!(wait["reset_known"], true, "{b}");
+    assert_eq!(wait["window"].as_str(), window, "{b}");
+    let over = b.one("limit_wait_over");
+    assert_eq!(over["provider"], fx.cli.command(), "{b}");
+    let done = b.attempt_event("task_finished", "say-hello", 2);
+    assert_eq!(done["class"], "succeeded", "{b}");
+    // The second attempt continued the session the limit interrupted.
+    let session = limited["session_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{b}"));
+    assert_eq!(done["session_id"], session, "{b}");
+    let turns: Vec<Request> = (fx.mock.requests().into_iter())
+        .filter(Request::is_model_turn)
+        .collect();
+    assert_eq!(turns.len(), 2, "one limited request, one answered\n{b}");
+    assert!(
+        turns[1].all_text().contains("Say hello") && turns[1].items().len() > 1,
+        "the second request carries the resumed conversation\n{b}"
+    );
+    // Started again no sooner than the reset the mock gave, less the
+    // second Codex's minute-cut time may lose.
+    let started = b.attempt_event("task_started", "say-hello", 2);
+    let waited = event_time(started)
+        .duration_since(event_time(b.attempt_event("task_started", "say-hello", 1)))
+        .unwrap_or_default();
+    let least = match fx.cli {
+        Cli::Claude => reset_in,
+        Cli::Codex => Duration::from_secs(1),
+    };
+    assert!(waited >= least, "restarted after {waited:?}\n{b}");
+    b
+}
+
+#[test]
+fn claude_usage_limit_waits_for_its_reset_and_resumes() {
+    let script = vec![
+        Step::usage_limit(Duration::from_secs(4), "five_hour"),
+        Step::text("Hello."),
+    ];
+    let Some(fx) = Fixture::new(Cli::Claude, script) else {
+        return;
+    };
+    let fx = fx.claude_subscription();
+    let b = usage_limit_waits_and_resumes(&fx, Duration::from_secs(4), Some("five_hour"));
+    // The structured event Claude printed, as the mock's headers said.
+    let event = b.log_event("say-hello", 1, "rate_limit_event");
+    assert_eq!(event["rate_limit_info"]["status"], "rejected", "{b}");
+    assert!(
+        b.run.stderr.contains("waiting for the usage limit"),
+        "the view says what it waits for\n{b}"
+    );
+}
+
+#[test]
+fn codex_usage_limit_waits_for_its_reset_and_resumes() {
+    let script = vec![
+        Step::usage_limit(Duration::from_secs(4), "five_hour"),
+        Step::text("Hello."),
+    ];
+    let Some(fx) = Fixture::new(Cli::Codex, script) else {
+        return;
+    };
+    // Codex names no window; its message gives the time to the minute.
+    let b = usage_limit_waits_and_resumes(&fx, Duration::from_secs(4), None);
+    let failed = b.log_event("say-hello", 1, "turn.failed");
+    assert!(
+        strings_of(&failed).contains("hit your usage limit"),
+        "{failed}\n{b}"
+    );
+}
+
+/// Two tasks at once are both throttled (a 429 with no reset): the
+/// provider's concurrency halves to one, so their second attempts run one
+/// after the other, and neither uses a retry.
+fn throttle_halves_concurrency(cli: Cli) {
+    let script = vec![Step::error(429), Step::error(429), Step::text("Hello.")];
+    let Some(fx) = Fixture::new(cli, script) else {
+        return;
+    };
+    if cli == Cli::Codex {
+        fx.write_config(CODEX_CONFIG);
+    }
+    fx.write_taskfile("- [ ] Say hello\n- [ ] Say goodbye\n");
+    let b = fx.run(&["-j", "2", "--retries", "0"]);
+
+    assert_eq!(b.code(), Some(0), "{b}");
+    assert_eq!(
+        fx.read_taskfile(),
+        "- [x] Say hello\n- [x] Say goodbye\n",
+        "{b}"
+    );
+    for task in ["say-hello", "say-goodbye"] {
+        let first = b.attempt_event("task_finished", task, 1);
+        assert_eq!(first["class"], "throttled", "{b}");
+    }
+    let throttled = b.events_of("provider_throttled");
+    assert!(!throttled.is_empty(), "{b}");
+    assert_eq!(throttled.last().unwrap()["concurrency"], 1, "{b}");
+    // One at a time after the throttle: each second attempt ends before
+    // the other starts.
+    let order: Vec<(String, String)> = (b.events.iter())
+        .filter(|e| e["attempt"] == 2)
+        .filter(|e| e["event"] == "task_started" || e["event"] == "task_finished")
+        .map(|e| {
+            (
+                e["event"].as_str().unwrap().into(),
+                e["task"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(order.len(), 4, "{order:?}\n{b}");
+    assert_eq!(order[0].1, order[1].1, "{order:?}\n{b}");
+    assert_eq!(order[1].0, "task_finished", "{order:?}\n{b}");
+}
+
+#[test]
+fn claude_throttle_halves_concurrency() {
+    throttle_halves_concurrency(Cli::Claude);
+}
+
+#[test]
+fn codex_throttle_halves_concurrency() {
+    throttle_halves_concurrency(Cli::Codex);
+}
+
+#[test]
+fn max_cost_hard_stops_claude_at_its_first_costly_message_with_an_estimate() {
+    // The first answer reports a million input tokens and calls a tool; the
+    // next answer would take 30 s. Claude shows the first message's usage
+    // at once: the live spend crosses the hard cap, and run-batch stops
+    // Claude there, pricing the tokens it saw (Claude never reported a
+    // cost).
+    let script = vec![
+        Step::tool(ToolCall::claude_bash("true"))
+            .with_text("Checking.")
+            .usage(Usage::new(1_000_000, 10)),
+        Step::text("Done.").delay(Duration::from_secs(30)),
+    ];
+    let Some(fx) = Fixture::new(Cli::Claude, script) else {
+        return;
+    };
+    fx.write_taskfile("- [ ] Say hello\n");
+    let b = fx.run(&["-j", "1", "--max-cost-hard", "0.50"]);
+
+    assert_eq!(b.code(), Some(1), "{b}");
+    assert_eq!(fx.read_taskfile(), "- [ ] Say hello\n", "{b}");
+    let finished = b.attempt_event("task_finished", "say-hello", 1);
+    assert_eq!(finished["outcome"], "interrupted", "{b}");
+    assert_eq!(finished["reason"], "--max-cost-hard reached", "{b}");
+    assert_eq!(finished["estimated"], true, "{b}");
+    assert_eq!(finished["input_tokens"], 1_000_000, "{b}");
+    // A million input tokens of any Claude 5 model: $2 (Sonnet) or $4 (Opus).
+    let cost = finished["cost_usd"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{b}"));
+    // (plus its one output token).
+    let near = |want: f64| (cost - want).abs() < 0.001;
+    assert!(near(2.0) || near(4.0), "{cost}\n{b}");
+    assert!(
+        b.run.elapsed < Duration::from_secs(25),
+        "stopped at the cap\n{b}"
+    );
+    let fin = b.one("run_finished");
+    assert_eq!(fin["stopped"], "max_cost_hard", "{b}");
+    assert_eq!(fin["estimated"], true, "{b}");
+}
+
+#[test]
+fn claude_api_retries_show_as_activity_and_a_500_after_them_is_transient() {
+    // Claude retries the first 500 itself (one retry allowed here), says so
+    // in an `api_retry` event, then gives up on the second: the attempt is
+    // transient (no retry used), and the next one succeeds.
+    let script = vec![Step::error(500), Step::error(500), Step::text("Hello.")];
+    let Some(mut fx) = Fixture::new(Cli::Claude, script) else {
+        return;
+    };
+    fx.env_remove.push("CLAUDE_CODE_MAX_RETRIES");
+    (fx.env_add).push(("CLAUDE_CODE_MAX_RETRIES".into(), "1".into()));
+    fx.write_taskfile("- [ ] Say hello\n");
+    let b = fx.run(&["-j", "1", "--retries", "0"]);
+
+    assert_eq!(b.code(), Some(0), "{b}");
+    assert_eq!(fx.read_taskfile(), "- [x] Say hello\n", "{b}");
+    assert!(
+        (b.log_events("say-hello", 1).iter()).any(|e| e["subtype"] == "api_retry"),
+        "Claude retried once\n{b}"
+    );
+    assert!(
+        b.events_of("task_activity").iter().any(|e| e["activity"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("API retry: ") && a.contains("HTTP 500"))),
+        "the retry shows as activity\n{b}"
+    );
+    assert_eq!(
+        b.attempt_event("task_finished", "say-hello", 1)["class"],
+        "transient",
+        "{b}"
+    );
+    assert_eq!(
+        b.attempt_event("task_finished", "say-hello", 2)["class"],
+        "succeeded",
+        "{b}"
+    );
 }

@@ -35,6 +35,9 @@ pub use crate::taskfile::IdOwner as Target;
 #[derive(Clone, Debug, Default)]
 pub struct Settings {
     pub agent: Option<String>,
+    /// Later attempts' agent and timeout (`escalate` hints of the nearest
+    /// scope that has any), by the attempt they start from.
+    pub escalate: Vec<crate::taskfile::Escalation>,
     /// Written as a `gate` hint or a ```` ```gate ```` block; run with `sh -c`.
     pub gate: Option<Gate>,
     /// ```` ```checkpoint ```` blocks of the nearest scope that has any.
@@ -45,6 +48,20 @@ pub struct Settings {
     pub timeout: Option<Duration>,
     /// `isolate: worktree` (true) or `none` (false); unset follows the run.
     pub isolate: Option<bool>,
+}
+
+impl Settings {
+    /// The agent and timeout of attempt `n` (1 for the first): its own,
+    /// replaced by each escalation that has begun by then.
+    pub fn for_attempt(&self, n: u32) -> (Option<&str>, Option<Duration>) {
+        let mut agent = self.agent.as_deref();
+        let mut timeout = self.timeout;
+        for e in self.escalate.iter().filter(|e| e.from <= n) {
+            agent = e.agent.as_deref().or(agent);
+            timeout = e.timeout.or(timeout);
+        }
+        (agent, timeout)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -669,6 +686,7 @@ fn inherit(hints: &Hints, above: Option<&Arc<Settings>>) -> Arc<Settings> {
         || hints.timeout.is_some()
         || hints.isolate.is_some()
         || !hints.checkpoints.is_empty()
+        || !hints.escalate.is_empty()
         || hints.judge.is_some();
     match above {
         Some(above) if !sets_any => Arc::clone(above),
@@ -679,6 +697,13 @@ fn inherit(hints: &Hints, above: Option<&Arc<Settings>>) -> Arc<Settings> {
                     .or_else(|| base.and_then(|b| b.agent.clone())),
                 gate: (hints.gate.as_ref().map(|g| g.value.clone()))
                     .or_else(|| base.and_then(|b| b.gate.clone())),
+                escalate: if hints.escalate.is_empty() {
+                    base.map(|b| b.escalate.clone()).unwrap_or_default()
+                } else {
+                    let mut e: Vec<_> = hints.escalate.iter().map(|e| e.value.clone()).collect();
+                    e.sort_by_key(|e| e.from);
+                    e
+                },
                 checkpoints: if hints.checkpoints.is_empty() {
                     base.map(|b| b.checkpoints.clone()).unwrap_or_default()
                 } else {

@@ -24,6 +24,10 @@ pub struct Spend {
     pub cache_read_tokens: u64,
     #[serde(default)]
     pub cache_write_tokens: u64,
+    /// Part of the cost is an estimate: an attempt stopped before its agent
+    /// reported its spend, priced from the tokens its stream showed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub estimated: bool,
 }
 
 impl Spend {
@@ -34,12 +38,14 @@ impl Spend {
             output_tokens: usage.output,
             cache_read_tokens: usage.cache_read,
             cache_write_tokens: usage.cache_write,
+            estimated: false,
         }
     }
 
     pub fn add(&mut self, other: &Spend) {
         if let Some(c) = other.cost_usd {
             *self.cost_usd.get_or_insert(0.0) += c;
+            self.estimated |= other.estimated;
         }
         // Saturating: an agent may report absurd counts; never overflow.
         self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
@@ -104,6 +110,10 @@ pub enum Event {
         /// The session this attempt continues.
         #[serde(skip_serializing_if = "Option::is_none")]
         resume: Option<String>,
+        /// What `escalate` hints changed for this attempt (`agent claude
+        /// --model opus, timeout 40m`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        escalation: Option<String>,
     },
     /// The agent named its session (written as soon as it does, so a crash
     /// of run-batch still leaves it for the next run to resume).

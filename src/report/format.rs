@@ -16,6 +16,15 @@ pub fn usd(cost: Option<f64>) -> String {
     }
 }
 
+/// A spend's cost, `~$1.20` when part of it is an estimate (an attempt
+/// stopped before its agent reported its spend).
+pub fn spend_usd(s: &crate::record::events::Spend) -> String {
+    match s.cost_usd {
+        Some(_) if s.estimated => format!("~{}", usd(s.cost_usd)),
+        _ => usd(s.cost_usd),
+    }
+}
+
 /// `512 B`, `3.4 KB`, `1.2 MB`, `5.0 GB`.
 pub fn bytes(n: u64) -> String {
     match n {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::record::events::{BoxTaken, Event, Spend, TaskOutcome};
-use crate::report::format::{count, humanize_secs, local_time, usd};
+use crate::report::format::{count, humanize_secs, local_time, spend_usd};
 use crate::report::output::to_stderr;
 use crate::report::plan_text::humanize;
 use crate::report::style::{self, Tone};
@@ -52,6 +52,8 @@ pub struct Reporter {
     failed: HashSet<String>,
     /// What finished attempts have spent so far in this run.
     spent: Spend,
+    /// What running attempts have used so far (priced from their tokens).
+    running: Spend,
     /// The terminal's settings before the live view changed them.
     _term: Option<NoFlush>,
 }
@@ -112,6 +114,7 @@ impl Reporter {
             done: 0,
             failed: HashSet::new(),
             spent: Spend::default(),
+            running: Spend::default(),
             _term: None,
         }
     }
@@ -132,6 +135,15 @@ impl Reporter {
     }
 
     /// A message for the person, outside the event stream (warnings, notes).
+    /// What the running attempts have used so far, for the overall line's
+    /// total (marked `~`: an estimate until they report).
+    pub fn running_spend(&mut self, running: Spend) {
+        if running != self.running {
+            self.running = running;
+            self.refresh_overall();
+        }
+    }
+
     pub fn note(&self, text: &str) {
         match &self.multi {
             Some(m) => {
@@ -313,14 +325,16 @@ impl Reporter {
             ));
         }
         let room = term_width().saturating_sub(24 + 14 + msg.len());
-        if !self.spent.is_empty() {
+        let mut spent = self.spent;
+        spent.add(&self.running);
+        if !spent.is_empty() {
             let full = format!(
                 " · {} · {} tokens in / {} out",
-                usd(self.spent.cost_usd),
-                count(self.spent.input_tokens),
-                count(self.spent.output_tokens)
+                spend_usd(&spent),
+                count(spent.input_tokens),
+                count(spent.output_tokens)
             );
-            let short = format!(" · {}", usd(self.spent.cost_usd));
+            let short = format!(" · {}", spend_usd(&spent));
             if full.chars().count() <= room {
                 msg.push_str(&full);
             } else if short.chars().count() <= room {
@@ -414,11 +428,14 @@ fn plain_text(event: &Event) -> Option<String> {
             task,
             attempt,
             resume,
+            escalation,
             ..
         } => {
             let mut line = format!("start    {task}");
-            if *attempt > 1 {
-                line.push_str(&format!(" (attempt {attempt})"));
+            match escalation {
+                Some(e) => line.push_str(&format!(" (attempt {attempt}, escalated: {e})")),
+                None if *attempt > 1 => line.push_str(&format!(" (attempt {attempt})")),
+                None => {}
             }
             if let Some(id) = resume {
                 line.push_str(&format!(" resuming session {id}"));
@@ -448,7 +465,7 @@ fn plain_text(event: &Event) -> Option<String> {
             if let Some(s) = spend {
                 took.push_str(&format!(
                     ", {}, {} tokens in / {} out",
-                    usd(s.cost_usd),
+                    spend_usd(s),
                     count(s.input_tokens),
                     count(s.output_tokens)
                 ));

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::plan::Plan;
 use crate::record::events::Spend;
 use crate::record::journal::{Journal, TaskRecord};
-use crate::report::format::{count, humanize_secs, usd};
+use crate::report::format::{count, humanize_secs, spend_usd, usd};
 
 /// Rows shown before the table is cut short (failures are always shown).
 const MAX_ROWS: usize = 40;
@@ -88,7 +88,7 @@ pub fn render(plan: &Plan, journal: &Journal, totals: &RunTotals) -> String {
             );
             if costs {
                 let s = spent.get(id.as_str()).copied().unwrap_or_default();
-                let _ = write!(out, "  {:>9}  {:>15}", usd(s.cost_usd), tokens(&s));
+                let _ = write!(out, "  {:>9}  {:>15}", spend_usd(&s), tokens(&s));
             }
             out.push('\n');
         }
@@ -101,7 +101,7 @@ pub fn render(plan: &Plan, journal: &Journal, totals: &RunTotals) -> String {
         let _ = writeln!(
             out,
             "spent {} · {} tokens in / {} out (+ {} cache read, {} cache write)",
-            usd(run_spend.cost_usd),
+            spend_usd(run_spend),
             count(run_spend.input_tokens),
             count(run_spend.output_tokens),
             count(run_spend.cache_read_tokens),
@@ -111,9 +111,14 @@ pub fn render(plan: &Plan, journal: &Journal, totals: &RunTotals) -> String {
             let _ = writeln!(
                 out,
                 "  of which judges {} · {} tokens in / {} out",
-                usd(judge_spend.cost_usd),
+                spend_usd(judge_spend),
                 count(judge_spend.input_tokens),
                 count(judge_spend.output_tokens),
+            );
+        }
+        if run_spend.estimated {
+            out.push_str(
+                "~ an estimate: an agent was stopped before it reported its spend, so its tokens were priced\n",
             );
         }
     }
@@ -186,7 +191,7 @@ fn subtotals(plan: &Plan, spent: &std::collections::HashMap<String, Spend>) -> S
         let _ = writeln!(
             out,
             "{label:<width$}  {:>9}  {:>15}",
-            usd(s.cost_usd),
+            spend_usd(s),
             tokens(s)
         );
     }
@@ -245,6 +250,10 @@ pub struct Totals {
     pub output_tokens: u64,
     pub cache_read_tokens: u64,
     pub cache_write_tokens: u64,
+    /// Part of the cost is an estimate (priced from the tokens of an
+    /// attempt stopped before its agent reported its spend).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub estimated: bool,
 }
 
 impl From<&Spend> for Totals {
@@ -255,6 +264,7 @@ impl From<&Spend> for Totals {
             output_tokens: s.output_tokens,
             cache_read_tokens: s.cache_read_tokens,
             cache_write_tokens: s.cache_write_tokens,
+            estimated: s.estimated,
         }
     }
 }
@@ -365,7 +375,8 @@ pub fn status_text(s: &StatusJson) -> String {
     if t.input_tokens + t.output_tokens > 0 || t.cost_usd > 0.0 {
         let _ = writeln!(
             out,
-            "spent: {} · {} tokens in / {} out (+ {} cache read, {} cache write), all runs",
+            "spent: {}{} · {} tokens in / {} out (+ {} cache read, {} cache write), all runs",
+            if t.estimated { "~" } else { "" },
             usd(Some(t.cost_usd)),
             count(t.input_tokens),
             count(t.output_tokens),

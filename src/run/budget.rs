@@ -23,6 +23,14 @@ pub struct Budget {
     max_cost: Option<f64>,
 }
 
+/// The run's spend so far, counting what running attempts have used.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Live {
+    pub usd: f64,
+    /// Some of it is priced from tokens, not reported by an agent.
+    pub estimated: bool,
+}
+
 impl Budget {
     pub fn new(prices: &BTreeMap<String, price::Price>, max_cost: Option<f64>) -> Budget {
         Budget {
@@ -34,11 +42,41 @@ impl Budget {
         }
     }
 
-    /// What an attempt spent, and warnings to show about its price.
+    /// What an attempt spent, and warnings to show about its price. An
+    /// attempt stopped before it reported anything is priced from the
+    /// tokens its messages showed, marked as an estimate.
     pub fn spend_of(&mut self, spec: &AgentSpec, s: &StreamSummary) -> (Spend, Vec<String>) {
         let mut warnings = Vec::new();
+        if s.cost_usd.is_none() && s.usage.is_zero() && !s.live_usage.is_zero() {
+            let cost = self.estimate(spec, s.model.as_deref(), s.live_usage, Some(&mut warnings));
+            let mut spend = Spend::new(s.live_usage, cost);
+            spend.estimated = cost.is_some();
+            return (spend, warnings);
+        }
         let cost = self.cost_of(spec, s, &mut warnings);
         (Spend::new(s.usage, cost), warnings)
+    }
+
+    /// Tokens an attempt used so far at the price of its model (`model`:
+    /// the one its stream named), for live spend. With `warnings`, a model
+    /// with no price is warned about (once); without, nothing is noted, so
+    /// that the warning still comes if the agent's own report needs it.
+    pub fn estimate(
+        &mut self,
+        spec: &AgentSpec,
+        model: Option<&str>,
+        usage: crate::run::agents::stream::Usage,
+        warnings: Option<&mut Vec<String>>,
+    ) -> Option<f64> {
+        if let Some(price) = spec.settings.price {
+            return Some(price.cost(&usage));
+        }
+        let model = spec.model().or_else(|| model.map(str::to_owned))?;
+        let price = match warnings {
+            Some(w) => self.price_of(spec, &model, w)?,
+            None => self.prices.lookup(&model)?,
+        };
+        Some(price.cost(&usage))
     }
 
     /// Adds an attempt's spend to its task's and the run's.

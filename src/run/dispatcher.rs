@@ -22,30 +22,6 @@ pub type Key = usize;
 /// One attempt of one task.
 pub type AttemptId = u64;
 
-/// Why the run stops starting work; a stronger reason replaces a weaker one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Cancel {
-    /// `--max-cost` reached: start nothing new, let running tasks finish.
-    Budget,
-    /// `--max-wait` reached while waiting for usage limits.
-    MaxWait,
-    FailFast,
-    Signal,
-    SecondSignal,
-}
-
-impl Cancel {
-    /// For `run_finished.stopped`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Cancel::Budget => "max_cost",
-            Cancel::MaxWait => "max_wait",
-            Cancel::FailFast => "fail_fast",
-            Cancel::Signal | Cancel::SecondSignal => "interrupted",
-        }
-    }
-}
-
 /// Why the dispatcher asked an attempt to stop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stop {
@@ -284,81 +260,6 @@ impl Dispatcher {
         d
     }
 
-    /// Takes the providers of the current plan's tasks; a provider already
-    /// known keeps its gate.
-    fn set_providers(&mut self, providers: Providers) {
-        let mut index = Vec::with_capacity(providers.names.len());
-        for (name, pace) in providers.names {
-            let i = match self.providers.iter().position(|p| p.name == name) {
-                Some(i) => i,
-                None => {
-                    let (jobs, margin) = (self.limits.jobs, self.limits.reset_margin);
-                    self.providers
-                        .push(Provider::new(&name, pace, jobs, margin));
-                    self.providers.len() - 1
-                }
-            };
-            index.push(i);
-        }
-        self.pool_of = (providers.of.into_iter())
-            .map(|p| p.map(|p| index[p]))
-            .collect();
-    }
-
-    /// Sets each provider's limit in the schedule, as it stands `now`.
-    fn refresh_pools(&mut self, now: Instant) {
-        for (i, p) in self.providers.iter().enumerate() {
-            let limit = p.limit(self.schedule.pool_running(i), now);
-            self.schedule.set_pool_limit(i, limit);
-        }
-    }
-
-    /// The wall time at `now`.
-    fn wall(&self, now: Instant) -> SystemTime {
-        self.epoch.1 + now.saturating_duration_since(self.epoch.0)
-    }
-
-    /// A number in [0, 1) for jitter (splitmix64: quick, well mixed from
-    /// any seed, and repeatable from it).
-    fn jitter(&mut self) -> f64 {
-        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Providers now waiting for a usage limit: name, until when (on the
-    /// wall clock), the window's name.
-    pub fn limit_waits(&self) -> Vec<(&str, SystemTime, Option<&str>)> {
-        (self.providers.iter())
-            .filter_map(|p| {
-                let (until, window) = p.waiting()?;
-                Some((p.name.as_str(), self.wall(until), window))
-            })
-            .collect()
-    }
-
-    /// Time spent waiting for usage limits so far (any provider).
-    pub fn limit_waited(&self, now: Instant) -> Duration {
-        self.waited + self.waiting_since.map_or(Duration::ZERO, |s| now - s)
-    }
-
-    /// Whether a transient failure of this attempt would be one too many:
-    /// then it is the task's failure (the engine says so in its event).
-    pub fn transients_spent(&self, attempt: AttemptId) -> bool {
-        self.live
-            .get(&attempt)
-            .is_some_and(|l| self.tasks[l.key].transients >= self.limits.transient_retries)
-    }
-
-    /// The provider of a plan task.
-    pub fn provider_of(&self, t: usize) -> Option<&str> {
-        let p = (*self.pool_of.get(t)?)?;
-        Some(&self.providers[p].name)
-    }
-
     pub fn plan(&self) -> &Plan {
         &self.plan
     }
@@ -454,7 +355,9 @@ impl Dispatcher {
             let Some(k) = self.key_of(t) else { continue };
             let attempt = self.next_attempt;
             self.next_attempt += 1;
-            let timeout = self.plan.tasks[t].settings.timeout.or(self.limits.timeout);
+            let number = self.tasks[k].attempts + 1;
+            let (_, timeout) = self.plan.tasks[t].settings.for_attempt(number);
+            let timeout = timeout.or(self.limits.timeout);
             let task = &mut self.tasks[k];
             task.attempts += 1;
             task.state = State::Running;
@@ -672,20 +575,6 @@ impl Dispatcher {
         })));
     }
 
-    /// Keeps the run's total wait for usage limits: it runs while any
-    /// provider waits.
-    fn account_waiting(&mut self, now: Instant) {
-        let any = self.providers.iter().any(|p| p.waiting().is_some());
-        match (any, self.waiting_since) {
-            (true, None) => self.waiting_since = Some(now),
-            (false, Some(since)) => {
-                self.waited += now - since;
-                self.waiting_since = None;
-            }
-            _ => {}
-        }
-    }
-
     /// The engine saw no sign of life from an attempt for its idle timeout:
     /// it is stopped like a timeout.
     pub fn on_idle(&mut self, attempt: AttemptId) -> Vec<Action> {
@@ -699,73 +588,6 @@ impl Dispatcher {
                 }]
             }
             _ => Vec::new(),
-        }
-    }
-
-    /// Ctrl-C, SIGTERM or SIGHUP: the first stops new starts and passes the
-    /// signal on (`then`: what follows, for the message); the second kills
-    /// every agent.
-    pub fn on_signal(&mut self, sig: i32, name: &str, then: &str) -> Vec<Action> {
-        let mut out = Vec::new();
-        if self.cancel >= Some(Cancel::Signal) {
-            self.cancel = Some(Cancel::SecondSignal);
-            out.push(Action::Emit(Box::new(Event::Cancelling {
-                reason: format!("second {name}: killing every agent now"),
-            })));
-            for &attempt in self.live.keys() {
-                out.push(Action::Kill { attempt });
-            }
-            return out;
-        }
-        let running = self.live.len();
-        self.cancel_with(
-            Cancel::Signal,
-            format!(
-                "{name} received: no new tasks; sent {name} to {running} running agent{}, {then} (press Ctrl-C again to kill now)",
-                crate::report::plural(running)
-            ),
-            sig,
-            &mut out,
-        );
-        out
-    }
-
-    /// `--max-cost` reached as an attempt ends (`again`: its task may run
-    /// again). Nothing is stopped if no work is left to start.
-    pub fn on_budget(&mut self, again: bool, message: String) -> Vec<Action> {
-        let mut out = Vec::new();
-        if self.cancel.is_some() {
-            return out;
-        }
-        let waiting = (self.prep.runnable.iter()).any(|&t| {
-            matches!(self.schedule.state(t), State::Waiting | State::Retrying)
-                && !self.schedule.is_done(t)
-        });
-        if !(waiting || again) {
-            return out;
-        }
-        self.cancel = Some(Cancel::Budget);
-        out.push(Action::Emit(Box::new(Event::Cancelling {
-            reason: message,
-        })));
-        out
-    }
-
-    fn cancel_with(&mut self, cancel: Cancel, reason: String, sig: i32, out: &mut Vec<Action>) {
-        if self.cancel >= Some(cancel) {
-            return;
-        }
-        self.cancel = Some(cancel);
-        out.push(Action::Emit(Box::new(Event::Cancelling { reason })));
-        for (&attempt, live) in self.live.iter_mut() {
-            if live.stopping.is_none() || cancel >= Cancel::Signal {
-                live.stopping = Some(Stop::Cancelled);
-                out.push(Action::Stop {
-                    attempt,
-                    why: Stop::Cancelled,
-                    signal: sig,
-                });
-            }
         }
     }
 
@@ -843,6 +665,10 @@ pub fn backoff(n: u32) -> Duration {
 }
 
 mod boxes;
+mod cancel;
+mod gates;
 mod reload;
+
+pub use cancel::Cancel;
 #[cfg(test)]
 mod tests;

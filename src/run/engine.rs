@@ -40,6 +40,7 @@ mod deliver;
 mod finish;
 mod isolation;
 mod judging;
+mod spend;
 mod taskfile;
 
 use attempts::{History, Slot, stronger};
@@ -287,7 +288,10 @@ impl Engine {
             uncommitted: Vec::new(),
             committed_wave: 0,
             commit_warned: false,
-            limit_patterns: crate::run::limits::Patterns::new(&options.config.limit_patterns),
+            limit_patterns: crate::run::limits::Patterns::new(
+                &options.config.limit_patterns,
+                crate::run::agents::limit_wording(),
+            ),
             undo_read,
             judge_spend: Default::default(),
             options,
@@ -314,7 +318,7 @@ impl Engine {
             folded: false,
         });
         self.journal.save(&self.state.journal())?;
-        if self.options.max_cost.is_some() {
+        if self.options.max_cost.is_some() || self.options.max_cost_hard.is_some() {
             self.note_silent_agents();
         }
         self.recover_landings();
@@ -479,6 +483,7 @@ impl Engine {
                     self.emit(Event::TaskActivity { task, activity });
                 }
             }
+            Input::Usage { slot, usage, model } => self.live_usage(slot, usage, model),
             Input::Session { slot, session_id } => {
                 if let Some(s) = self.slots.get(&slot) {
                     let event = Event::TaskSession {

@@ -245,6 +245,7 @@ fn read_stream(
     let mut last_sent: Option<Instant> = None;
     let mut unsent: Option<String> = None;
     let mut session_sent: Option<String> = None;
+    let mut usage_sent = crate::run::agents::stream::Usage::default();
     loop {
         let n = match stdout.read(&mut buf) {
             Ok(0) => break,
@@ -287,6 +288,16 @@ fn read_stream(
                     session_id: id.clone(),
                 });
             }
+        }
+        // Live spend, at most once a read: budgets are checked as it comes.
+        let seen = summary.usage_so_far();
+        if seen != usage_sent {
+            usage_sent = seen;
+            let _ = tx.send(Input::Usage {
+                slot,
+                usage: seen,
+                model: summary.model.clone(),
+            });
         }
         if unsent.is_some() && last_sent.is_none_or(|t| t.elapsed() >= ACTIVITY_INTERVAL) {
             let activity = unsent.take().unwrap();

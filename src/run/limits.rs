@@ -3,8 +3,9 @@
 //! error, or auth and billing.
 //!
 //! Takes the texts an attempt left (its final error, the stream's last
-//! error, the end of its log) and a table of patterns (built in, extended by
-//! `[limits]` in run-batch.toml, because the CLIs change their wording);
+//! error, the end of its log) and a table of patterns (each CLI's wording
+//! from its room, generic ones from here, extended by `[limits]` in
+//! run-batch.toml, because the CLIs change their wording);
 //! hands on a `Signal`. Structured signals (Claude's `rate_limit_event`) are
 //! read by the stream reader and win over text. Never decides what to do.
 
@@ -37,30 +38,25 @@ pub enum Kind {
     Auth,
 }
 
-/// The built-in patterns, strongest kind first (a text that says both "usage
-/// limit" and "429" is a usage limit). Sources: docs/agents.md "Usage limits".
-const BUILT_IN: &[(Kind, &str)] = &[
-    // Auth and billing: waiting is pointless.
-    (
-        Kind::Auth,
-        r"(?i)invalid api key|invalid x-api-key|authentication_error|not logged in|please run /login|credit balance is too low|quota exceeded\. check your plan and billing|usage allocation has been disabled|your organization has been disabled|(?:org's|organization's) monthly usage limit|individual spend limit|permission_error|\b401 unauthorized|API_KEY_INVALID",
-    ),
-    // Usage windows.
-    (
-        Kind::Limit,
-        r"(?i)you've hit your (?:session |weekly |usage )?limit|usage limit reached|claude ai usage limit reached|you have exhausted your (?:daily )?quota|quota will reset after|QUOTA_EXHAUSTED",
-    ),
-    // Burst limiters.
+/// Wording no one CLI owns: HTTP statuses, network errors, any API's
+/// limiter. Each CLI's own wording is in its room (`LIMIT_WORDING` in
+/// src/run/agents/<cli>.rs).
+const GENERIC: &[(Kind, &str)] = &[
+    (Kind::Auth, r"(?i)authentication_error|permission_error"),
+    (Kind::Limit, r"(?i)usage limit reached"),
     (
         Kind::Throttled,
-        r"(?i)server is temporarily limiting requests|request rejected \(429\)|exceeded retry limit, last status: 429|rate_limit_error|too many requests|(?:status|error|http)[: ]+429\b|RATE_LIMIT_EXCEEDED|resource_exhausted",
+        r"(?i)rate_limit_error|too many requests|(?:status|error|http)[: ]+429\b",
     ),
-    // The API, not the task.
     (
         Kind::Transient,
-        r"(?i)repeated 529|overloaded_error|\boverloaded\b|api error: 5\d\d|internal server error|service unavailable|bad gateway|gateway timeout|econnreset|etimedout|econnrefused|socket hang up|network error|stream disconnected|connection reset|503 service|experiencing high demand",
+        r"(?i)overloaded_error|\boverloaded\b|internal server error|service unavailable|bad gateway|gateway timeout|econnreset|etimedout|econnrefused|socket hang up|network error|connection reset",
     ),
 ];
+
+/// The order kinds are tried in: a text that says both "usage limit" and
+/// "429" is a usage limit.
+const STRONGEST_FIRST: [Kind; 4] = [Kind::Auth, Kind::Limit, Kind::Throttled, Kind::Transient];
 
 /// The table: built-in patterns, then the config's.
 pub struct Patterns {
@@ -68,17 +64,24 @@ pub struct Patterns {
 }
 
 impl Patterns {
-    /// The built-in table with `extra` (from `[limits]`, checked when the
+    /// The built-in table (the CLIs' `wording` and the generic patterns,
+    /// strongest kind first) with `extra` (from `[limits]`, checked when the
     /// config was read) in front, so that a person's pattern wins.
-    pub fn new(extra: &[(Kind, String)]) -> Patterns {
+    pub fn new<'a>(
+        extra: &[(Kind, String)],
+        wording: impl IntoIterator<Item = &'a (Kind, &'static str)>,
+    ) -> Patterns {
         let mut entries: Vec<(Kind, Regex)> = (extra.iter())
             .filter_map(|(k, p)| Some((*k, Regex::new(p).ok()?)))
             .collect();
-        entries.extend(
-            BUILT_IN
-                .iter()
-                .map(|&(k, p)| (k, Regex::new(p).expect("built-in pattern"))),
-        );
+        let built_in: Vec<(Kind, &str)> = wording.into_iter().chain(GENERIC).copied().collect();
+        for kind in STRONGEST_FIRST {
+            entries.extend(
+                (built_in.iter())
+                    .filter(|(k, _)| *k == kind)
+                    .map(|&(k, p)| (k, Regex::new(p).expect("built-in pattern"))),
+            );
+        }
         Patterns { entries }
     }
 
@@ -152,14 +155,21 @@ pub fn epoch(n: u64) -> SystemTime {
 
 fn window_in_text(text: &str) -> Option<String> {
     let lower = text.to_lowercase();
-    ["session", "weekly", "daily", "five_hour", "seven_day"]
-        .into_iter()
-        .find(|w| lower.contains(w))
-        .map(|w| match w {
-            "session" => "five_hour".to_owned(),
-            "weekly" => "seven_day".to_owned(),
-            other => other.to_owned(),
-        })
+    [
+        "session",
+        "5-hour",
+        "weekly",
+        "daily",
+        "five_hour",
+        "seven_day",
+    ]
+    .into_iter()
+    .find(|w| lower.contains(w))
+    .map(|w| match w {
+        "session" | "5-hour" => "five_hour".to_owned(),
+        "weekly" => "seven_day".to_owned(),
+        other => other.to_owned(),
+    })
 }
 
 fn month(name: &str) -> Option<u32> {
@@ -172,6 +182,10 @@ fn month(name: &str) -> Option<u32> {
         .position(|m| lower.starts_with(m))
         .map(|i| i as u32 + 1)
 }
+
+/// How long ago a reset given to the minute may lie and still be this
+/// one: the minute it was cut to, and a slow start.
+const JUST_PAST: Duration = Duration::from_secs(5 * 60);
 
 /// `hour:minute` local time on `date` (or the next such time after `now`).
 fn local_time(
@@ -200,8 +214,10 @@ fn local_time(
         return None;
     }
     let mut t = SystemTime::UNIX_EPOCH + Duration::from_secs(at as u64);
-    // "3:05 PM" with no date means the next 3:05 PM.
-    if date.is_none() && t < now {
+    // "3:05 PM" with no date means the next 3:05 PM; but Codex cuts the
+    // reset to the minute, so a time just past is the reset that is due
+    // now, not tomorrow's (which would park the run for a day).
+    if date.is_none() && t + JUST_PAST < now {
         t += Duration::from_secs(24 * 3600);
     }
     Some(t)
@@ -212,7 +228,7 @@ mod tests {
     use super::*;
 
     fn classify(text: &str) -> Option<Signal> {
-        Patterns::new(&[]).classify(&[text], SystemTime::now())
+        Patterns::new(&[], crate::run::agents::limit_wording()).classify(&[text], SystemTime::now())
     }
 
     #[test]
@@ -227,6 +243,17 @@ mod tests {
                 "You've hit your usage limit. Try again at 3:05 PM.",
                 "limit",
             ),
+            // Codex 0.169 prints a typographic apostrophe.
+            (
+                "You’ve hit your usage limit. Try again at 8:31 PM.",
+                "limit",
+            ),
+            (
+                "You've hit your 5-hour limit · resets 8:29pm (UTC)",
+                "limit",
+            ),
+            ("You've hit your weekly limit · resets Mon 9am", "limit"),
+            ("You’ve hit your usage limit. Try again later.", "limit"),
             (
                 "You have exhausted your daily quota on this model.",
                 "limit",
@@ -286,12 +313,25 @@ mod tests {
         // 2023-11-14 to 2027-01-05, whatever the local time zone.
         assert!((1147..=1148).contains(&days), "{days}");
         assert_eq!(epoch(1_771_390_800_000), epoch(1_771_390_800));
+        // Cut to the minute: a time just past is now, not tomorrow.
+        let at = reset_in_text("You’ve hit your usage limit. Try again at 3:05 PM.", now).unwrap();
+        let just_after = at + Duration::from_secs(40);
+        assert_eq!(
+            reset_in_text(
+                "You’ve hit your usage limit. Try again at 3:05 PM.",
+                just_after
+            ),
+            Some(at)
+        );
+        let hours_after = at + Duration::from_secs(3 * 3600);
+        let next = reset_in_text("Try again at 3:05 PM.", hours_after).unwrap();
+        assert_eq!(next.duration_since(at).unwrap().as_secs(), 24 * 3600);
     }
 
     #[test]
     fn a_persons_pattern_wins() {
         let extra = [(Kind::Limit, "(?i)slow down, friend".to_owned())];
-        let p = Patterns::new(&extra);
+        let p = Patterns::new(&extra, crate::run::agents::limit_wording());
         assert!(matches!(
             p.classify(&["429: slow down, friend"], SystemTime::now()),
             Some(Signal::Limited { .. })

@@ -73,6 +73,8 @@ pub struct RunOptions {
     pub agent_args: Vec<String>,
     /// `--max-cost`: start nothing new once the run has spent this much.
     pub max_cost: Option<f64>,
+    /// `--max-cost-hard`: also stop the running attempts at this live spend.
+    pub max_cost_hard: Option<f64>,
     /// `--max-cost-per-task`: passed to CLIs that can cap a run's spend.
     pub max_cost_per_task: Option<f64>,
     /// `--fresh`: never continue an interrupted session.
@@ -124,6 +126,7 @@ impl RunOptions {
             config: Config::default(),
             agent_args: Vec::new(),
             max_cost: None,
+            max_cost_hard: None,
             max_cost_per_task: None,
             fresh: false,
             require_done: false,
@@ -162,6 +165,13 @@ pub enum Input {
         slot: u64,
         activity: String,
     },
+    /// The tokens an attempt used so far (live spend), with the model its
+    /// stream named.
+    Usage {
+        slot: u64,
+        usage: agents::stream::Usage,
+        model: Option<String>,
+    },
     Signal(i32),
     /// An attempt's judge ended.
     Judged {
@@ -187,7 +197,8 @@ pub enum Input {
 
 /// Runs `plan`, read from `bytes` of `options.file` by `keeper` (which
 /// follows the file as people edit it).
-pub fn run(plan: Plan, keeper: Keeper, options: RunOptions) -> Result<i32, Error> {
+pub fn run(mut plan: Plan, keeper: Keeper, options: RunOptions) -> Result<i32, Error> {
+    config_escalation(&mut plan, &options.config);
     let mut prompter = Prompter::new(options.template.as_deref()).map_err(Error::Setup)?;
     prompter.require_done = options.require_done;
     prompter.judge = Some(
@@ -253,6 +264,35 @@ fn parse_agent(name: &str, options: &RunOptions) -> Result<AgentSpec, Error> {
     .map_err(|message| Error::Agent { message })
 }
 
+/// `[run] escalate` in run-batch.toml, for tasks whose plan gives no
+/// `escalate` hint of its own (a hint at any scope wins over it).
+pub fn config_escalation(plan: &mut Plan, config: &Config) {
+    if config.run.escalate.is_empty() {
+        return;
+    }
+    for task in &mut plan.tasks {
+        if task.settings.escalate.is_empty() {
+            // Settings are shared between tasks (`Arc`): this task's own copy.
+            std::sync::Arc::make_mut(&mut task.settings)
+                .escalate
+                .clone_from(&config.run.escalate);
+        }
+    }
+}
+
+/// The agent an `escalate` hint names, ready to run (a path in it is
+/// relative to the task file, as for the `agent` hint).
+pub(crate) fn escalated_agent(name: &str, options: &RunOptions) -> Result<AgentSpec, String> {
+    let mut spec = AgentSpec::parse(
+        name,
+        &options.config,
+        &options.agent_args,
+        options.max_cost_per_task,
+    )?;
+    spec.resolve(&taskfile_folder(&options.file))?;
+    Ok(spec)
+}
+
 /// A task's agent that cannot run, found before anything starts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AgentProblem {
@@ -311,6 +351,31 @@ pub fn check_agents(
             });
         }
         out[t] = Some(spec);
+        // Later attempts' agents are checked now too, not when a first
+        // attempt has failed hours into the run.
+        let own = &plan.tasks[t].settings.escalate;
+        let steps = if own.is_empty() {
+            &options.config.run.escalate
+        } else {
+            own
+        };
+        for e in steps {
+            let Some(name) = &e.agent else { continue };
+            match escalated_agent(name, options) {
+                Ok(spec) => {
+                    if let Some(problem) = spec.task_problem(&plan.doc.body(t)) {
+                        problems.push(AgentProblem {
+                            task: t,
+                            message: format!(
+                                "task `{}` (line {}), from attempt {}: {problem}",
+                                task.id, task.checkbox.line, e.from
+                            ),
+                        });
+                    }
+                }
+                Err(message) => problems.push(AgentProblem { task: t, message }),
+            }
+        }
     }
     problems.dedup_by(|a, b| a.message == b.message);
     (out, problems)

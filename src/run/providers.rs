@@ -163,7 +163,10 @@ impl Provider {
         if matches!(self.gate, Gate::Stopped | Gate::Waiting { .. }) {
             return None;
         }
-        let wait = match reset.and_then(|r| r.duration_since(wall).ok()) {
+        // A reset already past (clocks differ, or it was given to the
+        // minute) waits only the margin.
+        let ahead = reset.map(|r| r.duration_since(wall).unwrap_or_default());
+        let wait = match ahead {
             Some(d) => (d + self.margin).min(LONGEST_WAIT),
             None => {
                 self.unknown_waits += 1;
@@ -319,6 +322,15 @@ mod tests {
             p.waited(t0 + Duration::from_secs(700)),
             Duration::from_secs(660)
         );
+    }
+
+    #[test]
+    fn a_reset_already_past_waits_only_the_margin() {
+        let t0 = Instant::now();
+        let wall = SystemTime::now();
+        let mut p = Provider::new("codex", Pace::NONE, 4, Duration::from_secs(5));
+        p.limited(Some(wall - Duration::from_secs(30)), None, t0, wall);
+        assert_eq!(p.next_due(), Some(t0 + Duration::from_secs(5)));
     }
 
     #[test]

@@ -12,8 +12,20 @@ use crate::error::{PlanError, suggest};
 use crate::taskfile::{Source, Span};
 
 pub const KEYS: &[&str] = &[
-    "after", "agent", "files", "gate", "id", "isolate", "judge", "parallel", "retries", "timeout",
+    "after", "agent", "escalate", "files", "gate", "id", "isolate", "judge", "parallel", "retries",
+    "timeout",
 ];
+
+/// `escalate: N agent=… timeout=…`: from attempt N on, the task runs with
+/// this agent and/or this timeout instead of its own (a stronger model, a
+/// longer timeout for a task that failed once).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Escalation {
+    /// The first attempt it applies to (2 or more).
+    pub from: u32,
+    pub agent: Option<String>,
+    pub timeout: Option<Duration>,
+}
 
 /// How many tasks of a group may run at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -77,6 +89,8 @@ impl Gate {
 pub struct Hints {
     pub after: Vec<Spanned<String>>,
     pub agent: Option<Spanned<String>>,
+    /// Accumulates, like `after`: one entry per `escalate` hint.
+    pub escalate: Vec<Spanned<Escalation>>,
     /// Globs naming the files a task changes; accumulates like `after`.
     pub files: Vec<Spanned<String>>,
     pub gate: Option<Spanned<Gate>>,
@@ -101,6 +115,7 @@ pub struct TaskHints(Option<Box<Hints>>);
 static NO_HINTS: Hints = Hints {
     after: Vec::new(),
     agent: None,
+    escalate: Vec::new(),
     files: Vec::new(),
     gate: None,
     id: None,
@@ -149,6 +164,7 @@ impl Hints {
             other.gate = None;
         }
         self.after.extend(other.after);
+        self.escalate.extend(other.escalate);
         self.files.extend(other.files);
         self.checkpoints.extend(other.checkpoints);
         macro_rules! take {
@@ -513,6 +529,12 @@ fn parse_value(key: &str, value: &str, span: Span) -> Result<Hints, PlanError> {
             }
             h.agent = Some(spanned(value.to_owned(), span));
         }
+        "escalate" => {
+            let e = parse_escalation(value).ok_or_else(|| {
+                bad("the attempt it starts from (2 or more), then `agent=NAME` and/or `timeout=DURATION`, e.g. `2 agent=\"claude --model opus\" timeout=40m`")
+            })?;
+            h.escalate.push(spanned(e, span));
+        }
         "judge" => {
             let words = shell_words::split(value).unwrap_or_default();
             if words.first().is_none_or(String::is_empty) {
@@ -552,6 +574,30 @@ fn parse_value(key: &str, value: &str, span: Span) -> Result<Hints, PlanError> {
         }
     }
     Ok(h)
+}
+
+/// `2 agent="claude --model opus" timeout=40m`: words split as a shell
+/// would (quotes keep an agent's command line together), never run.
+pub fn parse_escalation(value: &str) -> Option<Escalation> {
+    let words = shell_words::split(value).ok()?;
+    let (first, rest) = words.split_first()?;
+    let from = first.parse::<u32>().ok().filter(|&n| n >= 2)?;
+    let mut e = Escalation {
+        from,
+        agent: None,
+        timeout: None,
+    };
+    for word in rest {
+        match word.split_once('=')? {
+            ("agent", a) if !a.trim().is_empty() && e.agent.is_none() => {
+                shell_words::split(a).ok()?;
+                e.agent = Some(a.to_owned());
+            }
+            ("timeout", t) if e.timeout.is_none() => e.timeout = Some(parse_duration(t)?),
+            _ => return None,
+        }
+    }
+    (e.agent.is_some() || e.timeout.is_some()).then_some(e)
 }
 
 pub fn is_id(s: &str) -> bool {
@@ -734,6 +780,45 @@ mod tests {
                 suggestion: Some("after".into())
             }
         );
+    }
+
+    #[test]
+    fn escalations_accumulate_and_bad_ones_say_what_is_expected() {
+        let c = comments(
+            "x <!-- escalate: 2 timeout=40m; escalate: 3 agent=\"claude --model opus\" -->",
+        );
+        assert!(c[0].errors.is_empty(), "{:?}", c[0].errors);
+        let steps: Vec<&Escalation> = c[0].hints.escalate.iter().map(|e| &e.value).collect();
+        assert_eq!(
+            steps,
+            [
+                &Escalation {
+                    from: 2,
+                    agent: None,
+                    timeout: Some(Duration::from_secs(40 * 60)),
+                },
+                &Escalation {
+                    from: 3,
+                    agent: Some("claude --model opus".into()),
+                    timeout: None,
+                },
+            ]
+        );
+        for bad in [
+            "escalate: 1 timeout=40m",
+            "escalate: 2",
+            "escalate: timeout=40m",
+            "escalate: 2 model=opus",
+            "escalate: 2 timeout=soon",
+            "escalate: 2 agent='claude",
+            "escalate: 2 timeout=1m timeout=2m",
+        ] {
+            let e = errors(&format!("x <!-- {bad} -->"));
+            assert!(
+                matches!(&e[..], [(_, PlanError::BadHintValue { key, .. })] if key == "escalate"),
+                "{bad}: {e:?}"
+            );
+        }
     }
 
     #[test]

@@ -20,7 +20,9 @@ use std::path::Path;
 
 pub use checkpoint::{Checkpoint, Trigger};
 pub use dialect::Dialect;
-pub use hints::{Gate, Hints, Parallel, Spanned, TaskHints, parse_duration};
+pub use hints::{
+    Escalation, Gate, Hints, Parallel, Spanned, TaskHints, parse_duration, parse_escalation,
+};
 pub use identity::{ID_MAX, IdSource, slug};
 pub use ids::IdOwner;
 pub use legacy_ids::{LegacyIds, find_task, legacy_ids};

@@ -192,6 +192,12 @@ enum StepKind {
         retry_after: Option<u64>,
         status: u16,
     },
+    /// A 429 saying a usage window is exhausted, the way each API says it:
+    /// it resets `reset_in` after the request.
+    UsageLimit {
+        reset_in: Duration,
+        window: String,
+    },
     /// Send the headers and the first events, then nothing, holding the
     /// connection open until the server is dropped.
     Stall,
@@ -236,6 +242,21 @@ impl Step {
             message: None,
             retry_after: None,
             status,
+        })
+    }
+
+    /// A usage limit that resets `reset_in` after the request, in each API's
+    /// own form. Anthropic: a 429 with the `anthropic-ratelimit-unified-*`
+    /// headers (`status: rejected`, `reset` in epoch seconds,
+    /// `representative-claim: <window>`), which Claude Code reads only when
+    /// logged in to a subscription (see `claude_subscription` in
+    /// real_cli.rs); OpenAI: a 429 whose body's error is
+    /// `{"type":"usage_limit_reached","resets_at":<epoch s>}`, which Codex
+    /// reads with an API key too. `window`: `five_hour`, `seven_day`, …
+    pub fn usage_limit(reset_in: Duration, window: &str) -> Step {
+        Step::new(StepKind::UsageLimit {
+            reset_in,
+            window: window.to_owned(),
         })
     }
 
@@ -296,6 +317,7 @@ impl Step {
         match &self.kind {
             StepKind::Disconnect => "disconnect".into(),
             StepKind::Error { status, .. } => format!("error {status}"),
+            StepKind::UsageLimit { window, .. } => format!("usage limit {window}"),
             StepKind::Stall => "stall".into(),
             StepKind::Text(text) => format!("text {text:?}"),
             StepKind::Tools { calls, .. } => {
@@ -330,7 +352,7 @@ impl Step {
                     *m = fix(m);
                 }
             }
-            StepKind::Disconnect | StepKind::Stall => {}
+            StepKind::Disconnect | StepKind::Stall | StepKind::UsageLimit { .. } => {}
         }
         step
     }
@@ -497,6 +519,8 @@ enum Reply {
         message: Option<String>,
         status: u16,
     },
+    /// A usage limit: its reset in epoch seconds and its window.
+    Limit { reset_at: u64, window: String },
     /// The first event(s), then the connection is closed, or with `stall`
     /// held open until the server shuts down (see [`Shared::cut_json`] for a
     /// request that does not stream).
@@ -522,6 +546,12 @@ impl From<StepKind> for Reply {
                     .collect(),
                 message,
                 status,
+            },
+            StepKind::UsageLimit { reset_in, window } => Reply::Limit {
+                reset_at: (std::time::SystemTime::now() + reset_in)
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs()),
+                window,
             },
             StepKind::Disconnect => Reply::Cut { stall: false },
             StepKind::Stall => Reply::Cut { stall: true },

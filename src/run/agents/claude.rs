@@ -18,6 +18,7 @@ use crate::run::agents::cli::{Cli, Invocation, Permissions, PromptVia, Setup, pu
 use crate::run::agents::stream::{
     Format, Reader, StreamResult, StreamSummary, Usage, cost, models_from, num, set_str, str_at,
 };
+use crate::run::limits::{Kind, Signal};
 use crate::run::price::ListPrice;
 use crate::run::providers::Pace;
 
@@ -41,7 +42,26 @@ const PERMISSIONS: Permissions = Permissions {
 /// Variables that make a nested Claude Code refuse to start.
 const NESTED_CLAUDE_VARS: &[&str] = &["CLAUDECODE", "CLAUDE_CODE_ENTRYPOINT"];
 
-/// Anthropic's list prices as of 2025, USD per million tokens (see
+/// How Claude Code words a failure that is not the task's (its docs' error
+/// reference, and the pinned CLI against the mock API; see docs/agents.md
+/// "How the real CLIs report a limit").
+const LIMIT_WORDING: &[(Kind, &str)] = &[
+    (
+        Kind::Auth,
+        r"(?i)invalid api key|invalid x-api-key|not logged in|please run /login|credit balance is too low|usage allocation has been disabled|your organization has been disabled|(?:org's|organization's) monthly usage limit|individual spend limit",
+    ),
+    (
+        Kind::Limit,
+        r"(?i)you['’]ve hit your (?:[\w-]+ )?limit|claude ai usage limit reached",
+    ),
+    (
+        Kind::Throttled,
+        r"(?i)server is temporarily limiting requests|request rejected \(429\)",
+    ),
+    (Kind::Transient, r"(?i)repeated 529|api error: 5\d\d"),
+];
+
+/// Anthropic's list prices, USD per million tokens (see
 /// `ListPrice`): Claude Code reports its own cost, a custom stream-json
 /// agent may not.
 const LIST_PRICES: &[ListPrice] = &[
@@ -51,12 +71,18 @@ const LIST_PRICES: &[ListPrice] = &[
     ("claude-opus-4-5", 5.0, 0.50, 25.0, Some(6.25)),
     ("claude-sonnet-4", 3.0, 0.30, 15.0, Some(3.75)),
     ("claude-haiku-4-5", 1.0, 0.10, 5.0, Some(1.25)),
+    // The 5 family, as Claude Code 2.1.330 prices them in its own
+    // `total_cost_usd` (measured against the mock API, a million tokens of
+    // each kind at a time).
+    ("claude-opus-5", 4.0, 0.20, 20.0, Some(5.0)),
+    ("claude-sonnet-5", 2.0, 0.10, 10.0, Some(2.5)),
+    ("claude-haiku-5", 0.50, 0.05, 2.50, Some(0.625)),
 ];
 
 /// Claude Code's `stream-json`, and any agent that prints the same events.
 pub const FORMAT: Format = Format {
     name: "claude",
-    reader: || Box::new(ClaudeReader),
+    reader: || Box::<ClaudeReader>::default(),
     // `modelUsage` counts a whole resumed session; `usage` is this
     // attempt's, priced at the model named.
     models_priced: false,
@@ -142,6 +168,10 @@ impl Cli for Claude {
     fn list_prices(&self) -> &'static [ListPrice] {
         LIST_PRICES
     }
+
+    fn limit_wording(&self) -> &'static [(Kind, &'static str)] {
+        LIMIT_WORDING
+    }
 }
 
 fn is_root() -> bool {
@@ -152,12 +182,48 @@ fn is_root() -> bool {
 // The stream: `system/init` starts the session, `assistant` messages show
 // tool calls and text, `result` is the verdict with tokens and cost.
 
-/// Claude's events carry everything they mean: the reader keeps nothing.
-struct ClaudeReader;
+/// Claude's events carry everything they mean but live spend: the reader
+/// keeps each message's latest usage, because a message comes once per
+/// content block with the same id.
+#[derive(Default)]
+struct ClaudeReader {
+    messages: Vec<(String, Usage)>,
+}
 
 impl Reader for ClaudeReader {
     fn event(&mut self, s: &mut StreamSummary, v: &Map<String, Value>) -> Option<String> {
+        if str_at(v, "type") == Some("assistant") {
+            self.count(s, v);
+        }
         event(s, v)
+    }
+}
+
+impl ClaudeReader {
+    /// Counts an assistant message's usage, once per message id.
+    fn count(&mut self, s: &mut StreamSummary, v: &Map<String, Value>) {
+        let Some(m) = v.get("message").and_then(Value::as_object) else {
+            return;
+        };
+        let (Some(id), Some(u)) = (str_at(m, "id"), m.get("usage").and_then(Value::as_object))
+        else {
+            return;
+        };
+        let usage = anthropic_usage(u, ANTHROPIC_SNAKE);
+        match self.messages.iter_mut().find(|(i, _)| i == id) {
+            Some((_, seen)) => *seen = usage,
+            None => self.messages.push((id.to_owned(), usage)),
+        }
+        let mut total = Usage::default();
+        for (_, u) in &self.messages {
+            total = Usage {
+                input: total.input.saturating_add(u.input),
+                output: total.output.saturating_add(u.output),
+                cache_read: total.cache_read.saturating_add(u.cache_read),
+                cache_write: total.cache_write.saturating_add(u.cache_write),
+            };
+        }
+        s.live_usage = total;
     }
 }
 
@@ -174,13 +240,32 @@ fn event(s: &mut StreamSummary, v: &Map<String, Value>) -> Option<String> {
                     s.session_started = true;
                     set_str(&mut s.model, str_at(v, "model"));
                 }
-                // Says why a run that gets killed while retrying hung.
-                Some("api_retry") => s.last_error = Some(api_retry_message(v)),
+                // Says why a run that gets killed while retrying hung, and
+                // shows the wait in the live view.
+                Some("api_retry") => {
+                    let message = api_retry_message(v);
+                    s.last_error = Some(message.clone());
+                    if !matches!(s.limit, Some(Signal::Limited { .. })) {
+                        s.limit = status_signal(num(v.get("error_status")));
+                    }
+                    return Some(format!("API retry: {message}"));
+                }
                 _ => {}
             }
             None
         }
-        Some("assistant") => assistant(s, v),
+        Some("rate_limit_event") => {
+            rate_limit(s, v);
+            None
+        }
+        Some("assistant") => {
+            // The model answered: a throttle or API error it retried past
+            // is over (a failed result says so again if not).
+            if matches!(s.limit, Some(Signal::Throttled | Signal::Transient)) {
+                s.limit = None;
+            }
+            assistant(s, v)
+        }
         Some("result") => {
             result(s, v);
             None
@@ -188,7 +273,6 @@ fn event(s: &mut StreamSummary, v: &Map<String, Value>) -> Option<String> {
         Some(
             "user"
             | "stream_event"
-            | "rate_limit_event"
             | "control_request"
             | "control_response"
             | "control_cancel_request"
@@ -282,11 +366,67 @@ fn result(s: &mut StreamSummary, v: &Map<String, Value>) {
         s.models = models_from(models, |u| anthropic_usage(u, ANTHROPIC_CAMEL));
     }
 
+    if is_error {
+        let subtype = str_at(v, "subtype").unwrap_or("");
+        match str_at(v, "terminal_reason") {
+            // The API failed: its status says how, unless a rate-limit
+            // event already said more (a usage window and its reset).
+            Some("api_error") | None => {
+                if !matches!(s.limit, Some(Signal::Limited { .. }))
+                    && let Some(signal) = status_signal(num(v.get("api_error_status")))
+                {
+                    s.limit = Some(signal);
+                }
+            }
+            // max_turns, aborted_tools, turn_setup_failed, …: the CLI's
+            // own end, not its provider's.
+            Some(_) => s.not_provider = true,
+        }
+        if subtype.starts_with("error_max") {
+            s.not_provider = true;
+        }
+    }
     s.result = Some(StreamResult {
         is_error,
         subtype: str_at(v, "subtype").unwrap_or("").to_owned(),
         message,
     });
+}
+
+/// A `rate_limit_event`: a status other than `allowed` with a reset time or
+/// a window is a usage limit; without either it is the server's burst
+/// limiter (Claude Code says "not your usage limit" and retries it). An
+/// `allowed` status after a rejection means the window reopened.
+fn rate_limit(s: &mut StreamSummary, v: &Map<String, Value>) {
+    let Some(info) = v.get("rate_limit_info").and_then(Value::as_object) else {
+        return;
+    };
+    match str_at(info, "status") {
+        Some("allowed" | "allowed_warning") | None => {
+            if matches!(s.limit, Some(Signal::Limited { .. } | Signal::Throttled)) {
+                s.limit = None;
+            }
+        }
+        Some(_) => {
+            let reset = num(info.get("resetsAt")).map(crate::run::limits::epoch);
+            let window = str_at(info, "rateLimitType").map(str::to_owned);
+            s.limit = Some(if reset.is_some() || window.is_some() {
+                Signal::Limited { reset, window }
+            } else {
+                Signal::Throttled
+            });
+        }
+    }
+}
+
+/// What an HTTP status from the API says about the provider.
+fn status_signal(status: Option<u64>) -> Option<Signal> {
+    match status? {
+        429 => Some(Signal::Throttled),
+        401 | 403 => Some(Signal::Auth),
+        408 | 500..=599 => Some(Signal::Transient),
+        _ => None,
+    }
 }
 
 /// Anthropic's names for (input, output, cache read, cache write).
@@ -452,6 +592,81 @@ mod tests {
         );
         assert!(close(s.cost_usd, 0.0));
         assert!(s.models.is_empty());
+        assert_eq!(s.limit, Some(Signal::Auth));
+        // max_turns is the CLI's own end: no text is read for the provider.
+        let (s, _) = read(
+            FORMAT,
+            None,
+            include_str!("../../../fixtures/claude/stream_max_turns.jsonl"),
+        );
+        assert!(s.not_provider);
+    }
+
+    #[test]
+    fn claude_usage_limit_and_throttle() {
+        // Captured from Claude Code 2.1.330, logged in to a subscription,
+        // against the mock's 429 with `anthropic-ratelimit-unified-*`.
+        let (s, _) = read(
+            FORMAT,
+            None,
+            include_str!("../../../fixtures/claude/stream_usage_limit.jsonl"),
+        );
+        assert_eq!(
+            s.limit,
+            Some(Signal::Limited {
+                reset: Some(crate::run::limits::epoch(1_796_266_924)),
+                window: Some("five_hour".into()),
+            })
+        );
+        assert!(!s.not_provider);
+        assert!(s.verdict().unwrap().unwrap_err().contains("5-hour limit"));
+        // With an API key, a 429 is "Request rejected": throttled.
+        let (s, _) = read(
+            FORMAT,
+            None,
+            include_str!("../../../fixtures/claude/stream_throttled.jsonl"),
+        );
+        assert_eq!(s.limit, Some(Signal::Throttled));
+        // A rejection with no reset is the burst limiter; an `allowed`
+        // status later means the window reopened.
+        let (s, acts) = read(
+            FORMAT,
+            None,
+            concat!(
+                r#"{"type":"rate_limit_event","rate_limit_info":{"status":"rejected"}}"#,
+                "\n",
+                r#"{"type":"system","subtype":"api_retry","attempt":1,"max_retries":10,"retry_delay_ms":500,"error_status":429,"error":"rate_limit"}"#,
+                "\n",
+            ),
+        );
+        assert_eq!(s.limit, Some(Signal::Throttled));
+        assert_eq!(acts, ["API retry: rate_limit (HTTP 429), retry 1/10"]);
+        // A retry that worked is no signal: a later failure of the agent's
+        // own is the task's.
+        let (s, _) = read(
+            FORMAT,
+            None,
+            concat!(
+                r#"{"type":"system","subtype":"api_retry","attempt":1,"max_retries":10,"error_status":429,"error":"rate_limit"}"#,
+                "\n",
+                r#"{"type":"assistant","message":{"id":"m1","content":[{"type":"text","text":"Reading."}]}}"#,
+                "\n",
+                r#"{"type":"result","subtype":"error_during_execution","is_error":true,"result":"Tool failed"}"#,
+                "\n",
+            ),
+        );
+        assert_eq!(s.limit, None);
+        let (s, _) = read(
+            FORMAT,
+            None,
+            concat!(
+                r#"{"type":"rate_limit_event","rate_limit_info":{"status":"rejected","resetsAt":1796266924000}}"#,
+                "\n",
+                r#"{"type":"rate_limit_event","rate_limit_info":{"status":"allowed"}}"#,
+                "\n",
+            ),
+        );
+        assert_eq!(s.limit, None);
     }
 
     #[test]

@@ -82,6 +82,13 @@ pub trait Cli: std::fmt::Debug + Sync {
     fn list_prices(&self) -> &'static [ListPrice] {
         &[]
     }
+
+    /// How the CLI words a failure that is its provider's, not the task's
+    /// (a usage limit, throttling, the API, auth), for the text table that
+    /// `[limits]` extends.
+    fn limit_wording(&self) -> &'static [(crate::run::limits::Kind, &'static str)] {
+        &[]
+    }
 }
 
 /// What `command` and `output` mean for any preset: nothing.

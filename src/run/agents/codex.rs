@@ -17,6 +17,7 @@ use crate::run::agents::cli::{Cli, Invocation, Permissions, Setup, preset_refuse
 use crate::run::agents::stream::{
     Format, Reader, StreamResult, StreamSummary, Usage, error_message, num, set_str, str_at,
 };
+use crate::run::limits::Kind;
 use crate::run::price::ListPrice;
 use crate::run::providers::Pace;
 
@@ -30,6 +31,25 @@ const PERMISSIONS: Permissions = Permissions {
     // Edit files in the working folder, nothing riskier.
     default: "workspace-write",
 };
+
+/// How Codex words a failure that is not the task's (`codex-rs/core/src/
+/// error.rs`, and the pinned CLI against the mock API; see docs/agents.md
+/// "How the real CLIs report a limit"). Its apostrophes are typographic.
+const LIMIT_WORDING: &[(Kind, &str)] = &[
+    (
+        Kind::Auth,
+        r"(?i)quota exceeded\. check your plan and billing|\b401 unauthorized",
+    ),
+    (Kind::Limit, r"(?i)you['’]ve hit your usage limit"),
+    (
+        Kind::Throttled,
+        r"(?i)exceeded retry limit, last status: 429",
+    ),
+    (
+        Kind::Transient,
+        r"(?i)experiencing high demand|stream disconnected|503 service",
+    ),
+];
 
 /// OpenAI's list prices as of 2025, USD per million tokens (see
 /// `ListPrice`).
@@ -111,6 +131,10 @@ impl Cli for Codex {
     fn list_prices(&self) -> &'static [ListPrice] {
         LIST_PRICES
     }
+
+    fn limit_wording(&self) -> &'static [(Kind, &'static str)] {
+        LIMIT_WORDING
+    }
 }
 
 // The stream: `thread.started` starts the session, `item.*` events show
@@ -174,7 +198,10 @@ impl Reader for CodexReader {
             // Retries ("Reconnecting... 1/5") come this way too: not terminal.
             "error" => {
                 set_str(&mut s.last_error, str_at(v, "message"));
-                None
+                // Its own retries, shown while they last.
+                str_at(v, "message")
+                    .filter(|m| m.starts_with("Reconnecting"))
+                    .and_then(clip)
             }
             _ => {
                 s.unknown_events += 1;
@@ -505,6 +532,34 @@ mod tests {
         );
         // Saturates rather than wrapping.
         assert_eq!(s.usage, usage(0, 187, 48896, 0));
+    }
+
+    #[test]
+    fn codex_usage_limit_is_text_for_the_table() {
+        // Captured from Codex 0.169.0 against the mock's 429
+        // `usage_limit_reached` body: a typographic apostrophe, local time.
+        let (s, _) = read(
+            FORMAT,
+            None,
+            include_str!("../../../fixtures/codex/exec_usage_limit.jsonl"),
+        );
+        let msg = "You’ve hit your usage limit. Try again at 3:01 AM.";
+        assert_eq!(s.verdict(), Some(Err(msg.to_owned())));
+        assert_eq!(s.limit, None, "Codex says it only in words");
+        let signal = crate::run::limits::Patterns::new(&[], crate::run::agents::limit_wording())
+            .classify(&[msg], std::time::SystemTime::now());
+        assert!(matches!(
+            signal,
+            Some(crate::run::limits::Signal::Limited { reset: Some(_), .. })
+        ));
+        // Its reconnect notices show while it retries.
+        let (_, acts) = read(
+            FORMAT,
+            None,
+            r#"{"type":"error","message":"Reconnecting... 2/5 (stream disconnected before completion)"}"#,
+        );
+        assert_eq!(acts.len(), 1);
+        assert!(acts[0].starts_with("Reconnecting... 2/5"), "{acts:?}");
     }
 
     #[test]

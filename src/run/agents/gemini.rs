@@ -16,6 +16,7 @@ use crate::run::agents::stream::{
     Format, Reader, StreamResult, StreamSummary, Usage, error_message, models_from, num, set_str,
     str_at,
 };
+use crate::run::limits::{Kind, Signal};
 use crate::run::price::ListPrice;
 use crate::run::providers::Pace;
 
@@ -29,6 +30,21 @@ const PERMISSIONS: Permissions = Permissions {
     // Edit files in the working folder, nothing riskier.
     default: "auto_edit",
 };
+
+/// How Gemini CLI words a failure that is not the task's
+/// (`packages/core/src/utils/googleQuotaErrors.ts`); its error class, read
+/// by the stream reader, comes first.
+const LIMIT_WORDING: &[(Kind, &str)] = &[
+    (Kind::Auth, r"(?i)API_KEY_INVALID"),
+    (
+        Kind::Limit,
+        r"(?i)you have exhausted your (?:daily )?quota|quota will reset after|QUOTA_EXHAUSTED",
+    ),
+    (
+        Kind::Throttled,
+        r"(?i)RATE_LIMIT_EXCEEDED|RESOURCE_EXHAUSTED",
+    ),
+];
 
 /// Google's list prices as of 2025, USD per million tokens (see
 /// `ListPrice`). Gemini 2.5 Pro is billed more above 200k prompt tokens;
@@ -116,6 +132,10 @@ impl Cli for Gemini {
 
     fn list_prices(&self) -> &'static [ListPrice] {
         LIST_PRICES
+    }
+
+    fn limit_wording(&self) -> &'static [(Kind, &'static str)] {
+        LIMIT_WORDING
     }
 }
 
@@ -216,11 +236,39 @@ fn result(s: &mut StreamSummary, v: &Map<String, Value>) {
             s.models = models_from(models, gemini_usage);
         }
     }
+    if is_error {
+        error_class(
+            s,
+            v.get("error")
+                .and_then(|e| e.get("type"))
+                .and_then(Value::as_str),
+        );
+    }
     s.result = Some(StreamResult {
         is_error,
         subtype: status.unwrap_or("").to_owned(),
         message,
     });
+}
+
+/// What a fatal error's class says (`packages/core/src/utils/errors.ts` and
+/// `googleQuotaErrors.ts` in Gemini CLI's sources): a terminal quota is a
+/// usage window (its reset is in the message, read with the texts), a
+/// retryable one the burst limiter; the `Fatal…` classes other than auth
+/// are the CLI's own ends (turn limit, a tool, the sandbox, bad input).
+fn error_class(s: &mut StreamSummary, class: Option<&str>) {
+    match class {
+        Some("TerminalQuotaError") => {
+            s.limit = Some(Signal::Limited {
+                reset: None,
+                window: None,
+            })
+        }
+        Some("RetryableQuotaError") => s.limit = Some(Signal::Throttled),
+        Some("FatalAuthenticationError") => s.limit = Some(Signal::Auth),
+        Some(c) if c.starts_with("Fatal") => s.not_provider = true,
+        _ => {}
+    }
 }
 
 /// Gemini's `input_tokens` includes the cached ones; `input` is the rest.
@@ -346,6 +394,48 @@ mod tests {
         let (s, _) = read(FORMAT, None, &lines.join("\n"));
         assert_eq!(s.result, None);
         assert_eq!(s.last_error.as_deref(), Some("Loop detected"));
+    }
+
+    #[test]
+    fn gemini_error_classes() {
+        // Written from Gemini CLI's sources (googleQuotaErrors.ts and the
+        // stream-json result), not captured: there is no gemini binary here.
+        let (s, _) = read(
+            FORMAT,
+            None,
+            include_str!("../../../fixtures/gemini/stream_quota.jsonl"),
+        );
+        assert_eq!(
+            s.limit,
+            Some(Signal::Limited {
+                reset: None,
+                window: None
+            })
+        );
+        assert!(
+            s.verdict()
+                .unwrap()
+                .unwrap_err()
+                .contains("reset after 2h36m24s")
+        );
+        let (s, _) = read(
+            FORMAT,
+            None,
+            include_str!("../../../fixtures/gemini/stream_max_turns.jsonl"),
+        );
+        assert!(s.not_provider, "the turn limit is the CLI's own end");
+        assert_eq!(s.limit, None);
+        for (class, want) in [
+            ("RetryableQuotaError", Some(Signal::Throttled)),
+            ("FatalAuthenticationError", Some(Signal::Auth)),
+            ("Error", None),
+        ] {
+            let line = format!(
+                r#"{{"type":"result","status":"error","error":{{"type":"{class}","message":"x"}}}}"#
+            );
+            let (s, _) = read(FORMAT, None, &line);
+            assert_eq!(s.limit, want, "{class}");
+        }
     }
 
     #[test]

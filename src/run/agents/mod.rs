@@ -219,6 +219,11 @@ impl AgentSpec {
     }
 }
 
+/// Every preset's wording of provider failures, for the text table.
+pub fn limit_wording() -> impl Iterator<Item = &'static (crate::run::limits::Kind, &'static str)> {
+    presets::PRESETS.iter().flat_map(|p| p.limit_wording())
+}
+
 /// Every preset's list prices, for the price table.
 pub fn list_prices() -> impl Iterator<Item = &'static ListPrice> {
     presets::PRESETS.iter().flat_map(|p| p.list_prices())

@@ -103,6 +103,10 @@ pub struct StreamSummary {
     pub model: Option<String>,
     /// This attempt's tokens (cumulative counters minus the baseline).
     pub usage: Usage,
+    /// Tokens seen before the final event (Claude's per-message usage, each
+    /// message counted once): live spend, and the estimate of an attempt
+    /// stopped before it reported its own.
+    pub live_usage: Usage,
     /// Per-model tokens of this attempt when the stream breaks them down
     /// (Gemini `stats.models`); empty otherwise.
     pub models: Vec<(String, Usage)>,
@@ -120,6 +124,15 @@ pub struct StreamSummary {
     /// The last non-fatal error message in the stream (Codex `error`, Gemini
     /// `error`), used when no final event explains a failure.
     pub last_error: Option<String>,
+    /// What the CLI said, in its own structured events, about its provider
+    /// (Claude's `rate_limit_event`, `api_retry` and failed result, Gemini's
+    /// error class): wins over the texts when the attempt fails.
+    pub limit: Option<crate::run::limits::Signal>,
+    /// The CLI said the end was its own (Claude's `terminal_reason` such as
+    /// `max_turns`, Gemini's turn limit or a tool's error): no text is read
+    /// for a provider signal then, so that a tool's "429 Too Many Requests"
+    /// in the log is not taken for throttling.
+    pub not_provider: bool,
     /// Lines that were not JSON objects.
     pub skipped_lines: u64,
     /// JSON lines of a type not understood.
@@ -144,6 +157,7 @@ impl StreamSummary {
             result: None,
             model: None,
             usage: Usage::default(),
+            live_usage: Usage::default(),
             models: Vec::new(),
             session_usage: None,
             cost_usd: None,
@@ -151,10 +165,22 @@ impl StreamSummary {
             activity: None,
             tool_calls: 0,
             last_error: None,
+            limit: None,
+            not_provider: false,
             skipped_lines: 0,
             unknown_events: 0,
             baseline: baseline.unwrap_or_default(),
             last_text: String::new(),
+        }
+    }
+
+    /// The tokens this attempt has used so far: its reported usage once
+    /// there is one, else what its messages said as they came.
+    pub fn usage_so_far(&self) -> Usage {
+        if self.usage.is_zero() {
+            self.live_usage
+        } else {
+            self.usage
         }
     }
 

@@ -281,6 +281,31 @@ fn fail_fast_stops_the_others() {
 }
 
 #[test]
+fn a_hard_budget_stops_the_running_attempts_too_and_a_soft_one_cannot_weaken_it() {
+    let mut r = Run::new("- [ ] a\n- [ ] b\n- [ ] c\n", limits(2));
+    assert_eq!(r.start(), ["a", "b"]);
+    let actions = r.d.on_budget(false, "soft".into());
+    r.take(actions);
+    let actions = r.d.on_budget_hard("hard".into());
+    r.take(actions);
+    assert_eq!(
+        r.events,
+        [
+            "cancel: soft",
+            "cancel: hard",
+            "stop a Cancelled",
+            "stop b Cancelled"
+        ]
+    );
+    assert_eq!(r.d.cancel().map(Cancel::name), Some("max_cost_hard"));
+    assert!(r.d.on_budget(true, "soft again".into()).is_empty());
+    r.end("a", Class::Interrupted);
+    r.end("b", Class::Interrupted);
+    assert!(r.start().is_empty(), "`c` never starts");
+    assert!(r.d.finished());
+}
+
+#[test]
 fn a_budget_reached_with_work_left_stops_new_starts_only() {
     let mut r = Run::new("- [ ] a\n- [ ] b\n", limits(1));
     r.start();

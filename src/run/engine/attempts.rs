@@ -35,6 +35,8 @@ pub(super) struct Slot {
     pub(super) progress_seen: u64,
     /// Its work has landed (`--isolate worktree`): it is concluded as is.
     pub(super) landed: bool,
+    /// What it has spent so far, priced from the tokens its stream showed.
+    pub(super) live: crate::record::events::Spend,
     /// Its checkpoints' watcher (which ends what it started; the guard's
     /// token ends them if run-batch dies), whether it has ended, and why a
     /// checkpoint stopped the attempt.
@@ -91,10 +93,25 @@ impl Engine {
         let (workdir, taskfile) = self.attempt_paths(key);
         self.poll_handoffs();
         let messages = self.messages_for(t);
-        let spec = self.agents[t].clone().unwrap_or_else(|| {
-            crate::run::parse_agent(&crate::run::default_agent(&self.options), &self.options)
-                .expect("checked before the run")
-        });
+        let settings = &self.d.plan().tasks[t].settings;
+        let (agent, timeout) = settings.for_attempt(number);
+        let timeout = timeout.or(self.options.timeout);
+        // An `escalate` hint's agent for this attempt, else the task's own.
+        let escalated = (agent != settings.agent.as_deref())
+            .then_some(agent)
+            .flatten();
+        let escalation = (number > 1)
+            .then(|| escalation_note(settings, number))
+            .flatten();
+        let spec = match escalated {
+            Some(name) => {
+                crate::run::escalated_agent(name, &self.options).expect("checked before the run")
+            }
+            None => self.agents[t].clone().unwrap_or_else(|| {
+                crate::run::parse_agent(&crate::run::default_agent(&self.options), &self.options)
+                    .expect("checked before the run")
+            }),
+        };
         let task = &self.d.plan().doc.tasks[t];
         let task_id = task.id.clone();
         let history = self.history.entry(key).or_default();
@@ -120,10 +137,6 @@ impl Engine {
             taskfile: &taskfile,
             workdir: &workdir,
         };
-        let timeout = self.d.plan().tasks[t]
-            .settings
-            .timeout
-            .or(self.options.timeout);
         match executor::spawn(&launch, attempt, &self.tx) {
             Ok(info) => {
                 let group = Group(info.pid as i32);
@@ -139,6 +152,7 @@ impl Engine {
                     log: info.log.clone(),
                     command: info.command.clone(),
                     resume: resumed.as_ref().map(|r| r.session_id.clone()),
+                    escalation,
                 });
                 self.slots.insert(
                     attempt,
@@ -165,6 +179,7 @@ impl Engine {
                         timeout,
                         progress_seen: 0,
                         landed: false,
+                        live: Default::default(),
                         watch: None,
                         checkpoints_done: false,
                         checkpoint_failure: None,
@@ -328,9 +343,42 @@ impl Engine {
             .map_or_else(String::new, crate::taskfile::Gate::label)
     }
 
-    /// What a failed agent's own error texts say about its provider: its
-    /// final error, the stream's last error, the end of its log.
+    /// What a failed agent's signals say about its provider: the stream's
+    /// structured events, then its texts (final error, the stream's last
+    /// error, the end of its log).
+    /// The CLI's structured signal wins, except that a text naming a usage
+    /// window or an auth failure says more than a bare 429 or 5xx; a
+    /// structured limit with no reset takes the reset the text gives. When
+    /// the CLI said the end was its own, no text is read.
     fn provider_signal(&self, slot: &Slot) -> Option<Signal> {
+        let stream = slot.stream.as_deref();
+        if stream.is_some_and(|s| s.not_provider) {
+            return None;
+        }
+        let structured = stream.and_then(|s| s.limit.clone());
+        let texts = self.text_signal(slot);
+        match (structured, texts) {
+            (
+                Some(Signal::Limited { reset, window }),
+                Some(Signal::Limited {
+                    reset: r,
+                    window: w,
+                }),
+            ) => Some(Signal::Limited {
+                reset: reset.or(r),
+                window: window.or(w),
+            }),
+            (
+                Some(Signal::Throttled | Signal::Transient),
+                Some(t @ (Signal::Limited { .. } | Signal::Auth)),
+            ) => Some(t),
+            (Some(s), _) => Some(s),
+            (None, t) => t,
+        }
+    }
+
+    /// What a failed agent's own error texts say about its provider.
+    fn text_signal(&self, slot: &Slot) -> Option<Signal> {
         let stream = slot.stream.as_deref();
         let result = stream
             .and_then(|s| s.result.as_ref())
@@ -389,7 +437,14 @@ impl Engine {
             (Some(Stop::Cancelled), _) => (
                 Class::Interrupted,
                 TaskOutcome::Interrupted,
-                Some("interrupted".to_owned()),
+                Some(
+                    if self.d.cancel() == Some(crate::run::dispatcher::Cancel::BudgetHard) {
+                        "--max-cost-hard reached"
+                    } else {
+                        "interrupted"
+                    }
+                    .to_owned(),
+                ),
             ),
             (Some(Stop::Removed), _) => (
                 Class::Interrupted,
@@ -572,6 +627,10 @@ impl Engine {
             let actions = self.d.on_budget(again, message);
             self.perform(actions);
         }
+        if self.options.max_cost_hard.is_some() {
+            self.check_live_budget();
+        }
+        self.show_running_spend();
         let actions = self
             .d
             .on_end(attempt, class, reason.as_deref(), Instant::now());
@@ -594,4 +653,23 @@ pub(super) fn stronger(old: Stop, new: Stop) -> Stop {
         (Stop::Cancelled, _) | (_, Stop::Cancelled) => Stop::Cancelled,
         _ => Stop::Timeout,
     }
+}
+
+/// What an attempt's `escalate` hints changed, for `task_started` and the
+/// view: `agent claude --model opus, timeout 40m`; None when none applies.
+fn escalation_note(settings: &crate::plan::Settings, number: u32) -> Option<String> {
+    let mut agent = None;
+    let mut timeout = None;
+    for e in settings.escalate.iter().filter(|e| e.from <= number) {
+        agent = e.agent.as_deref().or(agent);
+        timeout = e.timeout.or(timeout);
+    }
+    let mut parts = Vec::new();
+    if let Some(a) = agent {
+        parts.push(format!("agent {a}"));
+    }
+    if let Some(t) = timeout {
+        parts.push(format!("timeout {}", humanize(t)));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
 }

@@ -37,7 +37,10 @@ impl Engine {
             self.options.read,
             self.options.plan,
         )
-        .and_then(|plan| Ok((resolve_agents(&plan, &self.options)?, plan)));
+        .and_then(|mut plan| {
+            crate::run::config_escalation(&mut plan, &self.options.config);
+            Ok((resolve_agents(&plan, &self.options)?, plan))
+        });
         let (agents, plan) = match planned {
             Ok(p) => p,
             Err(e) => {

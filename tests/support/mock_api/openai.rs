@@ -106,6 +106,14 @@ fn responses(shared: &Shared, req: &RawRequest, out: &mut TcpStream) -> io::Resu
             let message = message.unwrap_or_else(|| default_message(status));
             return http::write_json(out, status, &headers, &error_body(status, &message), false);
         }
+        Reply::Limit { reset_at, .. } => {
+            let body = json!({"error": {
+                "type": "usage_limit_reached",
+                "message": "The usage limit has been reached",
+                "resets_at": reset_at,
+            }});
+            return http::write_json(out, 429, &[], &body, false);
+        }
         Reply::Cut { stall } if !stream => return shared.cut_json(out, stall, &response),
         Reply::Cut { stall } => {
             let mut events = Events::start(out)?;
