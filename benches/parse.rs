@@ -30,6 +30,7 @@ use run_batch::plan::{Plan, PlanOptions};
 use run_batch::report::{plan_json, plan_text};
 use run_batch::taskfile::{Document, ReadOptions, Source};
 
+mod parse_scale;
 mod support;
 
 use support::{cpu_ns, env_usize, full_run, median, min, reap, which};
@@ -38,9 +39,15 @@ const PHASES: usize = 50;
 const SUBSECTIONS: usize = 8;
 
 fn main() {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "--plan-helper") {
+        parse_scale::plan_helper(&args[2], &args[3]);
+        return;
+    }
     let Some(full) = full_run(spawn_helper) else {
         return;
     };
+    let load_start = parse_scale::cpu_ticks();
     let tasks = env_usize("RUN_BATCH_BENCH_TASKS").unwrap_or(if full { 100_000 } else { 2_000 });
     let runs = env_usize("RUN_BATCH_BENCH_RUNS")
         .unwrap_or(if full { 9 } else { 1 })
@@ -73,25 +80,26 @@ fn main() {
     };
     let bin = Path::new(env!("CARGO_BIN_EXE_run-batch"));
     let file = path.as_os_str();
-    let plan = |format: &str| {
-        let args = [
+    let plan_args = |format: &'static str| {
+        vec![
             OsStr::new("plan"),
             file,
             OsStr::new("--format"),
             OsStr::new(format),
-        ];
-        measure_process(&helper, bin, &args, runs)
+        ]
     };
-    let json = plan("json");
-    let text = plan("text");
-    let cmark = which("cmark-gfm").map(|cmark| {
-        measure_process(
-            &helper,
-            &cmark,
-            &[OsStr::new("-e"), OsStr::new("tasklist"), file],
-            runs,
-        )
-    });
+    let cmark_path = which("cmark-gfm");
+    let mut commands: Vec<(&Path, Vec<&OsStr>)> =
+        vec![(bin, plan_args("json")), (bin, plan_args("text"))];
+    if let Some(cmark) = &cmark_path {
+        commands.push((cmark, vec![OsStr::new("-e"), OsStr::new("tasklist"), file]));
+    }
+    // The commands take turns, so a change in the machine's load falls on
+    // all of them alike.
+    let mut measured = measure_interleaved(&helper, &commands, runs).into_iter();
+    let json = measured.next().unwrap();
+    let text = measured.next().unwrap();
+    let cmark = measured.next();
 
     // The report.
     let mb = bytes as f64 / 1e6;
@@ -195,6 +203,41 @@ fn main() {
     }
     print!("{out}");
     twins(runs);
+    let mut instruction_commands = vec![
+        ("run-batch plan FILE --format json", bin, plan_args("json")),
+        ("run-batch plan FILE --format text", bin, plan_args("text")),
+    ];
+    if let Some(cmark) = &cmark_path {
+        instruction_commands.push((
+            "cmark-gfm -e tasklist FILE",
+            cmark.as_path(),
+            vec![OsStr::new("-e"), OsStr::new("tasklist"), file],
+        ));
+    }
+    print!(
+        "{}",
+        parse_scale::instructions(dir.path(), &instruction_commands)
+    );
+    if full {
+        // Sizes: RUN_BATCH_BENCH_SIZES, comma-separated task counts.
+        let sizes: Vec<usize> = std::env::var("RUN_BATCH_BENCH_SIZES")
+            .unwrap_or_else(|_| "10000,100000,1000000".into())
+            .split(',')
+            .filter_map(|n| n.trim().parse().ok())
+            .collect();
+        let scale_runs = env_usize("RUN_BATCH_BENCH_SCALE_RUNS").unwrap_or(3).max(1);
+        print!(
+            "{}",
+            parse_scale::scaling(&helper, dir.path(), &sizes, scale_runs, |n| generate(n)
+                .text)
+        );
+        print!(
+            "{}",
+            parse_scale::special_files(bin, &helper, dir.path(), scale_runs)
+        );
+    }
+    println!();
+    println!("{}", parse_scale::load_report(load_start));
     match cmark_wall {
         None => {
             println!();
@@ -283,53 +326,62 @@ fn twins(runs: usize) {
 // ---------------------------------------------------------------------------
 // Measuring
 
-struct Measured {
-    wall: Vec<Duration>,
-    cpu: Vec<Duration>,
-    max_rss_kib: i64,
+#[derive(Default)]
+pub(crate) struct Measured {
+    pub wall: Vec<Duration>,
+    pub cpu: Vec<Duration>,
+    pub max_rss_kib: i64,
 }
 
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
 }
 
-/// Runs `program args` `runs` times after one warm-up, each through the
-/// helper, and collects its wall time, CPU time and largest peak RSS.
-fn measure_process(helper: &Path, program: &Path, args: &[&OsStr], runs: usize) -> Measured {
-    let mut m = Measured {
-        wall: Vec::new(),
-        cpu: Vec::new(),
-        max_rss_kib: 0,
-    };
-    for i in 0..=runs {
-        let out = Command::new(helper)
-            .arg("--spawn-helper")
-            .arg(program)
-            .args(args)
-            .stdin(Stdio::null())
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("start the helper");
-        let report = String::from_utf8_lossy(&out.stdout);
-        let fields: Vec<&str> = report.split_whitespace().collect();
-        if !out.status.success() || fields.len() != 4 || fields[0] != "0" {
-            // Run it again with stderr visible so the failure can be read.
-            let again = Command::new(program).args(args).output().unwrap();
-            panic!(
-                "{} {:?} failed ({report:?}):\n{}",
-                program.display(),
-                args,
-                String::from_utf8_lossy(&again.stderr)
-            );
-        }
-        let num = |s: &str| s.parse::<u64>().expect("a helper number");
-        if i > 0 {
-            m.wall.push(Duration::from_nanos(num(fields[1])));
-            m.cpu.push(Duration::from_nanos(num(fields[2])));
-            m.max_rss_kib = m.max_rss_kib.max(num(fields[3]) as i64);
+/// Runs each command `runs` times after one warm-up, taking turns (one run
+/// of each, then the next round), and collects each one's measurements.
+pub(crate) fn measure_interleaved(
+    helper: &Path,
+    commands: &[(&Path, Vec<&OsStr>)],
+    runs: usize,
+) -> Vec<Measured> {
+    let mut all: Vec<Measured> = commands.iter().map(|_| Measured::default()).collect();
+    for round in 0..=runs {
+        for ((program, args), m) in commands.iter().zip(&mut all) {
+            measure_once(helper, program, args, round > 0, m);
         }
     }
-    m
+    all
+}
+
+/// Runs `program args` once through the helper and, when `keep`, adds its
+/// wall time, CPU time and peak RSS to `m`.
+fn measure_once(helper: &Path, program: &Path, args: &[&OsStr], keep: bool, m: &mut Measured) {
+    let out = Command::new(helper)
+        .arg("--spawn-helper")
+        .arg(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("start the helper");
+    let report = String::from_utf8_lossy(&out.stdout);
+    let fields: Vec<&str> = report.split_whitespace().collect();
+    if !out.status.success() || fields.len() != 4 || fields[0] != "0" {
+        // Run it again with stderr visible so the failure can be read.
+        let again = Command::new(program).args(args).output().unwrap();
+        panic!(
+            "{} {:?} failed ({report:?}):\n{}",
+            program.display(),
+            args,
+            String::from_utf8_lossy(&again.stderr)
+        );
+    }
+    let num = |s: &str| s.parse::<u64>().expect("a helper number");
+    if keep {
+        m.wall.push(Duration::from_nanos(num(fields[1])));
+        m.cpu.push(Duration::from_nanos(num(fields[2])));
+        m.max_rss_kib = m.max_rss_kib.max(num(fields[3]) as i64);
+    }
 }
 
 /// The helper: runs the program once with stdout and stderr to /dev/null and

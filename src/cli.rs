@@ -254,7 +254,7 @@ pub struct PlanArgs {
 pub enum Format {
     /// A readable tree of waves, sections and tasks
     Text,
-    /// One JSON object with the waves, tracks, sections and tasks (`schema` 3)
+    /// One JSON object with the waves, tracks, sections and tasks (`schema` 4)
     Json,
     /// A Mermaid flowchart
     Mermaid,
@@ -457,7 +457,13 @@ fn plan(args: &PlanArgs) -> Result<i32, Error> {
                 stdout_failed(e);
             }
         }
-        Format::Text => print_stdout(&plan_text::render(&plan, &workdir)),
+        Format::Text => {
+            let stdout = std::io::stdout().lock();
+            let out = std::io::BufWriter::with_capacity(1 << 16, stdout);
+            if let Err(e) = plan_text::write(&plan, &workdir, out) {
+                stdout_failed(e);
+            }
+        }
         Format::Mermaid => print_stdout(&plan_graph::render(&plan, plan_graph::Flavor::Mermaid)),
         Format::Dot => print_stdout(&plan_graph::render(&plan, plan_graph::Flavor::Dot)),
     }

@@ -304,6 +304,51 @@ fn task_view(doc: &Document) -> Vec<(usize, bool, bool, String)> {
         .collect()
 }
 
+/// run-batch parses a file in pieces (pulldown-cmark builds a tree of its
+/// whole input); cut as finely as the cutting rule allows, every file reads
+/// as it does parsed whole.
+#[test]
+fn parsing_in_pieces_reads_every_file_as_parsing_it_whole() {
+    for_each_file(|_, path| {
+        let source = Source::from_bytes(path, std::fs::read(path).unwrap()).unwrap();
+        let view = |doc: &Document| {
+            let tasks: Vec<String> = (0..doc.tasks.len())
+                .map(|i| {
+                    let t = &doc.tasks[i];
+                    format!(
+                        "{} {:?} {:?} {} {:?} {:?} {:?} {:?} {:?}",
+                        t.id,
+                        t.checkbox,
+                        t.text,
+                        t.item.start,
+                        t.section,
+                        t.parent,
+                        t.children,
+                        t.hints,
+                        doc.body(i)
+                    )
+                })
+                .collect();
+            let sections: Vec<String> = (doc.sections.iter())
+                .map(|s| format!("{} {:?} {:?} {:?}", s.id, s.title, s.span, s.hints))
+                .collect();
+            (
+                tasks,
+                sections,
+                format!("{:?} {:?}", doc.ignored, doc.errors),
+                doc.warnings.len(),
+            )
+        };
+        let whole = Document::parse_in_pieces(source.clone(), ReadOptions::default(), usize::MAX);
+        let pieces = Document::parse_in_pieces(source, ReadOptions::default(), 1);
+        if view(&whole) == view(&pieces) {
+            Ok(())
+        } else {
+            Err("parsed in pieces, it reads differently".into())
+        }
+    });
+}
+
 #[test]
 fn line_endings_bom_and_final_newline_do_not_change_the_tasks() {
     for_each_file(|name, path| {
@@ -849,7 +894,7 @@ fn task_text_and_body_are_what_the_user_wrote() {
     assert_eq!(doc.sections.last().unwrap().title, "Done ✓");
     // A fenced block indented under a task is its body.
     let doc = read(&file("code_block_in_task"));
-    assert_eq!(doc.tasks[0].body, "```sh\nls -la\n```");
+    assert_eq!(doc.body(0), "```sh\nls -la\n```");
     // Arabic headings and slugs; a tab-indented task is found.
     let doc = read(&file("README-ar"));
     assert_eq!(doc.sections[1].title, "جامعة المقابلات البرمجية");

@@ -1703,7 +1703,7 @@ fn json_describes_every_task() {
     assert_eq!(
         out.json(),
         json!({
-            "schema": 3,
+            "schema": 4,
             "file": "task.md",
             "workdir": workdir.to_str().unwrap(),
             "dialect": "native",
@@ -1719,8 +1719,9 @@ fn json_describes_every_task() {
                 "tasks": ["parent", "child", "last"],
             }],
             "tasks": [
+                // Schema 3: a parent's body stops at its first subtask.
                 task("parent", 3, 3, false, "Parent",
-                    "Notes for the parent.\n- [x] Child <!-- id: child -->",
+                    "Notes for the parent.",
                     json!([]), Value::Null, json!(["child"])),
                 task("child", 5, 5, true, "Child", "", json!([]), json!("parent"), json!([])),
                 task("last", 6, 3, false, "Last", "", json!(["child"]), Value::Null, json!([])),

@@ -275,6 +275,59 @@ fn view(doc: &Document) -> Vec<(usize, bool, String, String)> {
         .collect()
 }
 
+/// Everything a parse finds, for comparing two parses of one text: tasks
+/// (with bodies, hints, places in the tree), sections, ignored items,
+/// errors and warnings.
+fn whole_view(doc: &Document) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, t) in doc.tasks.iter().enumerate() {
+        out.push(format!(
+            "task {} {:?} {:?} {} {} {:?} {} {:?} {:?} {:?} {} {:?} {:?}",
+            t.id,
+            t.id_source,
+            t.checkbox,
+            t.checked,
+            t.optional,
+            t.text,
+            t.item.start,
+            t.section,
+            t.parent,
+            t.children,
+            t.parallel_mark,
+            t.depends.iter().map(|d| &d.value).collect::<Vec<_>>(),
+            doc.body(i),
+        ));
+        out.push(format!("hints {:?}", t.hints));
+    }
+    for s in &doc.sections {
+        out.push(format!(
+            "section {} {:?} {} {:?} {:?} {:?} {:?} {:?}",
+            s.id, s.title, s.level, s.span, s.parent, s.children, s.tasks, s.hints
+        ));
+    }
+    out.push(format!("ignored {:?}", doc.ignored));
+    for e in &doc.errors {
+        out.push(format!("error {:?}", e));
+    }
+    for w in &doc.warnings {
+        out.push(format!("warning {:?}", w));
+    }
+    out.push(format!("dialect {:?}", doc.dialect));
+    out
+}
+
+/// One parse of the whole text and one in the smallest pieces read the
+/// same document.
+fn check_pieces(bytes: &[u8]) -> Result<(), TestCaseError> {
+    let Ok(source) = Source::from_bytes(Path::new("t.md"), bytes.to_vec()) else {
+        return Ok(());
+    };
+    let whole = Document::parse_in_pieces(source.clone(), ReadOptions::default(), usize::MAX);
+    let pieces = Document::parse_in_pieces(source, ReadOptions::default(), 1);
+    prop_assert_eq!(whole_view(&whole), whole_view(&pieces));
+    Ok(())
+}
+
 /// Parses and plans, with and without optional tasks, in every dialect.
 fn parse_and_plan(bytes: &[u8]) {
     for dialect in [
@@ -399,6 +452,18 @@ proptest! {
         let mut with_bom = b"\xEF\xBB\xBF".to_vec();
         with_bom.extend_from_slice(&b);
         parse_and_plan(&with_bom);
+    }
+
+    #[test]
+    fn parsing_in_pieces_reads_the_same_document(d in doc()) {
+        check_pieces(&d.bytes())?;
+    }
+
+    #[test]
+    fn parsing_in_pieces_reads_the_same_document_for_any_text(
+        s in "([-*+#>`~<!\\[\\] x\t\n|]|1\\.|```|<!--|-->|<div>|\n\n){0,80}"
+    ) {
+        check_pieces(s.as_bytes())?;
     }
 
     #[test]

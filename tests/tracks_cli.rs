@@ -264,7 +264,7 @@ fn plan_shows_tracks_in_every_format() {
         .args(["plan", "t.md", "--format", "json"])
         .success()
         .json();
-    assert_eq!(json["schema"], 3);
+    assert_eq!(json["schema"], 4);
     assert_eq!(
         task_json(&json, "b2")["edges"],
         json!([

@@ -13,11 +13,13 @@ mod graph;
 mod tracks;
 mod waves;
 
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use edge::EdgeFrom;
+use rustc_hash::{FxHashMap, FxHashSet};
 pub use tracks::{Track, Tracks, track_key};
+
 pub use waves::Wave;
 
 use crate::error::{Error, PlanError, suggest};
@@ -31,12 +33,9 @@ pub struct PlanOptions {
     pub pipeline: Option<Pipeline>,
 }
 
-/// What a dependency points at: a task, or every task of a section.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Target {
-    Task(usize),
-    Section(usize),
-}
+/// What a dependency points at: a task, or every task of a section (the
+/// owner of the id it names).
+pub use crate::taskfile::IdOwner as Target;
 
 /// Settings that cascade from the file to sections, parent tasks and tasks.
 #[derive(Clone, Debug, Default)]
@@ -84,7 +83,9 @@ pub struct PlannedTask {
     pub groups: Vec<usize>,
     /// An optional task left out of this run.
     pub skipped: bool,
-    pub settings: Settings,
+    /// Shared by the tasks that inherit the same hints: a plan of 100,000
+    /// tasks under one `gate` holds that gate once.
+    pub settings: Arc<Settings>,
     /// The files it claims: tasks whose claims overlap never run at once.
     pub files: files::Files,
 }
@@ -124,6 +125,8 @@ impl Plan {
     pub fn build(doc: Document, options: PlanOptions) -> Result<Plan, Error> {
         let mut doc = doc;
         let (waves, task_wave) = waves::waves(&doc);
+        // One placeholder for all, until `groups_and_settings` sets each.
+        let unset = Arc::new(Settings::default());
         let mut planner = Planner {
             tasks: task_wave
                 .iter()
@@ -134,20 +137,19 @@ impl Plan {
                     after_from: Vec::new(),
                     groups: Vec::new(),
                     skipped: doc.tasks[i].optional && !options.include_optional,
-                    settings: Settings::default(),
+                    settings: Arc::clone(&unset),
                     files: files::Files::default(),
                 })
                 .collect(),
-            ids: HashMap::new(),
-            by_last: HashMap::new(),
+            by_last: FxHashMap::default(),
             legacy: None,
-            after_spans: HashMap::new(),
+            after_spans: FxHashMap::default(),
             section_after: vec![Vec::new(); doc.sections.len()],
             errors: Vec::new(),
             warnings: Vec::new(),
             groups: Vec::new(),
         };
-        planner.index_ids(&doc);
+        planner.index_short_references(&doc);
         planner.hint_edges(&doc);
         planner.dialect_edges(&doc);
         planner.order_edges(&doc, &waves);
@@ -207,10 +209,7 @@ impl Plan {
     }
 
     pub fn target_id(&self, target: Target) -> &str {
-        match target {
-            Target::Task(t) => &self.doc.tasks[t].id,
-            Target::Section(s) => &self.doc.sections[s].id,
-        }
+        self.doc.id_of(target)
     }
 
     /// Every dependency a task must wait for: its own, its parent tasks' and
@@ -244,14 +243,14 @@ impl Plan {
 
 struct Planner {
     tasks: Vec<PlannedTask>,
-    ids: HashMap<String, Target>,
-    /// Ids by their last `/` segment, for short references.
-    by_last: HashMap<String, Vec<String>>,
+    /// Ids by their last `/` segment, for short references: only the
+    /// segments some reference that is no full id ends with.
+    by_last: FxHashMap<Box<str>, Vec<Target>>,
     /// Ids under the earlier naming rule, read only when a reference is
     /// not a current id.
     legacy: Option<Aliases>,
     /// Where each task's dependency was written, to point at it in errors.
-    after_spans: HashMap<(usize, Target), Span>,
+    after_spans: FxHashMap<(usize, Target), Span>,
     /// Each section's resolved `after` targets, with where they were written.
     section_after: Vec<Vec<(Target, Span)>>,
     errors: Vec<(Span, PlanError)>,
@@ -279,22 +278,35 @@ impl Planner {
         }
     }
 
-    fn index_ids(&mut self, doc: &Document) {
-        for (i, s) in doc.sections.iter().enumerate().skip(1) {
-            self.ids.insert(s.id.clone(), Target::Section(i));
+    fn index_short_references(&mut self, doc: &Document) {
+        let refs = (doc.tasks.iter().map(|t| &t.hints.after))
+            .chain(doc.sections.iter().map(|s| &s.hints.after))
+            .flatten();
+        let wanted: FxHashSet<&str> = refs
+            .filter(|dep| doc.id_owner(&dep.value).is_none())
+            .map(|dep| dep.value.rsplit('/').next().unwrap_or(""))
+            .collect();
+        if wanted.is_empty() {
+            return;
         }
-        for (i, t) in doc.tasks.iter().enumerate() {
-            self.ids.insert(t.id.clone(), Target::Task(i));
+        for (id, owner) in doc.all_ids() {
+            if let Some((_, last)) = id.rsplit_once('/')
+                && wanted.contains(last)
+            {
+                self.by_last.entry(last.into()).or_default().push(owner);
+            }
         }
-        self.by_last = by_last(&self.ids);
     }
 
     fn lookup(&mut self, doc: &Document, who: &str, dep: &Spanned<String>) -> Option<Target> {
-        if let Some(&t) = self.ids.get(&dep.value) {
+        if let Some(t) = doc.id_owner(&dep.value) {
             return Some(t);
         }
-        match resolve_last(&self.ids, &self.by_last, &dep.value) {
-            Ok(Some(t)) => return Some(t),
+        let last = dep.value.rsplit('/').next().unwrap_or("");
+        let candidates = self.by_last.get(last).map(Vec::as_slice).unwrap_or(&[]);
+        let ids = candidates.iter().map(|&c| doc.id_of(c));
+        match crate::taskfile::by_last_segments(ids, &dep.value) {
+            Ok(Some(full)) => return doc.id_owner(&full),
             Ok(None) => {}
             Err(candidates) => {
                 self.ambiguous(who, dep, candidates);
@@ -315,7 +327,7 @@ impl Planner {
                 return None;
             }
         }
-        let suggestion = suggest(&dep.value, self.ids.keys().map(String::as_str))
+        let suggestion = suggest(&dep.value, doc.all_ids().map(|(id, _)| id))
             .or_else(|| doc.id_starting_with(&dep.value));
         self.errors.push((
             dep.span,
@@ -371,8 +383,8 @@ impl Planner {
     fn dialect_edges(&mut self, doc: &Document) {
         for (i, t) in doc.tasks.iter().enumerate() {
             for dep in &t.depends {
-                match self.ids.get(&dep.value) {
-                    Some(&target) => {
+                match doc.id_owner(&dep.value) {
+                    Some(target) => {
                         self.edge(i, target, EdgeFrom::DIALECT);
                         self.after_spans.entry((i, target)).or_insert(dep.span);
                     }
@@ -485,56 +497,58 @@ impl Planner {
                 self.groups.push(g);
             }
         }
+        // Settings cascade top-down: sections follow their parents in
+        // index order and tasks their parents, so each inherits a finished
+        // value, shared unless its own hints change it.
+        let mut section_settings: Vec<Arc<Settings>> = Vec::with_capacity(doc.sections.len());
+        for section in &doc.sections {
+            let above = section.parent.map(|p| &section_settings[p]);
+            let own = inherit(&section.hints, above);
+            section_settings.push(own);
+        }
         for t in 0..doc.tasks.len() {
-            let mut settings = Settings::default();
+            let task = &doc.tasks[t];
+            let above = match task.parent {
+                Some(p) => &self.tasks[p].settings,
+                None => &section_settings[task.section],
+            };
+            self.tasks[t].settings = inherit(&task.hints, Some(above));
+            if !task.children.is_empty() {
+                continue;
+            }
+            // Groups and declared files add up from the task to the file,
+            // nearest first.
             let mut groups = Vec::new();
             let mut declared: Vec<String> = Vec::new();
-            let mut apply = |h: &Hints, g: Option<usize>| {
-                settings.agent = settings
-                    .agent
-                    .take()
-                    .or_else(|| h.agent.as_ref().map(|a| a.value.clone()));
-                settings.gate = settings
-                    .gate
-                    .take()
-                    .or_else(|| h.gate.as_ref().map(|a| a.value.clone()));
-                if settings.escalate.is_empty() {
-                    settings.escalate = h.escalate.iter().map(|e| e.value.clone()).collect();
-                    settings.escalate.sort_by_key(|e| e.from);
-                }
-                if settings.checkpoints.is_empty() {
-                    settings.checkpoints = h.checkpoints.iter().map(|c| c.value.clone()).collect();
-                }
-                settings.judge =
-                    (settings.judge.take()).or_else(|| h.judge.as_ref().map(|a| a.value.clone()));
-                settings.retries = settings.retries.or(h.retries.as_ref().map(|a| a.value));
-                settings.timeout = settings.timeout.or(h.timeout.as_ref().map(|a| a.value));
-                settings.isolate = settings.isolate.or(h.isolate.as_ref().map(|a| a.value));
+            let mut add = |h: &Hints, g: Option<usize>| {
+                groups.extend(g);
                 for f in &h.files {
                     if !declared.contains(&f.value) {
                         declared.push(f.value.clone());
                     }
                 }
-                groups.extend(g);
             };
             let mut cur = Some(t);
             while let Some(i) = cur {
-                apply(&doc.tasks[i].hints, task_group[i]);
+                add(&doc.tasks[i].hints, task_group[i]);
                 cur = doc.tasks[i].parent;
             }
-            let mut s = Some(doc.tasks[t].section);
+            let mut s = Some(task.section);
             while let Some(i) = s {
-                apply(&doc.sections[i].hints, section_group[i]);
+                add(&doc.sections[i].hints, section_group[i]);
                 s = doc.sections[i].parent;
             }
-            self.tasks[t].settings = settings;
-            if doc.tasks[t].children.is_empty() {
-                self.tasks[t].groups = groups;
-                let task = &doc.tasks[t];
-                let mut inferred = files::infer(&task.text, &task.body);
-                inferred.retain(|p| !declared.contains(p));
-                self.tasks[t].files = files::Files { declared, inferred };
-            }
+            self.tasks[t].groups = groups;
+            // A claim needs a `/` or a backtick in the item's bytes (its text
+            // and body come from them): most tasks have neither, and need
+            // no body read.
+            let raw = &doc.source.text.as_bytes()[task.item.clone()];
+            let mut inferred = match memchr::memchr2(b'/', b'`', raw) {
+                Some(_) => files::infer(&task.text, &doc.body(t)),
+                None => Vec::new(),
+            };
+            inferred.retain(|p| !declared.contains(p));
+            self.tasks[t].files = files::Files { declared, inferred };
         }
     }
 
@@ -595,28 +609,42 @@ impl Planner {
             Target::Task(i) => i,
             Target::Section(s) => n + s,
         };
-        let mut edges: Vec<Vec<usize>> = vec![Vec::new(); n + doc.sections.len()];
-        for (t, out) in edges.iter_mut().enumerate().take(n) {
-            out.extend(self.tasks[t].after.iter().map(|&a| node(a)));
-            out.extend(doc.tasks[t].children.iter().copied());
+        // One flat array of edges, node by node, in the order the search
+        // tries them (so the cycle it reports stays the same).
+        let mut graph = graph::Graph::with_capacity(n + doc.sections.len());
+        let mut chain = Vec::new();
+        for t in 0..n {
+            graph.extend(self.tasks[t].after.iter().map(|&a| node(a)));
+            graph.extend(doc.tasks[t].children.iter().copied());
             // Every enclosing task's `after` holds for this task too.
             let mut p = doc.tasks[t].parent;
             while let Some(i) = p {
-                out.extend(self.tasks[i].after.iter().map(|&a| node(a)));
+                graph.extend(self.tasks[i].after.iter().map(|&a| node(a)));
                 p = doc.tasks[i].parent;
             }
-        }
-        for (s, section) in doc.sections.iter().enumerate() {
-            edges[n + s].extend(section.tasks.iter().copied());
-            edges[n + s].extend(section.children.iter().map(|&c| n + c));
-            for &(target, _) in &self.section_after[s] {
-                // A section's `after` holds for every task in it.
-                for t in doc.section_tasks(s) {
-                    edges[t].push(node(target));
-                }
+            // A section's `after` holds for every task in it, outer
+            // sections first.
+            chain.clear();
+            let mut s = Some(doc.tasks[t].section);
+            while let Some(i) = s {
+                chain.push(i);
+                s = doc.sections[i].parent;
             }
+            for &s in chain.iter().rev() {
+                graph.extend(
+                    self.section_after[s]
+                        .iter()
+                        .map(|&(target, _)| node(target)),
+                );
+            }
+            graph.end_node();
         }
-        if let Some(cycle) = graph::find_cycle(&edges) {
+        for section in &doc.sections {
+            graph.extend(section.tasks.iter().copied());
+            graph.extend(section.children.iter().map(|&c| n + c));
+            graph.end_node();
+        }
+        if let Some(cycle) = graph.find_cycle() {
             let name = |i: usize| {
                 if i < n {
                     doc.tasks[i].id.clone()
@@ -639,7 +667,8 @@ impl Planner {
     }
 }
 
-/// Earlier versions' ids of every task and section.
+/// Earlier versions' ids of every task and section (read only when a
+/// reference is no current id).
 struct Aliases {
     ids: HashMap<String, Target>,
     by_last: HashMap<String, Vec<String>>,
@@ -648,7 +677,7 @@ struct Aliases {
 impl Aliases {
     fn legacy(doc: &Document) -> Aliases {
         let old = crate::taskfile::legacy_ids(doc);
-        let mut ids = HashMap::new();
+        let mut ids = HashMap::default();
         for (s, id) in old.sections.into_iter().enumerate().skip(1) {
             ids.insert(id, Target::Section(s));
         }
@@ -660,9 +689,11 @@ impl Aliases {
     }
 }
 
+type HashMap<K, V> = FxHashMap<K, V>;
+
 /// Ids by their last `/` segment.
 fn by_last(ids: &HashMap<String, Target>) -> HashMap<String, Vec<String>> {
-    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    let mut out: HashMap<String, Vec<String>> = HashMap::default();
     for id in ids.keys() {
         if let Some((_, last)) = id.rsplit_once('/') {
             out.entry(last.to_owned()).or_default().push(id.clone());
@@ -683,6 +714,51 @@ fn resolve_last(
     let found =
         crate::taskfile::by_last_segments(candidates.iter().map(String::as_str), reference)?;
     Ok(found.and_then(|full| ids.get(&full).copied()))
+}
+
+/// The settings under `hints`, given those above them: the nearest value
+/// wins. The same `Arc` when the hints set none of them.
+fn inherit(hints: &Hints, above: Option<&Arc<Settings>>) -> Arc<Settings> {
+    let sets_any = hints.agent.is_some()
+        || hints.gate.is_some()
+        || hints.retries.is_some()
+        || hints.timeout.is_some()
+        || hints.isolate.is_some()
+        || !hints.checkpoints.is_empty()
+        || !hints.escalate.is_empty()
+        || hints.judge.is_some();
+    match above {
+        Some(above) if !sets_any => Arc::clone(above),
+        _ => {
+            let base = above.map(|a| a.as_ref());
+            Arc::new(Settings {
+                agent: (hints.agent.as_ref().map(|a| a.value.clone()))
+                    .or_else(|| base.and_then(|b| b.agent.clone())),
+                gate: (hints.gate.as_ref().map(|g| g.value.clone()))
+                    .or_else(|| base.and_then(|b| b.gate.clone())),
+                escalate: if hints.escalate.is_empty() {
+                    base.map(|b| b.escalate.clone()).unwrap_or_default()
+                } else {
+                    let mut e: Vec<_> = hints.escalate.iter().map(|e| e.value.clone()).collect();
+                    e.sort_by_key(|e| e.from);
+                    e
+                },
+                checkpoints: if hints.checkpoints.is_empty() {
+                    base.map(|b| b.checkpoints.clone()).unwrap_or_default()
+                } else {
+                    hints.checkpoints.iter().map(|c| c.value.clone()).collect()
+                },
+                judge: (hints.judge.as_ref().map(|j| j.value.clone()))
+                    .or_else(|| base.and_then(|b| b.judge.clone())),
+                retries: (hints.retries.as_ref().map(|r| r.value))
+                    .or_else(|| base.and_then(|b| b.retries)),
+                timeout: (hints.timeout.as_ref().map(|d| d.value))
+                    .or_else(|| base.and_then(|b| b.timeout)),
+                isolate: (hints.isolate.as_ref().map(|i| i.value))
+                    .or_else(|| base.and_then(|b| b.isolate)),
+            })
+        }
+    }
 }
 
 fn group_for(hints: &Hints, owner: GroupOwner) -> Option<Group> {

@@ -4,6 +4,7 @@
 pub mod check_lines;
 pub mod diagnostic;
 pub mod format;
+pub mod json_out;
 pub mod live;
 pub mod output;
 pub mod plan_graph;

@@ -1,231 +1,257 @@
 //! The plan as one JSON object; the schema is documented in docs/plan-json.md.
+//!
+//! Takes a plan, hands pretty JSON to a writer as it goes: a plan of
+//! 100,000 tasks is never held as one string or one tree, and ids, texts
+//! and bodies are escaped from where they live.
 
+use std::io::Write;
 use std::path::Path;
 
-use serde::Serialize;
-
 use crate::plan::{GroupOwner, Plan};
+use crate::report::json_out::JsonOut;
 use crate::taskfile::IdSource;
-
-#[derive(Serialize)]
-struct PlanJson<'a> {
-    schema: u32,
-    file: String,
-    workdir: String,
-    dialect: &'static str,
-    include_optional: bool,
-    pipeline: &'static str,
-    order: &'static str,
-    tracks: Vec<TrackJson<'a>>,
-    waves: Vec<WaveJson<'a>>,
-    tasks: Vec<TaskJson<'a>>,
-    groups: Vec<GroupJson>,
-    warnings: Vec<WarningJson<'a>>,
-    ignored: &'a [crate::taskfile::Ignored],
-}
-
-#[derive(Serialize)]
-struct TrackJson<'a> {
-    name: &'a str,
-    modules: Vec<&'a str>,
-}
-
-#[derive(Serialize)]
-struct EdgeJson<'a> {
-    after: &'a str,
-    from: Vec<&'static str>,
-}
-
-#[derive(Serialize)]
-struct WaveJson<'a> {
-    index: usize,
-    section: Vec<String>,
-    section_id: Option<&'a str>,
-    modules: Vec<&'a str>,
-    tasks: Vec<&'a str>,
-}
-
-#[derive(Serialize)]
-struct TaskJson<'a> {
-    id: &'a str,
-    id_source: IdSource,
-    line: usize,
-    column: usize,
-    checked: bool,
-    done: bool,
-    optional: bool,
-    skipped: bool,
-    text: &'a str,
-    body: &'a str,
-    section: &'a [String],
-    section_id: Option<&'a str>,
-    wave: usize,
-    after: Vec<&'a str>,
-    edges: Vec<EdgeJson<'a>>,
-    waits_for_waves: bool,
-    parent: Option<&'a str>,
-    children: Vec<&'a str>,
-    parallel_mark: bool,
-    agent: Option<&'a str>,
-    timeout_secs: Option<f64>,
-    retries: Option<u32>,
-    gate: Option<&'a str>,
-    /// `worktree` or `none` from an `isolate` hint; null follows the run.
-    isolate: Option<&'static str>,
-    files: FilesJson<'a>,
-}
-
-/// The files a task claims (tasks whose claims overlap never run at once).
-#[derive(Serialize)]
-struct FilesJson<'a> {
-    declared: &'a [String],
-    inferred: &'a [String],
-}
-
-#[derive(Serialize)]
-struct GroupJson {
-    owner: String,
-    kind: &'static str,
-    limit: usize,
-    in_order: bool,
-}
-
-#[derive(Serialize)]
-struct WarningJson<'a> {
-    line: usize,
-    column: usize,
-    message: &'a str,
-}
 
 /// The version of this JSON: it changes when a field is removed, renamed or
 /// changes its type or meaning (2: `gate` is the command as one string;
-/// 3: `after` holds derived edges too, tracks and `order: graph`).
-pub const SCHEMA: u32 = 3;
+/// 3: a task's `body` leaves out its subtasks; 4: `after` holds derived
+/// edges too, tracks and `order: graph`).
+pub const SCHEMA: u32 = 4;
 
-/// Writes the plan as pretty JSON to `out`, streaming: a plan of 100,000
-/// tasks is never held as one string. `workdir` is where agents run by
-/// default (`run::workspace::default_workdir`).
-pub fn write(plan: &Plan, workdir: &Path, out: impl std::io::Write) -> std::io::Result<()> {
+/// Writes the plan as pretty JSON to `out`, streaming. `workdir` is where
+/// agents run by default (`run::workspace::default_workdir`).
+pub fn write(plan: &Plan, workdir: &Path, out: impl Write) -> std::io::Result<()> {
     let doc = &plan.doc;
-    let paths: Vec<Vec<String>> = (0..doc.sections.len())
-        .map(|s| doc.section_path(s))
-        .collect();
+    let mut j = JsonOut::new(out);
+    // Each section's title path, written once (sections are few, tasks
+    // many), for where it stands: in a wave or a task, both at depth 3.
+    let paths: Vec<Vec<u8>> = (0..doc.sections.len())
+        .map(|s| {
+            let mut p = JsonOut::nested(Vec::new(), PATH_DEPTH);
+            let path = doc.section_path(s);
+            p.begin_array()?;
+            for title in &path {
+                p.item()?;
+                p.str(title)?;
+            }
+            p.end_array()?;
+            p.into_inner()
+        })
+        .collect::<std::io::Result<_>>()?;
     let section_id = |s: usize| (s != 0).then(|| doc.sections[s].id.as_str());
-    let json = PlanJson {
-        schema: SCHEMA,
-        file: doc.source.display_path(),
-        workdir: workdir.display().to_string(),
-        dialect: doc.dialect.name(),
-        include_optional: plan.options.include_optional,
-        pipeline: if plan.tracks.pipeline {
-            "tracks"
-        } else {
-            "waves"
-        },
-        order: if plan.tracks.graph { "graph" } else { "waves" },
-        tracks: (plan.tracks.list.iter())
-            .map(|t| TrackJson {
-                name: &t.name,
-                modules: (t.modules.iter())
-                    .map(|&m| doc.sections[m].id.as_str())
-                    .collect(),
-            })
-            .collect(),
-        waves: plan
-            .waves
-            .iter()
-            .enumerate()
-            .map(|(i, w)| WaveJson {
-                index: i,
-                section: doc.section_path(w.section),
-                section_id: section_id(w.section),
-                modules: w
-                    .modules
-                    .iter()
-                    .map(|&m| doc.sections[m].id.as_str())
-                    .collect(),
-                tasks: w.tasks.iter().map(|&t| doc.tasks[t].id.as_str()).collect(),
-            })
-            .collect(),
-        tasks: doc
-            .tasks
-            .iter()
-            .enumerate()
-            .map(|(i, t)| {
-                let p = &plan.tasks[i];
-                TaskJson {
-                    id: &t.id,
-                    id_source: t.id_source,
-                    line: t.checkbox.line,
-                    column: t.checkbox.column,
-                    checked: t.checked,
-                    done: plan.is_done(i),
-                    optional: t.optional,
-                    skipped: p.skipped,
-                    text: &t.text,
-                    body: &t.body,
-                    section: &paths[t.section],
-                    section_id: section_id(t.section),
-                    wave: p.wave,
-                    after: p.after.iter().map(|&a| plan.target_id(a)).collect(),
-                    edges: (p.after.iter().zip(&p.after_from))
-                        .map(|(&a, from)| EdgeJson {
-                            after: plan.target_id(a),
-                            from: from.names().collect(),
-                        })
-                        .collect(),
-                    waits_for_waves: plan.tracks.waits_for_waves(doc, i),
-                    parent: t.parent.map(|q| doc.tasks[q].id.as_str()),
-                    children: t
-                        .children
-                        .iter()
-                        .map(|&c| doc.tasks[c].id.as_str())
-                        .collect(),
-                    parallel_mark: t.parallel_mark,
-                    agent: p.settings.agent.as_deref(),
-                    timeout_secs: p.settings.timeout.map(|d| d.as_secs_f64()),
-                    retries: p.settings.retries,
-                    gate: p.settings.gate.as_ref().map(|g| g.command.as_str()),
-                    isolate: (p.settings.isolate).map(|on| if on { "worktree" } else { "none" }),
-                    files: FilesJson {
-                        declared: &p.files.declared,
-                        inferred: &p.files.inferred,
-                    },
-                }
-            })
-            .collect(),
-        groups: plan
-            .groups
-            .iter()
-            .map(|g| {
-                let (kind, owner) = match g.owner {
-                    GroupOwner::File => ("file", String::new()),
-                    GroupOwner::Section(s) => ("section", doc.sections[s].id.clone()),
-                    GroupOwner::Task(t) => ("task", doc.tasks[t].id.clone()),
-                };
-                GroupJson {
-                    owner,
-                    kind,
-                    limit: g.limit,
-                    in_order: g.in_order,
-                }
-            })
-            .collect(),
-        warnings: doc
-            .warnings
-            .iter()
-            .map(|w| WarningJson {
-                line: w.at.span.line,
-                column: w.at.span.column,
-                message: &w.message,
-            })
-            .collect(),
-        ignored: &doc.ignored,
-    };
-    let mut out = out;
-    serde_json::to_writer_pretty(&mut out, &json)?;
-    out.write_all(b"\n")?;
+    j.begin_object()?;
+    j.key("schema")?;
+    j.uint(SCHEMA.into())?;
+    j.key("file")?;
+    j.str(&doc.source.display_path())?;
+    j.key("workdir")?;
+    j.str(&workdir.display().to_string())?;
+    j.key("dialect")?;
+    j.str(doc.dialect.name())?;
+    j.key("include_optional")?;
+    j.bool(plan.options.include_optional)?;
+    j.key("pipeline")?;
+    j.str(if plan.tracks.pipeline {
+        "tracks"
+    } else {
+        "waves"
+    })?;
+    j.key("order")?;
+    j.str(if plan.tracks.graph { "graph" } else { "waves" })?;
+    j.key("tracks")?;
+    j.begin_array()?;
+    for track in &plan.tracks.list {
+        j.item()?;
+        j.begin_object()?;
+        j.key("name")?;
+        j.str(&track.name)?;
+        j.key("modules")?;
+        j.str_array(track.modules.iter().map(|&m| doc.sections[m].id.as_str()))?;
+        j.end_object()?;
+    }
+    j.end_array()?;
+
+    j.key("waves")?;
+    j.begin_array()?;
+    for (i, w) in plan.waves.iter().enumerate() {
+        j.item()?;
+        j.begin_object()?;
+        j.key("index")?;
+        j.uint(i as u64)?;
+        j.key("section")?;
+        path_array(&mut j, &paths[w.section])?;
+        j.key("section_id")?;
+        j.opt_str(section_id(w.section))?;
+        j.key("modules")?;
+        j.str_array(w.modules.iter().map(|&m| doc.sections[m].id.as_str()))?;
+        j.key("tasks")?;
+        j.str_array(w.tasks.iter().map(|&t| doc.tasks[t].id.as_str()))?;
+        j.end_object()?;
+    }
+    j.end_array()?;
+
+    j.key("tasks")?;
+    j.begin_array()?;
+    let mut body = String::new();
+    for (i, t) in doc.tasks.iter().enumerate() {
+        let p = &plan.tasks[i];
+        j.item()?;
+        j.begin_object()?;
+        j.key("id")?;
+        // The other keys of a task: each a fixed string with its comma and
+        // indent, copied in one go (a task object always stands at depth 3).
+        macro_rules! key {
+            ($k:literal) => {
+                j.fixed_key(concat!(",\n      \"", $k, "\": ").as_bytes(), TASK_DEPTH)
+            };
+        }
+        j.str(&t.id)?;
+        key!("id_source")?;
+        j.str(match t.id_source {
+            IdSource::Hint => "hint",
+            IdSource::Dialect => "dialect",
+            IdSource::Slug => "slug",
+        })?;
+        key!("line")?;
+        j.uint(t.checkbox.line as u64)?;
+        key!("column")?;
+        j.uint(t.checkbox.column as u64)?;
+        key!("checked")?;
+        j.bool(t.checked)?;
+        key!("done")?;
+        j.bool(plan.is_done(i))?;
+        key!("optional")?;
+        j.bool(t.optional)?;
+        key!("skipped")?;
+        j.bool(p.skipped)?;
+        key!("text")?;
+        j.str(&t.text)?;
+        key!("body")?;
+        body.clear();
+        doc.own_body_into(i, &mut body);
+        j.str(&body)?;
+        key!("section")?;
+        path_array(&mut j, &paths[t.section])?;
+        key!("section_id")?;
+        j.opt_str(section_id(t.section))?;
+        key!("wave")?;
+        j.uint(p.wave as u64)?;
+        key!("after")?;
+        j.str_array(p.after.iter().map(|&a| plan.target_id(a)))?;
+        key!("edges")?;
+        j.begin_array()?;
+        for (&a, from) in p.after.iter().zip(&p.after_from) {
+            j.item()?;
+            j.begin_object()?;
+            j.key("after")?;
+            j.str(plan.target_id(a))?;
+            j.key("from")?;
+            j.str_array(from.names())?;
+            j.end_object()?;
+        }
+        j.end_array()?;
+        key!("waits_for_waves")?;
+        j.bool(plan.tracks.waits_for_waves(doc, i))?;
+        key!("parent")?;
+        j.opt_str(t.parent.map(|q| doc.tasks[q].id.as_str()))?;
+        key!("children")?;
+        j.str_array(t.children.iter().map(|&c| doc.tasks[c].id.as_str()))?;
+        key!("parallel_mark")?;
+        j.bool(t.parallel_mark)?;
+        let s = &p.settings;
+        key!("agent")?;
+        j.opt_str(s.agent.as_deref())?;
+        key!("timeout_secs")?;
+        match s.timeout {
+            Some(d) => j.float(d.as_secs_f64())?,
+            None => j.null()?,
+        }
+        key!("retries")?;
+        match s.retries {
+            Some(r) => j.uint(r.into())?,
+            None => j.null()?,
+        }
+        key!("gate")?;
+        j.opt_str(s.gate.as_ref().map(|g| g.command.as_str()))?;
+        // `worktree` or `none` from an `isolate` hint; null follows the run.
+        key!("isolate")?;
+        j.opt_str((s.isolate).map(|on| if on { "worktree" } else { "none" }))?;
+        // The files it claims (tasks whose claims overlap never run at once).
+        key!("files")?;
+        j.begin_object()?;
+        j.key("declared")?;
+        j.str_array(p.files.declared.iter().map(String::as_str))?;
+        j.key("inferred")?;
+        j.str_array(p.files.inferred.iter().map(String::as_str))?;
+        j.end_object()?;
+        j.end_object()?;
+        j.flush_some()?;
+    }
+    j.end_array()?;
+
+    j.key("groups")?;
+    j.begin_array()?;
+    for g in &plan.groups {
+        let (kind, owner) = match g.owner {
+            GroupOwner::File => ("file", ""),
+            GroupOwner::Section(s) => ("section", doc.sections[s].id.as_str()),
+            GroupOwner::Task(t) => ("task", doc.tasks[t].id.as_str()),
+        };
+        j.item()?;
+        j.begin_object()?;
+        j.key("owner")?;
+        j.str(owner)?;
+        j.key("kind")?;
+        j.str(kind)?;
+        j.key("limit")?;
+        j.uint(g.limit as u64)?;
+        j.key("in_order")?;
+        j.bool(g.in_order)?;
+        j.end_object()?;
+    }
+    j.end_array()?;
+
+    j.key("warnings")?;
+    j.begin_array()?;
+    for w in &doc.warnings {
+        j.item()?;
+        j.begin_object()?;
+        j.key("line")?;
+        j.uint(w.at.span.line as u64)?;
+        j.key("column")?;
+        j.uint(w.at.span.column as u64)?;
+        j.key("message")?;
+        j.str(&w.message)?;
+        j.end_object()?;
+    }
+    j.end_array()?;
+
+    j.key("ignored")?;
+    j.begin_array()?;
+    for i in &doc.ignored {
+        j.item()?;
+        j.begin_object()?;
+        j.key("line")?;
+        j.uint(i.line as u64)?;
+        j.key("text")?;
+        j.str(&i.text)?;
+        j.key("reason")?;
+        j.str(i.reason)?;
+        j.end_object()?;
+    }
+    j.end_array()?;
+    j.end_object()?;
+    j.raw(b"\n")?;
+    let mut out = j.into_inner()?;
     out.flush()
+}
+
+const PATH_DEPTH: usize = 3;
+const TASK_DEPTH: usize = 3;
+
+/// A section's title path, written beforehand at its depth.
+fn path_array<W: Write>(j: &mut JsonOut<W>, written: &[u8]) -> std::io::Result<()> {
+    debug_assert_eq!(j.depth(), PATH_DEPTH);
+    j.raw(written)
 }
 
 /// The plan as one JSON string (for tests and small plans).

@@ -21,8 +21,17 @@ const TEXT_MIN: usize = 32;
 /// `workdir` is where agents and gates run unless `run --workdir` says
 /// otherwise (`run::workspace::default_workdir`).
 pub fn render(plan: &Plan, workdir: &Path) -> String {
+    let mut buf = Vec::new();
+    write(plan, workdir, &mut buf).expect("writing to memory cannot fail");
+    String::from_utf8(buf).expect("the plan text is UTF-8")
+}
+
+/// Writes what [`render`] returns to `sink` as it goes: the text of a plan
+/// of 100,000 tasks is never held whole.
+pub fn write(plan: &Plan, workdir: &Path, mut sink: impl std::io::Write) -> std::io::Result<()> {
+    const CHUNK: usize = 1 << 16;
     let doc = &plan.doc;
-    let mut out = String::new();
+    let mut out = String::with_capacity(2 * CHUNK);
     let total = doc.tasks.len();
     let runnable: Vec<usize> = plan.runnable().collect();
     let done = runnable.iter().filter(|&&t| plan.is_done(t)).count();
@@ -106,6 +115,10 @@ pub fn render(plan: &Plan, workdir: &Path) -> String {
                 let _ = writeln!(out, "  § {}{tail}", fit_path(&rel, room));
             }
             task_line(&mut out, plan, t);
+            if out.len() >= CHUNK {
+                sink.write_all(out.as_bytes())?;
+                out.clear();
+            }
         }
     }
     if !doc.warnings.is_empty() {
@@ -131,7 +144,8 @@ pub fn render(plan: &Plan, workdir: &Path) -> String {
             let _ = writeln!(out, "{head}{gap}{text}{tail}");
         }
     }
-    out
+    sink.write_all(out.as_bytes())?;
+    sink.flush()
 }
 
 fn task_line(out: &mut String, plan: &Plan, t: usize) {
@@ -422,12 +436,13 @@ pub fn humanize(d: std::time::Duration) -> String {
     }
 }
 
-fn shorten(text: &str) -> String {
-    if text.chars().count() <= TEXT_WIDTH {
-        text.to_owned()
+fn shorten(text: &str) -> std::borrow::Cow<'_, str> {
+    // Bytes bound characters: most texts are short enough to need no count.
+    if text.len() <= TEXT_WIDTH || text.chars().count() <= TEXT_WIDTH {
+        text.into()
     } else {
         let mut s: String = text.chars().take(TEXT_WIDTH - 1).collect();
         s.push('…');
-        s
+        s.into()
     }
 }

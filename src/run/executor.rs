@@ -117,7 +117,7 @@ pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attem
     let mut prompt_file = l.spares.open(&prompt_path, prompt.as_bytes(), false)?;
 
     let script_path = file("sh");
-    let script = l.spec.script(&task.body);
+    let script = l.spec.script(&l.plan.doc.body(l.task));
     if let Some(script) = &script {
         std::fs::write(&script_path, script)?;
     }

@@ -68,7 +68,7 @@ impl Template {
         );
         let ctx = context! {
             file => file,
-            task => context! { id => task.id.clone(), text => task.text.clone(), body => task.body.clone() },
+            task => context! { id => task.id.clone(), text => task.text.clone(), body => doc.body(t) },
             section => doc.section_path(task.section),
             changes => changes.diff.clone(),
             changes_from => changes.from.clone(),

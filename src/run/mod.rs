@@ -272,7 +272,10 @@ pub fn config_escalation(plan: &mut Plan, config: &Config) {
     }
     for task in &mut plan.tasks {
         if task.settings.escalate.is_empty() {
-            task.settings.escalate.clone_from(&config.run.escalate);
+            // Settings are shared between tasks (`Arc`): this task's own copy.
+            std::sync::Arc::make_mut(&mut task.settings)
+                .escalate
+                .clone_from(&config.run.escalate);
         }
     }
 }
@@ -341,7 +344,7 @@ pub fn check_agents(
         });
         let Some(spec) = spec.clone() else { continue };
         let task = &plan.doc.tasks[t];
-        if let Some(problem) = spec.task_problem(&task.body) {
+        if let Some(problem) = spec.task_problem(&plan.doc.body(t)) {
             problems.push(AgentProblem {
                 task: t,
                 message: format!("task `{}` (line {}) {problem}", task.id, task.checkbox.line),
@@ -360,7 +363,7 @@ pub fn check_agents(
             let Some(name) = &e.agent else { continue };
             match escalated_agent(name, options) {
                 Ok(spec) => {
-                    if let Some(problem) = spec.task_problem(&task.body) {
+                    if let Some(problem) = spec.task_problem(&plan.doc.body(t)) {
                         problems.push(AgentProblem {
                             task: t,
                             message: format!(

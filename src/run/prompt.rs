@@ -57,7 +57,7 @@ impl Prompter {
         let mut parents = Vec::new();
         let mut p = task.parent;
         while let Some(i) = p {
-            parents.push(context! { text => doc.tasks[i].text.clone(), body => doc.tasks[i].body.clone(), id => doc.tasks[i].id.clone() });
+            parents.push(context! { text => doc.tasks[i].text.clone(), body => doc.body(i), id => doc.tasks[i].id.clone() });
             p = doc.tasks[i].parent;
         }
         parents.reverse();
@@ -65,7 +65,7 @@ impl Prompter {
         let gate = (plan.tasks[t].settings.gate.as_ref()).map(|g| g.command.clone());
         let ctx = context! {
             file => file,
-            task => context! { id => task.id.clone(), text => task.text.clone(), body => task.body.clone() },
+            task => context! { id => task.id.clone(), text => task.text.clone(), body => doc.body(t) },
             section => doc.section_path(task.section),
             parents => parents,
             gate => gate,

@@ -10,22 +10,28 @@ mod dialect;
 mod hint_values;
 mod hints;
 mod identity;
+mod ids;
 mod legacy_ids;
+mod pieces;
 mod scan;
 mod source;
+mod text;
 
 use std::path::Path;
 
 pub use checkpoint::{Checkpoint, Trigger};
 pub use dialect::Dialect;
 pub use hints::{
-    Escalation, Gate, Hints, Order, Parallel, Pipeline, Spanned, parse_duration, parse_escalation,
+    Escalation, Gate, Hints, Order, Parallel, Pipeline, Spanned, TaskHints, parse_duration,
+    parse_escalation,
 };
 pub use identity::{ID_MAX, IdSource, slug};
+pub use ids::IdOwner;
 pub use legacy_ids::{LegacyIds, find_task, legacy_ids};
 pub use source::{Source, Span};
 
 use crate::error::{Diagnostic, Error, Location, PlanError};
+use text::{body_into, body_is_blank, first_line_text};
 
 /// How to read a task file: which dialect (Kiro's optional tasks are kept
 /// by the Kiro dialect; whether they run is a planning option).
@@ -61,14 +67,15 @@ pub struct Task {
     /// The rest of the checkbox's line without `<!-- -->` comments, runs of
     /// white space collapsed to one space.
     pub text: String,
-    /// Everything else in the list item, dedented, with LF line endings.
-    pub body: String,
-    /// The list item's byte range in `Source::text`.
+    /// The list item's byte range in `Source::text`; its body (everything
+    /// after the checkbox's line) is read from there on demand
+    /// (`Document::body`), never stored: a parent's body holds its
+    /// subtasks, so stored bodies cost the square of the nesting depth.
     pub item: std::ops::Range<usize>,
     pub section: usize,
     pub parent: Option<usize>,
     pub children: Vec<usize>,
-    pub hints: Hints,
+    pub hints: TaskHints,
     /// The dialect's `[P]` / `(P)` marker.
     pub parallel_mark: bool,
     /// Dependencies written in the dialect's prose, with their spans.
@@ -107,6 +114,7 @@ pub struct Document {
     pub ignored: Vec<Ignored>,
     pub errors: Vec<Diagnostic>,
     pub warnings: Vec<Warning>,
+    ids: ids::IdIndex,
 }
 
 impl Document {
@@ -115,7 +123,15 @@ impl Document {
     }
 
     pub fn parse(source: Source, options: ReadOptions) -> Document {
-        let scan = scan::scan(&source);
+        Document::parse_in_pieces(source, options, scan::PIECE)
+    }
+
+    /// [`Document::parse`] with pulldown-cmark given pieces of at least
+    /// `min_piece` bytes (`usize::MAX`: the whole text at once). For tests
+    /// that check pieces read the same document as one parse.
+    #[doc(hidden)]
+    pub fn parse_in_pieces(source: Source, options: ReadOptions, min_piece: usize) -> Document {
+        let scan = scan::scan_in_pieces(&source, min_piece);
         let (items, empty): (Vec<_>, Vec<_>) = scan.items.into_iter().partition(|i| !i.empty);
         let texts: Vec<String> = (items.iter())
             .map(|i| first_line_text(&source, i.text_start))
@@ -144,6 +160,7 @@ impl Document {
             ignored: Vec::new(),
             errors: Vec::new(),
             warnings: Vec::new(),
+            ids: ids::IdIndex::default(),
             source,
         };
         doc.build_sections(&scan.headings);
@@ -163,8 +180,54 @@ impl Document {
         doc.ignored.sort_by_key(|i| i.line);
         doc.attach_comments(scan.comments);
         identity::assign(&mut doc);
+        doc.ids = ids::IdIndex::build(
+            doc.sections.iter().map(|s| s.id.as_str()),
+            doc.tasks.iter().map(|t| t.id.as_str()),
+            |o| doc.id_of(o),
+        );
         doc.check_nul_bytes();
         doc
+    }
+
+    /// The id of a task or section.
+    pub fn id_of(&self, owner: IdOwner) -> &str {
+        match owner {
+            IdOwner::Task(t) => &self.tasks[t].id,
+            IdOwner::Section(s) => &self.sections[s].id,
+        }
+    }
+
+    /// The task or section with exactly this id (a task wins a clash).
+    pub fn id_owner(&self, id: &str) -> Option<IdOwner> {
+        self.ids.get(id, |o| self.id_of(o))
+    }
+
+    /// Every id, sections' then tasks' (the file's own empty id left out).
+    pub fn all_ids(&self) -> impl Iterator<Item = (&str, IdOwner)> {
+        let sections = (self.sections.iter().enumerate().skip(1))
+            .map(|(i, s)| (s.id.as_str(), IdOwner::Section(i)));
+        let tasks = (self.tasks.iter().enumerate()).map(|(i, t)| (t.id.as_str(), IdOwner::Task(i)));
+        sections.chain(tasks)
+    }
+
+    /// Task `t`'s body: the rest of its list item after the checkbox's
+    /// line, dedented, with LF line endings, its subtasks' lines included
+    /// (what an agent is given).
+    pub fn body(&self, t: usize) -> String {
+        let task = &self.tasks[t];
+        let mut out = String::new();
+        body_into(&self.source, task.checkbox.offset, task.item.end, &mut out);
+        out
+    }
+
+    /// Task `t`'s own body, up to its first subtask, appended to `out`
+    /// (for the JSON, where each subtask has its own).
+    pub fn own_body_into(&self, t: usize, out: &mut String) {
+        let task = &self.tasks[t];
+        let end = (self.tasks.get(t + 1))
+            .filter(|next| next.item.start < task.item.end && next.item.start > task.item.start)
+            .map_or(task.item.end, |next| next.item.start);
+        body_into(&self.source, task.checkbox.offset, end, out);
     }
 
     /// Diagnostics become an error; a document without errors passes through.
@@ -342,9 +405,8 @@ impl Document {
             }
             let index = self.tasks.len();
             let parent = stack.last().copied();
-            let body = body_text(&self.source, item);
             let section = self.section_at(item.start);
-            if text.is_empty() && body.is_empty() {
+            if text.is_empty() && body_is_blank(&self.source, item.bracket, item.end) {
                 // Only comments follow the checkbox (`- [ ] <!-- id: a -->`).
                 let span = self.source.span(item.bracket, 3);
                 self.warn(
@@ -355,16 +417,15 @@ impl Document {
             }
             // The dialect reads the task's own lines, not its subtasks': a
             // subtask's `_Depends:` is the subtask's.
-            let first_child = items.get(n + 1).filter(|next| next.start < item.end);
-            let marks = match first_child {
-                Some(child) if self.dialect == Dialect::Kiro => {
-                    let own = scan::RawItem {
-                        end: child.start,
-                        ..item.clone()
-                    };
-                    dialect::marks(self.dialect, &text, &body_text(&self.source, &own))
-                }
-                _ => dialect::marks(self.dialect, &text, &body),
+            let marks = if self.dialect == Dialect::Kiro {
+                let first_child = items.get(n + 1).filter(|next| next.start < item.end);
+                let end = first_child.map_or(item.end, |child| child.start);
+                let mut own = String::new();
+                body_into(&self.source, item.bracket, end, &mut own);
+                dialect::marks(self.dialect, &text, &own)
+            } else {
+                // Only Kiro reads bodies.
+                dialect::marks(self.dialect, &text, "")
             };
             let depends = marks
                 .depends
@@ -381,12 +442,11 @@ impl Document {
                 checked: item.checked,
                 optional: item.optional,
                 text,
-                body,
                 item: item.start..item.end,
                 section,
                 parent,
                 children: Vec::new(),
-                hints: Hints::default(),
+                hints: TaskHints::default(),
                 parallel_mark: marks.parallel,
                 depends,
             });
@@ -453,7 +513,7 @@ impl Document {
             let block = fenced.is_some();
             let span = fenced.unwrap_or_else(|| self.source.span(c.offset, 4));
             let (hints, place) = if let Some(t) = self.task_at(c.offset) {
-                (&mut self.tasks[t].hints, "for this task")
+                (&mut *self.tasks[t].hints, "for this task")
             } else {
                 let section = self.section_at(c.offset);
                 let first_task = self.sections[section]
@@ -561,80 +621,6 @@ pub fn by_last_segments<'a>(
     }
 }
 
-/// The rest of the checkbox's line, trimmed, with `<!-- -->` comments removed
-/// (but not inside code spans, where they are text).
-fn first_line_text(source: &Source, start: usize) -> String {
-    let line = &source.text[start..source.line_end(start)];
-    let mut out = String::with_capacity(line.len());
-    let mut rest = line;
-    loop {
-        let comment = rest.find("<!--");
-        let tick = rest.find('`');
-        match (comment, tick) {
-            (Some(c), t) if t.is_none_or(|t| c < t) => {
-                out.push_str(&rest[..c]);
-                rest = rest[c..]
-                    .find("-->")
-                    .map_or("", |close| &rest[c + close + 3..]);
-            }
-            (_, Some(t)) => {
-                // A code span: a run of backticks up to the same run again.
-                let run = rest[t..].len() - rest[t..].trim_start_matches('`').len();
-                let fence = &rest[t..t + run];
-                let end = rest[t + run..]
-                    .find(fence)
-                    .map_or(rest.len(), |e| t + run + e + run);
-                out.push_str(&rest[..end]);
-                rest = &rest[end..];
-            }
-            _ => break,
-        }
-    }
-    out.push_str(rest);
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// The item's lines after the first, dedented by the item's content indent.
-fn body_text(source: &Source, item: &scan::RawItem) -> String {
-    let text = &source.text;
-    // The checkbox line can end exactly at the item's end (no final newline).
-    let first_end = source.line_end(item.text_start).min(item.end);
-    let rest = &text[first_end..item.end];
-    let start = match rest.as_bytes().first() {
-        Some(b'\r') if rest.as_bytes().get(1) == Some(&b'\n') => first_end + 2,
-        Some(b'\r' | b'\n') => first_end + 1,
-        _ => item.end,
-    };
-    if start >= item.end {
-        return String::new();
-    }
-    let line_start = text[..item.bracket]
-        .rfind(['\n', '\r'])
-        .map_or(0, |i| i + 1);
-    let indent = text[line_start..item.bracket].chars().count();
-    let mut body = String::new();
-    // LF, CRLF and a lone CR all end a line, as they do for the parser.
-    let mut after_cr = false;
-    for line in text[start..item.end].split_inclusive(['\n', '\r']) {
-        // The LF of a CRLF, split off by the CR before it.
-        let lf_of_crlf = after_cr && line == "\n";
-        after_cr = line.ends_with('\r');
-        if lf_of_crlf {
-            continue;
-        }
-        let line = line.trim_end_matches(['\n', '\r']);
-        let strip = line
-            .char_indices()
-            .take_while(|&(i, c)| i < indent && (c == ' ' || c == '\t'))
-            .count();
-        body.push_str(&line[strip..]);
-        body.push('\n');
-    }
-    let trimmed = body.trim_end();
-    let lead = trimmed.len() - trimmed.trim_start_matches(['\n', '\r']).len();
-    trimmed[lead..].to_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -647,7 +633,8 @@ mod tests {
     }
 
     fn bodies(text: &str) -> Vec<String> {
-        parse(text).tasks.iter().map(|t| t.body.clone()).collect()
+        let doc = parse(text);
+        (0..doc.tasks.len()).map(|t| doc.body(t)).collect()
     }
 
     #[test]

@@ -11,6 +11,7 @@ use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, T
 use crate::taskfile::Source;
 use crate::taskfile::checkpoint;
 use crate::taskfile::hints::{self, Comment};
+use crate::taskfile::pieces;
 
 #[derive(Debug, Clone)]
 pub struct RawItem {
@@ -103,39 +104,131 @@ fn lone_cr_as_lf(text: &str) -> std::borrow::Cow<'_, str> {
         .into()
 }
 
-pub fn scan(source: &Source) -> Scan {
+/// The smallest piece of the text pulldown-cmark parses at once (see
+/// [`scan_in_pieces`]).
+pub const PIECE: usize = 32 << 10;
+
+/// Parses the text in pieces of at least `min_piece` bytes, each cut where
+/// no block can run on past it (`pieces`): pulldown-cmark builds a tree of
+/// the whole input before its first event, so a 13 MB file held a tree
+/// many times its size. Pieces keep that tree small and in cache; what they
+/// find is what one parse of the whole text finds (tested).
+pub fn scan_in_pieces(source: &Source, min_piece: usize) -> Scan {
     let normalized = lone_cr_as_lf(&source.text);
     let text = normalized.as_ref();
-    let mut out = Scan::default();
-    let mut open: Vec<OpenItem> = Vec::new();
-    let mut quote_depth = 0usize;
-    let mut heading: Option<RawHeading> = None;
+    let top = front_matter_len(text);
+    let mut scanner = Scanner {
+        source,
+        text,
+        out: Scan::default(),
+        open: Vec::new(),
+        quote_depth: 0,
+        heading: None,
+        in_heading: false,
+        front_matter_end: 0,
+        gate: None,
+        checkpoint: None,
+        depth: 0,
+        last_top: None,
+    };
+    let may_cut = pieces::may_cut(text);
+    let mut start = top;
+    let mut first = true;
+    while start < text.len() || first {
+        let mut want = min_piece.max(1);
+        loop {
+            let end = (pieces::next_cut(text, start.saturating_add(want)).filter(|_| may_cut))
+                .unwrap_or(text.len());
+            let kept = (scanner.out.items.len(), scanner.out.headings.len());
+            let comments = scanner.out.comments.len();
+            scanner.parse(start, end, first);
+            if end == text.len() || !pieces::runs_on(text, start, end, scanner.last_top) {
+                start = end;
+                break;
+            }
+            // The last block may run on past the cut: parse it again with the
+            // next piece, in a piece twice as long (so a long fence costs a
+            // linear amount of parsing, not a square).
+            scanner.out.items.truncate(kept.0);
+            scanner.out.headings.truncate(kept.1);
+            scanner.out.comments.truncate(comments);
+            want = (end - start) * 2;
+        }
+        first = false;
+    }
+    scanner.out
+}
+
+struct Scanner<'a> {
+    source: &'a Source,
+    text: &'a str,
+    out: Scan,
+    open: Vec<OpenItem>,
+    quote_depth: usize,
+    heading: Option<RawHeading>,
     // Inside any heading, also one in a list item (which is no section).
-    let mut in_heading = false;
+    in_heading: bool,
     // YAML front matter with a blank line after its opening `---` (spec-kit's
     // tasks template) is none by pulldown-cmark's rule: it sees a rule and a
     // setext heading. That heading is front matter, not a section.
-    let mut front_matter_end = 0;
+    front_matter_end: usize,
     // The open ```` ```gate ```` block: where its fence starts, its text.
-    let mut gate: Option<(usize, String)> = None;
+    gate: Option<(usize, String)>,
     // The open ```` ```checkpoint ```` block, likewise.
-    let mut checkpoint: Option<(usize, String)> = None;
-    let top = front_matter_len(text);
-    let parser = Parser::new_ext(&text[top..], options()).into_offset_iter();
-    for (n, (event, range)) in parser.enumerate() {
-        let range = range.start + top..range.end + top;
-        if n == 1
-            && top == 0
-            && let Event::Start(Tag::Heading {
-                level: HeadingLevel::H2,
-                ..
-            }) = event
-            && text.lines().next().map(str::trim_end) == Some("---")
-            && text[range.clone()].lines().last().map(str::trim) == Some("---")
-        {
-            front_matter_end = range.end;
+    checkpoint: Option<(usize, String)>,
+    /// How many blocks are open (for `last_top`).
+    depth: usize,
+    /// The last block at the top level of the piece: whether it can run on
+    /// past a cut, and where it ends.
+    last_top: Option<pieces::TopBlock>,
+}
+
+impl Scanner<'_> {
+    /// One piece, `start..end` of the text; `first` for the one at the top.
+    fn parse(&mut self, start: usize, end: usize, first: bool) {
+        let text = self.text;
+        self.open.clear();
+        self.quote_depth = 0;
+        self.heading = None;
+        self.in_heading = false;
+        self.gate = None;
+        self.checkpoint = None;
+        self.depth = 0;
+        self.last_top = None;
+        let parser = Parser::new_ext(&text[start..end], options()).into_offset_iter();
+        for (n, (event, range)) in parser.enumerate() {
+            let range = range.start + start..range.end + start;
+            if first
+                && n == 1
+                && start == 0
+                && let Event::Start(Tag::Heading {
+                    level: HeadingLevel::H2,
+                    ..
+                }) = event
+                && text.lines().next().map(str::trim_end) == Some("---")
+                && text[range.clone()].lines().last().map(str::trim) == Some("---")
+            {
+                self.front_matter_end = range.end;
+            }
+            self.event(event, range);
         }
-        if let Some(item) = open.last_mut().filter(|i| i.first) {
+    }
+
+    fn event(&mut self, event: Event<'_>, range: std::ops::Range<usize>) {
+        let text = self.text;
+        let source = self.source;
+        let out = &mut self.out;
+        match &event {
+            Event::Start(tag) => {
+                if self.depth == 0 {
+                    self.last_top = Some(pieces::TopBlock::new(tag, range.end));
+                }
+                self.depth += 1;
+            }
+            Event::End(_) => self.depth -= 1,
+            _ => {}
+        }
+        if let Some(item) = self.open.last_mut().filter(|i| i.first) {
             item.first = false;
             // pulldown-cmark reports a task marker only right after the list
             // marker and with whitespace after it. GFM also takes one at the
@@ -158,7 +251,7 @@ pub fn scan(source: &Source) -> Scan {
                     checked,
                     optional,
                     text_start: skip_blanks(text, after),
-                    in_quote: quote_depth > 0,
+                    in_quote: self.quote_depth > 0,
                     empty: rest_is_blank(source, after),
                 });
                 item.task = Some(out.items.len() - 1);
@@ -166,7 +259,7 @@ pub fn scan(source: &Source) -> Scan {
         }
         match event {
             Event::Start(Tag::Item) => {
-                open.push(OpenItem {
+                self.open.push(OpenItem {
                     start: range.start,
                     end: range.end,
                     task: None,
@@ -174,17 +267,17 @@ pub fn scan(source: &Source) -> Scan {
                 });
             }
             Event::End(TagEnd::Item) => {
-                open.pop();
+                self.open.pop();
             }
             // A marker pulldown-cmark reports inside a heading belongs to a
             // setext heading (`- [ ] a` over `  ---`): GFM wants a paragraph.
-            Event::TaskListMarker(_) if in_heading => {}
+            Event::TaskListMarker(_) if self.in_heading => {}
             Event::TaskListMarker(checked) => {
-                let Some(item) = open.last_mut() else {
-                    continue;
+                let Some(item) = self.open.last_mut() else {
+                    return;
                 };
                 let Some(bracket) = text[range.clone()].find('[').map(|i| range.start + i) else {
-                    continue;
+                    return;
                 };
                 let after = skip_blanks(text, bracket + 3);
                 let raw = RawItem {
@@ -194,7 +287,7 @@ pub fn scan(source: &Source) -> Scan {
                     checked,
                     optional: false,
                     text_start: after,
-                    in_quote: quote_depth > 0,
+                    in_quote: self.quote_depth > 0,
                     empty: rest_is_blank(source, bracket + 3),
                 };
                 match item.task {
@@ -205,12 +298,15 @@ pub fn scan(source: &Source) -> Scan {
                     }
                 }
             }
-            Event::Start(Tag::BlockQuote(_)) => quote_depth += 1,
-            Event::End(TagEnd::BlockQuote(_)) => quote_depth -= 1,
+            Event::Start(Tag::BlockQuote(_)) => self.quote_depth += 1,
+            Event::End(TagEnd::BlockQuote(_)) => self.quote_depth -= 1,
             Event::Start(Tag::Heading { level, .. }) => {
-                in_heading = true;
-                if quote_depth == 0 && open.is_empty() && range.start >= front_matter_end {
-                    heading = Some(RawHeading {
+                self.in_heading = true;
+                if self.quote_depth == 0
+                    && self.open.is_empty()
+                    && range.start >= self.front_matter_end
+                {
+                    self.heading = Some(RawHeading {
                         start: range.start,
                         level: level as u8,
                         title: String::new(),
@@ -218,53 +314,53 @@ pub fn scan(source: &Source) -> Scan {
                 }
             }
             Event::End(TagEnd::Heading(_)) => {
-                in_heading = false;
-                if let Some(mut h) = heading.take() {
+                self.in_heading = false;
+                if let Some(mut h) = self.heading.take() {
                     h.title = h.title.split_whitespace().collect::<Vec<_>>().join(" ");
                     out.headings.push(h);
                 }
             }
             Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info)))
-                if quote_depth == 0
-                    && range.start >= front_matter_end
+                if self.quote_depth == 0
+                    && range.start >= self.front_matter_end
                     && info.split_whitespace().next() == Some("gate") =>
             {
-                gate = Some((range.start, String::new()));
+                self.gate = Some((range.start, String::new()));
             }
             Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info)))
-                if quote_depth == 0
-                    && range.start >= front_matter_end
+                if self.quote_depth == 0
+                    && range.start >= self.front_matter_end
                     && info.split_whitespace().next() == Some("checkpoint") =>
             {
-                checkpoint = Some((range.start, String::new()));
+                self.checkpoint = Some((range.start, String::new()));
             }
             Event::End(TagEnd::CodeBlock) => {
-                if let Some((start, command)) = checkpoint.take() {
+                if let Some((start, command)) = self.checkpoint.take() {
                     let fence = source.line_end(start) - start;
                     out.comments
                         .push(checkpoint::checkpoint_block(source, start, fence, &command));
                 }
-                if let Some((start, command)) = gate.take() {
+                if let Some((start, command)) = self.gate.take() {
                     let fence = source.line_end(start) - start;
                     out.comments
                         .push(hints::gate_block(source, start, fence, &command));
                 }
             }
             Event::Text(t) | Event::Code(t) => {
-                if let Some(h) = heading.as_mut() {
+                if let Some(h) = self.heading.as_mut() {
                     h.title.push_str(&t);
                 }
-                if let Some((_, command)) = gate.as_mut().or(checkpoint.as_mut()) {
+                if let Some((_, command)) = self.gate.as_mut().or(self.checkpoint.as_mut()) {
                     command.push_str(&t);
                 }
             }
             Event::SoftBreak | Event::HardBreak => {
-                if let Some(h) = heading.as_mut() {
+                if let Some(h) = self.heading.as_mut() {
                     h.title.push(' ');
                 }
             }
             Event::Start(Tag::HtmlBlock) | Event::InlineHtml(_)
-                if quote_depth == 0 && range.start >= front_matter_end =>
+                if self.quote_depth == 0 && range.start >= self.front_matter_end =>
             {
                 out.comments
                     .extend(hints::comments_in(source, range.start, range.end));
@@ -272,7 +368,6 @@ pub fn scan(source: &Source) -> Scan {
             _ => {}
         }
     }
-    out
 }
 
 /// Whether the line holds only whitespace from `at` on.
@@ -320,7 +415,7 @@ mod tests {
 
     fn items(text: &str) -> Vec<(String, bool, bool)> {
         let s = Source::new("t.md".into(), text.into(), 0);
-        scan(&s)
+        scan_in_pieces(&s, PIECE)
             .items
             .iter()
             .map(|i| {
@@ -362,7 +457,7 @@ mod tests {
     #[test]
     fn quoted_tasks_are_flagged() {
         let s = Source::new("t.md".into(), "> - [ ] quoted\n\n- [ ] real\n".into(), 0);
-        let sc = scan(&s);
+        let sc = scan_in_pieces(&s, PIECE);
         assert_eq!(
             sc.items.iter().map(|i| i.in_quote).collect::<Vec<_>>(),
             [true, false]
@@ -376,7 +471,7 @@ mod tests {
             "Title\n=====\n\n## Two `code` ##\n".into(),
             0,
         );
-        let h = scan(&s).headings;
+        let h = scan_in_pieces(&s, PIECE).headings;
         assert_eq!(
             h.iter()
                 .map(|h| (h.level, h.title.as_str()))
@@ -389,7 +484,7 @@ mod tests {
     fn rules_below_the_top_are_no_front_matter() {
         let text = "# P\n- [ ] a\n\n---\n## Two\n- [ ] b\n\n---\n";
         let s = Source::new("t.md".into(), text.into(), 0);
-        let sc = scan(&s);
+        let sc = scan_in_pieces(&s, PIECE);
         assert_eq!(sc.items.len(), 2);
         assert_eq!(sc.headings.len(), 2);
         assert_eq!(items("---\nt: x\n...\n- [ ] a\n").len(), 1);
@@ -403,7 +498,11 @@ mod tests {
             "- [ ]\n- [x]  \n- [ ] a\n-\n  [ ]\n".into(),
             0,
         );
-        let empty: Vec<_> = scan(&s).items.iter().map(|i| i.empty).collect();
+        let empty: Vec<_> = scan_in_pieces(&s, PIECE)
+            .items
+            .iter()
+            .map(|i| i.empty)
+            .collect();
         assert_eq!(empty, [true, true, false, true]);
     }
 
@@ -414,7 +513,7 @@ mod tests {
         assert_eq!(lf, "<!--\nid: a\n-->\n- [ ] a\r\n");
         assert_eq!(lf.len(), text.len());
         let s = Source::new("t.md".into(), text.into(), 0);
-        let sc = scan(&s);
+        let sc = scan_in_pieces(&s, PIECE);
         assert_eq!(sc.items.len(), 1);
         assert_eq!(sc.comments[0].hints.id.as_ref().unwrap().value, "a");
     }
@@ -423,7 +522,7 @@ mod tests {
     fn gate_blocks_are_comments_with_a_gate() {
         let text = "# P\n```gate\nmake\n```\n- [ ] a\n  ~~~gate x\n  a; b\n  ~~~\n> ```gate\n> no\n> ```\n";
         let s = Source::new("t.md".into(), text.into(), 0);
-        let gates: Vec<_> = (scan(&s).comments.iter())
+        let gates: Vec<_> = (scan_in_pieces(&s, PIECE).comments.iter())
             .map(|c| {
                 let g = c.hints.gate.as_ref().unwrap();
                 (g.value.command.clone(), g.span.line, g.span.column)
@@ -435,6 +534,6 @@ mod tests {
     #[test]
     fn front_matter_is_not_a_heading() {
         let s = Source::new("t.md".into(), "---\ntitle: x\n---\n# Real\n".into(), 0);
-        assert_eq!(scan(&s).headings.len(), 1);
+        assert_eq!(scan_in_pieces(&s, PIECE).headings.len(), 1);
     }
 }

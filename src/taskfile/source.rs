@@ -130,10 +130,7 @@ impl Source {
     /// ending (LF, CRLF, or a CR alone, as CommonMark has it).
     pub fn line_end(&self, offset: usize) -> usize {
         let rest = &self.text.as_bytes()[offset..];
-        offset
-            + (rest.iter())
-                .position(|&b| b == b'\n' || b == b'\r')
-                .unwrap_or(rest.len())
+        offset + memchr::memchr2(b'\n', b'\r', rest).unwrap_or(rest.len())
     }
 
     /// Where the task file's own bytes are, for edits: offset in the file.
@@ -150,11 +147,9 @@ impl Source {
 /// followed by an LF (a line ending too, for CommonMark and so for the
 /// Markdown parser, whose line numbers ours must match).
 fn memchr_lines(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    bytes
-        .iter()
-        .enumerate()
-        .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')))
-        .map(|(i, _)| i + 1)
+    memchr::memchr2_iter(b'\n', b'\r', bytes)
+        .filter(|&i| bytes[i] == b'\n' || bytes.get(i + 1) != Some(&b'\n'))
+        .map(|i| i + 1)
 }
 
 #[cfg(test)]

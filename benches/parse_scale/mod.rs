@@ -1,0 +1,264 @@
+//! The parse benchmark's further sections: cost per task from 10,000 to
+//! 1,000,000 tasks, deep nesting, dry runs of many waves,
+//! instruction counts, and the machine's load while it all ran.
+//!
+//! Takes the helper binary and the generator, prints tables. Never asserts
+//! on speed.
+
+use std::ffi::OsStr;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use run_batch::plan::{Plan, PlanOptions};
+use run_batch::report::{plan_json, plan_text};
+use run_batch::taskfile::{Document, ReadOptions, Source};
+
+use crate::support::{median, which};
+use crate::{Measured, measure_interleaved};
+
+/// `--plan-helper FILE FORMAT`: what `run-batch plan FILE --format FORMAT`
+/// does, through the same library calls, without the 64 MiB cap on task
+/// files (a 1,000,000-task file is 133 MB). Output goes to /dev/null.
+pub fn plan_helper(file: &OsStr, format: &OsStr) {
+    let path = Path::new(file);
+    let bytes = std::fs::read(path).expect("read the task file");
+    let source = Source::from_bytes(path, bytes).expect("UTF-8");
+    let doc = Document::parse(source, ReadOptions::default());
+    let plan = Plan::build(doc, PlanOptions::default()).expect("the file plans");
+    let null = std::fs::File::create("/dev/null").expect("/dev/null");
+    let out = std::io::BufWriter::with_capacity(1 << 16, null);
+    match format.to_str() {
+        Some("json") => plan_json::write(&plan, Path::new("."), out).unwrap(),
+        _ => plan_text::write(&plan, Path::new("."), out).unwrap(),
+    }
+    // As `plan` does: the process ends; freeing the plan would only cost time.
+    std::mem::forget(plan);
+}
+
+/// Busy and total CPU ticks of the whole machine, from /proc/stat.
+pub fn cpu_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?;
+    let n: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let total: u64 = n.iter().take(8).sum();
+    let idle = n.get(3)? + n.get(4)?;
+    Some((total - idle, total))
+}
+
+/// How busy the machine was between two `cpu_ticks` readings, and its load
+/// average now: others' work slows every number here.
+pub fn load_report(start: Option<(u64, u64)>) -> String {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let busy = match (start, cpu_ticks()) {
+        (Some((b0, t0)), Some((b1, t1))) if t1 > t0 => {
+            format!("{:.0}%", 100.0 * (b1 - b0) as f64 / (t1 - t0) as f64)
+        }
+        _ => "unknown".into(),
+    };
+    let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let avg: Vec<&str> = loadavg.split_whitespace().take(3).collect();
+    format!(
+        "machine load: {cores} CPUs, {busy} busy while the benchmark ran (all processes, this one included); load average {}",
+        avg.join(" ")
+    )
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+fn mb_rss(m: &Measured) -> String {
+    format!("{:.0} MB", m.max_rss_kib as f64 / 1024.0)
+}
+
+/// CPU per task at each size, for `run-batch plan --format json` (through
+/// the plan helper) and for cmark-gfm on the same file.
+pub fn scaling(
+    helper: &Path,
+    dir: &Path,
+    sizes: &[usize],
+    runs: usize,
+    generate: fn(usize) -> String,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\ncost per task by size (run-batch: plan --format json through --plan-helper, the same library calls without the 64 MiB cap; CPU medians)"
+    );
+    let _ = writeln!(
+        out,
+        "{:>9} {:>9} {:>12} {:>10} {:>10} {:>10} {:>12} {:>10}",
+        "tasks", "file", "run-batch", "per task", "vs first", "peak RSS", "cmark-gfm", "per task"
+    );
+    let cmark = which("cmark-gfm");
+    let mut first = None;
+    for &n in sizes {
+        let path = dir.join(format!("scale-{n}.md"));
+        let text = generate(n);
+        std::fs::write(&path, &text).expect("write the task file");
+        let bytes = text.len();
+        drop(text);
+        let file = path.as_os_str();
+        let mut commands: Vec<(&Path, Vec<&OsStr>)> = vec![(
+            helper,
+            vec![OsStr::new("--plan-helper"), file, OsStr::new("json")],
+        )];
+        if let Some(c) = &cmark {
+            commands.push((c, vec![OsStr::new("-e"), OsStr::new("tasklist"), file]));
+        }
+        let m = measure_interleaved(helper, &commands, runs);
+        let per_task = median(&m[0].cpu).as_secs_f64() * 1e6 / n as f64;
+        let base = *first.get_or_insert(per_task);
+        let cmark_cols = m.get(1).map_or(("n/a".into(), "n/a".into()), |c| {
+            let cpu = median(&c.cpu);
+            (
+                ms(cpu),
+                format!("{:.2} us", cpu.as_secs_f64() * 1e6 / n as f64),
+            )
+        });
+        let _ = writeln!(
+            out,
+            "{:>9} {:>6.1} MB {:>12} {:>7.2} us {:>9.2}x {:>10} {:>12} {:>10}   (RSS {:.1}x the file)",
+            n,
+            bytes as f64 / 1e6,
+            ms(median(&m[0].cpu)),
+            per_task,
+            per_task / base,
+            mb_rss(&m[0]),
+            cmark_cols.0,
+            cmark_cols.1,
+            m[0].max_rss_kib as f64 * 1024.0 / bytes as f64,
+        );
+        let _ = std::fs::remove_file(&path);
+    }
+    out
+}
+
+/// Whole-process rows for files made for one question each.
+pub fn special_files(bin: &Path, helper: &Path, dir: &Path, runs: usize) -> String {
+    let mut out = String::new();
+    let row = |out: &mut String, name: &str, m: &Measured, extra: String| {
+        let _ = writeln!(
+            out,
+            "{:<52} {:>10} {:>10} {:>9}  {extra}",
+            name,
+            ms(median(&m.wall)),
+            ms(median(&m.cpu)),
+            mb_rss(m)
+        );
+    };
+    let _ = writeln!(
+        out,
+        "\n{:<52} {:>10} {:>10} {:>9}",
+        "special files (whole process)", "median", "CPU med.", "peak RSS"
+    );
+
+    let plan_json_args = |f: &Path| {
+        vec![
+            OsStr::new("plan").to_owned(),
+            f.as_os_str().to_owned(),
+            OsStr::new("--format").to_owned(),
+            OsStr::new("json").to_owned(),
+        ]
+    };
+
+    // Deep nesting: each task inside the one before.
+    let depth = 2000;
+    let nested = dir.join("nested.md");
+    let mut text = String::from("# Deep\n\n");
+    for i in 0..depth {
+        let _ = writeln!(text, "{}- [ ] level {i}", "  ".repeat(i));
+    }
+    let bytes = text.len();
+    std::fs::write(&nested, text).unwrap();
+    let nested_args = plan_json_args(&nested);
+    let m = measure_interleaved(
+        helper,
+        &[(bin, nested_args.iter().map(|s| s.as_os_str()).collect())],
+        runs,
+    );
+    row(
+        &mut out,
+        &format!("nesting {depth} deep (plan --format json)"),
+        &m[0],
+        format!("file {:.1} MB", bytes as f64 / 1e6),
+    );
+
+    // Dry runs of many waves: a heading and one task each.
+    let mut first = None;
+    for waves in [10_000, 100_000] {
+        let path = dir.join(format!("waves-{waves}.md"));
+        let mut text = String::new();
+        for i in 0..waves {
+            let _ = writeln!(text, "# Wave {i}\n- [ ] task {i}");
+        }
+        std::fs::write(&path, text).unwrap();
+        let args = [
+            path.as_os_str().to_owned(),
+            OsStr::new("--dry-run").to_owned(),
+            OsStr::new("--agent").to_owned(),
+            OsStr::new("true").to_owned(),
+        ];
+        let m = measure_interleaved(
+            helper,
+            &[(bin, args.iter().map(|s| s.as_os_str()).collect())],
+            runs,
+        );
+        let per = median(&m[0].cpu).as_secs_f64() * 1e6 / waves as f64;
+        let base = *first.get_or_insert(per);
+        row(
+            &mut out,
+            &format!("run --dry-run, {waves} waves"),
+            &m[0],
+            format!("{per:.1} us/wave CPU ({:.2}x the first)", per / base),
+        );
+    }
+    out
+}
+
+/// Instructions of each command, counted by valgrind's callgrind (when
+/// `RUN_BATCH_BENCH_CALLGRIND=1` and valgrind is on PATH): steadier than
+/// time on a shared machine.
+pub fn instructions(dir: &Path, commands: &[(&str, &Path, Vec<&OsStr>)]) -> String {
+    let mut out = String::new();
+    if std::env::var("RUN_BATCH_BENCH_CALLGRIND").as_deref() != Ok("1") {
+        return out;
+    }
+    let Some(valgrind) = which("valgrind") else {
+        return "\ninstructions: valgrind not found on PATH; skipped\n".into();
+    };
+    let _ = writeln!(out, "\ninstructions (valgrind --tool=callgrind)");
+    for (i, (name, program, args)) in commands.iter().enumerate() {
+        let cg = dir.join(format!("callgrind.{i}"));
+        let status = Command::new(&valgrind)
+            .arg("--tool=callgrind")
+            .arg(format!("--callgrind-out-file={}", cg.display()))
+            .arg(program)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("run valgrind");
+        let total = std::fs::read_to_string(&cg).ok().and_then(|t| {
+            t.lines()
+                .find_map(|l| {
+                    l.strip_prefix("summary: ")
+                        .or_else(|| l.strip_prefix("totals: "))
+                })
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        });
+        let _ = match (status.success(), total) {
+            (true, Some(n)) => writeln!(out, "{name:<52} {:>8.3} G", n as f64 / 1e9),
+            _ => writeln!(out, "{name:<52} failed"),
+        };
+        let _ = std::io::stdout().flush();
+    }
+    out
+}

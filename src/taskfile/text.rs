@@ -1,0 +1,197 @@
+//! A task's words from the source: the text on its checkbox's line
+//! (comments out, white space collapsed) and its body (the item's further
+//! lines, dedented). Takes the source and byte offsets; hands on strings.
+//! Never stores them: bodies are read when asked for.
+
+use crate::taskfile::Source;
+
+/// The rest of the checkbox's line, trimmed, with `<!-- -->` comments removed
+/// (but not inside code spans, where they are text), runs of white space
+/// collapsed to one space.
+pub(super) fn first_line_text(source: &Source, start: usize) -> String {
+    let line = &source.text[start..source.line_end(start)];
+    let mut out = Collapsed::with_capacity(line.len());
+    let mut rest = line;
+    loop {
+        let comment = find(rest, "<!--");
+        let tick = memchr::memchr(b'`', rest.as_bytes());
+        match (comment, tick) {
+            (Some(c), t) if t.is_none_or(|t| c < t) => {
+                out.push(&rest[..c]);
+                rest = find(&rest[c..], "-->").map_or("", |close| &rest[c + close + 3..]);
+            }
+            (_, Some(t)) => {
+                // A code span: a run of backticks up to the same run again.
+                let run = rest[t..].len() - rest[t..].trim_start_matches('`').len();
+                let fence = &rest[t..t + run];
+                let end = rest[t + run..]
+                    .find(fence)
+                    .map_or(rest.len(), |e| t + run + e + run);
+                out.push(&rest[..end]);
+                rest = &rest[end..];
+            }
+            _ => break,
+        }
+    }
+    out.push(rest);
+    out.text
+}
+
+/// Where `pattern` first occurs in `hay`: its first byte found with
+/// memchr, the rest compared (`str::find` sets up a searcher per call, which
+/// costs more than a short line).
+fn find(hay: &str, pattern: &str) -> Option<usize> {
+    let (hay, pat) = (hay.as_bytes(), pattern.as_bytes());
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(pat[0], &hay[from..]) {
+        let at = from + i;
+        if hay[at..].starts_with(pat) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// Text pushed in pieces, with white space collapsed as
+/// `split_whitespace().join(" ")` would over the whole, in one pass.
+pub(super) struct Collapsed {
+    pub(super) text: String,
+    space: bool,
+}
+
+impl Collapsed {
+    pub(super) fn with_capacity(n: usize) -> Collapsed {
+        Collapsed {
+            text: String::with_capacity(n),
+            space: false,
+        }
+    }
+
+    pub(super) fn push(&mut self, piece: &str) {
+        if piece.is_ascii() {
+            // Whole words at a time (ASCII white space is what
+            // `char::is_whitespace` says of ASCII, vertical tab included).
+            let blank = |c: char| c.is_ascii_whitespace() || c == '\x0b';
+            for (i, word) in piece.split(blank).enumerate() {
+                if i > 0 {
+                    self.space = true;
+                }
+                if word.is_empty() {
+                    continue;
+                }
+                if self.space && !self.text.is_empty() {
+                    self.text.push(' ');
+                }
+                self.text.push_str(word);
+                self.space = false;
+            }
+            return;
+        }
+        for word in piece.split_inclusive(char::is_whitespace) {
+            let bare = word.trim_end_matches(char::is_whitespace);
+            if !bare.is_empty() {
+                if self.space && !self.text.is_empty() {
+                    self.text.push(' ');
+                }
+                self.text.push_str(bare);
+                self.space = false;
+            }
+            if bare.len() < word.len() {
+                self.space = true;
+            }
+        }
+    }
+}
+
+/// Where an item's body starts: after the checkbox's line and its line
+/// ending, or `end` when the item ends on that line.
+fn body_start(source: &Source, bracket: usize, end: usize) -> usize {
+    let text = source.text.as_bytes();
+    // The checkbox line can end exactly at the item's end (no final newline).
+    let first_end = source.line_end(bracket).min(end);
+    match text[first_end..end].first() {
+        Some(b'\r') if text.get(first_end + 1) == Some(&b'\n') && first_end + 1 < end => {
+            first_end + 2
+        }
+        Some(b'\r' | b'\n') => first_end + 1,
+        _ => end,
+    }
+}
+
+/// Whether the body of the item from `bracket` to `end` is empty: nothing
+/// but white space after the checkbox's line.
+pub(super) fn body_is_blank(source: &Source, bracket: usize, end: usize) -> bool {
+    let start = body_start(source, bracket, end);
+    source.text[start.min(end)..end].trim().is_empty()
+}
+
+/// Appends the item's lines after the first, up to `end`, dedented by the
+/// item's content indent, to `out`.
+pub(super) fn body_into(source: &Source, bracket: usize, end: usize, out: &mut String) {
+    let text = &source.text;
+    let start = body_start(source, bracket, end);
+    if start >= end {
+        return;
+    }
+    let bytes = text.as_bytes();
+    let line_start = memchr::memrchr2(b'\n', b'\r', &bytes[..bracket]).map_or(0, |i| i + 1);
+    let before = &text[line_start..bracket];
+    let indent = if before.is_ascii() {
+        before.len()
+    } else {
+        before.chars().count()
+    };
+    let from = out.len();
+    // LF, CRLF and a lone CR all end a line, as they do for the parser.
+    let mut at = start;
+    while at < end {
+        let stop = memchr::memchr2(b'\n', b'\r', &bytes[at..end]).map_or(end, |i| at + i);
+        let line = &text[at..stop];
+        at = match bytes.get(stop) {
+            Some(b'\r') if stop + 1 < end && bytes[stop + 1] == b'\n' => stop + 2,
+            _ => stop + 1,
+        };
+        // Spaces and tabs up to the content indent (one byte a character).
+        let strip = (line.as_bytes().iter())
+            .take(indent)
+            .take_while(|&&c| c == b' ' || c == b'\t')
+            .count();
+        // Blank lines before the first text are left out.
+        if out.len() == from && line.len() == strip {
+            continue;
+        }
+        out.push_str(&line[strip..]);
+        out.push('\n');
+    }
+    let kept = out[from..].trim_end().len();
+    out.truncate(from + kept);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn white_space_collapses_as_split_whitespace_joined() {
+        let cases = [
+            vec!["  a  b ", "c", " d\t\x0b e\u{a0}f\u{2003} g  "],
+            vec!["", " ", "x"],
+            vec!["a", "b"],
+            vec!["é  ñ", "\u{3000}プ"],
+            vec!["\x0c\r\n"],
+        ];
+        for pieces in cases {
+            let mut c = Collapsed::with_capacity(0);
+            for p in &pieces {
+                c.push(p);
+            }
+            let want = pieces
+                .concat()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            assert_eq!(c.text, want, "{pieces:?}");
+        }
+    }
+}
