@@ -255,7 +255,7 @@ fn throughput(sizes: &Sizes, machine: &str) -> Vec<Row> {
         assert_eq!(ticked, n, "run-batch ticked {ticked} of {n} tasks");
         let p = phases(&dir, &r);
         println!(
-            "  run {run}: {label} {} (cpu {}, own cpu {}, {} task-file writes; others used {:.0}% of the CPUs)",
+            "  run {run}: {label} {} (cpu {}, own cpu {}, {} renames onto the task file; others used {:.0}% of the CPUs)",
             secs(r.wall),
             secs(r.cpu),
             secs(r.self_cpu),
@@ -349,7 +349,7 @@ fn throughput(sizes: &Sizes, machine: &str) -> Vec<Row> {
     let mut rows = vec![Row {
         what: format!("1. run-batch, {n} × `true`, -j 2"),
         number: format!(
-            "{} · {vs_xargs:.2}× xargs · {} · task-file writes {rb_writes:?}",
+            "{} · {vs_xargs:.2}× xargs · {} · renames onto the task file {rb_writes:?}",
             line(&rb),
             own(&rb)
         ),
@@ -361,7 +361,7 @@ fn throughput(sizes: &Sizes, machine: &str) -> Vec<Row> {
         rows.push(Row {
             what: "   run-batch, the same on tmpfs".into(),
             number: format!(
-                "{} · {:.2}× xargs · {} · task-file writes {tmpfs_writes:?}",
+                "{} · {:.2}× xargs · {} · renames onto the task file {tmpfs_writes:?}",
                 line(&rb_tmpfs),
                 ratio(&rb_tmpfs, &xargs),
                 own(&rb_tmpfs)
