@@ -83,6 +83,11 @@ pub struct ReadArgs {
     /// Plan Kiro's optional `- [ ]*` tasks instead of skipping them
     #[arg(long)]
     pub include_optional: bool,
+    /// What waves wait for: `waves` (each whole wave before) or `tracks`
+    /// (a module waits for its track's module in the wave before); wins
+    /// over the file's `pipeline` hints
+    #[arg(long, value_enum, value_name = "HOW")]
+    pub pipeline: Option<crate::taskfile::Pipeline>,
 }
 
 impl ReadArgs {
@@ -95,6 +100,7 @@ impl ReadArgs {
     fn plan_options(&self) -> PlanOptions {
         PlanOptions {
             include_optional: self.include_optional,
+            pipeline: self.pipeline,
         }
     }
 
@@ -248,7 +254,7 @@ pub struct PlanArgs {
 pub enum Format {
     /// A readable tree of waves, sections and tasks
     Text,
-    /// One JSON object with the waves, sections and tasks (`schema` 2)
+    /// One JSON object with the waves, tracks, sections and tasks (`schema` 4)
     Json,
     /// A Mermaid flowchart
     Mermaid,

@@ -111,7 +111,7 @@ impl PlanError {
                 Some("remove one of these `after` dependencies to break the cycle".into())
             }
             PlanError::DependsOnLaterWave { .. } => Some(
-                "waves run in order; move the task to a later section or drop the dependency"
+                "waves run in order; move the task to a later section, drop the dependency, or make phases advisory with `<!-- order: graph -->` before the first heading"
                     .into(),
             ),
             PlanError::DuplicateId { .. } => Some("give each task its own `id`".into()),

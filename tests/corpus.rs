@@ -197,8 +197,14 @@ fn every_file_plans_with_and_without_optional_tasks() {
             let doc = read(path);
             let optional = doc.tasks.iter().filter(|t| t.optional).count();
             let n = doc.tasks.len();
-            let plan = Plan::build(doc, PlanOptions { include_optional })
-                .map_err(|e| format!("include_optional={include_optional}: {e}"))?;
+            let plan = Plan::build(
+                doc,
+                PlanOptions {
+                    include_optional,
+                    ..PlanOptions::default()
+                },
+            )
+            .map_err(|e| format!("include_optional={include_optional}: {e}"))?;
             if plan.tasks.len() != n {
                 return Err(format!("{} tasks planned of {n}", plan.tasks.len()));
             }

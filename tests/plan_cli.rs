@@ -1684,11 +1684,15 @@ fn json_describes_every_task() {
         .success();
     let task =
         |id, line, column, checked, text, body, after: Value, parent: Value, children: Value| {
+            let edges: Vec<Value> = (after.as_array().unwrap().iter())
+                .map(|a| json!({"after": a, "from": ["hint"]}))
+                .collect();
             json!({
                 "id": id, "id_source": if id == "last" { "slug" } else { "hint" },
                 "line": line, "column": column, "checked": checked, "done": checked,
                 "optional": false, "skipped": false, "text": text, "body": body,
                 "section": ["P"], "section_id": "p", "wave": 0, "after": after,
+                "edges": edges, "waits_for_waves": true,
                 "parent": parent, "children": children, "parallel_mark": false,
                 "agent": null, "timeout_secs": null, "retries": null, "gate": null,
                 "isolate": null, "files": {"declared": [], "inferred": []},
@@ -1699,11 +1703,14 @@ fn json_describes_every_task() {
     assert_eq!(
         out.json(),
         json!({
-            "schema": 3,
+            "schema": 4,
             "file": "task.md",
             "workdir": workdir.to_str().unwrap(),
             "dialect": "native",
             "include_optional": false,
+            "pipeline": "waves",
+            "order": "waves",
+            "tracks": [],
             "waves": [{
                 "index": 0,
                 "section": ["P"],
@@ -2243,7 +2250,7 @@ fn a_dependency_on_a_later_wave_is_an_error() {
           |
         4 | - [ ] z <!-- after: a, b -->
           |                        ^
-          = help: waves run in order; move the task to a later section or drop the dependency
+          = help: waves run in order; move the task to a later section, drop the dependency, or make phases advisory with `<!-- order: graph -->` before the first heading
         error: 1 problem in the task file; nothing was run
         ",
     );
@@ -2266,7 +2273,7 @@ fn a_section_waiting_for_a_later_wave_is_an_error() {
           |
         3 | <!-- after: b -->
           |             ^
-          = help: waves run in order; move the task to a later section or drop the dependency
+          = help: waves run in order; move the task to a later section, drop the dependency, or make phases advisory with `<!-- order: graph -->` before the first heading
         error: 1 problem in the task file; nothing was run
         ",
     );
@@ -2287,7 +2294,7 @@ fn a_speckit_dependency_on_a_later_phase_is_an_error() {
               |
             3 | - [ ] T001 Build, depends on T002
               |       ^^^^^^^^^^^^^^^^^^^^^^^^^^^
-              = help: waves run in order; move the task to a later section or drop the dependency
+              = help: waves run in order; move the task to a later section, drop the dependency, or make phases advisory with `<!-- order: graph -->` before the first heading
             error: 1 problem in the task file; nothing was run
             ",
         )

@@ -345,8 +345,17 @@ fn parse_and_plan(bytes: &[u8]) {
             assert!(doc.source.text.is_char_boundary(t.item.end));
         }
         for include_optional in [false, true] {
-            let doc = parse_bytes(bytes, dialect).unwrap();
-            let _ = Plan::build(doc, PlanOptions { include_optional });
+            // Tracks too: modules joined across waves never panic either.
+            for pipeline in [None, Some(run_batch::taskfile::Pipeline::Tracks)] {
+                let doc = parse_bytes(bytes, dialect).unwrap();
+                let _ = Plan::build(
+                    doc,
+                    PlanOptions {
+                        include_optional,
+                        pipeline,
+                    },
+                );
+            }
         }
     }
 }

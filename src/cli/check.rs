@@ -39,6 +39,11 @@ pub struct CheckArgs {
     /// Plan Kiro's optional `- [ ]*` tasks instead of skipping them
     #[arg(long)]
     pub include_optional: bool,
+    /// What waves wait for: `waves` (each whole wave before) or `tracks`
+    /// (a module waits for its track's module in the wave before); wins
+    /// over the file's `pipeline` hints
+    #[arg(long, value_enum, value_name = "HOW")]
+    pub pipeline: Option<crate::taskfile::Pipeline>,
     /// The agent `run` would be given with `--agent`
     #[arg(long, value_name = "NAME|COMMAND")]
     pub agent: Option<String>,
@@ -96,6 +101,7 @@ pub fn check(args: &CheckArgs) -> Result<i32, Error> {
         },
         plan: PlanOptions {
             include_optional: args.include_optional,
+            pipeline: args.pipeline,
         },
         agent: args.agent.clone(),
         agent_args: args.agent_arg.clone(),

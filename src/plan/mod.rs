@@ -7,24 +7,30 @@
 //! wave starts when the previous one is done) so a large file does not grow a
 //! quadratic edge list. Never touches processes or the file.
 
+mod edge;
 pub mod files;
 mod graph;
+mod tracks;
 mod waves;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use edge::EdgeFrom;
 use rustc_hash::{FxHashMap, FxHashSet};
+pub use tracks::{Track, Tracks, track_key};
 
 pub use waves::Wave;
 
 use crate::error::{Error, PlanError, suggest};
-use crate::taskfile::{Checkpoint, Document, Gate, Hints, Parallel, Span, Spanned};
+use crate::taskfile::{Checkpoint, Document, Gate, Hints, Parallel, Pipeline, Span, Spanned};
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PlanOptions {
     /// Run Kiro's optional `[ ]*` tasks instead of skipping them.
     pub include_optional: bool,
+    /// `--pipeline`: wins over every `pipeline` hint.
+    pub pipeline: Option<Pipeline>,
 }
 
 /// What a dependency points at: a task, or every task of a section (the
@@ -68,8 +74,11 @@ impl Settings {
 pub struct PlannedTask {
     pub wave: usize,
     /// What this task waits for directly (its own hints, dialect
-    /// dependencies and in-order predecessors), sorted, without duplicates.
+    /// dependencies, in-order predecessors and its track's module in the
+    /// wave before), sorted, without duplicates.
     pub after: Vec<Target>,
+    /// Where each edge of `after` came from.
+    pub after_from: Vec<EdgeFrom>,
     /// Limited groups this task counts against (only for tasks that run).
     pub groups: Vec<usize>,
     /// An optional task left out of this run.
@@ -108,6 +117,8 @@ pub struct Plan {
     pub waves: Vec<Wave>,
     pub groups: Vec<Group>,
     pub options: PlanOptions,
+    /// Tracks, and which tasks wait for whole waves.
+    pub tracks: Tracks,
 }
 
 impl Plan {
@@ -123,6 +134,7 @@ impl Plan {
                 .map(|(i, &wave)| PlannedTask {
                     wave,
                     after: Vec::new(),
+                    after_from: Vec::new(),
                     groups: Vec::new(),
                     skipped: doc.tasks[i].optional && !options.include_optional,
                     settings: Arc::clone(&unset),
@@ -141,12 +153,19 @@ impl Plan {
         planner.hint_edges(&doc);
         planner.dialect_edges(&doc);
         planner.order_edges(&doc, &waves);
+        let built = tracks::build(&doc, &waves, options.pipeline);
+        planner.track_edges(&doc, &built.tracks);
+        planner.errors.extend(built.errors);
+        planner.warnings.extend(built.warnings);
         planner.groups_and_settings(&doc);
         for t in &mut planner.tasks {
-            t.after.sort();
-            t.after.dedup();
+            edge::sort_edges(&mut t.after, &mut t.after_from);
         }
-        planner.check_waves(&doc);
+        // Under `order: graph` headings order nothing, so a dependency may
+        // point at a later section.
+        if !built.tracks.graph {
+            planner.check_waves(&doc);
+        }
         if planner.errors.is_empty() {
             planner.check_cycles(&doc);
         }
@@ -169,6 +188,7 @@ impl Plan {
             waves,
             groups: planner.groups,
             options,
+            tracks: built.tracks,
         })
     }
 
@@ -239,6 +259,25 @@ struct Planner {
 }
 
 impl Planner {
+    fn edge(&mut self, t: usize, target: Target, from: EdgeFrom) {
+        self.tasks[t].after.push(target);
+        self.tasks[t].after_from.push(from);
+    }
+
+    /// A pipelined module's top-level tasks wait for the same track's
+    /// modules in the wave before (their subtasks inherit it).
+    fn track_edges(&mut self, doc: &Document, tracks: &Tracks) {
+        for (m, follows) in tracks.follows.iter().enumerate() {
+            for t in doc.section_tasks(m) {
+                if doc.tasks[t].parent.is_none() {
+                    for &p in follows {
+                        self.edge(t, Target::Section(p), EdgeFrom::TRACK);
+                    }
+                }
+            }
+        }
+    }
+
     fn index_short_references(&mut self, doc: &Document) {
         let refs = (doc.tasks.iter().map(|t| &t.hints.after))
             .chain(doc.sections.iter().map(|s| &s.hints.after))
@@ -316,7 +355,7 @@ impl Planner {
         for (i, t) in doc.tasks.iter().enumerate() {
             for dep in &t.hints.after {
                 if let Some(target) = self.lookup(doc, &t.id, dep) {
-                    self.tasks[i].after.push(target);
+                    self.edge(i, target, EdgeFrom::HINT);
                     self.after_spans.entry((i, target)).or_insert(dep.span);
                 }
             }
@@ -346,7 +385,7 @@ impl Planner {
             for dep in &t.depends {
                 match doc.id_owner(&dep.value) {
                     Some(target) => {
-                        self.tasks[i].after.push(target);
+                        self.edge(i, target, EdgeFrom::DIALECT);
                         self.after_spans.entry((i, target)).or_insert(dep.span);
                     }
                     None => self.warnings.push((
@@ -429,7 +468,7 @@ impl Planner {
                 prev = std::mem::take(&mut cur);
             }
             for &q in &prev {
-                self.tasks[u].after.push(Target::Task(q));
+                self.edge(u, Target::Task(q), EdgeFrom::IN_ORDER);
             }
             cur.push(u);
             cur_parallel = p;

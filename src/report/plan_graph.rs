@@ -1,5 +1,7 @@
 //! The plan as a picture: Mermaid flowchart or Graphviz DOT. Waves and their
-//! sections are nested boxes; arrows go from what must finish first. A
+//! sections are nested boxes; arrows go from what must finish first: a bold
+//! one from a wave to the next where the next waits for all of it, one
+//! labelled `track` from a module to the module that continues its track. A
 //! Mermaid graph stays under Mermaid's 50,000-character limit (which GitHub
 //! applies) by drawing a node per section, or per wave, when a node per task
 //! would pass it, and says so in a `%%` comment. Takes a plan; hands on
@@ -8,7 +10,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
-use crate::plan::{Plan, Target};
+use crate::plan::{EdgeFrom, Plan, Target};
 use crate::report::runlog::md::MERMAID_LIMIT;
 
 /// What a Mermaid graph may take, leaving room for a fence and a margin.
@@ -72,7 +74,7 @@ fn by_section(plan: &Plan) -> String {
         }
         out.push_str("  end\n");
     }
-    for w in 1..plan.waves.len() {
+    for w in (1..plan.waves.len()).filter(|&w| waits_for_wave(plan, w)) {
         let _ = writeln!(out, "  w{} ==> w{w}", w - 1);
     }
     // A section target without tasks of its own stands for its first task's.
@@ -82,16 +84,18 @@ fn by_section(plan: &Plan) -> String {
     };
     let mut edges = BTreeSet::new();
     for t in 0..doc.tasks.len() {
-        for &dep in &plan.tasks[t].after {
+        let p = &plan.tasks[t];
+        for (&dep, &kind) in p.after.iter().zip(&p.after_from) {
             if let Some(from) = node(dep)
                 && from != doc.tasks[t].section
             {
-                edges.insert((from, doc.tasks[t].section));
+                edges.insert((from, doc.tasks[t].section, kind == EdgeFrom::TRACK));
             }
         }
     }
-    for (from, to) in edges {
-        let _ = writeln!(out, "  g{from} --> g{to}");
+    for (from, to, track) in edges {
+        let arrow = if track { "==>|track|" } else { "-->" };
+        let _ = writeln!(out, "  g{from} {arrow} g{to}");
     }
     out
 }
@@ -107,11 +111,18 @@ fn by_wave(plan: &Plan) -> String {
             wave.tasks.len()
         );
         let _ = writeln!(out, "  w{w}[\"{}\"]", mermaid_escape(&label));
-        if w > 0 {
+        // Under `order: graph` no wave waits for the one before; under
+        // `pipeline: tracks` the arrow stands for the tasks that do.
+        if w > 0 && waits_for_wave(plan, w) {
             let _ = writeln!(out, "  w{} ==> w{w}", w - 1);
         }
     }
     out
+}
+
+/// Whether some task of wave `w` waits for the waves before it.
+fn waits_for_wave(plan: &Plan, w: usize) -> bool {
+    (plan.waves[w].tasks.iter()).any(|&t| plan.tracks.waits_for_waves(&plan.doc, t))
 }
 
 fn wave_label(plan: &Plan, w: usize) -> String {
@@ -140,17 +151,18 @@ fn render_tasks(plan: &Plan, flavor: Flavor) -> String {
         close_box(&mut out, flavor, 1);
     }
     for w in 1..plan.waves.len() {
-        match flavor {
-            Flavor::Mermaid => {
-                let _ = writeln!(out, "  {} ==> {}", wave_id(plan, w - 1), wave_id(plan, w));
-            }
-            Flavor::Dot => {
-                let (a, b) = (first_node(plan, w - 1), first_node(plan, w));
-                let (ta, tb) = (wave_id(plan, w - 1), wave_id(plan, w));
-                let _ = writeln!(
-                    out,
-                    "  {a} -> {b} [ltail=cluster_{ta}, lhead=cluster_{tb}, style=bold];"
-                );
+        // Under `pipeline: tracks` only the tasks outside tracks wait for
+        // the wave before (arrows to them); under `order: graph` none does.
+        let waits = |t: usize| plan.tracks.waits_for_waves(doc, t);
+        let tasks = &plan.waves[w].tasks;
+        if tasks.iter().all(|&t| waits(t)) {
+            wave_arrow(&mut out, plan, flavor, w - 1, &wave_id(plan, w), None);
+        } else {
+            for &t in tasks
+                .iter()
+                .filter(|&&t| waits(t) && doc.tasks[t].parent.is_none())
+            {
+                wave_arrow(&mut out, plan, flavor, w - 1, &format!("t{t}"), Some(t));
             }
         }
     }
@@ -165,7 +177,12 @@ fn render_tasks(plan: &Plan, flavor: Flavor) -> String {
                 }
             }
         }
-        for &dep in &plan.tasks[t].after {
+        let p = &plan.tasks[t];
+        for (&dep, &kind) in p.after.iter().zip(&p.after_from) {
+            // Drawn once per module below.
+            if kind == EdgeFrom::TRACK {
+                continue;
+            }
             let from = match dep {
                 Target::Task(d) => format!("t{d}"),
                 Target::Section(s) => format!("s{s}"),
@@ -180,10 +197,54 @@ fn render_tasks(plan: &Plan, flavor: Flavor) -> String {
             }
         }
     }
+    for (m, follows) in plan.tracks.follows.iter().enumerate() {
+        for &p in follows {
+            match flavor {
+                Flavor::Mermaid => {
+                    let _ = writeln!(out, "  s{p} ==>|track| s{m}");
+                }
+                Flavor::Dot => {
+                    let _ = writeln!(
+                        out,
+                        "  s{p} -> s{m} [ltail=cluster_s{p}, lhead=cluster_s{m}, style=bold, label=\"track\"];"
+                    );
+                }
+            }
+        }
+    }
     if flavor == Flavor::Dot {
         out.push_str("}\n");
     }
     out
+}
+
+/// A bold arrow from wave `from` to `to`: the next wave's box, or one task
+/// of it (`task`).
+fn wave_arrow(
+    out: &mut String,
+    plan: &Plan,
+    flavor: Flavor,
+    from: usize,
+    to: &str,
+    task: Option<usize>,
+) {
+    let a = wave_id(plan, from);
+    match flavor {
+        Flavor::Mermaid => {
+            let _ = writeln!(out, "  {a} ==> {to}");
+        }
+        Flavor::Dot => {
+            let first = first_node(plan, from);
+            let (head, lhead) = match task {
+                Some(t) => (format!("t{t}"), String::new()),
+                None => (first_node(plan, from + 1), format!(", lhead=cluster_{to}")),
+            };
+            let _ = writeln!(
+                out,
+                "  {first} -> {head} [ltail=cluster_{a}{lhead}, style=bold];"
+            );
+        }
+    }
 }
 
 /// A wave that is a section is drawn as that section's box, so arrows from a

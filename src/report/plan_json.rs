@@ -13,8 +13,9 @@ use crate::taskfile::IdSource;
 
 /// The version of this JSON: it changes when a field is removed, renamed or
 /// changes its type or meaning (2: `gate` is the command as one string;
-/// 3: a task's `body` leaves out its subtasks).
-pub const SCHEMA: u32 = 3;
+/// 3: a task's `body` leaves out its subtasks; 4: `after` holds derived
+/// edges too, tracks and `order: graph`).
+pub const SCHEMA: u32 = 4;
 
 /// Writes the plan as pretty JSON to `out`, streaming. `workdir` is where
 /// agents run by default (`run::workspace::default_workdir`).
@@ -48,6 +49,26 @@ pub fn write(plan: &Plan, workdir: &Path, out: impl Write) -> std::io::Result<()
     j.str(doc.dialect.name())?;
     j.key("include_optional")?;
     j.bool(plan.options.include_optional)?;
+    j.key("pipeline")?;
+    j.str(if plan.tracks.pipeline {
+        "tracks"
+    } else {
+        "waves"
+    })?;
+    j.key("order")?;
+    j.str(if plan.tracks.graph { "graph" } else { "waves" })?;
+    j.key("tracks")?;
+    j.begin_array()?;
+    for track in &plan.tracks.list {
+        j.item()?;
+        j.begin_object()?;
+        j.key("name")?;
+        j.str(&track.name)?;
+        j.key("modules")?;
+        j.str_array(track.modules.iter().map(|&m| doc.sections[m].id.as_str()))?;
+        j.end_object()?;
+    }
+    j.end_array()?;
 
     j.key("waves")?;
     j.begin_array()?;
@@ -116,6 +137,20 @@ pub fn write(plan: &Plan, workdir: &Path, out: impl Write) -> std::io::Result<()
         j.uint(p.wave as u64)?;
         key!("after")?;
         j.str_array(p.after.iter().map(|&a| plan.target_id(a)))?;
+        key!("edges")?;
+        j.begin_array()?;
+        for (&a, from) in p.after.iter().zip(&p.after_from) {
+            j.item()?;
+            j.begin_object()?;
+            j.key("after")?;
+            j.str(plan.target_id(a))?;
+            j.key("from")?;
+            j.str_array(from.names())?;
+            j.end_object()?;
+        }
+        j.end_array()?;
+        key!("waits_for_waves")?;
+        j.bool(plan.tracks.waits_for_waves(doc, i))?;
         key!("parent")?;
         j.opt_str(t.parent.map(|q| doc.tasks[q].id.as_str()))?;
         key!("children")?;

@@ -1,12 +1,13 @@
-//! The plan as a readable tree: where agents run, waves, sections, tasks
-//! with state, ids, limits and dependencies, then warnings and ignored items.
-//! Every line fits in 100 columns: long titles, texts and notes are cut
-//! (with `…`), so a task keeps one line in a terminal or a CI log.
+//! The plan as a readable tree: where agents run, tracks, waves, sections,
+//! tasks with state, ids, limits and dependencies (track edges marked), then
+//! warnings and ignored items. Every line fits in 100 columns: long titles,
+//! texts and notes are cut (with `…`), so a task keeps one line in a
+//! terminal or a CI log.
 
 use std::fmt::Write;
 use std::path::Path;
 
-use crate::plan::{GroupOwner, Plan};
+use crate::plan::{EdgeFrom, GroupOwner, Plan};
 use crate::report::plural;
 use crate::taskfile::{Document, IdSource};
 
@@ -78,6 +79,7 @@ pub fn write(plan: &Plan, workdir: &Path, mut sink: impl std::io::Write) -> std:
         "  agents run in {}",
         describe_workdir(workdir, WIDTH - 17)
     );
+    tracks(&mut out, plan);
     for (w, wave) in plan.waves.iter().enumerate() {
         let head = format!("wave {}", w + 1);
         let mut tail = String::new();
@@ -104,6 +106,9 @@ pub fn write(plan: &Plan, workdir: &Path, mut sink: impl std::io::Write) -> std:
                 let mut tail = format!("  [{}]", doc.sections[current].id);
                 if let Some(limit) = limit_of(plan, &GroupOwner::Section(current)) {
                     let _ = write!(tail, "  ({limit})");
+                }
+                if let Some(k) = plan.tracks.of_section[current] {
+                    let _ = write!(tail, "  · track {}", plan.tracks.list[k].name);
                 }
                 let rel = relative_path(doc, wave.section, current);
                 let room = WIDTH.saturating_sub(width(&tail) + 4);
@@ -186,10 +191,16 @@ fn task_line(out: &mut String, plan: &Plan, t: usize) {
         notes.push(format!("subtasks {limit}"));
     }
     if !plan.tasks[t].after.is_empty() {
-        let ids: Vec<&str> = plan.tasks[t]
-            .after
-            .iter()
-            .map(|&a| plan.target_id(a))
+        let p = &plan.tasks[t];
+        let ids: Vec<String> = (p.after.iter().zip(&p.after_from))
+            .map(|(&a, &from)| {
+                let id = plan.target_id(a);
+                if from == EdgeFrom::TRACK {
+                    format!("{id} (track)")
+                } else {
+                    id.to_owned()
+                }
+            })
             .collect();
         notes.push(format!("after {}", ids.join(", ")));
     }
@@ -307,6 +318,53 @@ fn wrap(out: &mut String, line: &str, indent: &str) {
         empty = false;
     }
     let _ = writeln!(out, "{}", cut(&current, WIDTH));
+}
+
+/// What orders the waves, and each track as its modules wave by wave.
+fn tracks(out: &mut String, plan: &Plan) {
+    let doc = &plan.doc;
+    let tracks = &plan.tracks;
+    if tracks.graph {
+        wrap(
+            out,
+            "  order: graph (phases are advisory; only dependencies, in-order groups and tracks order tasks)",
+            "    ",
+        );
+    }
+    if !tracks.pipeline {
+        return;
+    }
+    wrap(
+        out,
+        "  pipeline: tracks (a module waits for its track's module in the wave before; tasks outside tracks wait for the whole wave before)",
+        "    ",
+    );
+    let _ = writeln!(
+        out,
+        "
+tracks:"
+    );
+    for track in &tracks.list {
+        let steps: Vec<String> = (track.modules.iter())
+            .map(|&m| {
+                format!(
+                    "{} (wave {})",
+                    doc.sections[m].id,
+                    wave_of_section(plan, m) + 1
+                )
+            })
+            .collect();
+        wrap(
+            out,
+            &format!("  {}: {}", track.name, steps.join(" → ")),
+            "    ",
+        );
+    }
+}
+
+fn wave_of_section(plan: &Plan, s: usize) -> usize {
+    let first = plan.doc.section_tasks(s).start;
+    plan.tasks.get(first).map_or(0, |t| t.wave)
 }
 
 /// The folder relative to the current one when inside it (`.` for itself),

@@ -60,8 +60,14 @@ pub fn render(
             .map(|d| plan.doc.tasks[d].id.as_str())
             .collect();
         let resumes = resumes_of(t);
+        let track = plan
+            .tracks
+            .track_of(&plan.doc, t)
+            .map_or_else(String::new, |k| {
+                format!(" · track {}", plan.tracks.list[k].name)
+            });
         out.push_str(&format!(
-            "{:>4}. wave {} · {} · agent {}{}{}\n",
+            "{:>4}. wave {}{track} · {} · agent {}{}{}\n",
             i + 1,
             plan.tasks[t].wave + 1,
             plan.doc.tasks[t].id,

@@ -1,15 +1,20 @@
-//! Deciding what may start: waves in order, dependencies done, within `-j`
-//! and every group's limit, in document order.
+//! Deciding what may start: waves in order (or, for a module that follows
+//! a track, its track's module in the wave before), dependencies done,
+//! within `-j` and every group's limit, in document order.
 //!
 //! Takes the plan and each task's state; hands on the next task to start, one
 //! at a time. A ready set, not a scan: every change (a task done, failed,
 //! retried) costs in proportion to the tasks it touches, so a run of 100,000
 //! tasks decides in linear time. Pure: no processes, no clocks, no I/O.
 
-use std::collections::{BTreeSet, HashMap};
+mod prepared;
 
-use crate::plan::{Plan, Target};
+use std::collections::BTreeSet;
+
+use crate::plan::Plan;
 use crate::run::claims::Claims;
+
+pub use prepared::Prepared;
 
 /// Where a task stands in this run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,89 +29,6 @@ pub enum State {
     Blocked,
 }
 
-/// Per-plan facts: which leaves run, and what each one waits for.
-pub struct Prepared {
-    pub runnable: BTreeSet<usize>,
-    /// For each task, the targets it waits for, as indices into `targets`.
-    pub deps: Vec<Vec<usize>>,
-    /// Every distinct dependency target, as the runnable leaves it holds.
-    pub targets: Vec<Vec<usize>>,
-    /// For each group, its limit.
-    pub limits: Vec<usize>,
-}
-
-impl Prepared {
-    pub fn new(plan: &Plan) -> Prepared {
-        let doc = &plan.doc;
-        let runnable: BTreeSet<usize> = plan.runnable().collect();
-        // The runnable leaves of every section, gathered in one pass.
-        let mut section_leaves = vec![Vec::new(); doc.sections.len()];
-        for &l in &runnable {
-            let mut s = Some(doc.tasks[l].section);
-            while let Some(i) = s {
-                section_leaves[i].push(l);
-                s = doc.sections[i].parent;
-            }
-        }
-        let mut index: HashMap<Target, usize> = HashMap::new();
-        let mut targets: Vec<Vec<usize>> = Vec::new();
-        let mut deps = vec![Vec::new(); doc.tasks.len()];
-        for &t in &runnable {
-            let mut mine = Vec::new();
-            for target in plan.effective_after(t) {
-                let k = *index.entry(target).or_insert_with(|| {
-                    targets.push(match target {
-                        Target::Task(p) => leaves_of(plan, p, &runnable),
-                        Target::Section(s) => section_leaves[s].clone(),
-                    });
-                    targets.len() - 1
-                });
-                // A task never waits for itself (a section's `after` can name
-                // a section that holds it only through a cycle, which the
-                // planner rejects).
-                if targets[k] != [t] {
-                    mine.push(k);
-                }
-            }
-            mine.sort_unstable();
-            mine.dedup();
-            deps[t] = mine;
-        }
-        Prepared {
-            runnable,
-            deps,
-            targets,
-            limits: plan.groups.iter().map(|g| g.limit).collect(),
-        }
-    }
-
-    /// The leaves `t` waits for (for `--dry-run` and messages).
-    pub fn dep_leaves(&self, t: usize) -> Vec<usize> {
-        let mut v: Vec<usize> = self.deps[t]
-            .iter()
-            .flat_map(|&k| self.targets[k].iter().copied())
-            .filter(|&l| l != t)
-            .collect();
-        v.sort_unstable();
-        v.dedup();
-        v
-    }
-}
-
-/// The runnable leaves at or under task `t`.
-fn leaves_of(plan: &Plan, t: usize, runnable: &BTreeSet<usize>) -> Vec<usize> {
-    let mut out = Vec::new();
-    let mut stack = vec![t];
-    while let Some(i) = stack.pop() {
-        if runnable.contains(&i) {
-            out.push(i);
-        }
-        stack.extend(plan.doc.tasks[i].children.iter().rev());
-    }
-    out.sort_unstable();
-    out
-}
-
 /// The run's view of which tasks may start, kept up to date one change at a
 /// time.
 pub struct Schedule {
@@ -116,6 +38,10 @@ pub struct Schedule {
     /// to decide), or an optional task left out.
     done: Vec<bool>,
     wave: Vec<usize>,
+    /// Per task: waits for every earlier wave (false for a module that
+    /// follows a track, and for every task under `order: graph`: their
+    /// edges say what they wait for).
+    gated: Vec<bool>,
     /// Per wave: its runnable tasks, in document order.
     wave_tasks: Vec<Vec<usize>>,
     groups: Vec<Vec<usize>>,
@@ -201,6 +127,9 @@ impl Schedule {
             state: vec![State::Waiting; n],
             done: vec![false; n],
             wave: plan.tasks.iter().map(|t| t.wave).collect(),
+            gated: (0..n)
+                .map(|t| plan.tracks.waits_for_waves(&plan.doc, t))
+                .collect(),
             wave_tasks: vec![Vec::new(); waves],
             groups,
             deps: prep.deps.clone(),
@@ -269,6 +198,13 @@ impl Schedule {
         }
         s.open_wave = (0..waves).find(|&w| s.wave_left[w] > 0).unwrap_or(waves);
         s.open_current();
+        // Tasks free of the wave order are settled once here, then by their
+        // dependencies alone.
+        for &t in &prep.runnable {
+            if !s.gated[t] {
+                s.settle(t);
+            }
+        }
         s.advance();
         s
     }
@@ -400,7 +336,7 @@ impl Schedule {
             _ => return,
         }
         self.state[t] = State::Waiting;
-        if self.unmet[t] == 0 && self.wave[t] == self.open_wave {
+        if self.unmet[t] == 0 && self.may_open(t) {
             self.ready.insert(t);
         }
     }
@@ -473,7 +409,7 @@ impl Schedule {
                 if self.unmet[d] == 0
                     && self.state[d] == State::Waiting
                     && !self.done[d]
-                    && self.wave[d] == self.open_wave
+                    && self.may_open(d)
                 {
                     self.ready.insert(d);
                 }
@@ -509,20 +445,35 @@ impl Schedule {
         };
         for i in 0..tasks.len() {
             let t = self.wave_tasks[self.open_wave][i];
-            if self.state[t] != State::Waiting || self.done[t] {
-                continue;
-            }
-            if let Some(by) = self.deps[t].iter().find_map(|&k| self.target_bad[k]) {
-                self.newly_blocked.push((t, by));
-                self.leave(t, State::Blocked);
-            } else if self.unmet[t] == 0 {
-                self.ready.insert(t);
+            if self.gated[t] {
+                self.settle(t);
             }
         }
     }
 
+    /// A waiting task whose wave allows it: blocked if it waits for a
+    /// failed task, ready if its dependencies are done.
+    fn settle(&mut self, t: usize) {
+        if self.state[t] != State::Waiting || self.done[t] {
+            return;
+        }
+        if let Some(by) = self.deps[t].iter().find_map(|&k| self.target_bad[k]) {
+            self.newly_blocked.push((t, by));
+            self.leave(t, State::Blocked);
+        } else if self.unmet[t] == 0 {
+            self.ready.insert(t);
+        }
+    }
+
+    /// Whether the wave order lets `t` start: its wave is open, or it
+    /// follows a track (or the plan's graph) instead.
+    fn may_open(&self, t: usize) -> bool {
+        !self.gated[t] || self.wave[t] == self.open_wave
+    }
+
     /// `b` failed or was blocked: tasks waiting for it in the open wave (or
-    /// in any wave, with --keep-going) are blocked in turn.
+    /// in any wave, with --keep-going), and those free of the wave order
+    /// (a failure stays in its track), are blocked in turn.
     fn spread_bad(&mut self, b: usize) {
         for i in 0..self.holders[b].len() {
             let k = self.holders[b][i];
@@ -534,7 +485,7 @@ impl Schedule {
                 let d = self.dependents[k][j];
                 if self.state[d] == State::Waiting
                     && !self.done[d]
-                    && (self.keep_going || self.wave[d] == self.open_wave)
+                    && (self.keep_going || self.may_open(d))
                 {
                     self.newly_blocked.push((d, b));
                     self.leave(d, State::Blocked);
@@ -545,220 +496,4 @@ impl Schedule {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::plan::PlanOptions;
-    use crate::taskfile::{Document, ReadOptions, Source};
-
-    fn plan(text: &str) -> Plan {
-        let doc = Document::parse(
-            Source::new("t.md".into(), text.into(), 0),
-            ReadOptions::default(),
-        );
-        Plan::build(doc, PlanOptions::default()).unwrap()
-    }
-
-    fn schedule(p: &Plan, keep_going: bool) -> Schedule {
-        Schedule::new(
-            p,
-            &Prepared::new(p),
-            |_| State::Waiting,
-            |_| false,
-            keep_going,
-            &Pools::NONE,
-        )
-    }
-
-    /// Everything that may start now, by id.
-    fn start_all(p: &Plan, s: &mut Schedule, jobs: usize) -> Vec<String> {
-        std::iter::from_fn(|| s.next(jobs))
-            .map(|t| p.doc.tasks[t].id.clone())
-            .collect()
-    }
-
-    #[test]
-    fn tasks_whose_files_overlap_take_turns_and_others_go_ahead() {
-        let p = plan(
-            "# A\n- [ ] a <!-- id: a; files: src/** -->\n- [ ] b <!-- id: b; files: src/x.rs -->\n\
-             - [ ] c <!-- id: c; files: docs/y.md -->\n- [ ] d edits `src/x.rs` <!-- id: d -->\n",
-        );
-        let mut s = schedule(&p, false);
-        assert_eq!(start_all(&p, &mut s, 8), ["a", "c"]);
-        s.succeeded(0);
-        assert_eq!(start_all(&p, &mut s, 8), ["b"]);
-        s.retrying(1);
-        assert_eq!(start_all(&p, &mut s, 8), ["d"]);
-        s.again(1);
-        assert!(start_all(&p, &mut s, 8).is_empty(), "d holds src/x.rs");
-        s.succeeded(3);
-        assert_eq!(start_all(&p, &mut s, 8), ["b"]);
-        s.succeeded(1);
-        s.succeeded(2);
-        assert!(s.finished());
-    }
-
-    #[test]
-    fn waves_run_in_order() {
-        let p = plan("# A\n- [ ] a1\n- [ ] a2\n# B\n- [ ] b1\n");
-        let mut s = schedule(&p, false);
-        assert_eq!(start_all(&p, &mut s, 8), ["a1", "a2"]);
-        s.succeeded(0);
-        assert!(start_all(&p, &mut s, 8).is_empty());
-        s.succeeded(1);
-        assert_eq!(start_all(&p, &mut s, 8), ["b1"]);
-        s.succeeded(2);
-        assert!(s.finished());
-    }
-
-    #[test]
-    fn jobs_and_group_limits() {
-        let p = plan("# A\n<!-- parallel: 2 -->\n- [ ] a\n- [ ] b\n- [ ] c\n");
-        let mut s = schedule(&p, false);
-        assert_eq!(start_all(&p, &mut s, 8).len(), 2);
-        // The third waits for a place in the group, then takes it.
-        s.succeeded(0);
-        assert_eq!(start_all(&p, &mut s, 8), ["c"]);
-        let mut one = schedule(&p, false);
-        assert_eq!(start_all(&p, &mut one, 1).len(), 1);
-    }
-
-    #[test]
-    fn sequential_groups_go_in_document_order() {
-        let p = plan("# A\n<!-- parallel: false -->\n- [ ] a\n- [ ] b\n");
-        let mut s = schedule(&p, false);
-        assert_eq!(start_all(&p, &mut s, 8), ["a-2"]);
-        s.succeeded(0);
-        assert_eq!(start_all(&p, &mut s, 8), ["b"]);
-    }
-
-    #[test]
-    fn failures_block_dependents_and_later_waves() {
-        let text =
-            "# A\n- [ ] a <!-- id: a -->\n- [ ] b <!-- after: a -->\n- [ ] c\n# B\n- [ ] d\n";
-        let p = plan(text);
-        let mut s = schedule(&p, false);
-        assert_eq!(start_all(&p, &mut s, 8), ["a", "c"]);
-        s.succeeded(2);
-        s.failed(0);
-        assert_eq!(s.take_blocked(), [(1, 0)]);
-        assert!(start_all(&p, &mut s, 8).is_empty());
-        assert!(s.finished());
-        let mut keep = schedule(&p, true);
-        start_all(&p, &mut keep, 8);
-        keep.succeeded(2);
-        keep.failed(0);
-        assert_eq!(keep.take_blocked(), [(1, 0)]);
-        assert_eq!(start_all(&p, &mut keep, 8), ["d"]);
-    }
-
-    #[test]
-    fn ticked_tasks_do_not_start_and_count_as_done() {
-        let p = plan("- [x] done <!-- id: d -->\n- [ ] todo <!-- after: d -->\n");
-        let mut s = schedule(&p, false);
-        assert_eq!(start_all(&p, &mut s, 8), ["todo"]);
-    }
-
-    #[test]
-    fn a_retry_holds_the_wave_but_not_a_slot() {
-        let p = plan("# A\n- [ ] a\n- [ ] b\n# B\n- [ ] c\n");
-        let mut s = schedule(&p, false);
-        assert_eq!(start_all(&p, &mut s, 1), ["a/a"]);
-        s.retrying(0);
-        assert!(!s.finished());
-        assert_eq!(start_all(&p, &mut s, 1), ["a/b"]);
-        s.succeeded(1);
-        assert!(start_all(&p, &mut s, 1).is_empty());
-        s.again(0);
-        assert_eq!(start_all(&p, &mut s, 1), ["a/a"]);
-        s.succeeded(0);
-        assert_eq!(start_all(&p, &mut s, 1), ["c"]);
-    }
-
-    #[test]
-    fn a_running_task_ticked_in_the_file_is_not_done() {
-        let p = plan("- [x] a <!-- id: a -->\n- [ ] b <!-- after: a -->\n");
-        let prep = Prepared::new(&p);
-        let s = Schedule::new(
-            &p,
-            &prep,
-            |t| {
-                if t == 0 {
-                    State::Running
-                } else {
-                    State::Waiting
-                }
-            },
-            |_| false,
-            false,
-            &Pools::NONE,
-        );
-        assert!(!s.is_done(0));
-        let mut s = s;
-        assert_eq!(s.next(8), None);
-        // An owed untick: the tick in the file does not count either.
-        let mut owed = Schedule::new(
-            &p,
-            &prep,
-            |_| State::Failed,
-            |t| t == 0,
-            false,
-            &Pools::NONE,
-        );
-        assert!(!owed.is_done(0));
-        assert_eq!(owed.next(8), None);
-    }
-
-    #[test]
-    fn a_closed_pool_holds_its_tasks_and_no_others() {
-        let p = plan("- [ ] a\n- [ ] b\n- [ ] c\n");
-        let of = |t: usize| (t != 1).then_some(0);
-        let pools = Pools {
-            limits: &[0],
-            of: &of,
-        };
-        let mut s = Schedule::new(
-            &p,
-            &Prepared::new(&p),
-            |_| State::Waiting,
-            |_| false,
-            false,
-            &pools,
-        );
-        assert_eq!(start_all(&p, &mut s, 8), ["b"]);
-        s.succeeded(1);
-        assert!(!s.finished(), "held tasks are not finished");
-        assert!(s.pool_held(0));
-        s.set_pool_limit(0, 1);
-        assert_eq!(start_all(&p, &mut s, 8), ["a"]);
-        assert_eq!(s.pool_running(0), 1);
-        s.set_pool_limit(0, 8);
-        assert_eq!(start_all(&p, &mut s, 8), ["c"]);
-    }
-
-    #[test]
-    fn many_waves_open_without_recursion() {
-        let text: String = (0..20_000)
-            .map(|i| format!("# W{i}\n- [ ] t{i}\n"))
-            .collect();
-        let p = plan(&text);
-        let mut s = Schedule::new(
-            &p,
-            &Prepared::new(&p),
-            |_| State::Waiting,
-            |t| t == 0,
-            true,
-            &Pools::NONE,
-        );
-        // The first task fails: with --keep-going every later wave opens
-        // (each task is independent), in one call.
-        assert_eq!(s.next(1), Some(0));
-        s.failed(0);
-        let mut started = 0;
-        while let Some(t) = s.next(1) {
-            s.succeeded(t);
-            started += 1;
-        }
-        assert_eq!(started, 19_999);
-        assert!(s.finished());
-    }
-}
+mod tests;

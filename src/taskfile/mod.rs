@@ -7,6 +7,7 @@
 
 mod checkpoint;
 mod dialect;
+mod hint_values;
 mod hints;
 mod identity;
 mod ids;
@@ -21,7 +22,8 @@ use std::path::Path;
 pub use checkpoint::{Checkpoint, Trigger};
 pub use dialect::Dialect;
 pub use hints::{
-    Escalation, Gate, Hints, Parallel, Spanned, TaskHints, parse_duration, parse_escalation,
+    Escalation, Gate, Hints, Order, Parallel, Pipeline, Spanned, TaskHints, parse_duration,
+    parse_escalation,
 };
 pub use identity::{ID_MAX, IdSource, slug};
 pub use ids::IdOwner;
