@@ -25,8 +25,9 @@ use crate::taskfile::{Dialect, Document, ReadOptions};
     about = "Run a Markdown plan of tasks with coding agents, ticking each box as its task is done",
     long_about = "Run a Markdown plan of tasks with coding agents, ticking each box as its task is done.\n\n\
 Tasks are GFM checkboxes (`- [ ] …`); headings group them into waves that run one after another.\n\
-`<!-- key: value -->` comments give hints (parallel, id, after, agent, timeout, retries, gate).\n\
-spec-kit (`T001 [P]`) and Kiro (`1.2`, `(P)`) task files are understood as they are.",
+`<!-- key: value -->` comments give hints (parallel, id, after, agent, timeout, retries, gate,\n\
+files, isolate, judge, escalate, pipeline, track, order).\n\
+spec-kit (`T001 [P]`), Kiro (`1.2`, `(P)`) and OpenSpec (`## 1. Group`, `1.1`) task files are understood as they are.",
     override_usage = "run-batch [OPTIONS] FILE\n       run-batch <COMMAND> [ARGS]",
     after_help = help::AFTER_HELP,
     after_long_help = help::AFTER_LONG_HELP

@@ -7,15 +7,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::taskfile::Span;
-
-/// Where in a task file something is, with the line's text for the caret.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Location {
-    pub path: PathBuf,
-    pub span: Span,
-    pub line_text: String,
-}
+pub use crate::location::Location;
 
 /// A problem in a task file found while reading or planning it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -260,7 +252,7 @@ pub enum Error {
     /// One or more problems in the task file; nothing was run or written.
     Invalid {
         diagnostics: Vec<Diagnostic>,
-        warnings: Vec<crate::taskfile::Warning>,
+        warnings: Vec<crate::location::Warning>,
     },
     IsDirectory {
         path: PathBuf,

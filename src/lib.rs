@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod git;
 pub mod handoff_cli;
+pub mod location;
 pub mod plan;
 pub mod record;
 pub mod report;

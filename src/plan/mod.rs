@@ -10,6 +10,7 @@
 mod edge;
 pub mod files;
 mod graph;
+mod refs;
 mod tracks;
 mod waves;
 
@@ -17,12 +18,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use edge::EdgeFrom;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 pub use tracks::{Track, Tracks, track_key};
 
 pub use waves::Wave;
 
-use crate::error::{Error, PlanError, suggest};
+use refs::Aliases;
+
+use crate::error::{Error, PlanError};
 use crate::taskfile::{Checkpoint, Document, Gate, Hints, Parallel, Pipeline, Span, Spanned};
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -276,79 +279,6 @@ impl Planner {
                 }
             }
         }
-    }
-
-    fn index_short_references(&mut self, doc: &Document) {
-        let refs = (doc.tasks.iter().map(|t| &t.hints.after))
-            .chain(doc.sections.iter().map(|s| &s.hints.after))
-            .flatten();
-        let wanted: FxHashSet<&str> = refs
-            .filter(|dep| doc.id_owner(&dep.value).is_none())
-            .map(|dep| dep.value.rsplit('/').next().unwrap_or(""))
-            .collect();
-        if wanted.is_empty() {
-            return;
-        }
-        for (id, owner) in doc.all_ids() {
-            if let Some((_, last)) = id.rsplit_once('/')
-                && wanted.contains(last)
-            {
-                self.by_last.entry(last.into()).or_default().push(owner);
-            }
-        }
-    }
-
-    fn lookup(&mut self, doc: &Document, who: &str, dep: &Spanned<String>) -> Option<Target> {
-        if let Some(t) = doc.id_owner(&dep.value) {
-            return Some(t);
-        }
-        let last = dep.value.rsplit('/').next().unwrap_or("");
-        let candidates = self.by_last.get(last).map(Vec::as_slice).unwrap_or(&[]);
-        let ids = candidates.iter().map(|&c| doc.id_of(c));
-        match crate::taskfile::by_last_segments(ids, &dep.value) {
-            Ok(Some(full)) => return doc.id_owner(&full),
-            Ok(None) => {}
-            Err(candidates) => {
-                self.ambiguous(who, dep, candidates);
-                return None;
-            }
-        }
-        // An id as earlier versions named it (the whole heading path), or
-        // its last segments: plans written then keep working.
-        let legacy = self.legacy.get_or_insert_with(|| Aliases::legacy(doc));
-        if let Some(&t) = legacy.ids.get(&dep.value) {
-            return Some(t);
-        }
-        match resolve_last(&legacy.ids, &legacy.by_last, &dep.value) {
-            Ok(Some(t)) => return Some(t),
-            Ok(None) => {}
-            Err(candidates) => {
-                self.ambiguous(who, dep, candidates);
-                return None;
-            }
-        }
-        let suggestion = suggest(&dep.value, doc.all_ids().map(|(id, _)| id))
-            .or_else(|| doc.id_starting_with(&dep.value));
-        self.errors.push((
-            dep.span,
-            PlanError::UnknownDependency {
-                task: who.to_owned(),
-                id: dep.value.clone(),
-                suggestion,
-            },
-        ));
-        None
-    }
-
-    fn ambiguous(&mut self, who: &str, dep: &Spanned<String>, candidates: Vec<String>) {
-        self.errors.push((
-            dep.span,
-            PlanError::AmbiguousDependency {
-                task: who.to_owned(),
-                id: dep.value.clone(),
-                candidates,
-            },
-        ));
     }
 
     fn hint_edges(&mut self, doc: &Document) {
@@ -667,54 +597,7 @@ impl Planner {
     }
 }
 
-/// Earlier versions' ids of every task and section (read only when a
-/// reference is no current id).
-struct Aliases {
-    ids: HashMap<String, Target>,
-    by_last: HashMap<String, Vec<String>>,
-}
-
-impl Aliases {
-    fn legacy(doc: &Document) -> Aliases {
-        let old = crate::taskfile::legacy_ids(doc);
-        let mut ids = HashMap::default();
-        for (s, id) in old.sections.into_iter().enumerate().skip(1) {
-            ids.insert(id, Target::Section(s));
-        }
-        for (t, id) in old.tasks.into_iter().enumerate() {
-            ids.insert(id, Target::Task(t));
-        }
-        let by_last = by_last(&ids);
-        Aliases { ids, by_last }
-    }
-}
-
 type HashMap<K, V> = FxHashMap<K, V>;
-
-/// Ids by their last `/` segment.
-fn by_last(ids: &HashMap<String, Target>) -> HashMap<String, Vec<String>> {
-    let mut out: HashMap<String, Vec<String>> = HashMap::default();
-    for id in ids.keys() {
-        if let Some((_, last)) = id.rsplit_once('/') {
-            out.entry(last.to_owned()).or_default().push(id.clone());
-        }
-    }
-    out
-}
-
-/// The one id of `ids` that ends with `/reference`; `Err` lists them when
-/// several do.
-fn resolve_last(
-    ids: &HashMap<String, Target>,
-    by_last: &HashMap<String, Vec<String>>,
-    reference: &str,
-) -> Result<Option<Target>, Vec<String>> {
-    let last = reference.rsplit('/').next().unwrap_or("");
-    let candidates = by_last.get(last).map(Vec::as_slice).unwrap_or(&[]);
-    let found =
-        crate::taskfile::by_last_segments(candidates.iter().map(String::as_str), reference)?;
-    Ok(found.and_then(|full| ids.get(&full).copied()))
-}
 
 /// The settings under `hints`, given those above them: the nearest value
 /// wins. The same `Arc` when the hints set none of them.

@@ -7,65 +7,10 @@
 //! line and column, what is wrong. Decides nothing about scope (`scan` and the
 //! document do) and never runs anything (`run::checkpoint` does).
 
-use std::time::Duration;
-
 use crate::error::{PlanError, suggest};
-use crate::taskfile::hints::{Comment, Hints, Spanned, parse_duration};
+use crate::taskfile::hint_values::parse_duration;
+use crate::taskfile::hints::{Checkpoint, Comment, Hints, Spanned, Trigger};
 use crate::taskfile::{Source, Span};
-
-/// What starts a checkpoint while its task's agent works.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Trigger {
-    /// A line of the agent's output, stream text, tool result or progress
-    /// file contains this text.
-    Marker(String),
-    /// Every so often, counted from the attempt's start.
-    Every(Duration),
-}
-
-/// A command run while the agent keeps working, as the plan's author wrote
-/// it: `sh -c` in the task's working folder, never split.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Checkpoint {
-    pub trigger: Trigger,
-    /// `then=tell`: its output goes to the agent and the attempt goes on,
-    /// whatever the exit status; otherwise a failure stops the attempt.
-    pub tell: bool,
-    pub command: String,
-    /// The line of the opening fence.
-    pub line: usize,
-}
-
-impl Checkpoint {
-    /// `when=READY` / `every=5m`, for messages and events.
-    pub fn trigger_label(&self) -> String {
-        match &self.trigger {
-            Trigger::Marker(m) => format!("when={m}"),
-            Trigger::Every(d) => format!("every={}", humantime::format_duration(*d)),
-        }
-    }
-
-    /// The command on one line: the command itself, or its first line and `…`.
-    pub fn summary(&self) -> String {
-        let mut lines = (self.command.lines().map(str::trim)).filter(|l| !l.is_empty());
-        let first = lines.next().unwrap_or_default();
-        if lines.next().is_some() {
-            format!("{first} …")
-        } else {
-            first.to_owned()
-        }
-    }
-
-    /// How messages name it: `` checkpoint `cmd` (when=READY, line 7) ``.
-    pub fn label(&self) -> String {
-        format!(
-            "checkpoint `{}` ({}, line {})",
-            self.summary(),
-            self.trigger_label(),
-            self.line
-        )
-    }
-}
 
 const KEYS: &[&str] = &["when", "every", "then"];
 
@@ -216,6 +161,7 @@ pub fn checkpoint_block(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn block(fence: &str, command: &str) -> Comment {
         let text = format!("{fence}\n{command}```\n");

@@ -5,29 +5,7 @@ use std::time::Duration;
 
 use crate::error::{PlanError, suggest};
 use crate::taskfile::Span;
-use crate::taskfile::hints::{Escalation, Gate, Hints, KEYS, Parallel, Spanned};
-
-/// `pipeline`: what a wave waits for before its tasks start.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Pipeline {
-    /// Each wave waits for the whole wave before it (the default)
-    Waves,
-    /// A module's tasks wait only for the same track's module in the wave
-    /// before; tasks outside any track still wait for the whole wave
-    Tracks,
-}
-
-/// `order`: whether headings order the work.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Order {
-    /// Waves run one after another (the default).
-    Waves,
-    /// Phases are advisory: only dependencies, in-order groups and tracks
-    /// order tasks.
-    Graph,
-}
+use crate::taskfile::hints::{Escalation, Gate, Hints, KEYS, Order, Parallel, Pipeline, Spanned};
 
 fn spanned<T>(value: T, span: Span) -> Spanned<T> {
     Spanned { value, span }

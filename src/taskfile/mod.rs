@@ -6,6 +6,7 @@
 //! ticker only needs the ids.
 
 mod checkpoint;
+mod comments;
 mod dialect;
 mod hint_values;
 mod hints;
@@ -19,12 +20,10 @@ mod text;
 
 use std::path::Path;
 
-pub use checkpoint::{Checkpoint, Trigger};
 pub use dialect::Dialect;
-pub use hints::{
-    Escalation, Gate, Hints, Order, Parallel, Pipeline, Spanned, TaskHints, parse_duration,
-    parse_escalation,
-};
+pub use hint_values::{parse_duration, parse_escalation};
+pub use hints::{Checkpoint, Trigger};
+pub use hints::{Escalation, Gate, Hints, Order, Parallel, Pipeline, Spanned, TaskHints};
 pub use identity::{ID_MAX, IdSource, slug};
 pub use ids::IdOwner;
 pub use legacy_ids::{LegacyIds, find_task, legacy_ids};
@@ -98,11 +97,7 @@ pub struct Ignored {
     pub reason: &'static str,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Warning {
-    pub at: Location,
-    pub message: String,
-}
+pub use crate::location::Warning;
 
 #[derive(Debug)]
 pub struct Document {

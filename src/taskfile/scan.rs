@@ -10,7 +10,8 @@ use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, T
 
 use crate::taskfile::Source;
 use crate::taskfile::checkpoint;
-use crate::taskfile::hints::{self, Comment};
+use crate::taskfile::comments;
+use crate::taskfile::hints::Comment;
 use crate::taskfile::pieces;
 
 #[derive(Debug, Clone)]
@@ -343,7 +344,7 @@ impl Scanner<'_> {
                 if let Some((start, command)) = self.gate.take() {
                     let fence = source.line_end(start) - start;
                     out.comments
-                        .push(hints::gate_block(source, start, fence, &command));
+                        .push(comments::gate_block(source, start, fence, &command));
                 }
             }
             Event::Text(t) | Event::Code(t) => {
@@ -363,7 +364,7 @@ impl Scanner<'_> {
                 if self.quote_depth == 0 && range.start >= self.front_matter_end =>
             {
                 out.comments
-                    .extend(hints::comments_in(source, range.start, range.end));
+                    .extend(comments::comments_in(source, range.start, range.end));
             }
             _ => {}
         }

@@ -8,15 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 
-/// Byte offset and length in `Source::text`, with the 1-based line and column
-/// (in characters) of its start, so errors and edits share one description.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Span {
-    pub offset: usize,
-    pub len: usize,
-    pub line: usize,
-    pub column: usize,
-}
+pub use crate::location::Span;
 
 #[derive(Clone, Debug)]
 pub struct Source {
