@@ -26,6 +26,12 @@ case "$1" in
   silent) echo "It looks fine to me." ;;
   error) echo "the judge crashed" >&2; exit 2 ;;
   limited) echo "Claude AI usage limit reached|4102444800" >&2; exit 1 ;;
+  limited-once)
+    if [ "$n" = 0 ]; then
+      echo "Claude AI usage limit reached|$(( $(date +%s) + 1 ))" >&2; exit 1
+    else
+      echo "RUN-BATCH: PASS"
+    fi ;;
 esac
 "#;
 
@@ -125,6 +131,9 @@ fn silence_errors_and_usage_limits_fail_closed() {
             - [ ] limited <!-- id: limited; agent: agent; judge: judge limited -->
             ",
         )
+        // A judge refused by its provider waits like an agent; with no
+        // transient retries left, that is the task's failure at once.
+        .file("run-batch.toml", "[limits]\ntransient-retries = 0\n")
         .args(["t.md", "--keep-going"])
         .failure();
     assert!(out.read("t.md").contains("- [ ] quiet"));
@@ -148,7 +157,7 @@ fn silence_errors_and_usage_limits_fail_closed() {
     );
     assert_eq!(
         reason("limited"),
-        "judge `judge limited` hit a usage limit, so the work is not judged (a judge fails closed)"
+        "judge `judge limited` hit a usage limit, so the work is not judged yet (a judge fails closed); the task waits like any agent"
     );
     let judged = named(&events, "judge_finished");
     assert_eq!(judged.len(), 3);
@@ -288,4 +297,28 @@ fn with_isolation_the_judge_reads_the_worktrees_changes_before_they_land() {
         .filter(|e| ["judge_finished", "task_landed"].contains(e))
         .collect();
     assert_eq!(order, ["judge_finished", "task_landed"]);
+}
+
+#[test]
+fn a_judge_stopped_by_its_provider_waits_and_uses_no_retry() {
+    // The judge's provider (the `judge` command) is not the task's (`agent`):
+    // its refusal is a transient failure, retried after a backoff without
+    // using the task's retries; the second judge passes.
+    let out = with_fakes(Test::new())
+        .file(
+            "t.md",
+            "- [ ] limited once <!-- id: lim; agent: agent; judge: judge limited-once -->\n",
+        )
+        .args(["t.md", "--retries", "0"])
+        .success();
+    assert!(out.read("t.md").contains("- [x] limited once"));
+    let events = events(out.path(), "t.md");
+    let finished = named(&events, "task_finished");
+    let classes: Vec<&str> = finished
+        .iter()
+        .map(|e| e["class"].as_str().unwrap())
+        .collect();
+    assert_eq!(classes, ["transient", "succeeded"]);
+    let judged = named(&events, "judge_finished");
+    assert_eq!(judged.len(), 2);
 }

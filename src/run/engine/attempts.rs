@@ -47,6 +47,9 @@ pub(super) struct Slot {
     pub(super) messages_seen: String,
     /// Its judge, once the judge runs in this slot, and since when.
     pub(super) judging: Option<(AgentSpec, Instant)>,
+    /// The judge could not judge because its provider refused it (a usage
+    /// limit, throttling): the attempt waits like any agent's would.
+    pub(super) judge_refused: Option<Class>,
 }
 
 /// What the run remembers of a task's attempts, for the next one.
@@ -184,6 +187,7 @@ impl Engine {
                         checkpoints_done: false,
                         checkpoint_failure: None,
                         judging: None,
+                        judge_refused: None,
                         messages_seen: self
                             .messages
                             .last()
@@ -490,6 +494,16 @@ impl Engine {
                 Signal::Transient if self.d.transients_spent(attempt) => Class::Failed,
                 Signal::Transient => Class::Transient,
                 Signal::Auth => Class::Auth,
+            };
+        }
+        // Its judge's provider refused to judge: not the task's failure.
+        if class == Class::Failed
+            && slot.stop.is_none()
+            && let Some(refused) = slot.judge_refused
+        {
+            class = match refused {
+                Class::Transient if self.d.transients_spent(attempt) => Class::Failed,
+                other => other,
             };
         }
         let mut spend = None;

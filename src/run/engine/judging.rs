@@ -131,8 +131,19 @@ impl Engine {
                 Signal::Throttled => "was throttled by its provider",
                 _ => "hit a usage limit",
             };
+            // Fails closed, and waits like any agent: on the task's own
+            // provider, for the limit; on another, as a transient failure
+            // (retried with backoff, no retry of the task's used).
+            let place = self.d.task(slot.key).place;
+            let same =
+                place.and_then(|t| self.d.provider_of(t)) == Some(spec.provider().0.as_str());
+            slot.judge_refused = Some(match signal {
+                Signal::Limited { reset, window } if same => Class::Limited { reset, window },
+                Signal::Throttled if same => Class::Throttled,
+                _ => Class::Transient,
+            });
             Err(format!(
-                "judge `{name}` {what}, so the work is not judged (a judge fails closed)"
+                "judge `{name}` {what}, so the work is not judged yet (a judge fails closed); the task waits like any agent"
             ))
         } else if let Some(message) = failure {
             Err(format!(
