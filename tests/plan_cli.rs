@@ -1695,7 +1695,8 @@ fn json_describes_every_task() {
                 "edges": edges, "waits_for_waves": true,
                 "parent": parent, "children": children, "parallel_mark": false,
                 "agent": null, "timeout_secs": null, "retries": null, "gate": null,
-                "isolate": null, "files": {"declared": [], "inferred": []},
+                "isolate": null, "judge": null, "checkpoints": [],
+                "files": {"declared": [], "inferred": []},
             })
         };
     // Outside git, agents run in the task file's folder.
@@ -2657,4 +2658,21 @@ fn a_graph_too_large_for_mermaid_groups_tasks_by_section_and_says_so() {
         .args(["plan", "task.md", "--format", "dot"])
         .success();
     assert!(dot.stdout.contains("t999 [label="));
+}
+
+#[test]
+fn json_shows_a_tasks_judge_and_checkpoints() {
+    let out = Test::new()
+        .file(
+            "task.md",
+            "- [ ] Build it <!-- id: b; judge: claude -->\n  ```checkpoint when=READY then=tell\n  cargo check\n  ```\n",
+        )
+        .args(["plan", "task.md", "--format", "json"])
+        .success();
+    let task = &out.json()["tasks"][0];
+    assert_eq!(task["judge"], "claude");
+    assert_eq!(
+        task["checkpoints"],
+        json!([{"trigger": "when=READY", "tell": true, "command": "cargo check", "line": 2}])
+    );
 }

@@ -175,6 +175,25 @@ pub fn write(plan: &Plan, workdir: &Path, out: impl Write) -> std::io::Result<()
         // `worktree` or `none` from an `isolate` hint; null follows the run.
         key!("isolate")?;
         j.opt_str((s.isolate).map(|on| if on { "worktree" } else { "none" }))?;
+        key!("judge")?;
+        j.opt_str(s.judge.as_deref())?;
+        // Checkpoints run while the agent works (the nearest scope's).
+        key!("checkpoints")?;
+        j.begin_array()?;
+        for c in &s.checkpoints {
+            j.item()?;
+            j.begin_object()?;
+            j.key("trigger")?;
+            j.str(&c.trigger_label())?;
+            j.key("tell")?;
+            j.bool(c.tell)?;
+            j.key("command")?;
+            j.str(&c.command)?;
+            j.key("line")?;
+            j.uint(c.line as u64)?;
+            j.end_object()?;
+        }
+        j.end_array()?;
         // The files it claims (tasks whose claims overlap never run at once).
         key!("files")?;
         j.begin_object()?;
