@@ -3,6 +3,7 @@
 
 pub mod check_lines;
 pub mod diagnostic;
+pub mod event_lines;
 pub mod format;
 pub mod json_out;
 pub mod live;
