@@ -72,6 +72,19 @@ impl Git {
         }
     }
 
+    /// Runs `git ARGS` committing as run-batch (`commit`, `commit-tree`):
+    /// its commits name it, whatever identity the repository has (or lacks).
+    pub fn run_as_run_batch(&self, args: &[&str]) -> Result<String, GitError> {
+        let mut all = vec![
+            "-c",
+            "user.name=run-batch",
+            "-c",
+            "user.email=run-batch@localhost",
+        ];
+        all.extend_from_slice(args);
+        self.run(&all)
+    }
+
     /// Whether `git ARGS` succeeds (for questions such as `merge-base
     /// --is-ancestor`).
     pub fn ok(&self, args: &[&str]) -> bool {

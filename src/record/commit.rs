@@ -94,18 +94,7 @@ pub fn commit_progress(
     if let Some(c) = p.cost_usd {
         message.push_str(&format!("Cost-USD: {c:.4}\n"));
     }
-    let commit = repo.run(&[
-        "-c",
-        "user.name=run-batch",
-        "-c",
-        "user.email=run-batch@localhost",
-        "commit-tree",
-        &tree,
-        "-p",
-        &head,
-        "-m",
-        &message,
-    ])?;
+    let commit = repo.run_as_run_batch(&["commit-tree", &tree, "-p", &head, "-m", &message])?;
     let old_blob = repo.run(&["rev-parse", &spec]).unwrap_or_default();
     // Only if the branch is where it was: a landing or the person may have
     // moved it, and then the caller tries again.

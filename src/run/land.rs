@@ -55,11 +55,7 @@ pub fn commit_leftovers(wt: &Worktree, taskfile: &Path, msg: &Message) -> Result
     }
     let run = format!("Run-Id: {}", msg.run_id);
     let task = format!("Task-Id: {}", msg.task_id);
-    git.run(&[
-        "-c",
-        "user.name=run-batch",
-        "-c",
-        "user.email=run-batch@localhost",
+    git.run_as_run_batch(&[
         "commit",
         "--quiet",
         "--no-verify",
@@ -162,11 +158,7 @@ fn merge_aside(
             let tree = out.lines().next().unwrap_or_default().to_owned();
             let subject = format!("Merge task {}: {}", msg.task_id, msg.subject);
             let body = format!("Run-Id: {}\nTask-Id: {}", msg.run_id, msg.task_id);
-            let commit = main.run(&[
-                "-c",
-                "user.name=run-batch",
-                "-c",
-                "user.email=run-batch@localhost",
+            let commit = main.run_as_run_batch(&[
                 "commit-tree",
                 &tree,
                 "-p",

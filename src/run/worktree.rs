@@ -281,11 +281,7 @@ pub fn clean_kept(
             }
             let wt = Git::new(&d);
             if wt.run(&["add", "-A"]).is_ok() && !wt.ok(&["diff", "--cached", "--quiet"]) {
-                wt.run(&[
-                    "-c",
-                    "user.name=run-batch",
-                    "-c",
-                    "user.email=run-batch@localhost",
+                wt.run_as_run_batch(&[
                     "commit",
                     "--quiet",
                     "--no-verify",

@@ -129,7 +129,7 @@ impl Engine {
     /// relative to the repository; claims to the working folder.
     fn undeclared(&self, id: &str, changed: &[String]) -> Vec<String> {
         let plan = self.d.plan();
-        let Some(t) = plan.doc.tasks.iter().position(|t| t.id == id) else {
+        let Some(crate::taskfile::IdOwner::Task(t)) = plan.doc.id_owner(id) else {
             return Vec::new();
         };
         let files = &plan.tasks[t].files;
