@@ -3,28 +3,11 @@
 
 mod common;
 
+use common::checks::git_ok as git;
+
 use std::path::Path;
-use std::process::Command;
 
 use common::{Test, run_batch_in};
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@t")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@t")
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// A repository with `files` committed on `main`.
 fn repo(t: Test, files: &[(&str, &str)]) -> Test {

@@ -4,8 +4,7 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
+use common::checks::git_ok as git;
 
 use common::Test;
 use serde_json::{Value, json};
@@ -423,20 +422,6 @@ fn with_fail_fast_the_other_tracks_stop_too() {
         started.iter().all(|t| ["a1", "b1"].contains(t)),
         "nothing starts after the failure: {started:?}"
     );
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@t")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@t")
-        .output()
-        .expect("run git");
-    assert!(out.status.success(), "git {args:?}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]

@@ -350,6 +350,26 @@ pub fn git_init(repo: &Path) {
     }
 }
 
+/// `git ARGS` in `dir`, committing as `t <t@t>`; its stdout. Panics with
+/// git's message when it fails.
+pub fn git_ok(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@t")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@t")
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// `git status --porcelain --untracked-files=all` in `repo`.
 pub fn git_status(repo: &Path) -> String {
     let out = git(repo, &["status", "--porcelain", "--untracked-files=all"]);
