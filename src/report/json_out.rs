@@ -1,7 +1,7 @@
 //! A streaming JSON writer with serde_json's pretty layout (two-space
 //! indent, `"key": value`, `[]` and `{}` when empty), byte for byte. Takes
-//! values one at a time, hands bytes to a writer; never builds a tree or
-//! copies a string it is given.
+//! values one at a time, hands bytes to a writer in large chunks; never
+//! builds a tree or copies a string it is given more than once.
 
 use std::io::{self, Write};
 
@@ -13,32 +13,59 @@ pub struct JsonOut<W: Write> {
     depth: usize,
     /// Whether the innermost open array or object has a value yet.
     has_value: bool,
+    /// `out` goes to `sink` once it holds this many bytes.
+    chunk: usize,
 }
 
 const CHUNK: usize = 1 << 16;
 
-const INDENT: &[u8] = b"                                                                ";
+/// A comma, a line break and enough spaces for 32 levels: an item's start is
+/// one slice of it (without the comma for the first item).
+const BREAK: &[u8] = b",\n                                                                ";
+const INDENT: &[u8] = BREAK.split_at(2).1;
+
+impl JsonOut<io::Sink> {
+    /// A writer that keeps everything in memory, for [`JsonOut::into_bytes`]:
+    /// no chunk is copied from a buffer to another.
+    pub fn in_memory() -> JsonOut<io::Sink> {
+        JsonOut::nested(0)
+    }
+
+    /// An in-memory writer for a value that will stand at `depth` inside
+    /// another writer's output (written once, copied in with
+    /// [`JsonOut::raw`]).
+    pub fn nested(depth: usize) -> JsonOut<io::Sink> {
+        JsonOut {
+            out: Vec::new(),
+            sink: io::sink(),
+            depth,
+            has_value: false,
+            chunk: usize::MAX,
+        }
+    }
+
+    /// Everything written.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.out
+    }
+}
 
 impl<W: Write> JsonOut<W> {
     pub fn new(sink: W) -> JsonOut<W> {
-        JsonOut::nested(sink, 0)
-    }
-
-    /// A writer for a value that will stand at `depth` inside another
-    /// writer's output (written once, copied in with [`JsonOut::raw`]).
-    pub fn nested(sink: W, depth: usize) -> JsonOut<W> {
         JsonOut {
             out: Vec::with_capacity(CHUNK + 4096),
             sink,
-            depth,
+            depth: 0,
             has_value: false,
+            chunk: CHUNK,
         }
     }
 
     /// Hands what is written so far to the sink once there is a chunk of
     /// it; call between values.
+    #[inline]
     pub fn flush_some(&mut self) -> io::Result<()> {
-        if self.out.len() >= CHUNK {
+        if self.out.len() >= self.chunk {
             self.sink.write_all(&self.out)?;
             self.out.clear();
         }
@@ -50,6 +77,7 @@ impl<W: Write> JsonOut<W> {
     }
 
     /// A value written by a `nested` writer of this depth.
+    #[inline]
     pub fn raw(&mut self, value: &[u8]) -> io::Result<()> {
         self.out.extend_from_slice(value);
         Ok(())
@@ -61,29 +89,29 @@ impl<W: Write> JsonOut<W> {
         Ok(self.sink)
     }
 
-    fn indent(&mut self) {
-        let mut n = self.depth * 2;
-        if let Some(spaces) = INDENT.get(..n) {
-            self.out.extend_from_slice(spaces);
-            return;
-        }
-        while n > 0 {
-            let k = n.min(INDENT.len());
-            self.out.extend_from_slice(&INDENT[..k]);
-            n -= k;
+    /// A line break and the indent of `depth`, after a comma when `comma`.
+    #[inline]
+    fn line_break(&mut self, comma: bool) {
+        let from = usize::from(!comma);
+        match BREAK.get(from..2 + self.depth * 2) {
+            Some(bytes) => self.out.extend_from_slice(bytes),
+            None => {
+                self.out.extend_from_slice(&BREAK[from..2]);
+                for _ in 0..self.depth {
+                    self.out.extend_from_slice(b"  ");
+                }
+            }
         }
     }
 
     /// Before a value in an array, or a key in an object.
+    #[inline]
     fn next_item(&mut self) {
-        if self.has_value {
-            self.out.push(b',');
-        }
-        self.out.push(b'\n');
+        self.line_break(self.has_value);
         self.has_value = true;
-        self.indent();
     }
 
+    #[inline]
     pub fn begin_object(&mut self) -> io::Result<()> {
         self.depth += 1;
         self.has_value = false;
@@ -91,10 +119,12 @@ impl<W: Write> JsonOut<W> {
         Ok(())
     }
 
+    #[inline]
     pub fn end_object(&mut self) -> io::Result<()> {
-        self.end(b"}")
+        self.end(b'}')
     }
 
+    #[inline]
     pub fn begin_array(&mut self) -> io::Result<()> {
         self.depth += 1;
         self.has_value = false;
@@ -102,24 +132,26 @@ impl<W: Write> JsonOut<W> {
         Ok(())
     }
 
+    #[inline]
     pub fn end_array(&mut self) -> io::Result<()> {
-        self.end(b"]")
+        self.end(b']')
     }
 
-    fn end(&mut self, close: &[u8]) -> io::Result<()> {
+    #[inline]
+    fn end(&mut self, close: u8) -> io::Result<()> {
         self.depth -= 1;
         if self.has_value {
-            self.out.push(b'\n');
-            self.indent();
+            self.line_break(false);
         }
         // The enclosing array or object has a value now: this one.
         self.has_value = true;
-        self.out.extend_from_slice(close);
+        self.out.push(close);
         Ok(())
     }
 
     /// `"key": ` in an object; the value follows. Keys are this program's
     /// own names, which need no escaping.
+    #[inline]
     pub fn key(&mut self, key: &'static str) -> io::Result<()> {
         debug_assert!(key.bytes().all(|b| ESCAPE[b as usize] == 0));
         self.next_item();
@@ -130,7 +162,9 @@ impl<W: Write> JsonOut<W> {
     }
 
     /// A key that is not the first of an object at `depth`, written
-    /// beforehand with its comma, line break, indent and `": `.
+    /// beforehand with its comma, line break, indent and `": ` (and maybe
+    /// its value too: a constant is copied in one go).
+    #[inline]
     pub fn fixed_key(&mut self, written: &'static [u8], depth: usize) -> io::Result<()> {
         debug_assert!(self.has_value && self.depth == depth);
         debug_assert!(
@@ -141,16 +175,19 @@ impl<W: Write> JsonOut<W> {
     }
 
     /// Starts the next value in an array.
+    #[inline]
     pub fn item(&mut self) -> io::Result<()> {
         self.next_item();
         Ok(())
     }
 
+    #[inline]
     pub fn str(&mut self, s: &str) -> io::Result<()> {
         push_str(&mut self.out, s);
         Ok(())
     }
 
+    #[inline]
     pub fn opt_str(&mut self, s: Option<&str>) -> io::Result<()> {
         match s {
             Some(s) => self.str(s),
@@ -158,31 +195,52 @@ impl<W: Write> JsonOut<W> {
         }
     }
 
+    #[inline]
     pub fn null(&mut self) -> io::Result<()> {
         self.out.extend_from_slice(b"null");
         Ok(())
     }
 
+    #[inline]
     pub fn bool(&mut self, b: bool) -> io::Result<()> {
         self.out
             .extend_from_slice(if b { b"true" } else { b"false" });
         Ok(())
     }
 
+    #[inline]
     pub fn uint(&mut self, n: u64) -> io::Result<()> {
         self.out
             .extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
         Ok(())
     }
 
-    /// A float as serde_json writes it (`1800.0`, `0.5`; `null` when not finite).
+    /// A float as serde_json writes it (`1800.0`, `0.5`; `null` when not
+    /// finite).
     pub fn float(&mut self, f: f64) -> io::Result<()> {
+        // Whole numbers below 10^15 (every timeout in seconds) are their
+        // digits and `.0` in serde_json's (ryu's) notation; itoa is cheaper.
+        if (0.0..1e15).contains(&f) && f.is_sign_positive() && f.fract() == 0.0 {
+            self.uint(f as u64)?;
+            self.out.extend_from_slice(b".0");
+            return Ok(());
+        }
         serde_json::to_writer(&mut self.out, &f).map_err(io::Error::other)
     }
 
     /// An array of strings.
+    #[inline]
     pub fn str_array<'a>(&mut self, items: impl IntoIterator<Item = &'a str>) -> io::Result<()> {
+        let mut items = items.into_iter();
+        let Some(first) = items.next() else {
+            // Most arrays of a task are empty.
+            self.out.extend_from_slice(b"[]");
+            self.has_value = true;
+            return Ok(());
+        };
         self.begin_array()?;
+        self.item()?;
+        self.str(first)?;
         for s in items {
             self.item()?;
             self.str(s)?;
@@ -210,46 +268,66 @@ static ESCAPE: [u8; 256] = {
     t
 };
 
-/// `s` as a quoted JSON string, written in runs between the bytes that
-/// need escaping.
-#[cfg(test)]
-fn write_str(out: &mut impl Write, s: &str) -> io::Result<()> {
-    let mut buf = Vec::with_capacity(s.len() + 2);
-    push_str(&mut buf, s);
-    out.write_all(&buf)
-}
-
-/// Whether any of the 8 bytes in `x` needs escaping: below 0x20, `"` or
-/// `\` (checked a word at a time; most text needs none).
-fn word_needs_escape(x: u64) -> bool {
+/// A mask with the high bit set in the first byte of `x` (lowest address)
+/// that needs escaping: below 0x20, `"` or `\`. Bits above the first hit may
+/// be set falsely (a borrow runs on); the lowest set bit is always right.
+#[inline]
+fn escape_mask(x: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
-    // Bytes below 0x20 (bytes of 0x80 and up have their high bit, cleared by !x).
-    x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0
-        || has_zero(x ^ (ONES * b'"' as u64))
-        || has_zero(x ^ (ONES * b'\\' as u64))
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v;
+    // Bytes below 0x20 (bytes of 0x80 and up have their high bit, cleared
+    // by !x).
+    (x.wrapping_sub(ONES * 0x20) & !x
+        | zero(x ^ (ONES * b'"' as u64))
+        | zero(x ^ (ONES * b'\\' as u64)))
+        & HIGH
 }
 
+/// How many bytes at the start of `bytes` need no escaping (its length
+/// when none does): a word at a time, as most text needs none.
+#[inline]
+fn clean_prefix(bytes: &[u8]) -> usize {
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for word in &mut words {
+        let mask = escape_mask(u64::from_le_bytes(word.try_into().unwrap()));
+        if mask != 0 {
+            return at + (mask.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    for &b in words.remainder() {
+        if ESCAPE[b as usize] != 0 {
+            return at;
+        }
+        at += 1;
+    }
+    at
+}
+
+/// `s` as a quoted JSON string: runs that need no escaping are copied whole.
+#[inline]
 fn push_str(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
+    let clean = clean_prefix(bytes);
     out.reserve(bytes.len() + 2);
     out.push(b'"');
-    let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        if i + 8 <= bytes.len() {
-            let word = u64::from_le_bytes(bytes[i..i + 8].try_into().unwrap());
-            if !word_needs_escape(word) {
-                i += 8;
-                continue;
-            }
-        }
-        let b = bytes[i];
-        let e = ESCAPE[b as usize];
-        if e != 0 {
-            out.extend_from_slice(&bytes[start..i]);
-            if e == b'u' {
+    out.extend_from_slice(&bytes[..clean]);
+    if clean < bytes.len() {
+        push_escaped(out, &bytes[clean..]);
+    }
+    out.push(b'"');
+}
+
+/// `rest`, which starts with a byte that needs escaping, escaped (out of
+/// line: most strings never come here).
+#[inline(never)]
+fn push_escaped(out: &mut Vec<u8>, mut rest: &[u8]) {
+    while let Some((&b, after)) = rest.split_first() {
+        match ESCAPE[b as usize] {
+            0 => unreachable!("`rest` starts where clean_prefix stopped"),
+            b'u' => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
                 out.extend_from_slice(&[
                     b'\\',
@@ -259,15 +337,13 @@ fn push_str(out: &mut Vec<u8>, s: &str) {
                     HEX[(b >> 4) as usize],
                     HEX[(b & 0xf) as usize],
                 ]);
-            } else {
-                out.extend_from_slice(&[b'\\', e]);
             }
-            start = i + 1;
+            e => out.extend_from_slice(&[b'\\', e]),
         }
-        i += 1;
+        let clean = clean_prefix(after);
+        out.extend_from_slice(&after[..clean]);
+        rest = &after[clean..];
     }
-    out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
 }
 
 #[cfg(test)]
@@ -287,10 +363,112 @@ mod tests {
             all.as_str(),
         ] {
             let mut ours = Vec::new();
-            write_str(&mut ours, s).unwrap();
+            push_str(&mut ours, s);
             assert_eq!(
                 String::from_utf8(ours).unwrap(),
                 serde_json::to_string(s).unwrap()
+            );
+        }
+    }
+
+    /// Every byte that needs escaping, at every place in and around the
+    /// 8-byte words the scan reads, among ASCII and multi-byte text.
+    #[test]
+    fn each_special_byte_is_escaped_wherever_it_stands() {
+        let specials: Vec<char> = (0u8..0x20)
+            .map(char::from)
+            .chain(['"', '\\', '\u{7f}', '\u{2028}', '\u{2029}', 'é', 'プ', '🎉'])
+            .collect();
+        for fill in ["a", "é", "日本", "🎉"] {
+            for len in 0..20 {
+                for at in 0..=len {
+                    for &c in &specials {
+                        let mut s: String = fill.repeat(len);
+                        let at = s.char_indices().nth(at).map_or(s.len(), |(i, _)| i);
+                        s.insert(at, c);
+                        let mut ours = Vec::new();
+                        push_str(&mut ours, &s);
+                        assert_eq!(
+                            String::from_utf8(ours).unwrap(),
+                            serde_json::to_string(&s).unwrap(),
+                            "{s:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_clean_prefix_ends_at_the_first_byte_to_escape() {
+        assert_eq!(clean_prefix(b""), 0);
+        assert_eq!(clean_prefix(b"abcdefghijklmnopq"), 17);
+        assert_eq!(clean_prefix(b"abcdefgh\"\x01\\"), 8);
+        // A byte above a hit may look like one too (a borrow runs on); the
+        // first hit is what counts.
+        assert_eq!(clean_prefix(b"ab\x00\x01cdefgh"), 2);
+        assert_eq!(clean_prefix("\u{a0}\u{9f}\u{80}ÿ\u{2028}".as_bytes()), 11);
+        assert_eq!(clean_prefix(b"       \x1f"), 7);
+        assert_eq!(clean_prefix(b" !#[]~\x7f\x20\\"), 8);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_string_is_escaped_as_serde_json_does(s in "(?s).{0,80}") {
+            let mut ours = Vec::new();
+            push_str(&mut ours, &s);
+            proptest::prop_assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                serde_json::to_string(&s).unwrap()
+            );
+        }
+
+        #[test]
+        fn any_mostly_special_string_is_escaped_as_serde_json_does(
+            s in "[\\x00-\\x21\"\\\\a\u{2028}é🎉]{0,40}"
+        ) {
+            let mut ours = Vec::new();
+            push_str(&mut ours, &s);
+            proptest::prop_assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                serde_json::to_string(&s).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn floats_are_written_as_serde_json_does() {
+        let mut values = vec![
+            0.0,
+            -0.0,
+            0.5,
+            1.0,
+            1.5,
+            90.0,
+            1800.0,
+            0.001,
+            1e-7,
+            123_456_789_012_345.0,
+            999_999_999_999_999.0,
+            1e15,
+            1e16,
+            1e17,
+            -3.0,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            f64::NAN,
+            f64::INFINITY,
+        ];
+        values.extend((0..2000).map(|i| f64::from(i) * 0.25));
+        values.extend((0..60).map(|i| 2f64.powi(i)));
+        values.extend((1..1000).map(|ms| std::time::Duration::from_millis(ms * 37).as_secs_f64()));
+        for f in values {
+            let mut j = JsonOut::in_memory();
+            j.float(f).unwrap();
+            assert_eq!(
+                String::from_utf8(j.into_bytes()).unwrap(),
+                serde_json::to_string(&f).unwrap(),
+                "{f:?}"
             );
         }
     }
@@ -342,7 +520,7 @@ mod tests {
         j.end_object().unwrap();
         j.end_array().unwrap();
         j.key("ignored").unwrap();
-        let mut inner = JsonOut::nested(Vec::new(), j.depth());
+        let mut inner = JsonOut::nested(j.depth());
         inner.begin_array().unwrap();
         inner.item().unwrap();
         inner.begin_object().unwrap();
@@ -355,7 +533,7 @@ mod tests {
         }
         inner.end_object().unwrap();
         inner.end_array().unwrap();
-        j.raw(&inner.into_inner().unwrap()).unwrap();
+        j.raw(&inner.into_bytes()).unwrap();
         j.key("last").unwrap();
         j.bool(false).unwrap();
         j.end_object().unwrap();

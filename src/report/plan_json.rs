@@ -20,13 +20,25 @@ pub const SCHEMA: u32 = 4;
 /// Writes the plan as pretty JSON to `out`, streaming. `workdir` is where
 /// agents run by default (`run::workspace::default_workdir`).
 pub fn write(plan: &Plan, workdir: &Path, out: impl Write) -> std::io::Result<()> {
-    let doc = &plan.doc;
     let mut j = JsonOut::new(out);
+    write_to(plan, workdir, &mut j)?;
+    j.into_inner()?.flush()
+}
+
+/// The plan as one JSON string (for tests and small plans).
+pub fn render(plan: &Plan, workdir: &Path) -> String {
+    let mut j = JsonOut::in_memory();
+    write_to(plan, workdir, &mut j).expect("writing to memory cannot fail");
+    String::from_utf8(j.into_bytes()).expect("JSON is UTF-8")
+}
+
+fn write_to<W: Write>(plan: &Plan, workdir: &Path, j: &mut JsonOut<W>) -> std::io::Result<()> {
+    let doc = &plan.doc;
     // Each section's title path, written once (sections are few, tasks
     // many), for where it stands: in a wave or a task, both at depth 3.
     let paths: Vec<Vec<u8>> = (0..doc.sections.len())
         .map(|s| {
-            let mut p = JsonOut::nested(Vec::new(), PATH_DEPTH);
+            let mut p = JsonOut::nested(PATH_DEPTH);
             let path = doc.section_path(s);
             p.begin_array()?;
             for title in &path {
@@ -34,7 +46,7 @@ pub fn write(plan: &Plan, workdir: &Path, out: impl Write) -> std::io::Result<()
                 p.str(title)?;
             }
             p.end_array()?;
-            p.into_inner()
+            Ok(p.into_bytes())
         })
         .collect::<std::io::Result<_>>()?;
     let section_id = |s: usize| (s != 0).then(|| doc.sections[s].id.as_str());
@@ -78,7 +90,7 @@ pub fn write(plan: &Plan, workdir: &Path, out: impl Write) -> std::io::Result<()
         j.key("index")?;
         j.uint(i as u64)?;
         j.key("section")?;
-        path_array(&mut j, &paths[w.section])?;
+        path_array(j, &paths[w.section])?;
         j.key("section_id")?;
         j.opt_str(section_id(w.section))?;
         j.key("modules")?;
@@ -103,6 +115,17 @@ pub fn write(plan: &Plan, workdir: &Path, out: impl Write) -> std::io::Result<()
             ($k:literal) => {
                 j.fixed_key(concat!(",\n      \"", $k, "\": ").as_bytes(), TASK_DEPTH)
             };
+            // A key with a bool: both written beforehand.
+            ($k:literal, $b:expr) => {
+                j.fixed_key(
+                    if $b {
+                        concat!(",\n      \"", $k, "\": true").as_bytes()
+                    } else {
+                        concat!(",\n      \"", $k, "\": false").as_bytes()
+                    },
+                    TASK_DEPTH,
+                )
+            };
         }
         j.str(&t.id)?;
         key!("id_source")?;
@@ -115,14 +138,10 @@ pub fn write(plan: &Plan, workdir: &Path, out: impl Write) -> std::io::Result<()
         j.uint(t.checkbox.line as u64)?;
         key!("column")?;
         j.uint(t.checkbox.column as u64)?;
-        key!("checked")?;
-        j.bool(t.checked)?;
-        key!("done")?;
-        j.bool(plan.is_done(i))?;
-        key!("optional")?;
-        j.bool(t.optional)?;
-        key!("skipped")?;
-        j.bool(p.skipped)?;
+        key!("checked", t.checked)?;
+        key!("done", plan.is_done(i))?;
+        key!("optional", t.optional)?;
+        key!("skipped", p.skipped)?;
         key!("text")?;
         j.str(&t.text)?;
         key!("body")?;
@@ -130,7 +149,7 @@ pub fn write(plan: &Plan, workdir: &Path, out: impl Write) -> std::io::Result<()
         doc.own_body_into(i, &mut body);
         j.str(&body)?;
         key!("section")?;
-        path_array(&mut j, &paths[t.section])?;
+        path_array(j, &paths[t.section])?;
         key!("section_id")?;
         j.opt_str(section_id(t.section))?;
         key!("wave")?;
@@ -149,14 +168,12 @@ pub fn write(plan: &Plan, workdir: &Path, out: impl Write) -> std::io::Result<()
             j.end_object()?;
         }
         j.end_array()?;
-        key!("waits_for_waves")?;
-        j.bool(plan.tracks.waits_for_waves(doc, i))?;
+        key!("waits_for_waves", plan.tracks.waits_for_waves(doc, i))?;
         key!("parent")?;
         j.opt_str(t.parent.map(|q| doc.tasks[q].id.as_str()))?;
         key!("children")?;
         j.str_array(t.children.iter().map(|&c| doc.tasks[c].id.as_str()))?;
-        key!("parallel_mark")?;
-        j.bool(t.parallel_mark)?;
+        key!("parallel_mark", t.parallel_mark)?;
         let s = &p.settings;
         key!("agent")?;
         j.opt_str(s.agent.as_deref())?;
@@ -259,9 +276,7 @@ pub fn write(plan: &Plan, workdir: &Path, out: impl Write) -> std::io::Result<()
     }
     j.end_array()?;
     j.end_object()?;
-    j.raw(b"\n")?;
-    let mut out = j.into_inner()?;
-    out.flush()
+    j.raw(b"\n")
 }
 
 const PATH_DEPTH: usize = 3;
@@ -271,11 +286,4 @@ const TASK_DEPTH: usize = 3;
 fn path_array<W: Write>(j: &mut JsonOut<W>, written: &[u8]) -> std::io::Result<()> {
     debug_assert_eq!(j.depth(), PATH_DEPTH);
     j.raw(written)
-}
-
-/// The plan as one JSON string (for tests and small plans).
-pub fn render(plan: &Plan, workdir: &Path) -> String {
-    let mut buf = Vec::new();
-    write(plan, workdir, &mut buf).expect("writing to memory cannot fail");
-    String::from_utf8(buf).expect("JSON is UTF-8")
 }
