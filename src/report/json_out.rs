@@ -6,9 +6,10 @@
 use std::io::{self, Write};
 
 pub struct JsonOut<W: Write> {
-    /// Bytes not yet handed to `sink`: small writes go into a vector, which
-    /// is much cheaper per call than any `Write`.
-    out: Vec<u8>,
+    /// Text not yet handed to `sink`: small writes go into a string, which
+    /// is much cheaper per call than any `Write` (and, unlike bytes, needs
+    /// no check to become the string [`JsonOut::into_string`] returns).
+    out: String,
     sink: W,
     depth: usize,
     /// Whether the innermost open array or object has a value yet.
@@ -21,11 +22,11 @@ const CHUNK: usize = 1 << 16;
 
 /// A comma, a line break and enough spaces for 32 levels: an item's start is
 /// one slice of it (without the comma for the first item).
-const BREAK: &[u8] = b",\n                                                                ";
-const INDENT: &[u8] = BREAK.split_at(2).1;
+const BREAK: &str = ",\n                                                                ";
+const INDENT: &str = BREAK.split_at(2).1;
 
 impl JsonOut<io::Sink> {
-    /// A writer that keeps everything in memory, for [`JsonOut::into_bytes`]:
+    /// A writer that keeps everything in memory, for [`JsonOut::into_string`]:
     /// no chunk is copied from a buffer to another.
     pub fn in_memory() -> JsonOut<io::Sink> {
         JsonOut::nested(0)
@@ -36,7 +37,7 @@ impl JsonOut<io::Sink> {
     /// [`JsonOut::raw`]).
     pub fn nested(depth: usize) -> JsonOut<io::Sink> {
         JsonOut {
-            out: Vec::new(),
+            out: String::new(),
             sink: io::sink(),
             depth,
             has_value: false,
@@ -45,7 +46,7 @@ impl JsonOut<io::Sink> {
     }
 
     /// Everything written.
-    pub fn into_bytes(self) -> Vec<u8> {
+    pub fn into_string(self) -> String {
         self.out
     }
 }
@@ -53,7 +54,7 @@ impl JsonOut<io::Sink> {
 impl<W: Write> JsonOut<W> {
     pub fn new(sink: W) -> JsonOut<W> {
         JsonOut {
-            out: Vec::with_capacity(CHUNK + 4096),
+            out: String::with_capacity(CHUNK + 4096),
             sink,
             depth: 0,
             has_value: false,
@@ -66,7 +67,7 @@ impl<W: Write> JsonOut<W> {
     #[inline]
     pub fn flush_some(&mut self) -> io::Result<()> {
         if self.out.len() >= self.chunk {
-            self.sink.write_all(&self.out)?;
+            self.sink.write_all(self.out.as_bytes())?;
             self.out.clear();
         }
         Ok(())
@@ -78,14 +79,14 @@ impl<W: Write> JsonOut<W> {
 
     /// A value written by a `nested` writer of this depth.
     #[inline]
-    pub fn raw(&mut self, value: &[u8]) -> io::Result<()> {
-        self.out.extend_from_slice(value);
+    pub fn raw(&mut self, value: &str) -> io::Result<()> {
+        self.out.push_str(value);
         Ok(())
     }
 
     /// Everything written, handed to the sink; the sink back.
     pub fn into_inner(mut self) -> io::Result<W> {
-        self.sink.write_all(&self.out)?;
+        self.sink.write_all(self.out.as_bytes())?;
         Ok(self.sink)
     }
 
@@ -94,11 +95,11 @@ impl<W: Write> JsonOut<W> {
     fn line_break(&mut self, comma: bool) {
         let from = usize::from(!comma);
         match BREAK.get(from..2 + self.depth * 2) {
-            Some(bytes) => self.out.extend_from_slice(bytes),
+            Some(text) => self.out.push_str(text),
             None => {
-                self.out.extend_from_slice(&BREAK[from..2]);
+                self.out.push_str(&BREAK[from..2]);
                 for _ in 0..self.depth {
-                    self.out.extend_from_slice(b"  ");
+                    self.out.push_str("  ");
                 }
             }
         }
@@ -115,30 +116,30 @@ impl<W: Write> JsonOut<W> {
     pub fn begin_object(&mut self) -> io::Result<()> {
         self.depth += 1;
         self.has_value = false;
-        self.out.push(b'{');
+        self.out.push('{');
         Ok(())
     }
 
     #[inline]
     pub fn end_object(&mut self) -> io::Result<()> {
-        self.end(b'}')
+        self.end('}')
     }
 
     #[inline]
     pub fn begin_array(&mut self) -> io::Result<()> {
         self.depth += 1;
         self.has_value = false;
-        self.out.push(b'[');
+        self.out.push('[');
         Ok(())
     }
 
     #[inline]
     pub fn end_array(&mut self) -> io::Result<()> {
-        self.end(b']')
+        self.end(']')
     }
 
     #[inline]
-    fn end(&mut self, close: u8) -> io::Result<()> {
+    fn end(&mut self, close: char) -> io::Result<()> {
         self.depth -= 1;
         if self.has_value {
             self.line_break(false);
@@ -155,9 +156,9 @@ impl<W: Write> JsonOut<W> {
     pub fn key(&mut self, key: &'static str) -> io::Result<()> {
         debug_assert!(key.bytes().all(|b| ESCAPE[b as usize] == 0));
         self.next_item();
-        self.out.push(b'"');
-        self.out.extend_from_slice(key.as_bytes());
-        self.out.extend_from_slice(b"\": ");
+        self.out.push('"');
+        self.out.push_str(key);
+        self.out.push_str("\": ");
         Ok(())
     }
 
@@ -165,12 +166,10 @@ impl<W: Write> JsonOut<W> {
     /// beforehand with its comma, line break, indent and `": ` (and maybe
     /// its value too: a constant is copied in one go).
     #[inline]
-    pub fn fixed_key(&mut self, written: &'static [u8], depth: usize) -> io::Result<()> {
+    pub fn fixed_key(&mut self, written: &'static str, depth: usize) -> io::Result<()> {
         debug_assert!(self.has_value && self.depth == depth);
-        debug_assert!(
-            written.starts_with(b",\n") && written[2..].starts_with(&INDENT[..depth * 2])
-        );
-        self.out.extend_from_slice(written);
+        debug_assert!(written.starts_with(",\n") && written[2..].starts_with(&INDENT[..depth * 2]));
+        self.out.push_str(written);
         Ok(())
     }
 
@@ -197,21 +196,19 @@ impl<W: Write> JsonOut<W> {
 
     #[inline]
     pub fn null(&mut self) -> io::Result<()> {
-        self.out.extend_from_slice(b"null");
+        self.out.push_str("null");
         Ok(())
     }
 
     #[inline]
     pub fn bool(&mut self, b: bool) -> io::Result<()> {
-        self.out
-            .extend_from_slice(if b { b"true" } else { b"false" });
+        self.out.push_str(if b { "true" } else { "false" });
         Ok(())
     }
 
     #[inline]
     pub fn uint(&mut self, n: u64) -> io::Result<()> {
-        self.out
-            .extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        self.out.push_str(itoa::Buffer::new().format(n));
         Ok(())
     }
 
@@ -222,10 +219,12 @@ impl<W: Write> JsonOut<W> {
         // digits and `.0` in serde_json's (ryu's) notation; itoa is cheaper.
         if (0.0..1e15).contains(&f) && f.is_sign_positive() && f.fract() == 0.0 {
             self.uint(f as u64)?;
-            self.out.extend_from_slice(b".0");
+            self.out.push_str(".0");
             return Ok(());
         }
-        serde_json::to_writer(&mut self.out, &f).map_err(io::Error::other)
+        let written = serde_json::to_string(&f).map_err(io::Error::other)?;
+        self.out.push_str(&written);
+        Ok(())
     }
 
     /// An array of strings.
@@ -234,7 +233,7 @@ impl<W: Write> JsonOut<W> {
         let mut items = items.into_iter();
         let Some(first) = items.next() else {
             // Most arrays of a task are empty.
-            self.out.extend_from_slice(b"[]");
+            self.out.push_str("[]");
             self.has_value = true;
             return Ok(());
         };
@@ -308,40 +307,40 @@ fn clean_prefix(bytes: &[u8]) -> usize {
 
 /// `s` as a quoted JSON string: runs that need no escaping are copied whole.
 #[inline]
-fn push_str(out: &mut Vec<u8>, s: &str) {
-    let bytes = s.as_bytes();
-    let clean = clean_prefix(bytes);
-    out.reserve(bytes.len() + 2);
-    out.push(b'"');
-    out.extend_from_slice(&bytes[..clean]);
-    if clean < bytes.len() {
-        push_escaped(out, &bytes[clean..]);
+fn push_str(out: &mut String, s: &str) {
+    let clean = clean_prefix(s.as_bytes());
+    out.reserve(s.len() + 2);
+    out.push('"');
+    // The bytes that need escaping are ASCII: each run ends on a character.
+    out.push_str(&s[..clean]);
+    if clean < s.len() {
+        push_escaped(out, &s[clean..]);
     }
-    out.push(b'"');
+    out.push('"');
 }
 
 /// `rest`, which starts with a byte that needs escaping, escaped (out of
 /// line: most strings never come here).
 #[inline(never)]
-fn push_escaped(out: &mut Vec<u8>, mut rest: &[u8]) {
-    while let Some((&b, after)) = rest.split_first() {
+fn push_escaped(out: &mut String, mut rest: &str) {
+    while let Some(&b) = rest.as_bytes().first() {
         match ESCAPE[b as usize] {
             0 => unreachable!("`rest` starts where clean_prefix stopped"),
             b'u' => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(&[
-                    b'\\',
-                    b'u',
-                    b'0',
-                    b'0',
-                    HEX[(b >> 4) as usize],
-                    HEX[(b & 0xf) as usize],
-                ]);
+                out.push_str("\\u00");
+                out.push(char::from(HEX[(b >> 4) as usize]));
+                out.push(char::from(HEX[(b & 0xf) as usize]));
             }
-            e => out.extend_from_slice(&[b'\\', e]),
+            e => {
+                out.push('\\');
+                out.push(char::from(e));
+            }
         }
-        let clean = clean_prefix(after);
-        out.extend_from_slice(&after[..clean]);
+        // `b` is ASCII: the rest starts on a character.
+        let after = &rest[1..];
+        let clean = clean_prefix(after.as_bytes());
+        out.push_str(&after[..clean]);
         rest = &after[clean..];
     }
 }
@@ -362,12 +361,9 @@ mod tests {
             "é ñ プ 🎉 \u{2028}",
             all.as_str(),
         ] {
-            let mut ours = Vec::new();
+            let mut ours = String::new();
             push_str(&mut ours, s);
-            assert_eq!(
-                String::from_utf8(ours).unwrap(),
-                serde_json::to_string(s).unwrap()
-            );
+            assert_eq!(ours, serde_json::to_string(s).unwrap());
         }
     }
 
@@ -386,13 +382,9 @@ mod tests {
                         let mut s: String = fill.repeat(len);
                         let at = s.char_indices().nth(at).map_or(s.len(), |(i, _)| i);
                         s.insert(at, c);
-                        let mut ours = Vec::new();
+                        let mut ours = String::new();
                         push_str(&mut ours, &s);
-                        assert_eq!(
-                            String::from_utf8(ours).unwrap(),
-                            serde_json::to_string(&s).unwrap(),
-                            "{s:?}"
-                        );
+                        assert_eq!(ours, serde_json::to_string(&s).unwrap(), "{s:?}");
                     }
                 }
             }
@@ -415,10 +407,10 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn any_string_is_escaped_as_serde_json_does(s in "(?s).{0,80}") {
-            let mut ours = Vec::new();
+            let mut ours = String::new();
             push_str(&mut ours, &s);
             proptest::prop_assert_eq!(
-                String::from_utf8(ours).unwrap(),
+                ours,
                 serde_json::to_string(&s).unwrap()
             );
         }
@@ -427,10 +419,10 @@ mod tests {
         fn any_mostly_special_string_is_escaped_as_serde_json_does(
             s in "[\\x00-\\x21\"\\\\a\u{2028}é🎉]{0,40}"
         ) {
-            let mut ours = Vec::new();
+            let mut ours = String::new();
             push_str(&mut ours, &s);
             proptest::prop_assert_eq!(
-                String::from_utf8(ours).unwrap(),
+                ours,
                 serde_json::to_string(&s).unwrap()
             );
         }
@@ -465,11 +457,7 @@ mod tests {
         for f in values {
             let mut j = JsonOut::in_memory();
             j.float(f).unwrap();
-            assert_eq!(
-                String::from_utf8(j.into_bytes()).unwrap(),
-                serde_json::to_string(&f).unwrap(),
-                "{f:?}"
-            );
+            assert_eq!(j.into_string(), serde_json::to_string(&f).unwrap(), "{f:?}");
         }
     }
 
@@ -533,7 +521,7 @@ mod tests {
         }
         inner.end_object().unwrap();
         inner.end_array().unwrap();
-        j.raw(&inner.into_bytes()).unwrap();
+        j.raw(&inner.into_string()).unwrap();
         j.key("last").unwrap();
         j.bool(false).unwrap();
         j.end_object().unwrap();

@@ -29,14 +29,14 @@ pub fn write(plan: &Plan, workdir: &Path, out: impl Write) -> std::io::Result<()
 pub fn render(plan: &Plan, workdir: &Path) -> String {
     let mut j = JsonOut::in_memory();
     write_to(plan, workdir, &mut j).expect("writing to memory cannot fail");
-    String::from_utf8(j.into_bytes()).expect("JSON is UTF-8")
+    j.into_string()
 }
 
 fn write_to<W: Write>(plan: &Plan, workdir: &Path, j: &mut JsonOut<W>) -> std::io::Result<()> {
     let doc = &plan.doc;
     // Each section's title path, written once (sections are few, tasks
     // many), for where it stands: in a wave or a task, both at depth 3.
-    let paths: Vec<Vec<u8>> = (0..doc.sections.len())
+    let paths: Vec<String> = (0..doc.sections.len())
         .map(|s| {
             let mut p = JsonOut::nested(PATH_DEPTH);
             let path = doc.section_path(s);
@@ -46,7 +46,7 @@ fn write_to<W: Write>(plan: &Plan, workdir: &Path, j: &mut JsonOut<W>) -> std::i
                 p.str(title)?;
             }
             p.end_array()?;
-            Ok(p.into_bytes())
+            Ok(p.into_string())
         })
         .collect::<std::io::Result<_>>()?;
     let section_id = |s: usize| (s != 0).then(|| doc.sections[s].id.as_str());
@@ -113,15 +113,15 @@ fn write_to<W: Write>(plan: &Plan, workdir: &Path, j: &mut JsonOut<W>) -> std::i
         // indent, copied in one go (a task object always stands at depth 3).
         macro_rules! key {
             ($k:literal) => {
-                j.fixed_key(concat!(",\n      \"", $k, "\": ").as_bytes(), TASK_DEPTH)
+                j.fixed_key(concat!(",\n      \"", $k, "\": "), TASK_DEPTH)
             };
             // A key with a bool: both written beforehand.
             ($k:literal, $b:expr) => {
                 j.fixed_key(
                     if $b {
-                        concat!(",\n      \"", $k, "\": true").as_bytes()
+                        concat!(",\n      \"", $k, "\": true")
                     } else {
-                        concat!(",\n      \"", $k, "\": false").as_bytes()
+                        concat!(",\n      \"", $k, "\": false")
                     },
                     TASK_DEPTH,
                 )
@@ -276,14 +276,14 @@ fn write_to<W: Write>(plan: &Plan, workdir: &Path, j: &mut JsonOut<W>) -> std::i
     }
     j.end_array()?;
     j.end_object()?;
-    j.raw(b"\n")
+    j.raw("\n")
 }
 
 const PATH_DEPTH: usize = 3;
 const TASK_DEPTH: usize = 3;
 
 /// A section's title path, written beforehand at its depth.
-fn path_array<W: Write>(j: &mut JsonOut<W>, written: &[u8]) -> std::io::Result<()> {
+fn path_array<W: Write>(j: &mut JsonOut<W>, written: &str) -> std::io::Result<()> {
     debug_assert_eq!(j.depth(), PATH_DEPTH);
     j.raw(written)
 }

@@ -327,14 +327,38 @@ fn width(s: &str) -> usize {
     }
 }
 
-/// Whether `s` is all printable ASCII, one column a byte.
+/// Whether `s` is all printable ASCII (0x20 to 0x7e), one column a byte;
+/// a word at a time.
 fn printable_ascii(s: &str) -> bool {
-    s.bytes().all(|b| matches!(b, 0x20..=0x7e))
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = s.as_bytes().chunks_exact(8);
+    for word in &mut words {
+        let x = u64::from_le_bytes(word.try_into().unwrap());
+        // A byte below 0x20 borrows into its high bit, 0x7f carries into
+        // it, and 0x80 and up have it. (A borrow or carry running on can
+        // only flag a word that has such a byte anyway.)
+        if (x.wrapping_sub(ONES * 0x20) | x | x.wrapping_add(ONES)) & HIGH != 0 {
+            return false;
+        }
+    }
+    (words.remainder().iter()).all(|b| matches!(b, 0x20..=0x7e))
 }
 
 /// `s` in at most `max` columns, ending with `…` when cut.
 fn cut(s: &str, max: usize) -> Cow<'_, str> {
-    if width(s) <= max {
+    if printable_ascii(s) {
+        if s.len() <= max {
+            return s.into();
+        }
+        // What `console` does for one column a byte, without its walk
+        // through escapes and characters.
+        let mut cut = String::with_capacity(max + 2);
+        cut.push_str(&s[..max.saturating_sub(1)]);
+        cut.push('…');
+        return cut.into();
+    }
+    if console::measure_text_width(s) <= max {
         s.into()
     } else {
         console::truncate_str(s, max, "…")
@@ -390,6 +414,13 @@ fn wrap(out: &mut String, line: &str, indent: &str) {
 /// `lead` then `body` wrapped at spaces to `WIDTH` columns,
 /// continued after `indent`; only the last line is cut to fit.
 fn wrap_words(out: &mut String, lead: &str, body: &str, indent: &str) {
+    if lead.len() + body.len() <= WIDTH && printable_ascii(lead) && printable_ascii(body) {
+        // It fits, one column a byte: no word moves, nothing is cut.
+        out.push_str(lead);
+        out.push_str(body);
+        out.push('\n');
+        return;
+    }
     // The line being filled is `out[start..]`; its width is its length
     // while it is all printable ASCII (`ascii`), else measured.
     let mut start = out.len();
@@ -605,7 +636,32 @@ mod tests {
         "half an escape \u{1b}[",
         "U+2028 \u{2028} and U+2029 \u{2029}",
         "ascii then 日本",
+        "exactly eight",
+        "a text of plain printable ASCII that is long enough to be cut in most of the widths tried",
+        "~}|{ `_^]\\[ @?>=<;:/.-,+*)('&%$#\"! 0123456789",
+        "ascii and a \u{7f} near the end",
+        "ascii and a \u{80} near the end",
+        "ascii and a \u{1f} near the end",
     ];
+
+    #[test]
+    fn printable_ascii_is_every_byte_from_space_to_tilde() {
+        for b in 0u8..0x80 {
+            let c = char::from(b);
+            for at in 0..17 {
+                let mut s = "x".repeat(16);
+                s.insert(at, c);
+                assert_eq!(printable_ascii(&s), (0x20..=0x7e).contains(&b), "{s:?}");
+            }
+        }
+        for s in TRICKY {
+            assert_eq!(
+                printable_ascii(s),
+                s.bytes().all(|b| (0x20..=0x7e).contains(&b)),
+                "{s:?}"
+            );
+        }
+    }
 
     #[test]
     fn width_is_consoles_measure() {
