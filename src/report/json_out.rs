@@ -284,25 +284,47 @@ fn escape_mask(x: u64) -> u64 {
 }
 
 /// How many bytes at the start of `bytes` need no escaping (its length
-/// when none does): a word at a time, as most text needs none.
+/// when none does): two words at a time, as most text needs none, and the
+/// last few bytes as one word that overlaps what was read already.
 #[inline]
 fn clean_prefix(bytes: &[u8]) -> usize {
-    let mut words = bytes.chunks_exact(8);
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
+    let len = bytes.len();
     let mut at = 0;
-    for word in &mut words {
-        let mask = escape_mask(u64::from_le_bytes(word.try_into().unwrap()));
-        if mask != 0 {
-            return at + (mask.trailing_zeros() / 8) as usize;
+    while at + 16 <= len {
+        let (a, b) = (escape_mask(word(at)), escape_mask(word(at + 8)));
+        if a | b != 0 {
+            return if a != 0 {
+                at + (a.trailing_zeros() / 8) as usize
+            } else {
+                at + 8 + (b.trailing_zeros() / 8) as usize
+            };
+        }
+        at += 16;
+    }
+    if at + 8 <= len {
+        let a = escape_mask(word(at));
+        if a != 0 {
+            return at + (a.trailing_zeros() / 8) as usize;
         }
         at += 8;
     }
-    for &b in words.remainder() {
-        if ESCAPE[b as usize] != 0 {
-            return at;
-        }
-        at += 1;
+    if at == len {
+        return len;
     }
-    at
+    if len >= 8 {
+        // The bytes before `at` in this word are clean, so have no bit set:
+        // the lowest one is the first hit among the rest.
+        let a = escape_mask(word(len - 8));
+        return if a != 0 {
+            len - 8 + (a.trailing_zeros() / 8) as usize
+        } else {
+            len
+        };
+    }
+    (bytes[at..].iter())
+        .position(|&b| ESCAPE[b as usize] != 0)
+        .map_or(len, |i| at + i)
 }
 
 /// `s` as a quoted JSON string: runs that need no escaping are copied whole.
@@ -386,6 +408,25 @@ mod tests {
                         push_str(&mut ours, &s);
                         assert_eq!(ours, serde_json::to_string(&s).unwrap(), "{s:?}");
                     }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_clean_prefix_is_the_run_before_the_first_special_byte() {
+        // Every length up to three words and a half, a special byte at
+        // every place (or none), and a second one after it.
+        for len in 0..28 {
+            for at in 0..=len {
+                for special in [0u8, b'\n', 0x1f, b'"', b'\\'] {
+                    let mut s = vec![b'a'; len];
+                    if at < len {
+                        s[at] = special;
+                        s[len - 1] = b'"';
+                    }
+                    let want = s.iter().position(|&b| ESCAPE[b as usize] != 0);
+                    assert_eq!(clean_prefix(&s), want.unwrap_or(len), "{s:?}");
                 }
             }
         }
