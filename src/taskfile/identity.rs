@@ -39,8 +39,9 @@ const PREFIX_MAX: usize = ID_MAX - 16 - 1;
 /// One taken id: who has it, and the line it was taken on (for errors).
 struct Taking {
     id: String,
-    owner: IdOwner,
-    line: usize,
+    /// The owner as [`ids::code`].
+    owner: u32,
+    line: u32,
     /// Named here: the id still has to be handed to its owner.
     named: bool,
 }
@@ -77,7 +78,7 @@ impl Taken {
     }
 
     /// Takes `id` for `owner`; hands it back when it is taken already.
-    fn take(&mut self, id: String, owner: IdOwner, line: usize, named: bool) -> Result<(), String> {
+    fn take(&mut self, id: String, owner: u32, line: u32, named: bool) -> Result<(), String> {
         let entries = &self.entries;
         let next = entries.len() as u32;
         let entry = self.table.entry(
@@ -103,7 +104,7 @@ impl Taken {
 
     /// `base` if free, else `base-2`, `base-3`, … (the base cut so the id
     /// stays within `ID_MAX`).
-    fn take_unique(&mut self, base: String, owner: IdOwner, line: usize) {
+    fn take_unique(&mut self, base: String, owner: u32, line: u32) {
         let Err(base) = self.take(base, owner, line, true) else {
             return;
         };
@@ -129,7 +130,7 @@ impl Taken {
                 continue;
             }
             let id = std::mem::take(&mut e.id);
-            match e.owner {
+            match ids::owner(e.owner) {
                 IdOwner::Task(t) => {
                     doc.tasks[t].id = id;
                     doc.tasks[t].id_source = IdSource::Slug;
@@ -169,28 +170,31 @@ pub(super) fn assign(doc: &mut Document) -> IdIndex {
         .filter(|&s| doc.sections[s].hints.id.is_none())
         .map(|s| Item {
             own: slug_into(&doc.sections[s].title, "section", ID_MAX, &mut slugs),
-            chain: &chains[doc.sections[s].parent.unwrap_or(0)],
-            line: doc.sections[s].span.line,
-            owner: IdOwner::Section(s),
+            chain: doc.sections[s].parent.unwrap_or(0) as u32,
+            line: doc.sections[s].span.line as u32,
+            owner: ids::code(IdOwner::Section(s)),
         })
         .collect();
-    name(&items, &slugs, &qualifiers, &mut taken);
+    name(&items, &slugs, &chains, &qualifiers, &mut taken);
 
     slugs.clear();
-    let items: Vec<Item> = (0..doc.tasks.len())
-        .filter(|&t| match doc.tasks[t].id_source {
-            IdSource::Hint => false,
-            IdSource::Dialect => doc.tasks[t].id.is_empty(),
-            IdSource::Slug => true,
-        })
-        .map(|t| Item {
-            own: slug_into(&doc.tasks[t].text, "task", ID_MAX, &mut slugs),
-            chain: &chains[doc.tasks[t].section],
-            line: doc.tasks[t].checkbox.line,
-            owner: IdOwner::Task(t),
-        })
-        .collect();
-    name(&items, &slugs, &qualifiers, &mut taken);
+    slugs.reserve(doc.tasks.len() * 24);
+    let mut items: Vec<Item> = Vec::with_capacity(doc.tasks.len());
+    items.extend(
+        (0..doc.tasks.len())
+            .filter(|&t| match doc.tasks[t].id_source {
+                IdSource::Hint => false,
+                IdSource::Dialect => doc.tasks[t].id.is_empty(),
+                IdSource::Slug => true,
+            })
+            .map(|t| Item {
+                own: slug_into(&doc.tasks[t].text, "task", ID_MAX, &mut slugs),
+                chain: doc.tasks[t].section as u32,
+                line: doc.tasks[t].checkbox.line as u32,
+                owner: ids::code(IdOwner::Task(t)),
+            }),
+    );
+    name(&items, &slugs, &chains, &qualifiers, &mut taken);
     drop(items);
     taken.hand_out(doc)
 }
@@ -211,7 +215,7 @@ fn explicit_ids(doc: &mut Document, taken: &mut Taken) {
     explicit.sort_by_key(|e| e.1.offset);
     for (id, span, owner) in explicit {
         if let Some(first) = taken.find(&id) {
-            let first_line = first.line;
+            let first_line = first.line as usize;
             doc.error(span, PlanError::DuplicateId { id, first_line });
             continue;
         }
@@ -225,7 +229,7 @@ fn explicit_ids(doc: &mut Document, taken: &mut Taken) {
                 doc.sections[s].id_source = IdSource::Hint;
             }
         }
-        let _ = taken.take(id, owner, span.line, false);
+        let _ = taken.take(id, ids::code(owner), span.line as u32, false);
     }
 }
 
@@ -236,9 +240,10 @@ fn dialect_ids(doc: &mut Document, taken: &mut Taken) {
         if task.id_source != IdSource::Dialect || task.id.is_empty() {
             continue;
         }
-        let line = task.checkbox.line;
-        if let Err(id) = taken.take(task.id.clone(), IdOwner::Task(t), line, false) {
-            let first_line = taken.find(&id).map_or(line, |e| e.line);
+        let line = task.checkbox.line as u32;
+        let owner = ids::code(IdOwner::Task(t));
+        if let Err(id) = taken.take(task.id.clone(), owner, line, false) {
+            let first_line = taken.find(&id).map_or(line, |e| e.line) as usize;
             let span = task.checkbox;
             doc.tasks[t].id.clear();
             doc.warn(
@@ -289,14 +294,14 @@ impl Qualifiers {
     }
 }
 
-/// One thing to name: its own slug (a range of the names' text), the
-/// headings that may qualify it, and who it is.
-struct Item<'a> {
-    own: std::ops::Range<usize>,
-    /// Section indices, nearest first.
-    chain: &'a [usize],
-    line: usize,
-    owner: IdOwner,
+/// One thing to name: its own slug (a range of the slugs' text), the
+/// section whose chain of headings may qualify it, and who it is. Small:
+/// there is one per task.
+struct Item {
+    own: (u32, u32),
+    chain: u32,
+    line: u32,
+    owner: u32,
 }
 
 /// Items that share one candidate id: `members[start..start + len]`, the
@@ -315,18 +320,18 @@ struct Group {
 /// look-alikes get the nearest heading that tells them apart in front
 /// (`backend/tests`, `frontend/tests`); items no heading tells apart are
 /// twins, numbered in document order (`compile`, `compile-2`).
-fn name(items: &[Item], slugs: &str, q: &Qualifiers, taken: &mut Taken) {
-    let own = |i: usize| &slugs[items[i].own.clone()];
-    let qual_at = |i: usize, level: usize| (items[i].chain.get(level)).map(|&s| q.number[s]);
-    let qual_len =
-        |i: usize, level: usize| (items[i].chain.get(level)).map_or(0, |&s| q.text[s].len());
+fn name(items: &[Item], slugs: &str, chains: &[Vec<usize>], q: &Qualifiers, taken: &mut Taken) {
+    let own = |i: usize| &slugs[items[i].own.0 as usize..items[i].own.1 as usize];
+    let chain = |i: usize| chains[items[i].chain as usize].as_slice();
+    let qual_at = |i: usize, level: usize| (chain(i).get(level)).map(|&s| q.number[s]);
+    let qual_len = |i: usize, level: usize| (chain(i).get(level)).map_or(0, |&s| q.text[s].len());
     let prefix_len = |i: usize, chosen: u32| -> usize {
         (0..32)
             .filter(|l| chosen & (1 << l) != 0)
             .map(|l| qual_len(i, l) + 1)
             .sum()
     };
-    let compose = |i: usize, chosen: u32| compose(&items[i], own(i), chosen, &q.text);
+    let compose = |i: usize, chosen: u32| compose(chain(i), own(i), chosen, &q.text);
 
     // Items by own slug, each group's members together in document order.
     let mut members: Vec<usize> = Vec::with_capacity(items.len() * 2);
@@ -391,10 +396,7 @@ fn name(items: &[Item], slugs: &str, q: &Qualifiers, taken: &mut Taken) {
             continue;
         }
         // The nearest level whose headings differ among the members.
-        let deepest = members[range.clone()]
-            .iter()
-            .map(|&i| items[i].chain.len())
-            .max();
+        let deepest = members[range.clone()].iter().map(|&i| chain(i).len()).max();
         let split = (g.level..deepest.unwrap_or(0)).find(|&l| {
             let q0 = qual_at(members[g.start], l);
             members[range.clone()].iter().any(|&i| qual_at(i, l) != q0)
@@ -470,13 +472,13 @@ fn name(items: &[Item], slugs: &str, q: &Qualifiers, taken: &mut Taken) {
 }
 
 /// The chosen headings, outermost first, then the own slug cut to fit.
-fn compose(item: &Item, own: &str, chosen: u32, qualifier: &[String]) -> String {
+fn compose(chain: &[usize], own: &str, chosen: u32, qualifier: &[String]) -> String {
     if chosen == 0 {
         return own.to_owned();
     }
     let mut id = String::with_capacity(ID_MAX + 1);
     for l in (0..32).rev().filter(|l| chosen & (1 << l) != 0) {
-        id.push_str(&qualifier[item.chain[l]]);
+        id.push_str(&qualifier[chain[l]]);
         id.push('/');
     }
     let room = ID_MAX.saturating_sub(id.len());
@@ -522,7 +524,7 @@ pub fn slug_within(text: &str, empty: &str, max: usize) -> String {
 }
 
 /// [`slug_within`], appended to `out`; hands on where it lies there.
-fn slug_into(text: &str, empty: &str, max: usize, out: &mut String) -> std::ops::Range<usize> {
+fn slug_into(text: &str, empty: &str, max: usize, out: &mut String) -> (u32, u32) {
     let start = out.len();
     if text.is_ascii() {
         slug_ascii_into(text, max, out);
@@ -532,7 +534,7 @@ fn slug_into(text: &str, empty: &str, max: usize, out: &mut String) -> std::ops:
     if out.len() == start {
         out.push_str(empty);
     }
-    start..out.len()
+    (start as u32, out.len() as u32)
 }
 
 /// The slug a char at a time, for any script.

@@ -29,7 +29,15 @@ pub(super) fn hash(id: &str) -> u64 {
     FxBuildHasher.hash_one(id)
 }
 
-fn owner(entry: u32) -> IdOwner {
+/// An owner as one number (as the table holds it).
+pub(super) fn code(owner: IdOwner) -> u32 {
+    match owner {
+        IdOwner::Task(t) => t as u32,
+        IdOwner::Section(s) => s as u32 | SECTION,
+    }
+}
+
+pub(super) fn owner(entry: u32) -> IdOwner {
     if entry & SECTION != 0 {
         IdOwner::Section((entry & !SECTION) as usize)
     } else {
@@ -39,16 +47,10 @@ fn owner(entry: u32) -> IdOwner {
 
 impl IdIndex {
     /// The index of a table whose entries hash their ids with [`hash`]:
-    /// each entry becomes the owner `owner_of` says it stands for.
-    pub(super) fn from_table(
-        mut table: HashTable<u32>,
-        owner_of: impl Fn(u32) -> IdOwner,
-    ) -> IdIndex {
+    /// each entry becomes the owner (as [`code`]) `owner_of` says.
+    pub(super) fn from_table(mut table: HashTable<u32>, owner_of: impl Fn(u32) -> u32) -> IdIndex {
         for e in table.iter_mut() {
-            *e = match owner_of(*e) {
-                IdOwner::Task(t) => t as u32,
-                IdOwner::Section(s) => s as u32 | SECTION,
-            };
+            *e = owner_of(*e);
         }
         IdIndex { table }
     }
