@@ -107,6 +107,7 @@ impl ReadArgs {
 
     /// Reads and plans the file, printing warnings to stderr.
     pub fn plan(&self) -> Result<Plan, Error> {
+        crate::memory::prepare_for(std::fs::metadata(&self.file).map_or(0, |m| m.len()));
         let doc = Document::read(&self.file, self.read_options())?;
         let plan = Plan::build(doc, self.plan_options())?;
         for w in &plan.doc.warnings {

@@ -11,6 +11,7 @@ pub mod error;
 pub mod git;
 pub mod handoff_cli;
 pub mod location;
+pub mod memory;
 pub mod plan;
 pub mod record;
 pub mod report;

@@ -24,6 +24,8 @@ use crate::{Measured, measure_interleaved};
 /// files (a 1,000,000-task file is 133 MB). Output goes to /dev/null.
 pub fn plan_helper(file: &OsStr, format: &OsStr) {
     let path = Path::new(file);
+    // As `plan` does before it reads the file.
+    run_batch::memory::prepare_for(std::fs::metadata(path).map_or(0, |m| m.len()));
     let bytes = std::fs::read(path).expect("read the task file");
     let source = Source::from_bytes(path, bytes).expect("UTF-8");
     let doc = Document::parse(source, ReadOptions::default());

@@ -1,0 +1,62 @@
+//! The allocator's settings for a process about to plan a large file.
+//! Takes the file's size; hands on fewer page faults. Never touches the
+//! memory it sets up.
+//!
+//! A 13 MB plan touches about 100 MB of fresh memory: with 4 KiB pages that
+//! is some 35,000 page faults, a fifth of `plan`'s time. For a large file
+//! glibc's heap is grown once by a reserve (address space only: pages are
+//! backed when first touched) and kept, and the kernel is asked to back it
+//! with 2 MiB pages (transparent huge pages, where the machine allows them
+//! on request; elsewhere the advice does nothing). Beyond the reserve the
+//! heap grows as usual. Small files and other systems are left alone.
+
+/// Files below this plan in few page faults either way.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const LARGE: u64 = 4 << 20;
+
+/// Sets the heap up for planning a file of `file_len` bytes: a reserve of
+/// 16 times that (a plan touches about 7 times its file), at most 1 GiB.
+/// Once per process, before its threads start; later calls do nothing.
+pub fn prepare_for(file_len: u64) {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        if file_len >= LARGE {
+            let reserve = (file_len.saturating_mul(16)).min(1 << 30) as usize;
+            ONCE.call_once(|| reserve_heap(reserve));
+        }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    let _ = file_len;
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn reserve_heap(reserve: usize) {
+    let block: usize = 32 << 20;
+    // SAFETY: mallopt sets options, sbrk(0) reads where the heap ends, each
+    // malloc is freed, and madvise only advises on memory the heap maps.
+    unsafe {
+        // Blocks up to 32 MiB (glibc's most) from the heap too, not each a
+        // fresh mapping paged in anew; a freed heap kept, not trimmed.
+        libc::mallopt(libc::M_MMAP_THRESHOLD, block as libc::c_int);
+        libc::mallopt(
+            libc::M_TRIM_THRESHOLD,
+            (reserve * 2).min(i32::MAX as usize) as libc::c_int,
+        );
+        let start = libc::sbrk(0) as usize;
+        // Freed at once, the blocks leave the heap's top that much higher.
+        // (black_box: a malloc freed unused may be left out altogether.)
+        let blocks: Vec<*mut libc::c_void> = (0..reserve.div_ceil(block))
+            .map(|_| std::hint::black_box(libc::malloc(block - 4096)))
+            .collect();
+        for &b in &blocks {
+            libc::free(b);
+        }
+        let end = libc::sbrk(0) as usize;
+        let huge = 2 << 20;
+        let from = (start + huge - 1) & !(huge - 1);
+        if end > from + huge {
+            libc::madvise(from as *mut libc::c_void, end - from, libc::MADV_HUGEPAGE);
+        }
+    }
+}
