@@ -42,7 +42,9 @@ const EXTENSIONS: &[&str] = &[
 /// (spec-kit's "in src/models/user.py"). A path-like word is relative,
 /// without `..`, made of letters, digits and `._-/*`, and has a `/` or ends
 /// in one of the known extensions. URLs, options and absolute paths are not
-/// claims.
+/// claims. The body may be given as written (indented, any line endings):
+/// white space separates words either way, and a code span across lines
+/// is no path either way.
 pub fn infer(text: &str, body: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut push = |p: &str| {
@@ -63,12 +65,24 @@ pub fn infer(text: &str, body: &str) -> Vec<String> {
             }
             rest = &after[close + 1..];
         }
-        for word in part.split_whitespace() {
+        // The words with a `/` (as `split_whitespace` cuts them), found
+        // from their slashes: most words have none.
+        let mut from = 0;
+        while let Some(i) = memchr::memchr(b'/', &part.as_bytes()[from..]) {
+            let slash = from + i;
+            let start = (part[..slash].char_indices().rev())
+                .find(|(_, c)| c.is_whitespace())
+                .map_or(0, |(j, c)| j + c.len_utf8());
+            let end = (part[slash..].char_indices())
+                .find(|(_, c)| c.is_whitespace())
+                .map_or(part.len(), |(j, _)| slash + j);
+            let word = &part[start..end];
             let word = word.trim_matches(|c: char| matches!(c, '`' | '"' | '\'' | '(' | ')'));
             let word = word.trim_end_matches(['.', ',', ';', ':', '!', '?']);
-            if word.contains('/') && path_like(word, true) {
+            if path_like(word, true) {
                 push(word);
             }
+            from = end;
         }
     }
     out

@@ -271,6 +271,10 @@ impl Planner {
     /// modules in the wave before (their subtasks inherit it).
     fn track_edges(&mut self, doc: &Document, tracks: &Tracks) {
         for (m, follows) in tracks.follows.iter().enumerate() {
+            // Most sections follow nothing: their tasks are not visited.
+            if follows.is_empty() {
+                continue;
+            }
             for t in doc.section_tasks(m) {
                 if doc.tasks[t].parent.is_none() {
                     for &p in follows {
@@ -474,7 +478,7 @@ impl Planner {
             // no body read.
             let raw = &doc.source.text.as_bytes()[task.item.clone()];
             let mut inferred = match memchr::memchr2(b'/', b'`', raw) {
-                Some(_) => files::infer(&task.text, &doc.body(t)),
+                Some(_) => files::infer(&task.text, doc.raw_body(t)),
                 None => Vec::new(),
             };
             inferred.retain(|p| !declared.contains(p));
@@ -484,13 +488,17 @@ impl Planner {
 
     /// Dependencies may only point at the same or earlier waves.
     fn check_waves(&mut self, doc: &Document) {
+        // Each section's own tasks, then subsections into their parents
+        // (sections follow their parents in index order): one pass each.
         let mut section_max_wave = vec![None::<usize>; doc.sections.len()];
-        for (t, task) in doc.tasks.iter().enumerate() {
-            let mut s = Some(task.section);
-            while let Some(i) = s {
-                let w = section_max_wave[i].get_or_insert(0);
-                *w = (*w).max(self.tasks[t].wave);
-                s = doc.sections[i].parent;
+        for (task, planned) in doc.tasks.iter().zip(&self.tasks) {
+            let w = section_max_wave[task.section].get_or_insert(0);
+            *w = (*w).max(planned.wave);
+        }
+        for s in (1..doc.sections.len()).rev() {
+            if let (Some(w), Some(p)) = (section_max_wave[s], doc.sections[s].parent) {
+                let up = section_max_wave[p].get_or_insert(0);
+                *up = (*up).max(w);
             }
         }
         let wave_of = |target: Target| match target {
