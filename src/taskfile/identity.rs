@@ -9,10 +9,13 @@
 //! a tick find its task again after a person has edited the file. Never the
 //! file's title heading. Never reads files or plans.
 
-use std::collections::HashMap;
+use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
+use rustc_hash::FxHashMap;
 
 use crate::error::PlanError;
 use crate::taskfile::Document;
+use crate::taskfile::ids::{self, IdIndex, IdOwner};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -33,63 +36,124 @@ const QUALIFIER_MAX: usize = 20;
 /// at least 16 bytes.
 const PREFIX_MAX: usize = ID_MAX - 16 - 1;
 
-/// Taken ids and, per base, the next twin number to try: twins cost one
-/// probe each, however many there are.
+/// One taken id: who has it, and the line it was taken on (for errors).
+struct Taking {
+    id: String,
+    /// The owner as [`ids::code`].
+    owner: u32,
+    line: u32,
+    /// Named here: the id still has to be handed to its owner.
+    named: bool,
+}
+
+/// Taken ids, each hashed once and never copied: the table holds indices
+/// into `entries`, and becomes the document's id index at the end. Per
+/// base, the next twin number to try: twins cost one probe each, however
+/// many there are.
 struct Taken {
-    ids: HashMap<String, usize>,
-    next: HashMap<String, usize>,
+    entries: Vec<Taking>,
+    table: HashTable<u32>,
+    next: FxHashMap<String, usize>,
 }
 
 impl Taken {
-    fn has(&self, id: &str) -> bool {
-        self.ids.contains_key(id)
+    fn with_capacity(n: usize) -> Taken {
+        Taken {
+            entries: Vec::with_capacity(n),
+            table: HashTable::with_capacity(n),
+            next: FxHashMap::default(),
+        }
     }
 
-    fn take(&mut self, id: String, line: usize) {
-        self.ids.insert(id, line);
+    fn find(&self, id: &str) -> Option<&Taking> {
+        let entries = &self.entries;
+        (self
+            .table
+            .find(ids::hash(id), |&e| entries[e as usize].id == id))
+        .map(|&e| &entries[e as usize])
+    }
+
+    fn has(&self, id: &str) -> bool {
+        self.find(id).is_some()
+    }
+
+    /// Takes `id` for `owner`; hands it back when it is taken already.
+    fn take(&mut self, id: String, owner: u32, line: u32, named: bool) -> Result<(), String> {
+        let entries = &self.entries;
+        let next = entries.len() as u32;
+        let entry = self.table.entry(
+            ids::hash(&id),
+            |&e| entries[e as usize].id == id,
+            |&e| ids::hash(&entries[e as usize].id),
+        );
+        match entry {
+            Entry::Occupied(_) => Err(id),
+            Entry::Vacant(v) => {
+                v.insert(next);
+                let taking = Taking {
+                    id,
+                    owner,
+                    line,
+                    named,
+                };
+                self.entries.push(taking);
+                Ok(())
+            }
+        }
     }
 
     /// `base` if free, else `base-2`, `base-3`, … (the base cut so the id
     /// stays within `ID_MAX`).
-    fn unique(&mut self, base: &str, line: usize) -> String {
-        if !self.has(base) {
-            self.take(base.to_owned(), line);
-            return base.to_owned();
-        }
-        let n = self.next.entry(base.to_owned()).or_insert(2);
+    fn take_unique(&mut self, base: String, owner: u32, line: u32) {
+        let Err(base) = self.take(base, owner, line, true) else {
+            return;
+        };
+        let mut n = *self.next.get(&base).unwrap_or(&2);
         loop {
             let suffix = format!("-{n}");
             let id = format!(
                 "{}{suffix}",
-                cut(base, ID_MAX.saturating_sub(suffix.len())).trim_end_matches('-')
+                cut(&base, ID_MAX.saturating_sub(suffix.len())).trim_end_matches('-')
             );
-            *n += 1;
-            if !self.ids.contains_key(&id) {
-                self.ids.insert(id.clone(), line);
-                return id;
+            n += 1;
+            if self.take(id, owner, line, true).is_ok() {
+                break;
             }
         }
+        self.next.insert(base, n);
+    }
+
+    /// Hands each named id to its owner; the table becomes the id index.
+    fn hand_out(mut self, doc: &mut Document) -> IdIndex {
+        for e in &mut self.entries {
+            if !e.named {
+                continue;
+            }
+            let id = std::mem::take(&mut e.id);
+            match ids::owner(e.owner) {
+                IdOwner::Task(t) => {
+                    doc.tasks[t].id = id;
+                    doc.tasks[t].id_source = IdSource::Slug;
+                }
+                IdOwner::Section(s) => doc.sections[s].id = id,
+            }
+        }
+        let entries = self.entries;
+        IdIndex::from_table(self.table, |e| entries[e as usize].owner)
     }
 }
 
-pub(super) fn assign(doc: &mut Document) {
-    let mut taken = Taken {
-        ids: HashMap::new(),
-        next: HashMap::new(),
-    };
-    explicit_ids(doc, &mut taken.ids);
-    dialect_ids(doc, &mut taken.ids);
+/// Gives every section and task its id, and hands on the index of them all.
+pub(super) fn assign(doc: &mut Document) -> IdIndex {
+    let mut taken = Taken::with_capacity(doc.sections.len() + doc.tasks.len());
+    explicit_ids(doc, &mut taken);
+    dialect_ids(doc, &mut taken);
 
     let title = title_section(doc);
     // Each section's qualifier (its `id` hint, else its title's slug) and the
     // sections a slug may be qualified by, nearest first (never the title
     // nor the file).
-    let qualifier: Vec<String> = (doc.sections.iter())
-        .map(|s| match &s.hints.id {
-            Some(id) => id.value.clone(),
-            None => slug_within(&s.title, "section", QUALIFIER_MAX),
-        })
-        .collect();
+    let qualifiers = Qualifiers::new(doc);
     let mut chains: Vec<Vec<usize>> = vec![Vec::new(); doc.sections.len()];
     for s in 1..doc.sections.len() {
         let parent = doc.sections[s].parent.unwrap_or(0);
@@ -101,89 +165,91 @@ pub(super) fn assign(doc: &mut Document) {
         chains[s] = chain;
     }
 
-    let sections: Vec<usize> = (1..doc.sections.len())
+    let mut slugs = String::new();
+    let items: Vec<Item> = (1..doc.sections.len())
         .filter(|&s| doc.sections[s].hints.id.is_none())
-        .collect();
-    let items: Vec<Item> = (sections.iter())
-        .map(|&s| Item {
-            own: slug_within(&doc.sections[s].title, "section", ID_MAX),
-            chain: &chains[doc.sections[s].parent.unwrap_or(0)],
-            line: doc.sections[s].span.line,
+        .map(|s| Item {
+            own: slug_into(&doc.sections[s].title, "section", ID_MAX, &mut slugs),
+            chain: doc.sections[s].parent.unwrap_or(0) as u32,
+            line: doc.sections[s].span.line as u32,
+            owner: ids::code(IdOwner::Section(s)),
         })
         .collect();
-    let ids = name(&items, &qualifier, &mut taken);
-    for (&s, id) in sections.iter().zip(ids) {
-        doc.sections[s].id = id;
-    }
+    name(&items, &slugs, &chains, &qualifiers, &mut taken);
 
-    let tasks: Vec<usize> = (0..doc.tasks.len())
-        .filter(|&t| match doc.tasks[t].id_source {
-            IdSource::Hint => false,
-            IdSource::Dialect => doc.tasks[t].id.is_empty(),
-            IdSource::Slug => true,
-        })
-        .collect();
-    let items: Vec<Item> = (tasks.iter())
-        .map(|&t| Item {
-            own: slug_within(&doc.tasks[t].text, "task", ID_MAX),
-            chain: &chains[doc.tasks[t].section],
-            line: doc.tasks[t].checkbox.line,
-        })
-        .collect();
-    let ids = name(&items, &qualifier, &mut taken);
-    for (&t, id) in tasks.iter().zip(ids) {
-        doc.tasks[t].id = id;
-        doc.tasks[t].id_source = IdSource::Slug;
-    }
+    slugs.clear();
+    slugs.reserve(doc.tasks.len() * 24);
+    let mut items: Vec<Item> = Vec::with_capacity(doc.tasks.len());
+    items.extend(
+        (0..doc.tasks.len())
+            .filter(|&t| match doc.tasks[t].id_source {
+                IdSource::Hint => false,
+                IdSource::Dialect => doc.tasks[t].id.is_empty(),
+                IdSource::Slug => true,
+            })
+            .map(|t| Item {
+                own: slug_into(&doc.tasks[t].text, "task", ID_MAX, &mut slugs),
+                chain: doc.tasks[t].section as u32,
+                line: doc.tasks[t].checkbox.line as u32,
+                owner: ids::code(IdOwner::Task(t)),
+            }),
+    );
+    name(&items, &slugs, &chains, &qualifiers, &mut taken);
+    drop(items);
+    taken.hand_out(doc)
 }
 
 /// `id` hints first: they win every clash, and two of them clash loudly.
-fn explicit_ids(doc: &mut Document, taken: &mut HashMap<String, usize>) {
+fn explicit_ids(doc: &mut Document, taken: &mut Taken) {
     let mut explicit = Vec::new();
     for (i, s) in doc.sections.iter().enumerate() {
         if let Some(id) = &s.hints.id {
-            explicit.push((id.value.clone(), id.span, None, Some(i)));
+            explicit.push((id.value.clone(), id.span, IdOwner::Section(i)));
         }
     }
     for (i, t) in doc.tasks.iter().enumerate() {
         if let Some(id) = &t.hints.id {
-            explicit.push((id.value.clone(), id.span, Some(i), None));
+            explicit.push((id.value.clone(), id.span, IdOwner::Task(i)));
         }
     }
     explicit.sort_by_key(|e| e.1.offset);
-    for (id, span, task, section) in explicit {
-        if let Some(&first_line) = taken.get(&id) {
+    for (id, span, owner) in explicit {
+        if let Some(first) = taken.find(&id) {
+            let first_line = first.line as usize;
             doc.error(span, PlanError::DuplicateId { id, first_line });
             continue;
         }
-        taken.insert(id.clone(), span.line);
-        if let Some(t) = task {
-            doc.tasks[t].id = id;
-            doc.tasks[t].id_source = IdSource::Hint;
-        } else if let Some(s) = section {
-            doc.sections[s].id = id;
-            doc.sections[s].id_source = IdSource::Hint;
+        match owner {
+            IdOwner::Task(t) => {
+                doc.tasks[t].id = id.clone();
+                doc.tasks[t].id_source = IdSource::Hint;
+            }
+            IdOwner::Section(s) => {
+                doc.sections[s].id = id.clone();
+                doc.sections[s].id_source = IdSource::Hint;
+            }
         }
+        let _ = taken.take(id, ids::code(owner), span.line as u32, false);
     }
 }
 
 /// Dialect ids next; a repeated one falls back to a slug, with a warning.
-fn dialect_ids(doc: &mut Document, taken: &mut HashMap<String, usize>) {
+fn dialect_ids(doc: &mut Document, taken: &mut Taken) {
     for t in 0..doc.tasks.len() {
         let task = &doc.tasks[t];
         if task.id_source != IdSource::Dialect || task.id.is_empty() {
             continue;
         }
-        let id = task.id.clone();
-        if let Some(&first_line) = taken.get(&id) {
+        let line = task.checkbox.line as u32;
+        let owner = ids::code(IdOwner::Task(t));
+        if let Err(id) = taken.take(task.id.clone(), owner, line, false) {
+            let first_line = taken.find(&id).map_or(line, |e| e.line) as usize;
             let span = task.checkbox;
             doc.tasks[t].id.clear();
             doc.warn(
                 span,
                 format!("id `{id}` is already used on line {first_line}; this task gets an id from its text"),
             );
-        } else {
-            taken.insert(id, task.checkbox.line);
         }
     }
 }
@@ -196,74 +262,133 @@ fn title_section(doc: &Document) -> Option<usize> {
     alone.then_some(1)
 }
 
-/// One thing to name: its own slug and the headings that may qualify it.
-struct Item<'a> {
-    own: String,
-    /// Section indices, nearest first.
-    chain: &'a [usize],
-    line: usize,
+/// Each section's qualifier text, and a number per distinct text: headings
+/// are told apart by comparing numbers, not strings.
+struct Qualifiers {
+    text: Vec<String>,
+    number: Vec<u32>,
+    distinct: usize,
 }
 
-/// Work on the items that share one candidate id: the levels of their
-/// chains put in front so far, and the next level to look at.
+impl Qualifiers {
+    fn new(doc: &Document) -> Qualifiers {
+        let text: Vec<String> = (doc.sections.iter())
+            .map(|s| match &s.hints.id {
+                Some(id) => id.value.clone(),
+                None => slug_within(&s.title, "section", QUALIFIER_MAX),
+            })
+            .collect();
+        let mut numbers: FxHashMap<&str, u32> = FxHashMap::default();
+        let number = (text.iter())
+            .map(|t| {
+                let next = numbers.len() as u32;
+                *numbers.entry(t.as_str()).or_insert(next)
+            })
+            .collect();
+        let distinct = numbers.len();
+        Qualifiers {
+            text,
+            number,
+            distinct,
+        }
+    }
+}
+
+/// One thing to name: its own slug (a range of the slugs' text), the
+/// section whose chain of headings may qualify it, and who it is. Small:
+/// there is one per task.
+struct Item {
+    own: (u32, u32),
+    chain: u32,
+    line: u32,
+    owner: u32,
+}
+
+/// Items that share one candidate id: `members[start..start + len]`, the
+/// chain levels put in front so far (a bit each: headings nest at most six
+/// deep) and the next level to look at.
+#[derive(Clone, Copy)]
 struct Group {
-    members: Vec<usize>,
-    chosen: Vec<usize>,
+    start: usize,
+    len: usize,
+    chosen: u32,
     level: usize,
 }
 
 /// Names `items` (in document order) so no two share an id and none takes
-/// one in `taken`: an item whose own slug is unique keeps it; look-alikes
-/// get the nearest heading that tells them apart in front (`backend/tests`,
-/// `frontend/tests`); items no heading tells apart are twins, numbered in
-/// document order (`compile`, `compile-2`).
-fn name(items: &[Item], qualifier: &[String], taken: &mut Taken) -> Vec<String> {
-    let qual_at =
-        |i: usize, level: usize| (items[i].chain.get(level)).map(|&s| qualifier[s].as_str());
-    let prefix_len = |i: usize, chosen: &[usize]| -> usize {
-        chosen
-            .iter()
-            .map(|&l| qual_at(i, l).map_or(0, str::len) + 1)
+/// one already taken: an item whose own slug is unique keeps it;
+/// look-alikes get the nearest heading that tells them apart in front
+/// (`backend/tests`, `frontend/tests`); items no heading tells apart are
+/// twins, numbered in document order (`compile`, `compile-2`).
+fn name(items: &[Item], slugs: &str, chains: &[Vec<usize>], q: &Qualifiers, taken: &mut Taken) {
+    let own = |i: usize| &slugs[items[i].own.0 as usize..items[i].own.1 as usize];
+    let chain = |i: usize| chains[items[i].chain as usize].as_slice();
+    let qual_at = |i: usize, level: usize| (chain(i).get(level)).map(|&s| q.number[s]);
+    let qual_len = |i: usize, level: usize| (chain(i).get(level)).map_or(0, |&s| q.text[s].len());
+    let prefix_len = |i: usize, chosen: u32| -> usize {
+        (0..32)
+            .filter(|l| chosen & (1 << l) != 0)
+            .map(|l| qual_len(i, l) + 1)
             .sum()
     };
+    let compose = |i: usize, chosen: u32| compose(chain(i), own(i), chosen, &q.text);
+
+    // Items by own slug, each group's members together in document order.
+    let mut members: Vec<usize> = Vec::with_capacity(items.len() * 2);
     let mut work: Vec<Group> = Vec::new();
-    let mut by_own: HashMap<&str, usize> = HashMap::new();
-    for (i, item) in items.iter().enumerate() {
-        match by_own.get(item.own.as_str()) {
-            Some(&g) => work[g].members.push(i),
-            None => {
-                by_own.insert(&item.own, work.len());
-                work.push(Group {
-                    members: vec![i],
-                    chosen: Vec::new(),
-                    level: 0,
-                });
+    {
+        let mut group_of: Vec<u32> = Vec::with_capacity(items.len());
+        let mut sizes: Vec<usize> = Vec::new();
+        let mut by_own: FxHashMap<&str, u32> = FxHashMap::default();
+        by_own.reserve(items.len());
+        for i in 0..items.len() {
+            let next = sizes.len() as u32;
+            let g = *by_own.entry(own(i)).or_insert(next);
+            if g == next {
+                sizes.push(0);
             }
+            sizes[g as usize] += 1;
+            group_of.push(g);
+        }
+        let mut at = Vec::with_capacity(sizes.len());
+        let mut start = 0;
+        for &len in &sizes {
+            at.push(start);
+            work.push(Group {
+                start,
+                len,
+                chosen: 0,
+                level: 0,
+            });
+            start += len;
+        }
+        members.resize(items.len(), 0);
+        for (i, &g) in group_of.iter().enumerate() {
+            members[at[g as usize]] = i;
+            at[g as usize] += 1;
         }
     }
+
     // (candidate id, whether it is a twin that takes a number)
     let mut proposed: Vec<(String, bool)> = vec![(String::new(), false); items.len()];
-    while let Some(Group {
-        members,
-        chosen,
-        level,
-    }) = work.pop()
-    {
-        let compose = |i: usize| compose(&items[i], &chosen, qualifier);
-        if let [i] = members[..] {
-            let id = compose(i);
+    // Parts of a group being split, by qualifier number + 1 (0: none).
+    let mut part_of: Vec<u32> = vec![u32::MAX; q.distinct + 1];
+    let mut parts: Vec<(usize, usize)> = Vec::new();
+    while let Some(g) = work.pop() {
+        let range = g.start..g.start + g.len;
+        if g.len == 1 {
+            let i = members[g.start];
+            let id = compose(i, g.chosen);
             // A clash with an explicit, dialect or section id: the nearest
             // heading left may tell it apart.
             if taken.has(&id)
-                && let Some(q) = qual_at(i, level)
-                && prefix_len(i, &chosen) + q.len() < PREFIX_MAX
+                && qual_at(i, g.level).is_some()
+                && prefix_len(i, g.chosen) + qual_len(i, g.level) < PREFIX_MAX
             {
-                let mut chosen = chosen;
-                chosen.push(level);
                 work.push(Group {
-                    members,
-                    chosen,
-                    level: level + 1,
+                    chosen: g.chosen | 1 << g.level,
+                    level: g.level + 1,
+                    ..g
                 });
                 continue;
             }
@@ -271,82 +396,93 @@ fn name(items: &[Item], qualifier: &[String], taken: &mut Taken) -> Vec<String> 
             continue;
         }
         // The nearest level whose headings differ among the members.
-        let deepest = members.iter().map(|&i| items[i].chain.len()).max();
-        let split = (level..deepest.unwrap_or(0)).find(|&l| {
-            let q0 = qual_at(members[0], l);
-            members.iter().any(|&i| qual_at(i, l) != q0)
+        let deepest = members[range.clone()].iter().map(|&i| chain(i).len()).max();
+        let split = (g.level..deepest.unwrap_or(0)).find(|&l| {
+            let q0 = qual_at(members[g.start], l);
+            members[range.clone()].iter().any(|&i| qual_at(i, l) != q0)
         });
         let fits = |l: usize| {
-            (members.iter())
-                .all(|&i| prefix_len(i, &chosen) + qual_at(i, l).map_or(0, str::len) < PREFIX_MAX)
+            (members[range.clone()].iter())
+                .all(|&i| prefix_len(i, g.chosen) + qual_len(i, l) < PREFIX_MAX)
         };
         match split {
             Some(l) if fits(l) => {
-                // Parts in order of first member (a map finds each: many
-                // look-alikes in many sections stay linear).
-                let mut parts: Vec<(Option<&str>, Vec<usize>)> = Vec::new();
-                let mut part_of: HashMap<Option<&str>, usize> = HashMap::new();
-                for &i in &members {
-                    let q = qual_at(i, l);
-                    match part_of.get(&q) {
-                        Some(&p) => parts[p].1.push(i),
-                        None => {
-                            part_of.insert(q, parts.len());
-                            parts.push((q, vec![i]));
-                        }
+                // Parts in order of first member, each one stretch of
+                // `members` again.
+                let key = |i: usize| qual_at(i, l).map_or(0, |n| n as usize + 1);
+                for k in range.clone() {
+                    let key = key(members[k]);
+                    if part_of[key] == u32::MAX {
+                        part_of[key] = parts.len() as u32;
+                        parts.push((key, 0));
                     }
+                    parts[part_of[key] as usize].1 += 1;
                 }
-                for (q, part) in parts {
-                    let mut chosen = chosen.clone();
-                    if q.is_some() {
-                        chosen.push(l);
-                    }
+                let mut at = Vec::with_capacity(parts.len());
+                let mut start = members.len();
+                for &(key, len) in &parts {
+                    at.push(start);
                     work.push(Group {
-                        members: part,
-                        chosen,
+                        start,
+                        len,
+                        chosen: if key == 0 {
+                            g.chosen
+                        } else {
+                            g.chosen | 1 << l
+                        },
                         level: l + 1,
                     });
+                    start += len;
                 }
+                members.resize(start, 0);
+                for k in range {
+                    let i = members[k];
+                    let p = part_of[key(i)] as usize;
+                    members[at[p]] = i;
+                    at[p] += 1;
+                }
+                for &(key, _) in &parts {
+                    part_of[key] = u32::MAX;
+                }
+                parts.clear();
             }
             _ => {
-                for &i in &members {
-                    proposed[i] = (compose(i), true);
+                for k in range {
+                    let i = members[k];
+                    proposed[i] = (compose(i, g.chosen), true);
                 }
             }
         }
     }
+    drop(members);
     // Unique ids first, in document order, then twins take numbers: a task
     // whose text reads `compile 2` keeps `compile-2`.
-    let mut ids = vec![String::new(); items.len()];
     let mut twins = Vec::new();
     for (i, (id, twin)) in proposed.into_iter().enumerate() {
-        if twin || taken.has(&id) {
+        let item = &items[i];
+        if twin {
             twins.push((i, id));
-        } else {
-            taken.take(id.clone(), items[i].line);
-            ids[i] = id;
+        } else if let Err(id) = taken.take(id, item.owner, item.line, true) {
+            twins.push((i, id));
         }
     }
     for (i, base) in twins {
-        ids[i] = taken.unique(&base, items[i].line);
+        taken.take_unique(base, items[i].owner, items[i].line);
     }
-    ids
 }
 
 /// The chosen headings, outermost first, then the own slug cut to fit.
-fn compose(item: &Item, chosen: &[usize], qualifier: &[String]) -> String {
-    if chosen.is_empty() {
-        return item.own.clone();
+fn compose(chain: &[usize], own: &str, chosen: u32, qualifier: &[String]) -> String {
+    if chosen == 0 {
+        return own.to_owned();
     }
-    let mut levels = chosen.to_vec();
-    levels.sort_unstable_by(|a, b| b.cmp(a));
-    let mut id = String::new();
-    for l in levels {
-        id.push_str(&qualifier[item.chain[l]]);
+    let mut id = String::with_capacity(ID_MAX + 1);
+    for l in (0..32).rev().filter(|l| chosen & (1 << l) != 0) {
+        id.push_str(&qualifier[chain[l]]);
         id.push('/');
     }
     let room = ID_MAX.saturating_sub(id.len());
-    id.push_str(cut_words(&item.own, room));
+    id.push_str(cut_words(own, room));
     id
 }
 
@@ -382,15 +518,48 @@ fn cut_words(s: &str, max: usize) -> &str {
 /// whole words up to `max` bytes (a first word longer than that is cut).
 /// `empty` when the text has no letters or digits.
 pub fn slug_within(text: &str, empty: &str, max: usize) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(text.len().min(max + 4));
+    slug_into(text, empty, max, &mut out);
+    out
+}
+
+/// [`slug_within`], appended to `out`; hands on where it lies there.
+fn slug_into(text: &str, empty: &str, max: usize, out: &mut String) -> (u32, u32) {
+    let start = out.len();
+    if text.is_ascii() {
+        slug_ascii_into(text, max, out);
+    } else {
+        slug_chars_into(text, max, out);
+    }
+    if out.len() == start {
+        out.push_str(empty);
+    }
+    (start as u32, out.len() as u32)
+}
+
+/// The slug a char at a time, for any script.
+fn slug_chars_into(text: &str, max: usize, out: &mut String) {
+    let start = out.len();
     let mut dash = false;
-    for c in text.chars() {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        // ASCII byte by byte; any other char decoded whole.
+        let (c, width) = match bytes[at] {
+            b if b.is_ascii() => (b as char, 1),
+            _ => {
+                let c = text[at..].chars().next().unwrap_or_default();
+                (c, c.len_utf8())
+            }
+        };
+        at += width;
         if !c.is_alphanumeric() {
             dash = true;
             continue;
         }
-        if dash && !out.is_empty() {
-            if out.len() + 1 >= max {
+        let len = out.len() - start;
+        if dash && len != 0 {
+            if len + 1 >= max {
                 break;
             }
             out.push('-');
@@ -402,19 +571,58 @@ pub fn slug_within(text: &str, empty: &str, max: usize) -> String {
         } else {
             out.extend(c.to_lowercase());
         }
-        if out.len() > max {
+        if out.len() - start > max {
             out.truncate(before);
             // Drop the part word: whole words read better than a stump.
-            if let Some(d) = out.rfind('-') {
-                out.truncate(d);
+            if let Some(d) = out[start..].rfind('-') {
+                out.truncate(start + d);
             }
             break;
         }
     }
-    if out.is_empty() {
-        empty.to_owned()
-    } else {
-        out
+}
+
+/// [`slug_into`] for ASCII text a word at a time (the same slug: a word
+/// that does not fit ends it, a first word is cut).
+fn slug_ascii_into(text: &str, max: usize, out: &mut String) {
+    let start = out.len();
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    loop {
+        while at < bytes.len() && !bytes[at].is_ascii_alphanumeric() {
+            at += 1;
+        }
+        if at == bytes.len() {
+            return;
+        }
+        let word_start = at;
+        while at < bytes.len() && bytes[at].is_ascii_alphanumeric() {
+            at += 1;
+        }
+        let word = &text[word_start..at];
+        let len = out.len() - start;
+        if len != 0 {
+            if len + 1 >= max {
+                return;
+            }
+            out.push('-');
+        }
+        let len = out.len() - start;
+        let fits = if len + word.len() <= max {
+            word
+        } else if len == 0 {
+            &word[..max]
+        } else {
+            // Drop the dash: whole words read better than a stump.
+            out.pop();
+            return;
+        };
+        let at_word = out.len();
+        out.push_str(fits);
+        out[at_word..].make_ascii_lowercase();
+        if fits.len() < word.len() {
+            return;
+        }
     }
 }
 
@@ -451,6 +659,38 @@ mod tests {
         assert!(long.len() <= ID_MAX && long.ends_with("word"), "{long}");
         assert_eq!(slug(&"x".repeat(60), "t").len(), ID_MAX);
         assert!(slug(&"é".repeat(60), "t").len() <= ID_MAX);
+    }
+
+    #[test]
+    fn ascii_slugs_a_word_at_a_time_match_a_char_at_a_time() {
+        let words = [
+            "a",
+            "Build",
+            "x2",
+            "",
+            "--",
+            "Éa",
+            "the",
+            "verylongwordthatgoesonandon",
+        ];
+        let mut seed = 7u64;
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            for _ in 0..(seed % 12) {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let word = words[(seed >> 33) as usize % words.len()].replace('É', "");
+                text.push_str(&word);
+                text.push_str([" ", "-", ", ", "`", ""][(seed >> 40) as usize % 5]);
+            }
+            for max in [1, 2, 5, 16, 20, 48] {
+                let (mut fast, mut slow) = (String::new(), String::new());
+                slug_ascii_into(&text, max, &mut fast);
+                slug_chars_into(&text, max, &mut slow);
+                assert_eq!(fast, slow, "{text:?} within {max}");
+            }
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
-//! The id index: every section and task id → who owns it, built once after
-//! ids are assigned. Takes the document's ids, hands on lookups by id.
-//! Never copies an id: the table holds indices and hashes the ids where
-//! they live in the document.
+//! The id index: every section and task id → who owns it. Takes the table
+//! `identity` hashed the ids into while it assigned them, hands on lookups
+//! by id. Never copies an id: the table holds indices and hashes the ids
+//! where they live in the document.
 
 use std::hash::BuildHasher as _;
 
@@ -24,11 +24,20 @@ pub(super) struct IdIndex {
     table: HashTable<u32>,
 }
 
-fn hash(id: &str) -> u64 {
+/// The hash every id table uses (identity's, then this index).
+pub(super) fn hash(id: &str) -> u64 {
     FxBuildHasher.hash_one(id)
 }
 
-fn owner(entry: u32) -> IdOwner {
+/// An owner as one number (as the table holds it).
+pub(super) fn code(owner: IdOwner) -> u32 {
+    match owner {
+        IdOwner::Task(t) => t as u32,
+        IdOwner::Section(s) => s as u32 | SECTION,
+    }
+}
+
+pub(super) fn owner(entry: u32) -> IdOwner {
     if entry & SECTION != 0 {
         IdOwner::Section((entry & !SECTION) as usize)
     } else {
@@ -37,25 +46,11 @@ fn owner(entry: u32) -> IdOwner {
 }
 
 impl IdIndex {
-    /// Sections first, then tasks: on a clash (an error the document
-    /// reports) the later one wins, as it would in a map.
-    pub(super) fn build<'a>(
-        sections: impl ExactSizeIterator<Item = &'a str>,
-        tasks: impl ExactSizeIterator<Item = &'a str>,
-        id_of: impl Fn(IdOwner) -> &'a str,
-    ) -> IdIndex {
-        let mut table = HashTable::with_capacity(sections.len() + tasks.len());
-        let entries = (sections.enumerate().skip(1))
-            .map(|(i, id)| (id, i as u32 | SECTION))
-            .chain(tasks.enumerate().map(|(i, id)| (id, i as u32)));
-        for (id, entry) in entries {
-            let h = hash(id);
-            match table.entry(h, |&e| id_of(owner(e)) == id, |&e| hash(id_of(owner(e)))) {
-                hashbrown::hash_table::Entry::Occupied(mut o) => *o.get_mut() = entry,
-                hashbrown::hash_table::Entry::Vacant(v) => {
-                    v.insert(entry);
-                }
-            }
+    /// The index of a table whose entries hash their ids with [`hash`]:
+    /// each entry becomes the owner (as [`code`]) `owner_of` says.
+    pub(super) fn from_table(mut table: HashTable<u32>, owner_of: impl Fn(u32) -> u32) -> IdIndex {
+        for e in table.iter_mut() {
+            *e = owner_of(*e);
         }
         IdIndex { table }
     }
@@ -67,21 +62,23 @@ impl IdIndex {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::taskfile::{Document, IdOwner, ReadOptions, Source};
 
     #[test]
-    fn finds_tasks_and_sections_and_a_later_twin_wins() {
-        let sections = ["", "a", "b"];
-        let tasks = ["a/x", "b", "a/y"];
-        let id_of = |o: IdOwner| match o {
-            IdOwner::Task(t) => tasks[t],
-            IdOwner::Section(s) => sections[s],
-        };
-        let index = IdIndex::build(sections.iter().copied(), tasks.iter().copied(), id_of);
-        assert_eq!(index.get("a", id_of), Some(IdOwner::Section(1)));
-        assert_eq!(index.get("a/y", id_of), Some(IdOwner::Task(2)));
-        assert_eq!(index.get("b", id_of), Some(IdOwner::Task(1)));
-        assert_eq!(index.get("", id_of), None);
-        assert_eq!(index.get("c", id_of), None);
+    fn finds_tasks_and_sections_by_their_ids() {
+        let text = "# T\n## A\n- [ ] x\n## B\n- [ ] y <!-- id: b-task -->\n- [ ] A\n";
+        let doc = Document::parse(
+            Source::new("t.md".into(), text.into(), 0),
+            ReadOptions::default(),
+        );
+        assert_eq!(doc.id_owner("a"), Some(IdOwner::Section(2)));
+        assert_eq!(doc.id_owner("x"), Some(IdOwner::Task(0)));
+        assert_eq!(doc.id_owner("b-task"), Some(IdOwner::Task(1)));
+        assert_eq!(doc.id_owner("b/a"), Some(IdOwner::Task(2)));
+        assert_eq!(doc.id_owner(""), None);
+        assert_eq!(doc.id_owner("c"), None);
+        for (id, owner) in doc.all_ids() {
+            assert_eq!(doc.id_owner(id), Some(owner), "{id}");
+        }
     }
 }

@@ -174,12 +174,7 @@ impl Document {
         }
         doc.ignored.sort_by_key(|i| i.line);
         doc.attach_comments(scan.comments);
-        identity::assign(&mut doc);
-        doc.ids = ids::IdIndex::build(
-            doc.sections.iter().map(|s| s.id.as_str()),
-            doc.tasks.iter().map(|t| t.id.as_str()),
-            |o| doc.id_of(o),
-        );
+        doc.ids = identity::assign(&mut doc);
         doc.check_nul_bytes();
         doc
     }
