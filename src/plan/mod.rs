@@ -146,6 +146,7 @@ impl Plan {
                 .collect(),
             by_last: FxHashMap::default(),
             legacy: None,
+            legacy_firsts: Default::default(),
             after_spans: FxHashMap::default(),
             section_after: vec![Vec::new(); doc.sections.len()],
             errors: Vec::new(),
@@ -252,6 +253,8 @@ struct Planner {
     /// Ids under the earlier naming rule, read only when a reference is
     /// not a current id.
     legacy: Option<Aliases>,
+    /// The first characters of the references that are no current id.
+    legacy_firsts: rustc_hash::FxHashSet<char>,
     /// Where each task's dependency was written, to point at it in errors.
     after_spans: FxHashMap<(usize, Target), Span>,
     /// Each section's resolved `after` targets, with where they were written.

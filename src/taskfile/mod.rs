@@ -26,6 +26,7 @@ pub use hints::{Checkpoint, Trigger};
 pub use hints::{Escalation, Gate, Hints, Order, Parallel, Pipeline, Spanned, TaskHints};
 pub use identity::{ID_MAX, IdSource, slug};
 pub use ids::IdOwner;
+pub(crate) use legacy_ids::legacy_ids_where;
 pub use legacy_ids::{LegacyIds, find_task, legacy_ids};
 pub use source::{Source, Span};
 
