@@ -90,11 +90,12 @@ pub fn infer(text: &str, body: &str) -> Vec<String> {
 
 /// Whether `w` reads as a path (see `infer`); `needs_ext` for bare words.
 fn path_like(w: &str, needs_ext: bool) -> bool {
+    // (`//` covers `://`; a byte pair is compared where `str::contains`
+    // would set up a searcher per word.)
     if w.is_empty()
         || w.len() > 200
         || w.starts_with(['/', '-', '.', '*'])
-        || w.contains("://")
-        || w.contains("//")
+        || w.as_bytes().windows(2).any(|pair| pair == b"//")
         || w.split('/').any(|c| c == "..")
         || !w
             .chars()

@@ -10,7 +10,8 @@ use crate::taskfile::{Document, Spanned};
 
 impl Planner {
     pub(super) fn index_short_references(&mut self, doc: &Document) {
-        let refs = (doc.tasks.iter().map(|t| &t.hints.after))
+        let tasks = doc.hinted_tasks().iter().map(|&t| &doc.tasks[t]);
+        let refs = (tasks.map(|t| &t.hints.after))
             .chain(doc.sections.iter().map(|s| &s.hints.after))
             .flatten();
         let wanted: FxHashSet<&str> = refs
@@ -23,8 +24,11 @@ impl Planner {
         if wanted.is_empty() {
             return;
         }
+        // The lengths of the wanted segments, to skip most ids unhashed.
+        let lengths = wanted.iter().fold(0u64, |m, l| m | 1 << l.len().min(63));
         for (id, owner) in doc.all_ids() {
             if let Some((_, last)) = id.rsplit_once('/')
+                && lengths & 1 << last.len().min(63) != 0
                 && wanted.contains(last)
             {
                 self.by_last.entry(last.into()).or_default().push(owner);

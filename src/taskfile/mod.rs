@@ -111,6 +111,9 @@ pub struct Document {
     pub errors: Vec<Diagnostic>,
     pub warnings: Vec<Warning>,
     ids: ids::IdIndex,
+    /// The tasks that have hints, in order (most have none: passes over
+    /// hints visit these, not every task).
+    hinted: Vec<usize>,
 }
 
 impl Document {
@@ -157,6 +160,7 @@ impl Document {
             errors: Vec::new(),
             warnings: Vec::new(),
             ids: ids::IdIndex::default(),
+            hinted: Vec::new(),
             source,
         };
         doc.build_sections(&scan.headings);
@@ -191,6 +195,12 @@ impl Document {
     /// The task or section with exactly this id (a task wins a clash).
     pub fn id_owner(&self, id: &str) -> Option<IdOwner> {
         self.ids.get(id, |o| self.id_of(o))
+    }
+
+    /// The tasks with hints of their own, in document order; every other
+    /// task's `hints` are empty.
+    pub fn hinted_tasks(&self) -> &[usize] {
+        &self.hinted
     }
 
     /// Every id, sections' then tasks' (the file's own empty id left out).
@@ -323,6 +333,23 @@ impl Document {
         let end = (self.sections[section + 1..].iter())
             .find(|next| next.level <= s.level)
             .map_or(self.source.text.len(), |next| next.span.offset);
+        let first = self.tasks.partition_point(|t| t.item.start < start);
+        let last = self.tasks.partition_point(|t| t.item.start < end);
+        first..last
+    }
+
+    /// The tasks directly in `section` (not in a subsection), as a range
+    /// of task indices: from its heading to the next heading. A task's
+    /// `section` is the last heading before it, so these are exactly the
+    /// tasks whose `section` it is.
+    pub fn section_own_tasks(&self, section: usize) -> std::ops::Range<usize> {
+        let start = if section == 0 {
+            0
+        } else {
+            self.sections[section].span.offset
+        };
+        let end =
+            (self.sections.get(section + 1)).map_or(self.source.text.len(), |s| s.span.offset);
         let first = self.tasks.partition_point(|t| t.item.start < start);
         let last = self.tasks.partition_point(|t| t.item.start < end);
         first..last
@@ -466,7 +493,8 @@ impl Document {
     /// number extends an earlier sibling's number becomes that sibling's child.
     #[allow(clippy::needless_range_loop)] // `i` indexes `self.tasks` mutably too
     fn adopt_by_number(&mut self) {
-        let mut by_id: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        // Ids from the file itself: a fast hasher (no DoS concern).
+        let mut by_id: rustc_hash::FxHashMap<String, usize> = Default::default();
         let mut adopted = vec![false; self.tasks.len()];
         for i in 0..self.tasks.len() {
             let id = self.tasks[i].id.clone();
@@ -554,7 +582,7 @@ impl Document {
         }
         hinted.sort_unstable();
         hinted.dedup();
-        for t in hinted {
+        for &t in &hinted {
             if self.tasks[t].children.is_empty()
                 && let Some(p) = &self.tasks[t].hints.parallel
             {
@@ -568,6 +596,7 @@ impl Document {
                 );
             }
         }
+        self.hinted = hinted;
     }
 
     /// A NUL byte in a task's text cannot reach its agent (the text is an
