@@ -28,7 +28,8 @@ impl Files {
 }
 
 /// Extensions that make a word with no `/` (`main.rs`, `package.json`) a
-/// file name rather than prose or code (`e.g.`, `self.config`).
+/// file name rather than prose or code (`e.g.`, `self.config`). Sorted
+/// (binary search; tested).
 const EXTENSIONS: &[&str] = &[
     "c", "cc", "cfg", "cjs", "conf", "cpp", "cs", "css", "csv", "dart", "env", "ex", "exs", "go",
     "gradle", "graphql", "h", "hpp", "html", "ini", "java", "js", "json", "jsx", "kt", "kts",
@@ -90,22 +91,27 @@ pub fn infer(text: &str, body: &str) -> Vec<String> {
 
 /// Whether `w` reads as a path (see `infer`); `needs_ext` for bare words.
 fn path_like(w: &str, needs_ext: bool) -> bool {
-    // (`//` covers `://`; a byte pair is compared where `str::contains`
-    // would set up a searcher per word.)
-    if w.is_empty()
-        || w.len() > 200
-        || w.starts_with(['/', '-', '.', '*'])
+    if w.is_empty() || w.len() > 200 || w.starts_with(['/', '-', '.', '*']) {
+        return false;
+    }
+    // The characters first (most words that are no path fail here), a
+    // byte at a time for ASCII; `//` covers `://`.
+    let allowed = if w.is_ascii() {
+        (w.bytes())
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-' | b'/' | b'*'))
+    } else {
+        (w.chars()).all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | '*'))
+    };
+    if !allowed
         || w.as_bytes().windows(2).any(|pair| pair == b"//")
         || w.split('/').any(|c| c == "..")
-        || !w
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | '*'))
     {
         return false;
     }
     let name = w.rsplit('/').next().unwrap_or(w);
     let ext = name.rsplit_once('.');
-    let known_ext = ext.is_some_and(|(stem, e)| !stem.is_empty() && EXTENSIONS.contains(&e));
+    let known_ext =
+        ext.is_some_and(|(stem, e)| !stem.is_empty() && EXTENSIONS.binary_search(&e).is_ok());
     if needs_ext {
         return known_ext;
     }
@@ -189,6 +195,13 @@ mod tests {
                 "templates/"
             ]
         );
+    }
+
+    #[test]
+    fn extensions_are_sorted_for_the_search() {
+        assert!(EXTENSIONS.windows(2).all(|p| p[0] < p[1]));
+        assert!(path_like("src/ÿ/a.rs", true));
+        assert!(!path_like("src/ÿ é.rs", true));
     }
 
     #[test]

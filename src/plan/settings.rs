@@ -55,16 +55,32 @@ pub(super) fn task_settings(doc: &Document) -> Vec<Arc<Settings>> {
         let own = inherit(&section.hints, above);
         sections.push(own);
     }
+    let hinted = has_hints(doc);
     let mut tasks: Vec<Arc<Settings>> = Vec::with_capacity(doc.tasks.len());
-    for task in &doc.tasks {
+    for (t, task) in doc.tasks.iter().enumerate() {
         let above = match task.parent {
             Some(p) => &tasks[p],
             None => &sections[task.section],
         };
-        let own = inherit(&task.hints, Some(above));
+        // A task without hints of its own shares what is above it.
+        let own = if hinted[t] {
+            inherit(&task.hints, Some(above))
+        } else {
+            Arc::clone(above)
+        };
         tasks.push(own);
     }
     tasks
+}
+
+/// Per task, whether it has hints of its own: most have none, and their
+/// (empty) hints need not be read.
+fn has_hints(doc: &Document) -> Vec<bool> {
+    let mut hinted = vec![false; doc.tasks.len()];
+    for &t in doc.hinted_tasks() {
+        hinted[t] = true;
+    }
+    hinted
 }
 
 impl Planner {
@@ -83,6 +99,7 @@ impl Planner {
             }
         }
         // Only a task with hints has a `parallel` one.
+        let hinted = has_hints(doc);
         let mut task_group = vec![None; doc.tasks.len()];
         for &t in doc.hinted_tasks() {
             if let Some(g) = group_for(&doc.tasks[t].hints, GroupOwner::Task(t)) {
@@ -115,11 +132,11 @@ impl Planner {
             let mut declared: Vec<String> = Vec::new();
             let mut cur = Some(t);
             while let Some(i) = cur {
-                groups.extend(task_group[i]);
-                add_files(
-                    &mut declared,
-                    doc.tasks[i].hints.files.iter().map(|f| &f.value),
-                );
+                if hinted[i] {
+                    groups.extend(task_group[i]);
+                    let files = doc.tasks[i].hints.files.iter().map(|f| &f.value);
+                    add_files(&mut declared, files);
+                }
                 cur = doc.tasks[i].parent;
             }
             groups.extend_from_slice(&section_groups[task.section]);
