@@ -1,45 +1,73 @@
 //! A streaming JSON writer with serde_json's pretty layout (two-space
 //! indent, `"key": value`, `[]` and `{}` when empty), byte for byte. Takes
-//! values one at a time, hands bytes to a writer; never builds a tree or
-//! copies a string it is given.
+//! values one at a time, hands bytes to a writer in large chunks; never
+//! builds a tree or copies a string it is given more than once.
 
 use std::io::{self, Write};
 
 pub struct JsonOut<W: Write> {
-    /// Bytes not yet handed to `sink`: small writes go into a vector, which
-    /// is much cheaper per call than any `Write`.
-    out: Vec<u8>,
+    /// Text not yet handed to `sink`: small writes go into a string, which
+    /// is much cheaper per call than any `Write` (and, unlike bytes, needs
+    /// no check to become the string [`JsonOut::into_string`] returns).
+    out: String,
     sink: W,
     depth: usize,
     /// Whether the innermost open array or object has a value yet.
     has_value: bool,
+    /// `out` goes to `sink` once it holds this many bytes.
+    chunk: usize,
 }
 
 const CHUNK: usize = 1 << 16;
 
-const INDENT: &[u8] = b"                                                                ";
+/// A comma, a line break and enough spaces for 32 levels: an item's start is
+/// one slice of it (without the comma for the first item).
+const BREAK: &str = ",\n                                                                ";
+const INDENT: &str = BREAK.split_at(2).1;
+
+impl JsonOut<io::Sink> {
+    /// A writer that keeps everything in memory, for [`JsonOut::into_string`]:
+    /// no chunk is copied from a buffer to another.
+    pub fn in_memory() -> JsonOut<io::Sink> {
+        JsonOut::nested(0)
+    }
+
+    /// An in-memory writer for a value that will stand at `depth` inside
+    /// another writer's output (written once, copied in with
+    /// [`JsonOut::raw`]).
+    pub fn nested(depth: usize) -> JsonOut<io::Sink> {
+        JsonOut {
+            out: String::new(),
+            sink: io::sink(),
+            depth,
+            has_value: false,
+            chunk: usize::MAX,
+        }
+    }
+
+    /// Everything written.
+    pub fn into_string(self) -> String {
+        self.out
+    }
+}
 
 impl<W: Write> JsonOut<W> {
     pub fn new(sink: W) -> JsonOut<W> {
-        JsonOut::nested(sink, 0)
-    }
-
-    /// A writer for a value that will stand at `depth` inside another
-    /// writer's output (written once, copied in with [`JsonOut::raw`]).
-    pub fn nested(sink: W, depth: usize) -> JsonOut<W> {
         JsonOut {
-            out: Vec::with_capacity(CHUNK + 4096),
+            out: String::with_capacity(CHUNK + 4096),
             sink,
-            depth,
+            depth: 0,
             has_value: false,
+            chunk: CHUNK,
         }
     }
 
     /// Hands what is written so far to the sink once there is a chunk of
     /// it; call between values.
+    #[inline]
     pub fn flush_some(&mut self) -> io::Result<()> {
-        if self.out.len() >= CHUNK {
-            self.sink.write_all(&self.out)?;
+        if self.out.len() >= self.chunk {
+            self.sink.write_all(self.out.as_bytes())?;
             self.out.clear();
         }
         Ok(())
@@ -50,107 +78,115 @@ impl<W: Write> JsonOut<W> {
     }
 
     /// A value written by a `nested` writer of this depth.
-    pub fn raw(&mut self, value: &[u8]) -> io::Result<()> {
-        self.out.extend_from_slice(value);
+    #[inline]
+    pub fn raw(&mut self, value: &str) -> io::Result<()> {
+        self.out.push_str(value);
         Ok(())
     }
 
     /// Everything written, handed to the sink; the sink back.
     pub fn into_inner(mut self) -> io::Result<W> {
-        self.sink.write_all(&self.out)?;
+        self.sink.write_all(self.out.as_bytes())?;
         Ok(self.sink)
     }
 
-    fn indent(&mut self) {
-        let mut n = self.depth * 2;
-        if let Some(spaces) = INDENT.get(..n) {
-            self.out.extend_from_slice(spaces);
-            return;
-        }
-        while n > 0 {
-            let k = n.min(INDENT.len());
-            self.out.extend_from_slice(&INDENT[..k]);
-            n -= k;
+    /// A line break and the indent of `depth`, after a comma when `comma`.
+    #[inline]
+    fn line_break(&mut self, comma: bool) {
+        let from = usize::from(!comma);
+        match BREAK.get(from..2 + self.depth * 2) {
+            Some(text) => self.out.push_str(text),
+            None => {
+                self.out.push_str(&BREAK[from..2]);
+                for _ in 0..self.depth {
+                    self.out.push_str("  ");
+                }
+            }
         }
     }
 
     /// Before a value in an array, or a key in an object.
+    #[inline]
     fn next_item(&mut self) {
-        if self.has_value {
-            self.out.push(b',');
-        }
-        self.out.push(b'\n');
+        self.line_break(self.has_value);
         self.has_value = true;
-        self.indent();
     }
 
+    #[inline]
     pub fn begin_object(&mut self) -> io::Result<()> {
         self.depth += 1;
         self.has_value = false;
-        self.out.push(b'{');
+        self.out.push('{');
         Ok(())
     }
 
+    #[inline]
     pub fn end_object(&mut self) -> io::Result<()> {
-        self.end(b"}")
+        self.end('}')
     }
 
+    #[inline]
     pub fn begin_array(&mut self) -> io::Result<()> {
         self.depth += 1;
         self.has_value = false;
-        self.out.push(b'[');
+        self.out.push('[');
         Ok(())
     }
 
+    #[inline]
     pub fn end_array(&mut self) -> io::Result<()> {
-        self.end(b"]")
+        self.end(']')
     }
 
-    fn end(&mut self, close: &[u8]) -> io::Result<()> {
+    #[inline]
+    fn end(&mut self, close: char) -> io::Result<()> {
         self.depth -= 1;
         if self.has_value {
-            self.out.push(b'\n');
-            self.indent();
+            self.line_break(false);
         }
         // The enclosing array or object has a value now: this one.
         self.has_value = true;
-        self.out.extend_from_slice(close);
+        self.out.push(close);
         Ok(())
     }
 
     /// `"key": ` in an object; the value follows. Keys are this program's
     /// own names, which need no escaping.
+    #[inline]
     pub fn key(&mut self, key: &'static str) -> io::Result<()> {
         debug_assert!(key.bytes().all(|b| ESCAPE[b as usize] == 0));
         self.next_item();
-        self.out.push(b'"');
-        self.out.extend_from_slice(key.as_bytes());
-        self.out.extend_from_slice(b"\": ");
+        self.out.push('"');
+        self.out.push_str(key);
+        self.out.push_str("\": ");
         Ok(())
     }
 
     /// A key that is not the first of an object at `depth`, written
-    /// beforehand with its comma, line break, indent and `": `.
-    pub fn fixed_key(&mut self, written: &'static [u8], depth: usize) -> io::Result<()> {
+    /// beforehand with its comma, line break, indent and `": ` (and maybe
+    /// its value too: a constant is copied in one go).
+    #[inline]
+    pub fn fixed_key(&mut self, written: &'static str, depth: usize) -> io::Result<()> {
         debug_assert!(self.has_value && self.depth == depth);
-        debug_assert!(
-            written.starts_with(b",\n") && written[2..].starts_with(&INDENT[..depth * 2])
-        );
-        self.out.extend_from_slice(written);
+        debug_assert!(written.starts_with(",\n") && written[2..].starts_with(&INDENT[..depth * 2]));
+        self.out.push_str(written);
         Ok(())
     }
 
     /// Starts the next value in an array.
+    #[inline]
     pub fn item(&mut self) -> io::Result<()> {
         self.next_item();
         Ok(())
     }
 
+    #[inline]
     pub fn str(&mut self, s: &str) -> io::Result<()> {
         push_str(&mut self.out, s);
         Ok(())
     }
 
+    #[inline]
     pub fn opt_str(&mut self, s: Option<&str>) -> io::Result<()> {
         match s {
             Some(s) => self.str(s),
@@ -158,31 +194,52 @@ impl<W: Write> JsonOut<W> {
         }
     }
 
+    #[inline]
     pub fn null(&mut self) -> io::Result<()> {
-        self.out.extend_from_slice(b"null");
+        self.out.push_str("null");
         Ok(())
     }
 
+    #[inline]
     pub fn bool(&mut self, b: bool) -> io::Result<()> {
-        self.out
-            .extend_from_slice(if b { b"true" } else { b"false" });
+        self.out.push_str(if b { "true" } else { "false" });
         Ok(())
     }
 
+    #[inline]
     pub fn uint(&mut self, n: u64) -> io::Result<()> {
-        self.out
-            .extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        self.out.push_str(itoa::Buffer::new().format(n));
         Ok(())
     }
 
-    /// A float as serde_json writes it (`1800.0`, `0.5`; `null` when not finite).
+    /// A float as serde_json writes it (`1800.0`, `0.5`; `null` when not
+    /// finite).
     pub fn float(&mut self, f: f64) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, &f).map_err(io::Error::other)
+        // Whole numbers below 10^15 (every timeout in seconds) are their
+        // digits and `.0` in serde_json's (ryu's) notation; itoa is cheaper.
+        if (0.0..1e15).contains(&f) && f.is_sign_positive() && f.fract() == 0.0 {
+            self.uint(f as u64)?;
+            self.out.push_str(".0");
+            return Ok(());
+        }
+        let written = serde_json::to_string(&f).map_err(io::Error::other)?;
+        self.out.push_str(&written);
+        Ok(())
     }
 
     /// An array of strings.
+    #[inline]
     pub fn str_array<'a>(&mut self, items: impl IntoIterator<Item = &'a str>) -> io::Result<()> {
+        let mut items = items.into_iter();
+        let Some(first) = items.next() else {
+            // Most arrays of a task are empty.
+            self.out.push_str("[]");
+            self.has_value = true;
+            return Ok(());
+        };
         self.begin_array()?;
+        self.item()?;
+        self.str(first)?;
         for s in items {
             self.item()?;
             self.str(s)?;
@@ -210,64 +267,104 @@ static ESCAPE: [u8; 256] = {
     t
 };
 
-/// `s` as a quoted JSON string, written in runs between the bytes that
-/// need escaping.
-#[cfg(test)]
-fn write_str(out: &mut impl Write, s: &str) -> io::Result<()> {
-    let mut buf = Vec::with_capacity(s.len() + 2);
-    push_str(&mut buf, s);
-    out.write_all(&buf)
-}
-
-/// Whether any of the 8 bytes in `x` needs escaping: below 0x20, `"` or
-/// `\` (checked a word at a time; most text needs none).
-fn word_needs_escape(x: u64) -> bool {
+/// A mask with the high bit set in the first byte of `x` (lowest address)
+/// that needs escaping: below 0x20, `"` or `\`. Bits above the first hit may
+/// be set falsely (a borrow runs on); the lowest set bit is always right.
+#[inline]
+fn escape_mask(x: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
-    // Bytes below 0x20 (bytes of 0x80 and up have their high bit, cleared by !x).
-    x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0
-        || has_zero(x ^ (ONES * b'"' as u64))
-        || has_zero(x ^ (ONES * b'\\' as u64))
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v;
+    // Bytes below 0x20 (bytes of 0x80 and up have their high bit, cleared
+    // by !x).
+    (x.wrapping_sub(ONES * 0x20) & !x
+        | zero(x ^ (ONES * b'"' as u64))
+        | zero(x ^ (ONES * b'\\' as u64)))
+        & HIGH
 }
 
-fn push_str(out: &mut Vec<u8>, s: &str) {
-    let bytes = s.as_bytes();
-    out.reserve(bytes.len() + 2);
-    out.push(b'"');
-    let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        if i + 8 <= bytes.len() {
-            let word = u64::from_le_bytes(bytes[i..i + 8].try_into().unwrap());
-            if !word_needs_escape(word) {
-                i += 8;
-                continue;
-            }
-        }
-        let b = bytes[i];
-        let e = ESCAPE[b as usize];
-        if e != 0 {
-            out.extend_from_slice(&bytes[start..i]);
-            if e == b'u' {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(&[
-                    b'\\',
-                    b'u',
-                    b'0',
-                    b'0',
-                    HEX[(b >> 4) as usize],
-                    HEX[(b & 0xf) as usize],
-                ]);
+/// How many bytes at the start of `bytes` need no escaping (its length
+/// when none does): two words at a time, as most text needs none, and the
+/// last few bytes as one word that overlaps what was read already.
+#[inline]
+fn clean_prefix(bytes: &[u8]) -> usize {
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
+    let len = bytes.len();
+    let mut at = 0;
+    while at + 16 <= len {
+        let (a, b) = (escape_mask(word(at)), escape_mask(word(at + 8)));
+        if a | b != 0 {
+            return if a != 0 {
+                at + (a.trailing_zeros() / 8) as usize
             } else {
-                out.extend_from_slice(&[b'\\', e]);
-            }
-            start = i + 1;
+                at + 8 + (b.trailing_zeros() / 8) as usize
+            };
         }
-        i += 1;
+        at += 16;
     }
-    out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
+    if at + 8 <= len {
+        let a = escape_mask(word(at));
+        if a != 0 {
+            return at + (a.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    if at == len {
+        return len;
+    }
+    if len >= 8 {
+        // The bytes before `at` in this word are clean, so have no bit set:
+        // the lowest one is the first hit among the rest.
+        let a = escape_mask(word(len - 8));
+        return if a != 0 {
+            len - 8 + (a.trailing_zeros() / 8) as usize
+        } else {
+            len
+        };
+    }
+    (bytes[at..].iter())
+        .position(|&b| ESCAPE[b as usize] != 0)
+        .map_or(len, |i| at + i)
+}
+
+/// `s` as a quoted JSON string: runs that need no escaping are copied whole.
+#[inline]
+fn push_str(out: &mut String, s: &str) {
+    let clean = clean_prefix(s.as_bytes());
+    out.reserve(s.len() + 2);
+    out.push('"');
+    // The bytes that need escaping are ASCII: each run ends on a character.
+    out.push_str(&s[..clean]);
+    if clean < s.len() {
+        push_escaped(out, &s[clean..]);
+    }
+    out.push('"');
+}
+
+/// `rest`, which starts with a byte that needs escaping, escaped (out of
+/// line: most strings never come here).
+#[inline(never)]
+fn push_escaped(out: &mut String, mut rest: &str) {
+    while let Some(&b) = rest.as_bytes().first() {
+        match ESCAPE[b as usize] {
+            0 => unreachable!("`rest` starts where clean_prefix stopped"),
+            b'u' => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(char::from(HEX[(b >> 4) as usize]));
+                out.push(char::from(HEX[(b & 0xf) as usize]));
+            }
+            e => {
+                out.push('\\');
+                out.push(char::from(e));
+            }
+        }
+        // `b` is ASCII: the rest starts on a character.
+        let after = &rest[1..];
+        let clean = clean_prefix(after.as_bytes());
+        out.push_str(&after[..clean]);
+        rest = &after[clean..];
+    }
 }
 
 #[cfg(test)]
@@ -286,12 +383,122 @@ mod tests {
             "é ñ プ 🎉 \u{2028}",
             all.as_str(),
         ] {
-            let mut ours = Vec::new();
-            write_str(&mut ours, s).unwrap();
-            assert_eq!(
-                String::from_utf8(ours).unwrap(),
-                serde_json::to_string(s).unwrap()
+            let mut ours = String::new();
+            push_str(&mut ours, s);
+            assert_eq!(ours, serde_json::to_string(s).unwrap());
+        }
+    }
+
+    /// Every byte that needs escaping, at every place in and around the
+    /// 8-byte words the scan reads, among ASCII and multi-byte text.
+    #[test]
+    fn each_special_byte_is_escaped_wherever_it_stands() {
+        let specials: Vec<char> = (0u8..0x20)
+            .map(char::from)
+            .chain(['"', '\\', '\u{7f}', '\u{2028}', '\u{2029}', 'é', 'プ', '🎉'])
+            .collect();
+        for fill in ["a", "é", "日本", "🎉"] {
+            for len in 0..20 {
+                for at in 0..=len {
+                    for &c in &specials {
+                        let mut s: String = fill.repeat(len);
+                        let at = s.char_indices().nth(at).map_or(s.len(), |(i, _)| i);
+                        s.insert(at, c);
+                        let mut ours = String::new();
+                        push_str(&mut ours, &s);
+                        assert_eq!(ours, serde_json::to_string(&s).unwrap(), "{s:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_clean_prefix_is_the_run_before_the_first_special_byte() {
+        // Every length up to three words and a half, a special byte at
+        // every place (or none), and a second one after it.
+        for len in 0..28 {
+            for at in 0..=len {
+                for special in [0u8, b'\n', 0x1f, b'"', b'\\'] {
+                    let mut s = vec![b'a'; len];
+                    if at < len {
+                        s[at] = special;
+                        s[len - 1] = b'"';
+                    }
+                    let want = s.iter().position(|&b| ESCAPE[b as usize] != 0);
+                    assert_eq!(clean_prefix(&s), want.unwrap_or(len), "{s:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_clean_prefix_ends_at_the_first_byte_to_escape() {
+        assert_eq!(clean_prefix(b""), 0);
+        assert_eq!(clean_prefix(b"abcdefghijklmnopq"), 17);
+        assert_eq!(clean_prefix(b"abcdefgh\"\x01\\"), 8);
+        // A byte above a hit may look like one too (a borrow runs on); the
+        // first hit is what counts.
+        assert_eq!(clean_prefix(b"ab\x00\x01cdefgh"), 2);
+        assert_eq!(clean_prefix("\u{a0}\u{9f}\u{80}ÿ\u{2028}".as_bytes()), 11);
+        assert_eq!(clean_prefix(b"       \x1f"), 7);
+        assert_eq!(clean_prefix(b" !#[]~\x7f\x20\\"), 8);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_string_is_escaped_as_serde_json_does(s in "(?s).{0,80}") {
+            let mut ours = String::new();
+            push_str(&mut ours, &s);
+            proptest::prop_assert_eq!(
+                ours,
+                serde_json::to_string(&s).unwrap()
             );
+        }
+
+        #[test]
+        fn any_mostly_special_string_is_escaped_as_serde_json_does(
+            s in "[\\x00-\\x21\"\\\\a\u{2028}é🎉]{0,40}"
+        ) {
+            let mut ours = String::new();
+            push_str(&mut ours, &s);
+            proptest::prop_assert_eq!(
+                ours,
+                serde_json::to_string(&s).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn floats_are_written_as_serde_json_does() {
+        let mut values = vec![
+            0.0,
+            -0.0,
+            0.5,
+            1.0,
+            1.5,
+            90.0,
+            1800.0,
+            0.001,
+            1e-7,
+            123_456_789_012_345.0,
+            999_999_999_999_999.0,
+            1e15,
+            1e16,
+            1e17,
+            -3.0,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            f64::NAN,
+            f64::INFINITY,
+        ];
+        values.extend((0..2000).map(|i| f64::from(i) * 0.25));
+        values.extend((0..60).map(|i| 2f64.powi(i)));
+        values.extend((1..1000).map(|ms| std::time::Duration::from_millis(ms * 37).as_secs_f64()));
+        for f in values {
+            let mut j = JsonOut::in_memory();
+            j.float(f).unwrap();
+            assert_eq!(j.into_string(), serde_json::to_string(&f).unwrap(), "{f:?}");
         }
     }
 
@@ -342,7 +549,7 @@ mod tests {
         j.end_object().unwrap();
         j.end_array().unwrap();
         j.key("ignored").unwrap();
-        let mut inner = JsonOut::nested(Vec::new(), j.depth());
+        let mut inner = JsonOut::nested(j.depth());
         inner.begin_array().unwrap();
         inner.item().unwrap();
         inner.begin_object().unwrap();
@@ -355,7 +562,7 @@ mod tests {
         }
         inner.end_object().unwrap();
         inner.end_array().unwrap();
-        j.raw(&inner.into_inner().unwrap()).unwrap();
+        j.raw(&inner.into_string()).unwrap();
         j.key("last").unwrap();
         j.bool(false).unwrap();
         j.end_object().unwrap();

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use crate::plan::{GroupOwner, Plan};
 use crate::report::json_out::JsonOut;
-use crate::taskfile::IdSource;
+use crate::taskfile::{Document, IdSource};
 
 /// The version of this JSON: it changes when a field is removed, renamed or
 /// changes its type or meaning (2: `gate` is the command as one string;
@@ -20,13 +20,25 @@ pub const SCHEMA: u32 = 4;
 /// Writes the plan as pretty JSON to `out`, streaming. `workdir` is where
 /// agents run by default (`run::workspace::default_workdir`).
 pub fn write(plan: &Plan, workdir: &Path, out: impl Write) -> std::io::Result<()> {
-    let doc = &plan.doc;
     let mut j = JsonOut::new(out);
+    write_to(plan, workdir, &mut j)?;
+    j.into_inner()?.flush()
+}
+
+/// The plan as one JSON string (for tests and small plans).
+pub fn render(plan: &Plan, workdir: &Path) -> String {
+    let mut j = JsonOut::in_memory();
+    write_to(plan, workdir, &mut j).expect("writing to memory cannot fail");
+    j.into_string()
+}
+
+fn write_to<W: Write>(plan: &Plan, workdir: &Path, j: &mut JsonOut<W>) -> std::io::Result<()> {
+    let doc = &plan.doc;
     // Each section's title path, written once (sections are few, tasks
     // many), for where it stands: in a wave or a task, both at depth 3.
-    let paths: Vec<Vec<u8>> = (0..doc.sections.len())
+    let paths: Vec<String> = (0..doc.sections.len())
         .map(|s| {
-            let mut p = JsonOut::nested(Vec::new(), PATH_DEPTH);
+            let mut p = JsonOut::nested(PATH_DEPTH);
             let path = doc.section_path(s);
             p.begin_array()?;
             for title in &path {
@@ -34,10 +46,9 @@ pub fn write(plan: &Plan, workdir: &Path, out: impl Write) -> std::io::Result<()
                 p.str(title)?;
             }
             p.end_array()?;
-            p.into_inner()
+            Ok(p.into_string())
         })
         .collect::<std::io::Result<_>>()?;
-    let section_id = |s: usize| (s != 0).then(|| doc.sections[s].id.as_str());
     j.begin_object()?;
     j.key("schema")?;
     j.uint(SCHEMA.into())?;
@@ -78,9 +89,9 @@ pub fn write(plan: &Plan, workdir: &Path, out: impl Write) -> std::io::Result<()
         j.key("index")?;
         j.uint(i as u64)?;
         j.key("section")?;
-        path_array(&mut j, &paths[w.section])?;
+        path_array(j, &paths[w.section])?;
         j.key("section_id")?;
-        j.opt_str(section_id(w.section))?;
+        j.opt_str(section_id(doc, w.section))?;
         j.key("modules")?;
         j.str_array(w.modules.iter().map(|&m| doc.sections[m].id.as_str()))?;
         j.key("tasks")?;
@@ -92,117 +103,8 @@ pub fn write(plan: &Plan, workdir: &Path, out: impl Write) -> std::io::Result<()
     j.key("tasks")?;
     j.begin_array()?;
     let mut body = String::new();
-    for (i, t) in doc.tasks.iter().enumerate() {
-        let p = &plan.tasks[i];
-        j.item()?;
-        j.begin_object()?;
-        j.key("id")?;
-        // The other keys of a task: each a fixed string with its comma and
-        // indent, copied in one go (a task object always stands at depth 3).
-        macro_rules! key {
-            ($k:literal) => {
-                j.fixed_key(concat!(",\n      \"", $k, "\": ").as_bytes(), TASK_DEPTH)
-            };
-        }
-        j.str(&t.id)?;
-        key!("id_source")?;
-        j.str(match t.id_source {
-            IdSource::Hint => "hint",
-            IdSource::Dialect => "dialect",
-            IdSource::Slug => "slug",
-        })?;
-        key!("line")?;
-        j.uint(t.checkbox.line as u64)?;
-        key!("column")?;
-        j.uint(t.checkbox.column as u64)?;
-        key!("checked")?;
-        j.bool(t.checked)?;
-        key!("done")?;
-        j.bool(plan.is_done(i))?;
-        key!("optional")?;
-        j.bool(t.optional)?;
-        key!("skipped")?;
-        j.bool(p.skipped)?;
-        key!("text")?;
-        j.str(&t.text)?;
-        key!("body")?;
-        body.clear();
-        doc.own_body_into(i, &mut body);
-        j.str(&body)?;
-        key!("section")?;
-        path_array(&mut j, &paths[t.section])?;
-        key!("section_id")?;
-        j.opt_str(section_id(t.section))?;
-        key!("wave")?;
-        j.uint(p.wave as u64)?;
-        key!("after")?;
-        j.str_array(p.after.iter().map(|&a| plan.target_id(a)))?;
-        key!("edges")?;
-        j.begin_array()?;
-        for (&a, from) in p.after.iter().zip(&p.after_from) {
-            j.item()?;
-            j.begin_object()?;
-            j.key("after")?;
-            j.str(plan.target_id(a))?;
-            j.key("from")?;
-            j.str_array(from.names())?;
-            j.end_object()?;
-        }
-        j.end_array()?;
-        key!("waits_for_waves")?;
-        j.bool(plan.tracks.waits_for_waves(doc, i))?;
-        key!("parent")?;
-        j.opt_str(t.parent.map(|q| doc.tasks[q].id.as_str()))?;
-        key!("children")?;
-        j.str_array(t.children.iter().map(|&c| doc.tasks[c].id.as_str()))?;
-        key!("parallel_mark")?;
-        j.bool(t.parallel_mark)?;
-        let s = &p.settings;
-        key!("agent")?;
-        j.opt_str(s.agent.as_deref())?;
-        key!("timeout_secs")?;
-        match s.timeout {
-            Some(d) => j.float(d.as_secs_f64())?,
-            None => j.null()?,
-        }
-        key!("retries")?;
-        match s.retries {
-            Some(r) => j.uint(r.into())?,
-            None => j.null()?,
-        }
-        key!("gate")?;
-        j.opt_str(s.gate.as_ref().map(|g| g.command.as_str()))?;
-        // `worktree` or `none` from an `isolate` hint; null follows the run.
-        key!("isolate")?;
-        j.opt_str((s.isolate).map(|on| if on { "worktree" } else { "none" }))?;
-        key!("judge")?;
-        j.opt_str(s.judge.as_deref())?;
-        // Checkpoints run while the agent works (the nearest scope's).
-        key!("checkpoints")?;
-        j.begin_array()?;
-        for c in &s.checkpoints {
-            j.item()?;
-            j.begin_object()?;
-            j.key("trigger")?;
-            j.str(&c.trigger_label())?;
-            j.key("tell")?;
-            j.bool(c.tell)?;
-            j.key("command")?;
-            j.str(&c.command)?;
-            j.key("line")?;
-            j.uint(c.line as u64)?;
-            j.end_object()?;
-        }
-        j.end_array()?;
-        // The files it claims (tasks whose claims overlap never run at once).
-        key!("files")?;
-        j.begin_object()?;
-        j.key("declared")?;
-        j.str_array(p.files.declared.iter().map(String::as_str))?;
-        j.key("inferred")?;
-        j.str_array(p.files.inferred.iter().map(String::as_str))?;
-        j.end_object()?;
-        j.end_object()?;
+    for i in 0..doc.tasks.len() {
+        write_task(j, plan, i, &paths, &mut body)?;
         j.flush_some()?;
     }
     j.end_array()?;
@@ -259,23 +161,175 @@ pub fn write(plan: &Plan, workdir: &Path, out: impl Write) -> std::io::Result<()
     }
     j.end_array()?;
     j.end_object()?;
-    j.raw(b"\n")?;
-    let mut out = j.into_inner()?;
-    out.flush()
+    j.raw("\n")
+}
+
+/// One task's object, at depth 3. `body` is a string to reuse.
+fn write_task<W: Write>(
+    j: &mut JsonOut<W>,
+    plan: &Plan,
+    i: usize,
+    paths: &[String],
+    body: &mut String,
+) -> std::io::Result<()> {
+    let doc = &plan.doc;
+    let t = &doc.tasks[i];
+    let p = &plan.tasks[i];
+    // The keys after the first: each a fixed string with its comma and
+    // indent (a task object always stands at depth 3), and with its value
+    // when that is a constant, copied in one go.
+    macro_rules! key {
+        ($k:literal) => {
+            j.fixed_key(concat!(",\n      \"", $k, "\": "), TASK_DEPTH)
+        };
+        ($k:literal = $v:literal) => {
+            j.fixed_key(concat!(",\n      \"", $k, "\": ", $v), TASK_DEPTH)
+        };
+        ($k:literal, $b:expr) => {
+            if $b {
+                key!($k = "true")
+            } else {
+                key!($k = "false")
+            }
+        };
+    }
+    macro_rules! opt_str {
+        ($k:literal, $v:expr) => {
+            match $v {
+                Some(v) => {
+                    key!($k)?;
+                    j.str(v)
+                }
+                None => key!($k = "null"),
+            }
+        };
+    }
+    j.item()?;
+    j.begin_object()?;
+    j.key("id")?;
+    j.str(&t.id)?;
+    match t.id_source {
+        IdSource::Hint => key!("id_source" = "\"hint\"")?,
+        IdSource::Dialect => key!("id_source" = "\"dialect\"")?,
+        IdSource::Slug => key!("id_source" = "\"slug\"")?,
+    }
+    key!("line")?;
+    j.uint(t.checkbox.line as u64)?;
+    key!("column")?;
+    j.uint(t.checkbox.column as u64)?;
+    key!("checked", t.checked)?;
+    key!("done", plan.is_done(i))?;
+    key!("optional", t.optional)?;
+    key!("skipped", p.skipped)?;
+    key!("text")?;
+    j.str(&t.text)?;
+    key!("body")?;
+    body.clear();
+    doc.own_body_into(i, body);
+    j.str(body)?;
+    key!("section")?;
+    path_array(j, &paths[t.section])?;
+    opt_str!("section_id", section_id(doc, t.section))?;
+    key!("wave")?;
+    j.uint(p.wave as u64)?;
+    if p.after.is_empty() {
+        key!("after" = "[]")?;
+        key!("edges" = "[]")?;
+    } else {
+        key!("after")?;
+        j.str_array(p.after.iter().map(|&a| plan.target_id(a)))?;
+        key!("edges")?;
+        j.begin_array()?;
+        for (&a, from) in p.after.iter().zip(&p.after_from) {
+            j.item()?;
+            j.begin_object()?;
+            j.key("after")?;
+            j.str(plan.target_id(a))?;
+            j.key("from")?;
+            j.str_array(from.names())?;
+            j.end_object()?;
+        }
+        j.end_array()?;
+    }
+    key!("waits_for_waves", plan.tracks.waits_for_waves(doc, i))?;
+    opt_str!("parent", t.parent.map(|q| doc.tasks[q].id.as_str()))?;
+    if t.children.is_empty() {
+        key!("children" = "[]")?;
+    } else {
+        key!("children")?;
+        j.str_array(t.children.iter().map(|&c| doc.tasks[c].id.as_str()))?;
+    }
+    key!("parallel_mark", t.parallel_mark)?;
+    let s = &p.settings;
+    opt_str!("agent", s.agent.as_deref())?;
+    match s.timeout {
+        Some(d) => {
+            key!("timeout_secs")?;
+            j.float(d.as_secs_f64())?;
+        }
+        None => key!("timeout_secs" = "null")?,
+    }
+    match s.retries {
+        Some(r) => {
+            key!("retries")?;
+            j.uint(r.into())?;
+        }
+        None => key!("retries" = "null")?,
+    }
+    opt_str!("gate", s.gate.as_ref().map(|g| g.command.as_str()))?;
+    // `worktree` or `none` from an `isolate` hint; null follows the run.
+    match s.isolate {
+        Some(true) => key!("isolate" = "\"worktree\"")?,
+        Some(false) => key!("isolate" = "\"none\"")?,
+        None => key!("isolate" = "null")?,
+    }
+    opt_str!("judge", s.judge.as_deref())?;
+    // Checkpoints run while the agent works (the nearest scope's).
+    if s.checkpoints.is_empty() {
+        key!("checkpoints" = "[]")?;
+    } else {
+        key!("checkpoints")?;
+        j.begin_array()?;
+        for c in &s.checkpoints {
+            j.item()?;
+            j.begin_object()?;
+            j.key("trigger")?;
+            j.str(&c.trigger_label())?;
+            j.key("tell")?;
+            j.bool(c.tell)?;
+            j.key("command")?;
+            j.str(&c.command)?;
+            j.key("line")?;
+            j.uint(c.line as u64)?;
+            j.end_object()?;
+        }
+        j.end_array()?;
+    }
+    // The files it claims (tasks whose claims overlap never run at once).
+    if p.files.is_empty() {
+        key!("files" = "{\n        \"declared\": [],\n        \"inferred\": []\n      }")?;
+    } else {
+        key!("files")?;
+        j.begin_object()?;
+        j.key("declared")?;
+        j.str_array(p.files.declared.iter().map(String::as_str))?;
+        j.key("inferred")?;
+        j.str_array(p.files.inferred.iter().map(String::as_str))?;
+        j.end_object()?;
+    }
+    j.end_object()
+}
+
+/// A section's id, but none for the part before the first heading.
+fn section_id(doc: &Document, s: usize) -> Option<&str> {
+    (s != 0).then(|| doc.sections[s].id.as_str())
 }
 
 const PATH_DEPTH: usize = 3;
 const TASK_DEPTH: usize = 3;
 
 /// A section's title path, written beforehand at its depth.
-fn path_array<W: Write>(j: &mut JsonOut<W>, written: &[u8]) -> std::io::Result<()> {
+fn path_array<W: Write>(j: &mut JsonOut<W>, written: &str) -> std::io::Result<()> {
     debug_assert_eq!(j.depth(), PATH_DEPTH);
     j.raw(written)
-}
-
-/// The plan as one JSON string (for tests and small plans).
-pub fn render(plan: &Plan, workdir: &Path) -> String {
-    let mut buf = Vec::new();
-    write(plan, workdir, &mut buf).expect("writing to memory cannot fail");
-    String::from_utf8(buf).expect("JSON is UTF-8")
 }

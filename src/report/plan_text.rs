@@ -4,10 +4,11 @@
 //! texts and notes are cut (with `…`), so a task keeps one line in a
 //! terminal or a CI log.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 use std::path::Path;
 
-use crate::plan::{EdgeFrom, GroupOwner, Plan};
+use crate::plan::{EdgeFrom, Group, GroupOwner, Plan};
 use crate::report::plural;
 use crate::taskfile::{Document, IdSource};
 
@@ -21,17 +22,36 @@ const TEXT_MIN: usize = 32;
 /// `workdir` is where agents and gates run unless `run --workdir` says
 /// otherwise (`run::workspace::default_workdir`).
 pub fn render(plan: &Plan, workdir: &Path) -> String {
-    let mut buf = Vec::new();
-    write(plan, workdir, &mut buf).expect("writing to memory cannot fail");
-    String::from_utf8(buf).expect("the plan text is UTF-8")
+    let mut out = String::new();
+    write_to(plan, workdir, &mut out, |_| Ok(())).expect("writing to memory cannot fail");
+    out
 }
 
 /// Writes what [`render`] returns to `sink` as it goes: the text of a plan
 /// of 100,000 tasks is never held whole.
 pub fn write(plan: &Plan, workdir: &Path, mut sink: impl std::io::Write) -> std::io::Result<()> {
     const CHUNK: usize = 1 << 16;
+    let mut out = String::with_capacity(CHUNK + 4096);
+    write_to(plan, workdir, &mut out, |out| {
+        if out.len() >= CHUNK {
+            sink.write_all(out.as_bytes())?;
+            out.clear();
+        }
+        Ok(())
+    })?;
+    sink.write_all(out.as_bytes())?;
+    sink.flush()
+}
+
+/// Writes the plan text to `out`, calling `flush_some` between tasks (to
+/// hand a chunk on, or not).
+fn write_to(
+    plan: &Plan,
+    workdir: &Path,
+    out: &mut String,
+    mut flush_some: impl FnMut(&mut String) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let doc = &plan.doc;
-    let mut out = String::with_capacity(2 * CHUNK);
     let total = doc.tasks.len();
     let runnable: Vec<usize> = plan.runnable().collect();
     let done = runnable.iter().filter(|&&t| plan.is_done(t)).count();
@@ -79,7 +99,9 @@ pub fn write(plan: &Plan, workdir: &Path, mut sink: impl std::io::Write) -> std:
         "  agents run in {}",
         describe_workdir(workdir, WIDTH - 17)
     );
-    tracks(&mut out, plan);
+    tracks(out, plan);
+    // The notes of a task, reused from task to task.
+    let mut notes = String::new();
     for (w, wave) in plan.waves.iter().enumerate() {
         let head = format!("wave {}", w + 1);
         let mut tail = String::new();
@@ -114,11 +136,8 @@ pub fn write(plan: &Plan, workdir: &Path, mut sink: impl std::io::Write) -> std:
                 let room = WIDTH.saturating_sub(width(&tail) + 4);
                 let _ = writeln!(out, "  § {}{tail}", fit_path(&rel, room));
             }
-            task_line(&mut out, plan, t);
-            if out.len() >= CHUNK {
-                sink.write_all(out.as_bytes())?;
-                out.clear();
-            }
+            task_line(out, &mut notes, plan, t);
+            flush_some(out)?;
         }
     }
     if !doc.warnings.is_empty() {
@@ -128,7 +147,7 @@ pub fn write(plan: &Plan, workdir: &Path, mut sink: impl std::io::Write) -> std:
                 "  line {}:{}: {}",
                 w.at.span.line, w.at.span.column, w.message
             );
-            wrap(&mut out, &line, "    ");
+            wrap(out, &line, "    ");
         }
     }
     if !doc.ignored.is_empty() {
@@ -144,13 +163,13 @@ pub fn write(plan: &Plan, workdir: &Path, mut sink: impl std::io::Write) -> std:
             let _ = writeln!(out, "{head}{gap}{text}{tail}");
         }
     }
-    sink.write_all(out.as_bytes())?;
-    sink.flush()
+    Ok(())
 }
 
-fn task_line(out: &mut String, plan: &Plan, t: usize) {
+fn task_line(out: &mut String, notes: &mut String, plan: &Plan, t: usize) {
     let doc = &plan.doc;
     let task = &doc.tasks[t];
+    let p = &plan.tasks[t];
     let depth = {
         let mut d = 0;
         let mut p = task.parent;
@@ -175,100 +194,184 @@ fn task_line(out: &mut String, plan: &Plan, t: usize) {
         .map_or(task.text.as_str(), |rest| {
             rest.trim_start_matches('.').trim_start()
         });
-    let head = format!("  {}{mark} {}  ", "  ".repeat(depth), task.id);
-    let mut notes = Vec::new();
+    // The notes, `  (a; b; c)` or nothing, written straight into one
+    // reused string.
+    notes.clear();
+    let note = |notes: &mut String| notes.push_str(if notes.is_empty() { "  (" } else { "; " });
     if task.optional {
-        notes.push(if plan.tasks[t].skipped {
-            "optional, skipped".to_owned()
+        note(notes);
+        notes.push_str(if p.skipped {
+            "optional, skipped"
         } else {
-            "optional".to_owned()
+            "optional"
         });
     }
     if !task.children.is_empty() {
-        notes.push("parent".to_owned());
+        note(notes);
+        notes.push_str("parent");
     }
-    if let Some(limit) = limit_of(plan, &GroupOwner::Task(t)) {
-        notes.push(format!("subtasks {limit}"));
+    if let Some(g) = group_of(plan, &GroupOwner::Task(t)) {
+        note(notes);
+        notes.push_str("subtasks ");
+        push_limit(notes, g);
     }
-    if !plan.tasks[t].after.is_empty() {
-        let p = &plan.tasks[t];
-        let ids: Vec<String> = (p.after.iter().zip(&p.after_from))
-            .map(|(&a, &from)| {
-                let id = plan.target_id(a);
-                if from == EdgeFrom::TRACK {
-                    format!("{id} (track)")
-                } else {
-                    id.to_owned()
-                }
-            })
-            .collect();
-        notes.push(format!("after {}", ids.join(", ")));
+    if !p.after.is_empty() {
+        note(notes);
+        notes.push_str("after ");
+        for (k, (&a, &from)) in p.after.iter().zip(&p.after_from).enumerate() {
+            if k > 0 {
+                notes.push_str(", ");
+            }
+            notes.push_str(plan.target_id(a));
+            if from == EdgeFrom::TRACK {
+                notes.push_str(" (track)");
+            }
+        }
     }
-    let s = &plan.tasks[t].settings;
+    let s = &p.settings;
     if let Some(a) = &s.agent {
-        notes.push(format!("agent {a}"));
+        note(notes);
+        notes.push_str("agent ");
+        notes.push_str(a);
     }
     if let Some(d) = s.timeout {
-        notes.push(format!("timeout {}", humanize(d)));
+        note(notes);
+        notes.push_str("timeout ");
+        humanize_into(notes, d);
     }
     if let Some(r) = s.retries {
-        notes.push(format!("retries {r}"));
+        note(notes);
+        notes.push_str("retries ");
+        notes.push_str(itoa::Buffer::new().format(r));
     }
     if let Some(g) = &s.gate {
-        notes.push(format!("gate {}", g.label()));
+        note(notes);
+        notes.push_str("gate ");
+        notes.push_str(&g.label());
     }
     for c in &s.checkpoints {
-        notes.push(format!(
-            "checkpoint `{}` {}",
-            c.summary(),
-            c.trigger_label()
-        ));
+        note(notes);
+        let _ = write!(notes, "checkpoint `{}` {}", c.summary(), c.trigger_label());
     }
     if let Some(j) = &s.judge {
-        notes.push(format!("judge {j}"));
+        note(notes);
+        notes.push_str("judge ");
+        notes.push_str(j);
     }
     if let Some(on) = s.isolate {
-        notes.push(format!("isolate {}", if on { "worktree" } else { "none" }));
+        note(notes);
+        notes.push_str(if on {
+            "isolate worktree"
+        } else {
+            "isolate none"
+        });
     }
-    let files = &plan.tasks[t].files;
-    if !files.is_empty() {
-        notes.push(format!(
-            "files {}",
-            files.all().collect::<Vec<_>>().join(", ")
-        ));
+    if !p.files.is_empty() {
+        note(notes);
+        notes.push_str("files ");
+        for (k, f) in p.files.all().enumerate() {
+            if k > 0 {
+                notes.push_str(", ");
+            }
+            notes.push_str(f);
+        }
     }
-    let end = format!("  :{}", task.checkbox.line);
-    let room = WIDTH.saturating_sub(width(&head) + width(&end));
+    if !notes.is_empty() {
+        notes.push(')');
+    }
+    // `  {indent}{mark} {id}  `, measured as written.
+    let head_start = out.len();
+    out.push_str("  ");
+    out.push_str(&spaces(2 * depth));
+    out.push_str(mark);
+    out.push(' ');
+    out.push_str(&task.id);
+    out.push_str("  ");
+    let head_width = width(&out[head_start..]);
+    let mut line = itoa::Buffer::new();
+    let line = line.format(task.checkbox.line);
+    // `  :{line}`
+    let end_width = 3 + line.len();
+    let room = WIDTH.saturating_sub(head_width + end_width);
     let text = shorten(text);
-    let notes = if notes.is_empty() {
-        String::new()
+    let notes_width = width(notes);
+    let fits = notes_width + width(&text).min(TEXT_MIN) <= room;
+    if fits {
+        out.push_str(&cut(&text, room - notes_width));
+        out.push_str(notes);
     } else {
-        format!("  ({})", notes.join("; "))
-    };
-    if width(&notes) + width(&text).min(TEXT_MIN) <= room {
-        let text = cut(&text, room - width(&notes));
-        let _ = writeln!(out, "{head}{text}{notes}{end}");
-    } else {
+        out.push_str(&cut(&text, room));
+    }
+    out.push_str("  :");
+    out.push_str(line);
+    out.push('\n');
+    if !fits {
         // Notes that leave the text too little room get lines of their
         // own: a gate or a dependency is never cut.
-        let _ = writeln!(out, "{head}{}{end}", cut(&text, room));
-        let pad = format!("    {}", "  ".repeat(depth));
-        wrap(
+        wrap_words(
             out,
-            &format!("{pad}{}", notes.trim_start()),
-            &format!("{pad} "),
+            &spaces(4 + 2 * depth),
+            notes.trim_start(),
+            &spaces(5 + 2 * depth),
         );
     }
 }
 
-/// Columns `s` takes in a terminal (wide characters count two).
+/// Columns `s` takes in a terminal (wide characters count two, ANSI
+/// escapes none): `console`'s measure, without a call for printable ASCII.
 fn width(s: &str) -> usize {
-    console::measure_text_width(s)
+    if printable_ascii(s) {
+        s.len()
+    } else {
+        console::measure_text_width(s)
+    }
+}
+
+/// Whether `s` is all printable ASCII (0x20 to 0x7e), one column a byte;
+/// a word at a time.
+fn printable_ascii(s: &str) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = s.as_bytes().chunks_exact(8);
+    for word in &mut words {
+        let x = u64::from_le_bytes(word.try_into().unwrap());
+        // A byte below 0x20 borrows into its high bit, 0x7f carries into
+        // it, and 0x80 and up have it. (A borrow or carry running on can
+        // only flag a word that has such a byte anyway.)
+        if (x.wrapping_sub(ONES * 0x20) | x | x.wrapping_add(ONES)) & HIGH != 0 {
+            return false;
+        }
+    }
+    (words.remainder().iter()).all(|b| matches!(b, 0x20..=0x7e))
 }
 
 /// `s` in at most `max` columns, ending with `…` when cut.
-fn cut(s: &str, max: usize) -> String {
-    console::truncate_str(s, max, "…").into_owned()
+fn cut(s: &str, max: usize) -> Cow<'_, str> {
+    if printable_ascii(s) {
+        if s.len() <= max {
+            return s.into();
+        }
+        // What `console` does for one column a byte, without its walk
+        // through escapes and characters.
+        let mut cut = String::with_capacity(max + 2);
+        cut.push_str(&s[..max.saturating_sub(1)]);
+        cut.push('…');
+        return cut.into();
+    }
+    if console::measure_text_width(s) <= max {
+        s.into()
+    } else {
+        console::truncate_str(s, max, "…")
+    }
+}
+
+/// `n` spaces (borrowed for the usual indents).
+fn spaces(n: usize) -> Cow<'static, str> {
+    const SPACES: &str = "                                                                ";
+    match SPACES.get(..n) {
+        Some(s) => s.into(),
+        None => " ".repeat(n).into(),
+    }
 }
 
 /// `s` in at most `max` columns, its start given up for `…` when cut (the
@@ -296,7 +399,7 @@ fn fit_path(path: &[String], max: usize) -> String {
             format!("… › {shown}")
         };
         if width(&line) <= max || skip + 1 >= path.len() {
-            return cut(&line, max);
+            return cut(&line, max).into_owned();
         }
         skip += 1;
     }
@@ -305,19 +408,58 @@ fn fit_path(path: &[String], max: usize) -> String {
 /// `line` wrapped at spaces to `WIDTH` columns, continued after `indent`.
 fn wrap(out: &mut String, line: &str, indent: &str) {
     let body = line.trim_start_matches(' ');
-    let mut current = line[..line.len() - body.len()].to_owned();
+    wrap_words(out, &line[..line.len() - body.len()], body, indent);
+}
+
+/// `lead` then `body` wrapped at spaces to `WIDTH` columns,
+/// continued after `indent`; only the last line is cut to fit.
+fn wrap_words(out: &mut String, lead: &str, body: &str, indent: &str) {
+    if lead.len() + body.len() <= WIDTH && printable_ascii(lead) && printable_ascii(body) {
+        // It fits, one column a byte: no word moves, nothing is cut.
+        out.push_str(lead);
+        out.push_str(body);
+        out.push('\n');
+        return;
+    }
+    // The line being filled is `out[start..]`; its width is its length
+    // while it is all printable ASCII (`ascii`), else measured.
+    let mut start = out.len();
+    out.push_str(lead);
+    let indent_ascii = printable_ascii(indent);
+    let mut ascii = printable_ascii(lead);
     let mut empty = true;
     for word in body.split(' ') {
-        if !empty && width(&current) + 1 + width(word) > WIDTH {
-            let _ = writeln!(out, "{current}");
-            current = indent.to_owned();
-        } else if !empty {
-            current.push(' ');
+        let word_ascii = printable_ascii(word);
+        let word_width = if word_ascii {
+            word.len()
+        } else {
+            console::measure_text_width(word)
+        };
+        if !empty {
+            let current = if ascii {
+                out.len() - start
+            } else {
+                width(&out[start..])
+            };
+            if current + 1 + word_width > WIDTH {
+                out.push('\n');
+                start = out.len();
+                out.push_str(indent);
+                ascii = indent_ascii;
+            } else {
+                out.push(' ');
+            }
         }
-        current.push_str(word);
+        out.push_str(word);
+        ascii &= word_ascii;
         empty = false;
     }
-    let _ = writeln!(out, "{}", cut(&current, WIDTH));
+    if !ascii || out.len() - start > WIDTH {
+        let last = cut(&out[start..], WIDTH).into_owned();
+        out.truncate(start);
+        out.push_str(&last);
+    }
+    out.push('\n');
 }
 
 /// What orders the waves, and each track as its modules wave by wave.
@@ -394,6 +536,15 @@ fn describe_workdir(workdir: &Path, max: usize) -> String {
 }
 
 fn limit_of(plan: &Plan, owner: &GroupOwner) -> Option<String> {
+    group_of(plan, owner).map(|g| {
+        let mut s = String::new();
+        push_limit(&mut s, g);
+        s
+    })
+}
+
+/// The group `owner` limits, if any.
+fn group_of<'p>(plan: &'p Plan, owner: &GroupOwner) -> Option<&'p Group> {
     // Groups come file, sections in order, then tasks in order.
     let key = |o: &GroupOwner| match o {
         GroupOwner::File => (0, 0),
@@ -402,16 +553,17 @@ fn limit_of(plan: &Plan, owner: &GroupOwner) -> Option<String> {
     };
     let want = key(owner);
     let i = plan.groups.partition_point(|g| key(&g.owner) < want);
-    plan.groups
-        .get(i)
-        .filter(|g| key(&g.owner) == want)
-        .map(|g| {
-            if g.in_order {
-                "one at a time, in order".to_owned()
-            } else {
-                format!("at most {} at once", g.limit)
-            }
-        })
+    plan.groups.get(i).filter(|g| key(&g.owner) == want)
+}
+
+fn push_limit(out: &mut String, g: &Group) {
+    if g.in_order {
+        out.push_str("one at a time, in order");
+    } else {
+        out.push_str("at most ");
+        out.push_str(itoa::Buffer::new().format(g.limit));
+        out.push_str(" at once");
+    }
 }
 
 fn relative_path(doc: &Document, from: usize, to: usize) -> Vec<String> {
@@ -421,22 +573,43 @@ fn relative_path(doc: &Document, from: usize, to: usize) -> Vec<String> {
 }
 
 pub fn humanize(d: std::time::Duration) -> String {
+    let mut out = String::new();
+    humanize_into(&mut out, d);
+    out
+}
+
+/// [`humanize`], written to the end of `out`.
+fn humanize_into(out: &mut String, d: std::time::Duration) {
+    let mut num = |n: u128, unit: &str| {
+        out.push_str(itoa::Buffer::new().format(n));
+        out.push_str(unit);
+    };
     let ms = d.as_millis();
     if !ms.is_multiple_of(1000) {
-        return format!("{ms}ms");
+        return num(ms, "ms");
     }
-    let s = d.as_secs();
+    let s = u128::from(d.as_secs());
     match (s / 3600, (s % 3600) / 60, s % 60) {
-        (0, 0, s) => format!("{s}s"),
-        (0, m, 0) => format!("{m}m"),
-        (0, m, s) => format!("{m}m{s}s"),
-        (h, 0, 0) => format!("{h}h"),
-        (h, m, 0) => format!("{h}h{m}m"),
-        (h, m, s) => format!("{h}h{m}m{s}s"),
+        (0, 0, s) => num(s, "s"),
+        (0, m, 0) => num(m, "m"),
+        (0, m, s) => {
+            num(m, "m");
+            num(s, "s");
+        }
+        (h, 0, 0) => num(h, "h"),
+        (h, m, 0) => {
+            num(h, "h");
+            num(m, "m");
+        }
+        (h, m, s) => {
+            num(h, "h");
+            num(m, "m");
+            num(s, "s");
+        }
     }
 }
 
-fn shorten(text: &str) -> std::borrow::Cow<'_, str> {
+fn shorten(text: &str) -> Cow<'_, str> {
     // Bytes bound characters: most texts are short enough to need no count.
     if text.len() <= TEXT_WIDTH || text.chars().count() <= TEXT_WIDTH {
         text.into()
@@ -444,5 +617,153 @@ fn shorten(text: &str) -> std::borrow::Cow<'_, str> {
         let mut s: String = text.chars().take(TEXT_WIDTH - 1).collect();
         s.push('…');
         s.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TRICKY: &[&str] = &[
+        "",
+        "plain ascii words",
+        "tab\there and a bell \u{7}",
+        "\u{7f} delete",
+        "全角の文字で書かれたとても長いタスクのテキスト",
+        "emoji 🎉🎉 and flags 🇫🇷 and a family 👨‍👩‍👧 and ❤️ with VS16",
+        "combining é́́ marks and zero\u{200b}width spaces",
+        "\u{1b}[31mred\u{1b}[0m escapes count nothing",
+        "half an escape \u{1b}[",
+        "U+2028 \u{2028} and U+2029 \u{2029}",
+        "ascii then 日本",
+        "exactly eight",
+        "a text of plain printable ASCII that is long enough to be cut in most of the widths tried",
+        "~}|{ `_^]\\[ @?>=<;:/.-,+*)('&%$#\"! 0123456789",
+        "ascii and a \u{7f} near the end",
+        "ascii and a \u{80} near the end",
+        "ascii and a \u{1f} near the end",
+    ];
+
+    #[test]
+    fn printable_ascii_is_every_byte_from_space_to_tilde() {
+        for b in 0u8..0x80 {
+            let c = char::from(b);
+            for at in 0..17 {
+                let mut s = "x".repeat(16);
+                s.insert(at, c);
+                assert_eq!(printable_ascii(&s), (0x20..=0x7e).contains(&b), "{s:?}");
+            }
+        }
+        for s in TRICKY {
+            assert_eq!(
+                printable_ascii(s),
+                s.bytes().all(|b| (0x20..=0x7e).contains(&b)),
+                "{s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn width_is_consoles_measure() {
+        for s in TRICKY {
+            assert_eq!(width(s), console::measure_text_width(s), "{s:?}");
+            for max in 0..60 {
+                assert_eq!(
+                    cut(s, max),
+                    console::truncate_str(s, max, "…"),
+                    "{s:?} in {max}"
+                );
+            }
+        }
+    }
+
+    /// The wrapping as it was first written: the whole line measured for
+    /// every word.
+    fn wrap_as_first_written(out: &mut String, line: &str, indent: &str) {
+        let body = line.trim_start_matches(' ');
+        let mut current = line[..line.len() - body.len()].to_owned();
+        let mut empty = true;
+        for word in body.split(' ') {
+            if !empty
+                && console::measure_text_width(&current) + 1 + console::measure_text_width(word)
+                    > WIDTH
+            {
+                out.push_str(&current);
+                out.push('\n');
+                current = indent.to_owned();
+            } else if !empty {
+                current.push(' ');
+            }
+            current.push_str(word);
+            empty = false;
+        }
+        out.push_str(&console::truncate_str(&current, WIDTH, "…"));
+        out.push('\n');
+    }
+
+    #[test]
+    fn wrapping_keeps_every_line_in_its_columns_as_before() {
+        let words = [
+            "a",
+            "gate",
+            "`cargo test --all`",
+            "全角の文字",
+            "🎉🎉🎉",
+            "\u{1b}[31mred\u{1b}[0m",
+            "",
+            "é́́",
+            "files src/a.rs,",
+            "a-very-long-word-that-takes-most-of-a-line-by-itself-and-then-some-more-columns-to-spare-or-not",
+            "全角の文字で書かれたとても長いタスクのテキストがここにありますとても長いタスクのテキストがここにあります",
+        ];
+        // Lines of many lengths from a fixed pseudo-random walk over the
+        // words, behind ASCII and non-ASCII indents.
+        let mut seed = 7u64;
+        for n in 0..400 {
+            let mut line = String::from(if n % 3 == 0 { "    " } else { "  " });
+            for _ in 0..(n % 40) {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                if !line.ends_with(' ') {
+                    line.push(' ');
+                }
+                line.push_str(words[(seed >> 33) as usize % words.len()]);
+            }
+            for indent in ["     ", "  ", "  · "] {
+                let (mut ours, mut want) = (String::from("x"), String::from("x"));
+                wrap(&mut ours, &line, indent);
+                wrap_as_first_written(&mut want, &line, indent);
+                assert_eq!(ours, want, "{line:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn durations_read_as_before() {
+        let first_written = |d: std::time::Duration| {
+            let ms = d.as_millis();
+            if !ms.is_multiple_of(1000) {
+                return format!("{ms}ms");
+            }
+            let s = d.as_secs();
+            match (s / 3600, (s % 3600) / 60, s % 60) {
+                (0, 0, s) => format!("{s}s"),
+                (0, m, 0) => format!("{m}m"),
+                (0, m, s) => format!("{m}m{s}s"),
+                (h, 0, 0) => format!("{h}h"),
+                (h, m, 0) => format!("{h}h{m}m"),
+                (h, m, s) => format!("{h}h{m}m{s}s"),
+            }
+        };
+        let mut cases: Vec<_> = (0..20_000)
+            .step_by(7)
+            .map(std::time::Duration::from_secs)
+            .collect();
+        cases.extend([1, 999, 1000, 1500, 60_000, 3_600_001].map(std::time::Duration::from_millis));
+        cases.push(std::time::Duration::from_secs(u64::MAX / 2));
+        for d in cases {
+            assert_eq!(humanize(d), first_written(d), "{d:?}");
+        }
     }
 }

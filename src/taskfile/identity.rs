@@ -325,12 +325,8 @@ fn name(items: &[Item], slugs: &str, chains: &[Vec<usize>], q: &Qualifiers, take
     let chain = |i: usize| chains[items[i].chain as usize].as_slice();
     let qual_at = |i: usize, level: usize| (chain(i).get(level)).map(|&s| q.number[s]);
     let qual_len = |i: usize, level: usize| (chain(i).get(level)).map_or(0, |&s| q.text[s].len());
-    let prefix_len = |i: usize, chosen: u32| -> usize {
-        (0..32)
-            .filter(|l| chosen & (1 << l) != 0)
-            .map(|l| qual_len(i, l) + 1)
-            .sum()
-    };
+    let prefix_len =
+        |i: usize, chosen: u32| -> usize { levels(chosen).map(|l| qual_len(i, l) + 1).sum() };
     let compose = |i: usize, chosen: u32| compose(chain(i), own(i), chosen, &q.text);
 
     // Items by own slug, each group's members together in document order.
@@ -471,13 +467,28 @@ fn name(items: &[Item], slugs: &str, chains: &[Vec<usize>], q: &Qualifiers, take
     }
 }
 
+/// The levels in a set of chosen ones, nearest first.
+fn levels(chosen: u32) -> impl Iterator<Item = usize> {
+    let mut rest = chosen;
+    std::iter::from_fn(move || {
+        (rest != 0).then(|| {
+            let l = rest.trailing_zeros() as usize;
+            rest &= rest - 1;
+            l
+        })
+    })
+}
+
 /// The chosen headings, outermost first, then the own slug cut to fit.
 fn compose(chain: &[usize], own: &str, chosen: u32, qualifier: &[String]) -> String {
     if chosen == 0 {
         return own.to_owned();
     }
     let mut id = String::with_capacity(ID_MAX + 1);
-    for l in (0..32).rev().filter(|l| chosen & (1 << l) != 0) {
+    let mut rest = chosen;
+    while rest != 0 {
+        let l = 31 - rest.leading_zeros() as usize;
+        rest &= !(1 << l);
         id.push_str(&qualifier[chain[l]]);
         id.push('/');
     }
@@ -582,48 +593,58 @@ fn slug_chars_into(text: &str, max: usize, out: &mut String) {
     }
 }
 
-/// [`slug_into`] for ASCII text a word at a time (the same slug: a word
-/// that does not fit ends it, a first word is cut).
-fn slug_ascii_into(text: &str, max: usize, out: &mut String) {
-    let start = out.len();
-    let bytes = text.as_bytes();
-    let mut at = 0;
-    loop {
-        while at < bytes.len() && !bytes[at].is_ascii_alphanumeric() {
-            at += 1;
+/// Each ASCII byte's lowercase form when it is a letter or digit, else 0.
+static SLUG_BYTE: [u8; 128] = {
+    let mut table = [0u8; 128];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() {
+            table[b] = c.to_ascii_lowercase();
         }
-        if at == bytes.len() {
-            return;
-        }
-        let word_start = at;
-        while at < bytes.len() && bytes[at].is_ascii_alphanumeric() {
-            at += 1;
-        }
-        let word = &text[word_start..at];
-        let len = out.len() - start;
-        if len != 0 {
-            if len + 1 >= max {
-                return;
-            }
-            out.push('-');
-        }
-        let len = out.len() - start;
-        let fits = if len + word.len() <= max {
-            word
-        } else if len == 0 {
-            &word[..max]
-        } else {
-            // Drop the dash: whole words read better than a stump.
-            out.pop();
-            return;
-        };
-        let at_word = out.len();
-        out.push_str(fits);
-        out[at_word..].make_ascii_lowercase();
-        if fits.len() < word.len() {
-            return;
-        }
+        b += 1;
     }
+    table
+};
+
+/// [`slug_into`] for ASCII text, a byte at a time through a table (the
+/// same slug: a word that does not fit ends it, a first word is cut).
+fn slug_ascii_into(text: &str, max: usize, out: &mut String) {
+    let mut buf = [0u8; 128];
+    if max >= buf.len() {
+        return slug_chars_into(text, max, out);
+    }
+    let (mut n, mut word_start, mut in_word) = (0, 0, false);
+    for &b in text.as_bytes() {
+        let c = SLUG_BYTE[(b & 0x7f) as usize];
+        if c == 0 {
+            in_word = false;
+            continue;
+        }
+        if !in_word {
+            in_word = true;
+            if n != 0 {
+                if n + 1 >= max {
+                    break;
+                }
+                buf[n] = b'-';
+                n += 1;
+            }
+            word_start = n;
+        }
+        if n == max {
+            // Drop the part word and its dash: whole words read better
+            // than a stump (a first word is cut all the same).
+            if word_start != 0 {
+                n = word_start - 1;
+            }
+            break;
+        }
+        buf[n] = c;
+        n += 1;
+    }
+    // Letters, digits and dashes: ASCII.
+    out.push_str(std::str::from_utf8(&buf[..n]).unwrap_or_default());
 }
 
 /// The slug of `text` as a whole id may have it.
@@ -684,7 +705,7 @@ mod tests {
                 text.push_str(&word);
                 text.push_str([" ", "-", ", ", "`", ""][(seed >> 40) as usize % 5]);
             }
-            for max in [1, 2, 5, 16, 20, 48] {
+            for max in [0, 1, 2, 5, 16, 20, 48] {
                 let (mut fast, mut slow) = (String::new(), String::new());
                 slug_ascii_into(&text, max, &mut fast);
                 slug_chars_into(&text, max, &mut slow);
