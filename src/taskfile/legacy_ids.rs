@@ -5,7 +5,8 @@
 //!
 //! Takes a document whose ids are assigned (hint and dialect ids are the
 //! same under both rules); hands on each task's and section's id under the
-//! old rule. Never changes the document.
+//! old rule (or, for the planner, only the tasks' a reference could name).
+//! Never changes the document.
 
 use rustc_hash::FxHashMap;
 

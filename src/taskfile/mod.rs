@@ -131,7 +131,11 @@ impl Document {
     #[doc(hidden)]
     pub fn parse_in_pieces(source: Source, options: ReadOptions, min_piece: usize) -> Document {
         let scan = scan::scan_in_pieces(&source, min_piece);
-        let (items, empty): (Vec<_>, Vec<_>) = scan.items.into_iter().partition(|i| !i.empty);
+        // Empty boxes are few: set aside, the rest kept in place (no
+        // second list of every item).
+        let mut items = scan.items;
+        let empty: Vec<scan::RawItem> = items.iter().filter(|i| i.empty).cloned().collect();
+        items.retain(|i| !i.empty);
         let texts: Vec<String> = (items.iter())
             .map(|i| first_line_text(&source, i.text_start))
             .collect();
