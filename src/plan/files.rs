@@ -28,7 +28,8 @@ impl Files {
 }
 
 /// Extensions that make a word with no `/` (`main.rs`, `package.json`) a
-/// file name rather than prose or code (`e.g.`, `self.config`).
+/// file name rather than prose or code (`e.g.`, `self.config`). Sorted
+/// (binary search; tested).
 const EXTENSIONS: &[&str] = &[
     "c", "cc", "cfg", "cjs", "conf", "cpp", "cs", "css", "csv", "dart", "env", "ex", "exs", "go",
     "gradle", "graphql", "h", "hpp", "html", "ini", "java", "js", "json", "jsx", "kt", "kts",
@@ -42,7 +43,9 @@ const EXTENSIONS: &[&str] = &[
 /// (spec-kit's "in src/models/user.py"). A path-like word is relative,
 /// without `..`, made of letters, digits and `._-/*`, and has a `/` or ends
 /// in one of the known extensions. URLs, options and absolute paths are not
-/// claims.
+/// claims. The body may be given as written (indented, any line endings):
+/// white space separates words either way, and a code span across lines
+/// is no path either way.
 pub fn infer(text: &str, body: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut push = |p: &str| {
@@ -63,12 +66,24 @@ pub fn infer(text: &str, body: &str) -> Vec<String> {
             }
             rest = &after[close + 1..];
         }
-        for word in part.split_whitespace() {
+        // The words with a `/` (as `split_whitespace` cuts them), found
+        // from their slashes: most words have none.
+        let mut from = 0;
+        while let Some(i) = memchr::memchr(b'/', &part.as_bytes()[from..]) {
+            let slash = from + i;
+            let start = (part[..slash].char_indices().rev())
+                .find(|(_, c)| c.is_whitespace())
+                .map_or(0, |(j, c)| j + c.len_utf8());
+            let end = (part[slash..].char_indices())
+                .find(|(_, c)| c.is_whitespace())
+                .map_or(part.len(), |(j, _)| slash + j);
+            let word = &part[start..end];
             let word = word.trim_matches(|c: char| matches!(c, '`' | '"' | '\'' | '(' | ')'));
             let word = word.trim_end_matches(['.', ',', ';', ':', '!', '?']);
-            if word.contains('/') && path_like(word, true) {
+            if path_like(word, true) {
                 push(word);
             }
+            from = end;
         }
     }
     out
@@ -76,21 +91,27 @@ pub fn infer(text: &str, body: &str) -> Vec<String> {
 
 /// Whether `w` reads as a path (see `infer`); `needs_ext` for bare words.
 fn path_like(w: &str, needs_ext: bool) -> bool {
-    if w.is_empty()
-        || w.len() > 200
-        || w.starts_with(['/', '-', '.', '*'])
-        || w.contains("://")
-        || w.contains("//")
+    if w.is_empty() || w.len() > 200 || w.starts_with(['/', '-', '.', '*']) {
+        return false;
+    }
+    // The characters first (most words that are no path fail here), a
+    // byte at a time for ASCII; `//` covers `://`.
+    let allowed = if w.is_ascii() {
+        (w.bytes())
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-' | b'/' | b'*'))
+    } else {
+        (w.chars()).all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | '*'))
+    };
+    if !allowed
+        || w.as_bytes().windows(2).any(|pair| pair == b"//")
         || w.split('/').any(|c| c == "..")
-        || !w
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | '*'))
     {
         return false;
     }
     let name = w.rsplit('/').next().unwrap_or(w);
     let ext = name.rsplit_once('.');
-    let known_ext = ext.is_some_and(|(stem, e)| !stem.is_empty() && EXTENSIONS.contains(&e));
+    let known_ext =
+        ext.is_some_and(|(stem, e)| !stem.is_empty() && EXTENSIONS.binary_search(&e).is_ok());
     if needs_ext {
         return known_ext;
     }
@@ -174,6 +195,13 @@ mod tests {
                 "templates/"
             ]
         );
+    }
+
+    #[test]
+    fn extensions_are_sorted_for_the_search() {
+        assert!(EXTENSIONS.windows(2).all(|p| p[0] < p[1]));
+        assert!(path_like("src/ÿ/a.rs", true));
+        assert!(!path_like("src/ÿ é.rs", true));
     }
 
     #[test]

@@ -11,22 +11,23 @@ mod edge;
 pub mod files;
 mod graph;
 mod refs;
+mod settings;
 mod tracks;
 mod waves;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 pub use edge::EdgeFrom;
 use rustc_hash::FxHashMap;
 pub use tracks::{Track, Tracks, track_key};
 
+pub use settings::Settings;
 pub use waves::Wave;
 
 use refs::Aliases;
 
 use crate::error::{Error, PlanError};
-use crate::taskfile::{Checkpoint, Document, Gate, Hints, Parallel, Pipeline, Span, Spanned};
+use crate::taskfile::{Document, Parallel, Pipeline, Span, Spanned};
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PlanOptions {
@@ -39,39 +40,6 @@ pub struct PlanOptions {
 /// What a dependency points at: a task, or every task of a section (the
 /// owner of the id it names).
 pub use crate::taskfile::IdOwner as Target;
-
-/// Settings that cascade from the file to sections, parent tasks and tasks.
-#[derive(Clone, Debug, Default)]
-pub struct Settings {
-    pub agent: Option<String>,
-    /// Later attempts' agent and timeout (`escalate` hints of the nearest
-    /// scope that has any), by the attempt they start from.
-    pub escalate: Vec<crate::taskfile::Escalation>,
-    /// Written as a `gate` hint or a ```` ```gate ```` block; run with `sh -c`.
-    pub gate: Option<Gate>,
-    /// ```` ```checkpoint ```` blocks of the nearest scope that has any.
-    pub checkpoints: Vec<Checkpoint>,
-    /// The `judge` hint: an agent that judges the work after the gate.
-    pub judge: Option<String>,
-    pub retries: Option<u32>,
-    pub timeout: Option<Duration>,
-    /// `isolate: worktree` (true) or `none` (false); unset follows the run.
-    pub isolate: Option<bool>,
-}
-
-impl Settings {
-    /// The agent and timeout of attempt `n` (1 for the first): its own,
-    /// replaced by each escalation that has begun by then.
-    pub fn for_attempt(&self, n: u32) -> (Option<&str>, Option<Duration>) {
-        let mut agent = self.agent.as_deref();
-        let mut timeout = self.timeout;
-        for e in self.escalate.iter().filter(|e| e.from <= n) {
-            agent = e.agent.as_deref().or(agent);
-            timeout = e.timeout.or(timeout);
-        }
-        (agent, timeout)
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct PlannedTask {
@@ -128,24 +96,22 @@ impl Plan {
     pub fn build(doc: Document, options: PlanOptions) -> Result<Plan, Error> {
         let mut doc = doc;
         let (waves, task_wave) = waves::waves(&doc);
-        // One placeholder for all, until `groups_and_settings` sets each.
-        let unset = Arc::new(Settings::default());
+        let settings = settings::task_settings(&doc);
         let mut planner = Planner {
-            tasks: task_wave
-                .iter()
-                .enumerate()
-                .map(|(i, &wave)| PlannedTask {
+            tasks: (task_wave.iter().zip(settings).enumerate())
+                .map(|(i, (&wave, settings))| PlannedTask {
                     wave,
                     after: Vec::new(),
                     after_from: Vec::new(),
                     groups: Vec::new(),
                     skipped: doc.tasks[i].optional && !options.include_optional,
-                    settings: Arc::clone(&unset),
+                    settings,
                     files: files::Files::default(),
                 })
                 .collect(),
             by_last: FxHashMap::default(),
             legacy: None,
+            legacy_firsts: Default::default(),
             after_spans: FxHashMap::default(),
             section_after: vec![Vec::new(); doc.sections.len()],
             errors: Vec::new(),
@@ -160,15 +126,10 @@ impl Plan {
         planner.track_edges(&doc, &built.tracks);
         planner.errors.extend(built.errors);
         planner.warnings.extend(built.warnings);
-        planner.groups_and_settings(&doc);
-        for t in &mut planner.tasks {
-            edge::sort_edges(&mut t.after, &mut t.after_from);
-        }
+        planner.groups_and_files(&doc);
         // Under `order: graph` headings order nothing, so a dependency may
         // point at a later section.
-        if !built.tracks.graph {
-            planner.check_waves(&doc);
-        }
+        planner.sort_and_check_waves(&doc, !built.tracks.graph);
         if planner.errors.is_empty() {
             planner.check_cycles(&doc);
         }
@@ -252,6 +213,8 @@ struct Planner {
     /// Ids under the earlier naming rule, read only when a reference is
     /// not a current id.
     legacy: Option<Aliases>,
+    /// The first characters of the references that are no current id.
+    legacy_firsts: rustc_hash::FxHashSet<char>,
     /// Where each task's dependency was written, to point at it in errors.
     after_spans: FxHashMap<(usize, Target), Span>,
     /// Each section's resolved `after` targets, with where they were written.
@@ -271,6 +234,10 @@ impl Planner {
     /// modules in the wave before (their subtasks inherit it).
     fn track_edges(&mut self, doc: &Document, tracks: &Tracks) {
         for (m, follows) in tracks.follows.iter().enumerate() {
+            // Most sections follow nothing: their tasks are not visited.
+            if follows.is_empty() {
+                continue;
+            }
             for t in doc.section_tasks(m) {
                 if doc.tasks[t].parent.is_none() {
                     for &p in follows {
@@ -282,7 +249,8 @@ impl Planner {
     }
 
     fn hint_edges(&mut self, doc: &Document) {
-        for (i, t) in doc.tasks.iter().enumerate() {
+        for &i in doc.hinted_tasks() {
+            let t = &doc.tasks[i];
             for dep in &t.hints.after {
                 if let Some(target) = self.lookup(doc, &t.id, dep) {
                     self.edge(i, target, EdgeFrom::HINT);
@@ -358,7 +326,15 @@ impl Planner {
                 self.chain(doc, &units, false);
             }
         }
-        for (p, task) in doc.tasks.iter().enumerate() {
+        // Without the dialects' order only `parallel: false` chains
+        // subtasks, and only tasks with hints have one.
+        let parents: Box<dyn Iterator<Item = usize>> = if doc.dialect.in_order() {
+            Box::new(0..doc.tasks.len())
+        } else {
+            Box::new(doc.hinted_tasks().iter().copied())
+        };
+        for p in parents {
+            let task = &doc.tasks[p];
             if task.children.is_empty() {
                 continue;
             }
@@ -405,114 +381,54 @@ impl Planner {
         }
     }
 
-    fn groups_and_settings(&mut self, doc: &Document) {
-        let mut section_group = vec![None; doc.sections.len()];
-        for (s, section) in doc.sections.iter().enumerate() {
-            if let Some(g) = group_for(
-                &section.hints,
-                if s == 0 {
-                    GroupOwner::File
-                } else {
-                    GroupOwner::Section(s)
-                },
-            ) {
-                section_group[s] = Some(self.groups.len());
-                self.groups.push(g);
+    /// Sorts each task's edges; with `check`, dependencies may only point
+    /// at the same or earlier waves (one pass over the tasks for both).
+    fn sort_and_check_waves(&mut self, doc: &Document, check: bool) {
+        if !check {
+            for t in &mut self.tasks {
+                edge::sort_edges(&mut t.after, &mut t.after_from);
             }
+            return;
         }
-        let mut task_group = vec![None; doc.tasks.len()];
-        for (t, task) in doc.tasks.iter().enumerate() {
-            if let Some(g) = group_for(&task.hints, GroupOwner::Task(t)) {
-                task_group[t] = Some(self.groups.len());
-                self.groups.push(g);
-            }
-        }
-        // Settings cascade top-down: sections follow their parents in
-        // index order and tasks their parents, so each inherits a finished
-        // value, shared unless its own hints change it.
-        let mut section_settings: Vec<Arc<Settings>> = Vec::with_capacity(doc.sections.len());
-        for section in &doc.sections {
-            let above = section.parent.map(|p| &section_settings[p]);
-            let own = inherit(&section.hints, above);
-            section_settings.push(own);
-        }
-        for t in 0..doc.tasks.len() {
-            let task = &doc.tasks[t];
-            let above = match task.parent {
-                Some(p) => &self.tasks[p].settings,
-                None => &section_settings[task.section],
-            };
-            self.tasks[t].settings = inherit(&task.hints, Some(above));
-            if !task.children.is_empty() {
-                continue;
-            }
-            // Groups and declared files add up from the task to the file,
-            // nearest first.
-            let mut groups = Vec::new();
-            let mut declared: Vec<String> = Vec::new();
-            let mut add = |h: &Hints, g: Option<usize>| {
-                groups.extend(g);
-                for f in &h.files {
-                    if !declared.contains(&f.value) {
-                        declared.push(f.value.clone());
-                    }
-                }
-            };
-            let mut cur = Some(t);
-            while let Some(i) = cur {
-                add(&doc.tasks[i].hints, task_group[i]);
-                cur = doc.tasks[i].parent;
-            }
-            let mut s = Some(task.section);
-            while let Some(i) = s {
-                add(&doc.sections[i].hints, section_group[i]);
-                s = doc.sections[i].parent;
-            }
-            self.tasks[t].groups = groups;
-            // A claim needs a `/` or a backtick in the item's bytes (its text
-            // and body come from them): most tasks have neither, and need
-            // no body read.
-            let raw = &doc.source.text.as_bytes()[task.item.clone()];
-            let mut inferred = match memchr::memchr2(b'/', b'`', raw) {
-                Some(_) => files::infer(&task.text, &doc.body(t)),
-                None => Vec::new(),
-            };
-            inferred.retain(|p| !declared.contains(p));
-            self.tasks[t].files = files::Files { declared, inferred };
-        }
-    }
-
-    /// Dependencies may only point at the same or earlier waves.
-    fn check_waves(&mut self, doc: &Document) {
+        // A section's own tasks share its wave (`waves`); subsections go
+        // into their parents (sections follow their parents in index order).
         let mut section_max_wave = vec![None::<usize>; doc.sections.len()];
-        for (t, task) in doc.tasks.iter().enumerate() {
-            let mut s = Some(task.section);
-            while let Some(i) = s {
-                let w = section_max_wave[i].get_or_insert(0);
-                *w = (*w).max(self.tasks[t].wave);
-                s = doc.sections[i].parent;
+        for (s, max) in section_max_wave.iter_mut().enumerate() {
+            let own = doc.section_own_tasks(s);
+            if !own.is_empty() {
+                *max = Some(self.tasks[own.start].wave);
             }
         }
-        let wave_of = |target: Target| match target {
-            Target::Task(d) => (Some(self.tasks[d].wave), &doc.tasks[d].id),
+        for s in (1..doc.sections.len()).rev() {
+            if let (Some(w), Some(p)) = (section_max_wave[s], doc.sections[s].parent) {
+                let up = section_max_wave[p].get_or_insert(0);
+                *up = (*up).max(w);
+            }
+        }
+        let wave_of = |tasks: &[PlannedTask], target: Target| match target {
+            Target::Task(d) => (Some(tasks[d].wave), &doc.tasks[d].id),
             Target::Section(s) => (section_max_wave[s], &doc.sections[s].id),
         };
-        let later = |t: usize, dep_id: &String, w: usize| PlanError::DependsOnLaterWave {
-            task: doc.tasks[t].id.clone(),
-            task_wave: self.tasks[t].wave + 1,
-            dependency: dep_id.clone(),
-            dependency_wave: w + 1,
-        };
+        let later =
+            |t: usize, task_wave: usize, dep_id: &String, w: usize| PlanError::DependsOnLaterWave {
+                task: doc.tasks[t].id.clone(),
+                task_wave: task_wave + 1,
+                dependency: dep_id.clone(),
+                dependency_wave: w + 1,
+            };
         let mut errors = Vec::new();
         for t in 0..doc.tasks.len() {
+            let planned = &mut self.tasks[t];
+            edge::sort_edges(&mut planned.after, &mut planned.after_from);
+            let wave = planned.wave;
             for &target in &self.tasks[t].after {
-                let (dep_wave, dep_id) = wave_of(target);
+                let (dep_wave, dep_id) = wave_of(&self.tasks, target);
                 if let Some(w) = dep_wave
-                    && w > self.tasks[t].wave
+                    && w > wave
                 {
                     let span = (self.after_spans.get(&(t, target)).copied())
                         .unwrap_or(doc.tasks[t].checkbox);
-                    errors.push((span, later(t, dep_id, w)));
+                    errors.push((span, later(t, wave, dep_id, w)));
                 }
             }
         }
@@ -520,11 +436,11 @@ impl Planner {
         // that would wait for a later wave is named.
         for (s, deps) in self.section_after.iter().enumerate() {
             for &(target, span) in deps {
-                let (Some(w), dep_id) = wave_of(target) else {
+                let (Some(w), dep_id) = wave_of(&self.tasks, target) else {
                     continue;
                 };
                 if let Some(t) = doc.section_tasks(s).find(|&t| self.tasks[t].wave < w) {
-                    errors.push((span, later(t, dep_id, w)));
+                    errors.push((span, later(t, self.tasks[t].wave, dep_id, w)));
                 }
             }
         }
@@ -542,7 +458,20 @@ impl Planner {
         // One flat array of edges, node by node, in the order the search
         // tries them (so the cycle it reports stays the same).
         let mut graph = graph::Graph::with_capacity(n + doc.sections.len());
-        let mut chain = Vec::new();
+        // Each section's `after`, and its outer sections', outer first:
+        // made once per section (sections follow their parents).
+        let mut section_chain: Vec<Vec<usize>> = Vec::with_capacity(doc.sections.len());
+        for (s, section) in doc.sections.iter().enumerate() {
+            let mut chain = section
+                .parent
+                .map_or_else(Vec::new, |p| section_chain[p].clone());
+            chain.extend(
+                self.section_after[s]
+                    .iter()
+                    .map(|&(target, _)| node(target)),
+            );
+            section_chain.push(chain);
+        }
         for t in 0..n {
             graph.extend(self.tasks[t].after.iter().map(|&a| node(a)));
             graph.extend(doc.tasks[t].children.iter().copied());
@@ -554,19 +483,7 @@ impl Planner {
             }
             // A section's `after` holds for every task in it, outer
             // sections first.
-            chain.clear();
-            let mut s = Some(doc.tasks[t].section);
-            while let Some(i) = s {
-                chain.push(i);
-                s = doc.sections[i].parent;
-            }
-            for &s in chain.iter().rev() {
-                graph.extend(
-                    self.section_after[s]
-                        .iter()
-                        .map(|&(target, _)| node(target)),
-                );
-            }
+            graph.extend(section_chain[doc.tasks[t].section].iter().copied());
             graph.end_node();
         }
         for section in &doc.sections {
@@ -598,61 +515,3 @@ impl Planner {
 }
 
 type HashMap<K, V> = FxHashMap<K, V>;
-
-/// The settings under `hints`, given those above them: the nearest value
-/// wins. The same `Arc` when the hints set none of them.
-fn inherit(hints: &Hints, above: Option<&Arc<Settings>>) -> Arc<Settings> {
-    let sets_any = hints.agent.is_some()
-        || hints.gate.is_some()
-        || hints.retries.is_some()
-        || hints.timeout.is_some()
-        || hints.isolate.is_some()
-        || !hints.checkpoints.is_empty()
-        || !hints.escalate.is_empty()
-        || hints.judge.is_some();
-    match above {
-        Some(above) if !sets_any => Arc::clone(above),
-        _ => {
-            let base = above.map(|a| a.as_ref());
-            Arc::new(Settings {
-                agent: (hints.agent.as_ref().map(|a| a.value.clone()))
-                    .or_else(|| base.and_then(|b| b.agent.clone())),
-                gate: (hints.gate.as_ref().map(|g| g.value.clone()))
-                    .or_else(|| base.and_then(|b| b.gate.clone())),
-                escalate: if hints.escalate.is_empty() {
-                    base.map(|b| b.escalate.clone()).unwrap_or_default()
-                } else {
-                    let mut e: Vec<_> = hints.escalate.iter().map(|e| e.value.clone()).collect();
-                    e.sort_by_key(|e| e.from);
-                    e
-                },
-                checkpoints: if hints.checkpoints.is_empty() {
-                    base.map(|b| b.checkpoints.clone()).unwrap_or_default()
-                } else {
-                    hints.checkpoints.iter().map(|c| c.value.clone()).collect()
-                },
-                judge: (hints.judge.as_ref().map(|j| j.value.clone()))
-                    .or_else(|| base.and_then(|b| b.judge.clone())),
-                retries: (hints.retries.as_ref().map(|r| r.value))
-                    .or_else(|| base.and_then(|b| b.retries)),
-                timeout: (hints.timeout.as_ref().map(|d| d.value))
-                    .or_else(|| base.and_then(|b| b.timeout)),
-                isolate: (hints.isolate.as_ref().map(|i| i.value))
-                    .or_else(|| base.and_then(|b| b.isolate)),
-            })
-        }
-    }
-}
-
-fn group_for(hints: &Hints, owner: GroupOwner) -> Option<Group> {
-    let (limit, in_order) = match hints.parallel.as_ref()?.value {
-        Parallel::Unlimited => return None,
-        Parallel::Sequential => (1, true),
-        Parallel::AtMost(n) => (n, false),
-    };
-    Some(Group {
-        owner,
-        limit,
-        in_order,
-    })
-}

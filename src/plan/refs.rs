@@ -10,18 +10,25 @@ use crate::taskfile::{Document, Spanned};
 
 impl Planner {
     pub(super) fn index_short_references(&mut self, doc: &Document) {
-        let refs = (doc.tasks.iter().map(|t| &t.hints.after))
+        let tasks = doc.hinted_tasks().iter().map(|&t| &doc.tasks[t]);
+        let refs = (tasks.map(|t| &t.hints.after))
             .chain(doc.sections.iter().map(|s| &s.hints.after))
             .flatten();
         let wanted: FxHashSet<&str> = refs
             .filter(|dep| doc.id_owner(&dep.value).is_none())
             .map(|dep| dep.value.rsplit('/').next().unwrap_or(""))
             .collect();
+        // What an old id would have to start its last segment with, should
+        // one be looked for.
+        self.legacy_firsts = wanted.iter().filter_map(|l| l.chars().next()).collect();
         if wanted.is_empty() {
             return;
         }
+        // The lengths of the wanted segments, to skip most ids unhashed.
+        let lengths = wanted.iter().fold(0u64, |m, l| m | 1 << l.len().min(63));
         for (id, owner) in doc.all_ids() {
             if let Some((_, last)) = id.rsplit_once('/')
+                && lengths & 1 << last.len().min(63) != 0
                 && wanted.contains(last)
             {
                 self.by_last.entry(last.into()).or_default().push(owner);
@@ -51,7 +58,8 @@ impl Planner {
         }
         // An id as earlier versions named it (the whole heading path), or
         // its last segments: plans written then keep working.
-        let legacy = self.legacy.get_or_insert_with(|| Aliases::legacy(doc));
+        let firsts = &self.legacy_firsts;
+        let legacy = (self.legacy).get_or_insert_with(|| Aliases::legacy(doc, firsts));
         if let Some(&t) = legacy.ids.get(&dep.value) {
             return Some(t);
         }
@@ -88,21 +96,22 @@ impl Planner {
     }
 }
 
-/// Earlier versions' ids of every task and section (read only when a
-/// reference is no current id).
+/// Earlier versions' ids of every section and of the tasks a reference
+/// could name (read only when a reference is no current id): those whose
+/// old id's last segment starts as some reference's does.
 pub(super) struct Aliases {
     ids: HashMap<String, Target>,
     by_last: HashMap<String, Vec<String>>,
 }
 
 impl Aliases {
-    fn legacy(doc: &Document) -> Aliases {
-        let old = crate::taskfile::legacy_ids(doc);
+    fn legacy(doc: &Document, firsts: &FxHashSet<char>) -> Aliases {
+        let (sections, tasks) = crate::taskfile::legacy_ids_where(doc, |c| firsts.contains(&c));
         let mut ids = HashMap::default();
-        for (s, id) in old.sections.into_iter().enumerate().skip(1) {
+        for (s, id) in sections.into_iter().enumerate().skip(1) {
             ids.insert(id, Target::Section(s));
         }
-        for (t, id) in old.tasks.into_iter().enumerate() {
+        for (t, id) in tasks {
             ids.insert(id, Target::Task(t));
         }
         let by_last = by_last(&ids);
@@ -133,4 +142,45 @@ fn resolve_last(
     let found =
         crate::taskfile::by_last_segments(candidates.iter().map(String::as_str), reference)?;
     Ok(found.and_then(|full| ids.get(&full).copied()))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::plan::{Plan, PlanOptions, Target};
+    use crate::taskfile::{Document, ReadOptions, Source, legacy_ids};
+
+    const PLAN: &str = "# Add search\n## Backend\n- [ ] Index documents on write\n- [ ] fix\n- [ ] fix\n- [ ] fix 2\n- [ ] Fix it\n- [ ] kept <!-- id: k -->\n## Backend\n- [ ] fix\n- [ ] Other work\n";
+
+    fn parse(text: &str) -> Document {
+        Document::parse(
+            Source::new("t.md".into(), text.into(), 0),
+            ReadOptions::default(),
+        )
+    }
+
+    /// What the last task of `PLAN` plus a task after `reference` waits for.
+    fn after(reference: &str) -> Result<Vec<Target>, crate::error::Error> {
+        let text = format!("{PLAN}- [ ] last <!-- after: {reference} -->\n");
+        let plan = Plan::build(parse(&text), PlanOptions::default())?;
+        Ok(plan.tasks.last().unwrap().after.clone())
+    }
+
+    #[test]
+    fn old_ids_name_the_tasks_they_named() {
+        // Only the tasks an old id could name are given one (those starting
+        // with `f` here, beside twins and `fix 2`): the ids stay the ones
+        // every task got under the old rule.
+        let old = legacy_ids(&parse(PLAN)).tasks;
+        assert!(
+            old.contains(&"add-search/backend/fix-2-2".to_owned()),
+            "{old:?}"
+        );
+        for (t, id) in old.iter().enumerate().filter(|(_, id)| id.contains('/')) {
+            assert_eq!(after(id).unwrap(), [Target::Task(t)], "{id}");
+            // Its last segments, as people type them.
+            let short = id.strip_prefix("add-search/").unwrap();
+            assert_eq!(after(short).unwrap(), [Target::Task(t)], "{short}");
+        }
+        assert!(after("add-search/backend/fxi").is_err());
+    }
 }

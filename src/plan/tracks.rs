@@ -6,7 +6,7 @@
 //! on the tracks, each pipelined module's predecessors (the planner turns
 //! them into edges) and the barrier per section. Never decides what runs.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::error::PlanError;
 use crate::plan::Wave;
@@ -155,9 +155,9 @@ fn link(doc: &Document, waves: &[Wave], pipelined: &[bool], tracks: &mut Tracks)
         let s = &doc.sections[m];
         track_key(s.hints.track.as_ref().map_or(&s.title, |t| &t.value))
     };
-    let mut before: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut before: HashMap<String, Vec<usize>> = HashMap::default();
     for wave in waves {
-        let mut here: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut here: HashMap<String, Vec<usize>> = HashMap::default();
         for &m in &wave.modules {
             let key = key_of(m);
             let preds: Vec<usize> = before.get(&key).cloned().unwrap_or_default();
@@ -228,8 +228,8 @@ fn check_scopes(doc: &Document, waves: &[Wave], errors: &mut Vec<(Span, PlanErro
             ));
         }
     }
-    for task in &doc.tasks {
-        let h: &Hints = &task.hints;
+    for &t in doc.hinted_tasks() {
+        let h: &Hints = &doc.tasks[t].hints;
         for (key, span) in [
             ("order", h.order.as_ref().map(|o| o.span)),
             ("track", h.track.as_ref().map(|o| o.span)),

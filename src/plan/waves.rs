@@ -19,10 +19,10 @@ pub struct Wave {
 /// The waves, and each task's wave.
 pub fn waves(doc: &Document) -> (Vec<Wave>, Vec<usize>) {
     let n = doc.sections.len();
-    let mut direct = vec![0usize; n];
-    for t in &doc.tasks {
-        direct[t.section] += 1;
-    }
+    // A section's own tasks are one stretch of the task list: counted and
+    // given their wave by ranges, without a pass over the tasks.
+    let own: Vec<std::ops::Range<usize>> = (0..n).map(|s| doc.section_own_tasks(s)).collect();
+    let direct: Vec<usize> = own.iter().map(|r| r.len()).collect();
     // Sections follow their parents in index order, so one backward pass sums subtrees.
     let mut within = direct.clone();
     for s in (1..n).rev() {
@@ -78,10 +78,13 @@ pub fn waves(doc: &Document) -> (Vec<Wave>, Vec<usize>) {
         }
     }
     let mut task_wave = vec![0; doc.tasks.len()];
-    for (i, t) in doc.tasks.iter().enumerate() {
-        let w = wave_of_section[t.section];
-        task_wave[i] = w;
-        result[w].tasks.push(i);
+    for (s, range) in own.into_iter().enumerate() {
+        if range.is_empty() {
+            continue;
+        }
+        let w = wave_of_section[s];
+        task_wave[range.clone()].fill(w);
+        result[w].tasks.extend(range);
     }
     (result, task_wave)
 }

@@ -9,7 +9,7 @@
 
 use crate::error::{PlanError, suggest};
 use crate::taskfile::hint_values::parse_duration;
-use crate::taskfile::hints::{Checkpoint, Comment, Hints, Spanned, Trigger};
+use crate::taskfile::hints::{Checkpoint, Comment, Spanned, TaskHints, Trigger};
 use crate::taskfile::{Source, Span};
 
 const KEYS: &[&str] = &["when", "every", "then"];
@@ -52,7 +52,7 @@ pub fn checkpoint_block(
     let fence_span = source.span(offset, fence_len);
     let mut comment = Comment {
         offset,
-        hints: Hints::default(),
+        hints: TaskHints::default(),
         errors: Vec::new(),
     };
     let mut errors: Vec<(Span, PlanError)> = Vec::new();

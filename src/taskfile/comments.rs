@@ -37,7 +37,7 @@ pub fn gate_block(source: &Source, offset: usize, fence_len: usize, command: &st
     let span = source.span(offset, fence_len);
     let mut comment = Comment {
         offset,
-        hints: Hints::default(),
+        hints: TaskHints::default(),
         errors: Vec::new(),
     };
     // A CR alone ends a line for Markdown, not for `sh`.
@@ -86,7 +86,7 @@ enum Part<'a> {
 fn parse_comment(source: &Source, offset: usize, body_start: usize, body_end: usize) -> Comment {
     let mut comment = Comment {
         offset,
-        hints: Hints::default(),
+        hints: TaskHints::default(),
         errors: Vec::new(),
     };
     let body = &source.text[body_start..body_end];
@@ -126,11 +126,12 @@ fn parse_comment(source: &Source, offset: usize, body_start: usize, body_end: us
     }
     let known = (parts.iter()).any(|(p, ..)| matches!(p, Part::Pair(p) if KEYS.contains(&p.key)));
     let mut prose_reported = false;
+    // Spans are found only where they are kept: errors are rare.
     for (part, text, at, gate_before) in parts {
-        let text_span = source.span(at, text.len());
+        let text_span = || source.span(at, text.len());
         match part {
             Part::Pair(p) if known => {
-                let key_span = source.span(p.key_offset, p.key.len());
+                let key_span = || source.span(p.key_offset, p.key.len());
                 let value_span = source.span(p.value_offset, p.value.len());
                 match parse_value(p.key, p.value, value_span) {
                     Ok(h) => {
@@ -147,7 +148,7 @@ fn parse_comment(source: &Source, offset: usize, body_start: usize, body_end: us
                     // An unknown key or a missing value is the key's fault.
                     Err(e) => comment.errors.push((
                         if p.value.is_empty() || matches!(e, PlanError::UnknownHintKey { .. }) {
-                            key_span
+                            key_span()
                         } else {
                             value_span
                         },
@@ -170,7 +171,7 @@ fn parse_comment(source: &Source, offset: usize, body_start: usize, body_end: us
                 }
             }
             Part::Equals { key, value } => comment.errors.push((
-                text_span,
+                text_span(),
                 PlanError::HintWithEquals {
                     written: text.to_owned(),
                     fix: format!("{}: {value}", near_miss(key).unwrap_or(key)),
@@ -179,7 +180,7 @@ fn parse_comment(source: &Source, offset: usize, body_start: usize, body_end: us
             Part::Prose if known && !prose_reported => {
                 prose_reported = true;
                 comment.errors.push((
-                    text_span,
+                    text_span(),
                     PlanError::ProseInHints {
                         text: text.to_owned(),
                         after_gate: gate_before,
@@ -505,7 +506,7 @@ mod tests {
             0,
         );
         let c = gate_block(&s, 0, 7, "set -e\r\nmake\r\n");
-        let gate = c.hints.gate.unwrap().value;
+        let gate = c.hints.gate.clone().unwrap().value;
         assert_eq!(gate.command, "set -e\nmake");
         assert!(gate.block);
         assert_eq!(gate.summary(), "set -e …");

@@ -64,28 +64,40 @@ static KIRO_DEPENDS: LazyLock<Regex> =
 static KIRO_REF: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\d+(?:\.\d+)*").unwrap());
 
 /// One task item as detection sees it: its text, whether it is Kiro's
-/// optional `[ ]*`, and the title of the heading it sits under.
+/// optional `[ ]*`, and where it starts (for the heading it sits under).
 pub struct Candidate<'a> {
     pub text: &'a str,
     pub optional: bool,
-    pub heading: Option<&'a str>,
+    pub at: usize,
 }
 
 /// Picks the dialect most task texts speak: at least half of them, and more
 /// of them than another dialect. Optional `[ ]*` items count for Kiro; a
 /// number whose first part is its heading's number (`1.2` under
-/// `## 1. Setup`) counts for OpenSpec rather than Kiro.
-pub fn detect<'a>(tasks: impl Iterator<Item = Candidate<'a>>) -> Dialect {
+/// `## 1. Setup`) counts for OpenSpec rather than Kiro. `heading_at` gives
+/// the title of the heading an offset lies under, asked only for numbers.
+pub fn detect<'a>(
+    tasks: impl Iterator<Item = Candidate<'a>>,
+    heading_at: impl Fn(usize) -> Option<&'a str>,
+) -> Dialect {
     let (mut n, mut speckit, mut kiro, mut openspec) = (0, 0, 0, 0);
     for c in tasks {
         n += 1;
-        if SPECKIT_ID.is_match(c.text) {
+        // The ids' first characters, checked before any regex runs: most
+        // texts of a large plan are neither (`\d` is any Unicode digit, so
+        // a text starting with a non-ASCII character still goes to KIRO_ID).
+        let first = c.text.as_bytes().first().copied().unwrap_or(0);
+        let maybe_number = first.is_ascii_digit() || first >= 0x80;
+        if first == b'T' && SPECKIT_ID.is_match(c.text) {
             speckit += 1;
         } else if c.optional {
             kiro += 1;
-        } else if let Some(id) = KIRO_ID.captures(c.text).map(|m| m.get(1).unwrap().as_str()) {
-            match (id.split_once('.'), c.heading.and_then(group_number)) {
-                (Some((first, _)), Some(group)) if first == group => openspec += 1,
+        } else if let Some(id) = (maybe_number.then(|| KIRO_ID.captures(c.text)).flatten())
+            .map(|m| m.get(1).unwrap().as_str())
+        {
+            let group = || heading_at(c.at).and_then(group_number);
+            match id.split_once('.').map(|(first, _)| (first, group())) {
+                Some((first, Some(group))) if first == group => openspec += 1,
                 _ => kiro += 1,
             }
         }
@@ -156,11 +168,12 @@ mod tests {
     #[test]
     fn detects_speckit_kiro_and_native() {
         let d = |t: &[&str]| {
-            detect(t.iter().map(|t| Candidate {
+            let candidates = t.iter().map(|t| Candidate {
                 text: t,
                 optional: false,
-                heading: None,
-            }))
+                at: 0,
+            });
+            detect(candidates, |_| None)
         };
         assert_eq!(
             d(&["T001 Create project", "T002 [P] Lint", "Polish"]),
@@ -173,12 +186,13 @@ mod tests {
 
     #[test]
     fn openspec_numbers_follow_their_group_heading() {
-        let d = |t: &[(&str, &str)]| {
-            detect(t.iter().map(|(heading, text)| Candidate {
+        let d = |t: &[(&'static str, &'static str)]| {
+            let candidates = t.iter().enumerate().map(|(at, (_, text))| Candidate {
                 text,
                 optional: false,
-                heading: Some(heading),
-            }))
+                at,
+            });
+            detect(candidates, |at| Some(t[at].0))
         };
         let group = [
             ("1. Change command", "1.1 Add the flag"),

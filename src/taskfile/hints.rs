@@ -120,11 +120,35 @@ pub struct Hints {
     pub checkpoints: Vec<Spanned<Checkpoint>>,
 }
 
-/// A task's hints: most tasks have none, so they are kept only when there
-/// are some (an empty `Hints` is about 350 bytes; 100,000 tasks would hold
-/// 35 MB of them). Reads as a `Hints` either way.
+/// A task's (or a comment's) hints: most tasks have none, so they are kept
+/// only when there are some (an empty `Hints` is about 600 bytes; 100,000
+/// tasks would hold 60 MB of them). Reads as a `Hints` either way; a
+/// comment's box becomes its task's without a copy.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct TaskHints(Option<Box<Hints>>);
+
+impl TaskHints {
+    /// [`Hints::merge`] of `other` into these: the first hints a task gets
+    /// are taken as they are (merging into nothing changes nothing).
+    pub(crate) fn absorb(&mut self, other: TaskHints) -> Option<(Span, usize)> {
+        let other = other.0?;
+        match &mut self.0 {
+            None => {
+                self.0 = Some(other);
+                None
+            }
+            Some(mine) => mine.merge(*other),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.as_deref().is_none_or(Hints::is_empty)
+    }
+
+    pub(crate) fn into_hints(self) -> Hints {
+        self.0.map_or_else(Hints::default, |h| *h)
+    }
+}
 
 static NO_HINTS: Hints = Hints {
     after: Vec::new(),
@@ -195,11 +219,12 @@ impl Hints {
 }
 
 /// One HTML comment (or ```` ```gate ```` block): where it starts and what
-/// it says about hints.
+/// it says about hints (boxed: a file holds thousands of comments, most
+/// of them moved several times on their way to their task).
 #[derive(Debug)]
 pub struct Comment {
     pub offset: usize,
-    pub hints: Hints,
+    pub hints: TaskHints,
     pub errors: Vec<(Span, PlanError)>,
 }
 

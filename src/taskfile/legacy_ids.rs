@@ -5,9 +5,10 @@
 //!
 //! Takes a document whose ids are assigned (hint and dialect ids are the
 //! same under both rules); hands on each task's and section's id under the
-//! old rule. Never changes the document.
+//! old rule (or, for the planner, only the tasks' a reference could name).
+//! Never changes the document.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use crate::taskfile::{Document, IdSource, by_last_segments};
 
@@ -21,7 +22,25 @@ pub struct LegacyIds {
 }
 
 pub fn legacy_ids(doc: &Document) -> LegacyIds {
-    let mut taken: HashMap<String, usize> = HashMap::new();
+    let (sections, tasks) = legacy_ids_where(doc, |_| true);
+    LegacyIds {
+        tasks: tasks.into_iter().map(|(_, id)| id).collect(),
+        sections,
+    }
+}
+
+/// Every section's old id, and the old ids of the tasks whose old id's
+/// last segment starts with a character `first` accepts, by index. Exact
+/// for those tasks: an id of one (or its twin `-2`) can only clash with
+/// an id whose last segment starts the same way, and every such id is
+/// made here too. A reference to an old id (rare: the fallback for plans
+/// written for earlier versions, and for typos) then slugs the few tasks
+/// it could name, not all of them.
+pub(crate) fn legacy_ids_where(
+    doc: &Document,
+    first: impl Fn(char) -> bool,
+) -> (Vec<String>, Vec<(usize, String)>) {
+    let mut taken: FxHashMap<String, usize> = FxHashMap::default();
     let explicit = |source: IdSource| source != IdSource::Slug;
     for s in doc.sections.iter().skip(1) {
         if explicit(s.id_source) {
@@ -33,8 +52,8 @@ pub fn legacy_ids(doc: &Document) -> LegacyIds {
             taken.insert(t.id.clone(), 0);
         }
     }
-    let mut next: HashMap<String, usize> = HashMap::new();
-    let mut unique = |base: String, taken: &mut HashMap<String, usize>| {
+    let mut next: FxHashMap<String, usize> = FxHashMap::default();
+    let mut unique = |base: String, taken: &mut FxHashMap<String, usize>| {
         if !taken.contains_key(&base) {
             taken.insert(base.clone(), 0);
             return base;
@@ -67,20 +86,28 @@ pub fn legacy_ids(doc: &Document) -> LegacyIds {
             unique(path_slugs[s].clone(), &mut taken)
         };
     }
-    let tasks = (doc.tasks.iter())
-        .map(|t| {
+    let tasks = (doc.tasks.iter().enumerate())
+        .filter(|(_, t)| {
+            let starts = if explicit(t.id_source) {
+                t.id.rsplit('/').next().and_then(|last| last.chars().next())
+            } else {
+                slug40_first(&t.text)
+            };
+            first(starts.unwrap_or('t'))
+        })
+        .map(|(i, t)| {
             if explicit(t.id_source) {
-                return t.id.clone();
+                return (i, t.id.clone());
             }
             let own = slug40(&t.text, "task");
             let base = match &path_slugs[t.section] {
                 p if p.is_empty() => own,
                 p => format!("{p}/{own}"),
             };
-            unique(base, &mut taken)
+            (i, unique(base, &mut taken))
         })
         .collect();
-    LegacyIds { tasks, sections }
+    (sections, tasks)
 }
 
 /// The task a command line names: its id or the last segments of one,
@@ -112,6 +139,17 @@ pub fn find_task(doc: &Document, reference: &str) -> Result<Option<usize>, Vec<S
             ids.sort();
             Err(ids)
         }
+    }
+}
+
+/// The first character of `slug40(text, …)`, without making it (None for
+/// a text with no letter or digit, whose slug is the fallback word).
+fn slug40_first(text: &str) -> Option<char> {
+    let c = text.chars().find(|c| c.is_alphanumeric())?;
+    if c.is_ascii() {
+        Some(c.to_ascii_lowercase())
+    } else {
+        c.to_lowercase().next()
     }
 }
 

@@ -26,6 +26,7 @@ pub use hints::{Checkpoint, Trigger};
 pub use hints::{Escalation, Gate, Hints, Order, Parallel, Pipeline, Spanned, TaskHints};
 pub use identity::{ID_MAX, IdSource, slug};
 pub use ids::IdOwner;
+pub(crate) use legacy_ids::legacy_ids_where;
 pub use legacy_ids::{LegacyIds, find_task, legacy_ids};
 pub use source::{Source, Span};
 
@@ -110,6 +111,9 @@ pub struct Document {
     pub errors: Vec<Diagnostic>,
     pub warnings: Vec<Warning>,
     ids: ids::IdIndex,
+    /// The tasks that have hints, in order (most have none: passes over
+    /// hints visit these, not every task).
+    hinted: Vec<usize>,
 }
 
 impl Document {
@@ -127,7 +131,11 @@ impl Document {
     #[doc(hidden)]
     pub fn parse_in_pieces(source: Source, options: ReadOptions, min_piece: usize) -> Document {
         let scan = scan::scan_in_pieces(&source, min_piece);
-        let (items, empty): (Vec<_>, Vec<_>) = scan.items.into_iter().partition(|i| !i.empty);
+        // Empty boxes are few: set aside, the rest kept in place (no
+        // second list of every item).
+        let mut items = scan.items;
+        let empty: Vec<scan::RawItem> = items.iter().filter(|i| i.empty).cloned().collect();
+        items.retain(|i| !i.empty);
         let texts: Vec<String> = (items.iter())
             .map(|i| first_line_text(&source, i.text_start))
             .collect();
@@ -144,9 +152,9 @@ impl Document {
                     .map(|(i, t)| dialect::Candidate {
                         text: t,
                         optional: i.optional,
-                        heading: heading(i.start),
+                        at: i.start,
                     });
-            dialect::detect(candidates)
+            dialect::detect(candidates, heading)
         });
         let mut doc = Document {
             dialect,
@@ -156,6 +164,7 @@ impl Document {
             errors: Vec::new(),
             warnings: Vec::new(),
             ids: ids::IdIndex::default(),
+            hinted: Vec::new(),
             source,
         };
         doc.build_sections(&scan.headings);
@@ -192,6 +201,12 @@ impl Document {
         self.ids.get(id, |o| self.id_of(o))
     }
 
+    /// The tasks with hints of their own, in document order; every other
+    /// task's `hints` are empty.
+    pub fn hinted_tasks(&self) -> &[usize] {
+        &self.hinted
+    }
+
     /// Every id, sections' then tasks' (the file's own empty id left out).
     pub fn all_ids(&self) -> impl Iterator<Item = (&str, IdOwner)> {
         let sections = (self.sections.iter().enumerate().skip(1))
@@ -208,6 +223,14 @@ impl Document {
         let mut out = String::new();
         body_into(&self.source, task.checkbox.offset, task.item.end, &mut out);
         out
+    }
+
+    /// Task `t`'s body as written: the item's bytes after the checkbox's
+    /// line, not dedented, with the file's line endings (for readers that
+    /// only look at words, without copying it).
+    pub fn raw_body(&self, t: usize) -> &str {
+        let task = &self.tasks[t];
+        text::body_raw(&self.source, task.checkbox.offset, task.item.end)
     }
 
     /// Task `t`'s own body, up to its first subtask, appended to `out`
@@ -319,6 +342,23 @@ impl Document {
         first..last
     }
 
+    /// The tasks directly in `section` (not in a subsection), as a range
+    /// of task indices: from its heading to the next heading. A task's
+    /// `section` is the last heading before it, so these are exactly the
+    /// tasks whose `section` it is.
+    pub fn section_own_tasks(&self, section: usize) -> std::ops::Range<usize> {
+        let start = if section == 0 {
+            0
+        } else {
+            self.sections[section].span.offset
+        };
+        let end =
+            (self.sections.get(section + 1)).map_or(self.source.text.len(), |s| s.span.offset);
+        let first = self.tasks.partition_point(|t| t.item.start < start);
+        let last = self.tasks.partition_point(|t| t.item.start < end);
+        first..last
+    }
+
     /// Whether `section` is `ancestor` or one of its subsections.
     pub fn section_within(&self, section: usize, ancestor: usize) -> bool {
         let mut s = Some(section);
@@ -375,10 +415,11 @@ impl Document {
         self.tasks.reserve(items.len());
         let keep_optional = self.dialect == Dialect::Kiro;
         let mut stack: Vec<usize> = Vec::new();
+        let mut lines = source::SpanCursor::default();
         for (n, (item, text)) in items.iter().zip(texts).enumerate() {
             if item.in_quote {
                 self.ignored.push(Ignored {
-                    line: self.source.span(item.bracket, 0).line,
+                    line: self.source.span_after(&mut lines, item.bracket, 0).line,
                     text,
                     reason: "in a block quote",
                 });
@@ -396,9 +437,10 @@ impl Document {
             let index = self.tasks.len();
             let parent = stack.last().copied();
             let section = self.section_at(item.start);
+            let checkbox = self.source.span_after(&mut lines, item.bracket, 3);
             if text.is_empty() && body_is_blank(&self.source, item.bracket, item.end) {
                 // Only comments follow the checkbox (`- [ ] <!-- id: a -->`).
-                let span = self.source.span(item.bracket, 3);
+                let span = checkbox;
                 self.warn(
                     span,
                     "this task is empty: it has no text and no body for an agent to work from"
@@ -417,18 +459,18 @@ impl Document {
                 // Only Kiro reads bodies.
                 dialect::marks(self.dialect, &text, "")
             };
-            let depends = marks
-                .depends
-                .iter()
-                .map(|(id, _)| Spanned {
-                    value: id.clone(),
-                    span: self.source.span(item.text_start, text.len()),
-                })
+            let text_span = (!marks.depends.is_empty()).then(|| {
+                self.source
+                    .span_after(&mut lines, item.text_start, text.len())
+            });
+            let depends = (marks.depends.into_iter())
+                .zip(std::iter::repeat(text_span.unwrap_or_default()))
+                .map(|((value, _), span)| Spanned { value, span })
                 .collect();
             self.tasks.push(Task {
                 id: marks.id.unwrap_or_default(),
                 id_source: IdSource::Dialect,
-                checkbox: self.source.span(item.bracket, 3),
+                checkbox,
                 checked: item.checked,
                 optional: item.optional,
                 text,
@@ -455,7 +497,8 @@ impl Document {
     /// number extends an earlier sibling's number becomes that sibling's child.
     #[allow(clippy::needless_range_loop)] // `i` indexes `self.tasks` mutably too
     fn adopt_by_number(&mut self) {
-        let mut by_id: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        // Ids from the file itself: a fast hasher (no DoS concern).
+        let mut by_id: rustc_hash::FxHashMap<String, usize> = Default::default();
         let mut adopted = vec![false; self.tasks.len()];
         for i in 0..self.tasks.len() {
             let id = self.tasks[i].id.clone();
@@ -488,6 +531,10 @@ impl Document {
     }
 
     fn attach_comments(&mut self, comments: Vec<hints::Comment>) {
+        // Comments come in document order: the task search goes on from
+        // the last one. Tasks given hints are checked for `parallel` after.
+        let mut next_task = 0;
+        let mut hinted: Vec<usize> = Vec::new();
         for c in comments {
             for (span, e) in c.errors {
                 self.error(span, e);
@@ -501,9 +548,9 @@ impl Document {
                 .map(|g| g.span)
                 .or(c.hints.checkpoints.first().map(|c| c.span));
             let block = fenced.is_some();
-            let span = fenced.unwrap_or_else(|| self.source.span(c.offset, 4));
-            let (hints, place) = if let Some(t) = self.task_at(c.offset) {
-                (&mut *self.tasks[t].hints, "for this task")
+            let merged = if let Some(t) = self.task_at(&mut next_task, c.offset) {
+                hinted.push(t);
+                (self.tasks[t].hints.absorb(c.hints), "for this task")
             } else {
                 let section = self.section_at(c.offset);
                 let first_task = self.sections[section]
@@ -511,6 +558,7 @@ impl Document {
                     .first()
                     .map(|&t| self.tasks[t].item.start);
                 if section != 0 && first_task.is_some_and(|start| start < c.offset) {
+                    let span = fenced.unwrap_or_else(|| self.source.span(c.offset, 4));
                     self.error(span, PlanError::HintOutOfPlace { block });
                     continue;
                 }
@@ -529,13 +577,16 @@ impl Document {
                 } else {
                     "for this section"
                 };
-                (&mut self.sections[section].hints, place)
+                let hints = &mut self.sections[section].hints;
+                (hints.merge(c.hints.into_hints()), place)
             };
-            if let Some((span, first_line)) = hints.merge(c.hints) {
+            if let (Some((span, first_line)), place) = merged {
                 self.error(span, PlanError::SecondGate { place, first_line });
             }
         }
-        for t in 0..self.tasks.len() {
+        hinted.sort_unstable();
+        hinted.dedup();
+        for &t in &hinted {
             if self.tasks[t].children.is_empty()
                 && let Some(p) = &self.tasks[t].hints.parallel
             {
@@ -549,6 +600,7 @@ impl Document {
                 );
             }
         }
+        self.hinted = hinted;
     }
 
     /// A NUL byte in a task's text cannot reach its agent (the text is an
@@ -573,12 +625,18 @@ impl Document {
         }
     }
 
-    /// The innermost task whose item contains `offset`.
-    fn task_at(&self, offset: usize) -> Option<usize> {
-        let mut t = self
-            .tasks
-            .partition_point(|t| t.item.start <= offset)
-            .checked_sub(1);
+    /// The innermost task whose item contains `offset`. `next` is how many
+    /// tasks start at or before the last offset asked for: offsets asked
+    /// for in document order step forward from there.
+    fn task_at(&self, next: &mut usize, offset: usize) -> Option<usize> {
+        let starts_by = |t: &Task| t.item.start <= offset;
+        if *next > 0 && !starts_by(&self.tasks[*next - 1]) {
+            *next = self.tasks.partition_point(starts_by);
+        }
+        while self.tasks.get(*next).is_some_and(starts_by) {
+            *next += 1;
+        }
+        let mut t = next.checked_sub(1);
         while let Some(i) = t {
             if self.tasks[i].item.contains(&offset) {
                 return Some(i);

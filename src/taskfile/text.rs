@@ -70,20 +70,29 @@ impl Collapsed {
 
     pub(super) fn push(&mut self, piece: &str) {
         if piece.is_ascii() {
-            // Whole words at a time (ASCII white space is what
-            // `char::is_whitespace` says of ASCII, vertical tab included).
-            let blank = |c: char| c.is_ascii_whitespace() || c == '\x0b';
-            for (i, word) in piece.split(blank).enumerate() {
-                if i > 0 {
+            // Whole runs of words at a time: words with single spaces
+            // between them are copied as they are (ASCII white space is
+            // what `char::is_whitespace` says of ASCII, vertical tab
+            // included).
+            let blank = |c: u8| c.is_ascii_whitespace() || c == 0x0b;
+            let b = piece.as_bytes();
+            let mut i = 0;
+            while i < b.len() {
+                if blank(b[i]) {
                     self.space = true;
-                }
-                if word.is_empty() {
+                    i += 1;
                     continue;
+                }
+                let run = i;
+                while i < b.len()
+                    && (!blank(b[i]) || b[i] == b' ' && b.get(i + 1).is_some_and(|&c| !blank(c)))
+                {
+                    i += 1;
                 }
                 if self.space && !self.text.is_empty() {
                     self.text.push(' ');
                 }
-                self.text.push_str(word);
+                self.text.push_str(&piece[run..i]);
                 self.space = false;
             }
             return;
@@ -119,11 +128,16 @@ fn body_start(source: &Source, bracket: usize, end: usize) -> usize {
     }
 }
 
+/// The item's lines after the first, up to `end`, as written.
+pub(super) fn body_raw(source: &Source, bracket: usize, end: usize) -> &str {
+    let start = body_start(source, bracket, end);
+    &source.text[start.min(end)..end]
+}
+
 /// Whether the body of the item from `bracket` to `end` is empty: nothing
 /// but white space after the checkbox's line.
 pub(super) fn body_is_blank(source: &Source, bracket: usize, end: usize) -> bool {
-    let start = body_start(source, bracket, end);
-    source.text[start.min(end)..end].trim().is_empty()
+    body_raw(source, bracket, end).trim().is_empty()
 }
 
 /// Appends the item's lines after the first, up to `end`, dedented by the
@@ -180,6 +194,9 @@ mod tests {
             vec!["a", "b"],
             vec!["é  ñ", "\u{3000}プ"],
             vec!["\x0c\r\n"],
+            vec!["a b  c ", " d e", "f\tg h", "i\x0bj"],
+            vec!["x ", " y", "z", "w  "],
+            vec!["a", " ", "b", "c d"],
         ];
         for pieces in cases {
             let mut c = Collapsed::with_capacity(0);

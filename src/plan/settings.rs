@@ -1,0 +1,224 @@
+//! What cascades from the file to sections, parent tasks and tasks: the
+//! settings (agent, gate, timeout, …), the limited groups a task counts
+//! against and the files it declares, plus the files its words name.
+//!
+//! Takes the document's hints; hands on per-task `Settings` (shared where
+//! nothing changes them), groups and `Files` to the planner. Never decides
+//! order or waves.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Group, GroupOwner, Planner, files};
+use crate::taskfile::{Checkpoint, Document, Gate, Hints, Parallel};
+
+/// Settings that cascade from the file to sections, parent tasks and tasks.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    pub agent: Option<String>,
+    /// Later attempts' agent and timeout (`escalate` hints of the nearest
+    /// scope that has any), by the attempt they start from.
+    pub escalate: Vec<crate::taskfile::Escalation>,
+    /// Written as a `gate` hint or a ```` ```gate ```` block; run with `sh -c`.
+    pub gate: Option<Gate>,
+    /// ```` ```checkpoint ```` blocks of the nearest scope that has any.
+    pub checkpoints: Vec<Checkpoint>,
+    /// The `judge` hint: an agent that judges the work after the gate.
+    pub judge: Option<String>,
+    pub retries: Option<u32>,
+    pub timeout: Option<Duration>,
+    /// `isolate: worktree` (true) or `none` (false); unset follows the run.
+    pub isolate: Option<bool>,
+}
+
+impl Settings {
+    /// The agent and timeout of attempt `n` (1 for the first): its own,
+    /// replaced by each escalation that has begun by then.
+    pub fn for_attempt(&self, n: u32) -> (Option<&str>, Option<Duration>) {
+        let mut agent = self.agent.as_deref();
+        let mut timeout = self.timeout;
+        for e in self.escalate.iter().filter(|e| e.from <= n) {
+            agent = e.agent.as_deref().or(agent);
+            timeout = e.timeout.or(timeout);
+        }
+        (agent, timeout)
+    }
+}
+
+/// Each task's settings. They cascade top-down: sections follow their
+/// parents in index order and tasks their parents, so each inherits a
+/// finished value, shared (one `Arc`) unless its own hints change it.
+pub(super) fn task_settings(doc: &Document) -> Vec<Arc<Settings>> {
+    let mut sections: Vec<Arc<Settings>> = Vec::with_capacity(doc.sections.len());
+    for section in &doc.sections {
+        let above = section.parent.map(|p| &sections[p]);
+        let own = inherit(&section.hints, above);
+        sections.push(own);
+    }
+    let hinted = has_hints(doc);
+    let mut tasks: Vec<Arc<Settings>> = Vec::with_capacity(doc.tasks.len());
+    for (t, task) in doc.tasks.iter().enumerate() {
+        let above = match task.parent {
+            Some(p) => &tasks[p],
+            None => &sections[task.section],
+        };
+        // A task without hints of its own shares what is above it.
+        let own = if hinted[t] {
+            inherit(&task.hints, Some(above))
+        } else {
+            Arc::clone(above)
+        };
+        tasks.push(own);
+    }
+    tasks
+}
+
+/// Per task, whether it has hints of its own: most have none, and their
+/// (empty) hints need not be read.
+fn has_hints(doc: &Document) -> Vec<bool> {
+    let mut hinted = vec![false; doc.tasks.len()];
+    for &t in doc.hinted_tasks() {
+        hinted[t] = true;
+    }
+    hinted
+}
+
+impl Planner {
+    /// The limited groups, and each leaf's groups and files.
+    pub(super) fn groups_and_files(&mut self, doc: &Document) {
+        let mut section_group = vec![None; doc.sections.len()];
+        for (s, section) in doc.sections.iter().enumerate() {
+            let owner = if s == 0 {
+                GroupOwner::File
+            } else {
+                GroupOwner::Section(s)
+            };
+            if let Some(g) = group_for(&section.hints, owner) {
+                section_group[s] = Some(self.groups.len());
+                self.groups.push(g);
+            }
+        }
+        // Only a task with hints has a `parallel` one.
+        let hinted = has_hints(doc);
+        let mut task_group = vec![None; doc.tasks.len()];
+        for &t in doc.hinted_tasks() {
+            if let Some(g) = group_for(&doc.tasks[t].hints, GroupOwner::Task(t)) {
+                task_group[t] = Some(self.groups.len());
+                self.groups.push(g);
+            }
+        }
+        // Groups and declared files add up from a task to the file, nearest
+        // first, each file once. A section's share is the same for all its
+        // tasks: made once per section (sections follow their parents).
+        let mut section_groups: Vec<Vec<usize>> = Vec::with_capacity(doc.sections.len());
+        let mut section_files: Vec<Vec<String>> = Vec::with_capacity(doc.sections.len());
+        for (s, section) in doc.sections.iter().enumerate() {
+            let mut groups: Vec<usize> = section_group[s].into_iter().collect();
+            let mut declared = Vec::new();
+            add_files(&mut declared, section.hints.files.iter().map(|f| &f.value));
+            if let Some(p) = section.parent {
+                groups.extend_from_slice(&section_groups[p]);
+                add_files(&mut declared, section_files[p].iter());
+            }
+            section_groups.push(groups);
+            section_files.push(declared);
+        }
+        for t in 0..doc.tasks.len() {
+            let task = &doc.tasks[t];
+            if !task.children.is_empty() {
+                continue;
+            }
+            let mut groups = Vec::new();
+            let mut declared: Vec<String> = Vec::new();
+            let mut cur = Some(t);
+            while let Some(i) = cur {
+                if hinted[i] {
+                    groups.extend(task_group[i]);
+                    let files = doc.tasks[i].hints.files.iter().map(|f| &f.value);
+                    add_files(&mut declared, files);
+                }
+                cur = doc.tasks[i].parent;
+            }
+            groups.extend_from_slice(&section_groups[task.section]);
+            add_files(&mut declared, section_files[task.section].iter());
+            self.tasks[t].groups = groups;
+            // A claim needs a `/` or a backtick in the item's bytes (its text
+            // and body come from them): most tasks have neither, and need
+            // no body read.
+            let raw = &doc.source.text.as_bytes()[task.item.clone()];
+            let mut inferred = match memchr::memchr2(b'/', b'`', raw) {
+                Some(_) => files::infer(&task.text, doc.raw_body(t)),
+                None => Vec::new(),
+            };
+            inferred.retain(|p| !declared.contains(p));
+            self.tasks[t].files = files::Files { declared, inferred };
+        }
+    }
+}
+
+/// Appends each file not in `declared` yet.
+fn add_files<'a>(declared: &mut Vec<String>, files: impl Iterator<Item = &'a String>) {
+    for f in files {
+        if !declared.contains(f) {
+            declared.push(f.clone());
+        }
+    }
+}
+
+/// The settings under `hints`, given those above them: the nearest value
+/// wins. The same `Arc` when the hints set none of them.
+fn inherit(hints: &Hints, above: Option<&Arc<Settings>>) -> Arc<Settings> {
+    let sets_any = hints.agent.is_some()
+        || hints.gate.is_some()
+        || hints.retries.is_some()
+        || hints.timeout.is_some()
+        || hints.isolate.is_some()
+        || !hints.checkpoints.is_empty()
+        || !hints.escalate.is_empty()
+        || hints.judge.is_some();
+    match above {
+        Some(above) if !sets_any => Arc::clone(above),
+        _ => {
+            let base = above.map(|a| a.as_ref());
+            Arc::new(Settings {
+                agent: (hints.agent.as_ref().map(|a| a.value.clone()))
+                    .or_else(|| base.and_then(|b| b.agent.clone())),
+                gate: (hints.gate.as_ref().map(|g| g.value.clone()))
+                    .or_else(|| base.and_then(|b| b.gate.clone())),
+                escalate: if hints.escalate.is_empty() {
+                    base.map(|b| b.escalate.clone()).unwrap_or_default()
+                } else {
+                    let mut e: Vec<_> = hints.escalate.iter().map(|e| e.value.clone()).collect();
+                    e.sort_by_key(|e| e.from);
+                    e
+                },
+                checkpoints: if hints.checkpoints.is_empty() {
+                    base.map(|b| b.checkpoints.clone()).unwrap_or_default()
+                } else {
+                    hints.checkpoints.iter().map(|c| c.value.clone()).collect()
+                },
+                judge: (hints.judge.as_ref().map(|j| j.value.clone()))
+                    .or_else(|| base.and_then(|b| b.judge.clone())),
+                retries: (hints.retries.as_ref().map(|r| r.value))
+                    .or_else(|| base.and_then(|b| b.retries)),
+                timeout: (hints.timeout.as_ref().map(|d| d.value))
+                    .or_else(|| base.and_then(|b| b.timeout)),
+                isolate: (hints.isolate.as_ref().map(|i| i.value))
+                    .or_else(|| base.and_then(|b| b.isolate)),
+            })
+        }
+    }
+}
+
+pub(super) fn group_for(hints: &Hints, owner: GroupOwner) -> Option<Group> {
+    let (limit, in_order) = match hints.parallel.as_ref()?.value {
+        Parallel::Unlimited => return None,
+        Parallel::Sequential => (1, true),
+        Parallel::AtMost(n) => (n, false),
+    };
+    Some(Group {
+        owner,
+        limit,
+        in_order,
+    })
+}
