@@ -123,7 +123,8 @@ pub fn scan_in_pieces(source: &Source, min_piece: usize) -> Scan {
     let normalized = lone_cr_as_lf(&source.text);
     let text = normalized.as_ref();
     let top = front_matter_len(text);
-    let may_cut = pieces::may_cut(text);
+    // `usize::MAX`: one parse of the whole text.
+    let may_cut = min_piece != usize::MAX && pieces::may_cut(text);
     let bounds = shares(text, top, min_piece, may_cut);
     if bounds.len() > 2 {
         one_malloc_arena();
@@ -131,10 +132,12 @@ pub fn scan_in_pieces(source: &Source, min_piece: usize) -> Scan {
             let others: Vec<_> = (bounds.windows(2).skip(1))
                 .map(|w| {
                     let (start, end) = (w[0], w[1]);
-                    scope.spawn(move || scan_range(source, text, start, end, min_piece, false))
+                    scope.spawn(move || {
+                        scan_range(source, text, start..end, min_piece, may_cut, false)
+                    })
                 })
                 .collect();
-            let first = scan_range(source, text, bounds[0], bounds[1], min_piece, true);
+            let first = scan_range(source, text, bounds[0]..bounds[1], min_piece, may_cut, true);
             std::iter::once(first)
                 .chain(others.into_iter().map(|h| h.join().ok().flatten()))
                 .collect()
@@ -153,7 +156,7 @@ pub fn scan_in_pieces(source: &Source, min_piece: usize) -> Scan {
             return all;
         }
     }
-    (scan_range(source, text, top, text.len(), min_piece, true))
+    (scan_range(source, text, top..text.len(), min_piece, may_cut, true))
         .expect("nothing runs on past the end of the text")
 }
 
@@ -179,14 +182,14 @@ pub const SHARE_PIECES: usize = 64;
 pub const MAX_SHARES: usize = 4;
 
 /// Where the shares of the text after `top` start, and its end: cuts near
-/// equal parts, one per CPU. Just `[top, end]` for a short text, one that
-/// may not be cut, or whole parsing (`min_piece` of `usize::MAX`).
+/// equal parts, one per CPU. Just `[top, end]` for a short text or one
+/// that may not be cut.
 fn shares(text: &str, top: usize, min_piece: usize, may_cut: bool) -> Vec<usize> {
     let share_min = min_piece.saturating_mul(SHARE_PIECES).max(1);
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let count = ((text.len() - top) / share_min).min(cpus).min(MAX_SHARES);
     let mut bounds = vec![top];
-    if may_cut && min_piece != usize::MAX {
+    if may_cut {
         for k in 1..count {
             let want = top + (text.len() - top) * k / count;
             let from = want.max(bounds[bounds.len() - 1] + 1);
@@ -200,17 +203,18 @@ fn shares(text: &str, top: usize, min_piece: usize, may_cut: bool) -> Vec<usize>
     bounds
 }
 
-/// Scans `start..end` in pieces (`first`: the one at the top of the
-/// text). None when its last block may run on past `end`: then it must be
-/// scanned together with what follows.
+/// Scans `range` of the text in pieces, cut only where `may_cut`
+/// (`first`: the range at the top of the text). None when its last block
+/// may run on past its end: then it must be scanned with what follows.
 fn scan_range(
     source: &Source,
     text: &str,
-    start: usize,
-    end: usize,
+    range: std::ops::Range<usize>,
     min_piece: usize,
-    first: bool,
+    may_cut: bool,
+    mut first: bool,
 ) -> Option<Scan> {
+    let (mut start, end) = (range.start, range.end);
     let mut scanner = Scanner {
         source,
         text,
@@ -225,9 +229,6 @@ fn scan_range(
         depth: 0,
         last_top: None,
     };
-    let may_cut = pieces::may_cut(text) && min_piece != usize::MAX;
-    let mut start = start;
-    let mut first = first;
     while start < end || first {
         let mut want = min_piece.max(1);
         loop {
@@ -238,11 +239,8 @@ fn scan_range(
             let comments = scanner.out.comments.len();
             scanner.parse(start, cut, first);
             let runs_on = pieces::runs_on(text, start, cut, scanner.last_top);
-            if cut == end && (end == text.len() || !runs_on) {
-                return Some(scanner.out);
-            }
             if cut == end {
-                return None;
+                return (end == text.len() || !runs_on).then_some(scanner.out);
             }
             if !runs_on {
                 start = cut;
