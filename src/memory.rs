@@ -1,6 +1,6 @@
-//! The allocator's settings for a process about to plan a large file.
-//! Takes the file's size; hands on fewer page faults. Never touches the
-//! memory it sets up.
+//! The allocator's settings for a process about to plan a large file, and
+//! for the threads that parse it. Takes the file's size; hands on fewer
+//! page faults and less memory kept. Never touches the memory it sets up.
 //!
 //! A 13 MB plan touches about 100 MB of fresh memory: with 4 KiB pages that
 //! is some 35,000 page faults, a fifth of `plan`'s time. For a large file
@@ -28,6 +28,22 @@ pub fn prepare_for(file_len: u64) {
     }
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
     let _ = file_len;
+}
+
+/// New threads allocate from the arena that exists: glibc gives each its
+/// own, which keeps the pages the thread's parser freed for the rest of the
+/// process (15 MB more at the peak of a 13 MB plan). The parse's threads
+/// allocate little, so sharing costs no waiting to speak of. Call before
+/// starting them; once is enough.
+pub fn one_arena_for_threads() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        // SAFETY: mallopt only sets an allocator option; no memory is touched.
+        ONCE.call_once(|| unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 1);
+        });
+    }
 }
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]

@@ -127,7 +127,7 @@ pub fn scan_in_pieces(source: &Source, min_piece: usize) -> Scan {
     let may_cut = min_piece != usize::MAX && pieces::may_cut(text);
     let bounds = shares(text, top, min_piece, may_cut);
     if bounds.len() > 2 {
-        one_malloc_arena();
+        crate::memory::one_arena_for_threads();
         let scans: Vec<Option<Scan>> = std::thread::scope(|scope| {
             let others: Vec<_> = (bounds.windows(2).skip(1))
                 .map(|w| {
@@ -158,21 +158,6 @@ pub fn scan_in_pieces(source: &Source, min_piece: usize) -> Scan {
     }
     (scan_range(source, text, top..text.len(), min_piece, may_cut, true))
         .expect("nothing runs on past the end of the text")
-}
-
-/// New threads allocate from the arena that exists: glibc gives each its
-/// own, which keeps the pages the thread's parser freed for the rest of the
-/// process (15 MB more at the peak of a 13 MB plan). The threads here
-/// allocate little, so sharing costs no waiting to speak of.
-fn one_malloc_arena() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        static ONCE: std::sync::Once = std::sync::Once::new();
-        // SAFETY: mallopt only sets an allocator option; no memory is touched.
-        ONCE.call_once(|| unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, 1);
-        });
-    }
 }
 
 /// Pieces per share below which a text is scanned on one thread (for
