@@ -26,12 +26,6 @@ const BREAK: &str = ",\n                                                        
 const INDENT: &str = BREAK.split_at(2).1;
 
 impl JsonOut<io::Sink> {
-    /// A writer that keeps everything in memory, for [`JsonOut::into_string`]:
-    /// no chunk is copied from a buffer to another.
-    pub fn in_memory() -> JsonOut<io::Sink> {
-        JsonOut::nested(0)
-    }
-
     /// An in-memory writer for a value that will stand at `depth` inside
     /// another writer's output (written once, copied in with
     /// [`JsonOut::raw`]).
@@ -496,7 +490,7 @@ mod tests {
         values.extend((0..60).map(|i| 2f64.powi(i)));
         values.extend((1..1000).map(|ms| std::time::Duration::from_millis(ms * 37).as_secs_f64()));
         for f in values {
-            let mut j = JsonOut::in_memory();
+            let mut j = JsonOut::nested(0);
             j.float(f).unwrap();
             assert_eq!(j.into_string(), serde_json::to_string(&f).unwrap(), "{f:?}");
         }

@@ -25,13 +25,6 @@ pub fn write(plan: &Plan, workdir: &Path, out: impl Write) -> std::io::Result<()
     j.into_inner()?.flush()
 }
 
-/// The plan as one JSON string (for tests and small plans).
-pub fn render(plan: &Plan, workdir: &Path) -> String {
-    let mut j = JsonOut::in_memory();
-    write_to(plan, workdir, &mut j).expect("writing to memory cannot fail");
-    j.into_string()
-}
-
 fn write_to<W: Write>(plan: &Plan, workdir: &Path, j: &mut JsonOut<W>) -> std::io::Result<()> {
     let doc = &plan.doc;
     // Each section's title path, written once (sections are few, tasks
