@@ -7,12 +7,65 @@ use std::path::PathBuf;
 
 /// Byte offset and length in `Source::text`, with the 1-based line and column
 /// (in characters) of its start, so errors and edits share one description.
+///
+/// Held as `u32`s (16 bytes, not 32: a plan holds several per task and
+/// hint): a task file is at most `Source`'s `MAX_BYTES` (64 MiB, checked by
+/// every way a `Source` is made), so offsets, lengths, lines and columns
+/// all fit. Read as `usize`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Span {
-    pub offset: usize,
-    pub len: usize,
-    pub line: usize,
-    pub column: usize,
+    offset: u32,
+    len: u32,
+    line: u32,
+    column: u32,
+}
+
+impl Span {
+    pub fn new(offset: usize, len: usize, line: usize, column: usize) -> Span {
+        Span {
+            offset: narrow(offset),
+            len: narrow(len),
+            line: narrow(line),
+            column: narrow(column),
+        }
+    }
+
+    /// The byte offset of its start.
+    pub fn offset(&self) -> usize {
+        self.offset as usize
+    }
+
+    /// Its length in bytes.
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The byte offset just past its end.
+    pub fn end(&self) -> usize {
+        self.offset() + self.len()
+    }
+
+    /// The 1-based line of its start.
+    pub fn line(&self) -> usize {
+        self.line as usize
+    }
+
+    /// The 1-based column of its start, in characters.
+    pub fn column(&self) -> usize {
+        self.column as usize
+    }
+}
+
+/// A position in a task file as a `u32`: it fits, as the file is at most
+/// 64 MiB (`Source` refuses longer ones); saturated, never wrapped, if a
+/// caller ever hands a larger one.
+fn narrow(n: usize) -> u32 {
+    debug_assert!(n <= u32::MAX as usize, "a position past 4 GiB: {n}");
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// Where in a task file something is, with the line's text for the caret.

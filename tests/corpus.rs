@@ -279,11 +279,13 @@ fn every_checkbox_span_points_at_its_brackets() {
                 return Err(format!("task `{}`: no checkbox at byte {at}", t.id));
             }
             // line:column (in characters) of the span is the `[` too.
-            let line = doc.source.line_text(t.checkbox.line);
-            if line.chars().nth(t.checkbox.column - 1) != Some('[') {
+            let line = doc.source.line_text(t.checkbox.line());
+            if line.chars().nth(t.checkbox.column() - 1) != Some('[') {
                 return Err(format!(
                     "task `{}`: line {} column {} is not its `[`: {line:?}",
-                    t.id, t.checkbox.line, t.checkbox.column
+                    t.id,
+                    t.checkbox.line(),
+                    t.checkbox.column()
                 ));
             }
             if !t.text.is_empty() && !line.contains(t.text.split(' ').next().unwrap()) {
@@ -300,7 +302,7 @@ fn every_checkbox_span_points_at_its_brackets() {
 /// What a user sees of a file's tasks: line, state, optional, text.
 fn task_view(doc: &Document) -> Vec<(usize, bool, bool, String)> {
     (doc.tasks.iter())
-        .map(|t| (t.checkbox.line, t.checked, t.optional, t.text.clone()))
+        .map(|t| (t.checkbox.line(), t.checked, t.optional, t.text.clone()))
         .collect()
 }
 
@@ -797,7 +799,7 @@ fn look_alikes_in_fences_comments_and_tables_are_not_tasks() {
     let lines: Vec<_> = doc
         .tasks
         .iter()
-        .map(|t| (t.checkbox.line, t.checked))
+        .map(|t| (t.checkbox.line(), t.checked))
         .collect();
     assert_eq!(lines, [(12, true), (13, true), (14, true), (15, false)]);
     assert_eq!(doc.sections[1].title, "How to Create Task List");
@@ -805,12 +807,12 @@ fn look_alikes_in_fences_comments_and_tables_are_not_tasks() {
     assert!(read(&file("steering__spec-task-planning")).tasks.is_empty());
     // `[~]`, `[/]`, `[-]`, `[?]`... are not checkboxes.
     let doc = read(&file("WORK_STREAM_TASKS"));
-    assert!(doc.tasks.iter().all(|t| t.checkbox.line != 192));
+    assert!(doc.tasks.iter().all(|t| t.checkbox.line() != 192));
     assert!(doc.source.line_text(192).starts_with("- [~]"));
     let doc = read(&file("checkbox-test"));
     assert_eq!(doc.tasks.len(), 11);
     assert!((doc.tasks.iter()).all(|t| matches!(
-        doc.source.text.as_bytes()[t.checkbox.offset + 1],
+        doc.source.text.as_bytes()[t.checkbox.offset() + 1],
         b' ' | b'x' | b'X'
     )));
     // "- 1. [ ] item" is a task (an ordered task item inside a bullet);

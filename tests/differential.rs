@@ -104,14 +104,14 @@ fn run_batch_found(doc: &Document) -> Found {
     Found {
         tasks: (doc.tasks.iter())
             .filter(|t| !t.optional)
-            .map(|t| (t.checkbox.line, t.checked))
+            .map(|t| (t.checkbox.line(), t.checked))
             .collect(),
         quoted: (doc.ignored.iter())
             .filter(|i| i.reason == "in a block quote")
             .map(|i| i.line)
             .collect(),
         headings: (doc.sections.iter().skip(1))
-            .map(|s| (s.span.line, s.level))
+            .map(|s| (s.span.line(), s.level))
             .collect(),
     }
 }
@@ -285,7 +285,7 @@ fn compare(text: &str) -> Result<Vec<Difference>, String> {
     );
     // Optional Kiro items are no GFM tasks: comrak must not see them.
     for t in doc.tasks.iter().filter(|t| t.optional) {
-        if theirs.tasks.iter().any(|x| x.0 == t.checkbox.line) {
+        if theirs.tasks.iter().any(|x| x.0 == t.checkbox.line()) {
             problems.push(format!("comrak calls Kiro optional `{}` a task", t.text));
         }
     }
@@ -350,7 +350,7 @@ fn kiro_optional_items_are_the_only_extra_tasks_in_kiro_files() {
     assert_eq!(theirs.len() + optional.len(), doc.tasks.len());
     for t in optional {
         assert!(t.text.starts_with(char::is_numeric), "{}", t.text);
-        assert!(!theirs.iter().any(|x| x.0 == t.checkbox.line));
+        assert!(!theirs.iter().any(|x| x.0 == t.checkbox.line()));
     }
 }
 
@@ -549,7 +549,7 @@ fn the_differences_are_what_run_batch_sees() {
         );
         doc.tasks
             .iter()
-            .map(|t| (t.checkbox.line, t.checked, t.text.clone()))
+            .map(|t| (t.checkbox.line(), t.checked, t.text.clone()))
             .collect::<Vec<_>>()
     };
     // A tab in the brackets is an open task, ticked like any other.

@@ -271,7 +271,7 @@ fn parse(bytes: &[u8]) -> Document {
 /// What a user sees of the tasks: line, state, text, id.
 fn view(doc: &Document) -> Vec<(usize, bool, String, String)> {
     (doc.tasks.iter())
-        .map(|t| (t.checkbox.line, t.checked, t.text.clone(), t.id.clone()))
+        .map(|t| (t.checkbox.line(), t.checked, t.text.clone(), t.id.clone()))
         .collect()
 }
 
@@ -341,7 +341,7 @@ fn parse_and_plan(bytes: &[u8]) {
         };
         for t in &doc.tasks {
             // Spans stay inside the text, on char boundaries.
-            assert!(t.item.start <= t.checkbox.offset && t.checkbox.offset + 3 <= t.item.end);
+            assert!(t.item.start <= t.checkbox.offset() && t.checkbox.offset() + 3 <= t.item.end);
             assert!(doc.source.text.is_char_boundary(t.item.end));
         }
         for include_optional in [false, true] {
@@ -424,7 +424,7 @@ fn check_tick(bytes: &[u8], t: usize) -> Result<(), TestCaseError> {
     for (i, (a, b)) in doc.tasks.iter().zip(&after.tasks).enumerate() {
         prop_assert_eq!(&a.id, &b.id);
         prop_assert_eq!(&a.text, &b.text);
-        prop_assert_eq!(a.checkbox.offset, b.checkbox.offset);
+        prop_assert_eq!(a.checkbox.offset(), b.checkbox.offset());
         let want = a.checked || i == t || flipped.contains(&i);
         prop_assert_eq!(b.checked, want, "task {} `{}`", i, a.id);
     }

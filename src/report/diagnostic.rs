@@ -62,12 +62,7 @@ pub fn render_finding(f: &Finding) -> String {
         (Some(line), Some(column), Some(text)) => {
             let at = Location {
                 path: f.file.clone().into(),
-                span: crate::taskfile::Span {
-                    line,
-                    column,
-                    len: f.len,
-                    ..Default::default()
-                },
+                span: crate::taskfile::Span::new(0, f.len, line, column),
                 line_text: text.clone(),
             };
             located(&mut out, level, &at, &f.message, f.fix.clone());
@@ -93,22 +88,22 @@ fn label(level: &str) -> String {
 }
 
 fn located(out: &mut String, level: &str, at: &Location, message: &str, help: Option<String>) {
-    let gutter = at.span.line.to_string().len();
+    let gutter = at.span.line().to_string().len();
     let pad = " ".repeat(gutter);
     let _ = writeln!(out, "{} {message}", label(level));
     let _ = writeln!(
         out,
         "{pad}--> {}:{}:{}",
         at.path.display(),
-        at.span.line,
-        at.span.column
+        at.span.line(),
+        at.span.column()
     );
     let _ = writeln!(out, "{pad} |");
     // A NUL byte shows as `␀`: one character for one, so the caret holds.
     let _ = writeln!(
         out,
         "{} | {}",
-        at.span.line,
+        at.span.line(),
         at.line_text.replace('\0', "␀")
     );
     // The span's length is in bytes; the caret is one `^` per character.
@@ -116,17 +111,17 @@ fn located(out: &mut String, level: &str, at: &Location, message: &str, help: Op
     let width = at
         .line_text
         .chars()
-        .skip(at.span.column - 1)
+        .skip(at.span.column() - 1)
         .take_while(|c| {
             bytes += c.len_utf8();
-            bytes <= at.span.len
+            bytes <= at.span.len()
         })
         .count()
         .max(1);
     let lead: String = at
         .line_text
         .chars()
-        .take(at.span.column - 1)
+        .take(at.span.column() - 1)
         .map(|c| if c == '\t' { '\t' } else { ' ' })
         .collect();
     let _ = writeln!(out, "{pad} | {lead}{}", "^".repeat(width));

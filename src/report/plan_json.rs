@@ -130,9 +130,9 @@ fn write_to<W: Write>(plan: &Plan, workdir: &Path, j: &mut JsonOut<W>) -> std::i
         j.item()?;
         j.begin_object()?;
         j.key("line")?;
-        j.uint(w.at.span.line as u64)?;
+        j.uint(w.at.span.line() as u64)?;
         j.key("column")?;
-        j.uint(w.at.span.column as u64)?;
+        j.uint(w.at.span.column() as u64)?;
         j.key("message")?;
         j.str(&w.message)?;
         j.end_object()?;
@@ -207,9 +207,9 @@ fn write_task<W: Write>(
         IdSource::Slug => key!("id_source" = "\"slug\"")?,
     }
     key!("line")?;
-    j.uint(t.checkbox.line as u64)?;
+    j.uint(t.checkbox.line() as u64)?;
     key!("column")?;
-    j.uint(t.checkbox.column as u64)?;
+    j.uint(t.checkbox.column() as u64)?;
     key!("checked", t.checked)?;
     key!("done", plan.is_done(i))?;
     key!("optional", t.optional)?;

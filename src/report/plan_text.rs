@@ -145,7 +145,9 @@ fn write_to(
         for w in &doc.warnings {
             let line = format!(
                 "  line {}:{}: {}",
-                w.at.span.line, w.at.span.column, w.message
+                w.at.span.line(),
+                w.at.span.column(),
+                w.message
             );
             wrap(out, &line, "    ");
         }
@@ -289,7 +291,7 @@ fn task_line(out: &mut String, notes: &mut String, plan: &Plan, t: usize) {
     out.push_str("  ");
     let head_width = width(&out[head_start..]);
     let mut line = itoa::Buffer::new();
-    let line = line.format(task.checkbox.line);
+    let line = line.format(task.checkbox.line());
     // `  :{line}`
     let end_width = 3 + line.len();
     let room = WIDTH.saturating_sub(head_width + end_width);

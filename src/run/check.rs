@@ -64,10 +64,10 @@ impl Finding {
             code: code.to_owned(),
             message,
             file: shown(&at.path),
-            line: Some(at.span.line),
-            column: Some(at.span.column),
+            line: Some(at.span.line()),
+            column: Some(at.span.column()),
             fix: None,
-            len: at.span.len,
+            len: at.span.len(),
             line_text: Some(at.line_text.clone()),
         }
     }

@@ -347,7 +347,11 @@ pub fn check_agents(
         if let Some(problem) = spec.task_problem(&plan.doc.body(t)) {
             problems.push(AgentProblem {
                 task: t,
-                message: format!("task `{}` (line {}) {problem}", task.id, task.checkbox.line),
+                message: format!(
+                    "task `{}` (line {}) {problem}",
+                    task.id,
+                    task.checkbox.line()
+                ),
             });
         }
         out[t] = Some(spec);
@@ -368,7 +372,9 @@ pub fn check_agents(
                             task: t,
                             message: format!(
                                 "task `{}` (line {}), from attempt {}: {problem}",
-                                task.id, task.checkbox.line, e.from
+                                task.id,
+                                task.checkbox.line(),
+                                e.from
                             ),
                         });
                     }

@@ -81,7 +81,7 @@ pub fn checkpoint_block(
         };
         match key {
             "when" | "every" if trigger.is_some() => {
-                let first = trigger.as_ref().map_or(0, |t| t.0.column);
+                let first = trigger.as_ref().map_or(0, |t| t.0.column());
                 error(
                     span,
                     format!("a second trigger `{word}`: column {first} already sets one"),
@@ -150,7 +150,7 @@ pub fn checkpoint_block(
                 trigger,
                 tell,
                 command: command.trim_end_matches('\n').to_owned(),
-                line: fence_span.line,
+                line: fence_span.line(),
             },
             span: fence_span,
         });
@@ -171,7 +171,7 @@ mod tests {
 
     fn problems(fence: &str) -> Vec<(usize, String)> {
         (block(fence, "make\n").errors.into_iter())
-            .map(|(span, e)| (span.column, e.to_string()))
+            .map(|(span, e)| (span.column(), e.to_string()))
             .collect()
     }
 

@@ -57,7 +57,7 @@ pub fn gate_block(source: &Source, offset: usize, fence_len: usize, command: &st
             value: Gate {
                 command: command.trim_end_matches('\n').to_owned(),
                 block: true,
-                line: span.line,
+                line: span.line(),
             },
             span,
         });
@@ -262,7 +262,7 @@ mod tests {
         let c = comments(text);
         c[0].errors
             .iter()
-            .map(|(s, e)| (s.column, e.clone()))
+            .map(|(s, e)| (s.column(), e.clone()))
             .collect()
     }
 
@@ -275,8 +275,8 @@ mod tests {
         assert_eq!(h.id.as_ref().unwrap().value, "build");
         let after: Vec<_> = h.after.iter().map(|a| a.value.as_str()).collect();
         assert_eq!(after, ["a", "b"]);
-        assert_eq!(h.after[1].span.line, 2);
-        assert_eq!(h.after[1].span.column, 11);
+        assert_eq!(h.after[1].span.line(), 2);
+        assert_eq!(h.after[1].span.column(), 11);
     }
 
     #[test]
@@ -286,7 +286,7 @@ mod tests {
             assert!(c[0].errors.is_empty(), "{:?}", c[0].errors);
             assert_eq!(c[0].hints.agent.as_ref().unwrap().value, "shell");
             assert_eq!(c[0].hints.retries.as_ref().unwrap().value, 1);
-            assert_eq!(c[0].hints.retries.as_ref().unwrap().span.line, 3);
+            assert_eq!(c[0].hints.retries.as_ref().unwrap().span.line(), 3);
         }
     }
 
@@ -424,7 +424,7 @@ mod tests {
     fn bad_values_are_errors_at_the_value() {
         let c = comments("x <!-- timeout: soon -->");
         let (span, err) = &c[0].errors[0];
-        assert_eq!(span.column, 17);
+        assert_eq!(span.column(), 17);
         assert!(matches!(err, PlanError::BadHintValue { key, .. } if key == "timeout"));
         for bad in [
             "parallel: 0",

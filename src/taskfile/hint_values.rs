@@ -53,7 +53,7 @@ pub(crate) fn parse_value(key: &str, value: &str, span: Span) -> Result<Hints, P
             h.id = Some(spanned(value.to_owned(), span));
         }
         "after" => {
-            let mut offset = span.offset;
+            let mut offset = span.offset();
             for part in value.split(',') {
                 let id = part.trim();
                 let lead = part.len() - part.trim_start().len();
@@ -62,28 +62,23 @@ pub(crate) fn parse_value(key: &str, value: &str, span: Span) -> Result<Hints, P
                 }
                 h.after.push(Spanned {
                     value: id.to_owned(),
-                    span: Span {
-                        offset: offset + lead,
-                        len: id.len(),
-                        line: span.line,
-                        column: span.column + value[..offset - span.offset + lead].chars().count(),
-                    },
+                    span: Span::new(
+                        offset + lead,
+                        id.len(),
+                        span.line(),
+                        span.column() + value[..offset - span.offset() + lead].chars().count(),
+                    ),
                 });
                 offset += part.len() + 1;
             }
         }
         "files" => {
-            let mut offset = span.offset;
+            let mut offset = span.offset();
             for part in value.split(',') {
                 let glob = part.trim();
                 let lead = part.len() - part.trim_start().len();
-                let column = span.column + value[..offset - span.offset + lead].chars().count();
-                let at = Span {
-                    offset: offset + lead,
-                    len: glob.len(),
-                    line: span.line,
-                    column,
-                };
+                let column = span.column() + value[..offset - span.offset() + lead].chars().count();
+                let at = Span::new(offset + lead, glob.len(), span.line(), column);
                 offset += part.len() + 1;
                 if glob.is_empty() {
                     return Err(bad("a comma-separated list of paths or globs"));
@@ -173,7 +168,7 @@ pub(crate) fn parse_value(key: &str, value: &str, span: Span) -> Result<Hints, P
             let gate = Gate {
                 command: value.to_owned(),
                 block: false,
-                line: span.line,
+                line: span.line(),
             };
             h.gate = Some(spanned(gate, span));
         }

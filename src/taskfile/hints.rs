@@ -198,7 +198,7 @@ impl Hints {
     /// the line of the first, for an error.
     pub(crate) fn merge(&mut self, mut other: Hints) -> Option<(Span, usize)> {
         let second_gate = match (&self.gate, &other.gate) {
-            (Some(first), Some(second)) => Some((second.span, first.span.line)),
+            (Some(first), Some(second)) => Some((second.span, first.span.line())),
             _ => None,
         };
         if second_gate.is_some() {

@@ -171,7 +171,7 @@ pub(super) fn assign(doc: &mut Document) -> IdIndex {
         .map(|s| Item {
             own: slug_into(&doc.sections[s].title, "section", ID_MAX, &mut slugs),
             chain: doc.sections[s].parent.unwrap_or(0) as u32,
-            line: doc.sections[s].span.line as u32,
+            line: doc.sections[s].span.line() as u32,
             owner: ids::code(IdOwner::Section(s)),
         })
         .collect();
@@ -190,7 +190,7 @@ pub(super) fn assign(doc: &mut Document) -> IdIndex {
             .map(|t| Item {
                 own: slug_into(&doc.tasks[t].text, "task", ID_MAX, &mut slugs),
                 chain: doc.tasks[t].section as u32,
-                line: doc.tasks[t].checkbox.line as u32,
+                line: doc.tasks[t].checkbox.line() as u32,
                 owner: ids::code(IdOwner::Task(t)),
             }),
     );
@@ -212,7 +212,7 @@ fn explicit_ids(doc: &mut Document, taken: &mut Taken) {
             explicit.push((id.value.clone(), id.span, IdOwner::Task(i)));
         }
     }
-    explicit.sort_by_key(|e| e.1.offset);
+    explicit.sort_by_key(|e| e.1.offset());
     for (id, span, owner) in explicit {
         if let Some(first) = taken.find(&id) {
             let first_line = first.line as usize;
@@ -229,7 +229,7 @@ fn explicit_ids(doc: &mut Document, taken: &mut Taken) {
                 doc.sections[s].id_source = IdSource::Hint;
             }
         }
-        let _ = taken.take(id, ids::code(owner), span.line as u32, false);
+        let _ = taken.take(id, ids::code(owner), span.line() as u32, false);
     }
 }
 
@@ -240,7 +240,7 @@ fn dialect_ids(doc: &mut Document, taken: &mut Taken) {
         if task.id_source != IdSource::Dialect || task.id.is_empty() {
             continue;
         }
-        let line = task.checkbox.line as u32;
+        let line = task.checkbox.line() as u32;
         let owner = ids::code(IdOwner::Task(t));
         if let Err(id) = taken.take(task.id.clone(), owner, line, false) {
             let first_line = taken.find(&id).map_or(line, |e| e.line) as usize;

@@ -85,7 +85,7 @@ pub struct Task {
 impl Task {
     /// The byte that says whether the task is done, as an offset in the file.
     pub fn state_offset(&self, source: &Source) -> usize {
-        source.file_offset(self.checkbox.offset + 1)
+        source.file_offset(self.checkbox.offset() + 1)
     }
 }
 
@@ -175,7 +175,7 @@ impl Document {
         for item in empty {
             if !item.optional || doc.dialect == Dialect::Kiro {
                 doc.ignored.push(Ignored {
-                    line: doc.source.span(item.bracket, 0).line,
+                    line: doc.source.span(item.bracket, 0).line(),
                     text: String::new(),
                     reason: "nothing after the checkbox",
                 });
@@ -221,7 +221,12 @@ impl Document {
     pub fn body(&self, t: usize) -> String {
         let task = &self.tasks[t];
         let mut out = String::new();
-        body_into(&self.source, task.checkbox.offset, task.item.end, &mut out);
+        body_into(
+            &self.source,
+            task.checkbox.offset(),
+            task.item.end,
+            &mut out,
+        );
         out
     }
 
@@ -230,7 +235,7 @@ impl Document {
     /// only look at words, without copying it).
     pub fn raw_body(&self, t: usize) -> &str {
         let task = &self.tasks[t];
-        text::body_raw(&self.source, task.checkbox.offset, task.item.end)
+        text::body_raw(&self.source, task.checkbox.offset(), task.item.end)
     }
 
     /// Task `t`'s own body, up to its first subtask, appended to `out`
@@ -240,7 +245,7 @@ impl Document {
         let end = (self.tasks.get(t + 1))
             .filter(|next| next.item.start < task.item.end && next.item.start > task.item.start)
             .map_or(task.item.end, |next| next.item.start);
-        body_into(&self.source, task.checkbox.offset, end, out);
+        body_into(&self.source, task.checkbox.offset(), end, out);
     }
 
     /// Diagnostics become an error; a document without errors passes through.
@@ -259,7 +264,7 @@ impl Document {
         Location {
             path: self.source.path.clone(),
             span,
-            line_text: self.source.line_text(span.line).to_owned(),
+            line_text: self.source.line_text(span.line()).to_owned(),
         }
     }
 
@@ -333,10 +338,10 @@ impl Document {
     /// heading to the next heading of the same or a higher level.
     pub fn section_tasks(&self, section: usize) -> std::ops::Range<usize> {
         let s = &self.sections[section];
-        let start = if section == 0 { 0 } else { s.span.offset };
+        let start = if section == 0 { 0 } else { s.span.offset() };
         let end = (self.sections[section + 1..].iter())
             .find(|next| next.level <= s.level)
-            .map_or(self.source.text.len(), |next| next.span.offset);
+            .map_or(self.source.text.len(), |next| next.span.offset());
         let first = self.tasks.partition_point(|t| t.item.start < start);
         let last = self.tasks.partition_point(|t| t.item.start < end);
         first..last
@@ -350,10 +355,10 @@ impl Document {
         let start = if section == 0 {
             0
         } else {
-            self.sections[section].span.offset
+            self.sections[section].span.offset()
         };
         let end =
-            (self.sections.get(section + 1)).map_or(self.source.text.len(), |s| s.span.offset);
+            (self.sections.get(section + 1)).map_or(self.source.text.len(), |s| s.span.offset());
         let first = self.tasks.partition_point(|t| t.item.start < start);
         let last = self.tasks.partition_point(|t| t.item.start < end);
         first..last
@@ -408,7 +413,7 @@ impl Document {
 
     /// The section a byte offset lies in: the last heading that starts before it.
     fn section_at(&self, offset: usize) -> usize {
-        self.sections[1..].partition_point(|s| s.span.offset <= offset)
+        self.sections[1..].partition_point(|s| s.span.offset() <= offset)
     }
 
     fn build_tasks(&mut self, items: &[scan::RawItem], texts: Vec<String>) {
@@ -419,7 +424,7 @@ impl Document {
         for (n, (item, text)) in items.iter().zip(texts).enumerate() {
             if item.in_quote {
                 self.ignored.push(Ignored {
-                    line: self.source.span_after(&mut lines, item.bracket, 0).line,
+                    line: self.source.span_after(&mut lines, item.bracket, 0).line(),
                     text,
                     reason: "in a block quote",
                 });
@@ -615,7 +620,7 @@ impl Document {
             if !self.tasks[t].text.contains('\0') {
                 continue;
             }
-            let start = self.tasks[t].checkbox.offset;
+            let start = self.tasks[t].checkbox.offset();
             let line = &self.source.text[start..self.source.line_end(start)];
             if let Some(i) = line.find('\0') {
                 let span = self.source.span(start + i, 1);

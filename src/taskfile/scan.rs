@@ -646,7 +646,7 @@ mod tests {
         let gates: Vec<_> = (scan_in_pieces(&s, PIECE).comments.iter())
             .map(|c| {
                 let g = c.hints.gate.as_ref().unwrap();
-                (g.value.command.clone(), g.span.line, g.span.column)
+                (g.value.command.clone(), g.span.line(), g.span.column())
             })
             .collect();
         assert_eq!(gates, [("make".into(), 2, 1), ("a; b".into(), 6, 3)]);

@@ -17,15 +17,18 @@ pub struct Source {
     pub text: String,
     /// 3 when the file starts with a UTF-8 byte order mark, else 0.
     pub bom: usize,
-    line_starts: Vec<usize>,
+    /// Where each line starts (`u32`: see [`MAX_BYTES`]).
+    line_starts: Vec<u32>,
 }
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// The most bytes read from a task file: far more than any plan (a
 /// 100,000-task plan is a few MB), and a bound on what `/dev/zero` or an
-/// endless pipe can cost.
+/// endless pipe can cost. Every way to a `Source` holds to it, which is what
+/// lets a [`Span`] and the line index keep positions in `u32`s.
 pub const MAX_BYTES: u64 = 64 << 20;
+const _: () = assert!(MAX_BYTES < u32::MAX as u64);
 
 impl Source {
     /// Reads a task file, with an error for people when it is missing, a
@@ -48,16 +51,19 @@ impl Source {
         file.take(MAX_BYTES + 1)
             .read_to_end(&mut bytes)
             .map_err(io)?;
+        Source::from_bytes(path, bytes)
+    }
+
+    /// A task file's bytes (read again while a run goes on, or from git),
+    /// with the errors of [`Source::read`] for ones that are too big or not
+    /// UTF-8.
+    pub fn from_bytes(path: &Path, mut bytes: Vec<u8>) -> Result<Source, Error> {
         if bytes.len() as u64 > MAX_BYTES {
             return Err(Error::TooBig {
                 path: path.to_owned(),
                 limit: MAX_BYTES,
             });
         }
-        Source::from_bytes(path, bytes)
-    }
-
-    pub fn from_bytes(path: &Path, mut bytes: Vec<u8>) -> Result<Source, Error> {
         let bom = if bytes.starts_with(BOM) { BOM.len() } else { 0 };
         // In place: `split_off(0)` would copy the whole file (13 MB for
         // 100,000 tasks) into a second buffer.
@@ -83,9 +89,17 @@ impl Source {
         Ok(Source::new(path.to_owned(), text, bom))
     }
 
+    /// A source of text known to be at most [`MAX_BYTES`] long (panics
+    /// otherwise: bytes from outside go through [`Source::from_bytes`],
+    /// which says so as an error).
     pub fn new(path: PathBuf, text: String, bom: usize) -> Source {
+        assert!(
+            text.len() as u64 <= MAX_BYTES,
+            "a task file over MAX_BYTES: {} bytes",
+            text.len()
+        );
         let mut line_starts = vec![0];
-        line_starts.extend(memchr_lines(text.as_bytes()));
+        line_starts.extend(memchr_lines(text.as_bytes()).map(|i| i as u32));
         Source {
             path,
             text,
@@ -96,7 +110,7 @@ impl Source {
 
     /// The span of `len` bytes at `offset`, with its line and column.
     pub fn span(&self, offset: usize, len: usize) -> Span {
-        let line_index = self.line_starts.partition_point(|&s| s <= offset) - 1;
+        let line_index = self.line_starts.partition_point(|&s| s as usize <= offset) - 1;
         self.span_on(line_index, offset, len)
     }
 
@@ -106,16 +120,16 @@ impl Source {
     pub(crate) fn span_after(&self, cursor: &mut SpanCursor, offset: usize, len: usize) -> Span {
         let starts = &self.line_starts;
         let mut line = cursor.line;
-        if starts[line] > offset {
-            line = starts.partition_point(|&s| s <= offset) - 1;
+        if starts[line] as usize > offset {
+            line = starts.partition_point(|&s| s as usize <= offset) - 1;
         } else {
             // A few lines forward are stepped over, a longer way searched.
             let mut steps = 0;
-            while line + 1 < starts.len() && starts[line + 1] <= offset {
+            while line + 1 < starts.len() && starts[line + 1] as usize <= offset {
                 line += 1;
                 steps += 1;
                 if steps == 8 {
-                    line += starts[line..].partition_point(|&s| s <= offset) - 1;
+                    line += starts[line..].partition_point(|&s| s as usize <= offset) - 1;
                     break;
                 }
             }
@@ -125,29 +139,20 @@ impl Source {
     }
 
     fn span_on(&self, line_index: usize, offset: usize, len: usize) -> Span {
-        let start = self.line_starts[line_index];
+        let start = self.line_starts[line_index] as usize;
         let before = &self.text[start..offset.min(self.text.len())];
         let column = 1 + if before.is_ascii() {
             before.len()
         } else {
             before.chars().count()
         };
-        Span {
-            offset,
-            len,
-            line: line_index + 1,
-            column,
-        }
+        Span::new(offset, len, line_index + 1, column)
     }
 
     /// The text of 1-based `line` without its line ending.
     pub fn line_text(&self, line: usize) -> &str {
-        let start = self.line_starts[line - 1];
-        let end = self
-            .line_starts
-            .get(line)
-            .copied()
-            .unwrap_or(self.text.len());
+        let start = self.line_starts[line - 1] as usize;
+        let end = (self.line_starts.get(line)).map_or(self.text.len(), |&e| e as usize);
         self.text[start..end].trim_end_matches(['\n', '\r'])
     }
 
@@ -192,7 +197,7 @@ mod tests {
         let s = Source::new("t.md".into(), "é\n- [ ] ñx\n".into(), 0);
         let off = s.text.find('x').unwrap();
         let span = s.span(off, 1);
-        assert_eq!((span.line, span.column), (2, 8));
+        assert_eq!((span.line(), span.column()), (2, 8));
     }
 
     #[test]
@@ -204,6 +209,19 @@ mod tests {
             } => assert_eq!((line, column, byte), (2, 3, 5)),
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn bytes_past_the_cap_are_an_error_wherever_they_come_from() {
+        // Zeroed, so the 64 MiB are never touched: only the length counts.
+        let bytes = vec![0u8; MAX_BYTES as usize + 1];
+        let err = Source::from_bytes(Path::new("t.md"), bytes).unwrap_err();
+        assert!(matches!(err, Error::TooBig { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn a_span_is_four_u32s() {
+        assert_eq!(std::mem::size_of::<Span>(), 16);
     }
 
     #[test]
@@ -220,8 +238,8 @@ mod tests {
         assert_eq!(s.line_end(0), 7);
         assert_eq!(s.line_text(2), "- [ ] b");
         let b = s.text.find('b').unwrap();
-        assert_eq!((s.span(b, 1).line, s.span(b, 1).column), (2, 7));
-        assert_eq!(s.span(s.text.len() - 1, 1).line, 3);
+        assert_eq!((s.span(b, 1).line(), s.span(b, 1).column()), (2, 7));
+        assert_eq!(s.span(s.text.len() - 1, 1).line(), 3);
     }
 
     #[test]

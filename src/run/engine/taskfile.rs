@@ -50,7 +50,7 @@ impl Engine {
                     let reason = match &e {
                         Error::Invalid { diagnostics, .. } => diagnostics
                             .first()
-                            .map(|d| format!("line {}: {}", d.at.span.line, d.error))
+                            .map(|d| format!("line {}: {}", d.at.span.line(), d.error))
                             .unwrap_or_else(|| e.to_string()),
                         _ => e.to_string(),
                     };
