@@ -90,7 +90,7 @@ fn place(file: Option<PathBuf>) -> Result<Place, Error> {
 
 fn post(args: PostArgs) -> Result<i32, Error> {
     let p = place(args.file)?;
-    let ids = (p.doc.tasks.iter().map(|t| t.id.as_str()))
+    let ids = (p.doc.tasks.iter().map(|t| t.id()))
         .chain(p.doc.sections.iter().skip(1).map(|s| s.id.as_str()));
     // A full id, or its last segments when only one id ends that way (as
     // `after` reads them).
@@ -112,12 +112,12 @@ fn post(args: PostArgs) -> Result<i32, Error> {
     // last segments, as `after` reads them.
     let to = to.or_else(|| {
         let old = crate::taskfile::legacy_ids(&p.doc);
-        let olds = (old.tasks.iter().zip(&p.doc.tasks).map(|(o, t)| (o, &t.id))).chain(
+        let olds = (old.tasks.iter().zip(&p.doc.tasks).map(|(o, t)| (o, t.id()))).chain(
             (old.sections.iter().zip(&p.doc.sections))
                 .skip(1)
-                .map(|(o, s)| (o, &s.id)),
+                .map(|(o, s)| (o, s.id.as_str())),
         );
-        let pairs: Vec<(&String, &String)> = olds.collect();
+        let pairs: Vec<(&String, &str)> = olds.collect();
         let full = match pairs.iter().find(|(o, _)| **o == args.to) {
             Some(&(o, _)) => Some(o.clone()),
             None => {
@@ -129,10 +129,10 @@ fn post(args: PostArgs) -> Result<i32, Error> {
         pairs
             .iter()
             .find(|(o, _)| **o == full)
-            .map(|(_, now)| (*now).clone())
+            .map(|(_, now)| (*now).to_owned())
     });
     let Some(to) = to else {
-        let tasks: Vec<&str> = p.doc.tasks.iter().map(|t| t.id.as_str()).collect();
+        let tasks: Vec<&str> = p.doc.tasks.iter().map(|t| t.id()).collect();
         let sections: Vec<&str> = p
             .doc
             .sections
@@ -189,10 +189,10 @@ fn post(args: PostArgs) -> Result<i32, Error> {
 fn read(args: ReadArgs) -> Result<i32, Error> {
     let p = place(args.file)?;
     // The sections a task sits in: a message to any of them is for it.
-    let sections: Vec<String> = match p.doc.tasks.iter().find(|t| t.id == p.me) {
+    let sections: Vec<String> = match p.doc.tasks.iter().find(|t| t.id() == p.me) {
         Some(t) => {
             let mut out = Vec::new();
-            let mut s = Some(t.section);
+            let mut s = Some(t.section());
             while let Some(i) = s {
                 out.push(p.doc.sections[i].id.clone());
                 s = p.doc.sections[i].parent;

@@ -243,7 +243,7 @@ fn reading_and_writing_back_unchanged_is_byte_exact() {
         // No ticks, and ticks of tasks that are already done, write nothing.
         let done: Vec<Tick> = (doc.tasks.iter().filter(|t| t.checked))
             .map(|t| Tick {
-                id: t.id.clone(),
+                id: t.id().to_owned(),
                 text: None,
             })
             .collect();
@@ -276,22 +276,23 @@ fn every_checkbox_span_points_at_its_brackets() {
                 matches!(state, b' ' | b'\t')
             };
             if bytes[at - 1] != b'[' || bytes[at + 1] != b']' || !ok_state {
-                return Err(format!("task `{}`: no checkbox at byte {at}", t.id));
+                return Err(format!("task `{}`: no checkbox at byte {at}", t.id()));
             }
             // line:column (in characters) of the span is the `[` too.
             let line = doc.source.line_text(t.checkbox.line());
             if line.chars().nth(t.checkbox.column() - 1) != Some('[') {
                 return Err(format!(
                     "task `{}`: line {} column {} is not its `[`: {line:?}",
-                    t.id,
+                    t.id(),
                     t.checkbox.line(),
                     t.checkbox.column()
                 ));
             }
-            if !t.text.is_empty() && !line.contains(t.text.split(' ').next().unwrap()) {
+            if !t.text().is_empty() && !line.contains(t.text().split(' ').next().unwrap()) {
                 return Err(format!(
                     "task `{}`: text {:?} not on its line",
-                    t.id, t.text
+                    t.id(),
+                    t.text()
                 ));
             }
         }
@@ -302,7 +303,14 @@ fn every_checkbox_span_points_at_its_brackets() {
 /// What a user sees of a file's tasks: line, state, optional, text.
 fn task_view(doc: &Document) -> Vec<(usize, bool, bool, String)> {
     (doc.tasks.iter())
-        .map(|t| (t.checkbox.line(), t.checked, t.optional, t.text.clone()))
+        .map(|t| {
+            (
+                t.checkbox.line(),
+                t.checked,
+                t.optional,
+                t.text().to_owned(),
+            )
+        })
         .collect()
 }
 
@@ -319,12 +327,12 @@ fn parsing_in_pieces_reads_every_file_as_parsing_it_whole() {
                     let t = &doc.tasks[i];
                     format!(
                         "{} {:?} {:?} {} {:?} {:?} {:?} {:?} {:?}",
-                        t.id,
+                        t.id(),
                         t.checkbox,
-                        t.text,
-                        t.item.start,
-                        t.section,
-                        t.parent,
+                        t.text(),
+                        t.item().start,
+                        t.section(),
+                        t.parent(),
                         t.children,
                         t.hints,
                         doc.body(i)
@@ -378,8 +386,8 @@ fn line_endings_bom_and_final_newline_do_not_change_the_tasks() {
             if task_view(&other) != want || other.dialect != doc.dialect {
                 return Err(format!("{how}: the tasks differ"));
             }
-            let ids: Vec<_> = other.tasks.iter().map(|t| &t.id).collect();
-            if ids != doc.tasks.iter().map(|t| &t.id).collect::<Vec<_>>() {
+            let ids: Vec<_> = other.tasks.iter().map(|t| t.id()).collect();
+            if ids != doc.tasks.iter().map(|t| t.id()).collect::<Vec<_>>() {
                 return Err(format!("{how}: the ids differ"));
             }
         }
@@ -391,7 +399,7 @@ fn line_endings_bom_and_final_newline_do_not_change_the_tasks() {
         for (a, b) in doc.tasks.iter().zip(&other.tasks) {
             let (x, y) = (a.state_offset(&doc.source), b.state_offset(&other.source));
             if y != x + 3 || with_bom[y] != bytes[x] {
-                return Err(format!("task `{}`: BOM offset {y} vs {x}", a.id));
+                return Err(format!("task `{}`: BOM offset {y} vs {x}", a.id()));
             }
         }
         Ok(())
@@ -433,7 +441,7 @@ fn with_ancestors(doc: &Document, t: usize) -> Vec<usize> {
     let mut cur = Some(t);
     while let Some(i) = cur {
         out.push(doc.tasks[i].state_offset(&doc.source));
-        cur = doc.tasks[i].parent;
+        cur = doc.tasks[i].parent();
     }
     out
 }
@@ -473,7 +481,7 @@ fn tick_everything(path: &Path) -> Result<usize, String> {
     // Ticks change bytes in place, so state offsets stay where they were.
     let open: Vec<(String, usize)> = (first.tasks.iter())
         .filter(|t| !t.checked)
-        .map(|t| (t.id.clone(), t.state_offset(&first.source)))
+        .map(|t| (t.id().to_owned(), t.state_offset(&first.source)))
         .collect();
     // Single ticks; for a very long file every `stride`-th task is ticked
     // alone and the tasks between in one call.
@@ -535,7 +543,7 @@ fn tick_everything(path: &Path) -> Result<usize, String> {
     if let Some(t) = doc.tasks.iter().find(|t| !t.checked) {
         return Err(format!(
             "task `{}` still open after ticking everything",
-            t.id
+            t.id()
         ));
     }
     if task_view(&doc).len() != first.tasks.len() {
@@ -543,7 +551,7 @@ fn tick_everything(path: &Path) -> Result<usize, String> {
     }
     // Undo the last task ticked: its box and its parents' boxes clear, nothing else.
     if let Some((id, _)) = open.last() {
-        let t = doc.tasks.iter().position(|t| &t.id == id).unwrap();
+        let t = doc.tasks.iter().position(|t| t.id() == id).unwrap();
         let mut want = with_ancestors(&doc, t);
         want.sort();
         age(&copy);
@@ -751,7 +759,7 @@ fn line_endings_and_missing_final_newlines_survive_ticking() {
         let (_dir, copy) = scratch_copy(&path);
         let ticks: Vec<Tick> = (doc.tasks.iter())
             .map(|t| Tick {
-                id: t.id.clone(),
+                id: t.id().to_owned(),
                 text: None,
             })
             .collect();
@@ -789,7 +797,7 @@ fn look_alikes_in_fences_comments_and_tables_are_not_tasks() {
     // Obsidian's test file: a fenced and a commented look-alike; only the
     // one in Obsidian's `%%` comment (no comment to CommonMark) is a task.
     let doc = read(&file("non_tasks.md"));
-    let texts: Vec<_> = doc.tasks.iter().map(|t| t.text.as_str()).collect();
+    let texts: Vec<_> = doc.tasks.iter().map(|t| t.text()).collect();
     assert_eq!(
         texts,
         ["I look like a task but am in an Obsidian (percent) comment"]
@@ -819,7 +827,7 @@ fn look_alikes_in_fences_comments_and_tables_are_not_tasks() {
     // "- 1.1 [ ] sub" is not (the checkbox is not first).
     let doc = read(&file("apollo-toolkit"));
     assert_eq!(doc.tasks.len(), 3);
-    assert!(doc.tasks.iter().all(|t| t.text == "[Main task item]"));
+    assert!(doc.tasks.iter().all(|t| t.text() == "[Main task item]"));
 }
 
 #[test]
@@ -828,7 +836,7 @@ fn spec_kit_files_keep_their_ids_and_front_matter() {
         return;
     }
     let doc = read(&file("precta__specs__001"));
-    let ids: Vec<_> = doc.tasks.iter().map(|t| t.id.clone()).collect();
+    let ids: Vec<_> = doc.tasks.iter().map(|t| t.id().to_owned()).collect();
     let want: Vec<_> = (1..=154).map(|n| format!("T{n:03}")).collect();
     assert_eq!(ids, want);
     // The template's front matter has a blank line after `---`; it is no
@@ -841,7 +849,7 @@ fn spec_kit_files_keep_their_ids_and_front_matter() {
             .iter()
             .all(|s| !s.title.contains("description"))
     );
-    assert_eq!(doc.tasks[0].id, "T001");
+    assert_eq!(doc.tasks[0].id(), "T001");
     assert!(doc.tasks[2].parallel_mark, "T003 is marked [P]");
     // Blocked-by ids: `T000l [B:T000a,T000e]`.
     let doc = read(&file("MichelKerkmeester"));
@@ -856,9 +864,9 @@ fn kiro_files_nest_by_number_and_skip_optional_tasks() {
         return;
     }
     let doc = read(&file("vercel-ai-chatui"));
-    let by_id = |id: &str| doc.tasks.iter().position(|t| t.id == id).unwrap();
-    assert_eq!(doc.tasks[by_id("1.1")].parent, Some(by_id("1")));
-    assert_eq!(doc.tasks.iter().filter(|t| t.parent.is_none()).count(), 7);
+    let by_id = |id: &str| doc.tasks.iter().position(|t| t.id() == id).unwrap();
+    assert_eq!(doc.tasks[by_id("1.1")].parent(), Some(by_id("1")));
+    assert_eq!(doc.tasks.iter().filter(|t| t.parent().is_none()).count(), 7);
     let path = file("v1.6-merge-import-export");
     let doc = read(&path);
     let optional: Vec<_> = doc.tasks.iter().filter(|t| t.optional).collect();
@@ -889,10 +897,10 @@ fn task_text_and_body_are_what_the_user_wrote() {
     // todo.md ends each task line with two spaces (a hard break).
     let doc = read(&file("todomd__todo.md"));
     assert_eq!(
-        doc.tasks[0].text,
+        doc.tasks[0].text(),
         "Work on the website ~3d #feat @john 2020-03-20"
     );
-    assert!(doc.tasks.iter().all(|t| t.text == t.text.trim()));
+    assert!(doc.tasks.iter().all(|t| t.text() == t.text().trim()));
     assert_eq!(doc.sections.last().unwrap().title, "Done ✓");
     // A fenced block indented under a task is its body.
     let doc = read(&file("code_block_in_task"));
@@ -905,12 +913,12 @@ fn task_text_and_body_are_what_the_user_wrote() {
     assert!(
         doc.tasks
             .iter()
-            .all(|t| !t.id.contains("جامعة") && t.id.len() <= 48)
+            .all(|t| !t.id().contains("جامعة") && t.id().len() <= 48)
     );
     assert!(
         doc.tasks
             .iter()
-            .any(|t| t.id == "التحضير/cracking-the-coding-interview-6th")
+            .any(|t| t.id() == "التحضير/cracking-the-coding-interview-6th")
     );
 }
 
@@ -935,7 +943,7 @@ fn fixture_speckit_front_matter_ids_markers_and_dependencies() {
         ]
     );
     assert_eq!(doc.sections[1].level, 1);
-    let ids: Vec<_> = doc.tasks.iter().map(|t| t.id.as_str()).collect();
+    let ids: Vec<_> = doc.tasks.iter().map(|t| t.id()).collect();
     assert_eq!(
         ids,
         ["T001", "T002", "T003", "T004", "T005", "T006", "T007"]
@@ -947,11 +955,11 @@ fn fixture_speckit_front_matter_ids_markers_and_dependencies() {
         b'X'
     );
     let marked: Vec<_> = (doc.tasks.iter().filter(|t| t.parallel_mark))
-        .map(|t| t.id.as_str())
+        .map(|t| t.id())
         .collect();
     assert_eq!(marked, ["T002", "T003", "T004", "T005"]);
     let depends = |id: &str| -> Vec<String> {
-        let t = doc.tasks.iter().find(|t| t.id == id).unwrap();
+        let t = doc.tasks.iter().find(|t| t.id() == id).unwrap();
         t.depends.iter().map(|d| d.value.clone()).collect()
     };
     assert_eq!(depends("T006"), ["T004", "T005"]);
@@ -977,13 +985,13 @@ fn fixture_kiro_numbers_nest_and_optional_tasks_are_skipped() {
     let doc = read(&path);
     assert_eq!(doc.dialect, Dialect::Kiro);
     assert!(!doc.source.text.ends_with('\n'), "no final newline");
-    let by_id = |id: &str| doc.tasks.iter().position(|t| t.id == id).unwrap();
+    let by_id = |id: &str| doc.tasks.iter().position(|t| t.id() == id).unwrap();
     // `1.1` written flush left under `1.` is its subtask.
-    assert_eq!(doc.tasks[by_id("1.1")].parent, Some(by_id("1")));
-    assert_eq!(doc.tasks[by_id("1.3")].parent, Some(by_id("1")));
-    assert_eq!(doc.tasks[by_id("2.1")].parent, Some(by_id("2")));
-    assert_eq!(doc.tasks.iter().filter(|t| t.parent.is_none()).count(), 3);
-    assert_eq!(doc.tasks[by_id("2")].text, "2. 建立数据模型");
+    assert_eq!(doc.tasks[by_id("1.1")].parent(), Some(by_id("1")));
+    assert_eq!(doc.tasks[by_id("1.3")].parent(), Some(by_id("1")));
+    assert_eq!(doc.tasks[by_id("2.1")].parent(), Some(by_id("2")));
+    assert_eq!(doc.tasks.iter().filter(|t| t.parent().is_none()).count(), 3);
+    assert_eq!(doc.tasks[by_id("2")].text(), "2. 建立数据模型");
     assert!(doc.tasks[by_id("1.2")].parallel_mark);
     let depends = |id: &str| -> Vec<String> {
         (doc.tasks[by_id(id)].depends.iter())
@@ -1014,7 +1022,7 @@ fn fixture_nesting_markers_look_alikes_with_crlf_and_a_bom() {
     let doc = read(&fixture("nested-crlf-bom.md"));
     assert_eq!(doc.source.bom, 3);
     assert!(doc.source.text.contains("\r\n"));
-    let texts: Vec<_> = doc.tasks.iter().map(|t| t.text.as_str()).collect();
+    let texts: Vec<_> = doc.tasks.iter().map(|t| t.text()).collect();
     assert_eq!(
         texts,
         [
@@ -1033,7 +1041,7 @@ fn fixture_nesting_markers_look_alikes_with_crlf_and_a_bom() {
             "Closed by the end of that item",
         ]
     );
-    let children = |t: usize| -> Vec<usize> { doc.tasks[t].children.clone() };
+    let children = |t: usize| -> Vec<usize> { doc.tasks[t].children.to_vec() };
     assert_eq!(children(0), [1, 2, 5]);
     assert_eq!(children(2), [3]);
     assert_eq!(children(3), [4]);
@@ -1051,8 +1059,8 @@ fn fixture_nesting_markers_look_alikes_with_crlf_and_a_bom() {
         ignored,
         [(24, "nothing after the checkbox"), (40, "in a block quote")]
     );
-    assert_eq!(doc.tasks[0].id, "compile");
-    assert_eq!(doc.tasks[1].id, "linux");
+    assert_eq!(doc.tasks[0].id(), "compile");
+    assert_eq!(doc.tasks[1].id(), "linux");
     let plan = Plan::build(doc, PlanOptions::default()).unwrap();
     // A ticked parent makes everything under it done.
     assert!(plan.is_done(4));

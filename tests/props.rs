@@ -271,7 +271,14 @@ fn parse(bytes: &[u8]) -> Document {
 /// What a user sees of the tasks: line, state, text, id.
 fn view(doc: &Document) -> Vec<(usize, bool, String, String)> {
     (doc.tasks.iter())
-        .map(|t| (t.checkbox.line(), t.checked, t.text.clone(), t.id.clone()))
+        .map(|t| {
+            (
+                t.checkbox.line(),
+                t.checked,
+                t.text().to_owned(),
+                t.id().to_owned(),
+            )
+        })
         .collect()
 }
 
@@ -283,15 +290,15 @@ fn whole_view(doc: &Document) -> Vec<String> {
     for (i, t) in doc.tasks.iter().enumerate() {
         out.push(format!(
             "task {} {:?} {:?} {} {} {:?} {} {:?} {:?} {:?} {} {:?} {:?}",
-            t.id,
+            t.id(),
             t.id_source,
             t.checkbox,
             t.checked,
             t.optional,
-            t.text,
-            t.item.start,
-            t.section,
-            t.parent,
+            t.text(),
+            t.item().start,
+            t.section(),
+            t.parent(),
             t.children,
             t.parallel_mark,
             t.depends.iter().map(|d| &d.value).collect::<Vec<_>>(),
@@ -341,8 +348,10 @@ fn parse_and_plan(bytes: &[u8]) {
         };
         for t in &doc.tasks {
             // Spans stay inside the text, on char boundaries.
-            assert!(t.item.start <= t.checkbox.offset() && t.checkbox.offset() + 3 <= t.item.end);
-            assert!(doc.source.text.is_char_boundary(t.item.end));
+            assert!(
+                t.item().start <= t.checkbox.offset() && t.checkbox.offset() + 3 <= t.item().end
+            );
+            assert!(doc.source.text.is_char_boundary(t.item().end));
         }
         for include_optional in [false, true] {
             // Tracks too: modules joined across waves never panic either.
@@ -366,10 +375,10 @@ fn parse_and_plan(bytes: &[u8]) {
 /// kept its text, id and state (parents that were completed aside).
 fn check_tick(bytes: &[u8], t: usize) -> Result<(), TestCaseError> {
     let doc = parse(bytes);
-    let id = doc.tasks[t].id.clone();
+    let id = doc.tasks[t].id().to_owned();
     // `tick::edit` finds the first task with an id; duplicates are refused
     // by `tick::apply` and the planner.
-    let t = doc.tasks.iter().position(|x| x.id == id).unwrap();
+    let t = doc.tasks.iter().position(|x| x.id() == id).unwrap();
     let task = &doc.tasks[t];
     let mut edited = bytes.to_vec();
     let outcome = tick::edit(
@@ -400,10 +409,10 @@ fn check_tick(bytes: &[u8], t: usize) -> Result<(), TestCaseError> {
     prop_assert!(changed.contains(&at), "state byte {} not changed", at);
     // Everything else that changed is the state byte of a parent.
     let mut ancestors = Vec::new();
-    let mut p = task.parent;
+    let mut p = task.parent();
     while let Some(i) = p {
         ancestors.push(i);
-        p = doc.tasks[i].parent;
+        p = doc.tasks[i].parent();
     }
     let flipped: Vec<usize> = (ancestors.iter().copied())
         .filter(|&a| changed.contains(&doc.tasks[a].state_offset(&doc.source)))
@@ -422,11 +431,11 @@ fn check_tick(bytes: &[u8], t: usize) -> Result<(), TestCaseError> {
         "tick changed the task count"
     );
     for (i, (a, b)) in doc.tasks.iter().zip(&after.tasks).enumerate() {
-        prop_assert_eq!(&a.id, &b.id);
-        prop_assert_eq!(&a.text, &b.text);
+        prop_assert_eq!(a.id(), b.id());
+        prop_assert_eq!(a.text(), b.text());
         prop_assert_eq!(a.checkbox.offset(), b.checkbox.offset());
         let want = a.checked || i == t || flipped.contains(&i);
-        prop_assert_eq!(b.checked, want, "task {} `{}`", i, a.id);
+        prop_assert_eq!(b.checked, want, "task {} `{}`", i, a.id());
     }
     Ok(())
 }
@@ -490,7 +499,7 @@ proptest! {
         let mut bytes = d.bytes();
         let doc = parse(&bytes);
         let ticks: Vec<Tick> = (doc.tasks.iter())
-            .map(|t| Tick { id: t.id.clone(), text: None })
+            .map(|t| Tick { id: t.id().to_owned(), text: None })
             .collect();
         tick::edit(&doc, &mut bytes, &ticks, false);
         let after = parse(&bytes);

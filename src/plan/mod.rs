@@ -167,7 +167,7 @@ impl Plan {
             if self.doc.tasks[i].checked {
                 return true;
             }
-            cur = self.doc.tasks[i].parent;
+            cur = self.doc.tasks[i].parent();
         }
         false
     }
@@ -183,9 +183,9 @@ impl Plan {
         let mut cur = Some(t);
         while let Some(i) = cur {
             out.extend_from_slice(&self.tasks[i].after);
-            cur = self.doc.tasks[i].parent;
+            cur = self.doc.tasks[i].parent();
         }
-        let mut s = Some(self.doc.tasks[t].section);
+        let mut s = Some(self.doc.tasks[t].section());
         while let Some(i) = s {
             out.extend(self.section_after(i));
             s = self.doc.sections[i].parent;
@@ -239,7 +239,7 @@ impl Planner {
                 continue;
             }
             for t in doc.section_tasks(m) {
-                if doc.tasks[t].parent.is_none() {
+                if doc.tasks[t].parent().is_none() {
                     for &p in follows {
                         self.edge(t, Target::Section(p), EdgeFrom::TRACK);
                     }
@@ -252,7 +252,7 @@ impl Planner {
         for &i in doc.hinted_tasks() {
             let t = &doc.tasks[i];
             for dep in &t.hints.after {
-                if let Some(target) = self.lookup(doc, &t.id, dep) {
+                if let Some(target) = self.lookup(doc, t.id(), dep) {
                     self.edge(i, target, EdgeFrom::HINT);
                     self.after_spans.entry((i, target)).or_insert(dep.span);
                 }
@@ -290,7 +290,8 @@ impl Planner {
                         dep.span,
                         format!(
                             "task `{}` says it depends on `{}`, which no task is; ignored",
-                            t.id, dep.value
+                            t.id(),
+                            dep.value
                         ),
                     )),
                 }
@@ -321,7 +322,7 @@ impl Planner {
             ) {
                 let units: Vec<usize> = doc
                     .section_tasks(s)
-                    .filter(|&t| doc.tasks[t].parent.is_none())
+                    .filter(|&t| doc.tasks[t].parent().is_none())
                     .collect();
                 self.chain(doc, &units, false);
             }
@@ -340,7 +341,7 @@ impl Planner {
             }
             match task.hints.parallel.as_ref().map(|p| p.value) {
                 Some(Parallel::Sequential) => self.chain(doc, &task.children, false),
-                None if doc.dialect.in_order() && !explicit_above(task.section) => {
+                None if doc.dialect.in_order() && !explicit_above(task.section()) => {
                     self.chain(doc, &doc.tasks[p].children.clone(), true)
                 }
                 _ => {}
@@ -355,7 +356,7 @@ impl Planner {
                     .tasks
                     .iter()
                     .copied()
-                    .filter(|&t| doc.tasks[t].parent.is_none())
+                    .filter(|&t| doc.tasks[t].parent().is_none())
                     .collect();
                 self.chain(doc, &units, true);
             }
@@ -406,14 +407,14 @@ impl Planner {
             }
         }
         let wave_of = |tasks: &[PlannedTask], target: Target| match target {
-            Target::Task(d) => (Some(tasks[d].wave), &doc.tasks[d].id),
-            Target::Section(s) => (section_max_wave[s], &doc.sections[s].id),
+            Target::Task(d) => (Some(tasks[d].wave), doc.tasks[d].id()),
+            Target::Section(s) => (section_max_wave[s], doc.sections[s].id.as_str()),
         };
         let later =
-            |t: usize, task_wave: usize, dep_id: &String, w: usize| PlanError::DependsOnLaterWave {
-                task: doc.tasks[t].id.clone(),
+            |t: usize, task_wave: usize, dep_id: &str, w: usize| PlanError::DependsOnLaterWave {
+                task: doc.tasks[t].id().to_owned(),
                 task_wave: task_wave + 1,
-                dependency: dep_id.clone(),
+                dependency: dep_id.to_owned(),
                 dependency_wave: w + 1,
             };
         let mut errors = Vec::new();
@@ -476,14 +477,14 @@ impl Planner {
             graph.extend(self.tasks[t].after.iter().map(|&a| node(a)));
             graph.extend(doc.tasks[t].children.iter().copied());
             // Every enclosing task's `after` holds for this task too.
-            let mut p = doc.tasks[t].parent;
+            let mut p = doc.tasks[t].parent();
             while let Some(i) = p {
                 graph.extend(self.tasks[i].after.iter().map(|&a| node(a)));
-                p = doc.tasks[i].parent;
+                p = doc.tasks[i].parent();
             }
             // A section's `after` holds for every task in it, outer
             // sections first.
-            graph.extend(section_chain[doc.tasks[t].section].iter().copied());
+            graph.extend(section_chain[doc.tasks[t].section()].iter().copied());
             graph.end_node();
         }
         for section in &doc.sections {
@@ -494,7 +495,7 @@ impl Planner {
         if let Some(cycle) = graph.find_cycle() {
             let name = |i: usize| {
                 if i < n {
-                    doc.tasks[i].id.clone()
+                    doc.tasks[i].id().to_owned()
                 } else {
                     doc.sections[i - n].id.clone()
                 }

@@ -58,9 +58,9 @@ pub(super) fn task_settings(doc: &Document) -> Vec<Arc<Settings>> {
     let hinted = has_hints(doc);
     let mut tasks: Vec<Arc<Settings>> = Vec::with_capacity(doc.tasks.len());
     for (t, task) in doc.tasks.iter().enumerate() {
-        let above = match task.parent {
+        let above = match task.parent() {
             Some(p) => &tasks[p],
-            None => &sections[task.section],
+            None => &sections[task.section()],
         };
         // A task without hints of its own shares what is above it.
         let own = if hinted[t] {
@@ -137,17 +137,17 @@ impl Planner {
                     let files = doc.tasks[i].hints.files.iter().map(|f| &f.value);
                     add_files(&mut declared, files);
                 }
-                cur = doc.tasks[i].parent;
+                cur = doc.tasks[i].parent();
             }
-            groups.extend_from_slice(&section_groups[task.section]);
-            add_files(&mut declared, section_files[task.section].iter());
+            groups.extend_from_slice(&section_groups[task.section()]);
+            add_files(&mut declared, section_files[task.section()].iter());
             self.tasks[t].groups = groups;
             // A claim needs a `/` or a backtick in the item's bytes (its text
             // and body come from them): most tasks have neither, and need
             // no body read.
-            let raw = &doc.source.text.as_bytes()[task.item.clone()];
+            let raw = &doc.source.text.as_bytes()[task.item().clone()];
             let mut inferred = match memchr::memchr2(b'/', b'`', raw) {
-                Some(_) => files::infer(&task.text, doc.raw_body(t)),
+                Some(_) => files::infer(task.text(), doc.raw_body(t)),
                 None => Vec::new(),
             };
             inferred.retain(|p| !declared.contains(p));

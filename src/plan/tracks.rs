@@ -42,12 +42,12 @@ pub struct Tracks {
 impl Tracks {
     /// Whether task `t` of `doc` waits for every earlier wave.
     pub fn waits_for_waves(&self, doc: &Document, t: usize) -> bool {
-        self.barrier[doc.tasks[t].section]
+        self.barrier[doc.tasks[t].section()]
     }
 
     /// The track of the module task `t` is in, if any.
     pub fn track_of(&self, doc: &Document, t: usize) -> Option<usize> {
-        let mut s = Some(doc.tasks[t].section);
+        let mut s = Some(doc.tasks[t].section());
         while let Some(i) = s {
             if let Some(k) = self.of_section[i] {
                 return Some(k);

@@ -188,7 +188,7 @@ impl Journal {
         let old = crate::taskfile::legacy_ids(doc);
         let renames: HashMap<&str, &str> = (old.tasks.iter())
             .zip(&doc.tasks)
-            .map(|(from, t)| (from.as_str(), t.id.as_str()))
+            .map(|(from, t)| (from.as_str(), t.id()))
             .collect();
         let records = std::mem::take(&mut self.tasks);
         let mut kept = Vec::new();

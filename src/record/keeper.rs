@@ -216,8 +216,8 @@ impl Keeper {
                 .map(|&(t, _)| {
                     let task = &doc.tasks[t];
                     let tick = Tick {
-                        id: task.id.clone(),
-                        text: Some(task.text.clone()),
+                        id: task.id().to_owned(),
+                        text: Some(task.text().to_owned()),
                     };
                     (t, tick)
                 })

@@ -153,13 +153,13 @@ pub fn changes(doc: &Document, ticks: &[Tick], undo: bool) -> (Vec<Change>, Outc
     for (tick, t) in ticks.iter().zip(&found) {
         let Some(t) = *t else { continue };
         if by_index.changed.contains(&t) {
-            outcome.changed.push(doc.tasks[t].id.clone());
+            outcome.changed.push(doc.tasks[t].id().to_owned());
         } else {
             outcome.unchanged.push(tick.id.clone());
         }
     }
     outcome.parents = (by_index.parents.iter())
-        .map(|&p| doc.tasks[p].id.clone())
+        .map(|&p| doc.tasks[p].id().to_owned())
         .collect();
     (changes, outcome)
 }
@@ -199,7 +199,7 @@ pub fn changes_of(
     // Parents follow their children: ticked when every required child is
     // done, cleared when a child is cleared (or that child would never run).
     let mut parents: Vec<usize> = (done.changed.iter())
-        .filter_map(|&t| doc.tasks[t].parent)
+        .filter_map(|&t| doc.tasks[t].parent())
         .collect();
     while let Some(p) = parents.pop() {
         let task = &doc.tasks[p];
@@ -218,7 +218,7 @@ pub fn changes_of(
         // cleared task as done; when ticking, a ticked parent may complete
         // its own parent.
         if state[p] != undo {
-            parents.extend(task.parent);
+            parents.extend(task.parent());
         }
     }
     (changes, done)
@@ -227,7 +227,7 @@ pub fn changes_of(
 fn find(doc: &Document, tick: &Tick) -> Option<usize> {
     doc.tasks
         .iter()
-        .position(|t| t.id == tick.id)
+        .position(|t| t.id() == tick.id)
         .or_else(|| doc.task_with_text(tick.text.as_deref()?))
 }
 
@@ -238,7 +238,7 @@ pub fn not_found(doc: &Document, id: &str) -> Error {
         id: id.to_owned(),
         // Else an id whose start, or the start of whose last segments, it
         // is (people type the start of a long slug).
-        suggestion: suggest(id, doc.tasks.iter().map(|t| t.id.as_str()))
+        suggestion: suggest(id, doc.tasks.iter().map(|t| t.id()))
             .or_else(|| doc.id_starting_with(id)),
     }
 }

@@ -54,7 +54,7 @@ fn by_section(plan: &Plan) -> String {
             "  subgraph w{w}[\"{}\"]",
             mermaid_escape(&wave_label(plan, w))
         );
-        let mut sections: Vec<usize> = wave.tasks.iter().map(|&t| doc.tasks[t].section).collect();
+        let mut sections: Vec<usize> = wave.tasks.iter().map(|&t| doc.tasks[t].section()).collect();
         sections.dedup();
         let mut seen = BTreeSet::new();
         for s in sections {
@@ -62,7 +62,7 @@ fn by_section(plan: &Plan) -> String {
                 continue;
             }
             let tasks: Vec<usize> = (wave.tasks.iter().copied())
-                .filter(|&t| doc.tasks[t].section == s)
+                .filter(|&t| doc.tasks[t].section() == s)
                 .collect();
             let done = tasks.iter().filter(|&&t| plan.is_done(t)).count();
             let title = match doc.section_path(s).last() {
@@ -79,17 +79,17 @@ fn by_section(plan: &Plan) -> String {
     }
     // A section target without tasks of its own stands for its first task's.
     let node = |target: Target| match target {
-        Target::Task(t) => Some(doc.tasks[t].section),
-        Target::Section(s) => doc.section_tasks(s).next().map(|t| doc.tasks[t].section),
+        Target::Task(t) => Some(doc.tasks[t].section()),
+        Target::Section(s) => doc.section_tasks(s).next().map(|t| doc.tasks[t].section()),
     };
     let mut edges = BTreeSet::new();
     for t in 0..doc.tasks.len() {
         let p = &plan.tasks[t];
         for (&dep, &kind) in p.after.iter().zip(&p.after_from) {
             if let Some(from) = node(dep)
-                && from != doc.tasks[t].section
+                && from != doc.tasks[t].section()
             {
-                edges.insert((from, doc.tasks[t].section, kind == EdgeFrom::TRACK));
+                edges.insert((from, doc.tasks[t].section(), kind == EdgeFrom::TRACK));
             }
         }
     }
@@ -160,7 +160,7 @@ fn render_tasks(plan: &Plan, flavor: Flavor) -> String {
         } else {
             for &t in tasks
                 .iter()
-                .filter(|&&t| waits(t) && doc.tasks[t].parent.is_none())
+                .filter(|&&t| waits(t) && doc.tasks[t].parent().is_none())
             {
                 wave_arrow(&mut out, plan, flavor, w - 1, &format!("t{t}"), Some(t));
             }
@@ -276,10 +276,10 @@ fn section_box(
         // An anchor so arrows can start at a whole section.
         let _ = writeln!(out, "{pad}s{section} [shape=point, style=invis];");
     }
-    for &t in tasks.iter().filter(|&&t| doc.tasks[t].section == section) {
+    for &t in tasks.iter().filter(|&&t| doc.tasks[t].section() == section) {
         let task = &doc.tasks[t];
         let state = if plan.is_done(t) { "✓ " } else { "" };
-        let label = format!("{state}{}: {}", task.id, short(&task.text));
+        let label = format!("{state}{}: {}", task.id(), short(task.text()));
         match flavor {
             Flavor::Mermaid => {
                 let _ = writeln!(out, "{pad}t{t}[\"{}\"]", mermaid_escape(&label));
@@ -292,7 +292,7 @@ fn section_box(
     for &child in &doc.sections[section].children {
         if !tasks
             .iter()
-            .any(|&t| doc.section_within(doc.tasks[t].section, child))
+            .any(|&t| doc.section_within(doc.tasks[t].section(), child))
         {
             continue;
         }

@@ -88,7 +88,7 @@ fn write_to<W: Write>(plan: &Plan, workdir: &Path, j: &mut JsonOut<W>) -> std::i
         j.key("modules")?;
         j.str_array(w.modules.iter().map(|&m| doc.sections[m].id.as_str()))?;
         j.key("tasks")?;
-        j.str_array(w.tasks.iter().map(|&t| doc.tasks[t].id.as_str()))?;
+        j.str_array(w.tasks.iter().map(|&t| doc.tasks[t].id()))?;
         j.end_object()?;
     }
     j.end_array()?;
@@ -108,7 +108,7 @@ fn write_to<W: Write>(plan: &Plan, workdir: &Path, j: &mut JsonOut<W>) -> std::i
         let (kind, owner) = match g.owner {
             GroupOwner::File => ("file", ""),
             GroupOwner::Section(s) => ("section", doc.sections[s].id.as_str()),
-            GroupOwner::Task(t) => ("task", doc.tasks[t].id.as_str()),
+            GroupOwner::Task(t) => ("task", doc.tasks[t].id()),
         };
         j.item()?;
         j.begin_object()?;
@@ -200,7 +200,7 @@ fn write_task<W: Write>(
     j.item()?;
     j.begin_object()?;
     j.key("id")?;
-    j.str(&t.id)?;
+    j.str(t.id())?;
     match t.id_source {
         IdSource::Hint => key!("id_source" = "\"hint\"")?,
         IdSource::Dialect => key!("id_source" = "\"dialect\"")?,
@@ -215,14 +215,14 @@ fn write_task<W: Write>(
     key!("optional", t.optional)?;
     key!("skipped", p.skipped)?;
     key!("text")?;
-    j.str(&t.text)?;
+    j.str(t.text())?;
     key!("body")?;
     body.clear();
     doc.own_body_into(i, body);
     j.str(body)?;
     key!("section")?;
-    path_array(j, &paths[t.section])?;
-    opt_str!("section_id", section_id(doc, t.section))?;
+    path_array(j, &paths[t.section()])?;
+    opt_str!("section_id", section_id(doc, t.section()))?;
     key!("wave")?;
     j.uint(p.wave as u64)?;
     if p.after.is_empty() {
@@ -245,12 +245,12 @@ fn write_task<W: Write>(
         j.end_array()?;
     }
     key!("waits_for_waves", plan.tracks.waits_for_waves(doc, i))?;
-    opt_str!("parent", t.parent.map(|q| doc.tasks[q].id.as_str()))?;
+    opt_str!("parent", t.parent().map(|q| doc.tasks[q].id()))?;
     if t.children.is_empty() {
         key!("children" = "[]")?;
     } else {
         key!("children")?;
-        j.str_array(t.children.iter().map(|&c| doc.tasks[c].id.as_str()))?;
+        j.str_array(t.children.iter().map(|&c| doc.tasks[c].id()))?;
     }
     key!("parallel_mark", t.parallel_mark)?;
     let s = &p.settings;

@@ -123,8 +123,8 @@ fn write_to(
         let mut current = wave.section;
         for &t in &wave.tasks {
             let task = &doc.tasks[t];
-            if task.section != current {
-                current = task.section;
+            if task.section() != current {
+                current = task.section();
                 let mut tail = format!("  [{}]", doc.sections[current].id);
                 if let Some(limit) = limit_of(plan, &GroupOwner::Section(current)) {
                     let _ = write!(tail, "  ({limit})");
@@ -174,10 +174,10 @@ fn task_line(out: &mut String, notes: &mut String, plan: &Plan, t: usize) {
     let p = &plan.tasks[t];
     let depth = {
         let mut d = 0;
-        let mut p = task.parent;
+        let mut p = task.parent();
         while let Some(i) = p {
             d += 1;
-            p = doc.tasks[i].parent;
+            p = doc.tasks[i].parent();
         }
         d
     };
@@ -191,9 +191,9 @@ fn task_line(out: &mut String, notes: &mut String, plan: &Plan, t: usize) {
     // Dialect ids are the start of the text; say them once. (A hint or slug
     // id that happens to start the text is not repeated text.)
     let text = (task.id_source == IdSource::Dialect)
-        .then(|| task.text.strip_prefix(task.id.as_str()))
+        .then(|| task.text().strip_prefix(task.id()))
         .flatten()
-        .map_or(task.text.as_str(), |rest| {
+        .map_or(task.text(), |rest| {
             rest.trim_start_matches('.').trim_start()
         });
     // The notes, `  (a; b; c)` or nothing, written straight into one
@@ -287,7 +287,7 @@ fn task_line(out: &mut String, notes: &mut String, plan: &Plan, t: usize) {
     out.push_str(&spaces(2 * depth));
     out.push_str(mark);
     out.push(' ');
-    out.push_str(&task.id);
+    out.push_str(task.id());
     out.push_str("  ");
     let head_width = width(&out[head_start..]);
     let mut line = itoa::Buffer::new();

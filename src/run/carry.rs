@@ -43,7 +43,7 @@ pub fn carry(known: &[Known], new: &Document) -> Vec<Option<usize>> {
         if task.id_source == IdSource::Slug {
             continue;
         }
-        if let Some(&k) = by_id.get(task.id.as_str())
+        if let Some(&k) = by_id.get(task.id())
             && !taken[k]
         {
             pair(n, k, &mut of_new, &mut taken);
@@ -61,7 +61,7 @@ pub fn carry(known: &[Known], new: &Document) -> Vec<Option<usize>> {
     let mut new_by_text: HashMap<&str, Vec<usize>> = HashMap::new();
     for (n, t) in new.tasks.iter().enumerate() {
         if of_new[n].is_none() {
-            new_by_text.entry(t.text.as_str()).or_default().push(n);
+            new_by_text.entry(t.text()).or_default().push(n);
         }
     }
     for (text, ns) in &new_by_text {
@@ -107,7 +107,7 @@ pub fn carry(known: &[Known], new: &Document) -> Vec<Option<usize>> {
                 // are clearly one sentence reworded, each the other's one
                 // best match (look-alikes are never guessed between).
                 let sim =
-                    |n: usize, k: usize| strsim::sorensen_dice(&new.tasks[n].text, known[k].text);
+                    |n: usize, k: usize| strsim::sorensen_dice(new.tasks[n].text(), known[k].text);
                 let best_of = |scores: Vec<(usize, f64)>| {
                     let top = scores.iter().map(|s| s.1).fold(f64::MIN, f64::max);
                     let mut at = scores.iter().filter(|s| s.1 == top && top >= SIMILAR);
@@ -170,8 +170,8 @@ mod tests {
         let old = doc(before);
         let known: Vec<Known> = (old.tasks.iter().enumerate())
             .map(|(i, t)| Known {
-                id: &t.id,
-                text: &t.text,
+                id: t.id(),
+                text: t.text(),
                 place: Some(i),
             })
             .collect();
@@ -221,8 +221,8 @@ mod tests {
         // (`a/write-tests`): the task is still the one that runs.
         let before = "# A\n- [ ] write tests\n# B\n- [ ] other\n";
         let after = "# A\n- [ ] write tests\n# B\n- [ ] other\n- [ ] write tests\n";
-        assert_eq!(doc(before).tasks[0].id, "write-tests");
-        assert_eq!(doc(after).tasks[0].id, "a/write-tests");
+        assert_eq!(doc(before).tasks[0].id(), "write-tests");
+        assert_eq!(doc(after).tasks[0].id(), "a/write-tests");
         assert_eq!(carried(before, after), ["write tests", "other", "new"]);
     }
 
@@ -278,7 +278,7 @@ mod tests {
         let old = doc("- [ ] a\n");
         let known = [
             Known {
-                id: &old.tasks[0].id,
+                id: old.tasks[0].id(),
                 text: "a",
                 place: Some(0),
             },

@@ -240,8 +240,8 @@ impl Dispatcher {
         for (i, t) in d.plan.doc.tasks.iter().enumerate() {
             d.keys.push(Some(d.tasks.len()));
             d.tasks.push(Task {
-                id: t.id.clone(),
-                text: t.text.clone(),
+                id: t.id().to_owned(),
+                text: t.text().to_owned(),
                 place: Some(i),
                 state: State::Waiting,
                 attempts: 0,
@@ -628,8 +628,8 @@ impl Dispatcher {
             let Some(k) = self.key_of(t) else { continue };
             self.tasks[k].state = State::Blocked;
             out.push(Action::Emit(Box::new(Event::TaskBlocked {
-                task: self.plan.doc.tasks[t].id.clone(),
-                by: self.plan.doc.tasks[by].id.clone(),
+                task: self.plan.doc.tasks[t].id().to_owned(),
+                by: self.plan.doc.tasks[by].id().to_owned(),
             })));
         }
     }

@@ -57,7 +57,7 @@ pub fn render(
     for (i, &t) in order.iter().enumerate() {
         let agent = agents[t].as_ref().map_or("?", |a| a.name.as_str());
         let after: Vec<&str> = (prep.dep_leaves(t).into_iter())
-            .map(|d| plan.doc.tasks[d].id.as_str())
+            .map(|d| plan.doc.tasks[d].id())
             .collect();
         let resumes = resumes_of(t);
         let track = plan
@@ -70,7 +70,7 @@ pub fn render(
             "{:>4}. wave {}{track} · {} · agent {}{}{}\n",
             i + 1,
             plan.tasks[t].wave + 1,
-            plan.doc.tasks[t].id,
+            plan.doc.tasks[t].id(),
             agent,
             if after.is_empty() {
                 String::new()
@@ -103,13 +103,13 @@ pub fn render(
                 .collect();
             out.push_str(&format!(
                 "\ncommand for `{}`: {}\n",
-                plan.doc.tasks[first].id,
+                plan.doc.tasks[first].id(),
                 shell_words::join(shown)
             ));
         }
         out.push_str(&format!(
             "\nprompt for `{}`:\n{}\n",
-            plan.doc.tasks[first].id,
+            plan.doc.tasks[first].id(),
             "─".repeat(60)
         ));
         out.push_str(&prompt);

@@ -627,13 +627,13 @@ impl Engine {
         let doc = &self.d.plan().doc;
         let task = &doc.tasks[t];
         let mut sections = Vec::new();
-        let mut s = Some(task.section);
+        let mut s = Some(task.section());
         while let Some(i) = s {
             sections.push(doc.sections[i].id.as_str());
             s = doc.sections[i].parent;
         }
         (self.messages.iter())
-            .filter(|m| crate::record::handoff::addressed_to(m, &task.id, &sections))
+            .filter(|m| crate::record::handoff::addressed_to(m, task.id(), &sections))
             .cloned()
             .collect()
     }

@@ -98,7 +98,7 @@ pub fn attempt_file(run_dir: &Path, task_id: &str, attempt: u32, ext: &str) -> P
 
 pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attempt> {
     let task = &l.plan.doc.tasks[l.task];
-    let file = |ext| attempt_file(l.run_dir, &task.id, l.attempt, ext);
+    let file = |ext| attempt_file(l.run_dir, task.id(), l.attempt, ext);
     let log = file("log");
     let progress = file("progress");
     let prompt_path = file("prompt.md");
@@ -150,12 +150,12 @@ pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attem
     // Linux caps one `NAME=value` string at 128 KiB: a longer text would
     // make the spawn fail (E2BIG). The agent has it in its prompt anyway;
     // the variable is left unset (never inherited from outside).
-    if task.text.len() <= MAX_ENV_TEXT {
-        cmd.env("RUN_BATCH_TASK_TEXT", &task.text);
+    if task.text().len() <= MAX_ENV_TEXT {
+        cmd.env("RUN_BATCH_TASK_TEXT", task.text());
     } else {
         cmd.env_remove("RUN_BATCH_TASK_TEXT");
     }
-    cmd.env("RUN_BATCH_TASK_ID", &task.id)
+    cmd.env("RUN_BATCH_TASK_ID", task.id())
         .env("RUN_BATCH_TASKFILE", l.taskfile)
         .env("RUN_BATCH_PROMPT_FILE", &prompt_path)
         .env("RUN_BATCH_PROGRESS_FILE", &progress)

@@ -68,8 +68,8 @@ impl Template {
         );
         let ctx = context! {
             file => file,
-            task => context! { id => task.id.clone(), text => task.text.clone(), body => doc.body(t) },
-            section => doc.section_path(task.section),
+            task => context! { id => task.id().to_owned(), text => task.text().to_owned(), body => doc.body(t) },
+            section => doc.section_path(task.section()),
             changes => changes.diff.clone(),
             changes_from => changes.from.clone(),
             gate_output => gate_output,

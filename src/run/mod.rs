@@ -349,7 +349,7 @@ pub fn check_agents(
                 task: t,
                 message: format!(
                     "task `{}` (line {}) {problem}",
-                    task.id,
+                    task.id(),
                     task.checkbox.line()
                 ),
             });
@@ -372,7 +372,7 @@ pub fn check_agents(
                             task: t,
                             message: format!(
                                 "task `{}` (line {}), from attempt {}: {problem}",
-                                task.id,
+                                task.id(),
                                 task.checkbox.line(),
                                 e.from
                             ),
@@ -429,7 +429,7 @@ fn journal_resume(
     t: usize,
 ) -> Option<Resume> {
     let spec = agents[t].as_ref().filter(|a| a.can_resume())?;
-    resume::from_journal(journal.tasks.get(&plan.doc.tasks[t].id)?, &spec.name)
+    resume::from_journal(journal.tasks.get(plan.doc.tasks[t].id())?, &spec.name)
 }
 
 fn first_line(s: &str) -> &str {

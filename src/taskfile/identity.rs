@@ -132,7 +132,7 @@ impl Taken {
             let id = std::mem::take(&mut e.id);
             match ids::owner(e.owner) {
                 IdOwner::Task(t) => {
-                    doc.tasks[t].id = id;
+                    doc.tasks[t].set_id(&id);
                     doc.tasks[t].id_source = IdSource::Slug;
                 }
                 IdOwner::Section(s) => doc.sections[s].id = id,
@@ -184,12 +184,12 @@ pub(super) fn assign(doc: &mut Document) -> IdIndex {
         (0..doc.tasks.len())
             .filter(|&t| match doc.tasks[t].id_source {
                 IdSource::Hint => false,
-                IdSource::Dialect => doc.tasks[t].id.is_empty(),
+                IdSource::Dialect => doc.tasks[t].id().is_empty(),
                 IdSource::Slug => true,
             })
             .map(|t| Item {
-                own: slug_into(&doc.tasks[t].text, "task", ID_MAX, &mut slugs),
-                chain: doc.tasks[t].section as u32,
+                own: slug_into(doc.tasks[t].text(), "task", ID_MAX, &mut slugs),
+                chain: doc.tasks[t].section,
                 line: doc.tasks[t].checkbox.line() as u32,
                 owner: ids::code(IdOwner::Task(t)),
             }),
@@ -221,7 +221,7 @@ fn explicit_ids(doc: &mut Document, taken: &mut Taken) {
         }
         match owner {
             IdOwner::Task(t) => {
-                doc.tasks[t].id = id.clone();
+                doc.tasks[t].set_id(&id);
                 doc.tasks[t].id_source = IdSource::Hint;
             }
             IdOwner::Section(s) => {
@@ -237,15 +237,15 @@ fn explicit_ids(doc: &mut Document, taken: &mut Taken) {
 fn dialect_ids(doc: &mut Document, taken: &mut Taken) {
     for t in 0..doc.tasks.len() {
         let task = &doc.tasks[t];
-        if task.id_source != IdSource::Dialect || task.id.is_empty() {
+        if task.id_source != IdSource::Dialect || task.id().is_empty() {
             continue;
         }
         let line = task.checkbox.line() as u32;
         let owner = ids::code(IdOwner::Task(t));
-        if let Err(id) = taken.take(task.id.clone(), owner, line, false) {
+        if let Err(id) = taken.take(task.id().to_owned(), owner, line, false) {
             let first_line = taken.find(&id).map_or(line, |e| e.line) as usize;
             let span = task.checkbox;
-            doc.tasks[t].id.clear();
+            doc.tasks[t].set_id("");
             doc.warn(
                 span,
                 format!("id `{id}` is already used on line {first_line}; this task gets an id from its text"),
@@ -662,7 +662,7 @@ mod tests {
             Source::new("t.md".into(), text.into(), 0),
             ReadOptions::default(),
         );
-        doc.tasks.iter().map(|t| t.id.clone()).collect()
+        doc.tasks.iter().map(|t| t.id().to_owned()).collect()
     }
 
     #[test]

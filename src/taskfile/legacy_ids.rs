@@ -49,7 +49,7 @@ pub(crate) fn legacy_ids_where(
     }
     for t in &doc.tasks {
         if explicit(t.id_source) {
-            taken.insert(t.id.clone(), 0);
+            taken.insert(t.id().to_owned(), 0);
         }
     }
     let mut next: FxHashMap<String, usize> = FxHashMap::default();
@@ -89,18 +89,21 @@ pub(crate) fn legacy_ids_where(
     let tasks = (doc.tasks.iter().enumerate())
         .filter(|(_, t)| {
             let starts = if explicit(t.id_source) {
-                t.id.rsplit('/').next().and_then(|last| last.chars().next())
+                t.id()
+                    .rsplit('/')
+                    .next()
+                    .and_then(|last| last.chars().next())
             } else {
-                slug40_first(&t.text)
+                slug40_first(t.text())
             };
             first(starts.unwrap_or('t'))
         })
         .map(|(i, t)| {
             if explicit(t.id_source) {
-                return (i, t.id.clone());
+                return (i, t.id().to_owned());
             }
-            let own = slug40(&t.text, "task");
-            let base = match &path_slugs[t.section] {
+            let own = slug40(t.text(), "task");
+            let base = match &path_slugs[t.section()] {
                 p if p.is_empty() => own,
                 p => format!("{p}/{own}"),
             };
@@ -115,7 +118,7 @@ pub(crate) fn legacy_ids_where(
 /// last segments of one. `Err` lists the ids it could be when several end
 /// that way.
 pub fn find_task(doc: &Document, reference: &str) -> Result<Option<usize>, Vec<String>> {
-    let now = || doc.tasks.iter().map(|t| t.id.as_str());
+    let now = || doc.tasks.iter().map(|t| t.id());
     if let Some(t) = now().position(|id| id == reference) {
         return Ok(Some(t));
     }
@@ -134,7 +137,7 @@ pub fn find_task(doc: &Document, reference: &str) -> Result<Option<usize>, Vec<S
         Err(candidates) => {
             let mut ids: Vec<String> = (candidates.iter())
                 .filter_map(|c| before().position(|id| id == c))
-                .map(|t| doc.tasks[t].id.clone())
+                .map(|t| doc.tasks[t].id().to_owned())
                 .collect();
             ids.sort();
             Err(ids)

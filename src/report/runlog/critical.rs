@@ -85,7 +85,8 @@ fn relation(
     let depends = plan.effective_after(l).iter().any(|target| match *target {
         crate::plan::Target::Task(t) => t == e || plan.doc.task_within(e, t),
         crate::plan::Target::Section(s) => {
-            plan.doc.tasks[e].section == s || plan.doc.section_within(plan.doc.tasks[e].section, s)
+            plan.doc.tasks[e].section() == s
+                || plan.doc.section_within(plan.doc.tasks[e].section(), s)
         }
     });
     if depends {

@@ -507,14 +507,14 @@ impl RunReport {
         let index: HashMap<&str, usize> = plan
             .map(|p| {
                 (p.doc.tasks.iter().enumerate())
-                    .map(|(i, t)| (t.id.as_str(), i))
+                    .map(|(i, t)| (t.id(), i))
                     .collect()
             })
             .unwrap_or_default();
         if let Some(plan) = plan {
             for row in &mut rows {
                 if let Some(&t) = index.get(row.id.as_str()) {
-                    let path = plan.doc.section_path(plan.doc.tasks[t].section);
+                    let path = plan.doc.section_path(plan.doc.tasks[t].section());
                     row.section = Some(if path.is_empty() {
                         "(no section)".into()
                     } else {

@@ -47,8 +47,8 @@ impl Dispatcher {
                 Some(k) => k,
                 None => {
                     self.tasks.push(Task {
-                        id: new.id.clone(),
-                        text: new.text.clone(),
+                        id: new.id().to_owned(),
+                        text: new.text().to_owned(),
                         place: None,
                         state: State::Waiting,
                         attempts: 0,
@@ -66,8 +66,8 @@ impl Dispatcher {
             self.keys[i] = Some(k);
             let task = &mut self.tasks[k];
             task.place = Some(i);
-            task.id.clone_from(&new.id);
-            task.text.clone_from(&new.text);
+            new.id().clone_into(&mut task.id);
+            new.text().clone_into(&mut task.text);
             let owned = was_running(task);
             let mut taken = if owned {
                 BoxTaken::Owned
@@ -85,7 +85,7 @@ impl Dispatcher {
                 task.owe_clear = true;
             }
             if task.succeeded_here && !new.checked && task.running.is_none() {
-                if undo.contains(&new.id) {
+                if undo.contains(new.id()) {
                     // Asked for again (`run-batch tick --undo`): run it again.
                     task.succeeded_here = false;
                     task.state = State::Waiting;
@@ -98,7 +98,7 @@ impl Dispatcher {
             let was = old_checked.get(k).copied().flatten();
             if was.is_some_and(|w| w != new.checked) {
                 out.push(Action::Emit(Box::new(Event::BoxEdited {
-                    task: new.id.clone(),
+                    task: new.id().to_owned(),
                     ticked: new.checked,
                     taken,
                     running: running_then.clone(),

@@ -194,7 +194,7 @@ impl Engine {
             .d
             .task(slot.key)
             .place
-            .map(|t| self.d.plan().doc.tasks[t].text.clone())
+            .map(|t| self.d.plan().doc.tasks[t].text().to_owned())
             .unwrap_or_else(|| slot.task_id.clone());
         let (run_id, task_id) = (self.run_id.clone(), slot.task_id.clone());
         let tx = self.tx.clone();
@@ -330,18 +330,18 @@ impl Engine {
             if plan.is_done(t) {
                 continue;
             }
-            let id = &plan.doc.tasks[t].id;
+            let id = plan.doc.tasks[t].id();
             let Some(rec) = self.journal.tasks.get(id) else {
                 continue;
             };
             if rec.landed_unticked {
                 ticked.push(t);
             } else if let Some(branch) = &rec.verified_branch {
-                verified.push((t, id.clone(), branch.clone()));
+                verified.push((t, id.to_owned(), branch.clone()));
             }
         }
         for t in ticked {
-            let id = self.d.plan().doc.tasks[t].id.clone();
+            let id = self.d.plan().doc.tasks[t].id().to_owned();
             self.reporter.note(&format!(
                 "note: `{id}`: its work landed in the run that crashed; ticking it"
             ));
@@ -369,7 +369,7 @@ impl Engine {
                 new: false,
             };
             let msg = land::Message {
-                subject: &self.d.plan().doc.tasks[t].text.clone(),
+                subject: self.d.plan().doc.tasks[t].text(),
                 run_id: &self.run_id.clone(),
                 task_id: &id,
             };

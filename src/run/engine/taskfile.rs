@@ -130,7 +130,7 @@ impl Engine {
                 self.first_owed = None;
                 self.d.boxes_written();
                 let doc = &self.d.plan().doc;
-                let id = |t: &usize| doc.tasks[*t].id.clone();
+                let id = |t: &usize| doc.tasks[*t].id().to_owned();
                 let (ticked, cleared): (Vec<usize>, Vec<usize>) =
                     changed.iter().partition(|&&t| doc.tasks[t].checked);
                 let event = Event::Ticked {
@@ -141,8 +141,8 @@ impl Engine {
                 for &t in &ticked {
                     let task = &doc.tasks[t];
                     self.uncommitted.push(crate::record::tick::Tick {
-                        id: task.id.clone(),
-                        text: Some(task.text.clone()),
+                        id: task.id().to_owned(),
+                        text: Some(task.text().to_owned()),
                     });
                 }
                 self.emit(event);
@@ -162,7 +162,7 @@ impl Engine {
                     let doc = &self.d.plan().doc;
                     let tasks = wants
                         .iter()
-                        .map(|&(t, _)| doc.tasks[t].id.clone())
+                        .map(|&(t, _)| doc.tasks[t].id().to_owned())
                         .collect();
                     self.write_error = Some(reason.clone());
                     self.emit(Event::TickFailed { tasks, reason });

@@ -24,7 +24,7 @@ impl Prepared {
         // The runnable leaves of every section, gathered in one pass.
         let mut section_leaves = vec![Vec::new(); doc.sections.len()];
         for &l in &runnable {
-            let mut s = Some(doc.tasks[l].section);
+            let mut s = Some(doc.tasks[l].section());
             while let Some(i) = s {
                 section_leaves[i].push(l);
                 s = doc.sections[i].parent;
