@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+use thin_vec::ThinVec;
+
 use crate::error::PlanError;
 use crate::taskfile::Span;
 
@@ -93,23 +95,34 @@ impl Gate {
 }
 
 /// Hints given on one scope (file, section or task); inheritance is the planner's.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// The hints most scopes use are fields here; the rest are boxed in
+/// [`RareHints`] (a task with hints holds one of these: 100,000 tasks with
+/// a hint each kept 46 MB of them whole), read as if they were fields
+/// here too (`hints.track`, through `Deref`) and boxed on the first write.
+#[derive(Clone, Debug, Default)]
 pub struct Hints {
-    pub after: Vec<Spanned<String>>,
+    pub after: ThinVec<Spanned<String>>,
     pub agent: Option<Spanned<String>>,
-    /// Accumulates, like `after`: one entry per `escalate` hint.
-    pub escalate: Vec<Spanned<Escalation>>,
     /// Globs naming the files a task changes; accumulates like `after`.
-    pub files: Vec<Spanned<String>>,
+    pub files: ThinVec<Spanned<String>>,
     pub gate: Option<Spanned<Gate>>,
     pub id: Option<Spanned<String>>,
+    pub parallel: Option<Spanned<Parallel>>,
+    pub timeout: Option<Spanned<Duration>>,
+    rare: Option<Box<RareHints>>,
+}
+
+/// The hints few scopes set (several only sections or the file can).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RareHints {
+    /// Accumulates, like `after`: one entry per `escalate` hint.
+    pub escalate: ThinVec<Spanned<Escalation>>,
     /// `isolate: worktree` (true) or `isolate: none` (false).
     pub isolate: Option<Spanned<bool>>,
     /// An agent (preset or command) that judges the work after the gate.
     pub judge: Option<Spanned<String>>,
-    pub parallel: Option<Spanned<Parallel>>,
     pub retries: Option<Spanned<u32>>,
-    pub timeout: Option<Spanned<Duration>>,
     /// `pipeline: tracks|waves` (file and sections).
     pub pipeline: Option<Spanned<Pipeline>>,
     /// `track: NAME` (sections): the track a module continues.
@@ -117,12 +130,57 @@ pub struct Hints {
     /// `order: graph|waves` (the file).
     pub order: Option<Spanned<Order>>,
     /// ```` ```checkpoint ```` blocks, in document order.
-    pub checkpoints: Vec<Spanned<Checkpoint>>,
+    pub checkpoints: ThinVec<Spanned<Checkpoint>>,
 }
 
+static NO_RARE_HINTS: RareHints = RareHints {
+    escalate: ThinVec::new(),
+    isolate: None,
+    judge: None,
+    retries: None,
+    pipeline: None,
+    track: None,
+    order: None,
+    checkpoints: ThinVec::new(),
+};
+
+impl std::ops::Deref for Hints {
+    type Target = RareHints;
+
+    fn deref(&self) -> &RareHints {
+        self.rare.as_deref().unwrap_or(&NO_RARE_HINTS)
+    }
+}
+
+impl std::ops::DerefMut for Hints {
+    fn deref_mut(&mut self) -> &mut RareHints {
+        self.rare.get_or_insert_with(Box::default)
+    }
+}
+
+/// Equal when they say the same: rare hints boxed but empty are none.
+impl PartialEq for Hints {
+    fn eq(&self, other: &Hints) -> bool {
+        fn common(h: &Hints) -> impl PartialEq + '_ {
+            (
+                &h.after,
+                &h.agent,
+                &h.files,
+                &h.gate,
+                &h.id,
+                &h.parallel,
+                &h.timeout,
+            )
+        }
+        common(self) == common(other) && **self == **other
+    }
+}
+
+impl Eq for Hints {}
+
 /// A task's (or a comment's) hints: most tasks have none, so they are kept
-/// only when there are some (an empty `Hints` is about 600 bytes; 100,000
-/// tasks would hold 60 MB of them). Reads as a `Hints` either way; a
+/// only when there are some (an empty `Hints` is about 200 bytes; 100,000
+/// tasks would hold 20 MB of them). Reads as a `Hints` either way; a
 /// comment's box becomes its task's without a copy.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct TaskHints(Option<Box<Hints>>);
@@ -151,21 +209,14 @@ impl TaskHints {
 }
 
 static NO_HINTS: Hints = Hints {
-    after: Vec::new(),
+    after: ThinVec::new(),
     agent: None,
-    escalate: Vec::new(),
-    files: Vec::new(),
+    files: ThinVec::new(),
     gate: None,
     id: None,
-    isolate: None,
-    judge: None,
     parallel: None,
-    retries: None,
     timeout: None,
-    pipeline: None,
-    track: None,
-    order: None,
-    checkpoints: Vec::new(),
+    rare: None,
 };
 
 impl std::ops::Deref for TaskHints {
@@ -205,15 +256,18 @@ impl Hints {
             other.gate = None;
         }
         self.after.extend(other.after);
-        self.escalate.extend(other.escalate);
         self.files.extend(other.files);
-        self.checkpoints.extend(other.checkpoints);
         macro_rules! take {
-            ($($f:ident),*) => { $( if other.$f.is_some() { self.$f = other.$f; } )* };
+            ($mine:expr, $other:expr; $($f:ident),*) => { $( if $other.$f.is_some() { $mine.$f = $other.$f; } )* };
         }
-        take!(
-            agent, gate, id, isolate, judge, parallel, retries, timeout, pipeline, track, order
-        );
+        take!(self, other; agent, gate, id, parallel, timeout);
+        if let Some(rare) = other.rare {
+            let rare = *rare;
+            let mine = &mut **self;
+            mine.escalate.extend(rare.escalate);
+            mine.checkpoints.extend(rare.checkpoints);
+            take!(mine, rare; isolate, judge, retries, pipeline, track, order);
+        }
         second_gate
     }
 }
@@ -302,4 +356,46 @@ pub enum Order {
     /// Phases are advisory: only dependencies, in-order groups and tracks
     /// order tasks.
     Graph,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every task with a hint holds a `Hints`: each byte here is 100 kB
+    /// of a 100,000-task plan whose tasks all have one.
+    #[test]
+    fn hints_stay_within_their_memory_budget() {
+        assert!(size_of::<Hints>() <= 224, "{}", size_of::<Hints>());
+    }
+
+    #[test]
+    // Rare hints are set through `Deref`, as `parse_value` sets them.
+    #[allow(clippy::field_reassign_with_default)]
+    fn rare_hints_merge_and_compare_as_fields() {
+        let span = Span::default();
+        let mut a = Hints::default();
+        a.after.push(Spanned {
+            value: "x".into(),
+            span,
+        });
+        let mut b = Hints::default();
+        b.track = Some(Spanned {
+            value: "api".into(),
+            span,
+        });
+        b.retries = Some(Spanned { value: 2, span });
+        assert!(a.rare.is_none() && !b.is_empty());
+        a.merge(b);
+        assert_eq!(a.track.as_ref().map(|t| t.value.as_str()), Some("api"));
+        assert_eq!(
+            (a.after.len(), a.retries.as_ref().map(|r| r.value)),
+            (1, Some(2))
+        );
+        // A box of rare hints with nothing in it says nothing.
+        let mut empty = Hints::default();
+        empty.escalate.clear();
+        assert!(empty.rare.is_some() && empty.is_empty());
+        assert_eq!(empty, Hints::default());
+    }
 }
