@@ -101,6 +101,10 @@ pub fn scaling(
     );
     let cmark = which("cmark-gfm");
     let mut first = None;
+    // (file bytes, peak RSS bytes) of the first size: memory's growth per
+    // byte of file beyond it is the goal's "2x the file plus a constant".
+    let mut first_rss: Option<(f64, f64)> = None;
+    let mut slopes = Vec::new();
     for &n in sizes {
         let path = dir.join(format!("scale-{n}.md"));
         let text = generate(n);
@@ -138,7 +142,19 @@ pub fn scaling(
             cmark_cols.1,
             m[0].max_rss_kib as f64 * 1024.0 / bytes as f64,
         );
+        let rss = m[0].max_rss_kib as f64 * 1024.0;
+        match first_rss {
+            None => first_rss = Some((bytes as f64, rss)),
+            Some((b0, r0)) => slopes.push((n, (rss - r0) / (bytes as f64 - b0))),
+        }
         let _ = std::fs::remove_file(&path);
+    }
+    for (n, slope) in slopes {
+        let verdict = if slope <= 2.0 { "within" } else { "OVER" };
+        let _ = writeln!(
+            out,
+            "peak RSS grows {slope:.2} bytes per byte of file from the first size to {n} tasks: {verdict} the 2x bar"
+        );
     }
     out
 }
