@@ -24,17 +24,35 @@ use crate::{Measured, measure_interleaved};
 /// files (a 1,000,000-task file is 133 MB). Output goes to /dev/null.
 pub fn plan_helper(file: &OsStr, format: &OsStr) {
     let path = Path::new(file);
+    let t0 = std::time::Instant::now();
     // As `plan` does before it reads the file.
     run_batch::memory::prepare_for(std::fs::metadata(path).map_or(0, |m| m.len()));
     let bytes = std::fs::read(path).expect("read the task file");
     let source = Source::from_bytes(path, bytes).expect("UTF-8");
+    let t1 = std::time::Instant::now();
     let doc = Document::parse(source, ReadOptions::default());
+    let t2 = std::time::Instant::now();
     let plan = Plan::build(doc, PlanOptions::default()).expect("the file plans");
+    let t3 = std::time::Instant::now();
     let null = std::fs::File::create("/dev/null").expect("/dev/null");
     let out = std::io::BufWriter::with_capacity(1 << 16, null);
     match format.to_str() {
         Some("json") => plan_json::write(&plan, Path::new("."), out).unwrap(),
         _ => plan_text::write(&plan, Path::new("."), out).unwrap(),
+    }
+    let t4 = std::time::Instant::now();
+    // Which phase grows with the plan's size: per task, in nanoseconds.
+    if std::env::var_os("RUN_BATCH_BENCH_PHASES").is_some() {
+        let n = plan.doc.tasks.len().max(1) as f64;
+        let per = |d: std::time::Duration| d.as_nanos() as f64 / n;
+        eprintln!(
+            "{} tasks, ns per task (wall): read {:.0}, parse {:.0}, plan {:.0}, write {:.0}",
+            plan.doc.tasks.len(),
+            per(t1 - t0),
+            per(t2 - t1),
+            per(t3 - t2),
+            per(t4 - t3)
+        );
     }
     // As `plan` does: the process ends; freeing the plan would only cost time.
     std::mem::forget(plan);
