@@ -14,8 +14,8 @@ use hashbrown::hash_table::Entry;
 use rustc_hash::FxHashMap;
 
 use crate::error::PlanError;
-use crate::taskfile::Document;
 use crate::taskfile::ids::{self, IdIndex, IdOwner};
+use crate::taskfile::{Document, Task};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -36,9 +36,11 @@ const QUALIFIER_MAX: usize = 20;
 /// at least 16 bytes.
 const PREFIX_MAX: usize = ID_MAX - 16 - 1;
 
-/// One taken id: who has it, and the line it was taken on (for errors).
+/// One taken id: where its text is in `Taken::text`, who has it, and the
+/// line it was taken on (for errors).
 struct Taking {
-    id: String,
+    start: u32,
+    end: u32,
     /// The owner as [`ids::code`].
     owner: u32,
     line: u32,
@@ -46,11 +48,13 @@ struct Taking {
     named: bool,
 }
 
-/// Taken ids, each hashed once and never copied: the table holds indices
+/// Taken ids, each hashed once and copied once, to its owner at the end:
+/// their text is one string (no block per id), the table holds indices
 /// into `entries`, and becomes the document's id index at the end. Per
 /// base, the next twin number to try: twins cost one probe each, however
 /// many there are.
 struct Taken {
+    text: String,
     entries: Vec<Taking>,
     table: HashTable<u32>,
     next: FxHashMap<String, usize>,
@@ -59,83 +63,102 @@ struct Taken {
 impl Taken {
     fn with_capacity(n: usize) -> Taken {
         Taken {
+            text: String::new(),
             entries: Vec::with_capacity(n),
             table: HashTable::with_capacity(n),
             next: FxHashMap::default(),
         }
     }
 
+    fn id(&self, e: u32) -> &str {
+        let e = &self.entries[e as usize];
+        &self.text[e.start as usize..e.end as usize]
+    }
+
     fn find(&self, id: &str) -> Option<&Taking> {
-        let entries = &self.entries;
-        (self
-            .table
-            .find(ids::hash(id), |&e| entries[e as usize].id == id))
-        .map(|&e| &entries[e as usize])
+        (self.table.find(ids::hash(id), |&e| self.id(e) == id)).map(|&e| &self.entries[e as usize])
     }
 
     fn has(&self, id: &str) -> bool {
         self.find(id).is_some()
     }
 
-    /// Takes `id` for `owner`; hands it back when it is taken already.
-    fn take(&mut self, id: String, owner: u32, line: u32, named: bool) -> Result<(), String> {
-        let entries = &self.entries;
+    /// Takes `id` for `owner`; false when it is taken already.
+    fn take(&mut self, id: &str, owner: u32, line: u32, named: bool) -> bool {
+        let start = self.text.len();
+        self.text.push_str(id);
+        let taken = self.take_at((start as u32, self.text.len() as u32), owner, line, named);
+        if !taken {
+            self.text.truncate(start);
+        }
+        taken
+    }
+
+    /// Takes the id written at `start..end` of `text` for `owner`; false
+    /// when it is taken already.
+    fn take_at(&mut self, (start, end): (u32, u32), owner: u32, line: u32, named: bool) -> bool {
+        let Taken {
+            text,
+            entries,
+            table,
+            ..
+        } = self;
+        let of = |e: u32| {
+            let e = &entries[e as usize];
+            &text[e.start as usize..e.end as usize]
+        };
+        let id = &text[start as usize..end as usize];
         let next = entries.len() as u32;
-        let entry = self.table.entry(
-            ids::hash(&id),
-            |&e| entries[e as usize].id == id,
-            |&e| ids::hash(&entries[e as usize].id),
-        );
-        match entry {
-            Entry::Occupied(_) => Err(id),
+        match table.entry(ids::hash(id), |&e| of(e) == id, |&e| ids::hash(of(e))) {
+            Entry::Occupied(_) => false,
             Entry::Vacant(v) => {
                 v.insert(next);
-                let taking = Taking {
-                    id,
+                entries.push(Taking {
+                    start,
+                    end,
                     owner,
                     line,
                     named,
-                };
-                self.entries.push(taking);
-                Ok(())
+                });
+                true
             }
         }
     }
 
     /// `base` if free, else `base-2`, `base-3`, … (the base cut so the id
     /// stays within `ID_MAX`).
-    fn take_unique(&mut self, base: String, owner: u32, line: u32) {
-        let Err(base) = self.take(base, owner, line, true) else {
+    fn take_unique(&mut self, base: &str, owner: u32, line: u32) {
+        if self.take(base, owner, line, true) {
             return;
-        };
-        let mut n = *self.next.get(&base).unwrap_or(&2);
+        }
+        let mut n = *self.next.get(base).unwrap_or(&2);
         loop {
             let suffix = format!("-{n}");
             let id = format!(
                 "{}{suffix}",
-                cut(&base, ID_MAX.saturating_sub(suffix.len())).trim_end_matches('-')
+                cut(base, ID_MAX.saturating_sub(suffix.len())).trim_end_matches('-')
             );
             n += 1;
-            if self.take(id, owner, line, true).is_ok() {
+            if self.take(&id, owner, line, true) {
                 break;
             }
         }
-        self.next.insert(base, n);
+        self.next.insert(base.to_owned(), n);
     }
 
     /// Hands each named id to its owner; the table becomes the id index.
-    fn hand_out(mut self, doc: &mut Document) -> IdIndex {
-        for e in &mut self.entries {
+    fn hand_out(self, doc: &mut Document) -> IdIndex {
+        for e in &self.entries {
             if !e.named {
                 continue;
             }
-            let id = std::mem::take(&mut e.id);
+            let id = &self.text[e.start as usize..e.end as usize];
             match ids::owner(e.owner) {
                 IdOwner::Task(t) => {
-                    doc.tasks[t].set_id(&id);
+                    doc.tasks[t].set_id(id);
                     doc.tasks[t].id_source = IdSource::Slug;
                 }
-                IdOwner::Section(s) => doc.sections[s].id = id,
+                IdOwner::Section(s) => doc.sections[s].id = id.to_owned(),
             }
         }
         let entries = self.entries;
@@ -178,7 +201,10 @@ pub(super) fn assign(doc: &mut Document) -> IdIndex {
     name(&items, &slugs, &chains, &qualifiers, &mut taken);
 
     slugs.clear();
-    slugs.reserve(doc.tasks.len() * 24);
+    // What the slugs take at most (for ASCII text, slugs of the other
+    // scripts may grow it once): no doubling of a long string.
+    let most = |t: &Task| t.text().len().clamp(4, ID_MAX);
+    slugs.reserve(doc.tasks.iter().map(most).sum());
     let mut items: Vec<Item> = Vec::with_capacity(doc.tasks.len());
     items.extend(
         (0..doc.tasks.len())
@@ -194,8 +220,12 @@ pub(super) fn assign(doc: &mut Document) -> IdIndex {
                 owner: ids::code(IdOwner::Task(t)),
             }),
     );
+    // Room for the longest ids, most of it never touched: growing the
+    // string instead would copy it whole (twins may still add a little).
+    taken.text.reserve(items.len() * ID_MAX);
     name(&items, &slugs, &chains, &qualifiers, &mut taken);
     drop(items);
+    drop(slugs);
     taken.hand_out(doc)
 }
 
@@ -229,7 +259,7 @@ fn explicit_ids(doc: &mut Document, taken: &mut Taken) {
                 doc.sections[s].id_source = IdSource::Hint;
             }
         }
-        let _ = taken.take(id, ids::code(owner), span.line() as u32, false);
+        taken.take(&id, ids::code(owner), span.line() as u32, false);
     }
 }
 
@@ -242,7 +272,8 @@ fn dialect_ids(doc: &mut Document, taken: &mut Taken) {
         }
         let line = task.checkbox.line() as u32;
         let owner = ids::code(IdOwner::Task(t));
-        if let Err(id) = taken.take(task.id().to_owned(), owner, line, false) {
+        if !taken.take(task.id(), owner, line, false) {
+            let id = task.id().to_owned();
             let first_line = taken.find(&id).map_or(line, |e| e.line) as usize;
             let span = task.checkbox;
             doc.tasks[t].set_id("");
@@ -327,7 +358,13 @@ fn name(items: &[Item], slugs: &str, chains: &[Vec<usize>], q: &Qualifiers, take
     let qual_len = |i: usize, level: usize| (chain(i).get(level)).map_or(0, |&s| q.text[s].len());
     let prefix_len =
         |i: usize, chosen: u32| -> usize { levels(chosen).map(|l| qual_len(i, l) + 1).sum() };
-    let compose = |i: usize, chosen: u32| compose(chain(i), own(i), chosen, &q.text);
+    // Candidate ids are written where taken ids are kept, and taken there
+    // (most are) without a copy.
+    let compose = |i: usize, chosen: u32, text: &mut String| {
+        let start = text.len();
+        compose_into(chain(i), own(i), chosen, &q.text, text);
+        (start as u32, text.len() as u32)
+    };
 
     // Items by own slug, each group's members together in document order.
     let mut members: Vec<usize> = Vec::with_capacity(items.len() * 2);
@@ -366,7 +403,8 @@ fn name(items: &[Item], slugs: &str, chains: &[Vec<usize>], q: &Qualifiers, take
     }
 
     // (candidate id, whether it is a twin that takes a number)
-    let mut proposed: Vec<(String, bool)> = vec![(String::new(), false); items.len()];
+    // (candidate id in `taken.text`, whether it is a twin that takes a number)
+    let mut proposed: Vec<((u32, u32), bool)> = vec![((0, 0), false); items.len()];
     // Parts of a group being split, by qualifier number + 1 (0: none).
     let mut part_of: Vec<u32> = vec![u32::MAX; q.distinct + 1];
     let mut parts: Vec<(usize, usize)> = Vec::new();
@@ -374,13 +412,14 @@ fn name(items: &[Item], slugs: &str, chains: &[Vec<usize>], q: &Qualifiers, take
         let range = g.start..g.start + g.len;
         if g.len == 1 {
             let i = members[g.start];
-            let id = compose(i, g.chosen);
+            let id = compose(i, g.chosen, &mut taken.text);
             // A clash with an explicit, dialect or section id: the nearest
             // heading left may tell it apart.
-            if taken.has(&id)
+            if taken.has(&taken.text[id.0 as usize..])
                 && qual_at(i, g.level).is_some()
                 && prefix_len(i, g.chosen) + qual_len(i, g.level) < PREFIX_MAX
             {
+                taken.text.truncate(id.0 as usize);
                 work.push(Group {
                     chosen: g.chosen | 1 << g.level,
                     level: g.level + 1,
@@ -445,7 +484,7 @@ fn name(items: &[Item], slugs: &str, chains: &[Vec<usize>], q: &Qualifiers, take
             _ => {
                 for k in range {
                     let i = members[k];
-                    proposed[i] = (compose(i, g.chosen), true);
+                    proposed[i] = (compose(i, g.chosen, &mut taken.text), true);
                 }
             }
         }
@@ -456,14 +495,13 @@ fn name(items: &[Item], slugs: &str, chains: &[Vec<usize>], q: &Qualifiers, take
     let mut twins = Vec::new();
     for (i, (id, twin)) in proposed.into_iter().enumerate() {
         let item = &items[i];
-        if twin {
-            twins.push((i, id));
-        } else if let Err(id) = taken.take(id, item.owner, item.line, true) {
+        if twin || !taken.take_at(id, item.owner, item.line, true) {
             twins.push((i, id));
         }
     }
-    for (i, base) in twins {
-        taken.take_unique(base, items[i].owner, items[i].line);
+    for (i, (start, end)) in twins {
+        let base = taken.text[start as usize..end as usize].to_owned();
+        taken.take_unique(&base, items[i].owner, items[i].line);
     }
 }
 
@@ -479,12 +517,14 @@ fn levels(chosen: u32) -> impl Iterator<Item = usize> {
     })
 }
 
-/// The chosen headings, outermost first, then the own slug cut to fit.
-fn compose(chain: &[usize], own: &str, chosen: u32, qualifier: &[String]) -> String {
+/// The chosen headings, outermost first, then the own slug cut to fit,
+/// appended to `id`.
+fn compose_into(chain: &[usize], own: &str, chosen: u32, qualifier: &[String], id: &mut String) {
     if chosen == 0 {
-        return own.to_owned();
+        id.push_str(own);
+        return;
     }
-    let mut id = String::with_capacity(ID_MAX + 1);
+    let start = id.len();
     let mut rest = chosen;
     while rest != 0 {
         let l = 31 - rest.leading_zeros() as usize;
@@ -492,9 +532,8 @@ fn compose(chain: &[usize], own: &str, chosen: u32, qualifier: &[String]) -> Str
         id.push_str(&qualifier[chain[l]]);
         id.push('/');
     }
-    let room = ID_MAX.saturating_sub(id.len());
+    let room = ID_MAX.saturating_sub(id.len() - start);
     id.push_str(cut_words(own, room));
-    id
 }
 
 /// The longest start of `s` within `max` bytes, on a char boundary.
