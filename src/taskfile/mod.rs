@@ -215,8 +215,9 @@ impl Document {
         let mut items = scan.items;
         let empty: Vec<scan::RawItem> = items.iter().filter(|i| i.empty).cloned().collect();
         items.retain(|i| !i.empty);
+        let mut scratch = String::new();
         let texts: Vec<String> = (items.iter())
-            .map(|i| first_line_text(&source, i.text_start))
+            .map(|i| first_line_text(&source, i.text_start, &mut scratch))
             .collect();
         let dialect = options.dialect.unwrap_or_else(|| {
             let heading = |at: usize| {

@@ -7,10 +7,12 @@ use crate::taskfile::Source;
 
 /// The rest of the checkbox's line, trimmed, with `<!-- -->` comments removed
 /// (but not inside code spans, where they are text), runs of white space
-/// collapsed to one space.
-pub(super) fn first_line_text(source: &Source, start: usize) -> String {
+/// collapsed to one space. Written in `scratch` (kept from call to call)
+/// and copied out at its exact size: a plan keeps one per task.
+pub(super) fn first_line_text(source: &Source, start: usize, scratch: &mut String) -> String {
     let line = &source.text[start..source.line_end(start)];
-    let mut out = Collapsed::with_capacity(line.len());
+    scratch.clear();
+    let mut out = Collapsed::in_buffer(std::mem::take(scratch));
     let mut rest = line;
     loop {
         let comment = find(rest, "<!--");
@@ -34,7 +36,8 @@ pub(super) fn first_line_text(source: &Source, start: usize) -> String {
         }
     }
     out.push(rest);
-    out.text
+    *scratch = out.text;
+    scratch.as_str().to_owned()
 }
 
 /// Where `pattern` first occurs in `hay`: its first byte found with
@@ -61,11 +64,10 @@ pub(super) struct Collapsed {
 }
 
 impl Collapsed {
-    pub(super) fn with_capacity(n: usize) -> Collapsed {
-        Collapsed {
-            text: String::with_capacity(n),
-            space: false,
-        }
+    /// Collapsed text written in `text` (after what it holds; empty for a
+    /// text of its own), its capacity kept.
+    pub(super) fn in_buffer(text: String) -> Collapsed {
+        Collapsed { text, space: false }
     }
 
     pub(super) fn push(&mut self, piece: &str) {
@@ -199,7 +201,7 @@ mod tests {
             vec!["a", " ", "b", "c d"],
         ];
         for pieces in cases {
-            let mut c = Collapsed::with_capacity(0);
+            let mut c = Collapsed::in_buffer(String::new());
             for p in &pieces {
                 c.push(p);
             }
