@@ -124,13 +124,13 @@ impl Task {
         self.parent = narrow(parent);
     }
 
-    /// Gives the task `id`, its text kept: the block grows or shrinks in
-    /// place where the allocator can, the text moved once.
+    /// Gives the task `id`, its text kept (in a new block of the exact
+    /// size: cheaper than growing the old one in place and moving the text).
     fn set_id(&mut self, id: &str) {
-        let mut names = std::mem::take(&mut self.names).into_string();
-        names.replace_range(..self.id_len as usize, "");
-        names.reserve_exact(id.len());
-        names.insert_str(0, id);
+        let text = self.text();
+        let mut names = String::with_capacity(id.len() + text.len());
+        names.push_str(id);
+        names.push_str(text);
         self.names = names.into_boxed_str();
         self.id_len = narrow(id.len());
     }
