@@ -52,9 +52,9 @@ pub struct Section {
     pub level: u8,
     pub span: Span,
     pub parent: Option<usize>,
-    pub children: Vec<usize>,
+    pub children: ThinVec<usize>,
     /// Tasks directly in this section that are not inside another task.
-    pub tasks: Vec<usize>,
+    pub tasks: ThinVec<usize>,
     pub hints: Hints,
 }
 
@@ -469,8 +469,8 @@ impl Document {
             level: 0,
             span: self.source.span(0, 0),
             parent: None,
-            children: Vec::new(),
-            tasks: Vec::new(),
+            children: ThinVec::new(),
+            tasks: ThinVec::new(),
             hints: Hints::default(),
         });
         let mut stack = vec![0usize];
@@ -488,8 +488,8 @@ impl Document {
                 level: h.level,
                 span: self.source.span(h.start, 0),
                 parent: Some(parent),
-                children: Vec::new(),
-                tasks: Vec::new(),
+                children: ThinVec::new(),
+                tasks: ThinVec::new(),
                 hints: Hints::default(),
             });
             stack.push(index);
@@ -786,12 +786,12 @@ mod tests {
     /// of its memory (issue 15's peak-RSS goal). Raise the budget only for a
     /// field that earns it.
     #[test]
-    fn a_task_stays_within_its_memory_budget() {
-        assert!(
-            std::mem::size_of::<Task>() <= 80,
-            "{}",
-            std::mem::size_of::<Task>()
-        );
+    fn tasks_and_sections_stay_within_their_memory_budget() {
+        let task = std::mem::size_of::<Task>();
+        assert!(task <= 80, "{task}");
+        // Sections are fewer (one per heading), but a file may have thousands.
+        let section = std::mem::size_of::<Section>();
+        assert!(section <= 328, "{section}");
     }
 
     #[test]
