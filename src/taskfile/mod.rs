@@ -87,7 +87,7 @@ pub struct Task {
 }
 
 /// `Task::parent` of a task at the top of its section (a task index never
-/// gets there: a task takes at least 6 of a file's at most 64 MiB).
+/// gets there: a task takes at least 6 bytes of a file of at most 64 MiB).
 const NO_PARENT: u32 = u32::MAX;
 
 impl Task {
