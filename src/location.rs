@@ -9,7 +9,7 @@ use std::path::PathBuf;
 /// (in characters) of its start, so errors and edits share one description.
 ///
 /// Held as `u32`s (16 bytes, not 32: a plan holds several per task and
-/// hint): a task file is at most `Source`'s `MAX_BYTES` (64 MiB, checked by
+/// hint): a `Source`'s text is at most `MAX_TEXT` (4 GiB, checked by
 /// every way a `Source` is made), so offsets, lengths, lines and columns
 /// all fit. Read as `usize`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -60,9 +60,9 @@ impl Span {
     }
 }
 
-/// A position in a task file as a `u32`: it fits, as the file is at most
-/// 64 MiB (`Source` refuses longer ones); saturated, never wrapped, if a
-/// caller ever hands a larger one.
+/// A position in a task file as a `u32`: it fits, as a `Source` refuses
+/// longer texts; saturated, never wrapped, if a caller ever hands a larger
+/// one.
 fn narrow(n: usize) -> u32 {
     debug_assert!(n <= u32::MAX as usize, "a position past 4 GiB: {n}");
     u32::try_from(n).unwrap_or(u32::MAX)

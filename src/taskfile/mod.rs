@@ -59,8 +59,8 @@ pub struct Section {
 }
 
 /// One task item. A plan of 100,000 tasks holds 100,000 of these, so it is
-/// kept small (80 bytes, tested): positions as `u32`s (a task file is at
-/// most 64 MiB), the id and text in one heap block, lists that are mostly
+/// kept small (80 bytes, tested): positions as `u32`s (see
+/// `source::MAX_TEXT`), the id and text in one heap block, lists that are mostly
 /// empty as `ThinVec`s (8 bytes, nothing allocated when empty).
 pub struct Task {
     /// The id, then the text: one exact-size block for the two.
@@ -87,7 +87,7 @@ pub struct Task {
 }
 
 /// `Task::parent` of a task at the top of its section (a task index never
-/// gets there: a task takes at least 6 bytes of a file of at most 64 MiB).
+/// gets there: a task takes at least 6 bytes of a text of at most 4 GiB).
 const NO_PARENT: u32 = u32::MAX;
 
 impl Task {
@@ -162,7 +162,7 @@ impl std::fmt::Debug for Task {
 }
 
 /// A position or index in a task file as a `u32`: it fits, as the file is
-/// at most `source::MAX_BYTES` (64 MiB).
+/// at most `source::MAX_TEXT` (4 GiB).
 fn narrow(n: usize) -> u32 {
     debug_assert!(n < u32::MAX as usize);
     n as u32
