@@ -6,8 +6,11 @@
 //! nothing changes them), groups and `Files` to the planner. Never decides
 //! order or waves.
 
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::time::Duration;
+
+use rustc_hash::FxHashMap;
 
 use super::{Group, GroupOwner, Planner, files};
 use crate::taskfile::{Checkpoint, Document, Gate, Hints, Parallel};
@@ -109,20 +112,28 @@ impl Planner {
         }
         // Groups and declared files add up from a task to the file, nearest
         // first, each file once. A section's share is the same for all its
-        // tasks: made once per section (sections follow their parents).
-        let mut section_groups: Vec<Vec<usize>> = Vec::with_capacity(doc.sections.len());
+        // tasks: made once per section (sections follow their parents). Its
+        // groups are one list, its parent's unless it has a limit itself,
+        // that its tasks share unless a task above one has a limit too.
+        let mut section_list: Vec<u32> = Vec::with_capacity(doc.sections.len());
         let mut section_files: Vec<Vec<String>> = Vec::with_capacity(doc.sections.len());
         for (s, section) in doc.sections.iter().enumerate() {
-            let mut groups: Vec<usize> = section_group[s].into_iter().collect();
+            let above = section.parent.map_or(0, |p| section_list[p]);
+            let list = match section_group[s] {
+                Some(g) => self.group_list(vec![g], above),
+                None => above,
+            };
+            section_list.push(list);
             let mut declared = Vec::new();
             add_files(&mut declared, section.hints.files.iter().map(|f| &f.value));
             if let Some(p) = section.parent {
-                groups.extend_from_slice(&section_groups[p]);
                 add_files(&mut declared, section_files[p].iter());
             }
-            section_groups.push(groups);
             section_files.push(declared);
         }
+        // A task's own limits (and its parents') come before its section's:
+        // the leaves under one limited parent share that list too.
+        let mut task_lists: FxHashMap<(Vec<usize>, u32), u32> = FxHashMap::default();
         for t in 0..doc.tasks.len() {
             let task = &doc.tasks[t];
             if !task.children.is_empty() {
@@ -139,9 +150,19 @@ impl Planner {
                 }
                 cur = doc.tasks[i].parent;
             }
-            groups.extend_from_slice(&section_groups[task.section]);
+            let shared = section_list[task.section];
+            self.tasks[t].group_list = if groups.is_empty() {
+                shared
+            } else {
+                match task_lists.entry((groups, shared)) {
+                    Entry::Occupied(list) => *list.get(),
+                    Entry::Vacant(new) => {
+                        let list = self.group_list(new.key().0.clone(), shared);
+                        *new.insert(list)
+                    }
+                }
+            };
             add_files(&mut declared, section_files[task.section].iter());
-            self.tasks[t].groups = groups;
             // A claim needs a `/` or a backtick in the item's bytes (its text
             // and body come from them): most tasks have neither, and need
             // no body read.
@@ -151,8 +172,18 @@ impl Planner {
                 None => Vec::new(),
             };
             inferred.retain(|p| !declared.contains(p));
-            self.tasks[t].files = files::Files { declared, inferred };
+            self.tasks[t].files = files::Files {
+                declared: declared.into(),
+                inferred: inferred.into(),
+            };
         }
+    }
+
+    /// A new shared list of groups: `nearest`, then list `rest`'s.
+    fn group_list(&mut self, mut nearest: Vec<usize>, rest: u32) -> u32 {
+        nearest.extend_from_slice(&self.group_lists[rest as usize]);
+        self.group_lists.push(nearest);
+        u32::try_from(self.group_lists.len() - 1).expect("fewer lists than tasks and sections")
     }
 }
 
