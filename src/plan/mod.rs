@@ -105,8 +105,8 @@ impl Plan {
         let (waves, task_wave) = waves::waves(&doc);
         let settings = settings::task_settings(&doc);
         let mut planner = Planner {
-            tasks: (task_wave.iter().zip(settings).enumerate())
-                .map(|(i, (&wave, settings))| PlannedTask {
+            tasks: (task_wave.into_iter().zip(settings).enumerate())
+                .map(|(i, (wave, settings))| PlannedTask {
                     wave,
                     after: ThinVec::new(),
                     group_list: 0,
@@ -565,7 +565,9 @@ mod tests {
         );
         let limits = |id: &str| -> Vec<usize> {
             let t = (plan.doc.tasks.iter()).position(|t| t.id == id).unwrap();
-            (plan.groups_of(t).iter()).map(|&g| plan.groups[g].limit).collect()
+            (plan.groups_of(t).iter())
+                .map(|&g| plan.groups[g].limit)
+                .collect()
         };
         assert_eq!(limits("compile"), [3, 4]);
         assert_eq!(limits("deb"), [2, 3, 4]);
@@ -586,8 +588,15 @@ mod tests {
         let two = &plan.tasks[1].after;
         assert_eq!(two.len(), 1);
         assert_eq!(two[0].target, Target::Task(0));
-        assert_eq!(two[0].from.names().collect::<Vec<_>>(), ["hint", "in-order"]);
+        assert_eq!(
+            two[0].from.names().collect::<Vec<_>>(),
+            ["hint", "in-order"]
+        );
         assert!(plan.tasks[0].after.is_empty());
-        assert_eq!(plan.tasks[0].after.capacity(), 0, "no allocation when empty");
+        assert_eq!(
+            plan.tasks[0].after.capacity(),
+            0,
+            "no allocation when empty"
+        );
     }
 }
