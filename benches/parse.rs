@@ -11,6 +11,12 @@
 //! - `RUN_BATCH_BENCH_TASKS` (default 100000): tasks in the generated file
 //! - `RUN_BATCH_BENCH_RUNS` (default 9): timed runs per measurement, after one warm-up
 //! - `RUN_BATCH_BENCH_OUT`: also copy the generated file there (for profiling)
+//! - `RUN_BATCH_BENCH_SIZES` (default 10000,100000,1000000) and
+//!   `RUN_BATCH_BENCH_SCALE_RUNS` (default 3): the cost-per-task table
+//!
+//! `BENCH_BINARY --plan-helper FILE json|text` plans one file as `plan` does
+//! but without the 64 MiB cap (for profiling a 1,000,000-task file); with
+//! `RUN_BATCH_BENCH_PHASES` set it prints each phase's wall time per task.
 //!
 //! Without `--bench` (e.g. `cargo test --all-targets`) it runs a small smoke
 //! version so the file keeps compiling and working without taking long.

@@ -24,17 +24,35 @@ use crate::{Measured, measure_interleaved};
 /// files (a 1,000,000-task file is 133 MB). Output goes to /dev/null.
 pub fn plan_helper(file: &OsStr, format: &OsStr) {
     let path = Path::new(file);
+    let t0 = std::time::Instant::now();
     // As `plan` does before it reads the file.
     run_batch::memory::prepare_for(std::fs::metadata(path).map_or(0, |m| m.len()));
     let bytes = std::fs::read(path).expect("read the task file");
     let source = Source::from_bytes(path, bytes).expect("UTF-8");
+    let t1 = std::time::Instant::now();
     let doc = Document::parse(source, ReadOptions::default());
+    let t2 = std::time::Instant::now();
     let plan = Plan::build(doc, PlanOptions::default()).expect("the file plans");
+    let t3 = std::time::Instant::now();
     let null = std::fs::File::create("/dev/null").expect("/dev/null");
     let out = std::io::BufWriter::with_capacity(1 << 16, null);
     match format.to_str() {
         Some("json") => plan_json::write(&plan, Path::new("."), out).unwrap(),
         _ => plan_text::write(&plan, Path::new("."), out).unwrap(),
+    }
+    let t4 = std::time::Instant::now();
+    // Which phase grows with the plan's size: per task, in nanoseconds.
+    if std::env::var_os("RUN_BATCH_BENCH_PHASES").is_some() {
+        let n = plan.doc.tasks.len().max(1) as f64;
+        let per = |d: std::time::Duration| d.as_nanos() as f64 / n;
+        eprintln!(
+            "{} tasks, ns per task (wall): read {:.0}, parse {:.0}, plan {:.0}, write {:.0}",
+            plan.doc.tasks.len(),
+            per(t1 - t0),
+            per(t2 - t1),
+            per(t3 - t2),
+            per(t4 - t3)
+        );
     }
     // As `plan` does: the process ends; freeing the plan would only cost time.
     std::mem::forget(plan);
@@ -101,6 +119,10 @@ pub fn scaling(
     );
     let cmark = which("cmark-gfm");
     let mut first = None;
+    // (file bytes, peak RSS bytes) of the first size: memory's growth per
+    // byte of file beyond it is the goal's "2x the file plus a constant".
+    let mut first_rss: Option<(f64, f64)> = None;
+    let mut slopes = Vec::new();
     for &n in sizes {
         let path = dir.join(format!("scale-{n}.md"));
         let text = generate(n);
@@ -138,7 +160,19 @@ pub fn scaling(
             cmark_cols.1,
             m[0].max_rss_kib as f64 * 1024.0 / bytes as f64,
         );
+        let rss = m[0].max_rss_kib as f64 * 1024.0;
+        match first_rss {
+            None => first_rss = Some((bytes as f64, rss)),
+            Some((b0, r0)) => slopes.push((n, (rss - r0) / (bytes as f64 - b0))),
+        }
         let _ = std::fs::remove_file(&path);
+    }
+    for (n, slope) in slopes {
+        let verdict = if slope <= 2.0 { "within" } else { "OVER" };
+        let _ = writeln!(
+            out,
+            "peak RSS grows {slope:.2} bytes per byte of file from the first size to {n} tasks: {verdict} the 2x bar"
+        );
     }
     out
 }

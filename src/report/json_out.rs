@@ -221,7 +221,8 @@ impl<W: Write> JsonOut<W> {
         Ok(())
     }
 
-    /// An array of strings.
+    /// An array of strings, handed to the sink in chunks as it goes (a
+    /// wave of 100,000 task ids is megabytes).
     #[inline]
     pub fn str_array<'a>(&mut self, items: impl IntoIterator<Item = &'a str>) -> io::Result<()> {
         let mut items = items.into_iter();
@@ -237,6 +238,7 @@ impl<W: Write> JsonOut<W> {
         for s in items {
             self.item()?;
             self.str(s)?;
+            self.flush_some()?;
         }
         self.end_array()
     }
