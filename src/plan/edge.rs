@@ -6,11 +6,42 @@ use thin_vec::ThinVec;
 
 use super::Target;
 
-/// One thing a task waits for directly, and every place that says so.
+/// One thing a task waits for directly, and every place that says so: 8
+/// bytes (a `Target` alone takes 16), as there may be one or more per task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Edge {
-    pub target: Target,
+    /// A task's index, or a section's with the top bit set: in `Target`'s
+    /// order (every task before every section), so edges sort by it.
+    target: u32,
     pub from: EdgeFrom,
+}
+
+const SECTION: u32 = 1 << 31;
+
+impl Edge {
+    pub fn new(target: Target, from: EdgeFrom) -> Edge {
+        let (index, tag) = match target {
+            Target::Task(t) => (t, 0),
+            Target::Section(s) => (s, SECTION),
+        };
+        let index = u32::try_from(index)
+            .ok()
+            .filter(|&i| i < SECTION)
+            .expect("fewer than 2^31 tasks and sections");
+        Edge {
+            target: index | tag,
+            from,
+        }
+    }
+
+    pub fn target(self) -> Target {
+        let index = (self.target & !SECTION) as usize;
+        if self.target & SECTION == 0 {
+            Target::Task(index)
+        } else {
+            Target::Section(index)
+        }
+    }
 }
 
 /// One or more places an edge came from (the same edge may be written and
@@ -79,20 +110,37 @@ mod tests {
 
     #[test]
     fn duplicates_merge_their_places() {
-        let edge = |t, from| Edge {
-            target: Target::Task(t),
-            from,
-        };
+        let edge = |t, from| Edge::new(Target::Task(t), from);
         let mut edges = thin_vec::thin_vec![
             edge(3, EdgeFrom::TRACK),
             edge(1, EdgeFrom::IN_ORDER),
             edge(3, EdgeFrom::HINT),
         ];
         sort_edges(&mut edges);
-        let targets: Vec<Target> = edges.iter().map(|e| e.target).collect();
+        let targets: Vec<Target> = edges.iter().map(|e| e.target()).collect();
         assert_eq!(targets, [Target::Task(1), Target::Task(3)]);
         assert_eq!(edges[1].from.names().collect::<Vec<_>>(), ["hint", "track"]);
         assert!(edges[0].from.derived_only());
         assert_eq!(edges.capacity(), 2, "no spare room kept");
+    }
+
+    #[test]
+    fn packed_targets_keep_their_kind_index_and_order() {
+        let targets = [
+            Target::Task(0),
+            Target::Task(7),
+            Target::Task((1 << 31) - 1),
+            Target::Section(0),
+            Target::Section(3),
+        ];
+        for pair in targets.windows(2) {
+            let (a, b) = (
+                Edge::new(pair[0], EdgeFrom::HINT),
+                Edge::new(pair[1], EdgeFrom::HINT),
+            );
+            assert_eq!((a.target(), b.target()), (pair[0], pair[1]));
+            assert!(a.target < b.target, "{pair:?} sort as `Target` does");
+        }
+        assert_eq!(std::mem::size_of::<Edge>(), 8);
     }
 }

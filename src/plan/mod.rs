@@ -190,7 +190,7 @@ impl Plan {
         let mut out = Vec::new();
         let mut cur = Some(t);
         while let Some(i) = cur {
-            out.extend(self.tasks[i].after.iter().map(|e| e.target));
+            out.extend(self.tasks[i].after.iter().map(|e| e.target()));
             cur = self.doc.tasks[i].parent;
         }
         let mut s = Some(self.doc.tasks[t].section);
@@ -242,7 +242,7 @@ struct Planner {
 
 impl Planner {
     fn edge(&mut self, t: usize, target: Target, from: EdgeFrom) {
-        self.tasks[t].after.push(Edge { target, from });
+        self.tasks[t].after.push(Edge::new(target, from));
     }
 
     /// A pipelined module's top-level tasks wait for the same track's
@@ -436,7 +436,7 @@ impl Planner {
             let planned = &mut self.tasks[t];
             edge::sort_edges(&mut planned.after);
             let wave = planned.wave;
-            for &Edge { target, .. } in &self.tasks[t].after {
+            for target in self.tasks[t].after.iter().map(|e| e.target()) {
                 let (dep_wave, dep_id) = wave_of(&self.tasks, target);
                 if let Some(w) = dep_wave
                     && w > wave
@@ -488,12 +488,12 @@ impl Planner {
             section_chain.push(chain);
         }
         for t in 0..n {
-            graph.extend(self.tasks[t].after.iter().map(|e| node(e.target)));
+            graph.extend(self.tasks[t].after.iter().map(|e| node(e.target())));
             graph.extend(doc.tasks[t].children.iter().copied());
             // Every enclosing task's `after` holds for this task too.
             let mut p = doc.tasks[t].parent;
             while let Some(i) = p {
-                graph.extend(self.tasks[i].after.iter().map(|e| node(e.target)));
+                graph.extend(self.tasks[i].after.iter().map(|e| node(e.target())));
                 p = doc.tasks[i].parent;
             }
             // A section's `after` holds for every task in it, outer
@@ -587,7 +587,7 @@ mod tests {
         );
         let two = &plan.tasks[1].after;
         assert_eq!(two.len(), 1);
-        assert_eq!(two[0].target, Target::Task(0));
+        assert_eq!(two[0].target(), Target::Task(0));
         assert_eq!(
             two[0].from.names().collect::<Vec<_>>(),
             ["hint", "in-order"]

@@ -168,7 +168,7 @@ mod tests {
             .unwrap()
             .after
             .iter()
-            .map(|e| e.target)
+            .map(|e| e.target())
             .collect())
     }
 

@@ -86,7 +86,7 @@ fn by_section(plan: &Plan) -> String {
     for t in 0..doc.tasks.len() {
         let p = &plan.tasks[t];
         for e in &p.after {
-            let (dep, kind) = (e.target, e.from);
+            let (dep, kind) = (e.target(), e.from);
             if let Some(from) = node(dep)
                 && from != doc.tasks[t].section
             {
@@ -180,7 +180,7 @@ fn render_tasks(plan: &Plan, flavor: Flavor) -> String {
         }
         let p = &plan.tasks[t];
         for e in &p.after {
-            let (dep, kind) = (e.target, e.from);
+            let (dep, kind) = (e.target(), e.from);
             // Drawn once per module below.
             if kind == EdgeFrom::TRACK {
                 continue;

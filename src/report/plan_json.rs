@@ -230,14 +230,14 @@ fn write_task<W: Write>(
         key!("edges" = "[]")?;
     } else {
         key!("after")?;
-        j.str_array(p.after.iter().map(|e| plan.target_id(e.target)))?;
+        j.str_array(p.after.iter().map(|e| plan.target_id(e.target())))?;
         key!("edges")?;
         j.begin_array()?;
         for e in &p.after {
             j.item()?;
             j.begin_object()?;
             j.key("after")?;
-            j.str(plan.target_id(e.target))?;
+            j.str(plan.target_id(e.target()))?;
             j.key("from")?;
             j.str_array(e.from.names())?;
             j.end_object()?;

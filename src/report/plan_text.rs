@@ -222,7 +222,7 @@ fn task_line(out: &mut String, notes: &mut String, plan: &Plan, t: usize) {
             if k > 0 {
                 notes.push_str(", ");
             }
-            notes.push_str(plan.target_id(e.target));
+            notes.push_str(plan.target_id(e.target()));
             if e.from == EdgeFrom::TRACK {
                 notes.push_str(" (track)");
             }
