@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustc_hash::FxHashMap;
+use thin_vec::ThinVec;
 
 use super::{Group, GroupOwner, Planner, files};
 use crate::taskfile::{Checkpoint, Document, Gate, Hints, Parallel};
@@ -101,12 +102,13 @@ impl Planner {
                 self.groups.push(g);
             }
         }
-        // Only a task with hints has a `parallel` one.
+        // Only a task with hints has a `parallel` one (and few have): by
+        // task, not a slot per task.
         let hinted = has_hints(doc);
-        let mut task_group = vec![None; doc.tasks.len()];
+        let mut task_group: FxHashMap<usize, usize> = FxHashMap::default();
         for &t in doc.hinted_tasks() {
             if let Some(g) = group_for(&doc.tasks[t].hints, GroupOwner::Task(t)) {
-                task_group[t] = Some(self.groups.len());
+                task_group.insert(t, self.groups.len());
                 self.groups.push(g);
             }
         }
@@ -116,7 +118,7 @@ impl Planner {
         // groups are one list, its parent's unless it has a limit itself,
         // that its tasks share unless a task above one has a limit too.
         let mut section_list: Vec<u32> = Vec::with_capacity(doc.sections.len());
-        let mut section_files: Vec<Vec<String>> = Vec::with_capacity(doc.sections.len());
+        let mut section_files: Vec<ThinVec<String>> = Vec::with_capacity(doc.sections.len());
         for (s, section) in doc.sections.iter().enumerate() {
             let above = section.parent.map_or(0, |p| section_list[p]);
             let list = match section_group[s] {
@@ -124,7 +126,7 @@ impl Planner {
                 None => above,
             };
             section_list.push(list);
-            let mut declared = Vec::new();
+            let mut declared = ThinVec::new();
             add_files(&mut declared, section.hints.files.iter().map(|f| &f.value));
             if let Some(p) = section.parent {
                 add_files(&mut declared, section_files[p].iter());
@@ -140,11 +142,11 @@ impl Planner {
                 continue;
             }
             let mut groups = Vec::new();
-            let mut declared: Vec<String> = Vec::new();
+            let mut declared: ThinVec<String> = ThinVec::new();
             let mut cur = Some(t);
             while let Some(i) = cur {
                 if hinted[i] {
-                    groups.extend(task_group[i]);
+                    groups.extend(task_group.get(&i));
                     let files = doc.tasks[i].hints.files.iter().map(|f| &f.value);
                     add_files(&mut declared, files);
                 }
@@ -168,14 +170,11 @@ impl Planner {
             // no body read.
             let raw = &doc.source.text.as_bytes()[task.item.clone()];
             let mut inferred = match memchr::memchr2(b'/', b'`', raw) {
-                Some(_) => files::infer(&task.text, doc.raw_body(t)),
-                None => Vec::new(),
+                Some(_) => files::infer(&task.text, doc.raw_body(t)).into(),
+                None => ThinVec::new(),
             };
             inferred.retain(|p| !declared.contains(p));
-            self.tasks[t].files = files::Files {
-                declared: declared.into(),
-                inferred: inferred.into(),
-            };
+            self.tasks[t].files = files::Files { declared, inferred };
         }
     }
 
@@ -188,7 +187,7 @@ impl Planner {
 }
 
 /// Appends each file not in `declared` yet.
-fn add_files<'a>(declared: &mut Vec<String>, files: impl Iterator<Item = &'a String>) {
+fn add_files<'a>(declared: &mut ThinVec<String>, files: impl Iterator<Item = &'a String>) {
     for f in files {
         if !declared.contains(f) {
             declared.push(f.clone());
