@@ -17,7 +17,7 @@ use super::{Group, GroupOwner, Planner, files};
 use crate::taskfile::{Checkpoint, Document, Gate, Hints, Parallel};
 
 /// Settings that cascade from the file to sections, parent tasks and tasks.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Settings {
     pub agent: Option<String>,
     /// Later attempts' agent and timeout (`escalate` hints of the nearest
@@ -51,7 +51,9 @@ impl Settings {
 
 /// Each task's settings. They cascade top-down: sections follow their
 /// parents in index order and tasks their parents, so each inherits a
-/// finished value, shared (one `Arc`) unless its own hints change it.
+/// finished value, shared (one `Arc`) unless its own hints change it. Tasks
+/// whose hints make the same settings from the same ones above share one
+/// too: a long plan repeats a few hint comments thousands of times.
 pub(super) fn task_settings(doc: &Document) -> Vec<Arc<Settings>> {
     let mut sections: Vec<Arc<Settings>> = Vec::with_capacity(doc.sections.len());
     for section in &doc.sections {
@@ -61,20 +63,40 @@ pub(super) fn task_settings(doc: &Document) -> Vec<Arc<Settings>> {
     }
     let hinted = has_hints(doc);
     let mut tasks: Vec<Arc<Settings>> = Vec::with_capacity(doc.tasks.len());
+    // By the settings above (alive as long as `sections` and `tasks`, so
+    // their address names them): the distinct ones made from them, a few.
+    let mut made: FxHashMap<*const Settings, Vec<Arc<Settings>>> = FxHashMap::default();
     for (t, task) in doc.tasks.iter().enumerate() {
         let above = match task.parent {
             Some(p) => &tasks[p],
             None => &sections[task.section],
         };
         // A task without hints of its own shares what is above it.
-        let own = if hinted[t] {
-            inherit(&task.hints, Some(above))
-        } else {
+        let own = if !hinted[t] {
             Arc::clone(above)
+        } else {
+            let own = inherit(&task.hints, Some(above));
+            if Arc::ptr_eq(&own, above) {
+                own
+            } else {
+                share(made.entry(Arc::as_ptr(above)).or_default(), own)
+            }
         };
         tasks.push(own);
     }
     tasks
+}
+
+/// `new`, or an equal one of `made` (which keeps up to 16 to compare with,
+/// latest first: neighbours tend to repeat a comment).
+fn share(made: &mut Vec<Arc<Settings>>, new: Arc<Settings>) -> Arc<Settings> {
+    if let Some(same) = made.iter().rev().find(|s| **s == new) {
+        return Arc::clone(same);
+    }
+    if made.len() < 16 {
+        made.push(Arc::clone(&new));
+    }
+    new
 }
 
 /// Per task, whether it has hints of its own: most have none, and their
