@@ -581,6 +581,29 @@ mod tests {
     }
 
     #[test]
+    fn tasks_that_set_the_same_settings_share_them() {
+        let plan = plan(
+            "# A <!-- retries: 2 -->\n\
+             - [ ] one <!-- timeout: 5m -->\n\
+             - [ ] two <!-- timeout: 5m -->\n\
+             - [ ] three <!-- timeout: 6m -->\n\
+             - [ ] four\n\
+             # B\n- [ ] five <!-- timeout: 5m -->\n",
+        );
+        let s = |t: usize| &plan.tasks[t].settings;
+        assert_eq!(s(0).timeout, Some(std::time::Duration::from_secs(300)));
+        assert_eq!(
+            (s(0).retries, s(2).retries, s(4).retries),
+            (Some(2), Some(2), None)
+        );
+        assert!(Arc::ptr_eq(s(0), s(1)));
+        assert!(!Arc::ptr_eq(s(0), s(2)));
+        // The same hint under other settings makes other settings.
+        assert!(!Arc::ptr_eq(s(0), s(4)));
+        assert_eq!(s(3).timeout, None);
+    }
+
+    #[test]
     fn edges_merge_the_places_they_come_from() {
         let plan = plan(
             "# A\n<!-- parallel: false -->\n- [ ] one\n- [ ] two <!-- after: one -->\n- [ ] three\n",
