@@ -206,8 +206,9 @@ pub fn run(mut plan: Plan, keeper: Keeper, options: RunOptions) -> Result<i32, E
     );
     let agents = resolve_agents(&plan, &options)?;
     if options.dry_run {
-        let out = dry_run::render(&plan, &agents, &prompter, &options)?;
-        crate::report::output::print_stdout(&out);
+        let mut out = crate::report::output::StreamedStdout::new();
+        dry_run::render(&plan, &agents, &prompter, &options, &mut out)?;
+        out.finish();
         return Ok(EXIT_OK);
     }
     if let Some(w) = &options.workdir
