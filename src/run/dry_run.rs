@@ -6,6 +6,7 @@
 
 use std::fmt::Write;
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::error::Error;
 use crate::plan::Plan;
@@ -25,7 +26,7 @@ const AFTER_SHOWN: usize = 8;
 
 pub fn render(
     plan: &Plan,
-    agents: &[Option<AgentSpec>],
+    agents: &[Option<Arc<AgentSpec>>],
     prompter: &Prompter,
     options: &RunOptions,
     out: &mut impl Write,
