@@ -971,7 +971,7 @@ fn fixture_speckit_front_matter_ids_markers_and_dependencies() {
         plan.tasks[t]
             .after
             .iter()
-            .map(|&a| plan.target_id(a))
+            .map(|e| plan.target_id(e.target()))
             .collect()
     };
     assert_eq!(after(1), ["T001"]);

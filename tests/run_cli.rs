@@ -1198,6 +1198,25 @@ fn json_prints_the_events_on_stdout_and_nothing_on_stderr() {
 }
 
 #[test]
+fn a_dry_run_line_names_eight_of_the_tasks_it_waits_for_and_counts_the_rest() {
+    // The second phase waits for all twelve of the first (`after: one`): its line names
+    // the first eight and says how many more, not a line of every id.
+    let mut plan = String::from("# Ship\n\n## One\n");
+    for i in 1..=12 {
+        plan.push_str(&format!("- [ ] Step {i} <!-- id: s{i:02} -->\n"));
+    }
+    plan.push_str("\n## Two\n- [ ] Wrap up <!-- id: wrap; after: one -->\n");
+    Test::new()
+        .fake_agent()
+        .file("t.md", &plan)
+        .args(["t.md", "--agent", "fake-agent", "--dry-run"])
+        .stdout_contains(
+            "  13. wave 2 · wrap · agent fake-agent · after s01, s02, s03, s04, s05, s06, s07, s08 and 4 more\n",
+        )
+        .success();
+}
+
+#[test]
 fn dry_run_prints_the_order_and_the_first_prompt_and_runs_nothing() {
     let out = Test::new()
         .fake_agent()

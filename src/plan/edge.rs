@@ -1,6 +1,48 @@
-//! Where a dependency edge came from: an `after` hint, the dialect's
-//! "depends on", an in-order group or a track. Shown by `plan`; the
-//! scheduler treats every edge alike.
+//! A dependency edge: what a task waits for and where that came from (an
+//! `after` hint, the dialect's "depends on", an in-order group or a
+//! track). Where is shown by `plan`; the scheduler treats every edge alike.
+
+use thin_vec::ThinVec;
+
+use super::Target;
+
+/// One thing a task waits for directly, and every place that says so: 8
+/// bytes (a `Target` alone takes 16), as there may be one or more per task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Edge {
+    /// A task's index, or a section's with the top bit set: in `Target`'s
+    /// order (every task before every section), so edges sort by it.
+    target: u32,
+    pub from: EdgeFrom,
+}
+
+const SECTION: u32 = 1 << 31;
+
+impl Edge {
+    pub fn new(target: Target, from: EdgeFrom) -> Edge {
+        let (index, tag) = match target {
+            Target::Task(t) => (t, 0),
+            Target::Section(s) => (s, SECTION),
+        };
+        let index = u32::try_from(index)
+            .ok()
+            .filter(|&i| i < SECTION)
+            .expect("fewer than 2^31 tasks and sections");
+        Edge {
+            target: index | tag,
+            from,
+        }
+    }
+
+    pub fn target(self) -> Target {
+        let index = (self.target & !SECTION) as usize;
+        if self.target & SECTION == 0 {
+            Target::Task(index)
+        } else {
+            Target::Section(index)
+        }
+    }
+}
 
 /// One or more places an edge came from (the same edge may be written and
 /// derived too).
@@ -48,21 +90,18 @@ impl EdgeFrom {
 }
 
 /// Sorts a task's edges by target and merges duplicates, keeping every
-/// place each came from.
-pub fn sort_edges<T: Ord + Copy>(after: &mut Vec<T>, from: &mut Vec<EdgeFrom>) {
-    let mut pairs: Vec<(T, EdgeFrom)> = after.iter().copied().zip(from.iter().copied()).collect();
-    pairs.sort_by_key(|&(t, _)| t);
-    after.clear();
-    from.clear();
-    for (t, f) in pairs {
-        if after.last() == Some(&t) {
-            let last = from.last_mut().expect("as long as `after`");
-            *last = last.union(f);
-        } else {
-            after.push(t);
-            from.push(f);
+/// place each came from; gives back the spare room.
+pub fn sort_edges(edges: &mut ThinVec<Edge>) {
+    // Stable: equal targets keep the order they were added in.
+    edges.sort_by_key(|e| e.target);
+    edges.dedup_by(|later, kept| {
+        let same = later.target == kept.target;
+        if same {
+            kept.from = kept.from.union(later.from);
         }
-    }
+        same
+    });
+    edges.shrink_to_fit();
 }
 
 #[cfg(test)]
@@ -71,11 +110,37 @@ mod tests {
 
     #[test]
     fn duplicates_merge_their_places() {
-        let mut after = vec![3, 1, 3];
-        let mut from = vec![EdgeFrom::TRACK, EdgeFrom::IN_ORDER, EdgeFrom::HINT];
-        sort_edges(&mut after, &mut from);
-        assert_eq!(after, [1, 3]);
-        assert_eq!(from[1].names().collect::<Vec<_>>(), ["hint", "track"]);
-        assert!(from[0].derived_only());
+        let edge = |t, from| Edge::new(Target::Task(t), from);
+        let mut edges = thin_vec::thin_vec![
+            edge(3, EdgeFrom::TRACK),
+            edge(1, EdgeFrom::IN_ORDER),
+            edge(3, EdgeFrom::HINT),
+        ];
+        sort_edges(&mut edges);
+        let targets: Vec<Target> = edges.iter().map(|e| e.target()).collect();
+        assert_eq!(targets, [Target::Task(1), Target::Task(3)]);
+        assert_eq!(edges[1].from.names().collect::<Vec<_>>(), ["hint", "track"]);
+        assert!(edges[0].from.derived_only());
+        assert_eq!(edges.capacity(), 2, "no spare room kept");
+    }
+
+    #[test]
+    fn packed_targets_keep_their_kind_index_and_order() {
+        let targets = [
+            Target::Task(0),
+            Target::Task(7),
+            Target::Task((1 << 31) - 1),
+            Target::Section(0),
+            Target::Section(3),
+        ];
+        for pair in targets.windows(2) {
+            let (a, b) = (
+                Edge::new(pair[0], EdgeFrom::HINT),
+                Edge::new(pair[1], EdgeFrom::HINT),
+            );
+            assert_eq!((a.target(), b.target()), (pair[0], pair[1]));
+            assert!(a.target < b.target, "{pair:?} sort as `Target` does");
+        }
+        assert_eq!(std::mem::size_of::<Edge>(), 8);
     }
 }

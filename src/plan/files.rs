@@ -4,14 +4,17 @@
 //! once) and to the report (changes outside what was declared). Never looks
 //! at the disk: a claim is a pattern, not a file that must exist.
 
-/// The files one task says it will change.
+use thin_vec::ThinVec;
+
+/// The files one task says it will change. Most tasks claim none: empty
+/// lists take no allocation.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Files {
     /// From `files:` hints on the task, its parents, its sections and the
     /// file (they add up), in the order written.
-    pub declared: Vec<String>,
+    pub declared: ThinVec<String>,
     /// Paths named in the task's text or body that are not declared.
-    pub inferred: Vec<String>,
+    pub inferred: ThinVec<String>,
 }
 
 impl Files {
@@ -233,8 +236,8 @@ mod tests {
     #[test]
     fn covers_globs_folders_and_exact_paths() {
         let f = Files {
-            declared: vec!["src/parser/**".into(), "docs/".into()],
-            inferred: vec!["Cargo.toml".into()],
+            declared: thin_vec::thin_vec!["src/parser/**".into(), "docs/".into()],
+            inferred: thin_vec::thin_vec!["Cargo.toml".into()],
         };
         assert!(covers(&f, "src/parser/lex.rs"));
         assert!(covers(&f, "docs/format.md"));

@@ -17,8 +17,9 @@ mod waves;
 
 use std::sync::Arc;
 
-pub use edge::EdgeFrom;
+pub use edge::{Edge, EdgeFrom};
 use rustc_hash::FxHashMap;
+use thin_vec::ThinVec;
 pub use tracks::{Track, Tracks, track_key};
 
 pub use settings::Settings;
@@ -41,17 +42,20 @@ pub struct PlanOptions {
 /// owner of the id it names).
 pub use crate::taskfile::IdOwner as Target;
 
+/// One task as planned. A plan holds one per task, so it is kept small
+/// (the unit test `planned_task_stays_small` holds the budget): lists that
+/// are mostly empty are `ThinVec`s (8 bytes, no allocation when empty), and
+/// the groups, the same for most tasks of a section, are shared.
 #[derive(Debug, Clone)]
 pub struct PlannedTask {
     pub wave: usize,
     /// What this task waits for directly (its own hints, dialect
     /// dependencies, in-order predecessors and its track's module in the
-    /// wave before), sorted, without duplicates.
-    pub after: Vec<Target>,
-    /// Where each edge of `after` came from.
-    pub after_from: Vec<EdgeFrom>,
-    /// Limited groups this task counts against (only for tasks that run).
-    pub groups: Vec<usize>,
+    /// wave before) and where each came from, sorted by target, without
+    /// duplicates.
+    pub after: ThinVec<Edge>,
+    /// Its limited groups: `Plan::groups_of`.
+    group_list: u32,
     /// An optional task left out of this run.
     pub skipped: bool,
     /// Shared by the tasks that inherit the same hints: a plan of 100,000
@@ -87,6 +91,9 @@ pub struct Plan {
     pub section_after: Vec<Vec<Target>>,
     pub waves: Vec<Wave>,
     pub groups: Vec<Group>,
+    /// The distinct lists of limited groups tasks count against, shared:
+    /// `PlannedTask::group_list` points here. The first is empty.
+    group_lists: Vec<Vec<usize>>,
     pub options: PlanOptions,
     /// Tracks, and which tasks wait for whole waves.
     pub tracks: Tracks,
@@ -98,12 +105,11 @@ impl Plan {
         let (waves, task_wave) = waves::waves(&doc);
         let settings = settings::task_settings(&doc);
         let mut planner = Planner {
-            tasks: (task_wave.iter().zip(settings).enumerate())
-                .map(|(i, (&wave, settings))| PlannedTask {
+            tasks: (task_wave.into_iter().zip(settings).enumerate())
+                .map(|(i, (wave, settings))| PlannedTask {
                     wave,
-                    after: Vec::new(),
-                    after_from: Vec::new(),
-                    groups: Vec::new(),
+                    after: ThinVec::new(),
+                    group_list: 0,
                     skipped: doc.tasks[i].optional && !options.include_optional,
                     settings,
                     files: files::Files::default(),
@@ -117,6 +123,7 @@ impl Plan {
             errors: Vec::new(),
             warnings: Vec::new(),
             groups: Vec::new(),
+            group_lists: vec![Vec::new()],
         };
         planner.index_short_references(&doc);
         planner.hint_edges(&doc);
@@ -151,6 +158,7 @@ impl Plan {
             section_after,
             waves,
             groups: planner.groups,
+            group_lists: planner.group_lists,
             options,
             tracks: built.tracks,
         })
@@ -182,7 +190,7 @@ impl Plan {
         let mut out = Vec::new();
         let mut cur = Some(t);
         while let Some(i) = cur {
-            out.extend_from_slice(&self.tasks[i].after);
+            out.extend(self.tasks[i].after.iter().map(|e| e.target()));
             cur = self.doc.tasks[i].parent();
         }
         let mut s = Some(self.doc.tasks[t].section());
@@ -193,6 +201,12 @@ impl Plan {
         out.sort();
         out.dedup();
         out
+    }
+
+    /// The limited groups task `t` counts against (only tasks that run
+    /// count against any), nearest first.
+    pub fn groups_of(&self, t: usize) -> &[usize] {
+        &self.group_lists[self.tasks[t].group_list as usize]
     }
 
     fn section_after(&self, s: usize) -> impl Iterator<Item = Target> + '_ {
@@ -222,12 +236,13 @@ struct Planner {
     errors: Vec<(Span, PlanError)>,
     warnings: Vec<(Span, String)>,
     groups: Vec<Group>,
+    /// `Plan::group_lists`.
+    group_lists: Vec<Vec<usize>>,
 }
 
 impl Planner {
     fn edge(&mut self, t: usize, target: Target, from: EdgeFrom) {
-        self.tasks[t].after.push(target);
-        self.tasks[t].after_from.push(from);
+        self.tasks[t].after.push(Edge::new(target, from));
     }
 
     /// A pipelined module's top-level tasks wait for the same track's
@@ -387,7 +402,7 @@ impl Planner {
     fn sort_and_check_waves(&mut self, doc: &Document, check: bool) {
         if !check {
             for t in &mut self.tasks {
-                edge::sort_edges(&mut t.after, &mut t.after_from);
+                edge::sort_edges(&mut t.after);
             }
             return;
         }
@@ -420,9 +435,9 @@ impl Planner {
         let mut errors = Vec::new();
         for t in 0..doc.tasks.len() {
             let planned = &mut self.tasks[t];
-            edge::sort_edges(&mut planned.after, &mut planned.after_from);
+            edge::sort_edges(&mut planned.after);
             let wave = planned.wave;
-            for &target in &self.tasks[t].after {
+            for target in self.tasks[t].after.iter().map(|e| e.target()) {
                 let (dep_wave, dep_id) = wave_of(&self.tasks, target);
                 if let Some(w) = dep_wave
                     && w > wave
@@ -474,12 +489,12 @@ impl Planner {
             section_chain.push(chain);
         }
         for t in 0..n {
-            graph.extend(self.tasks[t].after.iter().map(|&a| node(a)));
+            graph.extend(self.tasks[t].after.iter().map(|e| node(e.target())));
             graph.extend(doc.tasks[t].children.iter().copied());
             // Every enclosing task's `after` holds for this task too.
             let mut p = doc.tasks[t].parent();
             while let Some(i) = p {
-                graph.extend(self.tasks[i].after.iter().map(|&a| node(a)));
+                graph.extend(self.tasks[i].after.iter().map(|e| node(e.target())));
                 p = doc.tasks[i].parent();
             }
             // A section's `after` holds for every task in it, outer
@@ -516,3 +531,96 @@ impl Planner {
 }
 
 type HashMap<K, V> = FxHashMap<K, V>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::taskfile::{ReadOptions, Source};
+
+    fn plan(text: &str) -> Plan {
+        let doc = Document::parse(
+            Source::new("t.md".into(), text.into(), 0),
+            ReadOptions::default(),
+        );
+        Plan::build(doc, PlanOptions::default()).unwrap()
+    }
+
+    /// A plan holds one `PlannedTask` per task: at 100,000 tasks each byte
+    /// here is 100 KB for as long as the plan lives (it was 144 bytes).
+    #[test]
+    fn planned_task_stays_small() {
+        assert!(
+            std::mem::size_of::<PlannedTask>() <= 48,
+            "PlannedTask grew to {} bytes",
+            std::mem::size_of::<PlannedTask>()
+        );
+    }
+
+    #[test]
+    fn groups_add_up_nearest_first_and_leaves_share_them() {
+        let plan = plan(
+            "<!-- parallel: 4 -->\n# Release\n## Build <!-- parallel: 3 -->\n\
+             - [ ] compile\n\
+             - [ ] package <!-- parallel: 2 -->\n  - [ ] deb\n  - [ ] rpm\n\
+             ## Test\n- [ ] smoke\n",
+        );
+        let limits = |id: &str| -> Vec<usize> {
+            let t = (plan.doc.tasks.iter()).position(|t| t.id() == id).unwrap();
+            (plan.groups_of(t).iter())
+                .map(|&g| plan.groups[g].limit)
+                .collect()
+        };
+        assert_eq!(limits("compile"), [3, 4]);
+        assert_eq!(limits("deb"), [2, 3, 4]);
+        assert_eq!(limits("rpm"), [2, 3, 4]);
+        // A parent does not run: it counts against nothing itself.
+        assert_eq!(limits("package"), [] as [usize; 0]);
+        assert_eq!(limits("smoke"), [4]);
+        // One list per distinct set: the empty one, the file's, Build's and
+        // the one the package's subtasks share.
+        assert_eq!(plan.group_lists.len(), 4);
+    }
+
+    #[test]
+    fn tasks_that_set_the_same_settings_share_them() {
+        let plan = plan(
+            "# A <!-- retries: 2 -->\n\
+             - [ ] one <!-- timeout: 5m -->\n\
+             - [ ] two <!-- timeout: 5m -->\n\
+             - [ ] three <!-- timeout: 6m -->\n\
+             - [ ] four\n\
+             # B\n- [ ] five <!-- timeout: 5m -->\n",
+        );
+        let s = |t: usize| &plan.tasks[t].settings;
+        assert_eq!(s(0).timeout, Some(std::time::Duration::from_secs(300)));
+        assert_eq!(
+            (s(0).retries, s(2).retries, s(4).retries),
+            (Some(2), Some(2), None)
+        );
+        assert!(Arc::ptr_eq(s(0), s(1)));
+        assert!(!Arc::ptr_eq(s(0), s(2)));
+        // The same hint under other settings makes other settings.
+        assert!(!Arc::ptr_eq(s(0), s(4)));
+        assert_eq!(s(3).timeout, None);
+    }
+
+    #[test]
+    fn edges_merge_the_places_they_come_from() {
+        let plan = plan(
+            "# A\n<!-- parallel: false -->\n- [ ] one\n- [ ] two <!-- after: one -->\n- [ ] three\n",
+        );
+        let two = &plan.tasks[1].after;
+        assert_eq!(two.len(), 1);
+        assert_eq!(two[0].target(), Target::Task(0));
+        assert_eq!(
+            two[0].from.names().collect::<Vec<_>>(),
+            ["hint", "in-order"]
+        );
+        assert!(plan.tasks[0].after.is_empty());
+        assert_eq!(
+            plan.tasks[0].after.capacity(),
+            0,
+            "no allocation when empty"
+        );
+    }
+}

@@ -162,7 +162,14 @@ mod tests {
     fn after(reference: &str) -> Result<Vec<Target>, crate::error::Error> {
         let text = format!("{PLAN}- [ ] last <!-- after: {reference} -->\n");
         let plan = Plan::build(parse(&text), PlanOptions::default())?;
-        Ok(plan.tasks.last().unwrap().after.clone())
+        Ok(plan
+            .tasks
+            .last()
+            .unwrap()
+            .after
+            .iter()
+            .map(|e| e.target())
+            .collect())
     }
 
     #[test]

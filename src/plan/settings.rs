@@ -6,14 +6,18 @@
 //! nothing changes them), groups and `Files` to the planner. Never decides
 //! order or waves.
 
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::time::Duration;
+
+use rustc_hash::FxHashMap;
+use thin_vec::ThinVec;
 
 use super::{Group, GroupOwner, Planner, files};
 use crate::taskfile::{Checkpoint, Document, Gate, Hints, Parallel};
 
 /// Settings that cascade from the file to sections, parent tasks and tasks.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Settings {
     pub agent: Option<String>,
     /// Later attempts' agent and timeout (`escalate` hints of the nearest
@@ -47,7 +51,9 @@ impl Settings {
 
 /// Each task's settings. They cascade top-down: sections follow their
 /// parents in index order and tasks their parents, so each inherits a
-/// finished value, shared (one `Arc`) unless its own hints change it.
+/// finished value, shared (one `Arc`) unless its own hints change it. Tasks
+/// whose hints make the same settings from the same ones above share one
+/// too: a long plan repeats a few hint comments thousands of times.
 pub(super) fn task_settings(doc: &Document) -> Vec<Arc<Settings>> {
     let mut sections: Vec<Arc<Settings>> = Vec::with_capacity(doc.sections.len());
     for section in &doc.sections {
@@ -57,20 +63,40 @@ pub(super) fn task_settings(doc: &Document) -> Vec<Arc<Settings>> {
     }
     let hinted = has_hints(doc);
     let mut tasks: Vec<Arc<Settings>> = Vec::with_capacity(doc.tasks.len());
+    // By the settings above (alive as long as `sections` and `tasks`, so
+    // their address names them): the distinct ones made from them, a few.
+    let mut made: FxHashMap<*const Settings, Vec<Arc<Settings>>> = FxHashMap::default();
     for (t, task) in doc.tasks.iter().enumerate() {
         let above = match task.parent() {
             Some(p) => &tasks[p],
             None => &sections[task.section()],
         };
         // A task without hints of its own shares what is above it.
-        let own = if hinted[t] {
-            inherit(&task.hints, Some(above))
-        } else {
+        let own = if !hinted[t] {
             Arc::clone(above)
+        } else {
+            let own = inherit(&task.hints, Some(above));
+            if Arc::ptr_eq(&own, above) {
+                own
+            } else {
+                share(made.entry(Arc::as_ptr(above)).or_default(), own)
+            }
         };
         tasks.push(own);
     }
     tasks
+}
+
+/// `new`, or an equal one of `made` (which keeps up to 16 to compare with,
+/// latest first: neighbours tend to repeat a comment).
+fn share(made: &mut Vec<Arc<Settings>>, new: Arc<Settings>) -> Arc<Settings> {
+    if let Some(same) = made.iter().rev().find(|s| **s == new) {
+        return Arc::clone(same);
+    }
+    if made.len() < 16 {
+        made.push(Arc::clone(&new));
+    }
+    new
 }
 
 /// Per task, whether it has hints of its own: most have none, and their
@@ -98,66 +124,92 @@ impl Planner {
                 self.groups.push(g);
             }
         }
-        // Only a task with hints has a `parallel` one.
+        // Only a task with hints has a `parallel` one (and few have): by
+        // task, not a slot per task.
         let hinted = has_hints(doc);
-        let mut task_group = vec![None; doc.tasks.len()];
+        let mut task_group: FxHashMap<usize, usize> = FxHashMap::default();
         for &t in doc.hinted_tasks() {
             if let Some(g) = group_for(&doc.tasks[t].hints, GroupOwner::Task(t)) {
-                task_group[t] = Some(self.groups.len());
+                task_group.insert(t, self.groups.len());
                 self.groups.push(g);
             }
         }
         // Groups and declared files add up from a task to the file, nearest
         // first, each file once. A section's share is the same for all its
-        // tasks: made once per section (sections follow their parents).
-        let mut section_groups: Vec<Vec<usize>> = Vec::with_capacity(doc.sections.len());
-        let mut section_files: Vec<Vec<String>> = Vec::with_capacity(doc.sections.len());
+        // tasks: made once per section (sections follow their parents). Its
+        // groups are one list, its parent's unless it has a limit itself,
+        // that its tasks share unless a task above one has a limit too.
+        let mut section_list: Vec<u32> = Vec::with_capacity(doc.sections.len());
+        let mut section_files: Vec<ThinVec<String>> = Vec::with_capacity(doc.sections.len());
         for (s, section) in doc.sections.iter().enumerate() {
-            let mut groups: Vec<usize> = section_group[s].into_iter().collect();
-            let mut declared = Vec::new();
+            let above = section.parent.map_or(0, |p| section_list[p]);
+            let list = match section_group[s] {
+                Some(g) => self.group_list(vec![g], above),
+                None => above,
+            };
+            section_list.push(list);
+            let mut declared = ThinVec::new();
             add_files(&mut declared, section.hints.files.iter().map(|f| &f.value));
             if let Some(p) = section.parent {
-                groups.extend_from_slice(&section_groups[p]);
                 add_files(&mut declared, section_files[p].iter());
             }
-            section_groups.push(groups);
             section_files.push(declared);
         }
+        // A task's own limits (and its parents') come before its section's:
+        // the leaves under one limited parent share that list too.
+        let mut task_lists: FxHashMap<(Vec<usize>, u32), u32> = FxHashMap::default();
         for t in 0..doc.tasks.len() {
             let task = &doc.tasks[t];
             if !task.children.is_empty() {
                 continue;
             }
             let mut groups = Vec::new();
-            let mut declared: Vec<String> = Vec::new();
+            let mut declared: ThinVec<String> = ThinVec::new();
             let mut cur = Some(t);
             while let Some(i) = cur {
                 if hinted[i] {
-                    groups.extend(task_group[i]);
+                    groups.extend(task_group.get(&i));
                     let files = doc.tasks[i].hints.files.iter().map(|f| &f.value);
                     add_files(&mut declared, files);
                 }
                 cur = doc.tasks[i].parent();
             }
-            groups.extend_from_slice(&section_groups[task.section()]);
+            let shared = section_list[task.section()];
+            self.tasks[t].group_list = if groups.is_empty() {
+                shared
+            } else {
+                match task_lists.entry((groups, shared)) {
+                    Entry::Occupied(list) => *list.get(),
+                    Entry::Vacant(new) => {
+                        let list = self.group_list(new.key().0.clone(), shared);
+                        *new.insert(list)
+                    }
+                }
+            };
             add_files(&mut declared, section_files[task.section()].iter());
-            self.tasks[t].groups = groups;
             // A claim needs a `/` or a backtick in the item's bytes (its text
             // and body come from them): most tasks have neither, and need
             // no body read.
-            let raw = &doc.source.text.as_bytes()[task.item().clone()];
+            let raw = &doc.source.text.as_bytes()[task.item()];
             let mut inferred = match memchr::memchr2(b'/', b'`', raw) {
-                Some(_) => files::infer(task.text(), doc.raw_body(t)),
-                None => Vec::new(),
+                Some(_) => files::infer(task.text(), doc.raw_body(t)).into(),
+                None => ThinVec::new(),
             };
             inferred.retain(|p| !declared.contains(p));
             self.tasks[t].files = files::Files { declared, inferred };
         }
     }
+
+    /// A new shared list of groups: `nearest`, then list `rest`'s.
+    fn group_list(&mut self, mut nearest: Vec<usize>, rest: u32) -> u32 {
+        nearest.extend_from_slice(&self.group_lists[rest as usize]);
+        self.group_lists.push(nearest);
+        u32::try_from(self.group_lists.len() - 1).expect("fewer lists than tasks and sections")
+    }
 }
 
 /// Appends each file not in `declared` yet.
-fn add_files<'a>(declared: &mut Vec<String>, files: impl Iterator<Item = &'a String>) {
+fn add_files<'a>(declared: &mut ThinVec<String>, files: impl Iterator<Item = &'a String>) {
     for f in files {
         if !declared.contains(f) {
             declared.push(f.clone());

@@ -21,6 +21,43 @@ pub fn print_stdout(s: &str) {
     }
 }
 
+/// Stdout for a one-shot command whose output is written as it is made (a
+/// dry run of 100,000 tasks is too much to hold first), in large writes; a
+/// failed write ends the program as [`print_stdout`]'s does. Written to
+/// through `std::fmt::Write`, so the writer never sees an error.
+pub struct StreamedStdout(std::io::BufWriter<std::io::StdoutLock<'static>>);
+
+impl StreamedStdout {
+    pub fn new() -> StreamedStdout {
+        StreamedStdout(std::io::BufWriter::with_capacity(
+            1 << 16,
+            std::io::stdout().lock(),
+        ))
+    }
+
+    /// Everything written, flushed.
+    pub fn finish(mut self) {
+        if let Err(e) = self.0.flush() {
+            stdout_failed(e);
+        }
+    }
+}
+
+impl Default for StreamedStdout {
+    fn default() -> StreamedStdout {
+        StreamedStdout::new()
+    }
+}
+
+impl std::fmt::Write for StreamedStdout {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        if let Err(e) = self.0.write_all(s.as_bytes()) {
+            stdout_failed(e);
+        }
+        Ok(())
+    }
+}
+
 pub fn stdout_failed(e: std::io::Error) -> ! {
     if e.kind() == std::io::ErrorKind::BrokenPipe {
         std::process::exit(0);

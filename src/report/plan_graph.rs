@@ -85,7 +85,8 @@ fn by_section(plan: &Plan) -> String {
     let mut edges = BTreeSet::new();
     for t in 0..doc.tasks.len() {
         let p = &plan.tasks[t];
-        for (&dep, &kind) in p.after.iter().zip(&p.after_from) {
+        for e in &p.after {
+            let (dep, kind) = (e.target(), e.from);
             if let Some(from) = node(dep)
                 && from != doc.tasks[t].section()
             {
@@ -178,7 +179,8 @@ fn render_tasks(plan: &Plan, flavor: Flavor) -> String {
             }
         }
         let p = &plan.tasks[t];
-        for (&dep, &kind) in p.after.iter().zip(&p.after_from) {
+        for e in &p.after {
+            let (dep, kind) = (e.target(), e.from);
             // Drawn once per module below.
             if kind == EdgeFrom::TRACK {
                 continue;

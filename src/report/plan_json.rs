@@ -230,16 +230,16 @@ fn write_task<W: Write>(
         key!("edges" = "[]")?;
     } else {
         key!("after")?;
-        j.str_array(p.after.iter().map(|&a| plan.target_id(a)))?;
+        j.str_array(p.after.iter().map(|e| plan.target_id(e.target())))?;
         key!("edges")?;
         j.begin_array()?;
-        for (&a, from) in p.after.iter().zip(&p.after_from) {
+        for e in &p.after {
             j.item()?;
             j.begin_object()?;
             j.key("after")?;
-            j.str(plan.target_id(a))?;
+            j.str(plan.target_id(e.target()))?;
             j.key("from")?;
-            j.str_array(from.names())?;
+            j.str_array(e.from.names())?;
             j.end_object()?;
         }
         j.end_array()?;

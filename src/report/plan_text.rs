@@ -220,12 +220,12 @@ fn task_line(out: &mut String, notes: &mut String, plan: &Plan, t: usize) {
     if !p.after.is_empty() {
         note(notes);
         notes.push_str("after ");
-        for (k, (&a, &from)) in p.after.iter().zip(&p.after_from).enumerate() {
+        for (k, e) in p.after.iter().enumerate() {
             if k > 0 {
                 notes.push_str(", ");
             }
-            notes.push_str(plan.target_id(a));
-            if from == EdgeFrom::TRACK {
+            notes.push_str(plan.target_id(e.target()));
+            if e.from == EdgeFrom::TRACK {
                 notes.push_str(" (track)");
             }
         }

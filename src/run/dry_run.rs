@@ -2,9 +2,11 @@
 //! an agent's session, and the first task's command line and prompt.
 //!
 //! Takes the plan, each task's agent and the journal; hands on text for
-//! stdout. Starts nothing and writes nothing.
+//! stdout, line by line as it is made. Starts nothing and writes no file.
 
+use std::fmt::Write;
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::error::Error;
 use crate::plan::Plan;
@@ -16,12 +18,19 @@ use crate::run::prompt::Prompter;
 use crate::run::scheduler::{Pools, Prepared, Schedule, State};
 use crate::run::{RunOptions, journal_resume, process};
 
+/// A task's line names at most this many of the tasks it waits for, then
+/// how many more: a task after a wide wave waits for thousands, and a line
+/// of them all helps nobody (and made the dry run of a 100,000-task plan
+/// 800 MB).
+const AFTER_SHOWN: usize = 8;
+
 pub fn render(
     plan: &Plan,
-    agents: &[Option<AgentSpec>],
+    agents: &[Option<Arc<AgentSpec>>],
     prompter: &Prompter,
     options: &RunOptions,
-) -> Result<String, Error> {
+    out: &mut impl Write,
+) -> Result<(), Error> {
     let prep = Prepared::new(plan);
     // Every task succeeds at once: the order is the plan's own, wave by wave.
     let mut schedule = Schedule::new(
@@ -45,76 +54,74 @@ pub fn render(
         j.recover(process::pid_alive);
         j
     };
-    let mut out = String::new();
-    out.push_str(&format!(
-        "would run {} task{} from {} (-j {}):\n",
+    let resumes_of = |t: usize| journal_resume(&journal, plan, agents, t);
+    // The first task's prompt and command are made before anything is
+    // written: a template that fails to render is an error on its own.
+    let first = match order.first() {
+        None => None,
+        Some(&first) => {
+            let resumed = resumes_of(first);
+            let prompt = match &resumed {
+                Some(r) => prompter.render_resume(plan, first, r, &[]),
+                None => prompter.render(plan, first, 1, None, None, &[]),
+            }
+            .map_err(Error::Setup)?;
+            let command = match &agents[first] {
+                None => None,
+                Some(spec) => {
+                    let argv = spec
+                        .argv(&Invocation {
+                            resume: resumed.as_ref().map(|r| r.session_id.as_str()),
+                            prompt: Some(&prompt),
+                            script: Some(Path::new("<its sh blocks>")),
+                        })
+                        .map_err(|message| Error::Agent { message })?;
+                    let shown: Vec<&str> = (argv.iter())
+                        .map(|a| if *a == prompt { "<prompt>" } else { a })
+                        .collect();
+                    Some(shell_words::join(shown))
+                }
+            };
+            Some((first, prompt, command))
+        }
+    };
+    // Writing to a String or `StreamedStdout` cannot fail.
+    let _ = writeln!(
+        out,
+        "would run {} task{} from {} (-j {}):",
         order.len(),
         plural(order.len()),
         options.file.display(),
         options.jobs
-    ));
-    let resumes_of = |t: usize| journal_resume(&journal, plan, agents, t);
+    );
     for (i, &t) in order.iter().enumerate() {
         let agent = agents[t].as_ref().map_or("?", |a| a.name.as_str());
-        let after: Vec<&str> = (prep.dep_leaves(t).into_iter())
-            .map(|d| plan.doc.tasks[d].id())
-            .collect();
-        let resumes = resumes_of(t);
-        let track = plan
-            .tracks
-            .track_of(&plan.doc, t)
-            .map_or_else(String::new, |k| {
-                format!(" · track {}", plan.tracks.list[k].name)
-            });
-        out.push_str(&format!(
-            "{:>4}. wave {}{track} · {} · agent {}{}{}\n",
-            i + 1,
-            plan.tasks[t].wave + 1,
-            plan.doc.tasks[t].id(),
-            agent,
-            if after.is_empty() {
-                String::new()
-            } else {
-                format!(" · after {}", after.join(", "))
-            },
-            resumes.map_or_else(String::new, |r| format!(
-                " · resumes session {}",
-                r.session_id
-            ))
-        ));
-    }
-    if let Some(&first) = order.first() {
-        let resumed = resumes_of(first);
-        let prompt = match &resumed {
-            Some(r) => prompter.render_resume(plan, first, r, &[]),
-            None => prompter.render(plan, first, 1, None, None, &[]),
+        let _ = write!(out, "{:>4}. wave {}", i + 1, plan.tasks[t].wave + 1);
+        if let Some(k) = plan.tracks.track_of(&plan.doc, t) {
+            let _ = write!(out, " · track {}", plan.tracks.list[k].name);
         }
-        .map_err(Error::Setup)?;
-        if let Some(spec) = &agents[first] {
-            let argv = spec
-                .argv(&Invocation {
-                    resume: resumed.as_ref().map(|r| r.session_id.as_str()),
-                    prompt: Some(&prompt),
-                    script: Some(Path::new("<its sh blocks>")),
-                })
-                .map_err(|message| Error::Agent { message })?;
-            let shown: Vec<&str> = (argv.iter())
-                .map(|a| if *a == prompt { "<prompt>" } else { a })
-                .collect();
-            out.push_str(&format!(
-                "\ncommand for `{}`: {}\n",
-                plan.doc.tasks[first].id(),
-                shell_words::join(shown)
-            ));
+        let _ = write!(out, " · {} · agent {agent}", plan.doc.tasks[t].id());
+        let after = prep.dep_leaves(t);
+        for (k, &d) in after.iter().take(AFTER_SHOWN).enumerate() {
+            let sep = if k == 0 { " · after " } else { ", " };
+            let _ = write!(out, "{sep}{}", plan.doc.tasks[d].id());
         }
-        out.push_str(&format!(
-            "\nprompt for `{}`:\n{}\n",
-            plan.doc.tasks[first].id(),
-            "─".repeat(60)
-        ));
-        out.push_str(&prompt);
-        out.push_str(&"─".repeat(60));
-        out.push('\n');
+        if after.len() > AFTER_SHOWN {
+            let _ = write!(out, " and {} more", after.len() - AFTER_SHOWN);
+        }
+        if let Some(r) = resumes_of(t) {
+            let _ = write!(out, " · resumes session {}", r.session_id);
+        }
+        let _ = writeln!(out);
     }
-    Ok(out)
+    if let Some((first, prompt, command)) = first {
+        let id = plan.doc.tasks[first].id();
+        if let Some(command) = command {
+            let _ = writeln!(out, "\ncommand for `{id}`: {command}");
+        }
+        let rule = "─".repeat(60);
+        let _ = writeln!(out, "\nprompt for `{id}`:\n{rule}");
+        let _ = writeln!(out, "{prompt}{rule}");
+    }
+    Ok(())
 }

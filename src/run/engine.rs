@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::error::Error;
@@ -48,7 +48,7 @@ use attempts::{History, Slot, stronger};
 pub(super) struct Engine {
     d: Dispatcher,
     /// Each plan task's agent (None for tasks done before the run).
-    agents: Vec<Option<AgentSpec>>,
+    agents: Vec<Option<Arc<AgentSpec>>>,
     history: HashMap<Key, History>,
     keeper: Keeper,
     budget: Budget,
@@ -125,7 +125,7 @@ impl Engine {
     pub(super) fn new(
         plan: Plan,
         keeper: Keeper,
-        agents: Vec<Option<AgentSpec>>,
+        agents: Vec<Option<Arc<AgentSpec>>>,
         prompter: Prompter,
         options: RunOptions,
         state: StateDir,

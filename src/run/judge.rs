@@ -95,14 +95,18 @@ pub fn template_path(options: &RunOptions) -> Option<PathBuf> {
 /// Each task's judge, checked before anything starts like its agent: a
 /// known preset or a command that splits, its program on PATH. The `shell`
 /// agent cannot judge (it runs scripts, it reads nothing).
-pub fn check(plan: &Plan, options: &RunOptions) -> (Vec<Option<AgentSpec>>, Vec<AgentProblem>) {
+pub fn check(
+    plan: &Plan,
+    options: &RunOptions,
+) -> (Vec<Option<std::sync::Arc<AgentSpec>>>, Vec<AgentProblem>) {
     let mut out = vec![None; plan.doc.tasks.len()];
     let mut problems: Vec<AgentProblem> = Vec::new();
     let folder = crate::run::taskfile_folder(&options.file);
     let config_folder = (options.config.path.as_deref())
         .and_then(Path::parent)
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let mut specs: std::collections::HashMap<String, Option<AgentSpec>> = Default::default();
+    let mut specs: std::collections::HashMap<String, Option<std::sync::Arc<AgentSpec>>> =
+        Default::default();
     for t in plan.runnable() {
         if plan.is_done(t) {
             continue;
@@ -143,7 +147,7 @@ pub fn check(plan: &Plan, options: &RunOptions) -> (Vec<Option<AgentSpec>>, Vec<
                 });
                 return None;
             }
-            Some(spec)
+            Some(std::sync::Arc::new(spec))
         });
         out[t] = spec.clone();
     }

@@ -34,6 +34,7 @@ pub mod worktree;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Config;
@@ -206,8 +207,9 @@ pub fn run(mut plan: Plan, keeper: Keeper, options: RunOptions) -> Result<i32, E
     );
     let agents = resolve_agents(&plan, &options)?;
     if options.dry_run {
-        let out = dry_run::render(&plan, &agents, &prompter, &options)?;
-        crate::report::output::print_stdout(&out);
+        let mut out = crate::report::output::StreamedStdout::new();
+        dry_run::render(&plan, &agents, &prompter, &options, &mut out)?;
+        out.finish();
         return Ok(EXIT_OK);
     }
     if let Some(w) = &options.workdir
@@ -307,8 +309,8 @@ pub struct AgentProblem {
 pub fn check_agents(
     plan: &Plan,
     options: &RunOptions,
-) -> (Vec<Option<AgentSpec>>, Vec<AgentProblem>) {
-    let mut specs: HashMap<String, Option<AgentSpec>> = HashMap::new();
+) -> (Vec<Option<Arc<AgentSpec>>>, Vec<AgentProblem>) {
+    let mut specs: HashMap<String, Option<Arc<AgentSpec>>> = HashMap::new();
     let mut out = vec![None; plan.doc.tasks.len()];
     let mut problems: Vec<AgentProblem> = Vec::new();
     let folder = taskfile_folder(&options.file);
@@ -340,7 +342,8 @@ pub fn check_agents(
             if let Err(message) = spec.resolve(&base) {
                 problems.push(AgentProblem { task: t, message });
             }
-            Some(spec)
+            // Shared by the tasks that name it: a spec is some 400 bytes.
+            Some(Arc::new(spec))
         });
         let Some(spec) = spec.clone() else { continue };
         let task = &plan.doc.tasks[t];
@@ -388,7 +391,7 @@ pub fn check_agents(
 }
 
 /// `check_agents`, as a refusal when anything cannot run.
-fn resolve_agents(plan: &Plan, options: &RunOptions) -> Result<Vec<Option<AgentSpec>>, Error> {
+fn resolve_agents(plan: &Plan, options: &RunOptions) -> Result<Vec<Option<Arc<AgentSpec>>>, Error> {
     let (specs, mut problems) = check_agents(plan, options);
     problems.extend(judge::check(plan, options).1);
     if problems.is_empty() {
@@ -403,7 +406,7 @@ fn resolve_agents(plan: &Plan, options: &RunOptions) -> Result<Vec<Option<AgentS
 /// Each task's provider, for its gate (`providers`): the agent CLI a preset
 /// talks to (`claude`, `codex`, `gemini`), paced as a metered API; for any
 /// other agent, the agent itself, unpaced.
-fn providers_of(agents: &[Option<AgentSpec>]) -> dispatcher::Providers {
+fn providers_of(agents: &[Option<Arc<AgentSpec>>]) -> dispatcher::Providers {
     let mut names: Vec<(String, providers::Pace)> = Vec::new();
     let of = (agents.iter())
         .map(|spec| {
@@ -425,7 +428,7 @@ fn providers_of(agents: &[Option<AgentSpec>]) -> dispatcher::Providers {
 fn journal_resume(
     journal: &Journal,
     plan: &Plan,
-    agents: &[Option<AgentSpec>],
+    agents: &[Option<Arc<AgentSpec>>],
     t: usize,
 ) -> Option<Resume> {
     let spec = agents[t].as_ref().filter(|a| a.can_resume())?;

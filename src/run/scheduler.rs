@@ -115,9 +115,9 @@ impl Schedule {
         let pool_base = prep.limits.len();
         let mut limits = prep.limits.clone();
         limits.extend_from_slice(pools.limits);
-        let groups = (plan.tasks.iter().enumerate())
-            .map(|(t, p)| {
-                let mut g = p.groups.clone();
+        let groups = (0..plan.tasks.len())
+            .map(|t| {
+                let mut g = plan.groups_of(t).to_vec();
                 g.extend((pools.of)(t).map(|pool| pool_base + pool));
                 g
             })

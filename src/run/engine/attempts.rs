@@ -110,7 +110,7 @@ impl Engine {
             Some(name) => {
                 crate::run::escalated_agent(name, &self.options).expect("checked before the run")
             }
-            None => self.agents[t].clone().unwrap_or_else(|| {
+            None => self.agents[t].as_deref().cloned().unwrap_or_else(|| {
                 crate::run::parse_agent(&crate::run::default_agent(&self.options), &self.options)
                     .expect("checked before the run")
             }),
