@@ -372,14 +372,20 @@ fn name(items: &[Item], slugs: &str, chains: &[Vec<usize>], q: &Qualifiers, take
     {
         let mut group_of: Vec<u32> = Vec::with_capacity(items.len());
         let mut sizes: Vec<usize> = Vec::new();
-        let mut by_own: FxHashMap<&str, u32> = FxHashMap::default();
-        by_own.reserve(items.len());
+        // Each group's first item, found by its slug: 4 bytes an entry, not
+        // a map's 24 (the map was the largest thing at the ids' peak).
+        let mut by_own: HashTable<u32> = HashTable::with_capacity(items.len());
+        let hash_of = |i: u32| ids::hash(own(i as usize));
         for i in 0..items.len() {
-            let next = sizes.len() as u32;
-            let g = *by_own.entry(own(i)).or_insert(next);
-            if g == next {
-                sizes.push(0);
-            }
+            let same = |&first: &u32| own(first as usize) == own(i);
+            let g = match by_own.entry(ids::hash(own(i)), same, |&f| hash_of(f)) {
+                Entry::Occupied(first) => group_of[*first.get() as usize],
+                Entry::Vacant(new) => {
+                    new.insert(i as u32);
+                    sizes.push(0);
+                    (sizes.len() - 1) as u32
+                }
+            };
             sizes[g as usize] += 1;
             group_of.push(g);
         }
