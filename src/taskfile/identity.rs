@@ -15,6 +15,7 @@ use rustc_hash::FxHashMap;
 
 use crate::error::PlanError;
 use crate::taskfile::ids::{self, IdIndex, IdOwner};
+use crate::taskfile::taken::Taken;
 use crate::taskfile::{Document, Task};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -36,152 +37,62 @@ const QUALIFIER_MAX: usize = 20;
 /// at least 16 bytes.
 const PREFIX_MAX: usize = ID_MAX - 16 - 1;
 
-/// One taken id: where its text is in `Taken::text`, who has it, and the
-/// line it was taken on (for errors).
-struct Taking {
-    start: u32,
-    end: u32,
-    /// The owner as [`ids::code`].
-    owner: u32,
-    line: u32,
-    /// Named here: the id still has to be handed to its owner.
-    named: bool,
+/// The id written at `base` (a range of `text`) if free, else `base-2`,
+/// `base-3`, … (the base cut so the id stays within `ID_MAX`). Each
+/// try is written where taken ids are kept and taken there: a run of
+/// 16,000 twins allocates nothing per twin.
+fn take_unique(taken: &mut Taken, base: (u32, u32), owner: u32, line: u32) {
+    if taken.take_at(base, owner, line, true) {
+        return;
+    }
+    let (from, to) = (base.0 as usize, base.1 as usize);
+    let mut n = *taken.next.get(&taken.text[from..to]).unwrap_or(&2);
+    let mut number = itoa::Buffer::new();
+    let taken_as = loop {
+        let suffix = number.format(n);
+        let start = taken.text.len();
+        let kept = cut(
+            &taken.text[from..to],
+            ID_MAX.saturating_sub(suffix.len() + 1),
+        )
+        .trim_end_matches('-')
+        .len();
+        taken.text.extend_from_within(from..from + kept);
+        taken.text.push('-');
+        taken.text.push_str(suffix);
+        n += 1;
+        let id = (start as u32, taken.text.len() as u32);
+        if taken.take_at(id, owner, line, true) {
+            break n;
+        }
+        taken.text.truncate(start);
+    };
+    match taken.next.get_mut(&taken.text[from..to]) {
+        Some(next) => *next = taken_as,
+        None => {
+            let base = taken.text[from..to].to_owned();
+            taken.next.insert(base, taken_as);
+        }
+    }
 }
 
-/// Taken ids, each hashed once and copied once, to its owner at the end:
-/// their text is one string (no block per id), the table holds indices
-/// into `entries`, and becomes the document's id index at the end. Per
-/// base, the next twin number to try: twins cost one probe each, however
-/// many there are.
-struct Taken {
-    text: String,
-    entries: Vec<Taking>,
-    table: HashTable<u32>,
-    next: FxHashMap<String, usize>,
-}
-
-impl Taken {
-    fn with_capacity(n: usize) -> Taken {
-        Taken {
-            text: String::new(),
-            entries: Vec::with_capacity(n),
-            table: HashTable::with_capacity(n),
-            next: FxHashMap::default(),
+/// Hands each named id to its owner; the table becomes the id index.
+fn hand_out(taken: Taken, doc: &mut Document) -> IdIndex {
+    for e in &taken.entries {
+        if !e.named {
+            continue;
         }
-    }
-
-    fn id(&self, e: u32) -> &str {
-        let e = &self.entries[e as usize];
-        &self.text[e.start as usize..e.end as usize]
-    }
-
-    fn find(&self, id: &str) -> Option<&Taking> {
-        (self.table.find(ids::hash(id), |&e| self.id(e) == id)).map(|&e| &self.entries[e as usize])
-    }
-
-    fn has(&self, id: &str) -> bool {
-        self.find(id).is_some()
-    }
-
-    /// Takes `id` for `owner`; false when it is taken already.
-    fn take(&mut self, id: &str, owner: u32, line: u32, named: bool) -> bool {
-        let start = self.text.len();
-        self.text.push_str(id);
-        let taken = self.take_at((start as u32, self.text.len() as u32), owner, line, named);
-        if !taken {
-            self.text.truncate(start);
-        }
-        taken
-    }
-
-    /// Takes the id written at `start..end` of `text` for `owner`; false
-    /// when it is taken already.
-    fn take_at(&mut self, (start, end): (u32, u32), owner: u32, line: u32, named: bool) -> bool {
-        let Taken {
-            text,
-            entries,
-            table,
-            ..
-        } = self;
-        let of = |e: u32| {
-            let e = &entries[e as usize];
-            &text[e.start as usize..e.end as usize]
-        };
-        let id = &text[start as usize..end as usize];
-        let next = entries.len() as u32;
-        match table.entry(ids::hash(id), |&e| of(e) == id, |&e| ids::hash(of(e))) {
-            Entry::Occupied(_) => false,
-            Entry::Vacant(v) => {
-                v.insert(next);
-                entries.push(Taking {
-                    start,
-                    end,
-                    owner,
-                    line,
-                    named,
-                });
-                true
+        let id = &taken.text[e.start as usize..e.end as usize];
+        match ids::owner(e.owner) {
+            IdOwner::Task(t) => {
+                doc.tasks[t].set_id(id);
+                doc.tasks[t].id_source = IdSource::Slug;
             }
+            IdOwner::Section(s) => doc.sections[s].id = id.to_owned(),
         }
     }
-
-    /// The id written at `base` (a range of `text`) if free, else `base-2`,
-    /// `base-3`, … (the base cut so the id stays within `ID_MAX`). Each
-    /// try is written where taken ids are kept and taken there: a run of
-    /// 16,000 twins allocates nothing per twin.
-    fn take_unique(&mut self, base: (u32, u32), owner: u32, line: u32) {
-        if self.take_at(base, owner, line, true) {
-            return;
-        }
-        let (from, to) = (base.0 as usize, base.1 as usize);
-        let mut n = *self.next.get(&self.text[from..to]).unwrap_or(&2);
-        let mut number = itoa::Buffer::new();
-        let taken_as = loop {
-            let suffix = number.format(n);
-            let start = self.text.len();
-            let kept = cut(
-                &self.text[from..to],
-                ID_MAX.saturating_sub(suffix.len() + 1),
-            )
-            .trim_end_matches('-')
-            .len();
-            self.text.extend_from_within(from..from + kept);
-            self.text.push('-');
-            self.text.push_str(suffix);
-            n += 1;
-            let id = (start as u32, self.text.len() as u32);
-            if self.take_at(id, owner, line, true) {
-                break n;
-            }
-            self.text.truncate(start);
-        };
-        match self.next.get_mut(&self.text[from..to]) {
-            Some(next) => *next = taken_as,
-            None => {
-                let base = self.text[from..to].to_owned();
-                self.next.insert(base, taken_as);
-            }
-        }
-    }
-
-    /// Hands each named id to its owner; the table becomes the id index.
-    fn hand_out(self, doc: &mut Document) -> IdIndex {
-        for e in &self.entries {
-            if !e.named {
-                continue;
-            }
-            let id = &self.text[e.start as usize..e.end as usize];
-            match ids::owner(e.owner) {
-                IdOwner::Task(t) => {
-                    doc.tasks[t].set_id(id);
-                    doc.tasks[t].id_source = IdSource::Slug;
-                }
-                IdOwner::Section(s) => doc.sections[s].id = id.to_owned(),
-            }
-        }
-        let entries = self.entries;
-        IdIndex::from_table(self.table, |e| entries[e as usize].owner)
-    }
+    let entries = taken.entries;
+    IdIndex::from_table(taken.table, |e| entries[e as usize].owner)
 }
 
 /// Gives every section and task its id, and hands on the index of them all.
@@ -244,7 +155,7 @@ pub(super) fn assign(doc: &mut Document) -> IdIndex {
     name(&items, &slugs, &chains, &qualifiers, &mut taken);
     drop(items);
     drop(slugs);
-    taken.hand_out(doc)
+    hand_out(taken, doc)
 }
 
 /// `id` hints first: they win every clash, and two of them clash loudly.
@@ -524,7 +435,7 @@ fn name(items: &[Item], slugs: &str, chains: &[Vec<usize>], q: &Qualifiers, take
         }
     }
     for (i, id) in twins {
-        taken.take_unique(id, items[i].owner, items[i].line);
+        take_unique(taken, id, items[i].owner, items[i].line);
     }
 }
 

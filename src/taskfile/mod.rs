@@ -16,6 +16,7 @@ mod legacy_ids;
 mod pieces;
 mod scan;
 mod source;
+mod taken;
 mod task;
 mod text;
 
