@@ -321,9 +321,7 @@ impl Document {
         let end = (self.sections[section + 1..].iter())
             .find(|next| next.level <= s.level)
             .map_or(self.source.text.len(), |next| next.span.offset());
-        let first = self.tasks.partition_point(|t| t.item().start < start);
-        let last = self.tasks.partition_point(|t| t.item().start < end);
-        first..last
+        self.tasks_starting_in(start, end)
     }
 
     /// The tasks directly in `section` (not in a subsection), as a range
@@ -338,6 +336,12 @@ impl Document {
         };
         let end =
             (self.sections.get(section + 1)).map_or(self.source.text.len(), |s| s.span.offset());
+        self.tasks_starting_in(start, end)
+    }
+
+    /// The tasks whose items start in `start..end` of the text, as a range
+    /// of task indices (tasks are in document order).
+    fn tasks_starting_in(&self, start: usize, end: usize) -> std::ops::Range<usize> {
         let first = self.tasks.partition_point(|t| t.item().start < start);
         let last = self.tasks.partition_point(|t| t.item().start < end);
         first..last
@@ -443,23 +447,18 @@ impl Document {
                 // Only Kiro reads bodies.
                 dialect::marks(self.dialect, &text, "")
             };
-            let text_span = (!marks.depends.is_empty()).then(|| {
-                self.source
-                    .span_after(&mut lines, item.text_start, text.len())
-            });
-            let depends = (marks.depends.into_iter())
-                .zip(std::iter::repeat(text_span.unwrap_or_default()))
-                .map(|((value, _), span)| Spanned { value, span })
-                .collect();
-            let id = marks.id.unwrap_or_default();
-            let (names, id_len) = if id.is_empty() {
-                (text.into_boxed_str(), 0)
+            let depends = if marks.depends.is_empty() {
+                ThinVec::new()
             } else {
-                ([id.as_str(), &text].concat().into_boxed_str(), id.len())
+                let span = (self.source).span_after(&mut lines, item.text_start, text.len());
+                (marks.depends.into_iter())
+                    .map(|(value, _)| Spanned { value, span })
+                    .collect()
             };
+            let (names, id_len) = task::names(marks.id.as_deref().unwrap_or(""), text);
             self.tasks.push(Task {
                 names,
-                id_len: narrow(id_len),
+                id_len,
                 id_source: IdSource::Dialect,
                 checkbox,
                 checked: item.checked,

@@ -76,12 +76,7 @@ impl Task {
     /// Gives the task `id`, its text kept (in a new block of the exact
     /// size: cheaper than growing the old one in place and moving the text).
     pub(super) fn set_id(&mut self, id: &str) {
-        let text = self.text();
-        let mut names = String::with_capacity(id.len() + text.len());
-        names.push_str(id);
-        names.push_str(text);
-        self.names = names.into_boxed_str();
-        self.id_len = narrow(id.len());
+        (self.names, self.id_len) = names(id, self.text());
     }
 
     /// The byte that says whether the task is done, as an offset in the file.
@@ -108,6 +103,19 @@ impl std::fmt::Debug for Task {
             .field("depends", &self.depends)
             .finish()
     }
+}
+
+/// A task's `names` block for `id` and `text`, and where the id ends in it.
+pub(super) fn names(id: &str, text: impl AsRef<str> + Into<Box<str>>) -> (Box<str>, u32) {
+    if id.is_empty() {
+        // The text's own block, kept as it is.
+        return (text.into(), 0);
+    }
+    let text = text.as_ref();
+    let mut names = String::with_capacity(id.len() + text.len());
+    names.push_str(id);
+    names.push_str(text);
+    (names.into_boxed_str(), narrow(id.len()))
 }
 
 /// A position or index in a task file as a `u32`: it fits, as the file is
