@@ -57,34 +57,31 @@ pub fn render(
     let resumes_of = |t: usize| journal_resume(&journal, plan, agents, t);
     // The first task's prompt and command are made before anything is
     // written: a template that fails to render is an error on its own.
-    let first = match order.first() {
-        None => None,
-        Some(&first) => {
+    let first = (order.first())
+        .map(|&first| -> Result<_, Error> {
             let resumed = resumes_of(first);
             let prompt = match &resumed {
                 Some(r) => prompter.render_resume(plan, first, r, &[]),
                 None => prompter.render(plan, first, 1, None, None, &[]),
             }
             .map_err(Error::Setup)?;
-            let command = match &agents[first] {
-                None => None,
-                Some(spec) => {
-                    let argv = spec
-                        .argv(&Invocation {
-                            resume: resumed.as_ref().map(|r| r.session_id.as_str()),
-                            prompt: Some(&prompt),
-                            script: Some(Path::new("<its sh blocks>")),
-                        })
-                        .map_err(|message| Error::Agent { message })?;
+            let command = (agents[first].as_ref())
+                .map(|spec| {
+                    let argv = spec.argv(&Invocation {
+                        resume: resumed.as_ref().map(|r| r.session_id.as_str()),
+                        prompt: Some(&prompt),
+                        script: Some(Path::new("<its sh blocks>")),
+                    })?;
                     let shown: Vec<&str> = (argv.iter())
                         .map(|a| if *a == prompt { "<prompt>" } else { a })
                         .collect();
-                    Some(shell_words::join(shown))
-                }
-            };
-            Some((first, prompt, command))
-        }
-    };
+                    Ok(shell_words::join(shown))
+                })
+                .transpose()
+                .map_err(|message| Error::Agent { message })?;
+            Ok((first, prompt, command))
+        })
+        .transpose()?;
     // Writing to a String or `StreamedStdout` cannot fail.
     let _ = writeln!(
         out,
