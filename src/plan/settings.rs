@@ -61,26 +61,22 @@ pub(super) fn task_settings(doc: &Document) -> Vec<Arc<Settings>> {
         let own = inherit(&section.hints, above);
         sections.push(own);
     }
-    let hinted = has_hints(doc);
     let mut tasks: Vec<Arc<Settings>> = Vec::with_capacity(doc.tasks.len());
     // By the settings above (alive as long as `sections` and `tasks`, so
     // their address names them): the distinct ones made from them, a few.
     let mut made: FxHashMap<*const Settings, Vec<Arc<Settings>>> = FxHashMap::default();
-    for (t, task) in doc.tasks.iter().enumerate() {
+    for task in &doc.tasks {
         let above = match task.parent() {
             Some(p) => &tasks[p],
             None => &sections[task.section()],
         };
-        // A task without hints of its own shares what is above it.
-        let own = if !hinted[t] {
-            Arc::clone(above)
+        // A task whose hints set nothing (most have none) shares what is
+        // above it.
+        let own = inherit(&task.hints, Some(above));
+        let own = if Arc::ptr_eq(&own, above) {
+            own
         } else {
-            let own = inherit(&task.hints, Some(above));
-            if Arc::ptr_eq(&own, above) {
-                own
-            } else {
-                share(made.entry(Arc::as_ptr(above)).or_default(), own)
-            }
+            share(made.entry(Arc::as_ptr(above)).or_default(), own)
         };
         tasks.push(own);
     }
@@ -97,16 +93,6 @@ fn share(made: &mut Vec<Arc<Settings>>, new: Arc<Settings>) -> Arc<Settings> {
         made.push(Arc::clone(&new));
     }
     new
-}
-
-/// Per task, whether it has hints of its own: most have none, and their
-/// (empty) hints need not be read.
-fn has_hints(doc: &Document) -> Vec<bool> {
-    let mut hinted = vec![false; doc.tasks.len()];
-    for &t in doc.hinted_tasks() {
-        hinted[t] = true;
-    }
-    hinted
 }
 
 impl Planner {
@@ -126,7 +112,6 @@ impl Planner {
         }
         // Only a task with hints has a `parallel` one (and few have): by
         // task, not a slot per task.
-        let hinted = has_hints(doc);
         let mut task_group: FxHashMap<usize, usize> = FxHashMap::default();
         for &t in doc.hinted_tasks() {
             if let Some(g) = group_for(&doc.tasks[t].hints, GroupOwner::Task(t)) {
@@ -167,11 +152,9 @@ impl Planner {
             let mut declared: ThinVec<String> = ThinVec::new();
             let mut cur = Some(t);
             while let Some(i) = cur {
-                if hinted[i] {
-                    groups.extend(task_group.get(&i));
-                    let files = doc.tasks[i].hints.files.iter().map(|f| &f.value);
-                    add_files(&mut declared, files);
-                }
+                groups.extend(task_group.get(&i));
+                let files = doc.tasks[i].hints.files.iter().map(|f| &f.value);
+                add_files(&mut declared, files);
                 cur = doc.tasks[i].parent();
             }
             let shared = section_list[task.section()];
@@ -262,7 +245,7 @@ fn inherit(hints: &Hints, above: Option<&Arc<Settings>>) -> Arc<Settings> {
     }
 }
 
-pub(super) fn group_for(hints: &Hints, owner: GroupOwner) -> Option<Group> {
+fn group_for(hints: &Hints, owner: GroupOwner) -> Option<Group> {
     let (limit, in_order) = match hints.parallel.as_ref()?.value {
         Parallel::Unlimited => return None,
         Parallel::Sequential => (1, true),
