@@ -44,11 +44,6 @@ impl Span {
         self.len == 0
     }
 
-    /// The byte offset just past its end.
-    pub fn end(&self) -> usize {
-        self.offset() + self.len()
-    }
-
     /// The 1-based line of its start.
     pub fn line(&self) -> usize {
         self.line as usize
@@ -63,7 +58,7 @@ impl Span {
 /// A position in a task file as a `u32`: it fits, as a `Source` refuses
 /// longer texts; saturated, never wrapped, if a caller ever hands a larger
 /// one.
-fn narrow(n: usize) -> u32 {
+pub(crate) fn narrow(n: usize) -> u32 {
     debug_assert!(n <= u32::MAX as usize, "a position past 4 GiB: {n}");
     u32::try_from(n).unwrap_or(u32::MAX)
 }

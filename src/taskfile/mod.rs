@@ -33,10 +33,11 @@ pub use ids::IdOwner;
 pub(crate) use legacy_ids::legacy_ids_where;
 pub use legacy_ids::{LegacyIds, find_task, legacy_ids};
 pub use source::{Source, Span};
+use task::NO_PARENT;
 pub use task::Task;
-use task::{NO_PARENT, narrow};
 
 use crate::error::{Diagnostic, Error, Location, PlanError};
+use crate::location::narrow;
 use text::{body_into, body_is_blank, first_line_text};
 
 /// How to read a task file: which dialect (Kiro's optional tasks are kept

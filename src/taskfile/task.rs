@@ -5,6 +5,7 @@
 
 use thin_vec::ThinVec;
 
+use crate::location::narrow;
 use crate::taskfile::{IdSource, Source, Span, Spanned, TaskHints};
 
 /// One task item. A plan of 100,000 tasks holds 100,000 of these, so it is
@@ -116,11 +117,4 @@ pub(super) fn names(id: &str, text: impl AsRef<str> + Into<Box<str>>) -> (Box<st
     names.push_str(id);
     names.push_str(text);
     (names.into_boxed_str(), narrow(id.len()))
-}
-
-/// A position or index in a task file as a `u32`: it fits, as the file is
-/// at most `source::MAX_TEXT` (4 GiB).
-pub(super) fn narrow(n: usize) -> u32 {
-    debug_assert!(n < u32::MAX as usize);
-    n as u32
 }
