@@ -142,12 +142,7 @@ impl Source {
     fn span_on(&self, line_index: usize, offset: usize, len: usize) -> Span {
         let start = self.line_starts[line_index] as usize;
         let before = &self.text[start..offset.min(self.text.len())];
-        let column = 1 + if before.is_ascii() {
-            before.len()
-        } else {
-            before.chars().count()
-        };
-        Span::new(offset, len, line_index + 1, column)
+        Span::new(offset, len, line_index + 1, 1 + chars_in(before))
     }
 
     /// The text of 1-based `line` without its line ending.
@@ -198,6 +193,16 @@ fn memchr_lines(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
     memchr::memchr2_iter(b'\n', b'\r', bytes)
         .filter(|&i| bytes[i] == b'\n' || bytes.get(i + 1) != Some(&b'\n'))
         .map(|i| i + 1)
+}
+
+/// How many chars `s` holds (its width in columns, as spans count them):
+/// its length when it is ASCII, as it mostly is.
+pub(super) fn chars_in(s: &str) -> usize {
+    if s.is_ascii() {
+        s.len()
+    } else {
+        s.chars().count()
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! Never stores them: bodies are read when asked for.
 
 use crate::taskfile::Source;
+use crate::taskfile::source::chars_in;
 
 /// The rest of the checkbox's line, trimmed, with `<!-- -->` comments removed
 /// (but not inside code spans, where they are text), runs of white space
@@ -153,11 +154,7 @@ pub(super) fn body_into(source: &Source, bracket: usize, end: usize, out: &mut S
     let bytes = text.as_bytes();
     let line_start = memchr::memrchr2(b'\n', b'\r', &bytes[..bracket]).map_or(0, |i| i + 1);
     let before = &text[line_start..bracket];
-    let indent = if before.is_ascii() {
-        before.len()
-    } else {
-        before.chars().count()
-    };
+    let indent = chars_in(before);
     let from = out.len();
     // LF, CRLF and a lone CR all end a line, as they do for the parser.
     let mut at = start;
