@@ -105,10 +105,7 @@ fn path_like(w: &str, needs_ext: bool) -> bool {
     } else {
         (w.chars()).all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | '*'))
     };
-    if !allowed
-        || w.as_bytes().windows(2).any(|pair| pair == b"//")
-        || w.split('/').any(|c| c == "..")
-    {
+    if !allowed || w.contains("//") || w.split('/').any(|c| c == "..") {
         return false;
     }
     let name = w.rsplit('/').next().unwrap_or(w);
