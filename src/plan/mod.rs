@@ -134,9 +134,14 @@ impl Plan {
         planner.errors.extend(built.errors);
         planner.warnings.extend(built.warnings);
         planner.groups_and_files(&doc);
+        for t in &mut planner.tasks {
+            edge::sort_edges(&mut t.after);
+        }
         // Under `order: graph` headings order nothing, so a dependency may
         // point at a later section.
-        planner.sort_and_check_waves(&doc, !built.tracks.graph);
+        if !built.tracks.graph {
+            planner.check_waves(&doc);
+        }
         if planner.errors.is_empty() {
             planner.check_cycles(&doc);
         }
@@ -397,15 +402,8 @@ impl Planner {
         }
     }
 
-    /// Sorts each task's edges; with `check`, dependencies may only point
-    /// at the same or earlier waves (one pass over the tasks for both).
-    fn sort_and_check_waves(&mut self, doc: &Document, check: bool) {
-        if !check {
-            for t in &mut self.tasks {
-                edge::sort_edges(&mut t.after);
-            }
-            return;
-        }
+    /// Dependencies may only point at the same or earlier waves.
+    fn check_waves(&mut self, doc: &Document) {
         // A section's own tasks share its wave (`waves`); subsections go
         // into their parents (sections follow their parents in index order).
         let mut section_max_wave = vec![None::<usize>; doc.sections.len()];
@@ -421,30 +419,27 @@ impl Planner {
                 *up = (*up).max(w);
             }
         }
-        let wave_of = |tasks: &[PlannedTask], target: Target| match target {
+        let tasks = &self.tasks;
+        let wave_of = |target: Target| match target {
             Target::Task(d) => (Some(tasks[d].wave), doc.tasks[d].id()),
             Target::Section(s) => (section_max_wave[s], doc.sections[s].id.as_str()),
         };
-        let later =
-            |t: usize, task_wave: usize, dep_id: &str, w: usize| PlanError::DependsOnLaterWave {
-                task: doc.tasks[t].id().to_owned(),
-                task_wave: task_wave + 1,
-                dependency: dep_id.to_owned(),
-                dependency_wave: w + 1,
-            };
+        let later = |t: usize, dep_id: &str, w: usize| PlanError::DependsOnLaterWave {
+            task: doc.tasks[t].id().to_owned(),
+            task_wave: tasks[t].wave + 1,
+            dependency: dep_id.to_owned(),
+            dependency_wave: w + 1,
+        };
         let mut errors = Vec::new();
-        for t in 0..doc.tasks.len() {
-            let planned = &mut self.tasks[t];
-            edge::sort_edges(&mut planned.after);
-            let wave = planned.wave;
-            for target in self.tasks[t].after.iter().map(|e| e.target()) {
-                let (dep_wave, dep_id) = wave_of(&self.tasks, target);
+        for (t, planned) in tasks.iter().enumerate() {
+            for target in planned.after.iter().map(|e| e.target()) {
+                let (dep_wave, dep_id) = wave_of(target);
                 if let Some(w) = dep_wave
-                    && w > wave
+                    && w > planned.wave
                 {
                     let span = (self.after_spans.get(&(t, target)).copied())
                         .unwrap_or(doc.tasks[t].checkbox);
-                    errors.push((span, later(t, wave, dep_id, w)));
+                    errors.push((span, later(t, dep_id, w)));
                 }
             }
         }
@@ -452,11 +447,11 @@ impl Planner {
         // that would wait for a later wave is named.
         for (s, deps) in self.section_after.iter().enumerate() {
             for &(target, span) in deps {
-                let (Some(w), dep_id) = wave_of(&self.tasks, target) else {
+                let (Some(w), dep_id) = wave_of(target) else {
                     continue;
                 };
-                if let Some(t) = doc.section_tasks(s).find(|&t| self.tasks[t].wave < w) {
-                    errors.push((span, later(t, self.tasks[t].wave, dep_id, w)));
+                if let Some(t) = doc.section_tasks(s).find(|&t| tasks[t].wave < w) {
+                    errors.push((span, later(t, dep_id, w)));
                 }
             }
         }
