@@ -15,7 +15,7 @@ use rustc_hash::FxHashMap;
 
 use crate::error::PlanError;
 use crate::taskfile::ids::{self, IdIndex, IdOwner};
-use crate::taskfile::taken::Taken;
+use crate::taskfile::taken::{Taken, bucket_order};
 use crate::taskfile::{Document, Task};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -41,11 +41,11 @@ const PREFIX_MAX: usize = ID_MAX - 16 - 1;
 /// `base-3`, … (the base cut so the id stays within `ID_MAX`). Each
 /// try is written where taken ids are kept and taken there: a run of
 /// 16,000 twins allocates nothing per twin.
-fn take_unique(taken: &mut Taken, base: (u32, u32), owner: u32, line: u32) {
-    if taken.take_at(base, owner, line, true) {
+fn take_unique(taken: &mut Taken, base: (u32, u32), owner: u32) {
+    let (from, to) = (base.0 as usize, base.1 as usize);
+    if taken.take_at(base, ids::hash(&taken.text[from..to]), owner) {
         return;
     }
-    let (from, to) = (base.0 as usize, base.1 as usize);
     let mut n = *taken.next.get(&taken.text[from..to]).unwrap_or(&2);
     let mut number = itoa::Buffer::new();
     let taken_as = loop {
@@ -62,7 +62,7 @@ fn take_unique(taken: &mut Taken, base: (u32, u32), owner: u32, line: u32) {
         taken.text.push_str(suffix);
         n += 1;
         let id = (start as u32, taken.text.len() as u32);
-        if taken.take_at(id, owner, line, true) {
+        if taken.take_at(id, ids::hash(&taken.text[start..]), owner) {
             break n;
         }
         taken.text.truncate(start);
@@ -76,14 +76,12 @@ fn take_unique(taken: &mut Taken, base: (u32, u32), owner: u32, line: u32) {
     }
 }
 
-/// Hands each named id to its owner; the table becomes the id index.
-fn hand_out(taken: Taken, doc: &mut Document) -> IdIndex {
-    for e in &taken.entries {
-        if !e.named {
-            continue;
-        }
-        let id = &taken.text[e.start as usize..e.end as usize];
-        match ids::owner(e.owner) {
+/// Hands each named id to its owner, in document order; the table
+/// becomes the id index.
+fn hand_out(taken: Taken, named: &[u32], doc: &mut Document) -> IdIndex {
+    for &owner in named {
+        let id = taken.id(owner);
+        match ids::owner(owner) {
             IdOwner::Task(t) => {
                 doc.tasks[t].set_id(id);
                 doc.tasks[t].id_source = IdSource::Slug;
@@ -91,13 +89,26 @@ fn hand_out(taken: Taken, doc: &mut Document) -> IdIndex {
             IdOwner::Section(s) => doc.sections[s].id = id.to_owned(),
         }
     }
-    let entries = taken.entries;
-    IdIndex::from_table(taken.table, |e| entries[e as usize].owner)
+    IdIndex::from_table(taken.into_table())
+}
+
+/// The line an owner's id was taken on: its `id` hint's, else its own.
+fn line_of(doc: &Document, owner: u32) -> usize {
+    match ids::owner(owner) {
+        IdOwner::Task(t) => match (&doc.tasks[t].hints.id, doc.tasks[t].id_source) {
+            (Some(id), IdSource::Hint) => id.span.line(),
+            _ => doc.tasks[t].checkbox.line(),
+        },
+        IdOwner::Section(s) => match (&doc.sections[s].hints.id, doc.sections[s].id_source) {
+            (Some(id), IdSource::Hint) => id.span.line(),
+            _ => doc.sections[s].span.line(),
+        },
+    }
 }
 
 /// Gives every section and task its id, and hands on the index of them all.
 pub(super) fn assign(doc: &mut Document) -> IdIndex {
-    let mut taken = Taken::with_capacity(doc.sections.len() + doc.tasks.len());
+    let mut taken = Taken::new(doc.sections.len(), doc.tasks.len());
     explicit_ids(doc, &mut taken);
     dialect_ids(doc, &mut taken);
 
@@ -117,23 +128,27 @@ pub(super) fn assign(doc: &mut Document) -> IdIndex {
         chains[s] = chain;
     }
 
-    let mut slugs = String::new();
+    // Slugs are written where taken ids are kept: an item whose slug is
+    // its id (most are) takes it where it is, without a copy.
     let items: Vec<Item> = (1..doc.sections.len())
         .filter(|&s| doc.sections[s].hints.id.is_none())
         .map(|s| Item {
-            own: slug_into(&doc.sections[s].title, "section", ID_MAX, &mut slugs),
+            own: slug_into(&doc.sections[s].title, "section", ID_MAX, &mut taken.text),
             chain: doc.sections[s].parent.unwrap_or(0) as u32,
-            line: doc.sections[s].span.line() as u32,
             owner: ids::code(IdOwner::Section(s)),
         })
         .collect();
-    name(&items, &slugs, &chains, &qualifiers, &mut taken);
+    name(&items, &chains, &qualifiers, &mut taken);
+    let mut named: Vec<u32> = items.iter().map(|i| i.owner).collect();
 
-    slugs.clear();
-    // What the slugs take at most (for ASCII text, slugs of the other
-    // scripts may grow it once): no doubling of a long string.
-    let most = |t: &Task| t.text().len().clamp(4, ID_MAX);
-    slugs.reserve(doc.tasks.iter().map(most).sum());
+    // Room for the slugs at their longest (for ASCII text; slugs of other
+    // scripts may grow it once), and for an id with headings in front per
+    // task (twins may add a little): a long string grown would be copied
+    // whole. Room never written costs no memory.
+    let most = |t: &Task| t.text().len().clamp(4, ID_MAX) + ID_MAX;
+    taken
+        .text
+        .reserve(doc.tasks.iter().map(most).sum::<usize>());
     let mut items: Vec<Item> = Vec::with_capacity(doc.tasks.len());
     items.extend(
         (0..doc.tasks.len())
@@ -143,19 +158,15 @@ pub(super) fn assign(doc: &mut Document) -> IdIndex {
                 IdSource::Slug => true,
             })
             .map(|t| Item {
-                own: slug_into(doc.tasks[t].text(), "task", ID_MAX, &mut slugs),
+                own: slug_into(doc.tasks[t].text(), "task", ID_MAX, &mut taken.text),
                 chain: doc.tasks[t].section,
-                line: doc.tasks[t].checkbox.line() as u32,
                 owner: ids::code(IdOwner::Task(t)),
             }),
     );
-    // Room for the longest ids, most of it never touched: growing the
-    // string instead would copy it whole (twins may still add a little).
-    taken.text.reserve(items.len() * ID_MAX);
-    name(&items, &slugs, &chains, &qualifiers, &mut taken);
+    name(&items, &chains, &qualifiers, &mut taken);
+    named.extend(items.iter().map(|i| i.owner));
     drop(items);
-    drop(slugs);
-    hand_out(taken, doc)
+    hand_out(taken, &named, doc)
 }
 
 /// `id` hints first: they win every clash, and two of them clash loudly.
@@ -174,7 +185,7 @@ fn explicit_ids(doc: &mut Document, taken: &mut Taken) {
     explicit.sort_by_key(|e| e.1.offset());
     for (id, span, owner) in explicit {
         if let Some(first) = taken.find(&id) {
-            let first_line = first.line as usize;
+            let first_line = line_of(doc, first);
             doc.error(span, PlanError::DuplicateId { id, first_line });
             continue;
         }
@@ -188,7 +199,7 @@ fn explicit_ids(doc: &mut Document, taken: &mut Taken) {
                 doc.sections[s].id_source = IdSource::Hint;
             }
         }
-        taken.take(&id, ids::code(owner), span.line() as u32, false);
+        taken.take(&id, ids::code(owner));
     }
 }
 
@@ -199,11 +210,12 @@ fn dialect_ids(doc: &mut Document, taken: &mut Taken) {
         if task.id_source != IdSource::Dialect || task.id().is_empty() {
             continue;
         }
-        let line = task.checkbox.line() as u32;
         let owner = ids::code(IdOwner::Task(t));
-        if !taken.take(task.id(), owner, line, false) {
+        if !taken.take(task.id(), owner) {
             let id = task.id().to_owned();
-            let first_line = taken.find(&id).map_or(line, |e| e.line) as usize;
+            let first_line = taken
+                .find(&id)
+                .map_or(task.checkbox.line(), |o| line_of(doc, o));
             let span = task.checkbox;
             doc.tasks[t].set_id("");
             doc.warn(
@@ -260,19 +272,25 @@ impl Qualifiers {
 struct Item {
     own: (u32, u32),
     chain: u32,
-    line: u32,
     owner: u32,
 }
 
 /// Items that share one candidate id: `members[start..start + len]`, the
 /// chain levels put in front so far (a bit each: headings nest at most six
-/// deep) and the next level to look at.
+/// deep) and the next level to look at. Small: there is one per distinct
+/// slug.
 #[derive(Clone, Copy)]
 struct Group {
-    start: usize,
-    len: usize,
+    start: u32,
+    len: u32,
     chosen: u32,
-    level: usize,
+    level: u32,
+}
+
+impl Group {
+    fn members(self) -> std::ops::Range<usize> {
+        self.start as usize..(self.start + self.len) as usize
+    }
 }
 
 /// Names `items` (in document order) so no two share an id and none takes
@@ -280,81 +298,105 @@ struct Group {
 /// look-alikes get the nearest heading that tells them apart in front
 /// (`backend/tests`, `frontend/tests`); items no heading tells apart are
 /// twins, numbered in document order (`compile`, `compile-2`).
-fn name(items: &[Item], slugs: &str, chains: &[Vec<usize>], q: &Qualifiers, taken: &mut Taken) {
-    let own = |i: usize| &slugs[items[i].own.0 as usize..items[i].own.1 as usize];
+fn name(items: &[Item], chains: &[Vec<usize>], q: &Qualifiers, taken: &mut Taken) {
+    // Where an item's own slug is written in `taken.text`.
+    let own = |i: usize| items[i].own.0 as usize..items[i].own.1 as usize;
     let chain = |i: usize| chains[items[i].chain as usize].as_slice();
     let qual_at = |i: usize, level: usize| (chain(i).get(level)).map(|&s| q.number[s]);
     let qual_len = |i: usize, level: usize| (chain(i).get(level)).map_or(0, |&s| q.text[s].len());
     let prefix_len =
         |i: usize, chosen: u32| -> usize { levels(chosen).map(|l| qual_len(i, l) + 1).sum() };
-    // Candidate ids are written where taken ids are kept, and taken there
-    // (most are) without a copy.
+    // An item's candidate id in `taken.text`: its own slug where it is, or
+    // written after the rest with headings in front.
     let compose = |i: usize, chosen: u32, text: &mut String| {
+        if chosen == 0 {
+            return items[i].own;
+        }
         let start = text.len();
         compose_into(chain(i), own(i), chosen, &q.text, text);
         (start as u32, text.len() as u32)
     };
 
     // Items by own slug, each group's members together in document order.
-    let mut members: Vec<usize> = Vec::with_capacity(items.len() * 2);
+    let mut members: Vec<u32> = Vec::with_capacity(items.len() * 2);
     let mut work: Vec<Group> = Vec::new();
     {
-        let mut group_of: Vec<u32> = Vec::with_capacity(items.len());
-        let mut sizes: Vec<usize> = Vec::new();
+        // Each item's group, named by its first member; each group's size
+        // (then where it starts in `members`), by its first member.
+        let mut first_of: Vec<u32> = vec![0; items.len()];
+        let mut sizes: Vec<u32> = vec![0; items.len()];
         // Each group's first item, found by its slug: 4 bytes an entry, not
         // a map's 24 (the map was the largest thing at the ids' peak).
         let mut by_own: HashTable<u32> = HashTable::with_capacity(items.len());
-        let hash_of = |i: u32| ids::hash(own(i as usize));
-        for i in 0..items.len() {
-            let same = |&first: &u32| own(first as usize) == own(i);
-            let g = match by_own.entry(ids::hash(own(i)), same, |&f| hash_of(f)) {
-                Entry::Occupied(first) => group_of[*first.get() as usize],
-                Entry::Vacant(new) => {
-                    new.insert(i as u32);
-                    sizes.push(0);
-                    (sizes.len() - 1) as u32
-                }
+        let text = taken.text.as_str();
+        let hashes: Vec<u64> = (0..items.len()).map(|i| ids::hash(&text[own(i)])).collect();
+        // Look-alikes share a hash, so the first in the file still comes
+        // first.
+        for i in bucket_order(&hashes, by_own.capacity()) {
+            let i = i as usize;
+            let same = |&first: &u32| text[own(first as usize)] == text[own(i)];
+            let first = match by_own.entry(hashes[i], same, |&f| hashes[f as usize]) {
+                Entry::Occupied(first) => *first.get(),
+                Entry::Vacant(new) => *new.insert(i as u32).get(),
             };
-            sizes[g as usize] += 1;
-            group_of.push(g);
+            sizes[first as usize] += 1;
+            first_of[i] = first;
         }
-        let mut at = Vec::with_capacity(sizes.len());
+        drop((by_own, hashes));
+        // Groups in order of their first member, as the file has them.
         let mut start = 0;
-        for &len in &sizes {
-            at.push(start);
+        for (first, size) in sizes.iter_mut().enumerate() {
+            if *size == 0 {
+                continue;
+            }
             work.push(Group {
-                start,
-                len,
+                start: start as u32,
+                len: *size,
                 chosen: 0,
                 level: 0,
             });
-            start += len;
+            debug_assert_eq!(first_of[first] as usize, first);
+            (*size, start) = (start as u32, start + *size as usize);
         }
         members.resize(items.len(), 0);
-        for (i, &g) in group_of.iter().enumerate() {
-            members[at[g as usize]] = i;
-            at[g as usize] += 1;
+        for (i, &first) in first_of.iter().enumerate() {
+            let at = &mut sizes[first as usize];
+            members[*at as usize] = i as u32;
+            *at += 1;
         }
     }
 
-    // (candidate id, whether it is a twin that takes a number)
-    // (candidate id in `taken.text`, whether it is a twin that takes a number)
+    // Ids taken before these items: while groups split, the only ones a
+    // candidate can clash with (the items' own are taken at the end). A
+    // table of their own, not the document's, so a look stays in cache.
+    let mut before: HashTable<u32> = HashTable::with_capacity(taken.len());
+    for o in taken.owners() {
+        before.insert_unique(ids::hash(taken.id(o)), o, |&o| ids::hash(taken.id(o)));
+    }
+    // Each item's candidate id in `taken.text`, whether it is a twin that
+    // takes a number, and (if not) the candidate's hash.
     let mut proposed: Vec<((u32, u32), bool)> = vec![((0, 0), false); items.len()];
+    let mut hashes: Vec<u64> = vec![0; items.len()];
     // Parts of a group being split, by qualifier number + 1 (0: none).
     let mut part_of: Vec<u32> = vec![u32::MAX; q.distinct + 1];
     let mut parts: Vec<(usize, usize)> = Vec::new();
     while let Some(g) = work.pop() {
-        let range = g.start..g.start + g.len;
+        let range = g.members();
+        let level = g.level as usize;
         if g.len == 1 {
-            let i = members[g.start];
+            let i = members[range.start] as usize;
             let id = compose(i, g.chosen, &mut taken.text);
+            let candidate = &taken.text[id.0 as usize..id.1 as usize];
+            hashes[i] = ids::hash(candidate);
             // A clash with an explicit, dialect or section id: the nearest
             // heading left may tell it apart.
-            if taken.has(&taken.text[id.0 as usize..])
-                && qual_at(i, g.level).is_some()
-                && prefix_len(i, g.chosen) + qual_len(i, g.level) < PREFIX_MAX
+            if (before.find(hashes[i], |&o| taken.id(o) == candidate)).is_some()
+                && qual_at(i, level).is_some()
+                && prefix_len(i, g.chosen) + qual_len(i, level) < PREFIX_MAX
             {
-                taken.text.truncate(id.0 as usize);
+                if id != items[i].own {
+                    taken.text.truncate(id.0 as usize);
+                }
                 work.push(Group {
                     chosen: g.chosen | 1 << g.level,
                     level: g.level + 1,
@@ -366,14 +408,14 @@ fn name(items: &[Item], slugs: &str, chains: &[Vec<usize>], q: &Qualifiers, take
             continue;
         }
         // The nearest level whose headings differ among the members.
-        let deepest = members[range.clone()].iter().map(|&i| chain(i).len()).max();
-        let split = (g.level..deepest.unwrap_or(0)).find(|&l| {
-            let q0 = qual_at(members[g.start], l);
-            members[range.clone()].iter().any(|&i| qual_at(i, l) != q0)
+        let of = |k: usize| members[k] as usize;
+        let deepest = range.clone().map(|k| chain(of(k)).len()).max();
+        let split = (level..deepest.unwrap_or(0)).find(|&l| {
+            let q0 = qual_at(of(range.start), l);
+            range.clone().any(|k| qual_at(of(k), l) != q0)
         });
         let fits = |l: usize| {
-            (members[range.clone()].iter())
-                .all(|&i| prefix_len(i, g.chosen) + qual_len(i, l) < PREFIX_MAX)
+            (range.clone()).all(|k| prefix_len(of(k), g.chosen) + qual_len(of(k), l) < PREFIX_MAX)
         };
         match split {
             Some(l) if fits(l) => {
@@ -381,7 +423,7 @@ fn name(items: &[Item], slugs: &str, chains: &[Vec<usize>], q: &Qualifiers, take
                 // `members` again.
                 let key = |i: usize| qual_at(i, l).map_or(0, |n| n as usize + 1);
                 for k in range.clone() {
-                    let key = key(members[k]);
+                    let key = key(of(k));
                     if part_of[key] == u32::MAX {
                         part_of[key] = parts.len() as u32;
                         parts.push((key, 0));
@@ -393,21 +435,21 @@ fn name(items: &[Item], slugs: &str, chains: &[Vec<usize>], q: &Qualifiers, take
                 for &(key, len) in &parts {
                     at.push(start);
                     work.push(Group {
-                        start,
-                        len,
+                        start: start as u32,
+                        len: len as u32,
                         chosen: if key == 0 {
                             g.chosen
                         } else {
                             g.chosen | 1 << l
                         },
-                        level: l + 1,
+                        level: l as u32 + 1,
                     });
                     start += len;
                 }
                 members.resize(start, 0);
                 for k in range {
                     let i = members[k];
-                    let p = part_of[key(i)] as usize;
+                    let p = part_of[key(i as usize)] as usize;
                     members[at[p]] = i;
                     at[p] += 1;
                 }
@@ -418,24 +460,28 @@ fn name(items: &[Item], slugs: &str, chains: &[Vec<usize>], q: &Qualifiers, take
             }
             _ => {
                 for k in range {
-                    let i = members[k];
+                    let i = members[k] as usize;
                     proposed[i] = (compose(i, g.chosen, &mut taken.text), true);
                 }
             }
         }
     }
-    drop(members);
-    // Unique ids first, in document order, then twins take numbers: a task
-    // whose text reads `compile 2` keeps `compile-2`.
-    let mut twins = Vec::new();
-    for (i, (id, twin)) in proposed.into_iter().enumerate() {
-        let item = &items[i];
-        if twin || !taken.take_at(id, item.owner, item.line, true) {
-            twins.push((i, id));
+    drop((members, before));
+    // Unique ids first, the first in the file winning a clash, then twins
+    // take numbers in file order: a task whose text reads `compile 2` keeps
+    // `compile-2`. (Equal ids share a hash, so the table's order keeps the
+    // file's among them.)
+    let mut twins: Vec<u32> = Vec::new();
+    for i in bucket_order(&hashes, taken.capacity()) {
+        let (id, twin) = proposed[i as usize];
+        if twin || !taken.take_at(id, hashes[i as usize], items[i as usize].owner) {
+            twins.push(i);
         }
     }
-    for (i, id) in twins {
-        take_unique(taken, id, items[i].owner, items[i].line);
+    twins.sort_unstable();
+    for i in twins {
+        let i = i as usize;
+        take_unique(taken, proposed[i].0, items[i].owner);
     }
 }
 
@@ -451,13 +497,15 @@ fn levels(chosen: u32) -> impl Iterator<Item = usize> {
     })
 }
 
-/// The chosen headings, outermost first, then the own slug cut to fit,
-/// appended to `id`.
-fn compose_into(chain: &[usize], own: &str, chosen: u32, qualifier: &[String], id: &mut String) {
-    if chosen == 0 {
-        id.push_str(own);
-        return;
-    }
+/// The chosen headings (at least one), outermost first, then the own slug
+/// (`own`, a range of `id`) cut to fit, appended to `id`.
+fn compose_into(
+    chain: &[usize],
+    own: std::ops::Range<usize>,
+    chosen: u32,
+    qualifier: &[String],
+    id: &mut String,
+) {
     let start = id.len();
     let mut rest = chosen;
     while rest != 0 {
@@ -467,7 +515,8 @@ fn compose_into(chain: &[usize], own: &str, chosen: u32, qualifier: &[String], i
         id.push('/');
     }
     let room = ID_MAX.saturating_sub(id.len() - start);
-    id.push_str(cut_words(own, room));
+    let kept = cut_words(&id[own.clone()], room).len();
+    id.extend_from_within(own.start..own.start + kept);
 }
 
 /// The longest start of `s` within `max` bytes, on a char boundary.
@@ -737,6 +786,53 @@ mod tests {
     #[test]
     fn a_clash_with_a_section_id_is_qualified() {
         assert_eq!(ids("# T\n## Tests\n- [ ] Tests\n"), ["tests/tests"]);
+    }
+
+    #[test]
+    fn a_duplicate_id_names_the_line_of_the_first_id_hint() {
+        let text = "# T\n\n## A\n\n<!-- id: shared -->\n\n- [ ] one <!-- id: dup -->\n\
+                    - [ ] two\n  <!-- id: dup -->\n- [ ] three <!-- id: shared -->\n";
+        let doc = Document::parse(
+            Source::new("t.md".into(), text.into(), 0),
+            ReadOptions::default(),
+        );
+        let firsts: Vec<(String, usize)> = (doc.errors.iter())
+            .map(|d| match &d.error {
+                PlanError::DuplicateId { id, first_line } => (id.clone(), *first_line),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        // The section's hint is two lines below its heading.
+        assert_eq!(firsts, [("dup".into(), 7), ("shared".into(), 5)]);
+    }
+
+    #[test]
+    fn of_two_ids_cut_to_one_the_first_in_the_file_keeps_it() {
+        // Headings in front cut both texts to the same id; thousands of
+        // other ids first, so the table is filled in its own order, not the
+        // file's: the file's still decides who is numbered.
+        let mut text = String::from("# T\n## Alpha\n");
+        for i in 0..3_000 {
+            text.push_str(&format!("- [ ] task {i}\n"));
+        }
+        let twins = "- [ ] Prepare the quarterly billing report for x one\n\
+                     - [ ] Prepare the quarterly billing report for x two\n";
+        text.push_str(twins);
+        text.push_str("## Beta\n");
+        text.push_str(twins);
+        let ids = ids(&text);
+        assert_eq!(
+            ids[3_000],
+            "alpha/prepare-the-quarterly-billing-report-for-x"
+        );
+        assert_eq!(
+            ids[3_001],
+            "alpha/prepare-the-quarterly-billing-report-for-2"
+        );
+        assert_eq!(
+            ids[3_002],
+            "beta/prepare-the-quarterly-billing-report-for-x"
+        );
     }
 
     #[test]

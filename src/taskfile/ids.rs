@@ -46,12 +46,9 @@ pub(super) fn owner(entry: u32) -> IdOwner {
 }
 
 impl IdIndex {
-    /// The index of a table whose entries hash their ids with [`hash`]:
-    /// each entry becomes the owner (as [`code`]) `owner_of` says.
-    pub(super) fn from_table(mut table: HashTable<u32>, owner_of: impl Fn(u32) -> u32) -> IdIndex {
-        for e in table.iter_mut() {
-            *e = owner_of(*e);
-        }
+    /// The index of a table of owners (as [`code`]) hashed by their ids
+    /// with [`hash`].
+    pub(super) fn from_table(table: HashTable<u32>) -> IdIndex {
         IdIndex { table }
     }
 

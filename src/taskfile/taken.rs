@@ -1,106 +1,184 @@
 //! The ids taken so far in a document: each id's text kept once in one
 //! string, looked up by hash. Takes ids with their owners; hands on whether
-//! each was free, and (to `identity`) the table that becomes the document's
-//! id index. Never decides what an id should be.
+//! each was free, each owner's id, and (to `identity`) the table that
+//! becomes the document's id index. Never decides what an id should be.
 
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
 use rustc_hash::FxHashMap;
 
-use crate::taskfile::ids;
-
-/// One taken id: where its text is in `Taken::text`, who has it, and the
-/// line it was taken on (for errors).
-pub(super) struct Taking {
-    pub(super) start: u32,
-    pub(super) end: u32,
-    /// The owner as [`ids::code`].
-    pub(super) owner: u32,
-    pub(super) line: u32,
-    /// Named here: the id still has to be handed to its owner.
-    pub(super) named: bool,
-}
+use crate::taskfile::ids::{self, IdOwner};
 
 /// Taken ids, each hashed once and copied once, to its owner at the end:
-/// their text is one string (no block per id), the table holds indices
-/// into `entries`, and becomes the document's id index at the end. Per
-/// base, the next twin number to try: twins cost one probe each, however
-/// many there are.
+/// their text is one string (no block per id), each owner's id a range of
+/// it, and the table holds owners (as [`ids::code`]), so it is the
+/// document's id index as it stands. Per base, the next twin number to
+/// try: twins cost one probe each, however many there are.
 pub(super) struct Taken {
     pub(super) text: String,
-    pub(super) entries: Vec<Taking>,
-    pub(super) table: HashTable<u32>,
+    /// Each task's id in `text`, by task (read only for owners in `table`).
+    tasks: Vec<(u32, u32)>,
+    /// The same for sections.
+    sections: Vec<(u32, u32)>,
+    table: HashTable<u32>,
     pub(super) next: FxHashMap<String, usize>,
 }
 
 impl Taken {
-    pub(super) fn with_capacity(n: usize) -> Taken {
+    pub(super) fn new(sections: usize, tasks: usize) -> Taken {
         Taken {
             text: String::new(),
-            entries: Vec::with_capacity(n),
-            table: HashTable::with_capacity(n),
+            tasks: vec![(0, 0); tasks],
+            sections: vec![(0, 0); sections],
+            table: HashTable::with_capacity(sections + tasks),
             next: FxHashMap::default(),
         }
     }
 
-    pub(super) fn id(&self, e: u32) -> &str {
-        let e = &self.entries[e as usize];
-        &self.text[e.start as usize..e.end as usize]
+    /// The id `owner` (as [`ids::code`]) has taken.
+    pub(super) fn id(&self, owner: u32) -> &str {
+        id_in(&self.text, &self.tasks, &self.sections, owner)
     }
 
-    pub(super) fn find(&self, id: &str) -> Option<&Taking> {
-        (self.table.find(ids::hash(id), |&e| self.id(e) == id)).map(|&e| &self.entries[e as usize])
+    /// Who has taken `id`, as [`ids::code`].
+    pub(super) fn find(&self, id: &str) -> Option<u32> {
+        (self.table.find(ids::hash(id), |&o| self.id(o) == id)).copied()
     }
 
-    pub(super) fn has(&self, id: &str) -> bool {
-        self.find(id).is_some()
+    /// How many have taken an id.
+    pub(super) fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// How many ids the table holds without growing.
+    pub(super) fn capacity(&self) -> usize {
+        self.table.capacity()
+    }
+
+    /// Everyone who has taken an id so far, in no order.
+    pub(super) fn owners(&self) -> impl Iterator<Item = u32> + '_ {
+        self.table.iter().copied()
     }
 
     /// Takes `id` for `owner`; false when it is taken already.
-    pub(super) fn take(&mut self, id: &str, owner: u32, line: u32, named: bool) -> bool {
+    pub(super) fn take(&mut self, id: &str, owner: u32) -> bool {
         let start = self.text.len();
         self.text.push_str(id);
-        let taken = self.take_at((start as u32, self.text.len() as u32), owner, line, named);
+        let range = (start as u32, self.text.len() as u32);
+        let taken = self.take_at(range, ids::hash(id), owner);
         if !taken {
             self.text.truncate(start);
         }
         taken
     }
 
-    /// Takes the id written at `start..end` of `text` for `owner`; false
-    /// when it is taken already.
-    pub(super) fn take_at(
-        &mut self,
-        (start, end): (u32, u32),
-        owner: u32,
-        line: u32,
-        named: bool,
-    ) -> bool {
+    /// Takes the id written at `start..end` of `text`, whose hash is
+    /// `hash`, for `owner`; false when it is taken already.
+    pub(super) fn take_at(&mut self, (start, end): (u32, u32), hash: u64, owner: u32) -> bool {
         let Taken {
             text,
-            entries,
+            tasks,
+            sections,
             table,
             ..
         } = self;
-        let of = |e: u32| {
-            let e = &entries[e as usize];
-            &text[e.start as usize..e.end as usize]
-        };
         let id = &text[start as usize..end as usize];
-        let next = entries.len() as u32;
-        match table.entry(ids::hash(id), |&e| of(e) == id, |&e| ids::hash(of(e))) {
+        let of = |o: u32| id_in(text, tasks, sections, o);
+        match table.entry(hash, |&o| of(o) == id, |&o| ids::hash(of(o))) {
             Entry::Occupied(_) => false,
             Entry::Vacant(v) => {
-                v.insert(next);
-                entries.push(Taking {
-                    start,
-                    end,
-                    owner,
-                    line,
-                    named,
-                });
+                v.insert(owner);
+                match ids::owner(owner) {
+                    IdOwner::Task(t) => tasks[t] = (start, end),
+                    IdOwner::Section(s) => sections[s] = (start, end),
+                }
                 true
             }
         }
+    }
+
+    /// The table of owners by id: once each owner has the id it took, the
+    /// document's id index.
+    pub(super) fn into_table(self) -> HashTable<u32> {
+        self.table
+    }
+}
+
+fn id_in<'a>(text: &'a str, tasks: &[(u32, u32)], sections: &[(u32, u32)], owner: u32) -> &'a str {
+    let (start, end) = match ids::owner(owner) {
+        IdOwner::Task(t) => tasks[t],
+        IdOwner::Section(s) => sections[s],
+    };
+    &text[start as usize..end as usize]
+}
+
+/// `0..hashes.len()` in the order a table holding `capacity` entries keeps
+/// their hashes (by the top bits of their bucket), in order within a
+/// bucket range. Filling or probing a table of a million ids in this order
+/// touches its memory front to back instead of at random: a cache miss per
+/// id becomes a hit.
+pub(super) fn bucket_order(hashes: &[u64], capacity: usize) -> Vec<u32> {
+    // hashbrown's bucket is the hash's low bits; its buckets are the
+    // capacity * 8 / 7 rounded up to a power of two. Guessed wrong, the
+    // order only helps less.
+    const RANGES: u32 = 12;
+    let buckets = (capacity.max(1) * 8 / 7).next_power_of_two().max(4);
+    let bits = buckets.trailing_zeros();
+    let shift = bits.saturating_sub(RANGES);
+    let range = |h: u64| ((h as usize & (buckets - 1)) >> shift) as u32;
+    let mut start = vec![0u32; (buckets >> shift) + 1];
+    for &h in hashes {
+        start[range(h) as usize + 1] += 1;
+    }
+    for r in 1..start.len() {
+        start[r] += start[r - 1];
+    }
+    let mut order = vec![0u32; hashes.len()];
+    for (i, &h) in hashes.iter().enumerate() {
+        let r = range(h) as usize;
+        order[start[r] as usize] = i as u32;
+        start[r] += 1;
+    }
+    order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_order_is_a_stable_order_of_every_index() {
+        let hashes: Vec<u64> = (0..50_000u64)
+            .map(|i| ids::hash(&format!("id-{}", i % 20_000)))
+            .collect();
+        let order = bucket_order(&hashes, hashes.len());
+        let mut seen = vec![false; hashes.len()];
+        for &i in &order {
+            assert!(!std::mem::replace(&mut seen[i as usize], true));
+        }
+        assert!(seen.iter().all(|&s| s));
+        // Equal hashes keep their order: the first of twins comes first.
+        let mut last: FxHashMap<u64, u32> = FxHashMap::default();
+        for &i in &order {
+            if let Some(prev) = last.insert(hashes[i as usize], i) {
+                assert!(prev < i);
+            }
+        }
+    }
+
+    #[test]
+    fn a_taken_id_is_found_and_not_taken_twice() {
+        let mut taken = Taken::new(2, 3);
+        let task = |t| ids::code(IdOwner::Task(t));
+        assert!(taken.take("a", task(0)));
+        assert!(taken.take("b", ids::code(IdOwner::Section(1))));
+        assert!(!taken.take("a", task(2)));
+        assert_eq!(taken.find("a"), Some(task(0)));
+        assert_eq!(taken.find("b"), Some(ids::code(IdOwner::Section(1))));
+        assert_eq!(taken.find("c"), None);
+        assert_eq!(taken.text, "ab");
+        let mut owners: Vec<u32> = taken.owners().collect();
+        owners.sort();
+        assert_eq!(owners.len(), 2);
     }
 }
