@@ -30,10 +30,13 @@ pub fn plan_helper(file: &OsStr, format: &OsStr) {
     let bytes = std::fs::read(path).expect("read the task file");
     let source = Source::from_bytes(path, bytes).expect("UTF-8");
     let t1 = std::time::Instant::now();
+    let m1 = peak_rss_kb();
     let doc = Document::parse(source, ReadOptions::default());
     let t2 = std::time::Instant::now();
+    let m2 = peak_rss_kb();
     let plan = Plan::build(doc, PlanOptions::default()).expect("the file plans");
     let t3 = std::time::Instant::now();
+    let m3 = peak_rss_kb();
     let null = std::fs::File::create("/dev/null").expect("/dev/null");
     let out = std::io::BufWriter::with_capacity(1 << 16, null);
     match format.to_str() {
@@ -53,9 +56,23 @@ pub fn plan_helper(file: &OsStr, format: &OsStr) {
             per(t3 - t2),
             per(t4 - t3)
         );
+        eprintln!(
+            "peak RSS after each phase (KB): read {m1}, parse {m2}, plan {m3}, write {}",
+            peak_rss_kb()
+        );
     }
     // As `plan` does: the process ends; freeing the plan would only cost time.
     std::mem::forget(plan);
+}
+
+/// The process's peak resident memory so far, from /proc/self/status.
+fn peak_rss_kb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// Busy and total CPU ticks of the whole machine, from /proc/stat.
