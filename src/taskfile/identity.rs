@@ -76,8 +76,8 @@ fn take_unique(taken: &mut Taken, base: (u32, u32), owner: u32) {
     }
 }
 
-/// Hands each named id to its owner, in document order; the table
-/// becomes the id index.
+/// Hands each named id to its owner (sections', then tasks', each in
+/// document order); the table becomes the id index.
 fn hand_out(taken: Taken, named: &[u32], doc: &mut Document) -> IdIndex {
     for &owner in named {
         let id = taken.id(owner);
@@ -266,7 +266,7 @@ impl Qualifiers {
     }
 }
 
-/// One thing to name: its own slug (a range of the slugs' text), the
+/// One thing to name: its own slug (a range of `Taken::text`), the
 /// section whose chain of headings may qualify it, and who it is. Small:
 /// there is one per task.
 struct Item {
@@ -299,6 +299,9 @@ impl Group {
 /// (`backend/tests`, `frontend/tests`); items no heading tells apart are
 /// twins, numbered in document order (`compile`, `compile-2`).
 fn name(items: &[Item], chains: &[Vec<usize>], q: &Qualifiers, taken: &mut Taken) {
+    if items.is_empty() {
+        return;
+    }
     // Where an item's own slug is written in `taken.text`.
     let own = |i: usize| items[i].own.0 as usize..items[i].own.1 as usize;
     let chain = |i: usize| chains[items[i].chain as usize].as_slice();
@@ -317,6 +320,9 @@ fn name(items: &[Item], chains: &[Vec<usize>], q: &Qualifiers, taken: &mut Taken
         (start as u32, text.len() as u32)
     };
 
+    // Each item's own slug's hash; then its candidate id's.
+    let text = taken.text.as_str();
+    let mut hashes: Vec<u64> = (0..items.len()).map(|i| ids::hash(&text[own(i)])).collect();
     // Items by own slug, each group's members together in document order.
     let mut members: Vec<u32> = Vec::with_capacity(items.len() * 2);
     let mut work: Vec<Group> = Vec::new();
@@ -328,8 +334,6 @@ fn name(items: &[Item], chains: &[Vec<usize>], q: &Qualifiers, taken: &mut Taken
         // Each group's first item, found by its slug: 4 bytes an entry, not
         // a map's 24 (the map was the largest thing at the ids' peak).
         let mut by_own: HashTable<u32> = HashTable::with_capacity(items.len());
-        let text = taken.text.as_str();
-        let hashes: Vec<u64> = (0..items.len()).map(|i| ids::hash(&text[own(i)])).collect();
         // Look-alikes share a hash, so the first in the file still comes
         // first.
         for i in bucket_order(&hashes, by_own.capacity()) {
@@ -342,7 +346,7 @@ fn name(items: &[Item], chains: &[Vec<usize>], q: &Qualifiers, taken: &mut Taken
             sizes[first as usize] += 1;
             first_of[i] = first;
         }
-        drop((by_own, hashes));
+        drop(by_own);
         // Groups in order of their first member, as the file has them.
         let mut start = 0;
         for (first, size) in sizes.iter_mut().enumerate() {
@@ -368,15 +372,15 @@ fn name(items: &[Item], chains: &[Vec<usize>], q: &Qualifiers, taken: &mut Taken
 
     // Ids taken before these items: while groups split, the only ones a
     // candidate can clash with (the items' own are taken at the end). A
-    // table of their own, not the document's, so a look stays in cache.
+    // table of their own, not the document's: in a file of slug ids it is
+    // small, so a look stays in cache.
     let mut before: HashTable<u32> = HashTable::with_capacity(taken.len());
     for o in taken.owners() {
         before.insert_unique(ids::hash(taken.id(o)), o, |&o| ids::hash(taken.id(o)));
     }
-    // Each item's candidate id in `taken.text`, whether it is a twin that
-    // takes a number, and (if not) the candidate's hash.
+    // Each item's candidate id in `taken.text`, and whether it is a twin
+    // that takes a number.
     let mut proposed: Vec<((u32, u32), bool)> = vec![((0, 0), false); items.len()];
-    let mut hashes: Vec<u64> = vec![0; items.len()];
     // Parts of a group being split, by qualifier number + 1 (0: none).
     let mut part_of: Vec<u32> = vec![u32::MAX; q.distinct + 1];
     let mut parts: Vec<(usize, usize)> = Vec::new();
@@ -387,7 +391,9 @@ fn name(items: &[Item], chains: &[Vec<usize>], q: &Qualifiers, taken: &mut Taken
             let i = members[range.start] as usize;
             let id = compose(i, g.chosen, &mut taken.text);
             let candidate = &taken.text[id.0 as usize..id.1 as usize];
-            hashes[i] = ids::hash(candidate);
+            if g.chosen != 0 {
+                hashes[i] = ids::hash(candidate);
+            }
             // A clash with an explicit, dialect or section id: the nearest
             // heading left may tell it apart.
             if (before.find(hashes[i], |&o| taken.id(o) == candidate)).is_some()

@@ -9,10 +9,10 @@ use rustc_hash::FxHashMap;
 
 use crate::taskfile::ids::{self, IdOwner};
 
-/// Taken ids, each hashed once and copied once, to its owner at the end:
-/// their text is one string (no block per id), each owner's id a range of
-/// it, and the table holds owners (as [`ids::code`]), so it is the
-/// document's id index as it stands. Per base, the next twin number to
+/// Taken ids, each copied once, to its owner at the end: their text is
+/// one string (no block per id), each owner's id a range of it, and the
+/// table holds owners (as [`ids::code`]), so it is the document's id index
+/// as it stands. Per base, the next twin number to
 /// try: twins cost one probe each, however many there are.
 pub(super) struct Taken {
     pub(super) text: String,
