@@ -167,9 +167,15 @@ pub fn scaling(
     let m = measure_interleaved(helper, &commands, runs);
     let per_size = if cmark.is_some() { 2 } else { 1 };
     let per_task = |m: &Measured, n: usize| median(&m.cpu).as_secs_f64() * 1e6 / n as f64;
-    // (per task: run-batch, cmark-gfm) and (file bytes, peak RSS bytes) of
-    // the first size: growth beyond it is what the goals are about.
-    let mut first: Option<((f64, Option<f64>), (f64, f64))> = None;
+    // The first size's figures: growth beyond them is what the goals are
+    // about.
+    struct First {
+        cost: f64,
+        cmark: Option<f64>,
+        bytes: f64,
+        rss: f64,
+    }
+    let mut first: Option<First> = None;
     let mut growth = Vec::new();
     for (k, (n, _, bytes)) in files.iter().enumerate() {
         let (n, bytes) = (*n, *bytes as f64);
@@ -177,8 +183,13 @@ pub fn scaling(
         let theirs = (per_size == 2).then(|| &m[k * per_size + 1]);
         let cost = (per_task(ours, n), theirs.map(|c| per_task(c, n)));
         let rss = ours.max_rss_kib as f64 * 1024.0;
-        let ((cost0, cmark0), (bytes0, rss0)) = *first.get_or_insert((cost, (bytes, rss)));
-        let cmark_growth = cost.1.zip(cmark0).map(|(c, c0)| c / c0);
+        let f = first.get_or_insert(First {
+            cost: cost.0,
+            cmark: cost.1,
+            bytes,
+            rss,
+        });
+        let cmark_growth = cost.1.zip(f.cmark).map(|(c, c0)| c / c0);
         let _ = writeln!(
             out,
             "{:>9} {:>6.1} MB {:>12} {:>7.2} us {:>9.2}x {:>10} {:>12} {:>10} {:>10}   (RSS {:.1}x the file)",
@@ -186,7 +197,7 @@ pub fn scaling(
             bytes / 1e6,
             ms(median(&ours.cpu)),
             cost.0,
-            cost.0 / cost0,
+            cost.0 / f.cost,
             mb_rss(ours),
             theirs.map_or("n/a".into(), |c| ms(median(&c.cpu))),
             cost.1.map_or("n/a".into(), |c| format!("{c:.2} us")),
@@ -194,8 +205,8 @@ pub fn scaling(
             rss / bytes,
         );
         if k > 0 {
-            let slope = (rss - rss0) / (bytes - bytes0);
-            growth.push((n, cost.0 / cost0, cmark_growth, slope));
+            let slope = (rss - f.rss) / (bytes - f.bytes);
+            growth.push((n, cost.0 / f.cost, cmark_growth, slope));
         }
     }
     for (n, cpu, cmark_growth, slope) in growth {
