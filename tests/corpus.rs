@@ -288,11 +288,13 @@ fn every_checkbox_span_points_at_its_brackets() {
                     t.checkbox.column()
                 ));
             }
-            if !t.text().is_empty() && !line.contains(t.text().split(' ').next().unwrap()) {
+            if !doc.text_of(t).is_empty()
+                && !line.contains(doc.text_of(t).split(' ').next().unwrap())
+            {
                 return Err(format!(
                     "task `{}`: text {:?} not on its line",
                     t.id(),
-                    t.text()
+                    doc.text_of(t)
                 ));
             }
         }
@@ -308,7 +310,7 @@ fn task_view(doc: &Document) -> Vec<(usize, bool, bool, String)> {
                 t.checkbox.line(),
                 t.checked,
                 t.optional,
-                t.text().to_owned(),
+                doc.text_of(t).to_owned(),
             )
         })
         .collect()
@@ -329,7 +331,7 @@ fn parsing_in_pieces_reads_every_file_as_parsing_it_whole() {
                         "{} {:?} {:?} {} {:?} {:?} {:?} {:?} {:?}",
                         t.id(),
                         t.checkbox,
-                        t.text(),
+                        doc.text_of(t),
                         t.item().start,
                         t.section(),
                         t.parent(),
@@ -797,7 +799,7 @@ fn look_alikes_in_fences_comments_and_tables_are_not_tasks() {
     // Obsidian's test file: a fenced and a commented look-alike; only the
     // one in Obsidian's `%%` comment (no comment to CommonMark) is a task.
     let doc = read(&file("non_tasks.md"));
-    let texts: Vec<_> = doc.tasks.iter().map(|t| t.text()).collect();
+    let texts: Vec<_> = doc.tasks.iter().map(|t| doc.text_of(t)).collect();
     assert_eq!(
         texts,
         ["I look like a task but am in an Obsidian (percent) comment"]
@@ -827,7 +829,11 @@ fn look_alikes_in_fences_comments_and_tables_are_not_tasks() {
     // "- 1.1 [ ] sub" is not (the checkbox is not first).
     let doc = read(&file("apollo-toolkit"));
     assert_eq!(doc.tasks.len(), 3);
-    assert!(doc.tasks.iter().all(|t| t.text() == "[Main task item]"));
+    assert!(
+        doc.tasks
+            .iter()
+            .all(|t| doc.text_of(t) == "[Main task item]")
+    );
 }
 
 #[test]
@@ -897,10 +903,14 @@ fn task_text_and_body_are_what_the_user_wrote() {
     // todo.md ends each task line with two spaces (a hard break).
     let doc = read(&file("todomd__todo.md"));
     assert_eq!(
-        doc.tasks[0].text(),
+        doc.text(0),
         "Work on the website ~3d #feat @john 2020-03-20"
     );
-    assert!(doc.tasks.iter().all(|t| t.text() == t.text().trim()));
+    assert!(
+        doc.tasks
+            .iter()
+            .all(|t| doc.text_of(t) == doc.text_of(t).trim())
+    );
     assert_eq!(doc.sections.last().unwrap().title, "Done ✓");
     // A fenced block indented under a task is its body.
     let doc = read(&file("code_block_in_task"));
@@ -991,7 +1001,7 @@ fn fixture_kiro_numbers_nest_and_optional_tasks_are_skipped() {
     assert_eq!(doc.tasks[by_id("1.3")].parent(), Some(by_id("1")));
     assert_eq!(doc.tasks[by_id("2.1")].parent(), Some(by_id("2")));
     assert_eq!(doc.tasks.iter().filter(|t| t.parent().is_none()).count(), 3);
-    assert_eq!(doc.tasks[by_id("2")].text(), "2. 建立数据模型");
+    assert_eq!(doc.text(by_id("2")), "2. 建立数据模型");
     assert!(doc.tasks[by_id("1.2")].parallel_mark);
     let depends = |id: &str| -> Vec<String> {
         (doc.tasks[by_id(id)].depends.iter())
@@ -1022,7 +1032,7 @@ fn fixture_nesting_markers_look_alikes_with_crlf_and_a_bom() {
     let doc = read(&fixture("nested-crlf-bom.md"));
     assert_eq!(doc.source.bom, 3);
     assert!(doc.source.text.contains("\r\n"));
-    let texts: Vec<_> = doc.tasks.iter().map(|t| t.text()).collect();
+    let texts: Vec<_> = doc.tasks.iter().map(|t| doc.text_of(t)).collect();
     assert_eq!(
         texts,
         [

@@ -286,7 +286,10 @@ fn compare(text: &str) -> Result<Vec<Difference>, String> {
     // Optional Kiro items are no GFM tasks: comrak must not see them.
     for t in doc.tasks.iter().filter(|t| t.optional) {
         if theirs.tasks.iter().any(|x| x.0 == t.checkbox.line()) {
-            problems.push(format!("comrak calls Kiro optional `{}` a task", t.text()));
+            problems.push(format!(
+                "comrak calls Kiro optional `{}` a task",
+                doc.text_of(t)
+            ));
         }
     }
     if problems.is_empty() {
@@ -349,7 +352,11 @@ fn kiro_optional_items_are_the_only_extra_tasks_in_kiro_files() {
     assert_eq!(optional.len(), 10);
     assert_eq!(theirs.len() + optional.len(), doc.tasks.len());
     for t in optional {
-        assert!(t.text().starts_with(char::is_numeric), "{}", t.text());
+        assert!(
+            doc.text_of(t).starts_with(char::is_numeric),
+            "{}",
+            doc.text_of(t)
+        );
         assert!(!theirs.iter().any(|x| x.0 == t.checkbox.line()));
     }
 }
@@ -549,7 +556,7 @@ fn the_differences_are_what_run_batch_sees() {
         );
         doc.tasks
             .iter()
-            .map(|t| (t.checkbox.line(), t.checked, t.text().to_owned()))
+            .map(|t| (t.checkbox.line(), t.checked, doc.text_of(t).to_owned()))
             .collect::<Vec<_>>()
     };
     // A tab in the brackets is an open task, ticked like any other.

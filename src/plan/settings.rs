@@ -175,7 +175,7 @@ impl Planner {
             // no body read.
             let raw = &doc.source.text.as_bytes()[task.item()];
             let mut inferred = match memchr::memchr2(b'/', b'`', raw) {
-                Some(_) => files::infer(task.text(), doc.raw_body(t)).into(),
+                Some(_) => files::infer(doc.text(t), doc.raw_body(t)).into(),
                 None => ThinVec::new(),
             };
             inferred.retain(|p| !declared.contains(p));

@@ -217,7 +217,7 @@ impl Keeper {
                     let task = &doc.tasks[t];
                     let tick = Tick {
                         id: task.id().to_owned(),
-                        text: Some(task.text().to_owned()),
+                        text: Some(doc.text(t).to_owned()),
                     };
                     (t, tick)
                 })

@@ -281,7 +281,7 @@ fn section_box(
     for &t in tasks.iter().filter(|&&t| doc.tasks[t].section() == section) {
         let task = &doc.tasks[t];
         let state = if plan.is_done(t) { "✓ " } else { "" };
-        let label = format!("{state}{}: {}", task.id(), short(task.text()));
+        let label = format!("{state}{}: {}", task.id(), short(doc.text(t)));
         match flavor {
             Flavor::Mermaid => {
                 let _ = writeln!(out, "{pad}t{t}[\"{}\"]", mermaid_escape(&label));

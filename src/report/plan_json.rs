@@ -215,7 +215,7 @@ fn write_task<W: Write>(
     key!("optional", t.optional)?;
     key!("skipped", p.skipped)?;
     key!("text")?;
-    j.str(t.text())?;
+    j.str(doc.text(i))?;
     key!("body")?;
     body.clear();
     doc.own_body_into(i, body);

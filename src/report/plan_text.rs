@@ -191,9 +191,9 @@ fn task_line(out: &mut String, notes: &mut String, plan: &Plan, t: usize) {
     // Dialect ids are the start of the text; say them once. (A hint or slug
     // id that happens to start the text is not repeated text.)
     let text = (task.id_source == IdSource::Dialect)
-        .then(|| task.text().strip_prefix(task.id()))
+        .then(|| doc.text(t).strip_prefix(task.id()))
         .flatten()
-        .map_or(task.text(), |rest| {
+        .map_or(doc.text(t), |rest| {
             rest.trim_start_matches('.').trim_start()
         });
     // The notes, `  (a; b; c)` or nothing, written straight into one

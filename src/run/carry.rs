@@ -59,9 +59,9 @@ pub fn carry(known: &[Known], new: &Document) -> Vec<Option<usize>> {
         }
     }
     let mut new_by_text: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (n, t) in new.tasks.iter().enumerate() {
-        if of_new[n].is_none() {
-            new_by_text.entry(t.text()).or_default().push(n);
+    for (n, carried) in of_new.iter().enumerate() {
+        if carried.is_none() {
+            new_by_text.entry(new.text(n)).or_default().push(n);
         }
     }
     for (text, ns) in &new_by_text {
@@ -106,8 +106,7 @@ pub fn carry(known: &[Known], new: &Document) -> Vec<Option<usize>> {
                 // Lines were added or removed as well: pair only texts that
                 // are clearly one sentence reworded, each the other's one
                 // best match (look-alikes are never guessed between).
-                let sim =
-                    |n: usize, k: usize| strsim::sorensen_dice(new.tasks[n].text(), known[k].text);
+                let sim = |n: usize, k: usize| strsim::sorensen_dice(new.text(n), known[k].text);
                 let best_of = |scores: Vec<(usize, f64)>| {
                     let top = scores.iter().map(|s| s.1).fold(f64::MIN, f64::max);
                     let mut at = scores.iter().filter(|s| s.1 == top && top >= SIMILAR);
@@ -171,7 +170,7 @@ mod tests {
         let known: Vec<Known> = (old.tasks.iter().enumerate())
             .map(|(i, t)| Known {
                 id: t.id(),
-                text: t.text(),
+                text: old.text(i),
                 place: Some(i),
             })
             .collect();

@@ -241,7 +241,7 @@ impl Dispatcher {
             d.keys.push(Some(d.tasks.len()));
             d.tasks.push(Task {
                 id: t.id().to_owned(),
-                text: t.text().to_owned(),
+                text: d.plan.doc.text(i).to_owned(),
                 place: Some(i),
                 state: State::Waiting,
                 attempts: 0,

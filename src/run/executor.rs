@@ -150,8 +150,9 @@ pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attem
     // Linux caps one `NAME=value` string at 128 KiB: a longer text would
     // make the spawn fail (E2BIG). The agent has it in its prompt anyway;
     // the variable is left unset (never inherited from outside).
-    if task.text().len() <= MAX_ENV_TEXT {
-        cmd.env("RUN_BATCH_TASK_TEXT", task.text());
+    let text = l.plan.doc.text(l.task);
+    if text.len() <= MAX_ENV_TEXT {
+        cmd.env("RUN_BATCH_TASK_TEXT", text);
     } else {
         cmd.env_remove("RUN_BATCH_TASK_TEXT");
     }

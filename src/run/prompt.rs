@@ -57,7 +57,7 @@ impl Prompter {
         let mut parents = Vec::new();
         let mut p = task.parent();
         while let Some(i) = p {
-            parents.push(context! { text => doc.tasks[i].text().to_owned(), body => doc.body(i), id => doc.tasks[i].id().to_owned() });
+            parents.push(context! { text => doc.text(i).to_owned(), body => doc.body(i), id => doc.tasks[i].id().to_owned() });
             p = doc.tasks[i].parent();
         }
         parents.reverse();
@@ -65,7 +65,7 @@ impl Prompter {
         let gate = (plan.tasks[t].settings.gate.as_ref()).map(|g| g.command.clone());
         let ctx = context! {
             file => file,
-            task => context! { id => task.id().to_owned(), text => task.text().to_owned(), body => doc.body(t) },
+            task => context! { id => task.id().to_owned(), text => doc.text(t).to_owned(), body => doc.body(t) },
             section => doc.section_path(task.section()),
             parents => parents,
             gate => gate,
@@ -97,14 +97,14 @@ impl Prompter {
         let mut stack: Vec<usize> = task.children.iter().rev().copied().collect();
         while let Some(i) = stack.pop() {
             if !plan.is_done(i) {
-                open_subtasks.push(doc.tasks[i].text().to_owned());
+                open_subtasks.push(doc.text(i).to_owned());
             }
             stack.extend(doc.tasks[i].children.iter().rev());
         }
         let gate = (plan.tasks[t].settings.gate.as_ref()).map(|g| g.command.clone());
         let ctx = context! {
             file => file_name(plan),
-            task => context! { id => task.id().to_owned(), text => task.text().to_owned() },
+            task => context! { id => task.id().to_owned(), text => doc.text(t).to_owned() },
             open_subtasks => open_subtasks,
             progress => resume.progress.clone(),
             reason => resume.reason.clone(),

@@ -145,7 +145,7 @@ pub(super) fn assign(doc: &mut Document) -> IdIndex {
     // scripts may grow it once), and for an id with headings in front per
     // task (twins may add a little): a long string grown would be copied
     // whole. Room never written costs no memory.
-    let most = |t: &Task| t.text().len().clamp(4, ID_MAX) + ID_MAX;
+    let most = |t: &Task| doc.text_of(t).len().clamp(4, ID_MAX) + ID_MAX;
     taken
         .text
         .reserve(doc.tasks.iter().map(most).sum::<usize>());
@@ -158,7 +158,7 @@ pub(super) fn assign(doc: &mut Document) -> IdIndex {
                 IdSource::Slug => true,
             })
             .map(|t| Item {
-                own: slug_into(doc.tasks[t].text(), "task", ID_MAX, &mut taken.text),
+                own: slug_into(doc.text(t), "task", ID_MAX, &mut taken.text),
                 chain: doc.tasks[t].section,
                 owner: ids::code(IdOwner::Task(t)),
             }),

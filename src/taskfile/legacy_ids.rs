@@ -94,7 +94,7 @@ pub(crate) fn legacy_ids_where(
                     .next()
                     .and_then(|last| last.chars().next())
             } else {
-                slug40_first(t.text())
+                slug40_first(doc.text_of(t))
             };
             first(starts.unwrap_or('t'))
         })
@@ -102,7 +102,7 @@ pub(crate) fn legacy_ids_where(
             if explicit(t.id_source) {
                 return (i, t.id().to_owned());
             }
-            let own = slug40(t.text(), "task");
+            let own = slug40(doc.text_of(t), "task");
             let base = match &path_slugs[t.section()] {
                 p if p.is_empty() => own,
                 p => format!("{p}/{own}"),

@@ -33,8 +33,8 @@ pub use ids::IdOwner;
 pub(crate) use legacy_ids::legacy_ids_where;
 pub use legacy_ids::{LegacyIds, find_task, legacy_ids};
 pub use source::{Source, Span};
-use task::NO_PARENT;
 pub use task::Task;
+use task::{NO_PARENT, TextAt};
 
 use crate::error::{Diagnostic, Error, Location, PlanError};
 use crate::location::narrow;
@@ -85,6 +85,8 @@ pub struct Document {
     pub errors: Vec<Diagnostic>,
     pub warnings: Vec<Warning>,
     ids: ids::IdIndex,
+    /// Task texts that are not their line as written (see `TextAt`).
+    copied_texts: String,
     /// The tasks that have hints, in order (most have none: passes over
     /// hints visit these, not every task).
     hinted: Vec<usize>,
@@ -111,8 +113,12 @@ impl Document {
         let empty: Vec<scan::RawItem> = items.iter().filter(|i| i.empty).cloned().collect();
         items.retain(|i| !i.empty);
         let mut scratch = String::new();
-        let texts: Vec<String> = (items.iter())
-            .map(|i| first_line_text(&source, i.text_start, &mut scratch))
+        let mut copied_texts = String::new();
+        let texts: Vec<TextAt> = (items.iter())
+            .map(|i| {
+                let text = first_line_text(&source, i.text_start, &mut scratch);
+                TextAt::new(text, i.text_start, &source.text, &mut copied_texts)
+            })
             .collect();
         let dialect = options.dialect.unwrap_or_else(|| {
             let heading = |at: usize| {
@@ -125,7 +131,7 @@ impl Document {
                 (items.iter().zip(&texts))
                     .filter(|(i, _)| !i.in_quote)
                     .map(|(i, t)| dialect::Candidate {
-                        text: t,
+                        text: t.get(&source.text, &copied_texts),
                         optional: i.optional,
                         at: i.start,
                     });
@@ -139,6 +145,7 @@ impl Document {
             errors: Vec::new(),
             warnings: Vec::new(),
             ids: ids::IdIndex::default(),
+            copied_texts,
             hinted: Vec::new(),
             source,
         };
@@ -164,6 +171,17 @@ impl Document {
         doc.ids = identity::assign(&mut doc);
         doc.check_nul_bytes();
         doc
+    }
+
+    /// Task `t`'s text: the rest of the checkbox's line without `<!-- -->`
+    /// comments, runs of white space collapsed to one space.
+    pub fn text(&self, t: usize) -> &str {
+        self.text_of(&self.tasks[t])
+    }
+
+    /// [`Document::text`] of a task of this document.
+    pub fn text_of(&self, task: &Task) -> &str {
+        task.text.get(&self.source.text, &self.copied_texts)
     }
 
     /// The id of a task or section.
@@ -294,7 +312,7 @@ impl Document {
             .tasks
             .iter()
             .enumerate()
-            .filter(|(_, t)| t.text() == text);
+            .filter(|(_, t)| self.text_of(t) == text);
         match (same.next(), same.next()) {
             (Some((t, _)), None) => Some(t),
             _ => None,
@@ -400,16 +418,19 @@ impl Document {
         self.sections[1..].partition_point(|s| s.span.offset() <= offset)
     }
 
-    fn build_tasks(&mut self, items: &[scan::RawItem], texts: Vec<String>) {
+    fn build_tasks(&mut self, items: &[scan::RawItem], texts: Vec<TextAt>) {
         self.tasks.reserve(items.len());
         let keep_optional = self.dialect == Dialect::Kiro;
         let mut stack: Vec<usize> = Vec::new();
         let mut lines = source::SpanCursor::default();
-        for (n, (item, text)) in items.iter().zip(texts).enumerate() {
+        let mut text = String::new();
+        for (n, (item, text_at)) in items.iter().zip(texts).enumerate() {
+            text.clear();
+            text.push_str(text_at.get(&self.source.text, &self.copied_texts));
             if item.in_quote {
                 self.ignored.push(Ignored {
                     line: self.source.span_after(&mut lines, item.bracket, 0).line(),
-                    text,
+                    text: text.clone(),
                     reason: "in a block quote",
                 });
                 continue;
@@ -456,10 +477,9 @@ impl Document {
                     .map(|(value, _)| Spanned { value, span })
                     .collect()
             };
-            let (names, id_len) = task::names(marks.id.as_deref().unwrap_or(""), text);
             self.tasks.push(Task {
-                names,
-                id_len,
+                id: marks.id.as_deref().unwrap_or("").into(),
+                text: text_at,
                 id_source: IdSource::Dialect,
                 checkbox,
                 checked: item.checked,
@@ -603,7 +623,7 @@ impl Document {
             return;
         }
         for t in 0..self.tasks.len() {
-            if !self.tasks[t].text().contains('\0') {
+            if !self.text(t).contains('\0') {
                 continue;
             }
             let start = self.tasks[t].checkbox.offset();
@@ -680,9 +700,31 @@ mod tests {
     /// of its memory (issue 15's peak-RSS goal). Raise the budget only for a
     /// field that earns it.
     #[test]
+    fn a_text_as_written_is_not_copied() {
+        let text = "- [ ] as written <!-- id: a -->\n- [ ]   \t  leading blanks\n\
+                    - [ ] two  spaces\n- [ ] a <!-- x --> comment inside\n";
+        let doc = Document::parse(
+            Source::new("t.md".into(), text.into(), 0),
+            ReadOptions::default(),
+        );
+        let texts: Vec<&str> = (0..doc.tasks.len()).map(|t| doc.text(t)).collect();
+        assert_eq!(
+            texts,
+            [
+                "as written",
+                "leading blanks",
+                "two spaces",
+                "a comment inside"
+            ]
+        );
+        assert_eq!(doc.copied_texts, "two spacesa comment inside");
+    }
+
+    #[test]
     fn tasks_and_sections_stay_within_their_memory_budget() {
+        // 88: the text's place (8 bytes) instead of a heap copy of it.
         let task = std::mem::size_of::<Task>();
-        assert!(task <= 80, "{task}");
+        assert!(task <= 88, "{task}");
         // Sections are fewer (one per heading), but a file may have thousands.
         let section = std::mem::size_of::<Section>();
         assert!(section <= 328, "{section}");
@@ -699,7 +741,9 @@ mod tests {
                 dialect: Some(Dialect::Kiro),
             },
         );
-        let got: Vec<(&str, &str)> = doc.tasks.iter().map(|t| (t.id(), t.text())).collect();
+        let got: Vec<(&str, &str)> = (doc.tasks.iter())
+            .map(|t| (t.id(), doc.text_of(t)))
+            .collect();
         assert_eq!(
             got,
             [
@@ -713,7 +757,7 @@ mod tests {
     #[test]
     fn comments_in_code_spans_stay_in_the_text() {
         let doc = parse("- [ ] x `<!-- id: nope -->` y <!-- id: real -->\n");
-        assert_eq!(doc.tasks[0].text(), "x `<!-- id: nope -->` y");
+        assert_eq!(doc.text(0), "x `<!-- id: nope -->` y");
         assert_eq!(doc.tasks[0].id(), "real");
     }
 

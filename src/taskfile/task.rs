@@ -1,7 +1,7 @@
-//! One task item as the document keeps it: its id and text, where it is,
-//! its place among tasks and sections, its hints. Takes what `Document`
-//! builds; hands on small reads (`id()`, `text()`, `item()`, …). Never reads
-//! the file's text: bodies are `Document`'s.
+//! One task item as the document keeps it: its id, where its text is,
+//! where it is, its place among tasks and sections, its hints. Takes what
+//! `Document` builds; hands on small reads (`id()`, `item()`, …). Never
+//! reads the file's text: texts and bodies are `Document`'s.
 
 use thin_vec::ThinVec;
 
@@ -9,14 +9,15 @@ use crate::location::narrow;
 use crate::taskfile::{IdSource, Source, Span, Spanned, TaskHints};
 
 /// One task item. A plan of 100,000 tasks holds 100,000 of these, so it is
-/// kept small (80 bytes, tested): positions as `u32`s (see
-/// `source::MAX_TEXT`), the id and text in one heap block, lists that are mostly
-/// empty as `ThinVec`s (8 bytes, nothing allocated when empty).
+/// kept small (88 bytes, tested): positions as `u32`s (see
+/// `source::MAX_TEXT`), the text where it is written (most texts are the
+/// line as written: no copy), lists that are mostly empty as `ThinVec`s
+/// (8 bytes, nothing allocated when empty).
 pub struct Task {
-    /// The id, then the text: one exact-size block for the two.
-    pub(super) names: Box<str>,
-    /// Where the id ends in `names`.
-    pub(super) id_len: u32,
+    /// The id, in a block of its exact size.
+    pub(super) id: Box<str>,
+    /// Where the text is (see [`TextAt`]).
+    pub(super) text: TextAt,
     pub id_source: IdSource,
     /// The checkbox `[ ]`: its span starts at the `[`.
     pub checkbox: Span,
@@ -43,13 +44,7 @@ pub(super) const NO_PARENT: u32 = u32::MAX;
 impl Task {
     /// Its id: the `id` hint, else the dialect's id, else a slug.
     pub fn id(&self) -> &str {
-        &self.names[..self.id_len as usize]
-    }
-
-    /// The rest of the checkbox's line without `<!-- -->` comments, runs of
-    /// white space collapsed to one space.
-    pub fn text(&self) -> &str {
-        &self.names[self.id_len as usize..]
+        &self.id
     }
 
     /// The list item's byte range in `Source::text`; its body (everything
@@ -74,10 +69,8 @@ impl Task {
         self.parent = narrow(parent);
     }
 
-    /// Gives the task `id`, its text kept (in a new block of the exact
-    /// size: cheaper than growing the old one in place and moving the text).
     pub(super) fn set_id(&mut self, id: &str) {
-        (self.names, self.id_len) = names(id, self.text());
+        self.id = id.into();
     }
 
     /// The byte that says whether the task is done, as an offset in the file.
@@ -94,7 +87,7 @@ impl std::fmt::Debug for Task {
             .field("checkbox", &self.checkbox)
             .field("checked", &self.checked)
             .field("optional", &self.optional)
-            .field("text", &self.text())
+            .field("text", &self.text)
             .field("item", &self.item())
             .field("section", &self.section())
             .field("parent", &self.parent())
@@ -106,15 +99,42 @@ impl std::fmt::Debug for Task {
     }
 }
 
-/// A task's `names` block for `id` and `text`, and where the id ends in it.
-pub(super) fn names(id: &str, text: impl AsRef<str> + Into<Box<str>>) -> (Box<str>, u32) {
-    if id.is_empty() {
-        // The text's own block, kept as it is.
-        return (text.into(), 0);
+/// Where a task's text is: a range of the file's text when the text is
+/// the line as written (most are), else of the document's texts that
+/// differ from their line (a comment inside, white space collapsed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct TextAt {
+    start: u32,
+    len: u32,
+    /// In the document's copies, not the file's text.
+    copied: bool,
+}
+
+impl TextAt {
+    /// `text` as written at byte `start` of `file` (after white space)
+    /// when it is that, else as a copy appended to `copies`.
+    pub(super) fn new(text: &str, start: usize, file: &str, copies: &mut String) -> TextAt {
+        let rest = &file[start..];
+        let start = start + (rest.len() - rest.trim_start().len());
+        if file.get(start..start + text.len()) == Some(text) {
+            return TextAt {
+                start: narrow(start),
+                len: narrow(text.len()),
+                copied: false,
+            };
+        }
+        let at = copies.len();
+        copies.push_str(text);
+        TextAt {
+            start: narrow(at),
+            len: narrow(text.len()),
+            copied: true,
+        }
     }
-    let text = text.as_ref();
-    let mut names = String::with_capacity(id.len() + text.len());
-    names.push_str(id);
-    names.push_str(text);
-    (names.into_boxed_str(), narrow(id.len()))
+
+    /// The text, from the file's text or the copies.
+    pub(super) fn get<'a>(self, file: &'a str, copies: &'a str) -> &'a str {
+        let from = if self.copied { copies } else { file };
+        &from[self.start as usize..self.start as usize + self.len as usize]
+    }
 }

@@ -8,9 +8,13 @@ use crate::taskfile::source::chars_in;
 
 /// The rest of the checkbox's line, trimmed, with `<!-- -->` comments removed
 /// (but not inside code spans, where they are text), runs of white space
-/// collapsed to one space. Written in `scratch` (kept from call to call)
-/// and copied out at its exact size: a plan keeps one per task.
-pub(super) fn first_line_text(source: &Source, start: usize, scratch: &mut String) -> String {
+/// collapsed to one space. Written in `scratch` (kept from call to call):
+/// the caller keeps a copy only of a text that differs from its line.
+pub(super) fn first_line_text<'a>(
+    source: &Source,
+    start: usize,
+    scratch: &'a mut String,
+) -> &'a str {
     let line = &source.text[start..source.line_end(start)];
     scratch.clear();
     let mut out = Collapsed::in_buffer(std::mem::take(scratch));
@@ -38,7 +42,7 @@ pub(super) fn first_line_text(source: &Source, start: usize, scratch: &mut Strin
     }
     out.push(rest);
     *scratch = out.text;
-    scratch.as_str().to_owned()
+    scratch.as_str()
 }
 
 /// Where `pattern` first occurs in `hay`: its first byte found with

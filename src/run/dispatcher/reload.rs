@@ -48,7 +48,7 @@ impl Dispatcher {
                 None => {
                     self.tasks.push(Task {
                         id: new.id().to_owned(),
-                        text: new.text().to_owned(),
+                        text: plan.doc.text(i).to_owned(),
                         place: None,
                         state: State::Waiting,
                         attempts: 0,
@@ -67,7 +67,7 @@ impl Dispatcher {
             let task = &mut self.tasks[k];
             task.place = Some(i);
             new.id().clone_into(&mut task.id);
-            new.text().clone_into(&mut task.text);
+            plan.doc.text(i).clone_into(&mut task.text);
             let owned = was_running(task);
             let mut taken = if owned {
                 BoxTaken::Owned

@@ -194,7 +194,7 @@ impl Engine {
             .d
             .task(slot.key)
             .place
-            .map(|t| self.d.plan().doc.tasks[t].text().to_owned())
+            .map(|t| self.d.plan().doc.text(t).to_owned())
             .unwrap_or_else(|| slot.task_id.clone());
         let (run_id, task_id) = (self.run_id.clone(), slot.task_id.clone());
         let tx = self.tx.clone();
@@ -369,7 +369,7 @@ impl Engine {
                 new: false,
             };
             let msg = land::Message {
-                subject: self.d.plan().doc.tasks[t].text(),
+                subject: self.d.plan().doc.text(t),
                 run_id: &self.run_id.clone(),
                 task_id: &id,
             };

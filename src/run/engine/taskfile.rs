@@ -142,7 +142,7 @@ impl Engine {
                     let task = &doc.tasks[t];
                     self.uncommitted.push(crate::record::tick::Tick {
                         id: task.id().to_owned(),
-                        text: Some(task.text().to_owned()),
+                        text: Some(doc.text(t).to_owned()),
                     });
                 }
                 self.emit(event);
