@@ -423,14 +423,12 @@ impl Document {
         let keep_optional = self.dialect == Dialect::Kiro;
         let mut stack: Vec<usize> = Vec::new();
         let mut lines = source::SpanCursor::default();
-        let mut text = String::new();
         for (n, (item, text_at)) in items.iter().zip(texts).enumerate() {
-            text.clear();
-            text.push_str(text_at.get(&self.source.text, &self.copied_texts));
+            let text = text_at.get(&self.source.text, &self.copied_texts);
             if item.in_quote {
                 self.ignored.push(Ignored {
                     line: self.source.span_after(&mut lines, item.bracket, 0).line(),
-                    text: text.clone(),
+                    text: text.to_owned(),
                     reason: "in a block quote",
                 });
                 continue;
@@ -448,15 +446,8 @@ impl Document {
             let parent = stack.last().copied();
             let section = self.section_at(item.start);
             let checkbox = self.source.span_after(&mut lines, item.bracket, 3);
-            if text.is_empty() && body_is_blank(&self.source, item.bracket, item.end) {
-                // Only comments follow the checkbox (`- [ ] <!-- id: a -->`).
-                let span = checkbox;
-                self.warn(
-                    span,
-                    "this task is empty: it has no text and no body for an agent to work from"
-                        .into(),
-                );
-            }
+            // Only comments follow the checkbox (`- [ ] <!-- id: a -->`).
+            let empty = text.is_empty() && body_is_blank(&self.source, item.bracket, item.end);
             // The dialect reads the task's own lines, not its subtasks': a
             // subtask's `_Depends:` is the subtask's.
             let marks = if self.dialect == Dialect::Kiro {
@@ -464,10 +455,10 @@ impl Document {
                 let end = first_child.map_or(item.end, |child| child.start);
                 let mut own = String::new();
                 body_into(&self.source, item.bracket, end, &mut own);
-                dialect::marks(self.dialect, &text, &own)
+                dialect::marks(self.dialect, text, &own)
             } else {
                 // Only Kiro reads bodies.
-                dialect::marks(self.dialect, &text, "")
+                dialect::marks(self.dialect, text, "")
             };
             let depends = if marks.depends.is_empty() {
                 ThinVec::new()
@@ -477,6 +468,15 @@ impl Document {
                     .map(|(value, _)| Spanned { value, span })
                     .collect()
             };
+            // Warned once the text (read where it lies in the document) is
+            // no longer needed.
+            if empty {
+                self.warn(
+                    checkbox,
+                    "this task is empty: it has no text and no body for an agent to work from"
+                        .into(),
+                );
+            }
             self.tasks.push(Task {
                 id: marks.id.as_deref().unwrap_or("").into(),
                 text: text_at,
