@@ -56,7 +56,6 @@ fn reserve_heap(reserve: usize) {
         // goes back to the kernel, and the next large block is zeroed by it
         // anew (a sixth of a 1,000,000-task plan's time went to zeroing
         // pages); a freed heap kept, not trimmed.
-        libc::mallopt(libc::M_MMAP_THRESHOLD, block as libc::c_int);
         libc::mallopt(libc::M_MMAP_MAX, 0);
         libc::mallopt(
             libc::M_TRIM_THRESHOLD,
