@@ -1004,12 +1004,7 @@ fn spawn_helper(args: &[OsString]) {
         if unsafe { info.si_pid() } != 0 {
             break;
         }
-        if let Ok(s) = std::fs::read_to_string(&status_path)
-            && let Some(kib) = s
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        {
+        if let Some(kib) = support::vm_hwm_kib(&status_path) {
             hwm_kib = hwm_kib.max(kib);
         }
         std::thread::sleep(Duration::from_millis(10));

@@ -16,7 +16,7 @@ use run_batch::plan::{Plan, PlanOptions};
 use run_batch::report::{plan_json, plan_text};
 use run_batch::taskfile::{Document, ReadOptions, Source};
 
-use crate::support::{median, min, which};
+use crate::support::{median, min, vm_hwm_kib, which};
 use crate::{Measured, measure_interleaved};
 
 /// `--plan-helper FILE FORMAT`: what `run-batch plan FILE --format FORMAT`
@@ -24,19 +24,22 @@ use crate::{Measured, measure_interleaved};
 /// files (a 1,000,000-task file is 133 MB). Output goes to /dev/null.
 pub fn plan_helper(file: &OsStr, format: &OsStr) {
     let path = Path::new(file);
+    // Which phase grows with the plan's size: time per task, and memory.
+    let phases = std::env::var_os("RUN_BATCH_BENCH_PHASES").is_some();
+    let peak = || phases.then(|| vm_hwm_kib("/proc/self/status").unwrap_or(0));
     let t0 = std::time::Instant::now();
     // As `plan` does before it reads the file.
     run_batch::memory::prepare_for(std::fs::metadata(path).map_or(0, |m| m.len()));
     let bytes = std::fs::read(path).expect("read the task file");
     let source = Source::from_bytes(path, bytes).expect("UTF-8");
     let t1 = std::time::Instant::now();
-    let m1 = peak_rss_kb();
+    let m1 = peak();
     let doc = Document::parse(source, ReadOptions::default());
     let t2 = std::time::Instant::now();
-    let m2 = peak_rss_kb();
+    let m2 = peak();
     let plan = Plan::build(doc, PlanOptions::default()).expect("the file plans");
     let t3 = std::time::Instant::now();
-    let m3 = peak_rss_kb();
+    let m3 = peak();
     let null = std::fs::File::create("/dev/null").expect("/dev/null");
     let out = std::io::BufWriter::with_capacity(1 << 16, null);
     match format.to_str() {
@@ -44,8 +47,7 @@ pub fn plan_helper(file: &OsStr, format: &OsStr) {
         _ => plan_text::write(&plan, Path::new("."), out).unwrap(),
     }
     let t4 = std::time::Instant::now();
-    // Which phase grows with the plan's size: per task, in nanoseconds.
-    if std::env::var_os("RUN_BATCH_BENCH_PHASES").is_some() {
+    if let (Some(m1), Some(m2), Some(m3), Some(m4)) = (m1, m2, m3, peak()) {
         let n = plan.doc.tasks.len().max(1) as f64;
         let per = |d: std::time::Duration| d.as_nanos() as f64 / n;
         eprintln!(
@@ -56,23 +58,10 @@ pub fn plan_helper(file: &OsStr, format: &OsStr) {
             per(t3 - t2),
             per(t4 - t3)
         );
-        eprintln!(
-            "peak RSS after each phase (KB): read {m1}, parse {m2}, plan {m3}, write {}",
-            peak_rss_kb()
-        );
+        eprintln!("peak RSS after each phase (KB): read {m1}, parse {m2}, plan {m3}, write {m4}");
     }
     // As `plan` does: the process ends; freeing the plan would only cost time.
     std::mem::forget(plan);
-}
-
-/// The process's peak resident memory so far, from /proc/self/status.
-fn peak_rss_kb() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// Busy and total CPU ticks of the whole machine, from /proc/stat.
@@ -165,6 +154,7 @@ pub fn scaling(
         }
     }
     let m = measure_interleaved(helper, &commands, runs);
+    // Each size's measurements: ours, then cmark-gfm's when it is there.
     let per_size = if cmark.is_some() { 2 } else { 1 };
     let per_task = |m: &Measured, n: usize| median(&m.cpu).as_secs_f64() * 1e6 / n as f64;
     // The first size's figures: growth beyond them is what the goals are
@@ -178,10 +168,9 @@ pub fn scaling(
     }
     let mut first: Option<First> = None;
     let mut growth = Vec::new();
-    for (k, (n, _, bytes)) in files.iter().enumerate() {
+    for (k, ((n, _, bytes), m)) in files.iter().zip(m.chunks(per_size)).enumerate() {
         let (n, bytes) = (*n, *bytes as f64);
-        let ours = &m[k * per_size];
-        let theirs = (per_size == 2).then(|| &m[k * per_size + 1]);
+        let (ours, theirs) = (&m[0], m.get(1));
         let cost = (per_task(ours, n), theirs.map(|c| per_task(c, n)));
         let rss = ours.max_rss_kib as f64 * 1024.0;
         // The fastest run too: a busy machine only ever adds time.

@@ -19,6 +19,15 @@ pub fn full_run(spawn_helper: fn(&[OsString])) -> Option<bool> {
     Some(args.iter().any(|a| a == "--bench"))
 }
 
+/// The peak resident memory (`VmHWM`, in KiB) a `/proc/PID/status` file
+/// gives, if it can be read.
+pub fn vm_hwm_kib(status_path: impl AsRef<std::path::Path>) -> Option<u64> {
+    let status = std::fs::read_to_string(status_path).ok()?;
+    (status.lines())
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
 pub fn min(times: &[Duration]) -> Duration {
     times.iter().copied().min().unwrap_or_default()
 }
