@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::error::{PlanError, suggest};
 use crate::taskfile::Span;
 use crate::taskfile::hints::{Escalation, Gate, Hints, KEYS, Order, Parallel, Pipeline, Spanned};
+use crate::taskfile::source::chars_in;
 
 fn spanned<T>(value: T, span: Span) -> Spanned<T> {
     Spanned { value, span }
@@ -53,33 +54,15 @@ pub(crate) fn parse_value(key: &str, value: &str, span: Span) -> Result<Hints, P
             h.id = Some(spanned(value.to_owned(), span));
         }
         "after" => {
-            let mut offset = span.offset();
-            for part in value.split(',') {
-                let id = part.trim();
-                let lead = part.len() - part.trim_start().len();
+            for (id, at) in list_parts(value, span) {
                 if !is_id(id) {
                     return Err(bad("a comma-separated list of task or section ids"));
                 }
-                h.after.push(Spanned {
-                    value: id.to_owned(),
-                    span: Span::new(
-                        offset + lead,
-                        id.len(),
-                        span.line(),
-                        span.column() + value[..offset - span.offset() + lead].chars().count(),
-                    ),
-                });
-                offset += part.len() + 1;
+                h.after.push(spanned(id.to_owned(), at));
             }
         }
         "files" => {
-            let mut offset = span.offset();
-            for part in value.split(',') {
-                let glob = part.trim();
-                let lead = part.len() - part.trim_start().len();
-                let column = span.column() + value[..offset - span.offset() + lead].chars().count();
-                let at = Span::new(offset + lead, glob.len(), span.line(), column);
-                offset += part.len() + 1;
+            for (glob, at) in list_parts(value, span) {
                 if glob.is_empty() {
                     return Err(bad("a comma-separated list of paths or globs"));
                 }
@@ -242,6 +225,25 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         rest = &rest[unit..];
     }
     (!total.is_zero()).then_some(total)
+}
+
+/// The parts of a comma-separated value, trimmed, each with its span
+/// (`span` is the value's).
+fn list_parts(value: &str, span: Span) -> impl Iterator<Item = (&str, Span)> {
+    let mut at = 0;
+    value.split(',').map(move |part| {
+        let lead = part.len() - part.trim_start().len();
+        let trimmed = part.trim();
+        let column = span.column() + chars_in(&value[..at + lead]);
+        let part_span = Span::new(
+            span.offset() + at + lead,
+            trimmed.len(),
+            span.line(),
+            column,
+        );
+        at += part.len() + 1;
+        (trimmed, part_span)
+    })
 }
 
 #[cfg(test)]
