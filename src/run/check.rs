@@ -318,7 +318,7 @@ fn risky_modes(config: &Config, path: &Path, found: &mut Vec<Finding>) {
 
 fn check_run_agents(plan: &Plan, run: &RunOptions, found: &mut Vec<Finding>) {
     let (_, mut problems) = check_agents(plan, run);
-    problems.extend(crate::run::judge::check(plan, run).1);
+    problems.extend(crate::run::judge::check(plan, run));
     for p in problems {
         let task = &plan.doc.tasks[p.task];
         // A task's own `agent` hint (or its missing ```sh block) is placed

@@ -94,19 +94,16 @@ pub fn template_path(options: &RunOptions) -> Option<PathBuf> {
 
 /// Each task's judge, checked before anything starts like its agent: a
 /// known preset or a command that splits, its program on PATH. The `shell`
-/// agent cannot judge (it runs scripts, it reads nothing).
-pub fn check(
-    plan: &Plan,
-    options: &RunOptions,
-) -> (Vec<Option<std::sync::Arc<AgentSpec>>>, Vec<AgentProblem>) {
-    let mut out = vec![None; plan.doc.tasks.len()];
+/// agent cannot judge (it runs scripts, it reads nothing). Hands on the
+/// problems, one per judge named (the judge itself is made when it runs).
+pub fn check(plan: &Plan, options: &RunOptions) -> Vec<AgentProblem> {
     let mut problems: Vec<AgentProblem> = Vec::new();
     let folder = crate::run::taskfile_folder(&options.file);
     let config_folder = (options.config.path.as_deref())
         .and_then(Path::parent)
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let mut specs: std::collections::HashMap<String, Option<std::sync::Arc<AgentSpec>>> =
-        Default::default();
+    // Each judge (with the folder it is resolved in) is checked once.
+    let mut checked: std::collections::HashSet<String> = Default::default();
     for t in plan.runnable() {
         if plan.is_done(t) {
             continue;
@@ -118,41 +115,23 @@ pub fn check(
                 None => continue,
             },
         };
-        let key = format!("{}\0{name}", base.display());
-        let spec = specs.entry(key).or_insert_with(|| {
-            let parsed = AgentSpec::parse(&name, &options.config, &[], options.max_cost_per_task);
-            let mut spec = match parsed {
-                Ok(spec) => spec,
-                Err(message) => {
-                    problems.push(AgentProblem {
-                        task: t,
-                        message: format!("judge: {message}"),
-                    });
-                    return None;
-                }
-            };
-            if spec.script("```sh\ntrue\n```\n").is_some() {
-                problems.push(AgentProblem {
-                    task: t,
-                    message: format!(
-                        "judge `{name}` cannot judge: the shell agent runs scripts and reads no prompt; name an agent such as `claude`, or a command"
-                    ),
-                });
-                return None;
-            }
-            if let Err(message) = spec.resolve(&base) {
-                problems.push(AgentProblem {
-                    task: t,
-                    message: format!("judge: {message}"),
-                });
-                return None;
-            }
-            Some(std::sync::Arc::new(spec))
-        });
-        out[t] = spec.clone();
+        if !checked.insert(format!("{}\0{name}", base.display())) {
+            continue;
+        }
+        let parsed = AgentSpec::parse(&name, &options.config, &[], options.max_cost_per_task);
+        let problem = match parsed {
+            Err(message) => Some(format!("judge: {message}")),
+            Ok(spec) if spec.script("```sh\ntrue\n```\n").is_some() => Some(format!(
+                "judge `{name}` cannot judge: the shell agent runs scripts and reads no prompt; name an agent such as `claude`, or a command"
+            )),
+            Ok(mut spec) => spec.resolve(&base).err().map(|m| format!("judge: {m}")),
+        };
+        if let Some(message) = problem {
+            problems.push(AgentProblem { task: t, message });
+        }
     }
     problems.dedup_by(|a, b| a.message == b.message);
-    (out, problems)
+    problems
 }
 
 /// What an attempt changed, for its judge.

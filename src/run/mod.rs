@@ -393,7 +393,7 @@ pub fn check_agents(
 /// `check_agents`, as a refusal when anything cannot run.
 fn resolve_agents(plan: &Plan, options: &RunOptions) -> Result<Vec<Option<Arc<AgentSpec>>>, Error> {
     let (specs, mut problems) = check_agents(plan, options);
-    problems.extend(judge::check(plan, options).1);
+    problems.extend(judge::check(plan, options));
     if problems.is_empty() {
         return Ok(specs);
     }
