@@ -12,7 +12,7 @@ pub(super) struct Slot {
     pub(super) key: Key,
     pub(super) task_id: String,
     pub(super) number: u32,
-    pub(super) agent: AgentSpec,
+    pub(super) agent: Arc<AgentSpec>,
     /// The session this attempt continues.
     pub(super) resumed: Option<Resume>,
     pub(super) info: Attempt,
@@ -106,13 +106,19 @@ impl Engine {
         let escalation = (number > 1)
             .then(|| escalation_note(settings, number))
             .flatten();
+        // The task's shared spec, not a copy per attempt.
         let spec = match escalated {
-            Some(name) => {
-                crate::run::escalated_agent(name, &self.options).expect("checked before the run")
-            }
-            None => self.agents[t].as_deref().cloned().unwrap_or_else(|| {
-                crate::run::parse_agent(&crate::run::default_agent(&self.options), &self.options)
-                    .expect("checked before the run")
+            Some(name) => Arc::new(
+                crate::run::escalated_agent(name, &self.options).expect("checked before the run"),
+            ),
+            None => self.agents[t].clone().unwrap_or_else(|| {
+                Arc::new(
+                    crate::run::parse_agent(
+                        &crate::run::default_agent(&self.options),
+                        &self.options,
+                    )
+                    .expect("checked before the run"),
+                )
             }),
         };
         let task = &self.d.plan().doc.tasks[t];
