@@ -13,7 +13,7 @@ mod report;
 use crate::error::Error;
 use crate::plan::{Plan, PlanOptions};
 use crate::record::tick::{self, Tick};
-use crate::report::output::{buffered_stdout, print_stdout, stdout_failed, to_stderr};
+use crate::report::output::{print_stdout, stdout_failed, to_stderr};
 use crate::report::style::ColorChoice;
 use crate::report::{diagnostic, plan_graph, plan_json, plan_text};
 use crate::taskfile::{Dialect, Document, ReadOptions};
@@ -453,12 +453,12 @@ fn plan(args: &PlanArgs) -> Result<i32, Error> {
     let workdir = crate::run::workspace::default_workdir(&args.read.file);
     match args.format {
         Format::Json => {
-            if let Err(e) = plan_json::write(&plan, &workdir, buffered_stdout()) {
+            if let Err(e) = plan_json::write(&plan, &workdir, std::io::stdout().lock()) {
                 stdout_failed(e);
             }
         }
         Format::Text => {
-            if let Err(e) = plan_text::write(&plan, &workdir, buffered_stdout()) {
+            if let Err(e) = plan_text::write(&plan, &workdir, std::io::stdout().lock()) {
                 stdout_failed(e);
             }
         }

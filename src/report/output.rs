@@ -27,15 +27,13 @@ pub fn print_stdout(s: &str) {
 /// through `std::fmt::Write`, so the writer never sees an error.
 pub struct StreamedStdout(std::io::BufWriter<std::io::StdoutLock<'static>>);
 
-/// Stdout in 64 KiB writes, for output written as it is made; a failed
-/// write is the caller's to hand to [`stdout_failed`].
-pub fn buffered_stdout() -> std::io::BufWriter<std::io::StdoutLock<'static>> {
-    std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock())
-}
-
 impl StreamedStdout {
     pub fn new() -> StreamedStdout {
-        StreamedStdout(buffered_stdout())
+        // Its pieces are small: gathered into 64 KiB writes.
+        StreamedStdout(std::io::BufWriter::with_capacity(
+            1 << 16,
+            std::io::stdout().lock(),
+        ))
     }
 
     /// Everything written, flushed.
