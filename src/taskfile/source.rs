@@ -17,9 +17,18 @@ pub struct Source {
     pub text: String,
     /// 3 when the file starts with a UTF-8 byte order mark, else 0.
     pub bom: usize,
-    /// Where each line starts (`u32`: see [`MAX_TEXT`]).
-    line_starts: Vec<u32>,
+    /// Line endings before each block of [`LINE_BLOCK`] bytes (`u32`: see
+    /// [`MAX_TEXT`]).
+    line_blocks: Vec<u32>,
+    /// How many lines `text` has.
+    lines: usize,
 }
+
+/// The line index counts line endings per block of this many bytes, not
+/// where each line starts: 4 bytes a block, not 4 a line (17 MB for a
+/// file of a million tasks). A line is then found by counting the endings
+/// in at most one block, which memchr does in well under a microsecond.
+const LINE_BLOCK: usize = 1024;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -99,57 +108,99 @@ impl Source {
             "a task file over MAX_TEXT: {} bytes",
             text.len()
         );
-        let mut line_starts = vec![0];
-        line_starts.extend(memchr_lines(text.as_bytes()).map(|i| i as u32));
+        let bytes = text.as_bytes();
+        // Endings counted in the block after theirs, then summed: each
+        // block's count is of the endings before it.
+        let mut line_blocks = vec![0u32; text.len() / LINE_BLOCK + 1];
+        let mut lines = 1;
+        for i in line_endings(bytes, 0, bytes.len()) {
+            lines += 1;
+            if let Some(after) = line_blocks.get_mut(i / LINE_BLOCK + 1) {
+                *after += 1;
+            }
+        }
+        let mut sum = 0;
+        for count in &mut line_blocks {
+            sum += *count;
+            *count = sum;
+        }
         Source {
             path,
             text,
             bom,
-            line_starts,
+            line_blocks,
+            lines,
         }
     }
 
     /// The span of `len` bytes at `offset`, with its line and column.
     pub fn span(&self, offset: usize, len: usize) -> Span {
-        let line_index = self.line_starts.partition_point(|&s| s as usize <= offset) - 1;
-        self.span_on(line_index, offset, len)
+        let (line_index, start) = self.locate(offset);
+        self.span_on(line_index, start, offset, len)
     }
 
     /// The span at `offset` for offsets asked for mostly in document
-    /// order: the line is found from `cursor`'s last one, not by a search
-    /// of the whole file.
+    /// order: the lines are counted on from `cursor`'s last offset when it
+    /// is near, else found from the block index.
     pub(crate) fn span_after(&self, cursor: &mut SpanCursor, offset: usize, len: usize) -> Span {
-        let starts = &self.line_starts;
-        let mut line = cursor.line;
-        if starts[line] as usize > offset {
-            line = starts.partition_point(|&s| s as usize <= offset) - 1;
-        } else {
-            // A few lines forward are stepped over, a longer way searched.
-            let mut steps = 0;
-            while line + 1 < starts.len() && starts[line + 1] as usize <= offset {
-                line += 1;
-                steps += 1;
-                if steps == 8 {
-                    line += starts[line..].partition_point(|&s| s as usize <= offset) - 1;
-                    break;
-                }
+        let offset = offset.min(self.text.len());
+        if offset >= cursor.offset && offset - cursor.offset <= 2 * LINE_BLOCK {
+            for i in line_endings(self.text.as_bytes(), cursor.offset, offset) {
+                cursor.line += 1;
+                cursor.start = i + 1;
             }
+        } else {
+            (cursor.line, cursor.start) = self.locate(offset);
         }
-        cursor.line = line;
-        self.span_on(line, offset, len)
+        cursor.offset = offset;
+        self.span_on(cursor.line, cursor.start, offset, len)
     }
 
-    fn span_on(&self, line_index: usize, offset: usize, len: usize) -> Span {
-        let start = self.line_starts[line_index] as usize;
+    fn span_on(&self, line_index: usize, start: usize, offset: usize, len: usize) -> Span {
         let before = &self.text[start..offset.min(self.text.len())];
         Span::new(offset, len, line_index + 1, 1 + chars_in(before))
     }
 
+    /// The 0-based line `offset` is on, and where that line starts.
+    fn locate(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let bytes = self.text.as_bytes();
+        let block = offset / LINE_BLOCK;
+        let from = block * LINE_BLOCK;
+        let mut line = self.line_blocks[block] as usize;
+        let mut start = None;
+        for i in line_endings(bytes, from, offset) {
+            line += 1;
+            start = Some(i + 1);
+        }
+        (
+            line,
+            start.unwrap_or_else(|| line_start_before(bytes, from)),
+        )
+    }
+
+    /// Where 0-based line `line` starts (the text's end past the last).
+    fn line_start(&self, line: usize) -> usize {
+        if line == 0 {
+            return 0;
+        }
+        // The last block with fewer endings before it than `line`: the
+        // line's own ending is in it or the next.
+        let block = self.line_blocks.partition_point(|&n| (n as usize) < line) - 1;
+        let need = line - self.line_blocks[block] as usize;
+        let bytes = self.text.as_bytes();
+        line_endings(bytes, block * LINE_BLOCK, bytes.len())
+            .nth(need - 1)
+            .map_or(bytes.len(), |i| i + 1)
+    }
+
     /// The text of 1-based `line` without its line ending.
     pub fn line_text(&self, line: usize) -> &str {
-        let start = self.line_starts[line - 1] as usize;
-        let end = (self.line_starts.get(line)).map_or(self.text.len(), |&e| e as usize);
-        self.text[start..end].trim_end_matches(['\n', '\r'])
+        if line == 0 || line > self.lines {
+            return "";
+        }
+        let start = self.line_start(line - 1);
+        &self.text[start..self.line_end(start)]
     }
 
     /// Offset of the end of the line containing `offset`, before its line
@@ -180,19 +231,37 @@ fn too_big(path: &Path, len: usize, limit: u64) -> Result<(), Error> {
     Ok(())
 }
 
-/// Where [`Source::span_after`] found its last line.
+/// Where [`Source::span_after`] was last: an offset, its 0-based line and
+/// where that line starts.
 #[derive(Debug, Default)]
 pub(crate) struct SpanCursor {
+    offset: usize,
     line: usize,
+    start: usize,
 }
 
-/// Where lines start after the first: after each LF, and after each CR not
-/// followed by an LF (a line ending too, for CommonMark and so for the
-/// Markdown parser, whose line numbers ours must match).
-fn memchr_lines(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    memchr::memchr2_iter(b'\n', b'\r', bytes)
+/// The line endings in `bytes[from..to]`, as offsets in `bytes`: each LF,
+/// and each CR not followed by an LF (a line ending too, for CommonMark
+/// and so for the Markdown parser, whose line numbers ours must match).
+fn line_endings(bytes: &[u8], from: usize, to: usize) -> impl Iterator<Item = usize> + '_ {
+    memchr::memchr2_iter(b'\n', b'\r', &bytes[from..to])
+        .map(move |i| from + i)
         .filter(|&i| bytes[i] == b'\n' || bytes.get(i + 1) != Some(&b'\n'))
-        .map(|i| i + 1)
+}
+
+/// Where the line holding byte `at` starts, when no line ends from `at`
+/// on before it: after the last ending before `at`.
+fn line_start_before(bytes: &[u8], at: usize) -> usize {
+    let mut end = at;
+    while let Some(i) = memchr::memrchr2(b'\n', b'\r', &bytes[..end]) {
+        // A CR whose LF is at `at` ends no line: that LF does.
+        if bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
+            end = i;
+            continue;
+        }
+        return i + 1;
+    }
+    0
 }
 
 /// How many chars `s` holds (its width in columns, as spans count them):
@@ -286,6 +355,63 @@ mod tests {
         let mut cursor = SpanCursor::default();
         for &o in &offsets {
             assert_eq!(s.span_after(&mut cursor, o, 2), s.span(o, 2), "offset {o}");
+        }
+    }
+
+    #[test]
+    fn the_block_index_finds_every_line_a_list_of_starts_finds() {
+        // Endings of every kind on and around block edges, lines longer
+        // than a block, and a file ending in each kind of ending.
+        let mut rng = 7u64;
+        let mut next = |n: u64| {
+            rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (rng >> 33) % n
+        };
+        for round in 0..40 {
+            let mut text = String::new();
+            while text.len() < 5 * LINE_BLOCK {
+                let word = ["a", "é", "\n", "\r", "\r\n", "\n\n"][next(6) as usize];
+                let run = if next(50) == 0 {
+                    1500
+                } else {
+                    next(40) as usize
+                };
+                text.push_str(&"x".repeat(run));
+                text.push_str(word);
+            }
+            text.push_str(["", "\n", "\r", "\r\n"][round % 4]);
+            let bytes = text.as_bytes();
+            let starts: Vec<usize> = std::iter::once(0)
+                .chain(
+                    (0..bytes.len())
+                        .filter(|&i| {
+                            bytes[i] == b'\n'
+                                || (bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n'))
+                        })
+                        .map(|i| i + 1),
+                )
+                .collect();
+            let s = Source::new("t.md".into(), text.clone(), 0);
+            assert_eq!(s.lines, starts.len());
+            let mut cursor = SpanCursor::default();
+            for o in (0..=text.len()).filter(|&o| text.is_char_boundary(o)) {
+                let line = starts.partition_point(|&st| st <= o) - 1;
+                let column = 1 + text[starts[line]..o].chars().count();
+                let span = s.span(o, 1);
+                assert_eq!(
+                    (span.line(), span.column()),
+                    (line + 1, column),
+                    "offset {o}"
+                );
+                assert_eq!(s.span_after(&mut cursor, o, 1), span, "offset {o}");
+            }
+            for (line, &start) in starts.iter().enumerate() {
+                let end = starts.get(line + 1).copied().unwrap_or(text.len());
+                let want = text[start..end].trim_end_matches(['\n', '\r']);
+                assert_eq!(s.line_text(line + 1), want, "line {}", line + 1);
+            }
         }
     }
 
