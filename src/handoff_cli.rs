@@ -90,8 +90,7 @@ fn place(file: Option<PathBuf>) -> Result<Place, Error> {
 
 fn post(args: PostArgs) -> Result<i32, Error> {
     let p = place(args.file)?;
-    let ids = (p.doc.tasks.iter().map(|t| t.id()))
-        .chain(p.doc.sections.iter().skip(1).map(|s| s.id.as_str()));
+    let ids = (p.doc.task_ids()).chain(p.doc.sections.iter().skip(1).map(|s| s.id.as_str()));
     // A full id, or its last segments when only one id ends that way (as
     // `after` reads them).
     let to = if args.to == "all" || ids.clone().any(|i| i == args.to) {
@@ -112,7 +111,7 @@ fn post(args: PostArgs) -> Result<i32, Error> {
     // last segments, as `after` reads them.
     let to = to.or_else(|| {
         let old = crate::taskfile::legacy_ids(&p.doc);
-        let olds = (old.tasks.iter().zip(&p.doc.tasks).map(|(o, t)| (o, t.id()))).chain(
+        let olds = (old.tasks.iter().zip(p.doc.task_ids())).chain(
             (old.sections.iter().zip(&p.doc.sections))
                 .skip(1)
                 .map(|(o, s)| (o, s.id.as_str())),
@@ -132,7 +131,7 @@ fn post(args: PostArgs) -> Result<i32, Error> {
             .map(|(_, now)| (*now).to_owned())
     });
     let Some(to) = to else {
-        let tasks: Vec<&str> = p.doc.tasks.iter().map(|t| t.id()).collect();
+        let tasks: Vec<&str> = p.doc.task_ids().collect();
         let sections: Vec<&str> = p
             .doc
             .sections
@@ -189,7 +188,12 @@ fn post(args: PostArgs) -> Result<i32, Error> {
 fn read(args: ReadArgs) -> Result<i32, Error> {
     let p = place(args.file)?;
     // The sections a task sits in: a message to any of them is for it.
-    let sections: Vec<String> = match p.doc.tasks.iter().find(|t| t.id() == p.me) {
+    let sections: Vec<String> = match p
+        .doc
+        .task_ids()
+        .position(|id| id == p.me)
+        .map(|t| &p.doc.tasks[t])
+    {
         Some(t) => {
             let mut out = Vec::new();
             let mut s = Some(t.section());

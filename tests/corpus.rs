@@ -241,9 +241,10 @@ fn reading_and_writing_back_unchanged_is_byte_exact() {
             return Err("BOM + text differs from the file".into());
         }
         // No ticks, and ticks of tasks that are already done, write nothing.
-        let done: Vec<Tick> = (doc.tasks.iter().filter(|t| t.checked))
-            .map(|t| Tick {
-                id: t.id().to_owned(),
+        let done: Vec<Tick> = (doc.tasks.iter().zip(doc.task_ids()))
+            .filter(|(t, _)| t.checked)
+            .map(|(_, id)| Tick {
+                id: id.to_owned(),
                 text: None,
             })
             .collect();
@@ -267,7 +268,7 @@ fn every_checkbox_span_points_at_its_brackets() {
     for_each_file(|_, path| {
         let bytes = std::fs::read(path).unwrap();
         let doc = read(path);
-        for t in &doc.tasks {
+        for (t, id) in doc.tasks.iter().zip(doc.task_ids()) {
             let at = t.state_offset(&doc.source);
             let state = bytes[at];
             let ok_state = if t.checked {
@@ -276,14 +277,14 @@ fn every_checkbox_span_points_at_its_brackets() {
                 matches!(state, b' ' | b'\t')
             };
             if bytes[at - 1] != b'[' || bytes[at + 1] != b']' || !ok_state {
-                return Err(format!("task `{}`: no checkbox at byte {at}", t.id()));
+                return Err(format!("task `{id}`: no checkbox at byte {at}"));
             }
             // line:column (in characters) of the span is the `[` too.
             let line = doc.source.line_text(t.checkbox.line());
             if line.chars().nth(t.checkbox.column() - 1) != Some('[') {
                 return Err(format!(
                     "task `{}`: line {} column {} is not its `[`: {line:?}",
-                    t.id(),
+                    id,
                     t.checkbox.line(),
                     t.checkbox.column()
                 ));
@@ -293,7 +294,7 @@ fn every_checkbox_span_points_at_its_brackets() {
             {
                 return Err(format!(
                     "task `{}`: text {:?} not on its line",
-                    t.id(),
+                    id,
                     doc.text_of(t)
                 ));
             }
@@ -329,7 +330,7 @@ fn parsing_in_pieces_reads_every_file_as_parsing_it_whole() {
                     let t = &doc.tasks[i];
                     format!(
                         "{} {:?} {:?} {} {:?} {:?} {:?} {:?} {:?}",
-                        t.id(),
+                        doc.id(i),
                         t.checkbox,
                         doc.text_of(t),
                         t.item().start,
@@ -388,8 +389,8 @@ fn line_endings_bom_and_final_newline_do_not_change_the_tasks() {
             if task_view(&other) != want || other.dialect != doc.dialect {
                 return Err(format!("{how}: the tasks differ"));
             }
-            let ids: Vec<_> = other.tasks.iter().map(|t| t.id()).collect();
-            if ids != doc.tasks.iter().map(|t| t.id()).collect::<Vec<_>>() {
+            let ids: Vec<_> = other.task_ids().collect();
+            if ids != doc.task_ids().collect::<Vec<_>>() {
                 return Err(format!("{how}: the ids differ"));
             }
         }
@@ -398,10 +399,10 @@ fn line_endings_bom_and_final_newline_do_not_change_the_tasks() {
         with_bom.extend_from_slice(&bytes);
         let source = Source::from_bytes(path, with_bom.clone()).unwrap();
         let other = Document::parse(source, ReadOptions::default());
-        for (a, b) in doc.tasks.iter().zip(&other.tasks) {
+        for (i, (a, b)) in doc.tasks.iter().zip(&other.tasks).enumerate() {
             let (x, y) = (a.state_offset(&doc.source), b.state_offset(&other.source));
             if y != x + 3 || with_bom[y] != bytes[x] {
-                return Err(format!("task `{}`: BOM offset {y} vs {x}", a.id()));
+                return Err(format!("task `{}`: BOM offset {y} vs {x}", doc.id(i)));
             }
         }
         Ok(())
@@ -481,9 +482,9 @@ fn tick_everything(path: &Path) -> Result<usize, String> {
     let (_dir, copy) = scratch_copy(path);
     let first = read(&copy);
     // Ticks change bytes in place, so state offsets stay where they were.
-    let open: Vec<(String, usize)> = (first.tasks.iter())
-        .filter(|t| !t.checked)
-        .map(|t| (t.id().to_owned(), t.state_offset(&first.source)))
+    let open: Vec<(String, usize)> = (first.tasks.iter().zip(first.task_ids()))
+        .filter(|(t, _)| !t.checked)
+        .map(|(t, id)| (id.to_owned(), t.state_offset(&first.source)))
         .collect();
     // Single ticks; for a very long file every `stride`-th task is ticked
     // alone and the tasks between in one call.
@@ -542,10 +543,10 @@ fn tick_everything(path: &Path) -> Result<usize, String> {
         return Err("after every tick the file is not the original with `x` in each box".into());
     }
     let doc = read(&copy);
-    if let Some(t) = doc.tasks.iter().find(|t| !t.checked) {
+    if let Some(t) = doc.tasks.iter().position(|t| !t.checked) {
         return Err(format!(
             "task `{}` still open after ticking everything",
-            t.id()
+            doc.id(t)
         ));
     }
     if task_view(&doc).len() != first.tasks.len() {
@@ -553,7 +554,7 @@ fn tick_everything(path: &Path) -> Result<usize, String> {
     }
     // Undo the last task ticked: its box and its parents' boxes clear, nothing else.
     if let Some((id, _)) = open.last() {
-        let t = doc.tasks.iter().position(|t| t.id() == id).unwrap();
+        let t = doc.task_ids().position(|i| i == id).unwrap();
         let mut want = with_ancestors(&doc, t);
         want.sort();
         age(&copy);
@@ -759,9 +760,9 @@ fn line_endings_and_missing_final_newlines_survive_ticking() {
             continue;
         }
         let (_dir, copy) = scratch_copy(&path);
-        let ticks: Vec<Tick> = (doc.tasks.iter())
-            .map(|t| Tick {
-                id: t.id().to_owned(),
+        let ticks: Vec<Tick> = (doc.task_ids())
+            .map(|id| Tick {
+                id: id.to_owned(),
                 text: None,
             })
             .collect();
@@ -842,7 +843,7 @@ fn spec_kit_files_keep_their_ids_and_front_matter() {
         return;
     }
     let doc = read(&file("precta__specs__001"));
-    let ids: Vec<_> = doc.tasks.iter().map(|t| t.id().to_owned()).collect();
+    let ids: Vec<_> = doc.task_ids().map(str::to_owned).collect();
     let want: Vec<_> = (1..=154).map(|n| format!("T{n:03}")).collect();
     assert_eq!(ids, want);
     // The template's front matter has a blank line after `---`; it is no
@@ -855,7 +856,7 @@ fn spec_kit_files_keep_their_ids_and_front_matter() {
             .iter()
             .all(|s| !s.title.contains("description"))
     );
-    assert_eq!(doc.tasks[0].id(), "T001");
+    assert_eq!(doc.id(0), "T001");
     assert!(doc.tasks[2].parallel_mark, "T003 is marked [P]");
     // Blocked-by ids: `T000l [B:T000a,T000e]`.
     let doc = read(&file("MichelKerkmeester"));
@@ -870,7 +871,7 @@ fn kiro_files_nest_by_number_and_skip_optional_tasks() {
         return;
     }
     let doc = read(&file("vercel-ai-chatui"));
-    let by_id = |id: &str| doc.tasks.iter().position(|t| t.id() == id).unwrap();
+    let by_id = |id: &str| doc.task_ids().position(|i| i == id).unwrap();
     assert_eq!(doc.tasks[by_id("1.1")].parent(), Some(by_id("1")));
     assert_eq!(doc.tasks.iter().filter(|t| t.parent().is_none()).count(), 7);
     let path = file("v1.6-merge-import-export");
@@ -921,14 +922,12 @@ fn task_text_and_body_are_what_the_user_wrote() {
     assert_eq!(doc.sections[1].id, "جامعة-المقابلات-البرمجية");
     // The title names no task; a heading tells look-alikes apart.
     assert!(
-        doc.tasks
-            .iter()
-            .all(|t| !t.id().contains("جامعة") && t.id().len() <= 48)
+        doc.task_ids()
+            .all(|id| !id.contains("جامعة") && id.len() <= 48)
     );
     assert!(
-        doc.tasks
-            .iter()
-            .any(|t| t.id() == "التحضير/cracking-the-coding-interview-6th")
+        doc.task_ids()
+            .any(|id| id == "التحضير/cracking-the-coding-interview-6th")
     );
 }
 
@@ -953,7 +952,7 @@ fn fixture_speckit_front_matter_ids_markers_and_dependencies() {
         ]
     );
     assert_eq!(doc.sections[1].level, 1);
-    let ids: Vec<_> = doc.tasks.iter().map(|t| t.id()).collect();
+    let ids: Vec<_> = doc.task_ids().collect();
     assert_eq!(
         ids,
         ["T001", "T002", "T003", "T004", "T005", "T006", "T007"]
@@ -964,12 +963,13 @@ fn fixture_speckit_front_matter_ids_markers_and_dependencies() {
         std::fs::read(fixture("speckit-tasks.md")).unwrap()[doc.tasks[0].state_offset(&doc.source)],
         b'X'
     );
-    let marked: Vec<_> = (doc.tasks.iter().filter(|t| t.parallel_mark))
-        .map(|t| t.id())
+    let marked: Vec<_> = (doc.tasks.iter().zip(doc.task_ids()))
+        .filter(|(t, _)| t.parallel_mark)
+        .map(|(_, id)| id)
         .collect();
     assert_eq!(marked, ["T002", "T003", "T004", "T005"]);
     let depends = |id: &str| -> Vec<String> {
-        let t = doc.tasks.iter().find(|t| t.id() == id).unwrap();
+        let t = &doc.tasks[doc.task_by_id(id).unwrap()];
         t.depends.iter().map(|d| d.value.clone()).collect()
     };
     assert_eq!(depends("T006"), ["T004", "T005"]);
@@ -995,7 +995,7 @@ fn fixture_kiro_numbers_nest_and_optional_tasks_are_skipped() {
     let doc = read(&path);
     assert_eq!(doc.dialect, Dialect::Kiro);
     assert!(!doc.source.text.ends_with('\n'), "no final newline");
-    let by_id = |id: &str| doc.tasks.iter().position(|t| t.id() == id).unwrap();
+    let by_id = |id: &str| doc.task_ids().position(|i| i == id).unwrap();
     // `1.1` written flush left under `1.` is its subtask.
     assert_eq!(doc.tasks[by_id("1.1")].parent(), Some(by_id("1")));
     assert_eq!(doc.tasks[by_id("1.3")].parent(), Some(by_id("1")));
@@ -1069,8 +1069,8 @@ fn fixture_nesting_markers_look_alikes_with_crlf_and_a_bom() {
         ignored,
         [(24, "nothing after the checkbox"), (40, "in a block quote")]
     );
-    assert_eq!(doc.tasks[0].id(), "compile");
-    assert_eq!(doc.tasks[1].id(), "linux");
+    assert_eq!(doc.id(0), "compile");
+    assert_eq!(doc.id(1), "linux");
     let plan = Plan::build(doc, PlanOptions::default()).unwrap();
     // A ticked parent makes everything under it done.
     assert!(plan.is_done(4));

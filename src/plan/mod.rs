@@ -272,7 +272,7 @@ impl Planner {
         for &i in doc.hinted_tasks() {
             let t = &doc.tasks[i];
             for dep in &t.hints.after {
-                if let Some(target) = self.lookup(doc, t.id(), dep) {
+                if let Some(target) = self.lookup(doc, doc.id(i), dep) {
                     self.edge(i, target, EdgeFrom::HINT);
                     self.after_spans.entry((i, target)).or_insert(dep.span);
                 }
@@ -310,7 +310,7 @@ impl Planner {
                         dep.span,
                         format!(
                             "task `{}` says it depends on `{}`, which no task is; ignored",
-                            t.id(),
+                            doc.id(i),
                             dep.value
                         ),
                     )),
@@ -421,11 +421,11 @@ impl Planner {
         }
         let tasks = &self.tasks;
         let wave_of = |target: Target| match target {
-            Target::Task(d) => (Some(tasks[d].wave), doc.tasks[d].id()),
+            Target::Task(d) => (Some(tasks[d].wave), doc.id(d)),
             Target::Section(s) => (section_max_wave[s], doc.sections[s].id.as_str()),
         };
         let later = |t: usize, dep_id: &str, w: usize| PlanError::DependsOnLaterWave {
-            task: doc.tasks[t].id().to_owned(),
+            task: doc.id(t).to_owned(),
             task_wave: tasks[t].wave + 1,
             dependency: dep_id.to_owned(),
             dependency_wave: w + 1,
@@ -505,7 +505,7 @@ impl Planner {
         if let Some(cycle) = graph.find_cycle() {
             let name = |i: usize| {
                 if i < n {
-                    doc.tasks[i].id().to_owned()
+                    doc.id(i).to_owned()
                 } else {
                     doc.sections[i - n].id.clone()
                 }
@@ -560,7 +560,7 @@ mod tests {
              ## Test\n- [ ] smoke\n",
         );
         let limits = |id: &str| -> Vec<usize> {
-            let t = (plan.doc.tasks.iter()).position(|t| t.id() == id).unwrap();
+            let t = plan.doc.task_by_id(id).unwrap();
             (plan.groups_of(t).iter())
                 .map(|&g| plan.groups[g].limit)
                 .collect()

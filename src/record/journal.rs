@@ -187,8 +187,8 @@ impl Journal {
         }
         let old = crate::taskfile::legacy_ids(doc);
         let renames: HashMap<&str, &str> = (old.tasks.iter())
-            .zip(&doc.tasks)
-            .map(|(from, t)| (from.as_str(), t.id()))
+            .zip(doc.task_ids())
+            .map(|(from, id)| (from.as_str(), id))
             .collect();
         let records = std::mem::take(&mut self.tasks);
         let mut kept = Vec::new();

@@ -214,9 +214,8 @@ impl Keeper {
             let (ours, ticks): (Vec<usize>, Vec<Tick>) = (wants.iter())
                 .filter(|w| w.1 != undo)
                 .map(|&(t, _)| {
-                    let task = &doc.tasks[t];
                     let tick = Tick {
-                        id: task.id().to_owned(),
+                        id: doc.id(t).to_owned(),
                         text: Some(doc.text(t).to_owned()),
                     };
                     (t, tick)

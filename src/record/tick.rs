@@ -153,13 +153,13 @@ pub fn changes(doc: &Document, ticks: &[Tick], undo: bool) -> (Vec<Change>, Outc
     for (tick, t) in ticks.iter().zip(&found) {
         let Some(t) = *t else { continue };
         if by_index.changed.contains(&t) {
-            outcome.changed.push(doc.tasks[t].id().to_owned());
+            outcome.changed.push(doc.id(t).to_owned());
         } else {
             outcome.unchanged.push(tick.id.clone());
         }
     }
     outcome.parents = (by_index.parents.iter())
-        .map(|&p| doc.tasks[p].id().to_owned())
+        .map(|&p| doc.id(p).to_owned())
         .collect();
     (changes, outcome)
 }
@@ -225,9 +225,8 @@ pub fn changes_of(
 }
 
 fn find(doc: &Document, tick: &Tick) -> Option<usize> {
-    doc.tasks
-        .iter()
-        .position(|t| t.id() == tick.id)
+    doc.task_ids()
+        .position(|i| i == tick.id)
         .or_else(|| doc.task_with_text(tick.text.as_deref()?))
 }
 
@@ -238,7 +237,6 @@ pub fn not_found(doc: &Document, id: &str) -> Error {
         id: id.to_owned(),
         // Else an id whose start, or the start of whose last segments, it
         // is (people type the start of a long slug).
-        suggestion: suggest(id, doc.tasks.iter().map(|t| t.id()))
-            .or_else(|| doc.id_starting_with(id)),
+        suggestion: suggest(id, doc.task_ids()).or_else(|| doc.id_starting_with(id)),
     }
 }

@@ -279,9 +279,8 @@ fn section_box(
         let _ = writeln!(out, "{pad}s{section} [shape=point, style=invis];");
     }
     for &t in tasks.iter().filter(|&&t| doc.tasks[t].section() == section) {
-        let task = &doc.tasks[t];
         let state = if plan.is_done(t) { "✓ " } else { "" };
-        let label = format!("{state}{}: {}", task.id(), short(doc.text(t)));
+        let label = format!("{state}{}: {}", doc.id(t), short(doc.text(t)));
         match flavor {
             Flavor::Mermaid => {
                 let _ = writeln!(out, "{pad}t{t}[\"{}\"]", mermaid_escape(&label));

@@ -88,7 +88,7 @@ fn write_to<W: Write>(plan: &Plan, workdir: &Path, j: &mut JsonOut<W>) -> std::i
         j.key("modules")?;
         j.str_array(w.modules.iter().map(|&m| doc.sections[m].id.as_str()))?;
         j.key("tasks")?;
-        j.str_array(w.tasks.iter().map(|&t| doc.tasks[t].id()))?;
+        j.str_array(w.tasks.iter().map(|&t| doc.id(t)))?;
         j.end_object()?;
     }
     j.end_array()?;
@@ -108,7 +108,7 @@ fn write_to<W: Write>(plan: &Plan, workdir: &Path, j: &mut JsonOut<W>) -> std::i
         let (kind, owner) = match g.owner {
             GroupOwner::File => ("file", ""),
             GroupOwner::Section(s) => ("section", doc.sections[s].id.as_str()),
-            GroupOwner::Task(t) => ("task", doc.tasks[t].id()),
+            GroupOwner::Task(t) => ("task", doc.id(t)),
         };
         j.item()?;
         j.begin_object()?;
@@ -200,7 +200,7 @@ fn write_task<W: Write>(
     j.item()?;
     j.begin_object()?;
     j.key("id")?;
-    j.str(t.id())?;
+    j.str(doc.id(i))?;
     match t.id_source {
         IdSource::Hint => key!("id_source" = "\"hint\"")?,
         IdSource::Dialect => key!("id_source" = "\"dialect\"")?,
@@ -245,12 +245,12 @@ fn write_task<W: Write>(
         j.end_array()?;
     }
     key!("waits_for_waves", plan.tracks.waits_for_waves(doc, i))?;
-    opt_str!("parent", t.parent().map(|q| doc.tasks[q].id()))?;
+    opt_str!("parent", t.parent().map(|q| doc.id(q)))?;
     if t.children.is_empty() {
         key!("children" = "[]")?;
     } else {
         key!("children")?;
-        j.str_array(t.children.iter().map(|&c| doc.tasks[c].id()))?;
+        j.str_array(t.children.iter().map(|&c| doc.id(c)))?;
     }
     key!("parallel_mark", t.parallel_mark)?;
     let s = &p.settings;

@@ -68,8 +68,8 @@ pub fn render(plan: &Plan, journal: &Journal, totals: &RunTotals) -> String {
         let mut shown = 0;
         let mut hidden = 0;
         // Tasks in plan order, failures always shown.
-        let order: std::collections::HashMap<&str, usize> = (plan.doc.tasks.iter().enumerate())
-            .map(|(i, t)| (t.id(), i))
+        let order: std::collections::HashMap<&str, usize> = (plan.doc.task_ids().enumerate())
+            .map(|(i, id)| (id, i))
             .collect();
         rows.sort_by_key(|(id, _)| order.get(id.as_str()).copied().unwrap_or(usize::MAX));
         for (id, r) in rows {
@@ -150,7 +150,7 @@ fn subtotals(plan: &Plan, spent: &std::collections::HashMap<String, Spend>) -> S
     let mut by_wave: std::collections::BTreeMap<usize, Spend> = Default::default();
     let mut by_section: std::collections::BTreeMap<usize, Spend> = Default::default();
     for (t, task) in plan.doc.tasks.iter().enumerate() {
-        if let Some(s) = spent.get(task.id()) {
+        if let Some(s) = spent.get(plan.doc.id(t)) {
             by_wave.entry(plan.tasks[t].wave).or_default().add(s);
             by_section.entry(task.section()).or_default().add(s);
         }
@@ -313,7 +313,7 @@ pub fn status(plan: &Plan, journal: &Journal) -> StatusJson {
         let is_done = plan.is_done(t);
         tasks += 1;
         done += usize::from(is_done);
-        let id = plan.doc.tasks[t].id();
+        let id = plan.doc.id(t);
         let Some(r) = journal.tasks.get(id) else {
             continue;
         };

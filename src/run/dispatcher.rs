@@ -237,10 +237,10 @@ impl Dispatcher {
             plan,
             limits,
         };
-        for (i, t) in d.plan.doc.tasks.iter().enumerate() {
+        for i in 0..d.plan.doc.tasks.len() {
             d.keys.push(Some(d.tasks.len()));
             d.tasks.push(Task {
-                id: t.id().to_owned(),
+                id: d.plan.doc.id(i).to_owned(),
                 text: d.plan.doc.text(i).to_owned(),
                 place: Some(i),
                 state: State::Waiting,
@@ -628,8 +628,8 @@ impl Dispatcher {
             let Some(k) = self.key_of(t) else { continue };
             self.tasks[k].state = State::Blocked;
             out.push(Action::Emit(Box::new(Event::TaskBlocked {
-                task: self.plan.doc.tasks[t].id().to_owned(),
-                by: self.plan.doc.tasks[by].id().to_owned(),
+                task: self.plan.doc.id(t).to_owned(),
+                by: self.plan.doc.id(by).to_owned(),
             })));
         }
     }

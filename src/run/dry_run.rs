@@ -97,11 +97,11 @@ pub fn render(
         if let Some(k) = plan.tracks.track_of(&plan.doc, t) {
             let _ = write!(out, " · track {}", plan.tracks.list[k].name);
         }
-        let _ = write!(out, " · {} · agent {agent}", plan.doc.tasks[t].id());
+        let _ = write!(out, " · {} · agent {agent}", plan.doc.id(t));
         let after = prep.dep_leaves(t);
         for (k, &d) in after.iter().take(AFTER_SHOWN).enumerate() {
             let sep = if k == 0 { " · after " } else { ", " };
-            let _ = write!(out, "{sep}{}", plan.doc.tasks[d].id());
+            let _ = write!(out, "{sep}{}", plan.doc.id(d));
         }
         if after.len() > AFTER_SHOWN {
             let _ = write!(out, " and {} more", after.len() - AFTER_SHOWN);
@@ -112,7 +112,7 @@ pub fn render(
         let _ = writeln!(out);
     }
     if let Some((first, prompt, command)) = first {
-        let id = plan.doc.tasks[first].id();
+        let id = plan.doc.id(first);
         if let Some(command) = command {
             let _ = writeln!(out, "\ncommand for `{id}`: {command}");
         }

@@ -97,8 +97,8 @@ pub fn attempt_file(run_dir: &Path, task_id: &str, attempt: u32, ext: &str) -> P
 }
 
 pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attempt> {
-    let task = &l.plan.doc.tasks[l.task];
-    let file = |ext| attempt_file(l.run_dir, task.id(), l.attempt, ext);
+    let id = l.plan.doc.id(l.task);
+    let file = |ext| attempt_file(l.run_dir, id, l.attempt, ext);
     let log = file("log");
     let progress = file("progress");
     let prompt_path = file("prompt.md");
@@ -156,7 +156,7 @@ pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attem
     } else {
         cmd.env_remove("RUN_BATCH_TASK_TEXT");
     }
-    cmd.env("RUN_BATCH_TASK_ID", task.id())
+    cmd.env("RUN_BATCH_TASK_ID", id)
         .env("RUN_BATCH_TASKFILE", l.taskfile)
         .env("RUN_BATCH_PROMPT_FILE", &prompt_path)
         .env("RUN_BATCH_PROGRESS_FILE", &progress)

@@ -352,7 +352,7 @@ pub fn check_agents(
                 task: t,
                 message: format!(
                     "task `{}` (line {}) {problem}",
-                    task.id(),
+                    plan.doc.id(t),
                     task.checkbox.line()
                 ),
             });
@@ -375,7 +375,7 @@ pub fn check_agents(
                             task: t,
                             message: format!(
                                 "task `{}` (line {}), from attempt {}: {problem}",
-                                task.id(),
+                                plan.doc.id(t),
                                 task.checkbox.line(),
                                 e.from
                             ),
@@ -432,7 +432,7 @@ fn journal_resume(
     t: usize,
 ) -> Option<Resume> {
     let spec = agents[t].as_ref().filter(|a| a.can_resume())?;
-    resume::from_journal(journal.tasks.get(plan.doc.tasks[t].id())?, &spec.name)
+    resume::from_journal(journal.tasks.get(plan.doc.id(t))?, &spec.name)
 }
 
 fn first_line(s: &str) -> &str {

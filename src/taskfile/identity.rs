@@ -77,19 +77,16 @@ fn take_unique(taken: &mut Taken, base: (u32, u32), owner: u32) {
 }
 
 /// Hands each named id to its owner (sections', then tasks', each in
-/// document order); the table becomes the id index.
+/// document order); the taken ids become the id index, where tasks' ids
+/// stay.
 fn hand_out(taken: Taken, named: &[u32], doc: &mut Document) -> IdIndex {
     for &owner in named {
-        let id = taken.id(owner);
         match ids::owner(owner) {
-            IdOwner::Task(t) => {
-                doc.tasks[t].set_id(id);
-                doc.tasks[t].id_source = IdSource::Slug;
-            }
-            IdOwner::Section(s) => doc.sections[s].id = id.to_owned(),
+            IdOwner::Task(t) => doc.tasks[t].id_source = IdSource::Slug,
+            IdOwner::Section(s) => doc.sections[s].id = taken.id(owner).to_owned(),
         }
     }
-    IdIndex::from_table(taken.into_table())
+    taken.into_index()
 }
 
 /// The line an owner's id was taken on: its `id` hint's, else its own.
@@ -106,9 +103,10 @@ fn line_of(doc: &Document, owner: u32) -> usize {
     }
 }
 
-/// Gives every section and task its id, and hands on the index of them all.
-pub(super) fn assign(doc: &mut Document) -> IdIndex {
-    let mut taken = Taken::new(doc.sections.len(), doc.tasks.len());
+/// Gives every section and task its id, and hands on the index of them all
+/// (which holds tasks' ids). Takes the index of tasks' dialect ids.
+pub(super) fn assign(doc: &mut Document, dialect: IdIndex) -> IdIndex {
+    let mut taken = Taken::new(doc.sections.len(), dialect);
     explicit_ids(doc, &mut taken);
     dialect_ids(doc, &mut taken);
 
@@ -150,19 +148,20 @@ pub(super) fn assign(doc: &mut Document) -> IdIndex {
         .text
         .reserve(doc.tasks.iter().map(most).sum::<usize>());
     let mut items: Vec<Item> = Vec::with_capacity(doc.tasks.len());
-    items.extend(
-        (0..doc.tasks.len())
-            .filter(|&t| match doc.tasks[t].id_source {
-                IdSource::Hint => false,
-                IdSource::Dialect => doc.tasks[t].id().is_empty(),
-                IdSource::Slug => true,
-            })
-            .map(|t| Item {
+    for t in 0..doc.tasks.len() {
+        let slugged = match doc.tasks[t].id_source {
+            IdSource::Hint => false,
+            IdSource::Dialect => taken.task_id(t).is_empty(),
+            IdSource::Slug => true,
+        };
+        if slugged {
+            items.push(Item {
                 own: slug_into(doc.text(t), "task", ID_MAX, &mut taken.text),
                 chain: doc.tasks[t].section,
                 owner: ids::code(IdOwner::Task(t)),
-            }),
-    );
+            });
+        }
+    }
     name(&items, &chains, &qualifiers, &mut taken);
     named.extend(items.iter().map(|i| i.owner));
     drop(items);
@@ -190,10 +189,7 @@ fn explicit_ids(doc: &mut Document, taken: &mut Taken) {
             continue;
         }
         match owner {
-            IdOwner::Task(t) => {
-                doc.tasks[t].set_id(&id);
-                doc.tasks[t].id_source = IdSource::Hint;
-            }
+            IdOwner::Task(t) => doc.tasks[t].id_source = IdSource::Hint,
             IdOwner::Section(s) => {
                 doc.sections[s].id = id.clone();
                 doc.sections[s].id_source = IdSource::Hint;
@@ -207,17 +203,20 @@ fn explicit_ids(doc: &mut Document, taken: &mut Taken) {
 fn dialect_ids(doc: &mut Document, taken: &mut Taken) {
     for t in 0..doc.tasks.len() {
         let task = &doc.tasks[t];
-        if task.id_source != IdSource::Dialect || task.id().is_empty() {
+        let id = taken.task_id(t);
+        if task.id_source != IdSource::Dialect || id.is_empty() {
             continue;
         }
         let owner = ids::code(IdOwner::Task(t));
-        if !taken.take(task.id(), owner) {
-            let id = task.id().to_owned();
+        // Taken where the dialect's id was written when the task was built.
+        let (hash, range) = (ids::hash(id), taken.task_range(t));
+        if !taken.take_at(range, hash, owner) {
+            let id = taken.task_id(t).to_owned();
             let first_line = taken
                 .find(&id)
                 .map_or(task.checkbox.line(), |o| line_of(doc, o));
             let span = task.checkbox;
-            doc.tasks[t].set_id("");
+            taken.clear_task(t);
             doc.warn(
                 span,
                 format!("id `{id}` is already used on line {first_line}; this task gets an id from its text"),
@@ -690,7 +689,7 @@ mod tests {
             Source::new("t.md".into(), text.into(), 0),
             ReadOptions::default(),
         );
-        doc.tasks.iter().map(|t| t.id().to_owned()).collect()
+        (0..doc.tasks.len()).map(|t| doc.id(t).to_owned()).collect()
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! The id index: every section and task id → who owns it. Takes the table
-//! `identity` hashed the ids into while it assigned them, hands on lookups
-//! by id. Never copies an id: the table holds indices and hashes the ids
-//! where they live in the document.
+//! The id index: every section and task id → who owns it, and where each
+//! task's id is kept. Takes the dialect's ids as tasks are built, then the
+//! table and the string `identity` wrote the ids into while it assigned
+//! them; hands on lookups both ways. Never copies an id: the table holds
+//! indices, and every task's id is a range of one string.
 
 use std::hash::BuildHasher as _;
 
@@ -22,6 +23,11 @@ const SECTION: u32 = 1 << 31;
 #[derive(Debug, Default)]
 pub(super) struct IdIndex {
     table: HashTable<u32>,
+    /// Every task's id, one after the other (with what else was written
+    /// while they were made): one string, not a block per id.
+    pub(super) text: String,
+    /// Each task's id in `text`, by task.
+    pub(super) tasks: Vec<(u32, u32)>,
 }
 
 /// The hash every id table uses (identity's, then this index).
@@ -47,9 +53,23 @@ pub(super) fn owner(entry: u32) -> IdOwner {
 
 impl IdIndex {
     /// The index of a table of owners (as [`code`]) hashed by their ids
-    /// with [`hash`].
-    pub(super) fn from_table(table: HashTable<u32>) -> IdIndex {
-        IdIndex { table }
+    /// with [`hash`], and of tasks' ids written at `tasks` in `text`.
+    pub(super) fn new(table: HashTable<u32>, text: String, tasks: Vec<(u32, u32)>) -> IdIndex {
+        IdIndex { table, text, tasks }
+    }
+
+    /// Adds the next task, with its dialect's id (`""`: none).
+    pub(super) fn push_task(&mut self, id: &str) {
+        let start = crate::location::narrow(self.text.len());
+        self.text.push_str(id);
+        self.tasks
+            .push((start, crate::location::narrow(self.text.len())));
+    }
+
+    /// Task `t`'s id.
+    pub(super) fn task(&self, t: usize) -> &str {
+        let (start, end) = self.tasks[t];
+        &self.text[start as usize..end as usize]
     }
 
     pub(super) fn get<'a>(&self, id: &str, id_of: impl Fn(IdOwner) -> &'a str) -> Option<IdOwner> {

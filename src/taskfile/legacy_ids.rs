@@ -47,9 +47,9 @@ pub(crate) fn legacy_ids_where(
             taken.insert(s.id.clone(), 0);
         }
     }
-    for t in &doc.tasks {
+    for (t, id) in doc.tasks.iter().zip(doc.task_ids()) {
         if explicit(t.id_source) {
-            taken.insert(t.id().to_owned(), 0);
+            taken.insert(id.to_owned(), 0);
         }
     }
     let mut next: FxHashMap<String, usize> = FxHashMap::default();
@@ -87,9 +87,9 @@ pub(crate) fn legacy_ids_where(
         };
     }
     let tasks = (doc.tasks.iter().enumerate())
-        .filter(|(_, t)| {
+        .filter(|&(i, t)| {
             let starts = if explicit(t.id_source) {
-                t.id()
+                doc.id(i)
                     .rsplit('/')
                     .next()
                     .and_then(|last| last.chars().next())
@@ -100,7 +100,7 @@ pub(crate) fn legacy_ids_where(
         })
         .map(|(i, t)| {
             if explicit(t.id_source) {
-                return (i, t.id().to_owned());
+                return (i, doc.id(i).to_owned());
             }
             let own = slug40(doc.text_of(t), "task");
             let base = match &path_slugs[t.section()] {
@@ -118,7 +118,7 @@ pub(crate) fn legacy_ids_where(
 /// last segments of one. `Err` lists the ids it could be when several end
 /// that way.
 pub fn find_task(doc: &Document, reference: &str) -> Result<Option<usize>, Vec<String>> {
-    let now = || doc.tasks.iter().map(|t| t.id());
+    let now = || doc.task_ids();
     if let Some(t) = now().position(|id| id == reference) {
         return Ok(Some(t));
     }
@@ -137,7 +137,7 @@ pub fn find_task(doc: &Document, reference: &str) -> Result<Option<usize>, Vec<S
         Err(candidates) => {
             let mut ids: Vec<String> = (candidates.iter())
                 .filter_map(|c| before().position(|id| id == c))
-                .map(|t| doc.tasks[t].id().to_owned())
+                .map(|t| doc.id(t).to_owned())
                 .collect();
             ids.sort();
             Err(ids)

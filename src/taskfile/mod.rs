@@ -168,7 +168,8 @@ impl Document {
         }
         doc.ignored.sort_by_key(|i| i.line);
         doc.attach_comments(scan.comments);
-        doc.ids = identity::assign(&mut doc);
+        let dialect_ids = std::mem::take(&mut doc.ids);
+        doc.ids = identity::assign(&mut doc, dialect_ids);
         doc.check_nul_bytes();
         doc
     }
@@ -184,10 +185,28 @@ impl Document {
         task.text.get(&self.source.text, &self.copied_texts)
     }
 
+    /// Task `t`'s id: its `id` hint, else the dialect's id, else a slug.
+    pub fn id(&self, t: usize) -> &str {
+        self.ids.task(t)
+    }
+
+    /// Every task's id, in document order.
+    pub fn task_ids(&self) -> impl ExactSizeIterator<Item = &str> + Clone {
+        (0..self.tasks.len()).map(|t| self.id(t))
+    }
+
+    /// The task whose id is exactly `id`.
+    pub fn task_by_id(&self, id: &str) -> Option<usize> {
+        match self.id_owner(id)? {
+            IdOwner::Task(t) => Some(t),
+            IdOwner::Section(_) => None,
+        }
+    }
+
     /// The id of a task or section.
     pub fn id_of(&self, owner: IdOwner) -> &str {
         match owner {
-            IdOwner::Task(t) => self.tasks[t].id(),
+            IdOwner::Task(t) => self.id(t),
             IdOwner::Section(s) => &self.sections[s].id,
         }
     }
@@ -207,7 +226,7 @@ impl Document {
     pub fn all_ids(&self) -> impl Iterator<Item = (&str, IdOwner)> {
         let sections = (self.sections.iter().enumerate().skip(1))
             .map(|(i, s)| (s.id.as_str(), IdOwner::Section(i)));
-        let tasks = (self.tasks.iter().enumerate()).map(|(i, t)| (t.id(), IdOwner::Task(i)));
+        let tasks = (self.task_ids().enumerate()).map(|(i, id)| (id, IdOwner::Task(i)));
         sections.chain(tasks)
     }
 
@@ -293,9 +312,7 @@ impl Document {
     /// A task id that starts with `id`, or whose last segments do (people
     /// type the start of a long slug); not one that merely ends the same.
     pub fn id_starting_with(&self, id: &str) -> Option<String> {
-        self.tasks
-            .iter()
-            .map(Task::id)
+        self.task_ids()
             .find(|t| {
                 std::iter::once(*t)
                     .chain(t.match_indices('/').map(|(i, _)| &t[i + 1..]))
@@ -420,6 +437,7 @@ impl Document {
 
     fn build_tasks(&mut self, items: &[scan::RawItem], texts: Vec<TextAt>) {
         self.tasks.reserve(items.len());
+        self.ids.tasks.reserve(items.len());
         let keep_optional = self.dialect == Dialect::Kiro;
         let mut stack: Vec<usize> = Vec::new();
         let mut lines = source::SpanCursor::default();
@@ -477,8 +495,8 @@ impl Document {
                         .into(),
                 );
             }
+            self.ids.push_task(marks.id.as_deref().unwrap_or(""));
             self.tasks.push(Task {
-                id: marks.id.as_deref().unwrap_or("").into(),
                 text: text_at,
                 id_source: IdSource::Dialect,
                 checkbox,
@@ -512,7 +530,7 @@ impl Document {
         let mut by_id: rustc_hash::FxHashMap<String, usize> = Default::default();
         let mut adopted = vec![false; self.tasks.len()];
         for i in 0..self.tasks.len() {
-            let id = self.tasks[i].id().to_owned();
+            let id = self.ids.task(i).to_owned();
             if let Some((prefix, _)) = id.rsplit_once('.')
                 && let Some(&p) = by_id.get(prefix)
                 && p != i
@@ -630,7 +648,7 @@ impl Document {
             let line = &self.source.text[start..self.source.line_end(start)];
             if let Some(i) = line.find('\0') {
                 let span = self.source.span(start + i, 1);
-                let what = format!("the text of task `{}`", self.tasks[t].id());
+                let what = format!("the text of task `{}`", self.id(t));
                 self.error(span, PlanError::NulByte { what });
             }
         }
@@ -715,15 +733,51 @@ mod tests {
         assert_eq!(doc.copied_texts, "two spacesa comment inside");
     }
 
+    #[test]
+    fn ids_are_kept_once_in_document_order() {
+        // Look-alikes (whose own slugs give way to ids with a heading in
+        // front), twins, an `id` hint and a clashing dialect id: what the
+        // document keeps is each task's id once, and nothing else.
+        let doc = Document::parse(
+            Source::new(
+                "t.md".into(),
+                "# Plan\n## Api\n- [ ] T001 Tests\n- [ ] Check\n\
+                 ## Web\n- [ ] T001 Again\n- [ ] Check\n- [ ] Check\n- [ ] Same <!-- id: mine -->\n"
+                    .into(),
+                0,
+            ),
+            ReadOptions {
+                dialect: Some(Dialect::Speckit),
+            },
+        );
+        let ids: Vec<&str> = doc.task_ids().collect();
+        assert_eq!(
+            ids,
+            [
+                "T001",
+                "api/check",
+                "t001-again",
+                "web/check",
+                "web/check-2",
+                "mine"
+            ]
+        );
+        assert_eq!(doc.ids.text, ids.concat());
+        assert_eq!(doc.ids.text.capacity(), doc.ids.text.len());
+        for (t, id) in ids.iter().enumerate() {
+            assert_eq!(doc.task_by_id(id), Some(t));
+        }
+    }
+
     /// A 100,000-task plan holds 100,000 tasks: each byte here is 100 kB
     /// of its memory (issue 15's peak-RSS goal). Raise the budget only for a
     /// field that earns it.
     #[test]
     fn tasks_and_sections_stay_within_their_memory_budget() {
-        // 88: where the text is (12 bytes, for the id's length and a heap
-        // copy of the text that were here).
+        // 72: the id (a 16-byte pointer to a block of its own, gone to the
+        // document's one string of ids).
         let task = std::mem::size_of::<Task>();
-        assert!(task <= 88, "{task}");
+        assert!(task <= 72, "{task}");
         // Sections are fewer (one per heading), but a file may have thousands.
         let section = std::mem::size_of::<Section>();
         assert!(section <= 328, "{section}");
@@ -741,7 +795,8 @@ mod tests {
             },
         );
         let got: Vec<(&str, &str)> = (doc.tasks.iter())
-            .map(|t| (t.id(), doc.text_of(t)))
+            .enumerate()
+            .map(|(i, t)| (doc.id(i), doc.text_of(t)))
             .collect();
         assert_eq!(
             got,
@@ -757,7 +812,7 @@ mod tests {
     fn comments_in_code_spans_stay_in_the_text() {
         let doc = parse("- [ ] x `<!-- id: nope -->` y <!-- id: real -->\n");
         assert_eq!(doc.text(0), "x `<!-- id: nope -->` y");
-        assert_eq!(doc.tasks[0].id(), "real");
+        assert_eq!(doc.id(0), "real");
     }
 
     #[test]

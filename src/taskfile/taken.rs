@@ -7,7 +7,7 @@ use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
 use rustc_hash::FxHashMap;
 
-use crate::taskfile::ids::{self, IdOwner};
+use crate::taskfile::ids::{self, IdIndex, IdOwner};
 
 /// Taken ids, each copied once, to its owner at the end: their text is
 /// one string (no block per id), each owner's id a range of it, and the
@@ -25,14 +25,33 @@ pub(super) struct Taken {
 }
 
 impl Taken {
-    pub(super) fn new(sections: usize, tasks: usize) -> Taken {
+    /// Nothing taken yet, for `sections` and for the tasks of `index`,
+    /// whose dialect ids stay where they are written until taken.
+    pub(super) fn new(sections: usize, index: IdIndex) -> Taken {
+        let IdIndex { text, tasks, .. } = index;
         Taken {
-            text: String::new(),
-            tasks: vec![(0, 0); tasks],
+            table: HashTable::with_capacity(sections + tasks.len()),
+            text,
+            tasks,
             sections: vec![(0, 0); sections],
-            table: HashTable::with_capacity(sections + tasks),
             next: FxHashMap::default(),
         }
+    }
+
+    /// The id a task has until it takes one (its dialect's).
+    pub(super) fn task_id(&self, t: usize) -> &str {
+        let (start, end) = self.task_range(t);
+        &self.text[start as usize..end as usize]
+    }
+
+    /// Where a task's id is written in `text`.
+    pub(super) fn task_range(&self, t: usize) -> (u32, u32) {
+        self.tasks[t]
+    }
+
+    /// Forgets a task's dialect id (it was taken by another).
+    pub(super) fn clear_task(&mut self, t: usize) {
+        self.tasks[t] = (0, 0);
     }
 
     /// The id `owner` (as [`ids::code`]) has taken.
@@ -97,10 +116,27 @@ impl Taken {
         }
     }
 
-    /// The table of owners by id: once each owner has the id it took, the
-    /// document's id index.
-    pub(super) fn into_table(self) -> HashTable<u32> {
-        self.table
+    /// The document's id index: the table of owners by id, and each task's
+    /// id, in document order in a string of its exact size. (`text` also
+    /// holds the slugs that gave way to ids with headings in front, the
+    /// dialect ids that gave way to slugs, and room never written: kept,
+    /// they would cost about a third more than the ids do.)
+    pub(super) fn into_index(self) -> IdIndex {
+        let Taken {
+            text,
+            mut tasks,
+            table,
+            ..
+        } = self;
+        let len = |&(start, end): &(u32, u32)| (end - start) as usize;
+        let mut ids = String::with_capacity(tasks.iter().map(len).sum());
+        for range in &mut tasks {
+            let start = ids.len() as u32;
+            ids.push_str(&text[range.0 as usize..range.1 as usize]);
+            *range = (start, ids.len() as u32);
+        }
+        drop(text);
+        IdIndex::new(table, ids, tasks)
     }
 }
 
@@ -168,7 +204,11 @@ mod tests {
 
     #[test]
     fn a_taken_id_is_found_and_not_taken_twice() {
-        let mut taken = Taken::new(2, 3);
+        let mut index = IdIndex::default();
+        for _ in 0..3 {
+            index.push_task("");
+        }
+        let mut taken = Taken::new(2, index);
         let task = |t| ids::code(IdOwner::Task(t));
         assert!(taken.take("a", task(0)));
         assert!(taken.take("b", ids::code(IdOwner::Section(1))));

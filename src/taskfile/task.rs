@@ -1,7 +1,7 @@
-//! One task item as the document keeps it: its id, where its text is,
-//! where it is, its place among tasks and sections, its hints. Takes what
-//! `Document` builds; hands on small reads (`id()`, `item()`, …). Never
-//! reads the file's text: texts and bodies are `Document`'s.
+//! One task item as the document keeps it: where its text is, where it
+//! is, its place among tasks and sections, its hints. Takes what
+//! `Document` builds; hands on small reads (`item()`, `parent()`, …).
+//! Never reads the file's text: ids, texts and bodies are `Document`'s.
 
 use thin_vec::ThinVec;
 
@@ -9,13 +9,12 @@ use crate::location::narrow;
 use crate::taskfile::{IdSource, Source, Span, Spanned, TaskHints};
 
 /// One task item. A plan of 100,000 tasks holds 100,000 of these, so it is
-/// kept small (88 bytes, tested): positions as `u32`s (see
+/// kept small (72 bytes, tested): positions as `u32`s (see
 /// `source::MAX_TEXT`), the text where it is written (most texts are the
-/// line as written: no copy), lists that are mostly empty as `ThinVec`s
-/// (8 bytes, nothing allocated when empty).
+/// line as written: no copy), the id in the document's string of ids
+/// (`Document::id`), lists that are mostly empty as `ThinVec`s (8 bytes,
+/// nothing allocated when empty).
 pub struct Task {
-    /// The id, in a block of its exact size.
-    pub(super) id: Box<str>,
     /// Where the text is (see [`TextAt`]).
     pub(super) text: TextAt,
     pub id_source: IdSource,
@@ -42,11 +41,6 @@ pub struct Task {
 pub(super) const NO_PARENT: u32 = u32::MAX;
 
 impl Task {
-    /// Its id: the `id` hint, else the dialect's id, else a slug.
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
     /// The list item's byte range in `Source::text`; its body (everything
     /// after the checkbox's line) is read from there on demand
     /// (`Document::body`), never stored: a parent's body holds its
@@ -69,10 +63,6 @@ impl Task {
         self.parent = narrow(parent);
     }
 
-    pub(super) fn set_id(&mut self, id: &str) {
-        self.id = id.into();
-    }
-
     /// The byte that says whether the task is done, as an offset in the file.
     pub fn state_offset(&self, source: &Source) -> usize {
         source.file_offset(self.checkbox.offset() + 1)
@@ -82,7 +72,6 @@ impl Task {
 impl std::fmt::Debug for Task {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Task")
-            .field("id", &self.id())
             .field("id_source", &self.id_source)
             .field("checkbox", &self.checkbox)
             .field("checked", &self.checked)

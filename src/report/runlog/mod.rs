@@ -506,8 +506,8 @@ impl RunReport {
         }
         let index: HashMap<&str, usize> = plan
             .map(|p| {
-                (p.doc.tasks.iter().enumerate())
-                    .map(|(i, t)| (t.id(), i))
+                (p.doc.task_ids().enumerate())
+                    .map(|(i, id)| (id, i))
                     .collect()
             })
             .unwrap_or_default();

@@ -75,7 +75,7 @@ impl Engine {
             let attempts: HashMap<&str, u32> = (0..plan.doc.tasks.len())
                 .filter_map(|t| {
                     let k = self.d.key_of(t)?;
-                    Some((plan.doc.tasks[t].id(), self.d.task(k).attempts))
+                    Some((plan.doc.id(t), self.d.task(k).attempts))
                 })
                 .collect();
             let summary = crate::report::summary::render(

@@ -330,7 +330,7 @@ impl Engine {
             if plan.is_done(t) {
                 continue;
             }
-            let id = plan.doc.tasks[t].id();
+            let id = plan.doc.id(t);
             let Some(rec) = self.journal.tasks.get(id) else {
                 continue;
             };
@@ -341,7 +341,7 @@ impl Engine {
             }
         }
         for t in ticked {
-            let id = self.d.plan().doc.tasks[t].id().to_owned();
+            let id = self.d.plan().doc.id(t).to_owned();
             self.reporter.note(&format!(
                 "note: `{id}`: its work landed in the run that crashed; ticking it"
             ));

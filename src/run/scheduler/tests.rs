@@ -24,7 +24,7 @@ fn schedule(p: &Plan, keep_going: bool) -> Schedule {
 /// Everything that may start now, by id.
 fn start_all(p: &Plan, s: &mut Schedule, jobs: usize) -> Vec<String> {
     std::iter::from_fn(|| s.next(jobs))
-        .map(|t| p.doc.tasks[t].id().to_owned())
+        .map(|t| p.doc.id(t).to_owned())
         .collect()
 }
 
@@ -218,7 +218,7 @@ const TRACKS: &str = "<!-- pipeline: tracks -->\n\
     # Wave 2\n- [ ] outside\n## 2. module a\n- [ ] a2\n## Module B\n- [ ] b2\n";
 
 fn index(p: &Plan, id: &str) -> usize {
-    p.doc.tasks.iter().position(|t| t.id() == id).unwrap()
+    p.doc.task_ids().position(|i| i == id).unwrap()
 }
 
 #[test]
