@@ -336,7 +336,7 @@ fn parsing_in_pieces_reads_every_file_as_parsing_it_whole() {
                         t.item().start,
                         t.section(),
                         t.parent(),
-                        t.children,
+                        doc.children(i).collect::<Vec<_>>(),
                         t.hints,
                         doc.body(i)
                     )
@@ -1051,7 +1051,7 @@ fn fixture_nesting_markers_look_alikes_with_crlf_and_a_bom() {
             "Closed by the end of that item",
         ]
     );
-    let children = |t: usize| -> Vec<usize> { doc.tasks[t].children.to_vec() };
+    let children = |t: usize| -> Vec<usize> { doc.children(t).collect() };
     assert_eq!(children(0), [1, 2, 5]);
     assert_eq!(children(2), [3]);
     assert_eq!(children(3), [4]);

@@ -299,7 +299,7 @@ fn whole_view(doc: &Document) -> Vec<String> {
             t.item().start,
             t.section(),
             t.parent(),
-            t.children,
+            doc.children(i).collect::<Vec<_>>(),
             t.parallel_mark,
             t.depends.iter().map(|d| &d.value).collect::<Vec<_>>(),
             doc.body(i),
@@ -541,7 +541,7 @@ fn the_grammar_makes_tasks_of_every_kind() {
         let d = doc().new_tree(&mut runner).unwrap().current();
         let doc = parse_bytes(&d.bytes(), Some(Dialect::Kiro)).unwrap();
         tasks += doc.tasks.len();
-        parents += doc.tasks.iter().filter(|t| !t.children.is_empty()).count();
+        parents += doc.tasks.iter().filter(|t| t.has_children()).count();
         checked += doc.tasks.iter().filter(|t| t.checked).count();
         optional += doc.tasks.iter().filter(|t| t.optional).count();
         quoted += doc.ignored.len();

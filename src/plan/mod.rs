@@ -170,7 +170,7 @@ impl Plan {
     }
 
     pub fn is_leaf(&self, t: usize) -> bool {
-        self.doc.tasks[t].children.is_empty()
+        !self.doc.tasks[t].has_children()
     }
 
     /// A task counts as done when it, or a task it sits inside, is ticked.
@@ -356,13 +356,14 @@ impl Planner {
         };
         for p in parents {
             let task = &doc.tasks[p];
-            if task.children.is_empty() {
+            if !task.has_children() {
                 continue;
             }
+            let children = || doc.children(p).collect::<Vec<_>>();
             match task.hints.parallel.as_ref().map(|p| p.value) {
-                Some(Parallel::Sequential) => self.chain(doc, &task.children, false),
+                Some(Parallel::Sequential) => self.chain(doc, &children(), false),
                 None if doc.dialect.in_order() && !explicit_above(task.section()) => {
-                    self.chain(doc, &doc.tasks[p].children.clone(), true)
+                    self.chain(doc, &children(), true)
                 }
                 _ => {}
             }
@@ -485,7 +486,7 @@ impl Planner {
         }
         for t in 0..n {
             graph.extend(self.tasks[t].after.iter().map(|e| node(e.target())));
-            graph.extend(doc.tasks[t].children.iter().copied());
+            graph.extend(doc.children(t));
             // Every enclosing task's `after` holds for this task too.
             let mut p = doc.tasks[t].parent();
             while let Some(i) = p {

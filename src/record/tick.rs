@@ -202,12 +202,11 @@ pub fn changes_of(
         .filter_map(|&t| doc.tasks[t].parent())
         .collect();
     while let Some(p) = parents.pop() {
-        let task = &doc.tasks[p];
-        let required = task.children.iter().filter(|&&c| !doc.tasks[c].optional);
+        let required = doc.children(p).filter(|&c| !doc.tasks[c].optional);
         let flip = if undo {
             state[p]
         } else {
-            !state[p] && required.clone().count() > 0 && required.into_iter().all(|&c| state[c])
+            !state[p] && required.clone().count() > 0 && required.into_iter().all(|c| state[c])
         };
         if flip {
             set(&mut state, p);
@@ -218,7 +217,7 @@ pub fn changes_of(
         // cleared task as done; when ticking, a ticked parent may complete
         // its own parent.
         if state[p] != undo {
-            parents.extend(task.parent());
+            parents.extend(doc.tasks[p].parent());
         }
     }
     (changes, done)

@@ -167,8 +167,8 @@ fn render_tasks(plan: &Plan, flavor: Flavor) -> String {
             }
         }
     }
-    for (t, task) in doc.tasks.iter().enumerate() {
-        for &c in &task.children {
+    for t in 0..doc.tasks.len() {
+        for c in doc.children(t) {
             match flavor {
                 Flavor::Mermaid => {
                     let _ = writeln!(out, "  t{t} -.- t{c}");

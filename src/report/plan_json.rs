@@ -246,11 +246,11 @@ fn write_task<W: Write>(
     }
     key!("waits_for_waves", plan.tracks.waits_for_waves(doc, i))?;
     opt_str!("parent", t.parent().map(|q| doc.id(q)))?;
-    if t.children.is_empty() {
+    if !t.has_children() {
         key!("children" = "[]")?;
     } else {
         key!("children")?;
-        j.str_array(t.children.iter().map(|&c| doc.id(c)))?;
+        j.str_array(doc.children(i).map(|c| doc.id(c)))?;
     }
     key!("parallel_mark", t.parallel_mark)?;
     let s = &p.settings;

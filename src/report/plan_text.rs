@@ -73,7 +73,7 @@ fn write_to(
         let _ = writeln!(out, "{}:\n  {counts}", keep_end(&path, WIDTH - 1));
     }
     if total != runnable.len() {
-        let parents = doc.tasks.iter().filter(|t| !t.children.is_empty()).count();
+        let parents = doc.tasks.iter().filter(|t| t.has_children()).count();
         let skipped = plan.tasks.iter().filter(|t| t.skipped).count();
         let mut extra = Vec::new();
         if parents > 0 {
@@ -208,7 +208,7 @@ fn task_line(out: &mut String, notes: &mut String, plan: &Plan, t: usize) {
             "optional"
         });
     }
-    if !task.children.is_empty() {
+    if task.has_children() {
         note(notes);
         notes.push_str("parent");
     }

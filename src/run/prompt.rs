@@ -92,14 +92,18 @@ impl Prompter {
         messages: &[crate::record::handoff::Message],
     ) -> Result<String, String> {
         let doc = &plan.doc;
-        let task = &doc.tasks[t];
         let mut open_subtasks = Vec::new();
-        let mut stack: Vec<usize> = task.children.iter().rev().copied().collect();
+        // Depth first, in document order: each task's subtasks pushed in
+        // reverse.
+        let mut stack: Vec<usize> = doc.children(t).collect();
+        stack.reverse();
         while let Some(i) = stack.pop() {
             if !plan.is_done(i) {
                 open_subtasks.push(doc.text(i).to_owned());
             }
-            stack.extend(doc.tasks[i].children.iter().rev());
+            let at = stack.len();
+            stack.extend(doc.children(i));
+            stack[at..].reverse();
         }
         let gate = (plan.tasks[t].settings.gate.as_ref()).map(|g| g.command.clone());
         let ctx = context! {

@@ -30,7 +30,11 @@ pub struct Task {
     pub(super) section: u32,
     /// The parent task, or [`NO_PARENT`].
     pub(super) parent: u32,
-    pub children: ThinVec<usize>,
+    /// The first subtask, and the next subtask of the same parent, or
+    /// [`NO_TASK`]: subtasks are linked through the tasks themselves, not
+    /// listed in a block per parent (see `Document::children`).
+    pub(super) first_child: u32,
+    pub(super) next_sibling: u32,
     pub hints: TaskHints,
     /// Dependencies written in the dialect's prose, with their spans.
     pub depends: ThinVec<Spanned<String>>,
@@ -39,6 +43,8 @@ pub struct Task {
 /// `Task::parent` of a task at the top of its section (a task index never
 /// gets there: a task takes at least 6 bytes of a text of at most 4 GiB).
 pub(super) const NO_PARENT: u32 = u32::MAX;
+/// No first subtask, or no next one.
+pub(super) const NO_TASK: u32 = u32::MAX;
 
 impl Task {
     /// The list item's byte range in `Source::text`; its body (everything
@@ -57,6 +63,11 @@ impl Task {
     /// The task it is a subtask of.
     pub fn parent(&self) -> Option<usize> {
         (self.parent != NO_PARENT).then_some(self.parent as usize)
+    }
+
+    /// Whether it has subtasks.
+    pub fn has_children(&self) -> bool {
+        self.first_child != NO_TASK
     }
 
     pub(super) fn set_parent(&mut self, parent: usize) {
@@ -80,7 +91,8 @@ impl std::fmt::Debug for Task {
             .field("item", &self.item())
             .field("section", &self.section())
             .field("parent", &self.parent())
-            .field("children", &self.children)
+            .field("first_child", &self.first_child)
+            .field("next_sibling", &self.next_sibling)
             .field("hints", &self.hints)
             .field("parallel_mark", &self.parallel_mark)
             .field("depends", &self.depends)

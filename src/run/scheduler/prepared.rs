@@ -83,7 +83,9 @@ fn leaves_of(plan: &Plan, t: usize, runnable: &BTreeSet<usize>) -> Vec<usize> {
         if runnable.contains(&i) {
             out.push(i);
         }
-        stack.extend(plan.doc.tasks[i].children.iter().rev());
+        let at = stack.len();
+        stack.extend(plan.doc.children(i));
+        stack[at..].reverse();
     }
     out.sort_unstable();
     out
