@@ -117,10 +117,11 @@ impl Taken {
     }
 
     /// The document's id index: the table of owners by id, and each task's
-    /// id, in document order in a string of its exact size. (`text` also
-    /// holds the slugs that gave way to ids with headings in front, the
-    /// dialect ids that gave way to slugs, and room never written: kept,
-    /// they would cost about a third more than the ids do.)
+    /// id, moved down in place to the front of `text` (which also holds the
+    /// slugs that gave way to ids with headings in front, the dialect ids
+    /// that gave way to slugs, and room never written), and the rest given
+    /// back. In place, not copied to a new string: a new block of a
+    /// million ids (40 MB) lands on fresh pages as often as not.
     pub(super) fn into_index(self) -> IdIndex {
         let Taken {
             text,
@@ -128,14 +129,22 @@ impl Taken {
             table,
             ..
         } = self;
-        let len = |&(start, end): &(u32, u32)| (end - start) as usize;
-        let mut ids = String::with_capacity(tasks.iter().map(len).sum());
-        for range in &mut tasks {
-            let start = ids.len() as u32;
-            ids.push_str(&text[range.0 as usize..range.1 as usize]);
-            *range = (start, ids.len() as u32);
+        // Moved in the order they are written, each id goes to where the
+        // ids before it end: never past its own start, so never over an id
+        // not yet moved.
+        let mut order: Vec<u32> = (0..tasks.len() as u32).collect();
+        order.sort_unstable_by_key(|&t| tasks[t as usize].0);
+        let mut bytes = text.into_bytes();
+        let mut end = 0;
+        for t in order {
+            let (start, stop) = tasks[t as usize];
+            bytes.copy_within(start as usize..stop as usize, end as usize);
+            tasks[t as usize] = (end, end + stop - start);
+            end += stop - start;
         }
-        drop(text);
+        bytes.truncate(end as usize);
+        bytes.shrink_to_fit();
+        let ids = String::from_utf8(bytes).expect("whole ids moved whole stay UTF-8");
         IdIndex::new(table, ids, tasks)
     }
 }
