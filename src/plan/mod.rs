@@ -439,7 +439,7 @@ impl Planner {
                     && w > planned.wave
                 {
                     let span = (self.after_spans.get(&(t, target)).copied())
-                        .unwrap_or(doc.tasks[t].checkbox);
+                        .unwrap_or(doc.tasks[t].checkbox());
                     errors.push((span, later(t, dep_id, w)));
                 }
             }
@@ -512,7 +512,7 @@ impl Planner {
                 }
             };
             let span = if cycle[0] < n {
-                doc.tasks[cycle[0]].checkbox
+                doc.tasks[cycle[0]].checkbox()
             } else {
                 doc.sections[cycle[0] - n].span
             };

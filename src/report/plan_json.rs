@@ -207,9 +207,9 @@ fn write_task<W: Write>(
         IdSource::Slug => key!("id_source" = "\"slug\"")?,
     }
     key!("line")?;
-    j.uint(t.checkbox.line() as u64)?;
+    j.uint(t.checkbox().line() as u64)?;
     key!("column")?;
-    j.uint(t.checkbox.column() as u64)?;
+    j.uint(t.checkbox().column() as u64)?;
     key!("checked", t.checked)?;
     key!("done", plan.is_done(i))?;
     key!("optional", t.optional)?;

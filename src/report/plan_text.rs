@@ -291,7 +291,7 @@ fn task_line(out: &mut String, notes: &mut String, plan: &Plan, t: usize) {
     out.push_str("  ");
     let head_width = width(&out[head_start..]);
     let mut line = itoa::Buffer::new();
-    let line = line.format(task.checkbox.line());
+    let line = line.format(task.checkbox().line());
     // `  :{line}`
     let end_width = 3 + line.len();
     let room = WIDTH.saturating_sub(head_width + end_width);

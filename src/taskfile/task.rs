@@ -9,7 +9,7 @@ use crate::location::narrow;
 use crate::taskfile::{IdSource, Source, Span, Spanned, TaskHints};
 
 /// One task item. A plan of 100,000 tasks holds 100,000 of these, so it is
-/// kept small (72 bytes, tested): positions as `u32`s (see
+/// kept small (64 bytes, tested): positions as `u32`s (see
 /// `source::MAX_TEXT`), the text where it is written (most texts are the
 /// line as written: no copy), the id in the document's string of ids
 /// (`Document::id`), lists that are mostly empty as `ThinVec`s (8 bytes,
@@ -18,8 +18,11 @@ pub struct Task {
     /// Where the text is (see [`TextAt`]).
     pub(super) text: TextAt,
     pub id_source: IdSource,
-    /// The checkbox `[ ]`: its span starts at the `[`.
-    pub checkbox: Span,
+    /// Where the checkbox's `[` is: offset, line, column (its span is
+    /// always 3 bytes long: `checkbox()`).
+    pub(super) checkbox_at: u32,
+    pub(super) checkbox_line: u32,
+    pub(super) checkbox_column: u32,
     pub checked: bool,
     pub optional: bool,
     /// The dialect's `[P]` / `(P)` marker.
@@ -65,6 +68,16 @@ impl Task {
         (self.parent != NO_PARENT).then_some(self.parent as usize)
     }
 
+    /// The checkbox `[ ]`: its span starts at the `[`.
+    pub fn checkbox(&self) -> Span {
+        Span::new(
+            self.checkbox_at as usize,
+            3,
+            self.checkbox_line as usize,
+            self.checkbox_column as usize,
+        )
+    }
+
     /// Whether it has subtasks.
     pub fn has_children(&self) -> bool {
         self.first_child != NO_TASK
@@ -76,7 +89,7 @@ impl Task {
 
     /// The byte that says whether the task is done, as an offset in the file.
     pub fn state_offset(&self, source: &Source) -> usize {
-        source.file_offset(self.checkbox.offset() + 1)
+        source.file_offset(self.checkbox_at as usize + 1)
     }
 }
 
@@ -84,7 +97,7 @@ impl std::fmt::Debug for Task {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Task")
             .field("id_source", &self.id_source)
-            .field("checkbox", &self.checkbox)
+            .field("checkbox", &self.checkbox())
             .field("checked", &self.checked)
             .field("optional", &self.optional)
             .field("text", &self.text)
@@ -106,10 +119,14 @@ impl std::fmt::Debug for Task {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct TextAt {
     start: u32,
+    /// The length, with [`COPIED`] set for a range of the document's
+    /// copies, not the file's text (8 bytes, not 12, in every task).
     len: u32,
-    /// In the document's copies, not the file's text.
-    copied: bool,
 }
+
+/// A text's length is below `source::MAX_TEXT` (under 2^32), and a line
+/// far shorter than half that: the top bit is free to say where it is.
+const COPIED: u32 = 1 << 31;
 
 impl TextAt {
     /// `text` as written at byte `start` of `file` (after white space)
@@ -117,25 +134,27 @@ impl TextAt {
     pub(super) fn new(text: &str, start: usize, file: &str, copies: &mut String) -> TextAt {
         let rest = &file[start..];
         let start = start + (rest.len() - rest.trim_start().len());
+        // Only a text of 2 GiB or more on one line (from bytes read past
+        // the command line's 64 MiB cap) is cut short here.
+        let len = narrow(text.len().min(COPIED as usize - 1));
         if file.get(start..start + text.len()) == Some(text) {
             return TextAt {
                 start: narrow(start),
-                len: narrow(text.len()),
-                copied: false,
+                len,
             };
         }
         let at = copies.len();
         copies.push_str(text);
         TextAt {
             start: narrow(at),
-            len: narrow(text.len()),
-            copied: true,
+            len: len | COPIED,
         }
     }
 
     /// The text, from the file's text or the copies.
     pub(super) fn get<'a>(self, file: &'a str, copies: &'a str) -> &'a str {
-        let from = if self.copied { copies } else { file };
-        &from[self.start as usize..self.start as usize + self.len as usize]
+        let from = if self.len & COPIED != 0 { copies } else { file };
+        let start = self.start as usize;
+        &from[start..start + (self.len & !COPIED) as usize]
     }
 }
