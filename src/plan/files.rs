@@ -6,26 +6,45 @@
 
 use thin_vec::ThinVec;
 
-/// The files one task says it will change. Most tasks claim none: empty
-/// lists take no allocation.
+/// The files one task says it will change. Most tasks claim none: one
+/// pointer, nothing allocated (every planned task holds one).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Files {
-    /// From `files:` hints on the task, its parents, its sections and the
-    /// file (they add up), in the order written.
-    pub declared: ThinVec<String>,
-    /// Paths named in the task's text or body that are not declared.
-    pub inferred: ThinVec<String>,
+pub struct Files(Option<Box<Claims>>);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Claims {
+    declared: ThinVec<String>,
+    inferred: ThinVec<String>,
 }
 
 impl Files {
+    /// `declared`: from `files:` hints on the task, its parents, its
+    /// sections and the file (they add up), in the order written;
+    /// `inferred`: paths named in the task's text or body that are not
+    /// declared.
+    pub fn new(declared: ThinVec<String>, inferred: ThinVec<String>) -> Files {
+        if declared.is_empty() && inferred.is_empty() {
+            return Files(None);
+        }
+        Files(Some(Box::new(Claims { declared, inferred })))
+    }
+
+    pub fn declared(&self) -> &[String] {
+        self.0.as_ref().map_or(&[], |c| &c.declared)
+    }
+
+    pub fn inferred(&self) -> &[String] {
+        self.0.as_ref().map_or(&[], |c| &c.inferred)
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.declared.is_empty() && self.inferred.is_empty()
+        self.0.is_none()
     }
 
     /// Declared, then inferred.
     pub fn all(&self) -> impl Iterator<Item = &str> {
-        (self.declared.iter())
-            .chain(&self.inferred)
+        (self.declared().iter())
+            .chain(self.inferred())
             .map(String::as_str)
     }
 }
@@ -232,10 +251,10 @@ mod tests {
 
     #[test]
     fn covers_globs_folders_and_exact_paths() {
-        let f = Files {
-            declared: thin_vec::thin_vec!["src/parser/**".into(), "docs/".into()],
-            inferred: thin_vec::thin_vec!["Cargo.toml".into()],
-        };
+        let f = Files::new(
+            thin_vec::thin_vec!["src/parser/**".into(), "docs/".into()],
+            thin_vec::thin_vec!["Cargo.toml".into()],
+        );
         assert!(covers(&f, "src/parser/lex.rs"));
         assert!(covers(&f, "docs/format.md"));
         assert!(covers(&f, "Cargo.toml"));

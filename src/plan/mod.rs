@@ -28,6 +28,7 @@ pub use waves::Wave;
 use refs::Aliases;
 
 use crate::error::{Error, PlanError};
+use crate::location::narrow;
 use crate::taskfile::{Document, Parallel, Pipeline, Span, Spanned};
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -44,11 +45,13 @@ pub use crate::taskfile::IdOwner as Target;
 
 /// One task as planned. A plan holds one per task, so it is kept small
 /// (the unit test `planned_task_stays_small` holds the budget): lists that
-/// are mostly empty are `ThinVec`s (8 bytes, no allocation when empty), and
-/// the groups, the same for most tasks of a section, are shared.
+/// are mostly empty are `ThinVec`s (8 bytes, no allocation when empty), the
+/// claimed files one pointer, and the groups, the same for most tasks of a
+/// section, are shared.
 #[derive(Debug, Clone)]
 pub struct PlannedTask {
-    pub wave: usize,
+    /// Its wave (`wave()`).
+    wave: u32,
     /// What this task waits for directly (its own hints, dialect
     /// dependencies, in-order predecessors and its track's module in the
     /// wave before) and where each came from, sorted by target, without
@@ -56,13 +59,18 @@ pub struct PlannedTask {
     pub after: ThinVec<Edge>,
     /// Its limited groups: `Plan::groups_of`.
     group_list: u32,
-    /// An optional task left out of this run.
-    pub skipped: bool,
     /// Shared by the tasks that inherit the same hints: a plan of 100,000
     /// tasks under one `gate` holds that gate once.
     pub settings: Arc<Settings>,
     /// The files it claims: tasks whose claims overlap never run at once.
     pub files: files::Files,
+}
+
+impl PlannedTask {
+    /// Its wave: 0 for the first.
+    pub fn wave(&self) -> usize {
+        self.wave as usize
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -105,12 +113,11 @@ impl Plan {
         let (waves, task_wave) = waves::waves(&doc);
         let settings = settings::task_settings(&doc);
         let mut planner = Planner {
-            tasks: (task_wave.into_iter().zip(settings).enumerate())
-                .map(|(i, (wave, settings))| PlannedTask {
-                    wave,
+            tasks: (task_wave.into_iter().zip(settings))
+                .map(|(wave, settings)| PlannedTask {
+                    wave: narrow(wave),
                     after: ThinVec::new(),
                     group_list: 0,
-                    skipped: doc.tasks[i].optional && !options.include_optional,
                     settings,
                     files: files::Files::default(),
                 })
@@ -169,6 +176,11 @@ impl Plan {
         })
     }
 
+    /// An optional task left out of this run.
+    pub fn skipped(&self, t: usize) -> bool {
+        self.doc.tasks[t].optional && !self.options.include_optional
+    }
+
     pub fn is_leaf(&self, t: usize) -> bool {
         !self.doc.tasks[t].has_children()
     }
@@ -220,7 +232,7 @@ impl Plan {
 
     /// Tasks that run: leaves, not skipped.
     pub fn runnable(&self) -> impl Iterator<Item = usize> + '_ {
-        (0..self.tasks.len()).filter(|&t| self.is_leaf(t) && !self.tasks[t].skipped)
+        (0..self.tasks.len()).filter(|&t| self.is_leaf(t) && !self.skipped(t))
     }
 }
 
@@ -411,7 +423,7 @@ impl Planner {
         for (s, max) in section_max_wave.iter_mut().enumerate() {
             let own = doc.section_own_tasks(s);
             if !own.is_empty() {
-                *max = Some(self.tasks[own.start].wave);
+                *max = Some(self.tasks[own.start].wave());
             }
         }
         for s in (1..doc.sections.len()).rev() {
@@ -422,12 +434,12 @@ impl Planner {
         }
         let tasks = &self.tasks;
         let wave_of = |target: Target| match target {
-            Target::Task(d) => (Some(tasks[d].wave), doc.id(d)),
+            Target::Task(d) => (Some(tasks[d].wave()), doc.id(d)),
             Target::Section(s) => (section_max_wave[s], doc.sections[s].id.as_str()),
         };
         let later = |t: usize, dep_id: &str, w: usize| PlanError::DependsOnLaterWave {
             task: doc.id(t).to_owned(),
-            task_wave: tasks[t].wave + 1,
+            task_wave: tasks[t].wave() + 1,
             dependency: dep_id.to_owned(),
             dependency_wave: w + 1,
         };
@@ -436,7 +448,7 @@ impl Planner {
             for target in planned.after.iter().map(|e| e.target()) {
                 let (dep_wave, dep_id) = wave_of(target);
                 if let Some(w) = dep_wave
-                    && w > planned.wave
+                    && w > planned.wave()
                 {
                     let span = (self.after_spans.get(&(t, target)).copied())
                         .unwrap_or(doc.tasks[t].checkbox());
@@ -451,7 +463,7 @@ impl Planner {
                 let (Some(w), dep_id) = wave_of(target) else {
                     continue;
                 };
-                if let Some(t) = doc.section_tasks(s).find(|&t| tasks[t].wave < w) {
+                if let Some(t) = doc.section_tasks(s).find(|&t| tasks[t].wave() < w) {
                     errors.push((span, later(t, dep_id, w)));
                 }
             }
@@ -542,11 +554,13 @@ mod tests {
     }
 
     /// A plan holds one `PlannedTask` per task: at 100,000 tasks each byte
-    /// here is 100 KB for as long as the plan lives (it was 144 bytes).
+    /// here is 100 KB for as long as the plan lives (it was 144 bytes, then
+    /// 48; 32 since the wave is a u32, the claimed files one pointer, and
+    /// whether it is skipped read from its task and the plan's options).
     #[test]
     fn planned_task_stays_small() {
         assert!(
-            std::mem::size_of::<PlannedTask>() <= 48,
+            std::mem::size_of::<PlannedTask>() <= 32,
             "PlannedTask grew to {} bytes",
             std::mem::size_of::<PlannedTask>()
         );

@@ -179,7 +179,7 @@ impl Planner {
                 None => ThinVec::new(),
             };
             inferred.retain(|p| !declared.contains(p));
-            self.tasks[t].files = files::Files { declared, inferred };
+            self.tasks[t].files = files::Files::new(declared, inferred);
         }
     }
 

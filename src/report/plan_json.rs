@@ -213,7 +213,7 @@ fn write_task<W: Write>(
     key!("checked", t.checked)?;
     key!("done", plan.is_done(i))?;
     key!("optional", t.optional)?;
-    key!("skipped", p.skipped)?;
+    key!("skipped", plan.skipped(i))?;
     key!("text")?;
     j.str(doc.text(i))?;
     key!("body")?;
@@ -224,7 +224,7 @@ fn write_task<W: Write>(
     path_array(j, &paths[t.section()])?;
     opt_str!("section_id", section_id(doc, t.section()))?;
     key!("wave")?;
-    j.uint(p.wave as u64)?;
+    j.uint(p.wave() as u64)?;
     if p.after.is_empty() {
         key!("after" = "[]")?;
         key!("edges" = "[]")?;
@@ -305,9 +305,9 @@ fn write_task<W: Write>(
         key!("files")?;
         j.begin_object()?;
         j.key("declared")?;
-        j.str_array(p.files.declared.iter().map(String::as_str))?;
+        j.str_array(p.files.declared().iter().map(String::as_str))?;
         j.key("inferred")?;
-        j.str_array(p.files.inferred.iter().map(String::as_str))?;
+        j.str_array(p.files.inferred().iter().map(String::as_str))?;
         j.end_object()?;
     }
     j.end_object()

@@ -74,7 +74,7 @@ fn write_to(
     }
     if total != runnable.len() {
         let parents = doc.tasks.iter().filter(|t| t.has_children()).count();
-        let skipped = plan.tasks.iter().filter(|t| t.skipped).count();
+        let skipped = (0..plan.tasks.len()).filter(|&t| plan.skipped(t)).count();
         let mut extra = Vec::new();
         if parents > 0 {
             extra.push(format!(
@@ -202,7 +202,7 @@ fn task_line(out: &mut String, notes: &mut String, plan: &Plan, t: usize) {
     let note = |notes: &mut String| notes.push_str(if notes.is_empty() { "  (" } else { "; " });
     if task.optional {
         note(notes);
-        notes.push_str(if p.skipped {
+        notes.push_str(if plan.skipped(t) {
             "optional, skipped"
         } else {
             "optional"
@@ -508,7 +508,9 @@ tracks:"
 
 fn wave_of_section(plan: &Plan, s: usize) -> usize {
     let first = plan.doc.section_tasks(s).start;
-    plan.tasks.get(first).map_or(0, |t| t.wave)
+    plan.tasks
+        .get(first)
+        .map_or(0, crate::plan::PlannedTask::wave)
 }
 
 /// The folder relative to the current one when inside it (`.` for itself),

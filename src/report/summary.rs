@@ -151,7 +151,7 @@ fn subtotals(plan: &Plan, spent: &std::collections::HashMap<String, Spend>) -> S
     let mut by_section: std::collections::BTreeMap<usize, Spend> = Default::default();
     for (t, task) in plan.doc.tasks.iter().enumerate() {
         if let Some(s) = spent.get(plan.doc.id(t)) {
-            by_wave.entry(plan.tasks[t].wave).or_default().add(s);
+            by_wave.entry(plan.tasks[t].wave()).or_default().add(s);
             by_section.entry(task.section()).or_default().add(s);
         }
     }

@@ -93,7 +93,7 @@ pub fn render(
     );
     for (i, &t) in order.iter().enumerate() {
         let agent = agents[t].as_ref().map_or("?", |a| a.name.as_str());
-        let _ = write!(out, "{:>4}. wave {}", i + 1, plan.tasks[t].wave + 1);
+        let _ = write!(out, "{:>4}. wave {}", i + 1, plan.tasks[t].wave() + 1);
         if let Some(k) = plan.tracks.track_of(&plan.doc, t) {
             let _ = write!(out, " · track {}", plan.tracks.list[k].name);
         }

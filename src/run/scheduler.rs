@@ -126,7 +126,11 @@ impl Schedule {
             keep_going,
             state: vec![State::Waiting; n],
             done: vec![false; n],
-            wave: plan.tasks.iter().map(|t| t.wave).collect(),
+            wave: plan
+                .tasks
+                .iter()
+                .map(crate::plan::PlannedTask::wave)
+                .collect(),
             gated: (0..n)
                 .map(|t| plan.tracks.waits_for_waves(&plan.doc, t))
                 .collect(),
@@ -157,7 +161,7 @@ impl Schedule {
             s.done[t] = match s.state[t] {
                 State::Succeeded => true,
                 State::Running | State::Retrying => false,
-                _ => !owed(t) && (plan.is_done(t) || plan.tasks[t].skipped),
+                _ => !owed(t) && (plan.is_done(t) || plan.skipped(t)),
             };
             s.wave_tasks[s.wave[t]].push(t);
         }

@@ -91,7 +91,7 @@ fn relation(
     });
     if depends {
         "dependency"
-    } else if plan.tasks[e].wave < plan.tasks[l].wave {
+    } else if plan.tasks[e].wave() < plan.tasks[l].wave() {
         "wave"
     } else {
         "slot"

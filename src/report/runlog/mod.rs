@@ -520,7 +520,7 @@ impl RunReport {
                     } else {
                         path.join(" › ")
                     });
-                    row.wave = Some(plan.tasks[t].wave + 1);
+                    row.wave = Some(plan.tasks[t].wave() + 1);
                 }
             }
             // Plan order; tasks no longer in the file last, by first start.

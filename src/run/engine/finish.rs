@@ -12,7 +12,7 @@ impl Engine {
         let plan = self.d.plan();
         let runnable: Vec<usize> = self.d.runnable().collect();
         let done = (runnable.iter())
-            .filter(|&&t| plan.is_done(t) || plan.tasks[t].skipped)
+            .filter(|&&t| plan.is_done(t) || plan.skipped(t))
             .count();
         let failed = (runnable.iter())
             .filter(|&&t| {
