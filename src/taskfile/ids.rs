@@ -77,6 +77,28 @@ impl IdIndex {
     }
 }
 
+/// Resolves a short reference to the one id that ends with `/reference`
+/// (slug ids are long; their last segments are what people type). `Err`
+/// lists the candidates when several ids end that way.
+pub fn by_last_segments<'a>(
+    ids: impl Iterator<Item = &'a str>,
+    reference: &str,
+) -> Result<Option<String>, Vec<String>> {
+    let suffix = format!("/{reference}");
+    let mut found: Vec<String> = ids
+        .filter(|id| id.ends_with(&suffix))
+        .map(str::to_owned)
+        .collect();
+    match found.len() {
+        0 => Ok(None),
+        1 => Ok(found.pop()),
+        _ => {
+            found.sort();
+            Err(found)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::taskfile::{Document, IdOwner, ReadOptions, Source};

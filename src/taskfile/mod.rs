@@ -29,11 +29,11 @@ pub use hint_values::{parse_duration, parse_escalation};
 pub use hints::{Checkpoint, Trigger};
 pub use hints::{Escalation, Gate, Hints, Order, Parallel, Pipeline, Spanned, TaskHints};
 pub use identity::{ID_MAX, IdSource, slug};
-pub use ids::IdOwner;
+pub use ids::{IdOwner, by_last_segments};
 pub(crate) use legacy_ids::legacy_ids_where;
 pub use legacy_ids::{LegacyIds, find_task, legacy_ids};
 pub use source::{Source, Span};
-pub use task::Task;
+pub use task::{Children, Task};
 use task::{NO_PARENT, NO_TASK, TextAt};
 
 use crate::error::{Diagnostic, Error, Location, PlanError};
@@ -61,25 +61,6 @@ pub struct Section {
     /// Tasks directly in this section that are not inside another task.
     pub tasks: ThinVec<usize>,
     pub hints: Hints,
-}
-
-/// A task's subtasks, in document order (see [`Document::children`]).
-#[derive(Clone)]
-pub struct Children<'a> {
-    tasks: &'a [Task],
-    next: u32,
-}
-
-impl Iterator for Children<'_> {
-    type Item = usize;
-
-    fn next(&mut self) -> Option<usize> {
-        let t = self.next;
-        (t != NO_TASK).then(|| {
-            self.next = self.tasks[t as usize].next_sibling;
-            t as usize
-        })
-    }
 }
 
 /// A task item that is not planned: inside a block quote, or with nothing
@@ -556,10 +537,7 @@ impl Document {
 
     /// Task `t`'s subtasks, in document order.
     pub fn children(&self, t: usize) -> Children<'_> {
-        Children {
-            tasks: &self.tasks,
-            next: self.tasks[t].first_child,
-        }
+        Children::of(&self.tasks, t)
     }
 
     /// Kiro writes `1.1` under `1.` without always indenting it. A task whose
@@ -708,28 +686,6 @@ impl Document {
             t = self.tasks[i].parent();
         }
         None
-    }
-}
-
-/// Resolves a short reference to the one id that ends with `/reference`
-/// (slug ids are long; their last segments are what people type). `Err`
-/// lists the candidates when several ids end that way.
-pub fn by_last_segments<'a>(
-    ids: impl Iterator<Item = &'a str>,
-    reference: &str,
-) -> Result<Option<String>, Vec<String>> {
-    let suffix = format!("/{reference}");
-    let mut found: Vec<String> = ids
-        .filter(|id| id.ends_with(&suffix))
-        .map(str::to_owned)
-        .collect();
-    match found.len() {
-        0 => Ok(None),
-        1 => Ok(found.pop()),
-        _ => {
-            found.sort();
-            Err(found)
-        }
     }
 }
 

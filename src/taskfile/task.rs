@@ -93,6 +93,35 @@ impl Task {
     }
 }
 
+/// A task's subtasks, in document order (see `Document::children`).
+#[derive(Clone)]
+pub struct Children<'a> {
+    tasks: &'a [Task],
+    next: u32,
+}
+
+impl<'a> Children<'a> {
+    /// The subtasks of `tasks[t]`.
+    pub(super) fn of(tasks: &'a [Task], t: usize) -> Children<'a> {
+        Children {
+            tasks,
+            next: tasks[t].first_child,
+        }
+    }
+}
+
+impl Iterator for Children<'_> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        let t = self.next;
+        (t != NO_TASK).then(|| {
+            self.next = self.tasks[t as usize].next_sibling;
+            t as usize
+        })
+    }
+}
+
 impl std::fmt::Debug for Task {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Task")
