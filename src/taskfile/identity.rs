@@ -128,15 +128,21 @@ pub(super) fn assign(doc: &mut Document, dialect: IdIndex) -> IdIndex {
 
     // Slugs are written where taken ids are kept: an item whose slug is
     // its id (most are) takes it where it is, without a copy.
-    let items: Vec<Item> = (1..doc.sections.len())
-        .filter(|&s| doc.sections[s].hints.id.is_none())
-        .map(|s| Item {
-            own: slug_into(&doc.sections[s].title, "section", ID_MAX, &mut taken.text),
+    let mut items: Vec<Item> = Vec::new();
+    let mut own: Vec<(u32, u32)> = Vec::new();
+    for s in (1..doc.sections.len()).filter(|&s| doc.sections[s].hints.id.is_none()) {
+        own.push(slug_into(
+            &doc.sections[s].title,
+            "section",
+            ID_MAX,
+            &mut taken.text,
+        ));
+        items.push(Item {
             chain: doc.sections[s].parent.unwrap_or(0) as u32,
             owner: ids::code(IdOwner::Section(s)),
-        })
-        .collect();
-    name(&items, &chains, &qualifiers, &mut taken);
+        });
+    }
+    name(&items, own, &chains, &qualifiers, &mut taken);
     let mut named: Vec<u32> = items.iter().map(|i| i.owner).collect();
 
     // Room for the slugs at their longest (for ASCII text; slugs of other
@@ -148,6 +154,7 @@ pub(super) fn assign(doc: &mut Document, dialect: IdIndex) -> IdIndex {
         .text
         .reserve(doc.tasks.iter().map(most).sum::<usize>());
     let mut items: Vec<Item> = Vec::with_capacity(doc.tasks.len());
+    let mut own: Vec<(u32, u32)> = Vec::with_capacity(doc.tasks.len());
     for t in 0..doc.tasks.len() {
         let slugged = match doc.tasks[t].id_source {
             IdSource::Hint => false,
@@ -155,14 +162,14 @@ pub(super) fn assign(doc: &mut Document, dialect: IdIndex) -> IdIndex {
             IdSource::Slug => true,
         };
         if slugged {
+            own.push(slug_into(doc.text(t), "task", ID_MAX, &mut taken.text));
             items.push(Item {
-                own: slug_into(doc.text(t), "task", ID_MAX, &mut taken.text),
                 chain: doc.tasks[t].section,
                 owner: ids::code(IdOwner::Task(t)),
             });
         }
     }
-    name(&items, &chains, &qualifiers, &mut taken);
+    name(&items, own, &chains, &qualifiers, &mut taken);
     named.extend(items.iter().map(|i| i.owner));
     drop(items);
     hand_out(taken, &named, doc)
@@ -265,11 +272,10 @@ impl Qualifiers {
     }
 }
 
-/// One thing to name: its own slug (a range of `Taken::text`), the
-/// section whose chain of headings may qualify it, and who it is. Small:
-/// there is one per task.
+/// One thing to name: the section whose chain of headings may qualify it,
+/// and who it is. Small: there is one per task. (Its own slug, a range of
+/// `Taken::text`, is kept beside it: see [`name`].)
 struct Item {
-    own: (u32, u32),
     chain: u32,
     owner: u32,
 }
@@ -297,12 +303,21 @@ impl Group {
 /// look-alikes get the nearest heading that tells them apart in front
 /// (`backend/tests`, `frontend/tests`); items no heading tells apart are
 /// twins, numbered in document order (`compile`, `compile-2`).
-fn name(items: &[Item], chains: &[Vec<usize>], q: &Qualifiers, taken: &mut Taken) {
+///
+/// `id_at` holds where each item's own slug is written in `taken.text`; once
+/// an item's candidate id is settled, it holds that instead (an item's own
+/// slug is read only until then): one list for both, not two.
+fn name(
+    items: &[Item],
+    mut id_at: Vec<(u32, u32)>,
+    chains: &[Vec<usize>],
+    q: &Qualifiers,
+    taken: &mut Taken,
+) {
     if items.is_empty() {
         return;
     }
-    // Where an item's own slug is written in `taken.text`.
-    let own = |i: usize| items[i].own.0 as usize..items[i].own.1 as usize;
+    let at = |(start, end): (u32, u32)| start as usize..end as usize;
     let chain = |i: usize| chains[items[i].chain as usize].as_slice();
     let qual_at = |i: usize, level: usize| (chain(i).get(level)).map(|&s| q.number[s]);
     let qual_len = |i: usize, level: usize| (chain(i).get(level)).map_or(0, |&s| q.text[s].len());
@@ -310,18 +325,18 @@ fn name(items: &[Item], chains: &[Vec<usize>], q: &Qualifiers, taken: &mut Taken
         |i: usize, chosen: u32| -> usize { levels(chosen).map(|l| qual_len(i, l) + 1).sum() };
     // An item's candidate id in `taken.text`: its own slug where it is, or
     // written after the rest with headings in front.
-    let compose = |i: usize, chosen: u32, text: &mut String| {
+    let compose = |i: usize, own: (u32, u32), chosen: u32, text: &mut String| {
         if chosen == 0 {
-            return items[i].own;
+            return own;
         }
         let start = text.len();
-        compose_into(chain(i), own(i), chosen, &q.text, text);
+        compose_into(chain(i), at(own), chosen, &q.text, text);
         (start as u32, text.len() as u32)
     };
 
     // Each item's own slug's hash; then its candidate id's.
     let text = taken.text.as_str();
-    let mut hashes: Vec<u64> = (0..items.len()).map(|i| ids::hash(&text[own(i)])).collect();
+    let mut hashes: Vec<u64> = id_at.iter().map(|&own| ids::hash(&text[at(own)])).collect();
     // Items by own slug, each group's members together in document order.
     let mut members: Vec<u32> = Vec::with_capacity(items.len() * 2);
     let mut work: Vec<Group> = Vec::new();
@@ -337,7 +352,7 @@ fn name(items: &[Item], chains: &[Vec<usize>], q: &Qualifiers, taken: &mut Taken
         // first.
         for i in bucket_order(&hashes, by_own.capacity()) {
             let i = i as usize;
-            let same = |&first: &u32| text[own(first as usize)] == text[own(i)];
+            let same = |&first: &u32| text[at(id_at[first as usize])] == text[at(id_at[i])];
             let first = match by_own.entry(hashes[i], same, |&f| hashes[f as usize]) {
                 Entry::Occupied(first) => *first.get(),
                 Entry::Vacant(new) => *new.insert(i as u32).get(),
@@ -377,9 +392,8 @@ fn name(items: &[Item], chains: &[Vec<usize>], q: &Qualifiers, taken: &mut Taken
     for o in taken.owners() {
         before.insert_unique(ids::hash(taken.id(o)), o, |&o| ids::hash(taken.id(o)));
     }
-    // Each item's candidate id in `taken.text`, and whether it is a twin
-    // that takes a number.
-    let mut proposed: Vec<((u32, u32), bool)> = vec![((0, 0), false); items.len()];
+    // Whether an item is a twin that takes a number.
+    let mut twin: Vec<bool> = vec![false; items.len()];
     // Parts of a group being split, by qualifier number + 1 (0: none).
     let mut part_of: Vec<u32> = vec![u32::MAX; q.distinct + 1];
     let mut parts: Vec<(usize, usize)> = Vec::new();
@@ -388,7 +402,7 @@ fn name(items: &[Item], chains: &[Vec<usize>], q: &Qualifiers, taken: &mut Taken
         let level = g.level as usize;
         if g.len == 1 {
             let i = members[range.start] as usize;
-            let id = compose(i, g.chosen, &mut taken.text);
+            let id = compose(i, id_at[i], g.chosen, &mut taken.text);
             let candidate = &taken.text[id.0 as usize..id.1 as usize];
             if g.chosen != 0 {
                 hashes[i] = ids::hash(candidate);
@@ -399,7 +413,7 @@ fn name(items: &[Item], chains: &[Vec<usize>], q: &Qualifiers, taken: &mut Taken
                 && qual_at(i, level).is_some()
                 && prefix_len(i, g.chosen) + qual_len(i, level) < PREFIX_MAX
             {
-                if id != items[i].own {
+                if id != id_at[i] {
                     taken.text.truncate(id.0 as usize);
                 }
                 work.push(Group {
@@ -409,7 +423,7 @@ fn name(items: &[Item], chains: &[Vec<usize>], q: &Qualifiers, taken: &mut Taken
                 });
                 continue;
             }
-            proposed[i] = (id, false);
+            id_at[i] = id;
             continue;
         }
         // The nearest level whose headings differ among the members.
@@ -466,7 +480,8 @@ fn name(items: &[Item], chains: &[Vec<usize>], q: &Qualifiers, taken: &mut Taken
             _ => {
                 for k in range {
                     let i = members[k] as usize;
-                    proposed[i] = (compose(i, g.chosen, &mut taken.text), true);
+                    id_at[i] = compose(i, id_at[i], g.chosen, &mut taken.text);
+                    twin[i] = true;
                 }
             }
         }
@@ -478,15 +493,15 @@ fn name(items: &[Item], chains: &[Vec<usize>], q: &Qualifiers, taken: &mut Taken
     // file's among them.)
     let mut twins: Vec<u32> = Vec::new();
     for i in bucket_order(&hashes, taken.capacity()) {
-        let (id, twin) = proposed[i as usize];
-        if twin || !taken.take_at(id, hashes[i as usize], items[i as usize].owner) {
-            twins.push(i);
+        let i = i as usize;
+        if twin[i] || !taken.take_at(id_at[i], hashes[i], items[i].owner) {
+            twins.push(i as u32);
         }
     }
     twins.sort_unstable();
     for i in twins {
         let i = i as usize;
-        take_unique(taken, proposed[i].0, items[i].owner);
+        take_unique(taken, id_at[i], items[i].owner);
     }
 }
 
