@@ -1,8 +1,8 @@
 //! The id index: every section and task id → who owns it, and where each
 //! task's id is kept. Takes the dialect's ids as tasks are built, then the
 //! table and the string `identity` wrote the ids into while it assigned
-//! them; hands on lookups both ways. Never copies an id: the table holds
-//! indices, and every task's id is a range of one string.
+//! them; hands on lookups both ways. Copies no id: the table holds indices,
+//! and every task's id is a range of one string.
 
 use std::hash::BuildHasher as _;
 
@@ -23,8 +23,8 @@ const SECTION: u32 = 1 << 31;
 #[derive(Debug, Default)]
 pub(super) struct IdIndex {
     table: HashTable<u32>,
-    /// Every task's id, one after the other (with what else was written
-    /// while they were made): one string, not a block per id.
+    /// Every task's id, one after the other: one string, not a block per
+    /// id. (While ids are assigned, the dialect's ids as tasks were built.)
     pub(super) text: String,
     /// Each task's id in `text`, by task.
     pub(super) tasks: Vec<(u32, u32)>,

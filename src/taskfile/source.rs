@@ -27,7 +27,9 @@ pub struct Source {
 /// The line index counts line endings per block of this many bytes, not
 /// where each line starts: 4 bytes a block, not 4 a line (17 MB for a
 /// file of a million tasks). A line is then found by counting the endings
-/// in at most one block, which memchr does in well under a microsecond.
+/// in at most one block, which memchr does in well under a microsecond;
+/// where a line starts, by looking back to the last ending (as far as a
+/// column count reads anyway).
 const LINE_BLOCK: usize = 1024;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -143,16 +145,16 @@ impl Source {
     /// order: the lines are counted on from `cursor`'s last offset when it
     /// is near, else found from the block index.
     pub(crate) fn span_after(&self, cursor: &mut SpanCursor, offset: usize, len: usize) -> Span {
-        let offset = offset.min(self.text.len());
-        if offset >= cursor.offset && offset - cursor.offset <= 2 * LINE_BLOCK {
-            for i in line_endings(self.text.as_bytes(), cursor.offset, offset) {
+        let at = offset.min(self.text.len());
+        if at >= cursor.offset && at - cursor.offset <= 2 * LINE_BLOCK {
+            for i in line_endings(self.text.as_bytes(), cursor.offset, at) {
                 cursor.line += 1;
                 cursor.start = i + 1;
             }
         } else {
-            (cursor.line, cursor.start) = self.locate(offset);
+            (cursor.line, cursor.start) = self.locate(at);
         }
-        cursor.offset = offset;
+        cursor.offset = at;
         self.span_on(cursor.line, cursor.start, offset, len)
     }
 
@@ -185,7 +187,8 @@ impl Source {
             return 0;
         }
         // The last block with fewer endings before it than `line`: the
-        // line's own ending is in it or the next.
+        // ending before the line is in it (the next block has `line` or
+        // more before it).
         let block = self.line_blocks.partition_point(|&n| (n as usize) < line) - 1;
         let need = line - self.line_blocks[block] as usize;
         let bytes = self.text.as_bytes();

@@ -1,7 +1,7 @@
 //! The ids taken so far in a document: each id's text kept once in one
 //! string, looked up by hash. Takes ids with their owners; hands on whether
-//! each was free, each owner's id, and (to `identity`) the table that
-//! becomes the document's id index. Never decides what an id should be.
+//! each was free, each owner's id, and (to `identity`) the document's id
+//! index. Never decides what an id should be.
 
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
@@ -9,14 +9,15 @@ use rustc_hash::FxHashMap;
 
 use crate::taskfile::ids::{self, IdIndex, IdOwner};
 
-/// Taken ids, each copied once, to its owner at the end: their text is
-/// one string (no block per id), each owner's id a range of it, and the
-/// table holds owners (as [`ids::code`]), so it is the document's id index
-/// as it stands. Per base, the next twin number to
-/// try: twins cost one probe each, however many there are.
+/// Taken ids: their text is one string (no block per id), each owner's id
+/// a range of it, and the table holds owners (as [`ids::code`]), so with
+/// the tasks' ranges it becomes the document's id index (sections' ids are
+/// copied to their sections). Per base, the next twin number to try: twins
+/// cost one probe each, however many there are.
 pub(super) struct Taken {
     pub(super) text: String,
-    /// Each task's id in `text`, by task (read only for owners in `table`).
+    /// Each task's id in `text`, by task: its dialect's id until it takes
+    /// one, then the one it took.
     tasks: Vec<(u32, u32)>,
     /// The same for sections.
     sections: Vec<(u32, u32)>,

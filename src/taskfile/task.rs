@@ -153,8 +153,9 @@ pub(super) struct TextAt {
     len: u32,
 }
 
-/// A text's length is below `source::MAX_TEXT` (under 2^32), and a line
-/// far shorter than half that: the top bit is free to say where it is.
+/// A text's length is below `source::MAX_TEXT` (under 2^32), and kept
+/// below half that (`TextAt::new` cuts a longer one): the top bit is free
+/// to say where it is.
 const COPIED: u32 = 1 << 31;
 
 impl TextAt {
@@ -163,9 +164,14 @@ impl TextAt {
     pub(super) fn new(text: &str, start: usize, file: &str, copies: &mut String) -> TextAt {
         let rest = &file[start..];
         let start = start + (rest.len() - rest.trim_start().len());
-        // Only a text of 2 GiB or more on one line (from bytes read past
-        // the command line's 64 MiB cap) is cut short here.
-        let len = narrow(text.len().min(COPIED as usize - 1));
+        // Only a text of 2 GiB or more on one line (bytes read past the
+        // command line's 64 MiB cap) is cut short here, at a character.
+        let mut cut = text.len().min(COPIED as usize - 1);
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let text = &text[..cut];
+        let len = narrow(cut);
         if file.get(start..start + text.len()) == Some(text) {
             return TextAt {
                 start: narrow(start),
