@@ -178,8 +178,8 @@ impl PartialEq for Hints {
 
 impl Eq for Hints {}
 
-/// A task's (or a comment's) hints: most tasks have none, so they are kept
-/// only when there are some (an empty `Hints` is 224 bytes; 100,000
+/// A task's, a section's or a comment's hints: most have none, so they are
+/// kept only when there are some (an empty `Hints` is 224 bytes; 100,000
 /// tasks would hold 22 MB of them). Reads as a `Hints` either way; a
 /// comment's box becomes its task's without a copy.
 #[derive(Clone, Default, PartialEq, Eq)]
