@@ -53,14 +53,14 @@ pub fn gate_block(source: &Source, offset: usize, fence_len: usize, command: &st
             },
         ));
     } else {
-        comment.hints.gate = Some(Spanned {
+        comment.hints.gate = Some(Box::new(Spanned {
             value: Gate {
                 command: command.trim_end_matches('\n').to_owned(),
                 block: true,
                 line: span.line(),
             },
             span,
-        });
+        }));
     }
     comment
 }

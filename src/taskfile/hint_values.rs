@@ -51,7 +51,7 @@ pub(crate) fn parse_value(key: &str, value: &str, span: Span) -> Result<Hints, P
                     "letters, digits, `.`, `_`, `-` and `/`, starting with a letter or digit",
                 ));
             }
-            h.id = Some(spanned(value.to_owned(), span));
+            h.id = Some(Box::new(spanned(value.to_owned(), span)));
         }
         "after" => {
             for (id, at) in list_parts(value, span) {
@@ -94,7 +94,7 @@ pub(crate) fn parse_value(key: &str, value: &str, span: Span) -> Result<Hints, P
             if words.first().is_none_or(String::is_empty) {
                 return Err(bad("an agent name or a command line with balanced quotes"));
             }
-            h.agent = Some(spanned(value.to_owned(), span));
+            h.agent = Some(Box::new(spanned(value.to_owned(), span)));
         }
         "pipeline" => {
             let p = match value {
@@ -153,7 +153,7 @@ pub(crate) fn parse_value(key: &str, value: &str, span: Span) -> Result<Hints, P
                 block: false,
                 line: span.line(),
             };
-            h.gate = Some(spanned(gate, span));
+            h.gate = Some(Box::new(spanned(gate, span)));
         }
         _ => {
             return Err(PlanError::UnknownHintKey {
