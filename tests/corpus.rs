@@ -860,7 +860,7 @@ fn spec_kit_files_keep_their_ids_and_front_matter() {
     assert!(doc.tasks[2].parallel_mark, "T003 is marked [P]");
     // Blocked-by ids: `T000l [B:T000a,T000e]`.
     let doc = read(&file("MichelKerkmeester"));
-    assert!(doc.tasks.iter().any(|t| t.depends.len() >= 2));
+    assert!((0..doc.tasks.len()).any(|t| doc.depends(t).len() >= 2));
     let plan = Plan::build(doc, PlanOptions::default()).unwrap();
     assert!(plan.tasks.iter().any(|t| t.after.len() >= 2));
 }
@@ -972,8 +972,8 @@ fn fixture_speckit_front_matter_ids_markers_and_dependencies() {
         .collect();
     assert_eq!(marked, ["T002", "T003", "T004", "T005"]);
     let depends = |id: &str| -> Vec<String> {
-        let t = &doc.tasks[doc.task_by_id(id).unwrap()];
-        t.depends.iter().map(|d| d.value.clone()).collect()
+        let t = doc.task_by_id(id).unwrap();
+        doc.depends(t).iter().map(|d| d.value.clone()).collect()
     };
     assert_eq!(depends("T006"), ["T004", "T005"]);
     assert_eq!(depends("T007"), ["T004", "T006"]);
@@ -1007,7 +1007,7 @@ fn fixture_kiro_numbers_nest_and_optional_tasks_are_skipped() {
     assert_eq!(doc.text(by_id("2")), "2. 建立数据模型");
     assert!(doc.tasks[by_id("1.2")].parallel_mark);
     let depends = |id: &str| -> Vec<String> {
-        (doc.tasks[by_id(id)].depends.iter())
+        (doc.depends(by_id(id)).iter())
             .map(|d| d.value.clone())
             .collect()
     };

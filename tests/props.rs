@@ -301,7 +301,7 @@ fn whole_view(doc: &Document) -> Vec<String> {
             t.parent(),
             doc.children(i).collect::<Vec<_>>(),
             t.parallel_mark,
-            t.depends.iter().map(|d| &d.value).collect::<Vec<_>>(),
+            doc.depends(i).iter().map(|d| &d.value).collect::<Vec<_>>(),
             doc.body(i),
         ));
         out.push(format!("hints {:?}", t.hints));

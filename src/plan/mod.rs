@@ -311,8 +311,8 @@ impl Planner {
     }
 
     fn dialect_edges(&mut self, doc: &Document) {
-        for (i, t) in doc.tasks.iter().enumerate() {
-            for dep in &t.depends {
+        for i in 0..doc.tasks.len() {
+            for dep in doc.depends(i) {
                 match doc.id_owner(&dep.value) {
                     Some(target) => {
                         self.edge(i, target, EdgeFrom::DIALECT);

@@ -92,6 +92,11 @@ pub struct Document {
     /// The tasks that have hints, in order (most have none: passes over
     /// hints visit these, not every task).
     hinted: Vec<usize>,
+    /// Dependencies the dialect writes in prose (`Depends on T001`), every
+    /// task's in task order, and where the list of each task that has some
+    /// starts: a few tasks have them, so none of this is in every task.
+    depends: Vec<Spanned<String>>,
+    depends_at: Vec<(u32, u32)>,
 }
 
 impl Document {
@@ -149,6 +154,8 @@ impl Document {
             ids: ids::IdIndex::default(),
             copied_texts,
             hinted: Vec::new(),
+            depends: Vec::new(),
+            depends_at: Vec::new(),
             source,
         };
         doc.build_sections(&scan.headings);
@@ -480,14 +487,12 @@ impl Document {
                 // Only Kiro reads bodies.
                 dialect::marks(self.dialect, text, "")
             };
-            let depends = if marks.depends.is_empty() {
-                ThinVec::new()
-            } else {
+            if !marks.depends.is_empty() {
                 let span = (self.source).span_after(&mut lines, item.text_start, text.len());
-                (marks.depends.into_iter())
-                    .map(|(value, _)| Spanned { value, span })
-                    .collect()
-            };
+                (self.depends_at).push((narrow(index), narrow(self.depends.len())));
+                (self.depends)
+                    .extend((marks.depends.into_iter()).map(|(value, _)| Spanned { value, span }));
+            }
             // Warned once the text (read where it lies in the document) is
             // no longer needed.
             if empty {
@@ -514,7 +519,6 @@ impl Document {
                 first_child: NO_TASK,
                 next_sibling: NO_TASK,
                 hints: TaskHints::default(),
-                depends,
             });
             if parent.is_none() {
                 self.sections[section].tasks.push(index);
@@ -534,6 +538,21 @@ impl Document {
                 self.tasks[t].next_sibling = self.tasks[p].first_child;
                 self.tasks[p].first_child = narrow(t);
             }
+        }
+    }
+
+    /// The dependencies task `t`'s dialect writes in prose, with their spans.
+    pub fn depends(&self, t: usize) -> &[Spanned<String>] {
+        let k = self
+            .depends_at
+            .partition_point(|&(task, _)| (task as usize) < t);
+        match self.depends_at.get(k) {
+            Some(&(task, start)) if task as usize == t => {
+                let end =
+                    (self.depends_at.get(k + 1)).map_or(self.depends.len(), |&(_, s)| s as usize);
+                &self.depends[start as usize..end]
+            }
+            _ => &[],
         }
     }
 
@@ -767,12 +786,14 @@ mod tests {
     /// field that earns it.
     #[test]
     fn tasks_and_sections_stay_within_their_memory_budget() {
-        // 64: the checkbox's length (always 3) and a flag in the text's
-        // place that had 4 bytes of its own. (72 before: the id, a 16-byte
+        // 56: the dialect's dependencies kept beside the tasks that have
+        // them (an 8-byte list pointer here before). 64 before that: the
+        // checkbox's length (always 3) and a flag in the text's place that
+        // had 4 bytes of their own. 72 before that: the id, a 16-byte
         // pointer to a block of its own, gone to the document's one string
-        // of ids.)
+        // of ids.
         let task = std::mem::size_of::<Task>();
-        assert!(task <= 64, "{task}");
+        assert!(task <= 56, "{task}");
         // Sections are fewer (one per heading), but a file may have 100,000
         // (a dry run of that many waves). 112: hints boxed only when there
         // are some (328 with them inline).
@@ -817,10 +838,8 @@ mod tests {
         let doc = parse(
             "- [ ] 1. Models\n  - [ ] 1.1 Create models\n  - [ ] 1.2 Wire the API\n    - _Depends: 1.1_\n",
         );
-        let deps: Vec<Vec<&str>> = doc
-            .tasks
-            .iter()
-            .map(|t| t.depends.iter().map(|d| d.value.as_str()).collect())
+        let deps: Vec<Vec<&str>> = (0..doc.tasks.len())
+            .map(|t| doc.depends(t).iter().map(|d| d.value.as_str()).collect())
             .collect();
         assert_eq!(deps, [vec![], vec![], vec!["1.1"]]);
     }

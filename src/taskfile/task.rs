@@ -3,17 +3,16 @@
 //! `Document` builds; hands on small reads (`item()`, `parent()`, …).
 //! Never reads the file's text: ids, texts and bodies are `Document`'s.
 
-use thin_vec::ThinVec;
-
 use crate::location::narrow;
-use crate::taskfile::{IdSource, Source, Span, Spanned, TaskHints};
+use crate::taskfile::{IdSource, Source, Span, TaskHints};
 
 /// One task item. A plan of 100,000 tasks holds 100,000 of these, so it is
-/// kept small (64 bytes, tested): positions as `u32`s (see
+/// kept small (56 bytes, tested): positions as `u32`s (see
 /// `source::MAX_TEXT`), the text where it is written (most texts are the
 /// line as written: no copy), the id in the document's string of ids
-/// (`Document::id`), lists that are mostly empty as `ThinVec`s (8 bytes,
-/// nothing allocated when empty).
+/// (`Document::id`), subtasks as links, hints boxed only when there are
+/// some, and the dialect's dependencies beside the tasks that have them
+/// (`Document::depends`).
 pub struct Task {
     /// Where the text is (see [`TextAt`]).
     pub(super) text: TextAt,
@@ -39,8 +38,6 @@ pub struct Task {
     pub(super) first_child: u32,
     pub(super) next_sibling: u32,
     pub hints: TaskHints,
-    /// Dependencies written in the dialect's prose, with their spans.
-    pub depends: ThinVec<Spanned<String>>,
 }
 
 /// `Task::parent` of a task at the top of its section (a task index never
@@ -137,7 +134,6 @@ impl std::fmt::Debug for Task {
             .field("next_sibling", &self.next_sibling)
             .field("hints", &self.hints)
             .field("parallel_mark", &self.parallel_mark)
-            .field("depends", &self.depends)
             .finish()
     }
 }
