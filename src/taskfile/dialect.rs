@@ -3,12 +3,15 @@
 //! which one a file speaks and reads the ids, parallel markers and
 //! dependencies it writes in prose.
 //!
-//! Takes task texts and bodies, hands on `Marks` per task. Never decides
+//! Takes task texts and bodies, hands on `Marks` per task (and, for Kiro
+//! and OpenSpec, subtasks adopted by their numbers). Never decides
 //! scheduling: the planner turns marks into edges.
 
 use std::sync::LazyLock;
 
 use regex::Regex;
+
+use crate::taskfile::Document;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -159,6 +162,38 @@ pub fn marks(dialect: Dialect, text: &str, body: &str) -> Marks {
         Dialect::Openspec => m.id = KIRO_ID.captures(text).map(|c| c[1].to_owned()),
     }
     m
+}
+
+/// Kiro writes `1.1` under `1.` without always indenting it. A task whose
+/// number extends an earlier sibling's number becomes that sibling's child.
+#[allow(clippy::needless_range_loop)] // `i` indexes `doc.tasks` mutably too
+pub(super) fn adopt_by_number(doc: &mut Document) {
+    // Ids from the file itself: a fast hasher (no DoS concern).
+    let mut by_id: rustc_hash::FxHashMap<String, usize> = Default::default();
+    let mut adopted = vec![false; doc.tasks.len()];
+    for i in 0..doc.tasks.len() {
+        let id = doc.ids.task(i).to_owned();
+        if let Some((prefix, _)) = id.rsplit_once('.')
+            && let Some(&p) = by_id.get(prefix)
+            && p != i
+            && doc.tasks[p].parent == doc.tasks[i].parent
+            && doc.tasks[p].section == doc.tasks[i].section
+        {
+            adopted[i] = true;
+            doc.tasks[i].set_parent(p);
+        }
+        if !id.is_empty() {
+            by_id.entry(id).or_insert(i);
+        }
+    }
+    // One pass to drop adopted tasks from their sections' lists, so a
+    // long flat list stays linear. (Subtasks are linked from parents
+    // after this.)
+    if adopted.iter().any(|&a| a) {
+        for s in &mut doc.sections {
+            s.tasks.retain(|&t| !adopted[t]);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -526,7 +526,7 @@ impl Document {
             stack.push(index);
         }
         if matches!(self.dialect, Dialect::Kiro | Dialect::Openspec) {
-            self.adopt_by_number();
+            dialect::adopt_by_number(self);
         }
         self.link_children();
     }
@@ -559,38 +559,6 @@ impl Document {
     /// Task `t`'s subtasks, in document order.
     pub fn children(&self, t: usize) -> Children<'_> {
         Children::of(&self.tasks, t)
-    }
-
-    /// Kiro writes `1.1` under `1.` without always indenting it. A task whose
-    /// number extends an earlier sibling's number becomes that sibling's child.
-    #[allow(clippy::needless_range_loop)] // `i` indexes `self.tasks` mutably too
-    fn adopt_by_number(&mut self) {
-        // Ids from the file itself: a fast hasher (no DoS concern).
-        let mut by_id: rustc_hash::FxHashMap<String, usize> = Default::default();
-        let mut adopted = vec![false; self.tasks.len()];
-        for i in 0..self.tasks.len() {
-            let id = self.ids.task(i).to_owned();
-            if let Some((prefix, _)) = id.rsplit_once('.')
-                && let Some(&p) = by_id.get(prefix)
-                && p != i
-                && self.tasks[p].parent == self.tasks[i].parent
-                && self.tasks[p].section == self.tasks[i].section
-            {
-                adopted[i] = true;
-                self.tasks[i].set_parent(p);
-            }
-            if !id.is_empty() {
-                by_id.entry(id).or_insert(i);
-            }
-        }
-        // One pass to drop adopted tasks from their sections' lists, so a
-        // long flat list stays linear. (Subtasks are linked from parents
-        // after this.)
-        if adopted.iter().any(|&a| a) {
-            for s in &mut self.sections {
-                s.tasks.retain(|&t| !adopted[t]);
-            }
-        }
     }
 
     fn attach_comments(&mut self, comments: Vec<hints::Comment>) {
