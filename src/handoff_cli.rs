@@ -188,12 +188,7 @@ fn post(args: PostArgs) -> Result<i32, Error> {
 fn read(args: ReadArgs) -> Result<i32, Error> {
     let p = place(args.file)?;
     // The sections a task sits in: a message to any of them is for it.
-    let sections: Vec<String> = match p
-        .doc
-        .task_ids()
-        .position(|id| id == p.me)
-        .map(|t| &p.doc.tasks[t])
-    {
+    let sections: Vec<String> = match p.doc.task_by_id(&p.me).map(|t| &p.doc.tasks[t]) {
         Some(t) => {
             let mut out = Vec::new();
             let mut s = Some(t.section());

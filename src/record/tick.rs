@@ -224,9 +224,7 @@ pub fn changes_of(
 }
 
 fn find(doc: &Document, tick: &Tick) -> Option<usize> {
-    doc.task_ids()
-        .position(|i| i == tick.id)
-        .or_else(|| doc.task_with_text(tick.text.as_deref()?))
+    (doc.task_by_id(&tick.id)).or_else(|| doc.task_with_text(tick.text.as_deref()?))
 }
 
 /// For a command-line tick of an unknown id: the error, with the nearest id.

@@ -118,12 +118,11 @@ pub(crate) fn legacy_ids_where(
 /// last segments of one. `Err` lists the ids it could be when several end
 /// that way.
 pub fn find_task(doc: &Document, reference: &str) -> Result<Option<usize>, Vec<String>> {
-    let now = || doc.task_ids();
-    if let Some(t) = now().position(|id| id == reference) {
+    if let Some(t) = doc.task_by_id(reference) {
         return Ok(Some(t));
     }
-    if let Some(full) = by_last_segments(now(), reference)? {
-        return Ok(now().position(|id| id == full));
+    if let Some(full) = by_last_segments(doc.task_ids(), reference)? {
+        return Ok(doc.task_by_id(&full));
     }
     let old = legacy_ids(doc);
     let before = || old.tasks.iter().map(String::as_str);

@@ -218,7 +218,7 @@ const TRACKS: &str = "<!-- pipeline: tracks -->\n\
     # Wave 2\n- [ ] outside\n## 2. module a\n- [ ] a2\n## Module B\n- [ ] b2\n";
 
 fn index(p: &Plan, id: &str) -> usize {
-    p.doc.task_ids().position(|i| i == id).unwrap()
+    p.doc.task_by_id(id).unwrap()
 }
 
 #[test]
