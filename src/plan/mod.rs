@@ -311,8 +311,8 @@ impl Planner {
     }
 
     fn dialect_edges(&mut self, doc: &Document) {
-        for i in 0..doc.tasks.len() {
-            for dep in doc.depends(i) {
+        for (i, depends) in doc.tasks_with_depends() {
+            for dep in depends {
                 match doc.id_owner(&dep.value) {
                     Some(target) => {
                         self.edge(i, target, EdgeFrom::DIALECT);

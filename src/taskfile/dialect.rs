@@ -166,21 +166,23 @@ pub fn marks(dialect: Dialect, text: &str, body: &str) -> Marks {
 
 /// Kiro writes `1.1` under `1.` without always indenting it. A task whose
 /// number extends an earlier sibling's number becomes that sibling's child.
-#[allow(clippy::needless_range_loop)] // `i` indexes `doc.tasks` mutably too
+#[allow(clippy::needless_range_loop)] // `i` indexes `tasks` mutably too
 pub(super) fn adopt_by_number(doc: &mut Document) {
-    // Ids from the file itself: a fast hasher (no DoS concern).
-    let mut by_id: rustc_hash::FxHashMap<String, usize> = Default::default();
-    let mut adopted = vec![false; doc.tasks.len()];
-    for i in 0..doc.tasks.len() {
-        let id = doc.ids.task(i).to_owned();
+    // Ids from the file itself: a fast hasher (no DoS concern). Read
+    // where they are kept: only `tasks` changes here.
+    let Document { ids, tasks, .. } = doc;
+    let mut by_id: rustc_hash::FxHashMap<&str, usize> = Default::default();
+    let mut adopted = vec![false; tasks.len()];
+    for i in 0..tasks.len() {
+        let id = ids.task(i);
         if let Some((prefix, _)) = id.rsplit_once('.')
             && let Some(&p) = by_id.get(prefix)
             && p != i
-            && doc.tasks[p].parent == doc.tasks[i].parent
-            && doc.tasks[p].section == doc.tasks[i].section
+            && tasks[p].parent == tasks[i].parent
+            && tasks[p].section == tasks[i].section
         {
             adopted[i] = true;
-            doc.tasks[i].set_parent(p);
+            tasks[i].set_parent(p);
         }
         if !id.is_empty() {
             by_id.entry(id).or_insert(i);

@@ -543,17 +543,24 @@ impl Document {
 
     /// The dependencies task `t`'s dialect writes in prose, with their spans.
     pub fn depends(&self, t: usize) -> &[Spanned<String>] {
-        let k = self
-            .depends_at
-            .partition_point(|&(task, _)| (task as usize) < t);
+        let k = (self.depends_at).partition_point(|&(task, _)| (task as usize) < t);
         match self.depends_at.get(k) {
-            Some(&(task, start)) if task as usize == t => {
-                let end =
-                    (self.depends_at.get(k + 1)).map_or(self.depends.len(), |&(_, s)| s as usize);
-                &self.depends[start as usize..end]
-            }
+            Some(&(task, _)) if task as usize == t => self.depends_of(k),
             _ => &[],
         }
+    }
+
+    /// The tasks that have dialect dependencies, in order, with them (for
+    /// passes over all of them: no search per task).
+    pub fn tasks_with_depends(&self) -> impl Iterator<Item = (usize, &[Spanned<String>])> {
+        (0..self.depends_at.len()).map(|k| (self.depends_at[k].0 as usize, self.depends_of(k)))
+    }
+
+    /// The `k`th list of `depends`.
+    fn depends_of(&self, k: usize) -> &[Spanned<String>] {
+        let start = self.depends_at[k].1 as usize;
+        let end = (self.depends_at.get(k + 1)).map_or(self.depends.len(), |&(_, s)| s as usize);
+        &self.depends[start..end]
     }
 
     /// Task `t`'s subtasks, in document order.
