@@ -1,0 +1,388 @@
+//! Slugs, and the ids made of them: a text's slug, and an id made of an
+//! item's slug, the headings chosen to go in front and its twin number.
+//! Takes texts and how an id is made; hands on the id's text. Never decides
+//! which headings or number an id gets (`identity` does), and keeps no id.
+
+use crate::taskfile::Section;
+
+/// The longest slug id, in bytes: a plan line keeps room for the text.
+pub const ID_MAX: usize = 48;
+/// The longest heading slug put in front of a task's or section's own slug.
+pub(super) const QUALIFIER_MAX: usize = 20;
+/// Headings in front take at most this much, so the text's own words keep
+/// at least 16 bytes.
+pub(super) const PREFIX_MAX: usize = ID_MAX - 16 - 1;
+
+/// The sections whose headings may go in front of an id made under a
+/// section, nearest first: the section and those it is under, never the
+/// file's title nor the file. Headings nest at most six deep, so a level
+/// is a bit of a `u8` (`chosen`).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Chain {
+    at: [u32; 8],
+    len: u8,
+}
+
+impl Chain {
+    /// The chain of section `s` (0, the file: none).
+    pub(super) fn of(sections: &[Section], title: Option<usize>, s: usize) -> Chain {
+        let mut chain = Chain { at: [0; 8], len: 0 };
+        let mut s = s;
+        while s != 0 && (chain.len as usize) < chain.at.len() {
+            if Some(s) != title {
+                chain.at[chain.len as usize] = s as u32;
+                chain.len += 1;
+            }
+            s = sections[s].parent.unwrap_or(0);
+        }
+        chain
+    }
+
+    /// The section at `level` (0: the nearest).
+    pub(super) fn get(&self, level: usize) -> Option<usize> {
+        (level < self.len as usize).then(|| self.at[level] as usize)
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.len as usize
+    }
+}
+
+/// Each section's qualifier, the text put in front of an id to tell it
+/// apart: its `id` hint, else its title's slug cut to [`QUALIFIER_MAX`].
+/// One string, a range per section.
+#[derive(Debug, Default)]
+pub(super) struct Qualifiers {
+    text: String,
+    at: Vec<(u32, u32)>,
+}
+
+impl Qualifiers {
+    pub(super) fn new(sections: &[Section]) -> Qualifiers {
+        let mut q = Qualifiers::default();
+        q.at.reserve_exact(sections.len());
+        for s in sections {
+            let start = q.text.len() as u32;
+            match &s.hints.id {
+                Some(id) => q.text.push_str(&id.value),
+                None => {
+                    slug_into(&s.title, "section", QUALIFIER_MAX, &mut q.text);
+                }
+            }
+            q.at.push((start, q.text.len() as u32));
+        }
+        q.text.shrink_to_fit();
+        q
+    }
+
+    pub(super) fn get(&self, s: usize) -> &str {
+        let (start, end) = self.at[s];
+        &self.text[start as usize..end as usize]
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.at.len()
+    }
+}
+
+/// How an item's id is made from its own slug: the chain levels whose
+/// headings go in front (a bit each), and its twin number (0: none; else
+/// 2, 3, …).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Form {
+    pub(super) chosen: u8,
+    pub(super) twin: u32,
+}
+
+/// Each item's [`Form`], by task (or section) index: 5 bytes each.
+#[derive(Debug, Default)]
+pub(super) struct Forms {
+    chosen: Vec<u8>,
+    twin: Vec<u32>,
+}
+
+impl Forms {
+    /// `n` items, each its own slug as it is.
+    pub(super) fn new(n: usize) -> Forms {
+        Forms {
+            chosen: vec![0; n],
+            twin: vec![0; n],
+        }
+    }
+
+    pub(super) fn get(&self, i: usize) -> Form {
+        Form {
+            chosen: self.chosen[i],
+            twin: self.twin[i],
+        }
+    }
+
+    pub(super) fn set(&mut self, i: usize, form: Form) {
+        self.chosen[i] = form.chosen;
+        self.twin[i] = form.twin;
+    }
+}
+
+/// The levels in a set of chosen ones, nearest first.
+pub(super) fn levels(chosen: u8) -> impl Iterator<Item = usize> {
+    let mut rest = chosen;
+    std::iter::from_fn(move || {
+        (rest != 0).then(|| {
+            let l = rest.trailing_zeros() as usize;
+            rest &= rest - 1;
+            l
+        })
+    })
+}
+
+/// Appends to `out` the id made of `text`'s slug (`empty` when it has
+/// none) as `form` says: the chosen headings of `chain` in front,
+/// outermost first, the slug cut to fit, then the twin number. At most
+/// [`ID_MAX`] bytes when the headings chosen fit in [`PREFIX_MAX`].
+pub(super) fn write_id(
+    text: &str,
+    empty: &str,
+    chain: &Chain,
+    form: Form,
+    q: &Qualifiers,
+    out: &mut String,
+) {
+    let start = out.len();
+    // The chosen headings, outermost first, then the own slug cut to fit.
+    let mut rest = form.chosen;
+    while rest != 0 {
+        let l = 7 - rest.leading_zeros() as usize;
+        rest &= !(1 << l);
+        if let Some(s) = chain.get(l) {
+            out.push_str(q.get(s));
+            out.push('/');
+        }
+    }
+    let own = out.len();
+    slug_into(text, empty, ID_MAX, out);
+    if form.chosen != 0 {
+        let room = ID_MAX.saturating_sub(own - start);
+        let kept = cut_words(&out[own..], room).len();
+        out.truncate(own + kept);
+    }
+    if form.twin != 0 {
+        let mut number = itoa::Buffer::new();
+        let suffix = number.format(form.twin);
+        let base = &out[start..];
+        let kept = cut(base, ID_MAX.saturating_sub(suffix.len() + 1))
+            .trim_end_matches('-')
+            .len();
+        out.truncate(start + kept);
+        out.push('-');
+        out.push_str(suffix);
+    }
+}
+
+/// The longest start of `s` within `max` bytes, on a char boundary.
+pub(super) fn cut(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// The longest start of slug `s` within `max` bytes that ends at a word
+/// (a word is cut only when it is the first).
+pub(super) fn cut_words(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let head = cut(s, max);
+    if s.as_bytes()[head.len()] == b'-' {
+        return head;
+    }
+    match head.rfind('-') {
+        Some(dash) => &head[..dash],
+        None => head,
+    }
+}
+
+/// Lowercase words joined by `-`, letters and digits of any script kept,
+/// whole words up to `max` bytes (a first word longer than that is cut).
+/// `empty` when the text has no letters or digits.
+pub fn slug_within(text: &str, empty: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max + 4));
+    slug_into(text, empty, max, &mut out);
+    out
+}
+
+/// [`slug_within`], appended to `out`; hands on where it lies there.
+pub(super) fn slug_into(text: &str, empty: &str, max: usize, out: &mut String) -> (u32, u32) {
+    let start = out.len();
+    if text.is_ascii() {
+        slug_ascii_into(text, max, out);
+    } else {
+        slug_chars_into(text, max, out);
+    }
+    if out.len() == start {
+        out.push_str(empty);
+    }
+    (start as u32, out.len() as u32)
+}
+
+/// The slug a char at a time, for any script.
+fn slug_chars_into(text: &str, max: usize, out: &mut String) {
+    let start = out.len();
+    let mut dash = false;
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        // ASCII byte by byte; any other char decoded whole.
+        let (c, width) = match bytes[at] {
+            b if b.is_ascii() => (b as char, 1),
+            _ => {
+                let c = text[at..].chars().next().unwrap_or_default();
+                (c, c.len_utf8())
+            }
+        };
+        at += width;
+        if !c.is_alphanumeric() {
+            dash = true;
+            continue;
+        }
+        let len = out.len() - start;
+        if dash && len != 0 {
+            if len + 1 >= max {
+                break;
+            }
+            out.push('-');
+        }
+        dash = false;
+        let before = out.len();
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.extend(c.to_lowercase());
+        }
+        if out.len() - start > max {
+            out.truncate(before);
+            // Drop the part word: whole words read better than a stump.
+            if let Some(d) = out[start..].rfind('-') {
+                out.truncate(start + d);
+            }
+            break;
+        }
+    }
+}
+
+/// Each ASCII byte's lowercase form when it is a letter or digit, else 0.
+static SLUG_BYTE: [u8; 128] = {
+    let mut table = [0u8; 128];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() {
+            table[b] = c.to_ascii_lowercase();
+        }
+        b += 1;
+    }
+    table
+};
+
+/// [`slug_into`] for ASCII text, a byte at a time through a table (the
+/// same slug: a word that does not fit ends it, a first word is cut).
+fn slug_ascii_into(text: &str, max: usize, out: &mut String) {
+    let mut buf = [0u8; 128];
+    if max >= buf.len() {
+        return slug_chars_into(text, max, out);
+    }
+    let (mut n, mut word_start, mut in_word) = (0, 0, false);
+    for &b in text.as_bytes() {
+        let c = SLUG_BYTE[(b & 0x7f) as usize];
+        if c == 0 {
+            in_word = false;
+            continue;
+        }
+        if !in_word {
+            in_word = true;
+            if n != 0 {
+                if n + 1 >= max {
+                    break;
+                }
+                buf[n] = b'-';
+                n += 1;
+            }
+            word_start = n;
+        }
+        if n == max {
+            // Drop the part word and its dash: whole words read better
+            // than a stump (a first word is cut all the same).
+            if word_start != 0 {
+                n = word_start - 1;
+            }
+            break;
+        }
+        buf[n] = c;
+        n += 1;
+    }
+    // Letters, digits and dashes: ASCII.
+    out.push_str(std::str::from_utf8(&buf[..n]).unwrap_or_default());
+}
+
+/// The slug of `text` as a whole id may have it.
+pub fn slug(text: &str, empty: &str) -> String {
+    slug_within(text, empty, ID_MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs() {
+        assert_eq!(
+            slug("Add **bold** `code` & more!", "t"),
+            "add-bold-code-more"
+        );
+        assert_eq!(
+            slug("Next.js 15プロジェクト", "t"),
+            "next-js-15プロジェクト"
+        );
+        assert_eq!(slug("!!!", "task"), "task");
+        let long = slug(&"word ".repeat(40), "t");
+        assert!(long.len() <= ID_MAX && long.ends_with("word"), "{long}");
+        assert_eq!(slug(&"x".repeat(60), "t").len(), ID_MAX);
+        assert!(slug(&"é".repeat(60), "t").len() <= ID_MAX);
+    }
+
+    #[test]
+    fn ascii_slugs_a_word_at_a_time_match_a_char_at_a_time() {
+        let words = [
+            "a",
+            "Build",
+            "x2",
+            "",
+            "--",
+            "Éa",
+            "the",
+            "verylongwordthatgoesonandon",
+        ];
+        let mut seed = 7u64;
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            for _ in 0..(seed % 12) {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let word = words[(seed >> 33) as usize % words.len()].replace('É', "");
+                text.push_str(&word);
+                text.push_str([" ", "-", ", ", "`", ""][(seed >> 40) as usize % 5]);
+            }
+            for max in [0, 1, 2, 5, 16, 20, 48] {
+                let (mut fast, mut slow) = (String::new(), String::new());
+                slug_ascii_into(&text, max, &mut fast);
+                slug_chars_into(&text, max, &mut slow);
+                assert_eq!(fast, slow, "{text:?} within {max}");
+            }
+        }
+    }
+}
