@@ -197,7 +197,7 @@ impl Plan {
         false
     }
 
-    pub fn target_id(&self, target: Target) -> std::borrow::Cow<'_, str> {
+    pub fn target_id(&self, target: Target) -> &str {
         self.doc.id_of(target)
     }
 
@@ -284,7 +284,7 @@ impl Planner {
         for &i in doc.hinted_tasks() {
             let t = &doc.tasks[i];
             for dep in &t.hints.after {
-                if let Some(target) = self.lookup(doc, &doc.id(i), dep) {
+                if let Some(target) = self.lookup(doc, doc.id(i), dep) {
                     self.edge(i, target, EdgeFrom::HINT);
                     self.after_spans.entry((i, target)).or_insert(dep.span);
                 }
@@ -433,13 +433,12 @@ impl Planner {
             }
         }
         let tasks = &self.tasks;
-        // (A target's id is made only for an error.)
         let wave_of = |target: Target| match target {
-            Target::Task(d) => Some(tasks[d].wave()),
-            Target::Section(s) => section_max_wave[s],
+            Target::Task(d) => (Some(tasks[d].wave()), doc.id(d)),
+            Target::Section(s) => (section_max_wave[s], doc.sections[s].id.as_str()),
         };
         let later = |t: usize, dep_id: &str, w: usize| PlanError::DependsOnLaterWave {
-            task: doc.id(t).into_owned(),
+            task: doc.id(t).to_owned(),
             task_wave: tasks[t].wave() + 1,
             dependency: dep_id.to_owned(),
             dependency_wave: w + 1,
@@ -447,12 +446,13 @@ impl Planner {
         let mut errors = Vec::new();
         for (t, planned) in tasks.iter().enumerate() {
             for target in planned.after.iter().map(|e| e.target()) {
-                if let Some(w) = wave_of(target)
+                let (dep_wave, dep_id) = wave_of(target);
+                if let Some(w) = dep_wave
                     && w > planned.wave()
                 {
                     let span = (self.after_spans.get(&(t, target)).copied())
                         .unwrap_or(doc.tasks[t].checkbox());
-                    errors.push((span, later(t, &doc.id_of(target), w)));
+                    errors.push((span, later(t, dep_id, w)));
                 }
             }
         }
@@ -460,11 +460,11 @@ impl Planner {
         // that would wait for a later wave is named.
         for (s, deps) in self.section_after.iter().enumerate() {
             for &(target, span) in deps {
-                let Some(w) = wave_of(target) else {
+                let (Some(w), dep_id) = wave_of(target) else {
                     continue;
                 };
                 if let Some(t) = doc.section_tasks(s).find(|&t| tasks[t].wave() < w) {
-                    errors.push((span, later(t, &doc.id_of(target), w)));
+                    errors.push((span, later(t, dep_id, w)));
                 }
             }
         }
@@ -518,7 +518,7 @@ impl Planner {
         if let Some(cycle) = graph.find_cycle() {
             let name = |i: usize| {
                 if i < n {
-                    doc.id(i).into_owned()
+                    doc.id(i).to_owned()
                 } else {
                     doc.sections[i - n].id.clone()
                 }

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use crate::plan::{GroupOwner, Plan};
 use crate::report::json_out::JsonOut;
-use crate::taskfile::{Document, IdOwner, IdSource};
+use crate::taskfile::{Document, IdSource};
 
 /// The version of this JSON: it changes when a field is removed, renamed or
 /// changes its type or meaning (2: `gate` is the command as one string;
@@ -88,7 +88,7 @@ fn write_to<W: Write>(plan: &Plan, workdir: &Path, j: &mut JsonOut<W>) -> std::i
         j.key("modules")?;
         j.str_array(w.modules.iter().map(|&m| doc.sections[m].id.as_str()))?;
         j.key("tasks")?;
-        j.array_from(&w.tasks, |&t, out| doc.push_id(t, out))?;
+        j.str_array(w.tasks.iter().map(|&t| doc.id(t)))?;
         j.end_object()?;
     }
     j.end_array()?;
@@ -96,9 +96,8 @@ fn write_to<W: Write>(plan: &Plan, workdir: &Path, j: &mut JsonOut<W>) -> std::i
     j.key("tasks")?;
     j.begin_array()?;
     let mut body = String::new();
-    let mut ids = RecentIds::new(doc);
     for i in 0..doc.tasks.len() {
-        write_task(j, plan, i, &paths, &mut body, &mut ids)?;
+        write_task(j, plan, i, &paths, &mut body)?;
         j.flush_some()?;
     }
     j.end_array()?;
@@ -107,14 +106,14 @@ fn write_to<W: Write>(plan: &Plan, workdir: &Path, j: &mut JsonOut<W>) -> std::i
     j.begin_array()?;
     for g in &plan.groups {
         let (kind, owner) = match g.owner {
-            GroupOwner::File => ("file", "".into()),
-            GroupOwner::Section(s) => ("section", doc.sections[s].id.as_str().into()),
+            GroupOwner::File => ("file", ""),
+            GroupOwner::Section(s) => ("section", doc.sections[s].id.as_str()),
             GroupOwner::Task(t) => ("task", doc.id(t)),
         };
         j.item()?;
         j.begin_object()?;
         j.key("owner")?;
-        j.str(&owner)?;
+        j.str(owner)?;
         j.key("kind")?;
         j.str(kind)?;
         j.key("limit")?;
@@ -122,8 +121,6 @@ fn write_to<W: Write>(plan: &Plan, workdir: &Path, j: &mut JsonOut<W>) -> std::i
         j.key("in_order")?;
         j.bool(g.in_order)?;
         j.end_object()?;
-        // A group per task that limits its subtasks: thousands of them.
-        j.flush_some()?;
     }
     j.end_array()?;
 
@@ -161,52 +158,12 @@ fn write_to<W: Write>(plan: &Plan, workdir: &Path, j: &mut JsonOut<W>) -> std::i
 }
 
 /// One task's object, at depth 3. `body` is a string to reuse.
-/// Task ids made lately, a slot per task index modulo [`RECENT`]: a task's
-/// id is written several times close together (an edge's target twice, a
-/// parent's for each of its subtasks, a subtask's right after its
-/// parent's list of them), and a slug id is made anew from its text each
-/// time it is asked for.
-struct RecentIds<'d> {
-    doc: &'d Document,
-    slots: Vec<(usize, String)>,
-}
-
-const RECENT: usize = 1024;
-
-impl<'d> RecentIds<'d> {
-    fn new(doc: &'d Document) -> RecentIds<'d> {
-        RecentIds {
-            doc,
-            slots: (0..RECENT).map(|_| (usize::MAX, String::new())).collect(),
-        }
-    }
-
-    /// Appends task `t`'s id.
-    fn push(&mut self, t: usize, out: &mut String) {
-        let (at, id) = &mut self.slots[t % RECENT];
-        if *at != t {
-            id.clear();
-            self.doc.push_id(t, id);
-            *at = t;
-        }
-        out.push_str(id);
-    }
-
-    fn push_of(&mut self, owner: IdOwner, out: &mut String) {
-        match owner {
-            IdOwner::Task(t) => self.push(t, out),
-            IdOwner::Section(s) => out.push_str(&self.doc.sections[s].id),
-        }
-    }
-}
-
 fn write_task<W: Write>(
     j: &mut JsonOut<W>,
     plan: &Plan,
     i: usize,
     paths: &[String],
     body: &mut String,
-    ids: &mut RecentIds,
 ) -> std::io::Result<()> {
     let doc = &plan.doc;
     let t = &doc.tasks[i];
@@ -243,7 +200,7 @@ fn write_task<W: Write>(
     j.item()?;
     j.begin_object()?;
     j.key("id")?;
-    j.str_from(|out| ids.push(i, out))?;
+    j.str(doc.id(i))?;
     match t.id_source {
         IdSource::Hint => key!("id_source" = "\"hint\"")?,
         IdSource::Dialect => key!("id_source" = "\"dialect\"")?,
@@ -273,14 +230,14 @@ fn write_task<W: Write>(
         key!("edges" = "[]")?;
     } else {
         key!("after")?;
-        j.array_from(&p.after, |e, out| ids.push_of(e.target(), out))?;
+        j.str_array(p.after.iter().map(|e| plan.target_id(e.target())))?;
         key!("edges")?;
         j.begin_array()?;
         for e in &p.after {
             j.item()?;
             j.begin_object()?;
             j.key("after")?;
-            j.str_from(|out| ids.push_of(e.target(), out))?;
+            j.str(plan.target_id(e.target()))?;
             j.key("from")?;
             j.str_array(e.from.names())?;
             j.end_object()?;
@@ -288,18 +245,12 @@ fn write_task<W: Write>(
         j.end_array()?;
     }
     key!("waits_for_waves", plan.tracks.waits_for_waves(doc, i))?;
-    match t.parent() {
-        Some(q) => {
-            key!("parent")?;
-            j.str_from(|out| ids.push(q, out))?;
-        }
-        None => key!("parent" = "null")?,
-    }
+    opt_str!("parent", t.parent().map(|q| doc.id(q)))?;
     if !t.has_children() {
         key!("children" = "[]")?;
     } else {
         key!("children")?;
-        j.array_from(doc.children(i), |c, out| ids.push(c, out))?;
+        j.str_array(doc.children(i).map(|c| doc.id(c)))?;
     }
     key!("parallel_mark", t.parallel_mark)?;
     let s = &p.settings;

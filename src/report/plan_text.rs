@@ -191,7 +191,7 @@ fn task_line(out: &mut String, notes: &mut String, plan: &Plan, t: usize) {
     // Dialect ids are the start of the text; say them once. (A hint or slug
     // id that happens to start the text is not repeated text.)
     let text = (task.id_source == IdSource::Dialect)
-        .then(|| doc.text(t).strip_prefix(&*doc.id(t)))
+        .then(|| doc.text(t).strip_prefix(doc.id(t)))
         .flatten()
         .map_or(doc.text(t), |rest| {
             rest.trim_start_matches('.').trim_start()
@@ -224,7 +224,7 @@ fn task_line(out: &mut String, notes: &mut String, plan: &Plan, t: usize) {
             if k > 0 {
                 notes.push_str(", ");
             }
-            doc.push_id_of(e.target(), notes);
+            notes.push_str(plan.target_id(e.target()));
             if e.from == EdgeFrom::TRACK {
                 notes.push_str(" (track)");
             }
@@ -287,7 +287,7 @@ fn task_line(out: &mut String, notes: &mut String, plan: &Plan, t: usize) {
     out.push_str(&spaces(2 * depth));
     out.push_str(mark);
     out.push(' ');
-    doc.push_id(t, out);
+    out.push_str(doc.id(t));
     out.push_str("  ");
     let head_width = width(&out[head_start..]);
     let mut line = itoa::Buffer::new();

@@ -174,7 +174,7 @@ pub(super) fn adopt_by_number(doc: &mut Document) {
     let mut by_id: rustc_hash::FxHashMap<&str, usize> = Default::default();
     let mut adopted = vec![false; tasks.len()];
     for i in 0..tasks.len() {
-        let id = ids.dialect(i);
+        let id = ids.task(i);
         if let Some((prefix, _)) = id.rsplit_once('.')
             && let Some(&p) = by_id.get(prefix)
             && p != i
