@@ -218,7 +218,7 @@ fn every_file_plans_with_and_without_optional_tasks() {
             // Every task is in exactly one wave, and waves list each task once.
             let mut seen = vec![0; n];
             for w in &plan.waves {
-                for &t in &w.tasks {
+                for t in w.tasks() {
                     seen[t] += 1;
                 }
             }

@@ -306,10 +306,17 @@ fn whole_view(doc: &Document) -> Vec<String> {
         ));
         out.push(format!("hints {:?}", t.hints));
     }
-    for s in &doc.sections {
+    for (k, s) in doc.sections.iter().enumerate() {
         out.push(format!(
             "section {} {:?} {} {:?} {:?} {:?} {:?} {:?}",
-            s.id, s.title, s.level, s.span, s.parent, s.children, s.tasks, s.hints
+            s.id,
+            s.title,
+            s.level,
+            s.span,
+            s.parent,
+            s.children,
+            doc.section_own_tasks(k).collect::<Vec<_>>(),
+            s.hints
         ));
     }
     out.push(format!("ignored {:?}", doc.ignored));

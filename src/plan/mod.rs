@@ -385,10 +385,7 @@ impl Planner {
                 if explicit_above(wave.section) {
                     continue;
                 }
-                let units: Vec<usize> = wave
-                    .tasks
-                    .iter()
-                    .copied()
+                let units: Vec<usize> = (wave.tasks())
                     .filter(|&t| doc.tasks[t].parent().is_none())
                     .collect();
                 self.chain(doc, &units, true);
@@ -510,8 +507,9 @@ impl Planner {
             graph.extend(section_chain[doc.tasks[t].section()].iter().copied());
             graph.end_node();
         }
-        for section in &doc.sections {
-            graph.extend(section.tasks.iter().copied());
+        for (s, section) in doc.sections.iter().enumerate() {
+            // The section's tasks that are not inside another task.
+            graph.extend((doc.section_own_tasks(s)).filter(|&t| doc.tasks[t].parent().is_none()));
             graph.extend(section.children.iter().map(|&c| n + c));
             graph.end_node();
         }

@@ -1,19 +1,34 @@
 //! The wave rule: descend while every task lies in one single child section,
 //! then the node's own tasks are a wave and each child section is a wave.
 
+use crate::location::narrow;
 use crate::taskfile::Document;
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct Wave {
     /// The section this wave is; for the node's own tasks, the node itself.
     pub section: usize,
     /// True for the wave of tasks that sit directly under the node, before
     /// its first subsection.
     pub own_tasks: bool,
-    /// Every task of the wave (parents and children), in document order.
-    pub tasks: Vec<usize>,
+    /// Every task of the wave (parents and children), in document order:
+    /// its sections' own stretches of the task list (`tasks()`), not an
+    /// index per task.
+    spans: Vec<std::ops::Range<u32>>,
     /// Subsections of the wave that hold tasks: its modules.
     pub modules: Vec<usize>,
+}
+
+impl Wave {
+    /// Every task of the wave (parents and children), in document order.
+    pub fn tasks(&self) -> impl Iterator<Item = usize> + Clone + '_ {
+        (self.spans.iter()).flat_map(|r| r.start as usize..r.end as usize)
+    }
+
+    /// How many tasks the wave has.
+    pub fn task_count(&self) -> usize {
+        self.spans.iter().map(|r| r.len()).sum()
+    }
 }
 
 /// The waves, and each task's wave.
@@ -51,7 +66,7 @@ pub fn waves(doc: &Document) -> (Vec<Wave>, Vec<usize>) {
         result.push(Wave {
             section: node,
             own_tasks: true,
-            tasks: Vec::new(),
+            spans: Vec::new(),
             modules: Vec::new(),
         });
     }
@@ -59,7 +74,7 @@ pub fn waves(doc: &Document) -> (Vec<Wave>, Vec<usize>) {
         result.push(Wave {
             section: c,
             own_tasks: false,
-            tasks: Vec::new(),
+            spans: Vec::new(),
             modules: with_tasks(c),
         });
     }
@@ -84,7 +99,12 @@ pub fn waves(doc: &Document) -> (Vec<Wave>, Vec<usize>) {
         }
         let w = wave_of_section[s];
         task_wave[range.clone()].fill(w);
-        result[w].tasks.extend(range);
+        let span = narrow(range.start)..narrow(range.end);
+        match result[w].spans.last_mut() {
+            // Sections one after the other in one wave: one stretch.
+            Some(last) if last.end == span.start => last.end = span.end,
+            _ => result[w].spans.push(span),
+        }
     }
     (result, task_wave)
 }

@@ -54,14 +54,14 @@ fn by_section(plan: &Plan) -> String {
             "  subgraph w{w}[\"{}\"]",
             mermaid_escape(&wave_label(plan, w))
         );
-        let mut sections: Vec<usize> = wave.tasks.iter().map(|&t| doc.tasks[t].section()).collect();
+        let mut sections: Vec<usize> = wave.tasks().map(|t| doc.tasks[t].section()).collect();
         sections.dedup();
         let mut seen = BTreeSet::new();
         for s in sections {
             if !seen.insert(s) {
                 continue;
             }
-            let tasks: Vec<usize> = (wave.tasks.iter().copied())
+            let tasks: Vec<usize> = (wave.tasks())
                 .filter(|&t| doc.tasks[t].section() == s)
                 .collect();
             let done = tasks.iter().filter(|&&t| plan.is_done(t)).count();
@@ -105,11 +105,11 @@ fn by_section(plan: &Plan) -> String {
 fn by_wave(plan: &Plan) -> String {
     let mut out = String::from("flowchart TD\n");
     for (w, wave) in plan.waves.iter().enumerate() {
-        let done = wave.tasks.iter().filter(|&&t| plan.is_done(t)).count();
+        let done = wave.tasks().filter(|&t| plan.is_done(t)).count();
         let label = format!(
             "{}: {} tasks, {done} done",
             wave_label(plan, w),
-            wave.tasks.len()
+            wave.task_count()
         );
         let _ = writeln!(out, "  w{w}[\"{}\"]", mermaid_escape(&label));
         // Under `order: graph` no wave waits for the one before; under
@@ -123,7 +123,7 @@ fn by_wave(plan: &Plan) -> String {
 
 /// Whether some task of wave `w` waits for the waves before it.
 fn waits_for_wave(plan: &Plan, w: usize) -> bool {
-    (plan.waves[w].tasks.iter()).any(|&t| plan.tracks.waits_for_waves(&plan.doc, t))
+    (plan.waves[w].tasks()).any(|t| plan.tracks.waits_for_waves(&plan.doc, t))
 }
 
 fn wave_label(plan: &Plan, w: usize) -> String {
@@ -148,21 +148,19 @@ fn render_tasks(plan: &Plan, flavor: Flavor) -> String {
     for (w, wave) in plan.waves.iter().enumerate() {
         let label = wave_label(plan, w);
         open_box(&mut out, flavor, &wave_id(plan, w), &label, 1);
-        section_box(&mut out, plan, flavor, wave.section, &wave.tasks, 2);
+        let tasks: Vec<usize> = wave.tasks().collect();
+        section_box(&mut out, plan, flavor, wave.section, &tasks, 2);
         close_box(&mut out, flavor, 1);
     }
     for w in 1..plan.waves.len() {
         // Under `pipeline: tracks` only the tasks outside tracks wait for
         // the wave before (arrows to them); under `order: graph` none does.
         let waits = |t: usize| plan.tracks.waits_for_waves(doc, t);
-        let tasks = &plan.waves[w].tasks;
-        if tasks.iter().all(|&t| waits(t)) {
+        let tasks = plan.waves[w].tasks();
+        if tasks.clone().all(waits) {
             wave_arrow(&mut out, plan, flavor, w - 1, &wave_id(plan, w), None);
         } else {
-            for &t in tasks
-                .iter()
-                .filter(|&&t| waits(t) && doc.tasks[t].parent().is_none())
-            {
+            for t in tasks.filter(|&t| waits(t) && doc.tasks[t].parent().is_none()) {
                 wave_arrow(&mut out, plan, flavor, w - 1, &format!("t{t}"), Some(t));
             }
         }
@@ -261,7 +259,7 @@ fn wave_id(plan: &Plan, w: usize) -> String {
 }
 
 fn first_node(plan: &Plan, wave: usize) -> String {
-    format!("t{}", plan.waves[wave].tasks[0])
+    format!("t{}", plan.waves[wave].tasks().next().unwrap_or_default())
 }
 
 fn section_box(

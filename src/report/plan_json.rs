@@ -88,7 +88,7 @@ fn write_to<W: Write>(plan: &Plan, workdir: &Path, j: &mut JsonOut<W>) -> std::i
         j.key("modules")?;
         j.str_array(w.modules.iter().map(|&m| doc.sections[m].id.as_str()))?;
         j.key("tasks")?;
-        j.str_array(w.tasks.iter().map(|&t| doc.id(t)))?;
+        j.str_array(w.tasks().map(|t| doc.id(t)))?;
         j.end_object()?;
     }
     j.end_array()?;
@@ -121,6 +121,8 @@ fn write_to<W: Write>(plan: &Plan, workdir: &Path, j: &mut JsonOut<W>) -> std::i
         j.key("in_order")?;
         j.bool(g.in_order)?;
         j.end_object()?;
+        // A group per task that limits its subtasks: thousands of them.
+        j.flush_some()?;
     }
     j.end_array()?;
 

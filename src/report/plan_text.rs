@@ -121,7 +121,7 @@ fn write_to(
         }
         let _ = writeln!(out, "{tail}");
         let mut current = wave.section;
-        for &t in &wave.tasks {
+        for t in wave.tasks() {
             let task = &doc.tasks[t];
             if task.section() != current {
                 current = task.section();

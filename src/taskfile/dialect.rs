@@ -172,7 +172,6 @@ pub(super) fn adopt_by_number(doc: &mut Document) {
     // where they are kept: only `tasks` changes here.
     let Document { ids, tasks, .. } = doc;
     let mut by_id: rustc_hash::FxHashMap<&str, usize> = Default::default();
-    let mut adopted = vec![false; tasks.len()];
     for i in 0..tasks.len() {
         let id = ids.task(i);
         if let Some((prefix, _)) = id.rsplit_once('.')
@@ -181,19 +180,10 @@ pub(super) fn adopt_by_number(doc: &mut Document) {
             && tasks[p].parent == tasks[i].parent
             && tasks[p].section == tasks[i].section
         {
-            adopted[i] = true;
             tasks[i].set_parent(p);
         }
         if !id.is_empty() {
             by_id.entry(id).or_insert(i);
-        }
-    }
-    // One pass to drop adopted tasks from their sections' lists, so a
-    // long flat list stays linear. (Subtasks are linked from parents
-    // after this.)
-    if adopted.iter().any(|&a| a) {
-        for s in &mut doc.sections {
-            s.tasks.retain(|&t| !adopted[t]);
         }
     }
 }
