@@ -305,8 +305,9 @@ impl Group {
 /// twins, numbered in document order (`compile`, `compile-2`).
 ///
 /// `id_at` holds where each item's own slug is written in `taken.text`; once
-/// an item's candidate id is settled, it holds that instead (an item's own
-/// slug is read only until then): one list for both, not two.
+/// the groups are split, each item's candidate id is written in item order
+/// and `id_at` holds that instead (an item's own slug is read only until
+/// then): one list for both, not two.
 fn name(
     items: &[Item],
     mut id_at: Vec<(u32, u32)>,
@@ -394,6 +395,11 @@ fn name(
     }
     // Whether an item is a twin that takes a number.
     let mut twin: Vec<bool> = vec![false; items.len()];
+    // The chain levels each item's id puts in front. Ids with headings in
+    // front are written after the loop, in the items' order: in the order
+    // groups split they would lie in `taken.text` at random, and a plan
+    // of a million tasks reads them in task order.
+    let mut chosen_of: Vec<u8> = vec![0; items.len()];
     // Parts of a group being split, by qualifier number + 1 (0: none).
     let mut part_of: Vec<u32> = vec![u32::MAX; q.distinct + 1];
     let mut parts: Vec<(usize, usize)> = Vec::new();
@@ -409,13 +415,14 @@ fn name(
             }
             // A clash with an explicit, dialect or section id: the nearest
             // heading left may tell it apart.
-            if (before.find(hashes[i], |&o| taken.id(o) == candidate)).is_some()
+            let clash = (before.find(hashes[i], |&o| taken.id(o) == candidate)).is_some()
                 && qual_at(i, level).is_some()
-                && prefix_len(i, g.chosen) + qual_len(i, level) < PREFIX_MAX
-            {
-                if id != id_at[i] {
-                    taken.text.truncate(id.0 as usize);
-                }
+                && prefix_len(i, g.chosen) + qual_len(i, level) < PREFIX_MAX;
+            // Made here for its hash only (again after the loop).
+            if id != id_at[i] {
+                taken.text.truncate(id.0 as usize);
+            }
+            if clash {
                 work.push(Group {
                     chosen: g.chosen | 1 << g.level,
                     level: g.level + 1,
@@ -423,7 +430,7 @@ fn name(
                 });
                 continue;
             }
-            id_at[i] = id;
+            chosen_of[i] = g.chosen as u8;
             continue;
         }
         // The nearest level whose headings differ among the members.
@@ -480,13 +487,17 @@ fn name(
             _ => {
                 for k in range {
                     let i = members[k] as usize;
-                    id_at[i] = compose(i, id_at[i], g.chosen, &mut taken.text);
+                    chosen_of[i] = g.chosen as u8;
                     twin[i] = true;
                 }
             }
         }
     }
     drop((members, before));
+    for (i, &chosen) in chosen_of.iter().enumerate() {
+        id_at[i] = compose(i, id_at[i], chosen as u32, &mut taken.text);
+    }
+    drop(chosen_of);
     // Unique ids first, the first in the file winning a clash, then twins
     // take numbers in file order: a task whose text reads `compile 2` keeps
     // `compile-2`. (Equal ids share a hash, so the table's order keeps the
