@@ -28,7 +28,6 @@ pub use waves::Wave;
 use refs::Aliases;
 
 use crate::error::{Error, PlanError};
-use crate::location::narrow;
 use crate::taskfile::{Document, Parallel, Pipeline, Span, Spanned};
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -115,7 +114,7 @@ impl Plan {
         let mut planner = Planner {
             tasks: (task_wave.into_iter().zip(settings))
                 .map(|(wave, settings)| PlannedTask {
-                    wave: narrow(wave),
+                    wave,
                     after: ThinVec::new(),
                     group_list: 0,
                     settings,
@@ -508,8 +507,7 @@ impl Planner {
             graph.end_node();
         }
         for (s, section) in doc.sections.iter().enumerate() {
-            // The section's tasks that are not inside another task.
-            graph.extend((doc.section_own_tasks(s)).filter(|&t| doc.tasks[t].parent().is_none()));
+            graph.extend(doc.section_top_tasks(s));
             graph.extend(section.children.iter().map(|&c| n + c));
             graph.end_node();
         }

@@ -32,7 +32,7 @@ impl Wave {
 }
 
 /// The waves, and each task's wave.
-pub fn waves(doc: &Document) -> (Vec<Wave>, Vec<usize>) {
+pub fn waves(doc: &Document) -> (Vec<Wave>, Vec<u32>) {
     let n = doc.sections.len();
     // A section's own tasks are one stretch of the task list: counted and
     // given their wave by ranges, without a pass over the tasks.
@@ -98,7 +98,7 @@ pub fn waves(doc: &Document) -> (Vec<Wave>, Vec<usize>) {
             continue;
         }
         let w = wave_of_section[s];
-        task_wave[range.clone()].fill(w);
+        task_wave[range.clone()].fill(narrow(w));
         let span = narrow(range.start)..narrow(range.end);
         match result[w].spans.last_mut() {
             // Sections one after the other in one wave: one stretch.

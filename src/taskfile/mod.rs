@@ -384,6 +384,12 @@ impl Document {
         self.tasks_starting_in(start, end)
     }
 
+    /// The tasks of `section` that are not inside another task (its own
+    /// tasks at the top), in document order.
+    pub fn section_top_tasks(&self, section: usize) -> impl Iterator<Item = usize> + '_ {
+        (self.section_own_tasks(section)).filter(|&t| self.tasks[t].parent().is_none())
+    }
+
     /// The tasks whose items start in `start..end` of the text, as a range
     /// of task indices (tasks are in document order).
     fn tasks_starting_in(&self, start: usize, end: usize) -> std::ops::Range<usize> {
@@ -586,9 +592,8 @@ impl Document {
                 (self.tasks[t].hints.absorb(c.hints), "for this task")
             } else {
                 let section = self.section_at(c.offset);
-                let first_task = (self.section_own_tasks(section))
-                    .find(|&t| self.tasks[t].parent().is_none())
-                    .map(|t| self.tasks[t].item().start);
+                let first_task =
+                    (self.section_top_tasks(section).next()).map(|t| self.tasks[t].item().start);
                 if section != 0 && first_task.is_some_and(|start| start < c.offset) {
                     let span = fenced.unwrap_or_else(|| self.source.span(c.offset, 4));
                     self.error(span, PlanError::HintOutOfPlace { block });
