@@ -14,6 +14,10 @@
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const LARGE: u64 = 4 << 20;
 
+/// Whether this process plans a large file (`prepare_for`).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+static LARGE_PLAN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Sets the heap up for planning a file of `file_len` bytes: a reserve of
 /// 16 times that (a plan touches about 7 times its file), at most 1 GiB.
 /// Once per process, before its threads start; later calls do nothing.
@@ -24,6 +28,7 @@ pub fn prepare_for(file_len: u64) {
         if file_len >= LARGE {
             let reserve = (file_len.saturating_mul(16)).min(1 << 30) as usize;
             ONCE.call_once(|| reserve_heap(reserve));
+            LARGE_PLAN.store(true, std::sync::atomic::Ordering::Relaxed);
         }
     }
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
@@ -75,6 +80,21 @@ fn reserve_heap(reserve: usize) {
         let from = (start + huge - 1) & !(huge - 1);
         if end > from + huge {
             libc::madvise(from as *mut libc::c_void, end - from, libc::MADV_HUGEPAGE);
+        }
+    }
+}
+
+/// Hands the pages of freed blocks back to the kernel, after a phase of a
+/// large plan that freed much (its scan's lists, the naming's tables): the
+/// heap keeps them otherwise (see `reserve_heap`), and the next phase's
+/// peak would sit on top of them. At a million tasks the peak falls from
+/// 384 to 360 MB, for a few ms. Small files are left alone, as above.
+pub fn give_back() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if LARGE_PLAN.load(std::sync::atomic::Ordering::Relaxed) {
+        // SAFETY: malloc_trim only returns free memory the heap holds.
+        unsafe {
+            libc::malloc_trim(0);
         }
     }
 }

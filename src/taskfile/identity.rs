@@ -361,6 +361,8 @@ fn name(
             first_of[i] = first;
         }
         drop(by_own);
+        // The table and the scan's freed lists: the ids' peak comes next.
+        crate::memory::give_back();
         // Groups in order of their first member, as the file has them.
         let mut start = 0;
         for (first, size) in sizes.iter_mut().enumerate() {

@@ -121,12 +121,15 @@ impl Document {
         items.retain(|i| !i.empty);
         let mut scratch = String::new();
         let mut copied_texts = String::new();
-        let texts: Vec<TextAt> = (items.iter())
-            .map(|i| {
-                let text = first_line_text(&source, i.text_start, &mut scratch);
-                TextAt::new(text, i.text_start, &source.text, &mut copied_texts)
-            })
-            .collect();
+        // Sized first: the items are one list per share, whose iterator
+        // does not say how long it is (a vector grown by doubling leaves
+        // the smaller copies behind, 8 MB at a million tasks).
+        let mut texts: Vec<TextAt> = Vec::with_capacity(items.len());
+        texts.extend(items.iter().map(|i| {
+            let at = i.text_start as usize;
+            let text = first_line_text(&source, at, &mut scratch);
+            TextAt::new(text, at, &source.text, &mut copied_texts)
+        }));
         let dialect = options.dialect.unwrap_or_else(|| {
             let heading = |at: usize| {
                 let before = scan.headings.partition_point(|h| h.start <= at);
@@ -140,7 +143,7 @@ impl Document {
                     .map(|(i, t)| dialect::Candidate {
                         text: t.get(&source.text, &copied_texts),
                         optional: i.optional,
-                        at: i.start,
+                        at: i.start as usize,
                     });
             dialect::detect(candidates, heading)
         });
@@ -160,16 +163,17 @@ impl Document {
         };
         doc.build_sections(&scan.headings);
         doc.build_tasks(&items, texts);
-        // Gone before ids are made (4 MB at 100,000 tasks, at what was the
-        // parse's peak).
+        // Gone before ids are made (2 MB at 100,000 tasks, at what was the
+        // parse's peak), with what growing the scan's lists left behind.
         drop(items);
+        crate::memory::give_back();
         // `- [ ]` alone is no task for GFM renderers; listed, so a person
         // sees why it does not run. (Kiro's `[ ]*` is no checkbox at all
         // outside its dialect.)
         for item in empty {
             if !item.optional || doc.dialect == Dialect::Kiro {
                 doc.ignored.push(Ignored {
-                    line: doc.source.span(item.bracket, 0).line(),
+                    line: doc.source.span(item.bracket as usize, 0).line(),
                     text: String::new(),
                     reason: "nothing after the checkbox",
                 });
@@ -179,6 +183,8 @@ impl Document {
         doc.attach_comments(scan.comments);
         let dialect_ids = std::mem::take(&mut doc.ids);
         doc.ids = identity::assign(&mut doc, dialect_ids);
+        // The naming's tables, before the plan is built beside the document.
+        crate::memory::give_back();
         doc.check_nul_bytes();
         doc
     }
@@ -448,17 +454,21 @@ impl Document {
         self.sections[1..].partition_point(|s| s.span.offset() <= offset)
     }
 
-    fn build_tasks(&mut self, items: &[scan::RawItem], texts: Vec<TextAt>) {
+    fn build_tasks(&mut self, items: &scan::Items, texts: Vec<TextAt>) {
         self.tasks.reserve(items.len());
         self.ids.tasks.reserve(items.len());
         let keep_optional = self.dialect == Dialect::Kiro;
         let mut stack: Vec<usize> = Vec::new();
         let mut lines = source::SpanCursor::default();
-        for (n, (item, text_at)) in items.iter().zip(texts).enumerate() {
+        let mut rest = items.iter().peekable();
+        let mut texts = texts.into_iter();
+        while let (Some(item), Some(text_at)) = (rest.next(), texts.next()) {
+            let (start, end) = (item.start as usize, item.end as usize);
+            let bracket = item.bracket as usize;
             let text = text_at.get(&self.source.text, &self.copied_texts);
             if item.in_quote {
                 self.ignored.push(Ignored {
-                    line: self.source.span_after(&mut lines, item.bracket, 0).line(),
+                    line: self.source.span_after(&mut lines, bracket, 0).line(),
                     text: text.to_owned(),
                     reason: "in a block quote",
                 });
@@ -469,30 +479,31 @@ impl Document {
             }
             while stack
                 .last()
-                .is_some_and(|&t| self.tasks[t].item().end <= item.start)
+                .is_some_and(|&t| self.tasks[t].item().end <= start)
             {
                 stack.pop();
             }
             let index = self.tasks.len();
             let parent = stack.last().copied();
-            let section = self.section_at(item.start);
-            let checkbox = self.source.span_after(&mut lines, item.bracket, 3);
+            let section = self.section_at(start);
+            let checkbox = self.source.span_after(&mut lines, bracket, 3);
             // Only comments follow the checkbox (`- [ ] <!-- id: a -->`).
-            let empty = text.is_empty() && body_is_blank(&self.source, item.bracket, item.end);
+            let empty = text.is_empty() && body_is_blank(&self.source, bracket, end);
             // The dialect reads the task's own lines, not its subtasks': a
             // subtask's `_Depends:` is the subtask's.
             let marks = if self.dialect == Dialect::Kiro {
-                let first_child = items.get(n + 1).filter(|next| next.start < item.end);
-                let end = first_child.map_or(item.end, |child| child.start);
+                let first_child = rest.peek().filter(|next| next.start < item.end);
+                let end = first_child.map_or(end, |child| child.start as usize);
                 let mut own = String::new();
-                body_into(&self.source, item.bracket, end, &mut own);
+                body_into(&self.source, bracket, end, &mut own);
                 dialect::marks(self.dialect, text, &own)
             } else {
                 // Only Kiro reads bodies.
                 dialect::marks(self.dialect, text, "")
             };
             if !marks.depends.is_empty() {
-                let span = (self.source).span_after(&mut lines, item.text_start, text.len());
+                let span =
+                    (self.source).span_after(&mut lines, item.text_start as usize, text.len());
                 (self.depends_at).push((narrow(index), narrow(self.depends.len())));
                 (self.depends)
                     .extend((marks.depends.into_iter()).map(|(value, _)| Spanned { value, span }));
@@ -516,8 +527,8 @@ impl Document {
                 checked: item.checked,
                 optional: item.optional,
                 parallel_mark: marks.parallel,
-                item_start: narrow(item.start),
-                item_end: narrow(item.end),
+                item_start: item.start,
+                item_end: item.end,
                 section: narrow(section),
                 parent: parent.map_or(NO_PARENT, narrow),
                 first_child: NO_TASK,

@@ -8,6 +8,7 @@
 
 use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
+use crate::location::narrow;
 use crate::taskfile::Source;
 use crate::taskfile::checkpoint;
 use crate::taskfile::comments;
@@ -16,16 +17,17 @@ use crate::taskfile::pieces;
 
 #[derive(Debug, Clone)]
 pub struct RawItem {
-    /// The list item's byte range.
-    pub start: usize,
-    pub end: usize,
+    /// The list item's byte range. Offsets are `u32`s, as in a `Span`
+    /// (a `Source` is never longer): 20 bytes an item, not 40.
+    pub start: u32,
+    pub end: u32,
     /// Offset of the `[` of the checkbox.
-    pub bracket: usize,
+    pub bracket: u32,
     pub checked: bool,
     /// Kiro's `- [ ]* …`: not a GFM task; kept only by the Kiro dialect.
     pub optional: bool,
     /// Where the task's text starts, after the checkbox and spaces.
-    pub text_start: usize,
+    pub text_start: u32,
     pub in_quote: bool,
     /// Nothing but blanks after the checkbox on its line: no task, as for
     /// cmark-gfm (github.com), whatever lines follow.
@@ -41,10 +43,42 @@ pub struct RawHeading {
 
 #[derive(Debug, Default)]
 pub struct Scan {
-    pub items: Vec<RawItem>,
+    pub items: Items,
     pub headings: Vec<RawHeading>,
     /// Hint comments and ```` ```gate ```` blocks, in document order.
     pub comments: Vec<Comment>,
+}
+
+/// The list items with a checkbox, in document order: one list per thread
+/// that scanned a share of the text, kept as they are. Joined into one they
+/// would be copied while all of them are held (80 MB more at the peak of a
+/// 1,000,000-task plan).
+#[derive(Debug, Default)]
+pub struct Items(Vec<Vec<RawItem>>);
+
+impl Items {
+    pub fn iter(&self) -> impl Iterator<Item = &RawItem> + Clone {
+        self.0.iter().flatten()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.iter().map(Vec::len).sum()
+    }
+
+    pub fn retain(&mut self, mut keep: impl FnMut(&RawItem) -> bool) {
+        for share in &mut self.0 {
+            share.retain(&mut keep);
+        }
+    }
+
+    /// The items of the share being scanned (the last).
+    fn share(&mut self) -> &mut Vec<RawItem> {
+        if self.0.is_empty() {
+            self.0.push(Vec::new());
+        }
+        let last = self.0.len() - 1;
+        &mut self.0[last]
+    }
 }
 
 /// No metadata blocks: pulldown-cmark takes any `---` line followed by a
@@ -146,7 +180,7 @@ pub fn scan_in_pieces(source: &Source, min_piece: usize) -> Scan {
             let mut scans = scans.into_iter();
             let mut all = scans.next().unwrap_or_default();
             for mut scan in scans {
-                all.items.append(&mut scan.items);
+                all.items.0.append(&mut scan.items.0);
                 all.headings.append(&mut scan.headings);
                 all.comments.append(&mut scan.comments);
             }
@@ -220,7 +254,7 @@ fn scan_range(
             let cut = (pieces::next_cut(text, start.saturating_add(want)).filter(|_| may_cut))
                 .filter(|&cut| cut < end)
                 .unwrap_or(end);
-            let kept = (scanner.out.items.len(), scanner.out.headings.len());
+            let kept = (scanner.out.items.share().len(), scanner.out.headings.len());
             let comments = scanner.out.comments.len();
             scanner.parse(start, cut, first);
             let runs_on = pieces::runs_on(text, start, cut, scanner.last_top);
@@ -234,7 +268,7 @@ fn scan_range(
             // The last block may run on past the cut: parse it again with the
             // next piece, in a piece twice as long (so a long fence costs a
             // linear amount of parsing, not a square).
-            scanner.out.items.truncate(kept.0);
+            scanner.out.items.share().truncate(kept.0);
             scanner.out.headings.truncate(kept.1);
             scanner.out.comments.truncate(comments);
             want = (cut - start) * 2;
@@ -329,17 +363,18 @@ impl Scanner<'_> {
             if let Some((checked, optional, after)) =
                 first_text.then(|| marker_at(text, range.start)).flatten()
             {
-                out.items.push(RawItem {
-                    start: item.start,
-                    end: item.end,
-                    bracket: range.start,
+                let items = out.items.share();
+                items.push(RawItem {
+                    start: narrow(item.start),
+                    end: narrow(item.end),
+                    bracket: narrow(range.start),
                     checked,
                     optional,
-                    text_start: skip_blanks(text, after),
+                    text_start: narrow(skip_blanks(text, after)),
                     in_quote: self.quote_depth > 0,
                     empty: rest_is_blank(source, after),
                 });
-                item.task = Some(out.items.len() - 1);
+                item.task = Some(items.len() - 1);
             }
         }
         match event {
@@ -366,20 +401,21 @@ impl Scanner<'_> {
                 };
                 let after = skip_blanks(text, bracket + 3);
                 let raw = RawItem {
-                    start: item.start,
-                    end: item.end,
-                    bracket,
+                    start: narrow(item.start),
+                    end: narrow(item.end),
+                    bracket: narrow(bracket),
                     checked,
                     optional: false,
-                    text_start: after,
+                    text_start: narrow(after),
                     in_quote: self.quote_depth > 0,
                     empty: rest_is_blank(source, bracket + 3),
                 };
+                let items = out.items.share();
                 match item.task {
-                    Some(i) => out.items[i] = raw,
+                    Some(i) => items[i] = raw,
                     None => {
-                        out.items.push(raw);
-                        item.task = Some(out.items.len() - 1);
+                        items.push(raw);
+                        item.task = Some(items.len() - 1);
                     }
                 }
             }
@@ -505,7 +541,7 @@ mod tests {
             .iter()
             .map(|i| {
                 (
-                    text[i.text_start..s.line_end(i.text_start)].to_owned(),
+                    text[i.text_start as usize..s.line_end(i.text_start as usize)].to_owned(),
                     i.checked,
                     i.optional,
                 )
@@ -517,7 +553,7 @@ mod tests {
     fn found(text: &str, min_piece: usize) -> (Vec<usize>, Vec<(usize, String)>, usize) {
         let s = Source::new("t.md".into(), text.into(), 0);
         let scan = scan_in_pieces(&s, min_piece);
-        let items = scan.items.iter().map(|i| i.bracket).collect();
+        let items = scan.items.iter().map(|i| i.bracket as usize).collect();
         let headings = (scan.headings.iter())
             .map(|h| (h.start, h.title.clone()))
             .collect();
