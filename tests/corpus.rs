@@ -280,13 +280,13 @@ fn every_checkbox_span_points_at_its_brackets() {
                 return Err(format!("task `{id}`: no checkbox at byte {at}"));
             }
             // line:column (in characters) of the span is the `[` too.
-            let line = doc.source.line_text(t.checkbox().line());
-            if line.chars().nth(t.checkbox().column() - 1) != Some('[') {
+            let line = doc.source.line_text(doc.checkbox(t).line());
+            if line.chars().nth(doc.checkbox(t).column() - 1) != Some('[') {
                 return Err(format!(
                     "task `{}`: line {} column {} is not its `[`: {line:?}",
                     id,
-                    t.checkbox().line(),
-                    t.checkbox().column()
+                    doc.checkbox(t).line(),
+                    doc.checkbox(t).column()
                 ));
             }
             if !doc.text_of(t).is_empty()
@@ -308,7 +308,7 @@ fn task_view(doc: &Document) -> Vec<(usize, bool, bool, String)> {
     (doc.tasks.iter())
         .map(|t| {
             (
-                t.checkbox().line(),
+                doc.checkbox(t).line(),
                 t.checked,
                 t.optional,
                 doc.text_of(t).to_owned(),
@@ -331,7 +331,7 @@ fn parsing_in_pieces_reads_every_file_as_parsing_it_whole() {
                     format!(
                         "{} {:?} {:?} {} {:?} {:?} {:?} {:?} {:?}",
                         doc.id(i),
-                        t.checkbox(),
+                        doc.checkbox(t),
                         doc.text_of(t),
                         t.item().start,
                         t.section(),
@@ -810,7 +810,7 @@ fn look_alikes_in_fences_comments_and_tables_are_not_tasks() {
     let lines: Vec<_> = doc
         .tasks
         .iter()
-        .map(|t| (t.checkbox().line(), t.checked))
+        .map(|t| (doc.checkbox(t).line(), t.checked))
         .collect();
     assert_eq!(lines, [(12, true), (13, true), (14, true), (15, false)]);
     assert_eq!(doc.sections[1].title, "How to Create Task List");
@@ -818,12 +818,12 @@ fn look_alikes_in_fences_comments_and_tables_are_not_tasks() {
     assert!(read(&file("steering__spec-task-planning")).tasks.is_empty());
     // `[~]`, `[/]`, `[-]`, `[?]`... are not checkboxes.
     let doc = read(&file("WORK_STREAM_TASKS"));
-    assert!(doc.tasks.iter().all(|t| t.checkbox().line() != 192));
+    assert!(doc.tasks.iter().all(|t| doc.checkbox(t).line() != 192));
     assert!(doc.source.line_text(192).starts_with("- [~]"));
     let doc = read(&file("checkbox-test"));
     assert_eq!(doc.tasks.len(), 11);
     assert!((doc.tasks.iter()).all(|t| matches!(
-        doc.source.text.as_bytes()[t.checkbox().offset() + 1],
+        doc.source.text.as_bytes()[t.checkbox_offset() + 1],
         b' ' | b'x' | b'X'
     )));
     // "- 1. [ ] item" is a task (an ordered task item inside a bullet);

@@ -104,7 +104,7 @@ fn run_batch_found(doc: &Document) -> Found {
     Found {
         tasks: (doc.tasks.iter())
             .filter(|t| !t.optional)
-            .map(|t| (t.checkbox().line(), t.checked))
+            .map(|t| (doc.checkbox(t).line(), t.checked))
             .collect(),
         quoted: (doc.ignored.iter())
             .filter(|i| i.reason == "in a block quote")
@@ -285,7 +285,7 @@ fn compare(text: &str) -> Result<Vec<Difference>, String> {
     );
     // Optional Kiro items are no GFM tasks: comrak must not see them.
     for t in doc.tasks.iter().filter(|t| t.optional) {
-        if theirs.tasks.iter().any(|x| x.0 == t.checkbox().line()) {
+        if theirs.tasks.iter().any(|x| x.0 == doc.checkbox(t).line()) {
             problems.push(format!(
                 "comrak calls Kiro optional `{}` a task",
                 doc.text_of(t)
@@ -357,7 +357,7 @@ fn kiro_optional_items_are_the_only_extra_tasks_in_kiro_files() {
             "{}",
             doc.text_of(t)
         );
-        assert!(!theirs.iter().any(|x| x.0 == t.checkbox().line()));
+        assert!(!theirs.iter().any(|x| x.0 == doc.checkbox(t).line()));
     }
 }
 
@@ -556,7 +556,7 @@ fn the_differences_are_what_run_batch_sees() {
         );
         doc.tasks
             .iter()
-            .map(|t| (t.checkbox().line(), t.checked, doc.text_of(t).to_owned()))
+            .map(|t| (doc.checkbox(t).line(), t.checked, doc.text_of(t).to_owned()))
             .collect::<Vec<_>>()
     };
     // A tab in the brackets is an open task, ticked like any other.

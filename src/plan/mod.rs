@@ -447,7 +447,7 @@ impl Planner {
                     && w > planned.wave()
                 {
                     let span = (self.after_spans.get(&(t, target)).copied())
-                        .unwrap_or(doc.tasks[t].checkbox());
+                        .unwrap_or(doc.checkbox(&doc.tasks[t]));
                     errors.push((span, later(t, dep_id, w)));
                 }
             }
@@ -520,7 +520,7 @@ impl Planner {
                 }
             };
             let span = if cycle[0] < n {
-                doc.tasks[cycle[0]].checkbox()
+                doc.checkbox(&doc.tasks[cycle[0]])
             } else {
                 doc.sections[cycle[0] - n].span
             };

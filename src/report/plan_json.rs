@@ -9,7 +9,7 @@ use std::path::Path;
 
 use crate::plan::{GroupOwner, Plan};
 use crate::report::json_out::JsonOut;
-use crate::taskfile::{Document, IdSource};
+use crate::taskfile::{Document, IdSource, SpanCursor};
 
 /// The version of this JSON: it changes when a field is removed, renamed or
 /// changes its type or meaning (2: `gate` is the command as one string;
@@ -96,8 +96,9 @@ fn write_to<W: Write>(plan: &Plan, workdir: &Path, j: &mut JsonOut<W>) -> std::i
     j.key("tasks")?;
     j.begin_array()?;
     let mut body = String::new();
+    let mut lines = SpanCursor::default();
     for i in 0..doc.tasks.len() {
-        write_task(j, plan, i, &paths, &mut body)?;
+        write_task(j, plan, i, &paths, &mut body, &mut lines)?;
         j.flush_some()?;
     }
     j.end_array()?;
@@ -166,6 +167,7 @@ fn write_task<W: Write>(
     i: usize,
     paths: &[String],
     body: &mut String,
+    lines: &mut SpanCursor,
 ) -> std::io::Result<()> {
     let doc = &plan.doc;
     let t = &doc.tasks[i];
@@ -208,10 +210,11 @@ fn write_task<W: Write>(
         IdSource::Dialect => key!("id_source" = "\"dialect\"")?,
         IdSource::Slug => key!("id_source" = "\"slug\"")?,
     }
+    let checkbox = doc.checkbox_after(lines, t);
     key!("line")?;
-    j.uint(t.checkbox().line() as u64)?;
+    j.uint(checkbox.line() as u64)?;
     key!("column")?;
-    j.uint(t.checkbox().column() as u64)?;
+    j.uint(checkbox.column() as u64)?;
     key!("checked", t.checked)?;
     key!("done", plan.is_done(i))?;
     key!("optional", t.optional)?;

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use crate::plan::{EdgeFrom, Group, GroupOwner, Plan};
 use crate::report::plural;
-use crate::taskfile::{Document, IdSource};
+use crate::taskfile::{Document, IdSource, SpanCursor};
 
 const TEXT_WIDTH: usize = 72;
 /// The widest line, in terminal columns.
@@ -102,6 +102,7 @@ fn write_to(
     tracks(out, plan);
     // The notes of a task, reused from task to task.
     let mut notes = String::new();
+    let mut lines = SpanCursor::default();
     for (w, wave) in plan.waves.iter().enumerate() {
         let head = format!("wave {}", w + 1);
         let mut tail = String::new();
@@ -136,7 +137,7 @@ fn write_to(
                 let room = WIDTH.saturating_sub(width(&tail) + 4);
                 let _ = writeln!(out, "  § {}{tail}", fit_path(&rel, room));
             }
-            task_line(out, &mut notes, plan, t);
+            task_line(out, &mut notes, plan, t, &mut lines);
             flush_some(out)?;
         }
     }
@@ -168,7 +169,7 @@ fn write_to(
     Ok(())
 }
 
-fn task_line(out: &mut String, notes: &mut String, plan: &Plan, t: usize) {
+fn task_line(out: &mut String, notes: &mut String, plan: &Plan, t: usize, lines: &mut SpanCursor) {
     let doc = &plan.doc;
     let task = &doc.tasks[t];
     let p = &plan.tasks[t];
@@ -291,7 +292,7 @@ fn task_line(out: &mut String, notes: &mut String, plan: &Plan, t: usize) {
     out.push_str("  ");
     let head_width = width(&out[head_start..]);
     let mut line = itoa::Buffer::new();
-    let line = line.format(task.checkbox().line());
+    let line = line.format(doc.checkbox_after(lines, task).line());
     // `  :{line}`
     let end_width = 3 + line.len();
     let room = WIDTH.saturating_sub(head_width + end_width);

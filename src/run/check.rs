@@ -329,7 +329,7 @@ fn check_run_agents(plan: &Plan, run: &RunOptions, found: &mut Vec<Finding>) {
             "agent-cannot-run"
         };
         if plan.tasks[p.task].settings.agent.is_some() || code == "no-shell-block" {
-            let at = plan.doc.location(task.checkbox());
+            let at = plan.doc.location(plan.doc.checkbox(task));
             found.push(Finding::at(Severity::Error, code, &at, p.message));
         } else {
             let file = plan.doc.source.path.clone();

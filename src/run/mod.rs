@@ -353,7 +353,7 @@ pub fn check_agents(
                 message: format!(
                     "task `{}` (line {}) {problem}",
                     plan.doc.id(t),
-                    task.checkbox().line()
+                    plan.doc.checkbox(task).line()
                 ),
             });
         }
@@ -376,7 +376,7 @@ pub fn check_agents(
                             message: format!(
                                 "task `{}` (line {}), from attempt {}: {problem}",
                                 plan.doc.id(t),
-                                task.checkbox().line(),
+                                plan.doc.checkbox(task).line(),
                                 e.from
                             ),
                         });

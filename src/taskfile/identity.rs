@@ -93,7 +93,7 @@ fn line_of(doc: &Document, owner: u32) -> usize {
     match ids::owner(owner) {
         IdOwner::Task(t) => match (&doc.tasks[t].hints.id, doc.tasks[t].id_source) {
             (Some(id), IdSource::Hint) => id.span.line(),
-            _ => doc.tasks[t].checkbox().line(),
+            _ => doc.checkbox(&doc.tasks[t]).line(),
         },
         IdOwner::Section(s) => match (&doc.sections[s].hints.id, doc.sections[s].id_source) {
             (Some(id), IdSource::Hint) => id.span.line(),
@@ -220,8 +220,8 @@ fn dialect_ids(doc: &mut Document, taken: &mut Taken) {
             let id = taken.task_id(t).to_owned();
             let first_line = taken
                 .find(&id)
-                .map_or(task.checkbox().line(), |o| line_of(doc, o));
-            let span = task.checkbox();
+                .map_or(doc.checkbox(task).line(), |o| line_of(doc, o));
+            let span = doc.checkbox(task);
             taken.clear_task(t);
             doc.warn(
                 span,

@@ -34,6 +34,7 @@ pub use ids::{IdOwner, by_last_segments};
 pub(crate) use legacy_ids::legacy_ids_where;
 pub use legacy_ids::{LegacyIds, find_task, legacy_ids};
 pub use slug::{ID_MAX, slug};
+pub(crate) use source::SpanCursor;
 pub use source::{Source, Span};
 pub use task::{Children, Task};
 use task::{NO_PARENT, NO_TASK, TextAt};
@@ -200,6 +201,20 @@ impl Document {
         task.text.get(&self.source.text, &self.copied_texts)
     }
 
+    /// The checkbox `[ ]` of a task of this document: its span starts at
+    /// the `[`. Its line is counted here, from the line index (under a
+    /// microsecond); passes over every task in order count on with a
+    /// `SpanCursor` instead.
+    pub fn checkbox(&self, task: &Task) -> Span {
+        self.source.span(task.checkbox_offset(), 3)
+    }
+
+    /// [`Document::checkbox`] for passes over tasks in document order,
+    /// counting lines on from where `cursor` was.
+    pub(crate) fn checkbox_after(&self, cursor: &mut SpanCursor, task: &Task) -> Span {
+        self.source.span_after(cursor, task.checkbox_offset(), 3)
+    }
+
     /// Task `t`'s id: its `id` hint, else the dialect's id, else a slug.
     pub fn id(&self, t: usize) -> &str {
         self.ids.task(t)
@@ -253,7 +268,7 @@ impl Document {
         let mut out = String::new();
         body_into(
             &self.source,
-            task.checkbox().offset(),
+            task.checkbox_offset(),
             task.item().end,
             &mut out,
         );
@@ -265,7 +280,7 @@ impl Document {
     /// only look at words, without copying it).
     pub fn raw_body(&self, t: usize) -> &str {
         let task = &self.tasks[t];
-        text::body_raw(&self.source, task.checkbox().offset(), task.item().end)
+        text::body_raw(&self.source, task.checkbox_offset(), task.item().end)
     }
 
     /// Task `t`'s own body, up to its first subtask, appended to `out`
@@ -277,7 +292,7 @@ impl Document {
                 next.item().start < task.item().end && next.item().start > task.item().start
             })
             .map_or(task.item().end, |next| next.item().start);
-        body_into(&self.source, task.checkbox().offset(), end, out);
+        body_into(&self.source, task.checkbox_offset(), end, out);
     }
 
     /// Diagnostics become an error; a document without errors passes through.
@@ -486,7 +501,6 @@ impl Document {
             let index = self.tasks.len();
             let parent = stack.last().copied();
             let section = self.section_at(start);
-            let checkbox = self.source.span_after(&mut lines, bracket, 3);
             // Only comments follow the checkbox (`- [ ] <!-- id: a -->`).
             let empty = text.is_empty() && body_is_blank(&self.source, bracket, end);
             // The dialect reads the task's own lines, not its subtasks': a
@@ -512,7 +526,7 @@ impl Document {
             // no longer needed.
             if empty {
                 self.warn(
-                    checkbox,
+                    self.source.span_after(&mut lines, bracket, 3),
                     "this task is empty: it has no text and no body for an agent to work from"
                         .into(),
                 );
@@ -521,9 +535,7 @@ impl Document {
             self.tasks.push(Task {
                 text: text_at,
                 id_source: IdSource::Dialect,
-                checkbox_at: narrow(checkbox.offset()),
-                checkbox_line: narrow(checkbox.line()),
-                checkbox_column: narrow(checkbox.column()),
+                checkbox_at: item.bracket,
                 checked: item.checked,
                 optional: item.optional,
                 parallel_mark: marks.parallel,
@@ -663,7 +675,7 @@ impl Document {
             if !self.text(t).contains('\0') {
                 continue;
             }
-            let start = self.tasks[t].checkbox().offset();
+            let start = self.tasks[t].checkbox_offset();
             let line = &self.source.text[start..self.source.line_end(start)];
             if let Some(i) = line.find('\0') {
                 let span = self.source.span(start + i, 1);
@@ -771,14 +783,15 @@ mod tests {
     /// field that earns it.
     #[test]
     fn tasks_and_sections_stay_within_their_memory_budget() {
-        // 56: the dialect's dependencies kept beside the tasks that have
+        // 48: the checkbox's line and column counted when asked for, not
+        // kept. 56: the dialect's dependencies kept beside the tasks that have
         // them (an 8-byte list pointer here before). 64 before that: the
         // checkbox's length (always 3) and a flag in the text's place that
         // had 4 bytes of their own. 72 before that: the id, a 16-byte
         // pointer to a block of its own, gone to the document's one string
         // of ids.
         let task = std::mem::size_of::<Task>();
-        assert!(task <= 56, "{task}");
+        assert!(task <= 48, "{task}");
         // Sections are fewer (one per heading), but a file may have 100,000
         // (a dry run of that many waves). 104: a section's tasks found from
         // the task list, not listed in it (112 before). 112: hints boxed

@@ -4,7 +4,7 @@
 //! Never reads the file's text: ids, texts and bodies are `Document`'s.
 
 use crate::location::narrow;
-use crate::taskfile::{IdSource, Source, Span, TaskHints};
+use crate::taskfile::{IdSource, Source, TaskHints};
 
 /// One task item. A plan of 100,000 tasks holds 100,000 of these, so it is
 /// kept small (56 bytes, tested): positions as `u32`s (see
@@ -17,11 +17,10 @@ pub struct Task {
     /// Where the text is (see [`TextAt`]).
     pub(super) text: TextAt,
     pub id_source: IdSource,
-    /// Where the checkbox's `[` is: offset, line, column (its span is
-    /// always 3 bytes long: `checkbox()`).
+    /// Where the checkbox's `[` is (its span is always 3 bytes long); its
+    /// line and column are counted when asked for (`Document::checkbox`),
+    /// not kept: 8 bytes a task, read by few.
     pub(super) checkbox_at: u32,
-    pub(super) checkbox_line: u32,
-    pub(super) checkbox_column: u32,
     pub checked: bool,
     pub optional: bool,
     /// The dialect's `[P]` / `(P)` marker.
@@ -65,14 +64,10 @@ impl Task {
         (self.parent != NO_PARENT).then_some(self.parent as usize)
     }
 
-    /// The checkbox `[ ]`: its span starts at the `[`.
-    pub fn checkbox(&self) -> Span {
-        Span::new(
-            self.checkbox_at as usize,
-            3,
-            self.checkbox_line as usize,
-            self.checkbox_column as usize,
-        )
+    /// Where the checkbox's `[` is, as an offset in `Source::text`; its
+    /// span is `Document::checkbox`.
+    pub fn checkbox_offset(&self) -> usize {
+        self.checkbox_at as usize
     }
 
     /// Whether it has subtasks.
@@ -123,7 +118,7 @@ impl std::fmt::Debug for Task {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Task")
             .field("id_source", &self.id_source)
-            .field("checkbox", &self.checkbox())
+            .field("checkbox_at", &self.checkbox_at)
             .field("checked", &self.checked)
             .field("optional", &self.optional)
             .field("text", &self.text)
