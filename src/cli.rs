@@ -478,7 +478,7 @@ fn tick(args: &TickArgs) -> Result<i32, Error> {
     let mut ticks = Vec::new();
     for id in &args.ids {
         let full = match crate::taskfile::find_task(&doc, id) {
-            Ok(Some(t)) => doc.id(t).to_owned(),
+            Ok(Some(t)) => doc.id(t).into_owned(),
             Ok(None) => return Err(tick::not_found(&doc, id)),
             Err(candidates) => {
                 return Err(Error::AmbiguousTask {

@@ -475,14 +475,17 @@ impl std::error::Error for Error {
 }
 
 /// The closest of `candidates` to `word`, if it is close enough to be a typo.
-pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn suggest<S: AsRef<str>>(
+    word: &str,
+    candidates: impl IntoIterator<Item = S>,
+) -> Option<String> {
     let lower = word.to_lowercase();
     candidates
         .into_iter()
-        .map(|c| (strsim::levenshtein(&lower, &c.to_lowercase()), c))
-        .filter(|&(d, c)| d <= 2 && 2 * d < word.chars().count().max(c.chars().count()))
+        .map(|c| (strsim::levenshtein(&lower, &c.as_ref().to_lowercase()), c))
+        .filter(|(d, c)| *d <= 2 && 2 * d < word.chars().count().max(c.as_ref().chars().count()))
         .min_by_key(|&(d, _)| d)
-        .map(|(_, c)| c.to_owned())
+        .map(|(_, c)| c.as_ref().to_owned())
 }
 
 #[cfg(test)]

@@ -90,7 +90,8 @@ fn place(file: Option<PathBuf>) -> Result<Place, Error> {
 
 fn post(args: PostArgs) -> Result<i32, Error> {
     let p = place(args.file)?;
-    let ids = (p.doc.task_ids()).chain(p.doc.sections.iter().skip(1).map(|s| s.id.as_str()));
+    let ids = (p.doc.task_ids())
+        .chain((p.doc.sections.iter().skip(1)).map(|s| std::borrow::Cow::Borrowed(s.id.as_str())));
     // A full id, or its last segments when only one id ends that way (as
     // `after` reads them).
     let to = if args.to == "all" || ids.clone().any(|i| i == args.to) {
@@ -114,9 +115,9 @@ fn post(args: PostArgs) -> Result<i32, Error> {
         let olds = (old.tasks.iter().zip(p.doc.task_ids())).chain(
             (old.sections.iter().zip(&p.doc.sections))
                 .skip(1)
-                .map(|(o, s)| (o, s.id.as_str())),
+                .map(|(o, s)| (o, std::borrow::Cow::Borrowed(s.id.as_str()))),
         );
-        let pairs: Vec<(&String, &str)> = olds.collect();
+        let pairs: Vec<(&String, std::borrow::Cow<str>)> = olds.collect();
         let full = match pairs.iter().find(|(o, _)| **o == args.to) {
             Some(&(o, _)) => Some(o.clone()),
             None => {
@@ -128,10 +129,10 @@ fn post(args: PostArgs) -> Result<i32, Error> {
         pairs
             .iter()
             .find(|(o, _)| **o == full)
-            .map(|(_, now)| (*now).to_owned())
+            .map(|(_, now)| now.to_string())
     });
     let Some(to) = to else {
-        let tasks: Vec<&str> = p.doc.task_ids().collect();
+        let tasks: Vec<String> = p.doc.task_ids().map(String::from).collect();
         let sections: Vec<&str> = p
             .doc
             .sections
@@ -143,7 +144,7 @@ fn post(args: PostArgs) -> Result<i32, Error> {
             "no task or section `{}` in `{}`\n  = help: address a task ({}), a section ({}), or `all`",
             args.to,
             p.doc.source.display_path(),
-            list(&tasks),
+            list(&tasks.iter().map(String::as_str).collect::<Vec<_>>()),
             list(&sections)
         )));
     };

@@ -244,7 +244,7 @@ fn reading_and_writing_back_unchanged_is_byte_exact() {
         let done: Vec<Tick> = (doc.tasks.iter().zip(doc.task_ids()))
             .filter(|(t, _)| t.checked)
             .map(|(_, id)| Tick {
-                id: id.to_owned(),
+                id: id.into_owned(),
                 text: None,
             })
             .collect();
@@ -484,7 +484,7 @@ fn tick_everything(path: &Path) -> Result<usize, String> {
     // Ticks change bytes in place, so state offsets stay where they were.
     let open: Vec<(String, usize)> = (first.tasks.iter().zip(first.task_ids()))
         .filter(|(t, _)| !t.checked)
-        .map(|(t, id)| (id.to_owned(), t.state_offset(&first.source)))
+        .map(|(t, id)| (id.into_owned(), t.state_offset(&first.source)))
         .collect();
     // Single ticks; for a very long file every `stride`-th task is ticked
     // alone and the tasks between in one call.
@@ -554,7 +554,7 @@ fn tick_everything(path: &Path) -> Result<usize, String> {
     }
     // Undo the last task ticked: its box and its parents' boxes clear, nothing else.
     if let Some((id, _)) = open.last() {
-        let t = doc.task_ids().position(|i| i == id).unwrap();
+        let t = doc.task_ids().position(|i| *i == **id).unwrap();
         let mut want = with_ancestors(&doc, t);
         want.sort();
         age(&copy);
@@ -762,7 +762,7 @@ fn line_endings_and_missing_final_newlines_survive_ticking() {
         let (_dir, copy) = scratch_copy(&path);
         let ticks: Vec<Tick> = (doc.task_ids())
             .map(|id| Tick {
-                id: id.to_owned(),
+                id: id.into_owned(),
                 text: None,
             })
             .collect();
@@ -843,7 +843,7 @@ fn spec_kit_files_keep_their_ids_and_front_matter() {
         return;
     }
     let doc = read(&file("precta__specs__001"));
-    let ids: Vec<_> = doc.task_ids().map(str::to_owned).collect();
+    let ids: Vec<_> = doc.task_ids().map(std::borrow::Cow::into_owned).collect();
     let want: Vec<_> = (1..=154).map(|n| format!("T{n:03}")).collect();
     assert_eq!(ids, want);
     // The template's front matter has a blank line after `---`; it is no
@@ -980,11 +980,11 @@ fn fixture_speckit_front_matter_ids_markers_and_dependencies() {
     let plan = Plan::build(doc, PlanOptions::default()).unwrap();
     assert_eq!(plan.waves.len(), 2);
     // In order, `[P]` neighbours together: T002 and T003 wait only for T001.
-    let after = |t: usize| -> Vec<&str> {
+    let after = |t: usize| -> Vec<String> {
         plan.tasks[t]
             .after
             .iter()
-            .map(|e| plan.target_id(e.target()))
+            .map(|e| plan.target_id(e.target()).into_owned())
             .collect()
     };
     assert_eq!(after(1), ["T001"]);

@@ -276,7 +276,7 @@ fn view(doc: &Document) -> Vec<(usize, bool, String, String)> {
                 doc.checkbox(t).line(),
                 t.checked,
                 doc.text_of(t).to_owned(),
-                id.to_owned(),
+                id.into_owned(),
             )
         })
         .collect()
@@ -382,7 +382,7 @@ fn parse_and_plan(bytes: &[u8]) {
 /// kept its text, id and state (parents that were completed aside).
 fn check_tick(bytes: &[u8], t: usize) -> Result<(), TestCaseError> {
     let doc = parse(bytes);
-    let id = doc.id(t).to_owned();
+    let id = doc.id(t).into_owned();
     // `tick::edit` finds the first task with an id; duplicates are refused
     // by `tick::apply` and the planner.
     let t = doc.task_ids().position(|i| i == id).unwrap();
@@ -506,7 +506,7 @@ proptest! {
         let mut bytes = d.bytes();
         let doc = parse(&bytes);
         let ticks: Vec<Tick> = (doc.task_ids())
-            .map(|id| Tick { id: id.to_owned(), text: None })
+            .map(|id| Tick { id: id.into_owned(), text: None })
             .collect();
         tick::edit(&doc, &mut bytes, &ticks, false);
         let after = parse(&bytes);

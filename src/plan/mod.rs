@@ -196,7 +196,7 @@ impl Plan {
         false
     }
 
-    pub fn target_id(&self, target: Target) -> &str {
+    pub fn target_id(&self, target: Target) -> std::borrow::Cow<'_, str> {
         self.doc.id_of(target)
     }
 
@@ -283,7 +283,7 @@ impl Planner {
         for &i in doc.hinted_tasks() {
             let t = &doc.tasks[i];
             for dep in &t.hints.after {
-                if let Some(target) = self.lookup(doc, doc.id(i), dep) {
+                if let Some(target) = self.lookup(doc, &doc.id(i), dep) {
                     self.edge(i, target, EdgeFrom::HINT);
                     self.after_spans.entry((i, target)).or_insert(dep.span);
                 }
@@ -429,12 +429,13 @@ impl Planner {
             }
         }
         let tasks = &self.tasks;
+        // (A target's id is made only for an error.)
         let wave_of = |target: Target| match target {
-            Target::Task(d) => (Some(tasks[d].wave()), doc.id(d)),
-            Target::Section(s) => (section_max_wave[s], doc.sections[s].id.as_str()),
+            Target::Task(d) => Some(tasks[d].wave()),
+            Target::Section(s) => section_max_wave[s],
         };
         let later = |t: usize, dep_id: &str, w: usize| PlanError::DependsOnLaterWave {
-            task: doc.id(t).to_owned(),
+            task: doc.id(t).into_owned(),
             task_wave: tasks[t].wave() + 1,
             dependency: dep_id.to_owned(),
             dependency_wave: w + 1,
@@ -442,13 +443,12 @@ impl Planner {
         let mut errors = Vec::new();
         for (t, planned) in tasks.iter().enumerate() {
             for target in planned.after.iter().map(|e| e.target()) {
-                let (dep_wave, dep_id) = wave_of(target);
-                if let Some(w) = dep_wave
+                if let Some(w) = wave_of(target)
                     && w > planned.wave()
                 {
                     let span = (self.after_spans.get(&(t, target)).copied())
                         .unwrap_or(doc.checkbox(&doc.tasks[t]));
-                    errors.push((span, later(t, dep_id, w)));
+                    errors.push((span, later(t, &doc.id_of(target), w)));
                 }
             }
         }
@@ -456,11 +456,11 @@ impl Planner {
         // that would wait for a later wave is named.
         for (s, deps) in self.section_after.iter().enumerate() {
             for &(target, span) in deps {
-                let (Some(w), dep_id) = wave_of(target) else {
+                let Some(w) = wave_of(target) else {
                     continue;
                 };
                 if let Some(t) = doc.section_tasks(s).find(|&t| tasks[t].wave() < w) {
-                    errors.push((span, later(t, dep_id, w)));
+                    errors.push((span, later(t, &doc.id_of(target), w)));
                 }
             }
         }
@@ -514,7 +514,7 @@ impl Planner {
         if let Some(cycle) = graph.find_cycle() {
             let name = |i: usize| {
                 if i < n {
-                    doc.id(i).to_owned()
+                    doc.id(i).into_owned()
                 } else {
                     doc.sections[i - n].id.clone()
                 }

@@ -4,6 +4,7 @@
 //! when a run ends. A run that never ended (run-batch was killed) is folded by
 //! the next one, which reports it as crashed.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -186,7 +187,7 @@ impl Journal {
             return renamed;
         }
         let old = crate::taskfile::legacy_ids(doc);
-        let renames: HashMap<&str, &str> = (old.tasks.iter())
+        let renames: HashMap<&str, Cow<str>> = (old.tasks.iter())
             .zip(doc.task_ids())
             .map(|(from, id)| (from.as_str(), id))
             .collect();
@@ -194,11 +195,11 @@ impl Journal {
         let mut kept = Vec::new();
         for (key, record) in records {
             match renames.get(key.as_str()) {
-                Some(&new) => {
-                    if key != new {
-                        renamed.push((key.clone(), new.to_owned()));
+                Some(new) => {
+                    if key != *new {
+                        renamed.push((key.clone(), new.to_string()));
                     }
-                    self.tasks.insert(new.to_owned(), record);
+                    self.tasks.insert(new.to_string(), record);
                 }
                 None => kept.push((key, record)),
             }

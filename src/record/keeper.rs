@@ -215,7 +215,7 @@ impl Keeper {
                 .filter(|w| w.1 != undo)
                 .map(|&(t, _)| {
                     let tick = Tick {
-                        id: doc.id(t).to_owned(),
+                        id: doc.id(t).into_owned(),
                         text: Some(doc.text(t).to_owned()),
                     };
                     (t, tick)

@@ -153,13 +153,13 @@ pub fn changes(doc: &Document, ticks: &[Tick], undo: bool) -> (Vec<Change>, Outc
     for (tick, t) in ticks.iter().zip(&found) {
         let Some(t) = *t else { continue };
         if by_index.changed.contains(&t) {
-            outcome.changed.push(doc.id(t).to_owned());
+            outcome.changed.push(doc.id(t).into_owned());
         } else {
             outcome.unchanged.push(tick.id.clone());
         }
     }
     outcome.parents = (by_index.parents.iter())
-        .map(|&p| doc.id(p).to_owned())
+        .map(|&p| doc.id(p).into_owned())
         .collect();
     (changes, outcome)
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use crate::plan::{GroupOwner, Plan};
 use crate::report::json_out::JsonOut;
-use crate::taskfile::{Document, IdSource, SpanCursor};
+use crate::taskfile::{Document, IdOwner, IdSource, SpanCursor};
 
 /// The version of this JSON: it changes when a field is removed, renamed or
 /// changes its type or meaning (2: `gate` is the command as one string;
@@ -88,7 +88,7 @@ fn write_to<W: Write>(plan: &Plan, workdir: &Path, j: &mut JsonOut<W>) -> std::i
         j.key("modules")?;
         j.str_array(w.modules.iter().map(|&m| doc.sections[m].id.as_str()))?;
         j.key("tasks")?;
-        j.str_array(w.tasks().map(|t| doc.id(t)))?;
+        j.array_from(w.tasks(), |t, out| doc.push_id(t, out))?;
         j.end_object()?;
     }
     j.end_array()?;
@@ -97,8 +97,9 @@ fn write_to<W: Write>(plan: &Plan, workdir: &Path, j: &mut JsonOut<W>) -> std::i
     j.begin_array()?;
     let mut body = String::new();
     let mut lines = SpanCursor::default();
+    let mut ids = RecentIds::new(doc);
     for i in 0..doc.tasks.len() {
-        write_task(j, plan, i, &paths, &mut body, &mut lines)?;
+        write_task(j, plan, i, &paths, &mut body, &mut lines, &mut ids)?;
         j.flush_some()?;
     }
     j.end_array()?;
@@ -107,14 +108,14 @@ fn write_to<W: Write>(plan: &Plan, workdir: &Path, j: &mut JsonOut<W>) -> std::i
     j.begin_array()?;
     for g in &plan.groups {
         let (kind, owner) = match g.owner {
-            GroupOwner::File => ("file", ""),
-            GroupOwner::Section(s) => ("section", doc.sections[s].id.as_str()),
+            GroupOwner::File => ("file", "".into()),
+            GroupOwner::Section(s) => ("section", doc.sections[s].id.as_str().into()),
             GroupOwner::Task(t) => ("task", doc.id(t)),
         };
         j.item()?;
         j.begin_object()?;
         j.key("owner")?;
-        j.str(owner)?;
+        j.str(&owner)?;
         j.key("kind")?;
         j.str(kind)?;
         j.key("limit")?;
@@ -161,6 +162,45 @@ fn write_to<W: Write>(plan: &Plan, workdir: &Path, j: &mut JsonOut<W>) -> std::i
 }
 
 /// One task's object, at depth 3. `body` is a string to reuse.
+/// Task ids made lately, a slot per task index modulo [`RECENT`]: a task's
+/// id is written several times close together (an edge's target twice, a
+/// parent's for each of its subtasks, a subtask's right after its
+/// parent's list of them), and a slug id is made anew from its text each
+/// time it is asked for.
+struct RecentIds<'d> {
+    doc: &'d Document,
+    slots: Vec<(usize, String)>,
+}
+
+const RECENT: usize = 1024;
+
+impl<'d> RecentIds<'d> {
+    fn new(doc: &'d Document) -> RecentIds<'d> {
+        RecentIds {
+            doc,
+            slots: (0..RECENT).map(|_| (usize::MAX, String::new())).collect(),
+        }
+    }
+
+    /// Appends task `t`'s id.
+    fn push(&mut self, t: usize, out: &mut String) {
+        let (at, id) = &mut self.slots[t % RECENT];
+        if *at != t {
+            id.clear();
+            self.doc.push_id(t, id);
+            *at = t;
+        }
+        out.push_str(id);
+    }
+
+    fn push_of(&mut self, owner: IdOwner, out: &mut String) {
+        match owner {
+            IdOwner::Task(t) => self.push(t, out),
+            IdOwner::Section(s) => out.push_str(&self.doc.sections[s].id),
+        }
+    }
+}
+
 fn write_task<W: Write>(
     j: &mut JsonOut<W>,
     plan: &Plan,
@@ -168,6 +208,7 @@ fn write_task<W: Write>(
     paths: &[String],
     body: &mut String,
     lines: &mut SpanCursor,
+    ids: &mut RecentIds,
 ) -> std::io::Result<()> {
     let doc = &plan.doc;
     let t = &doc.tasks[i];
@@ -204,7 +245,7 @@ fn write_task<W: Write>(
     j.item()?;
     j.begin_object()?;
     j.key("id")?;
-    j.str(doc.id(i))?;
+    j.str_from(|out| ids.push(i, out))?;
     match t.id_source {
         IdSource::Hint => key!("id_source" = "\"hint\"")?,
         IdSource::Dialect => key!("id_source" = "\"dialect\"")?,
@@ -235,14 +276,14 @@ fn write_task<W: Write>(
         key!("edges" = "[]")?;
     } else {
         key!("after")?;
-        j.str_array(p.after.iter().map(|e| plan.target_id(e.target())))?;
+        j.array_from(&p.after, |e, out| ids.push_of(e.target(), out))?;
         key!("edges")?;
         j.begin_array()?;
         for e in &p.after {
             j.item()?;
             j.begin_object()?;
             j.key("after")?;
-            j.str(plan.target_id(e.target()))?;
+            j.str_from(|out| ids.push_of(e.target(), out))?;
             j.key("from")?;
             j.str_array(e.from.names())?;
             j.end_object()?;
@@ -250,12 +291,18 @@ fn write_task<W: Write>(
         j.end_array()?;
     }
     key!("waits_for_waves", plan.tracks.waits_for_waves(doc, i))?;
-    opt_str!("parent", t.parent().map(|q| doc.id(q)))?;
+    match t.parent() {
+        Some(q) => {
+            key!("parent")?;
+            j.str_from(|out| ids.push(q, out))?;
+        }
+        None => key!("parent" = "null")?,
+    }
     if !t.has_children() {
         key!("children" = "[]")?;
     } else {
         key!("children")?;
-        j.str_array(doc.children(i).map(|c| doc.id(c)))?;
+        j.array_from(doc.children(i), |c, out| ids.push(c, out))?;
     }
     key!("parallel_mark", t.parallel_mark)?;
     let s = &p.settings;

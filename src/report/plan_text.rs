@@ -192,7 +192,7 @@ fn task_line(out: &mut String, notes: &mut String, plan: &Plan, t: usize, lines:
     // Dialect ids are the start of the text; say them once. (A hint or slug
     // id that happens to start the text is not repeated text.)
     let text = (task.id_source == IdSource::Dialect)
-        .then(|| doc.text(t).strip_prefix(doc.id(t)))
+        .then(|| doc.text(t).strip_prefix(&*doc.id(t)))
         .flatten()
         .map_or(doc.text(t), |rest| {
             rest.trim_start_matches('.').trim_start()
@@ -225,7 +225,7 @@ fn task_line(out: &mut String, notes: &mut String, plan: &Plan, t: usize, lines:
             if k > 0 {
                 notes.push_str(", ");
             }
-            notes.push_str(plan.target_id(e.target()));
+            doc.push_id_of(e.target(), notes);
             if e.from == EdgeFrom::TRACK {
                 notes.push_str(" (track)");
             }
@@ -288,7 +288,7 @@ fn task_line(out: &mut String, notes: &mut String, plan: &Plan, t: usize, lines:
     out.push_str(&spaces(2 * depth));
     out.push_str(mark);
     out.push(' ');
-    out.push_str(doc.id(t));
+    doc.push_id(t, out);
     out.push_str("  ");
     let head_width = width(&out[head_start..]);
     let mut line = itoa::Buffer::new();

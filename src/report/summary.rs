@@ -18,7 +18,7 @@ const MAX_ROWS: usize = 40;
 /// What the end-of-run table shows besides the journal.
 pub struct RunTotals<'a> {
     /// This run's attempts per task id (the journal's count spans every run).
-    pub attempts: &'a std::collections::HashMap<&'a str, u32>,
+    pub attempts: &'a std::collections::HashMap<String, u32>,
     /// What each task spent in this run.
     pub spent: &'a std::collections::HashMap<String, Spend>,
     pub run_spend: &'a Spend,
@@ -68,10 +68,7 @@ pub fn render(plan: &Plan, journal: &Journal, totals: &RunTotals) -> String {
         let mut shown = 0;
         let mut hidden = 0;
         // Tasks in plan order, failures always shown.
-        let order: std::collections::HashMap<&str, usize> = (plan.doc.task_ids().enumerate())
-            .map(|(i, id)| (id, i))
-            .collect();
-        rows.sort_by_key(|(id, _)| order.get(id.as_str()).copied().unwrap_or(usize::MAX));
+        rows.sort_by_key(|(id, _)| plan.doc.task_by_id(id).unwrap_or(usize::MAX));
         for (id, r) in rows {
             if r.status == "succeeded" && shown >= MAX_ROWS {
                 hidden += 1;
@@ -150,7 +147,7 @@ fn subtotals(plan: &Plan, spent: &std::collections::HashMap<String, Spend>) -> S
     let mut by_wave: std::collections::BTreeMap<usize, Spend> = Default::default();
     let mut by_section: std::collections::BTreeMap<usize, Spend> = Default::default();
     for (t, task) in plan.doc.tasks.iter().enumerate() {
-        if let Some(s) = spent.get(plan.doc.id(t)) {
+        if let Some(s) = spent.get(&*plan.doc.id(t)) {
             by_wave.entry(plan.tasks[t].wave()).or_default().add(s);
             by_section.entry(task.section()).or_default().add(s);
         }
@@ -314,12 +311,12 @@ pub fn status(plan: &Plan, journal: &Journal) -> StatusJson {
         tasks += 1;
         done += usize::from(is_done);
         let id = plan.doc.id(t);
-        let Some(r) = journal.tasks.get(id) else {
+        let Some(r) = journal.tasks.get(&*id) else {
             continue;
         };
         if !is_done && r.status != "succeeded" {
             let task = FailedTask {
-                id: id.to_owned(),
+                id: id.to_string(),
                 status: r.status.clone(),
                 class: r.class.clone(),
                 attempts: r.attempts,
@@ -332,7 +329,7 @@ pub fn status(plan: &Plan, journal: &Journal) -> StatusJson {
             }
         }
         spent.add(&r.spent);
-        by_task.push(TaskStatus::new(id, is_done, r));
+        by_task.push(TaskStatus::new(&id, is_done, r));
     }
     StatusJson {
         spent: Totals::from(&spent),

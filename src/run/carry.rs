@@ -43,7 +43,7 @@ pub fn carry(known: &[Known], new: &Document) -> Vec<Option<usize>> {
         if task.id_source == IdSource::Slug {
             continue;
         }
-        if let Some(&k) = by_id.get(new.id(n))
+        if let Some(&k) = by_id.get(&*new.id(n))
             && !taken[k]
         {
             pair(n, k, &mut of_new, &mut taken);
@@ -167,7 +167,8 @@ mod tests {
     /// text of the task it was (or "new").
     fn carried(before: &str, after: &str) -> Vec<String> {
         let old = doc(before);
-        let known: Vec<Known> = (old.task_ids().enumerate())
+        let ids: Vec<_> = old.task_ids().collect();
+        let known: Vec<Known> = (ids.iter().enumerate())
             .map(|(i, id)| Known {
                 id,
                 text: old.text(i),
@@ -277,7 +278,7 @@ mod tests {
         let old = doc("- [ ] a\n");
         let known = [
             Known {
-                id: old.id(0),
+                id: &old.id(0),
                 text: "a",
                 place: Some(0),
             },

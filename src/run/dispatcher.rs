@@ -240,7 +240,7 @@ impl Dispatcher {
         for i in 0..d.plan.doc.tasks.len() {
             d.keys.push(Some(d.tasks.len()));
             d.tasks.push(Task {
-                id: d.plan.doc.id(i).to_owned(),
+                id: d.plan.doc.id(i).into_owned(),
                 text: d.plan.doc.text(i).to_owned(),
                 place: Some(i),
                 state: State::Waiting,
@@ -628,8 +628,8 @@ impl Dispatcher {
             let Some(k) = self.key_of(t) else { continue };
             self.tasks[k].state = State::Blocked;
             out.push(Action::Emit(Box::new(Event::TaskBlocked {
-                task: self.plan.doc.id(t).to_owned(),
-                by: self.plan.doc.id(by).to_owned(),
+                task: self.plan.doc.id(t).into_owned(),
+                by: self.plan.doc.id(by).into_owned(),
             })));
         }
     }

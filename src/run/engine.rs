@@ -633,7 +633,7 @@ impl Engine {
             s = doc.sections[i].parent;
         }
         (self.messages.iter())
-            .filter(|m| crate::record::handoff::addressed_to(m, doc.id(t), &sections))
+            .filter(|m| crate::record::handoff::addressed_to(m, &doc.id(t), &sections))
             .cloned()
             .collect()
     }

@@ -98,6 +98,7 @@ pub fn attempt_file(run_dir: &Path, task_id: &str, attempt: u32, ext: &str) -> P
 
 pub fn spawn(l: &Launch, slot: u64, tx: &Sender<Input>) -> std::io::Result<Attempt> {
     let id = l.plan.doc.id(l.task);
+    let id = id.as_ref();
     let file = |ext| attempt_file(l.run_dir, id, l.attempt, ext);
     let log = file("log");
     let progress = file("progress");

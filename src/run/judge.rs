@@ -68,7 +68,7 @@ impl Template {
         );
         let ctx = context! {
             file => file,
-            task => context! { id => doc.id(t).to_owned(), text => doc.text(t).to_owned(), body => doc.body(t) },
+            task => context! { id => doc.id(t).into_owned(), text => doc.text(t).to_owned(), body => doc.body(t) },
             section => doc.section_path(task.section()),
             changes => changes.diff.clone(),
             changes_from => changes.from.clone(),

@@ -432,7 +432,7 @@ fn journal_resume(
     t: usize,
 ) -> Option<Resume> {
     let spec = agents[t].as_ref().filter(|a| a.can_resume())?;
-    resume::from_journal(journal.tasks.get(plan.doc.id(t))?, &spec.name)
+    resume::from_journal(journal.tasks.get(&*plan.doc.id(t))?, &spec.name)
 }
 
 fn first_line(s: &str) -> &str {

@@ -57,7 +57,7 @@ impl Prompter {
         let mut parents = Vec::new();
         let mut p = task.parent();
         while let Some(i) = p {
-            parents.push(context! { text => doc.text(i).to_owned(), body => doc.body(i), id => doc.id(i).to_owned() });
+            parents.push(context! { text => doc.text(i).to_owned(), body => doc.body(i), id => doc.id(i).into_owned() });
             p = doc.tasks[i].parent();
         }
         parents.reverse();
@@ -65,7 +65,7 @@ impl Prompter {
         let gate = (plan.tasks[t].settings.gate.as_ref()).map(|g| g.command.clone());
         let ctx = context! {
             file => file,
-            task => context! { id => doc.id(t).to_owned(), text => doc.text(t).to_owned(), body => doc.body(t) },
+            task => context! { id => doc.id(t).into_owned(), text => doc.text(t).to_owned(), body => doc.body(t) },
             section => doc.section_path(task.section()),
             parents => parents,
             gate => gate,
@@ -108,7 +108,7 @@ impl Prompter {
         let gate = (plan.tasks[t].settings.gate.as_ref()).map(|g| g.command.clone());
         let ctx = context! {
             file => file_name(plan),
-            task => context! { id => doc.id(t).to_owned(), text => doc.text(t).to_owned() },
+            task => context! { id => doc.id(t).into_owned(), text => doc.text(t).to_owned() },
             open_subtasks => open_subtasks,
             progress => resume.progress.clone(),
             reason => resume.reason.clone(),

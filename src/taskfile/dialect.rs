@@ -173,7 +173,7 @@ pub(super) fn adopt_by_number(doc: &mut Document) {
     let Document { ids, tasks, .. } = doc;
     let mut by_id: rustc_hash::FxHashMap<&str, usize> = Default::default();
     for i in 0..tasks.len() {
-        let id = ids.task(i);
+        let id = ids.dialect(i);
         if let Some((prefix, _)) = id.rsplit_once('.')
             && let Some(&p) = by_id.get(prefix)
             && p != i

@@ -9,15 +9,17 @@
 //! a tick find its task again after a person has edited the file. Never the
 //! file's title heading. Never reads files or plans.
 
+use std::borrow::Cow;
+
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
 use rustc_hash::FxHashMap;
 
 use crate::error::PlanError;
-use crate::taskfile::ids::{self, IdIndex, IdOwner};
-use crate::taskfile::slug::{ID_MAX, cut, cut_words, slug_into, slug_within};
+use crate::taskfile::Document;
+use crate::taskfile::ids::{self, IdOwner};
+use crate::taskfile::slug::{self, Chain, Form, Forms, ID_MAX, PREFIX_MAX, Qualifiers};
 use crate::taskfile::taken::{Taken, bucket_order};
-use crate::taskfile::{Document, Task};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -30,62 +32,121 @@ pub enum IdSource {
     Slug,
 }
 
-/// The longest heading slug put in front of a task's or section's own slug.
-const QUALIFIER_MAX: usize = 20;
-/// Headings in front take at most this much, so the text's own words keep
-/// at least 16 bytes.
-const PREFIX_MAX: usize = ID_MAX - 16 - 1;
-
-/// The id written at `base` (a range of `text`) if free, else `base-2`,
-/// `base-3`, … (the base cut so the id stays within `ID_MAX`). Each
-/// try is written where taken ids are kept and taken there: a run of
-/// 16,000 twins allocates nothing per twin.
-fn take_unique(taken: &mut Taken, base: (u32, u32), owner: u32) {
-    let (from, to) = (base.0 as usize, base.1 as usize);
-    if taken.take_at(base, ids::hash(&taken.text[from..to]), owner) {
-        return;
-    }
-    let mut n = *taken.next.get(&taken.text[from..to]).unwrap_or(&2);
-    let mut number = itoa::Buffer::new();
-    let taken_as = loop {
-        let suffix = number.format(n);
-        let start = taken.text.len();
-        let kept = cut(
-            &taken.text[from..to],
-            ID_MAX.saturating_sub(suffix.len() + 1),
-        )
-        .trim_end_matches('-')
-        .len();
-        taken.text.extend_from_within(from..from + kept);
-        taken.text.push('-');
-        taken.text.push_str(suffix);
-        n += 1;
-        let id = (start as u32, taken.text.len() as u32);
-        if taken.take_at(id, ids::hash(&taken.text[start..]), owner) {
-            break n;
-        }
-        taken.text.truncate(start);
-    };
-    match taken.next.get_mut(&taken.text[from..to]) {
-        Some(next) => *next = taken_as,
-        None => {
-            let base = taken.text[from..to].to_owned();
-            taken.next.insert(base, taken_as);
-        }
+/// The id of an owner that keeps its id as written: an `id` hint, a
+/// dialect's id, a section's.
+pub(super) fn kept_id(doc: &Document, owner: u32) -> &str {
+    match ids::owner(owner) {
+        IdOwner::Task(t) => doc.written_id(t),
+        IdOwner::Section(s) => &doc.sections[s].id,
     }
 }
 
-/// Hands each named id to its owner (sections', then tasks', each in
-/// document order); the taken ids become the id index, where tasks' ids
-/// stay.
-fn hand_out(taken: Taken, named: &[u32], doc: &mut Document) -> IdIndex {
-    for &owner in named {
+/// What reads ids while they are given out: the document, each section's
+/// chain and qualifier, and whose forms the pass gives out (sections' or
+/// tasks').
+struct Names<'a> {
+    doc: &'a Document,
+    q: &'a Qualifiers,
+    chains: &'a [Chain],
+    sections: bool,
+}
+
+impl<'a> Names<'a> {
+    /// The index an owner's form has: its task's or section's.
+    fn index(owner: u32) -> usize {
         match ids::owner(owner) {
-            IdOwner::Task(t) => doc.tasks[t].id_source = IdSource::Slug,
-            IdOwner::Section(s) => doc.sections[s].id = taken.id(owner).to_owned(),
+            IdOwner::Task(t) | IdOwner::Section(t) => t,
         }
     }
-    taken.into_index()
+
+    /// An item's chain: a section's starts at its parent, a task's at its
+    /// section.
+    fn chain(&self, owner: u32) -> &'a Chain {
+        let s = match ids::owner(owner) {
+            IdOwner::Task(t) => self.doc.tasks[t].section as usize,
+            IdOwner::Section(s) => self.doc.sections[s].parent.unwrap_or(0),
+        };
+        &self.chains[s]
+    }
+
+    /// An item's own text, and its slug when the text has none.
+    fn own_text(&self, owner: u32) -> (&'a str, &'static str) {
+        match ids::owner(owner) {
+            IdOwner::Task(t) => (self.doc.text(t), "task"),
+            IdOwner::Section(s) => (self.doc.sections[s].title.as_str(), "section"),
+        }
+    }
+
+    /// Whether `owner`'s id is made from a form this pass gives out.
+    fn formed(&self, owner: u32) -> bool {
+        match ids::owner(owner) {
+            IdOwner::Task(t) => !self.sections && self.doc.tasks[t].id_source == IdSource::Slug,
+            IdOwner::Section(s) => {
+                self.sections && s != 0 && self.doc.sections[s].hints.id.is_none()
+            }
+        }
+    }
+
+    /// Appends the id `owner` has when made as `form` says.
+    fn write(&self, owner: u32, form: Form, out: &mut String) {
+        let (text, empty) = self.own_text(owner);
+        slug::write_id(text, empty, self.chain(owner), form, self.q, out);
+    }
+
+    /// Any owner's id: made from its form, or as kept.
+    fn id(&self, forms: &Forms, owner: u32) -> Cow<'a, str> {
+        if self.formed(owner) {
+            let mut out = String::with_capacity(ID_MAX);
+            self.write(owner, forms.get(Names::index(owner)), &mut out);
+            return Cow::Owned(out);
+        }
+        Cow::Borrowed(kept_id(self.doc, owner))
+    }
+
+    /// Whether two items' own slugs are the same: the same text gives the
+    /// same slug (most look-alikes), else both are made.
+    fn same_own(&self, a: u32, b: u32, scratch: &mut (String, String)) -> bool {
+        let (a, b) = (self.own_text(a), self.own_text(b));
+        if a == b {
+            return true;
+        }
+        let (sa, sb) = scratch;
+        sa.clear();
+        sb.clear();
+        slug::slug_into(a.0, a.1, ID_MAX, sa);
+        slug::slug_into(b.0, b.1, ID_MAX, sb);
+        sa == sb
+    }
+}
+
+/// The id made as `owner`'s form says if free, else with `-2`, `-3`, …
+/// (the base cut so the id stays within `ID_MAX`). Per base, the next
+/// number to try is kept: a run of 16,000 twins costs one try each.
+fn take_unique(taken: &mut Taken, names: &Names, forms: &mut Forms, owner: u32) {
+    let i = Names::index(owner);
+    let mut base = String::with_capacity(ID_MAX);
+    names.write(owner, forms.get(i), &mut base);
+    if taken.take(ids::hash(&base), owner, |o| names.id(forms, o)) {
+        return;
+    }
+    let mut n = *taken.next.get(&base).unwrap_or(&2);
+    let mut id = String::with_capacity(ID_MAX);
+    loop {
+        forms.set(
+            i,
+            Form {
+                twin: n,
+                ..forms.get(i)
+            },
+        );
+        id.clear();
+        names.write(owner, forms.get(i), &mut id);
+        n += 1;
+        if taken.take(ids::hash(&id), owner, |o| names.id(forms, o)) {
+            break;
+        }
+    }
+    taken.next.insert(base, n);
 }
 
 /// The line an owner's id was taken on: its `id` hint's, else its own.
@@ -102,76 +163,73 @@ fn line_of(doc: &Document, owner: u32) -> usize {
     }
 }
 
-/// Gives every section and task its id, and hands on the index of them all
-/// (which holds tasks' ids). Takes the index of tasks' dialect ids.
-pub(super) fn assign(doc: &mut Document, dialect: IdIndex) -> IdIndex {
-    let mut taken = Taken::new(doc.sections.len(), dialect);
+/// Gives every section and task its id. Sections' ids are kept in them;
+/// a task's slug id is kept as its form (the headings in front, its twin
+/// number) in the document's id index, with the table of every id, the
+/// qualifiers and the title it is made of.
+pub(super) fn assign(doc: &mut Document) {
+    let mut taken = Taken::default();
     explicit_ids(doc, &mut taken);
     dialect_ids(doc, &mut taken);
 
     let title = title_section(doc);
-    // Each section's qualifier (its `id` hint, else its title's slug) and the
-    // sections a slug may be qualified by, nearest first (never the title
-    // nor the file).
-    let qualifiers = Qualifiers::new(doc);
-    let mut chains: Vec<Vec<usize>> = vec![Vec::new(); doc.sections.len()];
-    for s in 1..doc.sections.len() {
-        let parent = doc.sections[s].parent.unwrap_or(0);
-        let mut chain = Vec::with_capacity(chains[parent].len() + 1);
-        if Some(s) != title {
-            chain.push(s);
-        }
-        chain.extend_from_slice(&chains[parent]);
-        chains[s] = chain;
+    // Each section's qualifier (its `id` hint, else its title's slug) and
+    // the sections a slug may be qualified by, nearest first (never the
+    // title nor the file).
+    let q = Qualifiers::new(&doc.sections);
+    let numbers = Numbers::new(&q);
+    let chains: Vec<Chain> = (0..doc.sections.len())
+        .map(|s| Chain::of(&doc.sections, title, s))
+        .collect();
+
+    let items: Vec<u32> = (1..doc.sections.len())
+        .filter(|&s| doc.sections[s].hints.id.is_none())
+        .map(|s| ids::code(IdOwner::Section(s)))
+        .collect();
+    let mut forms = Forms::new(doc.sections.len());
+    let section_ids: Vec<String> = {
+        let names = Names {
+            doc,
+            q: &q,
+            chains: &chains,
+            sections: true,
+        };
+        name(&items, &names, &numbers, &mut forms, &mut taken);
+        (items.iter())
+            .map(|&o| names.id(&forms, o).into_owned())
+            .collect()
+    };
+    for (&o, id) in items.iter().zip(section_ids) {
+        doc.sections[Names::index(o)].id = id;
     }
 
-    // Slugs are written where taken ids are kept: an item whose slug is
-    // its id (most are) takes it where it is, without a copy.
-    let mut items: Vec<Item> = Vec::new();
-    let mut own: Vec<(u32, u32)> = Vec::new();
-    for s in (1..doc.sections.len()).filter(|&s| doc.sections[s].hints.id.is_none()) {
-        own.push(slug_into(
-            &doc.sections[s].title,
-            "section",
-            ID_MAX,
-            &mut taken.text,
-        ));
-        items.push(Item {
-            chain: doc.sections[s].parent.unwrap_or(0) as u32,
-            owner: ids::code(IdOwner::Section(s)),
-        });
-    }
-    name(&items, own, &chains, &qualifiers, &mut taken);
-    let mut named: Vec<u32> = items.iter().map(|i| i.owner).collect();
-
-    // Room for the slugs at their longest (for ASCII text; slugs of other
-    // scripts may grow it once), and for an id with headings in front per
-    // task (twins may add a little): a long string grown would be copied
-    // whole. Room never written costs no memory.
-    let most = |t: &Task| doc.text_of(t).len().clamp(4, ID_MAX) + ID_MAX;
-    taken
-        .text
-        .reserve(doc.tasks.iter().map(most).sum::<usize>());
-    let mut items: Vec<Item> = Vec::with_capacity(doc.tasks.len());
-    let mut own: Vec<(u32, u32)> = Vec::with_capacity(doc.tasks.len());
+    let mut items: Vec<u32> = Vec::with_capacity(doc.tasks.len());
     for t in 0..doc.tasks.len() {
         let slugged = match doc.tasks[t].id_source {
             IdSource::Hint => false,
-            IdSource::Dialect => taken.task_id(t).is_empty(),
+            IdSource::Dialect => doc.written_id(t).is_empty(),
             IdSource::Slug => true,
         };
         if slugged {
-            own.push(slug_into(doc.text(t), "task", ID_MAX, &mut taken.text));
-            items.push(Item {
-                chain: doc.tasks[t].section,
-                owner: ids::code(IdOwner::Task(t)),
-            });
+            doc.tasks[t].id_source = IdSource::Slug;
+            items.push(ids::code(IdOwner::Task(t)));
         }
     }
-    name(&items, own, &chains, &qualifiers, &mut taken);
-    named.extend(items.iter().map(|i| i.owner));
-    drop(items);
-    hand_out(taken, &named, doc)
+    let mut forms = Forms::new(doc.tasks.len());
+    {
+        let names = Names {
+            doc,
+            q: &q,
+            chains: &chains,
+            sections: false,
+        };
+        name(&items, &names, &numbers, &mut forms, &mut taken);
+    }
+    drop((items, chains));
+    doc.ids.table = taken.table;
+    doc.ids.forms = forms;
+    doc.ids.qualifiers = q;
+    doc.ids.title = title;
 }
 
 /// `id` hints first: they win every clash, and two of them clash loudly.
@@ -179,50 +237,53 @@ fn explicit_ids(doc: &mut Document, taken: &mut Taken) {
     let mut explicit = Vec::new();
     for (i, s) in doc.sections.iter().enumerate() {
         if let Some(id) = &s.hints.id {
-            explicit.push((id.value.clone(), id.span, IdOwner::Section(i)));
+            explicit.push((id.span, IdOwner::Section(i)));
         }
     }
     for (i, t) in doc.tasks.iter().enumerate() {
         if let Some(id) = &t.hints.id {
-            explicit.push((id.value.clone(), id.span, IdOwner::Task(i)));
+            explicit.push((id.span, IdOwner::Task(i)));
         }
     }
-    explicit.sort_by_key(|e| e.1.offset());
-    for (id, span, owner) in explicit {
-        if let Some(first) = taken.find(&id) {
-            let first_line = line_of(doc, first);
+    explicit.sort_by_key(|e| e.0.offset());
+    for (span, owner) in explicit {
+        let hint = match owner {
+            IdOwner::Task(t) => &doc.tasks[t].hints.id,
+            IdOwner::Section(s) => &doc.sections[s].hints.id,
+        };
+        let id = hint.as_ref().map_or("", |h| h.value.as_str());
+        if let Some(first) = taken.find(id, |o| Cow::Borrowed(kept_id(doc, o))) {
+            let (id, first_line) = (id.to_owned(), line_of(doc, first));
             doc.error(span, PlanError::DuplicateId { id, first_line });
             continue;
         }
+        let hash = ids::hash(id);
         match owner {
             IdOwner::Task(t) => doc.tasks[t].id_source = IdSource::Hint,
             IdOwner::Section(s) => {
-                doc.sections[s].id = id.clone();
+                doc.sections[s].id = id.to_owned();
                 doc.sections[s].id_source = IdSource::Hint;
             }
         }
-        taken.take(&id, ids::code(owner));
+        taken.take(hash, ids::code(owner), |o| Cow::Borrowed(kept_id(doc, o)));
     }
 }
 
 /// Dialect ids next; a repeated one falls back to a slug, with a warning.
 fn dialect_ids(doc: &mut Document, taken: &mut Taken) {
     for t in 0..doc.tasks.len() {
-        let task = &doc.tasks[t];
-        let id = taken.task_id(t);
-        if task.id_source != IdSource::Dialect || id.is_empty() {
+        let id = doc.written_id(t);
+        if doc.tasks[t].id_source != IdSource::Dialect || id.is_empty() {
             continue;
         }
         let owner = ids::code(IdOwner::Task(t));
-        // Taken where the dialect's id was written when the task was built.
-        let (hash, range) = (ids::hash(id), taken.task_range(t));
-        if !taken.take_at(range, hash, owner) {
-            let id = taken.task_id(t).to_owned();
+        if !taken.take(ids::hash(id), owner, |o| Cow::Borrowed(kept_id(doc, o))) {
+            let id = id.to_owned();
+            let span = doc.checkbox(&doc.tasks[t]);
             let first_line = taken
-                .find(&id)
-                .map_or(doc.checkbox(task).line(), |o| line_of(doc, o));
-            let span = doc.checkbox(task);
-            taken.clear_task(t);
+                .find(&id, |o| Cow::Borrowed(kept_id(doc, o)))
+                .map_or(span.line(), |o| line_of(doc, o));
+            doc.tasks[t].id_source = IdSource::Slug;
             doc.warn(
                 span,
                 format!("id `{id}` is already used on line {first_line}; this task gets an id from its text"),
@@ -239,44 +300,25 @@ fn title_section(doc: &Document) -> Option<usize> {
     alone.then_some(1)
 }
 
-/// Each section's qualifier text, and a number per distinct text: headings
-/// are told apart by comparing numbers, not strings.
-struct Qualifiers {
-    text: Vec<String>,
+/// A number per distinct qualifier, by section: headings are told apart by
+/// comparing numbers, not strings.
+struct Numbers {
     number: Vec<u32>,
     distinct: usize,
 }
 
-impl Qualifiers {
-    fn new(doc: &Document) -> Qualifiers {
-        let text: Vec<String> = (doc.sections.iter())
-            .map(|s| match &s.hints.id {
-                Some(id) => id.value.clone(),
-                None => slug_within(&s.title, "section", QUALIFIER_MAX),
-            })
-            .collect();
+impl Numbers {
+    fn new(q: &Qualifiers) -> Numbers {
         let mut numbers: FxHashMap<&str, u32> = FxHashMap::default();
-        let number = (text.iter())
-            .map(|t| {
+        let number = (0..q.len())
+            .map(|s| {
                 let next = numbers.len() as u32;
-                *numbers.entry(t.as_str()).or_insert(next)
+                *numbers.entry(q.get(s)).or_insert(next)
             })
             .collect();
         let distinct = numbers.len();
-        Qualifiers {
-            text,
-            number,
-            distinct,
-        }
+        Numbers { number, distinct }
     }
-}
-
-/// One thing to name: the section whose chain of headings may qualify it,
-/// and who it is. Small: there is one per task. (Its own slug, a range of
-/// `Taken::text`, is kept beside it: see [`name`].)
-struct Item {
-    chain: u32,
-    owner: u32,
 }
 
 /// Items that share one candidate id: `members[start..start + len]`, the
@@ -287,7 +329,7 @@ struct Item {
 struct Group {
     start: u32,
     len: u32,
-    chosen: u32,
+    chosen: u8,
     level: u32,
 }
 
@@ -297,46 +339,33 @@ impl Group {
     }
 }
 
-/// Names `items` (in document order) so no two share an id and none takes
-/// one already taken: an item whose own slug is unique keeps it;
+/// Names `items` (owners, in document order) so no two share an id and
+/// none takes one already taken: an item whose own slug is unique keeps it;
 /// look-alikes get the nearest heading that tells them apart in front
 /// (`backend/tests`, `frontend/tests`); items no heading tells apart are
-/// twins, numbered in document order (`compile`, `compile-2`).
-///
-/// `id_at` holds where each item's own slug is written in `taken.text`; once
-/// the groups are split, each item's candidate id is written in item order
-/// and `id_at` holds that instead (an item's own slug is read only until
-/// then): one list for both, not two.
-fn name(
-    items: &[Item],
-    mut id_at: Vec<(u32, u32)>,
-    chains: &[Vec<usize>],
-    q: &Qualifiers,
-    taken: &mut Taken,
-) {
+/// twins, numbered in document order (`compile`, `compile-2`). What each
+/// is named goes to `forms`; no id is kept, each is made again when read.
+fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, taken: &mut Taken) {
     if items.is_empty() {
         return;
     }
-    let at = |(start, end): (u32, u32)| start as usize..end as usize;
-    let chain = |i: usize| chains[items[i].chain as usize].as_slice();
-    let qual_at = |i: usize, level: usize| (chain(i).get(level)).map(|&s| q.number[s]);
-    let qual_len = |i: usize, level: usize| (chain(i).get(level)).map_or(0, |&s| q.text[s].len());
+    let q = names.q;
+    let chain = |i: usize| names.chain(items[i]);
+    let qual_at = |i: usize, level: usize| chain(i).get(level).map(|s| numbers.number[s]);
+    let qual_len = |i: usize, level: usize| chain(i).get(level).map_or(0, |s| q.get(s).len());
     let prefix_len =
-        |i: usize, chosen: u32| -> usize { levels(chosen).map(|l| qual_len(i, l) + 1).sum() };
-    // An item's candidate id in `taken.text`: its own slug where it is, or
-    // written after the rest with headings in front.
-    let compose = |i: usize, own: (u32, u32), chosen: u32, text: &mut String| {
-        if chosen == 0 {
-            return own;
-        }
-        let start = text.len();
-        compose_into(chain(i), at(own), chosen, &q.text, text);
-        (start as u32, text.len() as u32)
-    };
+        |i: usize, chosen: u8| -> usize { slug::levels(chosen).map(|l| qual_len(i, l) + 1).sum() };
+    let mut scratch = (String::new(), String::new());
 
     // Each item's own slug's hash; then its candidate id's.
-    let text = taken.text.as_str();
-    let mut hashes: Vec<u64> = id_at.iter().map(|&own| ids::hash(&text[at(own)])).collect();
+    let mut hashes: Vec<u64> = (items.iter())
+        .map(|&o| {
+            let (text, empty) = names.own_text(o);
+            scratch.0.clear();
+            slug::slug_into(text, empty, ID_MAX, &mut scratch.0);
+            ids::hash(&scratch.0)
+        })
+        .collect();
     // Items by own slug, each group's members together in document order.
     let mut members: Vec<u32> = Vec::with_capacity(items.len() * 2);
     let mut work: Vec<Group> = Vec::new();
@@ -352,7 +381,7 @@ fn name(
         // first.
         for i in bucket_order(&hashes, by_own.capacity()) {
             let i = i as usize;
-            let same = |&first: &u32| text[at(id_at[first as usize])] == text[at(id_at[i])];
+            let same = |&first: &u32| names.same_own(items[first as usize], items[i], &mut scratch);
             let first = match by_own.entry(hashes[i], same, |&f| hashes[f as usize]) {
                 Entry::Occupied(first) => *first.get(),
                 Entry::Vacant(new) => *new.insert(i as u32).get(),
@@ -390,40 +419,47 @@ fn name(
     // candidate can clash with (the items' own are taken at the end). A
     // table of their own, not the document's: in a file of slug ids it is
     // small, so a look stays in cache.
-    let mut before: HashTable<u32> = HashTable::with_capacity(taken.len());
-    for o in taken.owners() {
-        before.insert_unique(ids::hash(taken.id(o)), o, |&o| ids::hash(taken.id(o)));
+    let mut before: HashTable<u32> = HashTable::with_capacity(taken.table.len());
+    for &o in taken.table.iter() {
+        let hash = |&o: &u32| ids::hash(&names.id(forms, o));
+        before.insert_unique(hash(&o), o, hash);
     }
     // Whether an item is a twin that takes a number.
     let mut twin: Vec<bool> = vec![false; items.len()];
-    // The chain levels each item's id puts in front. Ids with headings in
-    // front are written after the loop, in the items' order: in the order
-    // groups split they would lie in `taken.text` at random, and a plan
-    // of a million tasks reads them in task order.
-    let mut chosen_of: Vec<u8> = vec![0; items.len()];
     // Parts of a group being split, by qualifier number + 1 (0: none).
-    let mut part_of: Vec<u32> = vec![u32::MAX; q.distinct + 1];
+    let mut part_of: Vec<u32> = vec![u32::MAX; numbers.distinct + 1];
     let mut parts: Vec<(usize, usize)> = Vec::new();
     while let Some(g) = work.pop() {
         let range = g.members();
         let level = g.level as usize;
         if g.len == 1 {
             let i = members[range.start] as usize;
-            let id = compose(i, id_at[i], g.chosen, &mut taken.text);
-            let candidate = &taken.text[id.0 as usize..id.1 as usize];
-            if g.chosen != 0 {
-                hashes[i] = ids::hash(candidate);
-            }
+            let form = Form {
+                chosen: g.chosen,
+                twin: 0,
+            };
+            let hash = if g.chosen == 0 {
+                hashes[i]
+            } else {
+                scratch.0.clear();
+                names.write(items[i], form, &mut scratch.0);
+                ids::hash(&scratch.0)
+            };
             // A clash with an explicit, dialect or section id: the nearest
             // heading left may tell it apart.
-            let clash = (before.find(hashes[i], |&o| taken.id(o) == candidate)).is_some()
-                && qual_at(i, level).is_some()
-                && prefix_len(i, g.chosen) + qual_len(i, level) < PREFIX_MAX;
-            // Made here for its hash only (again after the loop).
-            if id != id_at[i] {
-                taken.text.truncate(id.0 as usize);
-            }
-            if clash {
+            // (The candidate is made again only when a hash is the same.)
+            let clash = || {
+                let same = |&o: &u32| {
+                    let mut candidate = String::with_capacity(ID_MAX);
+                    names.write(items[i], form, &mut candidate);
+                    names.id(forms, o) == candidate.as_str()
+                };
+                before.find(hash, same).is_some()
+            };
+            if qual_at(i, level).is_some()
+                && prefix_len(i, g.chosen) + qual_len(i, level) < PREFIX_MAX
+                && clash()
+            {
                 work.push(Group {
                     chosen: g.chosen | 1 << g.level,
                     level: g.level + 1,
@@ -431,7 +467,8 @@ fn name(
                 });
                 continue;
             }
-            chosen_of[i] = g.chosen as u8;
+            hashes[i] = hash;
+            forms.set(Names::index(items[i]), form);
             continue;
         }
         // The nearest level whose headings differ among the members.
@@ -488,67 +525,36 @@ fn name(
             _ => {
                 for k in range {
                     let i = members[k] as usize;
-                    chosen_of[i] = g.chosen as u8;
+                    let form = Form {
+                        chosen: g.chosen,
+                        twin: 0,
+                    };
+                    forms.set(Names::index(items[i]), form);
                     twin[i] = true;
                 }
             }
         }
     }
     drop((members, before));
-    for (i, &chosen) in chosen_of.iter().enumerate() {
-        id_at[i] = compose(i, id_at[i], chosen as u32, &mut taken.text);
-    }
-    drop(chosen_of);
     // Unique ids first, the first in the file winning a clash, then twins
     // take numbers in file order: a task whose text reads `compile 2` keeps
     // `compile-2`. (Equal ids share a hash, so the table's order keeps the
     // file's among them.)
+    taken
+        .table
+        .reserve(items.len(), |&o| ids::hash(&names.id(forms, o)));
     let mut twins: Vec<u32> = Vec::new();
-    for i in bucket_order(&hashes, taken.capacity()) {
+    for i in bucket_order(&hashes, taken.table.capacity()) {
         let i = i as usize;
-        if twin[i] || !taken.take_at(id_at[i], hashes[i], items[i].owner) {
+        if twin[i] || !taken.take(hashes[i], items[i], |o| names.id(forms, o)) {
             twins.push(i as u32);
         }
     }
+    drop(hashes);
     twins.sort_unstable();
     for i in twins {
-        let i = i as usize;
-        take_unique(taken, id_at[i], items[i].owner);
+        take_unique(taken, names, forms, items[i as usize]);
     }
-}
-
-/// The levels in a set of chosen ones, nearest first.
-fn levels(chosen: u32) -> impl Iterator<Item = usize> {
-    let mut rest = chosen;
-    std::iter::from_fn(move || {
-        (rest != 0).then(|| {
-            let l = rest.trailing_zeros() as usize;
-            rest &= rest - 1;
-            l
-        })
-    })
-}
-
-/// The chosen headings (at least one), outermost first, then the own slug
-/// (`own`, a range of `id`) cut to fit, appended to `id`.
-fn compose_into(
-    chain: &[usize],
-    own: std::ops::Range<usize>,
-    chosen: u32,
-    qualifier: &[String],
-    id: &mut String,
-) {
-    let start = id.len();
-    let mut rest = chosen;
-    while rest != 0 {
-        let l = 31 - rest.leading_zeros() as usize;
-        rest &= !(1 << l);
-        id.push_str(&qualifier[chain[l]]);
-        id.push('/');
-    }
-    let room = ID_MAX.saturating_sub(id.len() - start);
-    let kept = cut_words(&id[own.clone()], room).len();
-    id.extend_from_within(own.start..own.start + kept);
 }
 
 #[cfg(test)]
@@ -561,7 +567,9 @@ mod tests {
             Source::new("t.md".into(), text.into(), 0),
             ReadOptions::default(),
         );
-        (0..doc.tasks.len()).map(|t| doc.id(t).to_owned()).collect()
+        (0..doc.tasks.len())
+            .map(|t| doc.id(t).into_owned())
+            .collect()
     }
 
     #[test]

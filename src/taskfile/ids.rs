@@ -1,13 +1,16 @@
-//! The id index: every section and task id → who owns it, and where each
-//! task's id is kept. Takes the dialect's ids as tasks are built, then the
-//! table and the string `identity` wrote the ids into while it assigned
-//! them; hands on lookups both ways. Copies no id: the table holds indices,
-//! and every task's id is a range of one string.
+//! The id index: every section and task id → who owns it, and how each
+//! task's id is had. Takes the dialect's ids as tasks are built, then the
+//! table, the `id` hints and the forms `identity` gave out; hands on
+//! lookups both ways. Keeps no slug id: a task's slug id is made again
+//! from its text each time it is asked for (`slug::write_id`), so a plan
+//! of a million tasks holds 5 bytes per task for ids, not some 50.
 
 use std::hash::BuildHasher as _;
 
 use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
+
+use crate::taskfile::slug::{Forms, Qualifiers};
 
 /// Who an id belongs to. Tasks order before sections (a plan's `after`
 /// lists task ids first).
@@ -22,12 +25,19 @@ const SECTION: u32 = 1 << 31;
 
 #[derive(Debug, Default)]
 pub(super) struct IdIndex {
-    table: HashTable<u32>,
-    /// Every task's id, one after the other: one string, not a block per
-    /// id. (While ids are assigned, the dialect's ids as tasks were built.)
+    /// Owners (as [`code`]) by the [`hash`] of their ids.
+    pub(super) table: HashTable<u32>,
+    /// The dialect's ids (`T001`, `1.2`), one after the other (a task's
+    /// `id` hint is read from its hints).
     pub(super) text: String,
-    /// Each task's id in `text`, by task.
-    pub(super) tasks: Vec<(u32, u32)>,
+    /// `(task, start, end)` in `text`, by task.
+    written: Vec<(u32, u32, u32)>,
+    /// How each slug id is made from its task's text, by task.
+    pub(super) forms: Forms,
+    /// Sections' qualifiers and the file's title, which slug ids are made
+    /// of.
+    pub(super) qualifiers: Qualifiers,
+    pub(super) title: Option<usize>,
 }
 
 /// The hash every id table uses (identity's, then this index).
@@ -52,27 +62,30 @@ pub(super) fn owner(entry: u32) -> IdOwner {
 }
 
 impl IdIndex {
-    /// The index of a table of owners (as [`code`]) hashed by their ids
-    /// with [`hash`], and of tasks' ids written at `tasks` in `text`.
-    pub(super) fn new(table: HashTable<u32>, text: String, tasks: Vec<(u32, u32)>) -> IdIndex {
-        IdIndex { table, text, tasks }
-    }
-
-    /// Adds the next task, with its dialect's id (`""`: none).
-    pub(super) fn push_task(&mut self, id: &str) {
+    /// Keeps `id` as task `t`'s dialect id (tasks come in order).
+    pub(super) fn push_dialect(&mut self, t: usize, id: &str) {
         let start = crate::location::narrow(self.text.len());
         self.text.push_str(id);
-        self.tasks
-            .push((start, crate::location::narrow(self.text.len())));
+        let end = crate::location::narrow(self.text.len());
+        self.written.push((crate::location::narrow(t), start, end));
     }
 
-    /// Task `t`'s id.
-    pub(super) fn task(&self, t: usize) -> &str {
-        let (start, end) = self.tasks[t];
-        &self.text[start as usize..end as usize]
+    /// Task `t`'s dialect id (`""`: none).
+    pub(super) fn dialect(&self, t: usize) -> &str {
+        let i = self.written.partition_point(|w| (w.0 as usize) < t);
+        match self.written.get(i) {
+            Some(&(task, start, end)) if task as usize == t => {
+                &self.text[start as usize..end as usize]
+            }
+            _ => "",
+        }
     }
 
-    pub(super) fn get<'a>(&self, id: &str, id_of: impl Fn(IdOwner) -> &'a str) -> Option<IdOwner> {
+    pub(super) fn get<'a>(
+        &self,
+        id: &str,
+        id_of: impl Fn(IdOwner) -> std::borrow::Cow<'a, str>,
+    ) -> Option<IdOwner> {
         (self.table.find(hash(id), |&e| id_of(owner(e)) == id)).map(|&e| owner(e))
     }
 }
@@ -80,14 +93,14 @@ impl IdIndex {
 /// Resolves a short reference to the one id that ends with `/reference`
 /// (slug ids are long; their last segments are what people type). `Err`
 /// lists the candidates when several ids end that way.
-pub fn by_last_segments<'a>(
-    ids: impl Iterator<Item = &'a str>,
+pub fn by_last_segments<S: AsRef<str>>(
+    ids: impl Iterator<Item = S>,
     reference: &str,
 ) -> Result<Option<String>, Vec<String>> {
     let suffix = format!("/{reference}");
     let mut found: Vec<String> = ids
-        .filter(|id| id.ends_with(&suffix))
-        .map(str::to_owned)
+        .filter(|id| id.as_ref().ends_with(&suffix))
+        .map(|id| id.as_ref().to_owned())
         .collect();
     match found.len() {
         0 => Ok(None),
@@ -117,7 +130,7 @@ mod tests {
         assert_eq!(doc.id_owner(""), None);
         assert_eq!(doc.id_owner("c"), None);
         for (id, owner) in doc.all_ids() {
-            assert_eq!(doc.id_owner(id), Some(owner), "{id}");
+            assert_eq!(doc.id_owner(&id), Some(owner), "{id}");
         }
     }
 }

@@ -49,7 +49,7 @@ pub(crate) fn legacy_ids_where(
     }
     for (t, id) in doc.tasks.iter().zip(doc.task_ids()) {
         if explicit(t.id_source) {
-            taken.insert(id.to_owned(), 0);
+            taken.insert(id.into_owned(), 0);
         }
     }
     let mut next: FxHashMap<String, usize> = FxHashMap::default();
@@ -100,7 +100,7 @@ pub(crate) fn legacy_ids_where(
         })
         .map(|(i, t)| {
             if explicit(t.id_source) {
-                return (i, doc.id(i).to_owned());
+                return (i, doc.id(i).into_owned());
             }
             let own = slug40(doc.text_of(t), "task");
             let base = match &path_slugs[t.section()] {
@@ -136,7 +136,7 @@ pub fn find_task(doc: &Document, reference: &str) -> Result<Option<usize>, Vec<S
         Err(candidates) => {
             let mut ids: Vec<String> = (candidates.iter())
                 .filter_map(|c| before().position(|id| id == c))
-                .map(|t| doc.id(t).to_owned())
+                .map(|t| doc.id(t).into_owned())
                 .collect();
             ids.sort();
             Err(ids)

@@ -22,6 +22,7 @@ mod taken;
 mod task;
 mod text;
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use thin_vec::ThinVec;
@@ -183,8 +184,7 @@ impl Document {
         }
         doc.ignored.sort_by_key(|i| i.line);
         doc.attach_comments(scan.comments);
-        let dialect_ids = std::mem::take(&mut doc.ids);
-        doc.ids = identity::assign(&mut doc, dialect_ids);
+        identity::assign(&mut doc);
         // The naming's tables, before the plan is built beside the document.
         crate::memory::give_back();
         doc.check_nul_bytes();
@@ -216,13 +216,56 @@ impl Document {
         self.source.span_after(cursor, task.checkbox_offset(), 3)
     }
 
-    /// Task `t`'s id: its `id` hint, else the dialect's id, else a slug.
-    pub fn id(&self, t: usize) -> &str {
-        self.ids.task(t)
+    /// Task `t`'s id: its `id` hint, else the dialect's id, else a slug
+    /// (made again from its text: slug ids are not kept).
+    pub fn id(&self, t: usize) -> Cow<'_, str> {
+        if self.tasks[t].id_source != IdSource::Slug {
+            return Cow::Borrowed(self.written_id(t));
+        }
+        let mut id = String::with_capacity(ID_MAX);
+        self.push_id(t, &mut id);
+        Cow::Owned(id)
+    }
+
+    /// Appends task `t`'s id to `out` (no allocation for one written
+    /// out).
+    pub fn push_id(&self, t: usize, out: &mut String) {
+        let task = &self.tasks[t];
+        if task.id_source != IdSource::Slug {
+            out.push_str(self.written_id(t));
+            return;
+        }
+        let chain = slug::Chain::of(&self.sections, self.ids.title, task.section as usize);
+        let form = self.ids.forms.get(t);
+        slug::write_id(
+            self.text_of(task),
+            "task",
+            &chain,
+            form,
+            &self.ids.qualifiers,
+            out,
+        );
+    }
+
+    /// Appends the id of a task or section to `out`.
+    pub fn push_id_of(&self, owner: IdOwner, out: &mut String) {
+        match owner {
+            IdOwner::Task(t) => self.push_id(t, out),
+            IdOwner::Section(s) => out.push_str(&self.sections[s].id),
+        }
+    }
+
+    /// Task `t`'s id as written: its `id` hint's, else its dialect's
+    /// (`""`: none).
+    fn written_id(&self, t: usize) -> &str {
+        match (&self.tasks[t].hints.id, self.tasks[t].id_source) {
+            (Some(id), IdSource::Hint) => &id.value,
+            _ => self.ids.dialect(t),
+        }
     }
 
     /// Every task's id, in document order.
-    pub fn task_ids(&self) -> impl ExactSizeIterator<Item = &str> + Clone {
+    pub fn task_ids(&self) -> impl ExactSizeIterator<Item = Cow<'_, str>> + Clone {
         (0..self.tasks.len()).map(|t| self.id(t))
     }
 
@@ -235,10 +278,10 @@ impl Document {
     }
 
     /// The id of a task or section.
-    pub fn id_of(&self, owner: IdOwner) -> &str {
+    pub fn id_of(&self, owner: IdOwner) -> Cow<'_, str> {
         match owner {
             IdOwner::Task(t) => self.id(t),
-            IdOwner::Section(s) => &self.sections[s].id,
+            IdOwner::Section(s) => Cow::Borrowed(&self.sections[s].id),
         }
     }
 
@@ -254,9 +297,9 @@ impl Document {
     }
 
     /// Every id, sections' then tasks' (the file's own empty id left out).
-    pub fn all_ids(&self) -> impl Iterator<Item = (&str, IdOwner)> {
+    pub fn all_ids(&self) -> impl Iterator<Item = (Cow<'_, str>, IdOwner)> {
         let sections = (self.sections.iter().enumerate().skip(1))
-            .map(|(i, s)| (s.id.as_str(), IdOwner::Section(i)));
+            .map(|(i, s)| (Cow::Borrowed(s.id.as_str()), IdOwner::Section(i)));
         let tasks = (self.task_ids().enumerate()).map(|(i, id)| (id, IdOwner::Task(i)));
         sections.chain(tasks)
     }
@@ -331,11 +374,11 @@ impl Document {
     pub fn id_starting_with(&self, id: &str) -> Option<String> {
         self.task_ids()
             .find(|t| {
-                std::iter::once(*t)
+                std::iter::once(&**t)
                     .chain(t.match_indices('/').map(|(i, _)| &t[i + 1..]))
                     .any(|rest| rest.starts_with(id))
             })
-            .map(str::to_owned)
+            .map(Cow::into_owned)
     }
 
     /// The one task whose text is exactly `text`: a task whose id was derived
@@ -367,7 +410,6 @@ impl Document {
 
     fn build_tasks(&mut self, items: &scan::Items, texts: Vec<TextAt>) {
         self.tasks.reserve(items.len());
-        self.ids.tasks.reserve(items.len());
         let keep_optional = self.dialect == Dialect::Kiro;
         let mut stack: Vec<usize> = Vec::new();
         let mut lines = source::SpanCursor::default();
@@ -427,7 +469,9 @@ impl Document {
                         .into(),
                 );
             }
-            self.ids.push_task(marks.id.as_deref().unwrap_or(""));
+            if let Some(id) = marks.id.as_deref().filter(|id| !id.is_empty()) {
+                self.ids.push_dialect(index, id);
+            }
             self.tasks.push(Task {
                 text: text_at,
                 id_source: IdSource::Dialect,
@@ -639,10 +683,11 @@ mod tests {
     }
 
     #[test]
-    fn ids_are_kept_once() {
+    fn slug_ids_are_not_kept() {
         // Look-alikes (whose own slugs give way to ids with a heading in
-        // front), twins, an `id` hint and a clashing dialect id: what the
-        // document keeps is each task's id once, and nothing else.
+        // front), twins, an `id` hint and a clashing dialect id: the
+        // document keeps the dialect's ids as written, and how each slug id
+        // is made, not the slug ids themselves.
         let doc = Document::parse(
             Source::new(
                 "t.md".into(),
@@ -655,7 +700,7 @@ mod tests {
                 dialect: Some(Dialect::Speckit),
             },
         );
-        let ids: Vec<&str> = doc.task_ids().collect();
+        let ids: Vec<_> = doc.task_ids().collect();
         assert_eq!(
             ids,
             [
@@ -667,8 +712,7 @@ mod tests {
                 "mine"
             ]
         );
-        assert_eq!(doc.ids.text.len(), ids.concat().len());
-        assert_eq!(doc.ids.text.capacity(), doc.ids.text.len());
+        assert_eq!(doc.ids.text, "T001T001");
         for (t, id) in ids.iter().enumerate() {
             assert_eq!(doc.task_by_id(id), Some(t));
         }
@@ -707,16 +751,16 @@ mod tests {
                 dialect: Some(Dialect::Kiro),
             },
         );
-        let got: Vec<(&str, &str)> = (doc.tasks.iter())
+        let got: Vec<(String, &str)> = (doc.tasks.iter())
             .enumerate()
-            .map(|(i, t)| (doc.id(i), doc.text_of(t)))
+            .map(|(i, t)| (doc.id(i).into_owned(), doc.text_of(t)))
             .collect();
         assert_eq!(
             got,
             [
-                ("m", "1. Models"),
-                ("2", "2. Wire é"),
-                ("2-again", "2. Again")
+                ("m".to_owned(), "1. Models"),
+                ("2".to_owned(), "2. Wire é"),
+                ("2-again".to_owned(), "2. Again")
             ]
         );
     }

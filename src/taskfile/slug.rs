@@ -1,10 +1,182 @@
-//! Slugs: a text as lowercase words joined by `-`, cut to whole words.
-//! Takes text; hands on slugs (appended to a string, or their own), and
-//! cuts of them at a char or a word. Never decides what an id is
-//! (`identity` does).
+//! Slugs, and the ids made of them: a text's slug, and an id made of an
+//! item's slug, the headings chosen to go in front and its twin number.
+//! Takes texts and how an id is made; hands on the id's text. Never decides
+//! which headings or number an id gets (`identity` does), and keeps no id.
+
+use crate::taskfile::Section;
 
 /// The longest slug id, in bytes: a plan line keeps room for the text.
 pub const ID_MAX: usize = 48;
+/// The longest heading slug put in front of a task's or section's own slug.
+pub(super) const QUALIFIER_MAX: usize = 20;
+/// Headings in front take at most this much, so the text's own words keep
+/// at least 16 bytes.
+pub(super) const PREFIX_MAX: usize = ID_MAX - 16 - 1;
+
+/// The sections whose headings may go in front of an id made under a
+/// section, nearest first: the section and those it is under, never the
+/// file's title nor the file. Headings nest at most six deep, so a level
+/// is a bit of a `u8` (`chosen`).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Chain {
+    at: [u32; 8],
+    len: u8,
+}
+
+impl Chain {
+    /// The chain of section `s` (0, the file: none).
+    pub(super) fn of(sections: &[Section], title: Option<usize>, s: usize) -> Chain {
+        let mut chain = Chain { at: [0; 8], len: 0 };
+        let mut s = s;
+        while s != 0 && (chain.len as usize) < chain.at.len() {
+            if Some(s) != title {
+                chain.at[chain.len as usize] = s as u32;
+                chain.len += 1;
+            }
+            s = sections[s].parent.unwrap_or(0);
+        }
+        chain
+    }
+
+    /// The section at `level` (0: the nearest).
+    pub(super) fn get(&self, level: usize) -> Option<usize> {
+        (level < self.len as usize).then(|| self.at[level] as usize)
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.len as usize
+    }
+}
+
+/// Each section's qualifier, the text put in front of an id to tell it
+/// apart: its `id` hint, else its title's slug cut to [`QUALIFIER_MAX`].
+/// One string, a range per section.
+#[derive(Debug, Default)]
+pub(super) struct Qualifiers {
+    text: String,
+    at: Vec<(u32, u32)>,
+}
+
+impl Qualifiers {
+    pub(super) fn new(sections: &[Section]) -> Qualifiers {
+        let mut q = Qualifiers::default();
+        q.at.reserve_exact(sections.len());
+        for s in sections {
+            let start = q.text.len() as u32;
+            match &s.hints.id {
+                Some(id) => q.text.push_str(&id.value),
+                None => {
+                    slug_into(&s.title, "section", QUALIFIER_MAX, &mut q.text);
+                }
+            }
+            q.at.push((start, q.text.len() as u32));
+        }
+        q.text.shrink_to_fit();
+        q
+    }
+
+    pub(super) fn get(&self, s: usize) -> &str {
+        let (start, end) = self.at[s];
+        &self.text[start as usize..end as usize]
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.at.len()
+    }
+}
+
+/// How an item's id is made from its own slug: the chain levels whose
+/// headings go in front (a bit each), and its twin number (0: none; else
+/// 2, 3, …).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Form {
+    pub(super) chosen: u8,
+    pub(super) twin: u32,
+}
+
+/// Each item's [`Form`], by task (or section) index: 5 bytes each.
+#[derive(Debug, Default)]
+pub(super) struct Forms {
+    chosen: Vec<u8>,
+    twin: Vec<u32>,
+}
+
+impl Forms {
+    /// `n` items, each its own slug as it is.
+    pub(super) fn new(n: usize) -> Forms {
+        Forms {
+            chosen: vec![0; n],
+            twin: vec![0; n],
+        }
+    }
+
+    pub(super) fn get(&self, i: usize) -> Form {
+        Form {
+            chosen: self.chosen[i],
+            twin: self.twin[i],
+        }
+    }
+
+    pub(super) fn set(&mut self, i: usize, form: Form) {
+        self.chosen[i] = form.chosen;
+        self.twin[i] = form.twin;
+    }
+}
+
+/// The levels in a set of chosen ones, nearest first.
+pub(super) fn levels(chosen: u8) -> impl Iterator<Item = usize> {
+    let mut rest = chosen;
+    std::iter::from_fn(move || {
+        (rest != 0).then(|| {
+            let l = rest.trailing_zeros() as usize;
+            rest &= rest - 1;
+            l
+        })
+    })
+}
+
+/// Appends to `out` the id made of `text`'s slug (`empty` when it has
+/// none) as `form` says: the chosen headings of `chain` in front,
+/// outermost first, the slug cut to fit, then the twin number. At most
+/// [`ID_MAX`] bytes when the headings chosen fit in [`PREFIX_MAX`].
+pub(super) fn write_id(
+    text: &str,
+    empty: &str,
+    chain: &Chain,
+    form: Form,
+    q: &Qualifiers,
+    out: &mut String,
+) {
+    let start = out.len();
+    // The chosen headings, outermost first, then the own slug cut to fit.
+    let mut rest = form.chosen;
+    while rest != 0 {
+        let l = 7 - rest.leading_zeros() as usize;
+        rest &= !(1 << l);
+        if let Some(s) = chain.get(l) {
+            out.push_str(q.get(s));
+            out.push('/');
+        }
+    }
+    let own = out.len();
+    slug_into(text, empty, ID_MAX, out);
+    if form.chosen != 0 {
+        let room = ID_MAX.saturating_sub(own - start);
+        let kept = cut_words(&out[own..], room).len();
+        out.truncate(own + kept);
+    }
+    if form.twin != 0 {
+        let mut number = itoa::Buffer::new();
+        let suffix = number.format(form.twin);
+        let base = &out[start..];
+        let kept = cut(base, ID_MAX.saturating_sub(suffix.len() + 1))
+            .trim_end_matches('-')
+            .len();
+        out.truncate(start + kept);
+        out.push('-');
+        out.push_str(suffix);
+    }
+}
 
 /// The longest start of `s` within `max` bytes, on a char boundary.
 pub(super) fn cut(s: &str, max: usize) -> &str {

@@ -19,7 +19,7 @@ const HANDOFF: f64 = 0.002;
 pub(super) fn critical_path(
     attempts: &[Attempt],
     plan: Option<&Plan>,
-    index: &HashMap<&str, usize>,
+    index: &HashMap<String, usize>,
 ) -> Vec<PathStep> {
     // Attempts by end time, to find "the last to end before" by bisection.
     let mut by_end: Vec<usize> = (0..attempts.len()).collect();
@@ -75,7 +75,7 @@ pub(super) fn critical_path(
 /// Why `later` waited for `earlier`, as far as the plan tells.
 fn relation(
     plan: Option<&Plan>,
-    index: &HashMap<&str, usize>,
+    index: &HashMap<String, usize>,
     earlier: &str,
     later: &str,
 ) -> &'static str {

@@ -504,10 +504,10 @@ impl RunReport {
                 row.spend.add(s);
             }
         }
-        let index: HashMap<&str, usize> = plan
+        let index: HashMap<String, usize> = plan
             .map(|p| {
                 (p.doc.task_ids().enumerate())
-                    .map(|(i, id)| (id, i))
+                    .map(|(i, id)| (id.into_owned(), i))
                     .collect()
             })
             .unwrap_or_default();

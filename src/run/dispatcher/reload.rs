@@ -47,7 +47,7 @@ impl Dispatcher {
                 Some(k) => k,
                 None => {
                     self.tasks.push(Task {
-                        id: plan.doc.id(i).to_owned(),
+                        id: plan.doc.id(i).into_owned(),
                         text: plan.doc.text(i).to_owned(),
                         place: None,
                         state: State::Waiting,
@@ -66,7 +66,8 @@ impl Dispatcher {
             self.keys[i] = Some(k);
             let task = &mut self.tasks[k];
             task.place = Some(i);
-            plan.doc.id(i).clone_into(&mut task.id);
+            task.id.clear();
+            plan.doc.push_id(i, &mut task.id);
             plan.doc.text(i).clone_into(&mut task.text);
             let owned = was_running(task);
             let mut taken = if owned {
@@ -85,7 +86,7 @@ impl Dispatcher {
                 task.owe_clear = true;
             }
             if task.succeeded_here && !new.checked && task.running.is_none() {
-                if undo.contains(plan.doc.id(i)) {
+                if undo.contains(&*plan.doc.id(i)) {
                     // Asked for again (`run-batch tick --undo`): run it again.
                     task.succeeded_here = false;
                     task.state = State::Waiting;
@@ -98,7 +99,7 @@ impl Dispatcher {
             let was = old_checked.get(k).copied().flatten();
             if was.is_some_and(|w| w != new.checked) {
                 out.push(Action::Emit(Box::new(Event::BoxEdited {
-                    task: plan.doc.id(i).to_owned(),
+                    task: plan.doc.id(i).into_owned(),
                     ticked: new.checked,
                     taken,
                     running: running_then.clone(),

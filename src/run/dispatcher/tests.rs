@@ -69,7 +69,7 @@ impl Run {
         for a in actions {
             match a {
                 Action::Start { attempt, task, .. } => {
-                    let id = self.d.plan().doc.id(task).to_owned();
+                    let id = self.d.plan().doc.id(task).into_owned();
                     self.running.push((id.clone(), attempt));
                     started.push(id);
                 }

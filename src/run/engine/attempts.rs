@@ -121,7 +121,7 @@ impl Engine {
                 )
             }),
         };
-        let task_id = self.d.plan().doc.id(t).to_owned();
+        let task_id = self.d.plan().doc.id(t).into_owned();
         let history = self.history.entry(key).or_default();
         let resumed = (history.resume.as_ref())
             .filter(|r| {

@@ -23,7 +23,7 @@ impl Engine {
         if checkpoints.is_empty() {
             return None;
         }
-        let task_id = self.d.plan().doc.id(t).to_owned();
+        let task_id = self.d.plan().doc.id(t).into_owned();
         let number = self.slots.get(&attempt).map_or(1, |s| s.number);
         let run_dir = self.run_dir.clone();
         let setup = Setup {

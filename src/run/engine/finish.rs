@@ -72,10 +72,10 @@ impl Engine {
         }
         if !self.options.json {
             let plan = self.d.plan();
-            let attempts: HashMap<&str, u32> = (0..plan.doc.tasks.len())
+            let attempts: HashMap<String, u32> = (0..plan.doc.tasks.len())
                 .filter_map(|t| {
                     let k = self.d.key_of(t)?;
-                    Some((plan.doc.id(t), self.d.task(k).attempts))
+                    Some((plan.doc.id(t).into_owned(), self.d.task(k).attempts))
                 })
                 .collect();
             let summary = crate::report::summary::render(

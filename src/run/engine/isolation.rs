@@ -330,8 +330,8 @@ impl Engine {
             if plan.is_done(t) {
                 continue;
             }
-            let id = plan.doc.id(t);
-            let Some(rec) = self.journal.tasks.get(id) else {
+            let id = plan.doc.id(t).into_owned();
+            let Some(rec) = self.journal.tasks.get(&id) else {
                 continue;
             };
             if rec.landed_unticked {
@@ -341,7 +341,7 @@ impl Engine {
             }
         }
         for t in ticked {
-            let id = self.d.plan().doc.id(t).to_owned();
+            let id = self.d.plan().doc.id(t).into_owned();
             self.reporter.note(&format!(
                 "note: `{id}`: its work landed in the run that crashed; ticking it"
             ));

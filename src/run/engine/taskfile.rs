@@ -130,7 +130,7 @@ impl Engine {
                 self.first_owed = None;
                 self.d.boxes_written();
                 let doc = &self.d.plan().doc;
-                let id = |t: &usize| doc.id(*t).to_owned();
+                let id = |t: &usize| doc.id(*t).into_owned();
                 let (ticked, cleared): (Vec<usize>, Vec<usize>) =
                     changed.iter().partition(|&&t| doc.tasks[t].checked);
                 let event = Event::Ticked {
@@ -140,7 +140,7 @@ impl Engine {
                 };
                 for &t in &ticked {
                     self.uncommitted.push(crate::record::tick::Tick {
-                        id: doc.id(t).to_owned(),
+                        id: doc.id(t).into_owned(),
                         text: Some(doc.text(t).to_owned()),
                     });
                 }
@@ -159,7 +159,7 @@ impl Engine {
                 self.write_again_at = Some(now + Duration::from_secs(1));
                 if self.write_error.as_ref() != Some(&reason) {
                     let doc = &self.d.plan().doc;
-                    let tasks = wants.iter().map(|&(t, _)| doc.id(t).to_owned()).collect();
+                    let tasks = wants.iter().map(|&(t, _)| doc.id(t).into_owned()).collect();
                     self.write_error = Some(reason.clone());
                     self.emit(Event::TickFailed { tasks, reason });
                 }

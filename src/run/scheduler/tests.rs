@@ -24,7 +24,7 @@ fn schedule(p: &Plan, keep_going: bool) -> Schedule {
 /// Everything that may start now, by id.
 fn start_all(p: &Plan, s: &mut Schedule, jobs: usize) -> Vec<String> {
     std::iter::from_fn(|| s.next(jobs))
-        .map(|t| p.doc.id(t).to_owned())
+        .map(|t| p.doc.id(t).into_owned())
         .collect()
 }
 
