@@ -16,17 +16,18 @@ pub(super) const PREFIX_MAX: usize = ID_MAX - 16 - 1;
 /// The sections whose headings may go in front of an id made under a
 /// section, nearest first: the section and those it is under, never the
 /// file's title nor the file. Headings nest at most six deep, so a level
-/// is a bit of a `u8` (`chosen`).
+/// is a bit of a `u8` (`chosen`), and seven are room enough (the top bit
+/// is `Forms`').
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Chain {
-    at: [u32; 8],
+    at: [u32; 7],
     len: u8,
 }
 
 impl Chain {
     /// The chain of section `s` (0, the file: none).
     pub(super) fn of(sections: &[Section], title: Option<usize>, s: usize) -> Chain {
-        let mut chain = Chain { at: [0; 8], len: 0 };
+        let mut chain = Chain { at: [0; 7], len: 0 };
         let mut s = s;
         while s != 0 && (chain.len as usize) < chain.at.len() {
             if Some(s) != title {
@@ -94,32 +95,49 @@ pub(super) struct Form {
     pub(super) twin: u32,
 }
 
-/// Each item's [`Form`], by task (or section) index: 5 bytes each.
+/// Each item's [`Form`], by task (or section) index: a byte each, and
+/// the few twin numbers aside (a number per item was 4 MB of a million
+/// tasks' plan, for 2% of them).
 #[derive(Debug, Default)]
 pub(super) struct Forms {
+    /// The chosen levels, with [`TWIN`] set when the item is a twin.
     chosen: Vec<u8>,
-    twin: Vec<u32>,
+    twins: rustc_hash::FxHashMap<u32, u32>,
 }
+
+/// A [`Chain`] holds at most 7 levels, so a chosen byte's top bit is free
+/// to say "a twin".
+const TWIN: u8 = 1 << 7;
 
 impl Forms {
     /// `n` items, each its own slug as it is.
     pub(super) fn new(n: usize) -> Forms {
         Forms {
             chosen: vec![0; n],
-            twin: vec![0; n],
+            twins: Default::default(),
         }
     }
 
     pub(super) fn get(&self, i: usize) -> Form {
+        let chosen = self.chosen[i];
         Form {
-            chosen: self.chosen[i],
-            twin: self.twin[i],
+            chosen: chosen & !TWIN,
+            twin: if chosen & TWIN == 0 {
+                0
+            } else {
+                self.twins[&(i as u32)]
+            },
         }
     }
 
     pub(super) fn set(&mut self, i: usize, form: Form) {
-        self.chosen[i] = form.chosen;
-        self.twin[i] = form.twin;
+        if form.twin == 0 {
+            self.chosen[i] = form.chosen;
+            self.twins.remove(&(i as u32));
+        } else {
+            self.chosen[i] = form.chosen | TWIN;
+            self.twins.insert(i as u32, form.twin);
+        }
     }
 }
 
@@ -376,6 +394,36 @@ mod tests {
         assert!(long.len() <= ID_MAX && long.ends_with("word"), "{long}");
         assert_eq!(slug(&"x".repeat(60), "t").len(), ID_MAX);
         assert!(slug(&"é".repeat(60), "t").len() <= ID_MAX);
+    }
+
+    #[test]
+    fn forms_keep_twins_aside_and_give_them_back() {
+        let mut forms = Forms::new(3);
+        let deep = Form {
+            chosen: 0b100_0001,
+            twin: 0,
+        };
+        forms.set(0, deep);
+        forms.set(
+            1,
+            Form {
+                twin: 70_000,
+                ..deep
+            },
+        );
+        assert_eq!(forms.get(0), deep);
+        assert_eq!(
+            forms.get(1),
+            Form {
+                twin: 70_000,
+                ..deep
+            }
+        );
+        assert_eq!(forms.get(2), Form::default());
+        // A twin number tried and then not needed leaves nothing behind.
+        forms.set(1, deep);
+        assert_eq!(forms.get(1), deep);
+        assert!(forms.twins.is_empty());
     }
 
     #[test]
