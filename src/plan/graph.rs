@@ -1,101 +1,92 @@
-//! Cycle search over the dependency graph with an explicit stack, so a cycle
-//! is reported as the path a person can read and break.
+//! Cycle search over a dependency graph read where its edges are kept,
+//! with an explicit stack, so a cycle is reported as the path a person can
+//! read and break. Takes a way to walk each node's edges in order; hands
+//! on the first cycle found; never copies the graph.
 
-/// A directed graph as one flat array of edges, node by node: no vector
-/// per node, so a graph of 100,000 nodes is two allocations (of `u32`s:
-/// half the memory, and a plan has far fewer than 4 billion of either).
-#[derive(Debug, Default)]
-pub struct Graph {
-    /// Where each node's edges start in `to`; one more entry than nodes.
-    starts: Vec<u32>,
-    to: Vec<u32>,
+/// A graph read in place: a cursor per node on the search's stack walks
+/// that node's edges, in the order the search tries them.
+pub trait Edges {
+    type Cursor;
+    fn nodes(&self) -> usize;
+    /// A cursor before `node`'s first edge.
+    fn cursor(&self, node: usize) -> Self::Cursor;
+    /// The next edge under `cursor`, moving it on.
+    fn next(&self, cursor: &mut Self::Cursor) -> Option<usize>;
 }
 
-impl Graph {
-    pub fn with_capacity(nodes: usize) -> Graph {
-        let mut starts = Vec::with_capacity(nodes + 1);
-        starts.push(0);
-        Graph {
-            starts,
-            to: Vec::with_capacity(nodes),
+/// Finds a cycle; returns its nodes in order, with the first repeated at
+/// the end.
+pub fn find_cycle<G: Edges>(graph: &G) -> Option<Vec<usize>> {
+    const NEW: u8 = 0;
+    const OPEN: u8 = 1;
+    const DONE: u8 = 2;
+    let mut state = vec![NEW; graph.nodes()];
+    let mut stack: Vec<(u32, G::Cursor)> = Vec::new();
+    for root in 0..graph.nodes() {
+        if state[root] != NEW {
+            continue;
         }
-    }
-
-    /// Adds edges from the node being built.
-    pub fn extend(&mut self, to: impl IntoIterator<Item = usize>) {
-        self.to.extend(to.into_iter().map(small));
-    }
-
-    /// Ends the node being built; the next edges belong to the next node.
-    pub fn end_node(&mut self) {
-        self.starts.push(small(self.to.len()));
-    }
-
-    fn nodes(&self) -> usize {
-        self.starts.len() - 1
-    }
-
-    fn edges(&self, node: usize) -> &[u32] {
-        &self.to[self.starts[node] as usize..self.starts[node + 1] as usize]
-    }
-
-    /// Finds a cycle; returns its nodes in order, with the first repeated at
-    /// the end.
-    pub fn find_cycle(&self) -> Option<Vec<usize>> {
-        const NEW: u8 = 0;
-        const OPEN: u8 = 1;
-        const DONE: u8 = 2;
-        let mut state = vec![NEW; self.nodes()];
-        let mut stack: Vec<(usize, usize)> = Vec::new();
-        for root in 0..self.nodes() {
-            if state[root] != NEW {
+        stack.push((small(root), graph.cursor(root)));
+        state[root] = OPEN;
+        while let Some((node, cursor)) = stack.last_mut() {
+            let node = *node as usize;
+            let Some(to) = graph.next(cursor) else {
+                state[node] = DONE;
+                stack.pop();
                 continue;
-            }
-            stack.push((root, 0));
-            state[root] = OPEN;
-            while let Some(&mut (node, ref mut next)) = stack.last_mut() {
-                if let Some(&to) = self.edges(node).get(*next) {
-                    let to = to as usize;
-                    *next += 1;
-                    match state[to] {
-                        NEW => {
-                            state[to] = OPEN;
-                            stack.push((to, 0));
-                        }
-                        OPEN => {
-                            let from = stack.iter().position(|&(n, _)| n == to).unwrap();
-                            let mut cycle: Vec<usize> =
-                                stack[from..].iter().map(|&(n, _)| n).collect();
-                            cycle.push(to);
-                            return Some(cycle);
-                        }
-                        _ => {}
-                    }
-                } else {
-                    state[node] = DONE;
-                    stack.pop();
+            };
+            match state[to] {
+                NEW => {
+                    state[to] = OPEN;
+                    stack.push((small(to), graph.cursor(to)));
                 }
+                OPEN => {
+                    let from = stack.iter().position(|&(n, _)| n as usize == to);
+                    let mut cycle: Vec<usize> = stack[from.unwrap_or(0)..]
+                        .iter()
+                        .map(|&(n, _)| n as usize)
+                        .collect();
+                    cycle.push(to);
+                    return Some(cycle);
+                }
+                _ => {}
             }
         }
-        None
     }
+    None
 }
 
 fn small(i: usize) -> u32 {
-    u32::try_from(i).expect("fewer than 4 billion tasks, sections and edges")
+    u32::try_from(i).expect("fewer than 4 billion tasks and sections")
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Graph;
+    use super::Edges;
+
+    /// Edges as lists, node by node.
+    struct Lists(Vec<Vec<usize>>);
+
+    impl Edges for Lists {
+        type Cursor = (usize, usize);
+
+        fn nodes(&self) -> usize {
+            self.0.len()
+        }
+
+        fn cursor(&self, node: usize) -> (usize, usize) {
+            (node, 0)
+        }
+
+        fn next(&self, (node, next): &mut (usize, usize)) -> Option<usize> {
+            let to = self.0[*node].get(*next).copied();
+            *next += 1;
+            to
+        }
+    }
 
     fn find_cycle(edges: &[Vec<usize>]) -> Option<Vec<usize>> {
-        let mut g = Graph::with_capacity(edges.len());
-        for e in edges {
-            g.extend(e.iter().copied());
-            g.end_node();
-        }
-        g.find_cycle()
+        super::find_cycle(&Lists(edges.to_vec()))
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! wave starts when the previous one is done) so a large file does not grow a
 //! quadratic edge list. Never touches processes or the file.
 
+mod cycles;
 mod edge;
 pub mod files;
 mod graph;
@@ -465,72 +466,6 @@ impl Planner {
             }
         }
         self.errors.extend(errors);
-    }
-
-    /// Nodes: tasks, then sections. A task waits for its targets (and a
-    /// child for its parent's); a parent and a section wait for what they hold.
-    fn check_cycles(&mut self, doc: &Document) {
-        let n = doc.tasks.len();
-        let node = |t: Target| match t {
-            Target::Task(i) => i,
-            Target::Section(s) => n + s,
-        };
-        // One flat array of edges, node by node, in the order the search
-        // tries them (so the cycle it reports stays the same).
-        let mut graph = graph::Graph::with_capacity(n + doc.sections.len());
-        // Each section's `after`, and its outer sections', outer first:
-        // made once per section (sections follow their parents).
-        let mut section_chain: Vec<Vec<usize>> = Vec::with_capacity(doc.sections.len());
-        for (s, section) in doc.sections.iter().enumerate() {
-            let mut chain = section
-                .parent
-                .map_or_else(Vec::new, |p| section_chain[p].clone());
-            chain.extend(
-                self.section_after[s]
-                    .iter()
-                    .map(|&(target, _)| node(target)),
-            );
-            section_chain.push(chain);
-        }
-        for t in 0..n {
-            graph.extend(self.tasks[t].after.iter().map(|e| node(e.target())));
-            graph.extend(doc.children(t));
-            // Every enclosing task's `after` holds for this task too.
-            let mut p = doc.tasks[t].parent();
-            while let Some(i) = p {
-                graph.extend(self.tasks[i].after.iter().map(|e| node(e.target())));
-                p = doc.tasks[i].parent();
-            }
-            // A section's `after` holds for every task in it, outer
-            // sections first.
-            graph.extend(section_chain[doc.tasks[t].section()].iter().copied());
-            graph.end_node();
-        }
-        for (s, section) in doc.sections.iter().enumerate() {
-            graph.extend(doc.section_top_tasks(s));
-            graph.extend(section.children.iter().map(|&c| n + c));
-            graph.end_node();
-        }
-        if let Some(cycle) = graph.find_cycle() {
-            let name = |i: usize| {
-                if i < n {
-                    doc.id(i).into_owned()
-                } else {
-                    doc.sections[i - n].id.clone()
-                }
-            };
-            let span = if cycle[0] < n {
-                doc.checkbox(&doc.tasks[cycle[0]])
-            } else {
-                doc.sections[cycle[0] - n].span
-            };
-            self.errors.push((
-                span,
-                PlanError::Cycle {
-                    path: cycle.iter().map(|&i| name(i)).collect(),
-                },
-            ));
-        }
     }
 }
 
