@@ -503,6 +503,8 @@ mod tests {
             "<!-- parallel: 4 -->\n# Release\n## Build <!-- parallel: 3 -->\n\
              - [ ] compile\n\
              - [ ] package <!-- parallel: 2 -->\n  - [ ] deb\n  - [ ] rpm\n\
+             - [ ] images\n  - [ ] arm <!-- parallel: 1 -->\n    - [ ] v7\n\
+             \x20   - [ ] v8\n  - [ ] x86\n\
              ## Test\n- [ ] smoke\n",
         );
         let limits = |id: &str| -> Vec<usize> {
@@ -517,9 +519,13 @@ mod tests {
         // A parent does not run: it counts against nothing itself.
         assert_eq!(limits("package"), [] as [usize; 0]);
         assert_eq!(limits("smoke"), [4]);
-        // One list per distinct set: the empty one, the file's, Build's and
-        // the one the package's subtasks share.
-        assert_eq!(plan.group_lists.len(), 4);
+        // A limit two tasks up, under a parent without one.
+        assert_eq!(limits("v7"), [1, 3, 4]);
+        assert_eq!(limits("v8"), [1, 3, 4]);
+        assert_eq!(limits("x86"), [3, 4]);
+        // One list per distinct set: the empty one, the file's, Build's,
+        // the one the package's subtasks share and the arm builds'.
+        assert_eq!(plan.group_lists.len(), 5);
     }
 
     #[test]

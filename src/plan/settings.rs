@@ -141,33 +141,42 @@ impl Planner {
             section_files.push(declared);
         }
         // A task's own limits (and its parents') come before its section's:
-        // the leaves under one limited parent share that list too.
-        let mut task_lists: FxHashMap<(Vec<usize>, u32), u32> = FxHashMap::default();
+        // the leaves under one limited parent share that list too. Their
+        // groups are those of the nearest limited task and the tasks it is
+        // in, so that task and the section's list name the shared list (a
+        // list as the key cost 4 MB more at the peak of a million tasks).
+        let mut task_lists: FxHashMap<(u32, u32), u32> = FxHashMap::default();
         for t in 0..doc.tasks.len() {
             let task = &doc.tasks[t];
             if task.has_children() {
                 continue;
             }
-            let mut groups = Vec::new();
             let mut declared: ThinVec<String> = ThinVec::new();
+            let mut nearest = None;
             let mut cur = Some(t);
             while let Some(i) = cur {
-                groups.extend(task_group.get(&i));
+                if nearest.is_none() && task_group.contains_key(&i) {
+                    nearest = Some(i);
+                }
                 let files = doc.tasks[i].hints.files.iter().map(|f| &f.value);
                 add_files(&mut declared, files);
                 cur = doc.tasks[i].parent();
             }
             let shared = section_list[task.section()];
-            self.tasks[t].group_list = if groups.is_empty() {
-                shared
-            } else {
-                match task_lists.entry((groups, shared)) {
+            self.tasks[t].group_list = match nearest {
+                None => shared,
+                Some(nearest) => match task_lists.entry((nearest as u32, shared)) {
                     Entry::Occupied(list) => *list.get(),
                     Entry::Vacant(new) => {
-                        let list = self.group_list(new.key().0.clone(), shared);
-                        *new.insert(list)
+                        let mut groups = Vec::new();
+                        let mut cur = Some(nearest);
+                        while let Some(i) = cur {
+                            groups.extend(task_group.get(&i));
+                            cur = doc.tasks[i].parent();
+                        }
+                        *new.insert(self.group_list(groups, shared))
                     }
-                }
+                },
             };
             add_files(&mut declared, section_files[task.section()].iter());
             // A claim needs a `/` or a backtick in the item's bytes (its text
