@@ -358,12 +358,12 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
     let mut scratch = (String::new(), String::new());
 
     // Each item's own slug's hash; then its candidate id's.
-    let mut hashes: Vec<u64> = (items.iter())
+    let mut hashes: Vec<u32> = (items.iter())
         .map(|&o| {
             let (text, empty) = names.own_text(o);
             scratch.0.clear();
             slug::slug_into(text, empty, ID_MAX, &mut scratch.0);
-            ids::hash(&scratch.0)
+            ids::hash32(&scratch.0)
         })
         .collect();
     // Items by own slug, each group's members together in document order.
@@ -382,7 +382,9 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
         for i in bucket_order(&hashes, by_own.capacity()) {
             let i = i as usize;
             let same = |&first: &u32| names.same_own(items[first as usize], items[i], &mut scratch);
-            let first = match by_own.entry(hashes[i], same, |&f| hashes[f as usize]) {
+            let first = match by_own.entry(ids::spread(hashes[i]), same, |&f| {
+                ids::spread(hashes[f as usize])
+            }) {
                 Entry::Occupied(first) => *first.get(),
                 Entry::Vacant(new) => *new.insert(i as u32).get(),
             };
@@ -443,7 +445,7 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
             } else {
                 scratch.0.clear();
                 names.write(items[i], form, &mut scratch.0);
-                ids::hash(&scratch.0)
+                ids::hash32(&scratch.0)
             };
             // A clash with an explicit, dialect or section id: the nearest
             // heading left may tell it apart.
@@ -454,7 +456,7 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
                     names.write(items[i], form, &mut candidate);
                     names.id(forms, o) == candidate.as_str()
                 };
-                before.find(hash, same).is_some()
+                before.find(ids::spread(hash), same).is_some()
             };
             if qual_at(i, level).is_some()
                 && prefix_len(i, g.chosen) + qual_len(i, level) < PREFIX_MAX
@@ -546,7 +548,7 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
     let mut twins: Vec<u32> = Vec::new();
     for i in bucket_order(&hashes, taken.table.capacity()) {
         let i = i as usize;
-        if twin[i] || !taken.take(hashes[i], items[i], |o| names.id(forms, o)) {
+        if twin[i] || !taken.take(ids::spread(hashes[i]), items[i], |o| names.id(forms, o)) {
             twins.push(i as u32);
         }
     }

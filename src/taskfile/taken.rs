@@ -52,7 +52,7 @@ impl Taken {
 /// bucket range. Filling or probing a table of a million ids in this order
 /// touches its memory front to back instead of at random: a cache miss per
 /// id becomes a hit.
-pub(super) fn bucket_order(hashes: &[u64], capacity: usize) -> Vec<u32> {
+pub(super) fn bucket_order(hashes: &[u32], capacity: usize) -> Vec<u32> {
     // hashbrown's bucket is the hash's low bits; its buckets are the
     // capacity * 8 / 7 rounded up to a power of two. Guessed wrong, the
     // order only helps less.
@@ -60,7 +60,8 @@ pub(super) fn bucket_order(hashes: &[u64], capacity: usize) -> Vec<u32> {
     let buckets = (capacity.max(1) * 8 / 7).next_power_of_two().max(4);
     let bits = buckets.trailing_zeros();
     let shift = bits.saturating_sub(RANGES);
-    let range = |h: u64| ((h as usize & (buckets - 1)) >> shift) as u32;
+    // (A spread hash's low bits are its 32 bits' own.)
+    let range = |h: u32| ((h as usize & (buckets - 1)) >> shift) as u32;
     let mut start = vec![0u32; (buckets >> shift) + 1];
     for &h in hashes {
         start[range(h) as usize + 1] += 1;
@@ -83,8 +84,8 @@ mod tests {
 
     #[test]
     fn bucket_order_is_a_stable_order_of_every_index() {
-        let hashes: Vec<u64> = (0..50_000u64)
-            .map(|i| ids::hash(&format!("id-{}", i % 20_000)))
+        let hashes: Vec<u32> = (0..50_000u64)
+            .map(|i| ids::hash32(&format!("id-{}", i % 20_000)))
             .collect();
         let order = bucket_order(&hashes, hashes.len());
         let mut seen = vec![false; hashes.len()];
@@ -93,7 +94,7 @@ mod tests {
         }
         assert!(seen.iter().all(|&s| s));
         // Equal hashes keep their order: the first of twins comes first.
-        let mut last: FxHashMap<u64, u32> = FxHashMap::default();
+        let mut last: FxHashMap<u32, u32> = FxHashMap::default();
         for &i in &order {
             if let Some(prev) = last.insert(hashes[i as usize], i) {
                 assert!(prev < i);
