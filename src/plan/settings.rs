@@ -179,7 +179,10 @@ impl Planner {
                 None => ThinVec::new(),
             };
             inferred.retain(|p| !declared.contains(p));
-            self.tasks[t].files = files::Files::new(declared, inferred);
+            let files = files::Files::new(declared, inferred);
+            if !files.is_empty() {
+                self.rare_mut(t).files = files;
+            }
         }
     }
 

@@ -320,7 +320,7 @@ pub fn check_agents(
         }
         // A path in the file is relative to the file; one on the command
         // line, to where the command was typed.
-        let (name, base) = match &plan.tasks[t].settings.agent {
+        let (name, base) = match &plan.settings(t).agent {
             Some(hint) => (hint.clone(), folder.clone()),
             None => (default_agent(options), PathBuf::from(".")),
         };
@@ -360,7 +360,7 @@ pub fn check_agents(
         out[t] = Some(spec);
         // Later attempts' agents are checked now too, not when a first
         // attempt has failed hours into the run.
-        let own = &plan.tasks[t].settings.escalate;
+        let own = &plan.settings(t).escalate;
         let steps = if own.is_empty() {
             &options.config.run.escalate
         } else {
