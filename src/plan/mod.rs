@@ -15,8 +15,6 @@ mod settings;
 mod tracks;
 mod waves;
 
-use std::sync::Arc;
-
 pub use edge::{Edge, EdgeFrom};
 use rustc_hash::FxHashMap;
 use thin_vec::ThinVec;
@@ -43,9 +41,10 @@ pub struct PlanOptions {
 pub use crate::taskfile::IdOwner as Target;
 
 /// One task as planned. A plan holds one per task, so it is kept small
-/// (the unit test `planned_task_stays_small` holds the budget): what most
-/// tasks lack (edges, claimed files) sits in a table of its own, and the
-/// groups, the same for most tasks of a section, are shared.
+/// (the unit test `planned_task_stays_small` holds the budget): four u32s
+/// into the plan's tables. What most tasks lack (edges, claimed files) sits
+/// in a table of its own; the groups and settings, the same for most tasks
+/// of a section, are shared.
 #[derive(Debug, Clone)]
 pub struct PlannedTask {
     /// Its wave (`wave()`).
@@ -54,9 +53,10 @@ pub struct PlannedTask {
     group_list: u32,
     /// Its edges and files: `Plan::rare`, 0 (empty) for most tasks.
     rare: u32,
-    /// Shared by the tasks that inherit the same hints: a plan of 100,000
-    /// tasks under one `gate` holds that gate once.
-    pub settings: Arc<Settings>,
+    /// Its settings: `Plan::settings`. Shared by the tasks that inherit
+    /// the same hints: a plan of 100,000 tasks under one `gate` holds that
+    /// gate once.
+    settings: u32,
 }
 
 /// What a few tasks have and most lack, one entry per task that has any.
@@ -109,6 +109,9 @@ pub struct Plan {
     group_lists: Vec<Vec<usize>>,
     /// `PlannedTask::rare` points here. The first is empty.
     rare: Vec<Rare>,
+    /// The distinct settings: `PlannedTask::settings` points here. The
+    /// first are the defaults.
+    settings: Vec<Settings>,
     pub options: PlanOptions,
     /// Tracks, and which tasks wait for whole waves.
     pub tracks: Tracks,
@@ -118,9 +121,9 @@ impl Plan {
     pub fn build(doc: Document, options: PlanOptions) -> Result<Plan, Error> {
         let mut doc = doc;
         let (waves, task_wave) = waves::waves(&doc);
-        let settings = settings::task_settings(&doc);
+        let (settings, task_settings) = settings::task_settings(&doc);
         let mut planner = Planner {
-            tasks: (task_wave.into_iter().zip(settings))
+            tasks: (task_wave.into_iter().zip(task_settings))
                 .map(|(wave, settings)| PlannedTask {
                     wave,
                     group_list: 0,
@@ -181,6 +184,7 @@ impl Plan {
             groups: planner.groups,
             group_lists: planner.group_lists,
             rare: planner.rare,
+            settings,
             options,
             tracks: built.tracks,
         })
@@ -244,7 +248,13 @@ impl Plan {
 
     /// The settings task `t` runs with.
     pub fn settings(&self, t: usize) -> &Settings {
-        &self.tasks[t].settings
+        &self.settings[self.tasks[t].settings as usize]
+    }
+
+    /// The settings tasks point at, each once (and sections' own): a change
+    /// to one holds for every task that shares it.
+    pub fn settings_mut(&mut self) -> &mut [Settings] {
+        &mut self.settings
     }
 
     /// The files task `t` claims.
@@ -593,12 +603,12 @@ mod tests {
 
     /// A plan holds one `PlannedTask` per task: at 100,000 tasks each byte
     /// here is 100 KB for as long as the plan lives (it was 144 bytes, then
-    /// 48, then 32; 24 since edges and claimed files, which most tasks
-    /// lack, sit in `Plan::rare`).
+    /// 48, then 32, then 24 with edges and claimed files, which most tasks
+    /// lack, in `Plan::rare`; 16 since its settings are an index too).
     #[test]
     fn planned_task_stays_small() {
         assert!(
-            std::mem::size_of::<PlannedTask>() <= 24,
+            std::mem::size_of::<PlannedTask>() <= 16,
             "PlannedTask grew to {} bytes",
             std::mem::size_of::<PlannedTask>()
         );
@@ -639,16 +649,17 @@ mod tests {
              - [ ] four\n\
              # B\n- [ ] five <!-- timeout: 5m -->\n",
         );
-        let s = |t: usize| &plan.tasks[t].settings;
+        let s = |t: usize| plan.settings(t);
+        let shared = |a: usize, b: usize| plan.tasks[a].settings == plan.tasks[b].settings;
         assert_eq!(s(0).timeout, Some(std::time::Duration::from_secs(300)));
         assert_eq!(
             (s(0).retries, s(2).retries, s(4).retries),
             (Some(2), Some(2), None)
         );
-        assert!(Arc::ptr_eq(s(0), s(1)));
-        assert!(!Arc::ptr_eq(s(0), s(2)));
+        assert!(shared(0, 1));
+        assert!(!shared(0, 2));
         // The same hint under other settings makes other settings.
-        assert!(!Arc::ptr_eq(s(0), s(4)));
+        assert!(!shared(0, 4));
         assert_eq!(s(3).timeout, None);
     }
 

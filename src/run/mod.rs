@@ -272,12 +272,11 @@ pub fn config_escalation(plan: &mut Plan, config: &Config) {
     if config.run.escalate.is_empty() {
         return;
     }
-    for task in &mut plan.tasks {
-        if task.settings.escalate.is_empty() {
-            // Settings are shared between tasks (`Arc`): this task's own copy.
-            std::sync::Arc::make_mut(&mut task.settings)
-                .escalate
-                .clone_from(&config.run.escalate);
+    // Settings are shared between tasks, but the rule reads only the
+    // settings: changing each shared one changes every task that has it.
+    for settings in plan.settings_mut() {
+        if settings.escalate.is_empty() {
+            settings.escalate.clone_from(&config.run.escalate);
         }
     }
 }
