@@ -502,7 +502,9 @@ fn measure_in_process(path: &Path, generated: &Generated, runs: usize) -> InProc
                 ignored: doc.ignored.len(),
                 waves: plan.waves.len(),
                 groups: plan.groups.len(),
-                with_after: plan.tasks.iter().filter(|t| !t.after.is_empty()).count(),
+                with_after: (0..plan.tasks.len())
+                    .filter(|&t| !plan.after(t).is_empty())
+                    .count(),
                 warnings: doc.warnings.len(),
             });
         }

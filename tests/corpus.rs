@@ -862,7 +862,7 @@ fn spec_kit_files_keep_their_ids_and_front_matter() {
     let doc = read(&file("MichelKerkmeester"));
     assert!((0..doc.tasks.len()).any(|t| doc.depends(t).len() >= 2));
     let plan = Plan::build(doc, PlanOptions::default()).unwrap();
-    assert!(plan.tasks.iter().any(|t| t.after.len() >= 2));
+    assert!((0..plan.tasks.len()).any(|t| plan.after(t).len() >= 2));
 }
 
 #[test]
@@ -981,9 +981,7 @@ fn fixture_speckit_front_matter_ids_markers_and_dependencies() {
     assert_eq!(plan.waves.len(), 2);
     // In order, `[P]` neighbours together: T002 and T003 wait only for T001.
     let after = |t: usize| -> Vec<String> {
-        plan.tasks[t]
-            .after
-            .iter()
+        (plan.after(t).iter())
             .map(|e| plan.target_id(e.target()).into_owned())
             .collect()
     };
@@ -1081,11 +1079,11 @@ fn fixture_nesting_markers_look_alikes_with_crlf_and_a_bom() {
     // A ticked parent makes everything under it done.
     assert!(plan.is_done(4));
     assert_eq!(
-        plan.tasks[6].settings.gate.as_ref().unwrap().command,
+        plan.settings(6).gate.as_ref().unwrap().command,
         "test -f dist/package.tar.gz"
     );
     assert_eq!(
-        plan.tasks[4].settings.timeout,
+        plan.settings(4).timeout,
         Some(std::time::Duration::from_secs(1200))
     );
     assert_eq!(plan.groups.len(), 1);

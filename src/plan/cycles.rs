@@ -4,9 +4,9 @@
 //! a million tasks a copy of it was the largest thing at planning's peak).
 
 use super::graph::{self, Edges};
-use super::{PlannedTask, Planner, Target};
+use super::{Planner, Target};
 use crate::error::PlanError;
-use crate::taskfile::{Children, Document, Span};
+use crate::taskfile::{Children, Document};
 
 /// Tasks are nodes `0..n`; section `s` is node `n + s`. A task waits for
 /// its own `after`, its subtasks, every enclosing task's `after` and its
@@ -14,8 +14,7 @@ use crate::taskfile::{Children, Document, Span};
 /// its subsections.
 struct Dependencies<'a> {
     doc: &'a Document,
-    tasks: &'a [PlannedTask],
-    section_after: &'a [Vec<(Target, Span)>],
+    planner: &'a Planner,
     /// Whether a section or one it is in has an `after`: most tasks'
     /// sections have none to read.
     chained: Vec<bool>,
@@ -56,7 +55,7 @@ impl Dependencies<'_> {
     fn node(&self, target: Target) -> usize {
         match target {
             Target::Task(t) => t,
-            Target::Section(s) => self.tasks.len() + s,
+            Target::Section(s) => self.planner.tasks.len() + s,
         }
     }
 
@@ -80,11 +79,11 @@ impl<'a> Edges for Dependencies<'a> {
     type Cursor = Cursor<'a>;
 
     fn nodes(&self) -> usize {
-        self.tasks.len() + self.doc.sections.len()
+        self.planner.tasks.len() + self.doc.sections.len()
     }
 
     fn cursor(&self, node: usize) -> Cursor<'a> {
-        let n = self.tasks.len();
+        let n = self.planner.tasks.len();
         if node < n {
             return Cursor::Task {
                 t: node as u32,
@@ -105,7 +104,7 @@ impl<'a> Edges for Dependencies<'a> {
     }
 
     fn next(&self, cursor: &mut Cursor<'a>) -> Option<usize> {
-        let (doc, tasks) = (self.doc, self.tasks);
+        let (doc, planner) = (self.doc, self.planner);
         match cursor {
             Cursor::Task {
                 t,
@@ -117,7 +116,7 @@ impl<'a> Edges for Dependencies<'a> {
             } => loop {
                 let t = *t as usize;
                 match part {
-                    Part::Own => match tasks[t].after.get(*i as usize) {
+                    Part::Own => match planner.after(t).get(*i as usize) {
                         Some(e) => {
                             *i += 1;
                             return Some(self.node(e.target()));
@@ -133,7 +132,7 @@ impl<'a> Edges for Dependencies<'a> {
                     },
                     Part::Enclosing if *at != u32::MAX => {
                         let p = *at as usize;
-                        match tasks[p].after.get(*i as usize) {
+                        match planner.after(p).get(*i as usize) {
                             Some(e) => {
                                 *i += 1;
                                 return Some(self.node(e.target()));
@@ -158,7 +157,7 @@ impl<'a> Edges for Dependencies<'a> {
                             return None;
                         }
                         let section = self.section_above(s, usize::from(*depth) - *at as usize);
-                        match self.section_after[section].get(*i as usize) {
+                        match planner.section_after[section].get(*i as usize) {
                             Some(&(target, _)) => {
                                 *i += 1;
                                 return Some(self.node(target));
@@ -187,7 +186,7 @@ impl<'a> Edges for Dependencies<'a> {
                 }
                 let child = doc.sections[s].children.get(*next as usize)?;
                 *next += 1;
-                Some(tasks.len() + child)
+                Some(planner.tasks.len() + child)
             }
         }
     }
@@ -203,8 +202,7 @@ impl Planner {
         }
         let graph = Dependencies {
             doc,
-            tasks: &self.tasks,
-            section_after: &self.section_after,
+            planner: self,
             chained,
         };
         let Some(cycle) = graph::find_cycle(&graph) else {

@@ -16,8 +16,6 @@ mod settings;
 mod tracks;
 mod waves;
 
-use std::sync::Arc;
-
 pub use edge::{Edge, EdgeFrom};
 use rustc_hash::FxHashMap;
 use thin_vec::ThinVec;
@@ -44,26 +42,34 @@ pub struct PlanOptions {
 pub use crate::taskfile::IdOwner as Target;
 
 /// One task as planned. A plan holds one per task, so it is kept small
-/// (the unit test `planned_task_stays_small` holds the budget): lists that
-/// are mostly empty are `ThinVec`s (8 bytes, no allocation when empty), the
-/// claimed files one pointer, and the groups, the same for most tasks of a
-/// section, are shared.
+/// (the unit test `planned_task_stays_small` holds the budget): four u32s
+/// into the plan's tables. What most tasks lack (edges, claimed files) sits
+/// in a table of its own; the groups and settings, the same for most tasks
+/// of a section, are shared.
 #[derive(Debug, Clone)]
 pub struct PlannedTask {
     /// Its wave (`wave()`).
     wave: u32,
-    /// What this task waits for directly (its own hints, dialect
+    /// Its limited groups: `Plan::groups_of`.
+    group_list: u32,
+    /// Its edges and files: `Plan::rare`, 0 (empty) for most tasks.
+    rare: u32,
+    /// Its settings: `Plan::settings`. Shared by the tasks that inherit
+    /// the same hints: a plan of 100,000 tasks under one `gate` holds that
+    /// gate once.
+    settings: u32,
+}
+
+/// What a few tasks have and most lack, one entry per task that has any.
+#[derive(Debug, Clone, Default)]
+struct Rare {
+    /// What the task waits for directly (its own hints, dialect
     /// dependencies, in-order predecessors and its track's module in the
     /// wave before) and where each came from, sorted by target, without
     /// duplicates.
-    pub after: ThinVec<Edge>,
-    /// Its limited groups: `Plan::groups_of`.
-    group_list: u32,
-    /// Shared by the tasks that inherit the same hints: a plan of 100,000
-    /// tasks under one `gate` holds that gate once.
-    pub settings: Arc<Settings>,
+    after: ThinVec<Edge>,
     /// The files it claims: tasks whose claims overlap never run at once.
-    pub files: files::Files,
+    files: files::Files,
 }
 
 impl PlannedTask {
@@ -102,6 +108,11 @@ pub struct Plan {
     /// The distinct lists of limited groups tasks count against, shared:
     /// `PlannedTask::group_list` points here. The first is empty.
     group_lists: Vec<Vec<usize>>,
+    /// `PlannedTask::rare` points here. The first is empty.
+    rare: Vec<Rare>,
+    /// The distinct settings: `PlannedTask::settings` points here. The
+    /// first are the defaults.
+    settings: Vec<Settings>,
     pub options: PlanOptions,
     /// Tracks, and which tasks wait for whole waves.
     pub tracks: Tracks,
@@ -111,17 +122,17 @@ impl Plan {
     pub fn build(doc: Document, options: PlanOptions) -> Result<Plan, Error> {
         let mut doc = doc;
         let (waves, task_wave) = waves::waves(&doc);
-        let settings = settings::task_settings(&doc);
+        let (settings, task_settings) = settings::task_settings(&doc);
         let mut planner = Planner {
-            tasks: (task_wave.into_iter().zip(settings))
+            tasks: (task_wave.into_iter().zip(task_settings))
                 .map(|(wave, settings)| PlannedTask {
                     wave,
-                    after: ThinVec::new(),
                     group_list: 0,
+                    rare: 0,
                     settings,
-                    files: files::Files::default(),
                 })
                 .collect(),
+            rare: vec![Rare::default()],
             by_last: FxHashMap::default(),
             legacy: None,
             legacy_firsts: Default::default(),
@@ -141,9 +152,11 @@ impl Plan {
         planner.errors.extend(built.errors);
         planner.warnings.extend(built.warnings);
         planner.groups_and_files(&doc);
-        for t in &mut planner.tasks {
-            edge::sort_edges(&mut t.after);
+        for r in &mut planner.rare {
+            edge::sort_edges(&mut r.after);
         }
+        // It grew by doubling: the spare room would outlive the planning.
+        planner.rare.shrink_to_fit();
         // Under `order: graph` headings order nothing, so a dependency may
         // point at a later section.
         if !built.tracks.graph {
@@ -171,6 +184,8 @@ impl Plan {
             waves,
             groups: planner.groups,
             group_lists: planner.group_lists,
+            rare: planner.rare,
+            settings,
             options,
             tracks: built.tracks,
         })
@@ -207,7 +222,7 @@ impl Plan {
         let mut out = Vec::new();
         let mut cur = Some(t);
         while let Some(i) = cur {
-            out.extend(self.tasks[i].after.iter().map(|e| e.target()));
+            out.extend(self.after(i).iter().map(|e| e.target()));
             cur = self.doc.tasks[i].parent();
         }
         let mut s = Some(self.doc.tasks[t].section());
@@ -226,6 +241,28 @@ impl Plan {
         &self.group_lists[self.tasks[t].group_list as usize]
     }
 
+    /// What task `t` waits for directly and where each came from, sorted by
+    /// target (see `Rare::after`).
+    pub fn after(&self, t: usize) -> &[Edge] {
+        &self.rare[self.tasks[t].rare as usize].after
+    }
+
+    /// The settings task `t` runs with.
+    pub fn settings(&self, t: usize) -> &Settings {
+        &self.settings[self.tasks[t].settings as usize]
+    }
+
+    /// The settings tasks point at, each once (and sections' own): a change
+    /// to one holds for every task that shares it.
+    pub fn settings_mut(&mut self) -> &mut [Settings] {
+        &mut self.settings
+    }
+
+    /// The files task `t` claims.
+    pub fn files(&self, t: usize) -> &files::Files {
+        &self.rare[self.tasks[t].rare as usize].files
+    }
+
     fn section_after(&self, s: usize) -> impl Iterator<Item = Target> + '_ {
         self.section_after[s].iter().copied()
     }
@@ -238,6 +275,8 @@ impl Plan {
 
 struct Planner {
     tasks: Vec<PlannedTask>,
+    /// `Plan::rare`.
+    rare: Vec<Rare>,
     /// Ids by their last `/` segment, for short references: only the
     /// segments some reference that is no full id ends with.
     by_last: FxHashMap<Box<str>, Vec<Target>>,
@@ -259,7 +298,20 @@ struct Planner {
 
 impl Planner {
     fn edge(&mut self, t: usize, target: Target, from: EdgeFrom) {
-        self.tasks[t].after.push(Edge::new(target, from));
+        self.rare_mut(t).after.push(Edge::new(target, from));
+    }
+
+    /// Task `t`'s entry in `rare`, made on first use.
+    fn rare_mut(&mut self, t: usize) -> &mut Rare {
+        if self.tasks[t].rare == 0 {
+            self.tasks[t].rare = u32::try_from(self.rare.len()).expect("fewer than 2^32 tasks");
+            self.rare.push(Rare::default());
+        }
+        &mut self.rare[self.tasks[t].rare as usize]
+    }
+
+    fn after(&self, t: usize) -> &[Edge] {
+        &self.rare[self.tasks[t].rare as usize].after
     }
 
     /// A pipelined module's top-level tasks wait for the same track's
@@ -443,7 +495,7 @@ impl Planner {
         };
         let mut errors = Vec::new();
         for (t, planned) in tasks.iter().enumerate() {
-            for target in planned.after.iter().map(|e| e.target()) {
+            for target in self.after(t).iter().map(|e| e.target()) {
                 if let Some(w) = wave_of(target)
                     && w > planned.wave()
                 {
@@ -486,12 +538,12 @@ mod tests {
 
     /// A plan holds one `PlannedTask` per task: at 100,000 tasks each byte
     /// here is 100 KB for as long as the plan lives (it was 144 bytes, then
-    /// 48; 32 since the wave is a u32, the claimed files one pointer, and
-    /// whether it is skipped read from its task and the plan's options).
+    /// 48, then 32, then 24 with edges and claimed files, which most tasks
+    /// lack, in `Plan::rare`; 16 since its settings are an index too).
     #[test]
     fn planned_task_stays_small() {
         assert!(
-            std::mem::size_of::<PlannedTask>() <= 32,
+            std::mem::size_of::<PlannedTask>() <= 16,
             "PlannedTask grew to {} bytes",
             std::mem::size_of::<PlannedTask>()
         );
@@ -538,16 +590,17 @@ mod tests {
              - [ ] four\n\
              # B\n- [ ] five <!-- timeout: 5m -->\n",
         );
-        let s = |t: usize| &plan.tasks[t].settings;
+        let s = |t: usize| plan.settings(t);
+        let shared = |a: usize, b: usize| plan.tasks[a].settings == plan.tasks[b].settings;
         assert_eq!(s(0).timeout, Some(std::time::Duration::from_secs(300)));
         assert_eq!(
             (s(0).retries, s(2).retries, s(4).retries),
             (Some(2), Some(2), None)
         );
-        assert!(Arc::ptr_eq(s(0), s(1)));
-        assert!(!Arc::ptr_eq(s(0), s(2)));
+        assert!(shared(0, 1));
+        assert!(!shared(0, 2));
         // The same hint under other settings makes other settings.
-        assert!(!Arc::ptr_eq(s(0), s(4)));
+        assert!(!shared(0, 4));
         assert_eq!(s(3).timeout, None);
     }
 
@@ -556,18 +609,14 @@ mod tests {
         let plan = plan(
             "# A\n<!-- parallel: false -->\n- [ ] one\n- [ ] two <!-- after: one -->\n- [ ] three\n",
         );
-        let two = &plan.tasks[1].after;
+        let two = plan.after(1);
         assert_eq!(two.len(), 1);
         assert_eq!(two[0].target(), Target::Task(0));
         assert_eq!(
             two[0].from.names().collect::<Vec<_>>(),
             ["hint", "in-order"]
         );
-        assert!(plan.tasks[0].after.is_empty());
-        assert_eq!(
-            plan.tasks[0].after.capacity(),
-            0,
-            "no allocation when empty"
-        );
+        assert!(plan.after(0).is_empty());
+        assert_eq!(plan.tasks[0].rare, 0, "no entry of its own when empty");
     }
 }

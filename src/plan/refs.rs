@@ -162,14 +162,8 @@ mod tests {
     fn after(reference: &str) -> Result<Vec<Target>, crate::error::Error> {
         let text = format!("{PLAN}- [ ] last <!-- after: {reference} -->\n");
         let plan = Plan::build(parse(&text), PlanOptions::default())?;
-        Ok(plan
-            .tasks
-            .last()
-            .unwrap()
-            .after
-            .iter()
-            .map(|e| e.target())
-            .collect())
+        let last = plan.tasks.len() - 1;
+        Ok(plan.after(last).iter().map(|e| e.target()).collect())
     }
 
     #[test]

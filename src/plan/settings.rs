@@ -2,12 +2,11 @@
 //! settings (agent, gate, timeout, …), the limited groups a task counts
 //! against and the files it declares, plus the files its words name.
 //!
-//! Takes the document's hints; hands on per-task `Settings` (shared where
-//! nothing changes them), groups and `Files` to the planner. Never decides
-//! order or waves.
+//! Takes the document's hints; hands on per-task `Settings` (indices into
+//! one list, shared where nothing changes them), groups and `Files` to the
+//! planner. Never decides order or waves.
 
 use std::collections::hash_map::Entry;
-use std::sync::Arc;
 use std::time::Duration;
 
 use rustc_hash::FxHashMap;
@@ -49,50 +48,62 @@ impl Settings {
     }
 }
 
-/// Each task's settings. They cascade top-down: sections follow their
-/// parents in index order and tasks their parents, so each inherits a
-/// finished value, shared (one `Arc`) unless its own hints change it. Tasks
-/// whose hints make the same settings from the same ones above share one
-/// too: a long plan repeats a few hint comments thousands of times.
-pub(super) fn task_settings(doc: &Document) -> Vec<Arc<Settings>> {
-    let mut sections: Vec<Arc<Settings>> = Vec::with_capacity(doc.sections.len());
+/// The distinct settings, the defaults first, and each task's index into
+/// them: a u32 per task, not a pointer. They cascade top-down: sections
+/// follow their parents in index order and tasks their parents, so each
+/// inherits a finished value, shared (the same index) unless its own hints
+/// change it. Tasks whose hints make the same settings from the same ones
+/// above share one too: a long plan repeats a few hint comments thousands
+/// of times.
+pub(super) fn task_settings(doc: &Document) -> (Vec<Settings>, Vec<u32>) {
+    let mut list = vec![Settings::default()];
+    let mut sections: Vec<u32> = Vec::with_capacity(doc.sections.len());
     for section in &doc.sections {
-        let above = section.parent.map(|p| &sections[p]);
-        let own = inherit(&section.hints, above);
+        let above = section.parent.map_or(0, |p| sections[p]);
+        let own = match inherit(&section.hints, &list[above as usize]) {
+            Some(own) => push(&mut list, own),
+            None => above,
+        };
         sections.push(own);
     }
-    let mut tasks: Vec<Arc<Settings>> = Vec::with_capacity(doc.tasks.len());
-    // By the settings above (alive as long as `sections` and `tasks`, so
-    // their address names them): the distinct ones made from them, a few.
-    let mut made: FxHashMap<*const Settings, Vec<Arc<Settings>>> = FxHashMap::default();
+    let mut tasks: Vec<u32> = Vec::with_capacity(doc.tasks.len());
+    // By the settings above: the distinct ones made from them, a few.
+    let mut made: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
     for task in &doc.tasks {
         let above = match task.parent() {
-            Some(p) => &tasks[p],
-            None => &sections[task.section()],
+            Some(p) => tasks[p],
+            None => sections[task.section()],
         };
         // A task whose hints set nothing (most have none) shares what is
         // above it.
-        let own = inherit(&task.hints, Some(above));
-        let own = if Arc::ptr_eq(&own, above) {
-            own
-        } else {
-            share(made.entry(Arc::as_ptr(above)).or_default(), own)
+        let own = match inherit(&task.hints, &list[above as usize]) {
+            Some(own) => share(made.entry(above).or_default(), &mut list, own),
+            None => above,
         };
         tasks.push(own);
     }
-    tasks
+    // It grew by doubling: the plan keeps it.
+    list.shrink_to_fit();
+    (list, tasks)
 }
 
-/// `new`, or an equal one of `made` (which keeps up to 16 to compare with,
-/// latest first: neighbours tend to repeat a comment).
-fn share(made: &mut Vec<Arc<Settings>>, new: Arc<Settings>) -> Arc<Settings> {
-    if let Some(same) = made.iter().rev().find(|s| **s == new) {
-        return Arc::clone(same);
+/// `new`'s index in `list`: an equal one of `made` (which keeps up to 16 to
+/// compare with, latest first: neighbours tend to repeat a comment), or
+/// `new` added.
+fn share(made: &mut Vec<u32>, list: &mut Vec<Settings>, new: Settings) -> u32 {
+    if let Some(&same) = made.iter().rev().find(|&&s| list[s as usize] == new) {
+        return same;
     }
+    let i = push(list, new);
     if made.len() < 16 {
-        made.push(Arc::clone(&new));
+        made.push(i);
     }
-    new
+    i
+}
+
+fn push(list: &mut Vec<Settings>, new: Settings) -> u32 {
+    list.push(new);
+    u32::try_from(list.len() - 1).expect("fewer settings than tasks and sections")
 }
 
 impl Planner {
@@ -188,7 +199,10 @@ impl Planner {
                 None => ThinVec::new(),
             };
             inferred.retain(|p| !declared.contains(p));
-            self.tasks[t].files = files::Files::new(declared, inferred);
+            let files = files::Files::new(declared, inferred);
+            if !files.is_empty() {
+                self.rare_mut(t).files = files;
+            }
         }
     }
 
@@ -210,8 +224,8 @@ fn add_files<'a>(declared: &mut ThinVec<String>, files: impl Iterator<Item = &'a
 }
 
 /// The settings under `hints`, given those above them: the nearest value
-/// wins. The same `Arc` when the hints set none of them.
-fn inherit(hints: &Hints, above: Option<&Arc<Settings>>) -> Arc<Settings> {
+/// wins. None when the hints set none of them (those above hold).
+fn inherit(hints: &Hints, base: &Settings) -> Option<Settings> {
     let sets_any = hints.agent.is_some()
         || hints.gate.is_some()
         || hints.retries.is_some()
@@ -220,38 +234,29 @@ fn inherit(hints: &Hints, above: Option<&Arc<Settings>>) -> Arc<Settings> {
         || !hints.checkpoints.is_empty()
         || !hints.escalate.is_empty()
         || hints.judge.is_some();
-    match above {
-        Some(above) if !sets_any => Arc::clone(above),
-        _ => {
-            let base = above.map(|a| a.as_ref());
-            Arc::new(Settings {
-                agent: (hints.agent.as_ref().map(|a| a.value.clone()))
-                    .or_else(|| base.and_then(|b| b.agent.clone())),
-                gate: (hints.gate.as_ref().map(|g| g.value.clone()))
-                    .or_else(|| base.and_then(|b| b.gate.clone())),
-                escalate: if hints.escalate.is_empty() {
-                    base.map(|b| b.escalate.clone()).unwrap_or_default()
-                } else {
-                    let mut e: Vec<_> = hints.escalate.iter().map(|e| e.value.clone()).collect();
-                    e.sort_by_key(|e| e.from);
-                    e
-                },
-                checkpoints: if hints.checkpoints.is_empty() {
-                    base.map(|b| b.checkpoints.clone()).unwrap_or_default()
-                } else {
-                    hints.checkpoints.iter().map(|c| c.value.clone()).collect()
-                },
-                judge: (hints.judge.as_ref().map(|j| j.value.clone()))
-                    .or_else(|| base.and_then(|b| b.judge.clone())),
-                retries: (hints.retries.as_ref().map(|r| r.value))
-                    .or_else(|| base.and_then(|b| b.retries)),
-                timeout: (hints.timeout.as_ref().map(|d| d.value))
-                    .or_else(|| base.and_then(|b| b.timeout)),
-                isolate: (hints.isolate.as_ref().map(|i| i.value))
-                    .or_else(|| base.and_then(|b| b.isolate)),
-            })
-        }
+    if !sets_any {
+        return None;
     }
+    Some(Settings {
+        agent: (hints.agent.as_ref().map(|a| a.value.clone())).or_else(|| base.agent.clone()),
+        gate: (hints.gate.as_ref().map(|g| g.value.clone())).or_else(|| base.gate.clone()),
+        escalate: if hints.escalate.is_empty() {
+            base.escalate.clone()
+        } else {
+            let mut e: Vec<_> = hints.escalate.iter().map(|e| e.value.clone()).collect();
+            e.sort_by_key(|e| e.from);
+            e
+        },
+        checkpoints: if hints.checkpoints.is_empty() {
+            base.checkpoints.clone()
+        } else {
+            hints.checkpoints.iter().map(|c| c.value.clone()).collect()
+        },
+        judge: (hints.judge.as_ref().map(|j| j.value.clone())).or_else(|| base.judge.clone()),
+        retries: (hints.retries.as_ref().map(|r| r.value)).or(base.retries),
+        timeout: (hints.timeout.as_ref().map(|d| d.value)).or(base.timeout),
+        isolate: (hints.isolate.as_ref().map(|i| i.value)).or(base.isolate),
+    })
 }
 
 fn group_for(hints: &Hints, owner: GroupOwner) -> Option<Group> {

@@ -84,8 +84,7 @@ fn by_section(plan: &Plan) -> String {
     };
     let mut edges = BTreeSet::new();
     for t in 0..doc.tasks.len() {
-        let p = &plan.tasks[t];
-        for e in &p.after {
+        for e in plan.after(t) {
             let (dep, kind) = (e.target(), e.from);
             if let Some(from) = node(dep)
                 && from != doc.tasks[t].section()
@@ -176,8 +175,7 @@ fn render_tasks(plan: &Plan, flavor: Flavor) -> String {
                 }
             }
         }
-        let p = &plan.tasks[t];
-        for e in &p.after {
+        for e in plan.after(t) {
             let (dep, kind) = (e.target(), e.from);
             // Drawn once per module below.
             if kind == EdgeFrom::TRACK {

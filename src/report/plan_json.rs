@@ -271,15 +271,15 @@ fn write_task<W: Write>(
     opt_str!("section_id", section_id(doc, t.section()))?;
     key!("wave")?;
     j.uint(p.wave() as u64)?;
-    if p.after.is_empty() {
+    if plan.after(i).is_empty() {
         key!("after" = "[]")?;
         key!("edges" = "[]")?;
     } else {
         key!("after")?;
-        j.array_from(&p.after, |e, out| ids.push_of(e.target(), out))?;
+        j.array_from(plan.after(i), |e, out| ids.push_of(e.target(), out))?;
         key!("edges")?;
         j.begin_array()?;
-        for e in &p.after {
+        for e in plan.after(i) {
             j.item()?;
             j.begin_object()?;
             j.key("after")?;
@@ -305,7 +305,7 @@ fn write_task<W: Write>(
         j.array_from(doc.children(i), |c, out| ids.push(c, out))?;
     }
     key!("parallel_mark", t.parallel_mark)?;
-    let s = &p.settings;
+    let s = plan.settings(i);
     opt_str!("agent", s.agent.as_deref())?;
     match s.timeout {
         Some(d) => {
@@ -351,15 +351,15 @@ fn write_task<W: Write>(
         j.end_array()?;
     }
     // The files it claims (tasks whose claims overlap never run at once).
-    if p.files.is_empty() {
+    if plan.files(i).is_empty() {
         key!("files" = "{\n        \"declared\": [],\n        \"inferred\": []\n      }")?;
     } else {
         key!("files")?;
         j.begin_object()?;
         j.key("declared")?;
-        j.str_array(p.files.declared().iter().map(String::as_str))?;
+        j.str_array(plan.files(i).declared().iter().map(String::as_str))?;
         j.key("inferred")?;
-        j.str_array(p.files.inferred().iter().map(String::as_str))?;
+        j.str_array(plan.files(i).inferred().iter().map(String::as_str))?;
         j.end_object()?;
     }
     j.end_object()

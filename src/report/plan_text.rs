@@ -172,7 +172,6 @@ fn write_to(
 fn task_line(out: &mut String, notes: &mut String, plan: &Plan, t: usize, lines: &mut SpanCursor) {
     let doc = &plan.doc;
     let task = &doc.tasks[t];
-    let p = &plan.tasks[t];
     let depth = {
         let mut d = 0;
         let mut p = task.parent();
@@ -218,10 +217,10 @@ fn task_line(out: &mut String, notes: &mut String, plan: &Plan, t: usize, lines:
         notes.push_str("subtasks ");
         push_limit(notes, g);
     }
-    if !p.after.is_empty() {
+    if !plan.after(t).is_empty() {
         note(notes);
         notes.push_str("after ");
-        for (k, e) in p.after.iter().enumerate() {
+        for (k, e) in plan.after(t).iter().enumerate() {
             if k > 0 {
                 notes.push_str(", ");
             }
@@ -231,7 +230,7 @@ fn task_line(out: &mut String, notes: &mut String, plan: &Plan, t: usize, lines:
             }
         }
     }
-    let s = &p.settings;
+    let s = plan.settings(t);
     if let Some(a) = &s.agent {
         note(notes);
         notes.push_str("agent ");
@@ -269,10 +268,10 @@ fn task_line(out: &mut String, notes: &mut String, plan: &Plan, t: usize, lines:
             "isolate none"
         });
     }
-    if !p.files.is_empty() {
+    if !plan.files(t).is_empty() {
         note(notes);
         notes.push_str("files ");
-        for (k, f) in p.files.all().enumerate() {
+        for (k, f) in plan.files(t).all().enumerate() {
             if k > 0 {
                 notes.push_str(", ");
             }

@@ -113,7 +113,7 @@ pub fn check_file(file: &Path, options: &CheckOptions) -> Vec<Finding> {
         ));
     }
     let hinted = (planned.as_ref())
-        .is_some_and(|p| p.tasks.iter().any(|t| t.settings.isolate == Some(true)));
+        .is_some_and(|p| (0..p.tasks.len()).any(|t| p.settings(t).isolate == Some(true)));
     if (options.isolate || hinted)
         && file.exists()
         && let Err(message) = crate::run::worktree::Repo::open(
@@ -328,7 +328,7 @@ fn check_run_agents(plan: &Plan, run: &RunOptions, found: &mut Vec<Finding>) {
         } else {
             "agent-cannot-run"
         };
-        if plan.tasks[p.task].settings.agent.is_some() || code == "no-shell-block" {
+        if plan.settings(p.task).agent.is_some() || code == "no-shell-block" {
             let at = plan.doc.location(plan.doc.checkbox(task));
             found.push(Finding::at(Severity::Error, code, &at, p.message));
         } else {
@@ -348,7 +348,7 @@ fn check_gates(plan: &Plan, run: &RunOptions, found: &mut Vec<Finding>) {
         if plan.is_done(t) {
             continue;
         }
-        let Some(gate) = &plan.tasks[t].settings.gate else {
+        let Some(gate) = &plan.settings(t).gate else {
             continue;
         };
         if !seen.insert((gate.line, gate.command.clone())) {

@@ -27,16 +27,14 @@ impl Claims {
     /// The plan's claims, or None when no task claims a file (nothing to
     /// check then).
     pub fn new(plan: &Plan) -> Option<Claims> {
-        if plan.tasks.iter().all(|t| t.files.is_empty()) {
+        if (0..plan.tasks.len()).all(|t| plan.files(t).is_empty()) {
             return None;
         }
         let mut ids: HashMap<&str, u32> = HashMap::new();
         let mut keys: Vec<&str> = Vec::new();
-        let of: Vec<Vec<u32>> = (plan.tasks.iter())
+        let of: Vec<Vec<u32>> = (0..plan.tasks.len())
             .map(|t| {
-                let mut mine: Vec<u32> = t
-                    .files
-                    .all()
+                let mut mine: Vec<u32> = (plan.files(t).all())
                     .map(|p| {
                         let k = files::key(p);
                         *ids.entry(k).or_insert_with(|| {

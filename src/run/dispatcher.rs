@@ -356,7 +356,7 @@ impl Dispatcher {
             let attempt = self.next_attempt;
             self.next_attempt += 1;
             let number = self.tasks[k].attempts + 1;
-            let (_, timeout) = self.plan.tasks[t].settings.for_attempt(number);
+            let (_, timeout) = self.plan.settings(t).for_attempt(number);
             let timeout = timeout.or(self.limits.timeout);
             let task = &mut self.tasks[k];
             task.attempts += 1;
@@ -529,7 +529,7 @@ impl Dispatcher {
             self.retry(k, t, n, now, &mut out);
         } else if !matches!(class, Class::Succeeded | Class::Interrupted) {
             let task = &self.tasks[k];
-            let retries = (self.plan.tasks[t].settings.retries).unwrap_or(self.limits.retries);
+            let retries = (self.plan.settings(t).retries).unwrap_or(self.limits.retries);
             let used = task.attempts - task.free_attempts;
             if class == Class::Failed && self.cancel.is_none() && used <= retries {
                 self.retry(k, t, used, now, &mut out);

@@ -215,8 +215,8 @@ impl Engine {
         // Inside a worktree the working folder is found by its place in
         // the repository: a real path.
         // `isolate:` hints choose per task; the flag is the default.
-        let isolating =
-            options.isolate || (plan.tasks.iter()).any(|t| t.settings.isolate == Some(true));
+        let isolating = options.isolate
+            || (0..plan.tasks.len()).any(|t| plan.settings(t).isolate == Some(true));
         let workdir = if isolating {
             std::fs::canonicalize(&workdir).unwrap_or(workdir)
         } else {

@@ -108,7 +108,7 @@ pub fn check(plan: &Plan, options: &RunOptions) -> Vec<AgentProblem> {
         if plan.is_done(t) {
             continue;
         }
-        let (name, base) = match &plan.tasks[t].settings.judge {
+        let (name, base) = match &plan.settings(t).judge {
             Some(hint) => (hint.clone(), folder.clone()),
             None => match &options.config.judge {
                 Some(name) => (name.clone(), config_folder.clone()),

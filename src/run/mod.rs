@@ -272,12 +272,11 @@ pub fn config_escalation(plan: &mut Plan, config: &Config) {
     if config.run.escalate.is_empty() {
         return;
     }
-    for task in &mut plan.tasks {
-        if task.settings.escalate.is_empty() {
-            // Settings are shared between tasks (`Arc`): this task's own copy.
-            std::sync::Arc::make_mut(&mut task.settings)
-                .escalate
-                .clone_from(&config.run.escalate);
+    // Settings are shared between tasks, but the rule reads only the
+    // settings: changing each shared one changes every task that has it.
+    for settings in plan.settings_mut() {
+        if settings.escalate.is_empty() {
+            settings.escalate.clone_from(&config.run.escalate);
         }
     }
 }
@@ -320,7 +319,7 @@ pub fn check_agents(
         }
         // A path in the file is relative to the file; one on the command
         // line, to where the command was typed.
-        let (name, base) = match &plan.tasks[t].settings.agent {
+        let (name, base) = match &plan.settings(t).agent {
             Some(hint) => (hint.clone(), folder.clone()),
             None => (default_agent(options), PathBuf::from(".")),
         };
@@ -360,7 +359,7 @@ pub fn check_agents(
         out[t] = Some(spec);
         // Later attempts' agents are checked now too, not when a first
         // attempt has failed hours into the run.
-        let own = &plan.tasks[t].settings.escalate;
+        let own = &plan.settings(t).escalate;
         let steps = if own.is_empty() {
             &options.config.run.escalate
         } else {

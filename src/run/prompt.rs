@@ -62,7 +62,7 @@ impl Prompter {
         }
         parents.reverse();
         let file = file_name(plan);
-        let gate = (plan.tasks[t].settings.gate.as_ref()).map(|g| g.command.clone());
+        let gate = (plan.settings(t).gate.as_ref()).map(|g| g.command.clone());
         let ctx = context! {
             file => file,
             task => context! { id => doc.id(t).into_owned(), text => doc.text(t).to_owned(), body => doc.body(t) },
@@ -105,7 +105,7 @@ impl Prompter {
             stack.extend(doc.children(i));
             stack[at..].reverse();
         }
-        let gate = (plan.tasks[t].settings.gate.as_ref()).map(|g| g.command.clone());
+        let gate = (plan.settings(t).gate.as_ref()).map(|g| g.command.clone());
         let ctx = context! {
             file => file_name(plan),
             task => context! { id => doc.id(t).into_owned(), text => doc.text(t).to_owned() },

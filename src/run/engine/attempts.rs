@@ -76,7 +76,7 @@ impl Engine {
             self.perform(actions);
             return;
         }
-        let isolates = (self.d.plan().tasks[t].settings.isolate).unwrap_or(self.options.isolate);
+        let isolates = (self.d.plan().settings(t).isolate).unwrap_or(self.options.isolate);
         if isolates && self.repo.is_none() {
             // An `isolate: worktree` hint a person added during the run.
             match crate::run::worktree::Repo::open(&self.options.file, &self.state.dir) {
@@ -96,7 +96,7 @@ impl Engine {
         let (workdir, taskfile) = self.attempt_paths(key);
         self.poll_handoffs();
         let messages = self.messages_for(t);
-        let settings = &self.d.plan().tasks[t].settings;
+        let settings = self.d.plan().settings(t);
         let (agent, timeout) = settings.for_attempt(number);
         let timeout = timeout.or(self.options.timeout);
         // An `escalate` hint's agent for this attempt, else the task's own.
@@ -308,7 +308,7 @@ impl Engine {
             && slot.agent_exit.is_none()
             && slot.stop.is_none()
             && let Some(t) = place
-            && let Some(gate) = self.d.plan().tasks[t].settings.gate.clone()
+            && let Some(gate) = self.d.plan().settings(t).gate.clone()
         {
             let (workdir, _) = self.attempt_paths(slot.key);
             match executor::spawn_gate(&gate, &workdir, &slot.info.log, attempt, &self.tx) {
@@ -348,7 +348,7 @@ impl Engine {
 
     pub(super) fn gate_of(&self, place: Option<usize>) -> String {
         place
-            .and_then(|t| self.d.plan().tasks[t].settings.gate.as_ref())
+            .and_then(|t| self.d.plan().settings(t).gate.as_ref())
             .map_or_else(String::new, crate::taskfile::Gate::label)
     }
 

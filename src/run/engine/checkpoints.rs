@@ -19,7 +19,7 @@ impl Engine {
         info: &Attempt,
         workdir: &Path,
     ) -> Option<Watch> {
-        let checkpoints = self.d.plan().tasks[t].settings.checkpoints.clone();
+        let checkpoints = self.d.plan().settings(t).checkpoints.clone();
         if checkpoints.is_empty() {
             return None;
         }
@@ -58,7 +58,7 @@ impl Engine {
         };
         let place = self.d.task(s.key).place;
         let Some(t) = place else { return };
-        let checkpoints = &self.d.plan().tasks[t].settings.checkpoints;
+        let checkpoints = &self.d.plan().settings(t).checkpoints;
         match report {
             Report::Done => {
                 s.checkpoints_done = true;

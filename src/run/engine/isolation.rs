@@ -132,7 +132,7 @@ impl Engine {
         let Some(crate::taskfile::IdOwner::Task(t)) = plan.doc.id_owner(id) else {
             return Vec::new();
         };
-        let files = &plan.tasks[t].files;
+        let files = plan.files(t);
         if files.is_empty() {
             return Vec::new();
         }

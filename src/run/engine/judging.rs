@@ -12,7 +12,7 @@ impl Engine {
     /// The judge named for plan task `t` (its `judge` hint, else `[judge]
     /// agent`), and the folder a relative path in it is relative to.
     fn judge_of(&self, t: usize) -> Option<(String, PathBuf)> {
-        match &self.d.plan().tasks[t].settings.judge {
+        match &self.d.plan().settings(t).judge {
             Some(hint) => Some((
                 hint.clone(),
                 crate::run::taskfile_folder(&self.options.file),
