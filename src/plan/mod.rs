@@ -293,7 +293,9 @@ struct Planner {
     /// The first characters of the references that are no current id.
     legacy_firsts: rustc_hash::FxHashSet<char>,
     /// Where each task's dependency was written, to point at it in errors.
-    after_spans: FxHashMap<(usize, Target), Span>,
+    /// Where each task's written dependency is, by task and target as
+    /// `u32`s (an entry of 24 bytes, not 40: hinted plans hold many).
+    after_spans: FxHashMap<(u32, u32), Span>,
     /// Each section's resolved `after` targets, with where they were written.
     section_after: Vec<Vec<(Target, Span)>>,
     errors: Vec<(Span, PlanError)>,
@@ -345,7 +347,9 @@ impl Planner {
             for dep in &t.hints.after {
                 if let Some(target) = self.lookup(doc, &doc.id(i), dep) {
                     self.edge(i, target, EdgeFrom::HINT);
-                    self.after_spans.entry((i, target)).or_insert(dep.span);
+                    self.after_spans
+                        .entry(span_key(i, target))
+                        .or_insert(dep.span);
                 }
             }
         }
@@ -375,7 +379,9 @@ impl Planner {
                 match doc.id_owner(&dep.value) {
                     Some(target) => {
                         self.edge(i, target, EdgeFrom::DIALECT);
-                        self.after_spans.entry((i, target)).or_insert(dep.span);
+                        self.after_spans
+                            .entry(span_key(i, target))
+                            .or_insert(dep.span);
                     }
                     None => self.warnings.push((
                         dep.span,
@@ -506,7 +512,7 @@ impl Planner {
                 if let Some(w) = wave_of(target)
                     && w > planned.wave()
                 {
-                    let span = (self.after_spans.get(&(t, target)).copied())
+                    let span = (self.after_spans.get(&span_key(t, target)).copied())
                         .unwrap_or(doc.checkbox(&doc.tasks[t]));
                     errors.push((span, later(t, &doc.id_of(target), w)));
                 }
@@ -526,6 +532,15 @@ impl Planner {
         }
         self.errors.extend(errors);
     }
+}
+
+/// `Planner::after_spans`' key for task `t`'s dependency on `target`.
+fn span_key(t: usize, target: Target) -> (u32, u32) {
+    let target = match target {
+        Target::Task(d) => d as u32,
+        Target::Section(s) => s as u32 | 1 << 31,
+    };
+    (t as u32, target)
 }
 
 type HashMap<K, V> = FxHashMap<K, V>;
