@@ -532,6 +532,11 @@ impl Document {
         Children::of(&self.tasks, t)
     }
 
+    /// Whether task `t` has subtasks.
+    pub fn has_children(&self, t: usize) -> bool {
+        self.tasks[t].has_children()
+    }
+
     fn attach_comments(&mut self, comments: Vec<hints::Comment>) {
         // Comments come in document order: the task search goes on from
         // the last one. Tasks given hints are checked for `parallel` after.

@@ -184,3 +184,94 @@ impl TextAt {
         &from[start..start + (self.len & !COPIED) as usize]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::taskfile::{Dialect, Document, ReadOptions, Source};
+
+    fn parse(text: &str, dialect: Dialect) -> Document {
+        Document::parse(
+            Source::new("t.md".into(), text.into(), 0),
+            ReadOptions {
+                dialect: Some(dialect),
+            },
+        )
+    }
+
+    /// Every task's subtasks, checked against their definition (the tasks
+    /// whose parent it is, in order), as ids.
+    fn children(doc: &Document) -> Vec<(String, Vec<String>)> {
+        (0..doc.tasks.len())
+            .map(|p| {
+                let want: Vec<usize> = (0..doc.tasks.len())
+                    .filter(|&c| doc.tasks[c].parent() == Some(p))
+                    .collect();
+                assert_eq!(doc.children(p).collect::<Vec<_>>(), want, "task {p}");
+                assert_eq!(doc.has_children(p), !want.is_empty(), "task {p}");
+                let ids: Vec<String> = want.iter().map(|&c| doc.id(c).into_owned()).collect();
+                (doc.id(p).into_owned(), ids)
+            })
+            .filter(|(_, c)| !c.is_empty())
+            .collect()
+    }
+
+    #[test]
+    fn subtasks_adopted_by_number_come_after_the_nested_ones() {
+        // `1.2` and `2.1` are not inside their parents' items; `3.1.1` is
+        // inside `3.`'s, beside `3.1`, whose it becomes; `3.2` is nested.
+        let doc = parse(
+            "- [ ] 1. Models\n\
+             - [ ] 1.1 Create\n\
+             \x20 - [ ] Detail of 1.1\n\
+             - [ ] 2. Wire\n\
+             - [ ] 1.2 Late\n\
+             \x20 - [ ] 1.2.1 Nested in 1.2\n\
+             - [ ] 2.1 Of two\n\
+             - [ ] 3. Three\n\
+             \x20 - [ ] 3.1 Nested\n\
+             \x20 - [ ] 3.1.1 Beside 3.1\n\
+             \x20 - [ ] 3.2 Nested too\n\
+             - [ ] 3.3 Adopted\n",
+            Dialect::Kiro,
+        );
+        let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            children(&doc),
+            [
+                ("1".into(), s(&["1.1", "1.2"])),
+                ("1.1".into(), s(&["detail-of-1-1"])),
+                ("2".into(), s(&["2.1"])),
+                ("1.2".into(), s(&["1.2.1"])),
+                ("3".into(), s(&["3.1", "3.2", "3.3"])),
+                ("3.1".into(), s(&["3.1.1"])),
+            ]
+        );
+    }
+
+    #[test]
+    fn subtasks_of_deep_and_wide_nesting() {
+        let mut text = String::from("# Deep\n\n");
+        for i in 0..2000 {
+            text.push_str(&format!("{}- [ ] level {i}\n", "  ".repeat(i)));
+        }
+        text.push_str("# Wide\n\n- [ ] parent\n");
+        for i in 0..3000 {
+            text.push_str(&format!("  - [ ] child {i}\n"));
+            if i % 7 == 0 {
+                text.push_str("    - [ ] grandchild\n\n      body\n");
+            }
+        }
+        let doc = parse(&text, Dialect::Native);
+        for t in 0..1999 {
+            assert_eq!(doc.children(t).collect::<Vec<_>>(), [t + 1]);
+        }
+        assert!(!doc.has_children(1999));
+        let wide: Vec<usize> = doc.children(2000).collect();
+        assert_eq!(wide.len(), 3000);
+        for (i, &c) in wide.iter().enumerate() {
+            assert_eq!(doc.tasks[c].parent(), Some(2000));
+            let grandchildren: Vec<usize> = doc.children(c).collect();
+            assert_eq!(grandchildren, if i % 7 == 0 { vec![c + 1] } else { vec![] });
+        }
+    }
+}
