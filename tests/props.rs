@@ -6,7 +6,8 @@
 //! Whatever the input, parsing and planning do not panic; a tick changes
 //! exactly the task's state byte (and its parents' when it completes them) and
 //! leaves every other task as it was; line endings, a BOM and the final
-//! newline do not change which tasks a file has.
+//! newline do not change which tasks a file has; a task's subtasks are the
+//! tasks whose parent it is, nested or adopted by their numbers.
 
 use std::path::Path;
 
@@ -353,6 +354,7 @@ fn parse_and_plan(bytes: &[u8]) {
         let Some(doc) = parse_bytes(bytes, dialect) else {
             return;
         };
+        check_children(&doc);
         for t in &doc.tasks {
             // Spans stay inside the text, on char boundaries.
             assert!(
@@ -374,6 +376,40 @@ fn parse_and_plan(bytes: &[u8]) {
             }
         }
     }
+}
+
+/// `children` and `has_children` (found from the items, not kept) say
+/// exactly which tasks have a task as their parent, in document order.
+fn check_children(doc: &Document) {
+    for p in 0..doc.tasks.len() {
+        let want: Vec<usize> = (p + 1..doc.tasks.len())
+            .filter(|&c| doc.tasks[c].parent() == Some(p))
+            .collect();
+        assert_eq!(doc.children(p).collect::<Vec<_>>(), want, "task {p}");
+        assert_eq!(doc.has_children(p), !want.is_empty(), "task {p}");
+    }
+}
+
+/// A Kiro or OpenSpec task list: numbered tasks (`1.`, `1.1`, `1.1.1`)
+/// nested or not, so some are adopted by their numbers, among headings,
+/// blank lines and lines that continue an item.
+fn numbered_doc() -> impl Strategy<Value = String> {
+    let line = prop_oneof![
+        8 => (
+            prop_oneof![Just(""), Just("  "), Just("    "), Just("   ")],
+            prop_oneof![
+                Just("1."), Just("1"), Just("1.1"), Just("1.2"), Just("1.1.1"),
+                Just("2."), Just("2.1"), Just("2.1.1"), Just("3"), Just("3.1"), Just("x"),
+            ],
+            prop_oneof![Just("[ ]"), Just("[x]"), Just("[ ]*")],
+        )
+            .prop_map(|(i, n, b)| format!("{i}- {b} {n} task")),
+        1 => Just(String::new()),
+        1 => Just("## 1. Group".to_owned()),
+        1 => Just("  more text".to_owned()),
+        1 => Just("> - [ ] 1.1 quoted".to_owned()),
+    ];
+    prop::collection::vec(line, 0..30).prop_map(|l| l.join("\n"))
 }
 
 /// Ticks task `t` of the document in `bytes` with `tick::edit`, and checks
@@ -471,6 +507,13 @@ proptest! {
     }
 
     #[test]
+    fn subtasks_are_the_tasks_whose_parent_it_is(s in numbered_doc()) {
+        for dialect in [Dialect::Kiro, Dialect::Openspec, Dialect::Native] {
+            check_children(&parse_bytes(s.as_bytes(), Some(dialect)).unwrap());
+        }
+    }
+
+    #[test]
     fn parsing_in_pieces_reads_the_same_document(d in doc()) {
         check_pieces(&d.bytes())?;
     }
@@ -548,7 +591,9 @@ fn the_grammar_makes_tasks_of_every_kind() {
         let d = doc().new_tree(&mut runner).unwrap().current();
         let doc = parse_bytes(&d.bytes(), Some(Dialect::Kiro)).unwrap();
         tasks += doc.tasks.len();
-        parents += doc.tasks.iter().filter(|t| t.has_children()).count();
+        parents += (0..doc.tasks.len())
+            .filter(|&t| doc.has_children(t))
+            .count();
         checked += doc.tasks.iter().filter(|t| t.checked).count();
         optional += doc.tasks.iter().filter(|t| t.optional).count();
         quoted += doc.ignored.len();

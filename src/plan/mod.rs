@@ -204,7 +204,7 @@ impl Plan {
     }
 
     pub fn is_leaf(&self, t: usize) -> bool {
-        !self.doc.tasks[t].has_children()
+        !self.doc.has_children(t)
     }
 
     /// A task counts as done when it, or a task it sits inside, is ticked.
@@ -433,7 +433,7 @@ impl Planner {
         };
         for p in parents {
             let task = &doc.tasks[p];
-            if !task.has_children() {
+            if !doc.has_children(p) {
                 continue;
             }
             let children = || doc.children(p).collect::<Vec<_>>();

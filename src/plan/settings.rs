@@ -159,7 +159,7 @@ impl Planner {
         let mut task_lists: FxHashMap<(u32, u32), u32> = FxHashMap::default();
         for t in 0..doc.tasks.len() {
             let task = &doc.tasks[t];
-            if task.has_children() {
+            if doc.has_children(t) {
                 continue;
             }
             let mut declared: ThinVec<String> = ThinVec::new();

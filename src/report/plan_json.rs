@@ -298,7 +298,7 @@ fn write_task<W: Write>(
         }
         None => key!("parent" = "null")?,
     }
-    if !t.has_children() {
+    if !doc.has_children(i) {
         key!("children" = "[]")?;
     } else {
         key!("children")?;

@@ -73,7 +73,9 @@ fn write_to(
         let _ = writeln!(out, "{}:\n  {counts}", keep_end(&path, WIDTH - 1));
     }
     if total != runnable.len() {
-        let parents = doc.tasks.iter().filter(|t| t.has_children()).count();
+        let parents = (0..doc.tasks.len())
+            .filter(|&t| doc.has_children(t))
+            .count();
         let skipped = (0..plan.tasks.len()).filter(|&t| plan.skipped(t)).count();
         let mut extra = Vec::new();
         if parents > 0 {
@@ -208,7 +210,7 @@ fn task_line(out: &mut String, notes: &mut String, plan: &Plan, t: usize, lines:
             "optional"
         });
     }
-    if task.has_children() {
+    if doc.has_children(t) {
         note(notes);
         notes.push_str("parent");
     }

@@ -11,6 +11,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use crate::location::narrow;
 use crate::taskfile::Document;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
@@ -166,12 +167,14 @@ pub fn marks(dialect: Dialect, text: &str, body: &str) -> Marks {
 
 /// Kiro writes `1.1` under `1.` without always indenting it. A task whose
 /// number extends an earlier sibling's number becomes that sibling's child.
+/// Returns the tasks adopted, in order.
 #[allow(clippy::needless_range_loop)] // `i` indexes `tasks` mutably too
-pub(super) fn adopt_by_number(doc: &mut Document) {
+pub(super) fn adopt_by_number(doc: &mut Document) -> Vec<u32> {
     // Ids from the file itself: a fast hasher (no DoS concern). Read
     // where they are kept: only `tasks` changes here.
     let Document { ids, tasks, .. } = doc;
     let mut by_id: rustc_hash::FxHashMap<&str, usize> = Default::default();
+    let mut adopted = Vec::new();
     for i in 0..tasks.len() {
         let id = ids.dialect(i);
         if let Some((prefix, _)) = id.rsplit_once('.')
@@ -181,11 +184,13 @@ pub(super) fn adopt_by_number(doc: &mut Document) {
             && tasks[p].section == tasks[i].section
         {
             tasks[i].set_parent(p);
+            adopted.push(narrow(i));
         }
         if !id.is_empty() {
             by_id.entry(id).or_insert(i);
         }
     }
+    adopted
 }
 
 #[cfg(test)]

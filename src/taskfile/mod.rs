@@ -38,8 +38,8 @@ pub use legacy_ids::{LegacyIds, find_task, legacy_ids};
 pub use slug::{ID_MAX, slug};
 pub(crate) use source::SpanCursor;
 pub use source::{Source, Span};
+use task::{Adopted, NO_PARENT, TextAt};
 pub use task::{Children, Task};
-use task::{NO_PARENT, NO_TASK, TextAt};
 
 use crate::error::{Diagnostic, Error, Location, PlanError};
 use crate::location::narrow;
@@ -100,6 +100,8 @@ pub struct Document {
     /// starts: a few tasks have them, so none of this is in every task.
     depends: Vec<Spanned<String>>,
     depends_at: Vec<(u32, u32)>,
+    /// Subtasks the dialect gave a parent by their numbers (see `Children`).
+    adopted: Adopted,
 }
 
 impl Document {
@@ -162,6 +164,7 @@ impl Document {
             hinted: Vec::new(),
             depends: Vec::new(),
             depends_at: Vec::new(),
+            adopted: Adopted::default(),
             source,
         };
         doc.build_sections(&scan.headings);
@@ -483,25 +486,13 @@ impl Document {
                 item_end: item.end,
                 section: narrow(section),
                 parent: parent.map_or(NO_PARENT, narrow),
-                first_child: NO_TASK,
-                next_sibling: NO_TASK,
                 hints: TaskHints::default(),
             });
             stack.push(index);
         }
         if matches!(self.dialect, Dialect::Kiro | Dialect::Openspec) {
-            dialect::adopt_by_number(self);
-        }
-        self.link_children();
-    }
-
-    /// Links each task's subtasks, in document order, from their parents.
-    fn link_children(&mut self) {
-        for t in (0..self.tasks.len()).rev() {
-            if let Some(p) = self.tasks[t].parent() {
-                self.tasks[t].next_sibling = self.tasks[p].first_child;
-                self.tasks[p].first_child = narrow(t);
-            }
+            let adopted = dialect::adopt_by_number(self);
+            self.adopted = Adopted::new(&self.tasks, adopted);
         }
     }
 
@@ -528,8 +519,18 @@ impl Document {
     }
 
     /// Task `t`'s subtasks, in document order.
+    #[inline]
     pub fn children(&self, t: usize) -> Children<'_> {
-        Children::of(&self.tasks, t)
+        Children::of(&self.tasks, &self.adopted, t)
+    }
+
+    /// Whether task `t` has subtasks: the next task starts inside its
+    /// item (and is then its subtask: see `Children`), or it adopted some.
+    #[inline]
+    pub fn has_children(&self, t: usize) -> bool {
+        let end = self.tasks[t].item().end;
+        (self.tasks.get(t + 1)).is_some_and(|next| next.item().start < end)
+            || self.adopted.adopts(t)
     }
 
     fn attach_comments(&mut self, comments: Vec<hints::Comment>) {
@@ -587,7 +588,7 @@ impl Document {
         hinted.sort_unstable();
         hinted.dedup();
         for &t in &hinted {
-            if !self.tasks[t].has_children()
+            if !self.has_children(t)
                 && let Some(p) = &self.tasks[t].hints.parallel
             {
                 let span = p.span;
@@ -723,15 +724,17 @@ mod tests {
     /// field that earns it.
     #[test]
     fn tasks_and_sections_stay_within_their_memory_budget() {
-        // 48: the checkbox's line and column counted when asked for, not
-        // kept. 56: the dialect's dependencies kept beside the tasks that have
+        // 40: subtasks found from the items (and the few a dialect adopts
+        // by number), not linked through two indices here. 48: the
+        // checkbox's line and column counted when asked for, not kept. 56:
+        // the dialect's dependencies kept beside the tasks that have
         // them (an 8-byte list pointer here before). 64 before that: the
         // checkbox's length (always 3) and a flag in the text's place that
         // had 4 bytes of their own. 72 before that: the id, a 16-byte
         // pointer to a block of its own, gone to the document's one string
         // of ids.
         let task = std::mem::size_of::<Task>();
-        assert!(task <= 48, "{task}");
+        assert!(task <= 40, "{task}");
         // Sections are fewer (one per heading), but a file may have 100,000
         // (a dry run of that many waves). 104: a section's tasks found from
         // the task list, not listed in it (112 before). 112: hints boxed
