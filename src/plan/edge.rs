@@ -10,37 +10,22 @@ use super::Target;
 /// bytes (a `Target` alone takes 16), as there may be one or more per task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Edge {
-    /// A task's index, or a section's with the top bit set: in `Target`'s
-    /// order (every task before every section), so edges sort by it.
+    /// `Target::code`: in `Target`'s order (every task before every
+    /// section), so edges sort by it.
     target: u32,
     pub from: EdgeFrom,
 }
 
-const SECTION: u32 = 1 << 31;
-
 impl Edge {
     pub fn new(target: Target, from: EdgeFrom) -> Edge {
-        let (index, tag) = match target {
-            Target::Task(t) => (t, 0),
-            Target::Section(s) => (s, SECTION),
-        };
-        let index = u32::try_from(index)
-            .ok()
-            .filter(|&i| i < SECTION)
-            .expect("fewer than 2^31 tasks and sections");
         Edge {
-            target: index | tag,
+            target: target.code(),
             from,
         }
     }
 
     pub fn target(self) -> Target {
-        let index = (self.target & !SECTION) as usize;
-        if self.target & SECTION == 0 {
-            Target::Task(index)
-        } else {
-            Target::Section(index)
-        }
+        Target::from_code(self.target)
     }
 }
 

@@ -345,7 +345,7 @@ impl Planner {
         for &i in doc.hinted_tasks() {
             let t = &doc.tasks[i];
             for dep in &t.hints.after {
-                if let Some(target) = self.lookup(doc, &doc.id(i), dep) {
+                if let Some(target) = self.lookup(doc, Target::Task(i), dep) {
                     self.edge(i, target, EdgeFrom::HINT);
                     self.after_spans
                         .entry(span_key(i, target))
@@ -354,7 +354,6 @@ impl Planner {
             }
         }
         for (i, s) in doc.sections.iter().enumerate() {
-            let who = if s.id.is_empty() { "the file" } else { &s.id };
             if s.level == 0 && !s.hints.after.is_empty() {
                 self.errors.push((
                     s.hints.after[0].span,
@@ -366,7 +365,7 @@ impl Planner {
                 continue;
             }
             for dep in &s.hints.after {
-                if let Some(target) = self.lookup(doc, who, dep) {
+                if let Some(target) = self.lookup(doc, Target::Section(i), dep) {
                     self.section_after[i].push((target, dep.span));
                 }
             }
@@ -536,11 +535,7 @@ impl Planner {
 
 /// `Planner::after_spans`' key for task `t`'s dependency on `target`.
 fn span_key(t: usize, target: Target) -> (u32, u32) {
-    let target = match target {
-        Target::Task(d) => d as u32,
-        Target::Section(s) => s as u32 | 1 << 31,
-    };
-    (t as u32, target)
+    (t as u32, target.code())
 }
 
 type HashMap<K, V> = FxHashMap<K, V>;

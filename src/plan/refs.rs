@@ -36,10 +36,12 @@ impl Planner {
         }
     }
 
+    /// The task or section `who` names `dep`; only an error names `who`
+    /// (a task's slug id is made only then).
     pub(super) fn lookup(
         &mut self,
         doc: &Document,
-        who: &str,
+        who: Target,
         dep: &Spanned<String>,
     ) -> Option<Target> {
         if let Some(t) = doc.id_owner(&dep.value) {
@@ -52,7 +54,7 @@ impl Planner {
             Ok(Some(full)) => return doc.id_owner(&full),
             Ok(None) => {}
             Err(candidates) => {
-                self.ambiguous(who, dep, candidates);
+                self.ambiguous(doc, who, dep, candidates);
                 return None;
             }
         }
@@ -67,7 +69,7 @@ impl Planner {
             Ok(Some(t)) => return Some(t),
             Ok(None) => {}
             Err(candidates) => {
-                self.ambiguous(who, dep, candidates);
+                self.ambiguous(doc, who, dep, candidates);
                 return None;
             }
         }
@@ -76,7 +78,7 @@ impl Planner {
         self.errors.push((
             dep.span,
             PlanError::UnknownDependency {
-                task: who.to_owned(),
+                task: name(doc, who),
                 id: dep.value.clone(),
                 suggestion,
             },
@@ -84,15 +86,31 @@ impl Planner {
         None
     }
 
-    pub(super) fn ambiguous(&mut self, who: &str, dep: &Spanned<String>, candidates: Vec<String>) {
+    pub(super) fn ambiguous(
+        &mut self,
+        doc: &Document,
+        who: Target,
+        dep: &Spanned<String>,
+        candidates: Vec<String>,
+    ) {
         self.errors.push((
             dep.span,
             PlanError::AmbiguousDependency {
-                task: who.to_owned(),
+                task: name(doc, who),
                 id: dep.value.clone(),
                 candidates,
             },
         ));
+    }
+}
+
+/// How an error names the task or section that wrote a dependency.
+fn name(doc: &Document, who: Target) -> String {
+    let id = doc.id_of(who);
+    if id.is_empty() {
+        "the file".into()
+    } else {
+        id.into_owned()
     }
 }
 

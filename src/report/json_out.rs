@@ -239,7 +239,8 @@ impl<W: Write> JsonOut<W> {
     }
 
     /// An array of strings that `write` appends for each item, as
-    /// [`JsonOut::str_from`] and [`JsonOut::str_array`] do.
+    /// [`JsonOut::str_from`] does, handed to the sink in chunks as it goes
+    /// (a wave of 100,000 task ids is megabytes).
     pub fn array_from<T>(
         &mut self,
         items: impl IntoIterator<Item = T>,
@@ -247,6 +248,7 @@ impl<W: Write> JsonOut<W> {
     ) -> io::Result<()> {
         let mut items = items.into_iter().peekable();
         if items.peek().is_none() {
+            // Most arrays of a task are empty.
             self.out.push_str("[]");
             self.has_value = true;
             return Ok(());
@@ -260,29 +262,13 @@ impl<W: Write> JsonOut<W> {
         self.end_array()
     }
 
-    /// An array of strings, handed to the sink in chunks as it goes (a
-    /// wave of 100,000 task ids is megabytes).
+    /// An array of strings given whole ([`JsonOut::array_from`]).
     #[inline]
     pub fn str_array<S: AsRef<str>>(
         &mut self,
         items: impl IntoIterator<Item = S>,
     ) -> io::Result<()> {
-        let mut items = items.into_iter();
-        let Some(first) = items.next() else {
-            // Most arrays of a task are empty.
-            self.out.push_str("[]");
-            self.has_value = true;
-            return Ok(());
-        };
-        self.begin_array()?;
-        self.item()?;
-        self.str(first.as_ref())?;
-        for s in items {
-            self.item()?;
-            self.str(s.as_ref())?;
-            self.flush_some()?;
-        }
-        self.end_array()
+        self.array_from(items, |s, out| out.push_str(s.as_ref()))
     }
 }
 

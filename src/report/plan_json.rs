@@ -161,7 +161,6 @@ fn write_to<W: Write>(plan: &Plan, workdir: &Path, j: &mut JsonOut<W>) -> std::i
     j.raw("\n")
 }
 
-/// One task's object, at depth 3. `body` is a string to reuse.
 /// Task ids made lately, a slot per task index modulo [`RECENT`]: a task's
 /// id is written several times close together (an edge's target twice, a
 /// parent's for each of its subtasks, a subtask's right after its
@@ -201,6 +200,7 @@ impl<'d> RecentIds<'d> {
     }
 }
 
+/// One task's object, at depth 3. `body` is a string to reuse.
 fn write_task<W: Write>(
     j: &mut JsonOut<W>,
     plan: &Plan,

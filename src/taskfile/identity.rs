@@ -35,7 +35,7 @@ pub enum IdSource {
 /// The id of an owner that keeps its id as written: an `id` hint, a
 /// dialect's id, a section's.
 pub(super) fn kept_id(doc: &Document, owner: u32) -> &str {
-    match ids::owner(owner) {
+    match IdOwner::from_code(owner) {
         IdOwner::Task(t) => doc.written_id(t),
         IdOwner::Section(s) => &doc.sections[s].id,
     }
@@ -54,7 +54,7 @@ struct Names<'a> {
 impl<'a> Names<'a> {
     /// The index an owner's form has: its task's or section's.
     fn index(owner: u32) -> usize {
-        match ids::owner(owner) {
+        match IdOwner::from_code(owner) {
             IdOwner::Task(t) | IdOwner::Section(t) => t,
         }
     }
@@ -62,7 +62,7 @@ impl<'a> Names<'a> {
     /// An item's chain: a section's starts at its parent, a task's at its
     /// section.
     fn chain(&self, owner: u32) -> &'a Chain {
-        let s = match ids::owner(owner) {
+        let s = match IdOwner::from_code(owner) {
             IdOwner::Task(t) => self.doc.tasks[t].section as usize,
             IdOwner::Section(s) => self.doc.sections[s].parent.unwrap_or(0),
         };
@@ -71,7 +71,7 @@ impl<'a> Names<'a> {
 
     /// An item's own text, and its slug when the text has none.
     fn own_text(&self, owner: u32) -> (&'a str, &'static str) {
-        match ids::owner(owner) {
+        match IdOwner::from_code(owner) {
             IdOwner::Task(t) => (self.doc.text(t), "task"),
             IdOwner::Section(s) => (self.doc.sections[s].title.as_str(), "section"),
         }
@@ -79,7 +79,7 @@ impl<'a> Names<'a> {
 
     /// Whether `owner`'s id is made from a form this pass gives out.
     fn formed(&self, owner: u32) -> bool {
-        match ids::owner(owner) {
+        match IdOwner::from_code(owner) {
             IdOwner::Task(t) => !self.sections && self.doc.tasks[t].id_source == IdSource::Slug,
             IdOwner::Section(s) => {
                 self.sections && s != 0 && self.doc.sections[s].hints.id.is_none()
@@ -151,7 +151,7 @@ fn take_unique(taken: &mut Taken, names: &Names, forms: &mut Forms, owner: u32) 
 
 /// The line an owner's id was taken on: its `id` hint's, else its own.
 fn line_of(doc: &Document, owner: u32) -> usize {
-    match ids::owner(owner) {
+    match IdOwner::from_code(owner) {
         IdOwner::Task(t) => match (&doc.tasks[t].hints.id, doc.tasks[t].id_source) {
             (Some(id), IdSource::Hint) => id.span.line(),
             _ => doc.checkbox(&doc.tasks[t]).line(),
@@ -184,7 +184,7 @@ pub(super) fn assign(doc: &mut Document) {
 
     let items: Vec<u32> = (1..doc.sections.len())
         .filter(|&s| doc.sections[s].hints.id.is_none())
-        .map(|s| ids::code(IdOwner::Section(s)))
+        .map(|s| IdOwner::Section(s).code())
         .collect();
     let mut forms = Forms::new(doc.sections.len());
     let section_ids: Vec<String> = {
@@ -212,7 +212,7 @@ pub(super) fn assign(doc: &mut Document) {
         };
         if slugged {
             doc.tasks[t].id_source = IdSource::Slug;
-            items.push(ids::code(IdOwner::Task(t)));
+            items.push(IdOwner::Task(t).code());
         }
     }
     let mut forms = Forms::new(doc.tasks.len());
@@ -265,7 +265,7 @@ fn explicit_ids(doc: &mut Document, taken: &mut Taken) {
                 doc.sections[s].id_source = IdSource::Hint;
             }
         }
-        taken.take(hash, ids::code(owner), |o| Cow::Borrowed(kept_id(doc, o)));
+        taken.take(hash, owner.code(), |o| Cow::Borrowed(kept_id(doc, o)));
     }
 }
 
@@ -276,7 +276,7 @@ fn dialect_ids(doc: &mut Document, taken: &mut Taken) {
         if doc.tasks[t].id_source != IdSource::Dialect || id.is_empty() {
             continue;
         }
-        let owner = ids::code(IdOwner::Task(t));
+        let owner = IdOwner::Task(t).code();
         if !taken.take(ids::hash(id), owner, |o| Cow::Borrowed(kept_id(doc, o))) {
             let id = id.to_owned();
             let span = doc.checkbox(&doc.tasks[t]);

@@ -20,12 +20,39 @@ pub enum IdOwner {
     Section(usize),
 }
 
-/// One entry: a task index, or a section index with the top bit set.
+/// A section's code has the top bit set (see [`IdOwner::code`]).
 const SECTION: u32 = 1 << 31;
+
+impl IdOwner {
+    /// The owner as one number, as id tables and a plan's edges keep it: a
+    /// task's index, or a section's with the top bit set, so codes sort
+    /// as owners do (every task before every section).
+    pub fn code(self) -> u32 {
+        let (index, tag) = match self {
+            IdOwner::Task(t) => (t, 0),
+            IdOwner::Section(s) => (s, SECTION),
+        };
+        let index = u32::try_from(index)
+            .ok()
+            .filter(|&i| i < SECTION)
+            .expect("fewer than 2^31 tasks and sections");
+        index | tag
+    }
+
+    /// The owner a [`IdOwner::code`] stands for.
+    pub fn from_code(code: u32) -> IdOwner {
+        let index = (code & !SECTION) as usize;
+        if code & SECTION == 0 {
+            IdOwner::Task(index)
+        } else {
+            IdOwner::Section(index)
+        }
+    }
+}
 
 #[derive(Debug, Default)]
 pub(super) struct IdIndex {
-    /// Owners (as [`code`]) by the [`hash`] of their ids.
+    /// Owners (as [`IdOwner::code`]) by the [`hash`] of their ids.
     pub(super) table: HashTable<u32>,
     /// The dialect's ids (`T001`, `1.2`), one after the other (a task's
     /// `id` hint is read from its hints).
@@ -61,22 +88,6 @@ pub(super) fn spread(h: u32) -> u64 {
     (u64::from(h) << 32) | u64::from(h)
 }
 
-/// An owner as one number (as the table holds it).
-pub(super) fn code(owner: IdOwner) -> u32 {
-    match owner {
-        IdOwner::Task(t) => t as u32,
-        IdOwner::Section(s) => s as u32 | SECTION,
-    }
-}
-
-pub(super) fn owner(entry: u32) -> IdOwner {
-    if entry & SECTION != 0 {
-        IdOwner::Section((entry & !SECTION) as usize)
-    } else {
-        IdOwner::Task(entry as usize)
-    }
-}
-
 impl IdIndex {
     /// Keeps `id` as task `t`'s dialect id (tasks come in order).
     pub(super) fn push_dialect(&mut self, t: usize, id: &str) {
@@ -102,7 +113,10 @@ impl IdIndex {
         id: &str,
         id_of: impl Fn(IdOwner) -> std::borrow::Cow<'a, str>,
     ) -> Option<IdOwner> {
-        (self.table.find(hash(id), |&e| id_of(owner(e)) == id)).map(|&e| owner(e))
+        (self
+            .table
+            .find(hash(id), |&e| id_of(IdOwner::from_code(e)) == id))
+        .map(|&e| IdOwner::from_code(e))
     }
 }
 

@@ -11,7 +11,7 @@ use rustc_hash::FxHashMap;
 
 use crate::taskfile::ids;
 
-/// Taken ids: a table of owners (as [`ids::code`]) by their ids' hashes,
+/// Taken ids: a table of owners (as [`IdOwner::code`]) by their ids' hashes,
 /// which becomes the document's id index. Per base, the next twin number
 /// to try: twins cost one probe each, however many there are.
 #[derive(Default)]
@@ -21,7 +21,7 @@ pub(super) struct Taken {
 }
 
 impl Taken {
-    /// Who has taken `id`, as [`ids::code`]; `id_of` reads an owner's id.
+    /// Who has taken `id`, as [`IdOwner::code`]; `id_of` reads an owner's id.
     pub(super) fn find<'a>(&self, id: &str, id_of: impl Fn(u32) -> Cow<'a, str>) -> Option<u32> {
         (self.table.find(ids::hash(id), |&o| id_of(o) == id)).copied()
     }
