@@ -39,6 +39,22 @@ impl JsonOut<io::Sink> {
         }
     }
 
+    /// An in-memory writer for items of an array open at `depth` in
+    /// another writer, after `before` items there, writing into `out`
+    /// (cleared; its room kept): the batches of a long array can be
+    /// written on threads of their own, then handed on in order with
+    /// [`JsonOut::items`].
+    pub fn items_at(depth: usize, before: usize, mut out: String) -> JsonOut<io::Sink> {
+        out.clear();
+        JsonOut {
+            out,
+            sink: io::sink(),
+            depth,
+            has_value: before != 0,
+            chunk: usize::MAX,
+        }
+    }
+
     /// Everything written.
     pub fn into_string(self) -> String {
         self.out
@@ -75,6 +91,23 @@ impl<W: Write> JsonOut<W> {
     #[inline]
     pub fn raw(&mut self, value: &str) -> io::Result<()> {
         self.out.push_str(value);
+        Ok(())
+    }
+
+    /// Items of the array open here, written by an [`JsonOut::items_at`]
+    /// writer: a large batch goes to the sink as it is, not copied.
+    pub fn items(&mut self, written: &str) -> io::Result<()> {
+        if written.is_empty() {
+            return Ok(());
+        }
+        if written.len() <= self.chunk.saturating_sub(self.out.len()) {
+            self.out.push_str(written);
+        } else {
+            self.sink.write_all(self.out.as_bytes())?;
+            self.out.clear();
+            self.sink.write_all(written.as_bytes())?;
+        }
+        self.has_value = true;
         Ok(())
     }
 

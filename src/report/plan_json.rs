@@ -4,8 +4,9 @@
 //! 100,000 tasks is never held as one string or one tree, and ids, texts
 //! and bodies are escaped from where they live.
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::Path;
+use std::sync::mpsc;
 
 use crate::plan::{GroupOwner, Plan};
 use crate::report::json_out::JsonOut;
@@ -20,12 +21,23 @@ pub const SCHEMA: u32 = 4;
 /// Writes the plan as pretty JSON to `out`, streaming. `workdir` is where
 /// agents run by default (`run::workspace::default_workdir`).
 pub fn write(plan: &Plan, workdir: &Path, out: impl Write) -> std::io::Result<()> {
+    let cpus = std::thread::available_parallelism().map_or(1, |c| c.get());
+    write_on(plan, workdir, out, cpus.min(MAX_THREADS))
+}
+
+/// [`write`] with the tasks written on at most `threads` threads.
+fn write_on(plan: &Plan, workdir: &Path, out: impl Write, threads: usize) -> io::Result<()> {
     let mut j = JsonOut::new(out);
-    write_to(plan, workdir, &mut j)?;
+    write_to(plan, workdir, &mut j, threads)?;
     j.into_inner()?.flush()
 }
 
-fn write_to<W: Write>(plan: &Plan, workdir: &Path, j: &mut JsonOut<W>) -> std::io::Result<()> {
+fn write_to<W: Write>(
+    plan: &Plan,
+    workdir: &Path,
+    j: &mut JsonOut<W>,
+    threads: usize,
+) -> io::Result<()> {
     let doc = &plan.doc;
     // Each section's title path, written once (sections are few, tasks
     // many), for where it stands: in a wave or a task, both at depth 3.
@@ -95,13 +107,7 @@ fn write_to<W: Write>(plan: &Plan, workdir: &Path, j: &mut JsonOut<W>) -> std::i
 
     j.key("tasks")?;
     j.begin_array()?;
-    let mut body = String::new();
-    let mut lines = SpanCursor::default();
-    let mut ids = RecentIds::new(doc);
-    for i in 0..doc.tasks.len() {
-        write_task(j, plan, i, &paths, &mut body, &mut lines, &mut ids)?;
-        j.flush_some()?;
-    }
+    write_tasks(j, plan, &paths, threads)?;
     j.end_array()?;
 
     j.key("groups")?;
@@ -159,6 +165,103 @@ fn write_to<W: Write>(plan: &Plan, workdir: &Path, j: &mut JsonOut<W>) -> std::i
     j.end_array()?;
     j.end_object()?;
     j.raw("\n")
+}
+
+/// Tasks per batch written on a thread: a few hundred kilobytes of JSON.
+const BATCH: usize = 256;
+/// Batches a thread writes ahead of the one handed on: memory stays a few
+/// megabytes, whatever the plan's size.
+const AHEAD: usize = 2;
+/// The most threads that write tasks.
+const MAX_THREADS: usize = 4;
+
+/// The `tasks` array's items. A plan of a few batches or more is written
+/// in batches on `threads` threads (one per CPU), each taking every n-th
+/// batch, and handed on in order: the tasks are nearly three quarters of
+/// the JSON's work, and the only part whose items need nothing written
+/// before them.
+fn write_tasks<W: Write>(
+    j: &mut JsonOut<W>,
+    plan: &Plan,
+    paths: &[String],
+    threads: usize,
+) -> io::Result<()> {
+    let n = plan.doc.tasks.len();
+    let threads = threads.min(n / BATCH);
+    if threads < 2 {
+        let mut w = TaskWriter::new(plan, paths);
+        for i in 0..n {
+            w.write(j, i)?;
+            j.flush_some()?;
+        }
+        return Ok(());
+    }
+    crate::memory::one_arena_for_threads();
+    std::thread::scope(|scope| {
+        let queues: Vec<_> = (0..threads)
+            .map(|first| {
+                let (full, to_hand_on) = mpsc::sync_channel::<String>(AHEAD);
+                let (back, empty) = mpsc::channel::<String>();
+                scope.spawn(move || {
+                    let mut w = TaskWriter::new(plan, paths);
+                    for start in (first * BATCH..n).step_by(threads * BATCH) {
+                        let out = empty.try_recv().unwrap_or_default();
+                        let mut batch = JsonOut::items_at(TASK_DEPTH - 1, start, out);
+                        for i in start..(start + BATCH).min(n) {
+                            w.write(&mut batch, i)
+                                .expect("writing to a string fails not");
+                        }
+                        // The reader gone: the write failed, nothing to do.
+                        if full.send(batch.into_string()).is_err() {
+                            return;
+                        }
+                    }
+                });
+                (to_hand_on, back)
+            })
+            .collect();
+        for k in 0..n.div_ceil(BATCH) {
+            let (to_hand_on, back) = &queues[k % threads];
+            // A writer gone early has panicked: the scope passes it on.
+            let Ok(batch) = to_hand_on.recv() else { break };
+            j.items(&batch)?;
+            let _ = back.send(batch);
+        }
+        Ok(())
+    })
+}
+
+/// What writing tasks one after another keeps: ids made lately, where
+/// the last checkbox was, a body's room.
+struct TaskWriter<'p> {
+    plan: &'p Plan,
+    paths: &'p [String],
+    body: String,
+    lines: SpanCursor,
+    ids: RecentIds<'p>,
+}
+
+impl<'p> TaskWriter<'p> {
+    fn new(plan: &'p Plan, paths: &'p [String]) -> TaskWriter<'p> {
+        TaskWriter {
+            plan,
+            paths,
+            body: String::new(),
+            lines: SpanCursor::default(),
+            ids: RecentIds::new(&plan.doc),
+        }
+    }
+
+    fn write<W: Write>(&mut self, j: &mut JsonOut<W>, i: usize) -> io::Result<()> {
+        let TaskWriter {
+            plan,
+            paths,
+            body,
+            lines,
+            ids,
+        } = self;
+        write_task(j, plan, i, paths, body, lines, ids)
+    }
 }
 
 /// Task ids made lately, a slot per task index modulo [`RECENT`]: a task's
@@ -377,4 +480,92 @@ const TASK_DEPTH: usize = 3;
 fn path_array<W: Write>(j: &mut JsonOut<W>, written: &str) -> std::io::Result<()> {
     debug_assert_eq!(j.depth(), PATH_DEPTH);
     j.raw(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::PlanOptions;
+    use crate::taskfile::{ReadOptions, Source};
+
+    /// A plan with every kind of task field: sections, subtasks, edges,
+    /// hints, bodies to escape, twins.
+    fn plan(tasks: usize) -> Plan {
+        let mut text = String::from("# Plan\n\n");
+        for t in 0..tasks {
+            if t % 97 == 0 {
+                text.push_str(&format!("\n## Phase {}\n\n", t / 97));
+            }
+            match t % 5 {
+                0 => text.push_str(&format!(
+                    "- [ ] Build part {t}\n  a \"quoted\" note\tand tab\n"
+                )),
+                1 => text.push_str("  - [x] Check it\n"),
+                2 => text.push_str(&format!(
+                    "- [ ] Wire part {t} <!-- after: build-part-{}; timeout: 5m -->\n",
+                    t - 2
+                )),
+                3 => text.push_str("- [ ] Same words\n"),
+                _ => text.push_str(&format!("- [ ] Ship `src/part_{t}.rs`\n")),
+            }
+        }
+        let doc = Document::parse(Source::new("t.md".into(), text, 0), ReadOptions::default());
+        Plan::build(doc, PlanOptions::default()).unwrap()
+    }
+
+    fn json(plan: &Plan, threads: usize) -> String {
+        let mut out = Vec::new();
+        write_on(plan, Path::new("/w"), &mut out, threads).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn tasks_written_on_threads_read_as_written_on_one() {
+        // Batches that end mid-section and mid-parent, and a last one short.
+        let plan = plan(BATCH * 5 + 37);
+        let one = json(&plan, 1);
+        let value: serde_json::Value = serde_json::from_str(&one).unwrap();
+        assert_eq!(
+            value["tasks"].as_array().unwrap().len(),
+            plan.doc.tasks.len()
+        );
+        for threads in [2, 3, 4] {
+            assert!(json(&plan, threads) == one, "{threads} threads");
+        }
+    }
+
+    /// A reader that goes away (a closed pipe) after some bytes.
+    struct Closes(usize);
+
+    impl Write for Closes {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.0 < buf.len() {
+                return Err(io::ErrorKind::BrokenPipe.into());
+            }
+            self.0 -= buf.len();
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_reader_gone_mid_tasks_ends_the_write_with_its_error() {
+        let plan = plan(BATCH * 40);
+        // Threads write ahead of a reader gone after their first batches.
+        for after in [0, 1000, 300_000] {
+            let e = write_on(&plan, Path::new("/w"), Closes(after), 2).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
+        }
+    }
+
+    #[test]
+    fn a_short_plan_is_written_as_a_long_one_is() {
+        for tasks in [0, 1, BATCH - 1, BATCH, BATCH + 1, 2 * BATCH] {
+            let plan = plan(tasks);
+            assert!(json(&plan, 4) == json(&plan, 1), "{tasks} tasks");
+        }
+    }
 }
