@@ -25,6 +25,17 @@ impl Wave {
         (self.spans.iter()).flat_map(|r| r.start as usize..r.end as usize)
     }
 
+    /// The wave's tasks from its `skip`-th on (whole stretches skipped,
+    /// not a task at a time).
+    pub fn tasks_from(&self, skip: usize) -> impl Iterator<Item = usize> + '_ {
+        let mut left = skip;
+        (self.spans.iter()).flat_map(move |r| {
+            let cut = left.min(r.len());
+            left -= cut;
+            r.start as usize + cut..r.end as usize
+        })
+    }
+
     /// How many tasks the wave has.
     pub fn task_count(&self) -> usize {
         self.spans.iter().map(|r| r.len()).sum()

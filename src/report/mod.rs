@@ -5,6 +5,7 @@ pub mod check_lines;
 pub mod diagnostic;
 pub mod event_lines;
 pub mod format;
+pub mod in_order;
 pub mod json_out;
 pub mod live;
 pub mod output;

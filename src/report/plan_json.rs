@@ -6,9 +6,9 @@
 
 use std::io::{self, Write};
 use std::path::Path;
-use std::sync::mpsc;
 
 use crate::plan::{GroupOwner, Plan};
+use crate::report::in_order;
 use crate::report::json_out::JsonOut;
 use crate::taskfile::{Document, IdOwner, IdSource, SpanCursor};
 
@@ -86,28 +86,31 @@ fn write_to<W: Write>(
     }
     j.end_array()?;
 
+    // Waves, then tasks: pieces written on threads, in order.
+    let wave_pieces = wave_pieces(plan);
+    let task_pieces = doc.tasks.len().div_ceil(BATCH);
     j.key("waves")?;
     j.begin_array()?;
-    for (i, w) in plan.waves.iter().enumerate() {
-        j.item()?;
-        j.begin_object()?;
-        j.key("index")?;
-        j.uint(i as u64)?;
-        j.key("section")?;
-        path_array(j, &paths[w.section])?;
-        j.key("section_id")?;
-        j.opt_str(section_id(doc, w.section))?;
-        j.key("modules")?;
-        j.str_array(w.modules.iter().map(|&m| doc.sections[m].id.as_str()))?;
-        j.key("tasks")?;
-        j.array_from(w.tasks(), |t, out| doc.push_id(t, out))?;
-        j.end_object()?;
+    let mut in_tasks = false;
+    in_order::write_in_order(
+        wave_pieces.len() + task_pieces,
+        threads,
+        || TaskWriter::new(plan, &paths),
+        |w, k, out| match k.checked_sub(wave_pieces.len()) {
+            None => write_waves(w, &wave_pieces[k], out),
+            Some(b) => w.batch(b * BATCH..((b + 1) * BATCH).min(doc.tasks.len()), out),
+        },
+        |k, piece| {
+            if k == wave_pieces.len() {
+                in_tasks = true;
+                waves_to_tasks(j)?;
+            }
+            j.items(piece)
+        },
+    )?;
+    if !in_tasks {
+        waves_to_tasks(j)?;
     }
-    j.end_array()?;
-
-    j.key("tasks")?;
-    j.begin_array()?;
-    write_tasks(j, plan, &paths, threads)?;
     j.end_array()?;
 
     j.key("groups")?;
@@ -167,68 +170,124 @@ fn write_to<W: Write>(
     j.raw("\n")
 }
 
-/// Tasks per batch written on a thread: a few hundred kilobytes of JSON.
+/// Tasks in a piece written on a thread (a few hundred kilobytes of JSON),
+/// and about the most a piece of waves lists.
 const BATCH: usize = 256;
-/// Batches a thread writes ahead of the one handed on: memory stays a few
-/// megabytes, whatever the plan's size.
-const AHEAD: usize = 2;
-/// The most threads that write tasks.
+/// The most threads that write.
 const MAX_THREADS: usize = 4;
 
-/// The `tasks` array's items. A plan of a few batches or more is written
-/// in batches on `threads` threads (one per CPU), each taking every n-th
-/// batch, and handed on in order: the tasks are nearly three quarters of
-/// the JSON's work, and the only part whose items need nothing written
-/// before them.
-fn write_tasks<W: Write>(
-    j: &mut JsonOut<W>,
-    plan: &Plan,
-    paths: &[String],
-    threads: usize,
-) -> io::Result<()> {
-    let n = plan.doc.tasks.len();
-    let threads = threads.min(n / BATCH);
-    if threads < 2 {
-        let mut w = TaskWriter::new(plan, paths);
-        for i in 0..n {
-            w.write(j, i)?;
-            j.flush_some()?;
+/// Some of the `waves` array's items: whole waves, or some of the task ids
+/// of a wave too long for one piece (its header before the first, its end
+/// after the last).
+enum Waves {
+    Whole(std::ops::Range<usize>),
+    Part {
+        wave: usize,
+        ids: std::ops::Range<usize>,
+    },
+}
+
+/// The waves in pieces of about [`BATCH`] tasks.
+fn wave_pieces(plan: &Plan) -> Vec<Waves> {
+    let mut pieces = Vec::new();
+    let (mut start, mut tasks) = (0, 0);
+    for (i, w) in plan.waves.iter().enumerate() {
+        let count = w.task_count();
+        if count > BATCH {
+            if start < i {
+                pieces.push(Waves::Whole(start..i));
+            }
+            pieces.extend((0..count).step_by(BATCH).map(|from| Waves::Part {
+                wave: i,
+                ids: from..(from + BATCH).min(count),
+            }));
+            (start, tasks) = (i + 1, 0);
+            continue;
         }
-        return Ok(());
+        tasks += count;
+        if tasks >= BATCH {
+            pieces.push(Waves::Whole(start..i + 1));
+            (start, tasks) = (i + 1, 0);
+        }
     }
-    crate::memory::one_arena_for_threads();
-    std::thread::scope(|scope| {
-        let queues: Vec<_> = (0..threads)
-            .map(|first| {
-                let (full, to_hand_on) = mpsc::sync_channel::<String>(AHEAD);
-                let (back, empty) = mpsc::channel::<String>();
-                scope.spawn(move || {
-                    let mut w = TaskWriter::new(plan, paths);
-                    for start in (first * BATCH..n).step_by(threads * BATCH) {
-                        let out = empty.try_recv().unwrap_or_default();
-                        let mut batch = JsonOut::items_at(TASK_DEPTH - 1, start, out);
-                        for i in start..(start + BATCH).min(n) {
-                            w.write(&mut batch, i)
-                                .expect("writing to a string fails not");
-                        }
-                        // The reader gone: the write failed, nothing to do.
-                        if full.send(batch.into_string()).is_err() {
-                            return;
-                        }
-                    }
-                });
-                (to_hand_on, back)
-            })
-            .collect();
-        for k in 0..n.div_ceil(BATCH) {
-            let (to_hand_on, back) = &queues[k % threads];
-            // A writer gone early has panicked: the scope passes it on.
-            let Ok(batch) = to_hand_on.recv() else { break };
-            j.items(&batch)?;
-            let _ = back.send(batch);
+    if start < plan.waves.len() {
+        pieces.push(Waves::Whole(start..plan.waves.len()));
+    }
+    pieces
+}
+
+/// Some of the `waves` array's items, into `out`.
+fn write_waves(w: &TaskWriter, piece: &Waves, out: String) -> String {
+    let (waves, parts) = match piece {
+        Waves::Whole(waves) => (waves.clone(), None),
+        Waves::Part { wave, ids } => (*wave..wave + 1, Some(ids.clone())),
+    };
+    let before = match &parts {
+        // Inside the wave's `tasks` array.
+        Some(ids) if ids.start != 0 => None,
+        _ => Some(waves.start),
+    };
+    let mut j = match before {
+        Some(before) => JsonOut::items_at(WAVE_DEPTH - 1, before, out),
+        None => JsonOut::items_at(WAVE_DEPTH + 1, 1, out),
+    };
+    write_waves_to(w, &mut j, waves, parts).expect("a string takes any write");
+    j.into_string()
+}
+
+fn write_waves_to(
+    w: &TaskWriter,
+    j: &mut JsonOut<io::Sink>,
+    waves: std::ops::Range<usize>,
+    part: Option<std::ops::Range<usize>>,
+) -> io::Result<()> {
+    let (plan, doc) = (w.plan, &w.plan.doc);
+    let id = |t, out: &mut String| doc.push_id(t, out);
+    for i in waves {
+        let wave = &plan.waves[i];
+        let Some(ids) = &part else {
+            wave_header(w, j, i)?;
+            j.array_from(wave.tasks(), id)?;
+            j.end_object()?;
+            continue;
+        };
+        if ids.start == 0 {
+            wave_header(w, j, i)?;
+            j.begin_array()?;
         }
-        Ok(())
-    })
+        for t in wave.tasks_from(ids.start).take(ids.len()) {
+            j.item()?;
+            j.str_from(|out| id(t, out))?;
+        }
+        if ids.end == wave.task_count() {
+            j.end_array()?;
+            j.end_object()?;
+        }
+    }
+    Ok(())
+}
+
+/// A wave's object up to its `tasks` key.
+fn wave_header(w: &TaskWriter, j: &mut JsonOut<io::Sink>, i: usize) -> io::Result<()> {
+    let (wave, doc) = (&w.plan.waves[i], &w.plan.doc);
+    j.item()?;
+    j.begin_object()?;
+    j.key("index")?;
+    j.uint(i as u64)?;
+    j.key("section")?;
+    path_array(j, &w.paths[wave.section])?;
+    j.key("section_id")?;
+    j.opt_str(section_id(doc, wave.section))?;
+    j.key("modules")?;
+    j.str_array(wave.modules.iter().map(|&m| doc.sections[m].id.as_str()))?;
+    j.key("tasks")
+}
+
+/// Ends the `waves` array and begins the `tasks` array.
+fn waves_to_tasks<W: Write>(j: &mut JsonOut<W>) -> io::Result<()> {
+    j.end_array()?;
+    j.key("tasks")?;
+    j.begin_array()
 }
 
 /// What writing tasks one after another keeps: ids made lately, where
@@ -250,6 +309,15 @@ impl<'p> TaskWriter<'p> {
             lines: SpanCursor::default(),
             ids: RecentIds::new(&plan.doc),
         }
+    }
+
+    /// Tasks `tasks` as items of the `tasks` array, into `out`.
+    fn batch(&mut self, tasks: std::ops::Range<usize>, out: String) -> String {
+        let mut j = JsonOut::items_at(TASK_DEPTH - 1, tasks.start, out);
+        for i in tasks {
+            self.write(&mut j, i).expect("a string takes any write");
+        }
+        j.into_string()
     }
 
     fn write<W: Write>(&mut self, j: &mut JsonOut<W>, i: usize) -> io::Result<()> {
@@ -475,6 +543,7 @@ fn section_id(doc: &Document, s: usize) -> Option<&str> {
 
 const PATH_DEPTH: usize = 3;
 const TASK_DEPTH: usize = 3;
+const WAVE_DEPTH: usize = 3;
 
 /// A section's title path, written beforehand at its depth.
 fn path_array<W: Write>(j: &mut JsonOut<W>, written: &str) -> std::io::Result<()> {
@@ -491,10 +560,15 @@ mod tests {
     /// A plan with every kind of task field: sections, subtasks, edges,
     /// hints, bodies to escape, twins.
     fn plan(tasks: usize) -> Plan {
+        plan_in_sections(tasks, 97)
+    }
+
+    /// [`plan`] with a section every `every` tasks (a wave each).
+    fn plan_in_sections(tasks: usize, every: usize) -> Plan {
         let mut text = String::from("# Plan\n\n");
         for t in 0..tasks {
-            if t % 97 == 0 {
-                text.push_str(&format!("\n## Phase {}\n\n", t / 97));
+            if t % every == 0 {
+                text.push_str(&format!("\n## Phase {}\n\n", t / every));
             }
             match t % 5 {
                 0 => text.push_str(&format!(
@@ -558,6 +632,33 @@ mod tests {
         for after in [0, 1000, 300_000] {
             let e = write_on(&plan, Path::new("/w"), Closes(after), 2).unwrap_err();
             assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
+        }
+    }
+
+    #[test]
+    fn waves_long_and_short_written_on_threads_read_as_on_one() {
+        // One wave split in pieces; waves of a piece's size, one more and
+        // one less; many small waves to a piece.
+        for (tasks, every) in [
+            (BATCH * 3 + 5, usize::MAX),
+            (BATCH * 2, BATCH),
+            (BATCH * 3, BATCH + 1),
+            (BATCH * 3, BATCH - 1),
+            (BATCH * 2 + 1, 3),
+        ] {
+            let plan = plan_in_sections(tasks, every);
+            let one = json(&plan, 1);
+            let value: serde_json::Value = serde_json::from_str(&one).unwrap();
+            let listed: usize = (value["waves"].as_array().unwrap().iter())
+                .map(|w| w["tasks"].as_array().unwrap().len())
+                .sum();
+            assert_eq!(listed, tasks, "{tasks} tasks, a section every {every}");
+            for threads in [2, 3] {
+                assert!(
+                    json(&plan, threads) == one,
+                    "{tasks}/{every}: {threads} threads"
+                );
+            }
         }
     }
 
