@@ -43,7 +43,7 @@ pub use task::{Children, Task};
 
 use crate::error::{Diagnostic, Error, Location, PlanError};
 use crate::location::narrow;
-use text::{body_into, body_is_blank, first_line_text};
+use text::{body_into, body_is_blank};
 
 /// How to read a task file: which dialect (Kiro's optional tasks are kept
 /// by the Kiro dialect; whether they run is a planning option).
@@ -124,17 +124,7 @@ impl Document {
         let mut items = scan.items;
         let empty: Vec<scan::RawItem> = items.iter().filter(|i| i.empty).cloned().collect();
         items.retain(|i| !i.empty);
-        let mut scratch = String::new();
-        let mut copied_texts = String::new();
-        // Sized first: the items are one list per share, whose iterator
-        // does not say how long it is (a vector grown by doubling leaves
-        // the smaller copies behind, 8 MB at a million tasks).
-        let mut texts: Vec<TextAt> = Vec::with_capacity(items.len());
-        texts.extend(items.iter().map(|i| {
-            let at = i.text_start as usize;
-            let text = first_line_text(&source, at, &mut scratch);
-            TextAt::new(text, at, &source.text, &mut copied_texts)
-        }));
+        let (texts, copied_texts) = text::texts(&source, &items);
         let dialect = options.dialect.unwrap_or_else(|| {
             let heading = |at: usize| {
                 let before = scan.headings.partition_point(|h| h.start <= at);

@@ -65,6 +65,11 @@ impl Items {
         self.0.iter().map(Vec::len).sum()
     }
 
+    /// The items, a list per share of the text scanned.
+    pub fn shares(&self) -> &[Vec<RawItem>] {
+        &self.0
+    }
+
     pub fn retain(&mut self, mut keep: impl FnMut(&RawItem) -> bool) {
         for share in &mut self.0 {
             share.retain(&mut keep);

@@ -258,7 +258,7 @@ impl std::fmt::Debug for Task {
 /// Where a task's text is: a range of the file's text when the text is
 /// the line as written (most are), else of the document's texts that
 /// differ from their line (a comment inside, white space collapsed).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) struct TextAt {
     start: u32,
     /// The length, with [`COPIED`] set for a range of the document's
@@ -296,6 +296,18 @@ impl TextAt {
         TextAt {
             start: narrow(at),
             len: len | COPIED,
+        }
+    }
+
+    /// The same text, a copy's place moved `by` bytes on (copies made
+    /// apart, then appended to others).
+    pub(super) fn copy_moved(self, by: usize) -> TextAt {
+        if self.len & COPIED == 0 {
+            return self;
+        }
+        TextAt {
+            start: narrow(self.start as usize + by),
+            ..self
         }
     }
 

@@ -4,7 +4,70 @@
 //! Never stores them: bodies are read when asked for.
 
 use crate::taskfile::Source;
+use crate::taskfile::scan::{Items, RawItem};
 use crate::taskfile::source::chars_in;
+use crate::taskfile::task::TextAt;
+
+/// Each item's text, in order, and the copies of those that differ from
+/// their line. The shares of a text scanned on threads are read on threads
+/// too, into their parts of one list sized first (a list grown by doubling
+/// leaves its smaller copies behind, 8 MB at a million tasks).
+pub(super) fn texts(source: &Source, items: &Items) -> (Vec<TextAt>, String) {
+    let mut texts = vec![TextAt::default(); items.len()];
+    let shares = items.shares();
+    let mut parts = Vec::with_capacity(shares.len());
+    let mut rest = texts.as_mut_slice();
+    for share in shares {
+        let (part, after) = rest.split_at_mut(share.len());
+        parts.push(part);
+        rest = after;
+    }
+    let mut copies = if shares.len() < 2 {
+        let mut copies = String::new();
+        for (share, part) in shares.iter().zip(parts) {
+            texts_into(source, share, part, &mut copies);
+        }
+        copies
+    } else {
+        let shares_copies: Vec<String> = std::thread::scope(|scope| {
+            let threads: Vec<_> = (shares.iter().zip(parts))
+                .map(|(share, part)| {
+                    scope.spawn(move || {
+                        let mut copies = String::new();
+                        texts_into(source, share, part, &mut copies);
+                        copies
+                    })
+                })
+                .collect();
+            (threads.into_iter())
+                .map(|t| t.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
+        // Each share's copies after the ones before it.
+        let mut all = String::with_capacity(shares_copies.iter().map(String::len).sum());
+        let mut at = 0;
+        for (share, copies) in shares.iter().zip(shares_copies) {
+            for text in &mut texts[at..at + share.len()] {
+                *text = text.copy_moved(all.len());
+            }
+            at += share.len();
+            all.push_str(&copies);
+        }
+        all
+    };
+    copies.shrink_to_fit();
+    (texts, copies)
+}
+
+/// The texts of a share's items into `part`, copies appended to `copies`.
+fn texts_into(source: &Source, share: &[RawItem], part: &mut [TextAt], copies: &mut String) {
+    let mut scratch = String::new();
+    for (item, text_at) in share.iter().zip(part) {
+        let at = item.text_start as usize;
+        let text = first_line_text(source, at, &mut scratch);
+        *text_at = TextAt::new(text, at, &source.text, copies);
+    }
+}
 
 /// The rest of the checkbox's line, trimmed, with `<!-- -->` comments removed
 /// (but not inside code spans, where they are text), runs of white space
