@@ -339,6 +339,37 @@ impl Group {
     }
 }
 
+/// Items whose own slugs are made on one thread: more are shared out
+/// among threads, one per CPU (a slug is a few hundred instructions).
+const ONE_THREAD: usize = 16 * 1024;
+
+/// The hash of each item's own slug.
+fn own_hashes(items: &[u32], names: &Names) -> Vec<u32> {
+    let hash_into = |items: &[u32], hashes: &mut [u32]| {
+        let mut slug = String::new();
+        for (&o, hash) in items.iter().zip(hashes) {
+            let (text, empty) = names.own_text(o);
+            slug.clear();
+            slug::slug_into(text, empty, ID_MAX, &mut slug);
+            *hash = ids::hash32(&slug);
+        }
+    };
+    let mut hashes = vec![0; items.len()];
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = cpus.min(4).min(items.len().div_ceil(ONE_THREAD));
+    if threads < 2 {
+        hash_into(items, &mut hashes);
+        return hashes;
+    }
+    let share = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        for (items, hashes) in items.chunks(share).zip(hashes.chunks_mut(share)) {
+            scope.spawn(move || hash_into(items, hashes));
+        }
+    });
+    hashes
+}
+
 /// Names `items` (owners, in document order) so no two share an id and
 /// none takes one already taken: an item whose own slug is unique keeps it;
 /// look-alikes get the nearest heading that tells them apart in front
@@ -358,14 +389,7 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
     let mut scratch = (String::new(), String::new());
 
     // Each item's own slug's hash; then its candidate id's.
-    let mut hashes: Vec<u32> = (items.iter())
-        .map(|&o| {
-            let (text, empty) = names.own_text(o);
-            scratch.0.clear();
-            slug::slug_into(text, empty, ID_MAX, &mut scratch.0);
-            ids::hash32(&scratch.0)
-        })
-        .collect();
+    let mut hashes: Vec<u32> = own_hashes(items, names);
     // Items by own slug, each group's members together in document order.
     let mut members: Vec<u32> = Vec::with_capacity(items.len() * 2);
     let mut work: Vec<Group> = Vec::new();
@@ -681,6 +705,29 @@ mod tests {
         let ids = ids(&text);
         assert_eq!(ids[0], "part-0/run-the-tests");
         assert_eq!(ids[15_999], "part-15999/run-the-tests");
+    }
+
+    #[test]
+    fn slugs_made_on_threads_name_as_on_one() {
+        // Past ONE_THREAD items: distinct texts, look-alikes under two
+        // headings, twins; each share's hashes must land on its own items.
+        let mut text = String::new();
+        for (part, shift) in [("A", 0), ("B", 7)] {
+            text.push_str(&format!("## {part}\n\n"));
+            for i in shift..ONE_THREAD + shift {
+                text.push_str(&format!("- [ ] task {i}\n- [ ] look alike {}\n", i % 3));
+            }
+        }
+        let ids = ids(&text);
+        assert_eq!(ids.len(), 4 * ONE_THREAD);
+        // Only the texts under both headings take theirs.
+        assert_eq!(ids[0], "task-0");
+        assert_eq!(ids[14], "a/task-7");
+        assert_eq!(ids[2 * ONE_THREAD], "b/task-7");
+        assert_eq!(ids[4 * ONE_THREAD - 2], format!("task-{}", ONE_THREAD + 6));
+        assert_eq!(ids[1], "a/look-alike-0");
+        assert_eq!(ids[7], "a/look-alike-0-2");
+        assert_eq!(ids[2 * ONE_THREAD + 1], "b/look-alike-1");
     }
 
     #[test]
