@@ -170,9 +170,9 @@ fn write_to<W: Write>(
     j.raw("\n")
 }
 
-/// Tasks in a piece written on a thread (a few hundred kilobytes of JSON),
-/// and about the most a piece of waves lists.
-const BATCH: usize = 256;
+/// Tasks in a piece written on a thread (about 120 KB of JSON), and
+/// about the most a piece of waves lists.
+const BATCH: usize = 128;
 /// The most threads that write.
 const MAX_THREADS: usize = 4;
 

@@ -22,7 +22,7 @@ pub(super) fn texts(source: &Source, items: &Items) -> (Vec<TextAt>, String) {
         parts.push(part);
         rest = after;
     }
-    let mut copies = if shares.len() < 2 {
+    let copies = if shares.len() < 2 {
         let mut copies = String::new();
         for (share, part) in shares.iter().zip(parts) {
             texts_into(source, share, part, &mut copies);
@@ -43,10 +43,12 @@ pub(super) fn texts(source: &Source, items: &Items) -> (Vec<TextAt>, String) {
                 .map(|t| t.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
                 .collect()
         });
-        // Each share's copies after the ones before it.
-        let mut all = String::with_capacity(shares_copies.iter().map(String::len).sum());
-        let mut at = 0;
-        for (share, copies) in shares.iter().zip(shares_copies) {
+        // Each share's copies after the ones before it, on the first's
+        // (not all in a new string while every share's is held).
+        let mut shares_copies = shares_copies.into_iter();
+        let mut all = shares_copies.next().unwrap_or_default();
+        let mut at = shares[0].len();
+        for (share, copies) in shares[1..].iter().zip(shares_copies) {
             for text in &mut texts[at..at + share.len()] {
                 *text = text.copy_moved(all.len());
             }
@@ -55,7 +57,6 @@ pub(super) fn texts(source: &Source, items: &Items) -> (Vec<TextAt>, String) {
         }
         all
     };
-    copies.shrink_to_fit();
     (texts, copies)
 }
 
