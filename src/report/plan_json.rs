@@ -2,7 +2,8 @@
 //!
 //! Takes a plan, hands pretty JSON to a writer as it goes: a plan of
 //! 100,000 tasks is never held as one string or one tree, and ids, texts
-//! and bodies are escaped from where they live.
+//! and bodies are escaped from where they live. Waves and tasks are
+//! written in pieces on a thread per CPU, handed on in order.
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -25,7 +26,7 @@ pub fn write(plan: &Plan, workdir: &Path, out: impl Write) -> std::io::Result<()
     write_on(plan, workdir, out, cpus.min(MAX_THREADS))
 }
 
-/// [`write`] with the tasks written on at most `threads` threads.
+/// [`write`] with waves and tasks written on at most `threads` threads.
 fn write_on(plan: &Plan, workdir: &Path, out: impl Write, threads: usize) -> io::Result<()> {
     let mut j = JsonOut::new(out);
     write_to(plan, workdir, &mut j, threads)?;
