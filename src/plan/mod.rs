@@ -410,7 +410,7 @@ impl Planner {
         };
         for (s, section) in doc.sections.iter().enumerate() {
             if matches!(
-                section.hints.parallel,
+                section.hints.parallel.as_deref(),
                 Some(Spanned {
                     value: Parallel::Sequential,
                     ..
