@@ -12,7 +12,8 @@ use std::time::Duration;
 use rustc_hash::FxHashMap;
 use thin_vec::ThinVec;
 
-use super::{Group, GroupOwner, Planner, files};
+use super::{Group, GroupOwner, PlannedTask, Planner, files};
+use crate::location::narrow;
 use crate::taskfile::{Checkpoint, Document, Gate, Hints, Parallel};
 
 /// Settings that cascade from the file to sections, parent tasks and tasks.
@@ -48,14 +49,14 @@ impl Settings {
     }
 }
 
-/// The distinct settings, the defaults first, and each task's index into
-/// them: a u32 per task, not a pointer. They cascade top-down: sections
-/// follow their parents in index order and tasks their parents, so each
-/// inherits a finished value, shared (the same index) unless its own hints
-/// change it. Tasks whose hints make the same settings from the same ones
-/// above share one too: a long plan repeats a few hint comments thousands
-/// of times.
-pub(super) fn task_settings(doc: &Document) -> (Vec<Settings>, Vec<u32>) {
+/// The distinct settings, the defaults first; each task's index into them
+/// (a u32 per task, not a pointer) is set in `planned`. They cascade
+/// top-down: sections follow their parents in index order and tasks their
+/// parents, so each inherits a finished value, shared (the same index)
+/// unless its own hints change it. Tasks whose hints make the same settings
+/// from the same ones above share one too: a long plan repeats a few hint
+/// comments thousands of times.
+pub(super) fn task_settings(doc: &Document, planned: &mut [PlannedTask]) -> Vec<Settings> {
     let mut list = vec![Settings::default()];
     let mut sections: Vec<u32> = Vec::with_capacity(doc.sections.len());
     for section in &doc.sections {
@@ -66,12 +67,11 @@ pub(super) fn task_settings(doc: &Document) -> (Vec<Settings>, Vec<u32>) {
         };
         sections.push(own);
     }
-    let mut tasks: Vec<u32> = Vec::with_capacity(doc.tasks.len());
     // By the settings above: the distinct ones made from them, a few.
     let mut made: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
-    for task in &doc.tasks {
+    for (t, task) in doc.tasks.iter().enumerate() {
         let above = match task.parent() {
-            Some(p) => tasks[p],
+            Some(p) => planned[p].settings,
             None => sections[task.section()],
         };
         // A task whose hints set nothing (most have none) shares what is
@@ -80,11 +80,11 @@ pub(super) fn task_settings(doc: &Document) -> (Vec<Settings>, Vec<u32>) {
             Some(own) => share(made.entry(above).or_default(), &mut list, own),
             None => above,
         };
-        tasks.push(own);
+        planned[t].settings = own;
     }
     // It grew by doubling: the plan keeps it.
     list.shrink_to_fit();
-    (list, tasks)
+    list
 }
 
 /// `new`'s index in `list`: an equal one of `made` (which keeps up to 16 to
@@ -121,15 +121,30 @@ impl Planner {
                 self.groups.push(g);
             }
         }
-        // Only a task with hints has a `parallel` one (and few have): by
-        // task, not a slot per task.
-        let mut task_group: FxHashMap<usize, usize> = FxHashMap::default();
-        for &t in doc.hinted_tasks() {
-            if let Some(g) = group_for(&doc.tasks[t].hints, GroupOwner::Task(t)) {
-                task_group.insert(t, self.groups.len());
+        // Only a task with hints has a `parallel` one (and few have): the
+        // tasks with a group, in order (their groups follow the sections'
+        // in the same order), and a bit per task saying which (a map of
+        // them, and the list of groups grown by doubling, were 3 MB of a
+        // 1,000,000-task plan's peak).
+        let hinted = doc.hinted_tasks();
+        let limited_group = |t: usize| group_for(&doc.tasks[t].hints, GroupOwner::Task(t));
+        let count = hinted
+            .iter()
+            .filter(|&&t| limited_group(t).is_some())
+            .count();
+        self.groups.reserve_exact(count);
+        let mut limited: Vec<u32> = Vec::with_capacity(count);
+        let mut grouped = vec![0u64; doc.tasks.len().div_ceil(64)];
+        let first = self.groups.len();
+        for &t in hinted {
+            if let Some(g) = limited_group(t) {
+                limited.push(narrow(t));
+                grouped[t / 64] |= 1 << (t % 64);
                 self.groups.push(g);
             }
         }
+        let has_group = |t: usize| grouped[t / 64] & (1 << (t % 64)) != 0;
+        let group_of = |t: usize| Some(first + limited.binary_search(&narrow(t)).ok()?);
         // Groups and declared files add up from a task to the file, nearest
         // first, each file once. A section's share is the same for all its
         // tasks: made once per section (sections follow their parents). Its
@@ -140,7 +155,7 @@ impl Planner {
         for (s, section) in doc.sections.iter().enumerate() {
             let above = section.parent.map_or(0, |p| section_list[p]);
             let list = match section_group[s] {
-                Some(g) => self.group_list(vec![g], above),
+                Some(g) => self.group_list(&[g], above),
                 None => above,
             };
             section_list.push(list);
@@ -166,7 +181,7 @@ impl Planner {
             let mut nearest = None;
             let mut cur = Some(t);
             while let Some(i) = cur {
-                if nearest.is_none() && task_group.contains_key(&i) {
+                if nearest.is_none() && has_group(i) {
                     nearest = Some(i);
                 }
                 let files = doc.tasks[i].hints.files.iter().map(|f| &f.value);
@@ -182,10 +197,10 @@ impl Planner {
                         let mut groups = Vec::new();
                         let mut cur = Some(nearest);
                         while let Some(i) = cur {
-                            groups.extend(task_group.get(&i));
+                            groups.extend(group_of(i));
                             cur = doc.tasks[i].parent();
                         }
-                        *new.insert(self.group_list(groups, shared))
+                        *new.insert(self.group_list(&groups, shared))
                     }
                 },
             };
@@ -201,16 +216,55 @@ impl Planner {
             inferred.retain(|p| !declared.contains(p));
             let files = files::Files::new(declared, inferred);
             if !files.is_empty() {
-                self.rare_mut(t).files = files;
+                self.rare_mut(t).files = self.file_sets.index(files);
             }
         }
     }
 
     /// A new shared list of groups: `nearest`, then list `rest`'s.
-    fn group_list(&mut self, mut nearest: Vec<usize>, rest: u32) -> u32 {
-        nearest.extend_from_slice(&self.group_lists[rest as usize]);
-        self.group_lists.push(nearest);
-        u32::try_from(self.group_lists.len() - 1).expect("fewer lists than tasks and sections")
+    fn group_list(&mut self, nearest: &[usize], rest: u32) -> u32 {
+        self.group_lists.push(nearest, rest)
+    }
+}
+
+/// The distinct lists of limited groups tasks count against, one after
+/// the other in one list of groups: one block, not one per list (38,000
+/// lists of a 1,000,000-task plan were 3 MB in blocks of their own).
+#[derive(Debug)]
+pub(super) struct GroupLists {
+    groups: Vec<usize>,
+    /// Where each list starts in `groups`, and the end.
+    starts: Vec<u32>,
+}
+
+impl Default for GroupLists {
+    /// The empty list, 0.
+    fn default() -> GroupLists {
+        GroupLists {
+            groups: Vec::new(),
+            starts: vec![0, 0],
+        }
+    }
+}
+
+impl GroupLists {
+    pub(super) fn get(&self, list: u32) -> &[usize] {
+        let list = list as usize;
+        &self.groups[self.starts[list] as usize..self.starts[list + 1] as usize]
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.starts.len() - 1
+    }
+
+    /// A new list: `nearest`, then list `rest`'s.
+    fn push(&mut self, nearest: &[usize], rest: u32) -> u32 {
+        let rest = rest as usize;
+        let (start, end) = (self.starts[rest] as usize, self.starts[rest + 1] as usize);
+        self.groups.extend_from_slice(nearest);
+        self.groups.extend_from_within(start..end);
+        self.starts.push(narrow(self.groups.len()));
+        narrow(self.len() - 1)
     }
 }
 

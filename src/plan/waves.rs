@@ -1,6 +1,7 @@
 //! The wave rule: descend while every task lies in one single child section,
 //! then the node's own tasks are a wave and each child section is a wave.
 
+use super::PlannedTask;
 use crate::location::narrow;
 use crate::taskfile::Document;
 
@@ -42,8 +43,8 @@ impl Wave {
     }
 }
 
-/// The waves, and each task's wave.
-pub fn waves(doc: &Document) -> (Vec<Wave>, Vec<u32>) {
+/// The waves; each task's wave is set in `tasks`.
+pub(super) fn waves(doc: &Document, tasks: &mut [PlannedTask]) -> Vec<Wave> {
     let n = doc.sections.len();
     // A section's own tasks are one stretch of the task list: counted and
     // given their wave by ranges, without a pass over the tasks.
@@ -103,13 +104,14 @@ pub fn waves(doc: &Document) -> (Vec<Wave>, Vec<u32>) {
             }
         }
     }
-    let mut task_wave = vec![0; doc.tasks.len()];
     for (s, range) in own.into_iter().enumerate() {
         if range.is_empty() {
             continue;
         }
         let w = wave_of_section[s];
-        task_wave[range.clone()].fill(narrow(w));
+        for task in &mut tasks[range.clone()] {
+            task.wave = narrow(w);
+        }
         let span = narrow(range.start)..narrow(range.end);
         match result[w].spans.last_mut() {
             // Sections one after the other in one wave: one stretch.
@@ -117,5 +119,5 @@ pub fn waves(doc: &Document) -> (Vec<Wave>, Vec<u32>) {
             _ => result[w].spans.push(span),
         }
     }
-    (result, task_wave)
+    result
 }

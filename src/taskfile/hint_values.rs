@@ -43,7 +43,7 @@ pub(crate) fn parse_value(key: &str, value: &str, span: Span) -> Result<Hints, P
                     }
                 },
             };
-            h.parallel = Some(spanned(p, span));
+            h.parallel = Some(Box::new(spanned(p, span)));
         }
         "id" => {
             if !is_id(value) {
@@ -134,7 +134,7 @@ pub(crate) fn parse_value(key: &str, value: &str, span: Span) -> Result<Hints, P
         "timeout" => {
             let d = parse_duration(value)
                 .ok_or_else(|| bad("a duration such as `90s`, `20m` or `1h30m`"))?;
-            h.timeout = Some(spanned(d, span));
+            h.timeout = Some(Box::new(spanned(d, span)));
         }
         "retries" => {
             let n = value

@@ -523,7 +523,7 @@ impl Document {
             || self.adopted.adopts(t)
     }
 
-    fn attach_comments(&mut self, comments: Vec<hints::Comment>) {
+    fn attach_comments(&mut self, comments: scan::Shares<hints::Comment>) {
         // Comments come in document order: the task search goes on from
         // the last one. Tasks given hints are checked for `parallel` after.
         let mut next_task = 0;

@@ -46,18 +46,27 @@ pub struct Scan {
     pub items: Items,
     pub headings: Vec<RawHeading>,
     /// Hint comments and ```` ```gate ```` blocks, in document order.
-    pub comments: Vec<Comment>,
+    pub comments: Shares<Comment>,
 }
 
-/// The list items with a checkbox, in document order: one list per thread
-/// that scanned a share of the text, kept as they are. Joined into one they
-/// would be copied while all of them are held (80 MB more at the peak of a
-/// 1,000,000-task plan).
-#[derive(Debug, Default)]
-pub struct Items(Vec<Vec<RawItem>>);
+/// The list items with a checkbox, in document order (see [`Shares`]).
+pub type Items = Shares<RawItem>;
 
-impl Items {
-    pub fn iter(&self) -> impl Iterator<Item = &RawItem> + Clone {
+/// What the scan found, in document order: one list per thread that
+/// scanned a share of the text, kept as they are. Joined into one they
+/// would be copied while all of them are held (80 MB more at the peak of a
+/// 1,000,000-task plan for the items, 10 MB for the comments).
+#[derive(Debug)]
+pub struct Shares<T>(Vec<Vec<T>>);
+
+impl<T> Default for Shares<T> {
+    fn default() -> Self {
+        Shares(Vec::new())
+    }
+}
+
+impl<T> Shares<T> {
+    pub fn iter(&self) -> impl Iterator<Item = &T> + Clone {
         self.0.iter().flatten()
     }
 
@@ -65,24 +74,34 @@ impl Items {
         self.0.iter().map(Vec::len).sum()
     }
 
-    /// The items, a list per share of the text scanned.
-    pub fn shares(&self) -> &[Vec<RawItem>] {
+    /// The lists, one per share of the text scanned.
+    pub fn shares(&self) -> &[Vec<T>] {
         &self.0
     }
 
-    pub fn retain(&mut self, mut keep: impl FnMut(&RawItem) -> bool) {
+    pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
         for share in &mut self.0 {
             share.retain(&mut keep);
         }
     }
 
-    /// The items of the share being scanned (the last).
-    fn share(&mut self) -> &mut Vec<RawItem> {
+    /// The list of the share being scanned (the last).
+    fn share(&mut self) -> &mut Vec<T> {
         if self.0.is_empty() {
             self.0.push(Vec::new());
         }
         let last = self.0.len() - 1;
         &mut self.0[last]
+    }
+}
+
+/// Each in order, each share's list freed once read.
+impl<T> IntoIterator for Shares<T> {
+    type Item = T;
+    type IntoIter = std::iter::Flatten<std::vec::IntoIter<Vec<T>>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter().flatten()
     }
 }
 
@@ -187,7 +206,7 @@ pub fn scan_in_pieces(source: &Source, min_piece: usize) -> Scan {
             for mut scan in scans {
                 all.items.0.append(&mut scan.items.0);
                 all.headings.append(&mut scan.headings);
-                all.comments.append(&mut scan.comments);
+                all.comments.0.append(&mut scan.comments.0);
             }
             all
         });
@@ -260,7 +279,7 @@ fn scan_range(
                 .filter(|&cut| cut < end)
                 .unwrap_or(end);
             let kept = (scanner.out.items.share().len(), scanner.out.headings.len());
-            let comments = scanner.out.comments.len();
+            let comments = scanner.out.comments.share().len();
             scanner.parse(start, cut, first);
             let runs_on = pieces::runs_on(text, start, cut, scanner.last_top);
             if cut == end {
@@ -275,7 +294,7 @@ fn scan_range(
             // linear amount of parsing, not a square).
             scanner.out.items.share().truncate(kept.0);
             scanner.out.headings.truncate(kept.1);
-            scanner.out.comments.truncate(comments);
+            scanner.out.comments.share().truncate(comments);
             want = (cut - start) * 2;
         }
         first = false;
@@ -464,11 +483,13 @@ impl Scanner<'_> {
                 if let Some((start, command)) = self.checkpoint.take() {
                     let fence = source.line_end(start) - start;
                     out.comments
+                        .share()
                         .push(checkpoint::checkpoint_block(source, start, fence, &command));
                 }
                 if let Some((start, command)) = self.gate.take() {
                     let fence = source.line_end(start) - start;
                     out.comments
+                        .share()
                         .push(comments::gate_block(source, start, fence, &command));
                 }
             }
@@ -489,6 +510,7 @@ impl Scanner<'_> {
                 if self.quote_depth == 0 && range.start >= self.front_matter_end =>
             {
                 out.comments
+                    .share()
                     .extend(comments::comments_in(source, range.start, range.end));
             }
             _ => {}
@@ -677,7 +699,18 @@ mod tests {
         let s = Source::new("t.md".into(), text.into(), 0);
         let sc = scan_in_pieces(&s, PIECE);
         assert_eq!(sc.items.len(), 1);
-        assert_eq!(sc.comments[0].hints.id.as_ref().unwrap().value, "a");
+        assert_eq!(
+            sc.comments
+                .iter()
+                .next()
+                .unwrap()
+                .hints
+                .id
+                .as_ref()
+                .unwrap()
+                .value,
+            "a"
+        );
     }
 
     #[test]
