@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod cpus;
 pub mod error;
 pub mod git;
 pub mod handoff_cli;

@@ -48,9 +48,6 @@ impl Files {
     }
 }
 
-/// Extensions that make a word with no `/` (`main.rs`, `package.json`) a
-/// file name rather than prose or code (`e.g.`, `self.config`). Sorted
-/// (binary search; tested).
 /// The distinct claims of a plan, the empty one first, each kept once and
 /// named by its index: many tasks name the same path (a plan of 1,000,000
 /// tasks held 100,000 copies of a few dozen, 9 MB at its peak).
@@ -93,6 +90,9 @@ impl FileSets {
     }
 }
 
+/// Extensions that make a word with no `/` (`main.rs`, `package.json`) a
+/// file name rather than prose or code (`e.g.`, `self.config`). Sorted
+/// (binary search; tested).
 const EXTENSIONS: &[&str] = &[
     "c", "cc", "cfg", "cjs", "conf", "cpp", "cs", "css", "csv", "dart", "env", "ex", "exs", "go",
     "gradle", "graphql", "h", "hpp", "html", "ini", "java", "js", "json", "jsx", "kt", "kts",

@@ -6,6 +6,7 @@
 //! written in pieces on a thread per CPU, handed on in order.
 
 use std::io::{self, Write};
+use std::ops::Range;
 use std::path::Path;
 
 use crate::plan::{GroupOwner, Plan};
@@ -22,8 +23,7 @@ pub const SCHEMA: u32 = 4;
 /// Writes the plan as pretty JSON to `out`, streaming. `workdir` is where
 /// agents run by default (`run::workspace::default_workdir`).
 pub fn write(plan: &Plan, workdir: &Path, out: impl Write) -> std::io::Result<()> {
-    let cpus = std::thread::available_parallelism().map_or(1, |c| c.get());
-    write_on(plan, workdir, out, cpus.min(MAX_THREADS))
+    write_on(plan, workdir, out, crate::cpus::threads())
 }
 
 /// [`write`] with waves and tasks written on at most `threads` threads.
@@ -96,7 +96,7 @@ fn write_to<W: Write>(
     in_order::write_in_order(
         wave_pieces.len() + task_pieces,
         threads,
-        || TaskWriter::new(plan, &paths),
+        || PieceWriter::new(plan, &paths),
         |w, k, out| match k.checked_sub(wave_pieces.len()) {
             None => write_waves(w, &wave_pieces[k], out),
             Some(b) => w.batch(b * BATCH..((b + 1) * BATCH).min(doc.tasks.len()), out),
@@ -174,18 +174,13 @@ fn write_to<W: Write>(
 /// Tasks in a piece written on a thread (about 120 KB of JSON), and
 /// about the most a piece of waves lists.
 const BATCH: usize = 128;
-/// The most threads that write.
-const MAX_THREADS: usize = 4;
 
 /// Some of the `waves` array's items: whole waves, or some of the task ids
 /// of a wave too long for one piece (its header before the first, its end
 /// after the last).
 enum Waves {
-    Whole(std::ops::Range<usize>),
-    Part {
-        wave: usize,
-        ids: std::ops::Range<usize>,
-    },
+    Whole(Range<usize>),
+    Part { wave: usize, ids: Range<usize> },
 }
 
 /// The waves in pieces of about [`BATCH`] tasks.
@@ -218,58 +213,58 @@ fn wave_pieces(plan: &Plan) -> Vec<Waves> {
 }
 
 /// Some of the `waves` array's items, into `out`.
-fn write_waves(w: &TaskWriter, piece: &Waves, out: String) -> String {
-    let (waves, parts) = match piece {
-        Waves::Whole(waves) => (waves.clone(), None),
-        Waves::Part { wave, ids } => (*wave..wave + 1, Some(ids.clone())),
+fn write_waves(w: &PieceWriter, piece: &Waves, out: String) -> String {
+    let mut j = match piece {
+        // Inside the wave's `tasks` array, after its first ids.
+        Waves::Part { ids, .. } if ids.start != 0 => {
+            JsonOut::items_at(WAVE_DEPTH + 1, ids.start, out)
+        }
+        Waves::Part { wave: first, .. } | Waves::Whole(Range { start: first, .. }) => {
+            JsonOut::items_at(WAVE_DEPTH - 1, *first, out)
+        }
     };
-    let before = match &parts {
-        // Inside the wave's `tasks` array.
-        Some(ids) if ids.start != 0 => None,
-        _ => Some(waves.start),
+    let written = match piece {
+        Waves::Whole(waves) => (waves.clone()).try_for_each(|i| write_wave(w, &mut j, i)),
+        Waves::Part { wave, ids } => write_wave_part(w, &mut j, *wave, ids.clone()),
     };
-    let mut j = match before {
-        Some(before) => JsonOut::items_at(WAVE_DEPTH - 1, before, out),
-        None => JsonOut::items_at(WAVE_DEPTH + 1, 1, out),
-    };
-    write_waves_to(w, &mut j, waves, parts).expect("a string takes any write");
+    written.expect("a string takes any write");
     j.into_string()
 }
 
-fn write_waves_to(
-    w: &TaskWriter,
+/// Wave `i`'s object.
+fn write_wave(w: &PieceWriter, j: &mut JsonOut<io::Sink>, i: usize) -> io::Result<()> {
+    let doc = &w.plan.doc;
+    wave_header(w, j, i)?;
+    j.array_from(w.plan.waves[i].tasks(), |t, out| doc.push_id(t, out))?;
+    j.end_object()
+}
+
+/// Ids `ids` of wave `i`'s tasks: its object's start before the first, its
+/// end after the last.
+fn write_wave_part(
+    w: &PieceWriter,
     j: &mut JsonOut<io::Sink>,
-    waves: std::ops::Range<usize>,
-    part: Option<std::ops::Range<usize>>,
+    i: usize,
+    ids: Range<usize>,
 ) -> io::Result<()> {
-    let (plan, doc) = (w.plan, &w.plan.doc);
-    let id = |t, out: &mut String| doc.push_id(t, out);
-    for i in waves {
-        let wave = &plan.waves[i];
-        let Some(ids) = &part else {
-            wave_header(w, j, i)?;
-            j.array_from(wave.tasks(), id)?;
-            j.end_object()?;
-            continue;
-        };
-        if ids.start == 0 {
-            wave_header(w, j, i)?;
-            j.begin_array()?;
-        }
-        for t in wave.tasks_from(ids.start).take(ids.len()) {
-            j.item()?;
-            j.str_from(|out| id(t, out))?;
-        }
-        if ids.end == wave.task_count() {
-            j.end_array()?;
-            j.end_object()?;
-        }
+    let (wave, doc) = (&w.plan.waves[i], &w.plan.doc);
+    if ids.start == 0 {
+        wave_header(w, j, i)?;
+        j.begin_array()?;
+    }
+    for t in wave.tasks_from(ids.start).take(ids.len()) {
+        j.item()?;
+        j.str_from(|out| doc.push_id(t, out))?;
+    }
+    if ids.end == wave.task_count() {
+        j.end_array()?;
+        j.end_object()?;
     }
     Ok(())
 }
 
 /// A wave's object up to its `tasks` key.
-fn wave_header(w: &TaskWriter, j: &mut JsonOut<io::Sink>, i: usize) -> io::Result<()> {
+fn wave_header(w: &PieceWriter, j: &mut JsonOut<io::Sink>, i: usize) -> io::Result<()> {
     let (wave, doc) = (&w.plan.waves[i], &w.plan.doc);
     j.item()?;
     j.begin_object()?;
@@ -291,9 +286,10 @@ fn waves_to_tasks<W: Write>(j: &mut JsonOut<W>) -> io::Result<()> {
     j.begin_array()
 }
 
-/// What writing tasks one after another keeps: ids made lately, where
-/// the last checkbox was, a body's room.
-struct TaskWriter<'p> {
+/// What a thread keeps from piece to piece: the plan, the section paths,
+/// and for tasks one after another, ids made lately, where the last
+/// checkbox was, a body's room.
+struct PieceWriter<'p> {
     plan: &'p Plan,
     paths: &'p [String],
     body: String,
@@ -301,9 +297,9 @@ struct TaskWriter<'p> {
     ids: RecentIds<'p>,
 }
 
-impl<'p> TaskWriter<'p> {
-    fn new(plan: &'p Plan, paths: &'p [String]) -> TaskWriter<'p> {
-        TaskWriter {
+impl<'p> PieceWriter<'p> {
+    fn new(plan: &'p Plan, paths: &'p [String]) -> PieceWriter<'p> {
+        PieceWriter {
             plan,
             paths,
             body: String::new(),
@@ -313,7 +309,7 @@ impl<'p> TaskWriter<'p> {
     }
 
     /// Tasks `tasks` as items of the `tasks` array, into `out`.
-    fn batch(&mut self, tasks: std::ops::Range<usize>, out: String) -> String {
+    fn batch(&mut self, tasks: Range<usize>, out: String) -> String {
         let mut j = JsonOut::items_at(TASK_DEPTH - 1, tasks.start, out);
         for i in tasks {
             self.write(&mut j, i).expect("a string takes any write");
@@ -322,7 +318,7 @@ impl<'p> TaskWriter<'p> {
     }
 
     fn write<W: Write>(&mut self, j: &mut JsonOut<W>, i: usize) -> io::Result<()> {
-        let TaskWriter {
+        let PieceWriter {
             plan,
             paths,
             body,

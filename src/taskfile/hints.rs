@@ -105,7 +105,7 @@ pub struct Hints {
     pub after: ThinVec<Spanned<String>>,
     /// Boxed, like every single value here: a hint few tasks give takes
     /// 8 bytes in every `Hints`, not 32 to 56 (a `Hints` is 224 bytes with
-    /// them inline, 64 without: a 80-byte block on the heap, not 128).
+    /// them inline, 64 without: an 80-byte block on the heap, not 128).
     pub agent: Option<Box<Spanned<String>>>,
     /// Globs naming the files a task changes; accumulates like `after`.
     pub files: ThinVec<Spanned<String>>,
@@ -183,8 +183,8 @@ impl Eq for Hints {}
 
 /// A task's, a section's or a comment's hints: most have none, so they are
 /// kept only when there are some (an empty `Hints` is 64 bytes; 100,000
-/// tasks would hold 8 MB of them with the heap's own). Reads as a `Hints` either way; a
-/// comment's box becomes its task's without a copy.
+/// tasks would hold 8 MB of them with the heap's own). Reads as a `Hints`
+/// either way; a comment's box becomes its task's without a copy.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct TaskHints(Option<Box<Hints>>);
 

@@ -355,8 +355,7 @@ fn own_hashes(items: &[u32], names: &Names) -> Vec<u32> {
         }
     };
     let mut hashes = vec![0; items.len()];
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = cpus.min(4).min(items.len().div_ceil(ONE_THREAD));
+    let threads = crate::cpus::threads().min(items.len().div_ceil(ONE_THREAD));
     if threads < 2 {
         hash_into(items, &mut hashes);
         return hashes;

@@ -174,7 +174,7 @@ pub const PIECE: usize = 32 << 10;
 /// find is what one parse of the whole text finds (tested).
 ///
 /// A long text (at least [`SHARE_PIECES`] pieces per share) is cut into a
-/// share per CPU (at most [`MAX_SHARES`]), scanned at once on threads and
+/// share per CPU (at most [`crate::cpus::MAX`]), scanned at once on threads and
 /// joined in order; a share whose last block runs on past its end puts the
 /// whole text back on one thread.
 pub fn scan_in_pieces(source: &Source, min_piece: usize) -> Scan {
@@ -221,16 +221,12 @@ pub fn scan_in_pieces(source: &Source, min_piece: usize) -> Scan {
 /// Pieces per share below which a text is scanned on one thread (for
 /// [`PIECE`]: 2 MiB, where a thread costs far less than it saves).
 pub const SHARE_PIECES: usize = 64;
-/// The most threads a scan uses.
-pub const MAX_SHARES: usize = 4;
-
 /// Where the shares of the text after `top` start, and its end: cuts near
 /// equal parts, one per CPU. Just `[top, end]` for a short text or one
 /// that may not be cut.
 fn shares(text: &str, top: usize, min_piece: usize, may_cut: bool) -> Vec<usize> {
     let share_min = min_piece.saturating_mul(SHARE_PIECES).max(1);
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let count = ((text.len() - top) / share_min).min(cpus).min(MAX_SHARES);
+    let count = ((text.len() - top) / share_min).min(crate::cpus::threads());
     let mut bounds = vec![top];
     if may_cut {
         for k in 1..count {
