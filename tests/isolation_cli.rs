@@ -378,15 +378,24 @@ fn a_run_killed_while_agents_work_in_worktrees_is_finished_by_the_next() {
         &dir,
         &["t.md", "--isolate", "worktree", "-j", "2", "--grace", "1s"],
     );
-    common::agents::wait_until(common::agents::PATIENCE, "both agents run", || {
-        common::agents::named(&common::agents::events(&dir, "t.md"), "task_started").len() == 2
+    // Kill only once both agents have written their partial work: an agent
+    // killed before its first line would leave nothing to wait for.
+    let worktrees = dir.join(".run-batch/t.md/worktrees");
+    let started = || common::agents::agent_pids(&common::agents::events(&dir, "t.md"));
+    common::agents::wait_until(common::agents::PATIENCE, "both agents wrote", || {
+        worktrees.join("a/a.txt").exists()
+            && worktrees.join("b/b.txt").exists()
+            && started().len() == 2
     });
+    let groups = started();
     run.kill();
-    // The guard ends the agents; their worktrees stay, with their work.
-    common::agents::wait_until(common::agents::PATIENCE, "the agents are gone", || {
-        !dir.join(".run-batch/t.md/worktrees/a").exists()
-            || std::fs::read_to_string(dir.join(".run-batch/t.md/worktrees/a/a.txt")).is_ok()
-    });
+    // The guard ends the agents (well before their `sleep 30` would); their
+    // worktrees stay, with their work.
+    common::agents::assert_all_gone(&[], &groups, std::time::Duration::from_secs(15));
+    assert_eq!(
+        std::fs::read_to_string(worktrees.join("a/a.txt")).unwrap(),
+        "partial\n"
+    );
     // The next run: quick agents this time, in the same worktrees.
     let quick = plan.replace("sleep 30", "true");
     std::fs::write(dir.join("t.md"), &quick).unwrap();
