@@ -40,7 +40,7 @@ use run_batch::taskfile::{Document, ReadOptions, Source};
 mod parse_scale;
 mod support;
 
-use support::{cpu_ns, env_usize, full_run, median, min, reap, which};
+use support::{cpu_ns, env_usize, full_run, median, min, reap, timeval_ns, which};
 
 const PHASES: usize = 50;
 const SUBSECTIONS: usize = 8;
@@ -235,8 +235,10 @@ fn main() {
         let scale_runs = env_usize("RUN_BATCH_BENCH_SCALE_RUNS").unwrap_or(3).max(1);
         print!(
             "{}",
-            parse_scale::scaling(&helper, dir.path(), &sizes, scale_runs, |n| generate(n)
-                .text)
+            parse_scale::scaling(&helper, dir.path(), &sizes, scale_runs, |n| {
+                let g = generate(n);
+                (g.text, g.repeated)
+            })
         );
         print!(
             "{}",
@@ -337,6 +339,8 @@ fn twins(runs: usize) {
 pub(crate) struct Measured {
     pub wall: Vec<Duration>,
     pub cpu: Vec<Duration>,
+    /// The part of `cpu` spent in the kernel (mostly zeroing fresh pages).
+    pub sys: Vec<Duration>,
     pub max_rss_kib: i64,
 }
 
@@ -373,7 +377,7 @@ fn measure_once(helper: &Path, program: &Path, args: &[&OsStr], keep: bool, m: &
         .expect("start the helper");
     let report = String::from_utf8_lossy(&out.stdout);
     let fields: Vec<&str> = report.split_whitespace().collect();
-    if !out.status.success() || fields.len() != 4 || fields[0] != "0" {
+    if !out.status.success() || fields.len() != 5 || fields[0] != "0" {
         // Run it again with stderr visible so the failure can be read.
         let again = Command::new(program).args(args).output().unwrap();
         panic!(
@@ -388,11 +392,12 @@ fn measure_once(helper: &Path, program: &Path, args: &[&OsStr], keep: bool, m: &
         m.wall.push(Duration::from_nanos(num(fields[1])));
         m.cpu.push(Duration::from_nanos(num(fields[2])));
         m.max_rss_kib = m.max_rss_kib.max(num(fields[3]) as i64);
+        m.sys.push(Duration::from_nanos(num(fields[4])));
     }
 }
 
 /// The helper: runs the program once with stdout and stderr to /dev/null and
-/// prints `STATUS WALL_NS CPU_NS MAXRSS_KIB`.
+/// prints `STATUS WALL_NS CPU_NS MAXRSS_KIB SYS_NS`.
 fn spawn_helper(args: &[OsString]) {
     let start = Instant::now();
     let child = Command::new(&args[0])
@@ -407,10 +412,11 @@ fn spawn_helper(args: &[OsString]) {
     drop(child);
     // Linux reports ru_maxrss in KiB.
     println!(
-        "{code} {} {} {}",
+        "{code} {} {} {} {}",
         wall.as_nanos(),
         cpu_ns(&usage),
-        usage.ru_maxrss
+        usage.ru_maxrss,
+        timeval_ns(usage.ru_stime)
     );
 }
 
@@ -529,6 +535,9 @@ struct Generated {
     /// `after` hints on tasks and sections, and how many use short ids.
     after_hints: usize,
     short_after: usize,
+    /// Tasks whose text is one an earlier task has: the texts come from a
+    /// fixed vocabulary, so their share grows with the file.
+    repeated: usize,
 }
 
 /// splitmix64: deterministic variety without a crate.
@@ -708,6 +717,9 @@ struct Gen {
     /// The current top-level unit, counted from 1.
     unit: usize,
     checked_percent: usize,
+    /// Every task text so far, to count repeats.
+    texts: std::collections::HashSet<String>,
+    repeated: usize,
 }
 
 impl Gen {
@@ -737,6 +749,9 @@ impl Gen {
         let step = n % 50 == 25;
         if step {
             text = format!("Step {n}: {text}");
+        }
+        if !self.texts.insert(text.clone()) {
+            self.repeated += 1;
         }
         // Enough budget left that every child is written (a `parallel` hint
         // on a task without subtasks is an error).
@@ -869,6 +884,8 @@ fn generate(total: usize) -> Generated {
         sub_slugs: Vec::new(),
         unit: 0,
         checked_percent: 0,
+        texts: Default::default(),
+        repeated: 0,
     };
     g.out
         .push_str("---\ntitle: Platform rewrite\nowner: infra\n---\n\n");
@@ -979,5 +996,6 @@ fn generate(total: usize) -> Generated {
         headings: g.headings,
         after_hints: g.after_hints,
         short_after: g.short_after,
+        repeated: g.repeated,
     }
 }

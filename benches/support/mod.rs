@@ -62,7 +62,7 @@ fn exit_code(status: libc::c_int) -> libc::c_int {
     }
 }
 
-fn timeval_ns(t: libc::timeval) -> u64 {
+pub fn timeval_ns(t: libc::timeval) -> u64 {
     t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000
 }
 
