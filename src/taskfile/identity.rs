@@ -339,6 +339,9 @@ impl Group {
     }
 }
 
+/// An item's [`name`] state: a twin, not a level.
+const TWIN: u8 = u8::MAX;
+
 /// Items whose own slugs are made on one thread: more are shared out
 /// among threads, one per CPU (a slug is a few hundred instructions).
 const ONE_THREAD: usize = 16 * 1024;
@@ -397,24 +400,42 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
         // (then where it starts in `members`), by its first member.
         let mut first_of: Vec<u32> = vec![0; items.len()];
         let mut sizes: Vec<u32> = vec![0; items.len()];
-        // Each group's first item, found by its slug: 4 bytes an entry, not
-        // a map's 24 (the map was the largest thing at the ids' peak).
-        let mut by_own: HashTable<u32> = HashTable::with_capacity(items.len());
-        // Look-alikes share a hash, so the first in the file still comes
-        // first.
-        for i in bucket_order(&hashes, by_own.capacity()) {
+        // Each hash's first item: 4 bytes an entry, not a map's 24 (the map
+        // was the largest thing at the ids' peak). Only hashes are compared
+        // here: the slugs are, below, in the file's order.
+        let mut by_hash: HashTable<u32> = HashTable::with_capacity(items.len());
+        // Equal hashes come in the file's order, so the first in the file
+        // comes first.
+        for i in bucket_order(&hashes, by_hash.capacity()) {
             let i = i as usize;
-            let same = |&first: &u32| names.same_own(items[first as usize], items[i], &mut scratch);
-            let first = match by_own.entry(ids::spread(hashes[i]), same, |&f| {
+            let same = |&first: &u32| hashes[first as usize] == hashes[i];
+            first_of[i] = match by_hash.entry(ids::spread(hashes[i]), same, |&f| {
                 ids::spread(hashes[f as usize])
             }) {
                 Entry::Occupied(first) => *first.get(),
                 Entry::Vacant(new) => *new.insert(i as u32).get(),
             };
-            sizes[first as usize] += 1;
-            first_of[i] = first;
         }
-        drop(by_own);
+        drop(by_hash);
+        // Each item's slug against its hash's first one's, in the file's
+        // order: an item's text is read where the file has it, and the first
+        // ones are few (a look-alike is told by comparing in a table's order
+        // instead, a cache miss or two each, a third of naming a million).
+        // Another slug with the same hash (a clash of 32 bits, some hundred
+        // in a million items) has a first item of its own.
+        let mut clashed: FxHashMap<String, u32> = FxHashMap::default();
+        for i in 0..items.len() {
+            let mut first = first_of[i] as usize;
+            if first != i && !names.same_own(items[first], items[i], &mut scratch) {
+                let (text, empty) = names.own_text(items[i]);
+                let mut slug = String::new();
+                slug::slug_into(text, empty, ID_MAX, &mut slug);
+                first = *clashed.entry(slug).or_insert(i as u32) as usize;
+                first_of[i] = first as u32;
+            }
+            sizes[first] += 1;
+        }
+        drop(clashed);
         // The table and the scan's freed lists: the ids' peak comes next.
         crate::memory::give_back();
         // Groups in order of their first member, as the file has them.
@@ -449,8 +470,10 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
         let hash = |&o: &u32| ids::hash(&names.id(forms, o));
         before.insert_unique(hash(&o), o, hash);
     }
-    // Whether an item is a twin that takes a number.
-    let mut twin: Vec<bool> = vec![false; items.len()];
+    // Each item's state once its group is down to it: the next heading
+    // level to look at (it is named after the loop), or a twin that takes
+    // a number.
+    let mut state: Vec<u8> = vec![TWIN; items.len()];
     // Parts of a group being split, by qualifier number + 1 (0: none).
     let mut part_of: Vec<u32> = vec![u32::MAX; numbers.distinct + 1];
     let mut parts: Vec<(usize, usize)> = Vec::new();
@@ -458,42 +481,17 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
         let range = g.members();
         let level = g.level as usize;
         if g.len == 1 {
+            // Named after the loop, in the file's order: its text is read
+            // where the file has it, not where the loop is.
             let i = members[range.start] as usize;
-            let form = Form {
-                chosen: g.chosen,
-                twin: 0,
-            };
-            let hash = if g.chosen == 0 {
-                hashes[i]
-            } else {
-                scratch.0.clear();
-                names.write(items[i], form, &mut scratch.0);
-                ids::hash32(&scratch.0)
-            };
-            // A clash with an explicit, dialect or section id: the nearest
-            // heading left may tell it apart.
-            // (The candidate is made again only when a hash is the same.)
-            let clash = || {
-                let same = |&o: &u32| {
-                    let mut candidate = String::with_capacity(ID_MAX);
-                    names.write(items[i], form, &mut candidate);
-                    names.id(forms, o) == candidate.as_str()
-                };
-                before.find(ids::spread(hash), same).is_some()
-            };
-            if qual_at(i, level).is_some()
-                && prefix_len(i, g.chosen) + qual_len(i, level) < PREFIX_MAX
-                && clash()
-            {
-                work.push(Group {
-                    chosen: g.chosen | 1 << g.level,
-                    level: g.level + 1,
-                    ..g
-                });
-                continue;
-            }
-            hashes[i] = hash;
-            forms.set(Names::index(items[i]), form);
+            forms.set(
+                Names::index(items[i]),
+                Form {
+                    chosen: g.chosen,
+                    twin: 0,
+                },
+            );
+            state[i] = g.level as u8;
             continue;
         }
         // The nearest level whose headings differ among the members.
@@ -555,12 +553,52 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
                         twin: 0,
                     };
                     forms.set(Names::index(items[i]), form);
-                    twin[i] = true;
+                    state[i] = TWIN;
                 }
             }
         }
     }
-    drop((members, before));
+    drop(members);
+    // Each item down to itself: its id as its headings make it, unless an
+    // explicit, dialect or section id has it, when the nearest heading left
+    // may tell it apart. (The candidate is made again only when a hash is
+    // the same.)
+    for i in 0..items.len() {
+        let Some(mut level) = (state[i] != TWIN).then_some(state[i] as usize) else {
+            continue;
+        };
+        let mut chosen = forms.get(Names::index(items[i])).chosen;
+        loop {
+            let form = Form { chosen, twin: 0 };
+            let hash = if chosen == 0 {
+                hashes[i]
+            } else {
+                scratch.0.clear();
+                names.write(items[i], form, &mut scratch.0);
+                ids::hash32(&scratch.0)
+            };
+            let clash = || {
+                let same = |&o: &u32| {
+                    let mut candidate = String::with_capacity(ID_MAX);
+                    names.write(items[i], form, &mut candidate);
+                    names.id(forms, o) == candidate.as_str()
+                };
+                before.find(ids::spread(hash), same).is_some()
+            };
+            if qual_at(i, level).is_some()
+                && prefix_len(i, chosen) + qual_len(i, level) < PREFIX_MAX
+                && clash()
+            {
+                chosen |= 1 << level;
+                level += 1;
+                continue;
+            }
+            hashes[i] = hash;
+            forms.set(Names::index(items[i]), form);
+            break;
+        }
+    }
+    drop(before);
     // Unique ids first, the first in the file winning a clash, then twins
     // take numbers in file order: a task whose text reads `compile 2` keeps
     // `compile-2`. (Equal ids share a hash, so the table's order keeps the
@@ -571,7 +609,8 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
     let mut twins: Vec<u32> = Vec::new();
     for i in bucket_order(&hashes, taken.table.capacity()) {
         let i = i as usize;
-        if twin[i] || !taken.take(ids::spread(hashes[i]), items[i], |o| names.id(forms, o)) {
+        if state[i] == TWIN || !taken.take(ids::spread(hashes[i]), items[i], |o| names.id(forms, o))
+        {
             twins.push(i as u32);
         }
     }
@@ -622,6 +661,44 @@ mod tests {
         );
         // A task before the first heading keeps its bare slug.
         assert_eq!(ids("- [ ] fix\n# A\n- [ ] fix\n# B\n"), ["fix", "a/fix"]);
+    }
+
+    /// Two slugs of different words whose 32-bit hashes are the same.
+    fn slugs_whose_hashes_clash() -> (String, String) {
+        let mut seen: FxHashMap<u32, String> = FxHashMap::default();
+        for n in 0.. {
+            let slug = format!("task-{n}");
+            if let Some(other) = seen.insert(ids::hash32(&slug), slug.clone()) {
+                return (other, slug);
+            }
+        }
+        unreachable!()
+    }
+
+    #[test]
+    fn slugs_whose_hashes_clash_are_not_look_alikes() {
+        let (a, b) = slugs_whose_hashes_clash();
+        assert_ne!(a, b);
+        assert_eq!(ids::hash32(&a), ids::hash32(&b));
+        // Under two headings: look-alikes would take them in front.
+        assert_eq!(
+            ids(&format!("# T\n## X\n- [ ] {a}\n## Y\n- [ ] {b}\n")),
+            [a.as_str(), b.as_str()]
+        );
+        // The second slug's own look-alikes, after the first's, are told
+        // apart as usual; the first slug's twin is numbered.
+        assert_eq!(
+            ids(&format!(
+                "# T\n## X\n- [ ] {a}\n- [ ] {b}\n## Y\n- [ ] {b}\n- [ ] {a}\n- [ ] {a}\n"
+            )),
+            [
+                format!("x/{a}"),
+                format!("x/{b}"),
+                format!("y/{b}"),
+                format!("y/{a}"),
+                format!("y/{a}-2"),
+            ]
+        );
     }
 
     #[test]
