@@ -163,21 +163,14 @@ pub fn scaling(
     // Each size's measurements: ours, then cmark-gfm's when it is there.
     let per_size = if cmark.is_some() { 2 } else { 1 };
     let per_task = |m: &Measured, n: usize| median(&m.cpu).as_secs_f64() * 1e6 / n as f64;
-    // The kernel's part, mostly zeroing the pages a process touches first:
-    // on a virtual machine its cost per page varies from run to run with
-    // the host, so it is shown apart, as is the growth of the rest.
+    // The kernel's part: starting the process and zeroing the pages it
+    // touches first. (Linux splits CPU time between user and system by
+    // sampling, so a 20 ms run's split is rough.)
     let sys_per_task = |m: &Measured, n: usize| median(&m.sys).as_secs_f64() * 1e6 / n as f64;
-    let user_per_task = |m: &Measured, n: usize| {
-        let user: Vec<Duration> = (m.cpu.iter().zip(&m.sys))
-            .map(|(c, s)| c.saturating_sub(*s))
-            .collect();
-        median(&user).as_secs_f64() * 1e6 / n as f64
-    };
     // The first size's figures: growth beyond them is what the goals are
     // about.
     struct First {
         cost: f64,
-        user: f64,
         fastest: f64,
         cmark: Option<(f64, f64)>,
         bytes: f64,
@@ -194,10 +187,8 @@ pub fn scaling(
         let fastest_of = |m: &Measured| min(&m.cpu).as_secs_f64() * 1e6 / n as f64;
         let fastest = fastest_of(ours);
         let cmark = cost.1.zip(theirs.map(fastest_of));
-        let user = user_per_task(ours, n);
         let f = first.get_or_insert(First {
             cost: cost.0,
-            user,
             fastest,
             cmark,
             bytes,
@@ -222,15 +213,7 @@ pub fn scaling(
         );
         if k > 0 {
             let slope = (rss - f.rss) / (bytes - f.bytes);
-            let user = user / f.user;
-            growth.push((
-                n,
-                cost.0 / f.cost,
-                fastest / f.fastest,
-                user,
-                cmark_growth,
-                slope,
-            ));
+            growth.push((n, cost.0 / f.cost, fastest / f.fastest, cmark_growth, slope));
         }
     }
     let _ = writeln!(
@@ -241,14 +224,14 @@ pub fn scaling(
             .collect::<Vec<_>>()
             .join(", ")
     );
-    for (n, cpu, fastest, user, cmark_growth, slope) in growth {
+    for (n, cpu, fastest, cmark_growth, slope) in growth {
         let verdict = |ok: bool| if ok { "within" } else { "OVER" };
         let anchor = cmark_growth.map_or(String::new(), |g| {
             format!(" (cmark-gfm: {:.2}x, fastest runs {:.2}x)", g.0, g.1)
         });
         let _ = writeln!(
             out,
-            "CPU per task grows {cpu:.2}x (fastest runs {fastest:.2}x, user time alone {user:.2}x) from the first size to {n} tasks: {} the 1.1x bar{anchor}",
+            "CPU per task grows {cpu:.2}x (fastest runs {fastest:.2}x) from the first size to {n} tasks: {} the 1.1x bar{anchor}",
             verdict(cpu <= 1.1)
         );
         let _ = writeln!(
