@@ -122,15 +122,22 @@ impl<'a> Names<'a> {
 /// The id made as `owner`'s form says if free, else with `-2`, `-3`, …
 /// (the base cut so the id stays within `ID_MAX`). Per base, the next
 /// number to try is kept: a run of 16,000 twins costs one try each.
-fn take_unique(taken: &mut Taken, names: &Names, forms: &mut Forms, owner: u32) {
+/// `scratch` is two strings reused from call to call (a twin's base and
+/// candidate): a million twins need no allocation each.
+fn take_unique(
+    taken: &mut Taken,
+    names: &Names,
+    forms: &mut Forms,
+    owner: u32,
+    (base, id): &mut (String, String),
+) {
     let i = Names::index(owner);
-    let mut base = String::with_capacity(ID_MAX);
-    names.write(owner, forms.get(i), &mut base);
-    if taken.take(ids::hash(&base), owner, |o| names.id(forms, o)) {
+    base.clear();
+    names.write(owner, forms.get(i), base);
+    if taken.take(ids::hash(base), owner, |o| names.id(forms, o)) {
         return;
     }
-    let mut n = *taken.next.get(&base).unwrap_or(&2);
-    let mut id = String::with_capacity(ID_MAX);
+    let mut n = *taken.next.get(base.as_str()).unwrap_or(&2);
     loop {
         forms.set(
             i,
@@ -140,13 +147,18 @@ fn take_unique(taken: &mut Taken, names: &Names, forms: &mut Forms, owner: u32) 
             },
         );
         id.clear();
-        names.write(owner, forms.get(i), &mut id);
+        names.write(owner, forms.get(i), id);
         n += 1;
-        if taken.take(ids::hash(&id), owner, |o| names.id(forms, o)) {
+        if taken.take(ids::hash(id), owner, |o| names.id(forms, o)) {
             break;
         }
     }
-    taken.next.insert(base, n);
+    match taken.next.get_mut(base.as_str()) {
+        Some(next) => *next = n,
+        None => {
+            taken.next.insert(base.clone(), n);
+        }
+    }
 }
 
 /// The line an owner's id was taken on: its `id` hint's, else its own.
@@ -617,7 +629,7 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
     drop(hashes);
     twins.sort_unstable();
     for i in twins {
-        take_unique(taken, names, forms, items[i as usize]);
+        take_unique(taken, names, forms, items[i as usize], &mut scratch);
     }
 }
 
