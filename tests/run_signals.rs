@@ -284,10 +284,17 @@ fn a_second_run_through_a_symlink_is_refused_too() {
     wait_until(PATIENCE, "the first run's agent is waiting", || {
         dir.join("go.waiting").exists()
     });
-    let second = Background::start(&dir, &["link.md", "--agent", "hold-agent"]);
-    std::thread::sleep(Duration::from_millis(500));
+    // The second run ends while the first still holds the lock (its agent
+    // waits for `go`): had it not been refused, it would wait for `go` too,
+    // and be killed after the test's patience.
+    let (second, hung) =
+        Background::start(&dir, &["link.md", "--agent", "hold-agent"]).wait_or_kill(PATIENCE);
+    assert!(
+        !hung,
+        "the second run was not refused: still running after {PATIENCE:?}; killed\n{}",
+        second.stderr
+    );
     std::fs::write(dir.join("go"), "").unwrap();
-    let second = second.wait(PATIENCE);
     first.wait(PATIENCE).assert_code(0);
     assert_eq!(
         second.status.code(),
