@@ -113,8 +113,10 @@ fn rewording_a_running_task_keeps_its_attempt() {
         &dir.join("t.md"),
         "- [ ] the first task, said better\n- [ ] second\n",
     );
-    // Let the run read the edit before the agent ends.
-    std::thread::sleep(Duration::from_millis(600));
+    // The run reads the edit before the agent ends.
+    wait_until(PATIENCE, "the run reloaded the edited file", || {
+        !named(&events(&dir, "t.md"), "plan_reloaded").is_empty()
+    });
     std::fs::write(dir.join("go"), "").unwrap();
     run.wait(PATIENCE).assert_code(0);
     assert_eq!(
