@@ -18,7 +18,7 @@ use rustc_hash::FxHashMap;
 use crate::error::PlanError;
 use crate::taskfile::Document;
 use crate::taskfile::ids::{self, IdOwner};
-use crate::taskfile::slug::{self, Chain, Form, Forms, ID_MAX, PREFIX_MAX, Qualifiers};
+use crate::taskfile::slug::{self, Chain, Form, Forms, ID_MAX, ID_ROOM, PREFIX_MAX, Qualifiers};
 use crate::taskfile::taken::{Taken, bucket_order};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -96,7 +96,7 @@ impl<'a> Names<'a> {
     /// Any owner's id: made from its form, or as kept.
     fn id(&self, forms: &Forms, owner: u32) -> Cow<'a, str> {
         if self.formed(owner) {
-            let mut out = String::with_capacity(ID_MAX);
+            let mut out = String::with_capacity(ID_ROOM);
             self.write(owner, forms.get(Names::index(owner)), &mut out);
             return Cow::Owned(out);
         }
@@ -591,7 +591,7 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
             };
             let clash = || {
                 let same = |&o: &u32| {
-                    let mut candidate = String::with_capacity(ID_MAX);
+                    let mut candidate = String::with_capacity(ID_ROOM);
                     names.write(items[i], form, &mut candidate);
                     names.id(forms, o) == candidate.as_str()
                 };

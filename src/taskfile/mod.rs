@@ -215,7 +215,7 @@ impl Document {
         if self.tasks[t].id_source != IdSource::Slug {
             return Cow::Borrowed(self.written_id(t));
         }
-        let mut id = String::with_capacity(ID_MAX);
+        let mut id = String::with_capacity(slug::ID_ROOM);
         self.push_id(t, &mut id);
         Cow::Owned(id)
     }

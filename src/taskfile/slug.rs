@@ -7,6 +7,11 @@ use crate::taskfile::Section;
 
 /// The longest slug id, in bytes: a plan line keeps room for the text.
 pub const ID_MAX: usize = 48;
+/// Room for an id while it is made: the headings in front and the whole own
+/// slug, before it is cut to [`ID_MAX`]. (A string of only `ID_MAX` grows
+/// for a qualified id, and a million regrown strings cost the allocator a
+/// few percent of naming them.)
+pub const ID_ROOM: usize = 2 * ID_MAX;
 /// The longest heading slug put in front of a task's or section's own slug.
 pub(super) const QUALIFIER_MAX: usize = 20;
 /// Headings in front take at most this much, so the text's own words keep
