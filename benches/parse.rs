@@ -339,7 +339,9 @@ fn twins(runs: usize) {
 pub(crate) struct Measured {
     pub wall: Vec<Duration>,
     pub cpu: Vec<Duration>,
-    /// The part of `cpu` spent in the kernel (mostly zeroing fresh pages).
+    /// The part of `cpu` spent in the kernel: starting the process and
+    /// zeroing the pages it touches first. (Linux splits CPU time between
+    /// user and system by sampling, so a 20 ms run's split is rough.)
     pub sys: Vec<Duration>,
     pub max_rss_kib: i64,
 }

@@ -162,11 +162,8 @@ pub fn scaling(
     let m = measure_interleaved(helper, &commands, runs);
     // Each size's measurements: ours, then cmark-gfm's when it is there.
     let per_size = if cmark.is_some() { 2 } else { 1 };
-    let per_task = |m: &Measured, n: usize| median(&m.cpu).as_secs_f64() * 1e6 / n as f64;
-    // The kernel's part: starting the process and zeroing the pages it
-    // touches first. (Linux splits CPU time between user and system by
-    // sampling, so a 20 ms run's split is rough.)
-    let sys_per_task = |m: &Measured, n: usize| median(&m.sys).as_secs_f64() * 1e6 / n as f64;
+    // Of CPU time, or of its kernel part (`Measured::sys`).
+    let per_task = |times: &[Duration], n: usize| median(times).as_secs_f64() * 1e6 / n as f64;
     // The first size's figures: growth beyond them is what the goals are
     // about.
     struct First {
@@ -181,7 +178,7 @@ pub fn scaling(
     for (k, ((n, _, bytes), m)) in files.iter().zip(m.chunks(per_size)).enumerate() {
         let (n, bytes) = (*n, *bytes as f64);
         let (ours, theirs) = (&m[0], m.get(1));
-        let cost = (per_task(ours, n), theirs.map(|c| per_task(c, n)));
+        let cost = (per_task(&ours.cpu, n), theirs.map(|c| per_task(&c.cpu, n)));
         let rss = ours.max_rss_kib as f64 * 1024.0;
         // The fastest run too: a busy machine only ever adds time.
         let fastest_of = |m: &Measured| min(&m.cpu).as_secs_f64() * 1e6 / n as f64;
@@ -203,12 +200,12 @@ pub fn scaling(
             ms(median(&ours.cpu)),
             cost.0,
             cost.0 / f.cost,
-            sys_per_task(ours, n),
+            per_task(&ours.sys, n),
             mb_rss(ours),
             theirs.map_or("n/a".into(), |c| ms(median(&c.cpu))),
             cost.1.map_or("n/a".into(), |c| format!("{c:.2} us")),
             cmark_growth.map_or("n/a".into(), |g| format!("{:.2}x", g.0)),
-            theirs.map_or("n/a".into(), |c| format!("{:.2} us", sys_per_task(c, n))),
+            theirs.map_or("n/a".into(), |c| format!("{:.2} us", per_task(&c.sys, n))),
             rss / bytes,
         );
         if k > 0 {

@@ -576,9 +576,10 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
     // may tell it apart. (The candidate is made again only when a hash is
     // the same.)
     for i in 0..items.len() {
-        let Some(mut level) = (state[i] != TWIN).then_some(state[i] as usize) else {
+        if state[i] == TWIN {
             continue;
-        };
+        }
+        let mut level = state[i] as usize;
         let mut chosen = forms.get(Names::index(items[i])).chosen;
         loop {
             let form = Form { chosen, twin: 0 };
