@@ -19,7 +19,7 @@ use crate::error::PlanError;
 use crate::taskfile::Document;
 use crate::taskfile::ids::{self, IdOwner};
 use crate::taskfile::slug::{self, Chain, Form, Forms, ID_MAX, ID_ROOM, PREFIX_MAX, Qualifiers};
-use crate::taskfile::taken::{Taken, bucket_order};
+use crate::taskfile::taken::{Taken, bucket_sorted};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -351,6 +351,61 @@ impl Group {
     }
 }
 
+/// Items whose own slugs share a hash: the first in the file and how many.
+struct HashGroup {
+    first: u32,
+    len: u32,
+}
+
+/// The texts and slugs of look-alike groups' first items, kept as the
+/// naming meets them in the file's order, up to `room` bytes in all.
+struct FirstTexts {
+    /// By group: where its first's text starts, its length, its slug's.
+    at: FxHashMap<u32, (u32, u32, u32)>,
+    bytes: String,
+    room: usize,
+}
+
+impl FirstTexts {
+    fn new(room: usize) -> FirstTexts {
+        FirstTexts {
+            at: FxHashMap::default(),
+            bytes: String::new(),
+            room,
+        }
+    }
+
+    /// Keeps group `g`'s first item's own text and slug, if there is room.
+    fn keep(&mut self, g: usize, text: &str, empty: &str, slug: &mut String) {
+        slug.clear();
+        slug::slug_into(text, empty, ID_MAX, slug);
+        let start = self.bytes.len();
+        if start + text.len() + slug.len() > self.room.min(u32::MAX as usize) {
+            return;
+        }
+        self.bytes.push_str(text);
+        self.bytes.push_str(slug);
+        (self.at).insert(
+            g as u32,
+            (start as u32, text.len() as u32, slug.len() as u32),
+        );
+    }
+
+    /// Whether an item with this own text slugs as group `g`'s first
+    /// does; `None` when the first's was not kept. (`slug`: scratch.)
+    fn same(&self, g: usize, text: &str, empty: &str, slug: &mut String) -> Option<bool> {
+        let &(start, len, slug_len) = self.at.get(&(g as u32))?;
+        let (start, len) = (start as usize, len as usize);
+        if &self.bytes[start..start + len] == text {
+            return Some(true);
+        }
+        slug.clear();
+        slug::slug_into(text, empty, ID_MAX, slug);
+        let start = start + len;
+        Some(self.bytes[start..start + slug_len as usize] == *slug)
+    }
+}
+
 /// An item's [`name`] state: a twin, not a level.
 const TWIN: u8 = u8::MAX;
 
@@ -408,46 +463,74 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
     let mut members: Vec<u32> = Vec::with_capacity(items.len() * 2);
     let mut work: Vec<Group> = Vec::new();
     {
-        // Each item's group, named by its first member; each group's size
-        // (then where it starts in `members`), by its first member.
-        let mut first_of: Vec<u32> = vec![0; items.len()];
-        let mut sizes: Vec<u32> = vec![0; items.len()];
-        // Each hash's first item: 4 bytes an entry, not a map's 24 (the map
-        // was the largest thing at the ids' peak). Only hashes are compared
-        // here: the slugs are, below, in the file's order.
+        // Each item's group, numbered as the table meets them; each group's
+        // first member (equal hashes come in the file's order, so the first
+        // in the file comes first) and size. Only hashes are compared here:
+        // the slugs are, below, in the file's order. (A table of group
+        // numbers: 4 bytes an entry, not a map's 24.)
+        let mut group_of: Vec<u32> = vec![0; items.len()];
+        let mut groups: Vec<HashGroup> = Vec::new();
         let mut by_hash: HashTable<u32> = HashTable::with_capacity(items.len());
-        // Equal hashes come in the file's order, so the first in the file
-        // comes first.
-        for i in bucket_order(&hashes, by_hash.capacity()) {
-            let i = i as usize;
-            let same = |&first: &u32| hashes[first as usize] == hashes[i];
-            first_of[i] = match by_hash.entry(ids::spread(hashes[i]), same, |&f| {
-                ids::spread(hashes[f as usize])
-            }) {
-                Entry::Occupied(first) => *first.get(),
-                Entry::Vacant(new) => *new.insert(i as u32).get(),
+        let pairs = hashes.iter().enumerate().map(|(i, &h)| (h, i as u32));
+        for (h, i) in bucket_sorted(pairs, by_hash.capacity()) {
+            // (A group's first member was met just before, in this order:
+            // its hash is read from cache.)
+            let hash_of = |g: u32| hashes[groups[g as usize].first as usize];
+            let same = |&g: &u32| hash_of(g) == h;
+            let g = match by_hash.entry(ids::spread(h), same, |&g| ids::spread(hash_of(g))) {
+                Entry::Occupied(g) => *g.get(),
+                Entry::Vacant(new) => {
+                    groups.push(HashGroup { first: i, len: 0 });
+                    *new.insert(groups.len() as u32 - 1).get()
+                }
             };
+            groups[g as usize].len += 1;
+            group_of[i as usize] = g;
         }
         drop(by_hash);
-        // Each item's slug against its hash's first one's, in the file's
-        // order: an item's text is read where the file has it, and the first
-        // ones are few (a look-alike is told by comparing in a table's order
-        // instead, a cache miss or two each, a third of naming a million).
-        // Another slug with the same hash (a clash of 32 bits, some hundred
-        // in a million items) has a first item of its own.
+        // Each item's slug against its group's first one's, in the file's
+        // order, so an item's text is read where the file has it. The first
+        // ones' texts and slugs are kept together as they come (a first's
+        // text read again at random was a cache miss or two per look-alike,
+        // a quarter of naming a million items); past `room`, they are read
+        // again. Another slug with the same hash (a clash of 32 bits, some
+        // hundred in a million items) has a first item of its own.
+        let mut kept = FirstTexts::new(items.len() * 8);
         let mut clashed: FxHashMap<String, u32> = FxHashMap::default();
+        let mut first_of = group_of;
+        // Each group's size (then where it starts in `members`), by its
+        // first member.
+        let mut sizes: Vec<u32> = vec![0; items.len()];
         for i in 0..items.len() {
-            let mut first = first_of[i] as usize;
-            if first != i && !names.same_own(items[first], items[i], &mut scratch) {
-                let (text, empty) = names.own_text(items[i]);
+            let g = first_of[i] as usize;
+            let group = &mut groups[g];
+            let first = group.first as usize;
+            first_of[i] = first as u32;
+            let (text, empty) = names.own_text(items[i]);
+            if first == i {
+                if group.len > 1 {
+                    kept.keep(g, text, empty, &mut scratch.0);
+                }
+                continue;
+            }
+            let same = match kept.same(g, text, empty, &mut scratch.0) {
+                Some(same) => same,
+                None => names.same_own(items[first], items[i], &mut scratch),
+            };
+            if !same {
                 let mut slug = String::new();
                 slug::slug_into(text, empty, ID_MAX, &mut slug);
-                first = *clashed.entry(slug).or_insert(i as u32) as usize;
-                first_of[i] = first as u32;
+                let first = *clashed.entry(slug).or_insert(i as u32);
+                first_of[i] = first;
+                group.len -= 1;
+                sizes[first as usize] += 1;
             }
-            sizes[first] += 1;
         }
-        drop(clashed);
+        drop((clashed, kept));
+        for group in &groups {
+            sizes[group.first as usize] += group.len;
+        }
+        drop(groups);
         // The table and the scan's freed lists: the ids' peak comes next.
         crate::memory::give_back();
         // Groups in order of their first member, as the file has them.
@@ -619,18 +702,27 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
     taken
         .table
         .reserve(items.len(), |&o| ids::hash(&names.id(forms, o)));
+    // Items in the table's order, with their hashes: no list is read at
+    // random. Twins (as owners, in the file's order) take numbers after.
     let mut twins: Vec<u32> = Vec::new();
-    for i in bucket_order(&hashes, taken.table.capacity()) {
-        let i = i as usize;
-        if state[i] == TWIN || !taken.take(ids::spread(hashes[i]), items[i], |o| names.id(forms, o))
-        {
-            twins.push(i as u32);
+    let unnamed = (0..items.len()).filter(|&i| state[i] != TWIN);
+    let pairs = unnamed.map(|i| (hashes[i], items[i]));
+    let sorted = bucket_sorted(pairs, taken.table.capacity());
+    twins.extend(
+        (0..items.len())
+            .filter(|&i| state[i] == TWIN)
+            .map(|i| items[i]),
+    );
+    drop((hashes, state));
+    for (hash, owner) in sorted {
+        if !taken.take(ids::spread(hash), owner, |o| names.id(forms, o)) {
+            twins.push(owner);
         }
     }
-    drop(hashes);
+    // Owners in one pass are in the file's order, and so are their codes.
     twins.sort_unstable();
-    for i in twins {
-        take_unique(taken, names, forms, items[i as usize], &mut scratch);
+    for owner in twins {
+        take_unique(taken, names, forms, owner, &mut scratch);
     }
 }
 
@@ -794,6 +886,30 @@ mod tests {
         let ids = ids(&text);
         assert_eq!(ids[0], "part-0/run-the-tests");
         assert_eq!(ids[15_999], "part-15999/run-the-tests");
+    }
+
+    #[test]
+    fn look_alikes_are_told_apart_after_their_first_texts_fill_their_room() {
+        // Long texts in pairs: the first texts kept for comparing fill their
+        // room after some pairs, and the rest are read from the file again.
+        // The second of each pair is in bold: the texts differ, only their
+        // slugs are the same.
+        let long = |k: usize| {
+            format!("Step {k} of the migration that moves every record of the old store")
+        };
+        let mut text = String::from("# Plan\n## A\n");
+        for k in 0..200 {
+            text += &format!("- [ ] {}\n", long(k));
+        }
+        text += "## B\n";
+        for k in 0..200 {
+            text += &format!("- [ ] **{}**\n", long(k));
+        }
+        let ids = ids(&text);
+        for k in 0..200 {
+            assert!(ids[k].starts_with(&format!("a/step-{k}-of-")), "{}", ids[k]);
+            assert_eq!(ids[200 + k], ids[k].replacen("a/", "b/", 1));
+        }
     }
 
     #[test]

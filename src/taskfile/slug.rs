@@ -137,8 +137,11 @@ impl Forms {
 
     pub(super) fn set(&mut self, i: usize, form: Form) {
         if form.twin == 0 {
+            // Most items are no twins: no look in the map for them.
+            if self.chosen[i] & TWIN != 0 {
+                self.twins.remove(&(i as u32));
+            }
             self.chosen[i] = form.chosen;
-            self.twins.remove(&(i as u32));
         } else {
             self.chosen[i] = form.chosen | TWIN;
             self.twins.insert(i as u32, form.twin);

@@ -47,12 +47,16 @@ impl Taken {
     }
 }
 
-/// `0..hashes.len()` in the order a table holding `capacity` entries keeps
-/// their hashes (by the top bits of their bucket), in order within a
-/// bucket range. Filling or probing a table of a million ids in this order
-/// touches its memory front to back instead of at random: a cache miss per
-/// id becomes a hit.
-pub(super) fn bucket_order(hashes: &[u32], capacity: usize) -> Vec<u32> {
+/// `(hash, value)` pairs in the order a table holding `capacity` entries
+/// keeps their hashes (by the top bits of their bucket), in their own order
+/// within a bucket range. Filling or probing a table of a million ids in
+/// this order touches its memory front to back instead of at random: a
+/// cache miss per id becomes a hit. The values come along, so a pass in
+/// this order reads no other list at random either.
+pub(super) fn bucket_sorted<I>(pairs: I, capacity: usize) -> Vec<(u32, u32)>
+where
+    I: Iterator<Item = (u32, u32)> + Clone,
+{
     // hashbrown's bucket is the hash's low bits; its buckets are the
     // capacity * 8 / 7 rounded up to a power of two. Guessed wrong, the
     // order only helps less.
@@ -61,21 +65,21 @@ pub(super) fn bucket_order(hashes: &[u32], capacity: usize) -> Vec<u32> {
     let bits = buckets.trailing_zeros();
     let shift = bits.saturating_sub(RANGES);
     // (A spread hash's low bits are its 32 bits' own.)
-    let range = |h: u32| ((h as usize & (buckets - 1)) >> shift) as u32;
+    let range = |h: u32| (h as usize & (buckets - 1)) >> shift;
     let mut start = vec![0u32; (buckets >> shift) + 1];
-    for &h in hashes {
-        start[range(h) as usize + 1] += 1;
+    for (h, _) in pairs.clone() {
+        start[range(h) + 1] += 1;
     }
     for r in 1..start.len() {
         start[r] += start[r - 1];
     }
-    let mut order = vec![0u32; hashes.len()];
-    for (i, &h) in hashes.iter().enumerate() {
-        let r = range(h) as usize;
-        order[start[r] as usize] = i as u32;
-        start[r] += 1;
+    let mut sorted = vec![(0, 0); start[start.len() - 1] as usize];
+    for (h, v) in pairs {
+        let at = &mut start[range(h)];
+        sorted[*at as usize] = (h, v);
+        *at += 1;
     }
-    order
+    sorted
 }
 
 #[cfg(test)]
@@ -83,20 +87,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bucket_order_is_a_stable_order_of_every_index() {
+    fn bucket_sorted_is_a_stable_order_of_every_pair() {
         let hashes: Vec<u32> = (0..50_000u64)
             .map(|i| ids::hash32(&format!("id-{}", i % 20_000)))
             .collect();
-        let order = bucket_order(&hashes, hashes.len());
+        let pairs = hashes.iter().enumerate().map(|(i, &h)| (h, i as u32));
+        let sorted = bucket_sorted(pairs, hashes.len());
         let mut seen = vec![false; hashes.len()];
-        for &i in &order {
+        for &(h, i) in &sorted {
+            assert_eq!(h, hashes[i as usize]);
             assert!(!std::mem::replace(&mut seen[i as usize], true));
         }
         assert!(seen.iter().all(|&s| s));
         // Equal hashes keep their order: the first of twins comes first.
         let mut last: FxHashMap<u32, u32> = FxHashMap::default();
-        for &i in &order {
-            if let Some(prev) = last.insert(hashes[i as usize], i) {
+        for &(h, i) in &sorted {
+            if let Some(prev) = last.insert(h, i) {
                 assert!(prev < i);
             }
         }
