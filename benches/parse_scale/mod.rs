@@ -119,7 +119,7 @@ pub fn scaling(
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "\ncost per task by size (run-batch: plan --format json through --plan-helper, the same library calls without the 64 MiB cap; CPU medians, all sizes in the same rounds)"
+        "\ncost per task by size (run-batch: plan --format json through --plan-helper, the same library calls without the 64 MiB cap; CPU medians, all sizes in the same rounds, smaller files several times a round and each round's median kept)"
     );
     let _ = writeln!(
         out,
@@ -148,18 +148,37 @@ pub fn scaling(
         files.push((n, path, text.len()));
         repeats.push(repeated);
     }
+    // A small file is planned several times a round (up to 10: 10,000
+    // tasks take some 30 ms, where a busy moment of the machine weighs
+    // much), and each round keeps the median of those runs.
+    let largest = sizes.iter().copied().max().unwrap_or(1);
+    let repeats_of = |n: usize| ((largest as f64 / n as f64).sqrt().round() as usize).clamp(1, 10);
     let mut commands: Vec<(&Path, Vec<&OsStr>)> = Vec::new();
-    for (_, path, _) in &files {
+    for (n, path, _) in &files {
         let file = path.as_os_str();
-        commands.push((
-            helper,
-            vec![OsStr::new("--plan-helper"), file, OsStr::new("json")],
-        ));
-        if let Some(c) = &cmark {
-            commands.push((c, vec![OsStr::new("-e"), OsStr::new("tasklist"), file]));
+        for _ in 0..repeats_of(*n) {
+            commands.push((
+                helper,
+                vec![OsStr::new("--plan-helper"), file, OsStr::new("json")],
+            ));
+            if let Some(c) = &cmark {
+                commands.push((c, vec![OsStr::new("-e"), OsStr::new("tasklist"), file]));
+            }
         }
     }
-    let m = measure_interleaved(helper, &commands, runs);
+    let measured = measure_interleaved(helper, &commands, runs);
+    let mut measured = measured.into_iter();
+    let mut m: Vec<Measured> = Vec::new();
+    for (n, _, _) in &files {
+        let repeats: Vec<Measured> = (&mut measured)
+            .take(repeats_of(*n) * if cmark.is_some() { 2 } else { 1 })
+            .collect();
+        let stride = if cmark.is_some() { 2 } else { 1 };
+        for which in 0..stride {
+            let same: Vec<&Measured> = repeats.iter().skip(which).step_by(stride).collect();
+            m.push(round_medians(&same));
+        }
+    }
     // Each size's measurements: ours, then cmark-gfm's when it is there.
     let per_size = if cmark.is_some() { 2 } else { 1 };
     // Of CPU time, or of its kernel part (`Measured::sys`).
@@ -215,6 +234,14 @@ pub fn scaling(
     }
     let _ = writeln!(
         out,
+        "runs per round: {}",
+        (files.iter())
+            .map(|(n, _, _)| format!("{} of {n}", repeats_of(*n)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let _ = writeln!(
+        out,
         "tasks whose text an earlier task has (their ids need a heading or a number): {}",
         (files.iter().zip(&repeats))
             .map(|((n, _, _), r)| format!("{:.0}% of {n}", *r as f64 * 100.0 / *n as f64))
@@ -241,6 +268,23 @@ pub fn scaling(
         let _ = std::fs::remove_file(path);
     }
     out
+}
+
+/// One command measured several times a round: per round, the median of
+/// its runs (wall, CPU and its kernel part each); the largest peak RSS.
+fn round_medians(runs: &[&Measured]) -> Measured {
+    let rounds = runs.first().map_or(0, |m| m.cpu.len());
+    let each = |of: fn(&Measured) -> &Vec<Duration>| -> Vec<Duration> {
+        (0..rounds)
+            .map(|r| median(&runs.iter().map(|m| of(m)[r]).collect::<Vec<_>>()))
+            .collect()
+    };
+    Measured {
+        wall: each(|m| &m.wall),
+        cpu: each(|m| &m.cpu),
+        sys: each(|m| &m.sys),
+        max_rss_kib: runs.iter().map(|m| m.max_rss_kib).max().unwrap_or(0),
+    }
 }
 
 /// Whole-process rows for files made for one question each.
