@@ -892,7 +892,7 @@ fn a_timed_out_claude_session_is_resumed_by_the_retry() {
         .args([
             "t.md",
             "--timeout",
-            "1s",
+            "3s",
             "--grace",
             "1s",
             "--retries",
@@ -900,7 +900,7 @@ fn a_timed_out_claude_session_is_resumed_by_the_retry() {
             "--max-cost-per-task",
             "2",
         ])
-        .stderr_contains("TIMEOUT  a (timed out after 1s)")
+        .stderr_contains("TIMEOUT  a (timed out after 3s)")
         .stderr_contains("start    a (attempt 2) resuming session S1")
         .file_is("t.md", "- [x] Write the notes hang-once <!-- id: a -->\n")
         .success();
@@ -908,7 +908,7 @@ fn a_timed_out_claude_session_is_resumed_by_the_retry() {
     calls[0].assert_fresh();
     calls[1].assert_args(&["--resume=S1"]);
     calls[1].assert_prompt_has(&[
-        "You were stopped before you finished (timed out after 1s)",
+        "You were stopped before you finished (timed out after 3s)",
         "Write the notes",
         "Your last progress notes were:\n- step one of a done",
     ]);
@@ -939,7 +939,7 @@ fn a_timed_out_codex_thread_is_resumed_by_the_retry() {
             "--agent-arg",
             "--foo",
             "--timeout",
-            "1s",
+            "3s",
             "--grace",
             "1s",
             "--retries",
@@ -1137,7 +1137,7 @@ fn a_refused_resume_starts_afresh_with_a_summary_without_using_a_retry() {
             "t.md",
             "- [ ] Write the notes hang-once refuse-resume <!-- id: a -->\n",
         )
-        .args(["t.md", "--timeout", "1s", "--grace", "1s"])
+        .args(["t.md", "--timeout", "3s", "--grace", "1s"])
         .failure();
     // Run 2, with no retries: the resume is refused, and the fresh start
     // that follows is not a retry.
@@ -1199,12 +1199,12 @@ fn a_refused_resume_starts_afresh_with_a_summary_without_using_a_retry() {
 fn a_refused_resume_in_the_same_run_also_starts_afresh() {
     let out = claude(Test::new())
         .file("t.md", "- [ ] a hang-once refuse-resume <!-- id: a -->\n")
-        .args(["t.md", "--timeout", "1s", "--grace", "1s", "--retries", "1"])
+        .args(["t.md", "--timeout", "3s", "--grace", "1s", "--retries", "1"])
         .success();
     let calls = expect_calls(out.path(), 3);
     calls[1].assert_args(&["--resume=S1"]);
     calls[2].assert_fresh();
-    calls[2].assert_prompt_has(&["The previous attempt stopped (timed out after 1s)"]);
+    calls[2].assert_prompt_has(&["The previous attempt stopped (timed out after 3s)"]);
     let events = &runs(out.path())[0];
     only(events, "task_resume_refused");
 }
@@ -1215,7 +1215,7 @@ fn a_failed_fresh_start_after_a_refused_resume_uses_the_retries() {
     // failure is not retried.
     let out = claude(Test::new())
         .file("t.md", "- [ ] a hang-once refuse-resume <!-- id: a -->\n")
-        .args(["t.md", "--timeout", "1s", "--grace", "1s"])
+        .args(["t.md", "--timeout", "3s", "--grace", "1s"])
         .failure();
     let dir = out.path().to_owned();
     // From now on every fresh start fails.
@@ -1276,7 +1276,7 @@ fn a_session_is_continued_by_the_same_cli_whatever_its_words() {
             "--agent",
             "codex",
             "--timeout",
-            "1s",
+            "3s",
             "--grace",
             "1s",
         ])
@@ -1298,7 +1298,7 @@ fn a_session_is_not_continued_by_another_cli() {
     let out = claude(Test::new())
         .symlink("bin/codex", STREAM_AGENT)
         .file("t.md", "- [ ] a hang-once <!-- id: a -->\n")
-        .args(["t.md", "--timeout", "1s", "--grace", "1s"])
+        .args(["t.md", "--timeout", "3s", "--grace", "1s"])
         .failure();
     let out = fakes(out.then())
         .args(["t.md", "--agent", "codex"])
@@ -1317,7 +1317,7 @@ fn a_refused_codex_resume_starts_afresh() {
             "--agent",
             "codex",
             "--timeout",
-            "1s",
+            "3s",
             "--grace",
             "1s",
             "--retries",
@@ -1444,7 +1444,7 @@ fn a_custom_stream_json_agent_is_not_resumed() {
             "--agent",
             "mine",
             "--timeout",
-            "1s",
+            "3s",
             "--grace",
             "1s",
             "--retries",
