@@ -235,10 +235,30 @@ fn main() {
         let scale_runs = env_usize("RUN_BATCH_BENCH_SCALE_RUNS").unwrap_or(3).max(1);
         print!(
             "{}",
-            parse_scale::scaling(&helper, dir.path(), &sizes, scale_runs, |n| {
+            parse_scale::scaling(&helper, dir.path(), &sizes, scale_runs, "", &|n| {
                 let g = generate(n);
                 (g.text, g.repeated)
             })
+        );
+        // The same, with files that repeat texts as often at every size: how
+        // much of the growth above is the files' growing share of repeats.
+        let part = sizes.iter().copied().min().unwrap_or(1);
+        print!(
+            "{}",
+            parse_scale::scaling(
+                &helper,
+                dir.path(),
+                &sizes,
+                scale_runs,
+                &format!(
+                    ", files whose texts repeat as often as the first size's (from task {}, each {part} tasks' texts end in `in part N`)",
+                    part + 1
+                ),
+                &|n| {
+                    let g = generate_in_parts(n, part);
+                    (g.text, g.repeated)
+                }
+            )
         );
         print!(
             "{}",
@@ -719,6 +739,8 @@ struct Gen {
     /// The current top-level unit, counted from 1.
     unit: usize,
     checked_percent: usize,
+    /// Tasks per part whose texts a word tells apart (0: one part).
+    part: usize,
     /// Every task text so far, to count repeats.
     texts: std::collections::HashSet<String>,
     repeated: usize,
@@ -726,6 +748,15 @@ struct Gen {
 
 impl Gen {
     fn text(&mut self) -> String {
+        let mut text = self.vocabulary_text();
+        let part = (self.tasks.saturating_sub(1)).checked_div(self.part);
+        if let Some(part @ 1..) = part {
+            let _ = write!(text, " in part {}", part + 1);
+        }
+        text
+    }
+
+    fn vocabulary_text(&mut self) -> String {
         let verb = self.rng.pick(VERBS);
         let comp = self.rng.pick(COMPONENTS);
         let obj = self.rng.pick(OBJECTS);
@@ -873,7 +904,16 @@ impl Gen {
 }
 
 fn generate(total: usize) -> Generated {
+    generate_in_parts(total, 0)
+}
+
+/// [`generate`], with the texts of each part of `part` tasks after the
+/// first told apart by a word (none when 0): a larger file repeats texts
+/// as often as one part does, where [`generate`]'s fixed vocabulary
+/// repeats more the larger the file.
+fn generate_in_parts(total: usize, part: usize) -> Generated {
     let mut g = Gen {
+        part,
         rng: Rng(0x5EED_CAFE),
         out: String::with_capacity(total * 150),
         tasks: 0,

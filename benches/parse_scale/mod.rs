@@ -109,17 +109,19 @@ fn mb_rss(m: &Measured) -> String {
 /// measured in the same rounds (one run of each command at each size per
 /// round), so a machine that slows down for a while slows every size alike,
 /// and cmark-gfm's own growth says how flat a flat cost looks here.
+/// `files_are` ends the title (what the generated files are like).
 pub fn scaling(
     helper: &Path,
     dir: &Path,
     sizes: &[usize],
     runs: usize,
-    generate: fn(usize) -> (String, usize),
+    files_are: &str,
+    generate: &dyn Fn(usize) -> (String, usize),
 ) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "\ncost per task by size (run-batch: plan --format json through --plan-helper, the same library calls without the 64 MiB cap; CPU medians, all sizes in the same rounds, smaller files several times a round and each round's median kept)"
+        "\ncost per task by size (run-batch: plan --format json through --plan-helper, the same library calls without the 64 MiB cap; CPU medians, all sizes in the same rounds, smaller files several times a round and each round's median kept{files_are})"
     );
     let _ = writeln!(
         out,
