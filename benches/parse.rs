@@ -16,8 +16,8 @@
 //!
 //! `BENCH_BINARY --plan-helper FILE json|text` plans one file as `plan` does
 //! but without the 64 MiB cap (for profiling a 1,000,000-task file); with
-//! `RUN_BATCH_BENCH_PHASES` set it prints each phase's wall time per task
-//! and the peak RSS after each phase.
+//! `RUN_BATCH_BENCH_PHASES` set it prints each phase's wall time and CPU
+//! time per task, and the peak RSS after each phase.
 //!
 //! Without `--bench` (e.g. `cargo test --all-targets`) it runs a small smoke
 //! version so the file keeps compiling and working without taking long.

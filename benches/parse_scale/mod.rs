@@ -16,7 +16,7 @@ use run_batch::plan::{Plan, PlanOptions};
 use run_batch::report::{plan_json, plan_text};
 use run_batch::taskfile::{Document, ReadOptions, Source};
 
-use crate::support::{median, min, vm_hwm_kib, which};
+use crate::support::{cpu_ns, median, min, vm_hwm_kib, which};
 use crate::{Measured, measure_interleaved};
 
 /// `--plan-helper FILE FORMAT`: what `run-batch plan FILE --format FORMAT`
@@ -27,19 +27,29 @@ pub fn plan_helper(file: &OsStr, format: &OsStr) {
     // Which phase grows with the plan's size: time per task, and memory.
     let phases = std::env::var_os("RUN_BATCH_BENCH_PHASES").is_some();
     let peak = || phases.then(|| vm_hwm_kib("/proc/self/status").unwrap_or(0));
+    // CPU time of all the process's threads so far (ended ones too).
+    let cpu = || {
+        phases.then(|| {
+            // SAFETY: getrusage fills the struct it is given.
+            let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+            unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+            cpu_ns(&usage)
+        })
+    };
+    let c0 = cpu();
     let t0 = std::time::Instant::now();
     // As `plan` does before it reads the file.
     run_batch::memory::prepare_for(std::fs::metadata(path).map_or(0, |m| m.len()));
     let bytes = std::fs::read(path).expect("read the task file");
     let source = Source::from_bytes(path, bytes).expect("UTF-8");
     let t1 = std::time::Instant::now();
-    let m1 = peak();
+    let (m1, c1) = (peak(), cpu());
     let doc = Document::parse(source, ReadOptions::default());
     let t2 = std::time::Instant::now();
-    let m2 = peak();
+    let (m2, c2) = (peak(), cpu());
     let plan = Plan::build(doc, PlanOptions::default()).expect("the file plans");
     let t3 = std::time::Instant::now();
-    let m3 = peak();
+    let (m3, c3) = (peak(), cpu());
     let null = std::fs::File::create("/dev/null").expect("/dev/null");
     let out = std::io::BufWriter::with_capacity(1 << 16, null);
     match format.to_str() {
@@ -47,6 +57,7 @@ pub fn plan_helper(file: &OsStr, format: &OsStr) {
         _ => plan_text::write(&plan, Path::new("."), out).unwrap(),
     }
     let t4 = std::time::Instant::now();
+    let c4 = cpu();
     if let (Some(m1), Some(m2), Some(m3), Some(m4)) = (m1, m2, m3, peak()) {
         let n = plan.doc.tasks.len().max(1) as f64;
         let per = |d: std::time::Duration| d.as_nanos() as f64 / n;
@@ -57,6 +68,15 @@ pub fn plan_helper(file: &OsStr, format: &OsStr) {
             per(t2 - t1),
             per(t3 - t2),
             per(t4 - t3)
+        );
+        let c: Vec<u64> = [c0, c1, c2, c3, c4].into_iter().flatten().collect();
+        let cpu_per = |k: usize| (c[k + 1] - c[k]) as f64 / n;
+        eprintln!(
+            "ns per task (CPU, all threads): read {:.0}, parse {:.0}, plan {:.0}, write {:.0}",
+            cpu_per(0),
+            cpu_per(1),
+            cpu_per(2),
+            cpu_per(3)
         );
         eprintln!("peak RSS after each phase (KB): read {m1}, parse {m2}, plan {m3}, write {m4}");
     }
