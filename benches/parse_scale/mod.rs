@@ -174,6 +174,8 @@ pub fn scaling(
     // tasks take some 30 ms, where a busy moment of the machine weighs
     // much), and each round keeps the median of those runs.
     let largest = sizes.iter().copied().max().unwrap_or(1);
+    // Each size's measurements: ours, then cmark-gfm's when it is there.
+    let per_size = if cmark.is_some() { 2 } else { 1 };
     let repeats_of = |n: usize| ((largest as f64 / n as f64).sqrt().round() as usize).clamp(1, 10);
     let mut commands: Vec<(&Path, Vec<&OsStr>)> = Vec::new();
     for (n, path, _) in &files {
@@ -192,17 +194,12 @@ pub fn scaling(
     let mut measured = measured.into_iter();
     let mut m: Vec<Measured> = Vec::new();
     for (n, _, _) in &files {
-        let repeats: Vec<Measured> = (&mut measured)
-            .take(repeats_of(*n) * if cmark.is_some() { 2 } else { 1 })
-            .collect();
-        let stride = if cmark.is_some() { 2 } else { 1 };
-        for which in 0..stride {
-            let same: Vec<&Measured> = repeats.iter().skip(which).step_by(stride).collect();
+        let of_size: Vec<Measured> = (&mut measured).take(repeats_of(*n) * per_size).collect();
+        for which in 0..per_size {
+            let same: Vec<&Measured> = of_size.iter().skip(which).step_by(per_size).collect();
             m.push(round_medians(&same));
         }
     }
-    // Each size's measurements: ours, then cmark-gfm's when it is there.
-    let per_size = if cmark.is_some() { 2 } else { 1 };
     // Of CPU time, or of its kernel part (`Measured::sys`).
     let per_task = |times: &[Duration], n: usize| median(times).as_secs_f64() * 1e6 / n as f64;
     // The first size's figures: growth beyond them is what the goals are
