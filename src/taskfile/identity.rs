@@ -122,9 +122,11 @@ impl<'a> Names<'a> {
 
 /// The id made as `owner`'s form says if free, else with `-2`, `-3`, …
 /// (the base cut so the id stays within `ID_MAX`). Per base, the next
-/// number to try is kept: a run of 16,000 twins costs one try each.
-/// `scratch` is two strings reused from call to call (a twin's base and
-/// candidate): a million twins need no allocation each.
+/// number to try is kept once the base is taken: a run of 16,000 twins
+/// costs one try each, and no twin after the first looks up the base or
+/// makes its slug again. `scratch` is two strings reused from call to
+/// call (a twin's base and candidate): a million twins need no
+/// allocation each.
 fn take_unique(
     taken: &mut Taken,
     names: &Names,
@@ -135,10 +137,17 @@ fn take_unique(
     let i = Names::index(owner);
     base.clear();
     names.write(owner, forms.get(i), base);
-    if taken.take(ids::hash(base), owner, |o| names.id(forms, o)) {
-        return;
-    }
-    let mut n = *taken.next.get(base.as_str()).unwrap_or(&2);
+    let mut n = match taken.next.get(base.as_str()) {
+        Some(&n) => n,
+        None => {
+            let free = taken.take(ids::hash(base), owner, |o| names.id(forms, o));
+            taken.next.insert(base.clone(), 2);
+            if free {
+                return;
+            }
+            2
+        }
+    };
     loop {
         forms.set(
             i,
@@ -148,17 +157,15 @@ fn take_unique(
             },
         );
         id.clear();
-        names.write(owner, forms.get(i), id);
+        id.push_str(base);
+        slug::twin_id(0, n, id);
         n += 1;
         if taken.take(ids::hash(id), owner, |o| names.id(forms, o)) {
             break;
         }
     }
-    match taken.next.get_mut(base.as_str()) {
-        Some(next) => *next = n,
-        None => {
-            taken.next.insert(base.clone(), n);
-        }
+    if let Some(next) = taken.next.get_mut(base.as_str()) {
+        *next = n;
     }
 }
 
@@ -409,14 +416,13 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
     let mut members: Vec<u32> = Vec::with_capacity(items.len() * 2);
     let mut work: Vec<Group> = Vec::new();
     {
-        // Each item's first look-alike; by first, its group's size (then
-        // where the group starts in `members`).
-        let (first_of, mut sizes) = look_alikes::firsts(items, names, &hashes, &mut scratch);
+        // Each item's group of look-alikes; by group, its size (then where
+        // it starts in `members`).
+        let (group_of, mut sizes) = look_alikes::groups(items, names, &hashes, &mut scratch);
         // The table and the scan's freed lists: the ids' peak comes next.
         crate::memory::give_back();
-        // Groups in order of their first member, as the file has them.
         let mut start = 0;
-        for (first, size) in sizes.iter_mut().enumerate() {
+        for size in sizes.iter_mut() {
             if *size == 0 {
                 continue;
             }
@@ -426,12 +432,11 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
                 chosen: 0,
                 level: 0,
             });
-            debug_assert_eq!(first_of[first] as usize, first);
             (*size, start) = (start as u32, start + *size as usize);
         }
         members.resize(items.len(), 0);
-        for (i, &first) in first_of.iter().enumerate() {
-            let at = &mut sizes[first as usize];
+        for (i, &g) in group_of.iter().enumerate() {
+            let at = &mut sizes[g as usize];
             members[*at as usize] = i as u32;
             *at += 1;
         }
@@ -440,11 +445,14 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
     // Ids taken before these items: while groups split, the only ones a
     // candidate can clash with (the items' own are taken at the end). A
     // table of their own, not the document's: in a file of slug ids it is
-    // small, so a look stays in cache.
-    let mut before: HashTable<u32> = HashTable::with_capacity(taken.table.len());
+    // small, so a look stays in cache. Each owner with its id's hash: a
+    // look compares hashes, and reads an id (from its owner's text, at
+    // random) only when they are equal, not once in eight looks (when a
+    // 7-bit tag alone is).
+    let mut before: HashTable<(u32, u32)> = HashTable::with_capacity(taken.table.len());
     for &o in taken.table.iter() {
-        let hash = |&o: &u32| ids::hash(&names.id(forms, o));
-        before.insert_unique(hash(&o), o, hash);
+        let hash = ids::hash32(&names.id(forms, o));
+        before.insert_unique(ids::spread(hash), (hash, o), |&(h, _)| ids::spread(h));
     }
     // Each item's state once its group is down to it: the next heading
     // level to look at (it is named after the loop), or a twin that takes
@@ -555,7 +563,10 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
                 ids::hash32(&scratch.0)
             };
             let clash = || {
-                let same = |&o: &u32| {
+                let same = |&(h, o): &(u32, u32)| {
+                    if h != hash {
+                        return false;
+                    }
                     let mut candidate = String::with_capacity(ID_ROOM);
                     names.write(items[i], form, &mut candidate);
                     names.id(forms, o) == candidate.as_str()
@@ -693,6 +704,32 @@ mod tests {
             ids("- [ ] compile\n- [ ] compile\n- [ ] compile 2\n"),
             ["compile", "compile-3", "compile-2"]
         );
+    }
+
+    #[test]
+    fn twins_number_on_from_their_base_whoever_took_a_number_first() {
+        // The second `compile` takes `compile-2` before the `compile 2`s
+        // come, which then number on from their own base.
+        assert_eq!(
+            ids("- [ ] compile\n- [ ] compile\n- [ ] compile 2\n- [ ] compile 2\n- [ ] compile\n"),
+            [
+                "compile",
+                "compile-2",
+                "compile-2-2",
+                "compile-2-3",
+                "compile-3"
+            ]
+        );
+        // A long base is cut where its number goes, for every twin.
+        let long = "ab ".repeat(30);
+        let ids = ids(&format!("- [ ] {long}\n").repeat(12));
+        let base = &ids[0];
+        assert_eq!(base.len(), ID_MAX - 1, "{base}");
+        for (n, id) in ids.iter().enumerate().skip(1) {
+            let suffix = format!("-{}", n + 1);
+            assert!(id.ends_with(&suffix) && id.len() <= ID_MAX, "{id}");
+            assert!(base.starts_with(id.trim_end_matches(&suffix)), "{id}");
+        }
     }
 
     #[test]

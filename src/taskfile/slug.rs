@@ -192,16 +192,21 @@ pub(super) fn write_id(
         out.truncate(own + kept);
     }
     if form.twin != 0 {
-        let mut number = itoa::Buffer::new();
-        let suffix = number.format(form.twin);
-        let base = &out[start..];
-        let kept = cut(base, ID_MAX.saturating_sub(suffix.len() + 1))
-            .trim_end_matches('-')
-            .len();
-        out.truncate(start + kept);
-        out.push('-');
-        out.push_str(suffix);
+        twin_id(start, form.twin, out);
     }
+}
+
+/// Turns the id at `out[start..]` into twin `n`'s: cut so the number fits
+/// in [`ID_MAX`], then `-n`.
+pub(super) fn twin_id(start: usize, n: u32, out: &mut String) {
+    let mut number = itoa::Buffer::new();
+    let suffix = number.format(n);
+    let kept = cut(&out[start..], ID_MAX.saturating_sub(suffix.len() + 1))
+        .trim_end_matches('-')
+        .len();
+    out.truncate(start + kept);
+    out.push('-');
+    out.push_str(suffix);
 }
 
 /// The longest start of `s` within `max` bytes, on a char boundary.
