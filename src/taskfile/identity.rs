@@ -586,14 +586,20 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
             break;
         }
     }
-    drop(before);
     // Unique ids first, the first in the file winning a clash, then twins
     // take numbers in file order: a task whose text reads `compile 2` keeps
     // `compile-2`. (Equal ids share a hash, so the table's order keeps the
     // file's among them.)
-    taken
-        .table
-        .reserve(items.len(), |&o| ids::hash(&names.id(forms, o)));
+    // Room for them all: the table is made again from `before`, which
+    // has each id's hash. (Grown in place, it made every id in it again,
+    // three reads at random an `id` hint.)
+    let hash = |&o: &u32| ids::hash(&names.id(forms, o));
+    let mut table = HashTable::with_capacity(before.len() + items.len());
+    for &(h, o) in before.iter() {
+        table.insert_unique(ids::spread(h), o, hash);
+    }
+    taken.table = table;
+    drop(before);
     // Items in the table's order, with their hashes: no list is read at
     // random. Twins (as owners, in the file's order) take numbers after.
     let mut twins: Vec<u32> = Vec::new();
