@@ -17,6 +17,7 @@ use crate::taskfile::ids;
 #[derive(Default)]
 pub(super) struct Taken {
     pub(super) table: HashTable<u32>,
+    /// Only bases that are taken: a twin whose base is here skips it.
     pub(super) next: FxHashMap<String, u32>,
 }
 
