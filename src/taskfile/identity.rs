@@ -137,17 +137,12 @@ fn take_unique(
     let i = Names::index(owner);
     base.clear();
     names.write(owner, forms.get(i), base);
-    let mut n = match taken.next.get(base.as_str()) {
-        Some(&n) => n,
-        None => {
-            let free = taken.take(ids::hash(base), owner, |o| names.id(forms, o));
-            taken.next.insert(base.clone(), 2);
-            if free {
-                return;
-            }
-            2
-        }
-    };
+    let known = taken.next.get(base.as_str()).copied();
+    if known.is_none() && taken.take(ids::hash(base), owner, |o| names.id(forms, o)) {
+        taken.next.insert(base.clone(), 2);
+        return;
+    }
+    let mut n = known.unwrap_or(2);
     loop {
         forms.set(
             i,
@@ -164,8 +159,11 @@ fn take_unique(
             break;
         }
     }
-    if let Some(next) = taken.next.get_mut(base.as_str()) {
-        *next = n;
+    match taken.next.get_mut(base.as_str()) {
+        Some(next) => *next = n,
+        None => {
+            taken.next.insert(base.clone(), n);
+        }
     }
 }
 
