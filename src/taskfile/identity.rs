@@ -63,11 +63,15 @@ impl<'a> Names<'a> {
     /// An item's chain: a section's starts at its parent, a task's at its
     /// section.
     fn chain(&self, owner: u32) -> &'a Chain {
-        let s = match IdOwner::from_code(owner) {
-            IdOwner::Task(t) => self.doc.tasks[t].section as usize,
-            IdOwner::Section(s) => self.doc.sections[s].parent.unwrap_or(0),
-        };
-        &self.chains[s]
+        &self.chains[self.chain_at(owner) as usize]
+    }
+
+    /// Where an item's chain is in `chains`.
+    fn chain_at(&self, owner: u32) -> u32 {
+        match IdOwner::from_code(owner) {
+            IdOwner::Task(t) => self.doc.tasks[t].section,
+            IdOwner::Section(s) => self.doc.sections[s].parent.unwrap_or(0) as u32,
+        }
     }
 
     /// An item's own text, and its slug when the text has none.
@@ -364,30 +368,37 @@ const TWIN: u8 = u8::MAX;
 /// among threads, one per CPU (a slug is a few hundred instructions).
 const ONE_THREAD: usize = 16 * 1024;
 
-/// The hash of each item's own slug.
-fn own_hashes(items: &[u32], names: &Names) -> Vec<u32> {
-    let hash_into = |items: &[u32], hashes: &mut [u32]| {
+/// The hash of each item's own slug, and where its chain is: read here,
+/// where the items are met in the file's order, the chain is not read
+/// from the item again at random while look-alikes are told apart.
+fn own_hashes(items: &[u32], names: &Names) -> (Vec<u32>, Vec<u32>) {
+    let hash_into = |items: &[u32], hashes: &mut [u32], chains: &mut [u32]| {
         let mut slug = String::new();
-        for (&o, hash) in items.iter().zip(hashes) {
+        for ((&o, hash), chain) in items.iter().zip(hashes).zip(chains) {
             let (text, empty) = names.own_text(o);
             slug.clear();
             slug::slug_into(text, empty, ID_MAX, &mut slug);
             *hash = ids::hash32(&slug);
+            *chain = names.chain_at(o);
         }
     };
     let mut hashes = vec![0; items.len()];
+    let mut chains = vec![0; items.len()];
     let threads = crate::cpus::threads().min(items.len().div_ceil(ONE_THREAD));
     if threads < 2 {
-        hash_into(items, &mut hashes);
-        return hashes;
+        hash_into(items, &mut hashes, &mut chains);
+        return (hashes, chains);
     }
     let share = items.len().div_ceil(threads);
     std::thread::scope(|scope| {
-        for (items, hashes) in items.chunks(share).zip(hashes.chunks_mut(share)) {
-            scope.spawn(move || hash_into(items, hashes));
+        let parts = (items.chunks(share))
+            .zip(hashes.chunks_mut(share))
+            .zip(chains.chunks_mut(share));
+        for ((items, hashes), chains) in parts {
+            scope.spawn(move || hash_into(items, hashes, chains));
         }
     });
-    hashes
+    (hashes, chains)
 }
 
 /// Names `items` (owners, in document order) so no two share an id and
@@ -401,21 +412,24 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
         return;
     }
     let q = names.q;
-    let chain = |i: usize| names.chain(items[i]);
+    // Each item's own slug's hash (then its candidate id's), and where its
+    // chain is.
+    let (mut hashes, chain_at) = own_hashes(items, names);
+    let chain = |i: usize| &names.chains[chain_at[i] as usize];
     let qual_at = |i: usize, level: usize| chain(i).get(level).map(|s| numbers.number[s]);
     let qual_len = |i: usize, level: usize| chain(i).get(level).map_or(0, |s| q.get(s).len());
     let prefix_len =
         |i: usize, chosen: u8| -> usize { slug::levels(chosen).map(|l| qual_len(i, l) + 1).sum() };
     let mut scratch = (String::new(), String::new());
 
-    // Each item's own slug's hash; then its candidate id's.
-    let mut hashes: Vec<u32> = own_hashes(items, names);
-    // Items by own slug, each group's members together in document order.
-    let mut members: Vec<u32> = Vec::with_capacity(items.len() * 2);
+    // Look-alikes by own slug, each group's members together in document
+    // order (an item alone is in none: it keeps its own slug unless an id
+    // taken before has it).
+    let mut members: Vec<u32> = Vec::new();
     let mut work: Vec<Group> = Vec::new();
     {
-        // Each item's group of look-alikes; by group, its size (then where
-        // it starts in `members`).
+        // Each item's group of look-alikes, if any; by group, its size
+        // (then where it starts in `members`).
         let (group_of, mut sizes) = look_alikes::groups(items, names, &hashes, &mut scratch);
         // The table and the scan's freed lists: the ids' peak comes next.
         crate::memory::give_back();
@@ -432,8 +446,13 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
             });
             (*size, start) = (start as u32, start + *size as usize);
         }
-        members.resize(items.len(), 0);
+        // Room for the groups' splits too.
+        members.reserve_exact(start * 2);
+        members.resize(start, 0);
         for (i, &g) in group_of.iter().enumerate() {
+            if g == look_alikes::ALONE {
+                continue;
+            }
             let at = &mut sizes[g as usize];
             members[*at as usize] = i as u32;
             *at += 1;
@@ -454,8 +473,8 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
     }
     // Each item's state once its group is down to it: the next heading
     // level to look at (it is named after the loop), or a twin that takes
-    // a number.
-    let mut state: Vec<u8> = vec![TWIN; items.len()];
+    // a number. An item alone starts at the first level.
+    let mut state: Vec<u8> = vec![0; items.len()];
     // Parts of a group being split, by qualifier number + 1 (0: none).
     let mut part_of: Vec<u32> = vec![u32::MAX; numbers.distinct + 1];
     let mut parts: Vec<(usize, usize)> = Vec::new();
@@ -609,7 +628,7 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
             .filter(|&i| state[i] == TWIN)
             .map(|i| items[i]),
     );
-    drop((hashes, state));
+    drop((hashes, state, chain_at));
     for (hash, owner) in sorted {
         if !taken.take(ids::spread(hash), owner, |o| names.id(forms, o)) {
             twins.push(owner);

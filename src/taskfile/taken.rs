@@ -58,6 +58,16 @@ pub(super) fn bucket_sorted<I>(pairs: I, capacity: usize) -> Vec<(u32, u32)>
 where
     I: Iterator<Item = (u32, u32)> + Clone,
 {
+    bucket_ranges(pairs, capacity).0
+}
+
+/// [`bucket_sorted`], with where each bucket range ends in the pairs:
+/// equal hashes are in one range, so a range can be worked on whole, in
+/// cache, before the next.
+pub(super) fn bucket_ranges<I>(pairs: I, capacity: usize) -> (Vec<(u32, u32)>, Vec<u32>)
+where
+    I: Iterator<Item = (u32, u32)> + Clone,
+{
     // hashbrown's bucket is the hash's low bits; its buckets are the
     // capacity * 8 / 7 rounded up to a power of two. Guessed wrong, the
     // order only helps less.
@@ -80,7 +90,9 @@ where
         sorted[*at as usize] = (h, v);
         *at += 1;
     }
-    sorted
+    // Each range's start is its end now; the last one is spare.
+    start.pop();
+    (sorted, start)
 }
 
 #[cfg(test)]

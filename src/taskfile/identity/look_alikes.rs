@@ -7,9 +7,8 @@ use hashbrown::hash_table::Entry;
 use rustc_hash::FxHashMap;
 
 use super::Names;
-use crate::taskfile::ids;
 use crate::taskfile::slug::{self, ID_MAX};
-use crate::taskfile::taken::bucket_sorted;
+use crate::taskfile::taken::bucket_ranges;
 
 /// Items whose own slugs are the same: the first in the file, how many,
 /// and where its text and slug are kept (see [`FirstTexts`]).
@@ -62,46 +61,85 @@ impl FirstTexts {
     }
 }
 
-/// Items grouped by their own slugs: each item's group and each group's
-/// size. Groups are numbered densely (not by first item), so counting and
-/// placing their members touches a list of groups, not one of items, at
-/// random. `hashes` are the items' own slugs'; `scratch`, two strings to
-/// reuse.
+/// The group of an item no other item looks like: it is in none, and
+/// naming passes it by until it takes its own slug.
+pub(super) const ALONE: u32 = u32::MAX;
+
+/// Items grouped by their own slugs: each item's group ([`ALONE`] when
+/// its slug is its own) and each group's size. Only look-alikes are in
+/// groups, numbered densely: most items are alone, and counting and
+/// placing members touches a short list of groups, not one per item.
+/// `hashes` are the items' own slugs'; `scratch`, two strings to reuse.
 pub(super) fn groups(
     items: &[u32],
     names: &Names,
     hashes: &[u32],
     scratch: &mut (String, String),
 ) -> (Vec<u32>, Vec<u32>) {
-    // Each item's group, numbered as the table meets them; each group's
-    // first member (equal hashes come in the file's order, so the first
-    // in the file comes first) and size. Only hashes are compared here:
-    // the slugs are, below, in the file's order. (A table of group
-    // numbers: 4 bytes an entry, not a map's 24.)
-    let mut group_of: Vec<u32> = vec![0; items.len()];
+    // Items in the order of their hashes' bucket ranges, each range in the
+    // file's order. Equal hashes share a range, so a range is grouped on
+    // its own, with a table that stays in cache, and an item learns at once
+    // whether it is alone: no list by hash is read again at random. Only
+    // hashes are compared here: the slugs are, below, in the file's order.
+    let mut group_of: Vec<u32> = vec![ALONE; items.len()];
     let mut groups: Vec<LookAlikes> = Vec::new();
-    let mut by_hash: HashTable<u32> = HashTable::with_capacity(items.len());
     let pairs = hashes.iter().enumerate().map(|(i, &h)| (h, i as u32));
-    for (h, i) in bucket_sorted(pairs, by_hash.capacity()) {
-        // (A group's first member was met just before, in this order:
-        // its hash is read from cache.)
-        let hash_of = |g: u32| hashes[groups[g as usize].first as usize];
-        let same = |&g: &u32| hash_of(g) == h;
-        let g = match by_hash.entry(ids::spread(h), same, |&g| ids::spread(hash_of(g))) {
-            Entry::Occupied(g) => *g.get(),
-            Entry::Vacant(new) => {
+    let (sorted, ends) = bucket_ranges(pairs, items.len());
+    // In a range: each distinct hash's first item, how many have it and its
+    // group once it has one; each item's place in that list.
+    let mut seen: Vec<(u32, u32, u32)> = Vec::new();
+    let mut seen_of: Vec<u32> = Vec::new();
+    let most = ends.iter().scan(0, |from, &end| {
+        let len = end - *from;
+        *from = end;
+        Some(len)
+    });
+    let mut by_hash: HashTable<u32> = HashTable::with_capacity(most.max().unwrap_or(0) as usize);
+    // A range's hashes share some bits: mixed, they spread in its table.
+    let mix = |h: u32| {
+        let x = u64::from(h).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        x ^ (x >> 29)
+    };
+    let mut from = 0;
+    for end in ends {
+        let range = &sorted[from..end as usize];
+        from = end as usize;
+        if range.len() < 2 {
+            continue;
+        }
+        by_hash.clear();
+        seen.clear();
+        seen_of.clear();
+        for &(h, i) in range {
+            let hash_of = |s: u32| hashes[seen[s as usize].0 as usize];
+            let same = |&s: &u32| hash_of(s) == h;
+            let s = match by_hash.entry(mix(h), same, |&s| mix(hash_of(s))) {
+                Entry::Occupied(s) => *s.get(),
+                Entry::Vacant(new) => {
+                    seen.push((i, 0, ALONE));
+                    *new.insert(seen.len() as u32 - 1).get()
+                }
+            };
+            seen[s as usize].1 += 1;
+            seen_of.push(s);
+        }
+        for (&(_, i), &s) in range.iter().zip(&seen_of) {
+            let (first, len, group) = &mut seen[s as usize];
+            if *len < 2 {
+                continue;
+            }
+            if *group == ALONE {
+                *group = groups.len() as u32;
                 groups.push(LookAlikes {
-                    first: i,
-                    len: 0,
+                    first: *first,
+                    len: *len,
                     kept: NOT_KEPT,
                 });
-                *new.insert(groups.len() as u32 - 1).get()
             }
-        };
-        groups[g as usize].len += 1;
-        group_of[i as usize] = g;
+            group_of[i as usize] = *group;
+        }
     }
-    drop(by_hash);
+    drop((sorted, seen, seen_of, by_hash));
     // Each item's slug against its group's first one's, in the file's
     // order, so an item's text is read where the file has it. The first
     // ones' texts and slugs are kept together as they come (a first's
@@ -115,6 +153,9 @@ pub(super) fn groups(
     };
     let mut clashed: FxHashMap<String, u32> = FxHashMap::default();
     for i in 0..items.len() {
+        if group_of[i] == ALONE {
+            continue;
+        }
         let g = group_of[i] as usize;
         let first = groups[g].first as usize;
         let (text, empty) = names.own_text(items[i]);
