@@ -11,6 +11,7 @@
 
 use std::borrow::Cow;
 
+use hashbrown::HashTable;
 use rustc_hash::FxHashMap;
 
 use crate::error::PlanError;
@@ -141,7 +142,7 @@ fn take_unique(
     base.clear();
     names.write(owner, forms.get(i), base);
     let known = taken.next.get(base.as_str()).copied();
-    if known.is_none() && taken.take(ids::hash32(base), owner, |o| names.id(forms, o)) {
+    if known.is_none() && taken.take(ids::hash(base), owner, |o| names.id(forms, o)) {
         taken.next.insert(base.clone(), 2);
         return;
     }
@@ -158,7 +159,7 @@ fn take_unique(
         id.push_str(base);
         slug::twin_id(0, n, id);
         n += 1;
-        if taken.take(ids::hash32(id), owner, |o| names.id(forms, o)) {
+        if taken.take(ids::hash(id), owner, |o| names.id(forms, o)) {
             break;
         }
     }
@@ -278,7 +279,7 @@ fn explicit_ids(doc: &mut Document, taken: &mut Taken) {
             doc.error(span, PlanError::DuplicateId { id, first_line });
             continue;
         }
-        let hash = ids::hash32(id);
+        let hash = ids::hash(id);
         match owner {
             IdOwner::Task(t) => doc.tasks[t].id_source = IdSource::Hint,
             IdOwner::Section(s) => {
@@ -298,7 +299,7 @@ fn dialect_ids(doc: &mut Document, taken: &mut Taken) {
             continue;
         }
         let owner = IdOwner::Task(t).code();
-        if !taken.take(ids::hash32(id), owner, |o| Cow::Borrowed(kept_id(doc, o))) {
+        if !taken.take(ids::hash(id), owner, |o| Cow::Borrowed(kept_id(doc, o))) {
             let id = id.to_owned();
             let span = doc.checkbox(&doc.tasks[t]);
             let first_line = taken
@@ -489,10 +490,17 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
     }
 
     // Ids taken before these items: while groups split, the only ones a
-    // candidate can clash with (the items' own are taken at the end, when
-    // the table grows for them). In a file of slug ids it is small, so a
-    // look stays in cache.
-    let mut before = std::mem::take(&mut taken.table);
+    // candidate can clash with (the items' own are taken at the end). A
+    // table of their own, not the document's: in a file of slug ids it is
+    // small, so a look stays in cache. Each owner with its id's hash: a
+    // look compares hashes, and reads an id (from its owner's text, at
+    // random) only when they are equal, not once in eight looks (when a
+    // 7-bit tag alone is).
+    let mut before: HashTable<(u32, u32)> = HashTable::with_capacity(taken.table.len());
+    for &o in taken.table.iter() {
+        let hash = ids::hash32(&names.id(forms, o));
+        before.insert_unique(ids::spread(hash), (hash, o), |&(h, _)| ids::spread(h));
+    }
     let before_bits = HashBits::new(before.iter().map(|&(h, _)| h));
     // Each item's state once its group is down to it: the next heading
     // level to look at (it is named after the loop), or a twin that takes
@@ -630,10 +638,16 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
     // take numbers in file order: a task whose text reads `compile 2` keeps
     // `compile-2`. (Equal ids share a hash, so the table's order keeps the
     // file's among them.)
-    // Room for them all (growing reads each id's hash from the table, not
-    // its owner's text).
-    before.reserve(items.len(), |&(h, _)| ids::spread(h));
-    taken.table = before;
+    // Room for them all: the table is made again from `before`, which
+    // has each id's hash. (Grown in place, it made every id in it again,
+    // three reads at random an `id` hint.)
+    let hash = |&o: &u32| ids::hash(&names.id(forms, o));
+    let mut table = HashTable::with_capacity(before.len() + items.len());
+    for &(h, o) in before.iter() {
+        table.insert_unique(ids::spread(h), o, hash);
+    }
+    taken.table = table;
+    drop(before);
     // Items in the table's order, with their hashes: no list is read at
     // random. Twins (as owners, in the file's order) take numbers after.
     let mut twins: Vec<u32> = Vec::new();
@@ -647,7 +661,7 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
     );
     drop((hashes, state, chain_at));
     for (hash, owner) in sorted {
-        if !taken.take(hash, owner, |o| names.id(forms, o)) {
+        if !taken.take(ids::spread(hash), owner, |o| names.id(forms, o)) {
             twins.push(owner);
         }
     }

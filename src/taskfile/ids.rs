@@ -52,10 +52,8 @@ impl IdOwner {
 
 #[derive(Debug, Default)]
 pub(super) struct IdIndex {
-    /// Owners (as [`IdOwner::code`]) by the [`spread`] hash of their ids, each
-    /// with its id's [`hash32`]: a look makes an id again (from its
-    /// owner's text) only when whole hashes match.
-    pub(super) table: HashTable<(u32, u32)>,
+    /// Owners (as [`IdOwner::code`]) by the [`hash`] of their ids.
+    pub(super) table: HashTable<u32>,
     /// The dialect's ids (`T001`, `1.2`), one after the other (a task's
     /// `id` hint is read from its hints).
     pub(super) text: String,
@@ -69,6 +67,13 @@ pub(super) struct IdIndex {
     pub(super) title: Option<usize>,
 }
 
+/// The hash every id table uses (identity's, then this index): [`hash32`]
+/// as hashbrown reads a hash (its bucket from the low bits, its tag from
+/// the top seven).
+pub(super) fn hash(id: &str) -> u64 {
+    spread(hash32(id))
+}
+
 /// An id's hash in 32 bits: naming keeps one per task while it groups a
 /// million of them (4 MB less at its peak than a `u64` each), and a
 /// table of ids meets a clash of 32 bits once in billions of lookups (and
@@ -78,9 +83,7 @@ pub(super) fn hash32(id: &str) -> u32 {
     (h >> 32) as u32 ^ h as u32
 }
 
-/// A [`hash32`] as every id table takes it (identity's, then this
-/// index): hashbrown reads its bucket from the low bits, its tag from the
-/// top seven.
+/// A [`hash32`] as the `u64` tables take.
 pub(super) fn spread(h: u32) -> u64 {
     (u64::from(h) << 32) | u64::from(h)
 }
@@ -110,9 +113,10 @@ impl IdIndex {
         id: &str,
         id_of: impl Fn(IdOwner) -> std::borrow::Cow<'a, str>,
     ) -> Option<IdOwner> {
-        let hash = hash32(id);
-        let same = |&(h, e): &(u32, u32)| h == hash && id_of(IdOwner::from_code(e)) == id;
-        (self.table.find(spread(hash), same)).map(|&(_, e)| IdOwner::from_code(e))
+        (self
+            .table
+            .find(hash(id), |&e| id_of(IdOwner::from_code(e)) == id))
+        .map(|&e| IdOwner::from_code(e))
     }
 }
 

@@ -12,15 +12,11 @@ use rustc_hash::FxHashMap;
 use crate::taskfile::ids;
 
 /// Taken ids: a table of owners (as [`IdOwner::code`]) by their ids' hashes,
-/// each kept beside its owner, which becomes the document's id index. A
-/// look compares whole hashes and reads an id (made again from its
-/// owner's text, at random) only when they are equal, not on a 7-bit tag
-/// (once in some sixteen looks in a full table); growing the table makes
-/// no id again. Per base, the next twin number
+/// which becomes the document's id index. Per base, the next twin number
 /// to try: twins cost one probe each, however many there are.
 #[derive(Default)]
 pub(super) struct Taken {
-    pub(super) table: HashTable<(u32, u32)>,
+    pub(super) table: HashTable<u32>,
     /// Only bases that are taken: a twin whose base is here skips it.
     pub(super) next: FxHashMap<String, u32>,
 }
@@ -28,28 +24,24 @@ pub(super) struct Taken {
 impl Taken {
     /// Who has taken `id`, as [`IdOwner::code`]; `id_of` reads an owner's id.
     pub(super) fn find<'a>(&self, id: &str, id_of: impl Fn(u32) -> Cow<'a, str>) -> Option<u32> {
-        let hash = ids::hash32(id);
-        let same = |&(h, o): &(u32, u32)| h == hash && id_of(o) == id;
-        (self.table.find(ids::spread(hash), same)).map(|&(_, o)| o)
+        (self.table.find(ids::hash(id), |&o| id_of(o) == id)).copied()
     }
 
-    /// Takes the id whose [`ids::hash32`] is `hash` for `owner`, whose id
-    /// `id_of` reads (as every other owner's); false when it is taken
-    /// already.
+    /// Takes the id whose hash is `hash` for `owner`, whose id `id_of`
+    /// reads (as every other owner's); false when it is taken already.
     pub(super) fn take<'a>(
         &mut self,
-        hash: u32,
+        hash: u64,
         owner: u32,
         id_of: impl Fn(u32) -> Cow<'a, str>,
     ) -> bool {
         // The owner's own id is read only if another's hash is the same.
         let mut id: Option<Cow<'a, str>> = None;
-        let same =
-            |&(h, o): &(u32, u32)| h == hash && *id.get_or_insert_with(|| id_of(owner)) == id_of(o);
-        match (self.table).entry(ids::spread(hash), same, |&(h, _)| ids::spread(h)) {
+        let same = |&o: &u32| *id.get_or_insert_with(|| id_of(owner)) == id_of(o);
+        match self.table.entry(hash, same, |&o| ids::hash(&id_of(o))) {
             Entry::Occupied(_) => false,
             Entry::Vacant(v) => {
-                v.insert((hash, owner));
+                v.insert(owner);
                 true
             }
         }
@@ -134,9 +126,9 @@ mod tests {
         let named = ["a", "b", "a"];
         let id_of = |o: u32| Cow::Borrowed(named[o as usize]);
         let mut taken = Taken::default();
-        assert!(taken.take(ids::hash32("a"), 0, id_of));
-        assert!(taken.take(ids::hash32("b"), 1, id_of));
-        assert!(!taken.take(ids::hash32("a"), 2, id_of));
+        assert!(taken.take(ids::hash("a"), 0, id_of));
+        assert!(taken.take(ids::hash("b"), 1, id_of));
+        assert!(!taken.take(ids::hash("a"), 2, id_of));
         assert_eq!(taken.find("a", id_of), Some(0));
         assert_eq!(taken.find("b", id_of), Some(1));
         assert_eq!(taken.find("c", id_of), None);
