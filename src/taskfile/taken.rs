@@ -122,6 +122,27 @@ mod tests {
     }
 
     #[test]
+    fn bucket_ranges_end_where_their_hashes_change_range() {
+        let hashes: Vec<u32> = (0..30_000u64)
+            .map(|i| ids::hash32(&format!("id-{}", i % 9_000)))
+            .collect();
+        let pairs = hashes.iter().enumerate().map(|(i, &h)| (h, i as u32));
+        let (sorted, ends) = bucket_ranges(pairs, hashes.len());
+        assert_eq!(ends.last().copied(), Some(sorted.len() as u32));
+        assert!(ends.windows(2).all(|w| w[0] <= w[1]));
+        // Every hash is in one range only: equal hashes are grouped there.
+        let mut range_of: FxHashMap<u32, usize> = FxHashMap::default();
+        let mut from = 0;
+        for (r, &end) in ends.iter().enumerate() {
+            for &(h, _) in &sorted[from..end as usize] {
+                assert_eq!(*range_of.entry(h).or_insert(r), r);
+            }
+            from = end as usize;
+        }
+        assert_eq!(range_of.len(), 9_000);
+    }
+
+    #[test]
     fn a_taken_id_is_found_and_not_taken_twice() {
         let named = ["a", "b", "a"];
         let id_of = |o: u32| Cow::Borrowed(named[o as usize]);
