@@ -206,6 +206,8 @@ pub fn scaling(
     // about.
     struct First {
         cost: f64,
+        /// CPU per task in each round.
+        rounds: Vec<f64>,
         fastest: f64,
         cmark: Option<(f64, f64)>,
         bytes: f64,
@@ -222,8 +224,12 @@ pub fn scaling(
         let fastest_of = |m: &Measured| min(&m.cpu).as_secs_f64() * 1e6 / n as f64;
         let fastest = fastest_of(ours);
         let cmark = cost.1.zip(theirs.map(fastest_of));
+        let rounds: Vec<f64> = (ours.cpu.iter())
+            .map(|c| c.as_secs_f64() * 1e6 / n as f64)
+            .collect();
         let f = first.get_or_insert(First {
             cost: cost.0,
+            rounds: rounds.clone(),
             fastest,
             cmark,
             bytes,
@@ -248,7 +254,15 @@ pub fn scaling(
         );
         if k > 0 {
             let slope = (rss - f.rss) / (bytes - f.bytes);
-            growth.push((n, cost.0 / f.cost, fastest / f.fastest, cmark_growth, slope));
+            // Round by round: each round's sizes ran within seconds of each
+            // other, so a slow spell of the machine that spans minutes
+            // weighs on both sides of a round's ratio.
+            let mut paired: Vec<f64> = rounds.iter().zip(&f.rounds).map(|(c, c0)| c / c0).collect();
+            paired.sort_by(f64::total_cmp);
+            let at = |q: usize| paired[(paired.len() - 1) * q / 4];
+            let paired = (at(2), at(1), at(3));
+            let ratios = (cost.0 / f.cost, fastest / f.fastest, paired);
+            growth.push((n, ratios, cmark_growth, slope));
         }
     }
     let _ = writeln!(
@@ -267,7 +281,7 @@ pub fn scaling(
             .collect::<Vec<_>>()
             .join(", ")
     );
-    for (n, cpu, fastest, cmark_growth, slope) in growth {
+    for (n, (cpu, fastest, paired), cmark_growth, slope) in growth {
         let verdict = |ok: bool| if ok { "within" } else { "OVER" };
         let anchor = cmark_growth.map_or(String::new(), |g| {
             format!(" (cmark-gfm: {:.2}x, fastest runs {:.2}x)", g.0, g.1)
@@ -276,6 +290,11 @@ pub fn scaling(
             out,
             "CPU per task grows {cpu:.2}x (fastest runs {fastest:.2}x) from the first size to {n} tasks: {} the 1.1x bar{anchor}",
             verdict(cpu <= 1.1)
+        );
+        let _ = writeln!(
+            out,
+            "  round by round (each round's ratio): median {:.2}x, middle half {:.2}x to {:.2}x",
+            paired.0, paired.1, paired.2
         );
         let _ = writeln!(
             out,
