@@ -18,7 +18,7 @@ use crate::error::PlanError;
 use crate::taskfile::Document;
 use crate::taskfile::ids::{self, IdOwner};
 use crate::taskfile::slug::{self, Chain, Form, Forms, ID_MAX, ID_ROOM, PREFIX_MAX, Qualifiers};
-use crate::taskfile::taken::{Taken, bucket_sorted};
+use crate::taskfile::taken::{HashBits, Taken, bucket_sorted};
 
 mod look_alikes;
 
@@ -340,36 +340,6 @@ impl Numbers {
             .collect();
         let distinct = numbers.len();
         Numbers { number, distinct }
-    }
-}
-
-/// A bit for each hash of a set, by the hash's low bits: whether a hash
-/// may be in the set, from a list of 2 bytes per member. Most candidates
-/// clash with no id taken before them; the bit says so from cache where a
-/// look in a table of 50,000 ids read memory at random for each of a
-/// million items (one in 16 says "may" wrongly, and the table answers).
-struct HashBits {
-    words: Vec<u64>,
-    mask: u32,
-}
-
-impl HashBits {
-    fn new(hashes: impl ExactSizeIterator<Item = u32>) -> HashBits {
-        let bits = (hashes.len() * 16).next_power_of_two().max(64);
-        let mut set = HashBits {
-            words: vec![0; bits / 64],
-            mask: (bits - 1) as u32,
-        };
-        for h in hashes {
-            let b = h & set.mask;
-            set.words[(b / 64) as usize] |= 1 << (b % 64);
-        }
-        set
-    }
-
-    fn may_have(&self, h: u32) -> bool {
-        let b = h & self.mask;
-        self.words[(b / 64) as usize] & 1 << (b % 64) != 0
     }
 }
 
@@ -905,20 +875,6 @@ mod tests {
         assert_eq!(ids[1], "a/look-alike-0");
         assert_eq!(ids[7], "a/look-alike-0-2");
         assert_eq!(ids[2 * ONE_THREAD + 1], "b/look-alike-1");
-    }
-
-    #[test]
-    fn hash_bits_have_every_hash_put_in_and_few_others() {
-        let set: Vec<u32> = (0..5_000)
-            .map(|i| ids::hash32(&format!("id-{i}")))
-            .collect();
-        let bits = HashBits::new(set.iter().copied());
-        assert!(set.iter().all(|&h| bits.may_have(h)));
-        let others = (0..10_000)
-            .filter(|i| bits.may_have(ids::hash32(&format!("other-{i}"))))
-            .count();
-        // One in 16 on average.
-        assert!(others < 1_000, "{others}");
     }
 
     #[test]
