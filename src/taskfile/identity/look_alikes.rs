@@ -89,21 +89,22 @@ pub(super) fn groups(
     // group once it has one; each item's place in that list.
     let mut seen: Vec<(u32, u32, u32)> = Vec::new();
     let mut seen_of: Vec<u32> = Vec::new();
-    let most = ends.iter().scan(0, |from, &end| {
-        let len = end - *from;
-        *from = end;
-        Some(len)
-    });
-    let mut by_hash: HashTable<u32> = HashTable::with_capacity(most.max().unwrap_or(0) as usize);
+    // Each range as `sorted[start..end]`.
+    let ranges = || {
+        let starts = std::iter::once(0).chain(ends.iter().copied());
+        starts
+            .zip(ends.iter().copied())
+            .map(|(s, e)| s as usize..e as usize)
+    };
+    let most = ranges().map(|r| r.len()).max().unwrap_or(0);
+    let mut by_hash: HashTable<u32> = HashTable::with_capacity(most);
     // A range's hashes share some bits: mixed, they spread in its table.
     let mix = |h: u32| {
         let x = u64::from(h).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         x ^ (x >> 29)
     };
-    let mut from = 0;
-    for end in ends {
-        let range = &sorted[from..end as usize];
-        from = end as usize;
+    for range in ranges() {
+        let range = &sorted[range];
         if range.len() < 2 {
             continue;
         }
