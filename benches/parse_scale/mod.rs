@@ -227,7 +227,7 @@ pub fn scaling(
         let rounds: Vec<f64> = (ours.cpu.iter())
             .map(|c| c.as_secs_f64() * 1e6 / n as f64)
             .collect();
-        let f = first.get_or_insert(First {
+        let f = first.get_or_insert_with(|| First {
             cost: cost.0,
             rounds: rounds.clone(),
             fastest,

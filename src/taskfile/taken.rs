@@ -130,13 +130,22 @@ impl HashBits {
 mod tests {
     use super::*;
 
+    /// The hashes of `n` ids, `distinct` of them different.
+    fn hashes(n: u64, distinct: u64) -> Vec<u32> {
+        (0..n)
+            .map(|i| ids::hash32(&format!("id-{}", i % distinct)))
+            .collect()
+    }
+
+    /// Each hash with its index, as naming hands them to a bucket sort.
+    fn pairs(hashes: &[u32]) -> impl Iterator<Item = (u32, u32)> + Clone + '_ {
+        hashes.iter().enumerate().map(|(i, &h)| (h, i as u32))
+    }
+
     #[test]
     fn bucket_sorted_is_a_stable_order_of_every_pair() {
-        let hashes: Vec<u32> = (0..50_000u64)
-            .map(|i| ids::hash32(&format!("id-{}", i % 20_000)))
-            .collect();
-        let pairs = hashes.iter().enumerate().map(|(i, &h)| (h, i as u32));
-        let sorted = bucket_sorted(pairs, hashes.len());
+        let hashes = hashes(50_000, 20_000);
+        let sorted = bucket_sorted(pairs(&hashes), hashes.len());
         let mut seen = vec![false; hashes.len()];
         for &(h, i) in &sorted {
             assert_eq!(h, hashes[i as usize]);
@@ -154,11 +163,8 @@ mod tests {
 
     #[test]
     fn bucket_ranges_end_where_their_hashes_change_range() {
-        let hashes: Vec<u32> = (0..30_000u64)
-            .map(|i| ids::hash32(&format!("id-{}", i % 9_000)))
-            .collect();
-        let pairs = hashes.iter().enumerate().map(|(i, &h)| (h, i as u32));
-        let (sorted, ends) = bucket_ranges(pairs, hashes.len());
+        let hashes = hashes(30_000, 9_000);
+        let (sorted, ends) = bucket_ranges(pairs(&hashes), hashes.len());
         assert_eq!(ends.last().copied(), Some(sorted.len() as u32));
         assert!(ends.windows(2).all(|w| w[0] <= w[1]));
         // Every hash is in one range only: equal hashes are grouped there.
@@ -175,9 +181,7 @@ mod tests {
 
     #[test]
     fn hash_bits_have_every_hash_put_in_and_few_others() {
-        let set: Vec<u32> = (0..5_000)
-            .map(|i| ids::hash32(&format!("id-{i}")))
-            .collect();
+        let set = hashes(5_000, 5_000);
         let bits = HashBits::new(set.iter().copied());
         assert!(set.iter().all(|&h| bits.may_have(h)));
         let others = (0..10_000)
