@@ -33,7 +33,6 @@ pub fn write_in_order<S>(
         }
         return Ok(());
     }
-    crate::memory::one_arena_for_threads();
     let (scratch, write) = (&scratch, &write);
     std::thread::scope(|scope| {
         let queues: Vec<_> = (0..threads)

@@ -185,7 +185,6 @@ pub fn scan_in_pieces(source: &Source, min_piece: usize) -> Scan {
     let may_cut = min_piece != usize::MAX && pieces::may_cut(text);
     let bounds = shares(text, top, min_piece, may_cut);
     if bounds.len() > 2 {
-        crate::memory::one_arena_for_threads();
         let scans: Vec<Option<Scan>> = std::thread::scope(|scope| {
             let others: Vec<_> = (bounds.windows(2).skip(1))
                 .map(|w| {
