@@ -190,6 +190,15 @@ impl Document {
         self.text_of(&self.tasks[t])
     }
 
+    /// Asks for task `t`'s text to be brought into cache without reading
+    /// it (see [`crate::memory::prefetch`]).
+    pub(crate) fn prefetch_text(&self, t: usize) {
+        let at = self.tasks[t]
+            .text
+            .as_ptr(&self.source.text, &self.copied_texts);
+        crate::memory::prefetch(at);
+    }
+
     /// [`Document::text`] of a task of this document.
     pub fn text_of(&self, task: &Task) -> &str {
         task.text.get(&self.source.text, &self.copied_texts)

@@ -311,6 +311,13 @@ impl TextAt {
         }
     }
 
+    /// Where the text starts, found without reading it (slicing reads its
+    /// first byte), for [`crate::memory::prefetch`].
+    pub(super) fn as_ptr(self, file: &str, copies: &str) -> *const u8 {
+        let from = if self.len & COPIED != 0 { copies } else { file };
+        from.as_ptr().wrapping_add(self.start as usize)
+    }
+
     /// The text, from the file's text or the copies.
     pub(super) fn get<'a>(self, file: &'a str, copies: &'a str) -> &'a str {
         let from = if self.len & COPIED != 0 { copies } else { file };
@@ -347,6 +354,23 @@ mod tests {
             })
             .filter(|(_, c)| !c.is_empty())
             .collect()
+    }
+
+    #[test]
+    fn a_text_is_found_without_reading_it_where_reading_finds_it() {
+        // As written, and copied (white space collapsed, a comment cut).
+        let doc = parse(
+            "- [ ] Plain text\n- [ ] Two  spaces <!-- a note --> here\n",
+            Dialect::Native,
+        );
+        let file = doc.source.text.as_bytes().as_ptr_range();
+        for t in 0..doc.tasks.len() {
+            let at = doc.tasks[t]
+                .text
+                .as_ptr(&doc.source.text, &doc.copied_texts);
+            assert_eq!(at, doc.text(t).as_ptr(), "task {t}");
+            assert_eq!(file.contains(&at), t == 0, "task {t}");
+        }
     }
 
     #[test]

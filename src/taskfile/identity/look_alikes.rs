@@ -6,7 +6,7 @@ use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
 use rustc_hash::FxHashMap;
 
-use super::Names;
+use super::{AHEAD, Names};
 use crate::taskfile::slug::{self, ID_MAX};
 use crate::taskfile::taken::bucket_ranges;
 
@@ -41,6 +41,14 @@ impl FirstTexts {
         self.bytes.push_str(text);
         self.bytes.push_str(slug);
         group.kept = (start as u32, text.len() as u32, slug.len() as u32);
+    }
+
+    /// Asks for `group`'s first text, if kept, to be brought into cache.
+    fn prefetch(&self, group: &LookAlikes) {
+        let start = group.kept.0;
+        if start != u32::MAX {
+            crate::memory::prefetch(self.bytes.as_ptr().wrapping_add(start as usize));
+        }
     }
 
     /// Whether an item with this own text slugs as `group`'s first does;
@@ -154,6 +162,13 @@ pub(super) fn groups(
     };
     let mut clashed: FxHashMap<String, u32> = FxHashMap::default();
     for i in 0..items.len() {
+        // A few items ahead: the text, and its group's first one's.
+        if let Some(&ahead) = items.get(i + AHEAD) {
+            names.prefetch_text(ahead);
+            if let Some(g) = groups.get(group_of[i + AHEAD] as usize) {
+                kept.prefetch(g);
+            }
+        }
         if group_of[i] == ALONE {
             continue;
         }
