@@ -429,17 +429,22 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
     // Each item's own slug's hash (then its candidate id's), and where its
     // chain is.
     let (mut hashes, chain_at) = own_hashes(items, names);
-    let chain = |i: usize| &names.chains[chain_at[i] as usize];
-    let qual_at = |i: usize, level: usize| chain(i).get(level).map(|s| numbers.number[s]);
-    let qual_len = |i: usize, level: usize| chain(i).get(level).map_or(0, |s| q.get(s).len());
+    // By chain (see `chain_at`): an item's, or a look-alike's as kept
+    // beside it in `members`.
+    let chain = |c: u32| &names.chains[c as usize];
+    let qual_at = |c: u32, level: usize| chain(c).get(level).map(|s| numbers.number[s]);
+    let qual_len = |c: u32, level: usize| chain(c).get(level).map_or(0, |s| q.get(s).len());
     let prefix_len =
-        |i: usize, chosen: u8| -> usize { slug::levels(chosen).map(|l| qual_len(i, l) + 1).sum() };
+        |c: u32, chosen: u8| -> usize { slug::levels(chosen).map(|l| qual_len(c, l) + 1).sum() };
     let mut scratch = (String::new(), String::new());
 
     // Look-alikes by own slug, each group's members together in document
     // order (an item alone is in none: it keeps its own slug unless an id
     // taken before has it).
-    let mut members: Vec<u32> = Vec::new();
+    // Each with its chain: splitting reads a look-alike's chain several
+    // times, and `chain_at` at random each time (a wait on memory at a
+    // million items).
+    let mut members: Vec<(u32, u32)> = Vec::new();
     let mut work: Vec<Group> = Vec::new();
     {
         // Each item's group of look-alikes, if any; by group, its size
@@ -462,13 +467,13 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
         }
         // Room for the groups' splits too.
         members.reserve_exact(start * 2);
-        members.resize(start, 0);
+        members.resize(start, (0, 0));
         for (i, &g) in group_of.iter().enumerate() {
             if g == look_alikes::ALONE {
                 continue;
             }
             let at = &mut sizes[g as usize];
-            members[*at as usize] = i as u32;
+            members[*at as usize] = (i as u32, chain_at[i]);
             *at += 1;
         }
     }
@@ -499,7 +504,7 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
         if g.len == 1 {
             // Named after the loop, in the file's order: its text is read
             // where the file has it, not where the loop is.
-            let i = members[range.start] as usize;
+            let i = members[range.start].0 as usize;
             forms.set(
                 Names::index(items[i]),
                 Form {
@@ -511,22 +516,24 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
             continue;
         }
         // The nearest level whose headings differ among the members.
-        let of = |k: usize| members[k] as usize;
-        let deepest = range.clone().map(|k| chain(of(k)).len()).max();
+        let member_chain = |k: usize| members[k].1;
+        let deepest = range.clone().map(|k| chain(member_chain(k)).len()).max();
         let split = (level..deepest.unwrap_or(0)).find(|&l| {
-            let q0 = qual_at(of(range.start), l);
-            range.clone().any(|k| qual_at(of(k), l) != q0)
+            let q0 = qual_at(member_chain(range.start), l);
+            range.clone().any(|k| qual_at(member_chain(k), l) != q0)
         });
         let fits = |l: usize| {
-            (range.clone()).all(|k| prefix_len(of(k), g.chosen) + qual_len(of(k), l) < PREFIX_MAX)
+            (range.clone()).all(|k| {
+                prefix_len(member_chain(k), g.chosen) + qual_len(member_chain(k), l) < PREFIX_MAX
+            })
         };
         match split {
             Some(l) if fits(l) => {
                 // Parts in order of first member, each one stretch of
                 // `members` again.
-                let key = |i: usize| qual_at(i, l).map_or(0, |n| n as usize + 1);
+                let key = |c: u32| qual_at(c, l).map_or(0, |n| n as usize + 1);
                 for k in range.clone() {
-                    let key = key(of(k));
+                    let key = key(member_chain(k));
                     if part_of[key] == u32::MAX {
                         part_of[key] = parts.len() as u32;
                         parts.push((key, 0));
@@ -549,11 +556,11 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
                     });
                     start += len;
                 }
-                members.resize(start, 0);
+                members.resize(start, (0, 0));
                 for k in range {
-                    let i = members[k];
-                    let p = part_of[key(i as usize)] as usize;
-                    members[at[p]] = i;
+                    let m = members[k];
+                    let p = part_of[key(m.1)] as usize;
+                    members[at[p]] = m;
                     at[p] += 1;
                 }
                 for &(key, _) in &parts {
@@ -563,7 +570,7 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
             }
             _ => {
                 for k in range {
-                    let i = members[k] as usize;
+                    let i = members[k].0 as usize;
                     let form = Form {
                         chosen: g.chosen,
                         twin: 0,
@@ -612,8 +619,9 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
                 };
                 before_bits.may_have(hash) && before.find(ids::spread(hash), same).is_some()
             };
-            if qual_at(i, level).is_some()
-                && prefix_len(i, chosen) + qual_len(i, level) < PREFIX_MAX
+            let c = chain_at[i];
+            if qual_at(c, level).is_some()
+                && prefix_len(c, chosen) + qual_len(c, level) < PREFIX_MAX
                 && clash()
             {
                 chosen |= 1 << level;
