@@ -85,6 +85,11 @@ pub fn give_back() {
     }
 }
 
+/// How many items ahead of the one it is at a loop asks for what it will
+/// read at random ([`prefetch`]): enough to overlap a few waits on memory,
+/// near enough that the lines are still in cache when it gets there.
+pub const AHEAD: usize = 8;
+
 /// Asks the CPU to bring the cache line at `p` in without waiting for it:
 /// a loop that reads memory at random a few steps ahead overlaps those
 /// waits instead of paying them one by one. A hint only: nothing is read

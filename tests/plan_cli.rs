@@ -2393,6 +2393,35 @@ fn after_before_the_first_heading_is_an_error() {
 }
 
 #[test]
+fn references_after_one_before_the_first_heading_name_what_they_say() {
+    // The file's references are looked up with the others, then set aside
+    // with their error: the section's own find their own targets.
+    plan_error(
+        "
+        <!-- after: nowhere, elsewhere -->
+        # P
+        - [ ] a <!-- id: a -->
+        # Q
+        <!-- after: a, missing -->
+        - [ ] b
+        ",
+        "
+        error: hint `after` cannot be used before the first heading; put it on a section or a task
+         --> task.md:1:13
+          |
+        1 | <!-- after: nowhere, elsewhere -->
+          |             ^^^^^^^
+        error: task `q` depends on unknown id `missing`
+         --> task.md:5:16
+          |
+        5 | <!-- after: a, missing -->
+          |                ^^^^^^^
+        error: 2 problems in the task file; nothing was run
+        ",
+    );
+}
+
+#[test]
 fn columns_and_carets_count_characters_not_bytes() {
     plan_error(
         "# P\n- [ ] café <!-- timeout: bientôt -->\n",

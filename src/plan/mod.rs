@@ -27,6 +27,7 @@ pub use waves::Wave;
 use refs::Aliases;
 
 use crate::error::{Error, PlanError};
+use crate::memory::AHEAD;
 use crate::taskfile::{Document, Parallel, Pipeline, Span, Spanned};
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -141,6 +142,7 @@ impl Plan {
             },
             file_sets: files::FileSets::default(),
             by_last: FxHashMap::default(),
+            whole: Vec::new(),
             legacy: None,
             legacy_firsts: Default::default(),
             after_spans: FxHashMap::default(),
@@ -290,6 +292,9 @@ struct Planner {
     /// Ids by their last `/` segment, for short references: only the
     /// segments some reference that is no full id ends with.
     by_last: FxHashMap<Box<str>, Vec<Target>>,
+    /// What each `after` reference names as a whole id, in
+    /// `refs::after_refs`' order (`index_short_references`, for `hint_edges`).
+    whole: Vec<Option<Target>>,
     /// Ids under the earlier naming rule, read only when a reference is
     /// not a current id.
     legacy: Option<Aliases>,
@@ -345,10 +350,17 @@ impl Planner {
     }
 
     fn hint_edges(&mut self, doc: &Document) {
-        for &i in doc.hinted_tasks() {
+        // In `refs::after_refs`' order, as looked up.
+        let mut whole = std::mem::take(&mut self.whole).into_iter();
+        let hinted = doc.hinted_tasks();
+        for (k, &i) in hinted.iter().enumerate() {
+            if let Some(&ahead) = hinted.get(k + AHEAD) {
+                doc.tasks[ahead].hints.prefetch();
+            }
             let t = &doc.tasks[i];
             for dep in &t.hints.after {
-                if let Some(target) = self.lookup(doc, Target::Task(i), dep) {
+                let found = whole.next().flatten();
+                if let Some(target) = self.lookup(doc, Target::Task(i), dep, found) {
                     self.edge(i, target, EdgeFrom::HINT);
                     self.after_spans
                         .entry(span_key(i, target))
@@ -365,10 +377,12 @@ impl Planner {
                         place: "before the first heading; put it on a section or a task",
                     },
                 ));
+                whole.by_ref().take(s.hints.after.len()).for_each(drop);
                 continue;
             }
             for dep in &s.hints.after {
-                if let Some(target) = self.lookup(doc, Target::Section(i), dep) {
+                let found = whole.next().flatten();
+                if let Some(target) = self.lookup(doc, Target::Section(i), dep, found) {
                     self.section_after[i].push((target, dep.span));
                 }
             }

@@ -6,17 +6,22 @@ use rustc_hash::FxHashSet;
 
 use super::{HashMap, Planner, Target};
 use crate::error::{PlanError, suggest};
+use crate::memory::AHEAD;
 use crate::taskfile::{Document, Spanned};
 
 impl Planner {
+    /// Looks up every `after` reference that names a whole id (most do),
+    /// for [`Planner::lookup`] to take, and indexes the ids whose last
+    /// segments the others may be.
     pub(super) fn index_short_references(&mut self, doc: &Document) {
-        let tasks = doc.hinted_tasks().iter().map(|&t| &doc.tasks[t]);
-        let refs = (tasks.map(|t| &t.hints.after))
-            .chain(doc.sections.iter().map(|s| &s.hints.after))
-            .flatten();
-        let wanted: FxHashSet<&str> = refs
-            .filter(|dep| doc.id_owner(&dep.value).is_none())
-            .map(|dep| dep.value.rsplit('/').next().unwrap_or(""))
+        // Once each: a look in the table of every id and the id made again
+        // to compare, each a wait on memory at a million tasks.
+        self.whole = after_refs(doc)
+            .map(|dep| doc.id_owner(&dep.value))
+            .collect();
+        let wanted: FxHashSet<&str> = (after_refs(doc).zip(&self.whole))
+            .filter(|(_, whole)| whole.is_none())
+            .map(|(dep, _)| dep.value.rsplit('/').next().unwrap_or(""))
             .collect();
         // What an old id would have to start its last segment with, should
         // one be looked for.
@@ -36,16 +41,18 @@ impl Planner {
         }
     }
 
-    /// The task or section `who` names `dep`; only an error names `who`
-    /// (a task's slug id is made only then).
+    /// The task or section `who` names `dep`, given `whole`: what
+    /// `index_short_references` found for it as a whole id. Only an error
+    /// names `who` (a task's slug id is made only then).
     pub(super) fn lookup(
         &mut self,
         doc: &Document,
         who: Target,
         dep: &Spanned<String>,
+        whole: Option<Target>,
     ) -> Option<Target> {
-        if let Some(t) = doc.id_owner(&dep.value) {
-            return Some(t);
+        if whole.is_some() {
+            return whole;
         }
         let last = dep.value.rsplit('/').next().unwrap_or("");
         let candidates = self.by_last.get(last).map(Vec::as_slice).unwrap_or(&[]);
@@ -146,6 +153,22 @@ fn by_last(ids: &HashMap<String, Target>) -> HashMap<String, Vec<String>> {
         }
     }
     out
+}
+
+/// Every `after` reference: the hinted tasks', in order, then the
+/// sections'. (A few tasks ahead, a task's hints are asked for: each is a
+/// box somewhere in the heap.)
+pub(super) fn after_refs(doc: &Document) -> impl Iterator<Item = &Spanned<String>> {
+    let hinted = doc.hinted_tasks();
+    let tasks = hinted.iter().enumerate().map(move |(k, &t)| {
+        if let Some(&ahead) = hinted.get(k + AHEAD) {
+            doc.tasks[ahead].hints.prefetch();
+        }
+        &doc.tasks[t].hints.after
+    });
+    tasks
+        .chain(doc.sections.iter().map(|s| &s.hints.after))
+        .flatten()
 }
 
 /// The one id of `ids` that ends with `/reference`; `Err` lists them when

@@ -202,6 +202,15 @@ impl TaskHints {
         }
     }
 
+    /// Asks for the hints, if any, to be brought into cache without
+    /// reading them ([`crate::memory::prefetch`]): each task's box is
+    /// somewhere in the heap, and a pass over tasks reads them at random.
+    pub(crate) fn prefetch(&self) {
+        if let Some(hints) = &self.0 {
+            crate::memory::prefetch(&raw const **hints);
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.as_deref().is_none_or(Hints::is_empty)
     }

@@ -15,6 +15,7 @@ use hashbrown::HashTable;
 use rustc_hash::FxHashMap;
 
 use crate::error::PlanError;
+use crate::memory::AHEAD;
 use crate::taskfile::Document;
 use crate::taskfile::ids::{self, IdOwner};
 use crate::taskfile::slug::{self, Chain, Form, Forms, ID_MAX, ID_ROOM, PREFIX_MAX, Qualifiers};
@@ -369,11 +370,6 @@ impl Group {
         self.start as usize..(self.start + self.len) as usize
     }
 }
-
-/// How many items ahead a loop over them in the file's order asks for
-/// what it will read at random: enough to overlap the waits of a few
-/// reads from memory, near enough that the lines are still there.
-pub(super) const AHEAD: usize = 8;
 
 /// An item's [`name`] state: a twin, not a level.
 const TWIN: u8 = u8::MAX;

@@ -6,7 +6,8 @@ use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
 use rustc_hash::FxHashMap;
 
-use super::{AHEAD, Names};
+use super::Names;
+use crate::memory::AHEAD;
 use crate::taskfile::slug::{self, ID_MAX};
 use crate::taskfile::taken::bucket_ranges;
 
