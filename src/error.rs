@@ -13,7 +13,8 @@ pub use crate::location::Location;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PlanError {
     AmbiguousDependency {
-        task: String,
+        /// The task or section that wrote it: ``task `a` ``, ``section `b` ``.
+        who: String,
         id: String,
         candidates: Vec<String>,
     },
@@ -80,7 +81,8 @@ pub enum PlanError {
         first_line: usize,
     },
     UnknownDependency {
-        task: String,
+        /// As in `AmbiguousDependency`.
+        who: String,
         id: String,
         suggestion: Option<String>,
     },
@@ -149,12 +151,12 @@ impl fmt::Display for PlanError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PlanError::AmbiguousDependency {
-                task,
+                who,
                 id,
                 candidates,
             } => write!(
                 f,
-                "task `{task}` depends on `{id}`, which could be any of {} ids",
+                "{who} depends on `{id}`, which could be any of {} ids",
                 candidates.len()
             ),
             PlanError::BadHintValue {
@@ -214,8 +216,8 @@ impl fmt::Display for PlanError {
             PlanError::SecondGate { place, first_line } => {
                 write!(f, "second gate {place}: line {first_line} already has one")
             }
-            PlanError::UnknownDependency { task, id, .. } => {
-                write!(f, "task `{task}` depends on unknown id `{id}`")
+            PlanError::UnknownDependency { who, id, .. } => {
+                write!(f, "{who} depends on unknown id `{id}`")
             }
             PlanError::UnknownHintKey { key, .. } => write!(f, "unknown hint `{key}`"),
         }

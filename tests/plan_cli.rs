@@ -2160,6 +2160,31 @@ fn an_ambiguous_short_reference_lists_the_candidates() {
 }
 
 #[test]
+fn a_section_that_names_an_unclear_id_is_called_a_section() {
+    plan_error(
+        "
+        # P
+        ## A
+        - [ ] tests
+        ## B
+        - [ ] tests
+        ## C
+        <!-- after: tests -->
+        - [ ] ship
+        ",
+        "
+        error: section `c` depends on `tests`, which could be any of 2 ids
+         --> task.md:7:13
+          |
+        7 | <!-- after: tests -->
+          |             ^^^^^
+          = help: write the full id: `a/tests`, `b/tests`
+        error: 1 problem in the task file; nothing was run
+        ",
+    );
+}
+
+#[test]
 fn a_cycle_is_named_as_a_path() {
     plan_error(
         "
@@ -2411,7 +2436,7 @@ fn references_after_one_before_the_first_heading_name_what_they_say() {
           |
         1 | <!-- after: nowhere, elsewhere -->
           |             ^^^^^^^
-        error: task `q` depends on unknown id `missing`
+        error: section `q` depends on unknown id `missing`
          --> task.md:5:16
           |
         5 | <!-- after: a, missing -->

@@ -85,7 +85,7 @@ impl Planner {
         self.errors.push((
             dep.span,
             PlanError::UnknownDependency {
-                task: name(doc, who),
+                who: name(doc, who),
                 id: dep.value.clone(),
                 suggestion,
             },
@@ -103,7 +103,7 @@ impl Planner {
         self.errors.push((
             dep.span,
             PlanError::AmbiguousDependency {
-                task: name(doc, who),
+                who: name(doc, who),
                 id: dep.value.clone(),
                 candidates,
             },
@@ -114,10 +114,10 @@ impl Planner {
 /// How an error names the task or section that wrote a dependency.
 fn name(doc: &Document, who: Target) -> String {
     let id = doc.id_of(who);
-    if id.is_empty() {
-        "the file".into()
-    } else {
-        id.into_owned()
+    match who {
+        _ if id.is_empty() => "the file".into(),
+        Target::Task(_) => format!("task `{id}`"),
+        Target::Section(_) => format!("section `{id}`"),
     }
 }
 
