@@ -1,6 +1,8 @@
-//! The allocator's settings for a process about to plan a large file.
-//! Takes the file's size; hands on fewer page faults and less memory kept.
-//! Never touches the memory it sets up.
+//! How a process that plans a large file uses memory: the allocator's
+//! settings, and a hint for loops that read it at random. Takes the file's
+//! size (and addresses to ask for); hands on fewer page faults, less memory
+//! kept and fewer waits on memory. Never touches the memory it sets up or
+//! is asked for.
 //!
 //! For a large file glibc's heap is grown once by a reserve (address space
 //! only: pages are backed when first touched) and kept, so large blocks
