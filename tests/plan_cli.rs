@@ -2419,8 +2419,8 @@ fn after_before_the_first_heading_is_an_error() {
 
 #[test]
 fn references_after_one_before_the_first_heading_name_what_they_say() {
-    // The file's references are looked up with the others, then set aside
-    // with their error: the section's own find their own targets.
+    // The file's references are an error and name nothing: the section's
+    // own still find their own targets.
     plan_error(
         "
         <!-- after: nowhere, elsewhere -->

@@ -142,7 +142,6 @@ impl Plan {
             },
             file_sets: files::FileSets::default(),
             by_last: FxHashMap::default(),
-            whole: Vec::new(),
             legacy: None,
             legacy_firsts: Default::default(),
             after_spans: FxHashMap::default(),
@@ -152,8 +151,8 @@ impl Plan {
             groups: Vec::new(),
             group_lists: settings::GroupLists::default(),
         };
-        planner.index_short_references(&doc);
-        planner.hint_edges(&doc);
+        let whole = planner.index_short_references(&doc);
+        planner.hint_edges(&doc, whole);
         planner.dialect_edges(&doc);
         planner.order_edges(&doc, &waves);
         let built = tracks::build(&doc, &waves, options.pipeline);
@@ -292,9 +291,6 @@ struct Planner {
     /// Ids by their last `/` segment, for short references: only the
     /// segments some reference that is no full id ends with.
     by_last: FxHashMap<Box<str>, Vec<Target>>,
-    /// What each `after` reference names as a whole id, in
-    /// `refs::after_refs`' order (`index_short_references`, for `hint_edges`).
-    whole: Vec<Option<Target>>,
     /// Ids under the earlier naming rule, read only when a reference is
     /// not a current id.
     legacy: Option<Aliases>,
@@ -349,9 +345,10 @@ impl Planner {
         }
     }
 
-    fn hint_edges(&mut self, doc: &Document) {
-        // In `refs::after_refs`' order, as looked up.
-        let mut whole = std::mem::take(&mut self.whole).into_iter();
+    /// Edges from `after` hints; `whole`, what each reference names as a
+    /// whole id, in `refs::after_refs`' order (`index_short_references`).
+    fn hint_edges(&mut self, doc: &Document, whole: Vec<Option<Target>>) {
+        let mut whole = whole.into_iter();
         let hinted = doc.hinted_tasks();
         for (k, &i) in hinted.iter().enumerate() {
             if let Some(&ahead) = hinted.get(k + AHEAD) {
@@ -377,7 +374,6 @@ impl Planner {
                         place: "before the first heading; put it on a section or a task",
                     },
                 ));
-                whole.by_ref().take(s.hints.after.len()).for_each(drop);
                 continue;
             }
             for dep in &s.hints.after {

@@ -10,16 +10,16 @@ use crate::memory::AHEAD;
 use crate::taskfile::{Document, Spanned};
 
 impl Planner {
-    /// Looks up every `after` reference that names a whole id (most do),
-    /// for [`Planner::lookup`] to take, and indexes the ids whose last
-    /// segments the others may be.
-    pub(super) fn index_short_references(&mut self, doc: &Document) {
+    /// Indexes the ids whose last segments `after` references may be, and
+    /// hands on what each reference names as a whole id (most do), in
+    /// [`after_refs`]' order, for [`Planner::lookup`] to take.
+    pub(super) fn index_short_references(&mut self, doc: &Document) -> Vec<Option<Target>> {
         // Once each: a look in the table of every id and the id made again
         // to compare, each a wait on memory at a million tasks.
-        self.whole = after_refs(doc)
+        let whole: Vec<Option<Target>> = after_refs(doc)
             .map(|dep| doc.id_owner(&dep.value))
             .collect();
-        let wanted: FxHashSet<&str> = (after_refs(doc).zip(&self.whole))
+        let wanted: FxHashSet<&str> = (after_refs(doc).zip(&whole))
             .filter(|(_, whole)| whole.is_none())
             .map(|(dep, _)| dep.value.rsplit('/').next().unwrap_or(""))
             .collect();
@@ -27,7 +27,7 @@ impl Planner {
         // one be looked for.
         self.legacy_firsts = wanted.iter().filter_map(|l| l.chars().next()).collect();
         if wanted.is_empty() {
-            return;
+            return whole;
         }
         // The lengths of the wanted segments, to skip most ids unhashed.
         let lengths = wanted.iter().fold(0u64, |m, l| m | 1 << l.len().min(63));
@@ -39,6 +39,7 @@ impl Planner {
                 self.by_last.entry(last.into()).or_default().push(owner);
             }
         }
+        whole
     }
 
     /// The task or section `who` names `dep`, given `whole`: what
@@ -155,9 +156,10 @@ fn by_last(ids: &HashMap<String, Target>) -> HashMap<String, Vec<String>> {
     out
 }
 
-/// Every `after` reference: the hinted tasks', in order, then the
-/// sections'. (A few tasks ahead, a task's hints are asked for: each is a
-/// box somewhere in the heap.)
+/// Every `after` reference that may name something: the hinted tasks', in
+/// order, then the sections' (not those before the first heading: an
+/// error). (A few tasks ahead, a task's hints are asked for: each is a box
+/// somewhere in the heap.)
 pub(super) fn after_refs(doc: &Document) -> impl Iterator<Item = &Spanned<String>> {
     let hinted = doc.hinted_tasks();
     let tasks = hinted.iter().enumerate().map(move |(k, &t)| {
@@ -167,7 +169,7 @@ pub(super) fn after_refs(doc: &Document) -> impl Iterator<Item = &Spanned<String
         &doc.tasks[t].hints.after
     });
     tasks
-        .chain(doc.sections.iter().map(|s| &s.hints.after))
+        .chain((doc.sections.iter().filter(|s| s.level != 0)).map(|s| &s.hints.after))
         .flatten()
 }
 
