@@ -27,16 +27,8 @@ pub fn write_in_order<S>(
     write: impl Fn(&mut S, usize, String) -> String + Sync,
     mut hand_on: impl FnMut(usize, &str) -> io::Result<()>,
 ) -> io::Result<()> {
-    let threads = threads.min(count);
-    if threads < 2 {
-        let mut s = scratch();
-        let mut piece = String::new();
-        for k in 0..count {
-            piece = write(&mut s, k, piece);
-            hand_on(k, &piece)?;
-        }
-        return Ok(());
-    }
+    // On one thread the calling thread writes every piece, and none starts.
+    let threads = threads.min(count).max(1);
     let (scratch, write) = (&scratch, &write);
     std::thread::scope(|scope| {
         let queues: Vec<_> = (1..threads)
