@@ -2135,18 +2135,16 @@ fn an_unknown_after_id_suggests_a_slug_it_starts() {
         .status(2);
 }
 
+/// A plan with a task `tests` under `## A` and one under `## B`, and
+/// `rest` under `## C` (line 6).
+fn two_tests_and(rest: &str) -> String {
+    format!("# P\n## A\n- [ ] tests\n## B\n- [ ] tests\n## C\n{rest}")
+}
+
 #[test]
 fn an_ambiguous_short_reference_lists_the_candidates() {
     plan_error(
-        "
-        # P
-        ## A
-        - [ ] tests
-        ## B
-        - [ ] tests
-        ## C
-        - [ ] ship <!-- after: tests -->
-        ",
+        &two_tests_and("- [ ] ship <!-- after: tests -->\n"),
         "
         error: task `ship` depends on `tests`, which could be any of 2 ids
          --> task.md:7:24
@@ -2162,16 +2160,7 @@ fn an_ambiguous_short_reference_lists_the_candidates() {
 #[test]
 fn a_section_that_names_an_unclear_id_is_called_a_section() {
     plan_error(
-        "
-        # P
-        ## A
-        - [ ] tests
-        ## B
-        - [ ] tests
-        ## C
-        <!-- after: tests -->
-        - [ ] ship
-        ",
+        &two_tests_and("<!-- after: tests -->\n- [ ] ship\n"),
         "
         error: section `c` depends on `tests`, which could be any of 2 ids
          --> task.md:7:13
