@@ -16,12 +16,16 @@ impl Planner {
     pub(super) fn index_short_references(&mut self, doc: &Document) -> Vec<Option<Target>> {
         // Once each: a look in the table of every id and the id made again
         // to compare, each a wait on memory at a million tasks.
+        // The others' last segments are wanted.
+        let mut wanted: FxHashSet<&str> = FxHashSet::default();
         let whole: Vec<Option<Target>> = after_refs(doc)
-            .map(|dep| doc.id_owner(&dep.value))
-            .collect();
-        let wanted: FxHashSet<&str> = (after_refs(doc).zip(&whole))
-            .filter(|(_, whole)| whole.is_none())
-            .map(|(dep, _)| dep.value.rsplit('/').next().unwrap_or(""))
+            .map(|dep| {
+                let found = doc.id_owner(&dep.value);
+                if found.is_none() {
+                    wanted.insert(dep.value.rsplit('/').next().unwrap_or(""));
+                }
+                found
+            })
             .collect();
         // What an old id would have to start its last segment with, should
         // one be looked for.
