@@ -92,6 +92,20 @@ pub fn give_back() {
 /// near enough that the lines are still in cache when it gets there.
 pub const AHEAD: usize = 8;
 
+/// `list`'s items with their indices, `fetch` called for the item
+/// [`AHEAD`] places on as each is met: for a loop that reads memory at
+/// random for each item, `fetch` [`prefetch`]es what it will read.
+pub fn fetching_ahead<'a, T>(
+    list: &'a [T],
+    fetch: impl Fn(&'a T) + 'a,
+) -> impl Iterator<Item = (usize, &'a T)> + 'a {
+    list.iter().enumerate().inspect(move |&(k, _)| {
+        if let Some(ahead) = list.get(k + AHEAD) {
+            fetch(ahead);
+        }
+    })
+}
+
 /// Asks the CPU to bring the cache line at `p` in without waiting for it:
 /// a loop that reads memory at random a few steps ahead overlaps those
 /// waits instead of paying them one by one. A hint only: nothing is read

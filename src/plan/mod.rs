@@ -27,7 +27,7 @@ pub use waves::Wave;
 use refs::Aliases;
 
 use crate::error::{Error, PlanError};
-use crate::memory::AHEAD;
+use crate::memory::fetching_ahead;
 use crate::taskfile::{Document, Parallel, Pipeline, Span, Spanned};
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -349,11 +349,8 @@ impl Planner {
     /// whole id, in `refs::after_refs`' order (`index_short_references`).
     fn hint_edges(&mut self, doc: &Document, whole: Vec<Option<Target>>) {
         let mut whole = whole.into_iter();
-        let hinted = doc.hinted_tasks();
-        for (k, &i) in hinted.iter().enumerate() {
-            if let Some(&ahead) = hinted.get(k + AHEAD) {
-                doc.tasks[ahead].hints.prefetch();
-            }
+        let hinted = fetching_ahead(doc.hinted_tasks(), |&t| doc.tasks[t].hints.prefetch());
+        for (_, &i) in hinted {
             let t = &doc.tasks[i];
             for dep in &t.hints.after {
                 let found = whole.next().flatten();

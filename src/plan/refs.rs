@@ -6,7 +6,7 @@ use rustc_hash::FxHashSet;
 
 use super::{HashMap, Planner, Target};
 use crate::error::{PlanError, suggest};
-use crate::memory::AHEAD;
+use crate::memory::fetching_ahead;
 use crate::taskfile::{Document, Spanned};
 
 impl Planner {
@@ -165,14 +165,9 @@ fn by_last(ids: &HashMap<String, Target>) -> HashMap<String, Vec<String>> {
 /// error). (A few tasks ahead, a task's hints are asked for: each is a box
 /// somewhere in the heap.)
 pub(super) fn after_refs(doc: &Document) -> impl Iterator<Item = &Spanned<String>> {
-    let hinted = doc.hinted_tasks();
-    let tasks = hinted.iter().enumerate().map(move |(k, &t)| {
-        if let Some(&ahead) = hinted.get(k + AHEAD) {
-            doc.tasks[ahead].hints.prefetch();
-        }
-        &doc.tasks[t].hints.after
-    });
-    tasks
+    let hinted = fetching_ahead(doc.hinted_tasks(), |&t| doc.tasks[t].hints.prefetch());
+    hinted
+        .map(|(_, &t)| &doc.tasks[t].hints.after)
         .chain((doc.sections.iter().filter(|s| s.level != 0)).map(|s| &s.hints.after))
         .flatten()
 }

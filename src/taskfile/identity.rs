@@ -15,7 +15,7 @@ use hashbrown::HashTable;
 use rustc_hash::FxHashMap;
 
 use crate::error::PlanError;
-use crate::memory::AHEAD;
+use crate::memory::fetching_ahead;
 use crate::taskfile::Document;
 use crate::taskfile::ids::{self, IdOwner};
 use crate::taskfile::slug::{self, Chain, Form, Forms, ID_MAX, ID_ROOM, PREFIX_MAX, Qualifiers};
@@ -582,14 +582,11 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
     // explicit, dialect or section id has it, when the nearest heading left
     // may tell it apart. (The candidate is made again only when a hash is
     // the same.)
-    for i in 0..items.len() {
-        // A qualified candidate is made from the item's text, read at
-        // random among the file's lines: the text a few items ahead is
-        // asked for now (each one: picking those that need it cost more
-        // at 10,000 tasks than the rest of this loop).
-        if let Some(&ahead) = items.get(i + AHEAD) {
-            names.prefetch_text(ahead);
-        }
+    // A qualified candidate is made from the item's text, read at random
+    // among the file's lines: the text a few items ahead is asked for
+    // (each one's: picking those that need it cost more at 10,000 tasks
+    // than the rest of this loop).
+    for (i, _) in fetching_ahead(items, |&o| names.prefetch_text(o)) {
         if state[i] == TWIN {
             continue;
         }
@@ -662,11 +659,8 @@ fn name(items: &[u32], names: &Names, numbers: &Numbers, forms: &mut Forms, take
     }
     // Owners in one pass are in the file's order, and so are their codes.
     twins.sort_unstable();
-    for (k, &owner) in twins.iter().enumerate() {
-        // A twin's base is made from its text.
-        if let Some(&ahead) = twins.get(k + AHEAD) {
-            names.prefetch_text(ahead);
-        }
+    // A twin's base is made from its text.
+    for (_, &owner) in fetching_ahead(&twins, |&o| names.prefetch_text(o)) {
         take_unique(taken, names, forms, owner, &mut scratch);
     }
 }
